@@ -1,0 +1,94 @@
+"""Engine configuration: one frozen dataclass, filled from arguments or ``OCR_*`` environment variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from edge_runtime.errors import ConfigurationError
+
+__all__ = ["EngineConfig", "from_env", "BACKENDS", "DEVICES", "PRECISIONS"]
+
+BACKENDS = ("auto", "openvino", "onnxruntime")
+DEVICES = ("cpu", "cuda", "tensorrt", "gpu", "npu")
+PRECISIONS = ("auto", "int8", "fp32")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Deployment knobs of the engine. Model-specific numbers live in the bundle manifest.
+
+    ``precision="auto"`` serves the INT8 artifacts that passed the accuracy gate, stage by stage,
+    and FP32 where none did (or none were built).
+    """
+
+    bundle: str | None = None  # None: the manifest's default bundle
+    backend: str = "auto"  # auto | openvino | onnxruntime
+    device: str = "cpu"  # cpu | cuda | tensorrt (ONNX Runtime EPs) | gpu | npu (OpenVINO)
+    precision: str = "auto"  # auto | int8 | fp32
+    threads: int = 0  # 0: all cores
+    ov_precision_hint: str = "f32"  # OpenVINO INFERENCE_PRECISION_HINT for float parts: f32 | bf16 | f16
+    use_angle_cls: bool = True
+    det_limit_side_len: int = 960
+    det_limit_type: str = "max"  # max: longest side <= limit; min: shortest side >= limit
+    det_max_side_len: int = 2400  # hard cap after the "min" rule, keeps memory bounded
+    rec_batch_size: int = 8
+    rec_max_width: int = 1600  # crops longer than this (after scaling to height 48) are squeezed
+    text_score: float = 0.5  # lines whose mean confidence is lower are dropped
+    max_image_pixels: int = 40_000_000
+    min_image_side: int = 4
+
+    def __post_init__(self) -> None:
+        _choice("backend", self.backend, BACKENDS)
+        _choice("device", self.device, DEVICES)
+        _choice("precision", self.precision, PRECISIONS)
+        _choice("ov_precision_hint", self.ov_precision_hint, ("f32", "bf16", "f16"))
+        _choice("det_limit_type", self.det_limit_type, ("max", "min"))
+        if self.threads < 0 or self.rec_batch_size < 1 or self.det_limit_side_len < 32:
+            raise ConfigurationError("threads must be >= 0, rec_batch_size >= 1, det_limit_side_len >= 32")
+
+    @property
+    def num_threads(self) -> int:
+        return self.threads or os.cpu_count() or 1
+
+    def replace(self, **changes: Any) -> "EngineConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigurationError(f"{name}={value!r} is not one of {', '.join(allowed)}")
+
+
+def _parse(text: str, kind: Any) -> Any:
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    kind = args[0] if args else kind
+    if kind is bool:
+        lowered = text.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"not a boolean: {text!r}")
+    return kind(text)
+
+
+def from_env(cls: type[T], prefix: str = "OCR_", environ: dict[str, str] | None = None, **overrides: Any) -> T:
+    """Build ``cls`` from defaults < ``OCR_<FIELD>`` environment variables < explicit overrides (None = unset)."""
+    environ = os.environ if environ is None else environ
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        key = prefix + f.name.upper()
+        if key in environ and environ[key] != "":
+            try:
+                values[f.name] = _parse(environ[key], hints[f.name])
+            except ValueError as exc:
+                raise ConfigurationError(f"{key}={environ[key]!r}: {exc}") from None
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return cls(**values)

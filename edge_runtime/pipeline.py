@@ -1,0 +1,235 @@
+"""The OCR pipeline: decode -> detect -> classify angle -> recognize -> lines in reading order."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from edge_runtime import classify, detect, imageio, recognize
+from edge_runtime.artifacts import resolve_stage
+from edge_runtime.backends import SessionOptions, load, resolve_backend
+from edge_runtime.config import EngineConfig
+from edge_runtime.geometry import crop_quad, order_clockwise, reading_order
+from edge_runtime.recognize import Reading
+from edge_runtime.types import OcrResult, Provenance, TextLine, Word
+from models import Bundle, load_bundle
+
+__all__ = ["OcrEngine", "LineCrop"]
+
+log = logging.getLogger(__name__)
+ImageInput = np.ndarray | bytes | str | Path
+
+
+@dataclass
+class LineCrop:
+    """A line cut out of an image, with the frame that maps crop positions back to image pixels.
+
+    ``frame`` is (start-top, end-top, end-bottom, start-bottom) of the text as read, in image pixels.
+    """
+
+    image: np.ndarray
+    quad: np.ndarray
+    frame: np.ndarray
+
+
+def _frame_for(quad: np.ndarray, turned: bool) -> np.ndarray:
+    tl, tr, br, bl = quad
+    if turned:  # np.rot90 turns counter-clockwise: text runs down the quad, its top is the right edge
+        return np.array([tr, br, bl, tl], dtype=np.float32)
+    return np.array([tl, tr, br, bl], dtype=np.float32)
+
+
+def _point_on(frame: np.ndarray, fraction: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    top = frame[0] + (frame[1] - frame[0]) * fraction
+    bottom = frame[3] + (frame[2] - frame[3]) * fraction
+    return (float(top[0]), float(top[1])), (float(bottom[0]), float(bottom[1]))
+
+
+class OcrEngine:
+    """Loads a bundle on one backend and runs the whole pipeline.
+
+    Thread-safe: sessions may be shared by concurrent callers. Stage methods (``detect``, ``classify``,
+    ``read``) are public so a serving layer can batch them across requests.
+    """
+
+    def __init__(self, config: EngineConfig | None = None, bundle: Bundle | None = None) -> None:
+        self.config = config or EngineConfig()
+        self.bundle = bundle or load_bundle(self.config.bundle)
+        self.backend = resolve_backend(self.config.backend, self.config.device)
+        options = SessionOptions(self.config.device, self.config.num_threads, self.config.ov_precision_hint)
+        self.precision: dict[str, str] = {}
+        self._sessions = {}
+        for stage in ("det", "cls", "rec"):
+            path, used = resolve_stage(self.bundle, self.backend, stage, self.config.precision)
+            self._sessions[stage] = load(self.backend, path, options)
+            self.precision[stage] = used
+        p = self.bundle.params
+        self.det_params = detect.DetParams(
+            limit_side_len=self.config.det_limit_side_len, limit_type=self.config.det_limit_type,
+            max_side_len=self.config.det_max_side_len, mean=p.det_mean, std=p.det_std, thresh=p.det_thresh,
+            box_thresh=p.det_box_thresh, unclip_ratio=p.det_unclip_ratio, max_candidates=p.det_max_candidates,
+            use_dilation=p.det_use_dilation,
+        )
+        self.rec_params = recognize.RecParams(height=p.rec_height, min_width=p.rec_min_width,
+                                              max_width=self.config.rec_max_width)
+        characters = self.bundle.characters + ((" ",) if p.rec_use_space_char else ())
+        self.characters = characters
+        self.provenance = Provenance(self.bundle.id, self.backend, self.config.device, dict(self.precision))
+        self._warm = threading.Event()
+
+    # ---- inputs -------------------------------------------------------------------------------------
+    def load_image(self, image: ImageInput) -> np.ndarray:
+        """Any accepted input -> validated BGR uint8, or InvalidImageError."""
+        c = self.config
+        if isinstance(image, np.ndarray):
+            return imageio.validate_array(image, c.max_image_pixels, c.min_image_side)
+        if isinstance(image, (bytes, bytearray, memoryview)):
+            return imageio.decode_image(bytes(image), c.max_image_pixels, c.min_image_side)
+        return imageio.load_image(image, c.max_image_pixels, c.min_image_side)
+
+    # ---- stages -------------------------------------------------------------------------------------
+    def detect(self, image: np.ndarray) -> list[np.ndarray]:
+        """Quadrilaterals (4x2, clockwise from top-left) of text lines, in reading order."""
+        session = self._sessions["det"]
+        blob = detect.preprocess(image, self.det_params)
+        prob = session.run({session.inputs[0]: blob})[0]
+        found = detect.postprocess(prob[0, 0], image.shape[0], image.shape[1], self.det_params)
+        quads = [q for q, _ in found]
+        return [quads[i] for i in reading_order(quads)]
+
+    def crop(self, image: np.ndarray, quads: Sequence[np.ndarray]) -> list[LineCrop]:
+        crops = []
+        for quad in quads:
+            pixels, turned = crop_quad(image, quad)
+            crops.append(LineCrop(pixels, quad, _frame_for(quad, turned)))
+        return crops
+
+    def classify(self, crops: Sequence[LineCrop], batch_size: int = 16) -> list[bool]:
+        """Which crops are upside down. Fixed input size, so batching never changes the answer."""
+        if not crops:
+            return []
+        session = self._sessions["cls"]
+        p = self.bundle.params
+        flags: list[bool] = []
+        for start in range(0, len(crops), batch_size):
+            blob = np.stack([classify.preprocess(c.image, p.cls_height, p.cls_width)
+                             for c in crops[start:start + batch_size]])
+            probs = session.run({session.inputs[0]: blob})[0]
+            flags.extend(bool(f) for f in classify.is_upside_down(probs, p.cls_thresh))
+        return flags
+
+    def read(self, images: Sequence[np.ndarray], batch_size: int | None = None) -> list[Reading]:
+        """Recognize line images; batches only crops of the same width bucket (see recognize.py)."""
+        if not images:
+            return []
+        batch_size = batch_size or self.config.rec_batch_size
+        prepared = [recognize.preprocess(img, self.rec_params) for img in images]
+        order = sorted(range(len(images)), key=lambda i: (prepared[i][0].shape[2], i))
+        readings: list[Reading | None] = [None] * len(images)
+        start = 0
+        while start < len(order):
+            width = prepared[order[start]][0].shape[2]
+            end = start
+            while end < len(order) and end - start < batch_size and prepared[order[end]][0].shape[2] == width:
+                end += 1
+            readings_batch = self.read_bucket([prepared[i] for i in order[start:end]])
+            for i, reading in zip(order[start:end], readings_batch):
+                readings[i] = reading
+            start = end
+        return readings  # type: ignore[return-value]
+
+    def read_bucket(self, prepared: Sequence[tuple[np.ndarray, int]]) -> list[Reading]:
+        """One recognizer run over preprocessed crops that share a padded width."""
+        session = self._sessions["rec"]
+        blob = np.stack([b for b, _ in prepared])
+        probs = session.run({session.inputs[0]: blob})[0]
+        width = blob.shape[3]
+        return [recognize.ctc_decode(probs[k], self.characters, content / width)
+                for k, (_, content) in enumerate(prepared)]
+
+    # ---- whole pipeline -----------------------------------------------------------------------------
+    def recognize(self, image: ImageInput, skip_detection: bool = False) -> OcrResult:
+        return self.recognize_many([image], skip_detection)[0]
+
+    def recognize_many(self, images: Iterable[ImageInput], skip_detection: bool = False) -> list[OcrResult]:
+        """Several images, recognition batched across all of them. Raises on the first bad image."""
+        started = time.perf_counter()
+        decoded, per_image_ms = [], []
+        for image in images:
+            t0 = time.perf_counter()
+            decoded.append(self.load_image(image))
+            per_image_ms.append({"decode": (time.perf_counter() - t0) * 1000})
+        all_crops: list[list[LineCrop]] = []
+        for arr, ms in zip(decoded, per_image_ms):
+            t0 = time.perf_counter()
+            if skip_detection:
+                h, w = arr.shape[:2]
+                quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+                all_crops.append([LineCrop(arr, quad, quad.copy())])
+            else:
+                all_crops.append(self.crop(arr, self.detect(arr)))
+            ms["det"] = (time.perf_counter() - t0) * 1000
+        flat = [c for crops in all_crops for c in crops]
+        t0 = time.perf_counter()
+        if self.config.use_angle_cls and flat:
+            for crop, flip in zip(flat, self.classify(flat)):
+                if flip:
+                    crop.image = np.ascontiguousarray(crop.image[::-1, ::-1])
+                    crop.frame = crop.frame[[2, 3, 0, 1]]
+        cls_ms = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
+        readings = self.read([c.image for c in flat])
+        rec_ms = (time.perf_counter() - t0) * 1000
+        total_crops = max(len(flat), 1)
+        results, k = [], 0
+        for arr, crops, ms in zip(decoded, all_crops, per_image_ms):
+            mine = readings[k:k + len(crops)]
+            k += len(crops)
+            share = len(crops) / total_crops  # batched stages: each image is charged its share
+            ms["cls"] = cls_ms * share
+            ms["rec"] = rec_ms * share
+            ms["total"] = (time.perf_counter() - started) * 1000 if len(decoded) == 1 else sum(ms.values())
+            results.append(self.assemble(arr.shape[0], arr.shape[1], crops, mine, ms))
+        return results
+
+    def assemble(self, height: int, width: int, crops: Sequence[LineCrop], readings: Sequence[Reading],
+                 timings_ms: dict[str, float]) -> OcrResult:
+        lines = []
+        for crop, reading in zip(crops, readings):
+            if not reading.text.strip() or reading.confidence < self.config.text_score:
+                continue
+            words = []
+            for text, score, start, end in recognize.words_of(reading):
+                (ax, ay), (dx, dy) = _point_on(crop.frame, start)
+                (bx, by), (cx, cy) = _point_on(crop.frame, end)
+                words.append(Word(text, score, ((ax, ay), (bx, by), (cx, cy), (dx, dy))))
+            polygon = tuple((float(x), float(y)) for x, y in crop.frame)
+            lines.append(TextLine(reading.text.strip(), reading.confidence, polygon, tuple(words),
+                                  angle=180 if _is_flipped(crop) else 0))
+        return OcrResult(width, height, tuple(lines), {k: round(v, 3) for k, v in timings_ms.items()},
+                         self.provenance)
+
+    def warm_up(self) -> None:
+        """One run through every stage so the first real request does not pay for graph compilation."""
+        rng = np.random.default_rng(0)
+        page = np.full((256, 512, 3), 255, np.uint8)
+        page[100:140, 40:460] = rng.integers(0, 255, (40, 420, 3), dtype=np.uint8)
+        self.recognize(page)
+        self.read([page[100:140, 40:460]])
+        self._warm.set()
+
+    @property
+    def ready(self) -> bool:
+        return self._warm.is_set()
+
+
+def _is_flipped(crop: LineCrop) -> bool:
+    # a crop turned by 180° has its reading frame starting at the quad's bottom edge
+    return bool(np.linalg.norm(crop.frame[0] - crop.quad[2]) < 1e-3 or np.linalg.norm(crop.frame[0] - crop.quad[1]) < 1e-3
+                and np.linalg.norm(crop.frame[1] - crop.quad[0]) < 1e-3)

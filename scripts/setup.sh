@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Idempotent set-up: .venv with pinned dependencies, model bundles (sha256-verified), generated code,
+# INT8 artifacts. Each step is skipped when its inputs are unchanged, so re-running it is cheap.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+PY=${PYTHON:-$(command -v python3.11 || command -v python3)}
+"$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11), "edge-ocr needs Python 3.11, found " + sys.version.split()[0]'
+
+if [ ! -x .venv/bin/python ]; then
+  echo "== creating .venv"
+  "$PY" -m venv .venv
+fi
+VPY="$ROOT/.venv/bin/python"
+
+stamp=.venv/.requirements.sha256
+want=$(cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "== installing pinned dependencies"
+  "$VPY" -m pip install -q --upgrade pip
+  "$VPY" -m pip install -q -r requirements-dev.txt
+  "$VPY" -m pip install -q --no-deps -e .
+  echo "$want" > "$stamp"
+fi
+
+echo "== model bundles"
+"$VPY" -m models fetch --all
