@@ -17,6 +17,4 @@ def preprocess(crop: np.ndarray, height: int = 48, width: int = 192) -> np.ndarr
     return blob
 
 
-def is_upside_down(probs: np.ndarray, thresh: float) -> np.ndarray:
-    """N x 2 probabilities (labels 0°, 180°) -> boolean mask of crops to turn."""
-    return (probs.argmax(axis=1) == 1) & (probs.max(axis=1) >= thresh)
+

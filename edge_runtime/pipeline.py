@@ -36,6 +36,18 @@ class LineCrop:
     image: np.ndarray
     quad: np.ndarray
     frame: np.ndarray
+    flipped: bool = False
+
+    def turn_180(self) -> None:
+        self.image = np.ascontiguousarray(self.image[::-1, ::-1])
+        self.frame = self.frame[[2, 3, 0, 1]]
+        self.flipped = not self.flipped
+
+    @property
+    def direction(self) -> int:
+        """Reading direction in the image, quantized to 0 / 90 / 180 / 270 degrees."""
+        dx, dy = self.frame[1] - self.frame[0]
+        return int(round(np.degrees(np.arctan2(dy, dx)) / 90.0)) % 4 * 90
 
 
 def _frame_for(quad: np.ndarray, turned: bool) -> np.ndarray:
@@ -110,19 +122,18 @@ class OcrEngine:
             crops.append(LineCrop(pixels, quad, _frame_for(quad, turned)))
         return crops
 
-    def classify(self, crops: Sequence[LineCrop], batch_size: int = 16) -> list[bool]:
-        """Which crops are upside down. Fixed input size, so batching never changes the answer."""
+    def classify(self, crops: Sequence[LineCrop], batch_size: int = 16) -> np.ndarray:
+        """N x 2 probabilities (0°, 180°) per crop. Fixed input size, so batching never changes the answer."""
         if not crops:
-            return []
+            return np.zeros((0, 2), np.float32)
         session = self._sessions["cls"]
         p = self.bundle.params
-        flags: list[bool] = []
+        parts = []
         for start in range(0, len(crops), batch_size):
             blob = np.stack([classify.preprocess(c.image, p.cls_height, p.cls_width)
                              for c in crops[start:start + batch_size]])
-            probs = session.run({session.inputs[0]: blob})[0]
-            flags.extend(bool(f) for f in classify.is_upside_down(probs, p.cls_thresh))
-        return flags
+            parts.append(session.run({session.inputs[0]: blob})[0])
+        return np.concatenate(parts)
 
     def read(self, images: Sequence[np.ndarray], batch_size: int | None = None) -> list[Reading]:
         """Recognize line images; batches only crops of the same width bucket (see recognize.py)."""
@@ -177,11 +188,12 @@ class OcrEngine:
             ms["det"] = (time.perf_counter() - t0) * 1000
         flat = [c for crops in all_crops for c in crops]
         t0 = time.perf_counter()
-        if self.config.use_angle_cls and flat:
-            for crop, flip in zip(flat, self.classify(flat)):
-                if flip:
-                    crop.image = np.ascontiguousarray(crop.image[::-1, ::-1])
-                    crop.frame = crop.frame[[2, 3, 0, 1]]
+        probs = self.classify(flat) if self.config.use_angle_cls else np.zeros((len(flat), 2), np.float32)
+        k = 0
+        for crops in all_crops:
+            crops[:] = orient_page(crops, probs[k:k + len(crops)], self.bundle.params.cls_thresh)
+            k += len(crops)
+        flat = [c for crops in all_crops for c in crops]  # now in reading order
         cls_ms = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         readings = self.read([c.image for c in flat])
@@ -211,7 +223,7 @@ class OcrEngine:
                 words.append(Word(text, score, ((ax, ay), (bx, by), (cx, cy), (dx, dy))))
             polygon = tuple((float(x), float(y)) for x, y in crop.frame)
             lines.append(TextLine(reading.text.strip(), reading.confidence, polygon, tuple(words),
-                                  angle=180 if _is_flipped(crop) else 0))
+                                  angle=crop.direction))
         return OcrResult(width, height, tuple(lines), {k: round(v, 3) for k, v in timings_ms.items()},
                          self.provenance)
 
@@ -229,7 +241,33 @@ class OcrEngine:
         return self._warm.is_set()
 
 
-def _is_flipped(crop: LineCrop) -> bool:
-    # a crop turned by 180° has its reading frame starting at the quad's bottom edge
-    return bool(np.linalg.norm(crop.frame[0] - crop.quad[2]) < 1e-3 or np.linalg.norm(crop.frame[0] - crop.quad[1]) < 1e-3
-                and np.linalg.norm(crop.frame[1] - crop.quad[0]) < 1e-3)
+def orient_page(crops: list[LineCrop], probs: np.ndarray, thresh: float, decisive: float = 0.3) -> list[LineCrop]:
+    """Turn upside-down lines and put the page's lines in its own reading order.
+
+    The angle classifier judges each line alone and is unsure on some short or sparse ones; a page turned
+    by 180° or 90° has all its lines the same way. So the lines vote (by length, with their 180° minus 0°
+    probability); when the vote is decisive every line follows it unless the classifier is sure
+    (``thresh``) of the opposite for that line. Reading order is then taken in the page's dominant frame.
+    """
+    if not crops:
+        return crops
+    lengths = np.array([np.linalg.norm(c.frame[1] - c.frame[0]) for c in crops], dtype=np.float64)
+    margin = probs[:, 1] - probs[:, 0] if len(probs) else np.zeros(len(crops))
+    vote = float((lengths * margin).sum() / max(lengths.sum(), 1e-6)) if probs.any() else 0.0
+    for crop, (p0, p180) in zip(crops, probs):
+        if vote > decisive:
+            flip = p0 < thresh
+        elif vote < -decisive:
+            flip = p180 >= thresh
+        else:
+            flip = p180 >= thresh
+        if flip:
+            crop.turn_180()
+    weight = {d: 0.0 for d in (0, 90, 180, 270)}
+    for crop, length in zip(crops, lengths):
+        weight[crop.direction] += float(length)
+    dominant = max(weight, key=weight.get)
+    turn = np.radians(-dominant)
+    rotation = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]], dtype=np.float32)
+    upright = [order_clockwise(c.quad @ rotation.T) for c in crops]
+    return [crops[i] for i in reading_order(upright)]
