@@ -1,0 +1,118 @@
+"""The whole pipeline on real models: batching invariance, backend agreement, typed errors, backend choice."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_runtime.config import EngineConfig
+from edge_runtime.errors import BackendUnavailableError, ConfigurationError, InvalidImageError
+from tests.conftest import REPO, get_engine
+
+PAGES = ["page_tesseract/images/phototest.png", "page_tesseract/images/eurotext.png"]
+
+
+@pytest.fixture(scope="module")
+def receipt_crops(eval_dir, fp32_engine):
+    """Real detector crops of varied widths from a receipt and a page."""
+    crops = []
+    for rel in ("sroie/images/sroie_139.jpg", PAGES[1]):
+        image = fp32_engine.load_image(eval_dir / rel)
+        crops += [c.image for c in fp32_engine.crop(image, fp32_engine.detect(image))]
+    return crops
+
+
+@pytest.mark.parametrize("backend", ["openvino", "onnxruntime"])
+def test_batched_recognition_equals_batch_one(backend, receipt_crops) -> None:
+    engine = get_engine(backend=backend, precision="fp32")
+    single = engine.read(receipt_crops, batch_size=1)
+    batched = engine.read(receipt_crops, batch_size=16)
+    assert len({c.shape[1] // 10 for c in receipt_crops}) > 5  # the crops really span many widths
+    assert [r.text for r in batched] == [r.text for r in single]
+    assert np.allclose([r.confidence for r in batched], [r.confidence for r in single], atol=1e-3)
+
+
+def test_many_images_at_once_equal_one_at_a_time(eval_dir, fp32_engine) -> None:
+    paths = [eval_dir / p for p in PAGES]
+    together = fp32_engine.recognize_many(paths)
+    alone = [fp32_engine.recognize(p) for p in paths]
+    assert [r.text for r in together] == [r.text for r in alone]
+
+
+def test_openvino_and_onnxruntime_agree(eval_dir) -> None:
+    ov = get_engine(backend="openvino", precision="fp32")
+    ort = get_engine(backend="onnxruntime", precision="fp32")
+    for rel in PAGES + ["sroie/images/sroie_139.jpg", "icdar15_toy/images/img_1.jpg"]:
+        a, b = ov.recognize(eval_dir / rel), ort.recognize(eval_dir / rel)
+        assert a.text == b.text, rel
+        for la, lb in zip(a.lines, b.lines):
+            assert np.allclose(la.polygon, lb.polygon, atol=2.0)
+
+
+def test_result_shape_and_provenance(eval_dir, fp32_engine) -> None:
+    result = fp32_engine.recognize(eval_dir / PAGES[0])
+    assert result.lines[0].text == "This is a lot of 12 point text to test the"
+    assert [w.text for w in result.lines[0].words][:3] == ["This", "is", "a"]
+    first, second = result.lines[0].words[:2]
+    assert first.polygon[1][0] <= second.polygon[0][0] + 2  # words left to right, not overlapping
+    assert result.provenance.bundle == fp32_engine.bundle.id
+    assert result.provenance.precision == {"det": "fp32", "cls": "fp32", "rec": "fp32"}
+    assert {"decode", "det", "cls", "rec", "total"} <= set(result.timings_ms)
+    assert (result.width, result.height) == (640, 480)
+
+
+@pytest.mark.parametrize("turn", [cv2.ROTATE_180, cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE])
+def test_turned_pages_read_in_order(eval_dir, fp32_engine, turn) -> None:
+    page = fp32_engine.load_image(eval_dir / PAGES[0])
+    upright = fp32_engine.recognize(page)
+    turned = fp32_engine.recognize(cv2.rotate(page, turn))
+    assert turned.text == upright.text
+
+
+def test_blank_image_is_an_empty_result(fp32_engine) -> None:
+    result = fp32_engine.recognize(np.full((200, 300, 3), 255, np.uint8))
+    assert result.lines == ()
+
+
+def test_skip_detection_reads_the_whole_image(eval_dir, fp32_engine) -> None:
+    result = fp32_engine.recognize(eval_dir / "rec_uw3_lines/images/010002.png", skip_detection=True)
+    assert result.text == "ZVI GALIL"
+
+
+@pytest.mark.parametrize("data", [b"", b"not an image", b"\x89PNG\r\n\x1a\n" + b"\x00" * 50])
+def test_engine_raises_typed_errors_and_keeps_working(fp32_engine, data, eval_dir) -> None:
+    with pytest.raises(InvalidImageError) as err:
+        fp32_engine.recognize(data)
+    assert err.value.reason.startswith("IMAGE_")
+    assert fp32_engine.recognize(eval_dir / PAGES[0]).lines  # still serving
+
+
+def test_unavailable_devices_are_refused_at_start() -> None:
+    with pytest.raises(BackendUnavailableError):
+        get_engine(backend="onnxruntime", device="cuda", precision="fp32")
+    with pytest.raises(BackendUnavailableError):
+        get_engine(backend="onnxruntime", device="gpu", precision="fp32")
+    with pytest.raises(BackendUnavailableError):
+        get_engine(backend="openvino", device="tensorrt", precision="fp32")
+    with pytest.raises(ConfigurationError):
+        EngineConfig(device="tpu")
+
+
+def test_backends_import_lazily() -> None:
+    """Without openvino, `auto` falls back to ONNX Runtime, and importing the runtime loads neither."""
+    code = (
+        "import sys; sys.modules['openvino'] = None\n"
+        "import importlib.util as u; real = u.find_spec\n"
+        "u.find_spec = lambda n, *a: None if n == 'openvino' else real(n, *a)\n"
+        "import edge_runtime.pipeline as p\n"
+        "assert 'onnxruntime' not in sys.modules\n"
+        "e = p.OcrEngine(p.EngineConfig(precision='fp32'))\n"
+        "print(e.backend)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "onnxruntime"
