@@ -1,0 +1,133 @@
+"""Server assembly and lifecycle: build_server(), health (NOT_SERVING until warm), reflection, graceful drain."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Callable
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from edge_runtime.config import EngineConfig, from_env
+from edge_runtime.pipeline import OcrEngine
+from server.config import ServerConfig
+from server.pb import SERVICE_NAME
+from server.plane import OcrPlane
+from server.service import OcrServicer, generic_handler
+
+__all__ = ["OcrServer", "build_server", "serve"]
+
+log = logging.getLogger(__name__)
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+class OcrServer:
+    """A grpc.aio server with the OCR service, health and reflection, and the data plane behind it.
+
+    ``start()`` binds and begins loading the models; health says NOT_SERVING (and calls answer UNAVAILABLE /
+    MODEL_NOT_READY) until they are loaded and warmed up. ``stop(grace)`` drains: health NOT_SERVING, new calls
+    refused, calls in flight get ``grace`` seconds to finish.
+    """
+
+    def __init__(self, grpc_server: grpc.aio.Server, plane: OcrPlane, health_servicer: health.aio.HealthServicer,
+                 port: int) -> None:
+        self.grpc_server = grpc_server
+        self.plane = plane
+        self.health = health_servicer
+        self.port = port
+        self.load_error: BaseException | None = None
+        self._loaded = asyncio.Event()
+        self._load_task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        for service in ("", SERVICE_NAME):
+            await self.health.set(service, NOT_SERVING)
+        await self.grpc_server.start()
+        self._load_task = asyncio.get_running_loop().create_task(self._load())
+
+    async def _load(self) -> None:
+        try:
+            await self.plane.load()
+        except Exception as exc:  # a bad bundle or backend: stay NOT_SERVING, let the owner decide
+            self.load_error = exc
+            log.error("model loading failed; the server stays NOT_SERVING", exc_info=exc)
+        else:
+            if not self.plane.draining:
+                for service in ("", SERVICE_NAME):
+                    await self.health.set(service, SERVING)
+        finally:
+            self._loaded.set()
+
+    async def wait_loaded(self, timeout: float | None = None) -> bool:
+        """True once ready; False when loading failed."""
+        await asyncio.wait_for(self._loaded.wait(), timeout)
+        return self.load_error is None
+
+    async def stop(self, grace: float | None) -> None:
+        """Drain and stop: in-flight calls finish (up to ``grace`` seconds), new ones are refused."""
+        self.plane.draining = True
+        await self.health.enter_graceful_shutdown()
+        await self.grpc_server.stop(grace)
+        if self._load_task is not None and not self._load_task.done():
+            self._load_task.cancel()
+        await self.plane.close()
+
+    async def wait_for_termination(self) -> None:
+        await self.grpc_server.wait_for_termination()
+
+
+def default_engine_factory(engine_config: EngineConfig | None = None) -> Callable[[], OcrEngine]:
+    config = engine_config or from_env(EngineConfig)
+    return lambda: OcrEngine(config)
+
+
+def build_server(config: ServerConfig | None = None,
+                 engine_factory: Callable[[], OcrEngine] | None = None) -> tuple[OcrServer, int]:
+    """The server, bound but not started, and its port (useful with ``port=0``). Call inside an event loop."""
+    config = config or from_env(ServerConfig)
+    plane = OcrPlane(engine_factory or default_engine_factory(), config)
+    grpc_server = grpc.aio.server(options=[
+        ("grpc.max_receive_message_length", config.max_message_bytes),
+        ("grpc.max_send_message_length", config.max_message_bytes),
+        ("grpc.so_reuseport", 0),  # a second server on a taken port must fail, not share it
+    ])
+    grpc_server.add_generic_rpc_handlers((generic_handler(OcrServicer(plane)),))
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        grpc_server)
+    port = grpc_server.add_insecure_port(f"{config.host}:{config.port}")
+    if port == 0:
+        raise RuntimeError(f"cannot bind {config.host}:{config.port}")
+    return OcrServer(grpc_server, plane, health_servicer, port), port
+
+
+async def serve(config: ServerConfig, engine_factory: Callable[[], OcrEngine] | None = None) -> int:
+    """Run until SIGTERM/SIGINT, then drain. Exit status: 0 after a clean drain, 1 when models failed to load."""
+    server, port = build_server(config, engine_factory)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await server.start()
+    log.info("listening on %s port %d", config.host, port)
+    print(f"ocr server listening on port {port}", flush=True)  # machine-readable line for scripts and tests
+    loaded = loop.create_task(server.wait_loaded())
+    stopping = loop.create_task(stop.wait())
+    await asyncio.wait({loaded, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if loaded.done() and not loaded.result():
+        await server.stop(0)
+        return 1
+    if loaded.done():
+        print("ocr server ready", flush=True)
+        await stopping
+    log.info("draining: new calls refused, %d in flight get up to %.0f s", server.plane.active_calls, config.grace_s)
+    await server.stop(config.grace_s)
+    loaded.cancel()
+    log.info("stopped")
+    return 0

@@ -1,0 +1,214 @@
+"""Protocol-neutral data plane: admission, deadlines, decoding and the staged pipeline with dynamic batching.
+
+Free of grpc: the servicer converts messages and maps errors; everything here speaks domain types and raises
+``edge_runtime.errors`` exceptions. Model runs go to one inference executor (each run already uses the
+engine's intra-op threads); decoding and crop preparation go to a separate CPU pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import AsyncIterator, Callable, Sequence
+
+import numpy as np
+
+from edge_runtime import imageio, recognize
+from edge_runtime.errors import DeadlineExceededError, NotReadyError, OcrError, OverloadedError
+from edge_runtime.pipeline import LineCrop, OcrEngine, orient_page
+from edge_runtime.types import OcrResult
+from server.batcher import RecognitionBatcher
+from server.config import ServerConfig
+
+__all__ = ["OcrPlane", "RawPixels", "ImageSource", "PlaneStats"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RawPixels:
+    """An unencoded image as received: row-major pixels in one of imageio.RAW_FORMATS."""
+
+    width: int
+    height: int
+    pixel_format: str
+    data: bytes
+
+
+ImageSource = bytes | RawPixels
+
+
+@dataclass
+class PlaneStats:
+    images: int = 0  # images computed to the end (success or bad image)
+    detections: int = 0  # detector runs
+    expired: int = 0  # work skipped because its deadline had passed
+    cancelled: int = 0  # calls whose caller went away mid-way
+    overloaded: int = 0  # calls refused by admission control
+
+
+class OcrPlane:
+    """Runs recognition for any transport. Not ready until ``load()`` has built and warmed the engine."""
+
+    def __init__(self, engine_factory: Callable[[], OcrEngine], config: ServerConfig) -> None:
+        self._engine_factory = engine_factory
+        self.config = config
+        self.engine: OcrEngine | None = None
+        self.stats = PlaneStats()
+        self._infer = ThreadPoolExecutor(config.inference_threads, thread_name_prefix="ocr-infer")
+        self._cpu = ThreadPoolExecutor(config.decode_threads, thread_name_prefix="ocr-cpu")
+        self._batcher: RecognitionBatcher | None = None
+        self._active = 0
+        self._ready = threading.Event()
+        self.draining = False
+
+    # ---- lifecycle ----------------------------------------------------------------------------------
+    async def load(self) -> None:
+        """Build the engine and warm it up (off the event loop); then the plane is ready."""
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        engine = await loop.run_in_executor(self._infer, self._engine_factory)
+        await loop.run_in_executor(self._infer, engine.warm_up)
+        max_size = self.config.batch_max_size or engine.config.rec_batch_size
+        self._batcher = RecognitionBatcher(self._run_bucket, max_size, self.config.batch_max_delay_ms / 1000.0)
+        self.engine = engine
+        self._ready.set()
+        log.info("models ready in %.1f s: %s", time.perf_counter() - started, engine.provenance)
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    @property
+    def batcher(self) -> RecognitionBatcher | None:
+        return self._batcher
+
+    async def close(self) -> None:
+        if self._batcher is not None:
+            await self._batcher.close()
+        self._infer.shutdown(wait=False, cancel_futures=True)
+        self._cpu.shutdown(wait=False, cancel_futures=True)
+
+    # ---- admission ----------------------------------------------------------------------------------
+    @asynccontextmanager
+    async def admitted(self) -> AsyncIterator[OcrEngine]:
+        """One call's slot: refuses while loading, draining or when ``max_concurrent_rpcs`` calls are active."""
+        if self.draining:
+            raise NotReadyError("server is shutting down", "SHUTTING_DOWN")
+        if not self.ready or self.engine is None:
+            raise NotReadyError("models are loading or warming up; retry shortly")
+        if self._active >= self.config.max_concurrent_rpcs:
+            self.stats.overloaded += 1
+            raise OverloadedError(f"{self._active} calls in progress, the limit is {self.config.max_concurrent_rpcs}")
+        self._active += 1
+        try:
+            yield self.engine
+        except asyncio.CancelledError:
+            self.stats.cancelled += 1
+            raise
+        finally:
+            self._active -= 1
+
+    @property
+    def active_calls(self) -> int:
+        return self._active
+
+    # ---- pipeline -----------------------------------------------------------------------------------
+    async def recognize(self, source: ImageSource, skip_detection: bool = False,
+                        deadline: float | None = None) -> OcrResult:
+        """One image through decode -> detect -> classify -> (batched) recognize -> assemble.
+
+        ``deadline`` is a time.monotonic() instant; work that would start after it is not done.
+        """
+        engine = self.engine
+        if engine is None:
+            raise NotReadyError("models are loading or warming up; retry shortly")
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        ms: dict[str, float] = {"queue": 0.0}
+
+        async def stage(name: str, pool: ThreadPoolExecutor, fn, *args):
+            self._check(deadline)
+            submitted = time.perf_counter()
+            timing: list[float] = []
+
+            def timed():
+                t0 = time.perf_counter()
+                try:
+                    return fn(*args)
+                finally:
+                    timing.append(t0)
+                    timing.append(time.perf_counter())
+
+            value = await loop.run_in_executor(pool, timed)
+            ms["queue"] += timing[0] - submitted
+            ms[name] = ms.get(name, 0.0) + (timing[1] - timing[0]) * 1000
+            return value
+
+        image = await stage("decode", self._cpu, self._decode, engine, source)
+        if skip_detection:
+            h, w = image.shape[:2]
+            quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+            crops = [LineCrop(image, quad, quad.copy())]
+        else:
+            crops = await stage("det", self._infer, self._detect, engine, image)
+        if engine.config.use_angle_cls and crops:
+            probs = await stage("cls", self._infer, engine.classify, crops)
+        else:
+            probs = np.zeros((len(crops), 2), np.float32)
+        crops = orient_page(crops, probs, engine.bundle.params.cls_thresh)
+        prepared = await stage("prep", self._cpu, self._prepare, engine, crops)
+        self._check(deadline)
+        t0 = time.perf_counter()
+        assert self._batcher is not None
+        readings = await self._batcher.read(prepared)
+        ms["rec"] = (time.perf_counter() - t0) * 1000  # includes the batching wait
+        ms["queue"] *= 1000
+        ms["total"] = (time.perf_counter() - started) * 1000
+        ms["cls"] = ms.get("cls", 0.0) + ms.pop("prep", 0.0)
+        self.stats.images += 1
+        return engine.assemble(image.shape[0], image.shape[1], crops, readings, ms)
+
+    async def recognize_many(self, items: Sequence[tuple[ImageSource, bool]],
+                             deadline: float | None = None) -> list[OcrResult | OcrError]:
+        """Several images at once (they batch with each other and with other calls); a bad image yields its
+        error in place of its result, anything unexpected fails the whole call."""
+        async def one(source: ImageSource, skip: bool) -> OcrResult | OcrError:
+            try:
+                return await self.recognize(source, skip, deadline)
+            except DeadlineExceededError:
+                raise
+            except OcrError as exc:
+                return exc
+
+        return list(await asyncio.gather(*(one(s, k) for s, k in items)))
+
+    def _check(self, deadline: float | None) -> None:
+        if deadline is not None and time.monotonic() >= deadline:
+            self.stats.expired += 1
+            raise DeadlineExceededError("the call's deadline passed before its work could start")
+
+    @staticmethod
+    def _decode(engine: OcrEngine, source: ImageSource) -> np.ndarray:
+        if isinstance(source, RawPixels):
+            c = engine.config
+            return imageio.decode_raw(source.data, source.width, source.height, source.pixel_format,
+                                      c.max_image_pixels, c.min_image_side)
+        return engine.load_image(source)
+
+    def _detect(self, engine: OcrEngine, image: np.ndarray) -> list[LineCrop]:
+        self.stats.detections += 1
+        return engine.crop(image, engine.detect(image))
+
+    @staticmethod
+    def _prepare(engine: OcrEngine, crops: Sequence[LineCrop]) -> list[tuple[np.ndarray, int]]:
+        return [recognize.preprocess(c.image, engine.rec_params) for c in crops]
+
+    async def _run_bucket(self, prepared):
+        assert self.engine is not None
+        return await asyncio.get_running_loop().run_in_executor(self._infer, self.engine.read_bucket, prepared)
