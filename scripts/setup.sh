@@ -25,3 +25,17 @@ fi
 
 echo "== model bundles"
 "$VPY" -m models fetch --all
+
+# ---- gRPC contract and clients (server/, clients/): generated code, Node client deps (incl. buf) -------------
+echo "== generated gRPC code (server/gen, from proto/)"
+"$VPY" -m server.codegen
+if command -v npm >/dev/null 2>&1; then
+  node_want=$(sha256sum clients/node/package-lock.json | cut -d' ' -f1)
+  if [ "$(cat clients/node/node_modules/.edge-ocr-stamp 2>/dev/null)" != "$node_want" ]; then
+    echo "== node client dependencies (npm ci in clients/node)"
+    (cd clients/node && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$node_want" > clients/node/node_modules/.edge-ocr-stamp
+  fi
+else
+  echo "== npm not found: the Node client test and buf lint will be skipped"
+fi
