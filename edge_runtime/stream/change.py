@@ -1,0 +1,70 @@
+"""Cheap frame change detection: a small blurred gray thumbnail compared cell by cell with a reference frame."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+__all__ = ["Change", "ChangeDetector", "thumbnail", "line_thumbnail"]
+
+
+@dataclass(frozen=True)
+class Change:
+    changed: bool  # some cell moved past the threshold (or there is no reference yet)
+    cut: bool  # so many cells changed at once that this is another scene
+    fraction: float  # share of cells that changed
+    peak: float  # largest cell mean |diff|, gray levels
+
+
+def thumbnail(image: np.ndarray, width: int) -> np.ndarray:
+    """BGR frame -> float32 gray thumbnail ``width`` wide; area averaging plus a blur tame sensor noise."""
+    height = max(1, round(image.shape[0] * width / image.shape[1]))
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    small = cv2.resize(gray, (width, height), interpolation=cv2.INTER_AREA)
+    return cv2.GaussianBlur(small.astype(np.float32), (3, 3), 0)
+
+
+def line_thumbnail(crop: np.ndarray) -> np.ndarray:
+    """A line crop -> 16x64 gray float32, to tell whether a tracked line's content changed."""
+    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    return cv2.resize(gray, (64, 16), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+class ChangeDetector:
+    """Tells whether a frame differs from the last one that was processed.
+
+    Comparing against the last *processed* frame (not the previous one) means slow drift adds up until it
+    is noticed. Cell means, not single pixels, so noise averages out while a changed word still moves
+    its cell by tens of gray levels.
+    """
+
+    def __init__(self, width: int = 160, cell: int = 8, threshold: float = 5.0, cut_fraction: float = 0.5) -> None:
+        self.width, self.cell, self.threshold, self.cut_fraction = width, cell, threshold, cut_fraction
+        self._reference: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self._reference = None
+
+    def compare(self, image: np.ndarray) -> tuple[Change, np.ndarray]:
+        """Change of ``image`` against the reference, and its thumbnail (pass it to ``accept`` if processed)."""
+        thumb = thumbnail(image, self.width)
+        ref = self._reference
+        if ref is None or ref.shape != thumb.shape:
+            return Change(True, ref is not None, 1.0, 255.0), thumb  # new size mid-stream: another scene
+        diff = np.abs(thumb - ref)
+        h, w = diff.shape
+        c = self.cell
+        rows, cols = max(1, h // c), max(1, w // c)
+        # cells cover the thumbnail; the last row/column absorb the remainder
+        cells = cv2.resize(diff, (cols, rows), interpolation=cv2.INTER_AREA)
+        peak = float(cells.max())
+        # threshold <= 0 processes every frame; cuts are still told apart at the default level
+        fraction = float((cells > (self.threshold if self.threshold > 0 else 5.0)).mean())
+        changed = self.threshold <= 0 or peak > self.threshold
+        return Change(changed, changed and fraction >= self.cut_fraction, fraction, peak), thumb
+
+    def accept(self, thumb: np.ndarray) -> None:
+        """Make this thumbnail the reference: its frame was processed."""
+        self._reference = thumb

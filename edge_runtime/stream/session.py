@@ -1,0 +1,229 @@
+"""One camera stream on an OcrEngine: change detection, detection every processed frame, reused readings.
+
+``StreamSession.process`` is the synchronous per-frame step; ``run_stream`` (threads) and ``arun_stream``
+(asyncio, for grpc.aio) put flow control in front of it and free everything when the consumer stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from concurrent.futures import Executor
+from typing import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from edge_runtime import imageio
+from edge_runtime.errors import OcrError
+from edge_runtime.pipeline import OcrEngine, orient_page
+from edge_runtime.stream.change import ChangeDetector, line_thumbnail
+from edge_runtime.stream.flow import Delivery, FlowCancelled, FlowClosed, FlowQueue
+from edge_runtime.stream.settings import StreamSettings
+from edge_runtime.stream.tracking import LineReading, Tracker
+from edge_runtime.stream.types import Frame, FrameError, FrameResult, RawImage
+
+__all__ = ["StreamSession", "run_stream", "arun_stream"]
+
+log = logging.getLogger(__name__)
+
+
+class StreamSession:
+    """Temporal OCR state of one stream. One consumer at a time; ``close`` may come from any thread."""
+
+    def __init__(self, engine: OcrEngine, settings: StreamSettings | None = None) -> None:
+        self.engine = engine
+        self.settings = s = settings or StreamSettings()
+        self.change = ChangeDetector(s.change_width, s.change_cell, s.change_threshold, s.cut_fraction)
+        self.tracker = Tracker(s)
+        self.frames_consumed = 0
+        self.frames_processed = 0
+        self.lines_read = 0
+        self._since_processed = 0
+        self._last_sequence = -1
+        self._last_capture = 0.0
+        self._lock = threading.Lock()
+        self._busy = False
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def process(self, frame: Frame, delivery: Delivery | None = None) -> FrameResult:
+        """One frame -> its result. A frame that cannot be used gets ``error`` set; the session goes on."""
+        with self._lock:
+            if self._closed:
+                raise FlowCancelled("stream session closed")
+            self._busy = True
+        started = time.perf_counter()
+        flow = dict(frames_dropped=delivery.dropped_total, dropped_since_last=delivery.dropped_since_last,
+                    queue_wait_ms=round(delivery.queue_wait_ms, 3)) if delivery else {}
+        try:
+            result = self._process(frame)
+        except OcrError as exc:
+            result = FrameResult(frame.sequence, frame.capture_time, error=FrameError(exc.reason, exc.message))
+        except Exception:  # noqa: BLE001 - one bad frame must not end the stream
+            log.exception("stream frame %s failed", frame.sequence)
+            result = FrameResult(frame.sequence, frame.capture_time,
+                                 error=FrameError("INTERNAL", "internal error while processing the frame"))
+        finally:
+            with self._lock:
+                self._busy = False
+                if self._closed:
+                    self._release()
+        self._last_sequence, self._last_capture = frame.sequence, frame.capture_time
+        return _with(result, processing_ms=round((time.perf_counter() - started) * 1000, 3), **flow)
+
+    def finish(self) -> FrameResult:
+        """End of stream: a final result with DISAPPEARED for every line still reported."""
+        events = self.tracker.finish(self._last_sequence)
+        self.change.reset()
+        return FrameResult(self._last_sequence, self._last_capture, events=tuple(events), final=True)
+
+    def close(self) -> None:
+        """Free tracks and references now (or as soon as a frame in flight on another thread returns)."""
+        with self._lock:
+            self._closed = True
+            if not self._busy:
+                self._release()
+
+    def _release(self) -> None:
+        self.tracker.clear()
+        self.change.reset()
+
+    # ---- the step -----------------------------------------------------------------------------------
+    def _process(self, frame: Frame) -> FrameResult:
+        image = self._decode(frame.image)
+        self.frames_consumed += 1
+        self._since_processed += 1
+        change, thumb = self.change.compare(image)
+        refresh = self.settings.refresh_every and self._since_processed >= self.settings.refresh_every
+        if not change.changed and not refresh:
+            events, lines = self.tracker.seen_again(frame.sequence)
+            return FrameResult(frame.sequence, frame.capture_time, tuple(lines), tuple(events), skipped=True)
+        engine = self.engine
+        quads = engine.detect(image)
+        crops = engine.crop(image, quads)
+        thumbs = [line_thumbnail(c.image) for c in crops]
+
+        def read(indices: Sequence[int]) -> list[LineReading]:
+            chosen = [crops[i] for i in indices]
+            if engine.config.use_angle_cls:
+                orient_page(chosen, engine.classify(chosen), engine.bundle.params.cls_thresh)  # turns in place
+            readings = engine.read([c.image for c in chosen])
+            keep = engine.config.text_score
+            return [LineReading(r.text.strip(), float(r.confidence) if r.confidence >= keep else 0.0, c.direction)
+                    for r, c in zip(readings, chosen)]
+
+        events, lines, read_count = self.tracker.step(frame.sequence, quads, thumbs, read,
+                                                      (image.shape[1], image.shape[0]), change.cut)
+        self.change.accept(thumb)
+        self._since_processed = 0
+        self.frames_processed += 1
+        self.lines_read += read_count
+        return FrameResult(frame.sequence, frame.capture_time, tuple(lines), tuple(events), lines_read=read_count)
+
+    def _decode(self, image: np.ndarray | bytes | RawImage) -> np.ndarray:
+        c = self.engine.config
+        if isinstance(image, RawImage):
+            return imageio.decode_raw(image.data, image.width, image.height, image.pixel_format,
+                                      c.max_image_pixels, c.min_image_side)
+        return self.engine.load_image(image)
+
+
+def _with(result: FrameResult, **changes: object) -> FrameResult:
+    from dataclasses import replace
+
+    return replace(result, **changes)
+
+
+def run_stream(engine: OcrEngine, frames: Iterable[Frame], settings: StreamSettings | None = None,
+               session: StreamSession | None = None) -> Iterator[FrameResult]:
+    """Process ``frames`` under the settings' flow control; frames are pulled on a producer thread.
+
+    Yields one result per consumed frame, then the final flush. Closing the generator early (``break``,
+    ``close()``) cancels the flow, closes ``frames`` if it has a ``close`` method, and joins the producer.
+    """
+    settings = settings or StreamSettings()
+    session = session or StreamSession(engine, settings)
+    flow: FlowQueue[Frame] = FlowQueue(settings.mode, settings.queue_size)
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            for frame in frames:
+                flow.put(frame)
+        except (FlowCancelled, FlowClosed):
+            pass
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            failure.append(exc)
+        finally:
+            flow.close()
+
+    producer = threading.Thread(target=produce, name="ocr-stream-producer", daemon=True)
+    producer.start()
+    try:
+        while True:
+            try:
+                delivery = flow.get()
+            except FlowClosed:
+                break
+            yield session.process(delivery.item, delivery)
+        if failure:
+            raise failure[0]
+        yield session.finish()
+    finally:
+        flow.cancel()
+        close = getattr(frames, "close", None)
+        if callable(close):
+            close()
+        producer.join(timeout=10)
+        session.close()
+
+
+async def arun_stream(engine: OcrEngine, frames: AsyncIterable[Frame], settings: StreamSettings | None = None,
+                      executor: Executor | None = None,
+                      session: StreamSession | None = None) -> AsyncIterator[FrameResult]:
+    """asyncio form of ``run_stream``: frames are pulled by a task, processed on ``executor`` (default pool).
+
+    Cancelling the consuming task (an RPC cancelled) cancels the flow and the producer task at once.
+    """
+    settings = settings or StreamSettings()
+    session = session or StreamSession(engine, settings)
+    flow: FlowQueue[Frame] = FlowQueue(settings.mode, settings.queue_size)
+    failure: list[BaseException] = []
+    loop = asyncio.get_running_loop()
+
+    async def produce() -> None:
+        try:
+            async for frame in frames:
+                await flow.aput(frame)
+        except (FlowCancelled, FlowClosed):
+            pass
+        except Exception as exc:  # noqa: BLE001 - handed to the consumer
+            failure.append(exc)
+        finally:
+            flow.close()
+
+    producer = asyncio.create_task(produce(), name="ocr-stream-producer")
+    try:
+        while True:
+            try:
+                delivery = await flow.aget()
+            except FlowClosed:
+                break
+            yield await loop.run_in_executor(executor, session.process, delivery.item, delivery)
+        if failure:
+            raise failure[0]
+        yield session.finish()
+    finally:
+        flow.cancel()
+        session.close()
+        if not producer.done():
+            producer.cancel()
+        try:
+            await producer
+        except (asyncio.CancelledError, Exception):  # noqa: BLE001 - already reported or cancelled
+            pass

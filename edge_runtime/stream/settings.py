@@ -1,0 +1,77 @@
+"""Every threshold of a camera stream in one frozen dataclass, so a transport can fill it from its own config."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from edge_runtime.errors import ConfigurationError
+from edge_runtime.stream.flow import FlowMode
+
+__all__ = ["StreamSettings"]
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """Flow control, change detection, tracking and event thresholds of one stream.
+
+    Frame counts (``reread_every``, ``min_hits``, ``disappear_after``, ``stable_after``, ``edge_hold``) count
+    frames the stream *consumed*: processed ones and ones skipped as unchanged, not ones flow control dropped.
+    Environment: ``from_env(StreamSettings, prefix="OCR_STREAM_")``.
+    """
+
+    # flow control
+    mode: FlowMode = FlowMode.LATEST_ONLY
+    queue_size: int = 8  # QUEUE: frames kept (oldest dropped); ALL: frames buffered before the producer waits
+
+    # change detection: gray thumbnail of the frame, compared cell by cell with the last processed frame
+    change_width: int = 160  # thumbnail width in pixels (height keeps the aspect ratio)
+    change_cell: int = 8  # cell side in thumbnail pixels; a cell is changed when its mean |diff| passes
+    change_threshold: float = 5.0  # ... this many gray levels (0-255). <= 0 processes every frame
+    cut_fraction: float = 0.5  # this share of cells changed at once is a scene cut
+    refresh_every: int = 0  # process a frame at least every N consumed frames even if unchanged; 0: never
+
+    # tracking
+    match_iou: float = 0.3  # box overlap (IoU) needed to keep following a track
+    strong_iou: float = 0.6  # overlap at which a track is kept even when its text changed (an UPDATED sign)
+    text_similarity: float = 0.6  # 0-1 similarity of readings, needed below strong_iou or after a cut
+    max_tracks: int = 256
+
+    # recognition reuse: a matched track is re-read only when one of these says so
+    reread_every: int = 15  # consumed frames since its last reading
+    reread_move: float = 0.25  # box corners moved by this fraction of the line height
+    reread_diff: float = 8.0  # mean |diff| of the line's small gray thumbnail since its last reading
+
+    # fused reading and events
+    vote_decay: float = 0.7  # weight of older readings per newer one (lower reacts faster to real changes)
+    min_confidence: float = 0.5  # readings below this do not vote
+    min_hits: int = 2  # frames a track must be seen before APPEARED
+    disappear_after: int = 3  # consecutive processed frames without the track before DISAPPEARED
+    stable_after: int = 5  # frames with the same text before STABLE
+    edge_margin: int = 2  # a box this close to the frame edge may be clipped text ...
+    edge_hold: int = 15  # ... and is reported only after this many frames (0: at once)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", _mode(self.mode))
+        positive = ("queue_size", "change_width", "change_cell", "max_tracks", "reread_every", "min_hits",
+                    "disappear_after", "stable_after")
+        bad = [name for name in positive if getattr(self, name) < 1]
+        fractions = ("cut_fraction", "match_iou", "strong_iou", "text_similarity", "vote_decay", "min_confidence")
+        bad += [name for name in fractions if not 0.0 <= getattr(self, name) <= 1.0]
+        bad += [name for name in ("refresh_every", "edge_margin", "edge_hold", "reread_move", "reread_diff")
+                if getattr(self, name) < 0]
+        if self.strong_iou < self.match_iou:
+            bad.append("strong_iou < match_iou")
+        if bad:
+            raise ConfigurationError(f"stream settings out of range: {', '.join(bad)}")
+
+    def replace(self, **changes: Any) -> "StreamSettings":
+        return dataclasses.replace(self, **changes)
+
+
+def _mode(value: FlowMode | str) -> FlowMode:
+    try:
+        return FlowMode(value.upper() if isinstance(value, str) else value)
+    except ValueError:
+        raise ConfigurationError(f"flow mode {value!r} is not one of LATEST_ONLY, QUEUE, ALL") from None

@@ -1,0 +1,310 @@
+"""Text tracks across frames: box overlap + text similarity matching, fused readings and track events.
+
+A track is one physical line of text. Each processed frame its detection is matched to the track by box
+overlap (checked against text similarity once it is read), recognition is reused while the box and its
+content stay put, and every reading votes, weighted by confidence and decaying with age, for the track's
+fused text. Events are emitted from the fused text, so a client hears about each distinct text once.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from edge_runtime.stream.settings import StreamSettings
+from edge_runtime.stream.types import EventType, TrackedLine, TrackEvent
+from edge_runtime.types import Point
+
+__all__ = ["Tracker", "Track", "LineReading", "similarity", "box_iou"]
+
+
+@dataclass(frozen=True)
+class LineReading:
+    text: str
+    confidence: float
+    angle: int = 0
+
+
+ReadFn = Callable[[Sequence[int]], Sequence[LineReading]]
+
+
+def similarity(a: str, b: str) -> float:
+    """0-1 similarity of two readings, ignoring case and spaces (OCR often splits or merges words)."""
+    a, b = "".join(a.split()).casefold(), "".join(b.split()).casefold()
+    if not a or not b:
+        return 0.0
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def _boxes(quads: Sequence[np.ndarray]) -> np.ndarray:
+    if not quads:
+        return np.zeros((0, 4), np.float32)
+    pts = np.stack([np.asarray(q, np.float32).reshape(4, 2) for q in quads])
+    return np.concatenate([pts.min(axis=1), pts.max(axis=1)], axis=1)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of axis-aligned boxes (x0, y0, x1, y1): N x M."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), np.float32)
+    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-6)
+
+
+def _line_height(quad: np.ndarray) -> float:
+    return float(max(np.linalg.norm(quad[3] - quad[0]), np.linalg.norm(quad[2] - quad[1]), 1.0))
+
+
+@dataclass(eq=False)
+class Track:
+    id: int
+    quad: np.ndarray
+    first_sequence: int
+    votes: dict[str, list[float]] = field(default_factory=dict)  # text -> [decayed weight, conf sum, count]
+    angle: int = 0
+    read_quad: np.ndarray | None = None
+    read_thumb: np.ndarray | None = None
+    since_read: int = 0
+    hits: int = 0  # frames it was seen in
+    missed: int = 0  # consecutive processed frames it was not
+    clipped: bool = False
+    full_view: bool = False  # read at least once away from the frame edge
+    reported_text: str | None = None  # None until APPEARED
+    same_text: int = 0
+    stable_sent: bool = False
+    read_now: bool = False
+
+    def vote(self, reading: LineReading, decay: float) -> None:
+        for entry in self.votes.values():
+            entry[0] *= decay
+        entry = self.votes.setdefault(reading.text, [0.0, 0.0, 0])
+        entry[0] += reading.confidence
+        entry[1] += reading.confidence
+        entry[2] += 1
+        self.angle = reading.angle
+        for text in [t for t, e in self.votes.items() if e[0] < 1e-3]:  # forgotten readings
+            del self.votes[text]
+
+    def fused(self) -> tuple[str, float]:
+        """The leading reading and its mean confidence; ("", 0) before any reading counted."""
+        if not self.votes:
+            return "", 0.0
+        text, (_, total, count) = max(self.votes.items(), key=lambda kv: kv[1][0])
+        return text, total / count
+
+    def polygon(self) -> tuple[Point, ...]:
+        quad = self.quad[[2, 3, 0, 1]] if self.angle == 180 else self.quad  # clockwise from the text's start
+        return tuple((float(x), float(y)) for x, y in quad)
+
+
+class Tracker:
+    """Follows text lines over the frames of one stream. Not thread-safe: one stream, one consumer."""
+
+    def __init__(self, settings: StreamSettings | None = None) -> None:
+        self.settings = settings or StreamSettings()
+        self._tracks: dict[int, Track] = {}
+        self._order: list[int] = []  # track ids in reading order, as of the last processed frame
+        self._next_id = 1
+
+    def __len__(self) -> int:
+        return len(self._tracks)
+
+    @property
+    def tracks(self) -> list[Track]:
+        return list(self._tracks.values())
+
+    # ---- per frame ----------------------------------------------------------------------------------
+    def step(self, sequence: int, quads: Sequence[np.ndarray], thumbs: Sequence[np.ndarray], read: ReadFn,
+             frame_size: tuple[int, int], cut: bool = False) -> tuple[list[TrackEvent], list[TrackedLine], int]:
+        """A processed frame: detections (reading order) and their line thumbnails -> events, lines, lines read.
+
+        ``read(indices)`` recognizes the detections at those indices; it is called once per frame, with only
+        the detections whose track cannot reuse its last reading.
+        """
+        s = self.settings
+        tracks = list(self._tracks.values())
+        det_boxes = _boxes(quads)
+        iou = box_iou(_boxes([t.quad for t in tracks]), det_boxes)
+        match: dict[int, int] = {}  # detection -> track index
+        if iou.size:
+            taken: set[int] = set()
+            for ti, dj in sorted(zip(*np.nonzero(iou >= s.match_iou)), key=lambda p: -iou[p[0], p[1]]):
+                if ti not in taken and dj not in match:
+                    match[int(dj)] = int(ti)
+                    taken.add(int(ti))
+
+        to_read = [j for j in range(len(quads))
+                   if j not in match or cut or self._needs_reading(tracks[match[j]], quads[j], thumbs[j])]
+        readings = dict(zip(to_read, read(to_read))) if to_read else {}
+
+        # a read detection confirms its overlap match by text, unless the boxes all but coincide (no cut)
+        for j, ti in list(match.items()):
+            reading, track = readings.get(j), tracks[ti]
+            if reading is None or reading.confidence < s.min_confidence or not track.votes:
+                continue
+            if (cut or iou[ti, j] < s.strong_iou) and similarity(reading.text, track.fused()[0]) < s.text_similarity:
+                del match[j]
+        # lines that jumped (fast motion, a dropped frame or two): same text close by
+        matched_tracks = set(match.values())
+        for j in range(len(quads)):
+            reading = readings.get(j)
+            if j in match or reading is None or reading.confidence < s.min_confidence or not reading.text:
+                continue
+            reach = 3.0 * _line_height(quads[j])
+            centre = det_boxes[j, :2] / 2 + det_boxes[j, 2:] / 2
+            best, best_sim = None, s.text_similarity
+            for ti, track in enumerate(tracks):
+                if ti in matched_tracks or not track.votes:
+                    continue
+                box = _boxes([track.quad])[0]
+                if np.linalg.norm((box[:2] + box[2:]) / 2 - centre) > reach:
+                    continue
+                sim = similarity(reading.text, track.fused()[0])
+                if sim >= best_sim:
+                    best, best_sim = ti, sim
+            if best is not None:
+                match[j] = best
+                matched_tracks.add(best)
+
+        events: list[TrackEvent] = []
+        width, height = frame_size
+        for track in tracks:
+            track.read_now = False
+        for ti, track in enumerate(tracks):
+            if ti in matched_tracks:
+                continue
+            track.missed = s.disappear_after if cut else track.missed + 1
+            if track.missed >= s.disappear_after:
+                events.extend(self._drop(track, sequence))
+        order: list[int] = []
+        for j, quad in enumerate(quads):
+            if j in match:
+                track = tracks[match[j]]
+            elif len(self._tracks) < s.max_tracks:
+                track = Track(self._next_id, np.asarray(quad, np.float32), sequence)
+                self._next_id += 1
+                self._tracks[track.id] = track
+            else:
+                continue
+            track.quad = np.asarray(quad, np.float32)
+            track.hits += 1
+            track.missed = 0
+            track.clipped = _near_edge(det_boxes[j], width, height, s.edge_margin)
+            reading = readings.get(j)
+            if reading is not None:
+                track.read_now = True
+                track.read_quad, track.read_thumb, track.since_read = track.quad, thumbs[j], 0
+                if reading.text and reading.confidence >= s.min_confidence:
+                    if not track.clipped and not track.full_view:
+                        track.full_view = True
+                        track.votes.clear()  # readings of the line half out of view were partial
+                    if track.full_view and track.clipped:
+                        track.angle = reading.angle  # leaving the view: partial readings do not vote
+                    else:
+                        track.vote(reading, s.vote_decay)
+            else:
+                track.since_read += 1
+            order.append(track.id)
+        self._order = order
+        events.extend(self._advance(sequence))
+        return events, self.lines(), len(to_read)
+
+    def seen_again(self, sequence: int) -> tuple[list[TrackEvent], list[TrackedLine]]:
+        """A frame unchanged since the last processed one repeats its observation: lines in view were seen
+        once more, lines missing from it are missing once more."""
+        events: list[TrackEvent] = []
+        for track in list(self._tracks.values()):
+            track.read_now = False
+            if track.missed == 0:
+                track.hits += 1
+                track.since_read += 1
+            else:
+                track.missed += 1
+                if track.missed >= self.settings.disappear_after:
+                    events.extend(self._drop(track, sequence))
+        return events + self._advance(sequence), self.lines()
+
+    def finish(self, sequence: int) -> list[TrackEvent]:
+        """End of stream: DISAPPEARED for every reported line; the tracker is empty afterwards."""
+        events = [e for track in list(self._tracks.values()) for e in self._drop(track, sequence)]
+        self._order = []
+        return events
+
+    def clear(self) -> None:
+        self._tracks.clear()
+        self._order = []
+
+    def lines(self) -> list[TrackedLine]:
+        """Reported lines in view, in reading order."""
+        out = []
+        for tid in self._order:
+            track = self._tracks.get(tid)
+            if track is None or track.missed or track.reported_text is None:
+                continue
+            text, confidence = track.fused()
+            out.append(TrackedLine(track.id, text, confidence, track.polygon(), track.angle, track.read_now,
+                                   track.stable_sent))
+        return out
+
+    # ---- internals ----------------------------------------------------------------------------------
+    def _needs_reading(self, track: Track, quad: np.ndarray, thumb: np.ndarray) -> bool:
+        s = self.settings
+        if not track.votes or track.read_quad is None or track.read_thumb is None:
+            return True
+        if track.since_read + 1 >= s.reread_every:
+            return True
+        moved = float(np.abs(np.asarray(quad, np.float32) - track.read_quad).max())
+        if moved > s.reread_move * _line_height(track.read_quad):
+            return True
+        return float(np.abs(thumb - track.read_thumb).mean()) > s.reread_diff
+
+    def _drop(self, track: Track, sequence: int) -> list[TrackEvent]:
+        del self._tracks[track.id]
+        if track.reported_text is None:
+            return []
+        text, confidence = track.fused()
+        return [TrackEvent(EventType.DISAPPEARED, track.id, text or track.reported_text, confidence,
+                           track.polygon(), sequence)]
+
+    def _advance(self, sequence: int) -> list[TrackEvent]:
+        s = self.settings
+        events: list[TrackEvent] = []
+        for tid in self._order:
+            track = self._tracks.get(tid)
+            if track is None or track.missed:
+                continue
+            text, confidence = track.fused()
+            if not text:
+                continue
+            settled = not track.clipped or track.hits >= s.edge_hold  # clipped text may be partial
+            if track.reported_text is None:
+                if track.hits >= s.min_hits and settled:
+                    track.reported_text, track.same_text = text, 1
+                    events.append(TrackEvent(EventType.APPEARED, track.id, text, confidence, track.polygon(),
+                                             sequence))
+                continue
+            if text != track.reported_text and settled:
+                events.append(TrackEvent(EventType.UPDATED, track.id, text, confidence, track.polygon(), sequence,
+                                         previous_text=track.reported_text))
+                track.reported_text, track.same_text, track.stable_sent = text, 1, False
+                continue
+            track.same_text += 1
+            if not track.stable_sent and track.same_text >= s.stable_after:
+                track.stable_sent = True
+                events.append(TrackEvent(EventType.STABLE, track.id, track.reported_text, confidence,
+                                         track.polygon(), sequence))
+        return events
+
+
+def _near_edge(box: np.ndarray, width: int, height: int, margin: int) -> bool:
+    x0, y0, x1, y1 = (float(v) for v in box)
+    return x0 <= margin or y0 <= margin or x1 >= width - 1 - margin or y1 >= height - 1 - margin

@@ -1,0 +1,90 @@
+"""Frames in, per-frame results and track events out: plain dataclasses, free of any transport."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from edge_runtime.types import Point
+
+__all__ = ["RawImage", "Frame", "EventType", "TrackEvent", "TrackedLine", "FrameError", "FrameResult"]
+
+
+@dataclass(frozen=True)
+class RawImage:
+    """An unencoded camera buffer; decoded per frame so a bad one fails that frame only."""
+
+    data: bytes
+    width: int
+    height: int
+    pixel_format: str = "BGR8"  # see edge_runtime.imageio.RAW_FORMATS
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """One camera frame: BGR array, encoded bytes (JPEG, PNG...) or a raw buffer."""
+
+    image: np.ndarray | bytes | RawImage
+    sequence: int  # producer's frame number; gaps are allowed
+    capture_time: float  # seconds since the epoch, when the camera took it
+
+
+class EventType(str, enum.Enum):
+    APPEARED = "APPEARED"  # a new text is in view (reported once it was seen min_hits frames)
+    UPDATED = "UPDATED"  # the same line now reads differently (a price changed)
+    STABLE = "STABLE"  # the line's text has not changed for stable_after frames
+    DISAPPEARED = "DISAPPEARED"  # the line left, was covered, or the scene cut away
+
+
+@dataclass(frozen=True)
+class TrackEvent:
+    type: EventType
+    track_id: int
+    text: str  # the fused reading at the time of the event
+    confidence: float  # share-weighted confidence of that reading
+    polygon: tuple[Point, ...]  # last known position
+    sequence: int  # frame that caused the event
+    previous_text: str = ""  # UPDATED: what the line read before
+
+
+@dataclass(frozen=True)
+class TrackedLine:
+    """A reported line as seen in this frame."""
+
+    track_id: int
+    text: str  # fused over frames, not necessarily this frame's reading
+    confidence: float
+    polygon: tuple[Point, ...]
+    angle: int = 0
+    read: bool = False  # recognition ran on this line in this frame (else the reading was reused)
+    stable: bool = False
+
+
+@dataclass(frozen=True)
+class FrameError:
+    reason: str  # stable UPPER_SNAKE_CASE, e.g. IMAGE_CORRUPT
+    message: str
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """What one consumed frame produced. ``error`` set means this frame failed; the stream goes on."""
+
+    sequence: int
+    capture_time: float
+    lines: tuple[TrackedLine, ...] = ()
+    events: tuple[TrackEvent, ...] = ()
+    frames_dropped: int = 0  # by flow control so far in this stream
+    dropped_since_last: int = 0  # by flow control between the previous result and this one
+    queue_wait_ms: float = 0.0
+    processing_ms: float = 0.0
+    skipped: bool = False  # unchanged since the last processed frame: no model ran
+    lines_read: int = 0  # lines that went through recognition in this frame
+    error: FrameError | None = None
+    final: bool = False  # the end-of-stream flush (DISAPPEARED for every reported line)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
