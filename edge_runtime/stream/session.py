@@ -95,35 +95,50 @@ class StreamSession:
 
     # ---- the step -----------------------------------------------------------------------------------
     def _process(self, frame: Frame) -> FrameResult:
+        clock = time.perf_counter
+        t0 = clock()
         image = self._decode(frame.image)
+        t1 = clock()
+        timings = {"decode": (t1 - t0) * 1000}
         self.frames_consumed += 1
         self._since_processed += 1
         change, thumb = self.change.compare(image)
+        t0 = clock()
+        timings["change"] = (t0 - t1) * 1000
         refresh = self.settings.refresh_every and self._since_processed >= self.settings.refresh_every
         if not change.changed and not refresh:
             events, lines = self.tracker.seen_again(frame.sequence)
-            return FrameResult(frame.sequence, frame.capture_time, tuple(lines), tuple(events), skipped=True)
+            return FrameResult(frame.sequence, frame.capture_time, tuple(lines), tuple(events), skipped=True,
+                               timings_ms=_rounded(timings))
         engine = self.engine
-        quads = engine.detect(image)
+        height, width = image.shape[:2]
+        if self.settings.skip_detection:
+            quads = [np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)]
+        else:
+            quads = engine.detect(image)
         crops = engine.crop(image, quads)
         thumbs = [line_thumbnail(c.image) for c in crops]
+        timings["det"] = (clock() - t0) * 1000
 
         def read(indices: Sequence[int]) -> list[LineReading]:
+            started = clock()
             chosen = [crops[i] for i in indices]
-            if engine.config.use_angle_cls:
+            if engine.config.use_angle_cls and not self.settings.skip_detection:
                 orient_page(chosen, engine.classify(chosen), engine.bundle.params.cls_thresh)  # turns in place
             readings = engine.read([c.image for c in chosen])
+            timings["rec"] = (clock() - started) * 1000
             keep = engine.config.text_score
             return [LineReading(r.text.strip(), float(r.confidence) if r.confidence >= keep else 0.0, c.direction)
                     for r, c in zip(readings, chosen)]
 
-        events, lines, read_count = self.tracker.step(frame.sequence, quads, thumbs, read,
-                                                      (image.shape[1], image.shape[0]), change.cut)
+        events, lines, read_count = self.tracker.step(frame.sequence, quads, thumbs, read, (width, height),
+                                                      change.cut)
         self.change.accept(thumb)
         self._since_processed = 0
         self.frames_processed += 1
         self.lines_read += read_count
-        return FrameResult(frame.sequence, frame.capture_time, tuple(lines), tuple(events), lines_read=read_count)
+        return FrameResult(frame.sequence, frame.capture_time, tuple(lines), tuple(events), lines_read=read_count,
+                           timings_ms=_rounded(timings))
 
     def _decode(self, image: np.ndarray | bytes | RawImage) -> np.ndarray:
         c = self.engine.config
@@ -131,6 +146,10 @@ class StreamSession:
             return imageio.decode_raw(image.data, image.width, image.height, image.pixel_format,
                                       c.max_image_pixels, c.min_image_side)
         return self.engine.load_image(image)
+
+
+def _rounded(timings: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 3) for k, v in timings.items()}
 
 
 def _with(result: FrameResult, **changes: object) -> FrameResult:

@@ -25,6 +25,8 @@ class StreamSettings:
     mode: FlowMode = FlowMode.LATEST_ONLY
     queue_size: int = 8  # QUEUE: frames kept (oldest dropped); ALL: frames buffered before the producer waits
 
+    skip_detection: bool = False  # each frame is one text line (a cropped display): no detection
+
     # change detection: gray thumbnail of the frame, compared cell by cell with the last processed frame
     change_width: int = 160  # thumbnail width in pixels (height keeps the aspect ratio)
     change_cell: int = 8  # cell side in thumbnail pixels; a cell is changed when its mean |diff| passes

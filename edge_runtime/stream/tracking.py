@@ -198,7 +198,7 @@ class Tracker:
             track.quad = np.asarray(quad, np.float32)
             track.hits += 1
             track.missed = 0
-            track.clipped = _near_edge(det_boxes[j], width, height, s.edge_margin)
+            track.clipped = not s.skip_detection and _near_edge(det_boxes[j], width, height, s.edge_margin)
             reading = readings.get(j)
             if reading is not None:
                 track.read_now = True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -83,6 +83,7 @@ class FrameResult:
     processing_ms: float = 0.0
     skipped: bool = False  # unchanged since the last processed frame: no model ran
     lines_read: int = 0  # lines that went through recognition in this frame
+    timings_ms: dict[str, float] = field(default_factory=dict)  # decode, change, det, rec (cls + rec)
     error: FrameError | None = None
     final: bool = False  # the end-of-stream flush (DISAPPEARED for every reported line)
 

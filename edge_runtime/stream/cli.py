@@ -1,0 +1,257 @@
+"""`python -m edge_runtime stream --source SRC`: OCR a video file, camera or URL; text events as JSON lines.
+
+In-process by default; with ``--server host:port`` the frames go to a server's StreamRecognize instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from collections import deque
+from typing import Any, Iterable, Iterator, TextIO
+
+from edge_runtime.cli import add_engine_arguments, engine_config
+from edge_runtime.config import from_env
+from edge_runtime.errors import ConfigurationError, OcrError
+from edge_runtime.stream.flow import FlowMode
+from edge_runtime.stream.settings import StreamSettings
+from edge_runtime.stream.sources import SourceError, VideoSource, is_live, parse_source
+from edge_runtime.stream.types import EventType, Frame, FrameError, FrameResult, TrackedLine, TrackEvent
+
+__all__ = ["main", "build_parser", "stream_settings"]
+
+PREFIX = "OCR_STREAM_"
+
+EXAMPLES = """
+examples:
+  python -m edge_runtime stream --source clip.mp4                 every frame of a file (mode ALL)
+  python -m edge_runtime stream --source clip.mp4 --realtime      the file as a live camera (LATEST_ONLY)
+  python -m edge_runtime stream --source 0 --show-fps             the first webcam
+  python -m edge_runtime stream --source rtsp://cam/1 --server localhost:50051 --jpeg
+
+Output: one JSON object per line: {"event": "APPEARED" | "UPDATED" | "STABLE" | "DISAPPEARED", ...} and
+{"error": {...}} for frames that could not be read; with --frames also {"frame": ...} for every frame.
+Settings not exposed as flags: OCR_STREAM_<FIELD> environment variables or --set FIELD=VALUE.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m edge_runtime stream", description=__doc__, epilog=EXAMPLES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", required=True, help="video file, rtsp:// or http(s):// URL, or device index")
+    parser.add_argument("--server", metavar="HOST:PORT", help="send frames to this server instead of reading here")
+    parser.add_argument("--mode", type=str.upper, choices=[m.value for m in FlowMode],
+                        help="flow control (default: LATEST_ONLY for live sources and --realtime, ALL for files)")
+    parser.add_argument("--queue-size", type=int)
+    parser.add_argument("--realtime", action="store_true", help="play a file at its frame rate, like a camera")
+    parser.add_argument("--jpeg", nargs="?", type=int, const=85, metavar="QUALITY",
+                        help="send frames JPEG-encoded (default quality 85) instead of raw pixels")
+    parser.add_argument("--max-frames", type=int, help="stop after this many frames from the source")
+    parser.add_argument("--frames", action="store_true", help="also print one JSON line per frame")
+    parser.add_argument("--show-fps", action="store_true", help="live status line on stderr")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="any StreamSettings field, e.g. --set stable_after=10 (repeatable)")
+    add_engine_arguments(parser)
+    return parser
+
+
+def stream_settings(args: argparse.Namespace, environ: dict[str, str] | None = None) -> StreamSettings:
+    """Defaults < OCR_STREAM_* environment < --set < dedicated flags; the mode default depends on the source."""
+    environ = dict(os.environ if environ is None else environ)
+    fields = {f.name for f in dataclasses.fields(StreamSettings)}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep or name not in fields:
+            raise ConfigurationError(f"--set {item!r}: expected FIELD=VALUE, FIELD one of {', '.join(sorted(fields))}")
+        environ[PREFIX + name.upper()] = value  # parsed exactly like the environment
+    mode = args.mode
+    if mode is None and not environ.get(PREFIX + "MODE"):
+        mode = FlowMode.LATEST_ONLY if is_live(parse_source(args.source)) or args.realtime else FlowMode.ALL
+    return from_env(StreamSettings, prefix=PREFIX, environ=environ, mode=mode, queue_size=args.queue_size)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        settings = stream_settings(args)
+    except OcrError as exc:
+        print(f"error: {exc.message} [{exc.reason}]", file=sys.stderr)
+        return 2
+    source = VideoSource(args.source, pace=args.realtime, encode="jpeg" if args.jpeg else "raw",
+                         jpeg_quality=args.jpeg or 85, max_frames=args.max_frames)
+    status = StatusLine(sys.stderr) if args.show_fps else None
+    try:
+        if args.server:
+            results = _remote(args.server, source, settings)
+        else:
+            results = _local(args, source, settings)
+        for result in results:
+            _print_result(result, args.frames, sys.stdout)
+            if status is not None:
+                status.update(result, source)
+    except KeyboardInterrupt:
+        return 130
+    except (SourceError, _RemoteError) as exc:
+        print(f"\nerror: {exc} [{exc.reason}]", file=sys.stderr)
+        return 1
+    except OcrError as exc:
+        print(f"\nerror: {exc.message} [{exc.reason}]", file=sys.stderr)
+        return 2
+    finally:
+        source.close()
+        if status is not None:
+            status.end()
+    return 0
+
+
+# ---- in-process -----------------------------------------------------------------------------------------
+def _local(args: argparse.Namespace, source: VideoSource, settings: StreamSettings) -> Iterator[FrameResult]:
+    from edge_runtime.pipeline import OcrEngine
+    from edge_runtime.stream.session import run_stream
+
+    engine = OcrEngine(engine_config(args))
+    results = run_stream(engine, source, settings)
+    try:
+        yield from results
+    finally:
+        results.close()
+
+
+# ---- remote ---------------------------------------------------------------------------------------------
+class _RemoteError(Exception):
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _remote(target: str, source: Iterable[Frame], settings: StreamSettings) -> Iterator[FrameResult]:
+    """Stream to a server's StreamRecognize; grpc and the generated stubs are imported only here."""
+    try:
+        import grpc
+
+        from server.pb import ocr_pb2, ocr_pb2_grpc
+    except ImportError as exc:
+        raise _RemoteError(f"--server needs grpcio and the generated ocr.v1 stubs (scripts/setup.sh): {exc}",
+                           "CLIENT_UNAVAILABLE") from None
+
+    channel = grpc.insecure_channel(target, options=[("grpc.max_send_message_length", 64 << 20),
+                                                     ("grpc.max_receive_message_length", 64 << 20)])
+    call = ocr_pb2_grpc.OcrServiceStub(channel).StreamRecognize(_requests(ocr_pb2, source, settings))
+    try:
+        for response in call:
+            yield _result_of(ocr_pb2, response)
+    except grpc.RpcError as error:
+        metadata = dict(error.trailing_metadata() or ())
+        reason = metadata.get("ocr-error-reason") or error.code().name
+        raise _RemoteError(f"{error.code().name}: {error.details()}", str(reason)) from None
+    finally:
+        call.cancel()
+        channel.close()
+
+
+def _requests(pb: Any, source: Iterable[Frame], settings: StreamSettings) -> Iterator[Any]:
+    default = StreamSettings()
+    yield pb.StreamRecognizeRequest(config=pb.StreamConfig(
+        options=pb.RecognizeOptions(skip_detection=settings.skip_detection),
+        flow_control=pb.FlowControl.Value(f"FLOW_CONTROL_{settings.mode.value}"),
+        queue_size=settings.queue_size,
+        change_threshold=settings.change_threshold,
+        reread_every_frames=settings.reread_every if settings.reread_every != default.reread_every else 0,
+        box_change_threshold=settings.match_iou,
+        stable_after_frames=settings.stable_after,
+        disappear_after_frames=settings.disappear_after,
+    ))
+    for frame in source:
+        if isinstance(frame.image, bytes):
+            image = pb.Image(content=frame.image)
+        else:
+            h, w = frame.image.shape[:2]
+            image = pb.Image(raw=pb.RawImage(width=w, height=h, pixel_format=pb.PIXEL_FORMAT_BGR8,
+                                             data=frame.image.tobytes()))
+        message = pb.Frame(sequence=frame.sequence, image=image)
+        message.capture_time.FromNanoseconds(int(frame.capture_time * 1e9))
+        yield pb.StreamRecognizeRequest(frame=message)
+
+
+def _result_of(pb: Any, response: Any) -> FrameResult:
+    """A StreamRecognizeResponse as the FrameResult the in-process path prints (lines carry no track id)."""
+    def polygon(points: Any) -> tuple[tuple[float, float], ...]:
+        return tuple((p.x, p.y) for p in points)
+
+    events = tuple(TrackEvent(EventType(pb.TextEventType.Name(e.type).removeprefix("TEXT_EVENT_TYPE_")),
+                              e.track_id, e.text, e.confidence, polygon(e.polygon), response.sequence)
+                   for e in response.events if e.type)
+    lines = tuple(TrackedLine(0, line.text, line.confidence, polygon(line.polygon), line.angle)
+                  for line in response.lines)
+    error = FrameError(response.error.reason, response.error.message) if response.HasField("error") else None
+    capture = response.capture_time.ToNanoseconds() / 1e9 if response.HasField("capture_time") else 0.0
+    return FrameResult(response.sequence, capture, lines, events, frames_dropped=response.frames_dropped,
+                       queue_wait_ms=response.timings.queue_ms, processing_ms=response.timings.total_ms, error=error)
+
+
+# ---- output ---------------------------------------------------------------------------------------------
+def _print_result(result: FrameResult, frames: bool, out: TextIO) -> None:
+    now = time.time()
+    if result.error is not None:
+        out.write(json.dumps({"error": {"reason": result.error.reason, "message": result.error.message},
+                              "sequence": result.sequence}) + "\n")
+    for event in result.events:
+        out.write(json.dumps({
+            "event": event.type.value, "track_id": event.track_id, "text": event.text,
+            "confidence": round(event.confidence, 4), "polygon": [[round(x, 1), round(y, 1)] for x, y in event.polygon],
+            "sequence": result.sequence, "capture_time": result.capture_time,
+            "latency_ms": round((now - result.capture_time) * 1000, 1) if result.capture_time else None,
+            **({"previous_text": event.previous_text} if event.previous_text else {}),
+        }, ensure_ascii=False) + "\n")
+    if frames and not result.final:
+        out.write(json.dumps({
+            "frame": result.sequence, "capture_time": result.capture_time, "skipped": result.skipped,
+            "lines": [{"track_id": line.track_id, "text": line.text, "confidence": round(line.confidence, 4)}
+                      for line in result.lines],
+            "lines_read": result.lines_read, "frames_dropped": result.frames_dropped,
+            "queue_wait_ms": result.queue_wait_ms, "processing_ms": result.processing_ms,
+        }, ensure_ascii=False) + "\n")
+    out.flush()
+
+
+class StatusLine:
+    """A one-line live status on a terminal: processed frames/s, drops, queue wait, processing time."""
+
+    def __init__(self, out: TextIO, every_s: float = 0.5) -> None:
+        self.out, self.every_s = out, every_s
+        self.recent: deque[float] = deque()
+        self.consumed = self.skipped = self.errors = 0
+        self.dropped = 0
+        self.last_print = 0.0
+        self.wait_ms = self.proc_ms = 0.0
+
+    def update(self, result: FrameResult, source: VideoSource | None = None) -> None:
+        now = time.monotonic()
+        if result.final:
+            return
+        self.consumed += 1
+        self.skipped += result.skipped
+        self.errors += result.error is not None
+        self.dropped = result.frames_dropped
+        self.wait_ms = 0.8 * self.wait_ms + 0.2 * result.queue_wait_ms
+        self.proc_ms = 0.8 * self.proc_ms + 0.2 * result.processing_ms
+        self.recent.append(now)
+        while self.recent and now - self.recent[0] > 2.0:
+            self.recent.popleft()
+        if now - self.last_print >= self.every_s:
+            self.last_print = now
+            span = self.recent[-1] - self.recent[0] if len(self.recent) > 1 else 0.0
+            fps = (len(self.recent) - 1) / span if span > 0 else 0.0
+            extra = f" | source lost {source.frames_overwritten} reconnects {source.reconnects}" if source else ""
+            self.out.write(f"\r{fps:5.1f} fps | frames {self.consumed} skipped {self.skipped} "
+                           f"dropped {self.dropped} errors {self.errors} | wait {self.wait_ms:6.1f} ms "
+                           f"proc {self.proc_ms:6.1f} ms{extra}   ")
+            self.out.flush()
+
+    def end(self) -> None:
+        self.out.write("\n")
+        self.out.flush()
