@@ -1,16 +1,23 @@
-"""Dynamic batching of text-line recognition across concurrent requests (asyncio, free of grpc).
+"""Dynamic batching of text-line recognition across concurrent requests (asyncio + one executor, free of grpc).
 
 Each crop is padded to a width that depends on the crop alone (its bucket, see edge_runtime/recognize.py), so
 crops from different requests that share a bucket can share one recognizer run without changing any answer.
-A bucket is run as soon as it holds ``max_size`` crops, or ``max_delay_s`` after its oldest crop arrived.
-Crops whose caller went away (cancelled: deadline passed, client gone) are dropped before the run.
+
+A batch is *formed when the model is about to run it*, not when it is queued: the first crop of a bucket
+starts a ``max_delay_s`` timer; when it fires (or as soon as the bucket holds ``max_size`` crops) a job is
+queued on the inference executor, and that job takes up to ``max_size`` crops of the bucket at the moment it
+starts. While the model is busy with other work, crops keep joining, so batches grow with load and the added
+latency at low load is at most ``max_delay_s``. Crops whose caller went away (deadline passed, client gone)
+are dropped before the run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -19,7 +26,7 @@ from edge_runtime.recognize import Reading
 __all__ = ["RecognitionBatcher", "BatchStats"]
 
 Prepared = tuple[np.ndarray, int]  # (3 x H x bucket_width blob, content width), from recognize.preprocess
-RunBucket = Callable[[Sequence[Prepared]], Awaitable[list[Reading]]]
+RunBucket = Callable[[Sequence[Prepared]], list[Reading]]
 
 
 @dataclass
@@ -28,30 +35,41 @@ class BatchStats:
     items: int = 0
     largest: int = 0
     dropped: int = 0  # crops whose caller was gone before their batch ran
+    mixed: int = 0  # batches that held crops of more than one read() call
     sizes: list[int] = field(default_factory=list)  # recent batch sizes (last 256)
 
 
-@dataclass
+@dataclass(eq=False)
 class _Pending:
     prepared: Prepared
     future: asyncio.Future
+    caller: int
+
+
+@dataclass
+class _Bucket:
+    items: list[_Pending] = field(default_factory=list)
+    jobs: int = 0  # jobs queued on the executor and not yet started
+    timer: asyncio.TimerHandle | None = None
 
 
 class RecognitionBatcher:
-    """Collects prepared crops per width bucket and runs them in shared batches.
+    """Collects prepared crops per width bucket and runs them in shared batches on ``executor``.
 
-    ``run_bucket`` runs one recognizer batch (all of one width) off the event loop and returns its readings.
+    ``run_bucket`` runs one recognizer batch (all crops of one width) and returns their readings; it is called
+    on the executor's thread.
     """
 
-    def __init__(self, run_bucket: RunBucket, max_size: int, max_delay_s: float) -> None:
+    def __init__(self, run_bucket: RunBucket, executor: Executor, max_size: int, max_delay_s: float) -> None:
         if max_size < 1:
             raise ValueError("max_size must be >= 1")
         self._run_bucket = run_bucket
+        self._executor = executor
         self.max_size = max_size
         self.max_delay_s = max_delay_s
-        self._buckets: dict[int, list[_Pending]] = {}
-        self._timers: dict[int, asyncio.TimerHandle] = {}
-        self._tasks: set[asyncio.Task] = set()
+        self._buckets: dict[int, _Bucket] = {}
+        self._lock = threading.Lock()
+        self._callers = 0
         self.stats = BatchStats()
 
     async def read(self, prepared: Sequence[Prepared]) -> list[Reading]:
@@ -59,11 +77,20 @@ class RecognitionBatcher:
         if not prepared:
             return []
         loop = asyncio.get_running_loop()
+        self._callers += 1
+        caller = self._callers
         futures = []
-        for item in prepared:
-            future = loop.create_future()
-            self._add(int(item[0].shape[2]), _Pending(item, future))
-            futures.append(future)
+        with self._lock:
+            for item in prepared:
+                width = int(item[0].shape[2])
+                pending = _Pending(item, loop.create_future(), caller)
+                futures.append(pending.future)
+                bucket = self._buckets.setdefault(width, _Bucket())
+                bucket.items.append(pending)
+                if len(bucket.items) >= self.max_size * (bucket.jobs + 1):
+                    self._submit_locked(width, bucket, loop)
+                elif bucket.jobs == 0 and bucket.timer is None:
+                    bucket.timer = loop.call_later(self.max_delay_s, self._on_timer, width, loop)
         try:
             return list(await asyncio.gather(*futures))
         except BaseException:
@@ -71,51 +98,60 @@ class RecognitionBatcher:
                 future.cancel()
             raise
 
-    def _add(self, width: int, pending: _Pending) -> None:
-        bucket = self._buckets.setdefault(width, [])
-        bucket.append(pending)
-        if len(bucket) >= self.max_size:
-            self._flush(width)
-        elif width not in self._timers:
-            loop = asyncio.get_running_loop()
-            self._timers[width] = loop.call_later(self.max_delay_s, self._flush, width)
+    def _on_timer(self, width: int, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            bucket = self._buckets.get(width)
+            if bucket is not None:
+                bucket.timer = None
+                if bucket.items and bucket.jobs == 0:
+                    self._submit_locked(width, bucket, loop)
 
-    def _flush(self, width: int) -> None:
-        timer = self._timers.pop(width, None)
-        if timer is not None:
-            timer.cancel()
-        bucket = self._buckets.pop(width, [])
-        live = [p for p in bucket if not p.future.done()]
-        self.stats.dropped += len(bucket) - len(live)
-        while live:
-            chunk, live = live[: self.max_size], live[self.max_size:]
-            task = asyncio.get_running_loop().create_task(self._run(chunk))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+    def _submit_locked(self, width: int, bucket: _Bucket, loop: asyncio.AbstractEventLoop) -> None:
+        if bucket.timer is not None:
+            bucket.timer.cancel()
+            bucket.timer = None
+        bucket.jobs += 1
+        self._executor.submit(self._job, width, loop)
 
-    async def _run(self, chunk: list[_Pending]) -> None:
-        live = [p for p in chunk if not p.future.done()]
-        if not live:
+    def _job(self, width: int, loop: asyncio.AbstractEventLoop) -> None:
+        """On the executor thread: take the bucket's crops as they are now, run them, hand back the readings."""
+        with self._lock:
+            bucket = self._buckets.get(width)
+            if bucket is None:
+                return
+            bucket.jobs -= 1
+            live = [p for p in bucket.items if not p.future.done()]
+            self.stats.dropped += len(bucket.items) - len(live)
+            take, rest = live[: self.max_size], live[self.max_size:]
+            bucket.items = rest
+            if not rest and bucket.jobs == 0:
+                if bucket.timer is not None:
+                    bucket.timer.cancel()
+                del self._buckets[width]
+            elif rest and bucket.jobs == 0:  # these waited while the model was busy: run them next
+                self._submit_locked(width, bucket, loop)
+            if take:
+                s = self.stats
+                s.batches += 1
+                s.items += len(take)
+                s.largest = max(s.largest, len(take))
+                s.mixed += len({p.caller for p in take}) > 1
+                s.sizes = (s.sizes + [len(take)])[-256:]
+        if not take:
             return
-        stats = self.stats
-        stats.batches += 1
-        stats.items += len(live)
-        stats.largest = max(stats.largest, len(live))
-        stats.sizes = (stats.sizes + [len(live)])[-256:]
         try:
-            readings = await self._run_bucket([p.prepared for p in live])
-        except BaseException as exc:  # every caller of this batch gets the failure
-            for p in live:
-                if not p.future.done():
-                    p.future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("batch cancelled"))
-            if not isinstance(exc, Exception):
-                raise
+            readings = self._run_bucket([p.prepared for p in take])
+        except Exception as exc:  # every caller of this batch gets the failure
+            loop.call_soon_threadsafe(self._deliver, take, None, exc)
             return
-        for p, reading in zip(live, readings):
-            if not p.future.done():
-                p.future.set_result(reading)
+        loop.call_soon_threadsafe(self._deliver, take, readings, None)
 
-    async def close(self) -> None:
-        """Wait for batches already running."""
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+    @staticmethod
+    def _deliver(take: list[_Pending], readings: list[Reading] | None, error: Exception | None) -> None:
+        for k, p in enumerate(take):
+            if p.future.done():
+                continue
+            if error is not None:
+                p.future.set_exception(error)
+            else:
+                p.future.set_result(readings[k])  # type: ignore[index]

@@ -75,7 +75,8 @@ class OcrPlane:
         engine = await loop.run_in_executor(self._infer, self._engine_factory)
         await loop.run_in_executor(self._infer, engine.warm_up)
         max_size = self.config.batch_max_size or engine.config.rec_batch_size
-        self._batcher = RecognitionBatcher(self._run_bucket, max_size, self.config.batch_max_delay_ms / 1000.0)
+        self._batcher = RecognitionBatcher(engine.read_bucket, self._infer, max_size,
+                                           self.config.batch_max_delay_ms / 1000.0)
         self.engine = engine
         self._ready.set()
         log.info("models ready in %.1f s: %s", time.perf_counter() - started, engine.provenance)
@@ -89,8 +90,6 @@ class OcrPlane:
         return self._batcher
 
     async def close(self) -> None:
-        if self._batcher is not None:
-            await self._batcher.close()
         self._infer.shutdown(wait=False, cancel_futures=True)
         self._cpu.shutdown(wait=False, cancel_futures=True)
 
@@ -208,7 +207,3 @@ class OcrPlane:
     @staticmethod
     def _prepare(engine: OcrEngine, crops: Sequence[LineCrop]) -> list[tuple[np.ndarray, int]]:
         return [recognize.preprocess(c.image, engine.rec_params) for c in crops]
-
-    async def _run_bucket(self, prepared):
-        assert self.engine is not None
-        return await asyncio.get_running_loop().run_in_executor(self._infer, self.engine.read_bucket, prepared)

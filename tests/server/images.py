@@ -1,0 +1,88 @@
+"""Small real test images (from ../shared/eval) and hostile inputs, built in memory."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from tests.conftest import EVAL_DIR
+
+__all__ = ["scene_png", "receipt_jpg", "word_pngs", "blank_png", "png_header_only", "hostile_inputs"]
+
+
+def _read(relative: str) -> np.ndarray:
+    path = Path(EVAL_DIR) / relative
+    image = cv2.imread(str(path))
+    assert image is not None, f"cannot read {path}"
+    return image
+
+
+@lru_cache(None)
+def scene_png() -> bytes:
+    """An ICDAR 2015 street scene at 640x360: a few short lines."""
+    return cv2.imencode(".png", cv2.resize(_read("icdar15_toy/images/img_1.jpg"), (640, 360)))[1].tobytes()
+
+
+@lru_cache(None)
+def receipt_jpg() -> bytes:
+    """The top of a SROIE receipt at 447 px wide: a dozen printed lines."""
+    return cv2.imencode(".jpg", _read("sroie/images/sroie_019.jpg")[:420], [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
+
+
+@lru_cache(None)
+def word_pngs(count: int = 16) -> tuple[bytes, ...]:
+    """IIIT 5K word crops, read with detection skipped."""
+    paths = sorted((Path(EVAL_DIR) / "rec_words" / "images").glob("*.png"))[:count]
+    return tuple(p.read_bytes() for p in paths)
+
+
+@lru_cache(None)
+def blank_png() -> bytes:
+    return cv2.imencode(".png", np.full((120, 200, 3), 255, np.uint8))[1].tobytes()
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def png_header_only(width: int, height: int, payload: bytes = b"") -> bytes:
+    """A PNG whose header claims width x height; ``payload`` is the compressed pixel data (may be tiny)."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit gray
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", payload) + _chunk(b"IEND", b"")
+
+
+def decompression_bomb() -> bytes:
+    """30000 x 30000 gray PNG (900 MP of zeros) compressed to under a megabyte."""
+    width = height = 30000
+    compressor = zlib.compressobj(9)
+    row = b"\x00" * (width + 1)
+    parts = [compressor.compress(row) for _ in range(height)]
+    parts.append(compressor.flush())
+    return png_header_only(width, height, b"".join(parts))
+
+
+def hostile_inputs() -> dict[str, tuple[bytes, str]]:
+    """name -> (encoded content, expected reason). Every one must be INVALID_ARGUMENT."""
+    receipt = receipt_jpg()
+    png = scene_png()
+    gif = io.BytesIO()
+    from PIL import Image
+
+    Image.new("RGB", (32, 32), "white").save(gif, format="GIF")
+    return {
+        "garbage": (bytes(range(256)) * 16, "IMAGE_UNDECODABLE"),
+        "empty": (b"", "IMAGE_EMPTY"),
+        "truncated_jpeg": (receipt[: len(receipt) // 3], "IMAGE_CORRUPT"),
+        "truncated_png": (png[: len(png) // 2], "IMAGE_CORRUPT"),
+        "header_only_png": (png[:40], "IMAGE_UNDECODABLE"),
+        "decompression_bomb": (decompression_bomb(), "IMAGE_TOO_LARGE"),
+        "huge_header": (png_header_only(1_000_000, 1_000_000), "IMAGE_TOO_LARGE"),
+        "100k_by_1": (cv2.imencode(".png", np.zeros((1, 100_000), np.uint8))[1].tobytes(), "IMAGE_TOO_SMALL"),
+        "gif": (gif.getvalue(), "IMAGE_FORMAT_UNSUPPORTED"),
+    }
