@@ -78,6 +78,7 @@ class Track:
     missed: int = 0  # consecutive processed frames it was not
     clipped: bool = False
     full_view: bool = False  # read at least once away from the frame edge
+    last_reading: LineReading | None = None  # votes again in every frame that reuses it
     reported_text: str | None = None  # None until APPEARED
     same_text: int = 0
     stable_sent: bool = False
@@ -107,7 +108,12 @@ class Track:
 
 
 class Tracker:
-    """Follows text lines over the frames of one stream. Not thread-safe: one stream, one consumer."""
+    """Follows text lines over the frames of one stream. Not thread-safe: one stream, one consumer.
+
+    The fused text is a vote over *frames*: a frame whose line was not re-read (unchanged box and content,
+    or an unchanged frame) votes again for the reading it reused, so a reading that holds for many frames
+    outweighs one blurred frame, and a real change wins after a couple of frames.
+    """
 
     def __init__(self, settings: StreamSettings | None = None) -> None:
         self.settings = settings or StreamSettings()
@@ -203,6 +209,7 @@ class Tracker:
             if reading is not None:
                 track.read_now = True
                 track.read_quad, track.read_thumb, track.since_read = track.quad, thumbs[j], 0
+                track.last_reading = None
                 if reading.text and reading.confidence >= s.min_confidence:
                     if not track.clipped and not track.full_view:
                         track.full_view = True
@@ -210,9 +217,11 @@ class Tracker:
                     if track.full_view and track.clipped:
                         track.angle = reading.angle  # leaving the view: partial readings do not vote
                     else:
-                        track.vote(reading, s.vote_decay)
+                        track.last_reading = reading
             else:
                 track.since_read += 1
+            if track.last_reading is not None:  # a reused reading is what this frame would have read
+                track.vote(track.last_reading, s.vote_decay)
             order.append(track.id)
         self._order = order
         events.extend(self._advance(sequence))
@@ -227,6 +236,8 @@ class Tracker:
             if track.missed == 0:
                 track.hits += 1
                 track.since_read += 1
+                if track.last_reading is not None:
+                    track.vote(track.last_reading, self.settings.vote_decay)
             else:
                 track.missed += 1
                 if track.missed >= self.settings.disappear_after:

@@ -109,8 +109,29 @@ def scene_cut(size=(640, 360)) -> Scene:
                  {"MAIN STREET", "COFFEE SHOP"})
 
 
+def price_change(size=(640, 360)) -> Scene:
+    """A price board: one motion-blurred frame (misread as "DSE" / "1799": must not flip the text), then the
+    price really changes (UPDATED)."""
+    w, h = size
+
+    def board(price: str) -> np.ndarray:
+        img = _background(w, h, 35)
+        _put(img, "DIESEL", 90, 130, 1.6, WHITE, 3)
+        _put(img, price, 360, 130, 1.6, YELLOW, 3)
+        return img
+
+    before, after = board("1.799"), board("1.859")
+    kernel = np.zeros((25, 25), np.float32)
+    kernel[12, :] = 1 / 25  # the camera swung sideways during this exposure
+    blurred = cv2.filter2D(before, -1, kernel)
+    frames = [before.copy() for _ in range(8)] + [blurred] + [before.copy() for _ in range(5)]
+    frames += [after.copy() for _ in range(10)]
+    return Scene("price", frames, 10.0, {"DIESEL", "1.799"})
+
+
 SCENES: dict[str, Callable[[], Scene]] = {
     "static": static_sign, "ticker": ticker, "appear": appear_disappear, "noisy": noisy_jitter, "cut": scene_cut,
+    "price": price_change,
 }
 
 
