@@ -40,7 +40,7 @@ class ChangeDetector:
     its cell by tens of gray levels.
     """
 
-    def __init__(self, width: int = 160, cell: int = 8, threshold: float = 5.0, cut_fraction: float = 0.5) -> None:
+    def __init__(self, width: int = 320, cell: int = 4, threshold: float = 5.0, cut_fraction: float = 0.5) -> None:
         self.width, self.cell, self.threshold, self.cut_fraction = width, cell, threshold, cut_fraction
         self._reference: np.ndarray | None = None
 

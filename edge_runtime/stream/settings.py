@@ -28,8 +28,8 @@ class StreamSettings:
     skip_detection: bool = False  # each frame is one text line (a cropped display): no detection
 
     # change detection: gray thumbnail of the frame, compared cell by cell with the last processed frame
-    change_width: int = 160  # thumbnail width in pixels (height keeps the aspect ratio)
-    change_cell: int = 8  # cell side in thumbnail pixels; a cell is changed when its mean |diff| passes
+    change_width: int = 320  # thumbnail width in pixels (height keeps the aspect ratio)
+    change_cell: int = 4  # cell side in thumbnail pixels; a cell is changed when its mean |diff| passes
     change_threshold: float = 5.0  # ... this many gray levels (0-255). <= 0 processes every frame
     cut_fraction: float = 0.5  # this share of cells changed at once is a scene cut
     refresh_every: int = 0  # process a frame at least every N consumed frames even if unchanged; 0: never
