@@ -31,12 +31,19 @@ class LineReading:
 ReadFn = Callable[[Sequence[int]], Sequence[LineReading]]
 
 
-def similarity(a: str, b: str) -> float:
-    """0-1 similarity of two readings, ignoring case and spaces (OCR often splits or merges words)."""
+def similarity(a: str, b: str, partial: bool = False) -> float:
+    """0-1 similarity of two readings, ignoring case and spaces (OCR often splits or merges words).
+
+    ``partial``: one reading may be a part of the other (a line cut by the frame edge), so the shared
+    characters are measured against the shorter one.
+    """
     a, b = "".join(a.split()).casefold(), "".join(b.split()).casefold()
     if not a or not b:
         return 0.0
-    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    if partial:
+        return sum(block.size for block in matcher.get_matching_blocks()) / min(len(a), len(b))
+    return matcher.ratio()
 
 
 def _boxes(quads: Sequence[np.ndarray]) -> np.ndarray:
@@ -137,6 +144,7 @@ class Tracker:
         the detections whose track cannot reuse its last reading.
         """
         s = self.settings
+        width, height = frame_size
         tracks = list(self._tracks.values())
         det_boxes = _boxes(quads)
         iou = box_iou(_boxes([t.quad for t in tracks]), det_boxes)
@@ -157,7 +165,9 @@ class Tracker:
             reading, track = readings.get(j), tracks[ti]
             if reading is None or reading.confidence < s.min_confidence or not track.votes:
                 continue
-            if (cut or iou[ti, j] < s.strong_iou) and similarity(reading.text, track.fused()[0]) < s.text_similarity:
+            partial = track.full_view and _near_edge(det_boxes[j], width, height, s.edge_margin)
+            if (cut or iou[ti, j] < s.strong_iou) and \
+                    similarity(reading.text, track.fused()[0], partial) < s.text_similarity:
                 del match[j]
         # lines that jumped (fast motion, a dropped frame or two): same text close by
         matched_tracks = set(match.values())
@@ -182,7 +192,6 @@ class Tracker:
                 matched_tracks.add(best)
 
         events: list[TrackEvent] = []
-        width, height = frame_size
         for track in tracks:
             track.read_now = False
         for ti, track in enumerate(tracks):
