@@ -1,0 +1,54 @@
+"""Pages/s against accuracy, one point per configuration, from the JSON of ``python -m bench.latency --accuracy``.
+
+    python -m bench.plot bench/out/latency.json [-o bench/out/speed_vs_accuracy.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = ["plot", "main"]
+
+
+def plot(report: dict[str, Any], out: Path) -> Path:
+    """Write a PNG scatter: x = pages/s, y = mean word F1 over the report's sets (points without one are skipped)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on servers and in CI
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in report["rows"] if (r.get("accuracy") or {}).get("word_f1") is not None and r.get("pages_per_s")]
+    if not rows:
+        raise ValueError("no row has both pages/s and word F1: run python -m bench.latency --accuracy --json ...")
+    fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=120)
+    for row in rows:
+        x, y = row["pages_per_s"], 100 * row["accuracy"]["word_f1"]
+        peer = row["name"].startswith("rapidocr")
+        ax.scatter([x], [y], s=60, marker="s" if peer else "o", color="tab:gray" if peer else None, zorder=3)
+        ax.annotate(row["name"], (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    ax.set_xlabel("pages / s (higher is better)")
+    ax.set_ylabel("word F1, % (mean over sets)")
+    ax.set_title(f"Speed vs accuracy on {', '.join(report.get('sets', []))}", fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.margins(x=0.25, y=0.15)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.plot", description=__doc__.splitlines()[0])
+    parser.add_argument("report", type=Path, help="JSON written by python -m bench.latency --json")
+    parser.add_argument("-o", "--out", type=Path, default=Path("bench/out/speed_vs_accuracy.png"))
+    args = parser.parse_args(argv)
+    print(plot(json.loads(args.report.read_text(encoding="utf-8")), args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

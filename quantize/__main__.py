@@ -1,0 +1,60 @@
+"""``python -m quantize``: build, gate and publish INT8 artifacts of a bundle (reused when inputs are unchanged)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from quantize import calibration
+from quantize.build import BACKENDS, Settings, build
+
+
+def _parser() -> argparse.ArgumentParser:
+    d = Settings()
+    parser = argparse.ArgumentParser(prog="python -m quantize", description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", default=None, help="bundle id (default: the manifest's default bundle)")
+    parser.add_argument("--backend", default="all", choices=(*BACKENDS, "all"))
+    parser.add_argument("--calib", type=Path, default=None,
+                        help="folder of calibration images (default: a fixed subset of the eval sets)")
+    parser.add_argument("--eval-dir", type=Path, default=None, help="eval sets (default: $OCR_EVAL_DIR or ../shared/eval)")
+    parser.add_argument("--det-pages", type=int, default=d.det_pages, help="pages that calibrate the detector")
+    parser.add_argument("--rec-crops", type=int, default=d.rec_crops, help="line crops that calibrate the recognizer")
+    parser.add_argument("--max-f1-drop", type=float, default=d.max_word_f1_drop,
+                        help="gate: largest word F1 loss (points) a published INT8 stage may cost")
+    parser.add_argument("--max-cer-rise", type=float, default=d.max_cer_rise,
+                        help="gate: largest CER rise (points) a published INT8 stage may cost")
+    parser.add_argument("--no-gate", action="store_true", help="build only; publish nothing (FP32 keeps serving)")
+    parser.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="write <OUT>/<backend>/ instead of the bundle's int8/ folder (nothing is served from it)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.getLogger("nncf").setLevel(logging.WARNING)
+    logging.getLogger().setLevel(logging.ERROR)  # onnxruntime.quantization warns through the root logger
+    from tqdm import tqdm
+
+    eval_dir = args.eval_dir or calibration.default_eval_dir()
+    images = calibration.folder_images(args.calib) if args.calib else None
+    settings = Settings(det_pages=args.det_pages, rec_crops=args.rec_crops, max_word_f1_drop=args.max_f1_drop,
+                        max_cer_rise=args.max_cer_rise, gate=not args.no_gate)
+    backends = BACKENDS if args.backend == "all" else (args.backend,)
+    with tqdm(total=0, unit="step", disable=args.quiet, file=sys.stderr, dynamic_ncols=True) as bar:
+        results = build(args.bundle, backends, images, eval_dir, settings, force=args.force, out_root=args.out,
+                        log=bar.write, progress=bar)
+    for result in results:
+        rec = result.record
+        state = "reused" if result.reused else "built"
+        stages = ", ".join(f"{s}: {'INT8' if v.get('published') else 'FP32'}" for s, v in rec.get("stages", {}).items())
+        print(f"{rec['bundle']} {result.backend}: {state}; {stages}; {rec['gate']['summary']} ({result.directory})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

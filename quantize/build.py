@@ -1,0 +1,213 @@
+"""Build, gate and publish the INT8 artifacts of one bundle on one or both backends (or reuse them)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from edge_runtime.artifacts import int8_dir
+from edge_runtime.config import EngineConfig
+from models import Bundle, load_bundle
+from quantize import calibration, record
+from quantize.calibration import ImageSet
+from quantize.gate import GateSettings, run_gate
+
+__all__ = ["Settings", "BackendResult", "build", "BACKENDS", "STAGE_FILES"]
+
+BACKENDS = ("openvino", "onnxruntime")
+STAGE_FILES = {"openvino": {"det": "det.xml", "rec": "rec.xml"}, "onnxruntime": {"det": "det.onnx", "rec": "rec.onnx"}}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that changes the artifacts or the gate's verdict (recorded, and part of the inputs key)."""
+
+    det_pages: int = 12  # detector calibration: the first N calibration pages
+    rec_crops: int = 192  # recognizer calibration: line crops found on all calibration pages
+    rec_batch: int = 8
+    max_word_f1_drop: float = 1.0  # gate thresholds, percentage points
+    max_cer_rise: float = 0.5
+    gate_sets: tuple[tuple[str, int], ...] = calibration.GATE_SETS
+    gate: bool = True  # False: build only, publish nothing (the runtime keeps serving FP32)
+
+    def gate_settings(self) -> GateSettings:
+        return GateSettings(self.max_word_f1_drop, self.max_cer_rise, self.gate_sets)
+
+
+@dataclass
+class BackendResult:
+    backend: str
+    reused: bool
+    reason: str
+    record: dict[str, Any]
+    directory: Path
+
+
+def _engine_params() -> dict[str, Any]:
+    """The engine settings that shape calibration inputs and gate results (defaults, not the environment)."""
+    config = dataclasses.asdict(EngineConfig())
+    for volatile in ("bundle", "backend", "device", "precision", "threads"):
+        config.pop(volatile)
+    return config
+
+
+def _gate_hash(eval_dir: Path, sets: Sequence[tuple[str, int]]) -> str:
+    return calibration.images_hash([p for name, limit in sets for p in calibration.gate_paths(eval_dir, name, limit)])
+
+
+def _inputs(bundle: Bundle, backend: str, images: ImageSet, images_sha: str, gate_sha: str,
+            settings: Settings) -> dict[str, Any]:
+    return {"bundle": bundle.id, "bundle_sha256": record.bundle_hashes(bundle), "backend": backend,
+            "calibration_images_sha256": images_sha, "gate_images_sha256": gate_sha,
+            "tools": record.tool_versions(), "code_sha256": record.code_hash(),
+            "settings": dataclasses.asdict(settings), "engine": _engine_params()}
+
+
+def _quantize(backend: str, bundle: Bundle, stage: str, samples: Sequence, out: Path) -> list[Path]:
+    if backend == "openvino":
+        from quantize import openvino_ptq
+
+        return openvino_ptq.quantize_stage(bundle.path(stage), samples, out, stage)
+    from quantize import onnx_qdq
+
+    return onnx_qdq.quantize_stage(bundle.path(stage), samples, out, stage, bundle.params.rec_height)
+
+
+def _swap_in(building: Path, final: Path) -> None:
+    """Replace ``final`` by ``building`` with two renames (readers see the old build or the new one)."""
+    old = final.with_name(f".{final.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    building.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def build(bundle_id: str | None = None, backends: Sequence[str] = BACKENDS, images: ImageSet | None = None,
+          eval_dir: Path | None = None, settings: Settings = Settings(), force: bool = False,
+          out_root: Path | None = None, log: Callable[[str], None] = print, progress: Any = None) -> list[BackendResult]:
+    """Build (or reuse) INT8 artifacts of ``bundle_id`` for each backend and gate them.
+
+    ``out_root``: write ``<out_root>/<backend>/`` instead of the bundle's ``int8/`` (tests, determinism
+    checks); ``progress``: a tqdm-like object with ``update()``, ``set_description()`` and a settable ``total``.
+    """
+    started = time.perf_counter()
+    bundle = load_bundle(bundle_id)
+    eval_dir = eval_dir or calibration.default_eval_dir()
+    images = images or calibration.default_calibration(eval_dir)
+    images_sha = calibration.images_hash(images.paths)
+    gate_sha = _gate_hash(eval_dir, settings.gate_sets) if settings.gate else "no-gate"
+    calib_names = {p.resolve() for p in images.paths}
+    overlap = [p for name, limit in settings.gate_sets for p in calibration.gate_paths(eval_dir, name, limit)
+               if p.resolve() in calib_names] if settings.gate else []
+    if overlap:
+        raise ValueError(f"{len(overlap)} calibration images are also gate images (e.g. {overlap[0]}); "
+                         "the gate must judge on images not used for calibration")
+
+    results: list[BackendResult] = []
+    todo: list[tuple[str, dict[str, Any], str]] = []
+    for backend in backends:
+        directory = (out_root / backend) if out_root else int8_dir(bundle, backend)
+        inputs = _inputs(bundle, backend, images, images_sha, gate_sha, settings)
+        key = record.inputs_key(inputs)
+        ok, why = record.reusable(directory, key)
+        if ok and not force:
+            log(f"{bundle.id} {backend}: reusing INT8 build ({why})")
+            results.append(BackendResult(backend, True, why, json.loads((directory / record.RECORD).read_text()),
+                                         directory))
+        else:
+            todo.append((backend, inputs, key))
+            log(f"{bundle.id} {backend}: building INT8 ({'forced' if force else why})")
+    if not todo:
+        return results
+
+    if progress is not None:
+        # steps: one per calibration page, two quantized stages and up to four gate runs per backend
+        progress.total = len(images.paths) + len(todo) * (2 + (4 if settings.gate else 0))
+        progress.refresh()
+
+    def step(text: str | None = None) -> None:
+        if progress is not None:
+            if text:
+                progress.set_description(text)
+            progress.update(1)
+
+    from edge_runtime.pipeline import OcrEngine
+
+    t0 = time.perf_counter()
+    if progress is not None:
+        progress.set_description("calibration")
+    # ONNX Runtime FP32 finds the calibration crops on every host and for both backends: same inputs, same crops
+    fp32 = OcrEngine(EngineConfig(bundle=bundle.id, backend="onnxruntime", precision="fp32"), bundle=bundle)
+    samples = calibration.collect(fp32, images, settings.det_pages, settings.rec_crops, settings.rec_batch,
+                                  progress=lambda: step())
+    calib_s = time.perf_counter() - t0
+    log(f"calibration: {samples.pages} pages ({len(samples.det)} for the detector), "
+        f"{samples.crops_used} of {samples.crops_found} line crops in {len(samples.rec)} batches, {calib_s:.1f} s")
+
+    for backend, inputs, key in todo:
+        final = (out_root / backend) if out_root else int8_dir(bundle, backend)
+        building = final.with_name(f".{final.name}.building")
+        shutil.rmtree(building, ignore_errors=True)
+        building.mkdir(parents=True)
+        files: list[str] = []
+        seconds: dict[str, float] = {"calibration": round(calib_s, 1)}
+        for stage in ("det", "rec"):
+            if progress is not None:
+                progress.set_description(f"{backend} {stage}")
+            t0 = time.perf_counter()
+            written = _quantize(backend, bundle, stage, samples.det if stage == "det" else samples.rec,
+                                building / STAGE_FILES[backend][stage])
+            files += [p.name for p in written]
+            seconds[f"quantize_{stage}"] = round(time.perf_counter() - t0, 1)
+            step()
+        stage_files = STAGE_FILES[backend]
+        if settings.gate:
+            if progress is not None:
+                progress.set_description(f"{backend} gate")
+            t0 = time.perf_counter()
+            verdict = run_gate(bundle, backend, building, stage_files, settings.gate_settings(), eval_dir,
+                               log=log, tick=lambda: step())
+            seconds["gate"] = round(time.perf_counter() - t0, 1)
+            if progress is not None and len(verdict["configs"]) < 4:
+                progress.total -= 4 - len(verdict["configs"])
+        else:
+            verdict = {"published": [], "summary": "not gated: nothing published", "stages": {}, "configs": {}}
+        stages = {}
+        for stage, name in stage_files.items():
+            own = sorted(f for f in files if f.split(".")[0] == stage)
+            info = verdict["stages"].get(stage, {"published": False, "verdict": "not gated"})
+            stages[stage] = {"file": name, "files": own, "published": stage in verdict["published"], **info}
+        rec = {
+            "schema": record.SCHEMA,
+            "bundle": bundle.id,
+            "backend": backend,
+            "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "inputs_key": key,
+            "inputs": inputs,
+            "calibration": {"source": images.name, "images": len(images.paths), "images_sha256": images_sha,
+                            "det_pages": len(samples.det), "rec_crops": samples.crops_used,
+                            "rec_batches": len(samples.rec), "crops_found": samples.crops_found,
+                            "crops_from": "onnxruntime fp32 engine: detect -> crop -> classify -> orient_page"},
+            "method": ("NNCF PTQ (preset performance, target CPU, fast bias correction; rec model_type "
+                       "TRANSFORMER), IR with FP32 weights" if backend == "openvino" else
+                       "ONNX Runtime quantize_static QDQ, per-channel QInt8 symmetric weights, QUInt8 asymmetric "
+                       "activations, MinMax; prepared: Constant->initializers, opset>=13, rec height fixed"),
+            "stages": stages,
+            "gate": {"summary": verdict["summary"], **settings.gate_settings().as_dict(),
+                     "images_sha256": gate_sha, "configs": verdict["configs"]},
+            "seconds": seconds,
+            "artifacts": record.artifact_hashes(building, files),
+        }
+        record.write_record(building, rec)
+        _swap_in(building, final)
+        log(f"{bundle.id} {backend}: {verdict['summary']} -> {final}")
+        results.append(BackendResult(backend, False, "built", rec, final))
+    log(f"total {time.perf_counter() - started:.1f} s")
+    return results

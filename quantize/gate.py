@@ -1,0 +1,190 @@
+"""The accuracy gate: FP32 vs INT8 end-to-end on held-out images; publishes only the stages that keep accuracy.
+
+Each candidate configuration is served by a real ``OcrEngine`` that resolves its stages through
+``edge_runtime.artifacts`` from a staged copy of the bundle (symlinks + a candidate ``quantization.json``),
+so the gate measures exactly what ``precision="auto"`` will serve. Figures are pooled over all gate images
+(word counts and edit counts summed, then F1 / CER), because per-set figures on a few images are too noisy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import statistics
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from bench.accuracy import evaluate_set
+from edge_runtime.artifacts import RECORD
+from edge_runtime.config import EngineConfig
+from edge_runtime.pipeline import OcrEngine
+from models.bundle import Bundle
+
+__all__ = ["GateSettings", "Figures", "evaluate_engine", "staged_bundle", "run_gate", "CONFIGS"]
+
+# name -> stages served in INT8
+CONFIGS: dict[str, tuple[str, ...]] = {"fp32": (), "int8_det": ("det",), "int8_rec": ("rec",),
+                                       "int8_det_rec": ("det", "rec")}
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """Thresholds in percentage points of the pooled figures; ``sets``: (eval set, first N images)."""
+
+    max_word_f1_drop: float = 1.0
+    max_cer_rise: float = 0.5
+    sets: tuple[tuple[str, int], ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"max_word_f1_drop_pt": self.max_word_f1_drop, "max_cer_rise_pt": self.max_cer_rise,
+                "sets": [list(s) for s in self.sets]}
+
+
+@dataclass
+class Figures:
+    """Pooled figures of one configuration over the gate images, plus median per-stage latency (ms)."""
+
+    word_f1: float
+    cer: float
+    det_recall: float
+    det_precision: float
+    plate_accuracy: float | None
+    per_set: dict[str, float]  # set -> headline value
+    latency_ms: dict[str, float]
+    images: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else 0.0
+
+
+def _pool(results: Iterable[dict[str, Any]]) -> dict[str, float]:
+    matched = predicted = truth = edits = chars = found = boxes = precise = guesses = 0
+    for result in results:
+        for sample in result["samples"]:
+            words, cer, cover = sample.get("words"), sample.get("edits"), sample.get("cover")
+            if words:
+                matched, predicted, truth = matched + words["matched"], predicted + words["predicted"], truth + words["truth"]
+            if cer:
+                edits, chars = edits + cer["edits"], chars + cer["truth_chars"]
+            if cover:
+                found, boxes = found + cover["found"], boxes + cover["truth"]
+                precise, guesses = precise + cover["precise"], guesses + cover["predicted"]
+    p, r = _ratio(matched, predicted), _ratio(matched, truth)
+    return {"word_f1": _ratio(2 * p * r, p + r), "cer": _ratio(edits, chars),
+            "det_recall": _ratio(found, boxes), "det_precision": _ratio(precise, guesses)}
+
+
+def evaluate_engine(engine: OcrEngine, sets: Iterable[tuple[str, int]], eval_dir: Path) -> Figures:
+    """Run the engine end to end on the first N images of each set; pooled figures and stage latencies."""
+    timings: list[dict[str, float]] = []
+
+    def recognize(image: Path, skip_detection: bool) -> list:
+        result = engine.recognize(str(image), skip_detection=skip_detection)
+        timings.append(result.timings_ms)
+        return [(line.text, line.polygon) for line in result.lines]
+
+    engine.warm_up()
+    results = [evaluate_set(recognize, name, eval_dir, limit, keep_samples=True) for name, limit in sets]
+    pooled = _pool(results)
+    plates = [r["plate_accuracy"] for r in results if r["plate_accuracy"] is not None]
+    latency = {k: round(statistics.median(t.get(k, 0.0) for t in timings), 2)
+               for k in ("det", "cls", "rec", "total")} if timings else {}
+    return Figures(plate_accuracy=plates[0] if len(plates) == 1 else (statistics.mean(plates) if plates else None),
+                   per_set={r["set"]: r["value"] for r in results}, latency_ms=latency, images=len(timings),
+                   **pooled)
+
+
+def staged_bundle(bundle: Bundle, backend: str, build_dir: Path, stage_files: dict[str, str],
+                  published: Iterable[str], root: Path) -> Bundle:
+    """A copy of ``bundle`` under ``root`` (symlinks) whose INT8 record publishes exactly ``published``."""
+    root.mkdir(parents=True)
+    for item in bundle.root.iterdir():
+        if item.is_file():
+            (root / item.name).symlink_to(item.resolve())
+    target = root / "int8" / backend
+    target.mkdir(parents=True)
+    for item in build_dir.iterdir():
+        if item.is_file() and item.name != RECORD:
+            (target / item.name).symlink_to(item.resolve())
+    published = set(published)
+    record = {"stages": {s: {"file": f, "published": s in published} for s, f in stage_files.items()}}
+    (target / RECORD).write_text(json.dumps(record), encoding="utf-8")
+    return dataclasses.replace(bundle, root=root)
+
+
+def _delta(base: Figures, other: Figures) -> dict[str, float]:
+    """Costs in percentage points: positive = INT8 is worse."""
+    return {"word_f1_drop_pt": round(100 * (base.word_f1 - other.word_f1), 3),
+            "cer_rise_pt": round(100 * (other.cer - base.cer), 3),
+            "det_recall_drop_pt": round(100 * (base.det_recall - other.det_recall), 3)}
+
+
+def _passes(delta: dict[str, float], settings: GateSettings) -> bool:
+    return delta["word_f1_drop_pt"] <= settings.max_word_f1_drop and delta["cer_rise_pt"] <= settings.max_cer_rise
+
+
+def run_gate(bundle: Bundle, backend: str, build_dir: Path, stage_files: dict[str, str], settings: GateSettings,
+             eval_dir: Path, threads: int = 0, log: Callable[[str], None] = print,
+             tick: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Evaluate FP32, each INT8 stage alone, and (when both pass alone) both together; decide what to publish.
+
+    Returns ``{"published": [...], "configs": {name: figures}, "stages": {stage: {...}}, "summary": str}``.
+    """
+    figures: dict[str, Figures] = {}
+    with tempfile.TemporaryDirectory(prefix="edge-ocr-gate-") as tmp:
+
+        def evaluate(name: str) -> Figures:
+            staged = staged_bundle(bundle, backend, build_dir, stage_files, CONFIGS[name], Path(tmp) / name)
+            engine = OcrEngine(EngineConfig(backend=backend, precision="auto", threads=threads), bundle=staged)
+            wanted = {s: ("int8" if s in CONFIGS[name] else "fp32") for s in ("det", "rec")}
+            served = {s: engine.precision[s] for s in ("det", "rec")}
+            if served != wanted:
+                raise RuntimeError(f"gate config {name}: engine serves {served}, expected {wanted}")
+            figures[name] = evaluate_engine(engine, settings.sets, eval_dir)
+            if tick:
+                tick()
+            f = figures[name]
+            log(f"gate {backend} {name}: word F1 {100 * f.word_f1:.2f}  CER {100 * f.cer:.2f}  "
+                f"det recall {100 * f.det_recall:.2f}  ({f.images} images)")
+            return f
+
+        base = evaluate("fp32")
+        stages: dict[str, dict[str, Any]] = {}
+        for stage in ("det", "rec"):
+            if stage not in stage_files:
+                continue
+            delta = _delta(base, evaluate(f"int8_{stage}"))
+            ok = _passes(delta, settings)
+            stages[stage] = {"alone": delta, "passed_alone": ok,
+                             "latency_ms": {"fp32": base.latency_ms.get(stage),
+                                            "int8": figures[f"int8_{stage}"].latency_ms.get(stage)}}
+        passing = [s for s in ("det", "rec") if stages.get(s, {}).get("passed_alone")]
+        published = passing
+        if len(passing) == 2:
+            together = _delta(base, evaluate("int8_det_rec"))
+            for stage in passing:
+                stages[stage]["together"] = together
+            if not _passes(together, settings):  # each is fine alone, not both: keep the cheaper one
+                cost = {s: stages[s]["alone"]["word_f1_drop_pt"] + stages[s]["alone"]["cer_rise_pt"] for s in passing}
+                published = [min(passing, key=lambda s: (cost[s], s))]
+    for stage, info in stages.items():
+        info["published"] = stage in published
+        if stage in published:
+            info["verdict"] = "published"
+        elif not info["passed_alone"]:
+            d = info["alone"]
+            info["verdict"] = (f"refused: word F1 -{d['word_f1_drop_pt']:.2f} pt (max {settings.max_word_f1_drop}), "
+                               f"CER +{d['cer_rise_pt']:.2f} pt (max {settings.max_cer_rise}); FP32 served")
+        else:
+            info["verdict"] = "refused: passes alone but not together with the other INT8 stage; FP32 served"
+    served = {s: ("int8" if s in published else "fp32") for s in ("det", "rec")}
+    summary = "INT8 " + ("+".join(published) if published else "none") + "; FP32 " + (
+        "+".join(s for s in ("det", "rec") if s not in published) or "none")
+    return {"published": published, "served": served, "summary": summary, "stages": stages,
+            "configs": {k: v.as_dict() for k, v in figures.items()}}

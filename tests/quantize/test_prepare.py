@@ -1,0 +1,57 @@
+"""Model preparation for ONNX Runtime QDQ, calibration/gate image split, and the reuse check."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from models import load_bundle
+from quantize import calibration, record
+from quantize.onnx_qdq import MIN_OPSET, prepare
+
+
+def test_prepare_moves_constant_weights_fixes_opset_and_height() -> None:
+    bundle = load_bundle("ppocrv4-mobile")  # the one export with Constant-node weights, opset 12, dynamic height
+    original = onnx.load(str(bundle.path("rec")))
+    assert sum(n.op_type == "Constant" for n in original.graph.node) > 100
+    model = prepare(bundle.path("rec"), "rec", 48)
+    assert not [n for n in model.graph.node if n.op_type == "Constant"]
+    assert len(model.graph.initializer) > 100
+    assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= MIN_OPSET
+    assert model.graph.input[0].type.tensor_type.shape.dim[2].dim_value == 48
+
+
+def test_calibration_and_gate_images_are_disjoint(eval_dir: Path) -> None:
+    calib = {p.resolve() for p in calibration.default_calibration(eval_dir).paths}
+    gate = {p.resolve() for name, n in calibration.GATE_SETS for p in calibration.gate_paths(eval_dir, name, n)}
+    assert calib and gate and not calib & gate
+
+
+def test_images_hash_depends_on_content_not_order_of_names(tmp_path: Path, eval_dir: Path) -> None:
+    src = calibration.default_calibration(eval_dir).paths[:2]
+    copies = [shutil.copy(p, tmp_path / f"x{i}{p.suffix}") for i, p in enumerate(src)]
+    assert calibration.images_hash(src) == calibration.images_hash([Path(c) for c in copies])
+    assert calibration.images_hash(src) != calibration.images_hash(src[::-1])
+
+
+def test_reuse_needs_same_key_and_verified_artifacts(tmp_path: Path) -> None:
+    (tmp_path / "det.onnx").write_bytes(b"int8 model")
+    rec = {"schema": record.SCHEMA, "inputs_key": "k1", "artifacts": record.artifact_hashes(tmp_path, ["det.onnx"])}
+    record.write_record(tmp_path, rec)
+    assert record.reusable(tmp_path, "k1")[0]
+    assert not record.reusable(tmp_path, "k2")[0]  # an input changed
+    (tmp_path / "det.onnx").write_bytes(b"tampered")
+    ok, why = record.reusable(tmp_path, "k1")
+    assert not ok and "det.onnx" in why
+
+
+def test_rec_calibration_batches_share_a_width() -> None:
+    blobs = [np.zeros((3, 48, w), np.float32) for w in (320, 384, 320, 320, 448, 384)]
+    batches = calibration._batches(blobs, 2)
+    assert sorted(b.shape[0] for b in batches) == [1, 1, 2, 2]
+    assert sum(b.shape[0] for b in batches) == len(blobs)
