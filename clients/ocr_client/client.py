@@ -58,8 +58,9 @@ def image_message(image: ImageLike) -> ocr_pb2.Image:
 
 
 def to_dict(message) -> dict:
-    """A response message as a JSON-ready dict (field names as in the .proto)."""
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+    """A response message as a JSON-ready dict (field names as in the .proto; empty lists and zeros included)."""
+    return json_format.MessageToDict(message, preserving_proto_field_name=True,
+                                     always_print_fields_with_no_presence=True)
 
 
 class OcrClient:
