@@ -9,6 +9,7 @@ exponential backoff; a file that ends ends the source.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -32,10 +33,11 @@ class SourceError(Exception):
     reason = "SOURCE_UNAVAILABLE"
 
 
-def parse_source(spec: str | int) -> str | int:
-    """``"0"`` -> device index 0; anything else stays a path or URL."""
+def parse_source(spec: str | int | os.PathLike) -> str | int:
+    """``"0"`` -> device index 0; anything else is a path or URL string."""
     if isinstance(spec, int):
         return spec
+    spec = os.fspath(spec)
     return int(spec) if spec.strip().isdigit() else spec
 
 
@@ -81,7 +83,7 @@ class VideoSource:
         open_capture: factory for the capture object (tests inject a fake camera).
     """
 
-    def __init__(self, source: str | int, *, pace: bool = False, encode: str = "raw", jpeg_quality: int = 85,
+    def __init__(self, source: str | int | os.PathLike, *, pace: bool = False, encode: str = "raw", jpeg_quality: int = 85,
                  reconnect: bool = True, backoff: Backoff = Backoff(), max_reconnects: int | None = None,
                  max_frames: int | None = None,
                  open_capture: Callable[[str | int], Capture] = cv2.VideoCapture) -> None:
