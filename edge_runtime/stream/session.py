@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from concurrent.futures import Executor
+from types import GeneratorType
 from typing import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -24,7 +25,7 @@ from edge_runtime.stream.settings import StreamSettings
 from edge_runtime.stream.tracking import LineReading, Tracker
 from edge_runtime.stream.types import Frame, FrameError, FrameResult, RawImage
 
-__all__ = ["StreamSession", "run_stream", "arun_stream"]
+__all__ = ["StreamSession", "StreamResults", "run_stream", "arun_stream"]
 
 log = logging.getLogger(__name__)
 
@@ -158,21 +159,47 @@ def _with(result: FrameResult, **changes: object) -> FrameResult:
     return replace(result, **changes)
 
 
+class StreamResults(Iterator[FrameResult]):
+    """The results of ``run_stream``; ``close()`` (or leaving a ``with`` block) ends the stream at any point."""
+
+    def __init__(self, results: Iterator[FrameResult], session: StreamSession) -> None:
+        self._results, self.session = results, session
+
+    def __next__(self) -> FrameResult:
+        return next(self._results)
+
+    def close(self) -> None:
+        self._results.close()  # type: ignore[attr-defined]
+        self.session.close()  # also when iteration never started
+
+    def __enter__(self) -> "StreamResults":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def run_stream(engine: OcrEngine, frames: Iterable[Frame], settings: StreamSettings | None = None,
-               session: StreamSession | None = None) -> Iterator[FrameResult]:
+               session: StreamSession | None = None) -> StreamResults:
     """Process ``frames`` under the settings' flow control; frames are pulled on a producer thread.
 
-    Yields one result per consumed frame, then the final flush. Closing the generator early (``break``,
-    ``close()``) cancels the flow, closes ``frames`` if it has a ``close`` method, and joins the producer.
+    Yields one result per consumed frame, then the final flush. Closing early (``break`` then ``close()``,
+    or a ``with`` block) cancels the flow, closes ``frames`` if it has a ``close`` method, joins the producer
+    and frees the session.
     """
     settings = settings or StreamSettings()
     session = session or StreamSession(engine, settings)
+    return StreamResults(_run_stream(frames, settings, session), session)
+
+
+def _run_stream(frames: Iterable[Frame], settings: StreamSettings, session: StreamSession) -> Iterator[FrameResult]:
     flow: FlowQueue[Frame] = FlowQueue(settings.mode, settings.queue_size)
     failure: list[BaseException] = []
 
     def produce() -> None:
+        iterator = iter(frames)
         try:
-            for frame in frames:
+            for frame in iterator:
                 flow.put(frame)
         except (FlowCancelled, FlowClosed):
             pass
@@ -180,6 +207,8 @@ def run_stream(engine: OcrEngine, frames: Iterable[Frame], settings: StreamSetti
             failure.append(exc)
         finally:
             flow.close()
+            if isinstance(iterator, GeneratorType):
+                iterator.close()  # on the thread that runs it; a generator cannot be closed from another
 
     producer = threading.Thread(target=produce, name="ocr-stream-producer", daemon=True)
     producer.start()
@@ -194,10 +223,10 @@ def run_stream(engine: OcrEngine, frames: Iterable[Frame], settings: StreamSetti
             raise failure[0]
         yield session.finish()
     finally:
-        flow.cancel()
+        flow.cancel()  # wakes a producer waiting in put()
         close = getattr(frames, "close", None)
-        if callable(close):
-            close()
+        if callable(close) and not isinstance(frames, GeneratorType):
+            close()  # a source (VideoSource) closes from any thread, waking a producer waiting for a frame
         producer.join(timeout=10)
         session.close()
 
