@@ -1,4 +1,4 @@
-"""A real OCR server on port 0 in a background thread with its own event loop, for tests and benchmarks."""
+"""An OCR server in a background thread with its own event loop: for tests, notebooks and embedding."""
 
 from __future__ import annotations
 

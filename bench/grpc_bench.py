@@ -1,0 +1,190 @@
+"""Serving throughput and latency: the gRPC server vs the in-process engine vs RapidOCR 3.10, same images.
+
+Closed loop: at each concurrency N, N threads send requests back to back (images round-robin) until
+``--requests`` have completed; reported are requests/s and p50/p95/p99 latency per system and N. Every system
+gets the same *encoded* image bytes and pays for its own decoding:
+
+- ``grpc``: ``python -m server`` in a subprocess (port 0, models from OCR_* env), called with the Python client
+  (or an already running server with ``--target``). Concurrent calls share recognizer batches on the server.
+- ``engine``: ``OcrEngine.recognize`` in this process from N threads (same EngineConfig as the server).
+- ``rapidocr``: RapidOCR 3.10 defaults (PP-OCRv6 small, ONNX Runtime FP32) in this process from N threads.
+
+    python -m bench.grpc_bench [--set sroie --limit 8 | --images a.jpg b.png] [--max-side 0]
+                               [--systems grpc engine rapidocr] [--concurrency 1 4 16] [--requests 0]
+                               [--warmup 2] [--target host:port] [--json bench/out/grpc_bench.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+
+from clients.ocr_client.load import run_load
+
+__all__ = ["load_images", "main"]
+
+REPO = Path(__file__).resolve().parents[1]
+EVAL_DIR = Path(os.environ.get("OCR_EVAL_DIR", REPO.parent / "shared" / "eval"))
+SYSTEMS = ("grpc", "engine", "rapidocr")
+
+
+def load_images(paths: list[Path], max_side: int = 0) -> list[bytes]:
+    """Encoded bytes of each image; with ``max_side`` the larger ones are shrunk (and re-encoded as PNG)."""
+    images = []
+    for path in paths:
+        data = path.read_bytes()
+        if max_side:
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+            scale = max_side / max(image.shape[:2])
+            if scale < 1:
+                image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+                data = cv2.imencode(".png", image)[1].tobytes()
+        images.append(data)
+    return images
+
+
+def _set_images(name: str, limit: int) -> list[Path]:
+    rows = (EVAL_DIR / name / "labels.jsonl").read_text().splitlines()
+    return [EVAL_DIR / name / json.loads(row)["image"] for row in rows[:limit]]
+
+
+class _ServerProcess:
+    """``python -m server --port 0`` in a subprocess; ``target`` once it is listening."""
+
+    def __init__(self) -> None:
+        env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        self.process = subprocess.Popen([sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", "0"],
+                                        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True)
+        assert self.process.stdout is not None
+        self.log: list[str] = []
+        for line in self.process.stdout:
+            self.log.append(line)
+            match = re.search(r"ocr server listening on port (\d+)", line)
+            if match:
+                self.target = f"127.0.0.1:{match.group(1)}"
+                threading.Thread(target=lambda: self.log.extend(self.process.stdout), daemon=True).start()
+                return
+        raise RuntimeError("server did not start:\n" + "".join(self.log))
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def _grpc_system(target: str | None):
+    from clients.ocr_client import OcrClient
+
+    server = None if target else _ServerProcess()
+    client = OcrClient(target or server.target, timeout=300)
+    client.wait_until_serving(300)
+    info = client.server_info()
+    provenance = {"bundle": info.provenance.bundle_id, "backend": info.provenance.backend,
+                  "precision": dict(info.provenance.stage_precision)}
+
+    def close() -> None:
+        client.close()
+        if server is not None:
+            server.close()
+
+    return (lambda data: client.recognize(data)), provenance, close
+
+
+def _engine_system():
+    from edge_runtime.config import EngineConfig, from_env
+    from edge_runtime.pipeline import OcrEngine
+
+    engine = OcrEngine(from_env(EngineConfig))
+    engine.warm_up()
+    p = engine.provenance
+    return engine.recognize, {"bundle": p.bundle, "backend": p.backend, "precision": p.precision}, lambda: None
+
+
+def _rapidocr_system():
+    from rapidocr import RapidOCR
+
+    engine = RapidOCR()
+    logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+    return engine, {"bundle": "rapidocr 3.10 defaults (PP-OCRv6 small)", "backend": "onnxruntime",
+                    "precision": "fp32"}, lambda: None
+
+
+def measure(system: str, call: Callable[[bytes], Any], images: list[bytes], levels: list[int],
+            requests: int, warmup: int = 2) -> list[dict[str, Any]]:
+    rows = []
+    for concurrency in levels:
+        count = requests or max(16, 4 * concurrency)
+        row = run_load(call, images, concurrency, count, warmup=warmup)
+        row["system"] = system
+        rows.append(row)
+        print(f"  {system:<9} c={concurrency:<3} {row['throughput_rps']:>7} req/s  p50 {row['p50_ms']} ms  "
+              f"p95 {row['p95_ms']} ms  p99 {row['p99_ms']} ms  errors {row['errors']}", file=sys.stderr)
+    return rows
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    lines = ["| system | concurrency | requests | errors | req/s | p50 ms | p95 ms | p99 ms |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['system']} | {r['concurrency']} | {r['requests']} | {r['errors']} | "
+                     f"{r['throughput_rps']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.grpc_bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--set", default="sroie", help="eval set under shared/eval (default sroie)")
+    parser.add_argument("--limit", type=int, default=8, help="images taken from the set")
+    parser.add_argument("--images", nargs="+", type=Path, help="image files instead of an eval set")
+    parser.add_argument("--max-side", type=int, default=0, help="shrink images to this longest side (0: as is)")
+    parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--requests", type=int, default=0, help="requests per level (default max(16, 4 x N))")
+    parser.add_argument("--warmup", type=int, default=2, help="uncounted calls before each level")
+    parser.add_argument("--target", help="benchmark this running server instead of starting one")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args(argv)
+
+    paths = args.images or _set_images(args.set, args.limit)
+    images = load_images(paths, args.max_side)
+    makers = {"grpc": lambda: _grpc_system(args.target), "engine": _engine_system, "rapidocr": _rapidocr_system}
+    rows, systems = [], {}
+    for name in args.systems:
+        print(f"== {name}", file=sys.stderr)
+        call, provenance, close = makers[name]()
+        try:
+            rows += measure(name, call, images, args.concurrency, args.requests, args.warmup)
+        finally:
+            close()
+        systems[name] = provenance
+    report = {
+        "images": [str(p) for p in paths], "max_side": args.max_side, "systems": systems, "results": rows,
+        "host": {"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    print(markdown(rows))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2))
+    return 1 if any(r["errors"] for r in rows) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
