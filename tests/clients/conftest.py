@@ -6,7 +6,7 @@ import pytest
 
 from server.config import ServerConfig
 from tests.conftest import get_engine
-from tests.server.harness import ServerThread
+from server.embedded import ServerThread
 
 
 @pytest.fixture(scope="module")
