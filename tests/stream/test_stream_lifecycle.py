@@ -17,9 +17,10 @@ SESSIONS = 1000
 
 
 def camera(image):
-    """An endless camera."""
+    """An endless 1000 frames/s camera."""
     sequence = 0
     while True:
+        time.sleep(0.001)
         yield Frame(image, sequence, time.time())
         sequence += 1
 
@@ -41,12 +42,18 @@ def test_thousand_threaded_sessions_opened_and_cancelled(engine, clips):
         settings = StreamSettings(mode=mode, queue_size=2)
         session = StreamSession(engine, settings)
         refs.append(weakref.ref(session))
-        results = run_stream(engine, camera(image), settings, session=session)
-        if i % 10 == 0:
-            next(results)  # some run a frame first; ALL streams then have a producer blocked on a full queue
+        # every stream starts its producer and consumes a frame; one in ten runs the models on it, the others
+        # get undecodable frames (a per-frame error, cheap); ALL streams then have a producer blocked in put()
+        results = run_stream(engine, camera(image if i % 10 == 0 else b"\xff\xd8 no jpeg"), settings,
+                             session=session)
+        result = next(results)
+        assert (result.error is None) == (i % 10 == 0)
         results.close()
         assert session.closed and len(session.tracker) == 0
-        del session, results
+        del session, results, result
+    never_started = run_stream(engine, camera(image), StreamSettings())
+    never_started.close()
+    assert never_started.session.closed
     assert wait_for_threads(baseline) == baseline
     gc.collect()
     assert sum(ref() is not None for ref in refs) == 0
