@@ -114,6 +114,7 @@ def _local(args: argparse.Namespace, source: VideoSource, settings: StreamSettin
     from edge_runtime.stream.session import run_stream
 
     engine = OcrEngine(engine_config(args))
+    engine.warm_up()  # before the camera starts: the first frame must not wait for graph compilation
     results = run_stream(engine, source, settings)
     try:
         yield from results

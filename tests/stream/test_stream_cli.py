@@ -1,0 +1,66 @@
+"""`python -m edge_runtime stream`: JSON-line events in-process; --server reports a missing server cleanly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from edge_runtime.cli import main as edge_main
+from edge_runtime.stream.cli import build_parser, stream_settings
+from edge_runtime.stream.flow import FlowMode
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_events_are_printed_once_as_json_lines(clips, capsys):
+    scene, path = clips["appear"]
+    assert edge_main(["stream", "--source", str(path), "--show-fps"]) == 0
+    out, err = capsys.readouterr()
+    records = [json.loads(line) for line in out.splitlines()]
+    events = [(r["event"], r["text"]) for r in records]
+    for text in scene.texts:
+        assert events.count(("APPEARED", text)) == events.count(("DISAPPEARED", text)) == 1
+    assert all({"track_id", "confidence", "polygon", "sequence", "capture_time", "latency_ms"} <= r.keys()
+               for r in records)
+    assert "fps" in err
+
+
+def test_per_frame_records(clips, capsys):
+    scene, path = clips["static"]
+    assert edge_main(["stream", "--source", str(path), "--frames", "--max-frames", "5"]) == 0
+    frames = [r for r in map(json.loads, capsys.readouterr().out.splitlines()) if "frame" in r]
+    assert [r["frame"] for r in frames] == [0, 1, 2, 3, 4]
+    assert [r["skipped"] for r in frames] == [False, True, True, True, True]
+    assert {line["text"] for line in frames[-1]["lines"]} == scene.texts
+
+
+def test_settings_precedence(monkeypatch):
+    monkeypatch.setenv("OCR_STREAM_STABLE_AFTER", "9")
+    parse = build_parser().parse_args
+    settings = stream_settings(parse(["--source", "clip.mp4", "--set", "disappear_after=4"]))
+    assert (settings.mode, settings.stable_after, settings.disappear_after) == (FlowMode.ALL, 9, 4)
+    assert stream_settings(parse(["--source", "rtsp://cam/1"])).mode is FlowMode.LATEST_ONLY
+    assert stream_settings(parse(["--source", "clip.mp4", "--realtime"])).mode is FlowMode.LATEST_ONLY
+    settings = stream_settings(parse(["--source", "0", "--mode", "queue", "--queue-size", "3"]))
+    assert (settings.mode, settings.queue_size) == (FlowMode.QUEUE, 3)
+
+
+def test_bad_settings_and_sources_exit_nonzero(tmp_path, capsys):
+    assert edge_main(["stream", "--source", "x.mp4", "--set", "no_such=1"]) == 2
+    assert edge_main(["stream", "--source", "x.mp4", "--set", "min_hits=0"]) == 2
+    assert edge_main(["stream", "--source", str(tmp_path / "missing.avi")]) == 1
+    assert "SOURCE_UNAVAILABLE" in capsys.readouterr().err
+
+
+def test_server_mode_without_a_server(clips, capsys):
+    _, path = clips["static"]
+    code = edge_main(["stream", "--source", str(path), "--server", "127.0.0.1:9", "--max-frames", "2"])
+    assert code == 1 and "UNAVAILABLE" in capsys.readouterr().err
+
+
+def test_in_process_path_never_imports_grpc():
+    code = ("import sys, edge_runtime.stream, edge_runtime.stream.cli, edge_runtime.stream.sources; "
+            "sys.exit(any(m == 'grpc' or m.startswith(('grpc.', 'server')) for m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
