@@ -174,15 +174,16 @@ class OcrPlane:
         return engine.assemble(image.shape[0], image.shape[1], crops, readings, ms)
 
     async def recognize_many(self, items: Sequence[tuple[ImageSource, bool]],
-                             deadline: float | None = None) -> list[OcrResult | OcrError]:
-        """Several images at once (they batch with each other and with other calls); a bad image yields its
-        error in place of its result, anything unexpected fails the whole call."""
-        async def one(source: ImageSource, skip: bool) -> OcrResult | OcrError:
+                             deadline: float | None = None) -> list[OcrResult | Exception]:
+        """Several images at once (they batch with each other and with other calls). A failed image yields its
+        exception in place of its result (a bad image, or an internal failure), so the others still answer;
+        only a passed deadline fails the whole call."""
+        async def one(source: ImageSource, skip: bool) -> OcrResult | Exception:
             try:
                 return await self.recognize(source, skip, deadline)
             except DeadlineExceededError:
                 raise
-            except OcrError as exc:
+            except Exception as exc:
                 return exc
 
         return list(await asyncio.gather(*(one(s, k) for s, k in items)))

@@ -84,7 +84,7 @@ class OcrServicer:
                 results = await self.plane.recognize_many([(s, k) for _, s, k in todo], deadline_of(context))
             for (i, _, _), result in zip(todo, results):
                 outcomes[i] = result
-            responses = [ocr_pb2.RecognizeResponse(error=convert.error_message(o)) if isinstance(o, OcrError)
+            responses = [ocr_pb2.RecognizeResponse(error=convert.error_message(o)) if isinstance(o, Exception)
                          else convert.recognize_response(o) for o in outcomes]
             return ocr_pb2.BatchRecognizeResponse(responses=responses)
         except Exception as exc:
