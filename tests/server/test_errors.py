@@ -172,3 +172,25 @@ def test_warming_up_is_unavailable_and_health_follows():
     finally:
         release.set()
         server.stop()
+
+
+def test_error_table():
+    from edge_runtime import errors as e
+    from server.errors import InvalidRequestError, status_of
+
+    S = grpc.StatusCode
+    cases = [
+        (e.InvalidImageError("x", "IMAGE_TOO_LARGE"), S.INVALID_ARGUMENT, "IMAGE_TOO_LARGE"),
+        (InvalidRequestError("x", "IMAGE_MISSING"), S.INVALID_ARGUMENT, "IMAGE_MISSING"),
+        (e.OverloadedError("x"), S.RESOURCE_EXHAUSTED, "OVERLOADED"),
+        (e.NotReadyError("x"), S.UNAVAILABLE, "MODEL_NOT_READY"),
+        (e.NotReadyError("x", "SHUTTING_DOWN"), S.UNAVAILABLE, "SHUTTING_DOWN"),
+        (e.DeadlineExceededError("x"), S.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"),
+        (e.ModelError("x"), S.UNAVAILABLE, "MODEL_UNAVAILABLE"),
+        (e.BackendUnavailableError("x"), S.FAILED_PRECONDITION, "BACKEND_UNAVAILABLE"),
+        (ZeroDivisionError("private"), S.INTERNAL, "INTERNAL"),
+    ]
+    for exc, code, reason in cases:
+        got_code, got_reason, message = status_of(exc)
+        assert (got_code, got_reason) == (code, reason), exc
+        assert "private" not in message
