@@ -19,7 +19,7 @@ from typing import AsyncIterator, Callable, Sequence
 import numpy as np
 
 from edge_runtime import imageio, recognize
-from edge_runtime.errors import DeadlineExceededError, NotReadyError, OcrError, OverloadedError
+from edge_runtime.errors import DeadlineExceededError, NotReadyError, OverloadedError
 from edge_runtime.pipeline import LineCrop, OcrEngine, orient_page
 from edge_runtime.types import OcrResult
 from server.batcher import RecognitionBatcher

@@ -98,3 +98,16 @@ def test_cancelled_callers_are_dropped_before_the_run(engine, prepared):
 
         readings = run(main())
     assert len(readings) == 1 and ran == [1] and batcher.stats.dropped == 1
+
+
+def test_domain_layers_do_not_import_grpc():
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    code = ("import sys, server.batcher, server.plane, server.config, edge_runtime.pipeline; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('grpc', 'google')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "grpc" not in out.stdout, out.stdout
