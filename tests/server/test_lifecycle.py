@@ -14,8 +14,11 @@ import grpc
 import pytest
 
 from clients.ocr_client import OcrCallError, OcrClient
-from tests.conftest import REPO
-from tests.server.images import receipt_jpg, scene_png
+from tests.conftest import EVAL_DIR, REPO
+from tests.server.images import scene_png
+
+# Four whole receipts: about a second of work even on an idle machine, so the call is surely in flight.
+RECEIPTS = ["sroie_008.jpg", "sroie_019.jpg", "sroie_020.jpg", "sroie_024.jpg"]
 
 
 def start_server(*args: str) -> tuple[subprocess.Popen, int, list[str]]:
@@ -46,13 +49,14 @@ def test_sigterm_drains_in_flight_calls():
 
             def long_call() -> None:
                 try:
-                    outcome["responses"] = client.batch_recognize([receipt_jpg(), scene_png()] * 2)
+                    receipts = [EVAL_DIR / "sroie" / "images" / name for name in RECEIPTS]
+                    outcome["responses"] = client.batch_recognize(receipts)
                 except OcrCallError as exc:
                     outcome["error"] = exc
 
             thread = threading.Thread(target=long_call)
             thread.start()
-            time.sleep(0.5)  # the batch takes seconds on 2 cores: it is in flight now
+            time.sleep(0.3)  # the call has reached the server and is being computed
             process.send_signal(signal.SIGTERM)
             time.sleep(0.3)
             with pytest.raises(OcrCallError) as refused:
