@@ -48,7 +48,8 @@ def generate(force: bool = False) -> Path:
     """(Re)generate server/gen/ unless it is current; safe to call from several processes at once."""
     if not force and is_current():
         return GEN_DIR
-    lock_path = Path(tempfile.gettempdir()) / f"edge-ocr-codegen-{hashlib.sha1(str(GEN_DIR).encode()).hexdigest()[:12]}.lock"
+    tag = hashlib.sha1(str(GEN_DIR).encode()).hexdigest()[:12]
+    lock_path = Path(tempfile.gettempdir()) / f"edge-ocr-codegen-{tag}.lock"
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not force and is_current():

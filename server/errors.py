@@ -1,9 +1,11 @@
 """The one place that maps errors to gRPC status codes, and the transport's own error types.
 
     OcrError (edge_runtime.errors)
-    ├── InvalidImageError      -> INVALID_ARGUMENT   IMAGE_UNDECODABLE, IMAGE_CORRUPT, IMAGE_EMPTY, IMAGE_TOO_LARGE,
-    │                                                IMAGE_TOO_SMALL, IMAGE_FORMAT_UNSUPPORTED, RAW_SIZE_MISMATCH, ...
-    ├── InvalidRequestError    -> INVALID_ARGUMENT   IMAGE_MISSING, REQUEST_MALFORMED, STREAM_CONFIG_MISSING, ...
+    ├── InvalidImageError      -> INVALID_ARGUMENT   IMAGE_UNDECODABLE, IMAGE_CORRUPT, IMAGE_EMPTY,
+    │                                                IMAGE_TOO_LARGE, IMAGE_TOO_SMALL, IMAGE_FORMAT_UNSUPPORTED,
+    │                                                RAW_FORMAT_UNSUPPORTED, RAW_SIZE_MISMATCH
+    ├── InvalidRequestError    -> INVALID_ARGUMENT   IMAGE_MISSING, REQUEST_MALFORMED, BATCH_TOO_LARGE,
+    │                                                STREAM_CONFIG_MISSING, STREAM_CONFIG_REPEATED, FRAME_MISSING
     ├── OverloadedError        -> RESOURCE_EXHAUSTED OVERLOADED
     ├── NotReadyError          -> UNAVAILABLE        MODEL_NOT_READY, SHUTTING_DOWN
     ├── DeadlineExceededError  -> DEADLINE_EXCEEDED  DEADLINE_EXCEEDED
