@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["Change", "ChangeDetector", "thumbnail", "line_thumbnail"]
+__all__ = ["Change", "ChangeDetector", "thumbnail", "region_thumbnail"]
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,19 @@ def thumbnail(image: np.ndarray, width: int) -> np.ndarray:
     return cv2.GaussianBlur(small.astype(np.float32), (3, 3), 0)
 
 
-def line_thumbnail(crop: np.ndarray) -> np.ndarray:
-    """A line crop -> 16x64 gray float32, to tell whether a tracked line's content changed."""
-    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
-    return cv2.resize(gray, (64, 16), interpolation=cv2.INTER_AREA).astype(np.float32)
+def region_thumbnail(gray: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """The frame's pixels under a line's box -> 16x64 float32, to tell whether the line's content changed.
+
+    Always cut along the same box (the one the line was read in), so a detector box that wobbles by a
+    pixel or two does not look like new content.
+    """
+    pts = np.asarray(quad, np.float32).reshape(4, 2)
+    h, w = gray.shape[:2]
+    x0, y0 = np.clip(np.floor(pts.min(axis=0)).astype(int), 0, [w, h])
+    x1, y1 = np.clip(np.ceil(pts.max(axis=0)).astype(int), 0, [w, h])
+    if x1 <= x0 or y1 <= y0:
+        return np.zeros((16, 64), np.float32)
+    return cv2.resize(gray[y0:y1, x0:x1], (64, 16), interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
 class ChangeDetector:

@@ -14,12 +14,13 @@ from concurrent.futures import Executor
 from types import GeneratorType
 from typing import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
 
+import cv2
 import numpy as np
 
 from edge_runtime import imageio
 from edge_runtime.errors import OcrError
 from edge_runtime.pipeline import OcrEngine, orient_page
-from edge_runtime.stream.change import ChangeDetector, line_thumbnail
+from edge_runtime.stream.change import ChangeDetector, region_thumbnail
 from edge_runtime.stream.flow import Delivery, FlowCancelled, FlowClosed, FlowQueue
 from edge_runtime.stream.settings import StreamSettings
 from edge_runtime.stream.tracking import LineReading, Tracker
@@ -118,7 +119,7 @@ class StreamSession:
         else:
             quads = engine.detect(image)
         crops = engine.crop(image, quads)
-        thumbs = [line_thumbnail(c.image) for c in crops]
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         timings["det"] = (clock() - t0) * 1000
 
         def read(indices: Sequence[int]) -> list[LineReading]:
@@ -132,7 +133,8 @@ class StreamSession:
             return [LineReading(r.text.strip(), float(r.confidence) if r.confidence >= keep else 0.0, c.direction)
                     for r, c in zip(readings, chosen)]
 
-        events, lines, read_count = self.tracker.step(frame.sequence, quads, thumbs, read, (width, height),
+        events, lines, read_count = self.tracker.step(frame.sequence, quads, read,
+                                                      lambda box: region_thumbnail(gray, box), (width, height),
                                                       change.cut)
         self.change.accept(thumb)
         self._since_processed = 0

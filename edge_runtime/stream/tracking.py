@@ -29,6 +29,7 @@ class LineReading:
 
 
 ReadFn = Callable[[Sequence[int]], Sequence[LineReading]]
+ThumbFn = Callable[[np.ndarray], np.ndarray]  # a box -> 16x64 gray thumbnail of this frame under it
 
 
 def similarity(a: str, b: str, partial: bool = False) -> float:
@@ -136,12 +137,13 @@ class Tracker:
         return list(self._tracks.values())
 
     # ---- per frame ----------------------------------------------------------------------------------
-    def step(self, sequence: int, quads: Sequence[np.ndarray], thumbs: Sequence[np.ndarray], read: ReadFn,
+    def step(self, sequence: int, quads: Sequence[np.ndarray], read: ReadFn, thumb: ThumbFn,
              frame_size: tuple[int, int], cut: bool = False) -> tuple[list[TrackEvent], list[TrackedLine], int]:
-        """A processed frame: detections (reading order) and their line thumbnails -> events, lines, lines read.
+        """A processed frame: detections (reading order) -> events, lines, number of lines read.
 
-        ``read(indices)`` recognizes the detections at those indices; it is called once per frame, with only
-        the detections whose track cannot reuse its last reading.
+        ``read(indices)`` recognizes the detections at those indices; it is called at most once per frame,
+        with only the detections whose track cannot reuse its last reading. ``thumb(box)`` is this frame
+        under a box, compared with the same box at the last reading to tell whether the content changed.
         """
         s = self.settings
         width, height = frame_size
@@ -157,7 +159,7 @@ class Tracker:
                     taken.add(int(ti))
 
         to_read = [j for j in range(len(quads))
-                   if j not in match or cut or self._needs_reading(tracks[match[j]], quads[j], thumbs[j])]
+                   if j not in match or cut or self._needs_reading(tracks[match[j]], quads[j], thumb)]
         readings = dict(zip(to_read, read(to_read))) if to_read else {}
 
         # a read detection confirms its overlap match by text, unless the boxes all but coincide (no cut)
@@ -217,7 +219,7 @@ class Tracker:
             reading = readings.get(j)
             if reading is not None:
                 track.read_now = True
-                track.read_quad, track.read_thumb, track.since_read = track.quad, thumbs[j], 0
+                track.read_quad, track.read_thumb, track.since_read = track.quad, thumb(track.quad), 0
                 track.last_reading = None
                 if reading.text and reading.confidence >= s.min_confidence:
                     if not track.clipped and not track.full_view:
@@ -276,7 +278,7 @@ class Tracker:
         return out
 
     # ---- internals ----------------------------------------------------------------------------------
-    def _needs_reading(self, track: Track, quad: np.ndarray, thumb: np.ndarray) -> bool:
+    def _needs_reading(self, track: Track, quad: np.ndarray, thumb: ThumbFn) -> bool:
         s = self.settings
         if not track.votes or track.read_quad is None or track.read_thumb is None:
             return True
@@ -285,7 +287,10 @@ class Tracker:
         moved = float(np.abs(np.asarray(quad, np.float32) - track.read_quad).max())
         if moved > s.reread_move * _line_height(track.read_quad):
             return True
-        return float(np.abs(thumb - track.read_thumb).mean()) > s.reread_diff
+        # same box as at the reading, and that box moved with the detection (camera shake moves both)
+        shifted = track.read_quad + (np.asarray(quad, np.float32) - track.read_quad).mean(axis=0)
+        return min(float(np.abs(thumb(box) - track.read_thumb).mean())
+                   for box in (track.read_quad, shifted)) > s.reread_diff
 
     def _drop(self, track: Track, sequence: int) -> list[TrackEvent]:
         del self._tracks[track.id]

@@ -31,7 +31,8 @@ class Script:
 def step(tracker, script, sequence, boxes, texts, cut=False, thumbs=None):
     script.texts = texts
     asked = len(script.asked)
-    events, lines, _ = tracker.step(sequence, boxes, thumbs or [THUMB] * len(boxes), script, SIZE, cut)
+    events, lines, _ = tracker.step(sequence, boxes, script, lambda box: THUMB if thumbs is None else thumbs,
+                                    SIZE, cut)
     if len(script.asked) == asked:
         script.asked.append([])  # nothing needed reading
     return events, lines
@@ -78,7 +79,7 @@ def test_recognition_is_reused_until_the_box_moves_or_k_frames_pass():
     step(tracker, script, 5, [quad(130, 100)], [("EXIT", 0.9)])
     assert script.asked[-1] == [0]  # moved by 28 px > 0.25 x 40 px line height
     changed = np.full((16, 64), 80, np.float32)
-    step(tracker, script, 6, [quad(130, 100)], [("EXIT", 0.9)], thumbs=[changed])
+    step(tracker, script, 6, [quad(130, 100)], [("EXIT", 0.9)], thumbs=changed)
     assert script.asked[-1] == [0]  # same box, new content
 
 

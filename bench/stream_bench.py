@@ -1,0 +1,202 @@
+"""Camera-stream bench: the stream pipeline (change detection, tracks, reused readings) versus full OCR on
+every frame it gets to, on the same generated 1280x720 30 fps clip of mostly static text, in one run.
+
+Both sides read the clip as a live camera (paced at 30 fps, newest-frame-wins, LATEST_ONLY flow control)
+and report processed frames/s, frames dropped, process CPU time, and capture-to-event latency: from the
+moment a text became visible in the clip to the moment the side reported it (stream: APPEARED / UPDATED
+event; full OCR: the first result whose lines contain the text). ``--lossless`` instead feeds every frame
+(ALL) as fast as each side can take them: frames/s is then capacity, not pacing.
+
+    python -m bench.stream_bench                 # 10 s clip
+    python -m bench.stream_bench --seconds 2     # smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import cv2
+import numpy as np
+
+from edge_runtime.cli import add_engine_arguments, engine_config
+from edge_runtime.pipeline import OcrEngine
+from edge_runtime.stream import EventType, FlowMode, Frame, StreamSettings, run_stream
+from edge_runtime.stream.flow import FlowCancelled, FlowClosed, FlowQueue
+from edge_runtime.stream.sources import VideoSource
+from edge_runtime.stream.tracking import similarity
+
+FPS = 30.0
+SIZE = (1280, 720)
+
+
+@dataclass(frozen=True)
+class Cue:
+    """``text`` becomes visible at frame ``frame``."""
+
+    text: str
+    frame: int
+
+
+def make_clip(path: Path, seconds: float, seed: int = 0) -> list[Cue]:
+    """Two static signs, a price that changes at 1/2, a notice shown from 1/4 to 3/4; mild sensor noise."""
+    n = max(int(seconds * FPS), 8)
+    w, h = SIZE
+    rng = np.random.default_rng(seed)
+    font = cv2.FONT_HERSHEY_DUPLEX
+
+    def board(price: str, notice: bool) -> np.ndarray:
+        img = np.full((h, w, 3), (70, 50, 45), np.uint8)
+        cv2.rectangle(img, (80, 60), (1200, 300), (25, 25, 25), -1)
+        cv2.putText(img, "CENTRAL STATION", (140, 150), font, 2.2, (255, 255, 255), 4, cv2.LINE_AA)
+        cv2.putText(img, "Platform 3  Northbound", (140, 250), font, 1.6, (0, 220, 255), 3, cv2.LINE_AA)
+        cv2.putText(img, "COFFEE", (140, 450), font, 1.8, (255, 255, 255), 3, cv2.LINE_AA)
+        cv2.putText(img, price, (520, 450), font, 1.8, (0, 220, 255), 3, cv2.LINE_AA)
+        if notice:
+            cv2.putText(img, "MIND THE GAP", (140, 620), font, 1.8, (60, 60, 255), 3, cv2.LINE_AA)
+        return img
+
+    quarter, half, three_q = n // 4, n // 2, 3 * n // 4
+    boards = {(p, m): board(p, m) for p in ("2.40", "2.75") for m in (False, True)}
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (w, h))
+    for i in range(n):
+        img = boards[("2.40" if i < half else "2.75", quarter <= i < three_q)].astype(np.int16)
+        img += rng.normal(0, 3, (h, w, 1)).astype(np.int16)  # sensor noise
+        writer.write(np.clip(img, 0, 255).astype(np.uint8))
+    writer.release()
+    return [Cue("CENTRAL STATION", 0), Cue("Platform 3 Northbound", 0), Cue("COFFEE", 0), Cue("2.40", 0),
+            Cue("MIND THE GAP", quarter), Cue("2.75", half)]
+
+
+def _first_seen(reports: Iterable[tuple[float, str]], cues: list[Cue], clip_start: float) -> dict[str, float | None]:
+    """Capture-to-report latency (ms) of each cue: first report of a similar text at or after it appeared."""
+    latency: dict[str, float | None] = {c.text: None for c in cues}
+    for at, text in reports:
+        for cue in cues:
+            visible = clip_start + cue.frame / FPS
+            if latency[cue.text] is None and at >= visible and similarity(text, cue.text) >= 0.85:
+                latency[cue.text] = round((at - visible) * 1000, 1)
+    return latency
+
+
+def _measure(run: Callable[[], tuple[int, int, list[tuple[float, str]], float]], cues: list[Cue]) -> dict:
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    processed, dropped, reports, clip_start = run()
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    latency = _first_seen(reports, cues, clip_start)
+    found = [v for v in latency.values() if v is not None]
+    return {
+        "frames_processed": processed, "frames_dropped": dropped, "wall_s": round(wall, 3),
+        "processed_fps": round(processed / wall, 2), "cpu_s": round(cpu, 3),
+        "cpu_cores_used": round(cpu / wall, 2), "cpu_ms_per_processed_frame": round(cpu * 1000 / max(processed, 1), 1),
+        "latency_ms": latency, "latency_ms_max": max(found) if found else None,
+        "texts_missed": [t for t, v in latency.items() if v is None],
+    }
+
+
+def _source(path: Path, lossless: bool) -> VideoSource:
+    return VideoSource(path, pace=not lossless)
+
+
+def stream_side(engine: OcrEngine, path: Path, lossless: bool) -> Callable:
+    def run():
+        settings = StreamSettings(mode=FlowMode.ALL if lossless else FlowMode.LATEST_ONLY)
+        processed = dropped = 0
+        reports: list[tuple[float, str]] = []
+        starts: list[float] = []
+        with run_stream(engine, _source(path, lossless), settings) as results:
+            for result in results:
+                if result.final:
+                    continue
+                processed += 1
+                dropped = result.frames_dropped
+                starts.append(result.capture_time - result.sequence / FPS)
+                now = time.time()
+                reports += [(now, e.text) for e in result.events
+                            if e.type in (EventType.APPEARED, EventType.UPDATED)]
+        return processed, dropped, reports, min(starts) if starts else 0.0
+    return run
+
+
+def full_ocr_side(engine: OcrEngine, path: Path, lossless: bool) -> Callable:
+    def run():
+        flow: FlowQueue[Frame] = FlowQueue(FlowMode.ALL if lossless else FlowMode.LATEST_ONLY, 8)
+        source = _source(path, lossless)
+
+        def produce():
+            try:
+                for frame in source:
+                    flow.put(frame)
+            except (FlowCancelled, FlowClosed):
+                pass
+            finally:
+                flow.close()
+
+        producer = threading.Thread(target=produce, daemon=True)
+        producer.start()
+        processed = dropped = 0
+        reports: list[tuple[float, str]] = []
+        starts: list[float] = []
+        try:
+            while True:
+                try:
+                    delivery = flow.get()
+                except FlowClosed:
+                    break
+                frame = delivery.item
+                result = engine.recognize(frame.image)
+                processed += 1
+                dropped = delivery.dropped_total
+                starts.append(frame.capture_time - frame.sequence / FPS)
+                now = time.time()
+                reports += [(now, line.text) for line in result.lines]
+        finally:
+            flow.cancel()
+            source.close()
+            producer.join(10)
+        return processed, dropped, reports, min(starts) if starts else 0.0
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.stream_bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0, help="clip length (30 fps)")
+    parser.add_argument("--lossless", action="store_true", help="every frame, as fast as possible (capacity)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    add_engine_arguments(parser)
+    args = parser.parse_args(argv)
+
+    engine = OcrEngine(engine_config(args))
+    engine.warm_up()
+    with tempfile.TemporaryDirectory() as folder:
+        clip = Path(folder) / "stream_bench.avi"
+        cues = make_clip(clip, args.seconds)
+        report = {
+            "clip": {"width": SIZE[0], "height": SIZE[1], "fps": FPS, "frames": int(max(args.seconds * FPS, 8)),
+                     "mode": "lossless (ALL)" if args.lossless else "camera (paced, LATEST_ONLY)"},
+            "engine": {"bundle": engine.provenance.bundle, "backend": engine.provenance.backend,
+                       "device": engine.provenance.device, "threads": engine.config.num_threads},
+            "stream": _measure(stream_side(engine, clip, args.lossless), cues),
+            "full_ocr_every_frame": _measure(full_ocr_side(engine, clip, args.lossless), cues),
+        }
+    s, f = report["stream"], report["full_ocr_every_frame"]
+    print(f"{'':24s}{'stream':>12s}{'full OCR':>12s}", file=sys.stderr)
+    for key in ("frames_processed", "frames_dropped", "processed_fps", "cpu_s", "cpu_cores_used",
+                "cpu_ms_per_processed_frame", "latency_ms_max"):
+        print(f"{key:24s}{s[key]!s:>12s}{f[key]!s:>12s}", file=sys.stderr)
+    print(json.dumps(report, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
