@@ -14,7 +14,9 @@
     anything else              -> INTERNAL           INTERNAL (generic message, traceback in the log)
 
 The reason travels in the trailing metadata key ``ocr-error-reason`` (ASCII, UPPER_SNAKE_CASE) of a failed call,
-and in ``Error.reason`` of a failed batch item or stream frame.
+and in ``Error.reason`` of a failed batch item or stream frame. gRPC itself refuses a message over the size limit
+(RESOURCE_EXHAUSTED) and a call past its deadline (DEADLINE_EXCEEDED) before any handler runs; those carry no
+reason.
 """
 
 from __future__ import annotations
