@@ -86,9 +86,11 @@ def _first_seen(reports: Iterable[tuple[float, str]], cues: list[Cue], clip_star
     return latency
 
 
-def _measure(run: Callable[[], tuple[int, int, list[tuple[float, str]], float]], cues: list[Cue]) -> dict:
+def _measure(run: Callable[[], tuple[int, int, list[tuple[float, str]], float, dict]], cues: list[Cue]) -> dict:
+    """``run`` returns frames processed (taken from flow control and answered), frames dropped, the
+    (time, text) reports, the clip's start on the capture clock, and extra figures."""
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    processed, dropped, reports, clip_start = run()
+    processed, dropped, reports, clip_start, extra = run()
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     latency = _first_seen(reports, cues, clip_start)
     found = [v for v in latency.values() if v is not None]
@@ -97,7 +99,7 @@ def _measure(run: Callable[[], tuple[int, int, list[tuple[float, str]], float]],
         "processed_fps": round(processed / wall, 2), "cpu_s": round(cpu, 3),
         "cpu_cores_used": round(cpu / wall, 2), "cpu_ms_per_processed_frame": round(cpu * 1000 / max(processed, 1), 1),
         "latency_ms": latency, "latency_ms_max": max(found) if found else None,
-        "texts_missed": [t for t, v in latency.items() if v is None],
+        "texts_missed": [t for t, v in latency.items() if v is None], **extra,
     }
 
 
@@ -108,7 +110,7 @@ def _source(path: Path, lossless: bool) -> VideoSource:
 def stream_side(engine: OcrEngine, path: Path, lossless: bool) -> Callable:
     def run():
         settings = StreamSettings(mode=FlowMode.ALL if lossless else FlowMode.LATEST_ONLY)
-        processed = dropped = 0
+        processed = dropped = skipped = lines_read = 0
         reports: list[tuple[float, str]] = []
         starts: list[float] = []
         with run_stream(engine, _source(path, lossless), settings) as results:
@@ -116,12 +118,15 @@ def stream_side(engine: OcrEngine, path: Path, lossless: bool) -> Callable:
                 if result.final:
                     continue
                 processed += 1
+                skipped += result.skipped
+                lines_read += result.lines_read
                 dropped = result.frames_dropped
                 starts.append(result.capture_time - result.sequence / FPS)
                 now = time.time()
                 reports += [(now, e.text) for e in result.events
                             if e.type in (EventType.APPEARED, EventType.UPDATED)]
-        return processed, dropped, reports, min(starts) if starts else 0.0
+        extra = {"frames_unchanged_no_model": skipped, "lines_recognized": lines_read}
+        return processed, dropped, reports, min(starts) if starts else 0.0, extra
     return run
 
 
@@ -141,7 +146,7 @@ def full_ocr_side(engine: OcrEngine, path: Path, lossless: bool) -> Callable:
 
         producer = threading.Thread(target=produce, daemon=True)
         producer.start()
-        processed = dropped = 0
+        processed = dropped = lines_read = 0
         reports: list[tuple[float, str]] = []
         starts: list[float] = []
         try:
@@ -157,11 +162,13 @@ def full_ocr_side(engine: OcrEngine, path: Path, lossless: bool) -> Callable:
                 starts.append(frame.capture_time - frame.sequence / FPS)
                 now = time.time()
                 reports += [(now, line.text) for line in result.lines]
+                lines_read += len(result.lines)
         finally:
             flow.cancel()
             source.close()
             producer.join(10)
-        return processed, dropped, reports, min(starts) if starts else 0.0
+        extra = {"frames_unchanged_no_model": 0, "lines_recognized": lines_read}
+        return processed, dropped, reports, min(starts) if starts else 0.0, extra
     return run
 
 
@@ -189,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     s, f = report["stream"], report["full_ocr_every_frame"]
     print(f"{'':24s}{'stream':>12s}{'full OCR':>12s}", file=sys.stderr)
-    for key in ("frames_processed", "frames_dropped", "processed_fps", "cpu_s", "cpu_cores_used",
+    for key in ("frames_processed", "frames_unchanged_no_model", "lines_recognized", "frames_dropped", "processed_fps", "cpu_s", "cpu_cores_used",
                 "cpu_ms_per_processed_frame", "latency_ms_max"):
         print(f"{key:24s}{s[key]!s:>12s}{f[key]!s:>12s}", file=sys.stderr)
     print(json.dumps(report, indent=2))

@@ -16,8 +16,10 @@ __all__ = ["StreamSettings"]
 class StreamSettings:
     """Flow control, change detection, tracking and event thresholds of one stream.
 
-    Frame counts (``reread_every``, ``min_hits``, ``disappear_after``, ``stable_after``, ``edge_hold``) count
-    frames the stream *consumed*: processed ones and ones skipped as unchanged, not ones flow control dropped.
+    Frame counts (``min_hits``, ``stable_after``, ``edge_hold``, ``refresh_every``) count frames the stream
+    *consumed*: processed ones and ones skipped as unchanged, not ones flow control dropped. ``reread_every``
+    counts processed frames (an unchanged frame would read the same); ``disappear_after`` counts consumed
+    frames in which the line was missing (an unchanged frame repeats the last processed one's observation).
     Environment: ``from_env(StreamSettings, prefix="OCR_STREAM_")``.
     """
 
@@ -41,7 +43,7 @@ class StreamSettings:
     max_tracks: int = 256
 
     # recognition reuse: a matched track is re-read only when one of these says so
-    reread_every: int = 15  # consumed frames since its last reading
+    reread_every: int = 15  # processed frames since its last reading
     reread_move: float = 0.25  # box corners moved by this fraction of the line height
     reread_diff: float = 8.0  # mean |diff| of the line's small gray thumbnail since its last reading
 
@@ -49,7 +51,7 @@ class StreamSettings:
     vote_decay: float = 0.7  # weight of older readings per newer one (lower reacts faster to real changes)
     min_confidence: float = 0.5  # readings below this do not vote
     min_hits: int = 2  # frames a track must be seen before APPEARED
-    disappear_after: int = 3  # consecutive processed frames without the track before DISAPPEARED
+    disappear_after: int = 3  # consecutive frames without the line before DISAPPEARED
     stable_after: int = 5  # frames with the same text before STABLE
     edge_margin: int = 2  # a box this close to the frame edge may be clipped text ...
     edge_hold: int = 15  # ... and is reported only after this many frames (0: at once)

@@ -245,8 +245,7 @@ class Tracker:
         for track in list(self._tracks.values()):
             track.read_now = False
             if track.missed == 0:
-                track.hits += 1
-                track.since_read += 1
+                track.hits += 1  # since_read stays: re-reading an unchanged frame would read the same
                 if track.last_reading is not None:
                     track.vote(track.last_reading, self.settings.vote_decay)
             else:
