@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import stream_videos
+from tests.stream import stream_videos
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from edge_runtime.stream import (EventType, FlowMode, Frame, RawImage, StreamSes
                                  run_stream)
 from edge_runtime.stream.sources import VideoSource, encode_jpeg
 
-import stream_videos
+from tests.stream import stream_videos
 
 ALL = StreamSettings(mode=FlowMode.ALL)
 
