@@ -211,8 +211,8 @@ def _print_result(result: FrameResult, frames: bool, out: TextIO) -> None:
     if frames and not result.final:
         out.write(json.dumps({
             "frame": result.sequence, "capture_time": result.capture_time, "skipped": result.skipped,
-            "lines": [{"track_id": line.track_id, "text": line.text, "confidence": round(line.confidence, 4)}
-                      for line in result.lines],
+            "lines": [{"track_id": line.track_id, "text": line.text, "confidence": round(line.confidence, 4),
+                       "reported": line.reported} for line in result.lines],
             "lines_read": result.lines_read, "frames_dropped": result.frames_dropped,
             "queue_wait_ms": result.queue_wait_ms, "processing_ms": result.processing_ms,
         }, ensure_ascii=False) + "\n")

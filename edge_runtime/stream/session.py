@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from edge_runtime import imageio
-from edge_runtime.errors import OcrError
+from edge_runtime.errors import InvalidImageError, OcrError
 from edge_runtime.pipeline import OcrEngine, orient_page
 from edge_runtime.stream.change import ChangeDetector, region_thumbnail
 from edge_runtime.stream.flow import Delivery, FlowCancelled, FlowClosed, FlowQueue
@@ -63,13 +63,16 @@ class StreamSession:
         flow = dict(frames_dropped=delivery.dropped_total, dropped_since_last=delivery.dropped_since_last,
                     queue_wait_ms=round(delivery.queue_wait_ms, 3)) if delivery else {}
         try:
+            if frame.error is not None:
+                raise frame.error
             result = self._process(frame)
         except OcrError as exc:
-            result = FrameResult(frame.sequence, frame.capture_time, error=FrameError(exc.reason, exc.message))
-        except Exception:  # noqa: BLE001 - one bad frame must not end the stream
+            result = FrameResult(frame.sequence, frame.capture_time,
+                                 error=FrameError(exc.reason, exc.message, exc))
+        except Exception as exc:  # noqa: BLE001 - one bad frame must not end the stream
             log.exception("stream frame %s failed", frame.sequence)
             result = FrameResult(frame.sequence, frame.capture_time,
-                                 error=FrameError("INTERNAL", "internal error while processing the frame"))
+                                 error=FrameError("INTERNAL", "internal error while processing the frame", exc))
         finally:
             with self._lock:
                 self._busy = False
@@ -143,8 +146,10 @@ class StreamSession:
         return FrameResult(frame.sequence, frame.capture_time, tuple(lines), tuple(events), lines_read=read_count,
                            timings_ms=_rounded(timings))
 
-    def _decode(self, image: np.ndarray | bytes | RawImage) -> np.ndarray:
+    def _decode(self, image: np.ndarray | bytes | RawImage | None) -> np.ndarray:
         c = self.engine.config
+        if image is None:
+            raise InvalidImageError("frame has no image", "IMAGE_MISSING")
         if isinstance(image, RawImage):
             return imageio.decode_raw(image.data, image.width, image.height, image.pixel_format,
                                       c.max_image_pixels, c.min_image_side)

@@ -265,15 +265,17 @@ class Tracker:
         self._order = []
 
     def lines(self) -> list[TrackedLine]:
-        """Reported lines in view, in reading order."""
+        """Lines in view with a reading, in reading order (reported ones and ones not yet confirmed)."""
         out = []
         for tid in self._order:
             track = self._tracks.get(tid)
-            if track is None or track.missed or track.reported_text is None:
+            if track is None or track.missed:
                 continue
             text, confidence = track.fused()
+            if not text:
+                continue
             out.append(TrackedLine(track.id, text, confidence, track.polygon(), track.angle, track.read_now,
-                                   track.stable_sent))
+                                   track.reported_text is not None, track.stable_sent))
         return out
 
     # ---- internals ----------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -25,11 +25,16 @@ class RawImage:
 
 @dataclass(frozen=True, eq=False)
 class Frame:
-    """One camera frame: BGR array, encoded bytes (JPEG, PNG...) or a raw buffer."""
+    """One camera frame: BGR array, encoded bytes (JPEG, PNG...) or a raw buffer.
 
-    image: np.ndarray | bytes | RawImage
+    ``error`` marks a frame the transport could not turn into an image (say, a message without one): it goes
+    through flow control like any frame and is answered with that error.
+    """
+
+    image: np.ndarray | bytes | RawImage | None
     sequence: int  # producer's frame number; gaps are allowed
-    capture_time: float  # seconds since the epoch, when the camera took it
+    capture_time: float  # seconds since the epoch, when the camera took it; 0: unknown
+    error: Exception | None = None
 
 
 class EventType(str, enum.Enum):
@@ -52,7 +57,7 @@ class TrackEvent:
 
 @dataclass(frozen=True)
 class TrackedLine:
-    """A reported line as seen in this frame."""
+    """A line in this frame, with its track's fused text (``reported``: its APPEARED event has been sent)."""
 
     track_id: int
     text: str  # fused over frames, not necessarily this frame's reading
@@ -60,6 +65,7 @@ class TrackedLine:
     polygon: tuple[Point, ...]
     angle: int = 0
     read: bool = False  # recognition ran on this line in this frame (else the reading was reused)
+    reported: bool = False
     stable: bool = False
 
 
@@ -67,6 +73,7 @@ class TrackedLine:
 class FrameError:
     reason: str  # stable UPPER_SNAKE_CASE, e.g. IMAGE_CORRUPT
     message: str
+    cause: BaseException | None = field(default=None, compare=False, repr=False)  # for a transport's error table
 
 
 @dataclass(frozen=True)
@@ -88,4 +95,6 @@ class FrameResult:
     final: bool = False  # the end-of-stream flush (DISAPPEARED for every reported line)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(replace(self, error=None))
+        out["error"] = {"reason": self.error.reason, "message": self.error.message} if self.error else None
+        return out

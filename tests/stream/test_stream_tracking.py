@@ -52,10 +52,11 @@ def test_similarity_and_iou():
 def test_appears_after_min_hits_then_stable_then_disappears():
     tracker, script = Tracker(StreamSettings(min_hits=2, stable_after=3, disappear_after=2)), Script()
     events, lines = step(tracker, script, 0, [quad(100, 100)], [("EXIT", 0.9)])
-    assert events == [] and lines == []
+    assert events == [] and [(line.text, line.reported) for line in lines] == [("EXIT", False)]
     events, lines = step(tracker, script, 1, [quad(101, 100)], [("EXIT", 0.9)])
     assert kinds(events) == [(EventType.APPEARED, "EXIT")]
-    assert [line.text for line in lines] == ["EXIT"] and lines[0].track_id == events[0].track_id
+    assert [(line.text, line.reported) for line in lines] == [("EXIT", True)]
+    assert lines[0].track_id == events[0].track_id
     events, _ = tracker.seen_again(2)
     assert events == []
     events, _ = tracker.seen_again(3)
