@@ -19,7 +19,7 @@ import numpy as np
 
 from edge_runtime import imageio
 from edge_runtime.errors import InvalidImageError, OcrError
-from edge_runtime.pipeline import OcrEngine, orient_page
+from edge_runtime.pipeline import LineCrop, OcrEngine, orient_page
 from edge_runtime.stream.change import ChangeDetector, region_thumbnail
 from edge_runtime.stream.flow import Delivery, FlowCancelled, FlowClosed, FlowQueue
 from edge_runtime.stream.settings import StreamSettings
@@ -45,6 +45,7 @@ class StreamSession:
         self._since_processed = 0
         self._last_sequence = -1
         self._last_capture = 0.0
+        self._dropped = 0
         self._lock = threading.Lock()
         self._busy = False
         self._closed = False
@@ -79,13 +80,16 @@ class StreamSession:
                 if self._closed:
                     self._release()
         self._last_sequence, self._last_capture = frame.sequence, frame.capture_time
+        if delivery is not None:
+            self._dropped = delivery.dropped_total
         return _with(result, processing_ms=round((time.perf_counter() - started) * 1000, 3), **flow)
 
     def finish(self) -> FrameResult:
         """End of stream: a final result with DISAPPEARED for every line still reported."""
         events = self.tracker.finish(self._last_sequence)
         self.change.reset()
-        return FrameResult(self._last_sequence, self._last_capture, events=tuple(events), final=True)
+        return FrameResult(self._last_sequence, self._last_capture, events=tuple(events),
+                           frames_dropped=self._dropped, final=True)
 
     def close(self) -> None:
         """Free tracks and references now (or as soon as a frame in flight on another thread returns)."""
@@ -117,18 +121,19 @@ class StreamSession:
                                timings_ms=_rounded(timings))
         engine = self.engine
         height, width = image.shape[:2]
-        if self.settings.skip_detection:
-            quads = [np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)]
+        if self.settings.skip_detection:  # the frame is the line, exactly as OcrEngine.recognize reads it
+            quad = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+            quads, crops = [quad], [LineCrop(image, quad, quad.copy())]
         else:
             quads = engine.detect(image)
-        crops = engine.crop(image, quads)
+            crops = engine.crop(image, quads)
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         timings["det"] = (clock() - t0) * 1000
 
         def read(indices: Sequence[int]) -> list[LineReading]:
             started = clock()
             chosen = [crops[i] for i in indices]
-            if engine.config.use_angle_cls and not self.settings.skip_detection:
+            if engine.config.use_angle_cls:
                 orient_page(chosen, engine.classify(chosen), engine.bundle.params.cls_thresh)  # turns in place
             readings = engine.read([c.image for c in chosen])
             timings["rec"] = (clock() - started) * 1000

@@ -140,3 +140,16 @@ def test_slow_consumer(engine, clips, mode):
     if mode is FlowMode.LATEST_ONLY:  # a dropped frame never waits for more than one processing time
         assert max(r.queue_wait_ms for r in frames) < 1000
     assert final.final and assert_once_each(results, scene.texts)
+
+
+def test_skip_detection_reads_each_frame_as_one_line_like_the_engine(engine, clips):
+    scene, _ = clips["price"]
+    line = np.ascontiguousarray(scene.frames[0][85:145, 70:330])  # "DIESEL", cut out
+    other = np.ascontiguousarray(scene.frames[-1][85:145, 350:520])  # "1.859"
+    frames = [Frame(img, i, float(i)) for i, img in enumerate([line, line, other, other, other])]
+    results = list(run_stream(engine, frames, StreamSettings(mode=FlowMode.ALL, skip_detection=True)))
+    expected = [engine.recognize(img, skip_detection=True).text for img in (line, other)]
+    assert [[l.text for l in r.lines] for r in results[:-1]] == [[expected[0]]] * 2 + [[expected[1]]] * 3
+    assert [(e.type, e.text) for e in events_of(results) if e.type is not EventType.STABLE] == [
+        (EventType.APPEARED, expected[0]), (EventType.DISAPPEARED, expected[0]),
+        (EventType.APPEARED, expected[1]), (EventType.DISAPPEARED, expected[1])]
