@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from concurrent.futures import Executor
+from dataclasses import replace
 from types import GeneratorType
 from typing import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
 
@@ -123,16 +124,18 @@ class StreamSession:
         height, width = image.shape[:2]
         if self.settings.skip_detection:  # the frame is the line, exactly as OcrEngine.recognize reads it
             quad = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
-            quads, crops = [quad], [LineCrop(image, quad, quad.copy())]
+            quads = [quad]
         else:
             quads = engine.detect(image)
-            crops = engine.crop(image, quads)
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         timings["det"] = (clock() - t0) * 1000
 
         def read(indices: Sequence[int]) -> list[LineReading]:
             started = clock()
-            chosen = [crops[i] for i in indices]
+            if self.settings.skip_detection:
+                chosen = [LineCrop(image, quads[0], quads[0].copy())]
+            else:  # only the lines that need reading are cut out
+                chosen = engine.crop(image, [quads[i] for i in indices])
             if engine.config.use_angle_cls:
                 orient_page(chosen, engine.classify(chosen), engine.bundle.params.cls_thresh)  # turns in place
             readings = engine.read([c.image for c in chosen])
@@ -166,8 +169,6 @@ def _rounded(timings: dict[str, float]) -> dict[str, float]:
 
 
 def _with(result: FrameResult, **changes: object) -> FrameResult:
-    from dataclasses import replace
-
     return replace(result, **changes)
 
 
