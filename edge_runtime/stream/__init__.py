@@ -1,17 +1,29 @@
 """Camera streams: flow control, change detection, text tracks and events on top of the OCR engine.
 
-Transport-free: the gRPC server and the in-process CLI both drive ``StreamSession`` through
-``run_stream`` (threads) or ``arun_stream`` (asyncio).
+Transport-free: the gRPC server and the in-process CLI both drive ``StreamSession`` through ``run_stream``
+(threads) or ``arun_stream`` (asyncio). Per consumed frame:
+
+    flow control (flow.py)      LATEST_ONLY / QUEUE / ALL; counts drops, measures queue wait
+    change detection (change)   unchanged since the last processed frame -> no model runs at all
+    detection                   every processed frame
+    tracking (tracking.py)      detections matched to tracks by box overlap, confirmed by text similarity;
+                                recognition only where a box moved, its content changed, or every K frames
+    fused reading + events      confidence-weighted vote over frames; APPEARED once a line was seen
+                                ``min_hits`` frames, UPDATED when its fused text changes, STABLE after
+                                ``stable_after`` frames of the same text, DISAPPEARED when gone (or at a cut,
+                                or at the end of the stream), so a client hears of each distinct text once.
+
+Every threshold is a field of ``StreamSettings``.
 """
 
 from edge_runtime.stream.flow import Delivery, FlowCancelled, FlowClosed, FlowMode, FlowQueue
-from edge_runtime.stream.session import StreamSession, arun_stream, run_stream
+from edge_runtime.stream.session import StreamResults, StreamSession, arun_stream, run_stream
 from edge_runtime.stream.settings import StreamSettings
 from edge_runtime.stream.types import (EventType, Frame, FrameError, FrameResult, RawImage, TrackedLine,
                                        TrackEvent)
 
 __all__ = [
-    "Delivery", "FlowCancelled", "FlowClosed", "FlowMode", "FlowQueue", "StreamSession", "arun_stream",
-    "run_stream", "StreamSettings", "EventType", "Frame", "FrameError", "FrameResult", "RawImage",
+    "Delivery", "FlowCancelled", "FlowClosed", "FlowMode", "FlowQueue", "StreamResults", "StreamSession",
+    "arun_stream", "run_stream", "StreamSettings", "EventType", "Frame", "FrameError", "FrameResult", "RawImage",
     "TrackedLine", "TrackEvent",
 ]
