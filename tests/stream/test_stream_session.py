@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter, defaultdict
 
-import cv2
 import numpy as np
 import pytest
 
-from edge_runtime.stream import (EventType, FlowMode, Frame, RawImage, StreamSession, StreamSettings,
-                                 run_stream)
+from edge_runtime.stream import EventType, FlowMode, Frame, RawImage, StreamSettings, run_stream
 from edge_runtime.stream.sources import VideoSource, encode_jpeg
-
-from tests.stream import stream_videos
 
 ALL = StreamSettings(mode=FlowMode.ALL)
 
