@@ -34,9 +34,9 @@ class EngineConfig:
     threads: int = 0  # 0: all cores
     ov_precision_hint: str = "f32"  # OpenVINO INFERENCE_PRECISION_HINT for float parts: f32 | bf16 | f16
     use_angle_cls: bool = True
-    det_limit_side_len: int = 960
-    det_limit_type: str = "max"  # max: longest side <= limit; min: shortest side >= limit
-    det_max_side_len: int = 2400  # hard cap after the "min" rule, keeps memory bounded
+    det_limit_side_len: int = 736
+    det_limit_type: str = "min"  # min: shortest side >= limit (small text in 720p scenes); max: longest side <= limit
+    det_max_side_len: int = 2000  # hard cap after the "min" rule, keeps time and memory bounded
     rec_batch_size: int = 8
     rec_max_width: int = 1600  # crops longer than this (after scaling to height 48) are squeezed
     text_score: float = 0.5  # lines whose mean confidence is lower are dropped

@@ -241,27 +241,23 @@ class OcrEngine:
         return self._warm.is_set()
 
 
-def orient_page(crops: list[LineCrop], probs: np.ndarray, thresh: float, decisive: float = 0.3) -> list[LineCrop]:
+def orient_page(crops: list[LineCrop], probs: np.ndarray, thresh: float, decisive: float = 0.3,
+                min_voters: int = 3) -> list[LineCrop]:
     """Turn upside-down lines and put the page's lines in its own reading order.
 
     The angle classifier judges each line alone and is unsure on some short or sparse ones; a page turned
     by 180° or 90° has all its lines the same way. So the lines vote (by length, with their 180° minus 0°
-    probability); when the vote is decisive every line follows it unless the classifier is sure
-    (``thresh``) of the opposite for that line. Reading order is then taken in the page's dominant frame.
+    probability); when at least ``min_voters`` lines vote and the vote is decisive, every line follows it
+    unless the classifier is sure (``thresh``) of the opposite for that line. Fewer lines (a plate, a sign)
+    are judged one by one. Reading order is then taken in the page's dominant frame.
     """
     if not crops:
         return crops
     lengths = np.array([np.linalg.norm(c.frame[1] - c.frame[0]) for c in crops], dtype=np.float64)
     margin = probs[:, 1] - probs[:, 0] if len(probs) else np.zeros(len(crops))
-    vote = float((lengths * margin).sum() / max(lengths.sum(), 1e-6)) if probs.any() else 0.0
+    vote = float((lengths * margin).sum() / max(lengths.sum(), 1e-6)) if len(crops) >= min_voters else 0.0
     for crop, (p0, p180) in zip(crops, probs):
-        if vote > decisive:
-            flip = p0 < thresh
-        elif vote < -decisive:
-            flip = p180 >= thresh
-        else:
-            flip = p180 >= thresh
-        if flip:
+        if (p0 < thresh) if vote > decisive else (p180 >= thresh):
             crop.turn_180()
     weight = {d: 0.0 for d in (0, 90, 180, 270)}
     for crop, length in zip(crops, lengths):
