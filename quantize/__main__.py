@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings(det_pages=args.det_pages, rec_crops=args.rec_crops, max_word_f1_drop=args.max_f1_drop,
                         max_cer_rise=args.max_cer_rise, gate=not args.no_gate)
     backends = BACKENDS if args.backend == "all" else (args.backend,)
-    with tqdm(total=0, unit="step", disable=args.quiet, file=sys.stderr, dynamic_ncols=True) as bar:
+    with tqdm(total=0, unit="step", disable=args.quiet, file=sys.stderr, dynamic_ncols=True, delay=1.0) as bar:
         results = build(args.bundle, backends, images, eval_dir, settings, force=args.force, out_root=args.out,
                         log=bar.write, progress=bar)
     for result in results:

@@ -14,7 +14,7 @@ import statistics
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from bench.accuracy import evaluate_set
 from edge_runtime.artifacts import RECORD
@@ -22,12 +22,7 @@ from edge_runtime.config import EngineConfig
 from edge_runtime.pipeline import OcrEngine
 from models.bundle import Bundle
 
-__all__ = ["GateSettings", "Figures", "evaluate_engine", "staged_bundle", "run_gate", "CONFIGS"]
-
-# name -> stages served in INT8
-CONFIGS: dict[str, tuple[str, ...]] = {"fp32": (), "int8_det": ("det",), "int8_rec": ("rec",),
-                                       "int8_det_rec": ("det", "rec")}
-
+__all__ = ["GateSettings", "Figures", "evaluate_engine", "staged_bundle", "run_gate"]
 
 @dataclass(frozen=True)
 class GateSettings:
@@ -51,7 +46,7 @@ class Figures:
     det_recall: float
     det_precision: float
     plate_accuracy: float | None
-    per_set: dict[str, float]  # set -> headline value
+    per_set: dict[str, dict[str, float | None]]  # set -> headline and figures of that set alone
     latency_ms: dict[str, float]
     images: int
 
@@ -96,7 +91,9 @@ def evaluate_engine(engine: OcrEngine, sets: Iterable[tuple[str, int]], eval_dir
     latency = {k: round(statistics.median(t.get(k, 0.0) for t in timings), 2)
                for k in ("det", "cls", "rec", "total")} if timings else {}
     return Figures(plate_accuracy=plates[0] if len(plates) == 1 else (statistics.mean(plates) if plates else None),
-                   per_set={r["set"]: r["value"] for r in results}, latency_ms=latency, images=len(timings),
+                   per_set={r["set"]: {k: r[k] for k in ("figure", "value", "word_f1", "cer", "det_recall")}
+                            for r in results},
+                   latency_ms=latency, images=len(timings),
                    **pooled)
 
 
@@ -132,55 +129,59 @@ def _passes(delta: dict[str, float], settings: GateSettings) -> bool:
 def run_gate(bundle: Bundle, backend: str, build_dir: Path, stage_files: dict[str, str], settings: GateSettings,
              eval_dir: Path, threads: int = 0, log: Callable[[str], None] = print,
              tick: Callable[[], None] | None = None) -> dict[str, Any]:
-    """Evaluate FP32, each INT8 stage alone, and (when both pass alone) both together; decide what to publish.
+    """Evaluate FP32 and all built INT8 stages together; when that fails, each stage alone, to find the culprit.
 
-    Returns ``{"published": [...], "configs": {name: figures}, "stages": {stage: {...}}, "summary": str}``.
+    Publishes every stage when together they stay within the thresholds; otherwise the stages that pass
+    alone (if both pass alone but not together, the cheaper one). Returns ``{"published": [...],
+    "served": {...}, "summary": str, "stages": {stage: {...}}, "configs": {name: figures}}``.
     """
     figures: dict[str, Figures] = {}
+    built = [s for s in ("det", "rec") if s in stage_files]
     with tempfile.TemporaryDirectory(prefix="edge-ocr-gate-") as tmp:
 
-        def evaluate(name: str) -> Figures:
-            staged = staged_bundle(bundle, backend, build_dir, stage_files, CONFIGS[name], Path(tmp) / name)
+        def evaluate(int8: Sequence[str]) -> Figures:
+            name = "int8_" + "_".join(int8) if int8 else "fp32"
+            staged = staged_bundle(bundle, backend, build_dir, stage_files, int8, Path(tmp) / name)
             engine = OcrEngine(EngineConfig(backend=backend, precision="auto", threads=threads), bundle=staged)
-            wanted = {s: ("int8" if s in CONFIGS[name] else "fp32") for s in ("det", "rec")}
+            wanted = {s: ("int8" if s in int8 else "fp32") for s in ("det", "rec")}
             served = {s: engine.precision[s] for s in ("det", "rec")}
             if served != wanted:
                 raise RuntimeError(f"gate config {name}: engine serves {served}, expected {wanted}")
-            figures[name] = evaluate_engine(engine, settings.sets, eval_dir)
+            f = figures[name] = evaluate_engine(engine, settings.sets, eval_dir)
             if tick:
                 tick()
-            f = figures[name]
             log(f"gate {backend} {name}: word F1 {100 * f.word_f1:.2f}  CER {100 * f.cer:.2f}  "
                 f"det recall {100 * f.det_recall:.2f}  ({f.images} images)")
             return f
 
-        base = evaluate("fp32")
-        stages: dict[str, dict[str, Any]] = {}
-        for stage in ("det", "rec"):
-            if stage not in stage_files:
-                continue
-            delta = _delta(base, evaluate(f"int8_{stage}"))
-            ok = _passes(delta, settings)
-            stages[stage] = {"alone": delta, "passed_alone": ok,
-                             "latency_ms": {"fp32": base.latency_ms.get(stage),
-                                            "int8": figures[f"int8_{stage}"].latency_ms.get(stage)}}
-        passing = [s for s in ("det", "rec") if stages.get(s, {}).get("passed_alone")]
-        published = passing
-        if len(passing) == 2:
-            together = _delta(base, evaluate("int8_det_rec"))
-            for stage in passing:
-                stages[stage]["together"] = together
-            if not _passes(together, settings):  # each is fine alone, not both: keep the cheaper one
-                cost = {s: stages[s]["alone"]["word_f1_drop_pt"] + stages[s]["alone"]["cer_rise_pt"] for s in passing}
-                published = [min(passing, key=lambda s: (cost[s], s))]
+        base = evaluate(())
+        together = _delta(base, evaluate(built)) if built else None
+        stages: dict[str, dict[str, Any]] = {s: {"together": together} for s in built}
+        if together is not None and _passes(together, settings):
+            published = built
+            for stage in built:
+                stages[stage]["alone"] = together if len(built) == 1 else None  # not needed: all passed together
+        else:
+            published = []
+            for stage in built:
+                alone = together if len(built) == 1 else _delta(base, evaluate((stage,)))
+                stages[stage]["alone"] = alone
+                if _passes(alone, settings):
+                    published.append(stage)
+            if len(published) > 1:  # each is fine alone, not both: keep the cheaper one
+                cost = {s: stages[s]["alone"]["word_f1_drop_pt"] + stages[s]["alone"]["cer_rise_pt"] for s in published}
+                published = [min(published, key=lambda s: (cost[s], s))]
+    int8_all = figures.get("int8_" + "_".join(built))
     for stage, info in stages.items():
         info["published"] = stage in published
+        info["latency_ms"] = {"fp32": base.latency_ms.get(stage),
+                              "int8": (figures.get(f"int8_{stage}") or int8_all).latency_ms.get(stage)}
+        alone = info.get("alone")
         if stage in published:
             info["verdict"] = "published"
-        elif not info["passed_alone"]:
-            d = info["alone"]
-            info["verdict"] = (f"refused: word F1 -{d['word_f1_drop_pt']:.2f} pt (max {settings.max_word_f1_drop}), "
-                               f"CER +{d['cer_rise_pt']:.2f} pt (max {settings.max_cer_rise}); FP32 served")
+        elif alone is not None and not _passes(alone, settings):
+            info["verdict"] = (f"refused: word F1 -{alone['word_f1_drop_pt']:.2f} pt (max {settings.max_word_f1_drop}), "
+                               f"CER +{alone['cer_rise_pt']:.2f} pt (max {settings.max_cer_rise}); FP32 served")
         else:
             info["verdict"] = "refused: passes alone but not together with the other INT8 stage; FP32 served"
     served = {s: ("int8" if s in published else "fp32") for s in ("det", "rec")}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 from typing import Sequence
 
@@ -22,15 +24,16 @@ def quantize_stage(onnx_path: Path, samples: Sequence[np.ndarray], out_xml: Path
 
     model = ov.Core().read_model(str(onnx_path))
     dataset = nncf.Dataset(list(samples))
-    quantized = nncf.quantize(
-        model,
-        dataset,
-        preset=nncf.QuantizationPreset.PERFORMANCE,
-        target_device=nncf.TargetDevice.CPU,
-        subset_size=len(samples),
-        fast_bias_correction=fast_bias_correction,
-        model_type=nncf.ModelType.TRANSFORMER if stage == "rec" else None,
-    )
+    with contextlib.redirect_stdout(io.StringIO()):  # NNCF draws its own progress bars; the CLI has one
+        quantized = nncf.quantize(
+            model,
+            dataset,
+            preset=nncf.QuantizationPreset.MIXED,  # asymmetric activations: better on both stages here
+            target_device=nncf.TargetDevice.CPU,
+            subset_size=len(samples),
+            fast_bias_correction=fast_bias_correction,
+            model_type=nncf.ModelType.TRANSFORMER if stage == "rec" else None,
+        )
     out_xml.parent.mkdir(parents=True, exist_ok=True)
     ov.save_model(quantized, str(out_xml), compress_to_fp16=False)
     return [out_xml, out_xml.with_suffix(".bin")]

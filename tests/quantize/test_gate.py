@@ -1,0 +1,112 @@
+"""The accuracy gate on real models and real data: it refuses a broken INT8 artifact and accepts the real ones;
+the published INT8 artifacts load on both backends and keep word F1 within a point of FP32 on every dev set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.accuracy import engine_recognizer, evaluate_set, headline_figure
+from edge_runtime import detect, recognize
+from edge_runtime.artifacts import int8_dir, quantization_record
+from models import load_bundle
+from quantize.gate import GateSettings, run_gate
+from tests.conftest import get_engine
+
+BACKENDS = ["openvino", "onnxruntime"]
+SMALL_GATE = (("sroie", 2), ("page_tesseract", 1))  # enough to see a broken model; fast
+# Held-out images per dev set (the first N: calibration takes the last images of sroie, icdar15_test, plates).
+DEV_SETS = {"sroie": 12, "icdar15_test": 20, "icdar15_toy": 6, "page_tesseract": 5, "plates": 16, "rec_words": 100}
+
+
+def _record(backend: str) -> dict:
+    record = quantization_record(load_bundle(), backend)
+    if record is None:
+        pytest.fail(f"no INT8 build for {backend}: run scripts/setup.sh (or python -m quantize)")
+    return record
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_gate_refuses_an_artifact_calibrated_on_garbage(tmp_path: Path, eval_dir: Path, backend: str) -> None:
+    bundle = load_bundle()
+    rng = np.random.default_rng(0)
+    garbage = [rng.normal(0.0, 40.0, (1, 3, 48, 320)).astype(np.float32)]  # ranges ~40x too wide: INT8 steps too coarse
+    if backend == "openvino":
+        from quantize.openvino_ptq import quantize_stage
+
+        name = "rec.xml"
+    else:
+        from quantize.onnx_qdq import quantize_stage
+
+        name = "rec.onnx"
+    quantize_stage(bundle.path("rec"), garbage, tmp_path / name, "rec")
+    verdict = run_gate(bundle, backend, tmp_path, {"rec": name}, GateSettings(1.0, 0.5, SMALL_GATE), eval_dir,
+                       log=lambda _: None)
+    assert verdict["published"] == []
+    assert verdict["stages"]["rec"]["verdict"].startswith("refused")
+    assert verdict["stages"]["rec"]["alone"]["word_f1_drop_pt"] > 1.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_gate_accepted_the_real_artifacts(backend: str) -> None:
+    """Every published stage is within the thresholds, alone and with the other published stage; the real
+    recognizer (the stage that carries most of the INT8 gain) passes on both backends."""
+    record = _record(backend)
+    limits = record["gate"]["max_word_f1_drop_pt"], record["gate"]["max_cer_rise_pt"]
+    published = [s for s, e in record["stages"].items() if e["published"]]
+    assert "rec" in published, record["stages"]["rec"]["verdict"]
+    for stage in published:
+        entry = record["stages"][stage]
+        judged = entry["together"] if len(published) > 1 or entry.get("alone") is None else entry["alone"]
+        assert judged["word_f1_drop_pt"] <= limits[0] and judged["cer_rise_pt"] <= limits[1]
+    assert record["calibration"]["images_sha256"] and record["inputs"]["tools"]["nncf"]
+    assert set(record["artifacts"]) >= {e["file"] for e in record["stages"].values()}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_built_artifact_loads_and_agrees_with_fp32(eval_dir: Path, backend: str) -> None:
+    """Published or not, each INT8 file loads on its backend and reads like the FP32 model it came from."""
+    from edge_runtime.backends import SessionOptions, load
+    from quantize.calibration import page_crops
+
+    bundle = load_bundle()
+    record = _record(backend)
+    fp32 = get_engine(backend=backend, precision="fp32")
+    page = fp32.load_image(eval_dir / "page_tesseract" / "images" / "eurotext.png")
+    lines = [recognize.preprocess(c, fp32.rec_params)[0] for c in page_crops(fp32, page)]
+    same_width = [b for b in lines if b.shape[2] == lines[0].shape[2]][:8]
+    blobs = {"det": detect.preprocess(page, fp32.det_params), "rec": np.stack(same_width)}
+    options = SessionOptions("cpu", 2, "f32")
+    for stage, blob in blobs.items():
+        ref = load(backend, bundle.path(stage), options)
+        q = load(backend, int8_dir(bundle, backend) / record["stages"][stage]["file"], options)
+        want = ref.run({ref.inputs[0]: blob})[0]
+        got = q.run({q.inputs[0]: blob})[0]
+        assert got.shape == want.shape
+        if stage == "det":  # same text pixels above the DB threshold, nearly everywhere
+            assert np.mean((got > 0.3) == (want > 0.3)) > 0.98
+        else:  # same best class in nearly every CTC frame
+            assert np.mean(got.argmax(-1) == want.argmax(-1)) > 0.9
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_served_engine_reports_int8_where_published(eval_dir: Path, backend: str) -> None:
+    record = _record(backend)
+    engine = get_engine(backend=backend, precision="int8")
+    for stage in ("det", "rec"):
+        assert engine.precision[stage] == ("int8" if record["stages"][stage]["published"] else "fp32")
+    result = engine.recognize(eval_dir / "page_tesseract" / "images" / "eurotext.png")
+    assert result.provenance.precision == engine.precision
+    assert "quick brown fox" in result.text.lower()
+
+
+@pytest.mark.parametrize("set_name", list(DEV_SETS))
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_int8_headline_within_a_point_of_fp32(eval_dir: Path, backend: str, set_name: str) -> None:
+    limit = DEV_SETS[set_name]
+    fp32 = evaluate_set(engine_recognizer(get_engine(backend=backend, precision="fp32")), set_name, eval_dir, limit)
+    int8 = evaluate_set(engine_recognizer(get_engine(backend=backend, precision="int8")), set_name, eval_dir, limit)
+    figure = headline_figure(set_name)
+    assert int8[figure] >= fp32[figure] - 0.01, f"{backend} {set_name} {figure}: FP32 {fp32[figure]:.4f} INT8 {int8[figure]:.4f}"
