@@ -1,4 +1,4 @@
-"""Stream test fixtures: the generated clips, written once per session as small MJPG videos."""
+"""Stream test fixtures: a camera-configured engine and the generated clips, written once as small MJPG videos."""
 
 from __future__ import annotations
 
@@ -6,7 +6,26 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import get_engine
 from tests.stream import stream_videos
+
+# Camera frames are detected at their own size (longest side <= 960), as a camera deployment sets with
+# OCR_DET_LIMIT_TYPE=max. The engine default (shortest side >= 736, for small text in still photos) would
+# upscale every 640x360 test frame about 2x per side and make detection ~4x slower, for no stream semantics.
+CAMERA = {"det_limit_type": "max", "det_limit_side_len": 960}
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """The real default models, configured for camera frames (see CAMERA)."""
+    return get_engine(**CAMERA)
+
+
+@pytest.fixture
+def camera_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same camera configuration for commands that build their own engine from OCR_* variables."""
+    for key, value in CAMERA.items():
+        monkeypatch.setenv(f"OCR_{key.upper()}", str(value))
 
 
 @pytest.fixture(scope="session")

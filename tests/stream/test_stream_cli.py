@@ -14,7 +14,7 @@ from edge_runtime.stream.flow import FlowMode
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_events_are_printed_once_as_json_lines(clips, capsys):
+def test_events_are_printed_once_as_json_lines(clips, capsys, camera_env):
     scene, path = clips["appear"]
     assert edge_main(["stream", "--source", str(path), "--show-fps"]) == 0
     out, err = capsys.readouterr()
@@ -27,7 +27,7 @@ def test_events_are_printed_once_as_json_lines(clips, capsys):
     assert "fps" in err
 
 
-def test_per_frame_records(clips, capsys):
+def test_per_frame_records(clips, capsys, camera_env):
     scene, path = clips["static"]
     assert edge_main(["stream", "--source", str(path), "--frames", "--max-frames", "5"]) == 0
     frames = [r for r in map(json.loads, capsys.readouterr().out.splitlines()) if "frame" in r]
