@@ -17,7 +17,8 @@ Result keys: ``set``, ``kind``, ``images``, ``figure`` (headline figure name), `
 (per-image truth and prediction) when ``keep_samples`` is set.
 
 CLI: ``python -m bench.accuracy [--sets ...] [--backend ...] [--precision ...] [--bundle ...]
-[--peer rapidocr|none] [--limit N] [--json out.json]`` prints a markdown table.
+[--peer rapidocr|none] [--peer-only] [--limit N] [--json out.json]`` prints a markdown table; backends,
+precisions and bundles take several values (every combination is scored).
 """
 
 from __future__ import annotations
@@ -231,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--precision", nargs="+", default=["fp32"], help="fp32 | int8 | auto")
     parser.add_argument("--bundle", nargs="+", default=[None], help="default: the manifest's default bundle")
     parser.add_argument("--peer", default="rapidocr", help="rapidocr | none")
+    parser.add_argument("--peer-only", action="store_true", help="score only the peer, not our engine")
     parser.add_argument("--limit", type=int, default=None, help="first N images of each set")
     parser.add_argument("--json", type=Path, default=None, help="write every result, per-image samples included")
     args = parser.parse_args(argv)
@@ -241,7 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from edge_runtime.config import EngineConfig
     from edge_runtime.pipeline import OcrEngine
 
-    for backend, precision, bundle in itertools.product(args.backend, args.precision, args.bundle):
+    configs = [] if args.peer_only else itertools.product(args.backend, args.precision, args.bundle)
+    for backend, precision, bundle in configs:
         engine = OcrEngine(EngineConfig(backend=backend, precision=precision, bundle=bundle))
         engine.warm_up()
         used = "/".join(sorted(set(engine.precision.values())))

@@ -5,11 +5,13 @@ Real models, real published data, both backends; the bar is parsed from BASELINE
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench import metrics
 from bench.accuracy import engine_recognizer, evaluate_set, headline, headline_figure, rapidocr_baseline, read_baselines
 from tests.conftest import EVAL_DIR, get_engine
 
@@ -23,18 +25,19 @@ def _baseline_sets() -> list[str]:
         return ["<BASELINES.md missing>"]  # the eval_dir fixture then fails with the reason
 
 
-def _misses(result: dict[str, Any], figure: str, count: int = 6) -> str:
+def _misses(result: dict[str, Any], figure: str, count: int = 8) -> str:
     """A few wrong images, so a failure says what kind of error it is without a rerun."""
     wrong = []
     for s in result["samples"]:
         if figure in ("exact_match", "plate_accuracy"):
-            ok = s.get("exact", s.get("plate"))
-            if not ok:
-                wrong.append(f"  {s['image']}: truth {s['truth']!r} read {s['predicted']!r}")
-        else:
-            w = s["words"]
-            if w["matched"] < max(w["predicted"], w["truth"]):
-                wrong.append(f"  {s['image']}: words matched {w['matched']} of {w['truth']} (read {w['predicted']})")
+            if not s.get("exact", s.get("plate")):
+                wrong.append(f"  {s['image']}: truth {s['truth']!r} read {s['predicted'][:80]!r}")
+            continue
+        truth = Counter(metrics.normalize_words(s["truth"]))
+        read = Counter(metrics.normalize_words(s["predicted"]))  # before the don't-care drop
+        if truth - read:
+            wrong.append(f"  {s['image']}: missed {sorted((truth - read).elements())} "
+                         f"extra {sorted((read - truth).elements())[:8]}")
     return "\n".join(wrong[:count])
 
 
