@@ -18,7 +18,7 @@ from typing import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
 import cv2
 import numpy as np
 
-from edge_runtime import imageio
+from edge_runtime import imageio, recognize
 from edge_runtime.errors import InvalidImageError, OcrError
 from edge_runtime.pipeline import LineCrop, OcrEngine, orient_page
 from edge_runtime.stream.change import ChangeDetector, region_thumbnail
@@ -141,7 +141,8 @@ class StreamSession:
             readings = engine.read([c.image for c in chosen])
             timings["rec"] = (clock() - started) * 1000
             keep = engine.config.text_score
-            return [LineReading(r.text.strip(), float(r.confidence) if r.confidence >= keep else 0.0, c.direction)
+            return [LineReading(r.text.strip(), float(r.confidence) if r.confidence >= keep else 0.0, c.direction,
+                                _corners(c.quad, c.frame), tuple(recognize.words_of(r)))
                     for r, c in zip(readings, chosen)]
 
         events, lines, read_count = self.tracker.step(frame.sequence, quads, read,
@@ -162,6 +163,13 @@ class StreamSession:
             return imageio.decode_raw(image.data, image.width, image.height, image.pixel_format,
                                       c.max_image_pixels, c.min_image_side)
         return self.engine.load_image(image)
+
+
+def _corners(quad: np.ndarray, frame: np.ndarray) -> tuple[int, int, int, int]:
+    """Which corner of the detected box is each corner of the reading frame (start-top, end-top, ...)."""
+    distances = np.linalg.norm(frame[:, None, :] - quad[None, :, :], axis=2)
+    order = tuple(int(i) for i in distances.argmin(axis=1))
+    return order if len(set(order)) == 4 else (0, 1, 2, 3)  # type: ignore[return-value]
 
 
 def _rounded(timings: dict[str, float]) -> dict[str, float]:

@@ -16,7 +16,7 @@ import numpy as np
 
 from edge_runtime.stream.settings import StreamSettings
 from edge_runtime.stream.types import EventType, TrackedLine, TrackEvent
-from edge_runtime.types import Point
+from edge_runtime.types import Point, Word
 
 __all__ = ["Tracker", "Track", "LineReading", "similarity", "box_iou"]
 
@@ -26,6 +26,8 @@ class LineReading:
     text: str
     confidence: float
     angle: int = 0
+    corners: tuple[int, int, int, int] = (0, 1, 2, 3)  # box corners as (start-top, end-top, end-bottom, start-bottom)
+    words: tuple[tuple[str, float, float, float], ...] = ()  # (word, confidence, start, end) along the line
 
 
 ReadFn = Callable[[Sequence[int]], Sequence[LineReading]]
@@ -79,6 +81,7 @@ class Track:
     first_sequence: int
     votes: dict[str, list[float]] = field(default_factory=dict)  # text -> [decayed weight, conf sum, count]
     angle: int = 0
+    corners: tuple[int, int, int, int] = (0, 1, 2, 3)
     read_quad: np.ndarray | None = None
     read_thumb: np.ndarray | None = None
     since_read: int = 0
@@ -99,7 +102,7 @@ class Track:
         entry[0] += reading.confidence
         entry[1] += reading.confidence
         entry[2] += 1
-        self.angle = reading.angle
+        self.angle, self.corners = reading.angle, reading.corners
         for text in [t for t, e in self.votes.items() if e[0] < 1e-3]:  # forgotten readings
             del self.votes[text]
 
@@ -110,9 +113,25 @@ class Track:
         text, (_, total, count) = max(self.votes.items(), key=lambda kv: kv[1][0])
         return text, total / count
 
+    def frame(self) -> np.ndarray:
+        """The box as (start-top, end-top, end-bottom, start-bottom) of the text, as it was last read."""
+        return self.quad[list(self.corners)]
+
     def polygon(self) -> tuple[Point, ...]:
-        quad = self.quad[[2, 3, 0, 1]] if self.angle == 180 else self.quad  # clockwise from the text's start
-        return tuple((float(x), float(y)) for x, y in quad)
+        return tuple((float(x), float(y)) for x, y in self.frame())
+
+    def words(self, text: str) -> tuple[Word, ...]:
+        """Word boxes of the last reading on the current box, when that reading is the fused ``text``."""
+        reading = self.last_reading
+        if reading is None or reading.text != text or not reading.words:
+            return ()
+        f = self.frame()
+        out = []
+        for word, confidence, start, end in reading.words:
+            a, b = f[0] + (f[1] - f[0]) * start, f[0] + (f[1] - f[0]) * end
+            c, d = f[3] + (f[2] - f[3]) * end, f[3] + (f[2] - f[3]) * start
+            out.append(Word(word, confidence, tuple((float(x), float(y)) for x, y in (a, b, c, d))))
+        return tuple(out)
 
 
 class Tracker:
@@ -226,7 +245,7 @@ class Tracker:
                         track.full_view = True
                         track.votes.clear()  # readings of the line half out of view were partial
                     if track.full_view and track.clipped:
-                        track.angle = reading.angle  # leaving the view: partial readings do not vote
+                        track.angle, track.corners = reading.angle, reading.corners  # leaving: no vote
                     else:
                         track.last_reading = reading
             else:
@@ -275,7 +294,7 @@ class Tracker:
             if not text:
                 continue
             out.append(TrackedLine(track.id, text, confidence, track.polygon(), track.angle, track.read_now,
-                                   track.reported_text is not None, track.stable_sent))
+                                   track.reported_text is not None, track.stable_sent, track.words(text)))
         return out
 
     # ---- internals ----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_runtime.types import Point
+from edge_runtime.types import Point, Word
 
 __all__ = ["RawImage", "Frame", "EventType", "TrackEvent", "TrackedLine", "FrameError", "FrameResult"]
 
@@ -67,6 +67,7 @@ class TrackedLine:
     read: bool = False  # recognition ran on this line in this frame (else the reading was reused)
     reported: bool = False
     stable: bool = False
+    words: tuple[Word, ...] = ()  # of the last reading, placed on this frame's box (empty if it is not `text`)
 
 
 @dataclass(frozen=True)

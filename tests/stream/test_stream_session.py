@@ -51,6 +51,10 @@ def test_each_distinct_text_appears_once_and_disappears_once(engine, clips, name
     frames = results[:-1]
     if name == "static":  # unchanged frames run no model at all
         assert sum(not r.skipped for r in frames) == 1 and sum(r.lines_read for r in frames) == 2
+        for line in frames[-1].lines:  # word boxes of the reused reading, inside the line's box
+            assert " ".join(w.text for w in line.words) == line.text
+            xs = [x for x, _ in line.polygon]
+            assert all(min(xs) - 1 <= x <= max(xs) + 1 for w in line.words for x, _ in w.polygon)
     if name == "noisy":  # noise and shake: detection runs, recognition mostly reuses the last reading
         assert sum(r.lines_read for r in frames) < 0.75 * 2 * len(frames)
         assert all(len(r.lines) == 2 for r in frames[1:])
