@@ -190,8 +190,10 @@ def _result_of(pb: Any, response: Any) -> FrameResult:
                   for line in response.lines)
     error = FrameError(response.error.reason, response.error.message) if response.HasField("error") else None
     capture = response.capture_time.ToNanoseconds() / 1e9 if response.HasField("capture_time") else 0.0
+    final = not response.HasField("timings") and error is None  # the server's end-of-stream flush
     return FrameResult(response.sequence, capture, lines, events, frames_dropped=response.frames_dropped,
-                       queue_wait_ms=response.timings.queue_ms, processing_ms=response.timings.total_ms, error=error)
+                       queue_wait_ms=response.timings.queue_ms, processing_ms=response.timings.total_ms, error=error,
+                       final=final)
 
 
 # ---- output ---------------------------------------------------------------------------------------------
