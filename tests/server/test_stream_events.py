@@ -104,3 +104,19 @@ def test_cli_streams_to_the_server(served, tmp_path, capsys):
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     for kind in ("APPEARED", "DISAPPEARED"):
         assert Counter(r["text"] for r in records if r.get("event") == kind) == Counter(scene.texts)
+
+
+def test_config_fields_map_onto_stream_settings():
+    from edge_runtime.stream import FlowMode, StreamSettings
+    from server.stream import settings_of
+
+    defaults = StreamSettings()
+    assert settings_of(ocr_pb2.StreamConfig(), defaults) == defaults  # zeros: the server's defaults
+    config = ocr_pb2.StreamConfig(options=ocr_pb2.RecognizeOptions(skip_detection=True),
+                                  flow_control=ocr_pb2.FLOW_CONTROL_QUEUE, queue_size=5, change_threshold=7.5,
+                                  reread_every_frames=9, box_change_threshold=0.4, stable_after_frames=11,
+                                  disappear_after_frames=6)
+    s = settings_of(config, defaults)
+    assert (s.mode, s.queue_size, s.change_threshold, s.skip_detection) == (FlowMode.QUEUE, 5, 7.5, True)
+    assert (s.reread_every, s.refresh_every, s.match_iou, s.stable_after, s.disappear_after) == (9, 9, 0.4, 11, 6)
+    assert s.match_iou <= s.strong_iou
