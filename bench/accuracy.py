@@ -16,6 +16,11 @@ Result keys: ``set``, ``kind``, ``images``, ``figure`` (headline figure name), `
 ``s_per_image`` (median seconds of one ``recognize_fn`` call, image loading included), and ``samples``
 (per-image truth and prediction) when ``keep_samples`` is set.
 
+Figures are micro-averaged over the set (summed counts). Predicted lines more than half inside don't-care
+regions are dropped before every figure (this reproduces BASELINES.md's RapidOCR
+figures). CER is case-sensitive and uses the README's geometric reading order, so on pages turned by
+90° or 180° it is high for any system; page sets are judged by word F1.
+
 CLI: ``python -m bench.accuracy [--sets ...] [--backend ...] [--precision ...] [--bundle ...]
 [--peer rapidocr|none] [--peer-only] [--limit N] [--json out.json]`` prints a markdown table; backends,
 precisions and bundles take several values (every combination is scored).
@@ -26,6 +31,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import re
 import statistics
 import sys
@@ -64,8 +70,6 @@ def headline(result: dict[str, Any]) -> float:
 
 def default_eval_dir() -> Path:
     """``$OCR_EVAL_DIR`` or ``../shared/eval`` next to the repository (as tests/conftest.py finds it)."""
-    import os
-
     return Path(os.environ.get("OCR_EVAL_DIR", Path(__file__).resolve().parents[2] / "shared" / "eval"))
 
 
