@@ -14,7 +14,10 @@ Result keys: ``set``, ``kind``, ``images``, ``figure`` (headline figure name), `
 ``word_f1``, ``word_precision``, ``word_recall``, ``cer``, ``det_recall``, ``det_precision``,
 ``exact_match``, ``plate_accuracy`` (None where a figure does not apply to the set's kind),
 ``s_per_image`` (median seconds of one ``recognize_fn`` call, image loading included), and ``samples``
-(per-image truth and prediction) when ``keep_samples`` is set.
+(per-image records) when ``keep_samples`` is set. A sample record holds ``image``, ``truth``, ``predicted``
+(text in reading order), ``lines`` and that image's counts, so figures can be pooled across sets:
+``words`` {matched, predicted, truth}, ``edits`` {edits, truth_chars}, ``cover`` {found, truth, precise,
+predicted}, ``exact`` or ``plate`` (bool), each present only where it applies.
 
 Figures are micro-averaged over the set (summed counts). Predicted lines more than half inside don't-care
 regions are dropped before every figure (this reproduces BASELINES.md's RapidOCR
