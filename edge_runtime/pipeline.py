@@ -37,6 +37,7 @@ class LineCrop:
     quad: np.ndarray
     frame: np.ndarray
     flipped: bool = False
+    doubtful: bool = False  # turned on its own classifier's word alone: worth reading the other way too
 
     def turn_180(self) -> None:
         self.image = np.ascontiguousarray(self.image[::-1, ::-1])
@@ -135,6 +136,48 @@ class OcrEngine:
             parts.append(session.run({session.inputs[0]: blob})[0])
         return np.concatenate(parts)
 
+    def whole_image_crop(self, image: np.ndarray) -> LineCrop:
+        """The image as one text line (``skip_detection``)."""
+        h, w = image.shape[:2]
+        quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+        return LineCrop(image, quad, quad.copy())
+
+    def orient(self, crops: list[LineCrop], probs: np.ndarray | None = None) -> list[LineCrop]:
+        """Angle classification (unless disabled) + ``orient_page``: crops turned upright, in reading order."""
+        if probs is None:
+            probs = self.classify(crops) if self.config.use_angle_cls else np.zeros((len(crops), 2), np.float32)
+        return orient_page(crops, probs, self.bundle.params.cls_thresh)
+
+    @staticmethod
+    def doubtful(crops: Sequence[LineCrop]) -> list[int]:
+        """Indices of crops turned on the angle classifier's word alone."""
+        return [i for i, c in enumerate(crops) if c.doubtful]
+
+    @staticmethod
+    def settle(crops: Sequence[LineCrop], readings: list[Reading], indices: Sequence[int],
+               second: Sequence[Reading]) -> list[Reading]:
+        """Keep, for each doubtful crop, the more confident of its two readings (as turned, and turned back).
+
+        The small angle classifier confidently turns some upright single words (``$100,000``, ``COFFEE``);
+        the recognizer reading an upside-down line is far less sure of itself than reading it upright.
+        ``second`` holds the readings of ``crops[i].image`` turned back by 180°, for i in ``indices``.
+        """
+        for i, other in zip(indices, second):
+            if other.confidence > readings[i].confidence:
+                crops[i].turn_180()
+                readings[i] = other
+            crops[i].doubtful = False
+        return readings
+
+    def read_lines(self, crops: Sequence[LineCrop]) -> list[Reading]:
+        """Recognize oriented crops, with a second look at the doubtful ones."""
+        readings = self.read([c.image for c in crops])
+        again = self.doubtful(crops)
+        if again:
+            second = self.read([np.ascontiguousarray(crops[i].image[::-1, ::-1]) for i in again])
+            self.settle(crops, readings, again, second)
+        return readings
+
     def read(self, images: Sequence[np.ndarray], batch_size: int | None = None) -> list[Reading]:
         """Recognize line images; batches only crops of the same width bucket (see recognize.py)."""
         if not images:
@@ -180,9 +223,7 @@ class OcrEngine:
         for arr, ms in zip(decoded, per_image_ms):
             t0 = time.perf_counter()
             if skip_detection:
-                h, w = arr.shape[:2]
-                quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
-                all_crops.append([LineCrop(arr, quad, quad.copy())])
+                all_crops.append([self.whole_image_crop(arr)])
             else:
                 all_crops.append(self.crop(arr, self.detect(arr)))
             ms["det"] = (time.perf_counter() - t0) * 1000
@@ -190,13 +231,13 @@ class OcrEngine:
         t0 = time.perf_counter()
         probs = self.classify(flat) if self.config.use_angle_cls else np.zeros((len(flat), 2), np.float32)
         k = 0
-        for crops in all_crops:
-            crops[:] = orient_page(crops, probs[k:k + len(crops)], self.bundle.params.cls_thresh)
+        for crops in all_crops:  # classified together, oriented page by page
+            crops[:] = self.orient(crops, probs[k:k + len(crops)])
             k += len(crops)
         flat = [c for crops in all_crops for c in crops]  # now in reading order
         cls_ms = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        readings = self.read([c.image for c in flat])
+        readings = self.read_lines(flat)
         rec_ms = (time.perf_counter() - t0) * 1000
         total_crops = max(len(flat), 1)
         results, k = [], 0
@@ -249,7 +290,8 @@ def orient_page(crops: list[LineCrop], probs: np.ndarray, thresh: float, decisiv
     by 180° or 90° has all its lines the same way. So the lines vote (by length, with their 180° minus 0°
     probability); when at least ``min_voters`` lines vote and the vote is decisive, every line follows it
     unless the classifier is sure (``thresh``) of the opposite for that line. Fewer lines (a plate, a sign)
-    are judged one by one. Reading order is then taken in the page's dominant frame.
+    are judged one by one, and a line turned that way is marked ``doubtful`` (see ``OcrEngine.settle``).
+    Reading order is then taken in the page's dominant frame.
     """
     if not crops:
         return crops
@@ -259,6 +301,7 @@ def orient_page(crops: list[LineCrop], probs: np.ndarray, thresh: float, decisiv
     for crop, (p0, p180) in zip(crops, probs):
         if (p0 < thresh) if vote > decisive else (p180 >= thresh):
             crop.turn_180()
+            crop.doubtful = vote <= decisive
     weight = {d: 0.0 for d in (0, 90, 180, 270)}
     for crop, length in zip(crops, lengths):
         weight[crop.direction] += float(length)

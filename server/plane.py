@@ -20,7 +20,7 @@ import numpy as np
 
 from edge_runtime import imageio, recognize
 from edge_runtime.errors import DeadlineExceededError, NotReadyError, OverloadedError
-from edge_runtime.pipeline import LineCrop, OcrEngine, orient_page
+from edge_runtime.pipeline import LineCrop, OcrEngine
 from edge_runtime.types import OcrResult
 from server.batcher import RecognitionBatcher
 from server.config import ServerConfig
@@ -151,21 +151,21 @@ class OcrPlane:
 
         image = await stage("decode", self._cpu, self._decode, engine, source)
         if skip_detection:
-            h, w = image.shape[:2]
-            quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
-            crops = [LineCrop(image, quad, quad.copy())]
+            crops = [engine.whole_image_crop(image)]
         else:
             crops = await stage("det", self._infer, self._detect, engine, image)
-        if engine.config.use_angle_cls and crops:
-            probs = await stage("cls", self._infer, engine.classify, crops)
-        else:
-            probs = np.zeros((len(crops), 2), np.float32)
-        crops = orient_page(crops, probs, engine.bundle.params.cls_thresh)
-        prepared = await stage("prep", self._cpu, self._prepare, engine, crops)
+        probs = await stage("cls", self._infer, engine.classify, crops) if engine.config.use_angle_cls else None
+        crops = engine.orient(crops, probs)
+        prepared = await stage("prep", self._cpu, self._prepare, engine, [c.image for c in crops])
         self._check(deadline)
         t0 = time.perf_counter()
         assert self._batcher is not None
         readings = await self._batcher.read(prepared)
+        again = engine.doubtful(crops)
+        if again:  # a second look at lines turned on the angle classifier's word alone
+            turned_back = [np.ascontiguousarray(crops[i].image[::-1, ::-1]) for i in again]
+            second = await self._batcher.read(await stage("prep", self._cpu, self._prepare, engine, turned_back))
+            engine.settle(crops, readings, again, second)
         ms["rec"] = (time.perf_counter() - t0) * 1000  # includes the batching wait
         ms["queue"] *= 1000
         ms["total"] = (time.perf_counter() - started) * 1000
@@ -206,5 +206,5 @@ class OcrPlane:
         return engine.crop(image, engine.detect(image))
 
     @staticmethod
-    def _prepare(engine: OcrEngine, crops: Sequence[LineCrop]) -> list[tuple[np.ndarray, int]]:
-        return [recognize.preprocess(c.image, engine.rec_params) for c in crops]
+    def _prepare(engine: OcrEngine, images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, int]]:
+        return [recognize.preprocess(image, engine.rec_params) for image in images]

@@ -20,7 +20,7 @@ import numpy as np
 
 from edge_runtime import imageio, recognize
 from edge_runtime.errors import InvalidImageError, OcrError
-from edge_runtime.pipeline import LineCrop, OcrEngine, orient_page
+from edge_runtime.pipeline import OcrEngine
 from edge_runtime.stream.change import ChangeDetector, region_thumbnail
 from edge_runtime.stream.flow import Delivery, FlowCancelled, FlowClosed, FlowQueue
 from edge_runtime.stream.settings import StreamSettings
@@ -133,12 +133,11 @@ class StreamSession:
         def read(indices: Sequence[int]) -> list[LineReading]:
             started = clock()
             if self.settings.skip_detection:
-                chosen = [LineCrop(image, quads[0], quads[0].copy())]
+                chosen = [engine.whole_image_crop(image)]
             else:  # only the lines that need reading are cut out
                 chosen = engine.crop(image, [quads[i] for i in indices])
-            if engine.config.use_angle_cls:
-                orient_page(chosen, engine.classify(chosen), engine.bundle.params.cls_thresh)  # turns in place
-            readings = engine.read([c.image for c in chosen])
+            engine.orient(chosen)  # turns crops in place; `chosen` keeps the order of `indices`
+            readings = engine.read_lines(chosen)
             timings["rec"] = (clock() - started) * 1000
             keep = engine.config.text_score
             return [LineReading(r.text.strip(), float(r.confidence) if r.confidence >= keep else 0.0, c.direction,
