@@ -148,6 +148,10 @@ class OcrEngine:
             probs = self.classify(crops) if self.config.use_angle_cls else np.zeros((len(crops), 2), np.float32)
         return orient_page(crops, probs, self.bundle.params.cls_thresh)
 
+    def lines(self, image: np.ndarray) -> list[LineCrop]:
+        """Detected lines cut out, turned upright and in reading order: what ``recognize`` reads."""
+        return self.orient(self.crop(image, self.detect(image)))
+
     @staticmethod
     def doubtful(crops: Sequence[LineCrop]) -> list[int]:
         """Indices of crops turned on the angle classifier's word alone."""

@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from edge_runtime import detect, recognize
-from edge_runtime.pipeline import OcrEngine, orient_page
+from edge_runtime.pipeline import OcrEngine
 from models.bundle import sha256_file
 
 __all__ = [
@@ -132,13 +132,7 @@ def _batches(blobs: Sequence[np.ndarray], batch_size: int) -> list[np.ndarray]:
 
 def page_crops(engine: OcrEngine, image: np.ndarray) -> list[np.ndarray]:
     """Line crops exactly as the engine will recognise them: detected, cut, turned upright, in reading order."""
-    crops = engine.crop(image, engine.detect(image))
-    if engine.config.use_angle_cls:
-        probs = engine.classify(crops)
-    else:
-        probs = np.zeros((len(crops), 2), np.float32)
-    oriented = orient_page(list(crops), probs, engine.bundle.params.cls_thresh)
-    return [c.image for c in oriented]
+    return [c.image for c in engine.lines(image)]
 
 
 def collect(engine: OcrEngine, images: ImageSet, det_pages: int, rec_crops: int, rec_batch: int = 8,
