@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -283,16 +283,20 @@ class Tracker:
         self._tracks.clear()
         self._order = []
 
-    def lines(self) -> list[TrackedLine]:
-        """Lines in view with a reading, in reading order (reported ones and ones not yet confirmed)."""
-        out = []
+    def _visible(self) -> Iterator[tuple[Track, str, float]]:
+        """Tracks in view that have a reading, in reading order, with their fused text and confidence."""
         for tid in self._order:
             track = self._tracks.get(tid)
             if track is None or track.missed:
                 continue
             text, confidence = track.fused()
-            if not text:
-                continue
+            if text:
+                yield track, text, confidence
+
+    def lines(self) -> list[TrackedLine]:
+        """Lines in view with a reading, in reading order (reported ones and ones not yet confirmed)."""
+        out = []
+        for track, text, confidence in self._visible():
             out.append(TrackedLine(track.id, text, confidence, track.polygon(), track.angle, track.read_now,
                                    track.reported_text is not None, track.stable_sent, track.words(text)))
         return out
@@ -323,13 +327,7 @@ class Tracker:
     def _advance(self, sequence: int) -> list[TrackEvent]:
         s = self.settings
         events: list[TrackEvent] = []
-        for tid in self._order:
-            track = self._tracks.get(tid)
-            if track is None or track.missed:
-                continue
-            text, confidence = track.fused()
-            if not text:
-                continue
+        for track, text, confidence in self._visible():
             settled = not track.clipped or track.hits >= s.edge_hold  # clipped text may be partial
             if track.reported_text is None:
                 if track.hits >= s.min_hits and settled:
