@@ -67,7 +67,9 @@ test('stream answers every frame in order', async () => {
   const responses = await client.streamRecognize([word, Buffer.alloc(0), word], {
     config: { options: { skip_detection: true }, flow_control: 'FLOW_CONTROL_ALL' },
   });
-  assert.deepEqual(responses.map((r) => r.sequence), [0, 1, 2]);
+  // one response per frame, then at most one end-of-stream flush (its DISAPPEARED events)
+  assert.ok(responses.length === 3 || responses.length === 4, `got ${responses.length} responses`);
+  assert.deepEqual(responses.slice(0, 3).map((r) => r.sequence), [0, 1, 2]);
   assert.equal(responses[1].error.reason, 'IMAGE_EMPTY');
   assert.deepEqual(responses[2].lines.map((l) => l.text), [fixture.word_text]);
 });
