@@ -19,13 +19,13 @@ class Word:
 
 @dataclass(frozen=True)
 class TextLine:
-    """One detected line: text, mean character confidence, 4-point polygon clockwise from top-left."""
+    """One detected line: text, mean character confidence, 4-point polygon clockwise from the text's top-left."""
 
     text: str
     confidence: float
     polygon: tuple[Point, ...]
     words: tuple[Word, ...] = ()
-    angle: int = 0  # 0 or 180: what the angle classifier decided
+    angle: int = 0  # reading direction in the image, degrees: 0, 90, 180 or 270
 
 
 @dataclass(frozen=True)
