@@ -15,7 +15,7 @@ from edge_runtime.geometry import order_clockwise
 class DetParams:
     limit_side_len: int = 736
     limit_type: str = "min"
-    max_side_len: int = 1344
+    max_side_len: int = 2000
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     thresh: float = 0.3
