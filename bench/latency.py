@@ -1,8 +1,11 @@
 """Per-stage and end-to-end latency of FP32 and INT8 on both backends, beside RapidOCR 3.10 FP32, same images.
 
-Every configuration reads the same decoded pages (BGR arrays, so image decoding is not timed), after one
-warm-up page; each page is run ``--repeat`` times and the median per page is kept. The table gives the
-median over pages of each stage and of the whole call, and pages/s (pages / summed end-to-end time).
+Every configuration reads the same decoded pages (BGR arrays, so image decoding is not timed). Each first
+reads every page once untimed: both runtimes prepare kernels per input shape on first use, and a server in
+steady state has seen its shapes. Then the timed runs go round-robin, page by page and configuration by
+configuration, ``--repeat`` times, so a noisy neighbour on a shared host slows every configuration alike.
+The table gives the median over pages of each stage (the median of a page's runs) and pages/s (pages /
+summed end-to-end time), and the ratio to the peer.
 With ``--accuracy`` each configuration is also scored on the eval sets (``bench.accuracy.evaluate_set``),
 and ``--json`` writes everything for ``bench/plot.py``.
 
@@ -91,27 +94,41 @@ def _pages(eval_dir: Path, sets: Sequence[str], limit: int) -> list[tuple[str, n
             for s in sets for sample in load_set(s, eval_dir, limit)]
 
 
-def measure(config: Config, pages: Sequence[tuple[str, np.ndarray]], repeat: int) -> dict[str, Any]:
-    """Median per page over ``repeat`` runs, then median over pages per stage; pages/s from the totals."""
-    config.timed(pages[0][1])  # warm-up: first-call allocations and graph compilation
-    per_page = []
-    for _, page in pages:
-        runs = [config.timed(page) for _ in range(repeat)]
-        per_page.append({s: statistics.median(r.get(s, 0.0) for r in runs) for s in STAGES})
-    median = {s: round(statistics.median(p[s] for p in per_page), 2) for s in STAGES}
-    total_s = sum(p["total"] for p in per_page) / 1000
-    return {"median_ms": median, "pages_per_s": round(len(pages) / total_s, 3) if total_s else None,
-            "pages": len(pages), "repeat": repeat}
+def measure(configs: Sequence[Config], pages: Sequence[tuple[str, np.ndarray]], repeat: int,
+            progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Warm pass over every page, then ``repeat`` interleaved timed runs; one summary per configuration."""
+    for config in configs:
+        for _, page in pages:
+            config.timed(page)
+        if progress:
+            progress(f"{config.name}: warmed on {len(pages)} pages")
+    runs: list[list[list[dict[str, float]]]] = [[[] for _ in pages] for _ in configs]
+    for _ in range(repeat):
+        for p, (_, page) in enumerate(pages):
+            for c, config in enumerate(configs):
+                runs[c][p].append(config.timed(page))
+    summaries = []
+    for per_config in runs:
+        per_page = [{s: statistics.median(r.get(s, 0.0) for r in page_runs) for s in STAGES}
+                    for page_runs in per_config]
+        median = {s: round(statistics.median(p[s] for p in per_page), 2) for s in STAGES}
+        total_s = sum(p["total"] for p in per_page) / 1000
+        summaries.append({"median_ms": median, "pages_per_s": round(len(pages) / total_s, 3) if total_s else None,
+                          "pages": len(pages), "repeat": repeat})
+    return summaries
 
 
-def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
-    head = ["configuration", "det ms", "cls ms", "rec ms", "end-to-end ms", "pages/s", "word F1"]
+def markdown_table(rows: Sequence[dict[str, Any]], peer: str | None = None) -> str:
+    """One row per configuration; ``× peer`` is its pages/s over the row named ``peer``."""
+    base = next((r["pages_per_s"] for r in rows if r["name"] == peer), None)
+    head = ["configuration", "det ms", "cls ms", "rec ms", "end-to-end ms", "pages/s", "× peer", "word F1"]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         m = row["median_ms"]
         f1 = row.get("accuracy", {}).get("word_f1")
+        ratio = f"{row['pages_per_s'] / base:.2f}" if base and row["pages_per_s"] else "–"
         out.append("| " + " | ".join([row["name"], f"{m['det']:.1f}", f"{m['cls']:.1f}", f"{m['rec']:.1f}",
-                                       f"{m['total']:.1f}", f"{row['pages_per_s']:.2f}",
+                                       f"{m['total']:.1f}", f"{row['pages_per_s']:.2f}", ratio,
                                        "–" if f1 is None else f"{100 * f1:.2f}"]) + " |")
     return "\n".join(out)
 
@@ -148,15 +165,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     configs = [ours(b, p, args.threads) for b in args.backends for p in args.precisions]
     if args.peer == "rapidocr":
         configs.append(rapidocr())
-    rows = []
-    for config in configs:  # configurations run one after another on the same pages (never concurrently)
-        row = {"name": config.name, **config.info, **measure(config, pages, args.repeat)}
+    log = lambda text: print(text, file=sys.stderr)  # noqa: E731
+    rows = [{"name": c.name, **c.info, **summary}
+            for c, summary in zip(configs, measure(configs, pages, args.repeat, progress=log))]
+    for config, row in zip(configs, rows):
         if args.accuracy:
             row["accuracy"] = _accuracy(config, eval_dir, args.sets, args.accuracy_limit)
-        rows.append(row)
-        print(f"{config.name}: {row['median_ms']['total']:.1f} ms/page", file=sys.stderr)
-    print(f"{len(pages)} pages ({', '.join(args.sets)}; first {args.limit} each), median of {args.repeat} runs\n")
-    print(markdown_table(rows))
+        log(f"{config.name}: {row['median_ms']['total']:.1f} ms/page")
+    print(f"{len(pages)} pages ({', '.join(args.sets)}; first {args.limit} each), warm, "
+          f"median of {args.repeat} interleaved runs\n")
+    print(markdown_table(rows, peer=configs[-1].name if args.peer != "none" else None))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"sets": args.sets, "limit": args.limit, "rows": rows}, indent=1))
