@@ -38,6 +38,7 @@ class EngineConfig:
     det_limit_type: str = "min"  # min: shortest side >= limit (small text in 720p scenes); max: longest side <= limit
     det_max_side_len: int = 2000  # cap after the "min" rule, keeps time and memory bounded
     rec_batch_size: int = 8
+    rec_streams: int = 0  # recognizer batches run side by side on this many one-thread streams (OpenVINO CPU); 0: one per thread
     rec_max_width: int = 1600  # crops longer than this (after scaling to height 48) are squeezed
     text_score: float = 0.5  # lines whose mean confidence is lower are dropped
     max_image_pixels: int = 40_000_000
@@ -49,12 +50,17 @@ class EngineConfig:
         _choice("precision", self.precision, PRECISIONS)
         _choice("ov_precision_hint", self.ov_precision_hint, ("f32", "bf16", "f16"))
         _choice("det_limit_type", self.det_limit_type, ("max", "min"))
-        if self.threads < 0 or self.rec_batch_size < 1 or self.det_limit_side_len < 32:
-            raise ConfigurationError("threads must be >= 0, rec_batch_size >= 1, det_limit_side_len >= 32")
+        if self.threads < 0 or self.rec_batch_size < 1 or self.det_limit_side_len < 32 or self.rec_streams < 0:
+            raise ConfigurationError("threads and rec_streams must be >= 0, rec_batch_size >= 1, "
+                                     "det_limit_side_len >= 32")
 
     @property
     def num_threads(self) -> int:
         return self.threads or os.cpu_count() or 1
+
+    @property
+    def num_rec_streams(self) -> int:
+        return self.rec_streams or self.num_threads
 
     def replace(self, **changes: Any) -> "EngineConfig":
         return dataclasses.replace(self, **changes)

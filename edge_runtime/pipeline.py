@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -80,7 +81,8 @@ class OcrEngine:
         self._sessions = {}
         for stage in ("det", "cls", "rec"):
             path, used = resolve_stage(self.bundle, self.backend, stage, self.config.precision)
-            self._sessions[stage] = load(self.backend, path, options)
+            staged = dataclasses.replace(options, streams=self.config.num_rec_streams) if stage == "rec" else options
+            self._sessions[stage] = load(self.backend, path, staged)
             self.precision[stage] = used
         p = self.bundle.params
         self.det_params = detect.DetParams(
@@ -183,33 +185,41 @@ class OcrEngine:
         return readings
 
     def read(self, images: Sequence[np.ndarray], batch_size: int | None = None) -> list[Reading]:
-        """Recognize line images; batches only crops of the same width bucket (see recognize.py)."""
+        """Recognize line images; batches only crops of the same width bucket (see recognize.py).
+
+        The batches are independent runs: the backend may run them side by side (``rec_streams``).
+        """
         if not images:
             return []
         batch_size = batch_size or self.config.rec_batch_size
         prepared = [recognize.preprocess(img, self.rec_params) for img in images]
         order = sorted(range(len(images)), key=lambda i: (prepared[i][0].shape[2], i))
+        groups: list[list[int]] = []
+        for i in order:
+            if groups and len(groups[-1]) < batch_size and \
+                    prepared[groups[-1][0]][0].shape[2] == prepared[i][0].shape[2]:
+                groups[-1].append(i)
+            else:
+                groups.append([i])
+        batches = [[prepared[i] for i in group] for group in groups]
         readings: list[Reading | None] = [None] * len(images)
-        start = 0
-        while start < len(order):
-            width = prepared[order[start]][0].shape[2]
-            end = start
-            while end < len(order) and end - start < batch_size and prepared[order[end]][0].shape[2] == width:
-                end += 1
-            readings_batch = self.read_bucket([prepared[i] for i in order[start:end]])
-            for i, reading in zip(order[start:end], readings_batch):
+        for group, decoded in zip(groups, self.read_buckets(batches)):
+            for i, reading in zip(group, decoded):
                 readings[i] = reading
-            start = end
         return readings  # type: ignore[return-value]
 
     def read_bucket(self, prepared: Sequence[tuple[np.ndarray, int]]) -> list[Reading]:
         """One recognizer run over preprocessed crops that share a padded width."""
+        return self.read_buckets([prepared])[0]
+
+    def read_buckets(self, batches: Sequence[Sequence[tuple[np.ndarray, int]]]) -> list[list[Reading]]:
+        """Recognizer runs, one per batch of preprocessed crops that share a padded width."""
         session = self._sessions["rec"]
-        blob = np.stack([b for b, _ in prepared])
-        probs = session.run({session.inputs[0]: blob})[0]
-        width = blob.shape[3]
-        return [recognize.ctc_decode(probs[k], self.characters, content / width)
-                for k, (_, content) in enumerate(prepared)]
+        blobs = [np.stack([b for b, _ in prepared]) for prepared in batches]
+        outputs = session.run_many([{session.inputs[0]: blob} for blob in blobs])
+        return [[recognize.ctc_decode(out[0][k], self.characters, content / blob.shape[3])
+                 for k, (_, content) in enumerate(prepared)]
+                for prepared, blob, out in zip(batches, blobs, outputs)]
 
     # ---- whole pipeline -----------------------------------------------------------------------------
     def recognize(self, image: ImageInput, skip_detection: bool = False) -> OcrResult:

@@ -13,6 +13,7 @@ class SessionOptions:
     device: str = "cpu"
     threads: int = 1
     ov_precision_hint: str = "f32"
+    streams: int = 1  # > 1: ``run_many`` spreads independent runs over this many one-thread streams
 
 
 class Session(Protocol):
@@ -24,3 +25,7 @@ class Session(Protocol):
     outputs: list[str]
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]: ...
+
+    def run_many(self, feeds: list[dict[str, np.ndarray]]) -> list[list[np.ndarray]]:
+        """Independent runs, outputs in order; backends may run them side by side."""
+        ...

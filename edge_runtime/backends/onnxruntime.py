@@ -48,6 +48,9 @@ class OrtSession:
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         return self._session.run(None, feeds)  # InferenceSession.run is thread-safe
 
+    def run_many(self, feeds: list[dict[str, np.ndarray]]) -> list[list[np.ndarray]]:
+        return [self.run(f) for f in feeds]  # one run already uses every intra-op thread
+
 
 def load(path: Path, options: SessionOptions) -> OrtSession:
     return OrtSession(path, options)

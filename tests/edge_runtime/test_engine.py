@@ -36,6 +36,17 @@ def test_batched_recognition_equals_batch_one(backend, receipt_crops) -> None:
     assert np.allclose([r.confidence for r in batched], [r.confidence for r in single], atol=1e-3)
 
 
+def test_side_by_side_streams_equal_one_stream(receipt_crops) -> None:
+    """OpenVINO runs the recognizer's batches on one-thread streams side by side: same readings as in turn."""
+    parallel = get_engine(backend="openvino", precision="fp32", threads=2, rec_streams=2)
+    serial = get_engine(backend="openvino", precision="fp32", threads=2, rec_streams=1)
+    assert parallel._sessions["rec"]._parallel is not None and serial._sessions["rec"]._parallel is None
+    side_by_side = parallel.read(receipt_crops, batch_size=2)
+    in_turn = serial.read(receipt_crops, batch_size=2)
+    assert [r.text for r in side_by_side] == [r.text for r in in_turn]
+    assert np.allclose([r.confidence for r in side_by_side], [r.confidence for r in in_turn], atol=1e-3)
+
+
 def test_many_images_at_once_equal_one_at_a_time(eval_dir, fp32_engine) -> None:
     paths = [eval_dir / p for p in PAGES]
     together = fp32_engine.recognize_many(paths)
