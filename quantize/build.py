@@ -54,7 +54,7 @@ class BackendResult:
 def _engine_params() -> dict[str, Any]:
     """The engine settings that shape calibration inputs and gate results (defaults, not the environment)."""
     config = dataclasses.asdict(EngineConfig())
-    for volatile in ("bundle", "backend", "device", "precision", "threads"):
+    for volatile in ("bundle", "backend", "device", "precision", "threads", "rec_streams"):
         config.pop(volatile)
     return config
 
