@@ -225,7 +225,7 @@ def _build(bundle: Bundle, backends: Sequence[str], images: ImageSet | None, eva
                             "rec_batches": len(samples.rec), "crops_found": samples.crops_found,
                             "crops_from": "onnxruntime fp32 engine: detect -> crop -> classify -> orient_page"},
             "method": ("NNCF PTQ (preset mixed, target CPU, fast bias correction; rec model_type "
-                       "TRANSFORMER), IR with FP32 weights" if backend == "openvino" else
+                       "TRANSFORMER, classifier head FP32), IR with FP32 weights" if backend == "openvino" else
                        "ONNX Runtime quantize_static QDQ, per-channel QInt8 symmetric weights, QUInt8 asymmetric "
                        "activations, MinMax; det: Conv/ConvTranspose, rec: MatMul/Gemm only; outputs float; "
                        "prepared: Constant->initializers, opset>=13, rec height fixed"),
