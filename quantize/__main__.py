@@ -36,7 +36,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.getLogger("nncf").setLevel(logging.WARNING)
+    if args.backend in ("openvino", "all"):
+        import nncf  # sets its own logger to INFO on import: quiet it after that
+
+        nncf.set_log_level(logging.WARNING)
     logging.getLogger().setLevel(logging.ERROR)  # onnxruntime.quantization warns through the root logger
     from tqdm import tqdm
 
