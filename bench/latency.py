@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-__all__ = ["Config", "ours", "rapidocr", "measure", "markdown_table", "main"]
+__all__ = ["Config", "ours", "rapidocr", "parse_variant", "measure", "markdown_table", "main"]
 
 STAGES = ("det", "cls", "rec", "total")
 # Stage timings (ms) of one call on one decoded page.
@@ -44,15 +44,17 @@ class Config:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def ours(backend: str, precision: str, threads: int = 0) -> Config:
+def ours(backend: str, precision: str, threads: int = 0, overrides: dict[str, Any] | None = None,
+         variant: str = "") -> Config:
+    """Our engine; ``overrides`` are further EngineConfig fields, ``variant`` names them in the table."""
     from bench.accuracy import engine_recognizer
     from edge_runtime.config import EngineConfig
     from edge_runtime.pipeline import OcrEngine
 
-    engine = OcrEngine(EngineConfig(backend=backend, precision=precision, threads=threads))
+    engine = OcrEngine(EngineConfig(backend=backend, precision=precision, threads=threads, **(overrides or {})))
     engine.warm_up()
     int8 = [s for s in ("det", "rec") if engine.precision[s] == "int8"]
-    label = "INT8 " + "+".join(int8) if int8 else "FP32"
+    label = ("INT8 " + "+".join(int8) if int8 else "FP32") + (f", {variant}" if variant else "")
 
     def timed(page: np.ndarray) -> dict[str, float]:
         t0 = time.perf_counter()
@@ -92,6 +94,24 @@ def _pages(eval_dir: Path, sets: Sequence[str], limit: int) -> list[tuple[str, n
 
     return [(f"{s}/{sample.image.name}", load_image(sample.image, 40_000_000, 4))
             for s in sets for sample in load_set(s, eval_dir, limit)]
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
+    """``"NAME:field=value,field=value"`` -> (NAME, EngineConfig fields parsed to their types)."""
+    from edge_runtime.config import EngineConfig, from_env
+
+    name, _, assignments = text.partition(":")
+    environ = {}
+    for item in filter(None, assignments.split(",")):
+        field, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--variant {text!r}: expected FIELD=VALUE, got {item!r}")
+        environ["OCR_" + field.strip().upper()] = value.strip()
+    unknown = set(environ) - {"OCR_" + f.upper() for f in EngineConfig.__dataclass_fields__}
+    if unknown or not name.strip():
+        raise SystemExit(f"--variant {text!r}: needs a name and EngineConfig fields (unknown: {sorted(unknown)})")
+    parsed = from_env(EngineConfig, environ=environ)
+    return name.strip(), {k[4:].lower(): getattr(parsed, k[4:].lower()) for k in environ}
 
 
 def measure(configs: Sequence[Config], pages: Sequence[tuple[str, np.ndarray]], repeat: int,
@@ -154,6 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--precisions", nargs="+", default=["fp32", "auto"],
                         help="fp32 | auto (published INT8 stages) | int8 (every built INT8 stage)")
     parser.add_argument("--threads", type=int, default=0, help="our engines' threads (0: all cores)")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME:FIELD=VALUE[,FIELD=VALUE]",
+                        help="one more configuration of the first backend and precision with other EngineConfig "
+                             "fields, e.g. 'det max 960:det_limit_type=max,det_limit_side_len=960' (repeatable)")
     parser.add_argument("--peer", default="rapidocr", choices=("rapidocr", "none"))
     parser.add_argument("--accuracy", action="store_true", help="also score each configuration on --sets")
     parser.add_argument("--accuracy-limit", type=int, default=None, help="first N images per set for --accuracy")
@@ -163,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     eval_dir = args.eval_dir or default_eval_dir()
     pages = _pages(eval_dir, args.sets, args.limit)
     configs = [ours(b, p, args.threads) for b in args.backends for p in args.precisions]
+    configs += [ours(args.backends[0], args.precisions[0], args.threads, overrides, name)
+                for name, overrides in map(parse_variant, args.variant)]
     if args.peer == "rapidocr":
         configs.append(rapidocr())
     log = lambda text: print(text, file=sys.stderr)  # noqa: E731
