@@ -47,7 +47,8 @@ class OvSession:
             self._compiled = core().compile_model(model, target, config)
             if target == "CPU" and options.streams > 1:
                 # Small convolutions scale poorly over threads: several one-thread streams, each on its own
-                # run, get more done than all threads on one run (the recognizer's batches, measured ~15-25 %).
+                # run, get more done than all threads on one run (recognizer batches on a 2-core AVX2 host: 14-22 %
+                # in isolation, ~10 % of a page's recognition). Costs a second compiled copy of the model.
                 self._parallel = core().compile_model(model, target, {
                     **config, "PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": options.streams})
         except Exception as exc:
