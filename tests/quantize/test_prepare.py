@@ -55,3 +55,19 @@ def test_rec_calibration_batches_share_a_width() -> None:
     batches = calibration._batches(blobs, 2)
     assert sorted(b.shape[0] for b in batches) == [1, 1, 2, 2]
     assert sum(b.shape[0] for b in batches) == len(blobs)
+
+
+def test_only_the_recognizer_head_is_kept_out_of_openvino_int8() -> None:
+    """The ignored scope names exactly the MatMul that feeds the recognizer's output (its classifier head)."""
+    import openvino as ov
+
+    from quantize.openvino_ptq import head_matmuls
+
+    bundle = load_bundle()
+    rec = ov.Core().read_model(str(bundle.path("rec")))
+    names = head_matmuls(rec)
+    assert len(names) == 1
+    head = next(op for op in rec.get_ordered_ops() if op.get_friendly_name() == names[0])
+    characters = rec.get_results()[0].get_output_partial_shape(0)[-1].get_length()
+    assert head.get_output_partial_shape(0)[-1].get_length() == characters  # hidden -> every character
+    assert head_matmuls(ov.Core().read_model(str(bundle.path("det")))) == []  # the detector has no MatMul head
