@@ -1,1 +1,1 @@
-"""Accuracy bench: the eval sets' figures for our engine and its peers (see ``bench.accuracy``)."""
+"""Benchmarks on the command line: accuracy, latency, gRPC and stream throughput, each beside a peer (the scoring is ``edge_runtime.evaluation``)."""

@@ -6,7 +6,7 @@ steady state has seen its shapes. Then the timed runs go round-robin, page by pa
 configuration, ``--repeat`` times, so a noisy neighbour on a shared host slows every configuration alike.
 The table gives the median over pages of each stage (the median of a page's runs) and pages/s (pages /
 summed end-to-end time), and the ratio to the peer.
-With ``--accuracy`` each configuration is also scored on the eval sets (``bench.accuracy.evaluate_set``),
+With ``--accuracy`` each configuration is also scored on the eval sets (``edge_runtime.evaluation.accuracy.evaluate_set``),
 and ``--json`` writes everything for ``bench/plot.py``.
 
     python -m bench.latency [--sets sroie icdar15_test page_tesseract] [--limit 8] [--repeat 3]
@@ -47,7 +47,7 @@ class Config:
 def ours(backend: str, precision: str, threads: int = 0, overrides: dict[str, Any] | None = None,
          variant: str = "") -> Config:
     """Our engine; ``overrides`` are further EngineConfig fields, ``variant`` names them in the table."""
-    from bench.accuracy import engine_recognizer
+    from edge_runtime.evaluation.accuracy import engine_recognizer
     from edge_runtime.config import EngineConfig
     from edge_runtime.pipeline import OcrEngine
 
@@ -89,7 +89,7 @@ def rapidocr() -> Config:
 
 
 def _pages(eval_dir: Path, sets: Sequence[str], limit: int) -> list[tuple[str, np.ndarray]]:
-    from bench.datasets import load_set
+    from edge_runtime.evaluation.datasets import load_set
     from edge_runtime.imageio import load_image
 
     return [(f"{s}/{sample.image.name}", load_image(sample.image, 40_000_000, 4))
@@ -154,7 +154,7 @@ def markdown_table(rows: Sequence[dict[str, Any]], peer: str | None = None) -> s
 
 
 def _accuracy(config: Config, eval_dir: Path, sets: Sequence[str], limit: int | None) -> dict[str, Any]:
-    from bench.accuracy import evaluate_set
+    from edge_runtime.evaluation.accuracy import evaluate_set
 
     results = [evaluate_set(config.recognize_fn, s, eval_dir, limit) for s in sets]  # type: ignore[arg-type]
     f1s = [r["word_f1"] for r in results if r["word_f1"] is not None]
@@ -163,7 +163,7 @@ def _accuracy(config: Config, eval_dir: Path, sets: Sequence[str], limit: int | 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from bench.accuracy import default_eval_dir
+    from edge_runtime.evaluation.accuracy import default_eval_dir
 
     parser = argparse.ArgumentParser(prog="python -m bench.latency", description=__doc__.splitlines()[0])
     parser.add_argument("--eval-dir", type=Path, default=None)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from bench.accuracy import evaluate_set
+from edge_runtime.evaluation.accuracy import evaluate_set
 from edge_runtime.artifacts import RECORD
 from edge_runtime.config import EngineConfig
 from edge_runtime.pipeline import OcrEngine

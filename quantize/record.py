@@ -23,7 +23,8 @@ TOOLS = ("onnx", "onnxruntime", "openvino", "nncf", "numpy", "opencv-python-head
 # Code whose change changes the artifacts (calibration preprocessing, quantization) or the gate figures.
 CODE = ("quantize/calibration.py", "quantize/openvino_ptq.py", "quantize/onnx_qdq.py", "quantize/gate.py",
         "quantize/build.py", "edge_runtime/detect.py", "edge_runtime/recognize.py", "edge_runtime/geometry.py",
-        "edge_runtime/classify.py", "bench/metrics.py", "bench/accuracy.py")
+        "edge_runtime/classify.py", "edge_runtime/evaluation/metrics.py", "edge_runtime/evaluation/accuracy.py",
+        "edge_runtime/evaluation/datasets.py")
 
 
 def tool_versions() -> dict[str, str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.accuracy import engine_recognizer, evaluate_set, headline_figure
+from edge_runtime.evaluation.accuracy import engine_recognizer, evaluate_set, headline_figure
 from edge_runtime import detect, recognize
 from edge_runtime.artifacts import int8_dir, quantization_record
 from models import load_bundle

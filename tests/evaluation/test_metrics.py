@@ -1,10 +1,10 @@
-"""Hand-computed cases for the README figures in bench.metrics (no models needed)."""
+"""Hand-computed cases for the README figures in edge_runtime.evaluation.metrics (no models needed)."""
 
 from __future__ import annotations
 
 import pytest
 
-from bench import metrics
+from edge_runtime.evaluation import metrics
 
 
 def box(x0: float, y0: float, x1: float, y1: float) -> tuple[tuple[float, float], ...]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.accuracy import headline_figure, rapidocr_baseline, read_baselines
-from bench.datasets import Kind, kind_of, list_sets, load_set
+from edge_runtime.evaluation.accuracy import headline_figure, rapidocr_baseline, read_baselines
+from edge_runtime.evaluation.datasets import Kind, kind_of, list_sets, load_set
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""Evaluation as a library: labelled sets, the figures of the eval README, end-to-end scoring."""
