@@ -11,15 +11,29 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from edge_runtime.evaluation.accuracy import (RecognizeFn, default_eval_dir, engine_recognizer, evaluate_set,
-                                              rapidocr_baseline, read_baselines)
+from edge_runtime.evaluation.accuracy import (RecognizeFn, engine_recognizer, evaluate_set, rapidocr_baseline,
+                                              read_baselines)
 from edge_runtime.evaluation.datasets import list_sets
 
-__all__ = ["markdown_table", "main"]
+__all__ = ["default_eval_dir", "markdown_table", "main"]
+
+
+def default_eval_dir() -> Path:
+    """``$OCR_EVAL_DIR``, else ``../shared/eval`` beside the repository when it exists (the team's larger
+    labelled sets), else the project's own rendered sets (``edge_runtime.evaluation.synth``)."""
+    if os.environ.get("OCR_EVAL_DIR"):
+        return Path(os.environ["OCR_EVAL_DIR"])
+    shared = Path(__file__).resolve().parents[2] / "shared" / "eval"
+    if shared.is_dir():
+        return shared
+    from edge_runtime.evaluation import synth
+
+    return synth.ensure()
 
 
 # ---- CLI ------------------------------------------------------------------------------------------------
@@ -51,7 +65,7 @@ def markdown_table(results: Sequence[tuple[str, dict[str, Any]]], baselines: dic
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.accuracy", description=__doc__.splitlines()[0])
-    parser.add_argument("--eval-dir", type=Path, default=None, help="default: $OCR_EVAL_DIR or ../shared/eval")
+    parser.add_argument("--eval-dir", type=Path, default=None, help="default: $OCR_EVAL_DIR, ../shared/eval, or the project's rendered sets")
     parser.add_argument("--sets", nargs="+", default=None, help="default: every set in the eval dir")
     parser.add_argument("--backend", nargs="+", default=["openvino"], help="openvino | onnxruntime | auto")
     parser.add_argument("--precision", nargs="+", default=["fp32"], help="fp32 | int8 | auto")

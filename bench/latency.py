@@ -163,7 +163,7 @@ def _accuracy(config: Config, eval_dir: Path, sets: Sequence[str], limit: int | 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from edge_runtime.evaluation.accuracy import default_eval_dir
+    from bench.accuracy import default_eval_dir
 
     parser = argparse.ArgumentParser(prog="python -m bench.latency", description=__doc__.splitlines()[0])
     parser.add_argument("--eval-dir", type=Path, default=None)

@@ -27,10 +27,24 @@ def quantization_record(bundle: Bundle, backend: str) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def resolve_stage(bundle: Bundle, backend: str, stage: str, precision: str) -> tuple[Path, str]:
-    """(model path, "fp32" | "int8") for ``stage`` under the requested precision (auto | int8 | fp32)."""
-    if precision == "fp32" or stage == "cls":  # the angle classifier is tiny: never quantized
-        return bundle.path(stage), "fp32"
+def _int8_cost(entry: dict[str, Any]) -> str:
+    """The gate's figures for one stage, in words (what INT8 cost, or would have cost, on the gate set)."""
+    figures = entry.get("alone") or entry.get("together") or {}
+    if "word_f1_drop_pt" not in figures:
+        return ""
+    return (f"word F1 {-figures['word_f1_drop_pt']:+.2f} pt, CER {figures.get('cer_rise_pt', 0.0):+.2f} pt "
+            "in the gate")
+
+
+def resolve_stage(bundle: Bundle, backend: str, stage: str, precision: str) -> tuple[Path, str, str]:
+    """(model path, "fp32" | "int8", reason) for ``stage`` under the requested precision (auto | int8 | fp32).
+
+    The reason says in words why this precision serves (the server logs it and reports it per stage).
+    """
+    if stage == "cls":
+        return bundle.path(stage), "fp32", "FP32: the angle classifier is tiny and never quantized"
+    if precision == "fp32":
+        return bundle.path(stage), "fp32", "FP32: asked for (precision fp32)"
     record = quantization_record(bundle, backend)
     if record is None:
         if precision == "int8":
@@ -38,8 +52,11 @@ def resolve_stage(bundle: Bundle, backend: str, stage: str, precision: str) -> t
                 f"no INT8 artifacts for bundle {bundle.id!r} on {backend}; run: python -m quantize --bundle {bundle.id}",
                 "INT8_NOT_BUILT",
             )
-        return bundle.path(stage), "fp32"
+        return bundle.path(stage), "fp32", f"FP32: no INT8 build on {backend} (run: python -m quantize)"
     entry = record.get("stages", {}).get(stage, {})
+    cost = _int8_cost(entry)
     if entry.get("published") and (int8_dir(bundle, backend) / entry["file"]).is_file():
-        return int8_dir(bundle, backend) / entry["file"], "int8"
-    return bundle.path(stage), "fp32"  # the gate refused this stage: mixed precision, reported in provenance
+        return int8_dir(bundle, backend) / entry["file"], "int8", "INT8: passed the accuracy gate" + (
+            f" ({cost})" if cost else "")
+    # the gate refused this stage: mixed precision, reported in provenance
+    return bundle.path(stage), "fp32", f"FP32: {entry.get('verdict') or 'INT8 not published'}"

@@ -78,12 +78,14 @@ class OcrEngine:
         self.backend = resolve_backend(self.config.backend, self.config.device)
         options = SessionOptions(self.config.device, self.config.num_threads, self.config.ov_precision_hint)
         self.precision: dict[str, str] = {}
+        self.precision_reasons: dict[str, str] = {}  # stage -> why that precision serves, in words
         self._sessions = {}
         for stage in ("det", "cls", "rec"):
-            path, used = resolve_stage(self.bundle, self.backend, stage, self.config.precision)
+            path, used, why = resolve_stage(self.bundle, self.backend, stage, self.config.precision)
             staged = dataclasses.replace(options, streams=self.config.num_rec_streams) if stage == "rec" else options
             self._sessions[stage] = load(self.backend, path, staged)
             self.precision[stage] = used
+            self.precision_reasons[stage] = why
         p = self.bundle.params
         self.det_params = detect.DetParams(
             limit_side_len=self.config.det_limit_side_len, limit_type=self.config.det_limit_type,

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from edge_runtime.errors import OcrError
 from quantize import calibration
 from quantize.build import BACKENDS, Settings, build
 
@@ -18,8 +19,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--bundle", default=None, help="bundle id (default: the manifest's default bundle)")
     parser.add_argument("--backend", default="all", choices=(*BACKENDS, "all"))
     parser.add_argument("--calib", type=Path, default=None,
-                        help="folder of calibration images (default: a fixed subset of the eval sets)")
-    parser.add_argument("--eval-dir", type=Path, default=None, help="eval sets (default: $OCR_EVAL_DIR or ../shared/eval)")
+                        help="folder of calibration images (default: a fixed subset of the labelled sets)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="labelled sets for calibration and the gate (default: the project's own rendered sets; "
+                             "any other folder must hold the sets named in quantize.calibration)")
     parser.add_argument("--det-pages", type=int, default=d.det_pages, help="pages that calibrate the detector")
     parser.add_argument("--rec-crops", type=int, default=d.rec_crops, help="line crops that calibrate the recognizer")
     parser.add_argument("--max-f1-drop", type=float, default=d.max_word_f1_drop,
@@ -35,7 +38,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the build; a failure is one line with a stable reason on stderr and exit code 2, never a traceback."""
     args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except OcrError as exc:
+        reason, message = exc.reason, exc.message
+    except (OSError, ValueError) as exc:  # unreadable --calib / --data-dir, too few images, a bad setting
+        reason, message = "QUANTIZE_INPUT_INVALID", str(exc)
+    print(f"python -m quantize: {reason}: {message}", file=sys.stderr)
+    return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.backend in ("openvino", "all"):
         import nncf  # sets its own logger to INFO on import: quiet it after that
 
@@ -43,13 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger().setLevel(logging.ERROR)  # onnxruntime.quantization warns through the root logger
     from tqdm import tqdm
 
-    eval_dir = args.eval_dir or calibration.default_eval_dir()
+    data_dir = args.data_dir or calibration.default_data_dir()
     images = calibration.folder_images(args.calib) if args.calib else None
     settings = Settings(det_pages=args.det_pages, rec_crops=args.rec_crops, max_word_f1_drop=args.max_f1_drop,
                         max_cer_rise=args.max_cer_rise, gate=not args.no_gate)
     backends = BACKENDS if args.backend == "all" else (args.backend,)
     with tqdm(total=0, unit="step", disable=args.quiet, file=sys.stderr, dynamic_ncols=True, delay=1.0) as bar:
-        results = build(args.bundle, backends, images, eval_dir, settings, force=args.force, out_root=args.out,
+        results = build(args.bundle, backends, images, data_dir, settings, force=args.force, out_root=args.out,
                         log=bar.write, progress=bar)
     for result in results:
         rec = result.record

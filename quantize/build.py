@@ -59,8 +59,8 @@ def _engine_params() -> dict[str, Any]:
     return config
 
 
-def _gate_hash(eval_dir: Path, sets: Sequence[tuple[str, int]]) -> str:
-    return calibration.images_hash([p for name, limit in sets for p in calibration.gate_paths(eval_dir, name, limit)])
+def _gate_hash(data_dir: Path, sets: Sequence[tuple[str, int]]) -> str:
+    return calibration.images_hash([p for name, limit in sets for p in calibration.gate_paths(data_dir, name, limit)])
 
 
 def _inputs(bundle: Bundle, backend: str, images: ImageSet, images_sha: str, gate_sha: str,
@@ -108,7 +108,7 @@ def _exclusive(lock_path: Path, log: Callable[[str], None]) -> Iterator[None]:
 
 
 def build(bundle_id: str | None = None, backends: Sequence[str] = BACKENDS, images: ImageSet | None = None,
-          eval_dir: Path | None = None, settings: Settings = Settings(), force: bool = False,
+          data_dir: Path | None = None, settings: Settings = Settings(), force: bool = False,
           out_root: Path | None = None, log: Callable[[str], None] = print, progress: Any = None) -> list[BackendResult]:
     """Build (or reuse) INT8 artifacts of ``bundle_id`` for each backend and gate them.
 
@@ -118,19 +118,19 @@ def build(bundle_id: str | None = None, backends: Sequence[str] = BACKENDS, imag
     bundle = load_bundle(bundle_id)
     root = out_root or int8_dir(bundle, "x").parent
     with _exclusive(root / ".quantize.lock", log):
-        return _build(bundle, backends, images, eval_dir, settings, force, out_root, log, progress)
+        return _build(bundle, backends, images, data_dir, settings, force, out_root, log, progress)
 
 
-def _build(bundle: Bundle, backends: Sequence[str], images: ImageSet | None, eval_dir: Path | None,
+def _build(bundle: Bundle, backends: Sequence[str], images: ImageSet | None, data_dir: Path | None,
            settings: Settings, force: bool, out_root: Path | None, log: Callable[[str], None],
            progress: Any) -> list[BackendResult]:
     started, cpu_started = time.perf_counter(), time.process_time()
-    eval_dir = eval_dir or calibration.default_eval_dir()
-    images = images or calibration.default_calibration(eval_dir)
+    data_dir = data_dir or calibration.default_data_dir()
+    images = images or calibration.default_calibration(data_dir)
     images_sha = calibration.images_hash(images.paths)
-    gate_sha = _gate_hash(eval_dir, settings.gate_sets) if settings.gate else "no-gate"
+    gate_sha = _gate_hash(data_dir, settings.gate_sets) if settings.gate else "no-gate"
     calib_names = {p.resolve() for p in images.paths}
-    overlap = [p for name, limit in settings.gate_sets for p in calibration.gate_paths(eval_dir, name, limit)
+    overlap = [p for name, limit in settings.gate_sets for p in calibration.gate_paths(data_dir, name, limit)
                if p.resolve() in calib_names] if settings.gate else []
     if overlap:
         raise ValueError(f"{len(overlap)} calibration images are also gate images (e.g. {overlap[0]}); "
@@ -200,7 +200,7 @@ def _build(bundle: Bundle, backends: Sequence[str], images: ImageSet | None, eva
             if progress is not None:
                 progress.set_description(f"{backend} gate")
             t0, c0 = time.perf_counter(), time.process_time()
-            verdict = run_gate(bundle, backend, building, stage_files, settings.gate_settings(), eval_dir,
+            verdict = run_gate(bundle, backend, building, stage_files, settings.gate_settings(), data_dir,
                                log=log, tick=lambda: step())
             seconds["gate"] = round(time.perf_counter() - t0, 1)
             seconds["gate_cpu"] = round(time.process_time() - c0, 1)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -25,7 +24,7 @@ __all__ = [
     "CALIBRATION_SETS",
     "GATE_SETS",
     "ImageSet",
-    "default_eval_dir",
+    "default_data_dir",
     "default_calibration",
     "folder_images",
     "gate_paths",
@@ -36,17 +35,20 @@ __all__ = [
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
-# (set, how many images) taken from the END of each set's labels.jsonl; the gate takes images from the START
-# (see GATE_SETS), so the two never overlap. page_tesseract is gate-only: its pages are rotations of one
-# another, so calibrating on one would leak into the others.
-CALIBRATION_SETS: tuple[tuple[str, int], ...] = (("sroie", 10), ("icdar15_test", 12), ("plates", 8))
-GATE_SETS: tuple[tuple[str, int], ...] = (("sroie", 8), ("icdar15_test", 12), ("plates", 12), ("page_tesseract", 5))
+# (set, how many images) of the project's own rendered sets (``edge_runtime.evaluation.synth``), taken from the
+# END of each set's labels.jsonl; the gate takes images from the START (see GATE_SETS), so the two never
+# overlap. Every clone renders the same sets, so every host calibrates and gates on the same pixels.
+CALIBRATION_SETS: tuple[tuple[str, int], ...] = (("synth_receipts", 12), ("synth_signs", 16), ("plates_synth", 8),
+                                                  ("page_synth", 4))
+GATE_SETS: tuple[tuple[str, int], ...] = (("synth_receipts", 16), ("synth_signs", 24), ("plates_synth", 24),
+                                           ("page_synth", 8))
 
 
-def default_eval_dir() -> Path:
-    """``OCR_EVAL_DIR``, or ``../shared/eval`` beside the repository."""
-    repo = Path(__file__).resolve().parents[1]
-    return Path(os.environ.get("OCR_EVAL_DIR") or repo.parent / "shared" / "eval")
+def default_data_dir() -> Path:
+    """The project's rendered labelled sets, rendered on first use (a few seconds; reused after)."""
+    from edge_runtime.evaluation import synth
+
+    return synth.ensure()
 
 
 @dataclass(frozen=True)
@@ -57,17 +59,20 @@ class ImageSet:
     paths: tuple[Path, ...]
 
 
-def _set_rows(eval_dir: Path, set_name: str) -> list[Path]:
-    rows = (eval_dir / set_name / "labels.jsonl").read_text(encoding="utf-8").splitlines()
-    return [eval_dir / set_name / json.loads(r)["image"] for r in rows if r.strip()]
+def _set_rows(data_dir: Path, set_name: str) -> list[Path]:
+    labels = data_dir / set_name / "labels.jsonl"
+    if not labels.is_file():
+        raise FileNotFoundError(f"no labelled set {set_name!r} under {data_dir} ({labels} is missing)")
+    rows = labels.read_text(encoding="utf-8").splitlines()
+    return [data_dir / set_name / json.loads(r)["image"] for r in rows if r.strip()]
 
 
-def default_calibration(eval_dir: Path) -> ImageSet:
+def default_calibration(data_dir: Path) -> ImageSet:
     """The fixed calibration subset: the last images of each set in CALIBRATION_SETS, interleaved by set
     (so the first N images, which calibrate the detector, mix receipts, scenes and plates)."""
     per_set: list[list[Path]] = []
     for set_name, count in CALIBRATION_SETS:
-        rows = _set_rows(eval_dir, set_name)
+        rows = _set_rows(data_dir, set_name)
         gate = dict(GATE_SETS).get(set_name, 0)
         if gate + count > len(rows):
             raise ValueError(f"{set_name} has {len(rows)} images: too few for {count} calibration + {gate} gate")
@@ -76,9 +81,9 @@ def default_calibration(eval_dir: Path) -> ImageSet:
     return ImageSet("default:" + ",".join(f"{s}[-{n}:]" for s, n in CALIBRATION_SETS), tuple(paths))
 
 
-def gate_paths(eval_dir: Path, set_name: str, limit: int) -> list[Path]:
+def gate_paths(data_dir: Path, set_name: str, limit: int) -> list[Path]:
     """The images the gate judges on for one set: the first ``limit`` of its labels.jsonl."""
-    return _set_rows(eval_dir, set_name)[:limit]
+    return _set_rows(data_dir, set_name)[:limit]
 
 
 def folder_images(folder: Path) -> ImageSet:

@@ -81,7 +81,7 @@ def _pool(results: Iterable[dict[str, Any]]) -> dict[str, float]:
             "det_recall": _ratio(found, boxes), "det_precision": _ratio(precise, guesses)}
 
 
-def evaluate_engine(engine: OcrEngine, sets: Iterable[tuple[str, int]], eval_dir: Path) -> Figures:
+def evaluate_engine(engine: OcrEngine, sets: Iterable[tuple[str, int]], data_dir: Path) -> Figures:
     """Run the engine end to end on the first N images of each set; pooled figures and stage latencies."""
     timings: list[dict[str, float]] = []
 
@@ -91,7 +91,7 @@ def evaluate_engine(engine: OcrEngine, sets: Iterable[tuple[str, int]], eval_dir
         return [(line.text, line.polygon) for line in result.lines]
 
     engine.warm_up()
-    results = [evaluate_set(recognize, name, eval_dir, limit, keep_samples=True) for name, limit in sets]
+    results = [evaluate_set(recognize, name, data_dir, limit, keep_samples=True) for name, limit in sets]
     pooled = _pool(results)
     plates = [r["plate_accuracy"] for r in results if r["plate_accuracy"] is not None]
     per_set_f1 = [r["word_f1"] for r in results if r["word_f1"] is not None]
@@ -136,7 +136,7 @@ def _passes(delta: dict[str, float], settings: GateSettings) -> bool:
 
 
 def run_gate(bundle: Bundle, backend: str, build_dir: Path, stage_files: dict[str, str], settings: GateSettings,
-             eval_dir: Path, threads: int = 0, log: Callable[[str], None] = print,
+             data_dir: Path, threads: int = 0, log: Callable[[str], None] = print,
              tick: Callable[[], None] | None = None) -> dict[str, Any]:
     """Evaluate FP32 and all built INT8 stages together; when that fails, each stage alone, to find the culprit.
 
@@ -156,7 +156,7 @@ def run_gate(bundle: Bundle, backend: str, build_dir: Path, stage_files: dict[st
             served = {s: engine.precision[s] for s in ("det", "rec")}
             if served != wanted:
                 raise RuntimeError(f"gate config {name}: engine serves {served}, expected {wanted}")
-            f = figures[name] = evaluate_engine(engine, settings.sets, eval_dir)
+            f = figures[name] = evaluate_engine(engine, settings.sets, data_dir)
             if tick:
                 tick()
             log(f"gate {backend} {name}: word F1 {100 * f.word_f1_macro:.2f} (mean of sets; pooled "

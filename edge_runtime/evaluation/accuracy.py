@@ -26,7 +26,6 @@ figures). CER is case-sensitive and uses the README's geometric reading order, s
 
 from __future__ import annotations
 
-import os
 import re
 import statistics
 import time
@@ -37,7 +36,7 @@ from edge_runtime.evaluation import metrics
 from edge_runtime.evaluation.datasets import Kind, Sample, kind_of, load_set
 
 __all__ = ["RecognizeFn", "HEADLINE", "evaluate_set", "headline", "headline_figure", "engine_recognizer",
-           "read_baselines", "rapidocr_baseline", "default_eval_dir", "FIGURES"]
+           "read_baselines", "rapidocr_baseline", "FIGURES"]
 
 Line = tuple[str, "metrics.PolygonLike | None"]
 RecognizeFn = Callable[[Path, bool], list[Line]]
@@ -60,11 +59,6 @@ def headline_figure(set_name: str) -> str:
 def headline(result: dict[str, Any]) -> float:
     """The headline value of an ``evaluate_set`` result."""
     return float(result[headline_figure(result["set"])])
-
-
-def default_eval_dir() -> Path:
-    """``$OCR_EVAL_DIR`` or ``../shared/eval`` next to the repository (as tests/conftest.py finds it)."""
-    return Path(os.environ.get("OCR_EVAL_DIR", Path(__file__).resolve().parents[3] / "shared" / "eval"))
 
 
 # ---- scoring --------------------------------------------------------------------------------------------

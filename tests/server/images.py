@@ -1,4 +1,4 @@
-"""Small real test images (from ../shared/eval) and hostile inputs, built in memory."""
+"""Small test images (from the project's own rendered sets) and hostile inputs, built in memory."""
 
 from __future__ import annotations
 
@@ -11,13 +11,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tests.conftest import EVAL_DIR
+from tests.conftest import data_root
 
 __all__ = ["scene_png", "receipt_jpg", "word_pngs", "blank_png", "png_header_only", "hostile_inputs"]
 
 
-def _read(relative: str) -> np.ndarray:
-    path = Path(EVAL_DIR) / relative
+def _images(set_name: str) -> list[Path]:
+    """The images of one rendered set, in label order."""
+    from edge_runtime.evaluation.datasets import load_set
+
+    paths = [sample.image for sample in load_set(set_name, data_root())]
+    assert paths, f"the rendered set {set_name} has no images under {data_root()}"
+    return paths
+
+
+def _read(path: Path) -> np.ndarray:
     image = cv2.imread(str(path))
     assert image is not None, f"cannot read {path}"
     return image
@@ -25,21 +33,23 @@ def _read(relative: str) -> np.ndarray:
 
 @lru_cache(None)
 def scene_png() -> bytes:
-    """An ICDAR 2015 street scene at 640x360: a few short lines."""
-    return cv2.imencode(".png", cv2.resize(_read("icdar15_toy/images/img_1.jpg"), (640, 360)))[1].tobytes()
+    """A rendered street-sign scene at 640x360: a few short lines."""
+    return cv2.imencode(".png", cv2.resize(_read(_images("synth_signs")[0]), (640, 360)))[1].tobytes()
 
 
 @lru_cache(None)
 def receipt_jpg() -> bytes:
-    """The top of a SROIE receipt at 447 px wide: a dozen printed lines."""
-    return cv2.imencode(".jpg", _read("sroie/images/sroie_019.jpg")[:420], [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
+    """The top of a rendered receipt: a dozen printed lines."""
+    image = _read(_images("synth_receipts")[0])
+    return cv2.imencode(".jpg", image[: min(len(image), 520)], [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
 
 
 @lru_cache(None)
 def word_pngs(count: int = 16) -> tuple[bytes, ...]:
-    """IIIT 5K word crops, read with detection skipped."""
-    paths = sorted((Path(EVAL_DIR) / "rec_words" / "images").glob("*.png"))[:count]
-    return tuple(p.read_bytes() for p in paths)
+    """Rendered word crops as PNG, read with detection skipped."""
+    paths = _images("rec_synth_words")
+    assert len(paths) >= count, f"rec_synth_words has {len(paths)} crops, {count} wanted"
+    return tuple(cv2.imencode(".png", _read(p))[1].tobytes() for p in paths[:count])
 
 
 @lru_cache(None)

@@ -14,11 +14,11 @@ import grpc
 import pytest
 
 from clients.ocr_client import OcrCallError, OcrClient
-from tests.conftest import EVAL_DIR, REPO
+from edge_runtime.evaluation.datasets import load_set
+from tests.conftest import REPO, data_root
 from tests.server.images import scene_png
 
 # Four whole receipts: about a second of work even on an idle machine, so the call is surely in flight.
-RECEIPTS = ["sroie_008.jpg", "sroie_019.jpg", "sroie_020.jpg", "sroie_024.jpg"]
 
 
 def start_server(*args: str) -> tuple[subprocess.Popen, int, list[str]]:
@@ -49,7 +49,7 @@ def test_sigterm_drains_in_flight_calls():
 
             def long_call() -> None:
                 try:
-                    receipts = [EVAL_DIR / "sroie" / "images" / name for name in RECEIPTS]
+                    receipts = [s.image for s in load_set("synth_receipts", data_root(), limit=4)]
                     outcome["responses"] = client.batch_recognize(receipts)
                 except OcrCallError as exc:
                     outcome["error"] = exc
