@@ -11,17 +11,28 @@ import pytest
 
 from edge_runtime.config import EngineConfig
 from edge_runtime.errors import BackendUnavailableError, ConfigurationError, InvalidImageError
+from edge_runtime.evaluation.datasets import load_set
+from tests import rendered
 from tests.conftest import REPO, get_engine
 
-PAGES = ["page_tesseract/images/phototest.png", "page_tesseract/images/eurotext.png"]
+
+def _images(data_dir, set_name: str, count: int) -> list:
+    return [s.image for s in load_set(set_name, data_dir, limit=count)]
 
 
 @pytest.fixture(scope="module")
-def receipt_crops(eval_dir, fp32_engine):
+def pages(data_dir) -> list:
+    """Rendered pages of several kinds: receipts, a document page, a scene."""
+    return (_images(data_dir, "synth_receipts", 1) + _images(data_dir, "page_synth", 1)
+            + _images(data_dir, "synth_signs", 1))
+
+
+@pytest.fixture(scope="module")
+def receipt_crops(pages, fp32_engine):
     """Real detector crops of varied widths from a receipt and a page."""
     crops = []
-    for rel in ("sroie/images/sroie_139.jpg", PAGES[1]):
-        image = fp32_engine.load_image(eval_dir / rel)
+    for path in pages[:2]:
+        image = fp32_engine.load_image(path)
         crops += [c.image for c in fp32_engine.crop(image, fp32_engine.detect(image))]
     return crops
 
@@ -47,26 +58,26 @@ def test_side_by_side_streams_equal_one_stream(receipt_crops) -> None:
     assert np.allclose([r.confidence for r in side_by_side], [r.confidence for r in in_turn], atol=1e-3)
 
 
-def test_many_images_at_once_equal_one_at_a_time(eval_dir, fp32_engine) -> None:
-    paths = [eval_dir / p for p in PAGES]
+def test_many_images_at_once_equal_one_at_a_time(pages, fp32_engine) -> None:
+    paths = pages[:2]
     together = fp32_engine.recognize_many(paths)
     alone = [fp32_engine.recognize(p) for p in paths]
     assert [r.text for r in together] == [r.text for r in alone]
 
 
-def test_openvino_and_onnxruntime_agree(eval_dir) -> None:
+def test_openvino_and_onnxruntime_agree(pages) -> None:
     ov = get_engine(backend="openvino", precision="fp32")
     ort = get_engine(backend="onnxruntime", precision="fp32")
-    for rel in PAGES + ["sroie/images/sroie_139.jpg", "icdar15_toy/images/img_1.jpg"]:
-        a, b = ov.recognize(eval_dir / rel), ort.recognize(eval_dir / rel)
-        assert a.text == b.text, rel
+    for path in [*pages, rendered.page()]:
+        a, b = ov.recognize(path), ort.recognize(path)
+        assert a.text == b.text, path if isinstance(path, str) else "rendered page"
         for la, lb in zip(a.lines, b.lines):
             assert np.allclose(la.polygon, lb.polygon, atol=2.0)
 
 
-def test_result_shape_and_provenance(eval_dir, fp32_engine) -> None:
-    result = fp32_engine.recognize(eval_dir / PAGES[0])
-    assert result.lines[0].text == "This is a lot of 12 point text to test the"
+def test_result_shape_and_provenance(fp32_engine) -> None:
+    result = fp32_engine.recognize(rendered.page_png())
+    assert [line.text for line in result.lines] == list(rendered.PAGE_LINES)
     assert [w.text for w in result.lines[0].words][:3] == ["This", "is", "a"]
     first, second = result.lines[0].words[:2]
     assert first.polygon[1][0] <= second.polygon[0][0] + 2  # words left to right, not overlapping
@@ -77,8 +88,8 @@ def test_result_shape_and_provenance(eval_dir, fp32_engine) -> None:
 
 
 @pytest.mark.parametrize("turn", [cv2.ROTATE_180, cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE])
-def test_turned_pages_read_in_order(eval_dir, fp32_engine, turn) -> None:
-    page = fp32_engine.load_image(eval_dir / PAGES[0])
+def test_turned_pages_read_in_order(fp32_engine, turn) -> None:
+    page = rendered.page()
     upright = fp32_engine.recognize(page)
     turned = fp32_engine.recognize(cv2.rotate(page, turn))
     assert turned.text == upright.text
@@ -89,17 +100,17 @@ def test_blank_image_is_an_empty_result(fp32_engine) -> None:
     assert result.lines == ()
 
 
-def test_skip_detection_reads_the_whole_image(eval_dir, fp32_engine) -> None:
-    result = fp32_engine.recognize(eval_dir / "rec_uw3_lines/images/010002.png", skip_detection=True)
+def test_skip_detection_reads_the_whole_image(fp32_engine) -> None:
+    result = fp32_engine.recognize(rendered.line("ZVI GALIL"), skip_detection=True)
     assert result.text == "ZVI GALIL"
 
 
 @pytest.mark.parametrize("data", [b"", b"not an image", b"\x89PNG\r\n\x1a\n" + b"\x00" * 50])
-def test_engine_raises_typed_errors_and_keeps_working(fp32_engine, data, eval_dir) -> None:
+def test_engine_raises_typed_errors_and_keeps_working(fp32_engine, data) -> None:
     with pytest.raises(InvalidImageError) as err:
         fp32_engine.recognize(data)
     assert err.value.reason.startswith("IMAGE_")
-    assert fp32_engine.recognize(eval_dir / PAGES[0]).lines  # still serving
+    assert fp32_engine.recognize(rendered.page()).lines  # still serving
 
 
 def test_unavailable_devices_are_refused_at_start() -> None:

@@ -12,6 +12,7 @@ from PIL import Image
 
 from edge_runtime.errors import InvalidImageError
 from edge_runtime.imageio import decode_image, decode_raw, validate_array
+from tests import rendered
 
 
 def _gif() -> bytes:
@@ -27,8 +28,8 @@ def _png(arr: np.ndarray) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def page(eval_dir) -> np.ndarray:
-    return cv2.imread(str(eval_dir / "page_tesseract" / "images" / "phototest.png"))
+def page() -> np.ndarray:
+    return rendered.page()
 
 
 def _big_header_png(width: int, height: int) -> bytes:

@@ -47,9 +47,9 @@ def test_every_listed_set_loads(eval_dir: Path) -> None:
         assert all(s.image.is_file() for s in load_set(name, eval_dir))
 
 
-def test_unknown_set_is_an_error(eval_dir: Path) -> None:
+def test_unknown_set_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
-        list(load_set("no_such_set", eval_dir))
+        list(load_set("no_such_set", tmp_path))
 
 
 def test_baselines_are_parsed_per_set(eval_dir: Path) -> None:

@@ -26,14 +26,14 @@ def test_prepare_moves_constant_weights_fixes_opset_and_height() -> None:
     assert model.graph.input[0].type.tensor_type.shape.dim[2].dim_value == 48
 
 
-def test_calibration_and_gate_images_are_disjoint(eval_dir: Path) -> None:
-    calib = {p.resolve() for p in calibration.default_calibration(eval_dir).paths}
-    gate = {p.resolve() for name, n in calibration.GATE_SETS for p in calibration.gate_paths(eval_dir, name, n)}
+def test_calibration_and_gate_images_are_disjoint(data_dir: Path) -> None:
+    calib = {p.resolve() for p in calibration.default_calibration(data_dir).paths}
+    gate = {p.resolve() for name, n in calibration.GATE_SETS for p in calibration.gate_paths(data_dir, name, n)}
     assert calib and gate and not calib & gate
 
 
-def test_images_hash_depends_on_content_not_order_of_names(tmp_path: Path, eval_dir: Path) -> None:
-    src = calibration.default_calibration(eval_dir).paths[:2]
+def test_images_hash_depends_on_content_not_order_of_names(tmp_path: Path, data_dir: Path) -> None:
+    src = calibration.default_calibration(data_dir).paths[:2]
     copies = [shutil.copy(p, tmp_path / f"x{i}{p.suffix}") for i, p in enumerate(src)]
     assert calibration.images_hash(src) == calibration.images_hash([Path(c) for c in copies])
     assert calibration.images_hash(src) != calibration.images_hash(src[::-1])
