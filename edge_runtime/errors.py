@@ -4,14 +4,17 @@
     ├── InvalidImageError        the caller's image cannot be used (reason says why)
     ├── ConfigurationError       a setting names something this host cannot do
     │   └── BackendUnavailableError
-    ├── ModelError               a bundle is missing, corrupt or does not verify
+    ├── ModelError               a bundle is missing, corrupt or does not verify (models.errors)
     └── OverloadedError / NotReadyError (raised by serving layers)
 
-Transports (gRPC, CLI) map these to their own status codes in one place each;
-nothing here knows about them.
+``OcrError`` and ``ModelError`` are defined in ``models.errors`` (models/ imports nothing above it) and
+re-exported here, so ``except OcrError`` also catches what models/ raises. Transports (gRPC, CLI) map these
+to their own status codes in one place each; nothing here knows about them.
 """
 
 from __future__ import annotations
+
+from models.errors import ModelError, OcrError  # the ground floor defines the base and the model errors
 
 __all__ = [
     "OcrError",
@@ -23,21 +26,6 @@ __all__ = [
     "NotReadyError",
     "DeadlineExceededError",
 ]
-
-
-class OcrError(Exception):
-    """Base class: carries a stable machine-readable ``reason`` and a human message."""
-
-    reason: str = "OCR_ERROR"
-
-    def __init__(self, message: str, reason: str | None = None) -> None:
-        super().__init__(message)
-        if reason is not None:
-            self.reason = reason
-
-    @property
-    def message(self) -> str:
-        return str(self.args[0]) if self.args else self.reason
 
 
 class InvalidImageError(OcrError):
@@ -54,10 +42,6 @@ class BackendUnavailableError(ConfigurationError):
     """The chosen backend or device is not installed or not present on this host."""
 
     reason = "BACKEND_UNAVAILABLE"
-
-
-class ModelError(OcrError):
-    reason = "MODEL_UNAVAILABLE"
 
 
 class OverloadedError(OcrError):

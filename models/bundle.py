@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from edge_runtime.errors import ModelError
+from models.errors import ModelError
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.json")
 STAGES = ("det", "cls", "rec")

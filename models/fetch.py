@@ -10,7 +10,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from edge_runtime.errors import ModelError
+from models.errors import ModelError
 from models.bundle import STAGES, bundle_spec, installed_dir, model_dir, sha256_file
 
 
