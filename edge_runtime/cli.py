@@ -1,4 +1,10 @@
-"""`python -m edge_runtime recognize FILE...`: OCR image files in-process, print text or JSON, draw polygons."""
+"""`python -m edge_runtime recognize FILE...`: OCR image files in-process, print text or JSON, draw polygons.
+
+`--json` prints one JSON object per image: {"image": FILE} and the proto3 JSON mapping of
+ocr.v1.RecognizeResponse (``edge_runtime.json_mapping``), the same shape as `ocr-client recognize --json`;
+a failed image prints {"image": FILE, "error": {"reason", "message"}}. Every failure is one line on stderr,
+`error: <message> [<REASON>]`, and a non-zero exit.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,23 @@ import json
 import sys
 from pathlib import Path
 
-import cv2
-
 from edge_runtime.config import BACKENDS, DEVICES, PRECISIONS, EngineConfig, from_env
 from edge_runtime.errors import OcrError
+
+__all__ = ["main", "OneLineParser", "add_engine_arguments", "engine_config", "COMMANDS"]
+
+COMMANDS = {
+    "recognize": "OCR image files: text, --json (lines, words, polygons, timings, provenance) or --draw",
+    "stream": "OCR a video file, camera or URL (in-process or --server host:port); text events as JSON lines",
+}
+USAGE = "usage: python -m edge_runtime {" + ",".join(COMMANDS) + "} [-h] ..."
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line with a stable reason, like every other failure."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} [USAGE_INVALID]\n")
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,21 +46,27 @@ def engine_config(args: argparse.Namespace) -> EngineConfig:
                     precision=args.precision, threads=args.threads)
 
 
+def _fail(exc: OcrError, prefix: str = "") -> None:
+    print(f"{prefix}error: {exc.message} [{exc.reason}]", file=sys.stderr)
+
+
 def recognize_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edge_runtime recognize", description=__doc__)
+    parser = OneLineParser(prog="python -m edge_runtime recognize", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("images", nargs="+", type=Path)
-    parser.add_argument("--json", action="store_true", help="one JSON object per image")
+    parser.add_argument("--json", action="store_true",
+                        help="one JSON object per image: the proto3 JSON mapping of RecognizeResponse, plus 'image'")
     parser.add_argument("--draw", type=Path, metavar="DIR", help="write <name>.ocr.png with polygons into DIR")
     parser.add_argument("--skip-detection", action="store_true", help="treat each image as one text line")
     add_engine_arguments(parser)
     args = parser.parse_args(argv)
 
-    from edge_runtime.pipeline import OcrEngine
-
     try:
+        from edge_runtime.pipeline import OcrEngine
+
         engine = OcrEngine(engine_config(args))
     except OcrError as exc:
-        print(f"error: {exc.message} [{exc.reason}]", file=sys.stderr)
+        _fail(exc)
         return 2
     failures = 0
     for path in args.images:
@@ -50,34 +75,63 @@ def recognize_main(argv: list[str]) -> int:
             result = engine.recognize(image, skip_detection=args.skip_detection)
         except OcrError as exc:
             failures += 1
-            print(f"{path}: error: {exc.message} [{exc.reason}]", file=sys.stderr)
+            _fail(exc, f"{path}: ")
             if args.json:
-                print(json.dumps({"image": str(path), "error": {"reason": exc.reason, "message": exc.message}}))
+                print(json.dumps({"image": str(path), "error": {"reason": exc.reason, "message": exc.message}},
+                                 ensure_ascii=False))
             continue
         if args.json:
-            print(json.dumps({"image": str(path), **result.to_dict()}, ensure_ascii=False))
+            from edge_runtime.json_mapping import recognize_response_dict
+
+            print(json.dumps({"image": str(path), **recognize_response_dict(result)}, ensure_ascii=False))
         else:
             if len(args.images) > 1:
                 print(f"== {path}")
             print(result.text)
         if args.draw:
+            import cv2
+
             from edge_runtime.draw import draw_result
 
             args.draw.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(args.draw / f"{path.stem}.ocr.png"), draw_result(image, result))
+            out = args.draw / f"{path.stem}.ocr.png"
+            if not cv2.imwrite(str(out), draw_result(image, result)):
+                print(f"{path}: error: cannot write {out} [OUTPUT_UNWRITABLE]", file=sys.stderr)
+                failures += 1
     return 1 if failures else 0
+
+
+def _help() -> str:
+    width = max(map(len, COMMANDS))
+    rows = "\n".join(f"  {name:<{width}}  {text}" for name, text in COMMANDS.items())
+    return (f"{USAGE}\n\nThe OCR runtime, in-process (no server needed).\n\ncommands:\n{rows}\n\n"
+            "`python -m edge_runtime COMMAND --help` shows a command's flags.")
+
+
+def _stream_main(argv: list[str]) -> int:
+    from edge_runtime.stream.cli import main as stream_main
+
+    return stream_main(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"recognize": recognize_main}
-    try:  # the camera/stream command lives in its own module and is optional until it exists
-        from edge_runtime.stream.cli import main as stream_main
-
-        commands["stream"] = stream_main
-    except ImportError:
-        pass
+    commands = {"recognize": recognize_main, "stream": _stream_main}
+    if argv and argv[0] in ("-h", "--help"):
+        print(_help())
+        return 0
     if not argv or argv[0] not in commands:
-        print(f"usage: python -m edge_runtime {{{','.join(commands)}}} ...", file=sys.stderr)
+        what = f"unknown command {argv[0]!r}" if argv else "no command given"
+        print(f"python -m edge_runtime: error: {what}; choose one of {', '.join(commands)} [USAGE_INVALID]",
+              file=sys.stderr)
         return 2
-    return commands[argv[0]](argv[1:])
+    try:
+        return commands[argv[0]](argv[1:])
+    except KeyboardInterrupt:
+        return 130
+    except OcrError as exc:
+        _fail(exc)
+        return 2
+    except Exception as exc:  # a bug: still one line, never a traceback
+        print(f"error: {type(exc).__name__}: {exc} [INTERNAL]", file=sys.stderr)
+        return 1

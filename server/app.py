@@ -14,7 +14,7 @@ from grpc_reflection.v1alpha import reflection
 from edge_runtime.config import EngineConfig, from_env
 from edge_runtime.pipeline import OcrEngine
 from server.config import ServerConfig
-from server.pb import SERVICE_NAME
+from clients.ocr_client.pb import SERVICE_NAME
 from server.plane import OcrPlane
 from server.service import OcrServicer, generic_handler
 
@@ -56,6 +56,10 @@ class OcrServer:
             self.load_error = exc
             log.error("model loading failed; the server stays NOT_SERVING", exc_info=exc)
         else:
+            engine = self.plane.engine
+            reasons = getattr(engine, "precision_reasons", {}) or {}
+            for stage, precision in engine.precision.items():  # one line per stage: what serves, and why
+                log.info("stage %s serves %s: %s", stage, precision, reasons.get(stage, "no reason given"))
             if not self.plane.draining:
                 for service in ("", SERVICE_NAME):
                     await self.health.set(service, SERVING)

@@ -7,10 +7,11 @@ from typing import Iterable
 from edge_runtime import types
 from edge_runtime.errors import InvalidImageError
 from server.errors import InvalidRequestError, status_of
-from server.pb import ocr_pb2
+from clients.ocr_client.pb import ocr_pb2
 from server.plane import ImageSource, RawPixels
 
-__all__ = ["image_source", "recognize_response", "error_message", "stream_response", "provenance_message"]
+__all__ = ["image_source", "recognize_response", "error_message", "stream_response", "provenance_message",
+           "stage_precisions"]
 
 _PIXEL_PREFIX = "PIXEL_FORMAT_"
 
@@ -56,6 +57,12 @@ def timings_of(ms: dict[str, float]) -> ocr_pb2.StageTimings:
 
 def provenance_message(p: types.Provenance) -> ocr_pb2.Provenance:
     return ocr_pb2.Provenance(bundle_id=p.bundle, backend=p.backend, device=p.device, stage_precision=p.precision)
+
+
+def stage_precisions(precision: dict[str, str], reasons: dict[str, str]) -> list[ocr_pb2.StagePrecision]:
+    """Precision per stage (pipeline order) with the engine's reason for it."""
+    return [ocr_pb2.StagePrecision(stage=stage, precision=used, reason=reasons.get(stage, ""))
+            for stage, used in precision.items()]
 
 
 def recognize_response(result: types.OcrResult) -> ocr_pb2.RecognizeResponse:

@@ -1,14 +1,7 @@
-"""The generated ocr.v1 modules, (re)generated on first import when server/gen/ is missing or stale."""
+"""The generated ocr.v1 modules, owned by the client library (``clients.ocr_client.pb``) and re-exported here."""
 
 from __future__ import annotations
 
-from server import codegen
-
-codegen.generate()
-
-from server.gen.ocr.v1 import ocr_service_pb2 as ocr_pb2  # noqa: E402
-from server.gen.ocr.v1 import ocr_service_pb2_grpc as ocr_pb2_grpc  # noqa: E402
+from clients.ocr_client.pb import SERVICE_NAME, ocr_pb2, ocr_pb2_grpc
 
 __all__ = ["ocr_pb2", "ocr_pb2_grpc", "SERVICE_NAME"]
-
-SERVICE_NAME = ocr_pb2.DESCRIPTOR.services_by_name["OcrService"].full_name

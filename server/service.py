@@ -11,7 +11,7 @@ from edge_runtime import imageio
 from edge_runtime.errors import OcrError
 from server import __version__, convert
 from server.errors import InvalidRequestError, abort_with
-from server.pb import SERVICE_NAME, ocr_pb2
+from clients.ocr_client.pb import SERVICE_NAME, ocr_pb2
 from server.plane import OcrPlane
 
 __all__ = ["OcrServicer", "Malformed", "generic_handler", "deadline_of"]
@@ -110,6 +110,8 @@ class OcrServicer:
             )
             if engine is not None:
                 response.provenance.CopyFrom(convert.provenance_message(engine.provenance))
+                response.stage_precisions.extend(
+                    convert.stage_precisions(engine.precision, getattr(engine, "precision_reasons", {}) or {}))
                 response.limits.max_image_pixels = engine.config.max_image_pixels
                 response.limits.min_image_side = engine.config.min_image_side
                 response.batch_max_size = plane.batcher.max_size if plane.batcher else 0

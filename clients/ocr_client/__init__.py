@@ -2,11 +2,39 @@
 
     from clients.ocr_client import OcrClient, OcrCallError
     with OcrClient("localhost:50051") as client:
-        print(client.recognize("receipt.jpg").text)
+        result = client.recognize("receipt.jpg")          # a RecognizeResult (frozen dataclass)
+        print(result.text)
+        for item in client.batch_recognize(["a.jpg", "b.png"]):
+            print(item.error.reason if item.error else item.text)   # error is None on success
 
-Failed calls raise ``OcrCallError`` with the gRPC ``code`` and the server's stable ``reason``.
+Failed calls raise ``OcrCallError`` with the gRPC ``code`` and the server's stable ``reason``; a failed batch
+item or stream frame carries the same type in ``error``. The generated ocr.v1 code lives in this package
+(``clients.ocr_client.pb``, made by ``python -m clients.ocr_client.codegen``), so it needs no ``server/``.
+Names are imported lazily: ``python -m clients.ocr_client.codegen`` runs without importing grpc.
 """
 
-from clients.ocr_client.client import OcrCallError, OcrClient, image_message, to_dict
+from __future__ import annotations
 
-__all__ = ["OcrClient", "OcrCallError", "image_message", "to_dict"]
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["OcrClient", "OcrCallError", "RecognizeResult", "StreamResult", "StreamFrame", "ServerInfo",
+           "image_message", "to_dict"]
+
+_WHERE = {"OcrClient": "client", "image_message": "client", "OcrCallError": "results",
+          "RecognizeResult": "results", "StreamResult": "results", "StreamFrame": "results",
+          "ServerInfo": "results", "to_dict": "results"}
+
+if TYPE_CHECKING:
+    from clients.ocr_client.client import OcrClient, image_message
+    from clients.ocr_client.results import (OcrCallError, RecognizeResult, ServerInfo, StreamFrame, StreamResult,
+                                            to_dict)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        import importlib
+
+        value = getattr(importlib.import_module(f"clients.ocr_client.{_WHERE[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'clients.ocr_client' has no attribute {name!r}")

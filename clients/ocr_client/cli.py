@@ -1,4 +1,10 @@
-"""`ocr-client`: recognize image files on an OCR server, show its info and health, or load-test it."""
+"""`ocr-client`: recognize image files on an OCR server, show its info and health, or load-test it.
+
+Every failure is one line on stderr, `error: <message> [<REASON>]`, and a non-zero exit. `recognize --json`
+prints one JSON object per image: {"image": FILE} and the proto3 JSON mapping of ocr.v1.RecognizeResponse
+(field names as in the .proto), the same shape as `python -m edge_runtime recognize --json` and the Node
+client's `recognize --json`; a failed image prints {"image": FILE, "error": {"code", "reason", "message"}}.
+"""
 
 from __future__ import annotations
 
@@ -7,55 +13,88 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
-from clients.ocr_client.client import OcrCallError, OcrClient, to_dict
+__all__ = ["main", "build_parser"]
 
-__all__ = ["main"]
+COMMANDS = ("recognize", "info", "health", "bench")
 
 
-def _client(args: argparse.Namespace) -> OcrClient:
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line with a stable reason, like every other failure."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} [USAGE_INVALID]\n")
+
+
+def _reason(exc: BaseException) -> str:
+    from clients.ocr_client.results import OcrCallError
+
+    if isinstance(exc, OcrCallError):
+        return exc.reason or exc.code.name
+    if isinstance(exc, OSError):
+        return "FILE_UNREADABLE"
+    return "CLIENT_ERROR"
+
+
+def _error_line(exc: BaseException, prefix: str = "") -> str:
+    message = getattr(exc, "message", None) or (f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError)
+                                                and exc.strerror else str(exc))
+    code = getattr(exc, "code", None)
+    where = f" ({code.name})" if code is not None and getattr(exc, "reason", None) else ""
+    return f"{prefix}error: {message}{where} [{_reason(exc)}]"
+
+
+def _error_json(exc: BaseException) -> dict[str, Any]:
+    from clients.ocr_client.results import OcrCallError
+
+    error: dict[str, Any] = {"reason": _reason(exc), "message": getattr(exc, "message", None) or str(exc)}
+    if isinstance(exc, OcrCallError):
+        error = {"code": exc.code.value[0], **error}
+    return error
+
+
+def _client(args: argparse.Namespace):
+    from clients.ocr_client.client import OcrClient
+
     return OcrClient(args.target, timeout=args.timeout)
 
 
 def cmd_recognize(args: argparse.Namespace) -> int:
+    from clients.ocr_client.results import OcrCallError
+
     failures = 0
     with _client(args) as client:
         for path in args.images:
             try:
-                response = client.recognize(path, skip_detection=args.skip_detection)
+                result = client.recognize(path, skip_detection=args.skip_detection)
             except (OcrCallError, OSError) as exc:
                 failures += 1
-                reason = getattr(exc, "reason", None) or type(exc).__name__
-                print(f"{path}: error: {getattr(exc, 'message', exc)} [{reason}]", file=sys.stderr)
+                print(_error_line(exc, f"{path}: "), file=sys.stderr)
                 if args.json:
-                    print(json.dumps({"image": str(path), "error": {"reason": reason, "message": str(exc)}}))
+                    print(json.dumps({"image": str(path), "error": _error_json(exc)}, ensure_ascii=False))
                 continue
             if args.json:
-                print(json.dumps({"image": str(path), **to_dict(response)}, ensure_ascii=False))
+                print(json.dumps({"image": str(path), **result.to_dict()}, ensure_ascii=False))
             else:
                 if len(args.images) > 1:
                     print(f"== {path}")
-                print(response.text)
+                print(result.text)
     return 1 if failures else 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        try:
-            print(json.dumps(to_dict(client.server_info()), indent=2))
-        except OcrCallError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+        info = client.server_info()
+    print(json.dumps(info.to_dict(), indent=2, ensure_ascii=False))
+    for stage in info.stage_precisions:  # the why, readable at a glance (also in the JSON above)
+        print(f"{stage.stage}: {stage.precision} ({stage.reason})", file=sys.stderr)
     return 0
 
 
 def cmd_health(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        try:
-            status = client.health(args.service)
-        except OcrCallError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+        status = client.health(args.service)
     print(status)
     return 0 if status == "SERVING" else 1
 
@@ -79,17 +118,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ocr-client", description=__doc__)
+    parser = _Parser(prog="ocr-client", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--target", default=os.environ.get("OCR_TARGET", "localhost:50051"),
                         help="server address (OCR_TARGET, default localhost:50051)")
     parser.add_argument("--timeout", type=float, default=60.0, help="per-call deadline in seconds")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
     p = sub.add_parser("recognize", help="print the text of image files")
     p.add_argument("images", nargs="+", type=Path)
-    p.add_argument("--json", action="store_true", help="one JSON object per image")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per image: the proto3 JSON mapping of RecognizeResponse, plus 'image'")
     p.add_argument("--skip-detection", action="store_true", help="treat each image as one text line")
     p.set_defaults(run=cmd_recognize)
-    p = sub.add_parser("info", help="models, backend and limits of the server (JSON)")
+    p = sub.add_parser("info", help="models, backend, precision per stage and why, limits of the server (JSON)")
     p.set_defaults(run=cmd_info)
     p = sub.add_parser("health", help="grpc.health.v1 status; exit 0 only when SERVING")
     p.add_argument("--service", default="ocr.v1.OcrService", help="service name ('' for the whole server)")
@@ -106,7 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        return 130
+    except TimeoutError as exc:
+        print(f"error: {exc} [NOT_SERVING]", file=sys.stderr)
+        return 1
+    except Exception as exc:  # OcrCallError, OSError, anything else: one line, never a traceback
+        print(_error_line(exc), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

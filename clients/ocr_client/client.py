@@ -1,40 +1,22 @@
-"""OcrClient: a small synchronous wrapper over the generated ocr.v1 stub, with errors that carry reasons."""
+"""OcrClient: a small synchronous client of ocr.v1.OcrService with typed results and errors that carry reasons."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 import grpc
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from server.pb import SERVICE_NAME, ocr_pb2, ocr_pb2_grpc
+from clients.ocr_client.pb import SERVICE_NAME, ocr_pb2, ocr_pb2_grpc
+from clients.ocr_client.results import (REASON_KEY, OcrCallError, RecognizeResult, ServerInfo, StreamFrame,
+                                        StreamResult, recognize_result, server_info, stream_result, to_dict)
 
 __all__ = ["OcrClient", "OcrCallError", "image_message", "to_dict", "REASON_KEY"]
 
-REASON_KEY = "ocr-error-reason"  # trailing metadata key the server puts its stable reason in
 ImageLike = bytes | str | Path | ocr_pb2.Image | ocr_pb2.RawImage | Any  # Any: numpy array
-
-
-class OcrCallError(Exception):
-    """A failed call: ``code`` (grpc.StatusCode), ``reason`` (stable, UPPER_SNAKE_CASE, or None when the failure
-    came from gRPC itself, e.g. a message over the size limit), and the server's ``message``."""
-
-    def __init__(self, code: grpc.StatusCode, reason: str | None, message: str) -> None:
-        super().__init__(f"{code.name}{f' [{reason}]' if reason else ''}: {message}")
-        self.code = code
-        self.reason = reason
-        self.message = message
-
-    @classmethod
-    def from_rpc_error(cls, error: grpc.RpcError) -> "OcrCallError":
-        reason = None
-        for key, value in error.trailing_metadata() or ():
-            if key == REASON_KEY:
-                reason = value if isinstance(value, str) else value.decode()
-        return cls(error.code(), reason, error.details() or "")
 
 
 def image_message(image: ImageLike) -> ocr_pb2.Image:
@@ -57,16 +39,21 @@ def image_message(image: ImageLike) -> ocr_pb2.Image:
     raise TypeError(f"cannot send {type(image).__name__} as an image")
 
 
-def to_dict(message) -> dict:
-    """A response message as a JSON-ready dict (field names as in the .proto; empty lists and zeros included)."""
-    return json_format.MessageToDict(message, preserving_proto_field_name=True,
-                                     always_print_fields_with_no_presence=True)
+def stream_config(config: ocr_pb2.StreamConfig | Mapping[str, Any] | None) -> ocr_pb2.StreamConfig:
+    """A StreamConfig from a message or a dict in its JSON form, e.g.
+    ``{"options": {"skip_detection": True}, "flow_control": "FLOW_CONTROL_ALL", "queue_size": 4}``."""
+    if config is None:
+        return ocr_pb2.StreamConfig()
+    if isinstance(config, ocr_pb2.StreamConfig):
+        return config
+    return json_format.ParseDict(dict(config), ocr_pb2.StreamConfig())
 
 
 class OcrClient:
     """Calls one OCR server. Thread-safe: one client may serve many threads.
 
-    ``timeout`` is each call's deadline in seconds (None: no deadline).
+    ``timeout`` is each call's deadline in seconds (None: no deadline). Failed calls raise ``OcrCallError``;
+    results are frozen dataclasses (``clients.ocr_client.results``) whose ``error`` is None on success.
     """
 
     def __init__(self, target: str = "localhost:50051", *, timeout: float | None = 60.0,
@@ -96,37 +83,52 @@ class OcrClient:
             raise OcrCallError.from_rpc_error(error) from None
 
     def recognize(self, image: ImageLike, *, skip_detection: bool = False,
-                  timeout: float | None = ...) -> ocr_pb2.RecognizeResponse:
+                  timeout: float | None = ...) -> RecognizeResult:
         """Text lines of one image (zero lines when it has none)."""
         request = ocr_pb2.RecognizeRequest(image=image_message(image),
                                            options=ocr_pb2.RecognizeOptions(skip_detection=skip_detection))
-        return self._call(self.stub.Recognize, request, timeout)
+        return recognize_result(self._call(self.stub.Recognize, request, timeout))
 
     def batch_recognize(self, images: Iterable[ImageLike], *, skip_detection: bool = False,
-                        timeout: float | None = ...) -> list[ocr_pb2.RecognizeResponse]:
-        """One response per image, in order; a bad image has ``error`` set in its response and fails nothing else."""
+                        timeout: float | None = ...) -> list[RecognizeResult]:
+        """One result per image, in order; a bad image has ``error`` (code, reason, message) set in its result
+        and fails nothing else; ``error`` is None for the others."""
         options = ocr_pb2.RecognizeOptions(skip_detection=skip_detection)
         request = ocr_pb2.BatchRecognizeRequest(
             requests=[ocr_pb2.RecognizeRequest(image=image_message(i), options=options) for i in images])
-        return list(self._call(self.stub.BatchRecognize, request, timeout).responses)
+        return [recognize_result(r) for r in self._call(self.stub.BatchRecognize, request, timeout).responses]
 
-    def stream_recognize(self, frames: Iterable[ImageLike], *, config: ocr_pb2.StreamConfig | None = None,
-                         timeout: float | None = None) -> Iterator[ocr_pb2.StreamRecognizeResponse]:
-        """Send frames (sequence numbers 0, 1, ...) and yield one response per frame read."""
+    def stream_recognize(self, frames: Iterable[ImageLike | StreamFrame], *,
+                         config: ocr_pb2.StreamConfig | Mapping[str, Any] | None = None,
+                         timeout: float | None = None) -> Iterator[StreamResult]:
+        """Send frames after ``config`` and yield one result per frame read (and at most one end-of-stream
+        flush with ``timings`` None). Plain images get sequence numbers 0, 1, ... and the time they are sent;
+        a ``StreamFrame`` carries its own."""
         def requests():
-            yield ocr_pb2.StreamRecognizeRequest(config=config or ocr_pb2.StreamConfig())
+            yield ocr_pb2.StreamRecognizeRequest(config=stream_config(config))
             for sequence, frame in enumerate(frames):
-                message = ocr_pb2.Frame(sequence=sequence, image=image_message(frame))
-                message.capture_time.GetCurrentTime()
+                if not isinstance(frame, StreamFrame):
+                    frame = StreamFrame(frame)
+                message = ocr_pb2.Frame(sequence=sequence if frame.sequence is None else frame.sequence,
+                                        image=image_message(frame.image))
+                if frame.capture_time is None:
+                    message.capture_time.GetCurrentTime()
+                else:
+                    message.capture_time.FromNanoseconds(int(frame.capture_time * 1e9))
                 yield ocr_pb2.StreamRecognizeRequest(frame=message)
 
+        call = self.stub.StreamRecognize(requests(), timeout=timeout)
         try:
-            yield from self.stub.StreamRecognize(requests(), timeout=timeout)
+            for response in call:
+                yield stream_result(response)
         except grpc.RpcError as error:
             raise OcrCallError.from_rpc_error(error) from None
+        finally:
+            call.cancel()
 
-    def server_info(self, timeout: float | None = ...) -> ocr_pb2.GetServerInfoResponse:
-        return self._call(self.stub.GetServerInfo, ocr_pb2.GetServerInfoRequest(), timeout)
+    def server_info(self, timeout: float | None = ...) -> ServerInfo:
+        """Models, backend, precision per stage and why, limits and readiness of the server."""
+        return server_info(self._call(self.stub.GetServerInfo, ocr_pb2.GetServerInfoRequest(), timeout))
 
     def health(self, service: str = SERVICE_NAME, timeout: float | None = 5.0) -> str:
         """The grpc.health.v1 status name: SERVING, NOT_SERVING, SERVICE_UNKNOWN or UNKNOWN."""

@@ -1,6 +1,7 @@
 """`python -m edge_runtime stream --source SRC`: OCR a video file, camera or URL; text events as JSON lines.
 
-In-process by default; with ``--server host:port`` the frames go to a server's StreamRecognize instead.
+In-process by default; with ``--server host:port`` the frames go to a server's StreamRecognize instead, through
+the Python client library (``clients.ocr_client``, imported only then).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from collections import deque
 from typing import Any, Iterable, Iterator, TextIO
 
-from edge_runtime.cli import add_engine_arguments, engine_config
+from edge_runtime.cli import OneLineParser, add_engine_arguments, engine_config
 from edge_runtime.config import from_env
 from edge_runtime.errors import ConfigurationError, OcrError
 from edge_runtime.stream.flow import FlowMode
@@ -40,7 +41,7 @@ Settings not exposed as flags: OCR_STREAM_<FIELD> environment variables or --set
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m edge_runtime stream", description=__doc__, epilog=EXAMPLES,
+    parser = OneLineParser(prog="python -m edge_runtime stream", description=__doc__, epilog=EXAMPLES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--source", required=True, help="video file, rtsp:// or http(s):// URL, or device index")
     parser.add_argument("--server", metavar="HOST:PORT", help="send frames to this server instead of reading here")
@@ -130,70 +131,52 @@ class _RemoteError(Exception):
 
 
 def _remote(target: str, source: Iterable[Frame], settings: StreamSettings) -> Iterator[FrameResult]:
-    """Stream to a server's StreamRecognize; grpc and the generated stubs are imported only here."""
+    """Stream to a server's StreamRecognize through the client library, imported only here (it needs grpc)."""
     try:
-        import grpc
-
-        from server.pb import ocr_pb2, ocr_pb2_grpc
+        from clients.ocr_client import OcrCallError, OcrClient, StreamFrame
     except ImportError as exc:
-        raise _RemoteError(f"--server needs grpcio and the generated ocr.v1 stubs (scripts/setup.sh): {exc}",
+        raise _RemoteError(f"--server needs the Python client library (clients.ocr_client) and grpcio: {exc}",
                            "CLIENT_UNAVAILABLE") from None
 
-    channel = grpc.insecure_channel(target, options=[("grpc.max_send_message_length", 64 << 20),
-                                                     ("grpc.max_receive_message_length", 64 << 20)])
-    call = ocr_pb2_grpc.OcrServiceStub(channel).StreamRecognize(_requests(ocr_pb2, source, settings))
+    frames = (StreamFrame(frame.image, frame.sequence, frame.capture_time) for frame in source)
     try:
-        for response in call:
-            yield _result_of(ocr_pb2, response)
-    except grpc.RpcError as error:
-        metadata = dict(error.trailing_metadata() or ())
-        reason = metadata.get("ocr-error-reason") or error.code().name
-        raise _RemoteError(f"{error.code().name}: {error.details()}", str(reason)) from None
-    finally:
-        call.cancel()
-        channel.close()
+        with OcrClient(target, timeout=None) as client:
+            for response in client.stream_recognize(frames, config=stream_config(settings)):
+                yield _result_of(response)
+    except OcrCallError as error:
+        raise _RemoteError(f"{error.code.name}: {error.message}", error.reason or error.code.name) from None
 
 
-def _requests(pb: Any, source: Iterable[Frame], settings: StreamSettings) -> Iterator[Any]:
+def stream_config(settings: StreamSettings) -> dict[str, Any]:
+    """StreamSettings as the JSON form of ocr.v1.StreamConfig (what the client library sends)."""
     default = StreamSettings()
-    yield pb.StreamRecognizeRequest(config=pb.StreamConfig(
-        options=pb.RecognizeOptions(skip_detection=settings.skip_detection),
-        flow_control=pb.FlowControl.Value(f"FLOW_CONTROL_{settings.mode.value}"),
-        queue_size=settings.queue_size,
-        change_threshold=settings.change_threshold,
-        reread_every_frames=settings.reread_every if settings.reread_every != default.reread_every else 0,
-        box_change_threshold=settings.match_iou,
-        stable_after_frames=settings.stable_after,
-        disappear_after_frames=settings.disappear_after,
-    ))
-    for frame in source:
-        if isinstance(frame.image, bytes):
-            image = pb.Image(content=frame.image)
-        else:
-            h, w = frame.image.shape[:2]
-            image = pb.Image(raw=pb.RawImage(width=w, height=h, pixel_format=pb.PIXEL_FORMAT_BGR8,
-                                             data=frame.image.tobytes()))
-        message = pb.Frame(sequence=frame.sequence, image=image)
-        message.capture_time.FromNanoseconds(int(frame.capture_time * 1e9))
-        yield pb.StreamRecognizeRequest(frame=message)
+    return {
+        "options": {"skip_detection": settings.skip_detection},
+        "flow_control": f"FLOW_CONTROL_{settings.mode.value}",
+        "queue_size": settings.queue_size,
+        "change_threshold": settings.change_threshold,
+        "reread_every_frames": settings.reread_every if settings.reread_every != default.reread_every else 0,
+        "box_change_threshold": settings.match_iou,
+        "stable_after_frames": settings.stable_after,
+        "disappear_after_frames": settings.disappear_after,
+    }
 
 
-def _result_of(pb: Any, response: Any) -> FrameResult:
-    """A StreamRecognizeResponse as the FrameResult the in-process path prints (lines carry no track id)."""
-    def polygon(points: Any) -> tuple[tuple[float, float], ...]:
-        return tuple((p.x, p.y) for p in points)
-
-    events = tuple(TrackEvent(EventType(pb.TextEventType.Name(e.type).removeprefix("TEXT_EVENT_TYPE_")),
-                              e.track_id, e.text, e.confidence, polygon(e.polygon), response.sequence)
-                   for e in response.events if e.type)
-    lines = tuple(TrackedLine(0, line.text, line.confidence, polygon(line.polygon), line.angle)
+def _result_of(response: Any) -> FrameResult:
+    """A client StreamResult as the FrameResult the in-process path prints (lines carry no track id)."""
+    events = tuple(TrackEvent(EventType(e.type.removeprefix("TEXT_EVENT_TYPE_")), e.track_id, e.text, e.confidence,
+                              tuple((p.x, p.y) for p in e.polygon), response.sequence)
+                   for e in response.events if e.type != "TEXT_EVENT_TYPE_UNSPECIFIED")
+    lines = tuple(TrackedLine(0, line.text, line.confidence, tuple((p.x, p.y) for p in line.polygon), line.angle)
                   for line in response.lines)
-    error = FrameError(response.error.reason, response.error.message) if response.HasField("error") else None
-    capture = response.capture_time.ToNanoseconds() / 1e9 if response.HasField("capture_time") else 0.0
-    final = not response.HasField("timings") and error is None  # the server's end-of-stream flush
-    return FrameResult(response.sequence, capture, lines, events, frames_dropped=response.frames_dropped,
-                       queue_wait_ms=response.timings.queue_ms, processing_ms=response.timings.total_ms, error=error,
-                       final=final)
+    error = FrameError(response.error.reason or response.error.code.name, response.error.message) \
+        if response.error is not None else None
+    final = response.timings is None and error is None  # the server's end-of-stream flush
+    timings = response.timings
+    return FrameResult(response.sequence, response.capture_time or 0.0, lines, events,
+                       frames_dropped=response.frames_dropped,
+                       queue_wait_ms=timings.queue_ms if timings else 0.0,
+                       processing_ms=timings.total_ms if timings else 0.0, error=error, final=final)
 
 
 # ---- output ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import grpc
@@ -10,6 +11,7 @@ import pytest
 from clients.ocr_client import OcrCallError, OcrClient
 from clients.ocr_client.cli import main
 from clients.ocr_client.load import summarize
+from tests.clients.render import line_png
 from tests.server.images import blank_png, scene_png, word_pngs
 
 
@@ -69,7 +71,11 @@ def test_cli_health_info_and_bench(served, files, capsys):
     assert main(["--target", served.target, "health"]) == 0
     assert capsys.readouterr().out.strip() == "SERVING"
     assert main(["--target", served.target, "info"]) == 0
-    assert json.loads(capsys.readouterr().out)["ready"] is True
+    captured = capsys.readouterr()
+    info = json.loads(captured.out)
+    assert info["ready"] is True and [s["stage"] for s in info["stage_precisions"]] == ["det", "cls", "rec"]
+    assert all(s["reason"] and f"{s['stage']}: {s['precision']} ({s['reason']})" in captured.err
+               for s in info["stage_precisions"])
     assert main(["--target", served.target, "bench", "--json", "--skip-detection", "-c", "1", "2", "-n", "4",
                  str(files["word"])]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -84,11 +90,40 @@ def test_cli_health_of_missing_server_fails(capsys):
 def test_batch_and_stream_helpers(client):
     responses = client.batch_recognize([blank_png(), b"x"])
     assert len(responses) == 2 and not responses[0].lines and responses[1].error.reason == "IMAGE_UNDECODABLE"
-    from server.pb import ocr_pb2
+    config = {"options": {"skip_detection": True}, "flow_control": "FLOW_CONTROL_ALL"}
+    frames = list(client.stream_recognize([line_png("HELLO"), line_png("WORLD")], config=config))
+    assert [f.sequence for f in frames[:2]] == [0, 1]
+    assert [[line.text for line in f.lines] for f in frames[:2]] == [["HELLO"], ["WORLD"]]
 
-    config = ocr_pb2.StreamConfig(options=ocr_pb2.RecognizeOptions(skip_detection=True))
-    frames = list(client.stream_recognize([word_pngs()[0], word_pngs()[1]], config=config))
-    assert [f.sequence for f in frames] == [0, 1] and all(f.lines for f in frames)
+
+def test_results_are_dataclasses_whose_error_is_none_on_success(client):
+    result = client.recognize(line_png("HELLO"), skip_detection=True)
+    assert dataclasses.is_dataclass(result) and result.error is None and result.text == "HELLO"
+    assert isinstance(result.lines[0].polygon[0].x, float) and result.provenance.bundle_id
+    ok, bad, empty = client.batch_recognize([line_png("HELLO"), b"not an image", b""], skip_detection=True)
+    assert ok.error is None and not ok.error and ok.text == "HELLO"
+    assert isinstance(bad.error, OcrCallError)
+    assert (bad.error.code, bad.error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "IMAGE_UNDECODABLE")
+    assert (empty.error.code, empty.error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "IMAGE_EMPTY")
+    assert not bad.lines and bad.text == "" and bad.timings is None
+    assert "error" not in ok.to_dict() and bad.to_dict()["error"]["reason"] == "IMAGE_UNDECODABLE"
+    frames = list(client.stream_recognize([line_png("HELLO"), b"garbage"],
+                                          config={"options": {"skip_detection": True},
+                                                  "flow_control": "FLOW_CONTROL_ALL"}))
+    assert frames[0].error is None and frames[0].timings is not None and frames[0].capture_time > 0
+    assert frames[1].error.reason == "IMAGE_UNDECODABLE"
+    assert all(e.type.startswith("TEXT_EVENT_TYPE_") for f in frames for e in f.events)
+
+
+def test_server_info_states_precision_per_stage_and_why(client, engine):
+    info = client.server_info()
+    assert info.ready
+    stages = {s.stage: s for s in info.stage_precisions}
+    assert set(stages) == set(engine.precision)
+    for stage, item in stages.items():
+        assert item.precision == engine.precision[stage] and item.reason == engine.precision_reasons[stage]
+    assert "PIXEL_FORMAT_NV12" in info.pixel_formats
+    assert info.to_dict()["stage_precisions"][0]["stage"] == next(iter(engine.precision))
 
 
 def test_summarize_percentiles():

@@ -1,0 +1,248 @@
+"""Typed results of the Python client: frozen dataclasses made from ocr.v1 responses.
+
+Field names are the .proto's. ``error`` is ``None`` on success and an ``OcrCallError`` (``code``, ``reason``,
+``message``) on a failed batch item or stream frame, so ``if item.error: raise item.error`` works. Each result
+keeps the response it was made from in ``message`` and turns it into the proto3 JSON mapping with
+``to_dict()``: the one JSON shape every command line of the project prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+
+__all__ = ["REASON_KEY", "OcrCallError", "Point", "Word", "TextLine", "StageTimings", "Provenance", "RecognizeResult",
+           "TextEvent", "StreamResult", "StreamFrame", "ServerLimits", "StagePrecision", "ServerInfo", "to_dict"]
+
+REASON_KEY = "ocr-error-reason"  # trailing metadata key the server puts its stable reason in
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def to_dict(message: Any) -> dict[str, Any]:
+    """The proto3 JSON mapping of a response message or result (field names as in the .proto, fields without
+    presence printed even when zero or empty, unset messages such as ``error`` left out)."""
+    message = getattr(message, "message", None) if not hasattr(message, "DESCRIPTOR") else message
+    if message is None:
+        raise ValueError("this result was not made from a response message")
+    return json_format.MessageToDict(message, preserving_proto_field_name=True,
+                                     always_print_fields_with_no_presence=True)
+
+
+class OcrCallError(Exception):
+    """A failed call, batch item or stream frame: ``code`` (grpc.StatusCode), ``reason`` (stable,
+    UPPER_SNAKE_CASE; None when the failure came from gRPC itself, e.g. a message over the size limit) and the
+    server's ``message``."""
+
+    def __init__(self, code: grpc.StatusCode, reason: str | None, message: str) -> None:
+        super().__init__(f"{code.name}{f' [{reason}]' if reason else ''}: {message}")
+        self.code = code
+        self.reason = reason
+        self.message = message
+
+    @classmethod
+    def from_rpc_error(cls, error: grpc.RpcError) -> "OcrCallError":
+        reason = None
+        for key, value in error.trailing_metadata() or ():
+            if key == REASON_KEY:
+                reason = value if isinstance(value, str) else value.decode()
+        return cls(error.code(), reason, error.details() or "")
+
+    @classmethod
+    def from_message(cls, error: Any) -> "OcrCallError":
+        """From an ``ocr.v1.Error`` (a failed batch item or stream frame)."""
+        return cls(_CODES.get(error.code, grpc.StatusCode.UNKNOWN), error.reason or None, error.message)
+
+
+@dataclass(frozen=True)
+class Point:
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    confidence: float
+    polygon: tuple[Point, ...]
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """One line: text, mean character confidence, four corners as read, words, reading direction in degrees."""
+
+    text: str
+    confidence: float
+    polygon: tuple[Point, ...]
+    words: tuple[Word, ...]
+    angle: int
+
+
+@dataclass(frozen=True)
+class StageTimings:
+    decode_ms: float
+    queue_ms: float
+    detection_ms: float
+    classification_ms: float
+    recognition_ms: float
+    total_ms: float
+
+
+@dataclass(frozen=True)
+class Provenance:
+    bundle_id: str
+    backend: str
+    device: str
+    stage_precision: dict[str, str]
+
+
+class _Result:
+    message: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        """The proto3 JSON mapping of the response this result was made from."""
+        return to_dict(self.message)
+
+
+@dataclass(frozen=True)
+class RecognizeResult(_Result):
+    """The text of one image. A failed batch item has ``error`` set and empty other fields."""
+
+    text: str
+    lines: tuple[TextLine, ...]
+    image_width: int
+    image_height: int
+    timings: StageTimings | None
+    provenance: Provenance | None
+    error: OcrCallError | None = None
+    message: Any = field(default=None, repr=False, compare=False)  # the ocr.v1.RecognizeResponse
+
+
+@dataclass(frozen=True)
+class TextEvent:
+    type: str  # TEXT_EVENT_TYPE_APPEARED, _UPDATED, _STABLE or _DISAPPEARED
+    track_id: int
+    text: str
+    confidence: float
+    polygon: tuple[Point, ...]
+
+
+@dataclass(frozen=True)
+class StreamResult(_Result):
+    """One stream response: the frame's lines and the track events since the previous response."""
+
+    sequence: int
+    lines: tuple[TextLine, ...]
+    events: tuple[TextEvent, ...]
+    frames_dropped: int
+    capture_time: float | None  # seconds since the epoch, as sent
+    timings: StageTimings | None  # None on the end-of-stream flush
+    error: OcrCallError | None = None
+    message: Any = field(default=None, repr=False, compare=False)  # the ocr.v1.StreamRecognizeResponse
+
+
+@dataclass(frozen=True)
+class StreamFrame:
+    """A frame to stream with its own sequence number and capture time (seconds since the epoch); plain images
+    get 0, 1, ... and the time they are sent."""
+
+    image: Any
+    sequence: int | None = None
+    capture_time: float | None = None
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    max_image_pixels: int
+    min_image_side: int
+    max_message_bytes: int
+    max_concurrent_rpcs: int
+
+
+@dataclass(frozen=True)
+class StagePrecision:
+    """The precision one stage is served in, and why (e.g. INT8 passed the accuracy gate, or no INT8 build)."""
+
+    stage: str
+    precision: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ServerInfo(_Result):
+    server_version: str
+    provenance: Provenance | None
+    ready: bool
+    limits: ServerLimits | None
+    image_formats: tuple[str, ...]
+    pixel_formats: tuple[str, ...]  # PIXEL_FORMAT_* names
+    batch_max_delay_ms: float
+    batch_max_size: int
+    stage_precisions: tuple[StagePrecision, ...]
+    message: Any = field(default=None, repr=False, compare=False)  # the ocr.v1.GetServerInfoResponse
+
+
+# ---- from messages ----------------------------------------------------------------------------------------
+def _enum_name(message: Any, enum: str, number: int) -> str:
+    value = type(message).DESCRIPTOR.file.enum_types_by_name[enum].values_by_number.get(number)
+    return value.name if value is not None else str(number)
+
+
+def _points(points: Any) -> tuple[Point, ...]:
+    return tuple(Point(p.x, p.y) for p in points)
+
+
+def _lines(lines: Any) -> tuple[TextLine, ...]:
+    return tuple(TextLine(line.text, line.confidence, _points(line.polygon),
+                          tuple(Word(w.text, w.confidence, _points(w.polygon)) for w in line.words), line.angle)
+                 for line in lines)
+
+
+def _timings(message: Any, name: str = "timings") -> StageTimings | None:
+    if not message.HasField(name):
+        return None
+    t = getattr(message, name)
+    return StageTimings(t.decode_ms, t.queue_ms, t.detection_ms, t.classification_ms, t.recognition_ms, t.total_ms)
+
+
+def _provenance(message: Any) -> Provenance | None:
+    if not message.HasField("provenance"):
+        return None
+    p = message.provenance
+    return Provenance(p.bundle_id, p.backend, p.device, dict(p.stage_precision))
+
+
+def _error(message: Any) -> OcrCallError | None:
+    return OcrCallError.from_message(message.error) if message.HasField("error") else None
+
+
+def recognize_result(response: Any) -> RecognizeResult:
+    return RecognizeResult(text=response.text, lines=_lines(response.lines), image_width=response.image_width,
+                           image_height=response.image_height, timings=_timings(response),
+                           provenance=_provenance(response), error=_error(response), message=response)
+
+
+def stream_result(response: Any) -> StreamResult:
+    events = tuple(TextEvent(_enum_name(response, "TextEventType", e.type), e.track_id, e.text, e.confidence,
+                             _points(e.polygon)) for e in response.events)
+    capture = response.capture_time.ToNanoseconds() / 1e9 if response.HasField("capture_time") else None
+    return StreamResult(sequence=response.sequence, lines=_lines(response.lines), events=events,
+                        frames_dropped=response.frames_dropped, capture_time=capture, timings=_timings(response),
+                        error=_error(response), message=response)
+
+
+def server_info(response: Any) -> ServerInfo:
+    limits = None
+    if response.HasField("limits"):
+        lim = response.limits
+        limits = ServerLimits(lim.max_image_pixels, lim.min_image_side, lim.max_message_bytes,
+                              lim.max_concurrent_rpcs)
+    return ServerInfo(
+        server_version=response.server_version, provenance=_provenance(response), ready=response.ready,
+        limits=limits, image_formats=tuple(response.image_formats),
+        pixel_formats=tuple(_enum_name(response, "PixelFormat", f) for f in response.pixel_formats),
+        batch_max_delay_ms=response.batch_max_delay_ms, batch_max_size=response.batch_max_size,
+        stage_precisions=tuple(StagePrecision(s.stage, s.precision, s.reason) for s in response.stage_precisions),
+        message=response)
