@@ -33,7 +33,7 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OcrCallError):
         return exc.reason or exc.code.name
     if isinstance(exc, OSError):
-        return "FILE_UNREADABLE"
+        return "IMAGE_UNREADABLE"  # the reason the in-process CLI gives for a file it cannot read
     return "CLIENT_ERROR"
 
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO
-from tests.server.images import scene_png, word_pngs
+from tests.clients.render import line_png
+from tests.server.images import scene_png
 
 NODE_DIR = REPO / "clients" / "node"
 
@@ -31,7 +32,7 @@ def test_node_client_against_live_server(node, served, engine, tmp_path):
     scene = tmp_path / "scene.png"
     scene.write_bytes(scene_png())
     word = tmp_path / "word.png"
-    word.write_bytes(word_pngs()[0])
+    word.write_bytes(line_png("HELLO"))
     gray = cv2.cvtColor(cv2.imdecode(np.frombuffer(scene_png(), np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2GRAY)
     (tmp_path / "gray.raw").write_bytes(gray.tobytes())
     expected = engine.recognize(scene_png())
@@ -42,7 +43,7 @@ def test_node_client_against_live_server(node, served, engine, tmp_path):
         "scene_lines": [line.text for line in expected.lines],
         "scene_size": [expected.width, expected.height],
         "word": str(word),
-        "word_text": engine.recognize(word_pngs()[0], skip_detection=True).text,
+        "word_text": engine.recognize(line_png("HELLO"), skip_detection=True).text,
         "gray": {"path": str(tmp_path / "gray.raw"), "width": gray.shape[1], "height": gray.shape[0],
                  "lines": [line.text for line in engine.recognize(gray).lines]},
     }
@@ -51,4 +52,4 @@ def test_node_client_against_live_server(node, served, engine, tmp_path):
     result = subprocess.run([node, "--test", "--test-reporter=tap", "test/"], cwd=NODE_DIR, env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "# pass 7" in result.stdout and "# fail 0" in result.stdout, result.stdout
+    assert "# pass 8" in result.stdout and "# fail 0" in result.stdout, result.stdout

@@ -2,11 +2,14 @@
 /**
  * Node.js client of the edge-ocr service (ocr.v1.OcrService), promise-based.
  *
+ *   const fs = require('node:fs');
  *   const { OcrClient } = require('@edge-ocr/client');
  *   const client = new OcrClient('localhost:50051');
- *   const response = await client.recognize(fs.readFileSync('receipt.jpg'));
- *   console.log(response.text);
+ *   client.recognize(fs.readFileSync('receipt.jpg')).then((result) => console.log(result.text));
  *
+ * Results are plain objects with the .proto's field names (snake_case), enums as their names; `error` is null on
+ * success and `{ code, reason, message }` on a failed batch item or stream frame. `toJson(result)` gives the
+ * proto3 JSON mapping, the shape every command line of the project prints.
  * Failed calls reject with OcrCallError: `code` (gRPC status number), `codeName`, `reason` (the server's stable
  * reason from the `ocr-error-reason` trailing metadata, or null when gRPC itself refused the call) and `details`.
  */
@@ -19,15 +22,11 @@ const HEALTH_DIR = path.resolve(__dirname, '..', 'proto');
 const REASON_KEY = 'ocr-error-reason';
 const LOADER_OPTIONS = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true };
 
-function loadPackages() {
-  const definition = protoLoader.loadSync(
-    ['ocr/v1/ocr_service.proto', 'grpc/health/v1/health.proto'],
-    { ...LOADER_OPTIONS, includeDirs: [PROTO_DIR, HEALTH_DIR] },
-  );
-  return grpc.loadPackageDefinition(definition);
-}
-
-const packages = loadPackages();
+const definition = protoLoader.loadSync(
+  ['ocr/v1/ocr_service.proto', 'grpc/health/v1/health.proto'],
+  { ...LOADER_OPTIONS, includeDirs: [PROTO_DIR, HEALTH_DIR] },
+);
+const packages = grpc.loadPackageDefinition(definition);
 const STATUS_NAMES = Object.fromEntries(Object.entries(grpc.status).map(([name, value]) => [value, name]));
 
 /** A failed call: gRPC status code, the server's stable reason and its message. */
@@ -46,6 +45,105 @@ class OcrCallError extends Error {
     const reason = values.length ? String(values[0]) : null;
     return new OcrCallError(error.code, reason, error.details || error.message);
   }
+}
+
+// ---- proto3 JSON mapping ---------------------------------------------------------------------------------
+// The same dict Python's json_format.MessageToDict(message, preserving_proto_field_name=True,
+// always_print_fields_with_no_presence=True) gives: fields without presence printed even when zero or empty,
+// unset messages left out, `float` fields as the shortest decimal that reads back as the same 32-bit float.
+const INT64_TYPES = new Set(['TYPE_INT64', 'TYPE_UINT64', 'TYPE_SINT64', 'TYPE_FIXED64', 'TYPE_SFIXED64']);
+
+function nonFinite(value) {
+  if (Number.isNaN(value)) return 'NaN';
+  return value > 0 ? 'Infinity' : '-Infinity';
+}
+
+/** A float32 field's value as protobuf prints it: 6 significant digits, more until it reads back the same. */
+function float32(value) {
+  const f = Math.fround(value);
+  if (!Number.isFinite(f)) return nonFinite(f);
+  for (let precision = 6; precision < 18; precision += 1) {
+    const rounded = Number(f.toPrecision(precision));
+    if (Math.fround(rounded) === f) return rounded;
+  }
+  return f;
+}
+
+function timestampJson(ts) {
+  const seconds = Number(ts.seconds || 0);
+  const nanos = ts.nanos || 0;
+  let fraction = '';
+  if (nanos % 1e9 !== 0) {
+    const digits = nanos % 1e6 === 0 ? 3 : nanos % 1e3 === 0 ? 6 : 9;
+    fraction = `.${String(nanos).padStart(9, '0').slice(0, digits)}`;
+  }
+  return `${new Date(seconds * 1000).toISOString().slice(0, 19)}${fraction}Z`;
+}
+
+function lookupType(typeName, scope) {
+  const nested = scope.type.nestedType.find((t) => t.name === typeName);
+  if (nested) return { name: typeName, type: nested, package: scope.package };
+  for (const name of [typeName, `${scope.package}.${typeName}`]) {
+    if (definition[name] && definition[name].type) {
+      return { name, type: definition[name].type, package: name.split('.').slice(0, -1).join('.') };
+    }
+  }
+  throw new Error(`unknown message type ${typeName}`);
+}
+
+function scalarJson(field, value, scope) {
+  if (field.type === 'TYPE_MESSAGE') return messageJson(lookupType(field.typeName, scope), value);
+  if (field.type === 'TYPE_FLOAT') return float32(value);
+  if (field.type === 'TYPE_DOUBLE') return Number.isFinite(value) ? value : nonFinite(value);
+  if (INT64_TYPES.has(field.type)) return String(value);
+  if (field.type === 'TYPE_BYTES') return Buffer.from(value).toString('base64');
+  return value;
+}
+
+function messageJson(scope, message) {
+  if (scope.name === 'google.protobuf.Timestamp') return timestampJson(message);
+  const out = {};
+  for (const field of scope.type.field) {
+    const value = message[field.name];
+    if (field.label === 'LABEL_REPEATED') {
+      const entry = scope.type.nestedType.find((t) => t.name === field.typeName && t.options && t.options.mapEntry);
+      if (entry) {
+        const valueField = entry.field.find((f) => f.name === 'value');
+        out[field.name] = Object.fromEntries(Object.entries(value || {})
+          .map(([k, v]) => [k, scalarJson(valueField, v, scope)]));
+      } else {
+        out[field.name] = (value || []).map((v) => scalarJson(field, v, scope));
+      }
+    } else if (value === null || value === undefined) {
+      if (field.type !== 'TYPE_MESSAGE' && !field.proto3Optional) out[field.name] = scalarJson(field, defaultOf(field), scope);
+    } else {
+      out[field.name] = scalarJson(field, value, scope);
+    }
+  }
+  return out;
+}
+
+function defaultOf(field) {
+  if (field.type === 'TYPE_STRING') return '';
+  if (field.type === 'TYPE_BOOL') return false;
+  if (field.type === 'TYPE_BYTES') return Buffer.alloc(0);
+  if (field.type === 'TYPE_ENUM') {
+    const values = definition[lookupEnumName(field)];
+    return values ? values.type.value[0].name : 0;
+  }
+  return 0;
+}
+
+function lookupEnumName(field) {
+  return Object.keys(definition).find((name) => name.endsWith(`.${field.typeName}`) || name === field.typeName);
+}
+
+/**
+ * The proto3 JSON mapping of a result (default: a RecognizeResponse; pass 'ocr.v1.GetServerInfoResponse' or
+ * 'ocr.v1.StreamRecognizeResponse' for the others), equal to what `ocr-client ... --json` prints in Python.
+ */
+function toJson(message, typeName = 'ocr.v1.RecognizeResponse') {
+  return messageJson(lookupType(typeName, { type: { nestedType: [] }, package: '' }), message);
 }
 
 /**
@@ -161,4 +259,4 @@ class OcrClient {
   }
 }
 
-module.exports = { OcrClient, OcrCallError, imageMessage, REASON_KEY, status: grpc.status };
+module.exports = { OcrClient, OcrCallError, imageMessage, toJson, float32, REASON_KEY, status: grpc.status };

@@ -6,7 +6,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const { execFileSync } = require('node:child_process');
 const path = require('node:path');
-const { OcrClient, OcrCallError, status } = require('../src/index.js');
+const { OcrClient, OcrCallError, status, toJson } = require('../src/index.js');
 
 const fixture = JSON.parse(fs.readFileSync(process.env.OCR_NODE_FIXTURE, 'utf8'));
 const client = new OcrClient(fixture.target, { timeoutMs: 120000 });
@@ -18,6 +18,8 @@ test('health and server info', async () => {
   assert.equal(info.ready, true);
   assert.equal(info.provenance.bundle_id, fixture.bundle_id);
   assert.ok(info.pixel_formats.includes('PIXEL_FORMAT_NV12'));
+  assert.deepEqual(info.stage_precisions.map((s) => s.stage), ['det', 'cls', 'rec']);
+  assert.ok(info.stage_precisions.every((s) => s.precision && s.reason));
 });
 
 test('recognize returns the engine text with polygons', async () => {
@@ -57,6 +59,8 @@ test('batch keeps order and isolates a bad image', async () => {
   const responses = await client.batchRecognize([word, Buffer.from('garbage'), word], { skipDetection: true });
   assert.equal(responses.length, 3);
   assert.equal(responses[0].text, fixture.word_text);
+  assert.equal(responses[0].error, null);
+  assert.equal(responses[2].error, null);
   assert.equal(responses[1].error.reason, 'IMAGE_UNDECODABLE');
   assert.equal(responses[1].error.code, status.INVALID_ARGUMENT);
   assert.equal(responses[2].text, fixture.word_text);
@@ -70,13 +74,30 @@ test('stream answers every frame in order', async () => {
   // one response per frame, then at most one end-of-stream flush (its DISAPPEARED events)
   assert.ok(responses.length === 3 || responses.length === 4, `got ${responses.length} responses`);
   assert.deepEqual(responses.slice(0, 3).map((r) => r.sequence), [0, 1, 2]);
+  assert.equal(responses[0].error, null);
   assert.equal(responses[1].error.reason, 'IMAGE_EMPTY');
   assert.deepEqual(responses[2].lines.map((l) => l.text), [fixture.word_text]);
 });
 
+const CLI = path.join(__dirname, '..', 'bin', 'ocr-client.js');
+
 test('command line prints the text', () => {
   const out = execFileSync(process.execPath, [
-    path.join(__dirname, '..', 'bin', 'ocr-client.js'), '--target', fixture.target, '--skip-detection', fixture.word,
+    CLI, '--target', fixture.target, 'recognize', '--skip-detection', fixture.word,
   ], { encoding: 'utf8' });
   assert.equal(out.trim(), fixture.word_text);
+});
+
+test('recognize --json prints the proto3 JSON mapping', async () => {
+  const out = execFileSync(process.execPath, [CLI, '--target', fixture.target, 'recognize', '--json', fixture.scene],
+    { encoding: 'utf8' });
+  const row = JSON.parse(out);
+  assert.equal(row.image, fixture.scene);
+  assert.deepEqual(row.lines.map((l) => l.text), fixture.scene_lines);
+  assert.equal('error' in row, false);
+  const direct = toJson(await client.recognize(fs.readFileSync(fixture.scene)));
+  delete direct.timings;
+  delete row.timings;
+  delete row.image;
+  assert.deepEqual(row, direct);
 });
