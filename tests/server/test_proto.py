@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from server import codegen
-from server.pb import ocr_pb2
+from clients.ocr_client import codegen
+from clients.ocr_client.pb import ocr_pb2
 from tests.conftest import REPO
 
 BUF = REPO / "clients" / "node" / "node_modules" / ".bin" / "buf"
@@ -24,7 +24,14 @@ def test_buf_lint_is_clean():
 
 
 def test_generated_code_is_current():
-    assert codegen.is_current(), "server/gen is stale: run `python -m server.codegen`"
+    assert codegen.is_current(), "clients/ocr_client/gen is stale: run `python -m clients.ocr_client.codegen`"
+    assert codegen.GEN_DIR == REPO / "clients" / "ocr_client" / "gen"
+
+
+def test_server_uses_the_client_librarys_generated_code():
+    from server import pb
+
+    assert pb.ocr_pb2 is ocr_pb2
 
 
 def test_contract_names():
@@ -43,3 +50,6 @@ def test_contract_names():
     config_fields = set(ocr_pb2.StreamConfig.DESCRIPTOR.fields_by_name)
     assert {"flow_control", "queue_size", "change_threshold", "reread_every_frames", "box_change_threshold",
             "stable_after_frames", "disappear_after_frames"} <= config_fields
+    info = ocr_pb2.GetServerInfoResponse.DESCRIPTOR.fields_by_name["stage_precisions"]
+    assert info.message_type.name == "StagePrecision" and info.is_repeated
+    assert set(ocr_pb2.StagePrecision.DESCRIPTOR.fields_by_name) == {"stage", "precision", "reason"}

@@ -115,7 +115,9 @@ function messageJson(scope, message) {
         out[field.name] = (value || []).map((v) => scalarJson(field, v, scope));
       }
     } else if (value === null || value === undefined) {
-      if (field.type !== 'TYPE_MESSAGE' && !field.proto3Optional) out[field.name] = scalarJson(field, defaultOf(field), scope);
+      if (field.type !== 'TYPE_MESSAGE' && !field.proto3Optional) {
+        out[field.name] = scalarJson(field, defaultOf(field), scope);
+      }
     } else {
       out[field.name] = scalarJson(field, value, scope);
     }
