@@ -1,6 +1,6 @@
 """The one place that maps errors to gRPC status codes, and the transport's own error types.
 
-    OcrError (edge_runtime.errors)
+    OcrError (models.errors, re-exported by edge_runtime.errors)
     ├── InvalidImageError      -> INVALID_ARGUMENT   IMAGE_UNDECODABLE, IMAGE_CORRUPT, IMAGE_EMPTY,
     │                                                IMAGE_TOO_LARGE, IMAGE_TOO_SMALL, IMAGE_FORMAT_UNSUPPORTED,
     │                                                RAW_FORMAT_UNSUPPORTED, RAW_SIZE_MISMATCH
@@ -10,7 +10,7 @@
     ├── NotReadyError          -> UNAVAILABLE        MODEL_NOT_READY, SHUTTING_DOWN
     ├── DeadlineExceededError  -> DEADLINE_EXCEEDED  DEADLINE_EXCEEDED
     ├── ConfigurationError     -> FAILED_PRECONDITION
-    └── ModelError             -> UNAVAILABLE
+    └── ModelError             -> UNAVAILABLE        BUNDLE_UNKNOWN, MODEL_NOT_INSTALLED, MODEL_CORRUPT, ...
     anything else              -> INTERNAL           INTERNAL (generic message, traceback in the log)
 
 The reason travels in the trailing metadata key ``ocr-error-reason`` (ASCII, UPPER_SNAKE_CASE) of a failed call,

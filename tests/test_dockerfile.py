@@ -30,3 +30,12 @@ def test_image_is_built_by_the_readme_set_up_script() -> None:
     assert re.search(r"^RUN bash scripts/setup\.sh$", DOCKERFILE, re.M)
     assert re.search(r"^EXPOSE 50051$", DOCKERFILE, re.M)
     assert re.search(r"^USER \d+", DOCKERFILE, re.M), "the server must not run as root"
+
+
+def test_build_context_keeps_what_the_server_imports() -> None:
+    """The server imports its generated gRPC code from the client library (clients/ocr_client/gen, made from
+    proto/ by set-up), so neither may be left out of the build context."""
+    ignored = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")]
+    for kept in ("proto", "clients", "clients/ocr_client", "server"):
+        assert kept not in ignored and f"{kept}/" not in ignored, f".dockerignore drops {kept}"

@@ -60,8 +60,8 @@ def generate(force: bool = False) -> Path:
     """(Re)generate gen/ unless it is current; safe to call from several processes at once."""
     if not force and is_current():
         return GEN_DIR
-    if not force and not _can_generate() and (GEN_DIR / STAMP).exists():
-        return GEN_DIR  # an installed copy: no sources to compare with, use what it ships
+    if not force and not _can_generate() and (GEN_DIR / "ocr" / "v1" / "ocr_service_pb2.py").exists():
+        return GEN_DIR  # an installed copy: no proto/ or no grpcio-tools to compare with, use what it ships
     tag = hashlib.sha1(str(GEN_DIR).encode()).hexdigest()[:12]
     lock_path = Path(tempfile.gettempdir()) / f"edge-ocr-codegen-{tag}.lock"
     with open(lock_path, "w") as lock:
