@@ -306,7 +306,8 @@ def orient_page(crops: list[LineCrop], probs: np.ndarray, thresh: float, decisiv
     by 180° or 90° has all its lines the same way. So the lines vote (by length, with their 180° minus 0°
     probability); when at least ``min_voters`` lines vote and the vote is decisive, every line follows it
     unless the classifier is sure (``thresh``) of the opposite for that line. Fewer lines (a plate, a sign)
-    are judged one by one, and a line turned that way is marked ``doubtful`` (see ``OcrEngine.settle``).
+    are judged one by one. A line turned on its own classifier's word, or kept against a decisive page, is
+    marked ``doubtful``: it is read both ways and the more confident reading wins (``OcrEngine.settle``).
     Reading order is then taken in the page's dominant frame.
     """
     if not crops:
@@ -315,9 +316,14 @@ def orient_page(crops: list[LineCrop], probs: np.ndarray, thresh: float, decisiv
     margin = probs[:, 1] - probs[:, 0] if len(probs) else np.zeros(len(crops))
     vote = float((lengths * margin).sum() / max(lengths.sum(), 1e-6)) if len(crops) >= min_voters else 0.0
     for crop, (p0, p180) in zip(crops, probs):
-        if (p0 < thresh) if vote > decisive else (p180 >= thresh):
+        if vote > decisive:  # the page is upside down: a line stays only where the classifier is sure it is not
+            if p0 < thresh:
+                crop.turn_180()
+            else:
+                crop.doubtful = True  # sure of the opposite of the whole page: the second look decides
+        elif p180 >= thresh:
             crop.turn_180()
-            crop.doubtful = vote <= decisive
+            crop.doubtful = True
     weight = {d: 0.0 for d in (0, 90, 180, 270)}
     for crop, length in zip(crops, lengths):
         weight[crop.direction] += float(length)

@@ -70,3 +70,20 @@ def test_reading_order_rows_then_columns() -> None:
 
     quads = [box(200, 102), box(10, 100), box(10, 200), box(120, 98)]
     assert reading_order(quads) == [1, 3, 0, 2]
+
+
+def test_a_line_kept_against_a_decisive_page_vote_is_read_both_ways() -> None:
+    """Four lines say the page is upside down, one is 'sure' it is not: it stays, marked doubtful, so the
+    recognizer's confidence decides (a rendered page turned 90° read one line as garbage before)."""
+    from edge_runtime.pipeline import LineCrop, orient_page
+
+    def crop(y: float) -> LineCrop:
+        quad = np.array([[0, y], [400, y], [400, y + 30], [0, y + 30]], np.float32)
+        return LineCrop(np.zeros((30, 400, 3), np.uint8), quad, quad.copy())
+
+    crops = [crop(40.0 * i) for i in range(5)]
+    probs = np.array([[0.0, 1.0]] * 3 + [[0.91, 0.09], [0.0, 1.0]], np.float32)
+    oriented = orient_page(crops, probs, thresh=0.9)
+    assert [c.flipped for c in crops] == [True, True, True, False, True]
+    assert [c.doubtful for c in crops] == [False, False, False, True, False]
+    assert len(oriented) == 5
