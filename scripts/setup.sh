@@ -27,8 +27,8 @@ echo "== model bundles"
 "$VPY" -m models fetch --all
 
 # ---- gRPC contract and clients (server/, clients/): generated code, Node client deps (incl. buf) -------------
-echo "== generated gRPC code (server/gen, from proto/)"
-"$VPY" -m server.codegen
+echo "== generated gRPC code (clients/ocr_client/gen, from proto/)"
+"$VPY" -m clients.ocr_client.codegen
 if command -v npm >/dev/null 2>&1; then
   node_want=$(sha256sum clients/node/package-lock.json | cut -d' ' -f1)
   if [ "$(cat clients/node/node_modules/.edge-ocr-stamp 2>/dev/null)" != "$node_want" ]; then

@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tests import rendered
 from tests.conftest import data_root
 
 __all__ = ["scene_png", "receipt_jpg", "word_pngs", "blank_png", "png_header_only", "hostile_inputs"]
@@ -44,12 +45,15 @@ def receipt_jpg() -> bytes:
     return cv2.imencode(".jpg", image[: min(len(image), 520)], [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
 
 
+WORDS = ("parking", "FILM", "12:46", "Open", "NATION", "GRU-59", "GENTLE", "HEALTH", "War", "8139", "HAIR",
+         "HP.75", "SHOW", "PROBLEM", "JOB", "GARDEN", "Total 28.68", "EXIT", "Ahmad", "$25.35")
+
+
 @lru_cache(None)
 def word_pngs(count: int = 16) -> tuple[bytes, ...]:
-    """Rendered word crops as PNG, read with detection skipped."""
-    paths = _images("rec_synth_words")
-    assert len(paths) >= count, f"rec_synth_words has {len(paths)} crops, {count} wanted"
-    return tuple(cv2.imencode(".png", _read(p))[1].tobytes() for p in paths[:count])
+    """Clean rendered word crops of many widths as PNG, read with detection skipped."""
+    assert count <= len(WORDS), f"{count} word crops wanted, {len(WORDS)} defined"
+    return tuple(cv2.imencode(".png", rendered.line(word))[1].tobytes() for word in WORDS[:count])
 
 
 @lru_cache(None)

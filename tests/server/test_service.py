@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from clients.ocr_client import OcrCallError
+from clients.ocr_client import OcrCallError, RecognizeResult
 from server.pb import ocr_pb2
 from tests.server.images import blank_png, receipt_jpg, scene_png, word_pngs
 
 
-def assert_same(response: ocr_pb2.RecognizeResponse, expected) -> None:
+def assert_same(response: RecognizeResult, expected) -> None:
     """A served response equals an in-process OcrResult: same text, same geometry, same confidences."""
     assert [line.text for line in response.lines] == [line.text for line in expected.lines]
     assert (response.image_width, response.image_height) == (expected.width, expected.height)
@@ -94,11 +94,11 @@ def test_batch_keeps_order_and_isolates_bad_images(client, engine):
     expected_errors = {1: "IMAGE_UNDECODABLE", 3: "IMAGE_MISSING", 4: "IMAGE_EMPTY"}
     for i, response in enumerate(responses):
         if i in expected_errors:
-            assert response.error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+            assert response.error.code == grpc.StatusCode.INVALID_ARGUMENT
             assert response.error.reason == expected_errors[i]
             assert not response.lines
         else:
-            assert not response.HasField("error")
+            assert response.error is None
             assert_same(response, engine.recognize(items[i]))
 
 
@@ -151,9 +151,9 @@ def test_stream_answers_every_frame_in_order(client, engine):
     assert responses[1].error.reason == "IMAGE_UNDECODABLE"
     assert responses[3].error.reason == "IMAGE_MISSING"
     for k, w in ((0, words[0]), (2, words[1]), (4, words[2])):
-        assert not responses[k].HasField("error")
+        assert responses[k].error is None
         assert [l.text for l in responses[k].lines] == [l.text for l in engine.recognize(w, True).lines]
-        assert responses[k].frames_dropped == 0 and responses[k].HasField("capture_time")
+        assert responses[k].frames_dropped == 0 and responses[k].capture_time is not None
 
 
 def test_stream_must_start_with_config(client):
@@ -177,5 +177,5 @@ def test_server_info(client, engine):
     assert info.provenance.bundle_id == engine.provenance.bundle
     assert info.limits.max_image_pixels == engine.config.max_image_pixels
     assert info.limits.max_message_bytes == 4 * 1024 * 1024
-    assert "PNG" in info.image_formats and ocr_pb2.PIXEL_FORMAT_NV12 in info.pixel_formats
+    assert "PNG" in info.image_formats and "PIXEL_FORMAT_NV12" in info.pixel_formats
     assert info.batch_max_size >= 1
