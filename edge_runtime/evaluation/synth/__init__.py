@@ -22,7 +22,9 @@ import hashlib
 import json
 import os
 import shutil
+import multiprocessing
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from importlib import metadata
 from pathlib import Path
 from typing import Iterator
@@ -90,29 +92,41 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def render_set(spec: SetSpec, folder: Path, limit: int | None = None) -> None:
-    """Write one set (images in labels.jsonl order) and its SOURCE.md into ``folder``."""
-    from edge_runtime.evaluation.synth import canvas, readme
+def _render_one(task: tuple[str, int, str]) -> str:
+    """Render image ``index`` of a set into ``folder``; return its labels.jsonl row."""
+    from edge_runtime.evaluation.synth import canvas
 
-    images = folder / "images"
-    images.mkdir(parents=True)
-    rows = []
-    for index in range(_count(spec, limit)):
-        img, row = spec.render(np.random.default_rng(_seed(spec.name, index)))
-        quality = int(row.pop("jpeg_quality", 90))
-        name = f"images/{spec.name}_{index:04d}{spec.ext}"
-        (folder / name).write_bytes(canvas.encode(img, spec.ext, quality))
-        rows.append(json.dumps({"image": name, **row}, ensure_ascii=False))
-    (folder / "labels.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    (folder / "SOURCE.md").write_text(readme.source_md(spec, len(rows)), encoding="utf-8")
+    set_name, index, folder = task
+    spec = next(s for s in SETS if s.name == set_name)
+    img, row = spec.render(np.random.default_rng(_seed(set_name, index)))
+    quality = int(row.pop("jpeg_quality", 90))
+    name = f"images/{set_name}_{index:04d}{spec.ext}"
+    (Path(folder) / name).write_bytes(canvas.encode(img, spec.ext, quality))
+    return json.dumps({"image": name, **row}, ensure_ascii=False)
 
 
-def render(root: Path, limit: int | None = None) -> None:
-    """Render every set into ``root`` (which must not hold them yet), then its README and stamp."""
+def render(root: Path, limit: int | None = None, workers: int | None = None) -> None:
+    """Render every set into ``root`` (which must not hold them yet), then its README and stamp.
+
+    Images are independent (one seed each), so worker processes change the time, never the bytes.
+    """
     from edge_runtime.evaluation.synth import readme
 
+    tasks = []
     for spec in SETS:
-        render_set(spec, root / spec.name, limit)
+        (root / spec.name / "images").mkdir(parents=True)
+        tasks += [(spec.name, i, str(root / spec.name)) for i in range(_count(spec, limit))]
+    workers = workers or min(4, os.cpu_count() or 1)
+    if workers > 1 and len(tasks) > 20:
+        # spawn, not fork: the caller may hold inference threads that a forked child would inherit locked
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            rows = list(pool.map(_render_one, tasks, chunksize=4))
+    else:
+        rows = [_render_one(t) for t in tasks]
+    for spec in SETS:
+        mine = [r for (name, _, _), r in zip(tasks, rows) if name == spec.name]
+        (root / spec.name / "labels.jsonl").write_text("\n".join(mine) + "\n", encoding="utf-8")
+        (root / spec.name / "SOURCE.md").write_text(readme.source_md(spec, len(mine)), encoding="utf-8")
     (root / "README.md").write_text(readme.root_md(limit), encoding="utf-8")
     (root / STAMP).write_text(json.dumps(stamp(limit), indent=1, sort_keys=True) + "\n", encoding="utf-8")
 

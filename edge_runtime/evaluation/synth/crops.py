@@ -48,12 +48,12 @@ def word(rng: Rng) -> tuple[np.ndarray, dict]:
     text = tx.crop_word(rng)
     face = tx.pick(rng, fonts.ALL)
     bg = cv.random_colour(rng)
-    ink = cv.contrasting(rng, bg, float(rng.uniform(50, 160)))
+    ink = cv.contrasting(rng, bg, float(rng.uniform(40, 150)))
     size = int(rng.integers(36, 64))
-    img = _crop(rng, text, face, size, bg, ink, rng.uniform(0, 0.1), rng.uniform(-6, 6))
+    img = _crop(rng, text, face, size, bg, ink, rng.uniform(0, 0.14), rng.uniform(-8, 8))
     img = cv.lighting(rng, img, rng.uniform(0, 0.4))
-    img = _finish(rng, img, int(rng.integers(14, 42)), rng.uniform(0, 2.0), rng.uniform(0, 10),
-                  int(rng.integers(30, 90)))
+    img = _finish(rng, img, int(rng.integers(11, 36)), rng.uniform(0, 2.6), rng.uniform(0, 12),
+                  int(rng.integers(25, 90)))
     return img, {"text": text, "font": face}
 
 
@@ -74,6 +74,6 @@ def line(rng: Rng) -> tuple[np.ndarray, dict]:
         gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
         gray = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
         img = cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
-    img = _finish(rng, img, int(rng.integers(22, 44)), rng.uniform(0, 1.2), rng.uniform(0, 6),
+    img = _finish(rng, img, int(rng.integers(18, 40)), rng.uniform(0, 1.6), rng.uniform(0, 8),
                   int(rng.integers(50, 95)))
     return img, {"text": text, "font": face}

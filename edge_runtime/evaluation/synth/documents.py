@@ -54,13 +54,13 @@ def _receipt_rows(rng: Rng) -> list[list[tuple[str, str]]]:
 
 def receipt(rng: Rng) -> tuple[np.ndarray, dict]:
     face = tx.pick(rng, fonts.MONO[:2] + fonts.MONO[:2] + fonts.SANS[:2])
-    size = int(rng.integers(17, 25))
-    width = int(rng.integers(430, 560))
+    size = int(rng.integers(13, 22))
+    width = int(rng.integers(380, 540))
     step = int(size * rng.uniform(1.45, 1.75))
     rows = _receipt_rows(rng)
     height = step * (len(rows) + 3)
     paper = tuple(int(v) for v in (rng.integers(225, 256), rng.integers(220, 252), rng.integers(205, 245)))
-    ink = (int(rng.integers(15, 95)),) * 3
+    ink = (int(rng.integers(15, 150)),) * 3  # up to faded thermal print
     page = Image.new("RGB", (width, height), paper)
     draw = ImageDraw.Draw(page)
     margin = int(rng.integers(18, 34))
@@ -89,9 +89,14 @@ def receipt(rng: Rng) -> tuple[np.ndarray, dict]:
             quads.append((text, cv.text_quad(draw, (x, y), text, f, s, ink)))
         y += step
     flat = cv.to_np(page)
+    if tx.chance(rng, 0.5):  # thermal print fading across the paper
+        yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+        ramp = xx / width if tx.chance(rng, 0.5) else yy / height
+        fade = (rng.uniform(0.3, 0.65) * (ramp if tx.chance(rng, 0.5) else 1 - ramp))[..., None]
+        flat = (flat * (1 - fade) + np.float32(paper) * fade).round().astype(np.uint8)
     # the paper on a desk, photographed: rotation, perspective, light, noise, JPEG
-    h0 = cv.jitter_homography(rng, width, height, rng.uniform(-3, 3), rng.uniform(0, 0.025),
-                              rng.uniform(1.3, 1.7))
+    h0 = cv.jitter_homography(rng, width, height, rng.uniform(-3, 3), rng.uniform(0, 0.04),
+                              rng.uniform(0.8, 1.4))
     h, out_w, out_h = cv.fit(h0, width, height, margin=int(rng.integers(15, 60)))
     desk = np.full((out_h, out_w, 3), cv.random_colour(rng, 40, 200), np.uint8)
     desk = cv.noise(rng, desk, 6)
@@ -99,10 +104,10 @@ def receipt(rng: Rng) -> tuple[np.ndarray, dict]:
     mask = cv.warp(np.ones((height, width), np.float32), h, out_w, out_h, border=0)
     img = cv.paste(desk, warped, mask)
     img = cv.lighting(rng, img, rng.uniform(0.1, 0.45))
-    img = cv.blur(rng, img, rng.uniform(0, 1.2))
-    img = cv.noise(rng, img, rng.uniform(1, 7))
+    img = cv.blur(rng, img, rng.uniform(0, 1.8))
+    img = cv.noise(rng, img, rng.uniform(2, 10))
     lines = [{"text": t, "points": _points(cv.apply(h, q)), "ignore": False} for t, q in quads]
-    return img, {"lines": lines, "jpeg_quality": int(rng.integers(45, 90))}
+    return img, {"lines": lines, "jpeg_quality": int(rng.integers(25, 80))}
 
 
 def _points(quad: np.ndarray) -> list[list[float]]:
@@ -123,17 +128,17 @@ def _wrap(text: str, face: str, size: int, width: int) -> list[str]:
 
 
 def page(rng: Rng) -> tuple[np.ndarray, dict]:
-    width, height = 1000, 1400
+    width, height = 850, 1200
     serif = tx.chance(rng, 0.5)
     body = tx.pick(rng, (fonts.SERIF[0], fonts.SERIF[3]) if serif else (fonts.SANS[0], fonts.MONO[0]))
     bold = tx.pick(rng, (fonts.SERIF[1], fonts.SERIF[4]) if serif else (fonts.SANS[1],))
-    size = int(rng.integers(19, 26))
+    size = int(rng.integers(12, 21))
     step = int(size * rng.uniform(1.35, 1.6))
-    margin = int(rng.integers(70, 120))
+    margin = int(rng.integers(55, 100))
     paper = (int(rng.integers(235, 256)),) * 3
     img = Image.new("RGB", (width, height), paper)
     draw = ImageDraw.Draw(img)
-    ink = (int(rng.integers(0, 60)),) * 3
+    ink = (int(rng.integers(0, 110)),) * 3
     lines: list[str] = []
     y = margin + size
     title = " ".join(tx.word(rng).capitalize() for _ in range(int(rng.integers(2, 6))))
@@ -166,6 +171,9 @@ def page(rng: Rng) -> tuple[np.ndarray, dict]:
         y += step
     rotation = int(tx.pick(rng, (0, 0, 0, 90, 180, 270)))
     out = cv.to_np(img)
-    out = cv.noise(rng, cv.blur(rng, out, rng.uniform(0, 0.8)), rng.uniform(0, 5))
+    if tx.chance(rng, 0.5):  # photographed rather than scanned: a slight tilt and uneven light
+        h = cv.jitter_homography(rng, width, height, rng.uniform(-1.5, 1.5), rng.uniform(0, 0.02))
+        out = cv.lighting(rng, cv.warp(out, h, width, height, border=paper), rng.uniform(0.1, 0.4))
+    out = cv.noise(rng, cv.blur(rng, out, rng.uniform(0, size / 16)), rng.uniform(0, 9))
     out = np.ascontiguousarray(np.rot90(out, k=rotation // 90))  # k quarter turns anticlockwise
-    return out, {"text": "\n".join(lines), "rotation": rotation, "jpeg_quality": int(rng.integers(70, 92))}
+    return out, {"text": "\n".join(lines), "rotation": rotation, "jpeg_quality": int(rng.integers(40, 90))}

@@ -63,13 +63,13 @@ def _sign_patch(rng: Rng, small: bool) -> tuple[np.ndarray, list[tuple[str, np.n
         else:
             texts.append(f"${tx.price(rng, 50)}")
     face = tx.pick(rng, fonts.ALL)
-    size = int(rng.integers(9, 14)) if small else int(rng.integers(22, 64))
+    size = int(rng.integers(8, 13)) if small else int(rng.integers(15, 64))
     step = int(size * 1.35)
     widths = [cv.text_size(t, face, size)[0] for t in texts]
     pad = int(size * rng.uniform(0.4, 1.0))
     pw, ph = max(widths) + 2 * pad, step * n + 2 * pad - (step - size)
     bg = cv.random_colour(rng)
-    weak = not small and tx.chance(rng, 0.12)  # low contrast sign
+    weak = not small and tx.chance(rng, 0.2)  # low contrast sign
     ink = cv.contrasting(rng, bg, 35 if weak else 100)
     img = Image.new("RGB", (pw, ph), bg)
     draw = ImageDraw.Draw(img)
@@ -108,7 +108,7 @@ def sign_scene(rng: Rng) -> tuple[np.ndarray, dict]:
         patch, quads = _sign_patch(rng, small)
         ph, pw = patch.shape[:2]
         scale = min(1.0, 0.8 * W / pw, 0.5 * H / ph)
-        h0 = cv.jitter_homography(rng, pw, ph, rng.uniform(-12, 12), rng.uniform(0, 0.12), scale)
+        h0 = cv.jitter_homography(rng, pw, ph, rng.uniform(-18, 18), rng.uniform(0, 0.16), scale)
         h, ow, oh = cv.fit(h0, pw, ph)
         if ow >= W or oh >= H:
             continue
@@ -142,9 +142,9 @@ def sign_scene(rng: Rng) -> tuple[np.ndarray, dict]:
             mdraw.ellipse([x - r, y - r, x + r, y + r], fill=1)
     img, occluded = cv.to_np(over), cv.to_np(occ)
     img = cv.lighting(rng, img, rng.uniform(0, 0.5))
-    if tx.chance(rng, 0.3):
-        img = cv.contrast(img, rng.uniform(0.45, 0.8), rng.uniform(20, 60))
-    img = cv.blur(rng, img, float(rng.choice([0, 0, 0.6, 1.0, 1.6])))
+    if tx.chance(rng, 0.35):
+        img = cv.contrast(img, rng.uniform(0.4, 0.8), rng.uniform(20, 60))
+    img = cv.blur(rng, img, float(rng.choice([0, 0.6, 1.0, 1.6, 2.2])))
     img = cv.noise(rng, img, rng.uniform(1, 9))
     lines = []
     for text, quad, ignore in labels:
@@ -205,8 +205,8 @@ def plate_scene(rng: Rng) -> tuple[np.ndarray, dict]:
     scene = cv.to_np(img)
     patch = _plate_patch(rng, printed, region)
     ph, pw = patch.shape[:2]
-    target = rng.uniform(120, 250)
-    h0 = cv.jitter_homography(rng, pw, ph, rng.uniform(-7, 7), rng.uniform(0, 0.08), target / pw)
+    target = rng.uniform(100, 240)
+    h0 = cv.jitter_homography(rng, pw, ph, rng.uniform(-9, 9), rng.uniform(0, 0.1), target / pw)
     h, ow, oh = cv.fit(h0, pw, ph)
     h = np.array([[1, 0, cx - ow / 2], [0, 1, y0 + ch * 0.62 - oh / 2], [0, 0, 1]], dtype=np.float64) @ h
     mask = cv.warp(np.ones((ph, pw), np.float32), h, W, H, border=0)
@@ -215,13 +215,13 @@ def plate_scene(rng: Rng) -> tuple[np.ndarray, dict]:
     g = cv.jitter_homography(rng, W, H, rng.uniform(-4, 4), rng.uniform(0, 0.06))
     scene = cv.warp(scene, g, W, H)
     quad = cv.apply(g @ h, cv.box_quad(0, 0, pw, ph))
-    night = tx.chance(rng, 0.35)
+    night = tx.chance(rng, 0.4)
     if night:
         scene = cv.contrast(scene, rng.uniform(0.25, 0.5), 0)
         scene = cv.lighting(rng, scene, rng.uniform(0.2, 0.5))
     else:
         scene = cv.lighting(rng, scene, rng.uniform(0, 0.4))
-    scene = cv.blur(rng, scene, float(rng.choice([0, 0.5, 0.9, 1.5, 2.2])))
+    scene = cv.blur(rng, scene, float(rng.choice([0, 0.6, 1.0, 1.4, 1.8, 2.4])))
     scene = cv.noise(rng, scene, rng.uniform(2, 12 if night else 6))
     text = "".join(ch for ch in printed if ch.isalnum())
     row = {"lines": [{"text": text, "points": _points(quad), "ignore": False}], "region": region,
