@@ -1,4 +1,5 @@
-"""One camera stream on an OcrEngine: change detection, detection every processed frame, reused readings.
+"""One camera stream on an OcrEngine: motion-compensated change detection, detection only where the frame
+changed, tracks carried along the camera's motion, reused readings.
 
 ``StreamSession.process`` is the synchronous per-frame step; ``run_stream`` (threads) and ``arun_stream``
 (asyncio, for grpc.aio) put flow control in front of it and free everything when the consumer stops.
@@ -23,6 +24,7 @@ from edge_runtime.errors import InvalidImageError, OcrError
 from edge_runtime.pipeline import OcrEngine
 from edge_runtime.stream.change import ChangeDetector, region_thumbnail
 from edge_runtime.stream.flow import Delivery, FlowCancelled, FlowClosed, FlowQueue
+from edge_runtime.stream.regions import RegionDetector, area, plan
 from edge_runtime.stream.settings import StreamSettings
 from edge_runtime.stream.tracking import LineReading, Tracker
 from edge_runtime.stream.types import Frame, FrameError, FrameResult, RawImage
@@ -38,12 +40,19 @@ class StreamSession:
     def __init__(self, engine: OcrEngine, settings: StreamSettings | None = None) -> None:
         self.engine = engine
         self.settings = s = settings or StreamSettings()
-        self.change = ChangeDetector(s.change_width, s.change_cell, s.change_threshold, s.cut_fraction)
+        self.change = ChangeDetector(s.change_width, s.change_cell, s.change_threshold, s.cut_fraction,
+                                     s.max_shift, s.edge_strip, s.change_edge_tolerance, s.cut_exposure)
         self.tracker = Tracker(s)
+        self.regions = RegionDetector(engine)
         self.frames_consumed = 0
         self.frames_processed = 0
         self.lines_read = 0
+        self.detections_full = 0  # detector runs on the whole frame
+        self.detections_regions = 0  # ... on crops of the frame only
+        self.detected_area = 0.0  # sum over frames of the share of the frame the detector ran on
         self._since_processed = 0
+        self._since_full = 0
+        self._shift = (0.0, 0.0)  # global motion of the last consumed frame against the reference
         self._last_sequence = -1
         self._last_capture = 0.0
         self._dropped = 0
@@ -89,6 +98,7 @@ class StreamSession:
         """End of stream: a final result with DISAPPEARED for every line still reported."""
         events = self.tracker.finish(self._last_sequence)
         self.change.reset()
+        self._shift = (0.0, 0.0)
         return FrameResult(self._last_sequence, self._last_capture, events=tuple(events),
                            frames_dropped=self._dropped, final=True)
 
@@ -102,6 +112,7 @@ class StreamSession:
     def _release(self) -> None:
         self.tracker.clear()
         self.change.reset()
+        self._shift = (0.0, 0.0)
 
     # ---- the step -----------------------------------------------------------------------------------
     def _process(self, frame: Frame) -> FrameResult:
@@ -112,21 +123,45 @@ class StreamSession:
         timings = {"decode": (t1 - t0) * 1000}
         self.frames_consumed += 1
         self._since_processed += 1
+        self._since_full += 1
+        s = self.settings
         change, thumb = self.change.compare(image)
         t0 = clock()
         timings["change"] = (t0 - t1) * 1000
-        refresh = self.settings.refresh_every and self._since_processed >= self.settings.refresh_every
-        if not change.changed and not refresh:
-            events, lines = self.tracker.seen_again(frame.sequence)
+        height, width = image.shape[:2]
+        # the camera's motion since the previous consumed frame carries every track's box along
+        if not s.skip_detection:  # (a frame that is one line has no camera to move)
+            self.tracker.move((change.shift[0] - self._shift[0], change.shift[1] - self._shift[1]))
+        self._shift = change.shift
+        refresh = bool(s.refresh_every and self._since_processed >= s.refresh_every)
+        full_due = bool(s.full_detect_every and self._since_full >= s.full_detect_every)
+        if not change.changed and not refresh and not full_due:
+            if change.exposure > s.rebase_exposure:  # same content, drifting light: compare with it from now on
+                self.change.accept(thumb)
+                self._shift = (0.0, 0.0)
+            events, lines = self.tracker.seen_again(frame.sequence, (width, height))
             return FrameResult(frame.sequence, frame.capture_time, tuple(lines), tuple(events), skipped=True,
                                timings_ms=_rounded(timings))
         engine = self.engine
-        height, width = image.shape[:2]
-        if self.settings.skip_detection:  # the frame is the line, exactly as OcrEngine.recognize reads it
+        searched = None
+        if s.skip_detection:  # the frame is the line, exactly as OcrEngine.recognize reads it
             quad = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
             quads = [quad]
+            share = 0.0
         else:
-            quads = engine.detect(image)
+            if not (change.cut or refresh or full_due) and change.regions:
+                searched = plan(change.regions, [_box(t.quad) for t in self.tracker.tracks], (width, height),
+                                s.region_pad, s.region_max_fraction)
+            if searched is None:
+                quads = engine.detect(image)
+                share = 1.0
+                self.detections_full += 1
+                self._since_full = 0
+            else:
+                quads = self.regions.detect_in(image, searched)
+                share = sum(area(b) for b in searched) / float(width * height)
+                self.detections_regions += 1
+        self.detected_area += share
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         timings["det"] = (clock() - t0) * 1000
 
@@ -146,13 +181,14 @@ class StreamSession:
 
         events, lines, read_count = self.tracker.step(frame.sequence, quads, read,
                                                       lambda box: region_thumbnail(gray, box), (width, height),
-                                                      change.cut)
+                                                      change.cut, searched)
         self.change.accept(thumb)
+        self._shift = (0.0, 0.0)
         self._since_processed = 0
         self.frames_processed += 1
         self.lines_read += read_count
         return FrameResult(frame.sequence, frame.capture_time, tuple(lines), tuple(events), lines_read=read_count,
-                           timings_ms=_rounded(timings))
+                           timings_ms=_rounded(timings), detected_area=round(share, 4), shift=change.shift)
 
     def _decode(self, image: np.ndarray | bytes | RawImage | None) -> np.ndarray:
         c = self.engine.config
@@ -162,6 +198,12 @@ class StreamSession:
             return imageio.decode_raw(image.data, image.width, image.height, image.pixel_format,
                                       c.max_image_pixels, c.min_image_side)
         return self.engine.load_image(image)
+
+
+def _box(quad: np.ndarray) -> tuple[float, float, float, float]:
+    x0, y0 = quad.min(axis=0)
+    x1, y1 = quad.max(axis=0)
+    return float(x0), float(y0), float(x1), float(y1)
 
 
 def _corners(quad: np.ndarray, frame: np.ndarray) -> tuple[int, int, int, int]:

@@ -29,18 +29,31 @@ class StreamSettings:
 
     skip_detection: bool = False  # each frame is one text line (a cropped display): no detection
 
-    # change detection: gray thumbnail of the frame, compared cell by cell with the last processed frame
+    # change detection: gray thumbnail of the frame, aligned with the last processed frame (global shift,
+    # gray-level curve), then compared cell by cell
     change_width: int = 320  # thumbnail width in pixels (height keeps the aspect ratio)
     change_cell: int = 4  # cell side in thumbnail pixels; a cell is changed when its mean |diff| passes
     change_threshold: float = 5.0  # ... this many gray levels (0-255). <= 0 processes every frame
-    cut_fraction: float = 0.5  # this share of cells changed at once is a scene cut
+    change_edge_tolerance: float = 0.1  # thumbnail pixels of leftover misalignment an edge may show unnoticed
+    max_shift: float = 0.25  # largest global motion followed between processed frames, share of the frame side
+    cut_fraction: float = 0.5  # this share of cells changed at once is a scene cut, ...
+    cut_exposure: float = 40.0  # ... and so is an exposure jump of this many gray levels (mean) at once
+    rebase_exposure: float = 8.0  # an unchanged frame whose exposure drifted this far becomes the reference
     refresh_every: int = 0  # process a frame at least every N consumed frames even if unchanged; 0: never
+
+    # where the detector runs: the changed regions (padded, grown over the tracks they touch) or the frame
+    region_pad: int = 24  # frame pixels around a changed region
+    region_max_fraction: float = 0.5  # crops covering more of the frame than this: detect the whole frame
+    edge_strip: int = 32  # frame pixels of new view at an edge (the camera panned onto it) that are detected
+    full_detect_every: int = 90  # whole-frame detection at least every N consumed frames; 0: only when needed
 
     # tracking
     match_iou: float = 0.3  # box overlap (IoU) needed to keep following a track
     strong_iou: float = 0.6  # overlap at which a track is kept even when its text changed (an UPDATED sign)
     text_similarity: float = 0.6  # 0-1 similarity of readings, needed below strong_iou or after a cut
     max_tracks: int = 256
+    fragment_area: float = 0.8  # a detection inside a track's box and this much smaller is a part of it ...
+    occlusion_hold: int = 15  # ... (covered in part): the track holds for this many processed frames
 
     # recognition reuse: a matched track is re-read only when one of these says so
     reread_every: int = 15  # processed frames since its last reading
@@ -61,10 +74,12 @@ class StreamSettings:
         positive = ("queue_size", "change_width", "change_cell", "max_tracks", "reread_every", "min_hits",
                     "disappear_after", "stable_after")
         bad = [name for name in positive if getattr(self, name) < 1]
-        fractions = ("cut_fraction", "match_iou", "strong_iou", "text_similarity", "vote_decay", "min_confidence")
+        fractions = ("cut_fraction", "match_iou", "strong_iou", "text_similarity", "vote_decay", "min_confidence",
+                     "max_shift", "region_max_fraction", "fragment_area")
         bad += [name for name in fractions if not 0.0 <= getattr(self, name) <= 1.0]
-        bad += [name for name in ("refresh_every", "edge_margin", "edge_hold", "reread_move", "reread_diff")
-                if getattr(self, name) < 0]
+        bad += [name for name in ("refresh_every", "edge_margin", "edge_hold", "reread_move", "reread_diff",
+                                  "change_edge_tolerance", "region_pad", "edge_strip", "full_detect_every",
+                                  "occlusion_hold", "cut_exposure", "rebase_exposure") if getattr(self, name) < 0]
         if self.strong_iou < self.match_iou:
             bad.append("strong_iou < match_iou")
         if bad:

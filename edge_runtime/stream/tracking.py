@@ -1,9 +1,12 @@
 """Text tracks across frames: box overlap + text similarity matching, fused readings and track events.
 
-A track is one physical line of text. Each processed frame its detection is matched to the track by box
-overlap (checked against text similarity once it is read), recognition is reused while the box and its
-content stay put, and every reading votes, weighted by confidence and decaying with age, for the track's
-fused text. Events are emitted from the fused text, so a client hears about each distinct text once.
+A track is one physical line of text. Its box moves with the camera's estimated global motion (``move``),
+so a pan or shake keeps the track. Each processed frame its detection is matched to the track by box
+overlap after that motion (checked against text similarity once it is read), recognition is reused while
+the box and its content stay put, and every reading votes, weighted by confidence and decaying with age,
+for the track's fused text. A track outside the regions the detector searched is carried along unchanged;
+a detection that is only a part of a track's box (an occluder passing in front) keeps the track without
+voting. Events are emitted from the fused text, so a client hears about each distinct text once.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from edge_runtime.geometry import reading_order
 from edge_runtime.stream.settings import StreamSettings
 from edge_runtime.stream.types import EventType, TrackedLine, TrackEvent
 from edge_runtime.types import Point, Word
@@ -30,6 +34,7 @@ class LineReading:
     words: tuple[tuple[str, float, float, float], ...] = ()  # (word, confidence, start, end) along the line
 
 
+Region = Sequence[float]  # x0, y0, x1, y1 in frame pixels
 ReadFn = Callable[[Sequence[int]], Sequence[LineReading]]
 ThumbFn = Callable[[np.ndarray], np.ndarray]  # a box -> 16x64 gray thumbnail of this frame under it
 
@@ -94,6 +99,7 @@ class Track:
     same_text: int = 0
     stable_sent: bool = False
     read_now: bool = False
+    partial: int = 0  # consecutive processed frames seen only in part (occluded)
 
     def vote(self, reading: LineReading, decay: float) -> None:
         for entry in self.votes.values():
@@ -156,19 +162,47 @@ class Tracker:
         return list(self._tracks.values())
 
     # ---- per frame ----------------------------------------------------------------------------------
+    def move(self, shift: tuple[float, float]) -> None:
+        """The camera moved the image by ``shift`` (dx, dy) pixels since the last call: every box moves along,
+        and so does the box each track was read in (its content is expected there now)."""
+        if not shift[0] and not shift[1]:
+            return
+        d = np.asarray(shift, np.float32)
+        for track in self._tracks.values():
+            track.quad = track.quad + d
+            if track.read_quad is not None:
+                track.read_quad = track.read_quad + d
+
     def step(self, sequence: int, quads: Sequence[np.ndarray], read: ReadFn, thumb: ThumbFn,
-             frame_size: tuple[int, int], cut: bool = False) -> tuple[list[TrackEvent], list[TrackedLine], int]:
+             frame_size: tuple[int, int], cut: bool = False,
+             searched: Sequence[Region] | None = None) -> tuple[list[TrackEvent], list[TrackedLine], int]:
         """A processed frame: detections (reading order) -> events, lines, number of lines read.
 
         ``read(indices)`` recognizes the detections at those indices; it is called at most once per frame,
         with only the detections whose track cannot reuse its last reading. ``thumb(box)`` is this frame
         under a box, compared with the same box at the last reading to tell whether the content changed.
+        ``searched``: the regions the detector ran on (None: the whole frame); a track outside all of them
+        was not looked for, so it is carried as seen again (or missing again) rather than missed.
         """
         s = self.settings
         width, height = frame_size
-        tracks = list(self._tracks.values())
+        everything = list(self._tracks.values())
+        tracks = [t for t in everything
+                  if searched is None or any(_overlaps(_boxes([t.quad])[0], r) for r in searched)]
+        scope = {t.id for t in tracks}
         det_boxes = _boxes(quads)
+        # a detection that is only a part of an established track's box: that line, partly covered
+        fragment_of: dict[int, int] = {}
+        if not cut:
+            for j in range(len(quads)):
+                for ti, track in enumerate(tracks):
+                    if track.votes and track.partial < s.occlusion_hold and \
+                            _part_of(det_boxes[j], _boxes([track.quad])[0], s.fragment_area):
+                        fragment_of[j] = ti
+                        break
+        whole = [j for j in range(len(quads)) if j not in fragment_of]
         iou = box_iou(_boxes([t.quad for t in tracks]), det_boxes)
+        iou[:, list(fragment_of)] = 0.0
         match: dict[int, int] = {}  # detection -> track index
         if iou.size:
             taken: set[int] = set()
@@ -177,7 +211,7 @@ class Tracker:
                     match[int(dj)] = int(ti)
                     taken.add(int(ti))
 
-        to_read = [j for j in range(len(quads))
+        to_read = [j for j in whole
                    if j not in match or cut or self._needs_reading(tracks[match[j]], quads[j], thumb)]
         readings = dict(zip(to_read, read(to_read))) if to_read else {}
 
@@ -192,7 +226,7 @@ class Tracker:
                 del match[j]
         # lines that jumped (fast motion, a dropped frame or two): same text close by
         matched_tracks = set(match.values())
-        for j in range(len(quads)):
+        for j in whole:
             reading = readings.get(j)
             if j in match or reading is None or reading.confidence < s.min_confidence or not reading.text:
                 continue
@@ -213,16 +247,27 @@ class Tracker:
                 matched_tracks.add(best)
 
         events: list[TrackEvent] = []
-        for track in tracks:
+        for track in everything:
             track.read_now = False
+        partly = {ti for ti in fragment_of.values() if ti not in matched_tracks}
+        seen: list[Track] = []
         for ti, track in enumerate(tracks):
             if ti in matched_tracks:
+                continue
+            if ti in partly:  # covered in part: still there, its box and reading stay, it votes as before
+                track.partial += 1
+                track.missed = 0
+                events.extend(self._again(track, sequence, seen, (width, height)))
                 continue
             track.missed = s.disappear_after if cut else track.missed + 1
             if track.missed >= s.disappear_after:
                 events.extend(self._drop(track, sequence))
-        order: list[int] = []
+        for track in everything:  # not looked for: this frame repeats the last observation of it
+            if track.id not in scope:
+                events.extend(self._again(track, sequence, seen, (width, height)))
         for j, quad in enumerate(quads):
+            if j in fragment_of:
+                continue
             if j in match:
                 track = tracks[match[j]]
             elif len(self._tracks) < s.max_tracks:
@@ -233,7 +278,7 @@ class Tracker:
                 continue
             track.quad = np.asarray(quad, np.float32)
             track.hits += 1
-            track.missed = 0
+            track.missed = track.partial = 0
             track.clipped = not s.skip_detection and _near_edge(det_boxes[j], width, height, s.edge_margin)
             reading = readings.get(j)
             if reading is not None:
@@ -252,26 +297,40 @@ class Tracker:
                 track.since_read += 1
             if track.last_reading is not None:  # a reused reading is what this frame would have read
                 track.vote(track.last_reading, s.vote_decay)
-            order.append(track.id)
-        self._order = order
+            seen.append(track)
+        self._order = [seen[i].id for i in reading_order([t.quad for t in seen])]
         events.extend(self._advance(sequence))
         return events, self.lines(), len(to_read)
 
-    def seen_again(self, sequence: int) -> tuple[list[TrackEvent], list[TrackedLine]]:
-        """A frame unchanged since the last processed one repeats its observation: lines in view were seen
-        once more, lines missing from it are missing once more."""
+    def seen_again(self, sequence: int,
+                   frame_size: tuple[int, int] | None = None) -> tuple[list[TrackEvent], list[TrackedLine]]:
+        """A frame unchanged since the last processed one (after the camera's motion) repeats its
+        observation: lines in view were seen once more, lines missing from it (or moved out of the frame,
+        given ``frame_size``) are missing once more."""
         events: list[TrackEvent] = []
+        seen: list[Track] = []
         for track in list(self._tracks.values()):
             track.read_now = False
-            if track.missed == 0:
-                track.hits += 1  # since_read stays: re-reading an unchanged frame would read the same
-                if track.last_reading is not None:
-                    track.vote(track.last_reading, self.settings.vote_decay)
-            else:
-                track.missed += 1
-                if track.missed >= self.settings.disappear_after:
-                    events.extend(self._drop(track, sequence))
+            events.extend(self._again(track, sequence, seen, frame_size))
+        ids = {t.id for t in seen}
+        self._order = [tid for tid in self._order if tid in ids] + \
+            [t.id for t in seen if t.id not in self._order]
         return events + self._advance(sequence), self.lines()
+
+    def _again(self, track: Track, sequence: int, seen: list[Track],
+               frame_size: tuple[int, int] | None) -> list[TrackEvent]:
+        """``track`` was not looked for in this frame: it is where it was (moved with the camera)."""
+        s = self.settings
+        if track.missed == 0 and (frame_size is None or _in_view(track.quad, *frame_size)):
+            track.hits += 1  # since_read stays: re-reading an unchanged frame would read the same
+            if track.last_reading is not None:
+                track.vote(track.last_reading, s.vote_decay)
+            seen.append(track)
+            return []
+        track.missed += 1
+        if track.missed >= s.disappear_after:
+            return self._drop(track, sequence)
+        return []
 
     def finish(self, sequence: int) -> list[TrackEvent]:
         """End of stream: DISAPPEARED for every reported line; the tracker is empty afterwards."""
@@ -346,6 +405,27 @@ class Tracker:
                 events.append(TrackEvent(EventType.STABLE, track.id, track.reported_text, confidence,
                                          track.polygon(), sequence))
         return events
+
+
+def _overlaps(box: Sequence[float], region: Region) -> bool:
+    return box[0] < region[2] and region[0] < box[2] and box[1] < region[3] and region[1] < box[3]
+
+
+def _part_of(det: np.ndarray, track: np.ndarray, most: float) -> bool:
+    """``det`` lies inside ``track`` (90% of it) and covers at most ``most`` of its area: a part of it."""
+    inter = max(0.0, min(det[2], track[2]) - max(det[0], track[0])) * \
+        max(0.0, min(det[3], track[3]) - max(det[1], track[1]))
+    det_area = max((det[2] - det[0]) * (det[3] - det[1]), 1e-6)
+    track_area = max((track[2] - track[0]) * (track[3] - track[1]), 1e-6)
+    return inter >= 0.9 * det_area and det_area <= most * track_area
+
+
+def _in_view(quad: np.ndarray, width: int, height: int) -> bool:
+    """At least half of the box is inside the frame."""
+    x0, y0 = quad.min(axis=0)
+    x1, y1 = quad.max(axis=0)
+    inside = max(0.0, min(x1, width) - max(x0, 0)) * max(0.0, min(y1, height) - max(y0, 0))
+    return inside >= 0.5 * max((x1 - x0) * (y1 - y0), 1e-6)
 
 
 def _near_edge(box: np.ndarray, width: int, height: int, margin: int) -> bool:

@@ -91,6 +91,8 @@ class FrameResult:
     processing_ms: float = 0.0
     skipped: bool = False  # unchanged since the last processed frame: no model ran
     lines_read: int = 0  # lines that went through recognition in this frame
+    detected_area: float = 0.0  # share of the frame the detector ran on (1: all of it, 0: not at all)
+    shift: tuple[float, float] = (0.0, 0.0)  # camera motion against the last processed frame, pixels
     timings_ms: dict[str, float] = field(default_factory=dict)  # decode, change, det, rec (cls + rec)
     error: FrameError | None = None
     final: bool = False  # the end-of-stream flush (DISAPPEARED for every reported line)

@@ -129,9 +129,162 @@ def price_change(size=(640, 360)) -> Scene:
     return Scene("price", frames, 10.0, {"DIESEL", "1.799"})
 
 
+# ---- a camera with a real camera's faults, filming a wall ------------------------------------------------
+@dataclass
+class Shot:
+    """How a simulated camera films a wall: per-frame functions of the frame index."""
+
+    n: int
+    size: tuple[int, int] = (640, 360)
+    position: Callable[[int], tuple[float, float]] = lambda i: (0.0, 0.0)  # view's top-left on the wall
+    exposure: Callable[[int], tuple[float, float]] = lambda i: (1.0, 0.0)  # gain, offset
+    blur: Callable[[int], int] = lambda i: 0  # length of a horizontal motion-blur streak, pixels
+    occluder: Callable[[int], tuple[int, int] | None] = lambda i: None  # x range of a dark pole in front
+    overlay: Callable[[np.ndarray, int], None] | None = None  # draws moving things (a car) on the view
+    noise: float = 4.0  # sensor noise, gray levels
+    jpeg: int = 60  # JPEG quality the camera encodes each frame at (compression artefacts)
+    seed: int = 0
+
+
+def wall(width: int, height: int, seed: int = 3) -> np.ndarray:
+    """A noisy painted wall: low-frequency blotches and fine grain, not a flat colour."""
+    rng = np.random.default_rng(seed)
+    img = np.empty((height, width, 3), np.float32)
+    img[:] = (78, 64, 58)
+    blotch = cv2.resize(rng.normal(0, 10, (height // 24 + 1, width // 24 + 1)).astype(np.float32), (width, height),
+                        interpolation=cv2.INTER_CUBIC)
+    grain = cv2.GaussianBlur(rng.normal(0, 6, (height, width)).astype(np.float32), (0, 0), 1.2)
+    img += (blotch + grain)[..., None]
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def sign(img: np.ndarray, text: str, x: int, y: int, scale: float = 1.3, plate=(25, 25, 25), color=WHITE,
+         thick: int = 2) -> None:
+    """Text on a plate, (x, y) the text's baseline start."""
+    (w, h), base = cv2.getTextSize(text, FONT, scale, thick)
+    cv2.rectangle(img, (x - 14, y - h - 14), (x + w + 14, y + base + 10), plate, -1)
+    _put(img, text, x, y, scale, color, thick)
+
+
+def film(world: np.ndarray, shot: Shot) -> list[np.ndarray]:
+    rng = np.random.default_rng(shot.seed)
+    w, h = shot.size
+    frames = []
+    for i in range(shot.n):
+        x, y = shot.position(i)
+        view = cv2.warpAffine(world, np.float32([[1, 0, -x], [0, 1, -y]]), (w, h), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REFLECT)
+        if shot.overlay is not None:
+            shot.overlay(view, i)
+        span = shot.occluder(i)
+        if span is not None:
+            x0, x1 = max(0, span[0]), min(w, span[1])
+            if x1 > x0:
+                view[:, x0:x1] = (30, 35, 40)
+        streak = shot.blur(i)
+        if streak > 1:
+            kernel = np.zeros((streak, streak), np.float32)
+            kernel[streak // 2, :] = 1.0 / streak
+            view = cv2.filter2D(view, -1, kernel)
+        gain, offset = shot.exposure(i)
+        out = view.astype(np.float32) * gain + offset + rng.normal(0, shot.noise, (h, w, 1))
+        out = np.clip(out, 0, 255).astype(np.uint8)
+        if shot.jpeg:
+            out = cv2.imdecode(cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, shot.jpeg])[1], cv2.IMREAD_COLOR)
+        frames.append(out)
+    return frames
+
+
+def _shake(seed: int, amplitude: float) -> Callable[[int], tuple[float, float]]:
+    """Hand-held shake: sub-pixel to ``amplitude`` pixels, a new offset each frame."""
+    offsets = np.random.default_rng(seed).uniform(-amplitude, amplitude, (4096, 2))
+    return lambda i: (float(offsets[i, 0]), float(offsets[i, 1]))
+
+
+MARGIN = 200  # wall beyond the view on each side, for shake and pans
+
+
+def _board(size=(640, 360), width_extra: int = 0) -> tuple[np.ndarray, set[str]]:
+    w, h = size
+    world = wall(w + 2 * MARGIN + width_extra, h + 2 * MARGIN)
+    sign(world, "PLATFORM 4", MARGIN + 110, MARGIN + 110, 1.4, color=YELLOW)
+    sign(world, "EXIT 12", MARGIN + 360, MARGIN + 260, 1.3)
+    return world, {"PLATFORM 4", "EXIT 12"}
+
+
+def shaken(n: int = 40) -> Scene:
+    """A static board filmed hand-held: +-2.5 px shake every frame (sub-pixel offsets), noise, JPEG."""
+    world, texts = _board()
+    shake = _shake(11, 2.5)
+    frames = film(world, Shot(n, position=lambda i: (MARGIN + shake(i)[0], MARGIN + shake(i)[1]), seed=1))
+    return Scene("shaken", frames, 10.0, texts)
+
+
+def slow_pan(n: int = 60) -> Scene:
+    """The camera pans right 2.5 px a frame (150 px in all) with a little shake; both signs stay in view."""
+    world, texts = _board(width_extra=0)
+    shake = _shake(12, 1.0)
+    frames = film(world, Shot(n, position=lambda i: (MARGIN - 75 + 2.5 * i + shake(i)[0], MARGIN + shake(i)[1]),
+                              seed=2))
+    return Scene("pan", frames, 10.0, texts)
+
+
+def exposure_ramp(n: int = 40) -> Scene:
+    """Auto-exposure hunting: gain 1.0 -> 0.65 -> 1.25 and an offset drift, with shake."""
+    world, texts = _board()
+    shake = _shake(13, 1.5)
+
+    def exposure(i: int) -> tuple[float, float]:
+        t = i / max(1, n - 1)
+        gain = 1.0 - 0.7 * t if t < 0.5 else 0.3 + 1.9 * (t - 0.5) + 0.35
+        return gain, 12.0 * np.sin(3 * t)
+
+    frames = film(world, Shot(n, position=lambda i: (MARGIN + shake(i)[0], MARGIN + shake(i)[1]),
+                              exposure=exposure, seed=3))
+    return Scene("exposure", frames, 10.0, texts)
+
+
+def blur_and_occluder(n: int = 44) -> Scene:
+    """Shake, two frames smeared by a camera swing, and a pole (narrower than either sign) walking past."""
+    world, texts = _board()
+    shake = _shake(14, 1.5)
+
+    def pole(i: int) -> tuple[int, int] | None:
+        if not 16 <= i < 38:
+            return None
+        x = -40 + (i - 16) * 34
+        return x, x + 40
+
+    frames = film(world, Shot(n, position=lambda i: (MARGIN + shake(i)[0], MARGIN + shake(i)[1]),
+                              blur=lambda i: 15 if i in (8, 9) else 0, occluder=pole, seed=4))
+    return Scene("occluded", frames, 10.0, texts)
+
+
+def plate_drive_through(n: int = 48) -> Scene:
+    """A number plate drives through left to right past a static sign, camera shaking a little."""
+    w, h = 640, 360
+    world = wall(w + 2 * MARGIN, h + 2 * MARGIN)
+    sign(world, "CAR PARK", MARGIN + 220, MARGIN + 90, 1.3)
+    shake = _shake(15, 1.0)
+    text = "KD 4821"
+    (tw, th), _ = cv2.getTextSize(text, FONT, 1.1, 2)
+
+    def car(view: np.ndarray, i: int) -> None:
+        x = int(-tw - 60 + i * (w + tw + 120) / (n - 1))
+        y = 270
+        cv2.rectangle(view, (x - 80, y - 70), (x + tw + 80, y + 50), (60, 40, 150), -1)  # the car's back
+        cv2.rectangle(view, (x - 10, y - th - 10), (x + tw + 10, y + 12), (235, 235, 235), -1)  # the plate
+        _put(view, text, x, y, 1.1, (15, 15, 15), 2)
+
+    frames = film(world, Shot(n, position=lambda i: (MARGIN + shake(i)[0], MARGIN + shake(i)[1]), overlay=car,
+                              seed=5))
+    return Scene("plate", frames, 10.0, {"CAR PARK", text})
+
+
 SCENES: dict[str, Callable[[], Scene]] = {
     "static": static_sign, "ticker": ticker, "appear": appear_disappear, "noisy": noisy_jitter, "cut": scene_cut,
-    "price": price_change,
+    "price": price_change, "shaken": shaken, "pan": slow_pan, "exposure": exposure_ramp,
+    "occluded": blur_and_occluder, "plate": plate_drive_through,
 }
 
 
