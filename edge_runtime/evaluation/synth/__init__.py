@@ -116,8 +116,9 @@ def render(root: Path, limit: int | None = None, workers: int | None = None) -> 
     for spec in SETS:
         (root / spec.name / "images").mkdir(parents=True)
         tasks += [(spec.name, i, str(root / spec.name)) for i in range(_count(spec, limit))]
-    workers = workers or min(4, os.cpu_count() or 1)
-    if workers > 1 and len(tasks) > 20:
+    if workers is None:  # a pool pays off from a few dozen images on
+        workers = min(4, os.cpu_count() or 1) if len(tasks) >= 24 else 1
+    if workers > 1:
         # spawn, not fork: the caller may hold inference threads that a forked child would inherit locked
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             rows = list(pool.map(_render_one, tasks, chunksize=4))

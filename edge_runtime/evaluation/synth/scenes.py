@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -18,9 +19,7 @@ def background(rng: Rng, w: int = W, h: int = H) -> np.ndarray:
     a, b = np.array(cv.random_colour(rng, 30, 220), np.float32), np.array(cv.random_colour(rng, 30, 220), np.float32)
     t = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
     img = (a * (1 - t) + b * t).repeat(w, axis=1)
-    low = cv.blur(rng, (rng.normal(0, 1, (h // 16, w // 16)) * 25).astype(np.float32), 0)
-    import cv2  # local: only the resize needs it here
-
+    low = (rng.normal(0, 1, (h // 16, w // 16)) * 25).astype(np.float32)
     img += cv2.resize(low, (w, h), interpolation=cv2.INTER_CUBIC)[..., None]
     out = Image.fromarray(img.clip(0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(out)
@@ -90,8 +89,6 @@ def _overlaps(box, boxes, gap: int = 8) -> bool:
 
 
 def _quad_fraction(mask: np.ndarray, quad: np.ndarray) -> float:
-    import cv2
-
     poly = np.zeros(mask.shape, np.uint8)
     cv2.fillPoly(poly, [quad.round().astype(np.int32)], 1)
     area = int(poly.sum())
@@ -100,7 +97,6 @@ def _quad_fraction(mask: np.ndarray, quad: np.ndarray) -> float:
 
 def sign_scene(rng: Rng) -> tuple[np.ndarray, dict]:
     img = background(rng)
-    occluded = np.zeros((H, W), np.uint8)
     boxes: list[tuple[float, float, float, float]] = []
     labels: list[tuple[str, np.ndarray, bool]] = []
     for k in range(int(rng.integers(2, 7))):
@@ -124,10 +120,8 @@ def sign_scene(rng: Rng) -> tuple[np.ndarray, dict]:
         img = cv.paste(img, cv.warp(patch, h, W, H, border=(0, 0, 0)), mask)
         labels += [(t, cv.apply(h, q), ign) for t, q, ign in quads]
     # occluders: poles, wires, leaves in front of the signs
-    over = Image.fromarray(img)
-    draw, mdraw = ImageDraw.Draw(over), None
-    occ = Image.fromarray(occluded)
-    mdraw = ImageDraw.Draw(occ)
+    over, occ = Image.fromarray(img), Image.new("L", (W, H), 0)
+    draw, mdraw = ImageDraw.Draw(over), ImageDraw.Draw(occ)
     for _ in range(int(rng.integers(0, 4))):
         c = cv.random_colour(rng, 10, 200)
         if tx.chance(rng, 0.5):
@@ -180,8 +174,6 @@ def _plate_patch(rng: Rng, text: str, region: str) -> np.ndarray:
                   font=fonts.font("DejaVuSans-Bold.ttf", 26), fill=(240, 240, 240), anchor="ms")
     draw.text((strip + (pw - strip) / 2, ph / 2 + th / 2), text, font=fonts.font(face, size), fill=ink, anchor="ms")
     out = cv.to_np(img)
-    import cv2
-
     squeeze = rng.uniform(0.7, 1.0)  # condensed plate lettering
     return cv2.resize(out, (int(pw * squeeze), ph), interpolation=cv2.INTER_AREA)
 
