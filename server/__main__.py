@@ -15,7 +15,7 @@ from server.config import ServerConfig
 def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
     parser = argparse.ArgumentParser(prog="python -m server", description=__doc__)
     add = parser.add_argument
-    add("--host", help="address to bind (OCR_HOST, default [::])")
+    add("--host", help="address to bind (OCR_HOST; default [::] with credentials, localhost without)")
     add("--port", type=int, help="port, 0 for any free one (OCR_PORT, default 50051)")
     add("--bundle", help="model bundle id (OCR_BUNDLE)")
     add("--backend", choices=BACKENDS, help="OCR_BACKEND, default auto")
@@ -30,11 +30,43 @@ def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
     add("--batch-max-size", type=int, help="lines per recognizer batch, 0 = engine's (OCR_BATCH_MAX_SIZE)")
     add("--grace-s", type=float, help="drain time on SIGTERM (OCR_GRACE_S, default 30)")
     add("--log-level", help="OCR_LOG_LEVEL, default INFO")
+    sec = parser.add_argument_group("security (see README: Security and privacy)")
+    add = sec.add_argument
+    add("--tls-cert", help="PEM server certificate; with --tls-key serves TLS (OCR_TLS_CERT)")
+    add("--tls-key", help="PEM key of --tls-cert (OCR_TLS_KEY)")
+    add("--tls-client-ca", help="PEM CA: clients must show a certificate it signed, mutual TLS (OCR_TLS_CLIENT_CA)")
+    add("--tokens-file", help="JSON/TOML file of sha256-hashed tokens, principals, scopes, limits; re-read when "
+                              "changed (OCR_TOKENS_FILE)")
+    add("--insecure", action="store_true", default=None,
+        help="allow a non-loopback address without credentials: anyone may call (OCR_INSECURE=1)")
+    add("--cert-scopes", help="scopes of a client certificate the tokens file does not name "
+                              "(OCR_CERT_SCOPES, default ocr.recognize,ocr.stream)")
+    add("--open-reflection", action="store_true", default=None, help="reflection without credentials")
+    add("--open-server-info", action="store_true", default=None, help="GetServerInfo without credentials")
+    add("--calls-per-s", type=float, help="default calls/s per principal, 0 = no limit (OCR_CALLS_PER_S, 50)")
+    add("--calls-burst", type=float, help="default call burst per principal (OCR_CALLS_BURST, 100)")
+    add("--pixels-per-s", type=float, help="default image pixels/s per principal (OCR_PIXELS_PER_S, 5e7)")
+    add("--max-streams", type=int, help="default open streams per principal (OCR_MAX_STREAMS, 4)")
+    add("--audit-log", help="one JSON line per call to this file (rotated) or '-' for stdout (OCR_AUDIT_LOG)")
+    add("--audit-max-bytes", type=int, help="rotate the audit file past this size (OCR_AUDIT_MAX_BYTES, 16 MiB)")
+    add("--audit-keep", type=int, help="rotated audit files kept (OCR_AUDIT_KEEP, 5)")
+    add("--audit-text", action="store_true", default=None, help="also log recognized text (after redaction)")
+    add("--redact", help="mask in responses: comma list of email,phone,card (OCR_REDACT)")
+    add("--redact-pattern", action="append", help="a regular expression to mask too (repeatable; "
+                                                  "OCR_REDACT_PATTERNS: one per line)")
     args = parser.parse_args(argv)
     server_config = from_env(ServerConfig, host=args.host, port=args.port, max_message_bytes=args.max_message_bytes,
                              max_concurrent_rpcs=args.max_concurrent_rpcs, max_batch_images=args.max_batch_images,
                              batch_max_delay_ms=args.batch_max_delay_ms, batch_max_size=args.batch_max_size,
-                             grace_s=args.grace_s, log_level=args.log_level)
+                             grace_s=args.grace_s, log_level=args.log_level, tls_cert=args.tls_cert,
+                             tls_key=args.tls_key, tls_client_ca=args.tls_client_ca, tokens_file=args.tokens_file,
+                             insecure=args.insecure, cert_scopes=args.cert_scopes,
+                             open_reflection=args.open_reflection, open_server_info=args.open_server_info,
+                             calls_per_s=args.calls_per_s, calls_burst=args.calls_burst,
+                             pixels_per_s=args.pixels_per_s, max_streams=args.max_streams, audit_log=args.audit_log,
+                             audit_max_bytes=args.audit_max_bytes, audit_keep=args.audit_keep,
+                             audit_text=args.audit_text, redact=args.redact,
+                             redact_patterns="\n".join(args.redact_pattern) if args.redact_pattern else None)
     engine_config = from_env(EngineConfig, bundle=args.bundle, backend=args.backend, device=args.device,
                              precision=args.precision, threads=args.threads, max_image_pixels=args.max_image_pixels)
     return server_config, engine_config
@@ -43,6 +75,7 @@ def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
 def main(argv: list[str] | None = None) -> int:
     try:
         server_config, engine_config = parse_args(sys.argv[1:] if argv is None else argv)
+        server_config.check_listen()
     except ConfigurationError as exc:
         print(f"error: {exc.message} [{exc.reason}]", file=sys.stderr)
         return 2
@@ -50,7 +83,11 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from server.app import default_engine_factory, serve
 
-    return asyncio.run(serve(server_config, default_engine_factory(engine_config)))
+    try:
+        return asyncio.run(serve(server_config, default_engine_factory(engine_config)))
+    except ConfigurationError as exc:  # a bad tokens file or certificate, found while building the server
+        print(f"error: {exc.message} [{exc.reason}]", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

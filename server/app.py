@@ -1,4 +1,5 @@
-"""Server assembly and lifecycle: build_server(), health (NOT_SERVING until warm), reflection, graceful drain."""
+"""Server assembly and lifecycle: build_server(), security interceptors and TLS, health (NOT_SERVING until warm),
+reflection, graceful drain."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from edge_runtime.pipeline import OcrEngine
 from server.config import ServerConfig
 from clients.ocr_client.pb import SERVICE_NAME
 from server.plane import OcrPlane
+from server.security import Security
 from server.service import OcrServicer, generic_handler
 
 __all__ = ["OcrServer", "build_server", "serve"]
@@ -34,8 +36,9 @@ class OcrServer:
     """
 
     def __init__(self, grpc_server: grpc.aio.Server, plane: OcrPlane, health_servicer: health.aio.HealthServicer,
-                 port: int) -> None:
+                 port: int, security: Security | None = None) -> None:
         self.grpc_server = grpc_server
+        self.security = security
         self.plane = plane
         self.health = health_servicer
         self.port = port
@@ -79,6 +82,8 @@ class OcrServer:
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
         await self.plane.close()
+        if self.security is not None:
+            self.security.close()
 
     async def wait_for_termination(self) -> None:
         await self.grpc_server.wait_for_termination()
@@ -91,10 +96,20 @@ def default_engine_factory(engine_config: EngineConfig | None = None) -> Callabl
 
 def build_server(config: ServerConfig | None = None,
                  engine_factory: Callable[[], OcrEngine] | None = None) -> tuple[OcrServer, int]:
-    """The server, bound but not started, and its port (useful with ``port=0``). Call inside an event loop."""
+    """The server, bound but not started, and its port (useful with ``port=0``). Call inside an event loop.
+
+    Raises ConfigurationError for a bad tokens file or certificate, and INSECURE_LISTEN for a network address
+    without credentials (unless ``config.insecure``)."""
     config = config or from_env(ServerConfig)
     plane = OcrPlane(engine_factory or default_engine_factory(), config)
-    grpc_server = grpc.aio.server(options=[
+    security = Security.from_config(config, lambda: plane.engine.config.max_image_pixels if plane.engine else 0)
+    credentials = security.server_credentials()
+
+    def provenance() -> tuple[str, dict[str, str]]:
+        engine = plane.engine
+        return (engine.provenance.bundle, dict(engine.precision)) if engine is not None else ("", {})
+
+    grpc_server = grpc.aio.server(interceptors=security.interceptors(provenance), options=[
         ("grpc.max_receive_message_length", config.max_message_bytes),
         ("grpc.max_send_message_length", config.max_message_bytes),
         ("grpc.so_reuseport", 0),  # a second server on a taken port must fail, not share it
@@ -105,10 +120,12 @@ def build_server(config: ServerConfig | None = None,
     reflection.enable_server_reflection(
         (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
         grpc_server)
-    port = grpc_server.add_insecure_port(f"{config.host}:{config.port}")
+    address = f"{config.bind_host}:{config.port}"
+    port = (grpc_server.add_secure_port(address, credentials) if credentials is not None
+            else grpc_server.add_insecure_port(address))
     if port == 0:
-        raise RuntimeError(f"cannot bind {config.host}:{config.port}")
-    return OcrServer(grpc_server, plane, health_servicer, port), port
+        raise RuntimeError(f"cannot bind {address}")
+    return OcrServer(grpc_server, plane, health_servicer, port, security), port
 
 
 async def serve(config: ServerConfig, engine_factory: Callable[[], OcrEngine] | None = None) -> int:
@@ -119,7 +136,9 @@ async def serve(config: ServerConfig, engine_factory: Callable[[], OcrEngine] | 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await server.start()
-    log.info("listening on %s port %d", config.host, port)
+    for line in server.security.describe():
+        log.info("security: %s", line)
+    log.info("listening on %s port %d", config.bind_host, port)
     print(f"ocr server listening on port {port}", flush=True)  # machine-readable line for scripts and tests
     loaded = loop.create_task(server.wait_loaded())
     stopping = loop.create_task(stop.wait())

@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import dataclass
 
 from edge_runtime.errors import ConfigurationError
 
-__all__ = ["ServerConfig"]
+__all__ = ["ServerConfig", "REDACT_KINDS", "is_loopback"]
+
+REDACT_KINDS = ("email", "phone", "card")
+LOOPBACK_HOST = "localhost"  # where a server without credentials listens when no host is given
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    host = host.strip().removeprefix("[").removesuffix("]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
 class ServerConfig:
-    """Transport and scheduling knobs. Engine knobs (bundle, backend, precision, threads, image limits) live in
-    ``edge_runtime.config.EngineConfig``; both read ``OCR_<FIELD>`` variables."""
+    """Transport, scheduling and security knobs. Engine knobs (bundle, backend, precision, threads, image limits)
+    live in ``edge_runtime.config.EngineConfig``; both read ``OCR_<FIELD>`` variables."""
 
-    host: str = "[::]"
+    host: str = ""  # "": [::] when credentials are configured, else localhost only (see bind_host)
     port: int = 50051  # 0: any free port (the bound one is logged)
     max_message_bytes: int = 64 * 1024 * 1024  # largest request (and response) message
     max_concurrent_rpcs: int = 64  # OcrService RPCs at once; more are refused with RESOURCE_EXHAUSTED/OVERLOADED
@@ -26,9 +42,91 @@ class ServerConfig:
     grace_s: float = 30.0  # on SIGTERM: how long in-flight calls may take to finish
     log_level: str = "INFO"
 
+    # ---- transport security -------------------------------------------------------------------------
+    tls_cert: str = ""  # PEM server certificate (chain); with tls_key turns TLS on
+    tls_key: str = ""  # PEM private key of tls_cert
+    tls_client_ca: str = ""  # PEM CA bundle: clients must present a certificate it signed (mutual TLS)
+    tokens_file: str = ""  # JSON or TOML file of sha256-hashed bearer tokens (server.security.tokens)
+    insecure: bool = False  # allow a non-loopback address without any credentials (anyone may call)
+    cert_scopes: str = "ocr.recognize,ocr.stream"  # scopes of a verified client cert not named in tokens_file
+    open_reflection: bool = False  # server reflection without credentials (it is always allowed with any)
+    open_server_info: bool = False  # GetServerInfo without credentials (else it needs ocr.recognize)
+
+    # ---- limits per principal (a principal's own come from the tokens file) --------------------------
+    calls_per_s: float = 50.0  # sustained calls per second; 0: no limit
+    calls_burst: float = 100.0  # calls that may come at once after a quiet spell
+    pixels_per_s: float = 50_000_000.0  # image pixels per second (header size); 0: no limit
+    pixels_burst_s: float = 2.0  # the pixel bucket holds this many seconds of pixels_per_s
+    max_streams: int = 4  # StreamRecognize calls open at once; 0: no limit
+
+    # ---- audit and privacy ----------------------------------------------------------------------------
+    audit_log: str = ""  # "": off; "-": stdout; else a file, appended to, rotated by size
+    audit_max_bytes: int = 16 * 1024 * 1024  # rotate the audit file past this size
+    audit_keep: int = 5  # rotated audit files kept (audit.log.1 ... .N)
+    audit_text: bool = False  # also log the recognized text (after redaction)
+    redact: str = ""  # comma list of email, phone, card: masked in every response and stream event
+    redact_patterns: str = ""  # more regular expressions to mask, one per line (flag: repeat --redact-pattern)
+
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigurationError(f"port {self.port} is out of range")
         if min(self.max_message_bytes, self.max_concurrent_rpcs, self.max_batch_images, self.inference_threads,
                self.decode_threads) < 1 or self.batch_max_size < 0 or self.batch_max_delay_ms < 0:
             raise ConfigurationError("server limits must be positive")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigurationError("TLS needs both tls_cert and tls_key", "TLS_CONFIG_INVALID")
+        if self.tls_client_ca and not self.tls_cert:
+            raise ConfigurationError("tls_client_ca (mutual TLS) needs tls_cert and tls_key", "TLS_CONFIG_INVALID")
+        if min(self.calls_per_s, self.calls_burst, self.pixels_per_s, self.pixels_burst_s, self.max_streams) < 0 \
+                or (self.calls_per_s and self.calls_burst < 1):
+            raise ConfigurationError("rate limits must not be negative (0: no limit); calls_burst >= 1")
+        if self.audit_max_bytes < 1024 or self.audit_keep < 0:
+            raise ConfigurationError("audit_max_bytes must be >= 1024 and audit_keep >= 0")
+        unknown = set(self.redact_kinds) - set(REDACT_KINDS)
+        if unknown:
+            raise ConfigurationError(f"redact: unknown kind(s) {', '.join(sorted(unknown))}; "
+                                     f"choose from {', '.join(REDACT_KINDS)}")
+        for pattern in self.redact_pattern_list:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigurationError(f"redact pattern {pattern!r}: {exc}") from None
+        from server.security.scopes import SCOPES  # the one table of scope names
+
+        unknown = set(self.cert_scope_list) - set(SCOPES)
+        if unknown:
+            raise ConfigurationError(f"cert_scopes: unknown scope(s) {', '.join(sorted(unknown))}")
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert)
+
+    @property
+    def has_credentials(self) -> bool:
+        """Whether callers must prove who they are (a tokens file, or client certificates)."""
+        return bool(self.tokens_file or self.tls_client_ca)
+
+    @property
+    def bind_host(self) -> str:
+        """The address to bind: ``host``, or [::] with credentials and localhost without."""
+        return self.host or ("[::]" if self.has_credentials else LOOPBACK_HOST)
+
+    @property
+    def redact_kinds(self) -> tuple[str, ...]:
+        return tuple(k.strip().lower() for k in self.redact.split(",") if k.strip())
+
+    @property
+    def redact_pattern_list(self) -> tuple[str, ...]:
+        return tuple(p for p in self.redact_patterns.splitlines() if p.strip())
+
+    @property
+    def cert_scope_list(self) -> tuple[str, ...]:
+        return tuple(s.strip() for s in self.cert_scopes.split(",") if s.strip())
+
+    def check_listen(self) -> None:
+        """Refuse, in one clear line, to serve a network address to anyone without credentials."""
+        if self.has_credentials or self.insecure or is_loopback(self.bind_host):
+            return
+        raise ConfigurationError(
+            f"refusing to listen on {self.bind_host} without credentials: give --tokens-file or --tls-client-ca, "
+            f"bind --host 127.0.0.1, or pass --insecure (OCR_INSECURE=1) to let anyone call", "INSECURE_LISTEN")

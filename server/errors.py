@@ -7,6 +7,11 @@
     ├── InvalidRequestError    -> INVALID_ARGUMENT   IMAGE_MISSING, REQUEST_MALFORMED, BATCH_TOO_LARGE,
     │                                                STREAM_CONFIG_MISSING, STREAM_CONFIG_REPEATED, FRAME_MISSING
     ├── OverloadedError        -> RESOURCE_EXHAUSTED OVERLOADED
+    │   └── RateLimitedError   -> RESOURCE_EXHAUSTED RATE_LIMITED, PIXEL_RATE_LIMITED, TOO_MANY_STREAMS
+    │                                                (+ trailing ``retry-after``: seconds, an integer)
+    ├── UnauthenticatedError   -> UNAUTHENTICATED    TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED, TOKEN_REVOKED,
+    │                                                CERT_UNKNOWN
+    ├── PermissionDeniedError  -> PERMISSION_DENIED  SCOPE_MISSING, METHOD_NOT_ALLOWED, PRINCIPAL_MISMATCH
     ├── NotReadyError          -> UNAVAILABLE        MODEL_NOT_READY, SHUTTING_DOWN
     ├── DeadlineExceededError  -> DEADLINE_EXCEEDED  DEADLINE_EXCEEDED
     ├── ConfigurationError     -> FAILED_PRECONDITION
@@ -16,12 +21,13 @@
 The reason travels in the trailing metadata key ``ocr-error-reason`` (ASCII, UPPER_SNAKE_CASE) of a failed call,
 and in ``Error.reason`` of a failed batch item or stream frame. gRPC itself refuses a message over the size limit
 (RESOURCE_EXHAUSTED) and a call past its deadline (DEADLINE_EXCEEDED) before any handler runs; those carry no
-reason.
+reason. Every call also carries its request id in the trailing key ``x-request-id`` (server.security).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 
 import grpc
@@ -29,17 +35,41 @@ import grpc
 from edge_runtime.errors import (ConfigurationError, DeadlineExceededError, InvalidImageError, ModelError,
                                  NotReadyError, OcrError, OverloadedError)
 
-__all__ = ["REASON_KEY", "InvalidRequestError", "status_of", "abort_with", "trailing_reason"]
+__all__ = ["REASON_KEY", "RETRY_AFTER_KEY", "InvalidRequestError", "UnauthenticatedError", "PermissionDeniedError",
+           "RateLimitedError", "status_of", "abort_with", "trailing_metadata_of", "trailing_reason"]
 
 log = logging.getLogger(__name__)
 
 REASON_KEY = "ocr-error-reason"
+RETRY_AFTER_KEY = "retry-after"
 
 
 class InvalidRequestError(OcrError):
     """A request that is well-formed protobuf but breaks the contract (missing oneof, config not first, ...)."""
 
     reason = "REQUEST_INVALID"
+
+
+class UnauthenticatedError(OcrError):
+    """No credentials, or credentials that prove nothing (unknown, expired or revoked token)."""
+
+    reason = "TOKEN_MISSING"
+
+
+class PermissionDeniedError(OcrError):
+    """A known caller asking for something its scopes do not allow."""
+
+    reason = "SCOPE_MISSING"
+
+
+class RateLimitedError(OverloadedError):
+    """A principal over its own limits; ``retry_after_s`` says when the next call would be accepted."""
+
+    reason = "RATE_LIMITED"
+
+    def __init__(self, message: str, reason: str | None = None, retry_after_s: float = 1.0) -> None:
+        super().__init__(message, reason)
+        self.retry_after_s = retry_after_s
 
 
 # By reason first (a reason may outrank its class), then by class, most specific first.
@@ -50,6 +80,8 @@ _BY_CLASS: tuple[tuple[type[OcrError], grpc.StatusCode], ...] = (
     (InvalidImageError, grpc.StatusCode.INVALID_ARGUMENT),
     (InvalidRequestError, grpc.StatusCode.INVALID_ARGUMENT),
     (OverloadedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (UnauthenticatedError, grpc.StatusCode.UNAUTHENTICATED),
+    (PermissionDeniedError, grpc.StatusCode.PERMISSION_DENIED),
     (NotReadyError, grpc.StatusCode.UNAVAILABLE),
     (DeadlineExceededError, grpc.StatusCode.DEADLINE_EXCEEDED),
     (ModelError, grpc.StatusCode.UNAVAILABLE),
@@ -69,10 +101,21 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str, str]:
     return grpc.StatusCode.INTERNAL, "INTERNAL", f"internal error (incident {incident}; details in the server log)"
 
 
+def trailing_metadata_of(exc: BaseException, reason: str) -> tuple[tuple[str, str], ...]:
+    """The trailing metadata a failed call carries for ``exc``: its reason, and ``retry-after`` when known."""
+    metadata: tuple[tuple[str, str], ...] = ((REASON_KEY, reason),)
+    retry = getattr(exc, "retry_after_s", None)
+    if retry is not None:
+        metadata += ((RETRY_AFTER_KEY, str(max(1, math.ceil(retry)))),)
+    return metadata
+
+
 async def abort_with(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
-    """End the call with the status, reason and message for ``exc`` (raises, as context.abort does)."""
+    """End the call with the status, reason and message for ``exc`` (raises, as context.abort does). Trailing
+    metadata set earlier (the request id) is kept."""
     code, reason, message = status_of(exc)
-    await context.abort(code, message, trailing_metadata=((REASON_KEY, reason),))
+    kept = tuple((k, v) for k, v in (context.trailing_metadata() or ()) if k not in (REASON_KEY, RETRY_AFTER_KEY))
+    await context.abort(code, message, trailing_metadata=kept + trailing_metadata_of(exc, reason))
 
 
 def trailing_reason(metadata) -> str | None:

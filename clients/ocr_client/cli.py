@@ -57,7 +57,8 @@ def _error_json(exc: BaseException) -> dict[str, Any]:
 def _client(args: argparse.Namespace):
     from clients.ocr_client.client import OcrClient
 
-    return OcrClient(args.target, timeout=args.timeout)
+    return OcrClient(args.target, timeout=args.timeout, ca=args.ca, cert=args.cert, key=args.key,
+                     token=args.token or None, tls=args.tls, server_name=args.server_name)
 
 
 def cmd_recognize(args: argparse.Namespace) -> int:
@@ -122,6 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--target", default=os.environ.get("OCR_TARGET", "localhost:50051"),
                         help="server address (OCR_TARGET, default localhost:50051)")
     parser.add_argument("--timeout", type=float, default=60.0, help="per-call deadline in seconds")
+    env = os.environ.get
+    parser.add_argument("--ca", type=Path, default=env("OCR_CA") or None,
+                        help="PEM CA that signed the server's certificate: turns TLS on (OCR_CA)")
+    parser.add_argument("--tls", action="store_true", help="TLS with the system's CA roots")
+    parser.add_argument("--cert", type=Path, default=env("OCR_CERT") or None,
+                        help="PEM client certificate for mutual TLS (OCR_CERT)")
+    parser.add_argument("--key", type=Path, default=env("OCR_KEY") or None, help="PEM key of --cert (OCR_KEY)")
+    parser.add_argument("--token", default=env("OCR_TOKEN") or None,
+                        help="bearer token (prefer OCR_TOKEN: a flag shows in the process list)")
+    parser.add_argument("--server-name", default=None, help="name to check the server's certificate against")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
     p = sub.add_parser("recognize", help="print the text of image files")
     p.add_argument("images", nargs="+", type=Path)

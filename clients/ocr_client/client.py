@@ -14,7 +14,7 @@ from clients.ocr_client.pb import SERVICE_NAME, ocr_pb2, ocr_pb2_grpc
 from clients.ocr_client.results import (REASON_KEY, OcrCallError, RecognizeResult, ServerInfo, StreamFrame,
                                         StreamResult, recognize_result, server_info, stream_result, to_dict)
 
-__all__ = ["OcrClient", "OcrCallError", "image_message", "to_dict", "REASON_KEY"]
+__all__ = ["OcrClient", "OcrCallError", "image_message", "channel_credentials", "to_dict", "REASON_KEY"]
 
 ImageLike = bytes | str | Path | ocr_pb2.Image | ocr_pb2.RawImage | Any  # Any: numpy array
 
@@ -49,21 +49,50 @@ def stream_config(config: ocr_pb2.StreamConfig | Mapping[str, Any] | None) -> oc
     return json_format.ParseDict(dict(config), ocr_pb2.StreamConfig())
 
 
+def _pem(value: bytes | str | Path | None) -> bytes | None:
+    """PEM bytes from bytes or a file path."""
+    if value is None or isinstance(value, bytes):
+        return value
+    return Path(value).read_bytes()
+
+
+def channel_credentials(ca: bytes | str | Path | None = None, cert: bytes | str | Path | None = None,
+                        key: bytes | str | Path | None = None) -> grpc.ChannelCredentials:
+    """TLS credentials: ``ca`` (PEM bytes or a path; None: the system's roots) to check the server, ``cert`` and
+    ``key`` (both or neither) to prove the client's identity for mutual TLS."""
+    if (cert is None) != (key is None):
+        raise ValueError("a client certificate needs its key (cert and key, or neither)")
+    return grpc.ssl_channel_credentials(root_certificates=_pem(ca), private_key=_pem(key),
+                                        certificate_chain=_pem(cert))
+
+
 class OcrClient:
     """Calls one OCR server. Thread-safe: one client may serve many threads.
 
     ``timeout`` is each call's deadline in seconds (None: no deadline). Failed calls raise ``OcrCallError``;
     results are frozen dataclasses (``clients.ocr_client.results``) whose ``error`` is None on success.
+
+    Security: ``ca`` (the CA that signed the server's certificate; PEM bytes or a path), or ``tls=True`` for the
+    system's roots, turns TLS on; ``cert`` and ``key`` add the client's certificate (mutual TLS); ``token`` is
+    sent as ``authorization: Bearer <token>`` with every call. ``server_name`` overrides the name the server's
+    certificate is checked against (default: the host in ``target``).
     """
 
     def __init__(self, target: str = "localhost:50051", *, timeout: float | None = 60.0,
-                 max_message_bytes: int = 64 * 1024 * 1024, channel: grpc.Channel | None = None) -> None:
+                 max_message_bytes: int = 64 * 1024 * 1024, channel: grpc.Channel | None = None,
+                 ca: bytes | str | Path | None = None, cert: bytes | str | Path | None = None,
+                 key: bytes | str | Path | None = None, token: str | None = None, tls: bool = False,
+                 server_name: str | None = None) -> None:
         self.target = target
         self.timeout = timeout
-        self.channel = channel or grpc.insecure_channel(target, options=[
-            ("grpc.max_send_message_length", max_message_bytes),
-            ("grpc.max_receive_message_length", max_message_bytes),
-        ])
+        options = [("grpc.max_send_message_length", max_message_bytes),
+                   ("grpc.max_receive_message_length", max_message_bytes)]
+        if server_name:
+            options.append(("grpc.ssl_target_name_override", server_name))
+        if channel is None and (tls or ca is not None or cert is not None):
+            channel = grpc.secure_channel(target, channel_credentials(ca, cert, key), options=options)
+        self.channel = channel or grpc.insecure_channel(target, options=options)
+        self.metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
         self.stub = ocr_pb2_grpc.OcrServiceStub(self.channel)
         self._health = health_pb2_grpc.HealthStub(self.channel)
 
@@ -78,7 +107,8 @@ class OcrClient:
 
     def _call(self, method, request, timeout: float | None = ..., **kwargs):
         try:
-            return method(request, timeout=self.timeout if timeout is ... else timeout, **kwargs)
+            return method(request, timeout=self.timeout if timeout is ... else timeout, metadata=self.metadata,
+                          **kwargs)
         except grpc.RpcError as error:
             raise OcrCallError.from_rpc_error(error) from None
 
@@ -117,7 +147,7 @@ class OcrClient:
                     message.capture_time.FromNanoseconds(int(frame.capture_time * 1e9))
                 yield ocr_pb2.StreamRecognizeRequest(frame=message)
 
-        call = self.stub.StreamRecognize(requests(), timeout=timeout)
+        call = self.stub.StreamRecognize(requests(), timeout=timeout, metadata=self.metadata)
         try:
             for response in call:
                 yield stream_result(response)

@@ -14,10 +14,12 @@ from typing import Any
 import grpc
 from google.protobuf import json_format
 
-__all__ = ["REASON_KEY", "OcrCallError", "Point", "Word", "TextLine", "StageTimings", "Provenance", "RecognizeResult",
+__all__ = ["REASON_KEY", "REQUEST_ID_KEY", "RETRY_AFTER_KEY", "OcrCallError", "Point", "Word", "TextLine", "StageTimings", "Provenance", "RecognizeResult",
            "TextEvent", "StreamResult", "StreamFrame", "ServerLimits", "StagePrecision", "ServerInfo", "to_dict"]
 
 REASON_KEY = "ocr-error-reason"  # trailing metadata key the server puts its stable reason in
+REQUEST_ID_KEY = "x-request-id"  # trailing metadata key of the call's request id (the audit log names it)
+RETRY_AFTER_KEY = "retry-after"  # seconds to wait before retrying a RESOURCE_EXHAUSTED call (rate limits)
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
 
 
@@ -34,21 +36,27 @@ def to_dict(message: Any) -> dict[str, Any]:
 class OcrCallError(Exception):
     """A failed call, batch item or stream frame: ``code`` (grpc.StatusCode), ``reason`` (stable,
     UPPER_SNAKE_CASE; None when the failure came from gRPC itself, e.g. a message over the size limit) and the
-    server's ``message``."""
+    server's ``message``; for a failed call also its ``request_id`` (as in the server's audit log) and
+    ``retry_after_s`` (set when a rate limit refused it)."""
 
-    def __init__(self, code: grpc.StatusCode, reason: str | None, message: str) -> None:
+    def __init__(self, code: grpc.StatusCode, reason: str | None, message: str, request_id: str | None = None,
+                 retry_after_s: float | None = None) -> None:
         super().__init__(f"{code.name}{f' [{reason}]' if reason else ''}: {message}")
         self.code = code
         self.reason = reason
         self.message = message
+        self.request_id = request_id
+        self.retry_after_s = retry_after_s
 
     @classmethod
     def from_rpc_error(cls, error: grpc.RpcError) -> "OcrCallError":
-        reason = None
-        for key, value in error.trailing_metadata() or ():
-            if key == REASON_KEY:
-                reason = value if isinstance(value, str) else value.decode()
-        return cls(error.code(), reason, error.details() or "")
+        found: dict[str, str] = {}
+        for key, value in (error.trailing_metadata() if hasattr(error, "trailing_metadata") else None) or ():
+            if key in (REASON_KEY, REQUEST_ID_KEY, RETRY_AFTER_KEY):
+                found[key] = value if isinstance(value, str) else value.decode()
+        retry = found.get(RETRY_AFTER_KEY)
+        return cls(error.code(), found.get(REASON_KEY), error.details() or "", found.get(REQUEST_ID_KEY),
+                   float(retry) if retry and retry.replace(".", "", 1).isdigit() else None)
 
     @classmethod
     def from_message(cls, error: Any) -> "OcrCallError":

@@ -1,0 +1,119 @@
+"""Limits per principal: token buckets for calls and for image pixels per second, and open streams at once."""
+
+from __future__ import annotations
+
+import io
+import time
+import warnings
+from dataclasses import dataclass, field
+
+from server.security.tokens import Limits
+
+__all__ = ["TokenBucket", "PrincipalLimiter", "image_pixels"]
+
+
+@dataclass
+class TokenBucket:
+    """``rate`` tokens per second, at most ``capacity`` saved up. A take may overdraw a non-empty bucket (an
+    image larger than the bucket still gets through after a quiet spell); the debt is paid back before the next."""
+
+    rate: float
+    capacity: float
+    tokens: float = -1.0
+    stamp: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        if self.tokens < 0:
+            self.tokens = self.capacity
+
+    def take(self, amount: float, now: float | None = None, overdraw: bool = False) -> float:
+        """0.0 when ``amount`` was taken, else the seconds until it could be (nothing is taken then)."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= amount or (overdraw and self.tokens > 0):
+            self.tokens -= amount
+            return 0.0
+        return (min(amount, self.capacity) - self.tokens) / self.rate if not overdraw else -self.tokens / self.rate
+
+    def reshape(self, rate: float, capacity: float) -> None:
+        """New limits (a changed tokens file) without forgetting what was spent."""
+        if (rate, capacity) != (self.rate, self.capacity):
+            self.rate, self.capacity = rate, capacity
+            self.tokens = min(self.tokens, capacity)
+
+
+@dataclass
+class _State:
+    calls: TokenBucket
+    pixels: TokenBucket
+    streams: int = 0
+
+
+class PrincipalLimiter:
+    """Buckets per principal, created on first use. Used on the event loop only (no locking)."""
+
+    def __init__(self, defaults: Limits) -> None:
+        self.defaults = defaults
+        self._states: dict[str, _State] = {}
+
+    def _state(self, principal: str, limits: Limits) -> _State:
+        limits = limits.over(self.defaults)
+        calls_cap = max(1.0, limits.calls_burst or 1.0)
+        pixels_cap = (limits.pixels_per_s or 0.0) * (limits.pixels_burst_s or 1.0)
+        state = self._states.get(principal)
+        if state is None:
+            state = self._states[principal] = _State(TokenBucket(limits.calls_per_s or 0.0, calls_cap),
+                                                     TokenBucket(limits.pixels_per_s or 0.0, pixels_cap))
+        else:
+            state.calls.reshape(limits.calls_per_s or 0.0, calls_cap)
+            state.pixels.reshape(limits.pixels_per_s or 0.0, pixels_cap)
+        return state
+
+    def take_call(self, principal: str, limits: Limits) -> float:
+        """0.0, or seconds to wait before the next call is accepted."""
+        return self._state(principal, limits).calls.take(1.0)
+
+    def take_pixels(self, principal: str, limits: Limits, pixels: int) -> float:
+        if pixels <= 0:
+            return 0.0
+        return self._state(principal, limits).pixels.take(float(pixels), overdraw=True)
+
+    def open_stream(self, principal: str, limits: Limits) -> bool:
+        """Counts one more open stream; False (and not counted) when the principal is at its limit."""
+        state = self._state(principal, limits)
+        most = limits.over(self.defaults).max_streams or 0
+        if most and state.streams >= most:
+            return False
+        state.streams += 1
+        return True
+
+    def close_stream(self, principal: str) -> None:
+        state = self._states.get(principal)
+        if state is not None and state.streams > 0:
+            state.streams -= 1
+
+    def open_streams(self, principal: str) -> int:
+        state = self._states.get(principal)
+        return state.streams if state else 0
+
+
+def image_pixels(image) -> int:
+    """Pixels of an ocr.v1.Image from its header (raw: width x height; encoded: the file header, no decode);
+    0 when the header is unreadable (decoding will refuse it anyway)."""
+    which = image.WhichOneof("source")
+    if which == "raw":
+        return max(0, image.raw.width) * max(0, image.raw.height)
+    if which == "content" and image.content:
+        from PIL import Image
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with Image.open(io.BytesIO(image.content)) as img:  # reads the header only
+                    return img.width * img.height
+        except Exception:  # noqa: BLE001 - any unreadable header: not our verdict to give here
+            return 0
+    return 0
