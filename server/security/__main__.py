@@ -1,0 +1,43 @@
+"""`python -m server.security token`: issue a bearer token and print the tokens-file entry that grants it.
+
+The token itself is printed once (stdout, first line) and never stored: the entry holds only its sha256.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+
+from server.security.scopes import SCOPES
+from server.security.tokens import hash_token
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m server.security", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("token", help="a new random token and its tokens-file entry (JSON)")
+    p.add_argument("--principal", required=True, help="who the token speaks for (e.g. a device id)")
+    p.add_argument("--scope", action="append", choices=SCOPES, required=True, help="repeat for several")
+    p.add_argument("--expires", help="ISO-8601 time after which the token is refused, e.g. 2027-01-01T00:00:00Z")
+    p.add_argument("--calls-per-s", type=float, help="this principal's call rate (default: the server's)")
+    p.add_argument("--max-streams", type=int, help="this principal's open streams (default: the server's)")
+    args = parser.parse_args(argv)
+    token = secrets.token_urlsafe(32)
+    entry: dict = {"sha256": hash_token(token), "principal": args.principal, "scopes": sorted(set(args.scope))}
+    if args.expires:
+        entry["expires"] = args.expires
+    limits = {k: v for k, v in (("calls_per_s", args.calls_per_s), ("max_streams", args.max_streams))
+              if v is not None}
+    if limits:
+        entry["limits"] = limits
+    print(token)
+    print(json.dumps(entry))
+    print("add the JSON line to the 'tokens' list of the tokens file; the token above is shown only once",
+          file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
