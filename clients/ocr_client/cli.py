@@ -32,6 +32,8 @@ def _reason(exc: BaseException) -> str:
 
     if isinstance(exc, OcrCallError):
         return exc.reason or exc.code.name
+    if isinstance(getattr(exc, "reason", None), str):
+        return exc.reason
     if isinstance(exc, OSError):
         return "IMAGE_UNREADABLE"  # the reason the in-process CLI gives for a file it cannot read
     return "CLIENT_ERROR"
@@ -54,11 +56,22 @@ def _error_json(exc: BaseException) -> dict[str, Any]:
     return error
 
 
+class CredentialsError(Exception):
+    """A CA, certificate or key file that cannot be read, or a certificate without its key."""
+
+    reason = "CREDENTIALS_UNREADABLE"
+
+
 def _client(args: argparse.Namespace):
     from clients.ocr_client.client import OcrClient
 
-    return OcrClient(args.target, timeout=args.timeout, ca=args.ca, cert=args.cert, key=args.key,
-                     token=args.token or None, tls=args.tls, server_name=args.server_name)
+    try:
+        return OcrClient(args.target, timeout=args.timeout, ca=args.ca, cert=args.cert, key=args.key,
+                         token=args.token or None, tls=args.tls, server_name=args.server_name)
+    except OSError as exc:
+        raise CredentialsError(f"{exc.strerror or exc}: {exc.filename}") from None
+    except ValueError as exc:
+        raise CredentialsError(str(exc)) from None
 
 
 def cmd_recognize(args: argparse.Namespace) -> int:

@@ -5,7 +5,13 @@ const fs = require('node:fs');
 const { parseArgs } = require('node:util');
 const { OcrClient, toJson } = require('../src/index.js');
 
-const USAGE = `usage: ocr-client-node [--target host:port] [--timeout-ms N] {recognize,info,health} ...
+const USAGE = `usage: ocr-client-node [--target host:port] [--timeout-ms N] [--ca FILE] [--cert FILE --key FILE]
+                       [--token TOKEN] {recognize,info,health} ...
+
+security:
+  --ca FILE          PEM CA that signed the server's certificate: turns TLS on (OCR_CA)
+  --cert, --key      PEM client certificate and key for mutual TLS (OCR_CERT, OCR_KEY)
+  --token TOKEN      bearer token (prefer OCR_TOKEN: a flag shows in the process list)
 
 commands:
   recognize [--json] [--skip-detection] FILE...   print the text of image files; --json prints one object per
@@ -59,6 +65,11 @@ async function main(argv) {
       options: {
         target: { type: 'string', default: process.env.OCR_TARGET || 'localhost:50051' },
         'timeout-ms': { type: 'string', default: '60000' },
+        ca: { type: 'string', default: process.env.OCR_CA || undefined },
+        cert: { type: 'string', default: process.env.OCR_CERT || undefined },
+        key: { type: 'string', default: process.env.OCR_KEY || undefined },
+        token: { type: 'string', default: process.env.OCR_TOKEN || undefined },
+        'server-name': { type: 'string' },
         json: { type: 'boolean', default: false },
         'skip-detection': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -80,7 +91,20 @@ async function main(argv) {
     fail(`${what}; choose one of recognize, info, health (--help)`, 'USAGE_INVALID');
     return 2;
   }
-  const client = new OcrClient(values.target, { timeoutMs: Number(values['timeout-ms']) });
+  let client;
+  try {
+    client = new OcrClient(values.target, {
+      timeoutMs: Number(values['timeout-ms']),
+      ca: values.ca,
+      cert: values.cert,
+      key: values.key,
+      token: values.token,
+      serverName: values['server-name'],
+    });
+  } catch (error) {
+    fail(error.message, error.code === 'ENOENT' || error.code === 'EACCES' ? 'CREDENTIALS_UNREADABLE' : 'USAGE_INVALID');
+    return 2;
+  }
   try {
     if (command === 'recognize') return await recognize(client, files, values);
     if (command === 'info') {

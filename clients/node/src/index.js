@@ -11,8 +11,13 @@
  * success and `{ code, reason, message }` on a failed batch item or stream frame. `toJson(result)` gives the
  * proto3 JSON mapping, the shape every command line of the project prints.
  * Failed calls reject with OcrCallError: `code` (gRPC status number), `codeName`, `reason` (the server's stable
- * reason from the `ocr-error-reason` trailing metadata, or null when gRPC itself refused the call) and `details`.
+ * reason from the `ocr-error-reason` trailing metadata, or null when gRPC itself refused the call), `details`,
+ * `requestId` (as in the server's audit log) and `retryAfterS` (set when a rate limit refused the call).
+ *
+ * Security: `new OcrClient(target, { ca, cert, key, token })`: `ca` (PEM Buffer or a file path) turns TLS on,
+ * `cert` + `key` add the client certificate (mutual TLS), `token` is sent as `authorization: Bearer <token>`.
  */
+const fs = require('node:fs');
 const path = require('node:path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
@@ -20,6 +25,8 @@ const protoLoader = require('@grpc/proto-loader');
 const PROTO_DIR = process.env.OCR_PROTO_DIR || path.resolve(__dirname, '..', '..', '..', 'proto');
 const HEALTH_DIR = path.resolve(__dirname, '..', 'proto');
 const REASON_KEY = 'ocr-error-reason';
+const REQUEST_ID_KEY = 'x-request-id';
+const RETRY_AFTER_KEY = 'retry-after';
 const LOADER_OPTIONS = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true };
 
 const definition = protoLoader.loadSync(
@@ -31,19 +38,25 @@ const STATUS_NAMES = Object.fromEntries(Object.entries(grpc.status).map(([name, 
 
 /** A failed call: gRPC status code, the server's stable reason and its message. */
 class OcrCallError extends Error {
-  constructor(code, reason, details) {
+  constructor(code, reason, details, requestId = null, retryAfterS = null) {
     super(`${STATUS_NAMES[code] || code}${reason ? ` [${reason}]` : ''}: ${details}`);
     this.name = 'OcrCallError';
     this.code = code;
     this.codeName = STATUS_NAMES[code] || String(code);
     this.reason = reason;
     this.details = details;
+    this.requestId = requestId;
+    this.retryAfterS = retryAfterS;
   }
 
   static fromServiceError(error) {
-    const values = error.metadata ? error.metadata.get(REASON_KEY) : [];
-    const reason = values.length ? String(values[0]) : null;
-    return new OcrCallError(error.code, reason, error.details || error.message);
+    const first = (key) => {
+      const values = error.metadata ? error.metadata.get(key) : [];
+      return values.length ? String(values[0]) : null;
+    };
+    const retry = first(RETRY_AFTER_KEY);
+    return new OcrCallError(error.code, first(REASON_KEY), error.details || error.message, first(REQUEST_ID_KEY),
+      retry === null || Number.isNaN(Number(retry)) ? null : Number(retry));
   }
 }
 
@@ -173,10 +186,24 @@ function imageMessage(image) {
   throw new TypeError('image must be a Buffer or { width, height, pixelFormat, data }');
 }
 
+function pem(value) {
+  if (value === undefined || value === null) return null;
+  return Buffer.isBuffer(value) ? value : fs.readFileSync(value);
+}
+
+/** Channel credentials: TLS when `ca` (or `tls: true`, the system roots) is given, mutual with `cert` + `key`. */
+function channelCredentials({ ca, cert, key, tls } = {}) {
+  if ((cert == null) !== (key == null)) throw new TypeError('a client certificate needs its key (cert and key)');
+  if (ca == null && cert == null && !tls) return grpc.credentials.createInsecure();
+  return grpc.credentials.createSsl(pem(ca), pem(key), pem(cert));
+}
+
 class OcrClient {
   /**
    * @param {string} target host:port of the server
-   * @param {{ timeoutMs?: number, maxMessageBytes?: number, credentials?: grpc.ChannelCredentials }} options
+   * @param {{ timeoutMs?: number, maxMessageBytes?: number, credentials?: grpc.ChannelCredentials,
+   *           ca?: Buffer|string, cert?: Buffer|string, key?: Buffer|string, tls?: boolean, token?: string,
+   *           serverName?: string }} options
    */
   constructor(target = 'localhost:50051', options = {}) {
     this.target = target;
@@ -186,7 +213,9 @@ class OcrClient {
       'grpc.max_send_message_length': maxBytes,
       'grpc.max_receive_message_length': maxBytes,
     };
-    const credentials = options.credentials || grpc.credentials.createInsecure();
+    if (options.serverName) channelOptions['grpc.ssl_target_name_override'] = options.serverName;
+    const credentials = options.credentials || channelCredentials(options);
+    this.token = options.token || null;
     this.stub = new packages.ocr.v1.OcrService(target, credentials, channelOptions);
     this.healthStub = new packages.grpc.health.v1.Health(target, credentials, channelOptions);
   }
@@ -195,9 +224,15 @@ class OcrClient {
     return new Date(Date.now() + (timeoutMs ?? this.timeoutMs));
   }
 
+  _metadata() {
+    const metadata = new grpc.Metadata();
+    if (this.token) metadata.set('authorization', `Bearer ${this.token}`);
+    return metadata;
+  }
+
   _unary(stub, method, request, timeoutMs) {
     return new Promise((resolve, reject) => {
-      stub[method](request, { deadline: this._deadline(timeoutMs) }, (error, response) => {
+      stub[method](request, this._metadata(), { deadline: this._deadline(timeoutMs) }, (error, response) => {
         if (error) reject(OcrCallError.fromServiceError(error));
         else resolve(response);
       });
@@ -224,7 +259,7 @@ class OcrClient {
    */
   streamRecognize(frames, { config = {}, timeoutMs } = {}) {
     return new Promise((resolve, reject) => {
-      const call = this.stub.StreamRecognize({ deadline: this._deadline(timeoutMs) });
+      const call = this.stub.StreamRecognize(this._metadata(), { deadline: this._deadline(timeoutMs) });
       const responses = [];
       call.on('data', (response) => responses.push(response));
       call.on('error', (error) => reject(OcrCallError.fromServiceError(error)));
@@ -261,4 +296,6 @@ class OcrClient {
   }
 }
 
-module.exports = { OcrClient, OcrCallError, imageMessage, toJson, float32, REASON_KEY, status: grpc.status };
+module.exports = {
+  OcrClient, OcrCallError, imageMessage, toJson, float32, channelCredentials, REASON_KEY, status: grpc.status,
+};
