@@ -1,4 +1,5 @@
-"""`python -m server.security token`: issue a bearer token and print the tokens-file entry that grants it.
+"""`python -m server.security token`: issue a bearer token and print the tokens-file entry that grants it;
+`python -m server.security dev-pki DIR`: a throw-away CA, server and client certificates for trying TLS.
 
 The token itself is printed once (stdout, first line) and never stored: the entry holds only its sha256.
 """
@@ -8,7 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
+import subprocess
 import sys
+from pathlib import Path
 
 from server.security.scopes import SCOPES
 from server.security.tokens import hash_token
@@ -23,7 +26,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--expires", help="ISO-8601 time after which the token is refused, e.g. 2027-01-01T00:00:00Z")
     p.add_argument("--calls-per-s", type=float, help="this principal's call rate (default: the server's)")
     p.add_argument("--max-streams", type=int, help="this principal's open streams (default: the server's)")
+    p = sub.add_parser("dev-pki", help="a throw-away CA, server (localhost, 127.0.0.1) and client certificates")
+    p.add_argument("directory", type=Path)
+    p.add_argument("--days", type=int, default=30)
     args = parser.parse_args(argv)
+    if args.command == "dev-pki":
+        from server.security.devpki import make_dev_pki
+
+        try:
+            pki = make_dev_pki(args.directory, args.days)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            print(f"error: openssl failed: {exc} [PKI_FAILED]", file=sys.stderr)
+            return 1
+        for field, path in vars(pki).items():
+            print(f"{field}: {path}")
+        return 0
     token = secrets.token_urlsafe(32)
     entry: dict = {"sha256": hash_token(token), "principal": args.principal, "scopes": sorted(set(args.scope))}
     if args.expires:

@@ -108,6 +108,7 @@ def test_no_image_bytes_are_written_anywhere(tmp_path):
             process.wait()
     audit = [json.loads(line) for line in (dirs["audit"] / "audit.log").read_text().splitlines()]
     assert {hashlib.sha256(receipt).hexdigest()} <= {i["sha256"] for r in audit for i in r["images"]}
+    assert all("text" in r for r in audit) and any(r["text"] for r in audit)  # --audit-text: lines' text only
     index = _chunks(sent)
     scanned = 0
     for d in dirs.values():
