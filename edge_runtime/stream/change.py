@@ -79,11 +79,11 @@ class ChangeDetector:
     """
 
     def __init__(self, width: int = 320, cell: int = 4, threshold: float = 5.0, cut_fraction: float = 0.5,
-                 max_shift: float = 0.25, edge_strip: int = 32, edge_tolerance: float = 0.1,
+                 max_shift: float = 0.03, edge_strip: float = 0.02, edge_tolerance: float = 0.1,
                  cut_exposure: float = 40.0) -> None:
         self.width, self.cell, self.threshold, self.cut_fraction = width, cell, threshold, cut_fraction
-        self.max_shift = max_shift  # a larger shift (share of the thumbnail side) is not camera motion
-        self.edge_strip = edge_strip  # frame pixels of new content at an edge that count as a change
+        self.max_shift = max_shift  # a larger shift (share of the frame width) is not camera motion
+        self.edge_strip = edge_strip  # new view at an edge this wide (share of the width) counts as a change
         self.edge_tolerance = edge_tolerance  # thumbnail pixels of misalignment an edge may show unnoticed
         self.cut_exposure = cut_exposure  # a sudden exposure change of this many gray levels is another scene
         self._reference: np.ndarray | None = None
@@ -110,10 +110,10 @@ class ChangeDetector:
         moved = self._difference(ref, thumb, dx, dy)
         if abs(dx) + abs(dy) > 0.05:
             # a large moving thing (a scrolling ticker) can win the alignment over a still camera: the
-            # camera moved only if that leaves clearly fewer changed cells than standing still
+            # camera moved only if that explains clearly more cells than standing still (cells changed
+            # either way, a person walking past, do not count)
             still = self._difference(ref, thumb, 0.0, 0.0)
-            if moved is None or (still is not None and
-                                 (moved[0] > level).sum() > 0.5 * (still[0] > level).sum()):
+            if moved is None or (still is not None and _still_wins(moved[0] > level, still[0] > level)):
                 moved, dx, dy = still, 0.0, 0.0
         if moved is None:  # hardly any overlap left: another view
             return Change(True, True, 1.0, 255.0, (dx * scale, dy * scale), (whole,)), thumb
@@ -125,6 +125,8 @@ class ChangeDetector:
         cut = fraction >= self.cut_fraction or exposure > self.cut_exposure
         regions = [] if cut else _cell_boxes(hot, c, scale, image.shape[1], image.shape[0])
         regions += self._strips((dx * scale, dy * scale), image.shape[1], image.shape[0])
+        if max(abs(dx), abs(dy)) > self.max_shift * w:  # the camera moved on further than it is followed
+            cut = True
         changed = self.threshold <= 0 or bool(hot.any()) or bool(regions)
         if cut:
             regions = [whole]
@@ -146,17 +148,23 @@ class ChangeDetector:
         # both moved half way: interpolation smooths them alike, so its smoothing is not a difference
         old = _warp(ref, _translation(dx / 2, dy / 2)) if dx or dy else ref
         new = _warp(thumb, _translation(-dx / 2, -dy / 2)) if dx or dy else thumb
-        # gray levels of the reference mapped onto the frame's (exposure, gain, clipped highlights)
-        tone = _tone_curve(old, new, valid)
-        predicted = np.interp(old, _LEVELS, tone).astype(np.float32)
-        gain = float(np.diff(tone).sum() / (_LEVELS[-1] - _LEVELS[0]))
-        offset = float(tone[0] - gain * _LEVELS[0])
+        # gray levels of the reference mapped onto the frame's: exposure and gain, and levels the sensor
+        # clipped (white or black in the reference) may have been anything beyond
+        gain, offset = _fit_exposure(old, new, valid)
+        # the camera's own tone mapping bends the line (highlights mixed with clipped pixels, gamma): the
+        # median frame level of each reference level may bend it by up to ``_BEND`` gray levels, not more,
+        # so a moving object that fills some level cannot redefine it
+        line = gain * _LEVELS + offset
+        curve = np.clip(_tone_curve(old, new, valid), line - _BEND, line + _BEND)
+        predicted = np.clip(np.interp(old, _LEVELS, curve), 0.0, 255.0).astype(np.float32)
         exposure = float(np.abs(predicted - old)[valid].mean())  # gray levels the exposure moved, on average
+        low = np.where(old <= _DARK, 0.0, predicted)
+        high = np.where(old >= _BRIGHT, 255.0, predicted)
         # what a leftover misalignment of ``edge_tolerance`` pixels would explain at an edge is not a change
-        slope = np.interp(old, _LEVELS[1:] - 4.0, np.diff(tone) / 8.0).astype(np.float32)
         edge = np.abs(cv2.Sobel(old, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)) + \
             np.abs(cv2.Sobel(old, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8))
-        diff = np.maximum(np.abs(new - predicted) - self.edge_tolerance * np.abs(slope) * edge, 0.0)
+        slack = self.edge_tolerance * abs(gain) * edge
+        diff = np.maximum(np.maximum(low - new, new - high) - slack, 0.0).astype(np.float32)
         diff[~valid] = 0.0
         rows, cols = max(1, h // self.cell), max(1, w // self.cell)
         # cells cover the thumbnail; the last row/column absorb the remainder; border cells are diluted by
@@ -178,8 +186,8 @@ class ChangeDetector:
         a = (ref - ref.mean()) / (ref.std() + 1e-3)
         b = (thumb - thumb.mean()) / (thumb.std() + 1e-3)
         (dx, dy), response = cv2.phaseCorrelate(a, b, self._window)
-        if not (np.isfinite(dx) and np.isfinite(dy)) or abs(dx) > self.max_shift * w or \
-                abs(dy) > self.max_shift * h or response < 0.03:
+        if not (np.isfinite(dx) and np.isfinite(dy)) or max(abs(dx), abs(dy)) > self.max_shift * w or \
+                response < 0.03:
             dx = dy = 0.0  # no clear global motion: compare as is
         gain, offset = 1.0, float(thumb.mean() - ref.mean())
         gx = cv2.Sobel(ref, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)
@@ -215,20 +223,48 @@ class ChangeDetector:
         """Edge strips the camera moved onto since the reference, once they are ``edge_strip`` wide."""
         dx, dy = shift
         out: list[Box] = []
-        if self.edge_strip <= 0:
+        strip = self.edge_strip * width
+        if strip <= 0:
             return out
-        if dx >= self.edge_strip:
+        if dx >= strip:
             out.append((0, 0, math.ceil(dx), height))
-        elif -dx >= self.edge_strip:
+        elif -dx >= strip:
             out.append((width - math.ceil(-dx), 0, width, height))
-        if dy >= self.edge_strip:
+        if dy >= strip:
             out.append((0, 0, width, math.ceil(dy)))
-        elif -dy >= self.edge_strip:
+        elif -dy >= strip:
             out.append((0, height - math.ceil(-dy), width, height))
         return out
 
 
+_DARK, _BRIGHT = 16.0, 236.0  # reference levels that may hide sensor clipping
 _LEVELS = np.arange(4.0, 256.0, 8.0)  # centres of the gray-level bins of the tone curve
+_BEND = 30.0
+
+
+def _fit_exposure(ref: np.ndarray, cur: np.ndarray, valid: np.ndarray) -> tuple[float, float]:
+    """Robust least squares ``cur ~ gain * ref + offset`` over the reference's unclipped levels.
+
+    Pixel counts weigh it, so the background (most of a frame) decides it, not the brightest text; twice
+    refitted without the pixels that fit worst (the changed part of the frame). A flat reference has no
+    contrast to fit a gain on: then only the offset moves.
+    """
+    mask = valid & (ref > _DARK) & (ref < _BRIGHT)
+    r, c = ref[mask].astype(np.float64), cur[mask].astype(np.float64)
+    if r.size < 16:
+        r, c = ref[valid].astype(np.float64), cur[valid].astype(np.float64)
+    gain, offset = 1.0, float(np.median(c - r)) if c.size else 0.0
+    for _ in range(3):
+        residual = np.abs(c - (gain * r + offset))
+        keep = residual <= max(3.0, 2.5 * float(residual.mean()))
+        rk, ck = r[keep], c[keep]
+        if rk.size < 16:
+            break
+        var = float(rk.var())
+        if var > 4.0:
+            gain = float(np.clip(((rk - rk.mean()) * (ck - ck.mean())).mean() / var, 0.3, 3.0))
+        offset = float(ck.mean() - gain * rk.mean())
+    return gain, offset
 
 
 def _tone_curve(ref: np.ndarray, cur: np.ndarray, valid: np.ndarray, least: int = 12,
@@ -262,6 +298,10 @@ def _tone_curve(ref: np.ndarray, cur: np.ndarray, valid: np.ndarray, least: int 
     curve[anchor + 1:] = medians[anchor] + np.cumsum(steps[anchor:])
     curve[:anchor] = medians[anchor] - np.cumsum(steps[:anchor][::-1])[::-1]
     return curve
+
+
+def _still_wins(moved: np.ndarray, still: np.ndarray) -> bool:
+    return int((moved & ~still).sum()) > 0.5 * int((still & ~moved).sum())
 
 
 def _translation(dx: float, dy: float) -> np.ndarray:

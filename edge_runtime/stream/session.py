@@ -181,7 +181,7 @@ class StreamSession:
 
         events, lines, read_count = self.tracker.step(frame.sequence, quads, read,
                                                       lambda box: region_thumbnail(gray, box), (width, height),
-                                                      change.cut, searched)
+                                                      change.cut, searched, change.regions)
         self.change.accept(thumb)
         self._shift = (0.0, 0.0)
         self._since_processed = 0

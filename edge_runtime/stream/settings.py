@@ -35,7 +35,7 @@ class StreamSettings:
     change_cell: int = 4  # cell side in thumbnail pixels; a cell is changed when its mean |diff| passes
     change_threshold: float = 5.0  # ... this many gray levels (0-255). <= 0 processes every frame
     change_edge_tolerance: float = 0.1  # thumbnail pixels of leftover misalignment an edge may show unnoticed
-    max_shift: float = 0.25  # largest global motion followed between processed frames, share of the frame side
+    max_shift: float = 0.03  # largest camera motion followed between processed frames, share of the frame width
     cut_fraction: float = 0.5  # this share of cells changed at once is a scene cut, ...
     cut_exposure: float = 40.0  # ... and so is an exposure jump of this many gray levels (mean) at once
     rebase_exposure: float = 8.0  # an unchanged frame whose exposure drifted this far becomes the reference
@@ -44,7 +44,7 @@ class StreamSettings:
     # where the detector runs: the changed regions (padded, grown over the tracks they touch) or the frame
     region_pad: int = 24  # frame pixels around a changed region
     region_max_fraction: float = 0.5  # crops covering more of the frame than this: detect the whole frame
-    edge_strip: int = 32  # frame pixels of new view at an edge (the camera panned onto it) that are detected
+    edge_strip: float = 0.02  # new view at an edge this wide (camera panned onto it; share of the width) is detected
     full_detect_every: int = 90  # whole-frame detection at least every N consumed frames; 0: only when needed
 
     # tracking
@@ -75,10 +75,10 @@ class StreamSettings:
                     "disappear_after", "stable_after")
         bad = [name for name in positive if getattr(self, name) < 1]
         fractions = ("cut_fraction", "match_iou", "strong_iou", "text_similarity", "vote_decay", "min_confidence",
-                     "max_shift", "region_max_fraction", "fragment_area")
+                     "max_shift", "region_max_fraction", "fragment_area", "edge_strip")
         bad += [name for name in fractions if not 0.0 <= getattr(self, name) <= 1.0]
         bad += [name for name in ("refresh_every", "edge_margin", "edge_hold", "reread_move", "reread_diff",
-                                  "change_edge_tolerance", "region_pad", "edge_strip", "full_detect_every",
+                                  "change_edge_tolerance", "region_pad", "full_detect_every",
                                   "occlusion_hold", "cut_exposure", "rebase_exposure") if getattr(self, name) < 0]
         if self.strong_iou < self.match_iou:
             bad.append("strong_iou < match_iou")

@@ -104,7 +104,9 @@ class Track:
     def vote(self, reading: LineReading, decay: float) -> None:
         for entry in self.votes.values():
             entry[0] *= decay
-        entry = self.votes.setdefault(reading.text, [0.0, 0.0, 0])
+        # readings that differ only in spacing are one reading ("EXIT12" of a blurred frame is "EXIT 12")
+        key = next((t for t in self.votes if t.replace(" ", "") == reading.text.replace(" ", "")), reading.text)
+        entry = self.votes.setdefault(key, [0.0, 0.0, 0])
         entry[0] += reading.confidence
         entry[1] += reading.confidence
         entry[2] += 1
@@ -113,10 +115,15 @@ class Track:
             del self.votes[text]
 
     def fused(self) -> tuple[str, float]:
-        """The leading reading and its mean confidence; ("", 0) before any reading counted."""
+        """The leading reading and its mean confidence; ("", 0) before any reading counted.
+
+        Once some reading has held for two frames, only such readings can lead: a line misread differently
+        in each of several frames (an occluder sliding across it) does not take over from what it read.
+        """
         if not self.votes:
             return "", 0.0
-        text, (_, total, count) = max(self.votes.items(), key=lambda kv: kv[1][0])
+        held = {t: e for t, e in self.votes.items() if e[2] >= 2} or self.votes
+        text, (_, total, count) = max(held.items(), key=lambda kv: kv[1][0])
         return text, total / count
 
     def frame(self) -> np.ndarray:
@@ -175,7 +182,8 @@ class Tracker:
 
     def step(self, sequence: int, quads: Sequence[np.ndarray], read: ReadFn, thumb: ThumbFn,
              frame_size: tuple[int, int], cut: bool = False,
-             searched: Sequence[Region] | None = None) -> tuple[list[TrackEvent], list[TrackedLine], int]:
+             searched: Sequence[Region] | None = None,
+             changed: Sequence[Region] = ()) -> tuple[list[TrackEvent], list[TrackedLine], int]:
         """A processed frame: detections (reading order) -> events, lines, number of lines read.
 
         ``read(indices)`` recognizes the detections at those indices; it is called at most once per frame,
@@ -183,6 +191,8 @@ class Tracker:
         under a box, compared with the same box at the last reading to tell whether the content changed.
         ``searched``: the regions the detector ran on (None: the whole frame); a track outside all of them
         was not looked for, so it is carried as seen again (or missing again) rather than missed.
+        ``changed``: where the frame changed; a line that stayed put under a change much taller than itself
+        (someone walking past) is read, but the reading does not vote: it saw the line partly covered.
         """
         s = self.settings
         width, height = frame_size
@@ -268,8 +278,10 @@ class Tracker:
         for j, quad in enumerate(quads):
             if j in fragment_of:
                 continue
+            covered = False
             if j in match:
                 track = tracks[match[j]]
+                covered = _covered(track, quad, changed, s.reread_move)
             elif len(self._tracks) < s.max_tracks:
                 track = Track(self._next_id, np.asarray(quad, np.float32), sequence)
                 self._next_id += 1
@@ -281,7 +293,10 @@ class Tracker:
             track.missed = track.partial = 0
             track.clipped = not s.skip_detection and _near_edge(det_boxes[j], width, height, s.edge_margin)
             reading = readings.get(j)
-            if reading is not None:
+            if reading is not None and covered:  # keeps what it read before, and the box it read it in
+                track.read_now = True
+                track.since_read += 1
+            elif reading is not None:
                 track.read_now = True
                 track.read_quad, track.read_thumb, track.since_read = track.quad, thumb(track.quad), 0
                 track.last_reading = None
@@ -420,6 +435,20 @@ def _part_of(det: np.ndarray, track: np.ndarray, most: float) -> bool:
     return inter >= 0.9 * det_area and det_area <= most * track_area
 
 
+def _covered(track: Track, quad: np.ndarray, changed: Sequence[Region], move: float) -> bool:
+    """The line stayed where it was carried to (this frame's box lies within it, give or take ``move``
+    line heights: part of it may be hidden), and a change more than twice its height overlaps it."""
+    if not changed or track.read_quad is None:
+        return False
+    height = _line_height(track.read_quad)
+    box, carried = _boxes([quad])[0], _boxes([track.quad])[0]
+    slack = move * height
+    if box[0] < carried[0] - slack or box[1] < carried[1] - slack or box[2] > carried[2] + slack or \
+            box[3] > carried[3] + slack:
+        return False
+    return any(_overlaps(box, r) and (r[3] - r[1]) > 2 * height + (box[3] - box[1]) for r in changed)
+
+
 def _in_view(quad: np.ndarray, width: int, height: int) -> bool:
     """At least half of the box is inside the frame."""
     x0, y0 = quad.min(axis=0)
@@ -429,5 +458,8 @@ def _in_view(quad: np.ndarray, width: int, height: int) -> bool:
 
 
 def _near_edge(box: np.ndarray, width: int, height: int, margin: int) -> bool:
+    """Within ``margin`` pixels (or a quarter of the line's height: the detector's box of a glyph the frame
+    edge cuts stops short of the edge) of the frame's edge."""
     x0, y0, x1, y1 = (float(v) for v in box)
-    return x0 <= margin or y0 <= margin or x1 >= width - 1 - margin or y1 >= height - 1 - margin
+    m = max(float(margin), 0.25 * (y1 - y0)) if margin else 0.0
+    return x0 <= m or y0 <= margin or x1 >= width - 1 - m or y1 >= height - 1 - margin
