@@ -80,12 +80,13 @@ class ChangeDetector:
 
     def __init__(self, width: int = 320, cell: int = 4, threshold: float = 5.0, cut_fraction: float = 0.5,
                  max_shift: float = 0.03, edge_strip: float = 0.02, edge_tolerance: float = 0.1,
-                 cut_exposure: float = 40.0) -> None:
+                 cut_exposure: float = 40.0, cut_gain: float = 2.0) -> None:
         self.width, self.cell, self.threshold, self.cut_fraction = width, cell, threshold, cut_fraction
         self.max_shift = max_shift  # a larger shift (share of the frame width) is not camera motion
         self.edge_strip = edge_strip  # new view at an edge this wide (share of the width) counts as a change
         self.edge_tolerance = edge_tolerance  # thumbnail pixels of misalignment an edge may show unnoticed
-        self.cut_exposure = cut_exposure  # a sudden exposure change of this many gray levels is another scene
+        self.cut_exposure = cut_exposure  # a sudden exposure change of this many gray levels is another scene,
+        self.cut_gain = cut_gain  # ... and so is a gain of more than this (or less than its inverse)
         self._reference: np.ndarray | None = None
         self._window: np.ndarray | None = None
 
@@ -105,7 +106,7 @@ class ChangeDetector:
         whole: Box = (0, 0, image.shape[1], image.shape[0])
         if ref is None or ref.shape != thumb.shape:  # new size mid-stream: another scene
             return Change(True, ref is not None, 1.0, 255.0, regions=(whole,)), thumb
-        dx, dy = self._align(ref, thumb)
+        dx, dy = self._align(ref, thumb) if self.max_shift > 0 else (0.0, 0.0)
         level = self.threshold if self.threshold > 0 else 5.0  # <= 0 processes every frame; cuts still told
         moved = self._difference(ref, thumb, dx, dy)
         if abs(dx) + abs(dy) > 0.05:
@@ -122,10 +123,11 @@ class ChangeDetector:
         peak = float(cells.max())
         hot = cells > level
         fraction = float(hot.sum() / max(1, (cover > 0.2).sum()))
-        cut = fraction >= self.cut_fraction or exposure > self.cut_exposure
+        cut = fraction >= self.cut_fraction or exposure > self.cut_exposure or \
+            not 1 / self.cut_gain <= gain <= self.cut_gain
         regions = [] if cut else _cell_boxes(hot, c, scale, image.shape[1], image.shape[0])
         regions += self._strips((dx * scale, dy * scale), image.shape[1], image.shape[0])
-        if max(abs(dx), abs(dy)) > self.max_shift * w:  # the camera moved on further than it is followed
+        if self.max_shift > 0 and max(abs(dx), abs(dy)) > self.max_shift * w:  # moved further than followed
             cut = True
         changed = self.threshold <= 0 or bool(hot.any()) or bool(regions)
         if cut:
@@ -314,9 +316,10 @@ def _warp(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 
 
 def _covered(dx: float, dy: float, h: int, w: int) -> np.ndarray:
-    """Thumbnail pixels a reference moved by (dx, dy) covers, less one for interpolation."""
-    mx0, mx1 = math.ceil(max(dx, 0)) + 1, math.ceil(max(-dx, 0)) + 1
-    my0, my1 = math.ceil(max(dy, 0)) + 1, math.ceil(max(-dy, 0)) + 1
+    """Thumbnail pixels both the reference and the frame cover once each is moved half of (dx, dy) towards
+    the other, less one for interpolation."""
+    mx0 = mx1 = math.ceil(abs(dx) / 2) + 1
+    my0 = my1 = math.ceil(abs(dy) / 2) + 1
     valid = np.zeros((h, w), bool)
     valid[my0:max(my0, h - my1), mx0:max(mx0, w - mx1)] = True
     return valid

@@ -41,7 +41,8 @@ class StreamSession:
         self.engine = engine
         self.settings = s = settings or StreamSettings()
         self.change = ChangeDetector(s.change_width, s.change_cell, s.change_threshold, s.cut_fraction,
-                                     s.max_shift, s.edge_strip, s.change_edge_tolerance, s.cut_exposure)
+                                     s.max_shift, s.edge_strip, s.change_edge_tolerance, s.cut_exposure,
+                                     s.cut_gain)
         self.tracker = Tracker(s)
         self.regions = RegionDetector(engine)
         self.frames_consumed = 0

@@ -37,7 +37,8 @@ class StreamSettings:
     change_edge_tolerance: float = 0.1  # thumbnail pixels of leftover misalignment an edge may show unnoticed
     max_shift: float = 0.03  # largest camera motion followed between processed frames, share of the frame width
     cut_fraction: float = 0.5  # this share of cells changed at once is a scene cut, ...
-    cut_exposure: float = 40.0  # ... and so is an exposure jump of this many gray levels (mean) at once
+    cut_exposure: float = 40.0  # ... and so is an exposure jump of this many gray levels (mean) at once,
+    cut_gain: float = 2.0  # ... or a contrast gain beyond this factor (either way)
     rebase_exposure: float = 8.0  # an unchanged frame whose exposure drifted this far becomes the reference
     refresh_every: int = 0  # process a frame at least every N consumed frames even if unchanged; 0: never
 
@@ -70,6 +71,8 @@ class StreamSettings:
     edge_hold: int = 15  # ... and is reported only after this many frames (0: at once)
 
     def __post_init__(self) -> None:
+        if self.cut_gain < 1.0:
+            raise ConfigurationError("stream settings out of range: cut_gain < 1")
         object.__setattr__(self, "mode", _mode(self.mode))
         positive = ("queue_size", "change_width", "change_cell", "max_tracks", "reread_every", "min_hits",
                     "disappear_after", "stable_after")
