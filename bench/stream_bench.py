@@ -1,7 +1,9 @@
 """Camera-stream bench: the stream pipeline (change detection, tracks, reused readings) versus full OCR on
 every frame it gets to, on the same generated 1280x720 30 fps clip of mostly static text, in one run.
 
-Both sides read the clip as a live camera (paced at 30 fps, newest-frame-wins, LATEST_ONLY flow control)
+The clip is a camera's view of a noisy wall with signs, a price that changes and a notice that comes and
+goes, shaken by +-2 px (sub-pixel) every frame and JPEG-compressed (``--jitter 0`` for a tripod). Both sides
+read the clip as a live camera (paced at 30 fps, newest-frame-wins, LATEST_ONLY flow control)
 and report processed frames/s, frames dropped, process CPU time, and capture-to-event latency: from the
 moment a text became visible in the clip to the moment the side reported it (stream: APPEARED / UPDATED
 event; full OCR: the first result whose lines contain the text). ``--lossless`` instead feeds every frame
@@ -9,12 +11,17 @@ event; full OCR: the first result whose lines contain the text). ``--lossless`` 
 
     python -m bench.stream_bench                 # 10 s clip
     python -m bench.stream_bench --seconds 2     # smoke test
+
+It also reports how many such cameras at 5 and 15 fps the machine's cores would serve in real time, from
+the stream side's CPU per consumed frame measured with every frame fed (an estimate: one camera measured,
+scaled by the cores; not a run of many cameras at once).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -45,34 +52,44 @@ class Cue:
     frame: int
 
 
-def make_clip(path: Path, seconds: float, seed: int = 0) -> list[Cue]:
-    """Two static signs, a price that changes at 1/2, a notice shown from 1/4 to 3/4; mild sensor noise."""
+def make_clip(path: Path, seconds: float, seed: int = 0, jitter: float = 2.0) -> list[Cue]:
+    """Two static signs, a price that changes at 1/2, a notice shown from 1/4 to 3/4, a number plate; on a
+    noisy wall, a camera shaking by up to ``jitter`` px (sub-pixel) per frame, sensor noise, JPEG."""
     n = max(int(seconds * FPS), 8)
     w, h = SIZE
     rng = np.random.default_rng(seed)
     font = cv2.FONT_HERSHEY_DUPLEX
+    pad = 16
+    blotch = cv2.resize(rng.normal(0, 10, ((h + 2 * pad) // 16, (w + 2 * pad) // 16)).astype(np.float32),
+                        (w + 2 * pad, h + 2 * pad), interpolation=cv2.INTER_CUBIC)
+    wall = np.clip(np.full((h + 2 * pad, w + 2 * pad, 3), (70, 50, 45), np.float32) + blotch[..., None], 0, 255)
 
     def board(price: str, notice: bool) -> np.ndarray:
-        img = np.full((h, w, 3), (70, 50, 45), np.uint8)
-        cv2.rectangle(img, (80, 60), (1200, 300), (25, 25, 25), -1)
-        cv2.putText(img, "CENTRAL STATION", (140, 150), font, 2.2, (255, 255, 255), 4, cv2.LINE_AA)
-        cv2.putText(img, "Platform 3  Northbound", (140, 250), font, 1.6, (0, 220, 255), 3, cv2.LINE_AA)
-        cv2.putText(img, "COFFEE", (140, 450), font, 1.8, (255, 255, 255), 3, cv2.LINE_AA)
-        cv2.putText(img, price, (520, 450), font, 1.8, (0, 220, 255), 3, cv2.LINE_AA)
+        img = wall.astype(np.uint8)
+        cv2.rectangle(img, (80 + pad, 60 + pad), (1200 + pad, 300 + pad), (25, 25, 25), -1)
+        cv2.putText(img, "CENTRAL STATION", (140 + pad, 150 + pad), font, 2.2, (255, 255, 255), 4, cv2.LINE_AA)
+        cv2.putText(img, "Platform 3  Northbound", (140 + pad, 250 + pad), font, 1.6, (0, 220, 255), 3, cv2.LINE_AA)
+        cv2.putText(img, "COFFEE", (140 + pad, 450 + pad), font, 1.8, (255, 255, 255), 3, cv2.LINE_AA)
+        cv2.putText(img, price, (520 + pad, 450 + pad), font, 1.8, (0, 220, 255), 3, cv2.LINE_AA)
+        cv2.rectangle(img, (880 + pad, 400 + pad), (1160 + pad, 470 + pad), (235, 235, 235), -1)  # a plate
+        cv2.putText(img, "KD 4821", (900 + pad, 452 + pad), font, 1.6, (15, 15, 15), 3, cv2.LINE_AA)
         if notice:
-            cv2.putText(img, "MIND THE GAP", (140, 620), font, 1.8, (60, 60, 255), 3, cv2.LINE_AA)
+            cv2.putText(img, "MIND THE GAP", (140 + pad, 620 + pad), font, 1.8, (60, 60, 255), 3, cv2.LINE_AA)
         return img
 
     quarter, half, three_q = n // 4, n // 2, 3 * n // 4
     boards = {(p, m): board(p, m) for p in ("2.40", "2.75") for m in (False, True)}
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (w, h))
     for i in range(n):
-        img = boards[("2.40" if i < half else "2.75", quarter <= i < three_q)].astype(np.int16)
+        dx, dy = rng.uniform(-jitter, jitter, 2) if jitter else (0.0, 0.0)
+        world = boards[("2.40" if i < half else "2.75", quarter <= i < three_q)]
+        img = cv2.warpAffine(world, np.float32([[1, 0, -pad - dx], [0, 1, -pad - dy]]), (w, h),
+                             flags=cv2.INTER_LINEAR).astype(np.int16)
         img += rng.normal(0, 3, (h, w, 1)).astype(np.int16)  # sensor noise
         writer.write(np.clip(img, 0, 255).astype(np.uint8))
     writer.release()
     return [Cue("CENTRAL STATION", 0), Cue("Platform 3 Northbound", 0), Cue("COFFEE", 0), Cue("2.40", 0),
-            Cue("MIND THE GAP", quarter), Cue("2.75", half)]
+            Cue("KD 4821", 0), Cue("MIND THE GAP", quarter), Cue("2.75", half)]
 
 
 def _first_seen(reports: Iterable[tuple[float, str]], cues: list[Cue], clip_start: float) -> dict[str, float | None]:
@@ -111,8 +128,10 @@ def stream_side(engine: OcrEngine, path: Path, lossless: bool) -> Callable:
     def run():
         settings = StreamSettings(mode=FlowMode.ALL if lossless else FlowMode.LATEST_ONLY)
         processed = dropped = skipped = lines_read = 0
+        detected = 0.0
         reports: list[tuple[float, str]] = []
         starts: list[float] = []
+        events: dict[str, int] = {}
         with run_stream(engine, _source(path, lossless), settings) as results:
             for result in results:
                 if result.final:
@@ -120,12 +139,16 @@ def stream_side(engine: OcrEngine, path: Path, lossless: bool) -> Callable:
                 processed += 1
                 skipped += result.skipped
                 lines_read += result.lines_read
+                detected += result.detected_area
+                for e in result.events:
+                    events[e.type.value] = events.get(e.type.value, 0) + 1
                 dropped = result.frames_dropped
                 starts.append(result.capture_time - result.sequence / FPS)
                 now = time.time()
                 reports += [(now, e.text) for e in result.events
                             if e.type in (EventType.APPEARED, EventType.UPDATED)]
-        extra = {"frames_unchanged_no_model": skipped, "lines_recognized": lines_read}
+        extra = {"frames_unchanged_no_model": skipped, "lines_recognized": lines_read,
+                 "detector_frames_equivalent": round(detected, 2), "events": events}
         return processed, dropped, reports, min(starts) if starts else 0.0, extra
     return run
 
@@ -167,7 +190,8 @@ def full_ocr_side(engine: OcrEngine, path: Path, lossless: bool) -> Callable:
             flow.cancel()
             source.close()
             producer.join(10)
-        extra = {"frames_unchanged_no_model": 0, "lines_recognized": lines_read}
+        extra = {"frames_unchanged_no_model": 0, "lines_recognized": lines_read,
+                 "detector_frames_equivalent": processed, "events": {}}
         return processed, dropped, reports, min(starts) if starts else 0.0, extra
     return run
 
@@ -177,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0, help="clip length (30 fps)")
     parser.add_argument("--lossless", action="store_true", help="every frame, as fast as possible (capacity)")
+    parser.add_argument("--jitter", type=float, default=2.0, help="camera shake, +- pixels per frame (0: tripod)")
+    parser.add_argument("--no-capacity", action="store_true", help="skip the lossless run the camera count uses")
     parser.add_argument("--json", type=Path, help="also write the results here")
     add_engine_arguments(parser)
     args = parser.parse_args(argv)
@@ -185,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     engine.warm_up()
     with tempfile.TemporaryDirectory() as folder:
         clip = Path(folder) / "stream_bench.avi"
-        cues = make_clip(clip, args.seconds)
+        cues = make_clip(clip, args.seconds, jitter=args.jitter)
         report = {
             "clip": {"width": SIZE[0], "height": SIZE[1], "fps": FPS, "frames": int(max(args.seconds * FPS, 8)),
                      "mode": "lossless (ALL)" if args.lossless else "camera (paced, LATEST_ONLY)"},
@@ -194,11 +220,23 @@ def main(argv: list[str] | None = None) -> int:
             "stream": _measure(stream_side(engine, clip, args.lossless), cues),
             "full_ocr_every_frame": _measure(full_ocr_side(engine, clip, args.lossless), cues),
         }
-    s, f = report["stream"], report["full_ocr_every_frame"]
+        s, f = report["stream"], report["full_ocr_every_frame"]
+        report["cpu_per_frame_ratio_full_over_stream"] = round(
+            f["cpu_ms_per_processed_frame"] / max(s["cpu_ms_per_processed_frame"], 1e-6), 2)
+        if not args.no_capacity:
+            capacity = _measure(stream_side(engine, clip, True), cues)
+            per_frame_s = capacity["cpu_s"] / max(capacity["frames_processed"], 1)
+            cores = os.cpu_count() or 1
+            report["cameras_served_estimate"] = {
+                "cpu_ms_per_frame_lossless": round(per_frame_s * 1000, 1), "cores": cores,
+                **{f"at_{fps}_fps": int(cores / (per_frame_s * fps)) for fps in (5, 15)}}
     print(f"{'':24s}{'stream':>12s}{'full OCR':>12s}", file=sys.stderr)
     for key in ("frames_processed", "frames_unchanged_no_model", "lines_recognized", "frames_dropped", "processed_fps", "cpu_s", "cpu_cores_used",
                 "cpu_ms_per_processed_frame", "latency_ms_max"):
         print(f"{key:24s}{s[key]!s:>12s}{f[key]!s:>12s}", file=sys.stderr)
+    print(f"cpu per frame, full OCR / stream: {report['cpu_per_frame_ratio_full_over_stream']}x", file=sys.stderr)
+    if "cameras_served_estimate" in report:
+        print(f"720p cameras served (estimate): {report['cameras_served_estimate']}", file=sys.stderr)
     print(json.dumps(report, indent=2))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
