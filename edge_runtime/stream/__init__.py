@@ -4,10 +4,13 @@ Transport-free: the gRPC server and the in-process CLI both drive ``StreamSessio
 (threads) or ``arun_stream`` (asyncio). Per consumed frame:
 
     flow control (flow.py)      LATEST_ONLY / QUEUE / ALL; counts drops, measures queue wait
-    change detection (change)   unchanged since the last processed frame -> no model runs at all
-    detection                   every processed frame
-    tracking (tracking.py)      detections matched to tracks by box overlap, confirmed by text similarity;
-                                recognition only where a box moved, its content changed, or every K frames
+    change detection (change)   thumbnail aligned with the last processed frame (sub-pixel global shift,
+                                exposure fit), compared cell by cell; unchanged -> no model runs at all
+    detection (regions.py)      only on the changed regions (padded, grown over the tracks they touch), the
+                                whole frame on a cut, when the crops would cover most of it, or every N frames
+    tracking (tracking.py)      boxes carried along the camera's motion; detections matched to tracks by box
+                                overlap, confirmed by text similarity; recognition only where a box moved,
+                                its content changed, or every K frames
     fused reading + events      confidence-weighted vote over frames; APPEARED once a line was seen
                                 ``min_hits`` frames, UPDATED when its fused text changes, STABLE after
                                 ``stable_after`` frames of the same text, DISAPPEARED when gone (or at a cut,
