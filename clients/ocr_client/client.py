@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -49,6 +50,12 @@ def stream_config(config: ocr_pb2.StreamConfig | Mapping[str, Any] | None) -> oc
     return json_format.ParseDict(dict(config), ocr_pb2.StreamConfig())
 
 
+def _loopback(target: str) -> bool:
+    host = target.rsplit(":", 1)[0] if target.count(":") == 1 or target.startswith("[") else target
+    host = host.removeprefix("[").removesuffix("]").removeprefix("ipv4:").removeprefix("ipv6:")
+    return host == "localhost" or host.startswith("127.") or host == "::1"
+
+
 def _pem(value: bytes | str | Path | None) -> bytes | None:
     """PEM bytes from bytes or a file path."""
     if value is None or isinstance(value, bytes):
@@ -89,8 +96,11 @@ class OcrClient:
                    ("grpc.max_receive_message_length", max_message_bytes)]
         if server_name:
             options.append(("grpc.ssl_target_name_override", server_name))
-        if channel is None and (tls or ca is not None or cert is not None):
+        secure = tls or ca is not None or cert is not None
+        if channel is None and secure:
             channel = grpc.secure_channel(target, channel_credentials(ca, cert, key), options=options)
+        elif channel is None and token and not _loopback(target):
+            warnings.warn(f"sending a bearer token to {target} in plain text (no ca/tls)", stacklevel=2)
         self.channel = channel or grpc.insecure_channel(target, options=options)
         self.metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
         self.stub = ocr_pb2_grpc.OcrServiceStub(self.channel)
