@@ -111,12 +111,17 @@ class OcrEngine:
         return imageio.load_image(image, c.max_image_pixels, c.min_image_side)
 
     # ---- stages -------------------------------------------------------------------------------------
-    def detect(self, image: np.ndarray) -> list[np.ndarray]:
-        """Quadrilaterals (4x2, clockwise from top-left) of text lines, in reading order."""
+    def detect(self, image: np.ndarray, params: detect.DetParams | None = None) -> list[np.ndarray]:
+        """Quadrilaterals (4x2, clockwise from top-left) of text lines, in reading order.
+
+        ``params`` replaces the engine's detector parameters for this call only (a stream detects crops of a
+        frame at the whole frame's scale); the engine itself is not changed, so callers may differ per call.
+        """
+        params = params or self.det_params
         session = self._sessions["det"]
-        blob = detect.preprocess(image, self.det_params)
+        blob = detect.preprocess(image, params)
         prob = session.run({session.inputs[0]: blob})[0]
-        found = detect.postprocess(prob[0, 0], image.shape[0], image.shape[1], self.det_params)
+        found = detect.postprocess(prob[0, 0], image.shape[0], image.shape[1], params)
         quads = [q for q, _ in found]
         return [quads[i] for i in reading_order(quads)]
 

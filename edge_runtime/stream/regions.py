@@ -7,7 +7,6 @@ would have been detected at, so a line's box does not depend on which crop found
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 from typing import Sequence
@@ -74,8 +73,6 @@ class RegionDetector:
 
     def __init__(self, engine: OcrEngine) -> None:
         self.engine = engine
-        # a view of the engine with its own detector sizing rule (same models and sessions)
-        self._view = copy.copy(engine)
 
     def scale(self, height: int, width: int) -> float:
         """The factor the detector resizes a whole ``height`` x ``width`` frame by."""
@@ -103,8 +100,7 @@ class RegionDetector:
                 params = dataclasses.replace(p, limit_type="max", limit_side_len=max(32, round(max(h, w) * scale)))
             else:
                 params = dataclasses.replace(p, limit_type="min", limit_side_len=max(32, round(min(h, w) * scale)))
-            self._view.det_params = params
-            for quad in self._view.detect(crop):
+            for quad in self.engine.detect(crop, params):
                 quad = np.asarray(quad, np.float32) + np.array([x0, y0], np.float32)
                 if not any(_same(quad, q) for q in found):
                     found.append(quad)
