@@ -1,7 +1,9 @@
 """Camera streams: flow control, change detection, text tracks and events on top of the OCR engine.
 
 Transport-free: the gRPC server and the in-process CLI both drive ``StreamSession`` through ``run_stream``
-(threads) or ``arun_stream`` (asyncio). Per consumed frame:
+(threads) or ``arun_stream`` (asyncio). Streams that share one engine share a ``FrameScheduler``
+(scheduler.py): one frame of work per stream in turn, so a flooding camera cannot starve the others, and a
+frame whose turn comes after the call's deadline is not computed. Per consumed frame:
 
     flow control (flow.py)      LATEST_ONLY / QUEUE / ALL; counts drops, measures queue wait
     change detection (change)   thumbnail aligned with the last processed frame (sub-pixel global shift,
@@ -20,13 +22,15 @@ Every threshold is a field of ``StreamSettings``.
 """
 
 from edge_runtime.stream.flow import Delivery, FlowCancelled, FlowClosed, FlowMode, FlowQueue
+from edge_runtime.stream.scheduler import FrameScheduler, Job, SchedulerStats
 from edge_runtime.stream.session import StreamResults, StreamSession, arun_stream, run_stream
 from edge_runtime.stream.settings import StreamSettings
 from edge_runtime.stream.types import (EventType, Frame, FrameError, FrameResult, RawImage, TrackedLine,
                                        TrackEvent)
 
 __all__ = [
-    "Delivery", "FlowCancelled", "FlowClosed", "FlowMode", "FlowQueue", "StreamResults", "StreamSession",
+    "Delivery", "FlowCancelled", "FlowClosed", "FlowMode", "FlowQueue", "FrameScheduler", "Job", "SchedulerStats",
+    "StreamResults", "StreamSession",
     "arun_stream", "run_stream", "StreamSettings", "EventType", "Frame", "FrameError", "FrameResult", "RawImage",
     "TrackedLine", "TrackEvent",
 ]

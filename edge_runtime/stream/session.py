@@ -8,30 +8,37 @@ changed, tracks carried along the camera's motion, reused readings.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
 from concurrent.futures import Executor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from types import GeneratorType
-from typing import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
+from typing import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
 
 from edge_runtime import imageio, recognize
-from edge_runtime.errors import InvalidImageError, OcrError
+from edge_runtime.errors import DeadlineExceededError, InvalidImageError, OcrError
 from edge_runtime.pipeline import OcrEngine
 from edge_runtime.stream.change import ChangeDetector, region_thumbnail
 from edge_runtime.stream.flow import Delivery, FlowCancelled, FlowClosed, FlowQueue
 from edge_runtime.stream.regions import RegionDetector, area, plan
+from edge_runtime.stream.scheduler import FrameScheduler
 from edge_runtime.stream.settings import StreamSettings
 from edge_runtime.stream.tracking import LineReading, Tracker
 from edge_runtime.stream.types import Frame, FrameError, FrameResult, RawImage
 
-__all__ = ["StreamSession", "StreamResults", "run_stream", "arun_stream"]
+__all__ = ["StreamSession", "StreamResults", "run_stream", "arun_stream", "Guard"]
 
 log = logging.getLogger(__name__)
+
+# Entered around the models' work on one frame (after decoding is allowed to fail on its own); an OcrError it
+# raises on entry (say, a server's admission refusing the frame) fails that frame only.
+Guard = Callable[[], AbstractContextManager[object]]
 
 
 class StreamSession:
@@ -65,8 +72,11 @@ class StreamSession:
     def closed(self) -> bool:
         return self._closed
 
-    def process(self, frame: Frame, delivery: Delivery | None = None) -> FrameResult:
-        """One frame -> its result. A frame that cannot be used gets ``error`` set; the session goes on."""
+    def process(self, frame: Frame, delivery: Delivery | None = None, guard: Guard | None = None) -> FrameResult:
+        """One frame -> its result. A frame that cannot be used gets ``error`` set; the session goes on.
+
+        ``guard``: see ``Guard``; it holds while the frame is worked on.
+        """
         with self._lock:
             if self._closed:
                 raise FlowCancelled("stream session closed")
@@ -77,7 +87,8 @@ class StreamSession:
         try:
             if frame.error is not None:
                 raise frame.error
-            result = self._process(frame)
+            with guard() if guard is not None else nullcontext():
+                result = self._process(frame)
         except OcrError as exc:
             result = FrameResult(frame.sequence, frame.capture_time,
                                  error=FrameError(exc.reason, exc.message, exc))
@@ -243,19 +254,39 @@ class StreamResults(Iterator[FrameResult]):
 
 
 def run_stream(engine: OcrEngine, frames: Iterable[Frame], settings: StreamSettings | None = None,
-               session: StreamSession | None = None) -> StreamResults:
+               session: StreamSession | None = None, scheduler: FrameScheduler | None = None,
+               deadline: float | None = None, guard: Guard | None = None) -> StreamResults:
     """Process ``frames`` under the settings' flow control; frames are pulled on a producer thread.
 
     Yields one result per consumed frame, then the final flush. Closing early (``break`` then ``close()``,
     or a ``with`` block) cancels the flow, closes ``frames`` if it has a ``close`` method, joins the producer
-    and frees the session.
+    and frees the session. With a ``scheduler`` (shared by the streams of one engine) each frame's work waits
+    for this stream's turn; without one it runs on the consumer's thread. A frame whose work would start at or
+    after ``deadline`` (a ``time.monotonic()`` instant) is not computed: the stream ends with
+    ``DeadlineExceededError`` and no flush.
     """
     settings = settings or StreamSettings()
     session = session or StreamSession(engine, settings)
-    return StreamResults(_run_stream(frames, settings, session), session)
+    return StreamResults(_run_stream(frames, settings, session, scheduler, deadline, guard), session)
 
 
-def _run_stream(frames: Iterable[Frame], settings: StreamSettings, session: StreamSession) -> Iterator[FrameResult]:
+def _step(session: StreamSession, delivery: Delivery, scheduler: FrameScheduler | None, deadline: float | None,
+          guard: Guard | None):
+    """The work of one delivered frame: a scheduler Job, or None when it is to run right here."""
+    if scheduler is None:
+        if deadline is not None and time.monotonic() >= deadline:
+            raise DeadlineExceededError("the call's deadline passed before this frame's turn came")
+        return None
+    return scheduler.submit(session, functools.partial(session.process, delivery.item, delivery, guard), deadline)
+
+
+def _scheduled(result: FrameResult, job) -> FrameResult:
+    return _with(result, frames_ahead=job.ahead, queue_wait_ms=round(result.queue_wait_ms + job.waited_ms, 3))
+
+
+def _run_stream(frames: Iterable[Frame], settings: StreamSettings, session: StreamSession,
+                scheduler: FrameScheduler | None, deadline: float | None,
+                guard: Guard | None) -> Iterator[FrameResult]:
     flow: FlowQueue[Frame] = FlowQueue(settings.mode, settings.queue_size)
     failure: list[BaseException] = []
 
@@ -281,7 +312,15 @@ def _run_stream(frames: Iterable[Frame], settings: StreamSettings, session: Stre
                 delivery = flow.get()
             except FlowClosed:
                 break
-            yield session.process(delivery.item, delivery)
+            job = _step(session, delivery, scheduler, deadline, guard)
+            if job is None:
+                yield session.process(delivery.item, delivery, guard)
+                continue
+            try:
+                result = job.future.result()
+            finally:
+                job.future.cancel()  # still waiting for its turn (this generator was closed): skip it
+            yield _scheduled(result, job)
         if failure:
             raise failure[0]
         yield session.finish()
@@ -295,11 +334,14 @@ def _run_stream(frames: Iterable[Frame], settings: StreamSettings, session: Stre
 
 
 async def arun_stream(engine: OcrEngine, frames: AsyncIterable[Frame], settings: StreamSettings | None = None,
-                      executor: Executor | None = None,
-                      session: StreamSession | None = None) -> AsyncIterator[FrameResult]:
-    """asyncio form of ``run_stream``: frames are pulled by a task, processed on ``executor`` (default pool).
+                      executor: Executor | None = None, session: StreamSession | None = None,
+                      scheduler: FrameScheduler | None = None, deadline: float | None = None,
+                      guard: Guard | None = None) -> AsyncIterator[FrameResult]:
+    """asyncio form of ``run_stream``: frames are pulled by a task, processed on ``executor`` (default pool),
+    or, given a ``scheduler``, on its executor when this stream's turn comes (``executor`` is then unused).
 
-    Cancelling the consuming task (an RPC cancelled) cancels the flow and the producer task at once.
+    Cancelling the consuming task (an RPC cancelled) cancels the flow, a frame still waiting for its turn and
+    the producer task at once. ``deadline`` and ``guard``: as in ``run_stream``.
     """
     settings = settings or StreamSettings()
     session = session or StreamSession(engine, settings)
@@ -325,7 +367,11 @@ async def arun_stream(engine: OcrEngine, frames: AsyncIterable[Frame], settings:
                 delivery = await flow.aget()
             except FlowClosed:
                 break
-            yield await loop.run_in_executor(executor, session.process, delivery.item, delivery)
+            job = _step(session, delivery, scheduler, deadline, guard)
+            if job is None:
+                yield await loop.run_in_executor(executor, session.process, delivery.item, delivery, guard)
+            else:
+                yield _scheduled(await asyncio.wrap_future(job.future), job)
         if failure:
             raise failure[0]
         yield session.finish()

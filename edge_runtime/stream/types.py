@@ -87,8 +87,9 @@ class FrameResult:
     events: tuple[TrackEvent, ...] = ()
     frames_dropped: int = 0  # by flow control so far in this stream
     dropped_since_last: int = 0  # by flow control between the previous result and this one
-    queue_wait_ms: float = 0.0
+    queue_wait_ms: float = 0.0  # from arrival to start: flow control, then the scheduler's turn
     processing_ms: float = 0.0
+    frames_ahead: int = 0  # frames of other streams the scheduler started while this one waited for its turn
     skipped: bool = False  # unchanged since the last processed frame: no model ran
     lines_read: int = 0  # lines that went through recognition in this frame
     detected_area: float = 0.0  # share of the frame the detector ran on (1: all of it, 0: not at all)
