@@ -14,31 +14,17 @@ import argparse
 import os
 import statistics
 import time
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-__all__ = ["INPUTS", "cpu_int8_features", "time_sessions", "main"]
+from edge_runtime.cpu import cpu_features
+
+__all__ = ["INPUTS", "time_sessions", "main"]
 
 # (stage, input shape): a receipt-sized page at the runtime's default detector size, one recognizer batch
 # of 8 crops padded to 320 px, and one crop alone.
 INPUTS = (("det", (1, 3, 1504, 736)), ("rec", (8, 3, 48, 320)), ("rec", (1, 3, 48, 320)))
-INT8_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "avx512_bf16")
-
-
-def cpu_int8_features(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, bool]:
-    """Which of INT8_FLAGS this CPU reports (empty where /proc/cpuinfo is absent)."""
-    if not cpuinfo.is_file():
-        return {}
-    flags: set[str] = set()
-    for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-        if line.startswith("flags"):
-            flags.update(line.split(":", 1)[1].split())
-            break
-    return {f: f in flags for f in INT8_FLAGS}
-
-
 def time_sessions(sessions: dict[str, object], shape: Sequence[int], repeat: int) -> dict[str, float]:
     """Median ms per session on one random input; runs alternate between sessions so that load from
     elsewhere on a shared host hits them alike. Two untimed runs each first (shape preparation)."""
@@ -69,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     threads = args.threads or os.cpu_count() or 1
-    features = cpu_int8_features()
+    features = cpu_features()
     print(f"{threads} threads; CPU: " + (", ".join(f"{k} {'yes' if v else 'no'}" for k, v in features.items())
                                          or "flags unknown"))
     bundle = load_bundle(args.bundle)

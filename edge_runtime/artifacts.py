@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from edge_runtime.cpu import cpu_features, feature_summary
 from edge_runtime.errors import ConfigurationError
 from models.bundle import Bundle
 
@@ -25,6 +26,18 @@ def quantization_record(bundle: Bundle, backend: str) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def host_mismatch(record: dict[str, Any]) -> str | None:
+    """Why this host is not the one the INT8 gate judged on (its INT8/BF16 instruction sets differ), or None.
+
+    INT8 kernels differ between AVX2, VNNI and AMX, and so do their results: a verdict does not carry over.
+    """
+    recorded = record.get("inputs", {}).get("cpu_features")
+    here = cpu_features()
+    if recorded is None or not here or recorded == here:
+        return None
+    return f"INT8 was gated on a CPU with {feature_summary(recorded)}, this one has {feature_summary(here)}"
 
 
 def _int8_cost(entry: dict[str, Any]) -> str:
@@ -56,7 +69,10 @@ def resolve_stage(bundle: Bundle, backend: str, stage: str, precision: str) -> t
     entry = record.get("stages", {}).get(stage, {})
     cost = _int8_cost(entry)
     if entry.get("published") and (int8_dir(bundle, backend) / entry["file"]).is_file():
+        moved = host_mismatch(record)
+        if moved and precision == "auto":
+            return bundle.path(stage), "fp32", f"FP32: {moved}; run python -m quantize to gate INT8 on this host"
         return int8_dir(bundle, backend) / entry["file"], "int8", "INT8: passed the accuracy gate" + (
-            f" ({cost})" if cost else "")
+            f" ({cost})" if cost else "") + (f"; but {moved}" if moved else "")
     # the gate refused this stage: mixed precision, reported in provenance
     return bundle.path(stage), "fp32", f"FP32: {entry.get('verdict') or 'INT8 not published'}"

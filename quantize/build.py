@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from edge_runtime.artifacts import int8_dir
 from edge_runtime.config import EngineConfig
+from edge_runtime.cpu import cpu_features
 from models import Bundle, load_bundle
 from quantize import calibration, record
 from quantize.calibration import ImageSet
@@ -66,6 +67,7 @@ def _gate_hash(data_dir: Path, sets: Sequence[tuple[str, int]]) -> str:
 def _inputs(bundle: Bundle, backend: str, images: ImageSet, images_sha: str, gate_sha: str,
             settings: Settings) -> dict[str, Any]:
     return {"bundle": bundle.id, "bundle_sha256": record.bundle_hashes(bundle), "backend": backend,
+            "cpu_features": cpu_features(),  # another kind of CPU runs other INT8 kernels: it is gated anew
             "calibration_images_sha256": images_sha, "gate_images_sha256": gate_sha,
             "tools": record.tool_versions(), "code_sha256": record.code_hash(),
             "settings": dataclasses.asdict(settings), "engine": _engine_params()}

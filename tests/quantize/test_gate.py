@@ -126,3 +126,35 @@ def test_int8_headline_within_a_point_of_fp32(eval_dir: Path, backend: str, set_
     int8 = evaluate_set(engine_recognizer(get_engine(backend=backend, precision="int8")), set_name, eval_dir, limit)
     figure = headline_figure(set_name)
     assert int8[figure] >= fp32[figure] - 0.01, f"{backend} {set_name} {figure}: FP32 {fp32[figure]:.4f} INT8 {int8[figure]:.4f}"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_another_kind_of_cpu_serves_fp32_until_gated_there(tmp_path: Path, backend: str,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """INT8 published on a CPU with other INT8/BF16 instruction sets is not served by `auto` here: the stage
+    serves FP32 and says why; where the features match, the same record serves INT8."""
+    import json
+
+    from edge_runtime.artifacts import RECORD
+    from edge_runtime.config import EngineConfig
+    from edge_runtime.pipeline import OcrEngine
+    from quantize.build import STAGE_FILES
+    from quantize.gate import staged_bundle
+
+    bundle = load_bundle()
+    _record(backend)  # the real artifacts must exist
+    staged = staged_bundle(bundle, backend, int8_dir(bundle, backend), STAGE_FILES[backend], ["det", "rec"],
+                           tmp_path / "staged")
+    path = int8_dir(staged, backend) / RECORD
+    record = json.loads(path.read_text())
+    record["inputs"] = {"cpu_features": {"avx2": True, "amx_int8": True}}
+    path.write_text(json.dumps(record))
+
+    monkeypatch.setenv("OCR_CPU_FEATURES", "avx2")  # this "host" has no AMX
+    moved = OcrEngine(EngineConfig(backend=backend, precision="auto"), bundle=staged)
+    assert moved.precision == {"det": "fp32", "cls": "fp32", "rec": "fp32"}
+    assert "gated on a CPU with avx2+amx_int8, this one has avx2" in moved.precision_reasons["rec"]
+
+    monkeypatch.setenv("OCR_CPU_FEATURES", "avx2,amx_int8")  # the host the gate ran on
+    same = OcrEngine(EngineConfig(backend=backend, precision="auto"), bundle=staged)
+    assert same.precision["det"] == same.precision["rec"] == "int8"
