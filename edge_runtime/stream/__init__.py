@@ -17,6 +17,8 @@ frame whose turn comes after the call's deadline is not computed. Per consumed f
                                 ``min_hits`` frames, UPDATED when its fused text changes, STABLE after
                                 ``stable_after`` frames of the same text, DISAPPEARED when gone (or at a cut,
                                 or at the end of the stream), so a client hears of each distinct text once.
+                                With text patterns / checks (validators.py: ISO 6346, IBAN) only readings
+                                that pass can lead; each event lists the candidate readings and their votes.
 
 Every threshold is a field of ``StreamSettings``.
 """
@@ -25,12 +27,13 @@ from edge_runtime.stream.flow import Delivery, FlowCancelled, FlowClosed, FlowMo
 from edge_runtime.stream.scheduler import FrameScheduler, Job, SchedulerStats
 from edge_runtime.stream.session import StreamResults, StreamSession, arun_stream, run_stream
 from edge_runtime.stream.settings import StreamSettings
-from edge_runtime.stream.types import (EventType, Frame, FrameError, FrameResult, RawImage, TrackedLine,
-                                       TrackEvent)
+from edge_runtime.stream.types import (EventType, Frame, FrameError, FrameResult, RawImage, TextCandidate,
+                                       TrackedLine, TrackEvent)
+from edge_runtime.stream.validators import TextFilter, iban_ok, iso6346_ok
 
 __all__ = [
     "Delivery", "FlowCancelled", "FlowClosed", "FlowMode", "FlowQueue", "FrameScheduler", "Job", "SchedulerStats",
     "StreamResults", "StreamSession",
     "arun_stream", "run_stream", "StreamSettings", "EventType", "Frame", "FrameError", "FrameResult", "RawImage",
-    "TrackedLine", "TrackEvent",
+    "TextCandidate", "TrackedLine", "TrackEvent", "TextFilter", "iban_ok", "iso6346_ok",
 ]

@@ -8,6 +8,7 @@ from typing import Any
 
 from edge_runtime.errors import ConfigurationError
 from edge_runtime.stream.flow import FlowMode
+from edge_runtime.stream.validators import check_names, compile_patterns
 
 __all__ = ["StreamSettings"]
 
@@ -70,7 +71,22 @@ class StreamSettings:
     edge_margin: int = 2  # a box this close to the frame edge may be clipped text ...
     edge_hold: int = 15  # ... and is reported only after this many frames (0: at once)
 
+    # what is reported (validators.py): a track's fused reading is chosen among the readings that fully match
+    # one of these patterns or pass one of these checks; a track without such a reading is not reported.
+    # Both empty: every reading. From the environment: patterns one per line, checks comma-separated.
+    text_patterns: tuple[str, ...] = ()
+    text_checks: tuple[str, ...] = ()  # ISO6346 (container codes), IBAN
+
     def __post_init__(self) -> None:
+        patterns = self.text_patterns
+        if isinstance(patterns, str):
+            patterns = [p for p in patterns.splitlines() if p.strip()]
+        checks = self.text_checks
+        if isinstance(checks, str):
+            checks = checks.split(",")
+        compile_patterns(patterns)  # TEXT_PATTERN_INVALID
+        object.__setattr__(self, "text_patterns", tuple(patterns))
+        object.__setattr__(self, "text_checks", check_names(checks))  # TEXT_CHECK_UNKNOWN
         if self.cut_gain < 1.0:
             raise ConfigurationError("stream settings out of range: cut_gain < 1")
         object.__setattr__(self, "mode", _mode(self.mode))

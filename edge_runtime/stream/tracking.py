@@ -7,6 +7,10 @@ the box and its content stay put, and every reading votes, weighted by confidenc
 for the track's fused text. A track outside the regions the detector searched is carried along unchanged;
 a detection that is only a part of a track's box (an occluder passing in front) keeps the track without
 voting. Events are emitted from the fused text, so a client hears about each distinct text once.
+
+With text patterns or checks (validators.py) the fused text is chosen among the readings that pass them only;
+a track none of whose readings passes is followed (matching still uses its leading reading) but not reported.
+Every event carries the track's candidate readings with their share of the vote, so a client sees why.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import numpy as np
 
 from edge_runtime.geometry import reading_order
 from edge_runtime.stream.settings import StreamSettings
-from edge_runtime.stream.types import EventType, TrackedLine, TrackEvent
+from edge_runtime.stream.types import EventType, TextCandidate, TrackedLine, TrackEvent
+from edge_runtime.stream.validators import TextFilter
 from edge_runtime.types import Point, Word
 
 __all__ = ["Tracker", "Track", "LineReading", "similarity", "box_iou"]
@@ -114,17 +119,29 @@ class Track:
         for text in [t for t, e in self.votes.items() if e[0] < 1e-3]:  # forgotten readings
             del self.votes[text]
 
-    def fused(self) -> tuple[str, float]:
+    def fused(self, accept: Callable[[str], bool] | None = None) -> tuple[str, float]:
         """The leading reading and its mean confidence; ("", 0) before any reading counted.
 
         Once some reading has held for two frames, only such readings can lead: a line misread differently
         in each of several frames (an occluder sliding across it) does not take over from what it read.
+        ``accept``: only readings it accepts may lead; ("", 0) when none does.
         """
-        if not self.votes:
+        votes = self.votes if accept is None else {t: e for t, e in self.votes.items() if accept(t)}
+        if not votes:
             return "", 0.0
-        held = {t: e for t, e in self.votes.items() if e[2] >= 2} or self.votes
+        held = {t: e for t, e in votes.items() if e[2] >= 2} or votes
         text, (_, total, count) = max(held.items(), key=lambda kv: kv[1][0])
         return text, total / count
+
+    def candidates(self, accept: Callable[[str], bool] | None = None, limit: int = 5) -> tuple[TextCandidate, ...]:
+        """The distinct readings, highest share of the vote first."""
+        weight = sum(e[0] for e in self.votes.values()) or 1.0
+        ranked = sorted(self.votes.items(), key=lambda kv: -kv[1][0])
+        top = ranked[:limit]
+        if accept is not None and not any(accept(t) for t, _ in top):  # the reported one is always listed
+            top += [kv for kv in ranked[limit:] if accept(kv[0])][:1]
+        return tuple(TextCandidate(text, round(e[0] / weight, 4), e[2], accept is None or accept(text))
+                     for text, e in top)
 
     def frame(self) -> np.ndarray:
         """The box as (start-top, end-top, end-bottom, start-bottom) of the text, as it was last read."""
@@ -157,6 +174,8 @@ class Tracker:
 
     def __init__(self, settings: StreamSettings | None = None) -> None:
         self.settings = settings or StreamSettings()
+        self.filter = TextFilter.of(self.settings.text_patterns, self.settings.text_checks)
+        self._accept = self.filter.accepts if self.filter else None  # None: every reading may be reported
         self._tracks: dict[int, Track] = {}
         self._order: list[int] = []  # track ids in reading order, as of the last processed frame
         self._next_id = 1
@@ -363,7 +382,7 @@ class Tracker:
             track = self._tracks.get(tid)
             if track is None or track.missed:
                 continue
-            text, confidence = track.fused()
+            text, confidence = track.fused(self._accept)
             if text:
                 yield track, text, confidence
 
@@ -394,9 +413,9 @@ class Tracker:
         del self._tracks[track.id]
         if track.reported_text is None:
             return []
-        text, confidence = track.fused()
+        text, confidence = track.fused(self._accept)
         return [TrackEvent(EventType.DISAPPEARED, track.id, text or track.reported_text, confidence,
-                           track.polygon(), sequence)]
+                           track.polygon(), sequence, candidates=track.candidates(self._accept))]
 
     def _advance(self, sequence: int) -> list[TrackEvent]:
         s = self.settings
@@ -407,18 +426,19 @@ class Tracker:
                 if track.hits >= s.min_hits and settled:
                     track.reported_text, track.same_text = text, 1
                     events.append(TrackEvent(EventType.APPEARED, track.id, text, confidence, track.polygon(),
-                                             sequence))
+                                             sequence, candidates=track.candidates(self._accept)))
                 continue
             if text != track.reported_text and settled:
                 events.append(TrackEvent(EventType.UPDATED, track.id, text, confidence, track.polygon(), sequence,
-                                         previous_text=track.reported_text))
+                                         previous_text=track.reported_text,
+                                         candidates=track.candidates(self._accept)))
                 track.reported_text, track.same_text, track.stable_sent = text, 1, False
                 continue
             track.same_text += 1
             if not track.stable_sent and track.same_text >= s.stable_after:
                 track.stable_sent = True
                 events.append(TrackEvent(EventType.STABLE, track.id, track.reported_text, confidence,
-                                         track.polygon(), sequence))
+                                         track.polygon(), sequence, candidates=track.candidates(self._accept)))
         return events
 
 

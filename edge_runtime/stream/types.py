@@ -10,7 +10,8 @@ import numpy as np
 
 from edge_runtime.types import Point, Word
 
-__all__ = ["RawImage", "Frame", "EventType", "TrackEvent", "TrackedLine", "FrameError", "FrameResult"]
+__all__ = ["RawImage", "Frame", "EventType", "TextCandidate", "TrackEvent", "TrackedLine", "FrameError",
+           "FrameResult"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,16 @@ class EventType(str, enum.Enum):
 
 
 @dataclass(frozen=True)
+class TextCandidate:
+    """One distinct reading of a track, and how much the frames voted for it: why the event's text won."""
+
+    text: str
+    score: float  # share of the track's confidence-weighted, age-decayed vote (the candidates sum to 1)
+    frames: int  # frames that voted for it
+    accepted: bool = True  # passes the stream's text patterns / checks (always, when it has none)
+
+
+@dataclass(frozen=True)
 class TrackEvent:
     type: EventType
     track_id: int
@@ -53,6 +64,7 @@ class TrackEvent:
     polygon: tuple[Point, ...]  # last known position
     sequence: int  # frame that caused the event
     previous_text: str = ""  # UPDATED: what the line read before
+    candidates: tuple[TextCandidate, ...] = ()  # the track's readings, highest score first (at most 5)
 
 
 @dataclass(frozen=True)
