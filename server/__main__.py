@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 
 from edge_runtime.config import BACKENDS, DEVICES, PRECISIONS, EngineConfig, from_env
 from edge_runtime.errors import ConfigurationError
-from server.config import ServerConfig
+from server.config import LOG_FORMATS, ServerConfig
 
 
 def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
@@ -54,6 +53,24 @@ def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
     add("--redact", help="mask in responses: comma list of email,phone,card (OCR_REDACT)")
     add("--redact-pattern", action="append", help="a regular expression to mask too (repeatable; "
                                                   "OCR_REDACT_PATTERNS: one per line)")
+    ops = parser.add_argument_group("operations (see README: Operations)")
+    add = ops.add_argument
+    add("--metrics-port", type=int, help="Prometheus /metrics over HTTP on this port, 0 = off (OCR_METRICS_PORT, "
+                                         "default 0; the container image uses 9464)")
+    add("--metrics-host", help="address of the metrics port (OCR_METRICS_HOST, default 127.0.0.1)")
+    add("--health-port", type=int, help="plain-text grpc.health.v1 only, for probes when the main port has TLS; "
+                                        "0 = off (OCR_HEALTH_PORT)")
+    add("--health-host", help="address of the health port (OCR_HEALTH_HOST, default 127.0.0.1)")
+    add("--log-format", choices=LOG_FORMATS, help="text or json lines with request_id (OCR_LOG_FORMAT, text)")
+    add("--cache", action=argparse.BooleanOptionalAction, default=None,
+        help="answer identical requests from the result cache (OCR_CACHE=1; off by default so benchmarks and "
+             "tests measure work; on in the container image)")
+    add("--cache-url", help="redis://host:port/db: a result cache shared by replicas (OCR_CACHE_URL; "
+                            "default: in-process LRU)")
+    add("--cache-max-bytes", type=int, help="size of the in-process LRU (OCR_CACHE_MAX_BYTES, 64 MiB)")
+    add("--cache-ttl-s", type=float, help="lifetime of a Redis entry (OCR_CACHE_TTL_S, 3600)")
+    add("--max-rss-mb", type=float, help="past this resident memory: drain and exit with status 3, for the "
+                                         "orchestrator to restart it; 0 = none (OCR_MAX_RSS_MB)")
     args = parser.parse_args(argv)
     server_config = from_env(ServerConfig, host=args.host, port=args.port, max_message_bytes=args.max_message_bytes,
                              max_concurrent_rpcs=args.max_concurrent_rpcs, max_batch_images=args.max_batch_images,
@@ -66,7 +83,12 @@ def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
                              pixels_per_s=args.pixels_per_s, max_streams=args.max_streams, audit_log=args.audit_log,
                              audit_max_bytes=args.audit_max_bytes, audit_keep=args.audit_keep,
                              audit_text=args.audit_text, redact=args.redact,
-                             redact_patterns="\n".join(args.redact_pattern) if args.redact_pattern else None)
+                             redact_patterns="\n".join(args.redact_pattern) if args.redact_pattern else None,
+                             metrics_port=args.metrics_port, metrics_host=args.metrics_host,
+                             health_port=args.health_port, health_host=args.health_host,
+                             log_format=args.log_format, cache=args.cache, cache_url=args.cache_url,
+                             cache_max_bytes=args.cache_max_bytes, cache_ttl_s=args.cache_ttl_s,
+                             max_rss_mb=args.max_rss_mb)
     engine_config = from_env(EngineConfig, bundle=args.bundle, backend=args.backend, device=args.device,
                              precision=args.precision, threads=args.threads, max_image_pixels=args.max_image_pixels)
     return server_config, engine_config
@@ -79,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"error: {exc.message} [{exc.reason}]", file=sys.stderr)
         return 2
-    logging.basicConfig(level=server_config.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from server import logs
+
+    logs.configure(server_config.log_level, server_config.log_format)
     from server.app import default_engine_factory, serve
 
     try:

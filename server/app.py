@@ -1,10 +1,12 @@
-"""Server assembly and lifecycle: build_server(), security interceptors and TLS, health (NOT_SERVING until warm),
-reflection, graceful drain."""
+"""Server assembly and lifecycle: build_server(), interceptors (security, metrics, result cache) and TLS, health
+(NOT_SERVING until warm; optionally on its own plain-text port), reflection, the metrics port, graceful drain,
+the memory ceiling."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from typing import Callable
 
@@ -14,17 +16,21 @@ from grpc_reflection.v1alpha import reflection
 
 from edge_runtime.config import EngineConfig, from_env
 from edge_runtime.pipeline import OcrEngine
+from server.cache import CacheInterceptor, LruCache, engine_fingerprint, make_cache
 from server.config import ServerConfig
 from clients.ocr_client.pb import SERVICE_NAME
+from server.metrics import MetricsInterceptor, ServerMetrics, start_metrics_http
 from server.plane import OcrPlane
 from server.security import Security
+from server.security.interceptors import RedactInterceptor
 from server.service import OcrServicer, generic_handler
 
-__all__ = ["OcrServer", "build_server", "serve"]
+__all__ = ["OcrServer", "build_server", "serve", "rss_bytes", "EXIT_MEMORY"]
 
 log = logging.getLogger(__name__)
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+EXIT_MEMORY = 3  # serve()'s exit status after draining for --max-rss-mb
 
 
 class OcrServer:
@@ -36,9 +42,16 @@ class OcrServer:
     """
 
     def __init__(self, grpc_server: grpc.aio.Server, plane: OcrPlane, health_servicer: health.aio.HealthServicer,
-                 port: int, security: Security | None = None) -> None:
+                 port: int, security: Security | None = None, metrics: ServerMetrics | None = None,
+                 cache=None) -> None:
         self.grpc_server = grpc_server
         self.security = security
+        self.metrics = metrics or ServerMetrics(process=False)
+        self.cache = cache
+        self.metrics_port = 0  # the bound metrics port once started (0: off)
+        self.health_port = 0  # the bound plain-text health port once started (0: off)
+        self._metrics_http = None
+        self._health_server: grpc.aio.Server | None = None
         self.plane = plane
         self.health = health_servicer
         self.port = port
@@ -49,6 +62,18 @@ class OcrServer:
     async def start(self) -> None:
         for service in ("", SERVICE_NAME):
             await self.health.set(service, NOT_SERVING)
+        config = self.plane.config
+        if config.health_port:
+            self._health_server = grpc.aio.server()
+            health_pb2_grpc.add_HealthServicer_to_server(self.health, self._health_server)
+            address = f"{config.health_host}:{config.health_port}"
+            self.health_port = self._health_server.add_insecure_port(address)
+            if self.health_port == 0:
+                raise RuntimeError(f"cannot bind the health port {address}")
+            await self._health_server.start()
+        if config.metrics_port:
+            self._metrics_http, self.metrics_port = start_metrics_http(self.metrics, config.metrics_host,
+                                                                       config.metrics_port)
         await self.grpc_server.start()
         self._load_task = asyncio.get_running_loop().create_task(self._load())
 
@@ -84,6 +109,14 @@ class OcrServer:
         await self.plane.close()
         if self.security is not None:
             self.security.close()
+        if self.cache is not None:
+            await self.cache.close()
+        if self._health_server is not None:
+            await self._health_server.stop(0)
+        if self._metrics_http is not None:
+            self._metrics_http.shutdown()
+            self._metrics_http.server_close()
+            self._metrics_http = None
 
     async def wait_for_termination(self) -> None:
         await self.grpc_server.wait_for_termination()
@@ -109,7 +142,36 @@ def build_server(config: ServerConfig | None = None,
         engine = plane.engine
         return (engine.provenance.bundle, dict(engine.precision)) if engine is not None else ("", {})
 
-    grpc_server = grpc.aio.server(interceptors=security.interceptors(provenance), options=[
+    metrics = ServerMetrics()
+    metrics.bind(plane, lambda: plane.ready and not plane.draining)
+    metrics.memory_limit.set(config.max_rss_mb * 1024 * 1024)
+    chain = security.interceptors(provenance)
+    chain.insert(1, MetricsInterceptor(metrics))  # inside Audit (request id), outside Auth: refusals count
+    cache = None
+    if config.cache:
+        cache = make_cache(config.cache_url, config.cache_max_bytes, config.cache_ttl_s, metrics.cache_errors.inc)
+        fingerprint: dict[str, str] = {}
+
+        def key_part() -> str | None:  # None until the models are loaded: nothing is cached then
+            engine = plane.engine
+            if engine is None:
+                return None
+            if "v" not in fingerprint:
+                fingerprint["v"] = engine_fingerprint(engine, (config.redact_kinds, config.redact_pattern_list))
+            return fingerprint["v"]
+
+        def looked_up(hit: bool) -> None:
+            metrics.cache_lookups.labels("hit" if hit else "miss").inc()
+
+        if isinstance(cache, LruCache):
+            lru = cache
+            metrics.cache_size.set_function(lambda: lru.size)
+
+        # after Auth and Limits (a cached answer is given only to an allowed caller, and charged), before Redact
+        # (what is cached is the redacted answer): see server/cache.py
+        at = next((i for i, c in enumerate(chain) if isinstance(c, RedactInterceptor)), len(chain))
+        chain.insert(at, CacheInterceptor(cache, key_part, config.max_batch_images, looked_up))
+    grpc_server = grpc.aio.server(interceptors=chain, options=[
         ("grpc.max_receive_message_length", config.max_message_bytes),
         ("grpc.max_send_message_length", config.max_message_bytes),
         ("grpc.so_reuseport", 0),  # a second server on a taken port must fail, not share it
@@ -125,17 +187,48 @@ def build_server(config: ServerConfig | None = None,
             else grpc_server.add_insecure_port(address))
     if port == 0:
         raise RuntimeError(f"cannot bind {address}")
-    return OcrServer(grpc_server, plane, health_servicer, port, security), port
+    return OcrServer(grpc_server, plane, health_servicer, port, security, metrics, cache), port
+
+
+def rss_bytes() -> int:
+    """This process's resident memory (Linux /proc; 0 where unknown)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+async def _watch_memory(limit_bytes: int, over: asyncio.Event, every_s: float = 1.0) -> None:
+    while True:
+        rss = rss_bytes()
+        if rss > limit_bytes:
+            log.error("resident memory %.0f MiB is over --max-rss-mb %.0f: draining, then exiting with status %d",
+                      rss / 2**20, limit_bytes / 2**20, EXIT_MEMORY)
+            over.set()
+            return
+        await asyncio.sleep(every_s)
 
 
 async def serve(config: ServerConfig, engine_factory: Callable[[], OcrEngine] | None = None) -> int:
-    """Run until SIGTERM/SIGINT, then drain. Exit status: 0 after a clean drain, 1 when models failed to load."""
+    """Run until SIGTERM/SIGINT, then drain. Exit status: 0 after a clean drain, 1 when models failed to load,
+    3 (EXIT_MEMORY) after draining because resident memory passed ``config.max_rss_mb``."""
     server, port = build_server(config, engine_factory)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    over_memory = asyncio.Event()
+    watcher = (loop.create_task(_watch_memory(int(config.max_rss_mb * 2**20), over_memory))
+               if config.max_rss_mb else None)
+    over_memory_task = loop.create_task(over_memory.wait())
+    over_memory_task.add_done_callback(lambda _: stop.set())
     await server.start()
+    if server.metrics_port:
+        log.info("metrics on http://%s:%d/metrics", config.metrics_host, server.metrics_port)
+        print(f"ocr metrics on port {server.metrics_port}", flush=True)
+    if server.health_port:
+        log.info("plain-text health on %s port %d", config.health_host, server.health_port)
     for line in server.security.describe():
         log.info("security: %s", line)
     log.info("listening on %s port %d", config.bind_host, port)
@@ -152,5 +245,10 @@ async def serve(config: ServerConfig, engine_factory: Callable[[], OcrEngine] | 
     log.info("draining: new calls refused, %d in flight get up to %.0f s", server.plane.active_calls, config.grace_s)
     await server.stop(config.grace_s)
     loaded.cancel()
+    if watcher is not None:
+        watcher.cancel()
     log.info("stopped")
+    if over_memory.is_set():
+        return EXIT_MEMORY
+    over_memory_task.cancel()
     return 0

@@ -37,6 +37,7 @@ class BatchStats:
     dropped: int = 0  # crops whose caller was gone before their batch ran
     mixed: int = 0  # batches that held crops of more than one read() call
     sizes: list[int] = field(default_factory=list)  # recent batch sizes (last 256)
+    size_counts: dict[int, int] = field(default_factory=dict)  # batches per size, since start (server.metrics)
 
 
 @dataclass(eq=False)
@@ -98,6 +99,16 @@ class RecognitionBatcher:
                 future.cancel()
             raise
 
+    @property
+    def pending(self) -> int:
+        """Crops queued and not yet taken by a model run (a metrics gauge; read without the lock)."""
+        return sum(len(bucket.items) for bucket in list(self._buckets.values()))
+
+    def size_counts(self) -> dict[int, int]:
+        """Batches run per size since start (a copy, for server.metrics)."""
+        with self._lock:
+            return dict(self.stats.size_counts)
+
     def _on_timer(self, width: int, loop: asyncio.AbstractEventLoop) -> None:
         with self._lock:
             bucket = self._buckets.get(width)
@@ -137,6 +148,7 @@ class RecognitionBatcher:
                 s.largest = max(s.largest, len(take))
                 s.mixed += len({p.caller for p in take}) > 1
                 s.sizes = (s.sizes + [len(take)])[-256:]
+                s.size_counts[len(take)] = s.size_counts.get(len(take), 0) + 1
         if not take:
             return
         try:

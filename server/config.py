@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 from edge_runtime.errors import ConfigurationError
 
-__all__ = ["ServerConfig", "REDACT_KINDS", "is_loopback"]
+__all__ = ["ServerConfig", "REDACT_KINDS", "LOG_FORMATS", "is_loopback"]
 
 REDACT_KINDS = ("email", "phone", "card")
+LOG_FORMATS = ("text", "json")
 LOOPBACK_HOST = "localhost"  # where a server without credentials listens when no host is given
 
 
@@ -67,6 +68,18 @@ class ServerConfig:
     redact: str = ""  # comma list of email, phone, card: masked in every response and stream event
     redact_patterns: str = ""  # more regular expressions to mask, one per line (flag: repeat --redact-pattern)
 
+    # ---- operations: metrics, health, logs, result cache, memory ceiling --------------------------------
+    metrics_port: int = 0  # Prometheus /metrics over HTTP on this port; 0: off (metrics are still collected)
+    metrics_host: str = "127.0.0.1"  # address of the metrics port ([::] in the container image)
+    health_port: int = 0  # plain-text grpc.health.v1 only (for probes when the main port has TLS); 0: off
+    health_host: str = "127.0.0.1"  # address of the health port ([::] in the container image)
+    log_format: str = "text"  # "text" or "json" (one JSON object per line, with the call's request_id)
+    cache: bool = False  # answer identical Recognize requests from the result cache (on in the container image)
+    cache_url: str = ""  # "": in-process LRU; redis://host:port/db: shared by replicas
+    cache_max_bytes: int = 64 * 1024 * 1024  # size of the in-process LRU (serialized responses)
+    cache_ttl_s: float = 3600.0  # lifetime of an entry in Redis (the LRU keeps entries until evicted)
+    max_rss_mb: float = 0.0  # past this resident memory the server drains and exits with status 3; 0: none
+
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigurationError(f"port {self.port} is out of range")
@@ -80,6 +93,14 @@ class ServerConfig:
         if min(self.calls_per_s, self.calls_burst, self.pixels_per_s, self.pixels_burst_s, self.max_streams) < 0 \
                 or (self.calls_per_s and self.calls_burst < 1):
             raise ConfigurationError("rate limits must not be negative (0: no limit); calls_burst >= 1")
+        if not (0 <= self.metrics_port <= 65535 and 0 <= self.health_port <= 65535):
+            raise ConfigurationError("metrics_port and health_port must be 0 (off) or a port number")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigurationError(f"log_format {self.log_format!r}: choose from {', '.join(LOG_FORMATS)}")
+        if self.cache_url and not self.cache_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigurationError(f"cache_url {self.cache_url!r}: expected redis://, rediss:// or unix://")
+        if self.cache_max_bytes < 0 or self.cache_ttl_s <= 0 or self.max_rss_mb < 0:
+            raise ConfigurationError("cache_max_bytes and max_rss_mb must not be negative, cache_ttl_s positive")
         if self.audit_max_bytes < 1024 or self.audit_keep < 0:
             raise ConfigurationError("audit_max_bytes must be >= 1024 and audit_keep >= 0")
         unknown = set(self.redact_kinds) - set(REDACT_KINDS)

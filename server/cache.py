@@ -1,0 +1,263 @@
+"""Result cache: identical Recognize requests (and BatchRecognize items) answered from an in-process LRU bounded in
+bytes, or from Redis shared by replicas (``--cache-url redis://...``).
+
+Key: sha256 of the image bytes (raw images: with size and pixel format), the request's options, and what
+decides the answer on this server: bundle, precision per stage, backend, device, the engine's output-changing
+settings, the server version and the redaction settings.
+
+Where it sits (server/app.py): Audit -> Metrics -> Auth -> Limits -> **Cache** -> Redact -> servicer. So a
+cached answer is given only to a caller that passed authentication, scopes and its limits (its pixels are
+charged as for a computed answer), and is audited like one. The cache stores what leaves the Redact
+interceptor: the *redacted* response, so masked text never reaches the cache (nor Redis), and the redaction
+settings are part of the key, so a replica that masks differently never gets another's answer.
+
+A cached answer equals a fresh one except its ``timings``: every stage is 0 and ``total_ms`` is the lookup
+time (a computed answer always has ``decode_ms > 0``). The trailing metadata key ``ocr-cache`` says ``hit``,
+``miss`` or ``partial`` (a batch with some items from the cache). Failed items are never cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from typing import Any, Callable, Protocol
+
+from clients.ocr_client.pb import ocr_pb2
+from server import __version__
+from server.security.interceptors import _Interceptor
+
+__all__ = ["ResultCache", "LruCache", "RedisCache", "CacheInterceptor", "request_key", "make_cache",
+           "CACHE_KEY", "engine_fingerprint"]
+
+log = logging.getLogger(__name__)
+CACHE_KEY = "ocr-cache"  # trailing metadata: hit, miss, partial
+_PREFIX = "ocr:result:v1:"
+# EngineConfig fields that change what an image reads as (threads, batch sizes and streams do not)
+_OUTPUT_FIELDS = ("bundle", "backend", "device", "use_angle_cls", "det_limit_side_len", "det_limit_type",
+                  "det_max_side_len", "rec_max_width", "text_score", "max_image_pixels", "min_image_side",
+                  "ov_precision_hint")
+
+
+class ResultCache(Protocol):
+    """Bytes by key; a failing store answers None / ignores the put (the call is then computed)."""
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def put(self, key: str, value: bytes) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class LruCache:
+    """In-process, least recently used out first, bounded by the bytes of keys and values it holds."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+
+    async def get(self, key: str) -> bytes | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    async def put(self, key: str, value: bytes) -> None:
+        cost = len(key) + len(value)
+        if cost > self.max_bytes:
+            return
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.size -= len(key) + len(old)
+        self._items[key] = value
+        self.size += cost
+        while self.size > self.max_bytes:
+            k, v = self._items.popitem(last=False)
+            self.size -= len(k) + len(v)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    async def close(self) -> None:
+        self._items.clear()
+        self.size = 0
+
+
+class RedisCache:
+    """Redis (``redis.asyncio``), entries expiring after ``ttl_s``. After a failure Redis is left alone for
+    ``backoff_s`` so an outage costs each call at most one short timeout, not one per call."""
+
+    def __init__(self, url: str, ttl_s: float, on_error: Callable[[], None] = lambda: None,
+                 timeout_s: float = 0.5, backoff_s: float = 5.0) -> None:
+        import redis.asyncio as aioredis  # pinned in requirements.txt; imported only when a URL is given
+
+        self._redis = aioredis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        self.url = url
+        self.ttl_ms = max(1, int(ttl_s * 1000))
+        self.on_error = on_error
+        self.backoff_s = backoff_s
+        self._down_until = 0.0
+
+    def _failed(self, exc: Exception) -> None:
+        self.on_error()
+        if time.monotonic() >= self._down_until:
+            log.warning("result cache %s unreachable (%s); computing without it for %.0f s",
+                        self.url.split("@")[-1], type(exc).__name__, self.backoff_s)
+        self._down_until = time.monotonic() + self.backoff_s
+
+    async def get(self, key: str) -> bytes | None:
+        if time.monotonic() < self._down_until:
+            return None
+        try:
+            return await self._redis.get(key)
+        except Exception as exc:  # redis.RedisError, OSError, timeouts: never fail the call
+            self._failed(exc)
+            return None
+
+    async def put(self, key: str, value: bytes) -> None:
+        if time.monotonic() < self._down_until:
+            return
+        try:
+            await self._redis.set(key, value, px=self.ttl_ms)
+        except Exception as exc:
+            self._failed(exc)
+
+    async def close(self) -> None:
+        try:
+            await self._redis.aclose()
+        except Exception:
+            pass
+
+
+def make_cache(url: str, max_bytes: int, ttl_s: float, on_error: Callable[[], None] = lambda: None) -> ResultCache:
+    return RedisCache(url, ttl_s, on_error) if url else LruCache(max_bytes)
+
+
+def engine_fingerprint(engine: Any, redaction: tuple = ()) -> str:
+    """What, besides the request, decides the answer on this server (part of every key)."""
+    config = engine.config
+    fields = [f"{name}={getattr(config, name, '')!r}" for name in _OUTPUT_FIELDS]
+    precision = ",".join(f"{k}={v}" for k, v in sorted(engine.precision.items()))
+    p = engine.provenance
+    return "|".join([__version__, p.bundle, p.backend, p.device, precision, *fields, repr(redaction)])
+
+
+def request_key(request: Any, fingerprint: str) -> str | None:
+    """The cache key of one RecognizeRequest, or None when it carries no image (it is then computed)."""
+    if not request.HasField("image"):
+        return None
+    image = request.image
+    which = image.WhichOneof("source")
+    h = hashlib.sha256()
+    h.update(fingerprint.encode())
+    h.update(b"\0options\0" + request.options.SerializeToString(deterministic=True))
+    if which == "content":
+        h.update(b"\0content\0")
+        h.update(image.content)
+    elif which == "raw":
+        raw = image.raw
+        h.update(f"\0raw\0{raw.width}x{raw.height}:{raw.pixel_format}\0".encode())
+        h.update(raw.data)
+    else:
+        return None
+    return _PREFIX + h.hexdigest()
+
+
+def _stored(response: Any) -> bytes:
+    """A response as cached: everything but its timings."""
+    copy = ocr_pb2.RecognizeResponse()
+    copy.CopyFrom(response)
+    copy.ClearField("timings")
+    return copy.SerializeToString(deterministic=True)
+
+
+def _answer(data: bytes, lookup_s: float) -> Any:
+    response = ocr_pb2.RecognizeResponse.FromString(data)
+    response.timings.CopyFrom(ocr_pb2.StageTimings(total_ms=lookup_s * 1000))
+    return response
+
+
+class CacheInterceptor(_Interceptor):
+    """Answers Recognize and BatchRecognize items from ``cache``; computes (and stores) the others.
+
+    ``fingerprint()`` returns None until the models are loaded (nothing is cached then); ``max_batch_images``
+    keeps an oversized batch going to the servicer whole, so it is refused as BATCH_TOO_LARGE."""
+
+    def __init__(self, cache: ResultCache, fingerprint: Callable[[], str | None], max_batch_images: int,
+                 on_lookup: Callable[[bool], None] = lambda hit: None) -> None:
+        self.cache = cache
+        self.fingerprint = fingerprint
+        self.max_batch_images = max_batch_images
+        self.on_lookup = on_lookup
+
+    def applies(self, method: str) -> bool:
+        return method in ("/ocr.v1.OcrService/Recognize", "/ocr.v1.OcrService/BatchRecognize")
+
+    def wrap(self, method, behavior, request_streaming, response_streaming):
+        if request_streaming or response_streaming:
+            return behavior
+        batch = method.endswith("/BatchRecognize")
+
+        async def unary(request, context):
+            fingerprint = self.fingerprint()
+            if fingerprint is None or not hasattr(request, "DESCRIPTOR"):  # loading, or malformed bytes
+                return await behavior(request, context)
+            if batch:
+                return await self._batch(request, context, behavior, fingerprint)
+            key = request_key(request, fingerprint)
+            if key is None:
+                return await behavior(request, context)
+            started = time.perf_counter()
+            data = await self.cache.get(key)
+            self.on_lookup(data is not None)
+            if data is not None:
+                _mark(context, "hit")
+                return _answer(data, time.perf_counter() - started)
+            response = await behavior(request, context)
+            if not response.HasField("error"):
+                await self.cache.put(key, _stored(response))
+            _mark(context, "miss")
+            return response
+
+        return unary
+
+    async def _batch(self, request, context, behavior, fingerprint: str):
+        items = request.requests
+        if len(items) > self.max_batch_images:
+            return await behavior(request, context)
+        started = time.perf_counter()
+        keys = [request_key(item, fingerprint) for item in items]
+        found: dict[int, bytes] = {}
+        for i, key in enumerate(keys):
+            data = await self.cache.get(key) if key is not None else None
+            if key is not None:
+                self.on_lookup(data is not None)
+            if data is not None:
+                found[i] = data
+        lookup_s = time.perf_counter() - started
+        if not found:
+            response = await behavior(request, context)
+        else:
+            missing = [i for i in range(len(items)) if i not in found]
+            computed = []
+            if missing:  # only the items the cache lacks go to the servicer
+                rest = ocr_pb2.BatchRecognizeRequest(requests=[items[i] for i in missing])
+                computed = list((await behavior(rest, context)).responses)
+            merged: list[Any] = [None] * len(items)
+            for i, data in found.items():
+                merged[i] = _answer(data, lookup_s)
+            for i, item in zip(missing, computed):
+                merged[i] = item
+            response = ocr_pb2.BatchRecognizeResponse(responses=merged)
+        for i, item in enumerate(response.responses):
+            if i not in found and keys[i] is not None and not item.HasField("error"):
+                await self.cache.put(keys[i], _stored(item))
+        _mark(context, "hit" if len(found) == len(items) else "partial" if found else "miss")
+        return response
+
+
+def _mark(context, value: str) -> None:
+    kept = tuple((k, v) for k, v in (context.trailing_metadata() or ()) if k != CACHE_KEY)
+    context.set_trailing_metadata(kept + ((CACHE_KEY, value),))

@@ -1,0 +1,69 @@
+"""Server log lines, as text or JSON (``--log-format json``), each carrying the request id of the call it
+belongs to: the id the security interceptor took from ``x-request-id`` (or made) and returns in the trailing
+metadata, read from the same context variable, so logs, audit lines and the client's error name one id."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+from typing import Any
+
+from server.security import interceptors as _security
+
+__all__ = ["request_id", "configure", "JsonFormatter", "RequestIdFilter"]
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s%(request_suffix)s"
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id", "request_suffix"}
+
+
+def request_id() -> str | None:
+    """The request id of the call the current task serves (None outside a call, e.g. in executor threads)."""
+    call = _security._current.get()
+    return call.request_id if call is not None else None
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``record.request_id`` (and a `` [request_id=...]`` suffix for the text format)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        rid = getattr(record, "request_id", None) or request_id()
+        record.request_id = rid
+        record.request_suffix = f" [request_id={rid}]" if rid else ""
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ms), level, logger, message, request_id, exception, and any
+    ``extra=`` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        rid = getattr(record, "request_id", None)
+        if rid:
+            out["request_id"] = rid
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                out[key] = value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False)
+
+
+def configure(level: str = "INFO", fmt: str = "text", stream=None) -> None:
+    """Set up the root logger for the server process (replaces its handlers)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())

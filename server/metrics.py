@@ -1,0 +1,305 @@
+"""Prometheus metrics of the server: one registry per server, filled by ``MetricsInterceptor`` and read from the
+data plane at scrape time, served over HTTP on ``--metrics-port``.
+
+Names follow Prometheus' naming guide (``ocr_`` prefix, base units, ``_total``, ``_seconds``); every label has
+a bounded set of values (method, code, reason, stage, result, type), never an image id or a text.
+
+    ocr_calls_total{method,code,reason}            calls that ended, by gRPC status and error reason
+    ocr_call_duration_seconds{method}              unary calls, as the server saw them (streams: frames below)
+    ocr_inflight_calls{method}                     calls in progress
+    ocr_pending_work                               the autoscaling signal: images of unary calls in progress +
+                                                   open streams (each works on one frame at a time)
+    ocr_inflight_images, ocr_open_streams          its two parts
+    ocr_recognition_queue_lines                    text lines waiting for a recognizer batch
+    ocr_stage_duration_seconds{stage}              decode, queue, det, cls, rec, total of each computed image:
+                                                   the very StageTimings its response carries (cache hits, whose
+                                                   timings are zero, are not observed)
+    ocr_batch_size{stage}                          rec: text lines per recognizer run; det: images per detector
+                                                   run (1 today: detection is not batched)
+    ocr_lines_per_image, ocr_characters_per_image, ocr_image_pixels
+    ocr_stream_frames_total{result}                read, unchanged (no model ran), failed, dropped (flow control)
+    ocr_stream_frame_duration_seconds              per read or unchanged frame (decode to answer)
+    ocr_stream_events_total{type}                  APPEARED, UPDATED, STABLE, DISAPPEARED
+    ocr_cache_lookups_total{result}                hit, miss; ocr_cache_errors_total: a shared cache unreachable
+    ocr_cache_size_bytes                           the in-process LRU's size
+    ocr_ready                                      1 when models are loaded and the server is not draining
+    ocr_server_info{version,bundle,backend,device,precision_det,precision_cls,precision_rec}
+    ocr_memory_limit_bytes                         --max-rss-mb (0: none); process_resident_memory_bytes beside it
+
+Names reserved for the fleet: ``ocr_fleet_*`` and ``ocr_outbox_*`` (deploy/prometheus/alerts.yml already
+alerts on ``ocr_outbox_pending_items``, ``ocr_outbox_oldest_age_seconds`` and
+``ocr_fleet_device_last_seen_timestamp_seconds``).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from typing import Any, Callable, Iterable
+
+import grpc
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, PlatformCollector
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, InfoMetricFamily
+from prometheus_client.registry import Collector
+
+from clients.ocr_client.pb import ocr_pb2
+from server import __version__, tracing
+from server.errors import REASON_KEY
+from server.security.interceptors import _Interceptor, _images_of, _responses
+
+__all__ = ["ServerMetrics", "MetricsInterceptor", "start_metrics_http", "status_of_call", "STAGES",
+           "BATCH_BUCKETS"]
+
+STAGES = {"decode": "decode_ms", "queue": "queue_ms", "det": "detection_ms", "cls": "classification_ms",
+          "rec": "recognition_ms", "total": "total_ms"}
+SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
+_REASON = re.compile(r"[A-Z][A-Z0-9_]{0,47}")
+_EVENT_TYPES = ("APPEARED", "UPDATED", "STABLE", "DISAPPEARED")
+_EVENT_NAMES = {ocr_pb2.TextEventType.Value(f"TEXT_EVENT_TYPE_{t}"): t for t in _EVENT_TYPES}
+
+
+def _method(full: str) -> str:
+    """'/ocr.v1.OcrService/Recognize' -> 'Recognize' (the server only wraps the methods it registered)."""
+    return full.rsplit("/", 1)[-1] or "unknown"
+
+
+def status_of_call(context, error: BaseException | None) -> tuple[str, str]:
+    """(status code name, reason) of a finished call, read the way the audit log reads them."""
+    code = context.code()
+    if code is None:
+        code = grpc.StatusCode.OK if error is None else (
+            grpc.StatusCode.CANCELLED if not isinstance(error, Exception) else grpc.StatusCode.UNKNOWN)
+    name = code.name if isinstance(code, grpc.StatusCode) else str(code)
+    reason = next((v for k, v in (context.trailing_metadata() or ()) if k == REASON_KEY), "")
+    if not isinstance(reason, str) or not _REASON.fullmatch(reason):  # keep the label's values bounded
+        reason = "OTHER" if reason else ""
+    return name, reason
+
+
+class ServerMetrics:
+    """Every metric of one server, in its own registry (several servers may live in one process: tests)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None, process: bool = True) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        if process:
+            ProcessCollector(registry=r)
+            PlatformCollector(registry=r)
+        self.calls = Counter("ocr_calls", "Calls that ended, by method, gRPC status code and error reason.",
+                             ("method", "code", "reason"), registry=r)
+        self.call_duration = Histogram("ocr_call_duration_seconds", "Unary calls from arrival to answer.",
+                                       ("method",), buckets=SECONDS, registry=r)
+        self.inflight = Gauge("ocr_inflight_calls", "Calls in progress.", ("method",), registry=r)
+        self.stage = Histogram("ocr_stage_duration_seconds",
+                               "Time per pipeline stage of each computed image, from the StageTimings it answers.",
+                               ("stage",), buckets=SECONDS, registry=r)
+        self.lines = Histogram("ocr_lines_per_image", "Text lines found per answered image.",
+                               buckets=(0, 1, 2, 5, 10, 20, 50, 100, 200, 500), registry=r)
+        self.characters = Histogram("ocr_characters_per_image", "Characters read per answered image.",
+                                    buckets=(0, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000), registry=r)
+        self.pixels = Histogram("ocr_image_pixels", "Pixels (width x height) of each answered image.",
+                                buckets=(1e4, 1e5, 3e5, 1e6, 2e6, 5e6, 1e7, 2e7, 4e7), registry=r)
+        self.frames = Counter("ocr_stream_frames", "Stream frames: read, unchanged (no model ran), failed, or "
+                              "dropped by flow control.", ("result",), registry=r)
+        self.frame_duration = Histogram("ocr_stream_frame_duration_seconds",
+                                        "Stream frames read or found unchanged, decode to answer.",
+                                        buckets=SECONDS, registry=r)
+        self.events = Counter("ocr_stream_events", "Text events of streams, by type.", ("type",), registry=r)
+        self.cache_lookups = Counter("ocr_cache_lookups", "Result cache lookups, by result (hit, miss).",
+                                     ("result",), registry=r)
+        self.cache_errors = Counter("ocr_cache_errors", "Shared cache operations that failed (the call was "
+                                    "computed instead).", registry=r)
+        self.cache_size = Gauge("ocr_cache_size_bytes", "Bytes held by the in-process result cache.", registry=r)
+        self.memory_limit = Gauge("ocr_memory_limit_bytes", "The resident memory past which the server drains "
+                                  "and exits (0: none).", registry=r)
+        for result in ("read", "unchanged", "failed", "dropped"):
+            self.frames.labels(result)
+        for kind in _EVENT_TYPES:
+            self.events.labels(kind)
+        for result in ("hit", "miss"):
+            self.cache_lookups.labels(result)
+        self._lock = threading.Lock()
+        self.inflight_images = 0
+        self.open_streams = 0
+        self._plane_collector: Collector | None = None
+
+    # ---- observation hooks ----------------------------------------------------------------------------
+    def observe_response(self, response: Any) -> None:
+        """One RecognizeResponse (a unary answer or a batch item): stage timings, lines, characters, pixels."""
+        if response.HasField("error"):
+            return
+        t = response.timings
+        if t.decode_ms > 0:  # computed now; a cached answer's stages are all zero
+            for stage, field in STAGES.items():
+                self.stage.labels(stage).observe(getattr(t, field) / 1000.0)
+        self.lines.observe(len(response.lines))
+        self.characters.observe(sum(len(line.text) for line in response.lines))
+        self.pixels.observe(response.image_width * response.image_height)
+
+    def observe_frame(self, response: Any, dropped_before: int) -> int:
+        """One StreamRecognizeResponse; returns the stream's frames_dropped so far."""
+        for event in response.events:
+            kind = _EVENT_NAMES.get(event.type, "UNSPECIFIED")
+            self.events.labels(kind if kind in _EVENT_TYPES else "UNSPECIFIED").inc()
+        if response.frames_dropped > dropped_before:
+            self.frames.labels("dropped").inc(response.frames_dropped - dropped_before)
+        if response.HasField("error"):
+            self.frames.labels("failed").inc()
+        elif response.HasField("timings"):  # the end-of-stream flush carries no timings and is no frame
+            t = response.timings
+            self.frames.labels("read" if t.detection_ms > 0 or t.recognition_ms > 0 else "unchanged").inc()
+            self.frame_duration.observe(t.total_ms / 1000.0)
+        return max(dropped_before, response.frames_dropped)
+
+    def add_work(self, images: int, streams: int) -> None:
+        with self._lock:
+            self.inflight_images += images
+            self.open_streams += streams
+
+    def bind(self, plane: Any, ready: Callable[[], bool] | None = None) -> None:
+        """Read the data plane (batcher, engine, detector runs) at scrape time."""
+        if self._plane_collector is not None:
+            self.registry.unregister(self._plane_collector)
+        self._plane_collector = _PlaneCollector(self, plane, ready)
+        self.registry.register(self._plane_collector)
+
+
+class _PlaneCollector(Collector):
+    def __init__(self, metrics: ServerMetrics, plane: Any, ready: Callable[[], bool] | None) -> None:
+        self.metrics = metrics
+        self.plane = plane
+        self.ready = ready
+
+    def describe(self) -> Iterable:
+        return []  # described at collect time (the info metric's labels are known only after loading)
+
+    def collect(self) -> Iterable:
+        m, plane = self.metrics, self.plane
+        batcher = getattr(plane, "batcher", None)
+        queued = batcher.pending if batcher is not None else 0
+        yield GaugeMetricFamily("ocr_pending_work", "Images of unary calls in progress plus open streams: the "
+                                "autoscaling signal.", value=m.inflight_images + m.open_streams)
+        yield GaugeMetricFamily("ocr_inflight_images", "Images of Recognize and BatchRecognize calls in progress.",
+                                value=m.inflight_images)
+        yield GaugeMetricFamily("ocr_open_streams", "StreamRecognize calls open.", value=m.open_streams)
+        yield GaugeMetricFamily("ocr_recognition_queue_lines", "Text lines waiting for a recognizer batch.",
+                                value=queued)
+        ready = self.ready() if self.ready is not None else bool(getattr(plane, "ready", False))
+        yield GaugeMetricFamily("ocr_ready", "1 when the models are loaded and the server is not draining.",
+                                value=1.0 if ready else 0.0)
+        family = HistogramMetricFamily("ocr_batch_size", "Items per model run: text lines per recognizer batch "
+                                       "(rec), images per detector run (det).", labels=("stage",))
+        if batcher is not None:
+            counts = batcher.size_counts()
+            family.add_metric(["rec"], _buckets(counts), sum_value=float(sum(k * v for k, v in counts.items())))
+        detections = int(getattr(getattr(plane, "stats", None), "detections", 0))
+        family.add_metric(["det"], _buckets({1: detections} if detections else {}), sum_value=float(detections))
+        yield family
+        engine = getattr(plane, "engine", None)
+        if engine is not None:
+            p = engine.provenance
+            info = InfoMetricFamily("ocr_server", "What serves: version, bundle, backend, device, precision per "
+                                    "stage.")
+            labels = {"version": __version__, "bundle": p.bundle, "backend": p.backend, "device": p.device}
+            labels.update({f"precision_{stage}": precision for stage, precision in p.precision.items()
+                           if stage in ("det", "cls", "rec")})
+            info.add_metric([], labels)
+            yield info
+
+
+def _buckets(counts: dict[int, int]) -> list[tuple[str, float]]:
+    out, total = [], 0
+    for bound in BATCH_BUCKETS:
+        total = sum(v for k, v in counts.items() if k <= bound)
+        out.append((str(float(bound)), float(total)))
+    out.append(("+Inf", float(sum(counts.values()))))
+    return out
+
+
+class MetricsInterceptor(_Interceptor):
+    """Counts every call (outside authentication, so refusals count too) and observes what its answers carry.
+    Health probes pass untouched."""
+
+    def __init__(self, metrics: ServerMetrics) -> None:
+        self.metrics = metrics
+        self.traced = tracing.tracer() is not None  # OTEL_EXPORTER_OTLP_ENDPOINT and the SDK; else free
+
+    def wrap(self, method, behavior, request_streaming, response_streaming):
+        m, name = self.metrics, _method(method)
+        images_of = (lambda request: len(_images_of(request))) if method.startswith("/ocr.v1.") else (lambda r: 0)
+        streams = 1 if request_streaming and response_streaming and name == "StreamRecognize" else 0
+
+        def finish(context, error: BaseException | None, started: float | None, images: int) -> None:
+            m.add_work(-images, -streams)
+            m.inflight.labels(name).dec()
+            code, reason = status_of_call(context, error)
+            m.calls.labels(name, code, reason).inc()
+            if started is not None:
+                m.call_duration.labels(name).observe(time.perf_counter() - started)
+
+        def observe(response: Any) -> None:
+            kind = response.DESCRIPTOR.full_name if hasattr(response, "DESCRIPTOR") else ""
+            if kind == "ocr.v1.RecognizeResponse":
+                m.observe_response(response)
+            elif kind == "ocr.v1.BatchRecognizeResponse":
+                for item in response.responses:
+                    m.observe_response(item)
+
+        if response_streaming:
+            async def streaming(request, context):
+                images = 0 if request_streaming else images_of(request)
+                m.inflight.labels(name).inc()
+                m.add_work(images, streams)
+                error, dropped = None, 0
+                try:
+                    async for response in _responses(behavior, request, context):
+                        if streams:
+                            dropped = m.observe_frame(response, dropped)
+                        yield response
+                except BaseException as exc:
+                    error = exc
+                    raise
+                finally:
+                    finish(context, error, None, images)
+
+            return streaming
+
+        async def unary(request, context):
+            started = time.perf_counter()
+            started_ns = time.time_ns() if self.traced else 0
+            images = 0 if request_streaming else images_of(request)
+            m.inflight.labels(name).inc()
+            m.add_work(images, 0)
+            error, response = None, None
+            try:
+                response = await behavior(request, context)
+                observe(response)
+                return response
+            except BaseException as exc:
+                error = exc
+                raise
+            finally:
+                finish(context, error, started, images)
+                if self.traced:
+                    _trace(name, started_ns, context, error, response)
+
+        return unary
+
+
+def _trace(name: str, started_ns: int, context, error: BaseException | None, response: Any) -> None:
+    from server.logs import request_id
+
+    kind = response.DESCRIPTOR.full_name if hasattr(response, "DESCRIPTOR") else ""
+    responses = [response] if kind == "ocr.v1.RecognizeResponse" else (
+        list(response.responses) if kind == "ocr.v1.BatchRecognizeResponse" else [])
+    tracing.record_call(name, started_ns, request_id(), status_of_call(context, error)[0], responses)
+
+
+def start_metrics_http(metrics: ServerMetrics, host: str, port: int):
+    """Serve ``/metrics`` on ``host:port`` in a daemon thread; returns (http server, bound port)."""
+    from prometheus_client import start_http_server
+
+    httpd, _thread = start_http_server(port, host.strip("[]") or "0.0.0.0", registry=metrics.registry)
+    return httpd, httpd.server_port
