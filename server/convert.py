@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from edge_runtime import types
-from edge_runtime.errors import InvalidImageError
+from edge_runtime import stream, types
+from edge_runtime.config import from_env
+from edge_runtime.errors import ConfigurationError, InvalidImageError, OcrError
 from server.errors import InvalidRequestError, status_of
 from clients.ocr_client.pb import ocr_pb2
 from server.plane import ImageSource, RawPixels
 
-__all__ = ["image_source", "recognize_response", "error_message", "stream_response", "provenance_message",
-           "stage_precisions"]
+__all__ = ["image_source", "recognize_response", "error_message", "stream_settings", "stream_frame",
+           "stream_response", "provenance_message", "stage_precisions"]
 
 _PIXEL_PREFIX = "PIXEL_FORMAT_"
 
@@ -78,14 +79,88 @@ def error_message(exc: BaseException) -> ocr_pb2.Error:
     return ocr_pb2.Error(code=code.value[0], reason=reason, message=message)
 
 
-def stream_response(sequence: int, capture_time, result: types.OcrResult | None = None,
-                    error: BaseException | None = None, frames_dropped: int = 0) -> ocr_pb2.StreamRecognizeResponse:
-    response = ocr_pb2.StreamRecognizeResponse(sequence=sequence, frames_dropped=frames_dropped)
-    if capture_time is not None:
-        response.capture_time.CopyFrom(capture_time)
-    if result is not None:
-        response.lines.extend(lines_of(result))
-        response.timings.CopyFrom(timings_of(result.timings_ms))
-    if error is not None:
-        response.error.CopyFrom(error_message(error))
+# ---- StreamRecognize ------------------------------------------------------------------------------------
+_EVENT = {t: ocr_pb2.TextEventType.Value(f"TEXT_EVENT_TYPE_{t.value}") for t in stream.EventType}
+_CHECK_PREFIX = "TEXT_CHECK_"
+
+
+def stream_settings(config: ocr_pb2.StreamConfig,
+                    defaults: stream.StreamSettings | None = None) -> stream.StreamSettings:
+    """A StreamConfig over the server's defaults (``OCR_STREAM_*`` variables); 0 / unset keeps the default.
+
+    A bad value is INVALID_ARGUMENT: ``TEXT_PATTERN_INVALID`` for a pattern, ``TEXT_CHECK_UNKNOWN`` for a check
+    number this server does not know, ``STREAM_CONFIG_INVALID`` for anything else.
+    """
+    base = defaults or from_env(stream.StreamSettings, prefix="OCR_STREAM_")
+    changes: dict[str, object] = {"skip_detection": config.options.skip_detection}
+    flow = ocr_pb2.FlowControl.Name(config.flow_control).removeprefix("FLOW_CONTROL_")
+    if flow != "UNSPECIFIED":
+        changes["mode"] = flow
+    numbers = {"queue_size": config.queue_size, "change_threshold": config.change_threshold,
+               "stable_after": config.stable_after_frames, "disappear_after": config.disappear_after_frames}
+    if config.reread_every_frames:  # "read a frame even when unchanged every N frames": detection and reading
+        numbers["refresh_every"] = numbers["reread_every"] = config.reread_every_frames
+    if config.box_change_threshold:
+        numbers["match_iou"] = config.box_change_threshold
+        numbers["strong_iou"] = max(base.strong_iou, config.box_change_threshold)
+    bad = [name for name, value in numbers.items() if value < 0]
+    if bad:
+        raise InvalidRequestError(f"StreamConfig fields must not be negative: {', '.join(bad)}",
+                                  "STREAM_CONFIG_INVALID")
+    changes.update({name: value for name, value in numbers.items() if value})
+    if config.text_patterns or config.text_checks:  # else the server's defaults (OCR_STREAM_TEXT_*)
+        known = set(ocr_pb2.TextCheck.values())
+        unknown = [str(c) for c in config.text_checks if c not in known]
+        if unknown:
+            raise InvalidRequestError(f"text_checks: unknown value(s) {', '.join(unknown)}", "TEXT_CHECK_UNKNOWN")
+        changes["text_patterns"] = tuple(config.text_patterns)
+        changes["text_checks"] = tuple(ocr_pb2.TextCheck.Name(c).removeprefix(_CHECK_PREFIX)
+                                       for c in config.text_checks if c != ocr_pb2.TEXT_CHECK_UNSPECIFIED)
+    try:
+        return base.replace(**changes)
+    except ConfigurationError as exc:
+        reason = exc.reason if exc.reason in ("TEXT_PATTERN_INVALID", "TEXT_CHECK_UNKNOWN") else "STREAM_CONFIG_INVALID"
+        raise InvalidRequestError(exc.message, reason) from None
+
+
+def stream_frame(message: ocr_pb2.Frame) -> stream.Frame:
+    """A ``Frame`` message; an image problem rides along as the frame's ``error`` (answered in its response)."""
+    capture = message.capture_time.ToNanoseconds() / 1e9 if message.HasField("capture_time") else 0.0
+    try:
+        source = image_source(message.image, message.HasField("image"))
+    except OcrError as exc:
+        return stream.Frame(None, message.sequence, capture, error=exc)
+    if isinstance(source, RawPixels):
+        return stream.Frame(stream.RawImage(source.data, source.width, source.height, source.pixel_format),
+                            message.sequence, capture)
+    return stream.Frame(source, message.sequence, capture)
+
+
+def stream_response(result: stream.FrameResult) -> ocr_pb2.StreamRecognizeResponse:
+    """One FrameResult as a StreamRecognizeResponse."""
+    response = ocr_pb2.StreamRecognizeResponse(sequence=result.sequence, frames_dropped=result.frames_dropped,
+                                               final=result.final, detected_area=result.detected_area,
+                                               frames_ahead=result.frames_ahead)
+    if result.capture_time:
+        response.capture_time.FromNanoseconds(round(result.capture_time * 1e9))
+    for line in result.lines:
+        response.lines.append(ocr_pb2.TextLine(
+            text=line.text, confidence=line.confidence, angle=line.angle, polygon=_points(line.polygon),
+            words=[ocr_pb2.Word(text=w.text, confidence=w.confidence, polygon=_points(w.polygon))
+                   for w in line.words], track_id=line.track_id))
+    for event in result.events:
+        response.events.append(ocr_pb2.TextEvent(
+            type=_EVENT[event.type], track_id=event.track_id, text=event.text, confidence=event.confidence,
+            polygon=_points(event.polygon),
+            candidates=[ocr_pb2.TextCandidate(text=c.text, score=c.score, frames=c.frames, accepted=c.accepted)
+                        for c in event.candidates]))
+    if result.error is not None:
+        cause = result.error.cause
+        response.error.CopyFrom(error_message(
+            cause if cause is not None else OcrError(result.error.message, result.error.reason)))
+    if not result.final:
+        ms = result.timings_ms
+        response.timings.CopyFrom(ocr_pb2.StageTimings(
+            decode_ms=ms.get("decode", 0.0), queue_ms=result.queue_wait_ms, detection_ms=ms.get("det", 0.0),
+            recognition_ms=ms.get("rec", 0.0), total_ms=result.queue_wait_ms + result.processing_ms))
     return response

@@ -3,6 +3,12 @@
 Free of grpc: the servicer converts messages and maps errors; everything here speaks domain types and raises
 ``edge_runtime.errors`` exceptions. Model runs go to one inference executor (each run already uses the
 engine's intra-op threads); decoding and crop preparation go to a separate CPU pool.
+
+Admission counts units of work against ``max_concurrent_rpcs``: a unary call holds a slot for its life, a
+stream frame only while it is computed (``frame_slot``). An open stream holds no slot; open streams are counted
+apart (at most ``max_concurrent_rpcs`` of them), and their frames take turns, one frame per stream, in the
+``streams`` scheduler in front of the inference executor, ``inference_threads`` frames at a time, so streams
+never hold more than that many slots, however many cameras are open.
 """
 
 from __future__ import annotations
@@ -12,15 +18,16 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable, Sequence
+from typing import AsyncIterator, Callable, Iterator, Sequence
 
 import numpy as np
 
 from edge_runtime import imageio, recognize
 from edge_runtime.errors import DeadlineExceededError, NotReadyError, OverloadedError
 from edge_runtime.pipeline import LineCrop, OcrEngine
+from edge_runtime.stream.scheduler import FrameScheduler
 from edge_runtime.types import OcrResult
 from server.batcher import RecognitionBatcher
 from server.config import ServerConfig
@@ -49,7 +56,8 @@ class PlaneStats:
     detections: int = 0  # detector runs
     expired: int = 0  # work skipped because its deadline had passed
     cancelled: int = 0  # calls whose caller went away mid-way
-    overloaded: int = 0  # calls refused by admission control
+    overloaded: int = 0  # calls (and stream frames) refused by admission control
+    stream_frames: int = 0  # stream frames admitted to the models
 
 
 class OcrPlane:
@@ -63,7 +71,11 @@ class OcrPlane:
         self._infer = ThreadPoolExecutor(config.inference_threads, thread_name_prefix="ocr-infer")
         self._cpu = ThreadPoolExecutor(config.decode_threads, thread_name_prefix="ocr-cpu")
         self._batcher: RecognitionBatcher | None = None
+        # frames of all open streams, one per stream in turn, a few at a time, on the inference executor
+        self.streams = FrameScheduler(self._infer, config.inference_threads)
+        self._slots = threading.Lock()  # _active and _streams change on the event loop and on worker threads
         self._active = 0
+        self._streams = 0
         self._ready = threading.Event()
         self.draining = False
 
@@ -94,28 +106,76 @@ class OcrPlane:
         self._cpu.shutdown(wait=False, cancel_futures=True)
 
     # ---- admission ----------------------------------------------------------------------------------
-    @asynccontextmanager
-    async def admitted(self) -> AsyncIterator[OcrEngine]:
-        """One call's slot: refuses while loading, draining or when ``max_concurrent_rpcs`` calls are active."""
+    def _open(self) -> OcrEngine:
         if self.draining:
             raise NotReadyError("server is shutting down", "SHUTTING_DOWN")
         if not self.ready or self.engine is None:
             raise NotReadyError("models are loading or warming up; retry shortly")
-        if self._active >= self.config.max_concurrent_rpcs:
-            self.stats.overloaded += 1
-            raise OverloadedError(f"{self._active} calls in progress, the limit is {self.config.max_concurrent_rpcs}")
-        self._active += 1
+        return self.engine
+
+    def _take_slot(self, what: str) -> None:
+        with self._slots:
+            if self._active >= self.config.max_concurrent_rpcs:
+                self.stats.overloaded += 1
+                raise OverloadedError(f"{self._active} calls in progress, the limit is "
+                                      f"{self.config.max_concurrent_rpcs}; {what} refused")
+            self._active += 1
+
+    def _give_slot(self) -> None:
+        with self._slots:
+            self._active -= 1
+
+    @asynccontextmanager
+    async def admitted(self) -> AsyncIterator[OcrEngine]:
+        """One call's slot: refuses while loading, draining or when ``max_concurrent_rpcs`` calls are active."""
+        engine = self._open()
+        self._take_slot("call")
         try:
-            yield self.engine
+            yield engine
         except asyncio.CancelledError:
             self.stats.cancelled += 1
             raise
         finally:
-            self._active -= 1
+            self._give_slot()
+
+    @asynccontextmanager
+    async def stream_opened(self) -> AsyncIterator[OcrEngine]:
+        """One open stream: no admission slot (its frames take one each, see ``frame_slot``); refuses while
+        loading, draining or when ``max_concurrent_rpcs`` streams are open."""
+        engine = self._open()
+        with self._slots:
+            if self._streams >= self.config.max_concurrent_rpcs:
+                self.stats.overloaded += 1
+                raise OverloadedError(f"{self._streams} streams open, the limit is {self.config.max_concurrent_rpcs}")
+            self._streams += 1
+        try:
+            yield engine
+        except asyncio.CancelledError:
+            self.stats.cancelled += 1
+            raise
+        finally:
+            with self._slots:
+                self._streams -= 1
+
+    @contextmanager
+    def frame_slot(self) -> Iterator[None]:
+        """A stream frame's slot while its models run (on the worker thread): OVERLOADED when every slot is
+        taken, which fails that frame only."""
+        self._take_slot("stream frame")
+        self.stats.stream_frames += 1
+        try:
+            yield
+        finally:
+            self._give_slot()
 
     @property
     def active_calls(self) -> int:
+        """Units of work holding a slot: unary calls and stream frames being computed."""
         return self._active
+
+    @property
+    def open_streams(self) -> int:
+        return self._streams
 
     # ---- pipeline -----------------------------------------------------------------------------------
     async def recognize(self, source: ImageSource, skip_detection: bool = False,

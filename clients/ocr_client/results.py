@@ -15,6 +15,7 @@ import grpc
 from google.protobuf import json_format
 
 __all__ = ["REASON_KEY", "REQUEST_ID_KEY", "RETRY_AFTER_KEY", "OcrCallError", "Point", "Word", "TextLine", "StageTimings", "Provenance", "RecognizeResult",
+           "TextCandidate",
            "TextEvent", "StreamResult", "StreamFrame", "ServerLimits", "StagePrecision", "ServerInfo", "to_dict"]
 
 REASON_KEY = "ocr-error-reason"  # trailing metadata key the server puts its stable reason in
@@ -86,6 +87,7 @@ class TextLine:
     polygon: tuple[Point, ...]
     words: tuple[Word, ...]
     angle: int
+    track_id: int = 0  # StreamRecognize only: the line's track (as in TextEvent.track_id)
 
 
 @dataclass(frozen=True)
@@ -129,12 +131,23 @@ class RecognizeResult(_Result):
 
 
 @dataclass(frozen=True)
+class TextCandidate:
+    """A distinct reading of a tracked line: its share of the vote, frames read so, passes the stream's checks."""
+
+    text: str
+    score: float
+    frames: int
+    accepted: bool
+
+
+@dataclass(frozen=True)
 class TextEvent:
     type: str  # TEXT_EVENT_TYPE_APPEARED, _UPDATED, _STABLE or _DISAPPEARED
     track_id: int
     text: str
     confidence: float
     polygon: tuple[Point, ...]
+    candidates: tuple[TextCandidate, ...] = ()  # highest score first: why `text` was chosen
 
 
 @dataclass(frozen=True)
@@ -148,6 +161,9 @@ class StreamResult(_Result):
     capture_time: float | None  # seconds since the epoch, as sent
     timings: StageTimings | None  # None on the end-of-stream flush
     error: OcrCallError | None = None
+    final: bool = False  # the end-of-stream flush (DISAPPEARED for every line still reported)
+    detected_area: float = 0.0  # share of the frame the detector ran on
+    frames_ahead: int = 0  # frames of other streams the server ran while this one waited for its turn
     message: Any = field(default=None, repr=False, compare=False)  # the ocr.v1.StreamRecognizeResponse
 
 
@@ -204,7 +220,8 @@ def _points(points: Any) -> tuple[Point, ...]:
 
 def _lines(lines: Any) -> tuple[TextLine, ...]:
     return tuple(TextLine(line.text, line.confidence, _points(line.polygon),
-                          tuple(Word(w.text, w.confidence, _points(w.polygon)) for w in line.words), line.angle)
+                          tuple(Word(w.text, w.confidence, _points(w.polygon)) for w in line.words), line.angle,
+                          line.track_id)
                  for line in lines)
 
 
@@ -234,11 +251,14 @@ def recognize_result(response: Any) -> RecognizeResult:
 
 def stream_result(response: Any) -> StreamResult:
     events = tuple(TextEvent(_enum_name(response, "TextEventType", e.type), e.track_id, e.text, e.confidence,
-                             _points(e.polygon)) for e in response.events)
+                             _points(e.polygon),
+                             tuple(TextCandidate(c.text, c.score, c.frames, c.accepted) for c in e.candidates))
+                   for e in response.events)
     capture = response.capture_time.ToNanoseconds() / 1e9 if response.HasField("capture_time") else None
     return StreamResult(sequence=response.sequence, lines=_lines(response.lines), events=events,
                         frames_dropped=response.frames_dropped, capture_time=capture, timings=_timings(response),
-                        error=_error(response), message=response)
+                        error=_error(response), final=response.final, detected_area=response.detected_area,
+                        frames_ahead=response.frames_ahead, message=response)
 
 
 def server_info(response: Any) -> ServerInfo:

@@ -21,7 +21,8 @@ from edge_runtime.errors import ConfigurationError, OcrError
 from edge_runtime.stream.flow import FlowMode
 from edge_runtime.stream.settings import StreamSettings
 from edge_runtime.stream.sources import SourceError, VideoSource, is_live, parse_source
-from edge_runtime.stream.types import EventType, Frame, FrameError, FrameResult, TrackedLine, TrackEvent
+from edge_runtime.stream.types import (EventType, Frame, FrameError, FrameResult, TextCandidate, TrackedLine,
+                                       TrackEvent)
 
 __all__ = ["main", "build_parser", "stream_settings"]
 
@@ -35,7 +36,10 @@ examples:
   python -m edge_runtime stream --source rtsp://cam/1 --server localhost:50051 --jpeg
 
 Output: one JSON object per line: {"event": "APPEARED" | "UPDATED" | "STABLE" | "DISAPPEARED", ...} and
-{"error": {...}} for frames that could not be read; with --frames also {"frame": ...} for every frame.
+{"error": {...}} for frames that could not be read; with --frames also {"frame": ...} for every frame. Fields
+shared with ocr.v1 (track_id, candidates [{text, score, frames, accepted}], detected_area, frames_ahead,
+final) have the .proto's names. Report only plates: --set 'text_patterns=[A-Z]{2} ?[0-9]{4}'; only valid
+container codes or IBANs: --set text_checks=ISO6346,IBAN.
 Settings not exposed as flags: OCR_STREAM_<FIELD> environment variables or --set FIELD=VALUE.
 """
 
@@ -159,24 +163,29 @@ def stream_config(settings: StreamSettings) -> dict[str, Any]:
         "box_change_threshold": settings.match_iou,
         "stable_after_frames": settings.stable_after,
         "disappear_after_frames": settings.disappear_after,
+        "text_patterns": list(settings.text_patterns),
+        "text_checks": [f"TEXT_CHECK_{name}" for name in settings.text_checks],
     }
 
 
 def _result_of(response: Any) -> FrameResult:
-    """A client StreamResult as the FrameResult the in-process path prints (lines carry no track id)."""
+    """A client StreamResult as the FrameResult the in-process path prints."""
     events = tuple(TrackEvent(EventType(e.type.removeprefix("TEXT_EVENT_TYPE_")), e.track_id, e.text, e.confidence,
-                              tuple((p.x, p.y) for p in e.polygon), response.sequence)
+                              tuple((p.x, p.y) for p in e.polygon), response.sequence,
+                              candidates=tuple(TextCandidate(c.text, c.score, c.frames, c.accepted)
+                                               for c in e.candidates))
                    for e in response.events if e.type != "TEXT_EVENT_TYPE_UNSPECIFIED")
-    lines = tuple(TrackedLine(0, line.text, line.confidence, tuple((p.x, p.y) for p in line.polygon), line.angle)
+    lines = tuple(TrackedLine(line.track_id, line.text, line.confidence, tuple((p.x, p.y) for p in line.polygon),
+                              line.angle)
                   for line in response.lines)
     error = FrameError(response.error.reason or response.error.code.name, response.error.message) \
         if response.error is not None else None
-    final = response.timings is None and error is None  # the server's end-of-stream flush
     timings = response.timings
     return FrameResult(response.sequence, response.capture_time or 0.0, lines, events,
                        frames_dropped=response.frames_dropped,
                        queue_wait_ms=timings.queue_ms if timings else 0.0,
-                       processing_ms=timings.total_ms if timings else 0.0, error=error, final=final)
+                       processing_ms=timings.total_ms if timings else 0.0, error=error, final=response.final,
+                       detected_area=response.detected_area, frames_ahead=response.frames_ahead)
 
 
 # ---- output ---------------------------------------------------------------------------------------------
@@ -192,6 +201,9 @@ def _print_result(result: FrameResult, frames: bool, out: TextIO) -> None:
             "sequence": result.sequence, "capture_time": result.capture_time,
             "latency_ms": round((now - result.capture_time) * 1000, 1) if result.capture_time else None,
             **({"previous_text": event.previous_text} if event.previous_text else {}),
+            "candidates": [{"text": c.text, "score": round(c.score, 4), "frames": c.frames, "accepted": c.accepted}
+                           for c in event.candidates],
+            "final": result.final,
         }, ensure_ascii=False) + "\n")
     if frames and not result.final:
         out.write(json.dumps({
@@ -200,6 +212,7 @@ def _print_result(result: FrameResult, frames: bool, out: TextIO) -> None:
                        "reported": line.reported} for line in result.lines],
             "lines_read": result.lines_read, "frames_dropped": result.frames_dropped,
             "queue_wait_ms": result.queue_wait_ms, "processing_ms": result.processing_ms,
+            "detected_area": result.detected_area, "frames_ahead": result.frames_ahead,
         }, ensure_ascii=False) + "\n")
     out.flush()
 

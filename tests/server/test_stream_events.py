@@ -39,6 +39,9 @@ def test_each_text_is_reported_once(client):
     responses = list(client.stub.StreamRecognize(requests(config, scene.frames), timeout=600))
     assert [r.sequence for r in responses[:-1]] == list(range(len(scene.frames)))
     assert responses[-1].sequence == len(scene.frames) - 1 and not responses[-1].lines  # the end-of-stream flush
+    assert responses[-1].final and not any(r.final for r in responses[:-1])
+    assert responses[0].detected_area == pytest.approx(1.0)  # the first frame is searched whole
+    assert any(r.detected_area == 0 for r in responses[:-1])  # unchanged frames run no detector
     events = events_of(responses)
     for kind in ("APPEARED", "DISAPPEARED", "STABLE"):
         assert Counter(text for k, text, _, _ in events if k == kind) == Counter(scene.texts), events
@@ -49,6 +52,10 @@ def test_each_text_is_reported_once(client):
     middle = responses[12]
     assert {line.text for line in middle.lines} == {"EXIT", "GATE B12"} and middle.timings.total_ms > 0
     assert {" ".join(w.text for w in line.words) for line in middle.lines} == {"EXIT", "GATE B12"}
+    track_of = {text: track for kind, text, track, _ in events if kind == "APPEARED"}
+    assert {line.text: line.track_id for line in middle.lines} == {t: track_of[t] for t in ("EXIT", "GATE B12")}
+    appeared = [e for r in responses for e in r.events if e.type == EVENT.TEXT_EVENT_TYPE_APPEARED]
+    assert all(e.candidates[0].text == e.text and e.candidates[0].accepted for e in appeared)
 
 
 def test_latest_only_drops_frames_a_busy_server_cannot_take(client):
@@ -62,12 +69,17 @@ def test_latest_only_drops_frames_a_busy_server_cannot_take(client):
     assert Counter(text for k, text, _, _ in events_of(responses) if k == "APPEARED") <= Counter(scene.texts)
 
 
-def test_negative_config_is_refused(client):
-    config = ocr_pb2.StreamConfig(queue_size=-1)
+@pytest.mark.parametrize("config, reason", [
+    (ocr_pb2.StreamConfig(queue_size=-1), "STREAM_CONFIG_INVALID"),
+    (ocr_pb2.StreamConfig(text_patterns=["[A-Z]{2} ?[0-9]{4}", "(unclosed"]), "TEXT_PATTERN_INVALID"),
+    (ocr_pb2.StreamConfig(text_patterns=["a" * 300]), "TEXT_PATTERN_INVALID"),
+    (ocr_pb2.StreamConfig(text_checks=[7]), "TEXT_CHECK_UNKNOWN"),  # a number this server does not know
+])
+def test_bad_config_is_refused(client, config, reason):
     with pytest.raises(grpc.RpcError) as info:
         list(client.stub.StreamRecognize(requests(config, []), timeout=60))
     error = OcrCallError.from_rpc_error(info.value)
-    assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "STREAM_CONFIG_INVALID")
+    assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, reason)
 
 
 def test_cancelled_streams_release_their_slot(client, served):
@@ -121,3 +133,23 @@ def test_config_fields_map_onto_stream_settings():
     assert (s.reread_every, s.refresh_every, s.stable_after, s.disappear_after) == (9, 9, 11, 6)
     assert s.match_iou == pytest.approx(0.4)  # float32 on the wire
     assert s.match_iou <= s.strong_iou
+    assert (s.text_patterns, s.text_checks) == ((), ())
+    config = ocr_pb2.StreamConfig(text_patterns=[r"[A-Z]{2} ?[0-9]{4}"],
+                                  text_checks=[ocr_pb2.TEXT_CHECK_ISO6346, ocr_pb2.TEXT_CHECK_UNSPECIFIED,
+                                               ocr_pb2.TEXT_CHECK_IBAN])
+    s = settings_of(config, defaults)
+    assert (s.text_patterns, s.text_checks) == ((r"[A-Z]{2} ?[0-9]{4}",), ("ISO6346", "IBAN"))
+    only_checks = settings_of(ocr_pb2.StreamConfig(text_checks=[ocr_pb2.TEXT_CHECK_IBAN]),
+                              defaults.replace(text_patterns=("x",)))
+    assert (only_checks.text_patterns, only_checks.text_checks) == ((), ("IBAN",))  # the config replaces both
+
+
+def test_a_plate_pattern_reports_only_the_plate(client):
+    scene = stream_videos.plate_drive_through()
+    config = ocr_pb2.StreamConfig(flow_control=ocr_pb2.FLOW_CONTROL_ALL, text_patterns=[r"[A-Z]{2} ?[0-9]{4}"])
+    results = list(client.stream_recognize(scene.frames, config=config))
+    events = [(e.type, e.text) for r in results for e in r.events]
+    assert events[0] == ("TEXT_EVENT_TYPE_APPEARED", "KD 4821") and {t for _, t in events} == {"KD 4821"}
+    assert all(line.text == "KD 4821" and line.track_id for r in results for line in r.lines)
+    gone = [e for r in results for e in r.events if e.type == "TEXT_EVENT_TYPE_DISAPPEARED"]
+    assert [e.text for e in gone] == ["KD 4821"] and gone[0].candidates[0].accepted

@@ -22,9 +22,15 @@ def test_events_are_printed_once_as_json_lines(clips, capsys, camera_env):
     events = [(r["event"], r["text"]) for r in records]
     for text in scene.texts:
         assert events.count(("APPEARED", text)) == events.count(("DISAPPEARED", text)) == 1
-    assert all({"track_id", "confidence", "polygon", "sequence", "capture_time", "latency_ms"} <= r.keys()
+    assert all({"track_id", "confidence", "polygon", "sequence", "capture_time", "latency_ms", "candidates"} <= r.keys()
                for r in records)
     assert "fps" in err
+    # fields shared with ocr.v1 are spelled as its proto3 JSON mapping spells them
+    from clients.ocr_client.pb import ocr_pb2
+
+    candidate = records[0]["candidates"][0]
+    assert set(candidate) == set(ocr_pb2.TextCandidate.DESCRIPTOR.fields_by_name)
+    assert candidate["text"] == records[0]["text"] and candidate["accepted"] is True and candidate["frames"] >= 2
 
 
 def test_per_frame_records(clips, capsys, camera_env):
@@ -47,9 +53,24 @@ def test_settings_precedence(monkeypatch):
     assert (settings.mode, settings.queue_size) == (FlowMode.QUEUE, 3)
 
 
+def test_text_patterns_and_checks_from_flags_reach_the_stream_config():
+    from clients.ocr_client.client import stream_config as client_config
+    from edge_runtime.stream.cli import stream_config
+
+    parse = build_parser().parse_args
+    settings = stream_settings(parse(["--source", "clip.mp4", "--set", "text_patterns=[A-Z]{2} ?[0-9]{4}",
+                                      "--set", "text_checks=iso6346,iban"]))
+    assert settings.text_patterns == ("[A-Z]{2} ?[0-9]{4}",) and settings.text_checks == ("ISO6346", "IBAN")
+    config = client_config(stream_config(settings))  # the JSON form parses as ocr.v1.StreamConfig
+    assert list(config.text_patterns) == ["[A-Z]{2} ?[0-9]{4}"]
+    assert list(config.text_checks) == [1, 2]  # TEXT_CHECK_ISO6346, TEXT_CHECK_IBAN
+
+
 def test_bad_settings_and_sources_exit_nonzero(tmp_path, capsys):
     assert edge_main(["stream", "--source", "x.mp4", "--set", "no_such=1"]) == 2
     assert edge_main(["stream", "--source", "x.mp4", "--set", "min_hits=0"]) == 2
+    assert edge_main(["stream", "--source", "x.mp4", "--set", "text_patterns=[A-Z"]) == 2
+    assert "TEXT_PATTERN_INVALID" in capsys.readouterr().err
     assert edge_main(["stream", "--source", str(tmp_path / "missing.avi")]) == 1
     assert "SOURCE_UNAVAILABLE" in capsys.readouterr().err
 
