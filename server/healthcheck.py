@@ -1,7 +1,9 @@
 """`python -m server.healthcheck`: exit 0 when the local server's gRPC health says SERVING, 1 otherwise.
 
 The container HEALTHCHECK (Dockerfile.edge) runs it; it speaks the standard grpc.health.v1 protocol, so it
-also tells "models still loading" (NOT_SERVING) from "nothing listening" (unreachable) in its one line.
+also tells "models still loading" (NOT_SERVING) from "nothing listening" (unreachable) in its one line. It asks
+the plain-text health port (``OCR_HEALTH_PORT``, which serves health only) where one is set, so it needs no
+certificate when the main port has TLS or mutual TLS.
 """
 
 from __future__ import annotations
@@ -31,11 +33,14 @@ def check(target: str, service: str = "", timeout_s: float = 2.0) -> tuple[bool,
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m server.healthcheck", description=__doc__.splitlines()[0])
-    parser.add_argument("--target", default=None, help="host:port (default 127.0.0.1:$OCR_PORT, port 50051)")
+    parser.add_argument("--target", default=None, help="host:port (default 127.0.0.1:$OCR_HEALTH_PORT, the "
+                                                        "plain-text health port, else $OCR_PORT, else 50051)")
     parser.add_argument("--service", default="", help="service name (default: the whole server)")
     parser.add_argument("--timeout-s", type=float, default=2.0)
     args = parser.parse_args(argv)
-    target = args.target or f"127.0.0.1:{os.environ.get('OCR_PORT') or 50051}"
+    health_port = os.environ.get("OCR_HEALTH_PORT", "").strip()
+    port = health_port if health_port not in ("", "0") else os.environ.get("OCR_PORT") or 50051
+    target = args.target or f"127.0.0.1:{port}"
     serving, seen = check(target, args.service, args.timeout_s)
     print(seen)
     return 0 if serving else 1
