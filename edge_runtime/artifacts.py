@@ -35,9 +35,13 @@ def host_mismatch(record: dict[str, Any]) -> str | None:
     """
     recorded = record.get("inputs", {}).get("cpu_features")
     here = cpu_features()
-    if recorded is None or not here or recorded == here:
+    if recorded is None or not here or _present(recorded) == _present(here):
         return None
     return f"INT8 was gated on a CPU with {feature_summary(recorded)}, this one has {feature_summary(here)}"
+
+
+def _present(features: dict[str, bool]) -> set[str]:
+    return {flag for flag, on in features.items() if on}
 
 
 def _int8_cost(entry: dict[str, Any]) -> str:
