@@ -129,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         return commands[argv[0]](argv[1:])
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): not an error of ours
+        sys.stderr.close()
+        return 0
     except OcrError as exc:
         _fail(exc)
         return 2
