@@ -15,6 +15,15 @@ event; full OCR: the first result whose lines contain the text). ``--lossless`` 
 It also reports how many such cameras at 5 and 15 fps the machine's cores would serve in real time, from
 the stream side's CPU per consumed frame measured with every frame fed (an estimate: one camera measured,
 scaled by the cores; not a run of many cameras at once).
+
+``--cameras N [N ...] --fps F [F ...]`` instead runs N cameras at once for every N and F: in-process
+sessions sharing one engine through the server's scheduler (``FrameScheduler`` on one inference thread,
+round-robin by stream), each fed the clip's JPEG frames (offset per camera) at F fps with lossless flow
+control (ALL), so a camera that cannot keep up shows as growing lag (capture to result). A camera keeps real
+time when every frame was answered and its lag grew by less than two frame periods from the run's second
+quarter to its last; the report gives, per F, the most cameras of those tried that all kept real time.
+
+    python -m bench.stream_bench --cameras 1 2 4 --fps 5 15 --seconds 20
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -35,7 +45,7 @@ import numpy as np
 
 from edge_runtime.cli import add_engine_arguments, engine_config
 from edge_runtime.pipeline import OcrEngine
-from edge_runtime.stream import EventType, FlowMode, Frame, StreamSettings, run_stream
+from edge_runtime.stream import EventType, FlowMode, Frame, FrameScheduler, StreamSettings, run_stream
 from edge_runtime.stream.flow import FlowCancelled, FlowClosed, FlowQueue
 from edge_runtime.stream.sources import VideoSource
 from edge_runtime.stream.tracking import similarity
@@ -196,6 +206,104 @@ def full_ocr_side(engine: OcrEngine, path: Path, lossless: bool) -> Callable:
     return run
 
 
+def _clip_jpegs(path: Path, limit: int = 150) -> list[bytes]:
+    """The clip's first ``limit`` frames, JPEG-encoded as an IP camera sends them."""
+    capture = cv2.VideoCapture(str(path))
+    frames: list[bytes] = []
+    while len(frames) < limit:
+        ok, image = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes())
+    capture.release()
+    return frames
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2] if ordered else 0.0
+
+
+def cameras_run(engine: OcrEngine, jpegs: list[bytes], cameras: int, fps: float, seconds: float,
+                workers: int = 1) -> dict:
+    """``cameras`` streams at ``fps`` for ``seconds``, sharing ``engine`` through one FrameScheduler that runs
+    ``workers`` frames at a time (the server's ``inference_threads``)."""
+    executor = ThreadPoolExecutor(workers, thread_name_prefix="ocr-infer")
+    scheduler = FrameScheduler(executor, workers)
+    n = max(int(seconds * fps), 8)
+    start = time.time() + 0.5
+    per_camera: list[dict] = [{} for _ in range(cameras)]
+
+    def camera(k: int) -> None:
+        def frames():
+            for i in range(n):
+                at = start + i / fps  # when the camera took it; a camera held up by back-pressure falls behind
+                delay = at - time.time()
+                if delay > 0:
+                    time.sleep(delay)
+                yield Frame(jpegs[(k * 17 + i) % len(jpegs)], i, at)
+
+        lags: list[float] = []
+        errors = ahead = 0
+        with run_stream(engine, frames(), StreamSettings(mode=FlowMode.ALL), scheduler=scheduler) as results:
+            for result in results:
+                if result.final:
+                    continue
+                lags.append((time.time() - result.capture_time) * 1000)
+                errors += result.error is not None
+                ahead = max(ahead, result.frames_ahead)
+        q = max(len(lags) // 4, 1)
+        growth = _median(lags[-q:]) - _median(lags[q:2 * q])
+        period_ms = 1000 / fps
+        per_camera[k] = {"frames": len(lags), "errors": errors, "lag_ms_median": round(_median(lags), 1),
+                         "lag_ms_last_quarter": round(_median(lags[-q:]), 1),
+                         "lag_ms_max": round(max(lags, default=0.0), 1), "lag_growth_ms": round(growth, 1),
+                         "max_frames_ahead": ahead,
+                         "keeps_real_time": len(lags) == n and not errors and growth < 2 * period_ms}
+
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    threads = [threading.Thread(target=camera, args=(k,), name=f"camera-{k}") for k in range(cameras)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    executor.shutdown(wait=True)
+    frames = sum(c["frames"] for c in per_camera)
+    return {"cameras": cameras, "fps": fps, "workers": workers, "frames_per_camera": n, "wall_s": round(wall, 2),
+            "cpu_cores_used": round(cpu / wall, 2), "cpu_ms_per_frame": round(cpu * 1000 / max(frames, 1), 1),
+            "all_keep_real_time": all(c["keeps_real_time"] for c in per_camera), "per_camera": per_camera}
+
+
+def cameras_main(args: argparse.Namespace, engine: OcrEngine) -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        clip = Path(folder) / "stream_bench.avi"
+        make_clip(clip, min(args.seconds, 5.0), jitter=args.jitter)
+        jpegs = _clip_jpegs(clip)
+    runs = []
+    for fps in args.fps:
+        for cameras in args.cameras:
+            run = cameras_run(engine, jpegs, cameras, fps, args.seconds, args.workers)
+            runs.append(run)
+            growth = max(c["lag_growth_ms"] for c in run["per_camera"])
+            verdict = "real time" if run["all_keep_real_time"] else "BEHIND"
+            print(f"{cameras:3d} cameras at {fps:4.1f} fps: {verdict:9s} "
+                  f"lag at the end {max(c['lag_ms_last_quarter'] for c in run['per_camera']):8.1f} ms, "
+                  f"growth {growth:8.1f} ms, "
+                  f"cores {run['cpu_cores_used']:.2f}, cpu/frame {run['cpu_ms_per_frame']} ms", file=sys.stderr)
+    served = {f"at_{fps:g}_fps": max([r["cameras"] for r in runs if r["fps"] == fps and r["all_keep_real_time"]],
+                                     default=0) for fps in args.fps}
+    report = {"clip": {"width": SIZE[0], "height": SIZE[1], "jitter_px": args.jitter, "encoding": "jpeg q85"},
+              "engine": {"bundle": engine.provenance.bundle, "backend": engine.provenance.backend,
+                         "threads": engine.config.num_threads}, "cores": os.cpu_count(),
+              "cameras_served": served, "runs": runs}
+    print(f"720p cameras kept in real time (of those tried): {served}", file=sys.stderr)
+    print(json.dumps(report, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.stream_bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -204,11 +312,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jitter", type=float, default=2.0, help="camera shake, +- pixels per frame (0: tripod)")
     parser.add_argument("--no-capacity", action="store_true", help="skip the lossless run the camera count uses")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--cameras", type=int, nargs="+", metavar="N",
+                        help="run N simultaneous cameras instead (each N given, with each --fps)")
+    parser.add_argument("--fps", type=float, nargs="+", default=[5.0, 15.0], metavar="F",
+                        help="--cameras: frames per second of each camera (default: 5 15)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="--cameras: frames computed at once (the server's OCR_INFERENCE_THREADS, default 1)")
     add_engine_arguments(parser)
     args = parser.parse_args(argv)
 
     engine = OcrEngine(engine_config(args))
     engine.warm_up()
+    if args.cameras:
+        return cameras_main(args, engine)
     with tempfile.TemporaryDirectory() as folder:
         clip = Path(folder) / "stream_bench.avi"
         cues = make_clip(clip, args.seconds, jitter=args.jitter)
