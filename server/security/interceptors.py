@@ -528,4 +528,6 @@ class RedactInterceptor(_Interceptor):
         else:
             for event in response.events:
                 event.text = redactor.text(event.text)
+                for candidate in event.candidates:  # the readings a track chose from carry the same data
+                    candidate.text = redactor.text(candidate.text)
         return response

@@ -171,3 +171,17 @@ def test_issue_token_command():
     token, entry = result.stdout.splitlines()
     contents = parse(json.dumps({"tokens": [json.loads(entry)]}).encode())
     assert contents.tokens[hash_token(token)].scopes == {"ocr.stream"}
+
+
+def test_stream_events_and_their_candidate_readings_are_redacted():
+    """A track's candidate readings carry the same text as the event: both leave the box masked."""
+    from clients.ocr_client.pb import ocr_pb2
+    from server.security.interceptors import RedactInterceptor
+
+    response = ocr_pb2.StreamRecognizeResponse()
+    event = response.events.add(text="mail bob@example.com")
+    event.candidates.add(text="mail bob@example.com", score=0.7)
+    event.candidates.add(text="mail bob@exarnple.com", score=0.3)
+    RedactInterceptor(Redactor(["email"])).redact(response)
+    assert "@" not in response.events[0].text
+    assert all("@" not in c.text for c in response.events[0].candidates)
