@@ -67,3 +67,14 @@ def test_bad_operations_flags_fail_in_one_line() -> None:
                          (("--metrics-port", "70000"), "metrics_port")]:
         run = _serve(*flags, timeout_s=120)
         assert run.returncode == 2 and words in run.stderr, run.stderr
+
+
+def test_tracing_is_off_and_free_without_an_endpoint(monkeypatch) -> None:
+    from server import tracing
+
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    monkeypatch.setattr(tracing, "_tried", False)
+    monkeypatch.setattr(tracing, "_tracer", None)
+    assert tracing.tracer() is None
+    tracing.record_call("Recognize", 0, None, "OK", [])  # a no-op
+    assert "opentelemetry.sdk" not in sys.modules
