@@ -118,6 +118,9 @@ function messageJson(scope, message) {
   const out = {};
   for (const field of scope.type.field) {
     const value = message[field.name];
+    if (isOptional(scope, field) && message[`_${field.name}`] !== field.name) {
+      continue; // an unset `optional` field: absent, as the proto3 JSON mapping leaves it (loader defaults fill it)
+    }
     if (field.label === 'LABEL_REPEATED') {
       const entry = scope.type.nestedType.find((t) => t.name === field.typeName && t.options && t.options.mapEntry);
       if (entry) {
@@ -128,7 +131,7 @@ function messageJson(scope, message) {
         out[field.name] = (value || []).map((v) => scalarJson(field, v, scope));
       }
     } else if (value === null || value === undefined) {
-      if (field.type !== 'TYPE_MESSAGE' && !field.proto3Optional) {
+      if (field.type !== 'TYPE_MESSAGE' && !isOptional(scope, field)) {
         out[field.name] = scalarJson(field, defaultOf(field), scope);
       }
     } else {
@@ -136,6 +139,13 @@ function messageJson(scope, message) {
     }
   }
   return out;
+}
+
+/** A proto3 `optional` field: the loader reports it as the only member of a synthetic oneof `_<name>`. */
+function isOptional(scope, field) {
+  if (field.proto3Optional) return true;
+  const oneof = Number.isInteger(field.oneofIndex) ? (scope.type.oneofDecl || [])[field.oneofIndex] : undefined;
+  return Boolean(oneof && oneof.name === `_${field.name}`);
 }
 
 function defaultOf(field) {
