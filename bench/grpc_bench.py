@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -61,14 +61,16 @@ def _set_images(name: str, limit: int) -> list[Path]:
     return [EVAL_DIR / name / json.loads(row)["image"] for row in rows[:limit]]
 
 
-class _ServerProcess:
-    """``python -m server --port 0`` in a subprocess; ``target`` once it is listening."""
+class ServerProcess:
+    """``python -m server`` on a free loopback port in a subprocess, its log collected; ``target`` once it is
+    listening. ``extra``: more server flags; the result cache is off so that repeated images are computed."""
 
-    def __init__(self) -> None:
-        env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        self.process = subprocess.Popen([sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", "0"],
-                                        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True)
+    def __init__(self, extra: Sequence[str] = ()) -> None:
+        env = {**os.environ, "OCR_CACHE": "0",
+               "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        self.process = subprocess.Popen([sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", "0",
+                                         *extra], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True)
         assert self.process.stdout is not None
         self.log: list[str] = []
         for line in self.process.stdout:
@@ -78,20 +80,23 @@ class _ServerProcess:
                 self.target = f"127.0.0.1:{match.group(1)}"
                 threading.Thread(target=lambda: self.log.extend(self.process.stdout), daemon=True).start()
                 return
-        raise RuntimeError("server did not start:\n" + "".join(self.log))
+        raise RuntimeError("server did not start:\n" + "".join(self.log[-40:]))
 
-    def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+    def close(self) -> int | None:
+        """Stop it (SIGTERM, then SIGKILL after 120 s) unless it has exited; its exit status."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(120)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        return self.process.returncode
 
 
 def _grpc_system(target: str | None):
     from clients.ocr_client import OcrClient
 
-    server = None if target else _ServerProcess()
+    server = None if target else ServerProcess()
     client = OcrClient(target or server.target, timeout=300)
     client.wait_until_serving(300)
     info = client.server_info()

@@ -18,15 +18,14 @@ import itertools
 import json
 import os
 import platform
-import re
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+
+from bench.grpc_bench import ServerProcess
 
 __all__ = ["main", "summarize", "plot", "rss_mb"]
 
@@ -42,35 +41,6 @@ def rss_mb(pid: int) -> float | None:
     except OSError:
         return None
     return None
-
-
-class _Server:
-    """``python -m server`` on a free loopback port, in a subprocess, with its log collected."""
-
-    def __init__(self, extra: Sequence[str]) -> None:
-        env = {**os.environ, "OCR_CACHE": "0"}
-        self.process = subprocess.Popen([sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", "0",
-                                         *extra], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
-        assert self.process.stdout is not None
-        self.log: list[str] = []
-        for line in self.process.stdout:
-            self.log.append(line)
-            match = re.search(r"ocr server listening on port (\d+)", line)
-            if match:
-                self.target = f"127.0.0.1:{match.group(1)}"
-                threading.Thread(target=lambda: self.log.extend(self.process.stdout), daemon=True).start()
-                return
-        raise RuntimeError("server did not start:\n" + "".join(self.log[-40:]))
-
-    def close(self) -> int | None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(120)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        return self.process.returncode
 
 
 def _images(sets: Sequence[str], limit: int, max_side: int) -> list[bytes]:
@@ -169,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from clients.ocr_client import OcrCallError, OcrClient
 
     images = _images(args.set, args.limit, args.max_side)
-    server = None if args.target else _Server(args.server_arg)
+    server = None if args.target else ServerProcess(args.server_arg)
     target = args.target or server.target
     pid = args.pid if args.target else server.process.pid
     try:
