@@ -37,7 +37,6 @@ from clients.ocr_client.load import run_load
 __all__ = ["load_images", "main"]
 
 REPO = Path(__file__).resolve().parents[1]
-EVAL_DIR = Path(os.environ.get("OCR_EVAL_DIR", REPO.parent / "shared" / "eval"))
 SYSTEMS = ("grpc", "engine", "rapidocr")
 
 
@@ -56,9 +55,10 @@ def load_images(paths: list[Path], max_side: int = 0) -> list[bytes]:
     return images
 
 
-def _set_images(name: str, limit: int) -> list[Path]:
-    rows = (EVAL_DIR / name / "labels.jsonl").read_text().splitlines()
-    return [EVAL_DIR / name / json.loads(row)["image"] for row in rows[:limit]]
+def _set_images(eval_dir: Path, name: str, limit: int) -> list[Path]:
+    from edge_runtime.evaluation.datasets import load_set
+
+    return [sample.image for sample in load_set(name, eval_dir, limit)]
 
 
 class ServerProcess:
@@ -155,7 +155,9 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.grpc_bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", default="sroie", help="eval set under shared/eval (default sroie)")
+    parser.add_argument("--eval-dir", type=Path, default=None,
+                        help="labelled sets (default: $OCR_EVAL_DIR, ../shared/eval, or the project's rendered sets)")
+    parser.add_argument("--set", default="sroie", help="a set of --eval-dir (default sroie)")
     parser.add_argument("--limit", type=int, default=8, help="images taken from the set")
     parser.add_argument("--images", nargs="+", type=Path, help="image files instead of an eval set")
     parser.add_argument("--max-side", type=int, default=0, help="shrink images to this longest side (0: as is)")
@@ -167,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
 
-    paths = args.images or _set_images(args.set, args.limit)
+    from bench.accuracy import default_eval_dir
+
+    paths = args.images or _set_images(args.eval_dir or default_eval_dir(), args.set, args.limit)
     images = load_images(paths, args.max_side)
     makers = {"grpc": lambda: _grpc_system(args.target), "engine": _engine_system, "rapidocr": _rapidocr_system}
     rows, systems = [], {}

@@ -15,12 +15,13 @@ from clients.ocr_client.pb import ocr_pb2, ocr_pb2_grpc
 from server.config import ServerConfig
 from server.embedded import ServerThread
 from tests.conftest import REPO, get_engine
-from tests.server.images import word_pngs
+from tests.server.images import scene_png, word_pngs
 from tests.services import free_port, require_binary, start_prometheus
 
 RULES = REPO / "deploy" / "prometheus" / "alerts.yml"
 CLIENTS = 4
-MAX_CALLS = 400  # per client: the load ends when Prometheus has seen it, or after this many calls
+MAX_CALLS = 400  # per client: the load ends when Prometheus has seen it, after this many calls, or after LOAD_S
+LOAD_S = 180.0
 POLLS = 240  # Prometheus queries, 0.25 s apart, before giving up
 
 
@@ -65,15 +66,20 @@ def test_prometheus_sees_pending_work_and_a_latency_quantile(scraped) -> None:
     stop = threading.Event()
     crops = word_pngs(8)
 
+    deadline = time.monotonic() + LOAD_S
+    scene = scene_png()
+
     def load(k: int) -> None:
+        """Whole scenes (detection + recognition, long enough in flight that a 1 s scrape sees them) and crops."""
         with grpc.insecure_channel(server.target) as channel:
             stub = ocr_pb2_grpc.OcrServiceStub(channel)
             for i in range(MAX_CALLS):
-                if stop.is_set():
+                if stop.is_set() or time.monotonic() > deadline:
                     return
-                image = crops[(i + k) % len(crops)]
+                whole = (i + k) % 2 == 0
+                image = scene if whole else crops[(i + k) % len(crops)]
                 stub.Recognize(ocr_pb2.RecognizeRequest(image=ocr_pb2.Image(content=image),
-                                                        options=ocr_pb2.RecognizeOptions(skip_detection=True)),
+                                                        options=ocr_pb2.RecognizeOptions(skip_detection=not whole)),
                                timeout=120)
 
     threads = [threading.Thread(target=load, args=(k,)) for k in range(CLIENTS)]
