@@ -215,6 +215,15 @@ def test_pixel_rate_per_principal(secured):
         assert recognize(c).lines
 
 
+def _transport_reset(code: grpc.StatusCode, details: str | None) -> str | None:
+    """A refusal that raced the client's own write. grpc.aio's client overwrites the server's status with
+    INTERNAL 'Internal error from Core' when a write fails after the server ended the call (grpc/grpc issue
+    36066, fix open as PR 43486); the server did refuse it. Named so the test can tell it from our errors."""
+    if code is grpc.StatusCode.INTERNAL and "Internal error from Core" in (details or ""):
+        return "CLIENT_WRITE_AFTER_END"
+    return None
+
+
 async def _open_streams(target: str, token: str, count: int):
     """``count`` streams opened at once; returns (held open, refused) after the refusals have arrived."""
     metadata = (("authorization", f"Bearer {token}"),)
@@ -230,7 +239,8 @@ async def _open_streams(target: str, token: str, count: int):
                 pass
         codes = {call: asyncio.ensure_future(call.code()) for call in calls}
         await asyncio.wait(codes.values(), timeout=20, return_when=asyncio.ALL_COMPLETED)
-        refused = [(codes[c].result(), dict(await c.trailing_metadata()).get("ocr-error-reason"))
+        refused = [(codes[c].result(), dict(await c.trailing_metadata()).get("ocr-error-reason")
+                    or _transport_reset(codes[c].result(), await c.details()))
                    for c in calls if codes[c].done()]
         held = [c for c in calls if not codes[c].done()]
         # while they are held, another principal is served, and this one may still recognize
@@ -246,7 +256,9 @@ def test_streams_per_principal_are_bounded(secured):
     held, refused, other_ok = asyncio.run(_open_streams(secured.target, "streamer-token", STREAM_ATTEMPTS))
     assert held == [S.OK] * 3
     assert len(refused) == STREAM_ATTEMPTS - 3
-    assert set(refused) == {(S.RESOURCE_EXHAUSTED, "TOO_MANY_STREAMS")}
+    # every refusal is ours, except where grpc.aio's client hid it behind its own write error (see above)
+    assert set(refused) - {(S.INTERNAL, "CLIENT_WRITE_AFTER_END")} == {(S.RESOURCE_EXHAUSTED, "TOO_MANY_STREAMS")}, \
+        refused
     assert other_ok
     with client(secured, "streamer-token") as c:  # the slots are given back when streams end
         assert list(c.stream_recognize([word()], config={"options": {"skip_detection": True}}))
