@@ -232,12 +232,18 @@ async def _open_streams(target: str, token: str, count: int):
     async with grpc.aio.insecure_channel(target) as channel:
         stub = ocr_pb2_grpc.OcrServiceStub(channel)
         calls = [stub.StreamRecognize(metadata=metadata, timeout=120) for _ in range(count)]
-        for call in calls:
-            try:
-                await call.write(config)
-            except Exception:  # noqa: BLE001 - already refused
-                pass
         codes = {call: asyncio.ensure_future(call.code()) for call in calls}
+        # refusals come when a call starts; writing only to calls still open keeps clear of the client bug above
+        for _ in range(50):
+            if sum(f.done() for f in codes.values()) >= count - 3:
+                break
+            await asyncio.sleep(0.1)
+        for call in calls:
+            if not codes[call].done():
+                try:
+                    await call.write(config)
+                except Exception:  # noqa: BLE001 - refused meanwhile
+                    pass
         await asyncio.wait(codes.values(), timeout=20, return_when=asyncio.ALL_COMPLETED)
         refused = [(codes[c].result(), dict(await c.trailing_metadata()).get("ocr-error-reason")
                     or _transport_reset(codes[c].result(), await c.details()))
