@@ -26,7 +26,7 @@ from typing import Any, Callable, Protocol
 
 from clients.ocr_client.pb import ocr_pb2
 from server import __version__
-from server.security.interceptors import _Interceptor
+from server.interceptors import Interceptor
 
 __all__ = ["ResultCache", "LruCache", "RedisCache", "CacheInterceptor", "request_key", "make_cache",
            "CACHE_KEY", "engine_fingerprint"]
@@ -179,7 +179,7 @@ def _answer(data: bytes, lookup_s: float) -> Any:
     return response
 
 
-class CacheInterceptor(_Interceptor):
+class CacheInterceptor(Interceptor):
     """Answers Recognize and BatchRecognize items from ``cache``; computes (and stores) the others.
 
     ``fingerprint()`` returns None until the models are loaded (nothing is cached then); ``max_batch_images``

@@ -20,7 +20,7 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "reque
 
 def request_id() -> str | None:
     """The request id of the call the current task serves (None outside a call, e.g. in executor threads)."""
-    call = _security._current.get()
+    call = _security.current_call()
     return call.request_id if call is not None else None
 
 

@@ -46,7 +46,7 @@ from prometheus_client.registry import Collector
 from clients.ocr_client.pb import ocr_pb2
 from server import __version__, tracing
 from server.errors import REASON_KEY
-from server.security.interceptors import _Interceptor, _images_of, _responses
+from server.interceptors import Interceptor, images_of, responses_of
 
 __all__ = ["ServerMetrics", "MetricsInterceptor", "start_metrics_http", "status_of_call", "STAGES",
            "BATCH_BUCKETS"]
@@ -218,7 +218,7 @@ def _buckets(counts: dict[int, int]) -> list[tuple[str, float]]:
     return out
 
 
-class MetricsInterceptor(_Interceptor):
+class MetricsInterceptor(Interceptor):
     """Counts every call (outside authentication, so refusals count too) and observes what its answers carry.
     Health probes pass untouched."""
 
@@ -228,7 +228,7 @@ class MetricsInterceptor(_Interceptor):
 
     def wrap(self, method, behavior, request_streaming, response_streaming):
         m, name = self.metrics, _method(method)
-        images_of = (lambda request: len(_images_of(request))) if method.startswith("/ocr.v1.") else (lambda r: 0)
+        count_images = (lambda request: len(images_of(request))) if method.startswith("/ocr.v1.") else (lambda r: 0)
         streams = 1 if request_streaming and response_streaming and name == "StreamRecognize" else 0
 
         def finish(context, error: BaseException | None, started: float | None, images: int) -> None:
@@ -249,12 +249,12 @@ class MetricsInterceptor(_Interceptor):
 
         if response_streaming:
             async def streaming(request, context):
-                images = 0 if request_streaming else images_of(request)
+                images = 0 if request_streaming else count_images(request)
                 m.inflight.labels(name).inc()
                 m.add_work(images, streams)
                 error, dropped = None, 0
                 try:
-                    async for response in _responses(behavior, request, context):
+                    async for response in responses_of(behavior, request, context):
                         if streams:
                             dropped = m.observe_frame(response, dropped)
                         yield response
@@ -269,7 +269,7 @@ class MetricsInterceptor(_Interceptor):
         async def unary(request, context):
             started = time.perf_counter()
             started_ns = time.time_ns() if self.traced else 0
-            images = 0 if request_streaming else images_of(request)
+            images = 0 if request_streaming else count_images(request)
             m.inflight.labels(name).inc()
             m.add_work(images, 0)
             error, response = None, None

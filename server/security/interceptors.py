@@ -10,24 +10,24 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import hashlib
-import inspect
 import logging
 import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable
+from typing import Any, Callable
 
 import grpc
 
 from server.errors import (REASON_KEY, PermissionDeniedError, RateLimitedError, UnauthenticatedError, abort_with)
+from server.interceptors import Interceptor, around, images_of, observed, responses_of
 from server.redact import Redactor
 from server.security.audit import AuditLog
 from server.security.limits import PrincipalLimiter, image_pixels
 from server.security.scopes import AUTHENTICATED, OPEN, SCOPES, scope_of
 from server.security.tokens import Limits, TokenFile, expired, hash_token
 
-__all__ = ["Principal", "CallInfo", "principal_of", "ensure_self", "AuditInterceptor", "AuthInterceptor",
+__all__ = ["Principal", "CallInfo", "current_call", "principal_of", "ensure_self", "AuditInterceptor", "AuthInterceptor",
            "LimitInterceptor", "RedactInterceptor", "REQUEST_ID_KEY", "ANONYMOUS"]
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,11 @@ class CallInfo:
 _current: contextvars.ContextVar[CallInfo | None] = contextvars.ContextVar("ocr_call", default=None)
 
 
+def current_call() -> CallInfo | None:
+    """The call the current task serves (None outside a call): its request id, principal and what it carried."""
+    return _current.get()
+
+
 def principal_of(context: grpc.aio.ServicerContext | None = None) -> Principal:
     """The authenticated caller of the current call (for servicers, e.g. the fleet service). Raises
     UnauthenticatedError when the call went through no AuthInterceptor."""
@@ -91,83 +96,6 @@ def ensure_self(context: grpc.aio.ServicerContext | None, claimed: str, admin_sc
 
 
 # ---- handler plumbing -----------------------------------------------------------------------------------
-_KINDS = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
-Wrap = Callable[[Callable, bool, bool], Callable]
-
-
-def _rewrap(handler: grpc.RpcMethodHandler, wrap: Wrap) -> grpc.RpcMethodHandler:
-    """The same handler with its behavior replaced by ``wrap(behavior, request_streaming, response_streaming)``."""
-    for kind in _KINDS:
-        behavior = getattr(handler, kind)
-        if behavior is not None:
-            factory = getattr(grpc, f"{kind}_rpc_method_handler")
-            return factory(wrap(behavior, handler.request_streaming, handler.response_streaming),
-                           request_deserializer=handler.request_deserializer,
-                           response_serializer=handler.response_serializer)
-    return handler
-
-
-async def _responses(behavior: Callable, request: Any, context) -> AsyncIterator:
-    """A response-streaming behavior as an async iterator, whether it yields or writes with context.write."""
-    result = behavior(request, context)
-    if inspect.isasyncgen(result) or hasattr(result, "__aiter__"):
-        async for response in result:
-            yield response
-    else:
-        await result
-
-
-def _is_health(method: str) -> bool:
-    return method.startswith("/grpc.health.v1.Health/")
-
-
-class _Interceptor(grpc.aio.ServerInterceptor):
-    """Wraps every non-health handler with ``self.wrap``."""
-
-    async def intercept_service(self, continuation, details):
-        handler = await continuation(details)
-        if handler is None or _is_health(details.method) or not self.applies(details.method):
-            return handler
-        return _rewrap(handler, lambda behavior, rs, ps: self.wrap(details.method, behavior, rs, ps))
-
-    def applies(self, method: str) -> bool:
-        return True
-
-    def wrap(self, method: str, behavior: Callable, request_streaming: bool, response_streaming: bool) -> Callable:
-        raise NotImplementedError
-
-
-def _around(before, after_each, request_streaming: bool, response_streaming: bool, behavior: Callable,
-            on_request=None) -> Callable:
-    """A behavior that awaits ``before(request, context)`` (which may abort), passes each response through
-    ``after_each`` and each streamed request through ``on_request``."""
-
-    def requests_of(request, context):
-        if not request_streaming or on_request is None:
-            return request
-
-        async def stream():
-            async for item in request:
-                await on_request(item, context)
-                yield item
-
-        return stream()
-
-    if response_streaming:
-        async def streaming(request, context):
-            await before(request, context)
-            async for response in _responses(behavior, requests_of(request, context), context):
-                yield after_each(response)
-
-        return streaming
-
-    async def unary(request, context):
-        await before(request, context)
-        return after_each(await behavior(requests_of(request, context), context))
-
-    return unary
-
-
 def _identity(auth_context: dict[str, list[bytes]]) -> str | None:
     """The verified client certificate's identity: its SPIFFE ID, else its first URI SAN, else its CN."""
     for key in ("peer_spiffe_id", "peer_uri", "x509_common_name"):
@@ -177,27 +105,13 @@ def _identity(auth_context: dict[str, list[bytes]]) -> str | None:
     return None
 
 
-def _images_of(request: Any) -> list:
-    """The ocr.v1.Image messages a request carries (none for other requests)."""
-    descriptor = getattr(request, "DESCRIPTOR", None)
-    name = descriptor.full_name if descriptor is not None else ""
-    if name == "ocr.v1.RecognizeRequest":
-        return [request.image] if request.HasField("image") else []
-    if name == "ocr.v1.BatchRecognizeRequest":
-        return [r.image for r in request.requests if r.HasField("image")]
-    if name == "ocr.v1.StreamRecognizeRequest":
-        return [request.frame.image] if request.WhichOneof("request") == "frame" and request.frame.HasField("image") \
-            else []
-    return []
-
-
 def _payload(image) -> bytes:
     which = image.WhichOneof("source")
     return image.content if which == "content" else image.raw.data if which == "raw" else b""
 
 
 # ---- audit and request ids --------------------------------------------------------------------------------
-class AuditInterceptor(_Interceptor):
+class AuditInterceptor(Interceptor):
     """Gives each call a request id (the caller's ``x-request-id`` when it is sane, else a new one), returns it
     in the trailing metadata and, when an audit log is set, writes one JSON line when the call ends."""
 
@@ -221,7 +135,7 @@ class AuditInterceptor(_Interceptor):
         def note_images(call: CallInfo, request) -> None:
             if not audit.enabled:
                 return
-            for image in _images_of(request):
+            for image in images_of(request):
                 data = _payload(image)
                 call.image_count += 1
                 call.image_bytes += len(data)
@@ -243,11 +157,11 @@ class AuditInterceptor(_Interceptor):
                 call = start(context)
                 error = None
                 if request_streaming:
-                    request = _observed(request, lambda item: note_images(call, item))
+                    request = observed(request, lambda item: note_images(call, item))
                 else:
                     note_images(call, request)
                 try:
-                    async for response in _responses(behavior, request, context):
+                    async for response in responses_of(behavior, request, context):
                         note_response(call, response)
                         yield response
                 except BaseException as exc:
@@ -262,7 +176,7 @@ class AuditInterceptor(_Interceptor):
             call = start(context)
             error = None
             if request_streaming:
-                request = _observed(request, lambda item: note_images(call, item))
+                request = observed(request, lambda item: note_images(call, item))
             else:
                 note_images(call, request)
             try:
@@ -276,12 +190,6 @@ class AuditInterceptor(_Interceptor):
                 finish(call, context, error)
 
         return unary
-
-
-async def _observed(requests: AsyncIterator, see: Callable[[Any], None]) -> AsyncIterator:
-    async for item in requests:
-        see(item)
-        yield item
 
 
 def _summarize(call: CallInfo, response: Any, with_text: bool) -> None:
@@ -336,7 +244,7 @@ def _record(call: CallInfo, context, error: BaseException | None, with_text: boo
 
 
 # ---- authentication and scopes --------------------------------------------------------------------------
-class AuthInterceptor(_Interceptor):
+class AuthInterceptor(Interceptor):
     """Authenticates the caller (bearer token in ``authorization`` metadata, or a verified client certificate)
     and checks the scope the method needs (server.security.scopes). Without credentials configured every
     caller is ``anonymous`` with every scope (a loopback-only server, or one started with --insecure)."""
@@ -404,7 +312,7 @@ class AuthInterceptor(_Interceptor):
             except (UnauthenticatedError, PermissionDeniedError) as exc:
                 await abort_with(context, exc)
 
-        return _around(before, lambda r: r, request_streaming, response_streaming, behavior)
+        return around(before, lambda r: r, request_streaming, response_streaming, behavior)
 
     def _try(self, context) -> Principal:
         try:
@@ -414,7 +322,7 @@ class AuthInterceptor(_Interceptor):
 
 
 # ---- limits per principal ----------------------------------------------------------------------------------
-class LimitInterceptor(_Interceptor):
+class LimitInterceptor(Interceptor):
     """Calls per second, image pixels per second (from headers) and open streams, per principal; past a limit
     the call ends RESOURCE_EXHAUSTED with a reason and a ``retry-after`` hint."""
 
@@ -431,7 +339,7 @@ class LimitInterceptor(_Interceptor):
 
     def _charge_pixels(self, name: str, limits: Limits, request) -> None:
         cap = self.max_image_pixels()
-        pixels = sum(p for p in map(image_pixels, _images_of(request)) if p <= cap)
+        pixels = sum(p for p in map(image_pixels, images_of(request)) if p <= cap)
         call = _current.get()
         if call is not None:
             call.pixels += pixels
@@ -457,7 +365,7 @@ class LimitInterceptor(_Interceptor):
             name, limits = self._who()
             self._charge_pixels(name, limits, item)
 
-        inner = _around(before, lambda r: r, request_streaming, response_streaming, behavior, on_request)
+        inner = around(before, lambda r: r, request_streaming, response_streaming, behavior, on_request)
         if not request_streaming:
             return inner
 
@@ -494,7 +402,7 @@ class LimitInterceptor(_Interceptor):
 
 
 # ---- redaction ----------------------------------------------------------------------------------------------
-class RedactInterceptor(_Interceptor):
+class RedactInterceptor(Interceptor):
     """Masks personal data (server.redact) in every text an OcrService response or stream event carries."""
 
     def __init__(self, redactor: Redactor) -> None:
@@ -507,7 +415,7 @@ class RedactInterceptor(_Interceptor):
         async def nothing(request, context):
             return None
 
-        return _around(nothing, self.redact, request_streaming, response_streaming, behavior)
+        return around(nothing, self.redact, request_streaming, response_streaming, behavior)
 
     def redact(self, response: Any) -> Any:
         name = response.DESCRIPTOR.full_name if hasattr(response, "DESCRIPTOR") else ""
