@@ -23,6 +23,23 @@ def test_buf_lint_is_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+LANDED = REPO / "tests" / "server" / "landed_proto"
+
+
+def test_buf_breaking_against_the_last_landed_contract():
+    """No wire- or source-breaking change against the contract as it last landed (a copy of proto/ from that
+    commit, in tests/server/landed_proto: refresh it after a stop lands, never to make this pass). A package that
+    has not landed yet (no copy) is new and cannot break anyone."""
+    if not BUF.exists():
+        if shutil.which("npm") is None:
+            pytest.skip("npm is not installed, so buf (npm @bufbuild/buf) is not either")
+        pytest.fail("buf is missing: run `bash scripts/setup.sh` (npm ci in clients/node installs it)")
+    assert (LANDED / "ocr" / "v1" / "ocr_service.proto").exists()
+    result = subprocess.run([str(BUF), "breaking", "proto", "--against", str(LANDED)], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_generated_code_is_current():
     assert codegen.is_current(), "clients/ocr_client/gen is stale: run `python -m clients.ocr_client.codegen`"
     assert codegen.GEN_DIR == REPO / "clients" / "ocr_client" / "gen"
@@ -53,3 +70,21 @@ def test_contract_names():
     info = ocr_pb2.GetServerInfoResponse.DESCRIPTOR.fields_by_name["stage_precisions"]
     assert info.message_type.name == "StagePrecision" and info.is_repeated
     assert set(ocr_pb2.StagePrecision.DESCRIPTOR.fields_by_name) == {"stage", "precision", "reason"}
+
+
+def test_fleet_contract_names():
+    from clients.ocr_client.pb import FLEET_SERVICE_NAME, fleet_pb2
+
+    assert FLEET_SERVICE_NAME == "fleet.v1.FleetService"
+    service = fleet_pb2.DESCRIPTOR.services_by_name["FleetService"]
+    methods = {m.name: m for m in service.methods}
+    assert set(methods) == {"ReportEvents", "QueryEvents", "WatchEvents", "ListDevices", "GetFleetStats",
+                            "ListSightings", "DeleteDeviceData"}
+    assert methods["ReportEvents"].client_streaming and methods["ReportEvents"].server_streaming
+    assert methods["WatchEvents"].server_streaming and not methods["WatchEvents"].client_streaming
+    event = set(fleet_pb2.TextEvent.DESCRIPTOR.fields_by_name)
+    assert {"stream_id", "sequence", "capture_time", "type", "track_id", "text", "confidence", "polygon",
+            "frame_width", "frame_height", "provenance"} <= event
+    assert set(fleet_pb2.QueryEventsRequest.DESCRIPTOR.fields_by_name) >= {"filter", "page_size", "page_token"}
+    for enum in (fleet_pb2.EventType, fleet_pb2.DropReason, fleet_pb2.TextMatch):
+        assert enum.Name(0).endswith("_UNSPECIFIED")
