@@ -15,6 +15,10 @@
     ├── NotReadyError          -> UNAVAILABLE        MODEL_NOT_READY, SHUTTING_DOWN
     ├── DeadlineExceededError  -> DEADLINE_EXCEEDED  DEADLINE_EXCEEDED
     ├── ConfigurationError     -> FAILED_PRECONDITION
+    ├── FleetRequestError      -> INVALID_ARGUMENT   EVENT_INVALID, GAP_INVALID, STATUS_INVALID, REPORT_TOO_LARGE,
+    │   (fleet.errors)                               DEVICE_ID_MISSING, DEVICE_ID_INVALID, PAGE_TOKEN_INVALID,
+    │                                                PAGE_SIZE_INVALID, FILTER_INVALID, CURSOR_INVALID
+    ├── StoreUnavailableError  -> UNAVAILABLE        STORE_UNAVAILABLE
     └── ModelError             -> UNAVAILABLE        BUNDLE_UNKNOWN, MODEL_NOT_INSTALLED, MODEL_CORRUPT, ...
     anything else              -> INTERNAL           INTERNAL (generic message, traceback in the log)
 
@@ -34,6 +38,7 @@ import grpc
 
 from edge_runtime.errors import (ConfigurationError, DeadlineExceededError, InvalidImageError, ModelError,
                                  NotReadyError, OcrError, OverloadedError)
+from fleet.errors import FleetRequestError, StoreUnavailableError
 
 __all__ = ["REASON_KEY", "RETRY_AFTER_KEY", "InvalidRequestError", "UnauthenticatedError", "PermissionDeniedError",
            "RateLimitedError", "status_of", "abort_with", "trailing_metadata_of", "trailing_reason"]
@@ -86,6 +91,8 @@ _BY_CLASS: tuple[tuple[type[OcrError], grpc.StatusCode], ...] = (
     (DeadlineExceededError, grpc.StatusCode.DEADLINE_EXCEEDED),
     (ModelError, grpc.StatusCode.UNAVAILABLE),
     (ConfigurationError, grpc.StatusCode.FAILED_PRECONDITION),
+    (FleetRequestError, grpc.StatusCode.INVALID_ARGUMENT),
+    (StoreUnavailableError, grpc.StatusCode.UNAVAILABLE),
 )
 
 

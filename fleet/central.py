@@ -1,0 +1,280 @@
+"""The central's domain: FleetCentral validates reports and questions, runs the (synchronous) store in a thread
+pool, tails commits for WatchEvents and expires old events. Free of gRPC: server/fleet_service.py is its transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import AsyncIterator, Callable, Sequence
+
+from fleet.errors import FleetRequestError, StoreUnavailableError
+from fleet.model import (DROP_REASONS, EVENT_TYPES, TEXT_MATCHES, DeleteResult, DeviceStatus, Event, EventFilter,
+                         FleetStats, FleetStore, Gap, IngestResult, Page, StoredEvent)
+
+__all__ = ["FleetCentral", "Limits", "validate_report", "validate_filter", "page_size_of", "cursor_of",
+           "DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE"]
+
+log = logging.getLogger(__name__)
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+MAX_ID = 128  # characters of a device or stream id
+MAX_TEXT = 1024  # characters of an event's text
+MAX_POLYGON = 16  # points of an event's polygon
+WATCH_BATCH = 500  # events read from the store at once by one watcher
+
+IngestObserver = Callable[[str, IngestResult, float, float], None]  # device, result, seconds, now
+
+
+class Limits:
+    """How much one report may carry (``max_events``: events and gaps of one request)."""
+
+    def __init__(self, max_events: int = 1000) -> None:
+        self.max_events = max_events
+
+
+def _bad(message: str, reason: str = "EVENT_INVALID") -> FleetRequestError:
+    return FleetRequestError(message, reason)
+
+
+def _check_id(value: str, what: str, reason: str) -> None:
+    if not 1 <= len(value) <= MAX_ID:
+        raise _bad(f"{what} must be 1 to {MAX_ID} characters (got {len(value)})", reason)
+
+
+def validate_report(device_id: str, events: Sequence[Event], gaps: Sequence[Gap], status: DeviceStatus | None,
+                    max_events: int) -> None:
+    """Refuse a report that breaks the contract, before anything of it is stored."""
+    if not device_id:
+        raise _bad("the report names no device (device_id) and the call carries no identity", "DEVICE_ID_MISSING")
+    _check_id(device_id, "device_id", "DEVICE_ID_INVALID")
+    if len(events) + len(gaps) > max_events:
+        raise _bad(f"{len(events)} events and {len(gaps)} gaps in one report; the limit is {max_events}",
+                   "REPORT_TOO_LARGE")
+    for i, e in enumerate(events):
+        where = f"event {i} (stream {e.stream_id[:MAX_ID]!r}, sequence {e.sequence})"
+        _check_id(e.stream_id, f"{where}: stream_id", "EVENT_INVALID")
+        if e.sequence < 1:
+            raise _bad(f"{where}: sequence must be >= 1")
+        if e.type not in EVENT_TYPES:
+            raise _bad(f"{where}: type must be one of {', '.join(EVENT_TYPES)}")
+        if not (0.0 <= e.confidence <= 1.0):  # also refuses NaN
+            raise _bad(f"{where}: confidence must be within 0..1")
+        if len(e.text) > MAX_TEXT or len(e.previous_text) > MAX_TEXT:
+            raise _bad(f"{where}: text is longer than {MAX_TEXT} characters")
+        if len(e.polygon) > MAX_POLYGON or not all(math.isfinite(c) for p in e.polygon for c in p):
+            raise _bad(f"{where}: polygon must have at most {MAX_POLYGON} finite points")
+        if not math.isfinite(e.capture_time) or e.frame_width < 0 or e.frame_height < 0:
+            raise _bad(f"{where}: capture time must be set and frame size must not be negative")
+    for i, g in enumerate(gaps):
+        _check_id(g.stream_id, f"gap {i}: stream_id", "GAP_INVALID")
+        if not 1 <= g.first <= g.last:
+            raise _bad(f"gap {i}: needs 1 <= first_sequence <= last_sequence", "GAP_INVALID")
+        if g.reason not in DROP_REASONS:
+            raise _bad(f"gap {i}: reason must be one of {', '.join(DROP_REASONS)}", "GAP_INVALID")
+    if status is not None:
+        if status.backlog_events < 0 or status.backlog_bytes < 0:
+            raise _bad("status: backlog must not be negative", "STATUS_INVALID")
+        for reason, count in status.drops.items():
+            if reason not in DROP_REASONS or count < 0:
+                raise _bad(f"status: drops need a known reason and a count >= 0 ({reason})", "STATUS_INVALID")
+
+
+def validate_filter(flt: EventFilter) -> None:
+    """Refuse a filter no event could be asked with (unknown type or match, confidence outside 0..1, ...)."""
+    unknown = [t for t in flt.types if t not in EVENT_TYPES]
+    if unknown:
+        raise _bad(f"filter: unknown event type(s) {', '.join(unknown)}", "FILTER_INVALID")
+    if flt.text_match not in TEXT_MATCHES:
+        raise _bad(f"filter: text_match must be one of {', '.join(TEXT_MATCHES)}", "FILTER_INVALID")
+    if not (0.0 <= flt.min_confidence <= 1.0):
+        raise _bad("filter: min_confidence must be within 0..1", "FILTER_INVALID")
+    if flt.start_time is not None and flt.end_time is not None and flt.end_time < flt.start_time:
+        raise _bad("filter: end_time is before start_time", "FILTER_INVALID")
+    if len(flt.device_id) > MAX_ID or len(flt.stream_id) > MAX_ID or len(flt.text) > MAX_TEXT:
+        raise _bad("filter: device_id, stream_id or text too long", "FILTER_INVALID")
+
+
+def page_size_of(page_size: int) -> int:
+    """AIP-158: 0 means the default, larger than the maximum is coerced to it, negative is an error."""
+    if page_size < 0:
+        raise _bad("page_size must not be negative", "PAGE_SIZE_INVALID")
+    return min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+def cursor_of(text: str) -> int | None:
+    """A WatchEvents cursor (None: from now on)."""
+    if not text:
+        return None
+    if not text.isdigit() or len(text) > 19:
+        raise _bad("cursor must be the `cursor` of a StoredEvent", "CURSOR_INVALID")
+    return int(text)
+
+
+def _store_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean "the database is unreachable", not "the request is wrong"."""
+    try:
+        from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+    except ImportError:  # pragma: no cover - the store needs SQLAlchemy
+        return (ConnectionError,)
+    return (OperationalError, InterfaceError, DisconnectionError, ConnectionError)
+
+
+class _Hub:
+    """Wakes watchers when this process commits: each waits on the Event current when it last read."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def waiter(self) -> asyncio.Event:
+        return self._event
+
+    def notify(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+
+class FleetCentral:
+    """Every operation of the central, over one FleetStore opened by ``open_store`` (a callable, so that opening
+    and migrating, which block, happen in ``open()`` off the event loop).
+
+    ``poll_s``: how often a watcher looks for commits other replicas made (a local commit wakes it at once);
+    ``expire_every_s``: how often events past the store's retention are deleted (never when retention is 0).
+    ``observe(device, result, seconds, now)`` is called after each committed report (metrics).
+    """
+
+    def __init__(self, open_store: Callable[[], FleetStore], *, limits: Limits | None = None, threads: int = 4,
+                 poll_s: float = 1.0, expire_every_s: float = 60.0, observe: IngestObserver | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._open_store = open_store
+        self.limits = limits or Limits()
+        self.poll_s = poll_s
+        self.expire_every_s = expire_every_s
+        self.observe = observe
+        self.clock = clock
+        self.store: FleetStore | None = None
+        self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="fleet-store")
+        self._hub: _Hub | None = None
+        self._expiry: asyncio.Task | None = None
+        self._errors = _store_errors()
+
+    @property
+    def ready(self) -> bool:
+        return self.store is not None
+
+    async def open(self) -> None:
+        """Open (and migrate) the store, then start the retention loop."""
+        loop = asyncio.get_running_loop()
+        self._hub = _Hub()
+        self.store = await loop.run_in_executor(self._pool, self._open_store)
+        if self.store.retention_s > 0:
+            self._expiry = loop.create_task(self._expire_loop())
+
+    async def close(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+        store, self.store = self.store, None
+        if store is not None:
+            await asyncio.get_running_loop().run_in_executor(self._pool, store.close)
+        self._pool.shutdown(wait=False)
+
+    async def _run(self, fn: Callable, *args):
+        store = self.store
+        if store is None:
+            raise StoreUnavailableError("the fleet store is not open")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, lambda: fn(store, *args))
+        except self._errors as exc:
+            log.warning("fleet store unavailable: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            raise StoreUnavailableError(f"the fleet store is unavailable ({type(exc).__name__})") from None
+
+    # ---- reports ----------------------------------------------------------------------------------------
+    async def report(self, device_id: str, events: Sequence[Event], gaps: Sequence[Gap] = (),
+                     status: DeviceStatus | None = None) -> IngestResult:
+        """Validate, then commit one report; returns after the commit (its acks may be sent then)."""
+        validate_report(device_id, events, gaps, status, self.limits.max_events)
+        now = self.clock()
+        started = time.perf_counter()
+        result = await self._run(lambda s: s.ingest(device_id, events, gaps, status, now))
+        if result.stored and self._hub is not None:
+            self._hub.notify()
+        if self.observe is not None:
+            self.observe(device_id, result, time.perf_counter() - started, now)
+        return result
+
+    async def acks(self, device_id: str) -> dict[str, int]:
+        return await self._run(lambda s: s.acks(device_id))
+
+    # ---- questions ----------------------------------------------------------------------------------------
+    async def query(self, flt: EventFilter, page_size: int = 0, page_token: str = "",
+                    newest_first: bool = False) -> Page:
+        validate_filter(flt)
+        size = page_size_of(page_size)
+        return await self._paged(lambda s: s.query(flt, size, page_token, newest_first))
+
+    async def devices(self, page_size: int = 0, page_token: str = "") -> Page:
+        size = page_size_of(page_size)
+        return await self._paged(lambda s: s.devices(size, page_token))
+
+    async def sightings(self, flt: EventFilter, window_s: float = 300.0, min_streams: int = 1, page_size: int = 0,
+                        page_token: str = "") -> Page:
+        validate_filter(flt)
+        if not (window_s > 0 and math.isfinite(window_s)) or min_streams < 0:
+            raise _bad("window must be positive and min_streams must not be negative", "FILTER_INVALID")
+        size = page_size_of(page_size)
+        return await self._paged(lambda s: s.sightings(flt, window_s, max(1, min_streams), size, page_token))
+
+    async def _paged(self, call: Callable[[FleetStore], Page]) -> Page:
+        try:
+            return await self._run(call)
+        except ValueError as exc:  # the store's word for a token of another query (or none of its own)
+            raise _bad(f"page_token does not belong to this request: {exc}", "PAGE_TOKEN_INVALID") from None
+
+    async def stats(self) -> FleetStats:
+        now = self.clock()
+        return await self._run(lambda s: s.stats(now))
+
+    async def delete_device(self, device_id: str) -> DeleteResult:
+        _check_id(device_id, "device_id", "DEVICE_ID_MISSING" if not device_id else "DEVICE_ID_INVALID")
+        return await self._run(lambda s: s.delete_device(device_id))
+
+    async def watch(self, flt: EventFilter, cursor: str = "") -> AsyncIterator[StoredEvent]:
+        """Events matching ``flt`` committed after ``cursor`` (empty: from now on), then each new one as it is
+        committed, forever. Local commits wake the tail at once; other replicas' within ``poll_s``."""
+        validate_filter(flt)
+        position = cursor_of(cursor)
+        if position is None:
+            position = await self._run(lambda s: s.last_cursor())
+        while True:
+            assert self._hub is not None
+            woken = self._hub.waiter()  # taken before reading, so a commit in between is not missed
+            batch = await self._run(lambda s: s.events_after(position, flt, WATCH_BATCH))
+            for stored in batch:
+                position = max(position, stored.cursor)
+                yield stored
+            if len(batch) >= WATCH_BATCH:
+                continue
+            try:
+                await asyncio.wait_for(woken.wait(), self.poll_s)
+            except asyncio.TimeoutError:
+                pass
+
+    # ---- retention ----------------------------------------------------------------------------------------
+    async def expire_once(self) -> int:
+        now = self.clock()
+        return await self._run(lambda s: s.expire(now))
+
+    async def _expire_loop(self) -> None:
+        while True:
+            try:
+                removed = await self.expire_once()
+                if removed:
+                    log.info("retention: %d events older than %.0f s deleted", removed, self.store.retention_s)
+            except StoreUnavailableError:
+                pass  # logged by _run; the next round tries again
+            except Exception:
+                log.exception("retention round failed")
+            await asyncio.sleep(self.expire_every_s)
