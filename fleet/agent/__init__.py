@@ -1,0 +1,1 @@
+"""The edge agent: cameras -> durable outbox (outbox.py) -> upload to the central. Only the outbox exists yet."""
