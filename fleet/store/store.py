@@ -1,0 +1,351 @@
+"""The central's store over SQLAlchemy Core (SQLite or PostgreSQL): ingest with per-stream high-water marks,
+filtered and paged queries, the commit-order tail, devices, stats, sightings, erasure and retention.
+
+Concurrency. Writes of one device serialize on its row (an upsert locks it), and on its streams' rows (PostgreSQL:
+INSERT .. ON CONFLICT DO NOTHING, then SELECT .. FOR UPDATE in stream order; SQLite: BEGIN IMMEDIATE, one writer
+at a time, behind a lock in this process so threads queue instead of polling SQLite's busy handler). The unique
+key (device, stream, sequence) with ON CONFLICT DO NOTHING is the last guard. ``events.id`` is the commit-order
+cursor: on PostgreSQL a sequence hands out ids in insert order, not commit order, so the events' insert and the
+commit run under one transaction-level advisory lock; a watcher that has seen id N never later finds an id below N.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from contextlib import contextmanager
+from typing import Iterator, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from fleet.errors import FleetRequestError
+from fleet.model import (DeleteResult, DeviceInfo, DeviceStatus, Event, EventFilter, FleetStats, Gap,
+                         IngestResult, Page, StoredEvent, StreamInfo, normalize_text)
+from fleet.store import tokens
+from fleet.store.schema import devices, drops, events, gaps, metadata, streams
+from fleet.store.sightings import Row, cluster
+
+__all__ = ["SqlStore", "SIGHTINGS_SCAN_LIMIT", "COMMIT_ORDER_LOCK"]
+
+COMMIT_ORDER_LOCK = 7_114_012  # PostgreSQL advisory lock key held from the events' insert to the commit
+SIGHTINGS_SCAN_LIMIT = 100_000  # events one ListSightings call may cluster; beyond: FILTER_TOO_BROAD
+_HOUR_S = 3600.0
+_EVENT_COLUMNS = [c.name for c in events.columns if c.name != "id"]
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filter_key(flt: EventFilter) -> dict:
+    return dataclasses.asdict(flt)
+
+
+class SqlStore:
+    """A FleetStore over one SQLAlchemy Engine (already migrated to head; see fleet.store.open_store)."""
+
+    def __init__(self, engine: sa.Engine, retention_s: float = 0.0) -> None:
+        self._engine = engine
+        self.kind = engine.dialect.name  # "sqlite" or "postgresql"
+        self.retention_s = float(retention_s)
+        self._pg = self.kind == "postgresql"
+        self._insert = postgresql.insert if self._pg else sqlite.insert
+        self._writer = engine if self._pg else engine.execution_options(begin="IMMEDIATE")
+        self._write_lock = None if self._pg else threading.Lock()
+        self._insert_events = self._insert(events).on_conflict_do_nothing(
+            index_elements=["device_id", "stream_id", "sequence"])
+        self._insert_streams = self._insert(streams).on_conflict_do_nothing(index_elements=["device_id", "stream_id"])
+        drop = self._insert(drops)
+        self._upsert_drops = drop.on_conflict_do_update(index_elements=["device_id", "reason"],
+                                                        set_={"total": drop.excluded.total})
+        self._update_stream = streams.update().where(
+            streams.c.device_id == sa.bindparam("d"), streams.c.stream_id == sa.bindparam("s")).values(
+            acked_sequence=sa.bindparam("a"), events=sa.bindparam("n"), last_capture_time=sa.bindparam("t"))
+
+    # -- writes -------------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        if self._write_lock is None:
+            with self._writer.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self._writer.begin() as conn:
+            yield conn
+
+    def _touch_device(self, conn: sa.Connection, device_id: str, status: DeviceStatus | None, now: float) -> None:
+        values: dict = {"device_id": device_id, "first_seen": now, "last_seen": now}
+        if status is not None:
+            values.update(software_version=status.software_version, bundle=status.bundle, backend=status.backend,
+                          precision=dict(status.precision), backlog_events=status.backlog_events,
+                          backlog_bytes=status.backlog_bytes, oldest_backlog_time=status.oldest_backlog_time)
+        stmt = self._insert(devices).values(values)
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=["device_id"],
+            set_={k: stmt.excluded[k] for k in values if k not in ("device_id", "first_seen")}))
+        if status is not None and status.drops:
+            conn.execute(self._upsert_drops, [{"device_id": device_id, "reason": r, "total": int(n)}
+                                              for r, n in sorted(status.drops.items())])
+
+    def _lock_streams(self, conn: sa.Connection, device_id: str, stream_ids: list[str]) -> dict[str, list]:
+        """Each stream's [mark, events, last_capture_time], its row created when new and locked till commit."""
+        conn.execute(self._insert_streams, [{"device_id": device_id, "stream_id": s} for s in stream_ids])
+        q = (sa.select(streams.c.stream_id, streams.c.acked_sequence, streams.c.events, streams.c.last_capture_time)
+             .where(streams.c.device_id == device_id, streams.c.stream_id.in_(stream_ids))
+             .order_by(streams.c.stream_id))
+        if self._pg:
+            q = q.with_for_update()
+        return {r.stream_id: [r.acked_sequence, r.events, r.last_capture_time] for r in conn.execute(q)}
+
+    @staticmethod
+    def _event_row(device_id: str, e: Event, now: float) -> dict:
+        return {"device_id": device_id, "stream_id": e.stream_id, "sequence": e.sequence,
+                "capture_time": e.capture_time, "receive_time": now, "type": e.type, "track_id": e.track_id,
+                "text": e.text, "normalized_text": normalize_text(e.text), "confidence": e.confidence,
+                "polygon": [[float(x), float(y)] for x, y in e.polygon], "frame_width": e.frame_width,
+                "frame_height": e.frame_height, "bundle": e.bundle, "backend": e.backend,
+                "precision": dict(e.precision), "previous_text": e.previous_text,
+                "frame_sequence": e.frame_sequence}
+
+    def ingest(self, device_id: str, events_: Sequence[Event], gaps_: Sequence[Gap],
+               status: DeviceStatus | None, now: float) -> IngestResult:
+        work: dict[str, list[tuple[int, int, Event | Gap]]] = {}
+        for e in events_:
+            work.setdefault(e.stream_id, []).append((e.sequence, 0, e))
+        for g in gaps_:
+            work.setdefault(g.stream_id, []).append((g.first, 1, g))
+        with self._write() as conn:
+            self._touch_device(conn, device_id, status, now)
+            if not work:
+                return IngestResult(acks=self._acks(conn, device_id))
+            state = self._lock_streams(conn, device_id, sorted(work))
+            rows, gap_rows, updates, acks = [], [], [], {}
+            duplicates = out_of_order = 0
+            for sid in sorted(work):
+                mark, count, last_time = state[sid]
+                before = mark
+                for seq, is_gap, item in sorted(work[sid], key=lambda t: (t[0], t[1])):
+                    if is_gap:
+                        if item.first <= mark + 1 and item.last > mark:
+                            gap_rows.append({"device_id": device_id, "stream_id": sid, "reason": item.reason,
+                                             "first_sequence": mark + 1, "last_sequence": item.last,
+                                             "receive_time": now})
+                            mark = item.last
+                    elif seq == mark + 1:
+                        rows.append(self._event_row(device_id, item, now))
+                        mark, count = seq, count + 1
+                        if last_time is None or item.capture_time > last_time:
+                            last_time = item.capture_time
+                    elif seq <= mark:
+                        duplicates += 1
+                    else:
+                        out_of_order += 1
+                acks[sid] = mark
+                if mark != before:
+                    updates.append({"d": device_id, "s": sid, "a": mark, "n": count, "t": last_time})
+            if updates:
+                conn.execute(self._update_stream, updates)
+            if gap_rows:
+                conn.execute(gaps.insert(), gap_rows)
+            if rows:
+                if self._pg:
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": COMMIT_ORDER_LOCK})
+                conn.execute(self._insert_events, rows)
+        return IngestResult(acks=acks, stored=len(rows), duplicates=duplicates, out_of_order=out_of_order)
+
+    def delete_device(self, device_id: str) -> DeleteResult:
+        with self._write() as conn:
+            lock = sa.select(devices.c.device_id).where(devices.c.device_id == device_id)
+            existed = conn.execute(lock.with_for_update() if self._pg else lock).first() is not None
+            deleted_events = conn.execute(events.delete().where(events.c.device_id == device_id)).rowcount
+            conn.execute(gaps.delete().where(gaps.c.device_id == device_id))
+            conn.execute(drops.delete().where(drops.c.device_id == device_id))
+            deleted_streams = conn.execute(streams.delete().where(streams.c.device_id == device_id)).rowcount
+            conn.execute(devices.delete().where(devices.c.device_id == device_id))
+        return DeleteResult(deleted_events=deleted_events, deleted_streams=deleted_streams, device_existed=existed)
+
+    def expire(self, now: float) -> int:
+        """Deletes events captured before the cutoff and audit gaps received before it, in one transaction."""
+        if self.retention_s <= 0:
+            return 0
+        cutoff = now - self.retention_s
+        old = events.c.capture_time < cutoff
+        with self._write() as conn:
+            per_stream = conn.execute(
+                sa.select(events.c.device_id, events.c.stream_id, sa.func.count().label("n")).where(old)
+                .group_by(events.c.device_id, events.c.stream_id).order_by(events.c.device_id, events.c.stream_id)
+            ).all()
+            if per_stream:
+                conn.execute(events.delete().where(old))
+                conn.execute(streams.update().where(
+                    streams.c.device_id == sa.bindparam("d"), streams.c.stream_id == sa.bindparam("s")).values(
+                    events=streams.c.events - sa.bindparam("n"),
+                    last_capture_time=sa.case((streams.c.events == sa.bindparam("n"), None),
+                                              else_=streams.c.last_capture_time)),
+                    [{"d": r.device_id, "s": r.stream_id, "n": r.n} for r in per_stream])
+            conn.execute(gaps.delete().where(gaps.c.receive_time < cutoff))
+        return sum(r.n for r in per_stream)
+
+    # -- reads --------------------------------------------------------------------------------------------------
+
+    def _acks(self, conn: sa.Connection, device_id: str) -> dict[str, int]:
+        q = sa.select(streams.c.stream_id, streams.c.acked_sequence).where(streams.c.device_id == device_id)
+        return {r.stream_id: r.acked_sequence for r in conn.execute(q)}
+
+    def acks(self, device_id: str) -> dict[str, int]:
+        with self._engine.connect() as conn:
+            return self._acks(conn, device_id)
+
+    @staticmethod
+    def _where(flt: EventFilter) -> list[sa.ColumnElement[bool]]:
+        c = events.c
+        where: list[sa.ColumnElement[bool]] = []
+        if flt.device_id:
+            where.append(c.device_id == flt.device_id)
+        if flt.stream_id:
+            where.append(c.stream_id == flt.stream_id)
+        if flt.start_time is not None:
+            where.append(c.capture_time >= flt.start_time)
+        if flt.end_time is not None:
+            where.append(c.capture_time < flt.end_time)
+        if flt.types:
+            where.append(c.type.in_(list(flt.types)))
+        if flt.text:
+            text = normalize_text(flt.text)
+            if flt.text_match == "PREFIX":
+                where.append(c.normalized_text.like(_like_escape(text) + "%", escape="\\"))
+            elif flt.text_match == "CONTAINS":
+                where.append(c.normalized_text.like("%" + _like_escape(text) + "%", escape="\\"))
+            else:
+                where.append(c.normalized_text == text)
+        if flt.min_confidence > 0:
+            where.append(c.confidence >= flt.min_confidence)
+        return where
+
+    @staticmethod
+    def _stored(r: sa.Row) -> StoredEvent:
+        event = Event(stream_id=r.stream_id, sequence=r.sequence, capture_time=r.capture_time, type=r.type,
+                      track_id=r.track_id, text=r.text, confidence=r.confidence,
+                      polygon=tuple((p[0], p[1]) for p in r.polygon or ()), frame_width=r.frame_width,
+                      frame_height=r.frame_height, bundle=r.bundle, backend=r.backend,
+                      precision=dict(r.precision or {}), previous_text=r.previous_text,
+                      frame_sequence=r.frame_sequence)
+        return StoredEvent(device_id=r.device_id, event=event, normalized_text=r.normalized_text,
+                           receive_time=r.receive_time, cursor=r.id)
+
+    def query(self, flt: EventFilter, page_size: int, page_token: str = "", newest_first: bool = False) -> Page:
+        fp = tokens.fingerprint("query", _filter_key(flt), newest_first)
+        q = sa.select(events).where(*self._where(flt))
+        key = sa.tuple_(events.c.capture_time, events.c.id)
+        if page_token:
+            last = tokens.decode(page_token, fp)
+            if not (isinstance(last, list) and len(last) == 2 and isinstance(last[0], (int, float))
+                    and isinstance(last[1], int)):
+                raise ValueError("page token is not a token of this store")
+            q = q.where(key < sa.tuple_(*last) if newest_first else key > sa.tuple_(*last))
+        if newest_first:
+            q = q.order_by(events.c.capture_time.desc(), events.c.id.desc())
+        else:
+            q = q.order_by(events.c.capture_time, events.c.id)
+        size = max(1, page_size)
+        with self._engine.connect() as conn:
+            rows = conn.execute(q.limit(size + 1)).all()
+        items = tuple(self._stored(r) for r in rows[:size])
+        more = len(rows) > size
+        token = tokens.encode([items[-1].event.capture_time, items[-1].cursor], fp) if more else ""
+        return Page(items=items, next_token=token)
+
+    def events_after(self, cursor: int, flt: EventFilter, limit: int) -> list[StoredEvent]:
+        q = (sa.select(events).where(events.c.id > cursor, *self._where(flt)).order_by(events.c.id)
+             .limit(max(1, limit)))
+        with self._engine.connect() as conn:
+            return [self._stored(r) for r in conn.execute(q)]
+
+    def last_cursor(self) -> int:
+        with self._engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0
+
+    def devices(self, page_size: int, page_token: str = "") -> Page:
+        fp = tokens.fingerprint("devices")
+        q = sa.select(devices).order_by(devices.c.device_id)
+        if page_token:
+            after = tokens.decode(page_token, fp)
+            if not isinstance(after, str):
+                raise ValueError("page token is not a token of this store")
+            q = q.where(devices.c.device_id > after)
+        size = max(1, page_size)
+        with self._engine.connect() as conn:
+            rows = conn.execute(q.limit(size + 1)).all()
+            page = rows[:size]
+            ids = [r.device_id for r in page]
+            by_device: dict[str, list[StreamInfo]] = {i: [] for i in ids}
+            dropped: dict[str, dict[str, int]] = {i: {} for i in ids}
+            if ids:
+                for s in conn.execute(sa.select(streams).where(streams.c.device_id.in_(ids))
+                                      .order_by(streams.c.device_id, streams.c.stream_id)):
+                    by_device[s.device_id].append(StreamInfo(s.stream_id, s.acked_sequence, s.last_capture_time,
+                                                             s.events))
+                for d in conn.execute(sa.select(drops).where(drops.c.device_id.in_(ids)).order_by(drops.c.reason)):
+                    dropped[d.device_id][d.reason] = d.total
+        items = tuple(
+            DeviceInfo(device_id=r.device_id, last_seen=r.last_seen,
+                       status=DeviceStatus(backlog_events=r.backlog_events, backlog_bytes=r.backlog_bytes,
+                                           drops=dropped[r.device_id], bundle=r.bundle, backend=r.backend,
+                                           precision=dict(r.precision or {}), software_version=r.software_version,
+                                           oldest_backlog_time=r.oldest_backlog_time),
+                       streams=tuple(by_device[r.device_id]), events=sum(s.events for s in by_device[r.device_id]))
+            for r in page)
+        return Page(items=items, next_token=tokens.encode(page[-1].device_id, fp) if len(rows) > size else "")
+
+    def stats(self, now: float) -> FleetStats:
+        c = events.c
+        recent = sa.func.sum(sa.case((c.receive_time >= now - _HOUR_S, 1), else_=0))
+        with self._engine.connect() as conn:
+            n_devices = conn.execute(sa.select(sa.func.count()).select_from(devices)).scalar_one()
+            n_streams = conn.execute(sa.select(sa.func.count()).select_from(streams)).scalar_one()
+            by_type = conn.execute(sa.select(c.type, sa.func.count().label("n"), recent.label("recent"),
+                                             sa.func.min(c.capture_time).label("lo"),
+                                             sa.func.max(c.capture_time).label("hi")).group_by(c.type)).all()
+            dropped = conn.execute(sa.select(drops.c.reason, sa.func.sum(drops.c.total).label("n"))
+                                   .group_by(drops.c.reason)).all()
+        lows = [r.lo for r in by_type]
+        highs = [r.hi for r in by_type]
+        return FleetStats(devices=n_devices, streams=n_streams, events=sum(r.n for r in by_type),
+                          events_by_type={r.type: r.n for r in by_type}, drops={r.reason: int(r.n) for r in dropped},
+                          events_last_hour=int(sum(r.recent or 0 for r in by_type)),
+                          oldest_capture_time=min(lows) if lows else None,
+                          newest_capture_time=max(highs) if highs else None, store=self.kind,
+                          retention_s=self.retention_s)
+
+    def sightings(self, flt: EventFilter, window_s: float, min_streams: int, page_size: int,
+                  page_token: str = "") -> Page:
+        """Clusters the matching events in Python over one scan ordered by (normalized_text, capture_time) of at
+        most SIGHTINGS_SCAN_LIMIT events (a broader filter is refused: FILTER_TOO_BROAD). The page token is an
+        offset into the sightings ordered by first_seen, bound to the request."""
+        fp = tokens.fingerprint("sightings", _filter_key(flt), float(window_s), int(min_streams))
+        offset = tokens.decode(page_token, fp) if page_token else 0
+        if not isinstance(offset, int) or offset < 0:
+            raise ValueError("page token is not a token of this store")
+        c = events.c
+        q = (sa.select(c.normalized_text, c.capture_time, c.device_id, c.stream_id, c.text, c.confidence)
+             .where(c.normalized_text != "", *self._where(flt))
+             .order_by(c.normalized_text, c.capture_time, c.id).limit(SIGHTINGS_SCAN_LIMIT + 1))
+        with self._engine.connect() as conn:
+            rows = [Row(*r) for r in conn.execute(q)]
+        if len(rows) > SIGHTINGS_SCAN_LIMIT:
+            raise FleetRequestError(f"more than {SIGHTINGS_SCAN_LIMIT} events match; narrow the filter (time range,"
+                                    " text)", "FILTER_TOO_BROAD")
+        found = sorted(cluster(rows, window_s, max(1, min_streams)), key=lambda s: (s.first_seen, s.normalized_text))
+        size = max(1, page_size)
+        page = tuple(found[offset:offset + size])
+        more = offset + size < len(found)
+        return Page(items=page, next_token=tokens.encode(offset + size, fp) if more else "")
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    @staticmethod
+    def tables() -> list[sa.Table]:
+        """Every table of the store (tests check erasure against all of them)."""
+        return list(metadata.sorted_tables)
