@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Test services from Debian's packages: installs `prometheus` (with promtool) and `redis-server` when missing.
+# Test services from Debian's packages: installs `prometheus` (with promtool), `redis-server` and `postgresql` when
+# missing (PostgreSQL's binaries live in /usr/lib/postgresql/<major>/bin, off PATH).
 # The tests start them themselves, on loopback ports of their own, with temporary config and data
 # (tests/services.py); nothing here starts a system service. Needs root (or sudo) and the Debian archive.
-# Usage: bash scripts/services.sh [prometheus] [redis]   (default: both)
+# Usage: bash scripts/services.sh [prometheus] [redis] [postgresql]   (default: all)
 set -euo pipefail
 want=("$@")
-[ ${#want[@]} -eq 0 ] && want=(prometheus redis)
+[ ${#want[@]} -eq 0 ] && want=(prometheus redis postgresql)
 pkgs=()
 for name in "${want[@]}"; do
   case "$name" in
     prometheus) command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || pkgs+=(prometheus) ;;
     redis) command -v redis-server >/dev/null 2>&1 || pkgs+=(redis-server) ;;
-    *) echo "unknown service $name (prometheus, redis)" >&2; exit 2 ;;
+    postgresql) compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || pkgs+=(postgresql) ;;
+    *) echo "unknown service $name (prometheus, redis, postgresql)" >&2; exit 2 ;;
   esac
 done
 [ ${#pkgs[@]} -eq 0 ] && exit 0

@@ -1,5 +1,5 @@
-"""Real services for tests, from Debian's packages: Prometheus (and promtool) and Redis, started on loopback ports
-with temporary config and data, stopped after the test module.
+"""Real services for tests, from Debian's packages: Prometheus (and promtool), Redis and PostgreSQL, started on
+loopback ports with temporary config and data, stopped after the test module (PostgreSQL: after the session).
 
 A missing package is installed by ``scripts/services.sh`` (apt-get; root). Where that fails (no network, no
 root) the test skips with the reason; ``OCR_REQUIRE_SERVICES=1`` (set by ``.ci/run``) turns the skip into a
@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -23,9 +24,11 @@ import pytest
 
 from tests.conftest import REPO
 
-__all__ = ["require_binary", "free_port", "Prometheus", "start_prometheus", "Redis", "start_redis"]
+__all__ = ["require_binary", "free_port", "Prometheus", "start_prometheus", "Redis", "start_redis", "Postgres",
+           "start_postgres", "postgres_bin_dir"]
 
-_PACKAGE_OF = {"prometheus": "prometheus", "promtool": "prometheus", "redis-server": "redis"}
+_PACKAGE_OF = {"prometheus": "prometheus", "promtool": "prometheus", "redis-server": "redis",
+               "postgresql": "postgresql"}
 _tried: dict[str, str | None] = {}
 
 
@@ -158,3 +161,118 @@ def start_redis(root: Path) -> Redis:
         stdout=(root / "redis.log").open("wb"), stderr=subprocess.STDOUT, cwd=root)
     _wait_port(port, process, "redis-server")
     return Redis(process, port)
+
+
+def _find_postgres() -> Path | None:
+    """Debian keeps the server binaries off PATH, in /usr/lib/postgresql/<major>/bin (the newest is taken)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name)
+                   if p.parent.parent.name.isdigit() else 0)
+    if found:
+        return found[-1].parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+def postgres_bin_dir() -> Path:
+    """Where initdb, pg_ctl and postgres are, installed through scripts/services.sh when missing; else a skip (a
+    failure under OCR_REQUIRE_SERVICES=1)."""
+    found = _find_postgres()
+    if found is None:
+        if "postgresql" not in _tried:
+            try:
+                run = subprocess.run(["bash", str(REPO / "scripts" / "services.sh"), "postgresql"],
+                                     capture_output=True, text=True, timeout=600)
+                _tried["postgresql"] = None if run.returncode == 0 else (run.stderr or run.stdout).strip()[-300:]
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                _tried["postgresql"] = str(exc)
+        found = _find_postgres()
+    if found is None:
+        _unavailable(f"PostgreSQL is not installed and scripts/services.sh could not install it: "
+                     f"{_tried.get('postgresql')}")
+    return found
+
+
+@dataclass
+class Postgres:
+    """A PostgreSQL server of the tests: its data directory survives restart() (same port), stop() removes it."""
+
+    bin_dir: Path
+    home: Path  # data, socket and log; owned by the user the server runs as
+    port: int
+    as_user: tuple[str, ...]  # the command prefix that runs as that user (initdb refuses root)
+
+    @property
+    def url(self) -> str:
+        return self.url_of("postgres")
+
+    def url_of(self, database: str) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _ctl(self, *args: str, timeout_s: float = 60) -> None:
+        run = subprocess.run([*self.as_user, str(self.bin_dir / "pg_ctl"), "-D", str(self.home / "data"), *args],
+                             capture_output=True, text=True, timeout=timeout_s)
+        if run.returncode != 0:
+            log = self.home / "postgres.log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise AssertionError(f"pg_ctl {args[-1]} failed: {run.stderr.strip()[-1000:]}\n{tail}")
+
+    def start(self) -> None:
+        options = (f"-p {self.port} -k {self.home} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-c full_page_writes=off -c max_connections=200")
+        self._ctl("-l", str(self.home / "postgres.log"), "-o", options, "-w", "-t", "60", "start")
+
+    def stop(self) -> None:
+        """Fast shutdown (open sessions are ended, committed data kept); the data directory is kept."""
+        self._ctl("-m", "fast", "-w", "-t", "60", "stop")
+
+    def restart(self) -> None:
+        """Stop and start on the same data and port: clients lose their connections, the data stays."""
+        self.stop()
+        self.start()
+
+    def create_database(self, name: str) -> str:
+        """A new, empty database ``name``; returns its URL."""
+        import psycopg
+
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+                             autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url_of(name)
+
+    def destroy(self) -> None:
+        """Stop (when running) and remove the data directory."""
+        if (self.home / "data" / "postmaster.pid").exists():
+            try:
+                self.stop()
+            except AssertionError:
+                pass
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def start_postgres(root: Path) -> Postgres:
+    """A PostgreSQL on a free loopback port, trust auth for loopback only, fsync off (test speed; commits are
+    still written before they return, so a restart keeps them). As root, the server runs as Debian's
+    ``postgres`` user in a temporary folder of its own (``root`` is not readable by it); else under ``root``."""
+    bin_dir = postgres_bin_dir()
+    if os.geteuid() == 0:
+        home = Path(tempfile.mkdtemp(prefix="edge-ocr-pg-"))
+        shutil.chown(home, "postgres", "postgres")
+        as_user: tuple[str, ...] = ("runuser", "-u", "postgres", "--")
+    else:
+        home = Path(tempfile.mkdtemp(prefix="pg-", dir=root))
+        as_user = ()
+    init = subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", str(home / "data"), "-U", "postgres",
+                           "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"],
+                          capture_output=True, text=True, timeout=120)
+    if init.returncode != 0:
+        shutil.rmtree(home, ignore_errors=True)
+        raise AssertionError(f"initdb failed: {init.stderr.strip()[-1500:]}")
+    # Loopback only: the server listens on 127.0.0.1 and its own socket folder; nothing else is allowed.
+    (home / "data" / "pg_hba.conf").write_text("local all all trust\nhost all all 127.0.0.1/32 trust\n")
+    pg = Postgres(bin_dir, home, free_port(), as_user)
+    try:
+        pg.start()
+    except BaseException:
+        shutil.rmtree(home, ignore_errors=True)
+        raise
+    return pg
