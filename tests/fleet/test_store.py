@@ -1,0 +1,307 @@
+"""The central store (fleet.store) on a SQLite file and on a real PostgreSQL: migrations, idempotent ingest with
+high-water marks and gaps, concurrent ingests, queries and their page tokens, the commit-order tail, devices,
+stats, sightings, erasure and retention."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from fleet.model import DeviceStatus, Event, EventFilter, Gap
+from fleet.store import open_store
+from fleet.store.engine import alembic_config, current_revision, head_revision, make_engine
+from fleet.store.schema import metadata
+
+T0 = 1_800_000_000.0
+
+
+def ev(stream: str, seq: int, t: float | None = None, text: str = "AB12", type: str = "APPEARED",
+       confidence: float = 0.9) -> Event:
+    return Event(stream_id=stream, sequence=seq, capture_time=T0 + seq if t is None else t, type=type,
+                 track_id=seq, text=text, confidence=confidence, polygon=((1.0, 2.0), (3.0, 2.0), (3.0, 4.0)),
+                 frame_width=640, frame_height=480, bundle="ppocrv6-small", backend="openvino",
+                 precision={"det": "int8", "rec": "fp32"}, previous_text="", frame_sequence=seq * 3)
+
+
+def run(store, device: str, events=(), gaps=(), status=None, now: float = T0 + 10_000):
+    return store.ingest(device, list(events), list(gaps), status, now)
+
+
+@pytest.fixture
+def store(store_url):
+    s = open_store(store_url)
+    yield s
+    s.close()
+
+
+def test_migrations_reach_head_and_match_the_schema(store_url):
+    open_store(store_url).close()
+    engine = make_engine(store_url)
+    try:
+        with engine.connect() as conn:
+            assert current_revision(conn) == head_revision()
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+        open_store(store_url).close()  # a re-open of a database at head changes nothing
+        with engine.begin() as conn:
+            assert current_revision(conn) == head_revision()
+            command.downgrade(alembic_config(conn), "base")
+        with engine.connect() as conn:
+            assert current_revision(conn) is None
+            assert "events" not in sa.inspect(conn).get_table_names()
+        store = open_store(store_url)  # an older database (here: none of the schema) is upgraded at open
+        assert run(store, "d", [ev("s", 1)]).acks == {"s": 1}
+        store.close()
+    finally:
+        engine.dispose()
+
+
+def test_url_forms(tmp_path):
+    store = open_store(str(tmp_path / "plain" / "fleet.db"))  # a plain path is a SQLite file
+    assert store.kind == "sqlite" and (tmp_path / "plain" / "fleet.db").exists()
+    store.close()
+    with pytest.raises(ValueError):
+        open_store("mysql://localhost/fleet")
+
+
+def test_ingest_and_replay_is_idempotent(store):
+    report = [ev("gate-1", i) for i in range(1, 6)] + [ev("gate-2", i) for i in range(1, 3)]
+    first = run(store, "dev", report)
+    assert (first.acks, first.stored, first.duplicates, first.out_of_order) == ({"gate-1": 5, "gate-2": 2}, 7, 0, 0)
+    again = run(store, "dev", report)
+    assert (again.acks, again.stored, again.duplicates) == (first.acks, 0, 7)
+    assert len(store.query(EventFilter(), 100).items) == 7
+    assert run(store, "dev").acks == {"gate-1": 5, "gate-2": 2}  # an empty report: every stream's mark
+    assert store.acks("dev") == {"gate-1": 5, "gate-2": 2} and store.acks("nobody") == {}
+    stored = store.query(EventFilter(stream_id="gate-1"), 1).items[0]
+    assert stored.event == ev("gate-1", 1) and stored.normalized_text == "AB12" and stored.device_id == "dev"
+
+
+def test_out_of_order_beyond_a_hole_is_not_stored(store):
+    result = run(store, "dev", [ev("s", 1), ev("s", 2), ev("s", 4), ev("s", 5)])
+    assert (result.acks, result.stored, result.out_of_order) == ({"s": 2}, 2, 2)
+    assert [e.event.sequence for e in store.query(EventFilter(), 10).items] == [1, 2]
+    assert run(store, "dev", [ev("s", 3), ev("s", 4), ev("s", 5)]).acks == {"s": 5}
+    assert run(store, "dev", [ev("t", 2)]).acks == {"t": 0}  # a new stream starts at 1
+
+
+def test_gaps_advance_the_mark(store):
+    result = run(store, "dev", [ev("s", 1), ev("s", 2), ev("s", 8)], [Gap("s", 3, 7, "OUTBOX_FULL")])
+    assert (result.acks, result.stored) == ({"s": 8}, 2 + 1)
+    assert run(store, "dev", [], [Gap("s", 3, 7, "OUTBOX_FULL")]).acks == {"s": 8}  # a resent gap: no change
+    assert run(store, "dev", [], [Gap("s", 20, 30, "EXPIRED")]).acks == {"s": 8}  # beyond a hole: ignored
+    assert run(store, "dev", [], [Gap("s", 5, 12, "EXPIRED")]).acks == {"s": 12}  # overlapping: passes on
+    assert run(store, "dev", [ev("s", 10)]).duplicates == 1  # declared dropped: never stored later
+    assert [e.event.sequence for e in store.query(EventFilter(), 10).items] == [1, 2, 8]
+
+
+def test_concurrent_ingests_store_every_sequence_once_and_the_tail_misses_none(store):
+    total, errors, seen = 300, [], []
+    done = threading.Event()
+
+    def agent(device: str, seed: int) -> None:  # resends from its last ack, with random overlap, until done
+        rnd = random.Random(seed)
+        try:
+            mark = 0
+            while mark < total:
+                start = max(1, mark + 1 - rnd.randint(0, 15))
+                batch = [ev("cam", i) for i in range(start, min(total, start + rnd.randint(1, 25)) + 1)]
+                mark = run(store, device, batch).acks["cam"]
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def watcher() -> None:
+        cursor = 0
+        while True:
+            finished = done.is_set()
+            batch = store.events_after(cursor, EventFilter(), 200)
+            seen.extend(e.cursor for e in batch)
+            cursor = batch[-1].cursor if batch else cursor
+            if finished and not batch:
+                return
+
+    threads = [threading.Thread(target=agent, args=(d, i)) for i, d in enumerate(["one", "one", "two", "two"])]
+    tail = threading.Thread(target=watcher)
+    tail.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    tail.join()
+    assert errors == []
+    for device in ("one", "two"):
+        page = store.query(EventFilter(device_id=device), 1000)
+        assert sorted(e.event.sequence for e in page.items) == list(range(1, total + 1))
+    assert seen == sorted(set(seen)) and len(seen) == 2 * total  # commit order: none missed, none twice
+
+
+def test_query_filters(store):
+    run(store, "d1", [ev("a", 1, T0 + 1, "KX71 ABC", "APPEARED", 0.95),
+                      ev("a", 2, T0 + 2, "kx71-abd", "UPDATED", 0.60),
+                      ev("b", 1, T0 + 3, "ZZ%_9", "STABLE", 0.80)])
+    run(store, "d2", [ev("a", 1, T0 + 4, "XKX71", "DISAPPEARED", 0.99)])
+
+    def keys(**kw) -> list[tuple[str, str, int]]:
+        return [(e.device_id, e.event.stream_id, e.event.sequence) for e in store.query(EventFilter(**kw), 50).items]
+
+    assert keys() == [("d1", "a", 1), ("d1", "a", 2), ("d1", "b", 1), ("d2", "a", 1)]
+    assert keys(device_id="d2") == [("d2", "a", 1)]
+    assert keys(stream_id="a") == [("d1", "a", 1), ("d1", "a", 2), ("d2", "a", 1)]
+    assert keys(device_id="d1", stream_id="b") == [("d1", "b", 1)]
+    assert keys(start_time=T0 + 2, end_time=T0 + 4) == [("d1", "a", 2), ("d1", "b", 1)]  # [start, end)
+    assert keys(types=("UPDATED", "STABLE")) == [("d1", "a", 2), ("d1", "b", 1)]
+    assert keys(text="kx71abc") == [("d1", "a", 1)]
+    assert keys(text="KX71", text_match="PREFIX") == [("d1", "a", 1), ("d1", "a", 2)]
+    assert keys(text="kx-71", text_match="CONTAINS") == [("d1", "a", 1), ("d1", "a", 2), ("d2", "a", 1)]
+    assert keys(text="%", text_match="CONTAINS") == keys()  # normalizes to "": matches every text
+    assert keys(text="Z_", text_match="PREFIX") == [("d1", "b", 1)]  # "_" is not a LIKE wildcard here ("Z")
+    assert keys(min_confidence=0.9) == [("d1", "a", 1), ("d2", "a", 1)]
+    assert keys(text="nothing") == []
+
+
+def test_pagination_both_ways_and_foreign_tokens(store):
+    # Ties on capture_time are ordered by cursor, so pages neither skip nor repeat them.
+    run(store, "d", [ev("s", i, T0 + i // 3) for i in range(1, 24)])
+    for newest_first in (False, True):
+        got, token, pages = [], "", 0
+        while True:
+            page = store.query(EventFilter(), 5, token, newest_first=newest_first)
+            got += [e.event.sequence for e in page.items]
+            pages += 1
+            token = page.next_token
+            if not token:
+                break
+        expected = list(range(1, 24))
+        assert got == (expected[::-1] if newest_first else expected) and pages == 5
+    token = store.query(EventFilter(), 5).next_token
+    with pytest.raises(ValueError):
+        store.query(EventFilter(), 5, token, newest_first=True)  # another order
+    with pytest.raises(ValueError):
+        store.query(EventFilter(stream_id="s"), 5, token)  # another filter
+    with pytest.raises(ValueError):
+        store.devices(5, token)
+    for bad in ("garbage!", "e30=", token[:-4]):
+        with pytest.raises(ValueError):
+            store.query(EventFilter(), 5, bad)
+
+
+def test_events_after_is_commit_order(store):
+    assert store.last_cursor() == 0 and store.events_after(0, EventFilter(), 10) == []
+    run(store, "d", [ev("s", 1, T0 + 50), ev("s", 2, T0 + 10)])
+    run(store, "e", [ev("s", 1, T0 + 5, "OTHER")])
+    after = store.events_after(0, EventFilter(), 10)
+    assert [(e.device_id, e.event.sequence) for e in after] == [("d", 1), ("d", 2), ("e", 1)]
+    assert store.last_cursor() == after[-1].cursor
+    assert [e.device_id for e in store.events_after(after[0].cursor, EventFilter(text="other"), 10)] == ["e"]
+    assert len(store.events_after(0, EventFilter(), 2)) == 2
+    assert store.events_after(store.last_cursor(), EventFilter(), 10) == []
+
+
+def test_devices_with_streams_and_drops_replaced(store):
+    status = DeviceStatus(backlog_events=7, backlog_bytes=900, drops={"OUTBOX_FULL": 3, "EXPIRED": 1},
+                          bundle="ppocrv6-small", backend="openvino", precision={"det": "int8"},
+                          software_version="0.1.0", oldest_backlog_time=T0 + 1)
+    run(store, "b-dev", [ev("cam", 1), ev("cam", 2)], status=status, now=T0 + 100)
+    run(store, "b-dev", [], status=status, now=T0 + 150)  # the same totals again: nothing is added up
+    run(store, "b-dev", [], status=DeviceStatus(drops={"OUTBOX_FULL": 5}), now=T0 + 200)
+    run(store, "a-dev", [ev("x", 1), ev("y", 1)], now=T0 + 300)
+    run(store, "c-dev", [], now=T0 + 400)
+    first = store.devices(2)
+    assert [d.device_id for d in first.items] == ["a-dev", "b-dev"] and first.next_token
+    second = store.devices(2, first.next_token)
+    assert [d.device_id for d in second.items] == ["c-dev"] and second.next_token == ""
+    a, b = first.items
+    assert [(s.stream_id, s.acked_sequence, s.events) for s in a.streams] == [("x", 1, 1), ("y", 1, 1)]
+    assert a.events == 2 and a.last_seen == T0 + 300
+    assert b.status.drops == {"OUTBOX_FULL": 5, "EXPIRED": 1} and b.last_seen == T0 + 200
+    assert b.status.backlog_events == 0 and b.status.software_version == ""  # the latest status is what counts
+    assert b.streams[0].last_capture_time == T0 + 2 and b.events == 2
+    run(store, "b-dev", [], status=status, now=T0 + 500)
+    b = store.devices(1, store.devices(1).next_token).items[0]
+    assert b.status == status and second.items[0].streams == ()
+    with pytest.raises(ValueError):
+        store.devices(2, store.query(EventFilter(), 1, "").next_token or "eyJrIjoxfQ==")
+
+
+def test_stats(store):
+    run(store, "d1", [ev("a", 1, T0, type="APPEARED"), ev("a", 2, T0 + 9, type="STABLE")], now=T0 + 10,
+        status=DeviceStatus(drops={"OUTBOX_FULL": 2}))
+    run(store, "d2", [ev("b", 1, T0 + 5, type="APPEARED")], now=T0 + 5000,
+        status=DeviceStatus(drops={"OUTBOX_FULL": 1, "EXPIRED": 4}))
+    stats = store.stats(now=T0 + 5000)
+    assert (stats.devices, stats.streams, stats.events) == (2, 2, 3)
+    assert stats.events_by_type == {"APPEARED": 2, "STABLE": 1}
+    assert stats.drops == {"OUTBOX_FULL": 3, "EXPIRED": 4}
+    assert stats.events_last_hour == 1  # committed at T0 + 5000; the others more than an hour before
+    assert (stats.oldest_capture_time, stats.newest_capture_time) == (T0, T0 + 9)
+    assert stats.store == store.kind and stats.retention_s == 0.0
+
+
+def test_sightings_group_one_plate_across_streams(store):
+    run(store, "north", [ev("gate-1", 1, T0 + 0, "KX71 ABC", confidence=0.7),
+                         ev("gate-1", 2, T0 + 4, "KX71 ABC", confidence=0.9),
+                         ev("gate-2", 1, T0 + 30, "kx71-abc", confidence=0.8),
+                         ev("gate-2", 2, T0 + 3600, "kx71-abc", confidence=0.8),  # an hour later: a second visit
+                         ev("gate-2", 3, T0 + 40, "", confidence=0.8),  # no text: never a sighting
+                         ev("gate-2", 4, T0 + 50, "OTHER 1", confidence=0.5)])
+    run(store, "south", [ev("lane-9", 1, T0 + 90, "KX71ABC", confidence=0.6)])
+    page = store.sightings(EventFilter(), window_s=300, min_streams=1, page_size=10)
+    plates = [(s.normalized_text, s.first_seen, len(s.places)) for s in page.items]
+    assert plates == [("KX71ABC", T0, 3), ("OTHER1", T0 + 50, 1), ("KX71ABC", T0 + 3600, 1)]
+    first = page.items[0]
+    assert first.last_seen == T0 + 90
+    assert [(p.device_id, p.stream_id, p.first_seen, p.last_seen, p.events, p.text, p.confidence)
+            for p in first.places] == [("north", "gate-1", T0, T0 + 4, 2, "KX71 ABC", 0.9),
+                                       ("north", "gate-2", T0 + 30, T0 + 30, 1, "kx71-abc", 0.8),
+                                       ("south", "lane-9", T0 + 90, T0 + 90, 1, "KX71ABC", 0.6)]
+    assert [s.first_seen for s in store.sightings(EventFilter(), 300, 3, 10).items] == [T0]
+    narrow = store.sightings(EventFilter(), window_s=20, min_streams=1, page_size=10)  # 4 s apart, then 26 s
+    assert [len(s.places) for s in narrow.items if s.normalized_text == "KX71ABC"] == [1, 1, 1, 1]
+    only = store.sightings(EventFilter(text="kx71abc"), 300, 1, 1)
+    assert [s.first_seen for s in only.items] == [T0] and only.next_token
+    rest = store.sightings(EventFilter(text="kx71abc"), 300, 1, 1, only.next_token)
+    assert [s.first_seen for s in rest.items] == [T0 + 3600] and rest.next_token == ""
+    with pytest.raises(ValueError):
+        store.sightings(EventFilter(text="kx71abc"), 60, 1, 1, only.next_token)  # another window
+
+
+def test_delete_device_leaves_nothing_of_it(store):
+    status = DeviceStatus(drops={"OUTBOX_FULL": 2})
+    for device in ("gone", "kept"):
+        run(store, device, [ev("s", 1), ev("s", 3), ev("t", 1)], [Gap("s", 2, 2, "OUTBOX_FULL")], status)
+    result = store.delete_device("gone")
+    assert (result.deleted_events, result.deleted_streams, result.device_existed) == (3, 2, True)
+    engine = store._engine
+    with engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            column = table.c.device_id
+            assert conn.execute(sa.select(sa.func.count()).where(column == "gone")).scalar() == 0, table.name
+            assert conn.execute(sa.select(sa.func.count()).where(column == "kept")).scalar() > 0, table.name
+    assert store.delete_device("gone") == type(result)(0, 0, False)
+    assert run(store, "gone", [ev("s", 1)]).acks == {"s": 1}  # the device may report again, from scratch
+
+
+def test_expire(store_url):
+    store = open_store(store_url, retention_s=100)
+    try:
+        run(store, "d", [ev("s", i, T0 + i * 10) for i in range(1, 11)], now=T0 + 1)
+        run(store, "e", [ev("s", 1, T0 + 5)], now=T0 + 1)
+        assert store.expire(now=T0 + 100 + 45) == 5  # captured before T0 + 45: d 1..4 and e 1
+        assert [e.event.sequence for e in store.query(EventFilter(device_id="d"), 50).items] == list(range(5, 11))
+        devices = {d.device_id: d for d in store.devices(10).items}
+        assert devices["d"].events == 6 and devices["d"].streams[0].acked_sequence == 10
+        assert devices["e"].events == 0 and devices["e"].streams[0].last_capture_time is None
+        assert store.stats(T0).events == 6 and store.stats(T0).retention_s == 100
+        assert store.expire(now=T0 + 145) == 0
+        assert run(store, "e", [ev("s", 1, T0 + 5)]).duplicates == 1  # expired is not forgotten: no re-store
+    finally:
+        store.close()
+    forever = open_store(store_url)
+    assert forever.expire(now=T0 + 10**9) == 0 and forever.stats(T0).events == 6
+    forever.close()
