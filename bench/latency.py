@@ -6,11 +6,14 @@ steady state has seen its shapes. Then the timed runs go round-robin, page by pa
 configuration, ``--repeat`` times, so a noisy neighbour on a shared host slows every configuration alike.
 The table gives the median over pages of each stage (the median of a page's runs) and pages/s (pages /
 summed end-to-end time), and the ratio to the peer.
-With ``--accuracy`` each configuration is also scored on the eval sets (``edge_runtime.evaluation.accuracy.evaluate_set``),
+With ``--accuracy`` each configuration is also scored on the eval sets
+(``edge_runtime.evaluation.accuracy.evaluate_set``),
 and ``--json`` writes everything for ``bench/plot.py``.
 
     python -m bench.latency [--sets sroie icdar15_test page_tesseract] [--limit 8] [--repeat 3]
-                            [--backends openvino onnxruntime] [--peer rapidocr|none] [--accuracy] [--json out.json]
+                            [--backends openvino onnxruntime] 
+                           [--peers rapidocr rapidocr-openvino faster-paddle-small faster-paddle-tiny|all|none]
+                           [--accuracy] [--json out.json]
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-__all__ = ["Config", "ours", "rapidocr", "parse_variant", "measure", "markdown_table", "main"]
+__all__ = ["Config", "ours", "rapidocr", "faster_paddle", "peer_configs",
+           "parse_variant", "measure", "markdown_table", "main"]
 
 STAGES = ("det", "cls", "rec", "total")
 # Stage timings (ms) of one call on one decoded page.
@@ -67,14 +71,11 @@ def ours(backend: str, precision: str, threads: int = 0, overrides: dict[str, An
                   {"backend": backend, "precision": dict(engine.precision), "threads": engine.config.num_threads})
 
 
-def rapidocr() -> Config:
-    """RapidOCR 3.10 with its defaults (ONNX Runtime FP32, angle classifier on): the peer."""
-    from rapidocr import RapidOCR
+def rapidocr(openvino: bool = False) -> Config:
+    """RapidOCR 3.10 with its defaults (ONNX Runtime FP32, angle classifier on), or on its OpenVINO engine."""
+    from bench.peers import rapidocr_engine, rapidocr_recognizer
 
-    from bench.peers import rapidocr_recognizer
-
-    engine = RapidOCR()
-    logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+    engine = rapidocr_engine(openvino)
 
     def timed(page: np.ndarray) -> dict[str, float]:
         t0 = time.perf_counter()
@@ -85,7 +86,61 @@ def rapidocr() -> Config:
         ms["total"] = total
         return ms
 
-    return Config("rapidocr 3.10 FP32 (defaults)", timed, rapidocr_recognizer(), {"backend": "onnxruntime"})
+    name = "rapidocr 3.10 OpenVINO (engine_type: openvino)" if openvino else "rapidocr 3.10 FP32 (defaults)"
+    return Config(name, timed, rapidocr_recognizer(openvino),
+                  {"backend": "openvino" if openvino else "onnxruntime", "peer": True})
+
+
+def faster_paddle(size: str) -> Config:
+    """faster-paddle 1.0.4 PP-OCRv6 ``size``: it takes encoded bytes, so each page is PNG-encoded once,
+    outside the timed call (our configurations get decoded arrays; neither side pays for decoding)."""
+    import cv2
+
+    from bench.peers import faster_paddle_engine, faster_paddle_recognizer
+
+    engine = faster_paddle_engine(size)
+    encoded: dict[int, tuple[np.ndarray, bytes]] = {}
+
+    def timed(page: np.ndarray) -> dict[str, float]:
+        if id(page) not in encoded:
+            encoded[id(page)] = (page, cv2.imencode(".png", page)[1].tobytes())  # keep page alive: id stays unique
+        data = encoded[id(page)][1]
+        t0 = time.perf_counter()
+        engine.ocr(data)
+        return {"det": 0.0, "cls": 0.0, "rec": 0.0, "total": (time.perf_counter() - t0) * 1000}
+
+    return Config(f"faster-paddle 1.0.4 {size}", timed, faster_paddle_recognizer(size),
+                  {"backend": "onnxruntime (its own)", "peer": True})
+
+
+PEER_CONFIGS: dict[str, Callable[[], Config]] = {
+    "rapidocr": rapidocr,
+    "rapidocr-openvino": lambda: rapidocr(openvino=True),
+    "faster-paddle-small": lambda: faster_paddle("small"),
+    "faster-paddle-tiny": lambda: faster_paddle("tiny"),
+}
+
+
+def peer_configs(names: Sequence[str], log: Callable[[str], None]) -> tuple[list[Config], dict[str, str]]:
+    """The asked peers (``all``: every one) that can run here, and name -> reason for those that cannot."""
+    from bench.peers import missing_peers
+
+    wanted = list(PEER_CONFIGS) if "all" in names else [n for n in names if n != "none"]
+    unknown = [n for n in wanted if n not in PEER_CONFIGS]
+    if unknown:
+        raise SystemExit(f"--peers: unknown {unknown}; known: {', '.join(PEER_CONFIGS)}, all, none")
+    missing = missing_peers(wanted)
+    configs = []
+    for name in wanted:
+        if name in missing:
+            log(f"peer {name} missing: {missing[name]}")
+            continue
+        try:
+            configs.append(PEER_CONFIGS[name]())
+        except Exception as exc:  # a peer that fails to load is reported, not a crash of the whole run
+            missing[name] = f"failed to load: {type(exc).__name__}: {exc}"
+            log(f"peer {name} missing: {missing[name]}")
+    return configs, missing
 
 
 def _pages(eval_dir: Path, sets: Sequence[str], limit: int) -> list[tuple[str, np.ndarray]]:
@@ -177,7 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:FIELD=VALUE[,FIELD=VALUE]",
                         help="one more configuration of the first backend and precision with other EngineConfig "
                              "fields, e.g. 'det max 960:det_limit_type=max,det_limit_side_len=960' (repeatable)")
-    parser.add_argument("--peer", default="rapidocr", choices=("rapidocr", "none"))
+    parser.add_argument("--peers", "--peer", nargs="+", default=["rapidocr"],
+                        help=f"peers beside ours: {', '.join(PEER_CONFIGS)}, all, or none (× peer is to the first)")
     parser.add_argument("--accuracy", action="store_true", help="also score each configuration on --sets")
     parser.add_argument("--accuracy-limit", type=int, default=None, help="first N images per set for --accuracy")
     parser.add_argument("--json", type=Path, default=None, help="write the rows (input of bench/plot.py)")
@@ -188,9 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configs = [ours(b, p, args.threads) for b in args.backends for p in args.precisions]
     configs += [ours(args.backends[0], args.precisions[0], args.threads, overrides, name)
                 for name, overrides in map(parse_variant, args.variant)]
-    if args.peer == "rapidocr":
-        configs.append(rapidocr())
     log = lambda text: print(text, file=sys.stderr)  # noqa: E731
+    peers, missing = peer_configs(args.peers, log)
+    configs += peers
     rows = [{"name": c.name, **c.info, **summary}
             for c, summary in zip(configs, measure(configs, pages, args.repeat, progress=log))]
     for config, row in zip(configs, rows):
@@ -199,10 +255,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"{config.name}: {row['median_ms']['total']:.1f} ms/page")
     print(f"{len(pages)} pages ({', '.join(args.sets)}; first {args.limit} each), warm, "
           f"median of {args.repeat} interleaved runs\n")
-    print(markdown_table(rows, peer=configs[-1].name if args.peer != "none" else None))
+    print(markdown_table(rows, peer=peers[0].name if peers else None))
+    for name, reason in missing.items():
+        print(f"\nmissing peer {name}: {reason}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"sets": args.sets, "limit": args.limit, "rows": rows}, indent=1))
+        args.json.write_text(json.dumps({"sets": args.sets, "limit": args.limit, "rows": rows,
+                                         "missing_peers": missing}, indent=1))
     return 0
 
 
