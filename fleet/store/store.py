@@ -12,6 +12,7 @@ commit run under one transaction-level advisory lock; a watcher that has seen id
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 from contextlib import contextmanager
 from typing import Iterator, Sequence
@@ -32,10 +33,25 @@ COMMIT_ORDER_LOCK = 7_114_012  # PostgreSQL advisory lock key held from the even
 SIGHTINGS_SCAN_LIMIT = 100_000  # events one ListSightings call may cluster; beyond: FILTER_TOO_BROAD
 _HOUR_S = 3600.0
 _EVENT_COLUMNS = [c.name for c in events.columns if c.name != "id"]
+_PG_ARRAY_TYPES = {"device_id": "varchar", "stream_id": "varchar", "sequence": "int8", "capture_time": "float8",
+                   "receive_time": "float8", "type": "varchar", "track_id": "int8", "text": "text",
+                   "normalized_text": "text", "confidence": "float8", "polygon": "json", "frame_width": "int4",
+                   "frame_height": "int4", "bundle": "varchar", "backend": "varchar", "precision": "json",
+                   "previous_text": "text", "frame_sequence": "int8"}
+_STATUS_COLUMNS = ("software_version", "bundle", "backend", "precision", "backlog_events", "backlog_bytes",
+                   "oldest_backlog_time")
 
 
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _json_map(mapping, cache: dict[tuple, str]) -> str:
+    key = tuple(sorted(mapping.items()))
+    text = cache.get(key)
+    if text is None:
+        text = cache[key] = json.dumps(dict(key))
+    return text
 
 
 def _filter_key(flt: EventFilter) -> dict:
@@ -53,8 +69,18 @@ class SqlStore:
         self._insert = postgresql.insert if self._pg else sqlite.insert
         self._writer = engine if self._pg else engine.execution_options(begin="IMMEDIATE")
         self._write_lock = None if self._pg else threading.Lock()
-        self._insert_events = self._insert(events).on_conflict_do_nothing(
-            index_elements=["device_id", "stream_id", "sequence"])
+        # The hot path's insert goes straight to the driver (rows as tuples, JSON encoded here): SQLAlchemy's
+        # per-row parameter processing cost more than the database's work. PostgreSQL gets the whole report as one
+        # statement over arrays (unnest), SQLite one executemany.
+        columns = ", ".join(_EVENT_COLUMNS)
+        if self._pg:
+            arrays = ", ".join(f"%b::{_PG_ARRAY_TYPES[c.name]}[]" for c in events.columns if c.name != "id")
+            select = f"SELECT * FROM unnest({arrays})"
+        else:
+            select = f"VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
+        self._insert_events_sql = (f"INSERT INTO events ({columns}) {select} "
+                                   "ON CONFLICT (device_id, stream_id, sequence) DO NOTHING")
+        self._touch = {with_status: self._device_upsert(with_status) for with_status in (False, True)}
         self._insert_streams = self._insert(streams).on_conflict_do_nothing(index_elements=["device_id", "stream_id"])
         drop = self._insert(drops)
         self._upsert_drops = drop.on_conflict_do_update(index_elements=["device_id", "reason"],
@@ -74,16 +100,18 @@ class SqlStore:
         with self._write_lock, self._writer.begin() as conn:
             yield conn
 
+    def _device_upsert(self, with_status: bool) -> sa.Insert:
+        stmt = self._insert(devices)
+        keys = ["last_seen"] + (list(_STATUS_COLUMNS) if with_status else [])
+        return stmt.on_conflict_do_update(index_elements=["device_id"], set_={k: stmt.excluded[k] for k in keys})
+
     def _touch_device(self, conn: sa.Connection, device_id: str, status: DeviceStatus | None, now: float) -> None:
         values: dict = {"device_id": device_id, "first_seen": now, "last_seen": now}
         if status is not None:
             values.update(software_version=status.software_version, bundle=status.bundle, backend=status.backend,
                           precision=dict(status.precision), backlog_events=status.backlog_events,
                           backlog_bytes=status.backlog_bytes, oldest_backlog_time=status.oldest_backlog_time)
-        stmt = self._insert(devices).values(values)
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=["device_id"],
-            set_={k: stmt.excluded[k] for k in values if k not in ("device_id", "first_seen")}))
+        conn.execute(self._touch[status is not None], values)
         if status is not None and status.drops:
             conn.execute(self._upsert_drops, [{"device_id": device_id, "reason": r, "total": int(n)}
                                               for r, n in sorted(status.drops.items())])
@@ -99,14 +127,12 @@ class SqlStore:
         return {r.stream_id: [r.acked_sequence, r.events, r.last_capture_time] for r in conn.execute(q)}
 
     @staticmethod
-    def _event_row(device_id: str, e: Event, now: float) -> dict:
-        return {"device_id": device_id, "stream_id": e.stream_id, "sequence": e.sequence,
-                "capture_time": e.capture_time, "receive_time": now, "type": e.type, "track_id": e.track_id,
-                "text": e.text, "normalized_text": normalize_text(e.text), "confidence": e.confidence,
-                "polygon": [[float(x), float(y)] for x, y in e.polygon], "frame_width": e.frame_width,
-                "frame_height": e.frame_height, "bundle": e.bundle, "backend": e.backend,
-                "precision": dict(e.precision), "previous_text": e.previous_text,
-                "frame_sequence": e.frame_sequence}
+    def _event_row(device_id: str, e: Event, now: float, precision: str) -> tuple:
+        """The events row in _EVENT_COLUMNS order."""
+        polygon = json.dumps([[float(x), float(y)] for x, y in e.polygon]) if e.polygon else "[]"
+        return (device_id, e.stream_id, e.sequence, e.capture_time, now, e.type, e.track_id, e.text,
+                normalize_text(e.text), e.confidence, polygon, e.frame_width, e.frame_height, e.bundle, e.backend,
+                precision, e.previous_text, e.frame_sequence)
 
     def ingest(self, device_id: str, events_: Sequence[Event], gaps_: Sequence[Gap],
                status: DeviceStatus | None, now: float) -> IngestResult:
@@ -121,6 +147,7 @@ class SqlStore:
                 return IngestResult(acks=self._acks(conn, device_id))
             state = self._lock_streams(conn, device_id, sorted(work))
             rows, gap_rows, updates, acks = [], [], [], {}
+            precisions: dict[tuple, str] = {}  # a batch's events mostly share one precision map: encode it once
             duplicates = out_of_order = 0
             for sid in sorted(work):
                 mark, count, last_time = state[sid]
@@ -133,7 +160,7 @@ class SqlStore:
                                              "receive_time": now})
                             mark = item.last
                     elif seq == mark + 1:
-                        rows.append(self._event_row(device_id, item, now))
+                        rows.append(self._event_row(device_id, item, now, _json_map(item.precision, precisions)))
                         mark, count = seq, count + 1
                         if last_time is None or item.capture_time > last_time:
                             last_time = item.capture_time
@@ -151,7 +178,7 @@ class SqlStore:
             if rows:
                 if self._pg:
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": COMMIT_ORDER_LOCK})
-                conn.execute(self._insert_events, rows)
+                conn.exec_driver_sql(self._insert_events_sql, tuple(map(list, zip(*rows))) if self._pg else rows)
         return IngestResult(acks=acks, stored=len(rows), duplicates=duplicates, out_of_order=out_of_order)
 
     def delete_device(self, device_id: str) -> DeleteResult:
