@@ -1,7 +1,9 @@
-"""Which file serves each stage: the FP32 ONNX of the bundle, or an INT8 artifact that passed the gate.
+"""Which file and precision serve each stage: the FP32 ONNX of the bundle, the same file in BF16 (OpenVINO's
+inference-precision hint), or an INT8 artifact, as the host's gate decided.
 
-INT8 artifacts live beside the bundle in ``<bundle>/int8/<backend>/`` with a ``quantization.json`` written by
-``python -m quantize``: ``{"stages": {"det": {"file": "det.xml", "published": true, ...}, ...}, ...}``.
+The gate's record lives beside the INT8 files in ``<bundle>/int8/<backend>/quantization.json`` (written by
+``python -m quantize``): ``{"stages": {"det": {"serve": "int8", "file": "det.xml", "int8_ok": true,
+"reason": "...", ...}, ...}, "inputs": {"cpu_features": {...}}, ...}``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 from edge_runtime.cpu import cpu_features, feature_summary
 from edge_runtime.errors import ConfigurationError
 from models.bundle import Bundle
+
+__all__ = ["RECORD", "int8_dir", "quantization_record", "host_mismatch", "resolve_stage"]
 
 RECORD = "quantization.json"
 
@@ -29,34 +33,40 @@ def quantization_record(bundle: Bundle, backend: str) -> dict[str, Any] | None:
 
 
 def host_mismatch(record: dict[str, Any]) -> str | None:
-    """Why this host is not the one the INT8 gate judged on (its INT8/BF16 instruction sets differ), or None.
+    """Why this host is not the one the gate judged on (its INT8/BF16 instruction sets differ), or None.
 
-    INT8 kernels differ between AVX2, VNNI and AMX, and so do their results: a verdict does not carry over.
+    INT8 kernels differ between AVX2, VNNI and AMX, BF16 is native only with AVX-512 BF16 or AMX: accuracy and
+    speed, so the verdict, do not carry over.
     """
     recorded = record.get("inputs", {}).get("cpu_features")
     here = cpu_features()
     if recorded is None or not here or _present(recorded) == _present(here):
         return None
-    return f"INT8 was gated on a CPU with {feature_summary(recorded)}, this one has {feature_summary(here)}"
+    return f"the gate ran on a CPU with {feature_summary(recorded)}, this one has {feature_summary(here)}"
 
 
 def _present(features: dict[str, bool]) -> set[str]:
     return {flag for flag, on in features.items() if on}
 
 
-def _int8_cost(entry: dict[str, Any]) -> str:
-    """The gate's figures for one stage, in words (what INT8 cost, or would have cost, on the gate set)."""
-    figures = entry.get("alone") or entry.get("together") or {}
-    if "word_f1_drop_pt" not in figures:
-        return ""
-    return (f"word F1 {-figures['word_f1_drop_pt']:+.2f} pt, CER {figures.get('cer_rise_pt', 0.0):+.2f} pt "
-            "in the gate")
+def _decided(entry: dict[str, Any]) -> str:
+    """The precision the gate chose for a stage (records of schema 1 only published INT8 or not)."""
+    if "serve" in entry:
+        return str(entry["serve"])
+    return "int8" if entry.get("published") else "fp32"
+
+
+def _int8_ok(entry: dict[str, Any]) -> bool:
+    return bool(entry.get("int8_ok", entry.get("published")))
 
 
 def resolve_stage(bundle: Bundle, backend: str, stage: str, precision: str) -> tuple[Path, str, str]:
-    """(model path, "fp32" | "int8", reason) for ``stage`` under the requested precision (auto | int8 | fp32).
+    """(model path, "fp32" | "bf16" | "int8", reason) for ``stage`` under the requested precision.
 
-    The reason says in words why this precision serves (the server logs it and reports it per stage).
+    ``auto`` serves what the gate chose for this host (fastest within the accuracy budget); ``int8`` serves
+    INT8 wherever its artifact is within the budget, speed aside; ``fp32`` serves FP32. A BF16 stage runs the
+    FP32 file with OpenVINO's BF16 hint (the engine sets it). The reason says in words why this precision
+    serves (the server logs it and reports it per stage).
     """
     if stage == "cls":
         return bundle.path(stage), "fp32", "FP32: the angle classifier is tiny and never quantized"
@@ -69,14 +79,26 @@ def resolve_stage(bundle: Bundle, backend: str, stage: str, precision: str) -> t
                 f"no INT8 artifacts for bundle {bundle.id!r} on {backend}; run: python -m quantize --bundle {bundle.id}",
                 "INT8_NOT_BUILT",
             )
-        return bundle.path(stage), "fp32", f"FP32: no INT8 build on {backend} (run: python -m quantize)"
+        return bundle.path(stage), "fp32", f"FP32: no gate record on {backend} (run: python -m quantize)"
     entry = record.get("stages", {}).get(stage, {})
-    cost = _int8_cost(entry)
-    if entry.get("published") and (int8_dir(bundle, backend) / entry["file"]).is_file():
-        moved = host_mismatch(record)
-        if moved and precision == "auto":
-            return bundle.path(stage), "fp32", f"FP32: {moved}; run python -m quantize to gate INT8 on this host"
-        return int8_dir(bundle, backend) / entry["file"], "int8", "INT8: passed the accuracy gate" + (
-            f" ({cost})" if cost else "") + (f"; but {moved}" if moved else "")
-    # the gate refused this stage: mixed precision, reported in provenance
-    return bundle.path(stage), "fp32", f"FP32: {entry.get('verdict') or 'INT8 not published'}"
+    why = entry.get("reason") or entry.get("verdict") or ""
+    int8_file = int8_dir(bundle, backend) / entry["file"] if entry.get("file") else None
+    moved = host_mismatch(record)
+    if precision == "int8":
+        if _int8_ok(entry) and int8_file is not None and int8_file.is_file():
+            return int8_file, "int8", "INT8: asked for (precision int8); within the accuracy budget" + (
+                f"; but {moved}" if moved else "")
+        return bundle.path(stage), "fp32", f"FP32: INT8 not within the accuracy budget ({why or 'not gated'})"
+    chosen = _decided(entry)
+    if chosen == "fp32":
+        return bundle.path(stage), "fp32", f"FP32: {why or 'the gate chose FP32'}"
+    if moved:
+        return bundle.path(stage), "fp32", (f"FP32: the gate chose {chosen.upper()}, but {moved}; "
+                                            "run python -m quantize to decide on this host")
+    if chosen == "bf16":
+        if backend != "openvino":  # BF16 is OpenVINO's inference-precision hint; nothing else would honour it
+            return bundle.path(stage), "fp32", f"FP32: the record asks for BF16, which {backend} does not run"
+        return bundle.path(stage), "bf16", f"BF16: {why or 'the gate chose BF16'}"
+    if chosen == "int8" and int8_file is not None and int8_file.is_file():
+        return int8_file, "int8", f"INT8: {why or 'the gate chose INT8'}"
+    return bundle.path(stage), "fp32", f"FP32: the gate chose {chosen.upper()}, which is missing here ({int8_file})"

@@ -83,6 +83,8 @@ class OcrEngine:
         for stage in ("det", "cls", "rec"):
             path, used, why = resolve_stage(self.bundle, self.backend, stage, self.config.precision)
             staged = dataclasses.replace(options, streams=self.config.num_rec_streams) if stage == "rec" else options
+            if used == "bf16":  # the FP32 file, run in BF16 by OpenVINO's hint for this stage only
+                staged = dataclasses.replace(staged, ov_precision_hint="bf16")
             self._sessions[stage] = load(self.backend, path, staged)
             self.precision[stage] = used
             self.precision_reasons[stage] = why

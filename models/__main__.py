@@ -36,8 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "list":
             for bundle_id, spec in manifest()["bundles"].items():
-                state = "installed" if verify_installed(bundle_id) else "not installed"
-                print(f"{bundle_id:16} {spec['source']['wheel']:30} {state}")
+                installed = verify_installed(bundle_id)
+                print(f"{bundle_id:16} {spec['source']['wheel']:30} {'installed' if installed else 'not installed'}")
+                if installed:
+                    for line in _decisions(bundle_id):
+                        print("  " + line)
             print(f"cache: {model_dir()}")
             return 0
         bundles = list(manifest()["bundles"]) if args.all else (args.bundles or [default_bundle_id()])
@@ -50,6 +53,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc} [MODEL_DIR_UNUSABLE]", file=sys.stderr)
         return 2
     return 0
+
+
+def _decisions(bundle_id: str) -> list[str]:
+    """Per backend, what ``precision=auto`` serves for each stage on this host and why: the gate's choice
+    (``python -m quantize``), or FP32 where this CPU differs from the one it was made on.
+
+    Resolved by the runtime's own ``edge_runtime.artifacts`` (imported here only: the rest of ``models`` stays
+    the ground floor), so the listing cannot disagree with what the server will log.
+    """
+    from edge_runtime.artifacts import quantization_record, resolve_stage
+    from models.bundle import load_bundle
+
+    bundle = load_bundle(bundle_id)
+    lines = []
+    for backend in ("openvino", "onnxruntime"):
+        record = quantization_record(bundle, backend)
+        if record is None:
+            lines.append(f"{backend}: FP32 (no gate record; run python -m quantize --bundle {bundle_id})")
+            continue
+        served = {s: resolve_stage(bundle, backend, s, "auto") for s in ("det", "rec")}
+        lines.append(f"{backend}: " + ", ".join(f"{s} {p.upper()}" for s, (_, p, _) in served.items())
+                     + f" (decided {record.get('created_utc', '?')} on {record.get('gate', {}).get('cpu', '?')})")
+        lines += [f"  {s}: {why}" for s, (_, _, why) in served.items()]
+    return lines
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""``python -m quantize``: build, gate and publish INT8 artifacts of a bundle (reused when inputs are unchanged)."""
+"""``python -m quantize``: build INT8 artifacts and decide each stage's precision on this host (reused when unchanged)."""
 
 from __future__ import annotations
 
@@ -25,11 +25,12 @@ def _parser() -> argparse.ArgumentParser:
                              "any other folder must hold the sets named in quantize.calibration)")
     parser.add_argument("--det-pages", type=int, default=d.det_pages, help="pages that calibrate the detector")
     parser.add_argument("--rec-crops", type=int, default=d.rec_crops, help="line crops that calibrate the recognizer")
-    parser.add_argument("--max-f1-drop", type=float, default=d.max_word_f1_drop,
-                        help="gate: largest word F1 loss (points) a published INT8 stage may cost")
-    parser.add_argument("--max-cer-rise", type=float, default=d.max_cer_rise,
-                        help="gate: largest CER rise (points) a published INT8 stage may cost")
-    parser.add_argument("--no-gate", action="store_true", help="build only; publish nothing (FP32 keeps serving)")
+    parser.add_argument("--max-loss", type=float, default=d.max_loss_pt,
+                        help="gate: largest significant loss (points) of any set's headline figure a served "
+                             "candidate may cost")
+    parser.add_argument("--speed-repeat", type=int, default=d.speed_repeat,
+                        help="gate: interleaved timing rounds per stage")
+    parser.add_argument("--no-gate", action="store_true", help="build only; decide nothing (FP32 serves)")
     parser.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
     parser.add_argument("--out", type=Path, default=None,
                         help="write <OUT>/<backend>/ instead of the bundle's int8/ folder (nothing is served from it)")
@@ -60,8 +61,8 @@ def _run(args: argparse.Namespace) -> int:
 
     data_dir = args.data_dir or calibration.default_data_dir()
     images = calibration.folder_images(args.calib) if args.calib else None
-    settings = Settings(det_pages=args.det_pages, rec_crops=args.rec_crops, max_word_f1_drop=args.max_f1_drop,
-                        max_cer_rise=args.max_cer_rise, gate=not args.no_gate)
+    settings = Settings(det_pages=args.det_pages, rec_crops=args.rec_crops, max_loss_pt=args.max_loss,
+                        speed_repeat=args.speed_repeat, gate=not args.no_gate)
     backends = BACKENDS if args.backend == "all" else (args.backend,)
     with tqdm(total=0, unit="step", disable=args.quiet, file=sys.stderr, dynamic_ncols=True, delay=1.0) as bar:
         results = build(args.bundle, backends, images, data_dir, settings, force=args.force, out_root=args.out,
@@ -69,8 +70,9 @@ def _run(args: argparse.Namespace) -> int:
     for result in results:
         rec = result.record
         state = "reused" if result.reused else "built"
-        stages = ", ".join(f"{s}: {'INT8' if v.get('published') else 'FP32'}" for s, v in rec.get("stages", {}).items())
-        print(f"{rec['bundle']} {result.backend}: {state}; {stages}; {rec['gate']['summary']} ({result.directory})")
+        stages = "; ".join(f"{s} {v.get('serve', 'fp32').upper()}: {v.get('reason', '')}"
+                           for s, v in rec.get("stages", {}).items())
+        print(f"{rec['bundle']} {result.backend}: {state}; {stages} ({result.directory})")
     return 0
 
 

@@ -30,6 +30,8 @@ __all__ = [
     "gate_paths",
     "images_hash",
     "collect",
+    "batch_by_width",
+    "page_crops",
     "Samples",
 ]
 
@@ -40,8 +42,10 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 # overlap. Every clone renders the same sets, so every host calibrates and gates on the same pixels.
 CALIBRATION_SETS: tuple[tuple[str, int], ...] = (("synth_receipts", 12), ("synth_signs", 16), ("plates_synth", 8),
                                                   ("page_synth", 4))
-GATE_SETS: tuple[tuple[str, int], ...] = (("synth_receipts", 16), ("synth_signs", 24), ("plates_synth", 24),
-                                           ("page_synth", 8))
+# The gate judges on every other image of those sets, and on the crop sets (never used for calibration):
+# 108 images end to end and 360 crops; the noise this leaves is in quantize/README.md.
+GATE_SETS: tuple[tuple[str, int], ...] = (("synth_receipts", 28), ("synth_signs", 32), ("plates_synth", 40),
+                                           ("page_synth", 8), ("rec_synth_lines", 60), ("rec_synth_words", 300))
 
 
 def default_data_dir() -> Path:
@@ -126,7 +130,7 @@ def _spread(per_page: Sequence[Sequence[np.ndarray]], limit: int) -> list[np.nda
     return picked
 
 
-def _batches(blobs: Sequence[np.ndarray], batch_size: int) -> list[np.ndarray]:
+def batch_by_width(blobs: Sequence[np.ndarray], batch_size: int) -> list[np.ndarray]:
     """Stack crops of equal padded width into batches (fewer, larger calibration runs: much faster)."""
     by_width: dict[int, list[np.ndarray]] = {}
     for blob in blobs:
@@ -156,5 +160,5 @@ def collect(engine: OcrEngine, images: ImageSet, det_pages: int, rec_crops: int,
         if progress:
             progress()
     picked = _spread(per_page, rec_crops)
-    rec_inputs = _batches([recognize.preprocess(c, engine.rec_params)[0] for c in picked], rec_batch)
+    rec_inputs = batch_by_width([recognize.preprocess(c, engine.rec_params)[0] for c in picked], rec_batch)
     return Samples(det_inputs, rec_inputs, len(per_page), sum(len(p) for p in per_page), len(picked))

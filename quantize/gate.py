@@ -1,113 +1,113 @@
-"""The accuracy gate: FP32 vs INT8 end-to-end on held-out images; publishes only the stages that keep accuracy.
+"""The gate: per stage, every candidate precision this host can run, timed here and judged end to end against
+FP32 on held-out images; serves the fastest within the accuracy budget (the rule: ``quantize.decide``).
 
-Each candidate configuration is served by a real ``OcrEngine`` that resolves its stages through
-``edge_runtime.artifacts`` from a staged copy of the bundle (symlinks + a candidate ``quantization.json``),
-so the gate measures exactly what ``precision="auto"`` will serve. Word F1 is the mean of the per-set word F1
-(pooling all words would let text-dense receipts hide a loss on scene text: measured, OpenVINO INT8 det
-cost 6 points on icdar15_test while pooled F1 moved 0.04); CER is pooled (edits / characters over all images).
+Each configuration is served by a real ``OcrEngine`` that resolves its stages through ``edge_runtime.artifacts``
+from a staged copy of the bundle (symlinks + a candidate ``quantization.json``), so the gate measures exactly
+what ``precision="auto"`` will serve. Accuracy is judged per set on the set's headline figure (word F1 for
+receipts, signs and pages, plate accuracy, exact match for crops) with a paired bootstrap over images; speed
+with interleaved model runs on input shapes taken from the gate's own images.
+
+Combinations: each stage is judged with the other at FP32, then the two choices together are confirmed end to
+end; if together they lose too much, the stage that saves more time per image keeps its choice.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import statistics
+import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from edge_runtime.evaluation.accuracy import evaluate_set
+from edge_runtime import detect, recognize
 from edge_runtime.artifacts import RECORD
+from edge_runtime.backends import SessionOptions, load
 from edge_runtime.config import EngineConfig
+from edge_runtime.cpu import cpu_features, feature_summary
+from edge_runtime.evaluation.accuracy import evaluate_set, headline_figure
+from edge_runtime.evaluation.datasets import Kind, kind_of
 from edge_runtime.pipeline import OcrEngine
 from models.bundle import Bundle
+from quantize import decide
+from quantize.calibration import batch_by_width, gate_paths, page_crops
 
-__all__ = ["GateSettings", "Figures", "evaluate_engine", "staged_bundle", "run_gate"]
+__all__ = ["GateSettings", "Figures", "evaluate_engine", "staged_bundle", "stage_shapes", "time_stages",
+           "run_gate", "STAGES"]
+
+STAGES = ("det", "rec")
+
 
 @dataclass(frozen=True)
 class GateSettings:
-    """Thresholds in percentage points of the pooled figures; ``sets``: (eval set, first N images)."""
+    """``max_loss_pt``: largest loss of any set's headline figure (percentage points) a served candidate may
+    cost when the loss is significant; ``sets``: (set, first N images); speed: rounds of interleaved runs."""
 
-    max_word_f1_drop: float = 1.0
-    max_cer_rise: float = 0.5
+    max_loss_pt: float = 1.0
     sets: tuple[tuple[str, int], ...] = ()
+    speed_repeat: int = 9
+    speed_margin: float = decide.SPEED_MARGIN
+    judge_all: bool = False  # True: judge the accuracy of every candidate, not only as far as the decision needs
+    threads: int = 0  # 0: all cores
 
     def as_dict(self) -> dict[str, Any]:
-        return {"max_word_f1_drop_pt": self.max_word_f1_drop, "max_cer_rise_pt": self.max_cer_rise,
-                "sets": [list(s) for s in self.sets]}
+        return {"max_loss_pt": self.max_loss_pt, "significance": decide.SIGNIFICANCE,
+                "speed_margin": self.speed_margin, "speed_repeat": self.speed_repeat, "judge_all": self.judge_all,
+                "sets": [list(s) for s in self.sets], "images": sum(n for _, n in self.sets)}
 
 
 @dataclass
 class Figures:
-    """Figures of one configuration over the gate images, plus median per-stage latency (ms).
+    """One configuration over the gate images: per set its headline figure, CER and per-image values
+    (scores, or (numerator, denominator) pairs for word F1; what the paired bootstrap resamples), and the
+    median per-stage latency (ms) of the engine's own timings."""
 
-    ``word_f1_macro``: mean of the per-set word F1 over the sets that have one; the gate judges on it (and on
-    pooled CER), so scene text weighs as much as text-dense receipts. ``word_f1``: pooled over all words.
-    """
-
-    word_f1_macro: float
-    word_f1: float
-    cer: float
-    det_recall: float
-    det_precision: float
-    plate_accuracy: float | None
-    per_set: dict[str, dict[str, float | None]]  # set -> headline and figures of that set alone
+    per_set: dict[str, dict[str, Any]]
     latency_ms: dict[str, float]
     images: int
 
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+    def as_dict(self, per_image: bool = True) -> dict[str, Any]:
+        sets = {s: (v if per_image else {k: x for k, x in v.items() if k != "per_image"}) for s, v in self.per_set.items()}
+        return {"per_set": sets, "latency_ms": self.latency_ms, "images": self.images}
 
 
-def _ratio(a: float, b: float) -> float:
-    return a / b if b else 0.0
+def _per_image(kind: Kind, sample: dict[str, Any]) -> float | list[int]:
+    if kind is Kind.PLATE:
+        return float(sample["plate"])
+    if kind is Kind.CROP:
+        return float(sample["exact"])
+    w = sample["words"]  # word F1 = 2 matched / (predicted + truth), summed over the images drawn
+    return [2 * w["matched"], w["predicted"] + w["truth"]]
 
 
-def _pool(results: Iterable[dict[str, Any]]) -> dict[str, float]:
-    matched = predicted = truth = edits = chars = found = boxes = precise = guesses = 0
-    for result in results:
-        for sample in result["samples"]:
-            words, cer, cover = sample.get("words"), sample.get("edits"), sample.get("cover")
-            if words:
-                matched, predicted, truth = matched + words["matched"], predicted + words["predicted"], truth + words["truth"]
-            if cer:
-                edits, chars = edits + cer["edits"], chars + cer["truth_chars"]
-            if cover:
-                found, boxes = found + cover["found"], boxes + cover["truth"]
-                precise, guesses = precise + cover["precise"], guesses + cover["predicted"]
-    p, r = _ratio(matched, predicted), _ratio(matched, truth)
-    return {"word_f1": _ratio(2 * p * r, p + r), "cer": _ratio(edits, chars),
-            "det_recall": _ratio(found, boxes), "det_precision": _ratio(precise, guesses)}
+def evaluate_engine(engine: OcrEngine, sets: Sequence[tuple[str, int]], data_dir: Path) -> Figures:
+    """Run the engine end to end on the first N images of each set: per-set figures and stage latencies."""
+    import statistics
 
-
-def evaluate_engine(engine: OcrEngine, sets: Iterable[tuple[str, int]], data_dir: Path) -> Figures:
-    """Run the engine end to end on the first N images of each set; pooled figures and stage latencies."""
     timings: list[dict[str, float]] = []
 
-    def recognize(image: Path, skip_detection: bool) -> list:
+    def recognize_fn(image: Path, skip_detection: bool) -> list:
         result = engine.recognize(str(image), skip_detection=skip_detection)
-        timings.append(result.timings_ms)
+        if not skip_detection:
+            timings.append(result.timings_ms)
         return [(line.text, line.polygon) for line in result.lines]
 
     engine.warm_up()
-    results = [evaluate_set(recognize, name, data_dir, limit, keep_samples=True) for name, limit in sets]
-    pooled = _pool(results)
-    plates = [r["plate_accuracy"] for r in results if r["plate_accuracy"] is not None]
-    per_set_f1 = [r["word_f1"] for r in results if r["word_f1"] is not None]
+    per_set: dict[str, dict[str, Any]] = {}
+    for name, limit in sets:
+        r = evaluate_set(recognize_fn, name, data_dir, limit, keep_samples=True)
+        kind = kind_of(name)
+        per_set[name] = {"figure": headline_figure(name), "value": r["value"], "cer": r["cer"],
+                         "images": r["images"], "per_image": [_per_image(kind, s) for s in r["samples"]]}
     latency = {k: round(statistics.median(t.get(k, 0.0) for t in timings), 2)
                for k in ("det", "cls", "rec", "total")} if timings else {}
-    return Figures(word_f1_macro=statistics.mean(per_set_f1) if per_set_f1 else 0.0,
-                   plate_accuracy=statistics.mean(plates) if plates else None,
-                   per_set={r["set"]: {k: r[k] for k in ("figure", "value", "word_f1", "cer", "det_recall")}
-                            for r in results},
-                   latency_ms=latency, images=len(timings),
-                   **pooled)
+    return Figures(per_set, latency, sum(v["images"] for v in per_set.values()))
 
 
-def staged_bundle(bundle: Bundle, backend: str, build_dir: Path, stage_files: dict[str, str],
-                  published: Iterable[str], root: Path) -> Bundle:
-    """A copy of ``bundle`` under ``root`` (symlinks) whose INT8 record publishes exactly ``published``."""
+def staged_bundle(bundle: Bundle, backend: str, build_dir: Path, stage_files: Mapping[str, str],
+                  serve: Mapping[str, str], root: Path) -> Bundle:
+    """A copy of ``bundle`` under ``root`` (symlinks) whose record makes ``auto`` serve ``serve`` per stage."""
     root.mkdir(parents=True)
     for item in bundle.root.iterdir():
         if item.is_file():
@@ -117,85 +117,190 @@ def staged_bundle(bundle: Bundle, backend: str, build_dir: Path, stage_files: di
     for item in build_dir.iterdir():
         if item.is_file() and item.name != RECORD:
             (target / item.name).symlink_to(item.resolve())
-    published = set(published)
-    record = {"stages": {s: {"file": f, "published": s in published} for s, f in stage_files.items()}}
-    (target / RECORD).write_text(json.dumps(record), encoding="utf-8")
+    stages = {s: {"serve": serve.get(s, "fp32"), "file": stage_files.get(s), "int8_ok": serve.get(s) == "int8",
+                  "reason": "gate configuration"} for s in STAGES}
+    (target / RECORD).write_text(json.dumps({"stages": stages}), encoding="utf-8")
     return dataclasses.replace(bundle, root=root)
 
 
-def _delta(base: Figures, other: Figures) -> dict[str, float]:
-    """Costs in percentage points: positive = INT8 is worse."""
-    return {"word_f1_drop_pt": round(100 * (base.word_f1_macro - other.word_f1_macro), 3),
-            "pooled_word_f1_drop_pt": round(100 * (base.word_f1 - other.word_f1), 3),
-            "cer_rise_pt": round(100 * (other.cer - base.cer), 3),
-            "det_recall_drop_pt": round(100 * (base.det_recall - other.det_recall), 3)}
+def stage_shapes(engine: OcrEngine, data_dir: Path, sets: Sequence[tuple[str, int]],
+                 most: int = 6) -> dict[str, list[list[int]]]:
+    """Realistic model inputs per stage: the detector input of the first image of each set the detector
+    reads (distinct shapes), and recognizer batches as the engine makes them from the lines found on those
+    images: ``most`` of them spread over the widths (all of them would make timing slow, not more telling)."""
+    det: list[list[int]] = []
+    blobs = []
+    for name, _ in sets:
+        if kind_of(name) is Kind.CROP:
+            continue
+        image = engine.load_image(gate_paths(data_dir, name, 1)[0])
+        shape = list(detect.preprocess(image, engine.det_params).shape)
+        if shape not in det:
+            det.append(shape)
+        blobs += [recognize.preprocess(c, engine.rec_params)[0] for c in page_crops(engine, image)]
+    batches = [list(b.shape) for b in batch_by_width(blobs, engine.config.rec_batch_size)]
+    step = max(1, len(batches) / most)
+    rec = [batches[int(i * step)] for i in range(min(most, len(batches)))]
+    return {"det": det, "rec": rec}
 
 
-def _passes(delta: dict[str, float], settings: GateSettings) -> bool:
-    return delta["word_f1_drop_pt"] <= settings.max_word_f1_drop and delta["cer_rise_pt"] <= settings.max_cer_rise
+def time_stages(bundle: Bundle, backend: str, build_dir: Path, stage_files: Mapping[str, str],
+                runnable: Mapping[str, Sequence[str]], shapes: Mapping[str, Sequence[Sequence[int]]],
+                threads: int, repeat: int) -> dict[str, dict[str, float]]:
+    """Median ms per stage and candidate on ``shapes``, candidates of a stage interleaved round by round."""
+    out: dict[str, dict[str, float]] = {}
+    for stage, names in runnable.items():
+        sessions = {}
+        for name in names:
+            path = build_dir / stage_files[stage] if name == "int8" else bundle.path(stage)
+            sessions[name] = load(backend, path, SessionOptions("cpu", threads, "bf16" if name == "bf16" else "f32"))
+        out[stage] = {k: round(v, 2) for k, v in decide.time_sessions(sessions, shapes[stage], repeat).items()}
+    return out
 
 
-def run_gate(bundle: Bundle, backend: str, build_dir: Path, stage_files: dict[str, str], settings: GateSettings,
-             data_dir: Path, threads: int = 0, log: Callable[[str], None] = print,
+@dataclass
+class _Judge:
+    """Runs and remembers configurations; bootstraps them against FP32."""
+
+    bundle: Bundle
+    backend: str
+    build_dir: Path
+    stage_files: Mapping[str, str]
+    settings: GateSettings
+    data_dir: Path
+    tmp: Path
+    log: Callable[[str], None]
+    tick: Callable[[], None] | None
+    figures: dict[str, Figures] = field(default_factory=dict)
+    engines: dict[str, OcrEngine] = field(default_factory=dict)
+
+    @staticmethod
+    def name(serve: Mapping[str, str]) -> str:
+        return "+".join(f"{s}_{serve.get(s, 'fp32')}" for s in STAGES)
+
+    def evaluate(self, serve: Mapping[str, str], keep: bool = False) -> Figures:
+        """Figures of one configuration (run once); ``keep``: remember its engine (else freed: sessions of
+        several configurations together would hold gigabytes)."""
+        name = self.name(serve)
+        if name in self.figures:
+            return self.figures[name]
+        staged = staged_bundle(self.bundle, self.backend, self.build_dir, self.stage_files, serve, self.tmp / name)
+        engine = OcrEngine(EngineConfig(backend=self.backend, precision="auto", threads=self.settings.threads),
+                           bundle=staged)
+        want = {s: serve.get(s, "fp32") for s in STAGES}
+        got = {s: engine.precision[s] for s in STAGES}
+        if got != want:
+            raise RuntimeError(f"gate configuration {name}: the engine serves {got}, expected {want}")
+        base = self.figures.get(self.name({}))
+        # crops are read without the detector: with FP32 recognition they read exactly as in FP32
+        same = {n for n, _ in self.settings.sets if base and want["rec"] == "fp32" and kind_of(n) is Kind.CROP}
+        f = evaluate_engine(engine, [s for s in self.settings.sets if s[0] not in same], self.data_dir)
+        if same and base:
+            f.per_set = {n: (base.per_set[n] if n in same else f.per_set[n]) for n, _ in self.settings.sets}
+            f.images = sum(v["images"] for v in f.per_set.values())
+        self.figures[name] = f
+        if keep:
+            self.engines[name] = engine
+        if self.tick:
+            self.tick()
+        self.log(f"gate {self.backend} {name}: " + "  ".join(
+            f"{s} {100 * v['value']:.2f}" for s, v in f.per_set.items()) + f"  ({f.images} images)")
+        return f
+
+    def losses(self, serve: Mapping[str, str]) -> dict[str, decide.Bootstrap]:
+        base, other = self.evaluate({}), self.evaluate(serve)
+        return {s: decide.paired_bootstrap(base.per_set[s]["per_image"], other.per_set[s]["per_image"])
+                for s in base.per_set}
+
+
+def run_gate(bundle: Bundle, backend: str, build_dir: Path, stage_files: Mapping[str, str], settings: GateSettings,
+             data_dir: Path, log: Callable[[str], None] = print,
              tick: Callable[[], None] | None = None) -> dict[str, Any]:
-    """Evaluate FP32 and all built INT8 stages together; when that fails, each stage alone, to find the culprit.
-
-    Publishes every stage when together they stay within the thresholds; otherwise the stages that pass
-    alone (if both pass alone but not together, the cheaper one). Returns ``{"published": [...],
-    "served": {...}, "summary": str, "stages": {stage: {...}}, "configs": {name: figures}}``.
-    """
-    figures: dict[str, Figures] = {}
-    built = [s for s in ("det", "rec") if s in stage_files]
+    """Decide each stage's precision on this host. Returns ``{"served": {stage: precision}, "summary": str,
+    "stages": {stage: {"serve", "reason", "int8_ok", "candidates", "speed_ms", "accuracy"}}, "combination":
+    {...}, "configs": {name: figures}, "speed_inputs": {stage: shapes}, "cpu_features": {...}}``."""
+    features = cpu_features()
+    skipped = {s: decide.candidates(backend, features, s in stage_files) for s in STAGES}
     with tempfile.TemporaryDirectory(prefix="edge-ocr-gate-") as tmp:
+        judge = _Judge(bundle, backend, build_dir, stage_files, settings, data_dir, Path(tmp), log, tick)
+        base = judge.evaluate({}, keep=True)
+        shapes = stage_shapes(judge.engines.pop(judge.name({})), data_dir, settings.sets)
+        runnable = {s: [n for n, why in skipped[s].items() if why is None] for s in STAGES}
+        speed = time_stages(bundle, backend, build_dir, stage_files, runnable, shapes,
+                            settings.threads or os.cpu_count() or 1, settings.speed_repeat)
+        log(f"gate {backend} speed (ms, median of {settings.speed_repeat} interleaved rounds): "
+            + "; ".join(f"{s} " + ", ".join(f"{n} {ms:.1f}" for n, ms in speed[s].items()) for s in STAGES))
 
-        def evaluate(int8: Sequence[str]) -> Figures:
-            name = "int8_" + "_".join(int8) if int8 else "fp32"
-            staged = staged_bundle(bundle, backend, build_dir, stage_files, int8, Path(tmp) / name)
-            engine = OcrEngine(EngineConfig(backend=backend, precision="auto", threads=threads), bundle=staged)
-            wanted = {s: ("int8" if s in int8 else "fp32") for s in ("det", "rec")}
-            served = {s: engine.precision[s] for s in ("det", "rec")}
-            if served != wanted:
-                raise RuntimeError(f"gate config {name}: engine serves {served}, expected {wanted}")
-            f = figures[name] = evaluate_engine(engine, settings.sets, data_dir)
-            if tick:
-                tick()
-            log(f"gate {backend} {name}: word F1 {100 * f.word_f1_macro:.2f} (mean of sets; pooled "
-                f"{100 * f.word_f1:.2f})  CER {100 * f.cer:.2f}  "
-                f"det recall {100 * f.det_recall:.2f}  ({f.images} images)")
-            return f
+        stages: dict[str, dict[str, Any]] = {}
+        accuracy: dict[str, dict[str, dict[str, decide.Bootstrap]]] = {s: {} for s in STAGES}
+        for stage in STAGES:
+            if settings.judge_all:  # every runnable candidate, slower ones too: all figures in the record
+                for name in runnable[stage]:
+                    if name != "fp32":
+                        accuracy[stage][name] = judge.losses({stage: name})
+            for group in decide.speed_groups(speed[stage], settings.speed_margin):
+                for name in group:
+                    if name not in accuracy[stage]:
+                        accuracy[stage][name] = judge.losses({stage: name})
+                if any(not any(decide.refused(b, settings.max_loss_pt) for b in accuracy[stage][n].values())
+                       for n in group):
+                    break  # the fastest group with a candidate within budget: slower ones cannot be served
+            served, verdicts = decide.choose(speed[stage], accuracy[stage], skipped[stage], settings.max_loss_pt,
+                                             settings.speed_margin)
+            int8 = accuracy[stage].get("int8")
+            stages[stage] = {
+                "serve": served,
+                "file": stage_files.get(stage),
+                "int8_ok": int8 is not None and not any(decide.refused(b, settings.max_loss_pt) for b in int8.values()),
+                "candidates": verdicts,
+                "speed_ms": speed[stage],
+                "accuracy": {n: {s: b.as_dict() for s, b in per.items()} for n, per in accuracy[stage].items()},
+            }
 
-        base = evaluate(())
-        together = _delta(base, evaluate(built)) if built else None
-        stages: dict[str, dict[str, Any]] = {s: {"together": together} for s in built}
-        if together is not None and _passes(together, settings):
-            published = built
-            for stage in built:
-                stages[stage]["alone"] = together if len(built) == 1 else None  # not needed: all passed together
+        chosen = {s: stages[s]["serve"] for s in STAGES}
+        combination: dict[str, Any] = {"tried": dict(chosen)}
+        if all(chosen[s] != "fp32" for s in STAGES):
+            together = judge.losses(chosen)
+            combination["accuracy"] = {s: b.as_dict() for s, b in together.items()}
+            bad = [s for s, b in together.items() if decide.refused(b, settings.max_loss_pt)]
+            if bad:
+                # each is within budget alone, not together: keep the stage that saves more ms per image
+                saved = {s: base.latency_ms.get(s, 0.0) * (1 - speed[s][chosen[s]] / speed[s]["fp32"]) for s in STAGES}
+                keep = max(STAGES, key=lambda s: (saved[s], s))
+                for s in STAGES:
+                    if s != keep:
+                        stages[s]["candidates"][chosen[s]] = (
+                            f"refused together with {keep} {chosen[keep]}: {', '.join(bad)} loses more than "
+                            f"{settings.max_loss_pt} pt; within budget alone")
+                        stages[s]["serve"] = "fp32"
+                        stages[s]["candidates"]["fp32"] = "served: " + stages[s]["candidates"]["fp32"]
+                combination["verdict"] = (f"refused ({', '.join(bad)}); {keep} keeps {chosen[keep]} "
+                                          f"(saves {saved[keep]:.1f} ms per image), the other stage FP32")
+            else:
+                combination["verdict"] = "within budget together"
         else:
-            published = []
-            for stage in built:
-                alone = together if len(built) == 1 else _delta(base, evaluate((stage,)))
-                stages[stage]["alone"] = alone
-                if _passes(alone, settings):
-                    published.append(stage)
-            if len(published) > 1:  # each is fine alone, not both: keep the cheaper one
-                cost = {s: stages[s]["alone"]["word_f1_drop_pt"] + stages[s]["alone"]["cer_rise_pt"] for s in published}
-                published = [min(published, key=lambda s: (cost[s], s))]
-    int8_all = figures.get("int8_" + "_".join(built))
-    for stage, info in stages.items():
-        info["published"] = stage in published
-        info["latency_ms"] = {"fp32": base.latency_ms.get(stage),
-                              "int8": (figures.get(f"int8_{stage}") or int8_all).latency_ms.get(stage)}
-        alone = info.get("alone")
-        if stage in published:
-            info["verdict"] = "published"
-        elif alone is not None and not _passes(alone, settings):
-            info["verdict"] = (f"refused: word F1 -{alone['word_f1_drop_pt']:.2f} pt (max {settings.max_word_f1_drop}), "
-                               f"CER +{alone['cer_rise_pt']:.2f} pt (max {settings.max_cer_rise}); FP32 served")
-        else:
-            info["verdict"] = "refused: passes alone but not together with the other INT8 stage; FP32 served"
-    served = {s: ("int8" if s in published else "fp32") for s in ("det", "rec")}
-    summary = "INT8 " + ("+".join(published) if published else "none") + "; FP32 " + (
-        "+".join(s for s in ("det", "rec") if s not in published) or "none")
-    return {"published": published, "served": served, "summary": summary, "stages": stages,
-            "configs": {k: v.as_dict() for k, v in figures.items()}}
+            combination["verdict"] = "not needed: at most one stage is not FP32 (judged alone)"
+        served = {s: stages[s]["serve"] for s in STAGES}
+        final = judge.losses(served) if any(p != "fp32" for p in served.values()) else {}
+        combination["served"] = served
+        for stage in STAGES:
+            stages[stage]["reason"] = _reason(stages[stage], final, features)
+    summary = ", ".join(f"{s} {served[s].upper()}" for s in STAGES)
+    return {"served": served, "summary": summary, "stages": stages, "combination": combination,
+            "final_accuracy": {s: b.as_dict() for s, b in final.items()},
+            "configs": {k: v.as_dict() for k, v in judge.figures.items()},
+            "speed_inputs": shapes, "cpu_features": features, "cpu": feature_summary(features),
+            "settings": settings.as_dict()}
+
+
+def _reason(entry: Mapping[str, Any], final: Mapping[str, decide.Bootstrap], features: Mapping[str, bool]) -> str:
+    """Why the served precision serves, in one line (the server logs it, GetServerInfo reports it)."""
+    served, ms = entry["serve"], entry["speed_ms"]
+    where = f"on this host ({feature_summary(dict(features))})"
+    if served == "fp32":
+        others = "; ".join(f"{n} {v}" for n, v in entry["candidates"].items() if n != "fp32")
+        return f"no candidate faster and within the accuracy budget {where}: {others}"
+    worst = max(final.items(), key=lambda kv: kv[1].mean_loss_pt)
+    return (f"fastest within the accuracy budget {where}: {ms[served]:.1f} ms vs FP32 {ms['fp32']:.1f} ms "
+            f"({ms['fp32'] / ms[served]:.2f}x); served combination's worst set {worst[0]} "
+            f"{-worst[1].mean_loss_pt:+.2f} pt (bootstrap SD {worst[1].sd_pt:.2f})")

@@ -52,7 +52,7 @@ def test_reuse_needs_same_key_and_verified_artifacts(tmp_path: Path) -> None:
 
 def test_rec_calibration_batches_share_a_width() -> None:
     blobs = [np.zeros((3, 48, w), np.float32) for w in (320, 384, 320, 320, 448, 384)]
-    batches = calibration._batches(blobs, 2)
+    batches = calibration.batch_by_width(blobs, 2)
     assert sorted(b.shape[0] for b in batches) == [1, 1, 2, 2]
     assert sum(b.shape[0] for b in batches) == len(blobs)
 
