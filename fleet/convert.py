@@ -16,7 +16,7 @@ from clients.ocr_client.pb import fleet_pb2
 from fleet.model import (DeleteResult, DeviceInfo, DeviceStatus, Event, EventFilter, FleetStats, Gap, IngestResult,
                          Sighting, SightingPlace, StoredEvent, StreamInfo)
 
-__all__ = ["time_of", "event_message", "event_of", "gap_message", "gap_of", "status_message",
+__all__ = ["time_of", "duration_of", "event_message", "event_of", "gap_message", "gap_of", "status_message",
            "status_of", "report_request", "report_of", "report_response", "ingest_result_of", "filter_message",
            "filter_of", "stored_event_message", "stored_event_of", "device_message", "device_of", "stats_message",
            "stats_of", "sighting_message", "sighting_of", "delete_response", "delete_result_of", "drops_of"]
@@ -50,7 +50,8 @@ def _set_duration(message, field: str, seconds: float) -> None:
     _split(getattr(message, field), seconds)
 
 
-def _duration_of(message, field: str) -> float | None:
+def duration_of(message, field: str) -> float | None:
+    """Seconds of a Duration field, or None when it is not set."""
     if not message.HasField(field):
         return None
     d = getattr(message, field)
@@ -244,7 +245,7 @@ def stats_of(m) -> FleetStats:
                       drops=drops_of(m.drops), events_last_hour=m.events_last_hour,
                       oldest_capture_time=time_of(m, "oldest_capture_time"),
                       newest_capture_time=time_of(m, "newest_capture_time"), store=m.store,
-                      retention_s=_duration_of(m, "retention") or 0.0)
+                      retention_s=duration_of(m, "retention") or 0.0)
 
 
 def sighting_message(sighting: Sighting):

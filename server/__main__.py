@@ -1,4 +1,4 @@
-"""`python -m server`: serve ocr.v1.OcrService. Flags override OCR_* environment variables, which override defaults."""
+"""`python -m server`: serve ocr.v1.OcrService and/or the fleet central (fleet.v1.FleetService). Flags override OCR_* environment variables, which override defaults."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ import sys
 
 from edge_runtime.config import BACKENDS, DEVICES, PRECISIONS, EngineConfig, from_env
 from edge_runtime.errors import ConfigurationError
-from server.config import LOG_FORMATS, ServerConfig
+from fleet.duration import parse_duration
+from server.config import LOG_FORMATS, ROLES, ServerConfig
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
@@ -71,6 +79,15 @@ def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
     add("--cache-ttl-s", type=float, help="lifetime of a Redis entry (OCR_CACHE_TTL_S, 3600)")
     add("--max-rss-mb", type=float, help="past this resident memory: drain and exit with status 3, for the "
                                          "orchestrator to restart it; 0 = none (OCR_MAX_RSS_MB)")
+    fleet = parser.add_argument_group("fleet central (see README: Fleet)")
+    add = fleet.add_argument
+    add("--role", choices=ROLES, help="ocr: OcrService; central: FleetService only, no models loaded; all: both "
+                                      "(OCR_ROLE; default all with --fleet-store, else ocr)")
+    add("--fleet-store", help="the central's store: sqlite:///path.db or postgresql://user@host/db "
+                              "(OCR_FLEET_STORE; default with a central role: sqlite:///fleet.db)")
+    add("--fleet-retention", type=_duration, help="delete events captured longer ago than this, e.g. 30d; 0 = never "
+                                                   "(OCR_FLEET_RETENTION_S, seconds)")
+    add("--fleet-max-report-events", type=int, help="events + gaps per ReportEvents request (1000)")
     args = parser.parse_args(argv)
     server_config = from_env(ServerConfig, host=args.host, port=args.port, max_message_bytes=args.max_message_bytes,
                              max_concurrent_rpcs=args.max_concurrent_rpcs, max_batch_images=args.max_batch_images,
@@ -88,7 +105,9 @@ def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
                              health_port=args.health_port, health_host=args.health_host,
                              log_format=args.log_format, cache=args.cache, cache_url=args.cache_url,
                              cache_max_bytes=args.cache_max_bytes, cache_ttl_s=args.cache_ttl_s,
-                             max_rss_mb=args.max_rss_mb)
+                             max_rss_mb=args.max_rss_mb, role=args.role, fleet_store=args.fleet_store,
+                             fleet_retention_s=args.fleet_retention,
+                             fleet_max_report_events=args.fleet_max_report_events)
     engine_config = from_env(EngineConfig, bundle=args.bundle, backend=args.backend, device=args.device,
                              precision=args.precision, threads=args.threads, max_image_pixels=args.max_image_pixels)
     return server_config, engine_config

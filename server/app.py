@@ -16,14 +16,17 @@ from grpc_reflection.v1alpha import reflection
 
 from edge_runtime.config import EngineConfig, from_env
 from edge_runtime.pipeline import OcrEngine
+from fleet.store import open_store
 from server.cache import CacheInterceptor, LruCache, engine_fingerprint, make_cache
 from server.config import ServerConfig
-from clients.ocr_client.pb import SERVICE_NAME
+from clients.ocr_client.pb import FLEET_SERVICE_NAME, SERVICE_NAME
+from fleet.central import FleetCentral, Limits as FleetLimits
 from server.metrics import MetricsInterceptor, ServerMetrics, start_metrics_http
 from server.plane import OcrPlane
 from server.security import Security
 from server.security.interceptors import RedactInterceptor
 from server.service import OcrServicer, generic_handler
+from server.fleet_service import FleetServicer, fleet_handler
 
 __all__ = ["OcrServer", "build_server", "serve", "rss_bytes", "EXIT_MEMORY"]
 
@@ -43,7 +46,7 @@ class OcrServer:
 
     def __init__(self, grpc_server: grpc.aio.Server, plane: OcrPlane, health_servicer: health.aio.HealthServicer,
                  port: int, security: Security | None = None, metrics: ServerMetrics | None = None,
-                 cache=None) -> None:
+                 cache=None, fleet: FleetCentral | None = None, serves_ocr: bool = True) -> None:
         self.grpc_server = grpc_server
         self.security = security
         self.metrics = metrics or ServerMetrics(process=False)
@@ -53,14 +56,21 @@ class OcrServer:
         self._metrics_http = None
         self._health_server: grpc.aio.Server | None = None
         self.plane = plane
+        self.fleet = fleet  # the central's domain when FleetService is served (opened in _load)
+        self.serves_ocr = serves_ocr
         self.health = health_servicer
         self.port = port
         self.load_error: BaseException | None = None
         self._loaded = asyncio.Event()
         self._load_task: asyncio.Task | None = None
 
+    @property
+    def services(self) -> tuple[str, ...]:
+        """The gRPC services this server answers (health reports each, and "" for all of them)."""
+        return ((SERVICE_NAME,) if self.serves_ocr else ()) + ((FLEET_SERVICE_NAME,) if self.fleet else ())
+
     async def start(self) -> None:
-        for service in ("", SERVICE_NAME):
+        for service in ("",) + self.services:
             await self.health.set(service, NOT_SERVING)
         config = self.plane.config
         if config.health_port:
@@ -79,18 +89,26 @@ class OcrServer:
 
     async def _load(self) -> None:
         try:
-            await self.plane.load()
-        except Exception as exc:  # a bad bundle or backend: stay NOT_SERVING, let the owner decide
+            if self.fleet is not None:
+                await self.fleet.open()
+                log.info("fleet store open: %s", self.fleet.store.kind)
+                if not self.plane.draining:
+                    await self.health.set(FLEET_SERVICE_NAME, SERVING)
+            if self.serves_ocr:
+                await self.plane.load()
+                engine = self.plane.engine
+                reasons = getattr(engine, "precision_reasons", {}) or {}
+                for stage, precision in engine.precision.items():  # one line per stage: what serves, and why
+                    log.info("stage %s serves %s: %s", stage, precision, reasons.get(stage, "no reason given"))
+                if not self.plane.draining:
+                    await self.health.set(SERVICE_NAME, SERVING)
+        except Exception as exc:  # a bad bundle, backend or store: stay NOT_SERVING, let the owner decide
             self.load_error = exc
-            log.error("model loading failed; the server stays NOT_SERVING", exc_info=exc)
+            what = "model loading" if self.fleet is None or self.fleet.ready else "opening the fleet store"
+            log.error("%s failed; the server stays NOT_SERVING", what, exc_info=exc)
         else:
-            engine = self.plane.engine
-            reasons = getattr(engine, "precision_reasons", {}) or {}
-            for stage, precision in engine.precision.items():  # one line per stage: what serves, and why
-                log.info("stage %s serves %s: %s", stage, precision, reasons.get(stage, "no reason given"))
             if not self.plane.draining:
-                for service in ("", SERVICE_NAME):
-                    await self.health.set(service, SERVING)
+                await self.health.set("", SERVING)
         finally:
             self._loaded.set()
 
@@ -107,6 +125,8 @@ class OcrServer:
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
         await self.plane.close()
+        if self.fleet is not None:
+            await self.fleet.close()
         if self.security is not None:
             self.security.close()
         if self.cache is not None:
@@ -176,18 +196,26 @@ def build_server(config: ServerConfig | None = None,
         ("grpc.max_send_message_length", config.max_message_bytes),
         ("grpc.so_reuseport", 0),  # a second server on a taken port must fail, not share it
     ])
-    grpc_server.add_generic_rpc_handlers((generic_handler(OcrServicer(plane)),))
+    if config.serves_ocr:
+        grpc_server.add_generic_rpc_handlers((generic_handler(OcrServicer(plane)),))
+    fleet = None
+    if config.serves_fleet:
+        url, retention = config.fleet_store_url, config.fleet_retention_s
+        fleet = FleetCentral(lambda: open_store(url, retention),
+                             limits=FleetLimits(config.fleet_max_report_events), observe=metrics.observe_fleet_report)
+        grpc_server.add_generic_rpc_handlers((fleet_handler(FleetServicer(fleet)),))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
+    served = ((SERVICE_NAME,) if config.serves_ocr else ()) + ((FLEET_SERVICE_NAME,) if fleet else ())
     reflection.enable_server_reflection(
-        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
-        grpc_server)
+        served + (health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), grpc_server)
     address = f"{config.bind_host}:{config.port}"
     port = (grpc_server.add_secure_port(address, credentials) if credentials is not None
             else grpc_server.add_insecure_port(address))
     if port == 0:
         raise RuntimeError(f"cannot bind {address}")
-    return OcrServer(grpc_server, plane, health_servicer, port, security, metrics, cache), port
+    return OcrServer(grpc_server, plane, health_servicer, port, security, metrics, cache, fleet,
+                     config.serves_ocr), port
 
 
 def rss_bytes() -> int:

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 
 from edge_runtime.errors import ConfigurationError
 
-__all__ = ["ServerConfig", "REDACT_KINDS", "LOG_FORMATS", "is_loopback"]
+__all__ = ["ServerConfig", "REDACT_KINDS", "LOG_FORMATS", "ROLES", "is_loopback"]
 
 REDACT_KINDS = ("email", "phone", "card")
 LOG_FORMATS = ("text", "json")
+ROLES = ("ocr", "central", "all")
+DEFAULT_FLEET_STORE = "sqlite:///fleet.db"
 LOOPBACK_HOST = "localhost"  # where a server without credentials listens when no host is given
 
 
@@ -80,6 +82,18 @@ class ServerConfig:
     cache_ttl_s: float = 3600.0  # lifetime of an entry in Redis (the LRU keeps entries until evicted)
     max_rss_mb: float = 0.0  # past this resident memory the server drains and exits with status 3; 0: none
 
+    # ---- model runs shared across calls (server.plane, server.batcher) ------------------------------------
+    batch_stages: str = "auto"  # comma list of det, cls, rec whose runs concurrent calls share (shape buckets,
+    # batch_max_delay_ms); "none"; "auto": det,cls,rec on a GPU, rec on a CPU (where a batch of 8 costs 8 runs)
+
+    # ---- fleet: the central's FleetService (fleet/, server/fleet_service.py) --------------------------------
+    role: str = ""  # ocr (OcrService), central (FleetService only: no models loaded) or all; "": all when
+    # fleet_store is set, else ocr
+    fleet_store: str = ""  # the central's store: sqlite:///path.db or postgresql://...; "" with a central role:
+    # sqlite:///fleet.db in the working directory (the embedded default)
+    fleet_retention_s: float = 0.0  # events captured longer ago are deleted (flag: --fleet-retention 30d); 0: never
+    fleet_max_report_events: int = 1000  # events + gaps in one ReportEvents request
+
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigurationError(f"port {self.port} is out of range")
@@ -112,11 +126,32 @@ class ServerConfig:
                 re.compile(pattern)
             except re.error as exc:
                 raise ConfigurationError(f"redact pattern {pattern!r}: {exc}") from None
+        if self.role not in ROLES + ("",):
+            raise ConfigurationError(f"role {self.role!r}: choose from {', '.join(ROLES)}")
+        if self.fleet_retention_s < 0 or self.fleet_max_report_events < 1:
+            raise ConfigurationError("fleet_retention_s must not be negative and fleet_max_report_events >= 1")
         from server.security.scopes import SCOPES  # the one table of scope names
 
         unknown = set(self.cert_scope_list) - set(SCOPES)
         if unknown:
             raise ConfigurationError(f"cert_scopes: unknown scope(s) {', '.join(sorted(unknown))}")
+
+    @property
+    def serving_role(self) -> str:
+        """ocr, central or all: ``role``, or its default (all with a fleet store, else ocr)."""
+        return self.role or ("all" if self.fleet_store else "ocr")
+
+    @property
+    def serves_ocr(self) -> bool:
+        return self.serving_role in ("ocr", "all")
+
+    @property
+    def serves_fleet(self) -> bool:
+        return self.serving_role in ("central", "all")
+
+    @property
+    def fleet_store_url(self) -> str:
+        return self.fleet_store or DEFAULT_FLEET_STORE
 
     @property
     def tls(self) -> bool:
@@ -143,6 +178,18 @@ class ServerConfig:
     @property
     def cert_scope_list(self) -> tuple[str, ...]:
         return tuple(s.strip() for s in self.cert_scopes.split(",") if s.strip())
+
+    def batched_stages(self, device: str) -> tuple[str, ...]:
+        """The stages whose runs concurrent calls share on ``device`` (``batch_stages``)."""
+        value = self.batch_stages.strip().lower()
+        if value == "auto":
+            return ("rec",) if device == "cpu" else ("det", "cls", "rec")
+        stages = tuple(s.strip() for s in value.split(",") if s.strip() and s.strip() != "none")
+        unknown = set(stages) - {"det", "cls", "rec"}
+        if unknown:
+            raise ConfigurationError(f"batch_stages: unknown stage(s) {', '.join(sorted(unknown))}; "
+                                     "choose from det, cls, rec, or none or auto")
+        return stages
 
     def check_listen(self) -> None:
         """Refuse, in one clear line, to serve a network address to anyone without credentials."""

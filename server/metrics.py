@@ -26,9 +26,12 @@ a bounded set of values (method, code, reason, stage, result, type), never an im
     ocr_server_info{version,bundle,backend,device,precision_det,precision_cls,precision_rec}
     ocr_memory_limit_bytes                         --max-rss-mb (0: none); process_resident_memory_bytes beside it
 
-Names reserved for the fleet: ``ocr_fleet_*`` and ``ocr_outbox_*`` (deploy/prometheus/alerts.yml already
-alerts on ``ocr_outbox_pending_items``, ``ocr_outbox_oldest_age_seconds`` and
-``ocr_fleet_device_last_seen_timestamp_seconds``).
+    ocr_fleet_events_total{result}                 events of fleet reports: stored, duplicate, out_of_order
+    ocr_fleet_report_commit_seconds                a fleet report from validation to commit
+    ocr_fleet_device_last_seen_timestamp_seconds{device}  last report of each device (bounded: the
+                                                   FLEET_DEVICES_TRACKED most recent devices)
+
+The edge agent's own metrics are ``ocr_outbox_*`` (fleet/agent).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ STAGES = {"decode": "decode_ms", "queue": "queue_ms", "det": "detection_ms", "cl
           "rec": "recognition_ms", "total": "total_ms"}
 SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
+FLEET_DEVICES_TRACKED = 10_000  # devices with an ocr_fleet_device_last_seen_timestamp_seconds series
 _REASON = re.compile(r"[A-Z][A-Z0-9_]{0,47}")
 _EVENT_TYPES = ("APPEARED", "UPDATED", "STABLE", "DISAPPEARED")
 _EVENT_NAMES = {ocr_pb2.TextEventType.Value(f"TEXT_EVENT_TYPE_{t}"): t for t in _EVENT_TYPES}
@@ -114,6 +118,17 @@ class ServerMetrics:
         self.cache_size = Gauge("ocr_cache_size_bytes", "Bytes held by the in-process result cache.", registry=r)
         self.memory_limit = Gauge("ocr_memory_limit_bytes", "The resident memory past which the server drains "
                                   "and exits (0: none).", registry=r)
+        self.fleet_events = Counter("ocr_fleet_events", "Events of fleet reports, by what the store did with them "
+                                    "(stored, duplicate: already stored, out_of_order: beyond a hole, not stored).",
+                                    ("result",), registry=r)
+        self.fleet_commit = Histogram("ocr_fleet_report_commit_seconds", "Fleet reports from validation to "
+                                      "commit (the acknowledgement follows at once).", buckets=SECONDS, registry=r)
+        self.fleet_last_seen = Gauge("ocr_fleet_device_last_seen_timestamp_seconds", "When each device last "
+                                     "reported to this server (at most FLEET_DEVICES_TRACKED devices, the most "
+                                     "recent).", ("device",), registry=r)
+        self._last_seen: dict[str, None] = {}  # devices with a last-seen series, least recently reported first
+        for result in ("stored", "duplicate", "out_of_order"):
+            self.fleet_events.labels(result)
         for result in ("read", "unchanged", "failed", "dropped"):
             self.frames.labels(result)
         for kind in _EVENT_TYPES:
@@ -152,6 +167,22 @@ class ServerMetrics:
             self.frames.labels("read" if t.detection_ms > 0 or t.recognition_ms > 0 else "unchanged").inc()
             self.frame_duration.observe(t.total_ms / 1000.0)
         return max(dropped_before, response.frames_dropped)
+
+    def observe_fleet_report(self, device: str, result: Any, seconds: float, now: float) -> None:
+        """One committed fleet report (``FleetCentral``'s observer). The last-seen series are bounded: past
+        FLEET_DEVICES_TRACKED devices the one that reported least recently loses its series."""
+        self.fleet_events.labels("stored").inc(result.stored)
+        self.fleet_events.labels("duplicate").inc(result.duplicates)
+        self.fleet_events.labels("out_of_order").inc(result.out_of_order)
+        self.fleet_commit.observe(seconds)
+        with self._lock:
+            self._last_seen.pop(device, None)
+            self._last_seen[device] = None
+            if len(self._last_seen) > FLEET_DEVICES_TRACKED:
+                oldest = next(iter(self._last_seen))
+                del self._last_seen[oldest]
+                self.fleet_last_seen.remove(oldest)
+            self.fleet_last_seen.labels(device).set(now)
 
     def add_work(self, images: int, streams: int) -> None:
         with self._lock:

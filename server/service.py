@@ -14,7 +14,7 @@ from server.errors import InvalidRequestError, abort_with
 from clients.ocr_client.pb import SERVICE_NAME, ocr_pb2
 from server.plane import OcrPlane
 
-__all__ = ["OcrServicer", "Malformed", "generic_handler", "deadline_of"]
+__all__ = ["OcrServicer", "Malformed", "tolerant", "well_formed", "generic_handler", "deadline_of"]
 
 IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP")
 
@@ -27,7 +27,7 @@ class Malformed:
         self.error = error
 
 
-def _tolerant(message_type) -> Callable[[bytes], Any]:
+def tolerant(message_type) -> Callable[[bytes], Any]:
     def deserialize(data: bytes):
         try:
             return message_type.FromString(data)
@@ -37,7 +37,7 @@ def _tolerant(message_type) -> Callable[[bytes], Any]:
     return deserialize
 
 
-def _well_formed(request):
+def well_formed(request):
     if isinstance(request, Malformed):
         raise InvalidRequestError(f"request is not a valid protobuf message: {request.error}", "REQUEST_MALFORMED")
     return request
@@ -57,7 +57,7 @@ class OcrServicer:
 
     async def Recognize(self, request, context):  # noqa: N802 (gRPC method name)
         try:
-            request = _well_formed(request)
+            request = well_formed(request)
             source = convert.image_source(request.image, request.HasField("image"))
             async with self.plane.admitted():
                 result = await self.plane.recognize(source, request.options.skip_detection, deadline_of(context))
@@ -67,7 +67,7 @@ class OcrServicer:
 
     async def BatchRecognize(self, request, context):  # noqa: N802
         try:
-            request = _well_formed(request)
+            request = well_formed(request)
             limit = self.plane.config.max_batch_images
             if len(request.requests) > limit:
                 raise InvalidRequestError(f"{len(request.requests)} images in one batch; the limit is {limit}",
@@ -93,12 +93,12 @@ class OcrServicer:
     async def StreamRecognize(self, request_iterator, context):  # noqa: N802
         from server.stream import stream_recognize
 
-        async for response in stream_recognize(self.plane, request_iterator, context, _well_formed):
+        async for response in stream_recognize(self.plane, request_iterator, context, well_formed):
             yield response
 
     async def GetServerInfo(self, request, context):  # noqa: N802
         try:
-            _well_formed(request)
+            well_formed(request)
             plane, engine = self.plane, self.plane.engine
             config = plane.config
             response = ocr_pb2.GetServerInfoResponse(
@@ -125,13 +125,13 @@ def generic_handler(servicer: OcrServicer) -> grpc.GenericRpcHandler:
     pb = ocr_pb2
     handlers = {
         "Recognize": grpc.unary_unary_rpc_method_handler(
-            servicer.Recognize, _tolerant(pb.RecognizeRequest), pb.RecognizeResponse.SerializeToString),
+            servicer.Recognize, tolerant(pb.RecognizeRequest), pb.RecognizeResponse.SerializeToString),
         "BatchRecognize": grpc.unary_unary_rpc_method_handler(
-            servicer.BatchRecognize, _tolerant(pb.BatchRecognizeRequest), pb.BatchRecognizeResponse.SerializeToString),
+            servicer.BatchRecognize, tolerant(pb.BatchRecognizeRequest), pb.BatchRecognizeResponse.SerializeToString),
         "StreamRecognize": grpc.stream_stream_rpc_method_handler(
-            servicer.StreamRecognize, _tolerant(pb.StreamRecognizeRequest),
+            servicer.StreamRecognize, tolerant(pb.StreamRecognizeRequest),
             pb.StreamRecognizeResponse.SerializeToString),
         "GetServerInfo": grpc.unary_unary_rpc_method_handler(
-            servicer.GetServerInfo, _tolerant(pb.GetServerInfoRequest), pb.GetServerInfoResponse.SerializeToString),
+            servicer.GetServerInfo, tolerant(pb.GetServerInfoRequest), pb.GetServerInfoResponse.SerializeToString),
     }
     return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)

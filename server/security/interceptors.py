@@ -321,6 +321,9 @@ class AuthInterceptor(Interceptor):
             return Principal(ANONYMOUS, frozenset(), "none")
 
 
+_STREAM_RECOGNIZE = "/ocr.v1.OcrService/StreamRecognize"
+
+
 # ---- limits per principal ----------------------------------------------------------------------------------
 class LimitInterceptor(Interceptor):
     """Calls per second, image pixels per second (from headers) and open streams, per principal; past a limit
@@ -366,7 +369,7 @@ class LimitInterceptor(Interceptor):
             self._charge_pixels(name, limits, item)
 
         inner = around(before, lambda r: r, request_streaming, response_streaming, behavior, on_request)
-        if not request_streaming:
+        if method != _STREAM_RECOGNIZE:  # only camera streams count against max_streams (not fleet reports)
             return inner
 
         def stream_slot(run: Callable) -> Callable:

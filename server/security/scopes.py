@@ -16,6 +16,13 @@ METHOD_SCOPES: dict[str, str] = {
     _OCR + "BatchRecognize": "ocr.recognize",
     _OCR + "GetServerInfo": "ocr.recognize",  # OPEN with ServerConfig.open_server_info
     _OCR + "StreamRecognize": "ocr.stream",
+    "/fleet.v1.FleetService/ReportEvents": "fleet.report",
+    "/fleet.v1.FleetService/QueryEvents": "fleet.query",
+    "/fleet.v1.FleetService/WatchEvents": "fleet.query",
+    "/fleet.v1.FleetService/ListDevices": "fleet.query",
+    "/fleet.v1.FleetService/GetFleetStats": "fleet.query",
+    "/fleet.v1.FleetService/ListSightings": "fleet.query",
+    "/fleet.v1.FleetService/DeleteDeviceData": "fleet.admin",
     "/grpc.health.v1.Health/Check": OPEN,
     "/grpc.health.v1.Health/Watch": OPEN,
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": AUTHENTICATED,  # OPEN with open_reflection

@@ -1,0 +1,142 @@
+"""The thin fleet.v1.FleetService servicer: convert (fleet/convert.py), call FleetCentral, map errors in errors.py.
+
+ReportEvents: each request is committed, then answered with its batch_id and the committed high-water marks of
+its streams; a request with neither events nor gaps (the agent's hello, or a status-only report) is answered with
+the marks of every stream the central knows for the device. A request that breaks the contract ends the call
+with INVALID_ARGUMENT and its reason (nothing of that request was stored; earlier requests of the call stay
+committed and acknowledged); an unreachable store ends it with UNAVAILABLE / STORE_UNAVAILABLE. The agent
+reconnects and resends from its acknowledged marks either way, so the call's end loses nothing.
+
+The reporting device is the caller's authenticated principal where the server has credentials configured (a
+request's ``device_id``, when set, must be that principal unless the caller holds ``fleet.admin``); without
+credentials (a loopback-only server) it is the request's ``device_id``. One call reports for one device.
+The scopes each method needs are in server/security/scopes.py (report, query, admin).
+"""
+
+from __future__ import annotations
+
+from typing import AsyncIterator
+
+import grpc
+
+from clients.ocr_client.pb import FLEET_SERVICE_NAME, fleet_pb2
+from fleet import convert
+from fleet.central import FleetCentral
+from fleet.errors import FleetRequestError
+from server.errors import abort_with
+from server.security.interceptors import current_call, ensure_self
+from server.service import tolerant, well_formed
+
+__all__ = ["FleetServicer", "fleet_handler", "reporting_device"]
+
+DEFAULT_SIGHTING_WINDOW_S = 300.0
+
+
+def reporting_device(claimed: str) -> str:
+    """The device a report is stored under (see the module docstring)."""
+    call = current_call()
+    principal = call.principal if call is not None else None
+    if principal is None or principal.via == "none":
+        return claimed
+    if not claimed:
+        return principal.name
+    ensure_self(None, claimed)
+    return claimed
+
+
+class FleetServicer:
+    """Implements fleet.v1.FleetService over a FleetCentral; no logic beyond converting and delegating."""
+
+    def __init__(self, central: FleetCentral) -> None:
+        self.central = central
+
+    async def ReportEvents(self, request_iterator, context) -> AsyncIterator:  # noqa: N802 (gRPC method name)
+        device: str | None = None
+        try:
+            async for request in request_iterator:
+                claimed, batch_id, events, gaps, status = convert.report_of(well_formed(request))
+                who = reporting_device(claimed)
+                if device is None:
+                    device = who
+                elif who != device:
+                    raise FleetRequestError(f"this call reports for {device!r}, not {who!r}: one device per call",
+                                            "DEVICE_ID_INVALID")
+                result = await self.central.report(device, events, gaps, status)
+                yield convert.report_response(batch_id, result)
+        except Exception as exc:
+            await abort_with(context, exc)
+
+    async def QueryEvents(self, request, context):  # noqa: N802
+        try:
+            request = well_formed(request)
+            page = await self.central.query(convert.filter_of(request.filter), request.page_size, request.page_token,
+                                            request.newest_first)
+            return fleet_pb2.QueryEventsResponse(events=[convert.stored_event_message(e) for e in page.items],
+                                                 next_page_token=page.next_token)
+        except Exception as exc:
+            await abort_with(context, exc)
+
+    async def WatchEvents(self, request, context) -> AsyncIterator:  # noqa: N802
+        try:
+            request = well_formed(request)
+            async for stored in self.central.watch(convert.filter_of(request.filter), request.cursor):
+                yield fleet_pb2.WatchEventsResponse(event=convert.stored_event_message(stored))
+        except Exception as exc:
+            await abort_with(context, exc)
+
+    async def ListDevices(self, request, context):  # noqa: N802
+        try:
+            request = well_formed(request)
+            page = await self.central.devices(request.page_size, request.page_token)
+            return fleet_pb2.ListDevicesResponse(devices=[convert.device_message(d) for d in page.items],
+                                                 next_page_token=page.next_token)
+        except Exception as exc:
+            await abort_with(context, exc)
+
+    async def GetFleetStats(self, request, context):  # noqa: N802
+        try:
+            well_formed(request)
+            return convert.stats_message(await self.central.stats())
+        except Exception as exc:
+            await abort_with(context, exc)
+
+    async def ListSightings(self, request, context):  # noqa: N802
+        try:
+            request = well_formed(request)
+            window = convert.duration_of(request, "window")
+            page = await self.central.sightings(
+                convert.filter_of(request.filter), DEFAULT_SIGHTING_WINDOW_S if window is None else window,
+                request.min_streams, request.page_size, request.page_token)
+            return fleet_pb2.ListSightingsResponse(sightings=[convert.sighting_message(s) for s in page.items],
+                                                   next_page_token=page.next_token)
+        except Exception as exc:
+            await abort_with(context, exc)
+
+    async def DeleteDeviceData(self, request, context):  # noqa: N802
+        try:
+            request = well_formed(request)
+            return convert.delete_response(await self.central.delete_device(request.device_id))
+        except Exception as exc:
+            await abort_with(context, exc)
+
+
+def fleet_handler(servicer: FleetServicer) -> grpc.GenericRpcHandler:
+    """Method handlers for fleet.v1.FleetService; bad request bytes become INVALID_ARGUMENT / REQUEST_MALFORMED."""
+    pb = fleet_pb2
+    s = servicer
+
+    def unary(fn, request):
+        return grpc.unary_unary_rpc_method_handler(fn, tolerant(request), lambda m: m.SerializeToString())
+
+    handlers = {
+        "ReportEvents": grpc.stream_stream_rpc_method_handler(
+            s.ReportEvents, tolerant(pb.ReportEventsRequest), pb.ReportEventsResponse.SerializeToString),
+        "WatchEvents": grpc.unary_stream_rpc_method_handler(
+            s.WatchEvents, tolerant(pb.WatchEventsRequest), pb.WatchEventsResponse.SerializeToString),
+        "QueryEvents": unary(s.QueryEvents, pb.QueryEventsRequest),
+        "ListDevices": unary(s.ListDevices, pb.ListDevicesRequest),
+        "GetFleetStats": unary(s.GetFleetStats, pb.GetFleetStatsRequest),
+        "ListSightings": unary(s.ListSightings, pb.ListSightingsRequest),
+        "DeleteDeviceData": unary(s.DeleteDeviceData, pb.DeleteDeviceDataRequest),
+    }
+    return grpc.method_handlers_generic_handler(FLEET_SERVICE_NAME, handlers)
