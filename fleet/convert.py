@@ -16,8 +16,8 @@ from clients.ocr_client.pb import fleet_pb2
 from fleet.model import (DeleteResult, DeviceInfo, DeviceStatus, Event, EventFilter, FleetStats, Gap, IngestResult,
                          Sighting, SightingPlace, StoredEvent, StreamInfo)
 
-__all__ = ["time_of", "duration_of", "event_message", "event_of", "gap_message", "gap_of", "status_message",
-           "status_of", "report_request", "report_of", "report_response", "ingest_result_of", "filter_message",
+__all__ = ["time_of", "duration_of", "set_duration", "event_message", "event_of", "gap_message", "gap_of",
+           "status_message", "status_of", "report_request", "report_of", "report_response", "ingest_result_of", "filter_message",
            "filter_of", "stored_event_message", "stored_event_of", "device_message", "device_of", "stats_message",
            "stats_of", "sighting_message", "sighting_of", "delete_response", "delete_result_of", "drops_of"]
 
@@ -46,7 +46,8 @@ def time_of(message, field: str, unset: float | None = None) -> float | None:
     return ts.seconds + ts.nanos / 1e9
 
 
-def _set_duration(message, field: str, seconds: float) -> None:
+def set_duration(message, field: str, seconds: float) -> None:
+    """Write ``seconds`` into the Duration field ``field``."""
     _split(getattr(message, field), seconds)
 
 
@@ -235,7 +236,7 @@ def stats_message(stats: FleetStats):
         drops=_drop_counts(stats.drops), events_last_hour=stats.events_last_hour, store=stats.store)
     _set_time(m, "oldest_capture_time", stats.oldest_capture_time)
     _set_time(m, "newest_capture_time", stats.newest_capture_time)
-    _set_duration(m, "retention", stats.retention_s)
+    set_duration(m, "retention", stats.retention_s)
     return m
 
 

@@ -15,7 +15,8 @@ from clients.ocr_client.pb import SERVICE_NAME, ocr_pb2, ocr_pb2_grpc
 from clients.ocr_client.results import (REASON_KEY, OcrCallError, RecognizeResult, ServerInfo, StreamFrame,
                                         StreamResult, recognize_result, server_info, stream_result, to_dict)
 
-__all__ = ["OcrClient", "OcrCallError", "image_message", "channel_credentials", "to_dict", "REASON_KEY"]
+__all__ = ["OcrClient", "OcrCallError", "image_message", "channel_credentials", "open_channel", "auth_metadata",
+           "to_dict", "REASON_KEY"]
 
 ImageLike = bytes | str | Path | ocr_pb2.Image | ocr_pb2.RawImage | Any  # Any: numpy array
 
@@ -73,6 +74,28 @@ def channel_credentials(ca: bytes | str | Path | None = None, cert: bytes | str 
                                         certificate_chain=_pem(cert))
 
 
+def open_channel(target: str, *, max_message_bytes: int = 64 * 1024 * 1024, ca: bytes | str | Path | None = None,
+                 cert: bytes | str | Path | None = None, key: bytes | str | Path | None = None,
+                 token: str | None = None, tls: bool = False, server_name: str | None = None,
+                 options: Iterable[tuple[str, Any]] = ()) -> grpc.Channel:
+    """A channel to ``target``: TLS when ``tls``, ``ca`` or ``cert`` is given (see OcrClient), else plain text
+    (with a warning when a token would travel in plain text to another machine)."""
+    opts = [("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.max_receive_message_length", max_message_bytes), *options]
+    if server_name:
+        opts.append(("grpc.ssl_target_name_override", server_name))
+    if tls or ca is not None or cert is not None:
+        return grpc.secure_channel(target, channel_credentials(ca, cert, key), options=opts)
+    if token and not _loopback(target):
+        warnings.warn(f"sending a bearer token to {target} in plain text (no ca/tls)", stacklevel=3)
+    return grpc.insecure_channel(target, options=opts)
+
+
+def auth_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
+    """The metadata that carries ``token`` (none without one)."""
+    return (("authorization", f"Bearer {token}"),) if token else ()
+
+
 class OcrClient:
     """Calls one OCR server. Thread-safe: one client may serve many threads.
 
@@ -92,17 +115,9 @@ class OcrClient:
                  server_name: str | None = None) -> None:
         self.target = target
         self.timeout = timeout
-        options = [("grpc.max_send_message_length", max_message_bytes),
-                   ("grpc.max_receive_message_length", max_message_bytes)]
-        if server_name:
-            options.append(("grpc.ssl_target_name_override", server_name))
-        secure = tls or ca is not None or cert is not None
-        if channel is None and secure:
-            channel = grpc.secure_channel(target, channel_credentials(ca, cert, key), options=options)
-        elif channel is None and token and not _loopback(target):
-            warnings.warn(f"sending a bearer token to {target} in plain text (no ca/tls)", stacklevel=2)
-        self.channel = channel or grpc.insecure_channel(target, options=options)
-        self.metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
+        self.channel = channel or open_channel(target, max_message_bytes=max_message_bytes, ca=ca, cert=cert, key=key,
+                                               token=token, tls=tls, server_name=server_name)
+        self.metadata = auth_metadata(token)
         self.stub = ocr_pb2_grpc.OcrServiceStub(self.channel)
         self._health = health_pb2_grpc.HealthStub(self.channel)
 

@@ -19,7 +19,8 @@ def _loaded_after(statement: str, prefixes: tuple[str, ...]) -> list[str]:
 
 
 def test_client_library_imports_without_server_or_runtime():
-    statement = "import clients.ocr_client.cli, clients.ocr_client.client, clients.ocr_client.results"
+    statement = ("import clients.ocr_client.cli, clients.ocr_client.client, clients.ocr_client.results, "
+                 "clients.ocr_client.fleet")
     assert _loaded_after(statement, ("server", "edge_runtime", "models", "quantize")) == []
 
 
