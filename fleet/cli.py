@@ -134,7 +134,8 @@ def _json(message: Any, **extra: Any) -> str:
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]], out: TextIO, right: Sequence[int] = ()) -> int:
-    """Rows under a header, columns as wide as their widest cell (numbers right-aligned); how many rows."""
+    """Rows under a header (none when it is blank), columns as wide as their widest cell (numbers
+    right-aligned); how many rows."""
     rows = [[str(c) for c in r] for r in rows]
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
 
@@ -142,7 +143,8 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]], out: TextIO, ri
         return "  ".join(c.rjust(w) if i in right else c.ljust(w)
                          for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
-    print(line(header), file=out)
+    if any(header):
+        print(line(header), file=out)
     for r in rows:
         print(line(r), file=out)
     return len(rows)
@@ -242,7 +244,7 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
         except ValueError as exc:
             raise UsageError(f"--for: {exc}", "TIME_INVALID") from None
     header = EVENT_HEADER + ("CURSOR",)
-    widths = (19, 12, 12, 6, 11, 16, 4, 5, 0)
+    widths = (19, 12, 12, 5, 11, 16, 4, 5, 0)
     last_cursor = args.cursor or ""
     seen = 0
     with _client(args) as client:
@@ -252,16 +254,18 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
             timer = threading.Timer(stop_after, getattr(events, "cancel", lambda: None))
             timer.daemon = True
             timer.start()
+        def line(cells: Sequence[str]) -> str:  # fixed widths: rows are printed as they come
+            return "  ".join(c.rjust(w) if i in EVENT_RIGHT else c.ljust(w)
+                             for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
         if args.format == "table":
-            print("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(), file=out, flush=True)
+            print(line(header), file=out, flush=True)
         try:
             for stored in events:
                 if args.format == "json":
                     print(_json(stored_event_message(stored)), file=out, flush=True)
                 else:
-                    cells = _event_row(stored) + [str(stored.cursor)]
-                    print("  ".join(c.rjust(w) if i in EVENT_RIGHT else c.ljust(w)
-                                    for i, (c, w) in enumerate(zip(cells, widths))).rstrip(), file=out, flush=True)
+                    print(line(_event_row(stored) + [str(stored.cursor)]), file=out, flush=True)
                 last_cursor = str(stored.cursor)
                 seen += 1
                 if args.max_events and seen >= args.max_events:
@@ -368,8 +372,8 @@ def _filters(p: argparse.ArgumentParser, listing: bool = True) -> None:
     g.add_argument("--type", action="append", type=str.upper, choices=EVENT_TYPES, metavar="TYPE",
                    help=f"only this event type ({', '.join(EVENT_TYPES)}); repeat for several")
     g.add_argument("--text", help="only this text, compared normalized (upper case, letters and digits)")
-    g.add_argument("--match", type=str.upper, choices=TEXT_MATCHES, default="EXACT", metavar="HOW",
-                   help="how --text compares: exact (default), prefix or contains")
+    g.add_argument("--match", type=str.upper, choices=TEXT_MATCHES, default="CONTAINS", metavar="HOW",
+                   help="how --text compares: contains (default: --text KX71 finds KX71ABC), prefix or exact")
     g.add_argument("--min-confidence", type=float, default=0.0, metavar="C", help="only confidence >= C (0..1)")
     if listing:
         p.add_argument("--limit", type=int, default=100, metavar="N", help="show at most N (default 100; 0: all)")

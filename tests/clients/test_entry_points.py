@@ -26,6 +26,15 @@ HELP = {  # command -> words its --help must show (subcommands where it has them
     "server.healthcheck": ([PY, "-m", "server.healthcheck"], ["--target", "--service"]),
     "models": ([PY, "-m", "models"], ["fetch", "list"]),
     "quantize": ([PY, "-m", "quantize"], ["--backend", "--bundle"]),
+    "fleet": ([PY, "-m", "fleet"], ["query", "devices", "sightings", "watch", "stats", "delete", "agent"]),
+    "fleet query": ([PY, "-m", "fleet", "query"], ["--text", "--match", "--since", "--until", "--device", "--stream",
+                                                    "--type", "--min-confidence", "--limit", "--newest-first",
+                                                    "--format", "--target", "--token"]),
+    "fleet devices": ([PY, "-m", "fleet", "devices"], ["--limit", "--format"]),
+    "fleet sightings": ([PY, "-m", "fleet", "sightings"], ["--window", "--min-streams", "--text", "--since"]),
+    "fleet watch": ([PY, "-m", "fleet", "watch"], ["--cursor", "--max-events", "--for", "--text"]),
+    "fleet stats": ([PY, "-m", "fleet", "stats"], ["--format"]),
+    "fleet delete": ([PY, "-m", "fleet", "delete"], ["DEVICE", "--yes"]),
 }
 if OCR_CLIENT:
     HELP["ocr-client"] = ([OCR_CLIENT], ["recognize", "info", "health", "bench"])
@@ -76,6 +85,10 @@ FAILURES = {  # command, the stable reason its one line must end with
     "ocr-client: no server": ([PY, "-m", "clients.ocr_client", "--target", "127.0.0.1:9", "--timeout", "2",
                                "info"], "UNAVAILABLE"),
     "ocr-client: no command": ([PY, "-m", "clients.ocr_client"], "USAGE_INVALID"),
+    "fleet: no command": ([PY, "-m", "fleet"], "USAGE_INVALID"),
+    "fleet: bad duration": ([PY, "-m", "fleet", "query", "--since", "an hour"], "TIME_INVALID"),
+    "fleet: delete unconfirmed": ([PY, "-m", "fleet", "delete", "cam-box-1"], "CONFIRMATION_REQUIRED"),
+    "fleet: no central": ([PY, "-m", "fleet", "--target", "127.0.0.1:9", "--timeout", "2", "stats"], "UNAVAILABLE"),
 }
 
 
