@@ -247,13 +247,15 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
     widths = (19, 12, 12, 5, 11, 16, 4, 5, 0)
     last_cursor = args.cursor or ""
     seen = 0
+    status = 0
     with _client(args) as client:
         events = client.watch_events(flt, cursor=args.cursor or "")
         timer = None
         if stop_after is not None:  # the tail never ends by itself: cancel it after --for
-            timer = threading.Timer(stop_after, getattr(events, "cancel", lambda: None))
+            timer = threading.Timer(stop_after, events.cancel)
             timer.daemon = True
             timer.start()
+
         def line(cells: Sequence[str]) -> str:  # fixed widths: rows are printed as they come
             return "  ".join(c.rjust(w) if i in EVENT_RIGHT else c.ljust(w)
                              for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
@@ -270,18 +272,18 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
                 seen += 1
                 if args.max_events and seen >= args.max_events:
                     break
+        except KeyboardInterrupt:  # Ctrl-C: the usual end of a tail; still say where to resume
+            status = 130
         except Exception as exc:
             if not (timer is not None and timer.finished.is_set() and _cancelled(exc)):
                 raise
         finally:
             if timer is not None:
                 timer.cancel()
-            close = getattr(events, "cancel", None)
-            if close is not None:
-                close()
+            events.cancel()
     if last_cursor:
         print(f"(resume with --cursor {last_cursor})", file=sys.stderr)
-    return 0
+    return status
 
 
 def _cancelled(exc: BaseException) -> bool:

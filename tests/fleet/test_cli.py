@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -328,3 +330,34 @@ def test_no_central_is_unavailable(capsys) -> None:
 def test_credentials_that_cannot_be_read(tmp_path: Path, capsys) -> None:
     code = main(["--target", "127.0.0.1:9", "--ca", str(tmp_path / "missing.crt"), "stats"])
     assert code == 2 and reason(capsys.readouterr().err) == "CREDENTIALS_UNREADABLE"
+
+
+def test_ctrl_c_ends_a_watch_with_where_to_resume(central) -> None:
+    watcher = _watch(central, "--cursor", "0", "--device", "gate-south")
+    assert watcher.stdout is not None
+    first = json.loads(watcher.stdout.readline())  # replayed from cursor 0: the tail is running
+    watcher.send_signal(signal.SIGINT)
+    out, err = watcher.communicate(timeout=60)
+    assert watcher.returncode == 130, err
+    last = json.loads(out.splitlines()[-1]) if out else first
+    assert err.strip().splitlines()[-1] == f"(resume with --cursor {last['cursor']})"
+
+
+def test_a_terminal_gets_a_table_by_default(central) -> None:
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "fleet", "--target", central.target, "query", "--since", "1h",
+                                "--device", "gate-south"], cwd=REPO, env=ENV, stdout=follower, stderr=subprocess.PIPE)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed: the command ended
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert process.wait(60) == 0, process.stderr.read() if process.stderr else ""
+    header, *rows = b"".join(chunks).decode().splitlines()
+    assert header.split()[:3] == ["CAPTURED", "(UTC)", "DEVICE"] and len(rows) == 2
