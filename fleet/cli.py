@@ -337,6 +337,13 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
 
 
 # ---- parser -------------------------------------------------------------------------------------------------
+def _count(text: str) -> int:
+    """A count flag (--limit, --max-events): a whole number >= 0."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
+
+
 def _connection(parser: argparse.ArgumentParser) -> None:
     """Target, credentials and format, accepted before or after the command (defaults applied in ``main``)."""
     s = argparse.SUPPRESS
@@ -378,7 +385,7 @@ def _filters(p: argparse.ArgumentParser, listing: bool = True) -> None:
                    help="how --text compares: contains (default: --text KX71 finds KX71ABC), prefix or exact")
     g.add_argument("--min-confidence", type=float, default=0.0, metavar="C", help="only confidence >= C (0..1)")
     if listing:
-        p.add_argument("--limit", type=int, default=100, metavar="N", help="show at most N (default 100; 0: all)")
+        p.add_argument("--limit", type=_count, default=100, metavar="N", help="show at most N (default 100; 0: all)")
         p.add_argument("--page-size", type=int, default=0, metavar="N",
                        help=f"items per call (default: --limit, at most {MAX_PAGE_SIZE})")
 
@@ -399,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     _filters(p)
     p.add_argument("--newest-first", action="store_true", help="newest capture time first")
     p = command("devices", "devices that have reported: last seen, streams, backlog, drops, models", cmd_devices)
-    p.add_argument("--limit", type=int, default=0, metavar="N", help="show at most N (default 0: all)")
+    p.add_argument("--limit", type=_count, default=0, metavar="N", help="show at most N (default 0: all)")
     p.add_argument("--page-size", type=int, default=0, metavar="N", help="devices per call")
     p = command("sightings", "one text seen across streams within a window, collapsed into one sighting",
                 cmd_sightings)
@@ -410,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("watch", "tail events as the central commits them (resumable with --cursor)", cmd_watch)
     _filters(p, listing=False)
     p.add_argument("--cursor", help="resume after this event's cursor (replays what was committed since)")
-    p.add_argument("--max-events", type=int, default=0, metavar="N", help="stop after N events (default: never)")
+    p.add_argument("--max-events", type=_count, default=0, metavar="N", help="stop after N events (default: never)")
     p.add_argument("--for", dest="duration", metavar="DURATION", help="stop after this long (e.g. 10m)")
     command("stats", "totals over the whole store", cmd_stats)
     p = command("delete", "erase everything one device reported (needs --yes)", cmd_delete)

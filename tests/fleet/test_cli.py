@@ -310,6 +310,7 @@ def test_delete_needs_confirmation_then_erases_the_device(central, capsys) -> No
     (["query", "--since", "an hour"], 2, "TIME_INVALID"),
     (["sightings", "--window", "soon"], 2, "TIME_INVALID"),
     (["query", "--type", "VANISHED"], 2, "USAGE_INVALID"),
+    (["query", "--limit", "-5"], 2, "USAGE_INVALID"),
     (["query", "--min-confidence", "1.5"], 1, "FILTER_INVALID"),  # the central's reason
     (["query", "--since", "10m", "--until", "1h"], 1, "FILTER_INVALID"),
     (["sightings", "--window", "0"], 1, "FILTER_INVALID"),
