@@ -1,3 +1,9 @@
-"""The fleet side of edge-ocr: the edge agent (cameras -> durable outbox -> upload) and the central's domain
-(store of every device's text events, queries, sightings), free of gRPC. ``server/fleet_service.py`` is the
-transport of the central; ``python -m fleet`` is the agent and the operators' command line."""
+"""The fleet side of edge-ocr: edge agents report the text events their cameras read to a central, exactly once in
+effect, and operators ask the central questions. Free of gRPC except at its edges.
+
+``model`` (domain types), ``convert`` (the one place fleet.v1 messages meet them), ``central`` (the central's
+domain: validation, store in a thread pool, watch, retention), ``store`` (SQLAlchemy Core, SQLite or PostgreSQL),
+``agent`` (cameras -> durable outbox -> upload), ``cli`` (the operators' commands). ``server/fleet_service.py`` is
+the central's transport; ``python -m fleet`` is the operators' command line and ``python -m fleet agent`` the
+agent.
+"""
