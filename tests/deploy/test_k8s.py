@@ -3,6 +3,7 @@ the cross-references: selectors, named ports, probes on the health port, the tok
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import types
@@ -16,6 +17,8 @@ from tests.conftest import REPO
 
 K8S = REPO / "deploy" / "k8s"
 KUBERNETES = "1.37.0"
+SECRET_EXAMPLES = ("tokens-secret.example.yaml", "fleet-central-secrets.example.yaml")  # not applied by kustomize
+WORKLOADS = ("edge-ocr", "edge-ocr-central")  # the OCR server, the fleet central
 
 
 def _kustomization() -> dict:
@@ -29,8 +32,18 @@ def _resources() -> list[dict]:
     return docs
 
 
-def _one(kind: str) -> dict:
-    (found,) = [d for d in _resources() if d["kind"] == kind]
+def _one(kind: str, name: str = "edge-ocr") -> dict:
+    """The resource of ``kind`` named ``name``: edge-ocr (the OCR server) or edge-ocr-central (the fleet central)."""
+    (found,) = [d for d in _resources() if d["kind"] == kind and d["metadata"]["name"] == name]
+    return found
+
+
+def _examples(name: str) -> list[dict]:
+    return [d for d in yaml.safe_load_all((K8S / name).read_text()) if d]
+
+
+def _secret(name: str) -> dict:
+    (found,) = [d for f in SECRET_EXAMPLES for d in _examples(f) if d["metadata"]["name"] == name]
     return found
 
 
@@ -51,15 +64,14 @@ def test_every_resource_file_exists_and_has_a_kind() -> None:
     for name in _kustomization()["resources"]:
         assert (K8S / name).is_file(), name
     kinds = sorted(d["kind"] for d in _resources())
-    assert kinds == sorted(["Namespace", "Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy",
-                            "ScaledObject"])
+    assert kinds == sorted(["Namespace", "ScaledObject"] + 2 * ["Deployment", "Service", "PodDisruptionBudget",
+                                                              "NetworkPolicy"])
 
 
-@pytest.mark.parametrize("extra", ["tokens-secret.example.yaml"])
-def test_built_in_kinds_match_the_kubernetes_schemas(extra) -> None:
+def test_built_in_kinds_match_the_kubernetes_schemas() -> None:
     import kubernetes_validate
 
-    docs = _resources() + [d for d in yaml.safe_load_all((K8S / extra).read_text()) if d]
+    docs = _resources() + [d for name in SECRET_EXAMPLES for d in _examples(name)]
     checked = 0
     for doc in docs:
         if doc["apiVersion"].startswith("keda.sh/"):
@@ -80,8 +92,9 @@ def test_a_broken_manifest_is_caught() -> None:
         kubernetes_validate.validate(broken, KUBERNETES, strict=True)
 
 
-def test_the_pod_is_locked_down_and_probed_on_grpc_health() -> None:
-    deployment = _one("Deployment")
+@pytest.mark.parametrize("name", WORKLOADS)
+def test_the_pod_is_locked_down_and_probed_on_grpc_health(name: str) -> None:
+    deployment = _one("Deployment", name)
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
@@ -102,7 +115,8 @@ def test_the_pod_is_locked_down_and_probed_on_grpc_health() -> None:
     assert int(annotations["prometheus.io/port"]) == ports["metrics"]
     # the memory ceiling drains before the kernel's OOM killer would act
     env = {e["name"]: e.get("value") for e in container["env"]}
-    limit_mib = int(re.fullmatch(r"(\d+)Gi", container["resources"]["limits"]["memory"]).group(1)) * 1024
+    amount, unit = re.fullmatch(r"(\d+)(Gi|Mi)", container["resources"]["limits"]["memory"]).groups()
+    limit_mib = int(amount) * (1024 if unit == "Gi" else 1)
     assert 0 < float(env["OCR_MAX_RSS_MB"]) < limit_mib
     assert pod["terminationGracePeriodSeconds"] > float(env["OCR_GRACE_S"])
 
@@ -122,19 +136,23 @@ def test_the_server_accepts_the_pods_configuration_thanks_to_the_tokens_secret()
     assert config.tokens_file.rsplit("/", 1)[1] in example["stringData"]
 
 
-def test_selectors_and_named_ports_line_up() -> None:
-    deployment, service = _one("Deployment"), _one("Service")
+@pytest.mark.parametrize("name", WORKLOADS)
+def test_selectors_and_named_ports_line_up(name: str) -> None:
+    deployment, service = _one("Deployment", name), _one("Service", name)
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     container_ports = {p["name"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]}
     assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
     assert service["spec"]["selector"].items() <= labels.items()
     assert {p["targetPort"] for p in service["spec"]["ports"]} <= container_ports
     assert "health" not in {p["targetPort"] for p in service["spec"]["ports"]}  # probes only
-    assert _one("PodDisruptionBudget")["spec"]["selector"]["matchLabels"].items() <= labels.items()
-    policy = _one("NetworkPolicy")
+    assert _one("PodDisruptionBudget", name)["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    policy = _one("NetworkPolicy", name)
     assert policy["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
     assert {p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]} == {"grpc", "metrics"}
-    assert _one("PodDisruptionBudget")["spec"]["minAvailable"] < deployment["spec"]["replicas"]
+    assert _one("PodDisruptionBudget", name)["spec"]["minAvailable"] < deployment["spec"]["replicas"]
+    others = [d for d in _resources() if d["kind"] == "Deployment" and d["metadata"]["name"] != name]
+    for other in others:  # a selector picks its own pods only (the two workloads share the name label)
+        assert not service["spec"]["selector"].items() <= other["spec"]["template"]["metadata"]["labels"].items()
 
 
 def test_keda_scales_the_deployment_on_the_pending_work_gauge() -> None:
@@ -160,7 +178,37 @@ def test_keda_scales_the_deployment_on_the_pending_work_gauge() -> None:
     assert names <= exported
 
 
-def test_the_fleet_central_placeholder_is_there_and_inert() -> None:
-    text = (K8S / "fleet-central.yaml").read_text()
-    assert "PostgreSQL" in text and not [d for d in yaml.safe_load_all(text) if d]
-    assert "fleet-central.yaml" in (K8S / "kustomization.yaml").read_text()
+def _env_of(deployment: dict) -> dict[str, str]:
+    """The container's environment as the server sees it: the image's ENV, the values, the Secrets' keys (from the
+    examples)."""
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = dict(_image_env())
+    for item in container["env"]:
+        if "value" in item:
+            env[item["name"]] = item["value"]
+        else:
+            ref = item["valueFrom"]["secretKeyRef"]
+            env[item["name"]] = _secret(ref["name"])["stringData"][ref["key"]]
+    return env
+
+
+def test_the_central_serves_only_the_fleet_from_postgresql_named_in_a_secret() -> None:
+    deployment = _one("Deployment", "edge-ocr-central")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    (store,) = [e for e in container["env"] if e["name"] == "OCR_FLEET_STORE"]
+    assert "value" not in store and store["valueFrom"]["secretKeyRef"]["key"] == "url"  # the password stays out
+    config = from_env(ServerConfig, environ=_env_of(deployment))
+    config.check_listen()  # [::] with the tokens file
+    assert config.serving_role == "central" and config.serves_fleet and not config.serves_ocr
+    assert config.fleet_store_url.startswith("postgresql://") and config.fleet_retention_s == 30 * 86400
+    pod = deployment["spec"]["template"]["spec"]
+    mount = next(m for m in container["volumeMounts"] if config.tokens_file.startswith(m["mountPath"] + "/"))
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    tokens = _secret(volume["secret"]["secretName"])["stringData"][config.tokens_file.rsplit("/", 1)[1]]
+    scopes = {s for grant in json.loads(tokens)["tokens"] for s in grant["scopes"]}
+    assert "fleet.report" in scopes and not scopes & {"ocr.recognize", "ocr.stream"}
+
+
+def test_the_central_is_not_scaled_on_the_ocr_signal() -> None:
+    target = _one("ScaledObject")["spec"]["scaleTargetRef"]["name"]
+    assert target == "edge-ocr" and _one("Deployment", "edge-ocr-central")["spec"]["replicas"] >= 2
