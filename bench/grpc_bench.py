@@ -1,8 +1,9 @@
 """Serving throughput and latency: the gRPC server vs the in-process engine vs RapidOCR 3.10, same images.
 
 Closed loop: at each concurrency N, N threads send requests back to back (images round-robin) until
-``--requests`` have completed; reported are requests/s and p50/p95/p99 latency per system and N. Every system
-gets the same *encoded* image bytes and pays for its own decoding:
+``--requests`` have completed; reported are requests/s and p50/p95/p99 latency per system and N, and whether
+every answer's text equals that system's answer for the same image at the first level (``same``). Every
+system gets the same *encoded* image bytes and pays for its own decoding:
 
 - ``grpc``: ``python -m server`` in a subprocess (port 0, models from OCR_* env), called with the Python client
   (or an already running server with ``--target``). Concurrent calls share recognizer batches on the server.
@@ -11,7 +12,11 @@ gets the same *encoded* image bytes and pays for its own decoding:
 
     python -m bench.grpc_bench [--set sroie --limit 8 | --images a.jpg b.png] [--max-side 0]
                                [--systems grpc engine rapidocr] [--concurrency 1 4 16] [--requests 0]
-                               [--warmup 2] [--target host:port] [--json bench/out/grpc_bench.json]
+                               [--warmup 2] [--target host:port] [--server-env OCR_X=1 ...]
+                               [--json bench/out/grpc_bench.json]
+
+Concurrency on 2 cores (c8 / c1 pages/s through gRPC) is compared as ``--concurrency 1 8`` on document pages,
+e.g. ``--images /work/shared/eval/sroie/images/*.jpg models/cache/synth/synth_receipts/images/*_000?.jpg``.
 """
 
 from __future__ import annotations
@@ -65,8 +70,8 @@ class ServerProcess:
     """``python -m server`` on a free loopback port in a subprocess, its log collected; ``target`` once it is
     listening. ``extra``: more server flags; the result cache is off so that repeated images are computed."""
 
-    def __init__(self, extra: Sequence[str] = ()) -> None:
-        env = {**os.environ, "OCR_CACHE": "0",
+    def __init__(self, extra: Sequence[str] = (), env: dict[str, str] | None = None) -> None:
+        env = {**os.environ, **(env or {}), "OCR_CACHE": "0",
                "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
         self.process = subprocess.Popen([sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", "0",
                                          *extra], cwd=REPO, env=env, stdout=subprocess.PIPE,
@@ -93,10 +98,10 @@ class ServerProcess:
         return self.process.returncode
 
 
-def _grpc_system(target: str | None):
+def _grpc_system(target: str | None, env: dict[str, str] | None = None):
     from clients.ocr_client import OcrClient
 
-    server = None if target else ServerProcess()
+    server = None if target else ServerProcess(env=env)
     client = OcrClient(target or server.target, timeout=300)
     client.wait_until_serving(300)
     info = client.server_info()
@@ -133,22 +138,41 @@ def _rapidocr_system():
 def measure(system: str, call: Callable[[bytes], Any], images: list[bytes], levels: list[int],
             requests: int, warmup: int = 2) -> list[dict[str, Any]]:
     rows = []
+    reference: dict[int, str] = {}
     for concurrency in levels:
         count = requests or max(16, 4 * concurrency)
-        row = run_load(call, images, concurrency, count, warmup=warmup)
+        texts: dict[int, set[str]] = {}
+        lock = threading.Lock()
+
+        def recorded(k: int) -> Any:
+            result = call(images[k])
+            with lock:
+                texts.setdefault(k, set()).add(_text_of(result))
+            return result
+
+        row = run_load(recorded, list(range(len(images))), concurrency, count, warmup=warmup)
         row["system"] = system
+        if not reference:
+            reference = {k: next(iter(v)) for k, v in texts.items() if len(v) == 1}
+        row["same"] = all(len(v) == 1 and v == {reference.get(k, *v)} for k, v in texts.items())
         rows.append(row)
         print(f"  {system:<9} c={concurrency:<3} {row['throughput_rps']:>7} req/s  p50 {row['p50_ms']} ms  "
-              f"p95 {row['p95_ms']} ms  p99 {row['p99_ms']} ms  errors {row['errors']}", file=sys.stderr)
+              f"p95 {row['p95_ms']} ms  p99 {row['p99_ms']} ms  errors {row['errors']}  same {row['same']}",
+              file=sys.stderr)
     return rows
 
 
+def _text_of(result: Any) -> str:
+    text = getattr(result, "text", None)
+    return text if isinstance(text, str) else repr(getattr(result, "txts", result))
+
+
 def markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| system | concurrency | requests | errors | req/s | p50 ms | p95 ms | p99 ms |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| system | concurrency | requests | errors | req/s | p50 ms | p95 ms | p99 ms | same |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['system']} | {r['concurrency']} | {r['requests']} | {r['errors']} | "
-                     f"{r['throughput_rps']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} |")
+                     f"{r['throughput_rps']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['same']} |")
     return "\n".join(lines)
 
 
@@ -166,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=0, help="requests per level (default max(16, 4 x N))")
     parser.add_argument("--warmup", type=int, default=2, help="uncounted calls before each level")
     parser.add_argument("--target", help="benchmark this running server instead of starting one")
+    parser.add_argument("--server-env", nargs="+", default=[], metavar="OCR_X=V",
+                        help="environment of the started server (e.g. OCR_BATCH_STAGES=none)")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
 
@@ -173,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
 
     paths = args.images or _set_images(args.eval_dir or default_eval_dir(), args.set, args.limit)
     images = load_images(paths, args.max_side)
-    makers = {"grpc": lambda: _grpc_system(args.target), "engine": _engine_system, "rapidocr": _rapidocr_system}
+    server_env = dict(item.split("=", 1) for item in args.server_env)
+    makers = {"grpc": lambda: _grpc_system(args.target, server_env), "engine": _engine_system,
+              "rapidocr": _rapidocr_system}
     rows, systems = [], {}
     for name in args.systems:
         print(f"== {name}", file=sys.stderr)
@@ -185,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         systems[name] = provenance
     report = {
         "images": [str(p) for p in paths], "max_side": args.max_side, "systems": systems, "results": rows,
+        "server_env": server_env,
         "host": {"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version()},
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -192,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2))
-    return 1 if any(r["errors"] for r in rows) else 0
+    return 1 if any(r["errors"] or not r["same"] for r in rows) else 0
 
 
 if __name__ == "__main__":

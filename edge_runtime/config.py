@@ -38,7 +38,8 @@ class EngineConfig:
     det_limit_type: str = "min"  # min: shortest side >= limit (small text in 720p scenes); max: longest side <= limit
     det_max_side_len: int = 2000  # cap after the "min" rule, keeps time and memory bounded
     rec_batch_size: int = 8
-    rec_streams: int = 0  # recognizer batches run side by side on this many one-thread streams (OpenVINO CPU); 0: one per thread
+    rec_streams: int = 0  # CPU: model runs that overlap (a page's recognizer batches, concurrent calls) go side by
+    # side on this many one-thread streams, a run alone gets every thread; 0: one stream per thread; 1: no streams
     rec_max_width: int = 1600  # crops longer than this (after scaling to height 48) are squeezed
     text_score: float = 0.5  # lines whose mean confidence is lower are dropped
     max_image_pixels: int = 40_000_000
@@ -59,7 +60,7 @@ class EngineConfig:
         return self.threads or os.cpu_count() or 1
 
     @property
-    def num_rec_streams(self) -> int:
+    def num_streams(self) -> int:
         return self.rec_streams or self.num_threads
 
     def replace(self, **changes: Any) -> "EngineConfig":

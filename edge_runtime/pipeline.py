@@ -1,4 +1,4 @@
-"""The OCR pipeline: decode -> detect -> classify angle -> recognize -> lines in reading order."""
+"""The OCR pipeline: decode -> detect -> classify angle -> recognize -> lines in reading order, written once."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import dataclasses
 import logging
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Generator, Iterable, Protocol, Sequence, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -21,10 +22,37 @@ from edge_runtime.recognize import Reading
 from edge_runtime.types import OcrResult, Provenance, TextLine, Word
 from models import Bundle, load_bundle
 
-__all__ = ["OcrEngine", "LineCrop"]
+__all__ = ["OcrEngine", "LineCrop", "Run", "Steps", "RawBuffer", "drive"]
 
 log = logging.getLogger(__name__)
 ImageInput = np.ndarray | bytes | str | Path
+Answer = TypeVar("Answer")
+
+
+@runtime_checkable
+class RawBuffer(Protocol):
+    """Unencoded pixels (a camera buffer, a raw image of a request): row-major, one of imageio.RAW_FORMATS."""
+
+    data: bytes
+    width: int
+    height: int
+    pixel_format: str
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """One model run a sequence asks for: the ``stage`` model ("det", "cls", "rec") on ``blob`` (N x ...).
+
+    The answer is the run's first output; its rows belong to the blob's rows, so rows of several runs of
+    the same stage and shape may share one batch (identical answers: tested).
+    """
+
+    stage: str
+    blob: np.ndarray
+
+
+# A sequence: yields the runs it needs next (independent of each other), is sent their outputs in order.
+Steps = Generator[list[Run], list[np.ndarray], Answer]
 
 
 @dataclass
@@ -68,21 +96,25 @@ def _point_on(frame: np.ndarray, fraction: float) -> tuple[tuple[float, float], 
 class OcrEngine:
     """Loads a bundle on one backend and runs the whole pipeline.
 
-    Thread-safe: sessions may be shared by concurrent callers. Stage methods (``detect``, ``classify``,
-    ``read``) are public so a serving layer can batch them across requests.
+    Thread-safe: sessions may be shared by concurrent callers. The pipeline's sequence is written once, as
+    generators of model runs (``page_steps`` and its parts); ``drive`` runs them here, a serving layer runs
+    them as async stages with batching across requests.
     """
+
+    CLS_BATCH = 16  # crops per angle-classifier run
 
     def __init__(self, config: EngineConfig | None = None, bundle: Bundle | None = None) -> None:
         self.config = config or EngineConfig()
         self.bundle = bundle or load_bundle(self.config.bundle)
         self.backend = resolve_backend(self.config.backend, self.config.device)
-        options = SessionOptions(self.config.device, self.config.num_threads, self.config.ov_precision_hint)
+        options = SessionOptions(self.config.device, self.config.num_threads, self.config.ov_precision_hint,
+                                 self.config.num_streams)
         self.precision: dict[str, str] = {}
         self.precision_reasons: dict[str, str] = {}  # stage -> why that precision serves, in words
         self._sessions = {}
         for stage in ("det", "cls", "rec"):
             path, used, why = resolve_stage(self.bundle, self.backend, stage, self.config.precision)
-            staged = dataclasses.replace(options, streams=self.config.num_rec_streams) if stage == "rec" else options
+            staged = options
             if used == "bf16":  # the FP32 file, run in BF16 by OpenVINO's hint for this stage only
                 staged = dataclasses.replace(staged, ov_precision_hint="bf16")
             self._sessions[stage] = load(self.backend, path, staged)
@@ -103,30 +135,19 @@ class OcrEngine:
         self._warm = threading.Event()
 
     # ---- inputs -------------------------------------------------------------------------------------
-    def load_image(self, image: ImageInput) -> np.ndarray:
+    def load_image(self, image: ImageInput | RawBuffer) -> np.ndarray:
         """Any accepted input -> validated BGR uint8, or InvalidImageError."""
         c = self.config
+        if isinstance(image, RawBuffer):
+            return imageio.decode_raw(image.data, image.width, image.height, image.pixel_format,
+                                      c.max_image_pixels, c.min_image_side)
         if isinstance(image, np.ndarray):
             return imageio.validate_array(image, c.max_image_pixels, c.min_image_side)
         if isinstance(image, (bytes, bytearray, memoryview)):
             return imageio.decode_image(bytes(image), c.max_image_pixels, c.min_image_side)
         return imageio.load_image(image, c.max_image_pixels, c.min_image_side)
 
-    # ---- stages -------------------------------------------------------------------------------------
-    def detect(self, image: np.ndarray, params: detect.DetParams | None = None) -> list[np.ndarray]:
-        """Quadrilaterals (4x2, clockwise from top-left) of text lines, in reading order.
-
-        ``params`` replaces the engine's detector parameters for this call only (a stream detects crops of a
-        frame at the whole frame's scale); the engine itself is not changed, so callers may differ per call.
-        """
-        params = params or self.det_params
-        session = self._sessions["det"]
-        blob = detect.preprocess(image, params)
-        prob = session.run({session.inputs[0]: blob})[0]
-        found = detect.postprocess(prob[0, 0], image.shape[0], image.shape[1], params)
-        quads = [q for q, _ in found]
-        return [quads[i] for i in reading_order(quads)]
-
+    # ---- pieces -------------------------------------------------------------------------------------
     def crop(self, image: np.ndarray, quads: Sequence[np.ndarray]) -> list[LineCrop]:
         crops = []
         for quad in quads:
@@ -134,34 +155,11 @@ class OcrEngine:
             crops.append(LineCrop(pixels, quad, _frame_for(quad, turned)))
         return crops
 
-    def classify(self, crops: Sequence[LineCrop], batch_size: int = 16) -> np.ndarray:
-        """N x 2 probabilities (0°, 180°) per crop. Fixed input size, so batching never changes the answer."""
-        if not crops:
-            return np.zeros((0, 2), np.float32)
-        session = self._sessions["cls"]
-        p = self.bundle.params
-        parts = []
-        for start in range(0, len(crops), batch_size):
-            blob = np.stack([classify.preprocess(c.image, p.cls_height, p.cls_width)
-                             for c in crops[start:start + batch_size]])
-            parts.append(session.run({session.inputs[0]: blob})[0])
-        return np.concatenate(parts)
-
     def whole_image_crop(self, image: np.ndarray) -> LineCrop:
         """The image as one text line (``skip_detection``)."""
         h, w = image.shape[:2]
         quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
         return LineCrop(image, quad, quad.copy())
-
-    def orient(self, crops: list[LineCrop], probs: np.ndarray | None = None) -> list[LineCrop]:
-        """Angle classification (unless disabled) + ``orient_page``: crops turned upright, in reading order."""
-        if probs is None:
-            probs = self.classify(crops) if self.config.use_angle_cls else np.zeros((len(crops), 2), np.float32)
-        return orient_page(crops, probs, self.bundle.params.cls_thresh)
-
-    def lines(self, image: np.ndarray) -> list[LineCrop]:
-        """Detected lines cut out, turned upright and in reading order: what ``recognize`` reads."""
-        return self.orient(self.crop(image, self.detect(image)))
 
     @staticmethod
     def doubtful(crops: Sequence[LineCrop]) -> list[int]:
@@ -184,20 +182,66 @@ class OcrEngine:
             crops[i].doubtful = False
         return readings
 
-    def read_lines(self, crops: Sequence[LineCrop]) -> list[Reading]:
-        """Recognize oriented crops, with a second look at the doubtful ones."""
-        readings = self.read([c.image for c in crops])
+    # ---- the sequence, written once ------------------------------------------------------------------
+    # Generators that yield the model runs they need (``list[Run]``, independent of each other) and are sent
+    # those runs' first outputs, in order; all the work between runs (decoding, resizing, DB post-processing,
+    # crop warping, CTC decoding) happens inside them. ``drive`` answers them here, synchronously; the server
+    # resumes them on its CPU pool and answers their runs from its model lanes and cross-call batchers.
+    def page_steps(self, source: ImageInput | RawBuffer, skip_detection: bool = False) -> Steps[OcrResult]:
+        """One image: decode -> detect -> crop -> classify -> orient -> read -> second look -> assemble.
+
+        ``timings_ms`` are wall-clock phases as this image saw them (waits for the model included).
+        """
+        clock = time.perf_counter
+        started = clock()
+        image = self.load_image(source)
+        t0 = clock()
+        ms = {"decode": (t0 - started) * 1000}
+        if skip_detection:
+            crops = [self.whole_image_crop(image)]
+        else:
+            crops = self.crop(image, (yield from self.detect_steps(image)))
+        t1 = clock()
+        ms["det"] = (t1 - t0) * 1000
+        crops = yield from self.orient_steps(crops)
+        t2 = clock()
+        ms["cls"] = (t2 - t1) * 1000
+        readings = yield from self.reading_steps(crops)
+        ms["rec"] = (clock() - t2) * 1000
+        ms["total"] = (clock() - started) * 1000
+        return self.assemble(image.shape[0], image.shape[1], crops, readings, ms)
+
+    def detect_steps(self, image: np.ndarray, params: detect.DetParams | None = None) -> Steps[list[np.ndarray]]:
+        """Quadrilaterals (4x2, clockwise from top-left) of text lines, in reading order (see ``detect``)."""
+        params = params or self.det_params
+        (prob,) = yield [Run("det", detect.preprocess(image, params))]
+        found = detect.postprocess(prob[0, 0], image.shape[0], image.shape[1], params)
+        quads = [q for q, _ in found]
+        return [quads[i] for i in reading_order(quads)]
+
+    def orient_steps(self, crops: list[LineCrop]) -> Steps[list[LineCrop]]:
+        """Angle classification (unless disabled) + ``orient_page``: the crops turned upright (in place), in
+        reading order."""
+        probs = np.zeros((len(crops), 2), np.float32)
+        if self.config.use_angle_cls and crops:
+            p, size = self.bundle.params, self.CLS_BATCH  # fixed input size: batching never changes an answer
+            blobs = [np.stack([classify.preprocess(c.image, p.cls_height, p.cls_width)
+                               for c in crops[start:start + size]]) for start in range(0, len(crops), size)]
+            probs = np.concatenate((yield [Run("cls", blob) for blob in blobs]))
+        return orient_page(crops, probs, self.bundle.params.cls_thresh)
+
+    def reading_steps(self, crops: Sequence[LineCrop]) -> Steps[list[Reading]]:
+        """Readings of oriented crops, with a second look at the doubtful ones (``settle``)."""
+        readings = yield from self.read_steps([c.image for c in crops])
         again = self.doubtful(crops)
         if again:
-            second = self.read([np.ascontiguousarray(crops[i].image[::-1, ::-1]) for i in again])
+            second = yield from self.read_steps([np.ascontiguousarray(crops[i].image[::-1, ::-1]) for i in again])
             self.settle(crops, readings, again, second)
         return readings
 
-    def read(self, images: Sequence[np.ndarray], batch_size: int | None = None) -> list[Reading]:
-        """Recognize line images; batches only crops of the same width bucket (see recognize.py).
-
-        The batches are independent runs: the backend may run them side by side (``rec_streams``).
-        """
+    def read_steps(self, images: Sequence[np.ndarray], batch_size: int | None = None) -> Steps[list[Reading]]:
+        """Line images -> readings. A batch holds only crops of one width bucket (see recognize.py), so how the
+        crops are batched never changes an answer; the batches may run side by side."""
         if not images:
             return []
         batch_size = batch_size or self.config.rec_batch_size
@@ -210,69 +254,81 @@ class OcrEngine:
                 groups[-1].append(i)
             else:
                 groups.append([i])
-        batches = [[prepared[i] for i in group] for group in groups]
+        outputs = yield [Run("rec", np.stack([prepared[i][0] for i in group])) for group in groups]
         readings: list[Reading | None] = [None] * len(images)
-        for group, decoded in zip(groups, self.read_buckets(batches)):
-            for i, reading in zip(group, decoded):
-                readings[i] = reading
+        for group, out in zip(groups, outputs):
+            for k, i in enumerate(group):
+                readings[i] = recognize.ctc_decode(out[k], self.characters, prepared[i][1] / prepared[i][0].shape[2])
         return readings  # type: ignore[return-value]
 
-    def read_bucket(self, prepared: Sequence[tuple[np.ndarray, int]]) -> list[Reading]:
-        """One recognizer run over preprocessed crops that share a padded width."""
-        return self.read_buckets([prepared])[0]
+    # ---- answering the sequence's model runs -------------------------------------------------------
+    def answer(self, runs: Sequence[Run]) -> list[np.ndarray]:
+        """Run them here, in this thread; several runs of a stage go side by side on the model's streams."""
+        outputs: list[np.ndarray | None] = [None] * len(runs)
+        for stage in {run.stage for run in runs}:
+            mine = [i for i, run in enumerate(runs) if run.stage == stage]
+            session = self._sessions[stage]
+            for i, out in zip(mine, session.run_many([{session.inputs[0]: runs[i].blob} for i in mine])):
+                outputs[i] = out[0]
+        return outputs  # type: ignore[return-value]
 
-    def read_buckets(self, batches: Sequence[Sequence[tuple[np.ndarray, int]]]) -> list[list[Reading]]:
-        """Recognizer runs, one per batch of preprocessed crops that share a padded width."""
-        session = self._sessions["rec"]
-        blobs = [np.stack([b for b, _ in prepared]) for prepared in batches]
-        outputs = session.run_many([{session.inputs[0]: blob} for blob in blobs])
-        return [[recognize.ctc_decode(out[0][k], self.characters, content / blob.shape[3])
-                 for k, (_, content) in enumerate(prepared)]
-                for prepared, blob, out in zip(batches, blobs, outputs)]
+    def submit(self, run: Run, spread: bool = False) -> Future[list[np.ndarray]]:
+        """Start one run on the model's lanes and return at once (see ``backends.base.Lanes``)."""
+        session = self._sessions[run.stage]
+        return session.submit({session.inputs[0]: run.blob}, spread)
+
+    def drive(self, steps: Steps[Answer]) -> Answer:
+        """Run a sequence here, synchronously."""
+        return drive(steps, self.answer)
+
+    def drive_together(self, sequences: Sequence[Steps[Answer]]) -> list[Answer]:
+        """Run several sequences in lock step, so that their runs of one stage and shape share model batches
+        (the in-process form of the server's cross-call batching); answers equal those of ``drive``."""
+        results: list[Answer | None] = [None] * len(sequences)
+        asked: dict[int, list[Run]] = {}
+        for k, steps in enumerate(sequences):
+            _advance(steps, None, k, asked, results)
+        while asked:
+            flat = [(k, run) for k, runs in asked.items() for run in runs]
+            outputs = self.answer(_merged(flat))
+            split = _split(flat, outputs)
+            for k in list(asked):
+                del asked[k]
+                _advance(sequences[k], split.get(k, []), k, asked, results)
+        return results  # type: ignore[return-value]
+
+    # ---- stages, synchronously (for callers that need one piece: bench, tests, streams) -----------------
+    def detect(self, image: np.ndarray, params: detect.DetParams | None = None) -> list[np.ndarray]:
+        """Quadrilaterals (4x2, clockwise from top-left) of text lines, in reading order.
+
+        ``params`` replaces the engine's detector parameters for this call only (a stream detects crops of a
+        frame at the whole frame's scale); the engine itself is not changed, so callers may differ per call.
+        """
+        return self.drive(self.detect_steps(image, params))
+
+    def orient(self, crops: list[LineCrop]) -> list[LineCrop]:
+        """Crops turned upright (in place) and in reading order."""
+        return self.drive(self.orient_steps(crops))
+
+    def lines(self, image: np.ndarray) -> list[LineCrop]:
+        """Detected lines cut out, turned upright and in reading order: what ``recognize`` reads."""
+        return self.orient(self.crop(image, self.detect(image)))
+
+    def read_lines(self, crops: Sequence[LineCrop]) -> list[Reading]:
+        """Recognize oriented crops, with a second look at the doubtful ones."""
+        return self.drive(self.reading_steps(crops))
+
+    def read(self, images: Sequence[np.ndarray], batch_size: int | None = None) -> list[Reading]:
+        """Recognize line images (no second look)."""
+        return self.drive(self.read_steps(images, batch_size))
 
     # ---- whole pipeline -----------------------------------------------------------------------------
-    def recognize(self, image: ImageInput, skip_detection: bool = False) -> OcrResult:
-        return self.recognize_many([image], skip_detection)[0]
+    def recognize(self, image: ImageInput | RawBuffer, skip_detection: bool = False) -> OcrResult:
+        return self.drive(self.page_steps(image, skip_detection))
 
     def recognize_many(self, images: Iterable[ImageInput], skip_detection: bool = False) -> list[OcrResult]:
-        """Several images, recognition batched across all of them. Raises on the first bad image."""
-        started = time.perf_counter()
-        decoded, per_image_ms = [], []
-        for image in images:
-            t0 = time.perf_counter()
-            decoded.append(self.load_image(image))
-            per_image_ms.append({"decode": (time.perf_counter() - t0) * 1000})
-        all_crops: list[list[LineCrop]] = []
-        for arr, ms in zip(decoded, per_image_ms):
-            t0 = time.perf_counter()
-            if skip_detection:
-                all_crops.append([self.whole_image_crop(arr)])
-            else:
-                all_crops.append(self.crop(arr, self.detect(arr)))
-            ms["det"] = (time.perf_counter() - t0) * 1000
-        flat = [c for crops in all_crops for c in crops]
-        t0 = time.perf_counter()
-        probs = self.classify(flat) if self.config.use_angle_cls else np.zeros((len(flat), 2), np.float32)
-        k = 0
-        for crops in all_crops:  # classified together, oriented page by page
-            crops[:] = self.orient(crops, probs[k:k + len(crops)])
-            k += len(crops)
-        flat = [c for crops in all_crops for c in crops]  # now in reading order
-        cls_ms = (time.perf_counter() - t0) * 1000
-        t0 = time.perf_counter()
-        readings = self.read_lines(flat)
-        rec_ms = (time.perf_counter() - t0) * 1000
-        total_crops = max(len(flat), 1)
-        results, k = [], 0
-        for arr, crops, ms in zip(decoded, all_crops, per_image_ms):
-            mine = readings[k:k + len(crops)]
-            k += len(crops)
-            share = len(crops) / total_crops  # batched stages: each image is charged its share
-            ms["cls"] = cls_ms * share
-            ms["rec"] = rec_ms * share
-            ms["total"] = (time.perf_counter() - started) * 1000 if len(decoded) == 1 else sum(ms.values())
-            results.append(self.assemble(arr.shape[0], arr.shape[1], crops, mine, ms))
-        return results
+        """Several images, their model runs batched together. Raises on the first bad image."""
+        return self.drive_together([self.page_steps(image, skip_detection) for image in images])
 
     def assemble(self, height: int, width: int, crops: Sequence[LineCrop], readings: Sequence[Reading],
                  timings_ms: dict[str, float]) -> OcrResult:
@@ -292,17 +348,57 @@ class OcrEngine:
                          self.provenance)
 
     def warm_up(self) -> None:
-        """One run through every stage so the first real request does not pay for graph compilation."""
+        """Runs through every stage, on the wide lanes and on the streams, so the first real requests do not pay
+        for graph compilation."""
         rng = np.random.default_rng(0)
         page = np.full((256, 512, 3), 255, np.uint8)
         page[100:140, 40:460] = rng.integers(0, 255, (40, 420, 3), dtype=np.uint8)
         self.recognize(page)
-        self.read([page[100:140, 40:460]])
+        drive(self.page_steps(page), lambda runs: self.answer([*runs, *runs])[:len(runs)])  # side by side
         self._warm.set()
 
     @property
     def ready(self) -> bool:
         return self._warm.is_set()
+
+
+def drive(steps: Steps[Answer], answer: Callable[[list[Run]], list[np.ndarray]]) -> Answer:
+    """Run a sequence synchronously: each list of runs it yields is answered by ``answer``."""
+    try:
+        runs = next(steps)
+        while True:
+            runs = steps.send(answer(runs))
+    except StopIteration as done:
+        return done.value
+
+
+def _advance(steps: Steps[Answer], outputs: list[np.ndarray] | None, k: int, asked: dict[int, list[Run]],
+             results: list) -> None:
+    try:
+        asked[k] = next(steps) if outputs is None else steps.send(outputs)
+    except StopIteration as done:
+        results[k] = done.value
+
+
+def _merged(flat: list[tuple[int, Run]]) -> list[Run]:
+    """Runs of one stage and row shape stacked into one run each (first-seen order)."""
+    groups: dict[tuple, list[np.ndarray]] = {}
+    for _, run in flat:
+        groups.setdefault((run.stage, run.blob.shape[1:]), []).append(run.blob)
+    return [Run(stage, np.concatenate(blobs)) for (stage, _), blobs in groups.items()]
+
+
+def _split(flat: list[tuple[int, Run]], outputs: list[np.ndarray]) -> dict[int, list[np.ndarray]]:
+    """The merged runs' outputs handed back, row by row, to the sequences that asked."""
+    keys = list(dict.fromkeys((run.stage, run.blob.shape[1:]) for _, run in flat))
+    taken = {key: 0 for key in keys}
+    split: dict[int, list[np.ndarray]] = {}
+    for k, run in flat:
+        key = (run.stage, run.blob.shape[1:])
+        start = taken[key]
+        taken[key] = start + len(run.blob)
+        split.setdefault(k, []).append(outputs[keys.index(key)][start:start + len(run.blob)])
+    return split
 
 
 def orient_page(crops: list[LineCrop], probs: np.ndarray, thresh: float, decisive: float = 0.3,

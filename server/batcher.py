@@ -1,48 +1,47 @@
-"""Dynamic batching of text-line recognition across concurrent requests (asyncio + one executor, free of grpc).
+"""Dynamic batching of model runs across concurrent requests (asyncio + one dispatch executor, free of grpc).
 
-Each crop is padded to a width that depends on the crop alone (its bucket, see edge_runtime/recognize.py), so
-crops from different requests that share a bucket can share one recognizer run without changing any answer.
+A run's rows are batched with rows of other calls that have the same shape: recognizer crops are padded to a
+width that depends on the crop alone (its bucket, see edge_runtime/recognize.py), detector inputs to a size
+that depends on the image alone (a shape bucket), so rows from different requests that share a shape can share
+one model run without changing any answer (tested).
 
-A batch is *formed when the model is about to run it*, not when it is queued: the first crop of a bucket
-starts a ``max_delay_s`` timer; when it fires (or as soon as the bucket holds ``max_size`` crops) a job is
-queued on the inference executor, and that job takes up to ``max_size`` crops of the bucket at the moment it
-starts. While the model is busy with other work, crops keep joining, so batches grow with load and the added
-latency at low load is at most ``max_delay_s``. Crops whose caller went away (deadline passed, client gone)
-are dropped before the run.
+A batch is *formed when the dispatcher gets to it*, not when it is queued: the first row of a shape starts a
+``max_delay_s`` timer; when it fires (or as soon as the shape holds ``max_size`` rows) a job is queued on the
+dispatch executor, and that job takes up to ``max_size`` rows of the shape at the moment it starts and starts
+their run (``submit``, which returns at once unless every model lane is busy). While the dispatcher waits for a
+lane, rows keep joining, so batches grow with load and the added latency at low load is at most
+``max_delay_s``. Rows whose caller went away (deadline passed, client gone) are dropped before the run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Hashable
 
 import numpy as np
 
-from edge_runtime.recognize import Reading
+__all__ = ["Batcher", "BatchStats"]
 
-__all__ = ["RecognitionBatcher", "BatchStats"]
-
-Prepared = tuple[np.ndarray, int]  # (3 x H x bucket_width blob, content width), from recognize.preprocess
-RunBucket = Callable[[Sequence[Prepared]], list[Reading]]
+Submit = Callable[[np.ndarray], "Future[np.ndarray]"]  # starts one run on stacked rows; its future: the output
 
 
 @dataclass
 class BatchStats:
     batches: int = 0
-    items: int = 0
+    items: int = 0  # rows run
     largest: int = 0
-    dropped: int = 0  # crops whose caller was gone before their batch ran
-    mixed: int = 0  # batches that held crops of more than one read() call
+    dropped: int = 0  # rows whose caller was gone before their batch ran
+    mixed: int = 0  # batches that held rows of more than one call
     sizes: list[int] = field(default_factory=list)  # recent batch sizes (last 256)
     size_counts: dict[int, int] = field(default_factory=dict)  # batches per size, since start (server.metrics)
 
 
 @dataclass(eq=False)
 class _Pending:
-    prepared: Prepared
+    row: np.ndarray
     future: asyncio.Future
     caller: int
 
@@ -54,46 +53,47 @@ class _Bucket:
     timer: asyncio.TimerHandle | None = None
 
 
-class RecognitionBatcher:
-    """Collects prepared crops per width bucket and runs them in shared batches on ``executor``.
+class Batcher:
+    """Collects rows of one model's inputs per shape and runs them in shared batches.
 
-    ``run_bucket`` runs one recognizer batch (all crops of one width) and returns their readings; it is called
-    on the executor's thread.
+    ``submit`` starts one run of stacked rows and returns a future of its output (rows in the same order); it
+    is called on ``executor``'s thread (the dispatcher), where it may block while the model is busy.
     """
 
-    def __init__(self, run_bucket: RunBucket, executor: Executor, max_size: int, max_delay_s: float) -> None:
+    def __init__(self, submit: Submit, executor: Executor, max_size: int, max_delay_s: float) -> None:
         if max_size < 1:
             raise ValueError("max_size must be >= 1")
-        self._run_bucket = run_bucket
+        self._submit = submit
         self._executor = executor
         self.max_size = max_size
         self.max_delay_s = max_delay_s
-        self._buckets: dict[int, _Bucket] = {}
+        self._buckets: dict[Hashable, _Bucket] = {}
         self._lock = threading.Lock()
         self._callers = 0
         self.stats = BatchStats()
 
-    async def read(self, prepared: Sequence[Prepared]) -> list[Reading]:
-        """Readings of ``prepared`` crops, in order; each crop may share a batch with other callers' crops."""
-        if not prepared:
-            return []
+    async def run(self, blob: np.ndarray) -> np.ndarray:
+        """The model's output for ``blob`` (N rows), as if run alone; each row may share a batch with other
+        callers' rows of its shape."""
+        if not len(blob):
+            raise ValueError("an empty run")
         loop = asyncio.get_running_loop()
         self._callers += 1
         caller = self._callers
+        key = blob.shape[1:]
         futures = []
         with self._lock:
-            for item in prepared:
-                width = int(item[0].shape[2])
-                pending = _Pending(item, loop.create_future(), caller)
+            bucket = self._buckets.setdefault(key, _Bucket())
+            for row in blob:
+                pending = _Pending(row, loop.create_future(), caller)
                 futures.append(pending.future)
-                bucket = self._buckets.setdefault(width, _Bucket())
                 bucket.items.append(pending)
                 if len(bucket.items) >= self.max_size * (bucket.jobs + 1):
-                    self._submit_locked(width, bucket, loop)
-                elif bucket.jobs == 0 and bucket.timer is None:
-                    bucket.timer = loop.call_later(self.max_delay_s, self._on_timer, width, loop)
+                    self._queue_locked(key, bucket, loop)
+            if bucket.items and bucket.jobs == 0 and bucket.timer is None:
+                bucket.timer = loop.call_later(self.max_delay_s, self._on_timer, key, loop)
         try:
-            return list(await asyncio.gather(*futures))
+            return np.stack(await asyncio.gather(*futures))
         except BaseException:
             for future in futures:
                 future.cancel()
@@ -101,7 +101,7 @@ class RecognitionBatcher:
 
     @property
     def pending(self) -> int:
-        """Crops queued and not yet taken by a model run (a metrics gauge; read without the lock)."""
+        """Rows queued and not yet taken by a model run (a metrics gauge; read without the lock)."""
         return sum(len(bucket.items) for bucket in list(self._buckets.values()))
 
     def size_counts(self) -> dict[int, int]:
@@ -109,25 +109,25 @@ class RecognitionBatcher:
         with self._lock:
             return dict(self.stats.size_counts)
 
-    def _on_timer(self, width: int, loop: asyncio.AbstractEventLoop) -> None:
+    def _on_timer(self, key: Hashable, loop: asyncio.AbstractEventLoop) -> None:
         with self._lock:
-            bucket = self._buckets.get(width)
+            bucket = self._buckets.get(key)
             if bucket is not None:
                 bucket.timer = None
                 if bucket.items and bucket.jobs == 0:
-                    self._submit_locked(width, bucket, loop)
+                    self._queue_locked(key, bucket, loop)
 
-    def _submit_locked(self, width: int, bucket: _Bucket, loop: asyncio.AbstractEventLoop) -> None:
+    def _queue_locked(self, key: Hashable, bucket: _Bucket, loop: asyncio.AbstractEventLoop) -> None:
         if bucket.timer is not None:
             bucket.timer.cancel()
             bucket.timer = None
         bucket.jobs += 1
-        self._executor.submit(self._job, width, loop)
+        self._executor.submit(self._job, key, loop)
 
-    def _job(self, width: int, loop: asyncio.AbstractEventLoop) -> None:
-        """On the executor thread: take the bucket's crops as they are now, run them, hand back the readings."""
+    def _job(self, key: Hashable, loop: asyncio.AbstractEventLoop) -> None:
+        """On the dispatcher: take the shape's rows as they are now and start their run."""
         with self._lock:
-            bucket = self._buckets.get(width)
+            bucket = self._buckets.get(key)
             if bucket is None:
                 return
             bucket.jobs -= 1
@@ -138,9 +138,9 @@ class RecognitionBatcher:
             if not rest and bucket.jobs == 0:
                 if bucket.timer is not None:
                     bucket.timer.cancel()
-                del self._buckets[width]
-            elif rest and bucket.jobs == 0:  # these waited while the model was busy: run them next
-                self._submit_locked(width, bucket, loop)
+                del self._buckets[key]
+            elif rest and bucket.jobs == 0:  # these waited while the dispatcher was busy: run them next
+                self._queue_locked(key, bucket, loop)
             if take:
                 s = self.stats
                 s.batches += 1
@@ -152,18 +152,19 @@ class RecognitionBatcher:
         if not take:
             return
         try:
-            readings = self._run_bucket([p.prepared for p in take])
+            future = self._submit(np.stack([p.row for p in take]))
         except Exception as exc:  # every caller of this batch gets the failure
             loop.call_soon_threadsafe(self._deliver, take, None, exc)
             return
-        loop.call_soon_threadsafe(self._deliver, take, readings, None)
+        future.add_done_callback(lambda done: loop.call_soon_threadsafe(
+            self._deliver, take, None if done.exception() else done.result(), done.exception()))
 
     @staticmethod
-    def _deliver(take: list[_Pending], readings: list[Reading] | None, error: Exception | None) -> None:
+    def _deliver(take: list[_Pending], output: np.ndarray | None, error: BaseException | None) -> None:
         for k, p in enumerate(take):
             if p.future.done():
                 continue
             if error is not None:
                 p.future.set_exception(error)
             else:
-                p.future.set_result(readings[k])  # type: ignore[index]
+                p.future.set_result(output[k])  # type: ignore[index]

@@ -84,7 +84,8 @@ class ServerConfig:
 
     # ---- model runs shared across calls (server.plane, server.batcher) ------------------------------------
     batch_stages: str = "auto"  # comma list of det, cls, rec whose runs concurrent calls share (shape buckets,
-    # batch_max_delay_ms); "none"; "auto": det,cls,rec on a GPU, rec on a CPU (where a batch of 8 costs 8 runs)
+    # batch_max_delay_ms); "none"; "auto": det,cls,rec on a GPU, none on a CPU (where a batch of 8 costs 8 runs and
+    # overlapping runs go side by side on one-thread streams instead)
 
     # ---- fleet: the central's FleetService (fleet/, server/fleet_service.py) --------------------------------
     role: str = ""  # ocr (OcrService), central (FleetService only: no models loaded) or all; "": all when
@@ -183,7 +184,7 @@ class ServerConfig:
         """The stages whose runs concurrent calls share on ``device`` (``batch_stages``)."""
         value = self.batch_stages.strip().lower()
         if value == "auto":
-            return ("rec",) if device == "cpu" else ("det", "cls", "rec")
+            return () if device == "cpu" else ("det", "cls", "rec")
         stages = tuple(s.strip() for s in value.split(",") if s.strip() and s.strip() != "none")
         unknown = set(stages) - {"det", "cls", "rec"}
         if unknown:

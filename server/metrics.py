@@ -208,8 +208,7 @@ class _PlaneCollector(Collector):
 
     def collect(self) -> Iterable:
         m, plane = self.metrics, self.plane
-        batcher = getattr(plane, "batcher", None)
-        queued = batcher.pending if batcher is not None else 0
+        queued = int(getattr(plane, "queued_lines", 0))
         yield GaugeMetricFamily("ocr_pending_work", "Images of unary calls in progress plus open streams: the "
                                 "autoscaling signal.", value=m.inflight_images + m.open_streams)
         yield GaugeMetricFamily("ocr_inflight_images", "Images of Recognize and BatchRecognize calls in progress.",
@@ -222,11 +221,9 @@ class _PlaneCollector(Collector):
                                 value=1.0 if ready else 0.0)
         family = HistogramMetricFamily("ocr_batch_size", "Items per model run: text lines per recognizer batch "
                                        "(rec), images per detector run (det).", labels=("stage",))
-        if batcher is not None:
-            counts = batcher.size_counts()
-            family.add_metric(["rec"], _buckets(counts), sum_value=float(sum(k * v for k, v in counts.items())))
-        detections = int(getattr(getattr(plane, "stats", None), "detections", 0))
-        family.add_metric(["det"], _buckets({1: detections} if detections else {}), sum_value=float(detections))
+        for stage in ("rec", "det"):
+            counts = plane.run_sizes(stage) if hasattr(plane, "run_sizes") else {}
+            family.add_metric([stage], _buckets(counts), sum_value=float(sum(k * v for k, v in counts.items())))
         yield family
         engine = getattr(plane, "engine", None)
         if engine is not None:

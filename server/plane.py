@@ -1,8 +1,11 @@
 """Protocol-neutral data plane: admission, deadlines, decoding and the staged pipeline with dynamic batching.
 
 Free of grpc: the servicer converts messages and maps errors; everything here speaks domain types and raises
-``edge_runtime.errors`` exceptions. Model runs go to one inference executor (each run already uses the
-engine's intra-op threads); decoding and crop preparation go to a separate CPU pool.
+``edge_runtime.errors`` exceptions. A call runs the engine's own sequence (``OcrEngine.page_steps``): its work
+between model runs on the CPU pool (``decode_threads``), its model runs started by one dispatcher (the
+inference executor) on the model's lanes, where a run alone gets every core and overlapping runs go side by
+side on one-thread streams (``edge_runtime.backends.base.Lanes``), or batched across calls first
+(``batch_stages``, ``server.batcher``). So one call's pre- and post-processing overlaps other calls' inference.
 
 Admission counts units of work against ``max_concurrent_rpcs``: a unary call holds a slot for its life, a
 stream frame only while it is computed (``frame_slot``). An open stream holds no slot; open streams are counted
@@ -14,22 +17,22 @@ never hold more than that many slots, however many cameras are open.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import AsyncIterator, Callable, Iterator, Sequence
 
 import numpy as np
 
-from edge_runtime import imageio, recognize
 from edge_runtime.errors import DeadlineExceededError, NotReadyError, OverloadedError
-from edge_runtime.pipeline import LineCrop, OcrEngine
+from edge_runtime.pipeline import OcrEngine, Run, Steps
 from edge_runtime.stream.scheduler import FrameScheduler
 from edge_runtime.types import OcrResult
-from server.batcher import RecognitionBatcher
+from server.batcher import Batcher
 from server.config import ServerConfig
 
 __all__ = ["OcrPlane", "RawPixels", "ImageSource", "PlaneStats"]
@@ -54,6 +57,7 @@ ImageSource = bytes | RawPixels
 class PlaneStats:
     images: int = 0  # images computed to the end (success or bad image)
     detections: int = 0  # detector runs
+    recognitions: int = 0  # recognizer runs (batches of text lines)
     expired: int = 0  # work skipped because its deadline had passed
     cancelled: int = 0  # calls whose caller went away mid-way
     overloaded: int = 0  # calls (and stream frames) refused by admission control
@@ -70,7 +74,8 @@ class OcrPlane:
         self.stats = PlaneStats()
         self._infer = ThreadPoolExecutor(config.inference_threads, thread_name_prefix="ocr-infer")
         self._cpu = ThreadPoolExecutor(config.decode_threads, thread_name_prefix="ocr-cpu")
-        self._batcher: RecognitionBatcher | None = None
+        self._batchers: dict[str, Batcher] = {}  # stage -> the batcher its runs share across calls
+        self._sizes: dict[str, dict[int, int]] = {}  # stage -> {rows per run: runs started}
         # frames of all open streams, one per stream in turn, a few at a time, on the inference executor
         self.streams = FrameScheduler(self._infer, config.inference_threads)
         self._slots = threading.Lock()  # _active and _streams change on the event loop and on worker threads
@@ -87,8 +92,9 @@ class OcrPlane:
         engine = await loop.run_in_executor(self._infer, self._engine_factory)
         await loop.run_in_executor(self._infer, engine.warm_up)
         max_size = self.config.batch_max_size or engine.config.rec_batch_size
-        self._batcher = RecognitionBatcher(engine.read_bucket, self._infer, max_size,
-                                           self.config.batch_max_delay_ms / 1000.0)
+        self._batchers = {stage: Batcher(functools.partial(self._start_rows, engine, stage), self._infer,
+                                         max_size, self.config.batch_max_delay_ms / 1000.0)
+                          for stage in self.config.batched_stages(engine.config.device)}
         self.engine = engine
         self._ready.set()
         log.info("models ready in %.1f s: %s", time.perf_counter() - started, engine.provenance)
@@ -98,8 +104,13 @@ class OcrPlane:
         return self._ready.is_set()
 
     @property
-    def batcher(self) -> RecognitionBatcher | None:
-        return self._batcher
+    def batcher(self) -> Batcher | None:
+        """The recognizer's cross-call batcher (None where its runs are not shared)."""
+        return self._batchers.get("rec")
+
+    @property
+    def batchers(self) -> dict[str, Batcher]:
+        return dict(self._batchers)
 
     async def close(self) -> None:
         self._infer.shutdown(wait=False, cancel_futures=True)
@@ -180,7 +191,9 @@ class OcrPlane:
     # ---- pipeline -----------------------------------------------------------------------------------
     async def recognize(self, source: ImageSource, skip_detection: bool = False,
                         deadline: float | None = None) -> OcrResult:
-        """One image through decode -> detect -> classify -> (batched) recognize -> assemble.
+        """One image through the engine's own sequence (``OcrEngine.page_steps``), as async stages: its work
+        between model runs (decoding, resizing, DB post-processing, crop warping, CTC decoding) on the CPU
+        pool, its model runs on the model lanes, batched with other calls' where ``batch_stages`` says.
 
         ``deadline`` is a time.monotonic() instant; work that would start after it is not done.
         """
@@ -188,50 +201,57 @@ class OcrPlane:
         if engine is None:
             raise NotReadyError("models are loading or warming up; retry shortly")
         loop = asyncio.get_running_loop()
-        started = time.perf_counter()
-        ms: dict[str, float] = {"queue": 0.0}
-
-        async def stage(name: str, pool: ThreadPoolExecutor, fn, *args):
+        steps = engine.page_steps(source, skip_detection)
+        waited = 0.0
+        outputs: list[np.ndarray] | None = None
+        while True:
             self._check(deadline)
             submitted = time.perf_counter()
-            timing: list[float] = []
-
-            def timed():
-                t0 = time.perf_counter()
-                try:
-                    return fn(*args)
-                finally:
-                    timing.append(t0)
-                    timing.append(time.perf_counter())
-
-            value = await loop.run_in_executor(pool, timed)
-            ms["queue"] += timing[0] - submitted
-            ms[name] = ms.get(name, 0.0) + (timing[1] - timing[0]) * 1000
-            return value
-
-        image = await stage("decode", self._cpu, self._decode, engine, source)
-        if skip_detection:
-            crops = [engine.whole_image_crop(image)]
-        else:
-            crops = await stage("det", self._infer, self._detect, engine, image)
-        probs = await stage("cls", self._infer, engine.classify, crops) if engine.config.use_angle_cls else None
-        crops = engine.orient(crops, probs)
-        prepared = await stage("prep", self._cpu, self._prepare, engine, [c.image for c in crops])
-        self._check(deadline)
-        t0 = time.perf_counter()
-        assert self._batcher is not None
-        readings = await self._batcher.read(prepared)
-        again = engine.doubtful(crops)
-        if again:  # a second look at lines turned on the angle classifier's word alone
-            turned_back = [np.ascontiguousarray(crops[i].image[::-1, ::-1]) for i in again]
-            second = await self._batcher.read(await stage("prep", self._cpu, self._prepare, engine, turned_back))
-            engine.settle(crops, readings, again, second)
-        ms["rec"] = (time.perf_counter() - t0) * 1000  # includes the batching wait
-        ms["queue"] *= 1000
-        ms["total"] = (time.perf_counter() - started) * 1000
-        ms["cls"] = ms.get("cls", 0.0) + ms.pop("prep", 0.0)
+            runs, result, started = await loop.run_in_executor(self._cpu, _advance, steps, outputs)
+            waited += started - submitted
+            if result is not None:
+                break
+            self._check(deadline)
+            outputs = list(await asyncio.gather(*(self._run(engine, run, len(runs) > 1) for run in runs)))
+        result.timings_ms["queue"] = round(waited * 1000, 3)  # waits for a CPU thread, within the stages
         self.stats.images += 1
-        return engine.assemble(image.shape[0], image.shape[1], crops, readings, ms)
+        return result
+
+    async def _run(self, engine: OcrEngine, run: Run, spread: bool) -> np.ndarray:
+        """One model run: through its stage's cross-call batcher, or straight to the model lanes."""
+        batcher = self._batchers.get(run.stage)
+        if batcher is not None:
+            return await batcher.run(run.blob)
+        loop = asyncio.get_running_loop()
+        started = await loop.run_in_executor(self._infer, self._start, engine, run, spread)
+        return (await asyncio.wrap_future(started))[0]
+
+    def _start(self, engine: OcrEngine, run: Run, spread: bool = False) -> Future[list[np.ndarray]]:
+        """On the dispatcher: start a run (waits while every lane of its model is busy)."""
+        if run.stage == "det":
+            self.stats.detections += 1
+        elif run.stage == "rec":
+            self.stats.recognitions += 1
+        sizes = self._sizes.setdefault(run.stage, {})
+        sizes[len(run.blob)] = sizes.get(len(run.blob), 0) + 1
+        return engine.submit(run, spread)
+
+    def run_sizes(self, stage: str) -> dict[int, int]:
+        """Model runs started per number of rows (text lines, images) since start, for ``stage`` (metrics)."""
+        return dict(self._sizes.get(stage, {}))
+
+    @property
+    def queued_lines(self) -> int:
+        """Text lines waiting for a cross-call recognizer batch (a metrics gauge)."""
+        return self.batcher.pending if self.batcher is not None else 0
+
+    def _start_rows(self, engine: OcrEngine, stage: str, rows: np.ndarray) -> Future[np.ndarray]:
+        """On the dispatcher: start a batcher's run of stacked rows; its future: the first output."""
+        started = self._start(engine, Run(stage, rows))
+        first: Future[np.ndarray] = Future()
+        started.add_done_callback(lambda done: first.set_exception(done.exception()) if done.exception()
+                                  else first.set_result(done.result()[0]))
+        return first
 
     async def recognize_many(self, items: Sequence[tuple[ImageSource, bool]],
                              deadline: float | None = None) -> list[OcrResult | Exception]:
@@ -253,18 +273,12 @@ class OcrPlane:
             self.stats.expired += 1
             raise DeadlineExceededError("the call's deadline passed before its work could start")
 
-    @staticmethod
-    def _decode(engine: OcrEngine, source: ImageSource) -> np.ndarray:
-        if isinstance(source, RawPixels):
-            c = engine.config
-            return imageio.decode_raw(source.data, source.width, source.height, source.pixel_format,
-                                      c.max_image_pixels, c.min_image_side)
-        return engine.load_image(source)
 
-    def _detect(self, engine: OcrEngine, image: np.ndarray) -> list[LineCrop]:
-        self.stats.detections += 1
-        return engine.crop(image, engine.detect(image))
-
-    @staticmethod
-    def _prepare(engine: OcrEngine, images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, int]]:
-        return [recognize.preprocess(image, engine.rec_params) for image in images]
+def _advance(steps: Steps[OcrResult], outputs: list[np.ndarray] | None
+             ) -> tuple[list[Run], OcrResult | None, float]:
+    """On the CPU pool: resume the sequence up to its next model runs, or to its result."""
+    started = time.perf_counter()
+    try:
+        return (next(steps) if outputs is None else steps.send(outputs)), None, started
+    except StopIteration as done:
+        return [], done.value, started

@@ -114,7 +114,9 @@ class OcrServicer:
                     convert.stage_precisions(engine.precision, getattr(engine, "precision_reasons", {}) or {}))
                 response.limits.max_image_pixels = engine.config.max_image_pixels
                 response.limits.min_image_side = engine.config.min_image_side
-                response.batch_max_size = plane.batcher.max_size if plane.batcher else 0
+                # a call's own recognizer batches, or the cross-call batcher's (which alone makes lines wait)
+                response.batch_max_size = plane.batcher.max_size if plane.batcher else engine.config.rec_batch_size
+                response.batch_max_delay_ms = config.batch_max_delay_ms if plane.batcher else 0.0
             return response
         except Exception as exc:
             await abort_with(context, exc)

@@ -21,9 +21,10 @@ from typing import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, S
 import cv2
 import numpy as np
 
-from edge_runtime import imageio, recognize
+from edge_runtime import recognize
 from edge_runtime.errors import DeadlineExceededError, InvalidImageError, OcrError
-from edge_runtime.pipeline import OcrEngine
+from edge_runtime.pipeline import LineCrop, OcrEngine, Steps
+from edge_runtime.recognize import Reading
 from edge_runtime.stream.change import ChangeDetector, region_thumbnail
 from edge_runtime.stream.flow import Delivery, FlowCancelled, FlowClosed, FlowQueue
 from edge_runtime.stream.regions import RegionDetector, area, plan
@@ -183,8 +184,7 @@ class StreamSession:
                 chosen = [engine.whole_image_crop(image)]
             else:  # only the lines that need reading are cut out
                 chosen = engine.crop(image, [quads[i] for i in indices])
-            engine.orient(chosen)  # turns crops in place; `chosen` keeps the order of `indices`
-            readings = engine.read_lines(chosen)
+            readings = engine.drive(_read_in_place(engine, chosen))
             timings["rec"] = (clock() - started) * 1000
             keep = engine.config.text_score
             return [LineReading(r.text.strip(), float(r.confidence) if r.confidence >= keep else 0.0, c.direction,
@@ -203,13 +203,16 @@ class StreamSession:
                            timings_ms=_rounded(timings), detected_area=round(share, 4), shift=change.shift)
 
     def _decode(self, image: np.ndarray | bytes | RawImage | None) -> np.ndarray:
-        c = self.engine.config
         if image is None:
             raise InvalidImageError("frame has no image", "IMAGE_MISSING")
-        if isinstance(image, RawImage):
-            return imageio.decode_raw(image.data, image.width, image.height, image.pixel_format,
-                                      c.max_image_pixels, c.min_image_side)
         return self.engine.load_image(image)
+
+
+def _read_in_place(engine: OcrEngine, crops: list[LineCrop]) -> Steps[list[Reading]]:
+    """The engine's own orient and reading steps (second look included) on the lines a frame needs read; the
+    crops are turned in place and their readings keep the crops' order (the tracker's), not reading order."""
+    yield from engine.orient_steps(crops)
+    return (yield from engine.reading_steps(crops))
 
 
 def _box(quad: np.ndarray) -> tuple[float, float, float, float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -47,15 +48,29 @@ def test_batched_recognition_equals_batch_one(backend, receipt_crops) -> None:
     assert np.allclose([r.confidence for r in batched], [r.confidence for r in single], atol=1e-3)
 
 
-def test_side_by_side_streams_equal_one_stream(receipt_crops) -> None:
-    """OpenVINO runs the recognizer's batches on one-thread streams side by side: same readings as in turn."""
-    parallel = get_engine(backend="openvino", precision="fp32", threads=2, rec_streams=2)
-    serial = get_engine(backend="openvino", precision="fp32", threads=2, rec_streams=1)
-    assert parallel._sessions["rec"]._parallel is not None and serial._sessions["rec"]._parallel is None
+@pytest.mark.parametrize("backend", ["openvino", "onnxruntime"])
+def test_side_by_side_streams_equal_one_stream(backend, receipt_crops) -> None:
+    """Recognizer batches run side by side on one-thread streams: the same readings as in turn."""
+    parallel = get_engine(backend=backend, precision="fp32", threads=2, rec_streams=2)
+    serial = get_engine(backend=backend, precision="fp32", threads=2, rec_streams=1)
+    assert parallel._sessions["rec"]._lanes._streams == 2 and serial._sessions["rec"]._lanes._streams == 0
     side_by_side = parallel.read(receipt_crops, batch_size=2)
     in_turn = serial.read(receipt_crops, batch_size=2)
     assert [r.text for r in side_by_side] == [r.text for r in in_turn]
     assert np.allclose([r.confidence for r in side_by_side], [r.confidence for r in in_turn], atol=1e-3)
+
+
+@pytest.mark.parametrize("backend", ["openvino", "onnxruntime"])
+def test_concurrent_callers_get_what_each_gets_alone(backend, pages) -> None:
+    """Calls that overlap run on the one-thread streams, a lone call on every thread: same answers."""
+    engine = get_engine(backend=backend, precision="fp32", threads=2, rec_streams=2)
+    jobs = [*pages, rendered.page()] * 2
+    alone = [engine.recognize(job) for job in jobs]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(engine.recognize, jobs))
+    for one, many in zip(alone, together):
+        assert [(l.text, l.polygon) for l in many.lines] == [(l.text, l.polygon) for l in one.lines]
+        assert np.allclose([l.confidence for l in many.lines], [l.confidence for l in one.lines], atol=1e-5)
 
 
 def test_many_images_at_once_equal_one_at_a_time(pages, fp32_engine) -> None:

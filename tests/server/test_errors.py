@@ -81,10 +81,10 @@ def test_server_still_serving_after_hostile_inputs(client):
 def test_internal_error_is_generic_and_logged(served, client, monkeypatch, caplog):
     engine = served.plane.engine
 
-    def broken(image):
+    def broken(image, params=None):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(engine, "detect", broken)
+    monkeypatch.setattr(engine, "detect_steps", broken)
     with caplog.at_level(logging.ERROR, logger="server.errors"):
         with pytest.raises(OcrCallError) as info:
             client.recognize(scene_png())
@@ -110,7 +110,7 @@ def _block_inference(served) -> threading.Event:
 
 def test_expired_calls_are_not_computed(served, client):
     stats = served.plane.stats
-    before = (stats.detections, stats.images, served.plane.batcher.stats.items)
+    before = (stats.detections, stats.images, stats.recognitions)
     gate = _block_inference(served)
     try:
         code, _ = reason_of(lambda: client.recognize(scene_png(), timeout=0.5))
@@ -120,7 +120,7 @@ def test_expired_calls_are_not_computed(served, client):
     finally:
         gate.set()
     client.recognize(blank_png())  # goes through the same queue: the expired work would have run before it
-    assert (stats.detections, stats.images, served.plane.batcher.stats.items) == (before[0] + 1, before[1] + 1,
+    assert (stats.detections, stats.images, stats.recognitions) == (before[0] + 1, before[1] + 1,
                                                                                  before[2])
 
 

@@ -1,0 +1,69 @@
+"""Which lane a model run takes (edge_runtime.backends.base.Lanes): a run alone gets the wide lane (every
+thread), overlapping runs the narrow ones (one-thread streams), never more at once than there are streams."""
+
+from __future__ import annotations
+
+import threading
+
+from edge_runtime.backends.base import Lanes
+
+
+class Recorder:
+    """The lanes' infer function: records which lane ran, and holds a run until told to finish."""
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+        self.running = 0
+        self.most = 0
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+
+    def __call__(self, lane: str, feeds: dict) -> list:
+        with self.lock:
+            self.ran.append(lane)
+            self.running += 1
+            self.most = max(self.most, self.running)
+        self.release.wait(30)
+        with self.lock:
+            self.running -= 1
+        return [feeds["x"]]
+
+
+def test_a_run_alone_takes_the_wide_lane() -> None:
+    recorder = Recorder()
+    recorder.release.set()
+    lanes = Lanes(["wide"], ["narrow", "narrow"], recorder)
+    assert lanes.run({"x": 1}) == [1]
+    assert lanes.submit({"x": 2}).result(30) == [2]
+    assert recorder.ran == ["wide", "wide"]
+
+
+def test_overlapping_runs_go_narrow_and_no_more_than_the_streams_at_once() -> None:
+    recorder = Recorder()
+    lanes = Lanes(["wide"], ["narrow", "narrow"], recorder)
+    first = lanes.submit({"x": 0})  # alone: wide
+    rest: list = []
+    starter = threading.Thread(target=lambda: rest.extend(lanes.submit({"x": k}) for k in (1, 2)))
+    starter.start()  # overlapping the first: narrow; the third waits (submit blocks) for a free stream
+    starter.join(0.5)
+    assert starter.is_alive() and recorder.ran == ["wide", "narrow"]
+    recorder.release.set()
+    starter.join(30)
+    assert [f.result(30) for f in (first, *rest)] == [[0], [1], [2]]
+    assert recorder.ran == ["wide", "narrow", "narrow"] and recorder.most == 2
+
+
+def test_several_runs_started_together_spread_over_the_streams() -> None:
+    recorder = Recorder()
+    recorder.release.set()
+    lanes = Lanes(["wide"], ["narrow", "narrow"], recorder)
+    assert lanes.run_many([{"x": k} for k in range(4)]) == [[0], [1], [2], [3]]
+    assert recorder.ran == ["narrow"] * 4 and recorder.most <= 2
+
+
+def test_without_streams_every_run_takes_the_wide_lanes_in_turn() -> None:
+    recorder = Recorder()
+    recorder.release.set()
+    lanes = Lanes(["wide"], [], recorder)
+    assert lanes.run_many([{"x": k} for k in range(3)]) == [[0], [1], [2]]
+    assert recorder.ran == ["wide"] * 3 and recorder.most == 1
