@@ -206,3 +206,14 @@ def test_bf16_serves_through_the_openvino_hint_and_not_on_a_host_without_it(
     monkeypatch.setenv("OCR_CPU_FEATURES", "avx2,avx512f,avx512_bf16")
     onnx = _staged(tmp_path / "ort", "onnxruntime", {"det": "bf16"}, gated_on)
     assert OcrEngine(EngineConfig(backend="onnxruntime", precision="auto"), bundle=onnx).precision["det"] == "fp32"
+
+
+def test_models_list_shows_each_stage_decision(capsys: pytest.CaptureFixture[str]) -> None:
+    from models.__main__ import main
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for backend in BACKENDS:
+        stages = _record(backend)["stages"]
+        assert f"{backend}: det {stages['det']['serve'].upper()}, rec {stages['rec']['serve'].upper()}" in out
+        assert f"    rec: {stages['rec']['serve'].upper()}: {stages['rec']['reason']}" in out
