@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS gaps (stream_id TEXT NOT NULL, first INTEGER NOT NULL
 CREATE TABLE IF NOT EXISTS dropped (stream_id TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL,
     reason TEXT NOT NULL, at REAL NOT NULL);                   -- the log of every drop, kept
 CREATE TABLE IF NOT EXISTS counters (reason TEXT PRIMARY KEY, events INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS quarantine (stream_id TEXT NOT NULL, sequence INTEGER NOT NULL, refusal TEXT NOT NULL,
+    message TEXT NOT NULL, at REAL NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (stream_id, sequence));
 """
 _FIELDS = ("capture_time", "type", "track_id", "text", "confidence", "polygon", "frame_width", "frame_height",
            "bundle", "backend", "precision", "previous_text", "frame_sequence")
@@ -203,6 +205,28 @@ class Outbox:
     def _drop_total(self, reason: str) -> int:
         row = self._db.execute("SELECT events FROM counters WHERE reason = ?", (reason,)).fetchone()
         return row[0] if row else 0
+
+    def quarantine(self, stream_id: str, sequence: int, refusal: str, message: str = "") -> bool:
+        """The central refused this event as invalid (``refusal``: its reason): keep the event in the quarantine
+        table, out of the stream, and declare its sequence a REFUSED gap so the stream's later events go on.
+        Returns False when the event is no longer waiting (acknowledged or dropped meanwhile)."""
+        now = self.clock()
+        with self._tx():
+            row = self._db.execute("SELECT id, stream_id, sequence, size, payload FROM events WHERE stream_id = ? "
+                                   "AND sequence = ?", (stream_id, sequence)).fetchone()
+            if row is None:
+                return False
+            self._db.execute("INSERT OR REPLACE INTO quarantine VALUES (?,?,?,?,?,?)",
+                             (stream_id, sequence, refusal, message[:2000], now, row[4]))
+            self._drop([row[:4]], "REFUSED", now)
+            return True
+
+    def quarantined(self) -> list[tuple[Event, str, str]]:
+        """Every event the central refused: (event, refusal reason, message), kept for an operator."""
+        with self._lock:
+            rows = self._db.execute("SELECT stream_id, sequence, payload, refusal, message FROM quarantine "
+                                    "ORDER BY at").fetchall()
+        return [(decode_event(s, n, p), r, m) for s, n, p, r, m in rows]
 
     # ---- delivering ---------------------------------------------------------------------------------------
     def pending(self, limit: int = 500, max_bytes: int = 1 << 20,

@@ -1,0 +1,52 @@
+"""`python -m fleet agent --config FILE`: run the edge agent until SIGTERM or Ctrl-C (exit 0; the outbox keeps
+what was not delivered for the next start). A bad configuration is one line with its reason and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from edge_runtime.cli import OneLineParser
+from edge_runtime.errors import OcrError
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="python -m fleet agent", description=__doc__)
+    parser.add_argument("--config", required=True, help="the agent's TOML file (see fleet/agent/config.py)")
+    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    parser.add_argument("--exit-when-done", action="store_true",
+                        help="stop once every producer ended (a replay or a file) and the outbox is empty")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from fleet.agent.agent import Agent
+    from fleet.agent.config import load_config
+
+    try:
+        agent = Agent(load_config(args.config))
+    except OcrError as exc:
+        print(f"error: {exc.message} [{exc.reason}]", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    agent.start()
+    print(f"fleet agent {agent.config.device_id or '(device from credentials)'} reporting to "
+          f"{agent.config.central.target}" + (f"; metrics on port {agent.metrics_port}" if agent.metrics_port
+                                               else ""), flush=True)
+    try:
+        while not stop.wait(0.2):
+            if args.exit_when_done and agent.producers_done() and agent.outbox.backlog().events == 0 \
+                    and agent.outbox.backlog().gaps == 0:
+                break
+    finally:
+        agent.stop()
+    return 0
