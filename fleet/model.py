@@ -15,7 +15,8 @@ __all__ = ["EVENT_TYPES", "DROP_REASONS", "TEXT_MATCHES", "Event", "Gap", "Devic
            "DeleteResult", "Page", "FleetStore", "normalize_text"]
 
 EVENT_TYPES = ("APPEARED", "UPDATED", "STABLE", "DISAPPEARED")
-DROP_REASONS = ("OUTBOX_FULL", "REJECTED_NEW", "EXPIRED")  # DROP_OLDEST policy, REJECT_NEW policy, TTL
+DROP_REASONS = ("OUTBOX_FULL", "REJECTED_NEW", "EXPIRED", "REFUSED")  # DROP_OLDEST, REJECT_NEW, TTL, refused by
+# the central as invalid (quarantined by the agent)
 TEXT_MATCHES = ("EXACT", "PREFIX", "CONTAINS")
 
 
