@@ -1,0 +1,230 @@
+"""The edge agent against a real central process on loopback: `python -m fleet agent` with a camera clip read by the
+real models, replayed events delivered exactly once with the device's status, a refused event quarantined while
+the stream goes on, the metrics it serves; its configuration file and its refusals."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from clients.ocr_client.fleet import FleetClient
+from edge_runtime.errors import ConfigurationError
+from edge_runtime.stream.flow import FlowMode
+from fleet.agent.agent import Agent
+from fleet.agent.cli import main as agent_main
+from fleet.agent.config import config_of, load_config
+from fleet.agent.metrics import serve_metrics
+from fleet.agent.outbox import Outbox
+from fleet.agent.producers import replay_line
+from fleet.model import EventFilter
+from tests.fleet.processes import (AgentProcess, Central, check_exactly_once, check_texts, stored_events, wait_until,
+                                   write_config, write_replay)
+from tests.stream import stream_videos
+
+
+@pytest.fixture(scope="module")
+def central(tmp_path_factory: pytest.TempPathFactory) -> Central:
+    server = Central(f"sqlite:///{tmp_path_factory.mktemp('central') / 'fleet.db'}").start()
+    yield server
+    server.stop()
+
+
+def drained(outbox: Path, total: int | None = None):
+    def check() -> bool:
+        box = Outbox(outbox)
+        try:
+            backlog, last = box.backlog(), box.last_sequences()
+        finally:
+            box.close()
+        return backlog.events == 0 and backlog.gaps == 0 and (total is None or sum(last.values()) == total)
+    return check
+
+
+def device(target: str, device_id: str):
+    with FleetClient(target) as client:
+        return next(d for d in client.list_devices(page_size=1000).items if d.device_id == device_id)
+
+
+# ---- configuration ------------------------------------------------------------------------------------------
+EXAMPLE = """
+device_id = "gate-north"
+metrics_port = 0
+[central]
+target = "central:50051"
+tls = true
+token = "t0k"
+[outbox]
+path = "/var/lib/edge-ocr/outbox.db"
+max_bytes = 1048576
+ttl = "2d"
+policy = "REJECT_NEW"
+[upload]
+batch_events = 100
+ack_timeout = "5s"
+backoff_max = 60
+[engine]
+backend = "onnxruntime"
+precision = "fp32"
+[[cameras]]
+stream_id = "gate-1"
+source = "rtsp://cam-1/stream"
+[cameras.settings]
+text_patterns = ["[A-Z]{2}[0-9]{2} ?[A-Z]{3}"]
+stable_after = 8
+[[replay]]
+path = "events.jsonl"
+stream_id = "yard"
+rate = 20
+"""
+
+
+def test_configuration_file_reads_into_typed_settings(tmp_path: Path) -> None:
+    path = tmp_path / "agent.toml"
+    path.write_text(EXAMPLE, encoding="utf-8")
+    config = load_config(path)
+    assert config.device_id == "gate-north" and config.central.tls and config.central.bearer() == "t0k"
+    assert (config.outbox.max_bytes, config.outbox.ttl_s, config.outbox.policy) == (1 << 20, 172800.0, "REJECT_NEW")
+    assert (config.upload.batch_events, config.upload.ack_timeout_s, config.upload.backoff_max_s) == (100, 5.0, 60.0)
+    assert config.upload.window == 4  # defaults where the file says nothing
+    assert (config.engine.backend, config.engine.precision) == ("onnxruntime", "fp32")
+    (camera,) = config.cameras
+    assert camera.settings.text_patterns == ("[A-Z]{2}[0-9]{2} ?[A-Z]{3}",) and camera.settings.stable_after == 8
+    assert camera.settings.mode is FlowMode.LATEST_ONLY  # a live camera keeps only the newest frame
+    assert config.replay[0].rate == 20.0 and config.replay[0].stream_id == "yard"
+
+
+@pytest.mark.parametrize("change", [
+    {"outbox": {"policy": "KEEP_ALL"}},
+    {"outbox": {"max_bytes": -1}},
+    {"outbox": {"ttl": "soon"}},
+    {"upload": {"batch_size": 10}},  # a typo is refused, not ignored
+    {"upload": {"window": 0}},
+    {"cameras": [{"stream_id": "", "source": "0"}]},
+    {"cameras": [{"stream_id": "a", "source": "0", "settings": {"min_hits": 0}}]},
+    {"engine": {"backend": "tpu"}},
+    {"cameras": [], "replay": []},
+    {"surprise": {}},
+])
+def test_bad_configuration_is_refused_with_a_reason(change: dict) -> None:
+    base = {"device_id": "d", "replay": [{"path": "x.jsonl"}]}
+    with pytest.raises(ConfigurationError) as caught:
+        config_of({**base, **change})
+    assert caught.value.reason == "INVALID_CONFIGURATION"
+
+
+def test_agent_command_refuses_a_bad_configuration_in_one_line(tmp_path: Path, capsys) -> None:
+    assert agent_main(["--config", str(tmp_path / "missing.toml")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("[INVALID_CONFIGURATION]") and "\n" not in err
+
+
+def test_replay_reads_fleet_lines_and_the_stream_commands_output() -> None:
+    fleet_line = json.dumps({"stream_id": "gate-2", "type": "APPEARED", "track_id": 7, "text": "KX71 ABC",
+                             "confidence": 0.93, "capture_time": 1700000000.5, "polygon": [[1, 2], [3, 4]]})
+    event = replay_line(fleet_line, "default")
+    assert (event.stream_id, event.type, event.text, event.capture_time) == ("gate-2", "APPEARED", "KX71 ABC",
+                                                                            1700000000.5)
+    stream_line = json.dumps({"event": "STABLE", "track_id": 3, "text": "PHARMACY", "confidence": 0.99,
+                              "polygon": [[0, 0], [9, 0], [9, 3], [0, 3]], "sequence": 41,
+                              "capture_time": 1700000001.0, "candidates": [], "final": False})
+    event = replay_line(stream_line, "cam-1")
+    assert (event.stream_id, event.type, event.frame_sequence, event.polygon[2]) == ("cam-1", "STABLE", 41,
+                                                                                    (9.0, 3.0))
+    assert replay_line('{"frame": 3, "lines": []}', "cam-1") is None and replay_line("  ", "cam-1") is None
+
+
+# ---- against a central ----------------------------------------------------------------------------------------
+def test_agent_process_delivers_every_replayed_event_once_with_its_status(central: Central, tmp_path: Path) -> None:
+    replay = write_replay(tmp_path / "events.jsonl", ["gate-1", "gate-2", "gate-3"], 400)
+    config = write_config(tmp_path / "agent.toml", "agent-replay", central.target, tmp_path / "outbox.db",
+                          [(replay, 0)], batch_events=150)
+    agent = AgentProcess(config).start()
+    try:
+        wait_until(drained(tmp_path / "outbox.db", 1200), 90, "the outbox to drain")
+        tally = check_exactly_once(central.target, "agent-replay", tmp_path / "outbox.db")
+        check_texts(central.target, "agent-replay", {})
+        assert (tally.committed, tally.stored, tally.dropped) == (1200, 1200, {})
+        # the status reported with the last batches (the agent also reports it every second when idle)
+        wait_until(lambda: device(central.target, "agent-replay").status.backlog_events == 0, 10, "a status")
+        seen = device(central.target, "agent-replay")
+        assert seen.status.software_version and seen.events == 1200
+        assert sorted((s.stream_id, s.acked_sequence) for s in seen.streams) == [
+            ("gate-1", 400), ("gate-2", 400), ("gate-3", 400)]
+    finally:
+        code = agent.stop()
+    assert code == 0, agent.tail()
+
+
+def test_a_refused_event_is_quarantined_counted_and_the_stream_goes_on(central: Central, tmp_path: Path) -> None:
+    replay = write_replay(tmp_path / "events.jsonl", ["dock"], 120)
+    lines = replay.read_text().splitlines()
+    bad = json.loads(lines[49])
+    bad["confidence"] = 1.5  # the contract says 0..1: the central refuses the whole batch that carries it
+    lines[49] = json.dumps(bad)
+    replay.write_text("\n".join(lines) + "\n")
+    config = config_of({"device_id": "agent-refused", "central": {"target": central.target},
+                        "outbox": {"path": str(tmp_path / "outbox.db"), "ttl": "0"},
+                        "upload": {"batch_events": 40, "backoff_initial": "0.05s", "backoff_max": "0.5s"},
+                        "replay": [{"path": str(replay)}]})
+    agent = Agent(config)
+    agent.start()
+    try:
+        wait_until(lambda: agent.outbox.backlog().events == 0 and agent.outbox.backlog().gaps == 0, 60,
+                   "the outbox to drain past the refused event")
+        (event, refusal, _), = agent.outbox.quarantined()
+        assert (event.sequence, event.confidence, refusal) == (50, 1.5, "EVENT_INVALID")
+        assert agent.uploader.stats.quarantined == 1 and agent.outbox.backlog().drops["REFUSED"] == 1
+    finally:
+        agent.stop()
+    tally = check_exactly_once(central.target, "agent-refused", tmp_path / "outbox.db")
+    assert (tally.committed, tally.stored, tally.dropped) == (120, 119, {"REFUSED": 1})
+    seen = device(central.target, "agent-refused")
+    assert seen.status.drops.get("REFUSED") == 1 and seen.streams[0].acked_sequence == 120
+
+
+def test_agent_metrics_name_what_the_alerts_watch(central: Central, tmp_path: Path) -> None:
+    replay = write_replay(tmp_path / "events.jsonl", ["lane"], 30)
+    config = config_of({"device_id": "agent-metrics",
+                        "central": {"target": "127.0.0.1:1"},  # nobody there: everything waits in the outbox
+                        "outbox": {"path": str(tmp_path / "outbox.db")},
+                        "upload": {"backoff_initial": "0.05s", "backoff_max": "0.2s"},
+                        "replay": [{"path": str(replay)}]})
+    agent = Agent(config)
+    agent.start()
+    port = serve_metrics(agent, "127.0.0.1", 0)  # what metrics_port = N does, on a free port
+    try:
+        wait_until(lambda: agent.outbox.backlog().events == 30 and agent.uploader.stats.failures >= 2, 30,
+                   "the replay to be buffered while the central is unreachable")
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    finally:
+        agent.stop()
+    values = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
+              if line and not line.startswith("#")}
+    assert values["ocr_outbox_pending_items"] == 30 and values["ocr_outbox_oldest_age_seconds"] > 0
+    assert values['ocr_outbox_dropped_events_total{reason="OUTBOX_FULL"}'] == 0
+    assert values["ocr_agent_connected"] == 0 and any(k.startswith("ocr_agent_upload_failures_total") for k in values)
+
+
+def test_camera_events_read_by_the_real_models_reach_the_central(central: Central, tmp_path: Path) -> None:
+    scene = stream_videos.static_sign()
+    clip = stream_videos.write_video(scene, tmp_path / "static.avi")
+    config = tmp_path / "agent.toml"
+    config.write_text(f'device_id = "agent-camera"\n[central]\ntarget = "{central.target}"\n'
+                      f'[outbox]\npath = "{tmp_path / "outbox.db"}"\n'
+                      '[engine]\ndet_limit_type = "max"\ndet_limit_side_len = 960\nprecision = "fp32"\n'
+                      f'[[cameras]]\nstream_id = "door"\nsource = "{clip}"\n', encoding="utf-8")
+    agent = AgentProcess(config, "--exit-when-done")
+    agent.start()
+    assert agent.process.wait(180) == 0, agent.tail()
+    found = stored_events(central.target, "agent-camera")
+    texts = {s.event.text for s in found if s.event.type == "APPEARED"}
+    assert texts == scene.texts
+    assert {s.event.type for s in found} >= {"APPEARED", "STABLE", "DISAPPEARED"}
+    first = found[0].event
+    assert first.stream_id == "door" and (first.frame_width, first.frame_height) == (640, 360)
+    assert first.bundle and first.precision and len(first.polygon) == 4
+    assert [s.event.sequence for s in found] == list(range(1, len(found) + 1))
+    assert device(central.target, "agent-camera").status.bundle == first.bundle
