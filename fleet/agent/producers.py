@@ -171,5 +171,6 @@ class ReplayProducer:
                 self.outbox.append(event.stream_id, [event])
                 produced += 1
                 self.events += 1
+            log.info("replay %s done: %d events produced", self.replay.path, produced)
         finally:
             self.done.set()
