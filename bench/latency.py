@@ -1,19 +1,22 @@
-"""Per-stage and end-to-end latency of FP32 and INT8 on both backends, beside RapidOCR 3.10 FP32, same images.
+"""Per-stage and end-to-end latency of our bundles, backends and precisions beside the peers, on the same pages.
 
 Every configuration reads the same decoded pages (BGR arrays, so image decoding is not timed). Each first
 reads every page once untimed: both runtimes prepare kernels per input shape on first use, and a server in
 steady state has seen its shapes. Then the timed runs go round-robin, page by page and configuration by
 configuration, ``--repeat`` times, so a noisy neighbour on a shared host slows every configuration alike.
 The table gives the median over pages of each stage (the median of a page's runs) and pages/s (pages /
-summed end-to-end time), and the ratio to the peer.
+summed end-to-end time), and the ratio to each RapidOCR peer in the run.
 With ``--accuracy`` each configuration is also scored on the eval sets
-(``edge_runtime.evaluation.accuracy.evaluate_set``),
-and ``--json`` writes everything for ``bench/plot.py``.
+(``edge_runtime.evaluation.accuracy.evaluate_set``), ``--json`` writes everything and ``--plot`` draws
+pages/s against word F1 (``bench/plot.py``). The default sets are document pages: ``sroie`` and
+``page_tesseract`` where the eval dir has them (``../shared/eval``), else the project's rendered
+``synth_receipts`` and ``page_synth``.
 
-    python -m bench.latency [--sets sroie icdar15_test page_tesseract] [--limit 8] [--repeat 3]
-                            [--backends openvino onnxruntime] 
-                           [--peers rapidocr rapidocr-openvino faster-paddle-small faster-paddle-tiny|all|none]
-                           [--accuracy] [--json out.json]
+    python -m bench.latency [--sets sroie page_tesseract] [--limit 8] [--repeat 3]
+                            [--bundles ppocrv6-small ppocrv6-tiny] [--backends openvino onnxruntime]
+                            [--precisions fp32 auto]
+                            [--peers rapidocr rapidocr-openvino faster-paddle-small faster-paddle-tiny|all|none]
+                            [--accuracy] [--json out.json] [--plot out.png]
 """
 
 from __future__ import annotations
@@ -30,10 +33,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-__all__ = ["Config", "ours", "rapidocr", "faster_paddle", "peer_configs",
+__all__ = ["Config", "ours", "rapidocr", "faster_paddle", "peer_configs", "document_sets",
            "parse_variant", "measure", "markdown_table", "main"]
 
 STAGES = ("det", "cls", "rec", "total")
+# Document pages: the team's held-out sets where present, else the project's own rendered ones.
+DOCUMENT_SETS = (("sroie", "page_tesseract"), ("synth_receipts", "page_synth"))
+RATIO_PEERS = ("rapidocr", "rapidocr-openvino")  # the table's "x peer" columns, when they are in the run
 # Stage timings (ms) of one call on one decoded page.
 TimedFn = Callable[[np.ndarray], dict[str, float]]
 
@@ -49,13 +55,14 @@ class Config:
 
 
 def ours(backend: str, precision: str, threads: int = 0, overrides: dict[str, Any] | None = None,
-         variant: str = "") -> Config:
+         variant: str = "", bundle: str | None = None) -> Config:
     """Our engine; ``overrides`` are further EngineConfig fields, ``variant`` names them in the table."""
     from edge_runtime.evaluation.accuracy import engine_recognizer
     from edge_runtime.config import EngineConfig
     from edge_runtime.pipeline import OcrEngine
 
-    engine = OcrEngine(EngineConfig(backend=backend, precision=precision, threads=threads, **(overrides or {})))
+    fields = {"bundle": bundle, **(overrides or {})}
+    engine = OcrEngine(EngineConfig(backend=backend, precision=precision, threads=threads, **fields))
     engine.warm_up()
     int8 = [s for s in ("det", "rec") if engine.precision[s] == "int8"]
     label = ("INT8 " + "+".join(int8) if int8 else "FP32") + (f", {variant}" if variant else "")
@@ -68,7 +75,8 @@ def ours(backend: str, precision: str, threads: int = 0, overrides: dict[str, An
         return ms
 
     return Config(f"{engine.bundle.id} {backend} {label}", timed, engine_recognizer(engine),
-                  {"backend": backend, "precision": dict(engine.precision), "threads": engine.config.num_threads})
+                  {"bundle": engine.bundle.id, "backend": backend, "precision": dict(engine.precision),
+                   "threads": engine.config.num_threads})
 
 
 def rapidocr(openvino: bool = False) -> Config:
@@ -88,7 +96,8 @@ def rapidocr(openvino: bool = False) -> Config:
 
     name = "rapidocr 3.10 OpenVINO (engine_type: openvino)" if openvino else "rapidocr 3.10 FP32 (defaults)"
     return Config(name, timed, rapidocr_recognizer(openvino),
-                  {"backend": "openvino" if openvino else "onnxruntime", "peer": True})
+                  {"backend": "openvino" if openvino else "onnxruntime", "peer": True,
+                   "peer_id": "rapidocr-openvino" if openvino else "rapidocr"})
 
 
 def faster_paddle(size: str) -> Config:
@@ -110,7 +119,7 @@ def faster_paddle(size: str) -> Config:
         return {"det": 0.0, "cls": 0.0, "rec": 0.0, "total": (time.perf_counter() - t0) * 1000}
 
     return Config(f"faster-paddle 1.0.4 {size}", timed, faster_paddle_recognizer(size),
-                  {"backend": "onnxruntime (its own)", "peer": True})
+                  {"backend": "onnxruntime (its own)", "peer": True, "peer_id": f"faster-paddle-{size}"})
 
 
 PEER_CONFIGS: dict[str, Callable[[], Config]] = {
@@ -141,6 +150,26 @@ def peer_configs(names: Sequence[str], log: Callable[[str], None]) -> tuple[list
             missing[name] = f"failed to load: {type(exc).__name__}: {exc}"
             log(f"peer {name} missing: {missing[name]}")
     return configs, missing
+
+
+def document_sets(eval_dir: Path) -> list[str]:
+    """The first of DOCUMENT_SETS whose sets are all in ``eval_dir``."""
+    from edge_runtime.evaluation.datasets import list_sets
+
+    present = set(list_sets(eval_dir))
+    for sets in DOCUMENT_SETS:
+        if present.issuperset(sets):
+            return list(sets)
+    raise SystemExit(f"{eval_dir} has none of the document-page sets {DOCUMENT_SETS}; name some with --sets")
+
+
+def _check_sets(eval_dir: Path, sets: Sequence[str]) -> None:
+    from edge_runtime.evaluation.datasets import list_sets
+
+    present = list_sets(eval_dir)
+    absent = [s for s in sets if s not in present]
+    if absent:
+        raise SystemExit(f"--sets: {absent} not in {eval_dir}; it has: {', '.join(present) or 'no set'}")
 
 
 def _pages(eval_dir: Path, sets: Sequence[str], limit: int) -> list[tuple[str, np.ndarray]]:
@@ -193,17 +222,18 @@ def measure(configs: Sequence[Config], pages: Sequence[tuple[str, np.ndarray]], 
     return summaries
 
 
-def markdown_table(rows: Sequence[dict[str, Any]], peer: str | None = None) -> str:
-    """One row per configuration; ``× peer`` is its pages/s over the row named ``peer``."""
-    base = next((r["pages_per_s"] for r in rows if r["name"] == peer), None)
-    head = ["configuration", "det ms", "cls ms", "rec ms", "end-to-end ms", "pages/s", "× peer", "word F1"]
+def markdown_table(rows: Sequence[dict[str, Any]], peers: Sequence[str] = ()) -> str:
+    """One row per configuration; a ``× NAME`` column per name in ``peers``: pages/s over that row's."""
+    bases = {p: next((r["pages_per_s"] for r in rows if p in (r["name"], r.get("peer_id"))), None) for p in peers}
+    head = ["configuration", "det ms", "cls ms", "rec ms", "end-to-end ms", "pages/s",
+            *(f"× {p}" for p in peers), "word F1"]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         m = row["median_ms"]
         f1 = row.get("accuracy", {}).get("word_f1")
-        ratio = f"{row['pages_per_s'] / base:.2f}" if base and row["pages_per_s"] else "–"
+        ratios = [f"{row['pages_per_s'] / b:.2f}" if b and row["pages_per_s"] else "–" for b in bases.values()]
         out.append("| " + " | ".join([row["name"], f"{m['det']:.1f}", f"{m['cls']:.1f}", f"{m['rec']:.1f}",
-                                       f"{m['total']:.1f}", f"{row['pages_per_s']:.2f}", ratio,
+                                       f"{m['total']:.1f}", f"{row['pages_per_s']:.2f}", *ratios,
                                        "–" if f1 is None else f"{100 * f1:.2f}"]) + " |")
     return "\n".join(out)
 
@@ -222,9 +252,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m bench.latency", description=__doc__.splitlines()[0])
     parser.add_argument("--eval-dir", type=Path, default=None)
-    parser.add_argument("--sets", nargs="+", default=["sroie", "icdar15_test", "page_tesseract"])
+    parser.add_argument("--sets", nargs="+", default=None,
+                        help="default: sroie page_tesseract, else the rendered synth_receipts page_synth")
     parser.add_argument("--limit", type=int, default=8, help="first N pages of each set")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--bundles", nargs="+", default=[None], help="default: the manifest's default bundle")
     parser.add_argument("--backends", nargs="+", default=["openvino", "onnxruntime"])
     parser.add_argument("--precisions", nargs="+", default=["fp32", "auto"],
                         help="fp32 | auto (published INT8 stages) | int8 (every built INT8 stage)")
@@ -233,16 +265,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="one more configuration of the first backend and precision with other EngineConfig "
                              "fields, e.g. 'det max 960:det_limit_type=max,det_limit_side_len=960' (repeatable)")
     parser.add_argument("--peers", "--peer", nargs="+", default=["rapidocr"],
-                        help=f"peers beside ours: {', '.join(PEER_CONFIGS)}, all, or none (× peer is to the first)")
+                        help=f"peers beside ours: {', '.join(PEER_CONFIGS)}, all, or none")
     parser.add_argument("--accuracy", action="store_true", help="also score each configuration on --sets")
     parser.add_argument("--accuracy-limit", type=int, default=None, help="first N images per set for --accuracy")
     parser.add_argument("--json", type=Path, default=None, help="write the rows (input of bench/plot.py)")
+    parser.add_argument("--plot", type=Path, default=None, help="draw pages/s against word F1 (needs --accuracy)")
     args = parser.parse_args(argv)
 
+    if args.plot and not args.accuracy:
+        parser.error("--plot needs --accuracy (its y axis is word F1)")
     eval_dir = args.eval_dir or default_eval_dir()
+    args.sets = args.sets or document_sets(eval_dir)
+    _check_sets(eval_dir, args.sets)
     pages = _pages(eval_dir, args.sets, args.limit)
-    configs = [ours(b, p, args.threads) for b in args.backends for p in args.precisions]
-    configs += [ours(args.backends[0], args.precisions[0], args.threads, overrides, name)
+    configs = [ours(b, p, args.threads, bundle=bundle)
+               for bundle in args.bundles for b in args.backends for p in args.precisions]
+    configs += [ours(args.backends[0], args.precisions[0], args.threads, overrides, name, args.bundles[0])
                 for name, overrides in map(parse_variant, args.variant)]
     log = lambda text: print(text, file=sys.stderr)  # noqa: E731
     peers, missing = peer_configs(args.peers, log)
@@ -255,14 +293,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"{config.name}: {row['median_ms']['total']:.1f} ms/page")
     print(f"{len(pages)} pages ({', '.join(args.sets)}; first {args.limit} each), warm, "
           f"median of {args.repeat} interleaved runs\n")
-    print(markdown_table(rows, peer=peers[0].name if peers else None))
+    print(markdown_table(rows, peers=[p for p in RATIO_PEERS if any(c.info.get("peer_id") == p for c in peers)]))
     for name, reason in missing.items():
         print(f"\nmissing peer {name}: {reason}")
+    report = {"sets": args.sets, "limit": args.limit, "repeat": args.repeat, "cpu": _cpu(), "rows": rows,
+              "missing_peers": missing}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"sets": args.sets, "limit": args.limit, "rows": rows,
-                                         "missing_peers": missing}, indent=1))
+        args.json.write_text(json.dumps(report, indent=1))
+    if args.plot:
+        from bench.plot import plot
+
+        print(f"\nplot: {plot(report, args.plot)}")
     return 0
+
+
+def _cpu() -> str:
+    """The CPU's model name, logical CPUs and INT8/BF16 flags, recorded beside the figures it produced."""
+    import os
+    import platform
+
+    from edge_runtime.cpu import cpu_features, feature_summary
+
+    try:
+        names = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                 if ln.startswith("model name")]
+    except OSError:
+        names = []
+    name = names[0] if names else platform.processor() or platform.machine()
+    return f"{name}, {os.cpu_count()} logical CPUs, {feature_summary(cpu_features())}"
 
 
 if __name__ == "__main__":
