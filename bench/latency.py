@@ -64,8 +64,11 @@ def ours(backend: str, precision: str, threads: int = 0, overrides: dict[str, An
     fields = {"bundle": bundle, **(overrides or {})}
     engine = OcrEngine(EngineConfig(backend=backend, precision=precision, threads=threads, **fields))
     engine.warm_up()
-    int8 = [s for s in ("det", "rec") if engine.precision[s] == "int8"]
-    label = ("INT8 " + "+".join(int8) if int8 else "FP32") + (f", {variant}" if variant else "")
+    served = {s: engine.precision[s].upper() for s in ("det", "rec")}
+    label = " + ".join(f"{s} {p}" for s, p in served.items()) if len(set(served.values())) > 1 else \
+        next(iter(served.values()))
+    label = f"{precision} ({label})" if precision == "auto" else label
+    label += f", {variant}" if variant else ""
 
     def timed(page: np.ndarray) -> dict[str, float]:
         t0 = time.perf_counter()
