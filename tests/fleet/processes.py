@@ -78,11 +78,11 @@ class Process:
 
 
 class Central(Process):
-    def __init__(self, store_url: str, port: int | None = None) -> None:
+    def __init__(self, store_url: str, *extra: str, port: int | None = None) -> None:
         self.port = port or free_port()
         self.target = f"127.0.0.1:{self.port}"
         super().__init__([sys.executable, "-m", "server", "--role", "central", "--fleet-store", store_url,
-                          "--host", "127.0.0.1", "--port", str(self.port)], r"ocr server listening on port")
+                          "--host", "127.0.0.1", "--port", str(self.port), *extra], r"ocr server listening on port")
 
     def start(self) -> "Central":
         super().start()
