@@ -17,6 +17,7 @@ def test_parse_variant_types_the_fields() -> None:
     name, fields = parse_variant("det max 960:det_limit_type=max, det_limit_side_len=960")
     assert name == "det max 960"
     assert fields == {"det_limit_type": "max", "det_limit_side_len": 960}
+    assert parse_variant("fast:bundle=ppocrv6-tiny") == ("fast", {"bundle": "ppocrv6-tiny"})  # another bundle too
 
 
 @pytest.mark.parametrize("text", ["no fields:bogus_field=1", ":det_limit_side_len=960", "x:det_limit_side_len"])
