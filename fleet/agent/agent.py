@@ -30,6 +30,9 @@ CHANNEL_OPTIONS = (("grpc.use_local_subchannel_pool", 1), ("grpc.initial_reconne
                    ("grpc.keepalive_time_ms", 20000), ("grpc.keepalive_timeout_ms", 10000))
 
 
+STATUS_REFRESH_S = 1.0
+
+
 def software_version() -> str:
     try:
         return importlib.metadata.version("edge-ocr")
@@ -59,6 +62,8 @@ class Agent:
                                for c in config.cameras]
         self.producers += [ReplayProducer(r, self.outbox) for r in config.replay]
         self._client: Any = None
+        self._status: DeviceStatus | None = None
+        self._status_at = 0.0
         self.uploader = Uploader(self.outbox, session_factory or self._session, config.upload, self.status)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -93,7 +98,15 @@ class Agent:
         self._client = FleetClient(c.target, channel=channel, token=token)
         return self._client.report_session(self.config.device_id)
 
-    def status(self) -> DeviceStatus:
+    def status(self, fresh: bool = True) -> DeviceStatus:
+        """What goes with each report; unless ``fresh``, counted at most every STATUS_REFRESH_S (the backlog's
+        count scans the outbox, and a deep backlog drains in many batches)."""
+        now = time.monotonic()
+        if fresh or self._status is None or now - self._status_at >= STATUS_REFRESH_S:
+            self._status, self._status_at = self._count_status(), now
+        return self._status
+
+    def _count_status(self) -> DeviceStatus:
         backlog = self.outbox.backlog()
         return DeviceStatus(backlog_events=backlog.events, backlog_bytes=backlog.bytes, drops=backlog.drops,
                             bundle=self.provenance.bundle, backend=self.provenance.backend,

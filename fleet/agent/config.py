@@ -176,8 +176,11 @@ def config_of(data: Mapping[str, Any]) -> AgentConfig:
                    for i, r in enumerate(_tables(data.pop("replay", []), "replay")))
     if data:
         raise ConfigurationError(f"agent config: unknown section(s) {', '.join(sorted(data))}")
-    return AgentConfig(central=central, outbox=outbox, upload=upload, engine=engine, cameras=cameras, replay=replay,
-                       **top)
+    try:
+        return AgentConfig(central=central, outbox=outbox, upload=upload, engine=engine, cameras=cameras,
+                           replay=replay, **top)
+    except (TypeError, ValueError) as exc:  # a number given as text, say
+        raise ConfigurationError(f"agent config: {exc}") from None
 
 
 def _camera(table: Mapping[str, Any], index: int) -> CameraConfig:

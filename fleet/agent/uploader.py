@@ -74,10 +74,11 @@ class _Batch:
 
 
 class Uploader:
-    """Runs on its own thread (``run(stop)``); ``connect()`` opens a new ReportSession for the device."""
+    """Runs on its own thread (``run(stop)``); ``connect()`` opens a new ReportSession for the device;
+    ``status(fresh)`` is what goes with each report (counted anew when ``fresh``, else maybe a second old)."""
 
     def __init__(self, outbox: Outbox, connect: Callable[[], Session], config: UploadConfig,
-                 status: Callable[[], DeviceStatus], rng: random.Random | None = None) -> None:
+                 status: Callable[[bool], DeviceStatus], rng: random.Random | None = None) -> None:
         self.outbox, self.connect, self.config, self.status = outbox, connect, config, status
         self.rng = rng or random.Random()
         self.stats = UploadStats()
@@ -136,13 +137,13 @@ class Uploader:
         self.stats.connects += 1
         try:
             hello = self._next_id()
-            session.send(hello, status=self.status())
+            session.send(hello, status=self.status(True))
             inflight.append(_Batch(hello, [], []))
             answered = self._receive(session, inflight)
             self.outbox.reconcile(answered.acks)
             self.stats.connected = True
             sent = self.outbox.acked()  # stream -> highest sequence sent (or acknowledged) on this call
-            last_report = time.monotonic()
+            last_report, stale = time.monotonic(), False
             while not stop.is_set():
                 window = 1 if self._probe else self.config.window
                 while len(inflight) < window:
@@ -151,9 +152,9 @@ class Uploader:
                     if not events and not gaps:
                         break
                     batch = _Batch(self._next_id(), events, gaps)
-                    session.send(batch.batch_id, events, gaps, self.status())
+                    session.send(batch.batch_id, events, gaps, self.status(False))
                     inflight.append(batch)
-                    last_report = time.monotonic()
+                    last_report, stale = time.monotonic(), True
                     for e in events:
                         sent[e.stream_id] = max(sent.get(e.stream_id, 0), e.sequence)
                     for g in gaps:
@@ -162,13 +163,13 @@ class Uploader:
                     self.stats.events_sent += len(events)
                 if inflight:
                     result = self._receive(session, inflight)
-                    for stream_id, mark in result.acks.items():
-                        if result.out_of_order and mark < sent.get(stream_id, 0):
-                            sent[stream_id] = mark  # the central misses something below: resend from its mark
+                    if result.out_of_order:
+                        self._resend_from(result, sent)
                     continue
-                if time.monotonic() - last_report >= self.config.status_every_s:
+                if stale or time.monotonic() - last_report >= self.config.status_every_s:
+                    stale = False  # all sent: tell the central the backlog as it is now, not as it was counted
                     batch = _Batch(self._next_id(), [], [])
-                    session.send(batch.batch_id, status=self.status())
+                    session.send(batch.batch_id, status=self.status(True))
                     inflight.append(batch)
                     last_report = time.monotonic()
                     continue
@@ -177,6 +178,19 @@ class Uploader:
                 self._wake.clear()
         finally:
             session.close()
+
+    def _resend_from(self, result: IngestResult, sent: dict[str, int]) -> None:
+        """The central stored nothing beyond a hole: resend from its mark. A mark below what it acknowledged
+        before (its store lost committed events) cannot be mended from here: fail the call, so the uploader backs
+        off (CENTRAL_BEHIND in its failures) instead of resending in a loop."""
+        acked = self.outbox.acked()
+        for stream_id, mark in result.acks.items():
+            if mark < acked.get(stream_id, 0):
+                raise OcrCallError(grpc.StatusCode.FAILED_PRECONDITION, "CENTRAL_BEHIND",
+                                   f"the central's mark {mark} of {stream_id} is below the {acked[stream_id]} it "
+                                   "acknowledged before: its store lost events")
+            if mark < sent.get(stream_id, 0):
+                sent[stream_id] = mark
 
     def _receive(self, session: Session, inflight: deque[_Batch]) -> IngestResult:
         batch_id, result = session.receive(self.config.ack_timeout_s)

@@ -177,6 +177,8 @@ def test_a_refused_event_is_quarantined_counted_and_the_stream_goes_on(central: 
         (event, refusal, _), = agent.outbox.quarantined()
         assert (event.sequence, event.confidence, refusal) == (50, 1.5, "EVENT_INVALID")
         assert agent.uploader.stats.quarantined == 1 and agent.outbox.backlog().drops["REFUSED"] == 1
+        wait_until(lambda: device(central.target, "agent-refused").status.drops.get("REFUSED") == 1, 10,
+                   "the status that counts the refusal")  # sent once the outbox is empty
     finally:
         agent.stop()
     tally = check_exactly_once(central.target, "agent-refused", tmp_path / "outbox.db")

@@ -81,7 +81,7 @@ def test_reject_new_refuses_without_sequences(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.db", max_bytes=size(0) * 2 + 5, policy="REJECT_NEW")
     assert [e.sequence for e in box.append("a", [ev(0), ev(1), ev(2)])] == [1, 2]
     assert box.append("a", [ev(3)]) == []
-    assert box.backlog().drops == {"OUTBOX_FULL": 0, "REJECTED_NEW": 2, "EXPIRED": 0}
+    assert box.backlog().drops == {"OUTBOX_FULL": 0, "REJECTED_NEW": 2, "EXPIRED": 0, "REFUSED": 0}
     assert box.pending()[1] == [] and box.dropped() == []
     box.ack("a", 2)
     assert box.append("a", [ev(4)])[0].sequence == 3  # gap-free: rejected events never took a number
@@ -134,3 +134,17 @@ def test_sigkill_while_appending_keeps_every_committed_event(tmp_path: Path) -> 
     sequences = [e.sequence for e in box.events("cam")]
     assert sequences == list(range(1, len(sequences) + 1)) and len(sequences) >= last
     assert box.append("cam", [ev(0)])[0].sequence == len(sequences) + 1
+
+
+def test_quarantine_keeps_the_refused_event_and_declares_its_gap(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db")
+    box.append("a", [ev(1), ev(2), ev(3)])
+    assert box.quarantine("a", 2, "EVENT_INVALID", "confidence out of range")
+    assert not box.quarantine("a", 2, "EVENT_INVALID")  # no longer waiting
+    assert [e.sequence for e in box.events("a")] == [1, 3]
+    (event, refusal, message), = box.quarantined()
+    assert (event.sequence, event.text, refusal, message) == (2, "KX71ABC2", "EVENT_INVALID", "confidence out of range")
+    assert box.pending() == (box.events("a"), [Gap("a", 2, 2, "REFUSED")])
+    assert box.backlog().drops["REFUSED"] == 1 and box.dropped() == [Gap("a", 2, 2, "REFUSED")]
+    box.ack("a", 3)
+    assert box.backlog().gaps == 0 and box.quarantined()[0][0].sequence == 2  # kept for an operator
