@@ -185,6 +185,10 @@ class FleetStore(Protocol):
         sequence). Returns the marks of the report's streams (of all the device's streams when it has no events
         and no gaps)."""
 
+    def ingest_many(self, reports: Sequence[tuple[str, Sequence[Event], Sequence[Gap], DeviceStatus | None]],
+                    now: float) -> list[IngestResult]:
+        """``ingest`` for each (device_id, events, gaps, status), in one transaction (one commit for all)."""
+
     def acks(self, device_id: str) -> dict[str, int]: ...
 
     def query(self, flt: EventFilter, page_size: int, page_token: str = "", newest_first: bool = False) -> Page:

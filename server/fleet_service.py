@@ -1,11 +1,14 @@
 """The thin fleet.v1.FleetService servicer: convert (fleet/convert.py), call FleetCentral, map errors in errors.py.
 
-ReportEvents: each request is committed, then answered with its batch_id and the committed high-water marks of
-its streams; a request with neither events nor gaps (the agent's hello, or a status-only report) is answered with
-the marks of every stream the central knows for the device. A request that breaks the contract ends the call
-with INVALID_ARGUMENT and its reason (nothing of that request was stored; earlier requests of the call stay
-committed and acknowledged); an unreachable store ends it with UNAVAILABLE / STORE_UNAVAILABLE. The agent
-reconnects and resends from its acknowledged marks either way, so the call's end loses nothing.
+ReportEvents: each request is committed, then answered, in the order sent, with its batch_id and the committed
+high-water marks of its streams. Requests are read ahead of their answers (up to PIPELINE) and submitted at once,
+so an agent's requests in flight commit together (FleetCentral's group commit keeps each device's order). A
+request with neither events nor gaps (the agent's hello, or a status-only report) is answered with the marks of
+every stream the central knows for the device. A request that breaks the contract ends the call with
+INVALID_ARGUMENT and its reason once the requests before it are answered: nothing of it was stored, nothing after
+it is read. An unreachable store ends the call with UNAVAILABLE / STORE_UNAVAILABLE; requests read ahead of that
+answer may have committed unanswered. The agent reconnects and resends from its acknowledged marks either way
+(what was stored counts as duplicate), so the call's end loses and doubles nothing.
 
 The reporting device is the caller's authenticated principal where the server has credentials configured (a
 request's ``device_id``, when set, must be that principal unless the caller holds ``fleet.admin``); without
@@ -15,6 +18,7 @@ The scopes each method needs are in server/security/scopes.py (report, query, ad
 
 from __future__ import annotations
 
+import asyncio
 from typing import AsyncIterator
 
 import grpc
@@ -30,6 +34,7 @@ from server.service import tolerant, well_formed
 __all__ = ["FleetServicer", "fleet_handler", "reporting_device"]
 
 DEFAULT_SIGHTING_WINDOW_S = 300.0
+PIPELINE = 16  # requests of one ReportEvents call read ahead of their answers
 
 
 def reporting_device(claimed: str) -> str:
@@ -51,20 +56,38 @@ class FleetServicer:
         self.central = central
 
     async def ReportEvents(self, request_iterator, context) -> AsyncIterator:  # noqa: N802 (gRPC method name)
-        device: str | None = None
+        # A reader submits each request as it arrives (validated at once; committed in the device's order by the
+        # central's group commit), while this loop answers them in order, each after its commit: an agent with
+        # several requests in flight has them committed together instead of one after the other.
+        answers: asyncio.Queue = asyncio.Queue(PIPELINE)
+
+        async def read() -> None:
+            device: str | None = None
+            try:
+                async for request in request_iterator:
+                    claimed, batch_id, events, gaps, status = convert.report_of(well_formed(request))
+                    who = reporting_device(claimed)
+                    if device is None:
+                        device = who
+                    elif who != device:
+                        raise FleetRequestError(f"this call reports for {device!r}, not {who!r}: one device per "
+                                                "call", "DEVICE_ID_INVALID")
+                    await answers.put((batch_id, self.central.submit(device, events, gaps, status)))
+                await answers.put(None)
+            except Exception as exc:  # answered after the requests before it; nothing more is read
+                await answers.put(exc)
+
+        reader = asyncio.ensure_future(read())
         try:
-            async for request in request_iterator:
-                claimed, batch_id, events, gaps, status = convert.report_of(well_formed(request))
-                who = reporting_device(claimed)
-                if device is None:
-                    device = who
-                elif who != device:
-                    raise FleetRequestError(f"this call reports for {device!r}, not {who!r}: one device per call",
-                                            "DEVICE_ID_INVALID")
-                result = await self.central.report(device, events, gaps, status)
-                yield convert.report_response(batch_id, result)
+            while (item := await answers.get()) is not None:
+                if isinstance(item, Exception):
+                    raise item
+                batch_id, committed = item
+                yield convert.report_response(batch_id, await committed)
         except Exception as exc:
             await abort_with(context, exc)
+        finally:
+            reader.cancel()
 
     async def QueryEvents(self, request, context):  # noqa: N802
         try:

@@ -7,6 +7,8 @@ at a time, behind a lock in this process so threads queue instead of polling SQL
 key (device, stream, sequence) with ON CONFLICT DO NOTHING is the last guard. ``events.id`` is the commit-order
 cursor: on PostgreSQL a sequence hands out ids in insert order, not commit order, so the events' insert and the
 commit run under one transaction-level advisory lock; a watcher that has seen id N never later finds an id below N.
+That lock makes commits one at a time, each waiting for its WAL flush: ``ingest_many`` commits the reports of many
+devices in one transaction, so one flush serves them all.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from fleet.store import tokens
 from fleet.store.schema import devices, drops, events, gaps, metadata, streams
 from fleet.store.sightings import Row, cluster
 
-__all__ = ["SqlStore", "SIGHTINGS_SCAN_LIMIT", "COMMIT_ORDER_LOCK"]
+__all__ = ["SqlStore", "Report", "SIGHTINGS_SCAN_LIMIT", "COMMIT_ORDER_LOCK"]
+
+Report = tuple[str, Sequence[Event], Sequence[Gap], DeviceStatus | None]  # device_id, events, gaps, status
 
 COMMIT_ORDER_LOCK = 7_114_012  # PostgreSQL advisory lock key held from the events' insert to the commit
 SIGHTINGS_SCAN_LIMIT = 100_000  # events one ListSightings call may cluster; beyond: FILTER_TOO_BROAD
@@ -38,6 +42,9 @@ _PG_ARRAY_TYPES = {"device_id": "varchar", "stream_id": "varchar", "sequence": "
                    "normalized_text": "text", "confidence": "float8", "polygon": "json", "frame_width": "int4",
                    "frame_height": "int4", "bundle": "varchar", "backend": "varchar", "precision": "json",
                    "previous_text": "text", "frame_sequence": "int8"}
+_PG_DEVICE_TYPES = {"device_id": "varchar", "first_seen": "float8", "last_seen": "float8", "software_version": "varchar",
+                    "bundle": "varchar", "backend": "varchar", "precision": "json", "backlog_events": "int8",
+                    "backlog_bytes": "int8", "oldest_backlog_time": "float8"}
 _STATUS_COLUMNS = ("software_version", "bundle", "backend", "precision", "backlog_events", "backlog_bytes",
                    "oldest_backlog_time")
 
@@ -80,14 +87,19 @@ class SqlStore:
             select = f"VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
         self._insert_events_sql = (f"INSERT INTO events ({columns}) {select} "
                                    "ON CONFLICT (device_id, stream_id, sequence) DO NOTHING")
-        self._touch = {with_status: self._device_upsert(with_status) for with_status in (False, True)}
+        self._touch = {with_status: self._device_upsert_sql(with_status) for with_status in (False, True)}
+        if self._pg:
+            self._update_streams_sql = (
+                "UPDATE streams SET acked_sequence = v.a, events = v.n, last_capture_time = v.t FROM "
+                "unnest(%b::varchar[], %b::varchar[], %b::int8[], %b::int8[], %b::float8[]) AS v(d, s, a, n, t) "
+                "WHERE streams.device_id = v.d AND streams.stream_id = v.s")
+        else:
+            self._update_streams_sql = ("UPDATE streams SET acked_sequence = ?, events = ?, last_capture_time = ? "
+                                        "WHERE device_id = ? AND stream_id = ?")
         self._insert_streams = self._insert(streams).on_conflict_do_nothing(index_elements=["device_id", "stream_id"])
         drop = self._insert(drops)
         self._upsert_drops = drop.on_conflict_do_update(index_elements=["device_id", "reason"],
                                                         set_={"total": drop.excluded.total})
-        self._update_stream = streams.update().where(
-            streams.c.device_id == sa.bindparam("d"), streams.c.stream_id == sa.bindparam("s")).values(
-            acked_sequence=sa.bindparam("a"), events=sa.bindparam("n"), last_capture_time=sa.bindparam("t"))
 
     # -- writes -------------------------------------------------------------------------------------------------
 
@@ -100,31 +112,67 @@ class SqlStore:
         with self._write_lock, self._writer.begin() as conn:
             yield conn
 
-    def _device_upsert(self, with_status: bool) -> sa.Insert:
-        stmt = self._insert(devices)
-        keys = ["last_seen"] + (list(_STATUS_COLUMNS) if with_status else [])
-        return stmt.on_conflict_do_update(index_elements=["device_id"], set_={k: stmt.excluded[k] for k in keys})
+    def _device_upsert_sql(self, with_status: bool) -> str:
+        """The devices upsert at the driver (like the events insert: SQLAlchemy's per-row work cost more than the
+        database's): last_seen, and the status columns ``with_status``; a new device's other columns keep their
+        server defaults."""
+        columns = ["device_id", "first_seen", "last_seen"] + (list(_STATUS_COLUMNS) if with_status else [])
+        updated = ", ".join(f"{c} = excluded.{c}" for c in columns[2:])
+        if self._pg:
+            select = f"SELECT * FROM unnest({', '.join(f'%b::{_PG_DEVICE_TYPES[c]}[]' for c in columns)})"
+        else:
+            select = f"VALUES ({', '.join('?' * len(columns))})"
+        return (f"INSERT INTO devices ({', '.join(columns)}) {select} "
+                f"ON CONFLICT (device_id) DO UPDATE SET {updated}")
 
-    def _touch_device(self, conn: sa.Connection, device_id: str, status: DeviceStatus | None, now: float) -> None:
-        values: dict = {"device_id": device_id, "first_seen": now, "last_seen": now}
-        if status is not None:
-            values.update(software_version=status.software_version, bundle=status.bundle, backend=status.backend,
-                          precision=dict(status.precision), backlog_events=status.backlog_events,
-                          backlog_bytes=status.backlog_bytes, oldest_backlog_time=status.oldest_backlog_time)
-        conn.execute(self._touch[status is not None], values)
-        if status is not None and status.drops:
-            conn.execute(self._upsert_drops, [{"device_id": device_id, "reason": r, "total": int(n)}
-                                              for r, n in sorted(status.drops.items())])
+    def _many(self, conn: sa.Connection, sql: str, rows: list[tuple]) -> None:
+        """``sql`` for ``rows`` in one statement over arrays (PostgreSQL) or one executemany (SQLite)."""
+        conn.exec_driver_sql(sql, tuple(map(list, zip(*rows))) if self._pg else rows)
 
-    def _lock_streams(self, conn: sa.Connection, device_id: str, stream_ids: list[str]) -> dict[str, list]:
-        """Each stream's [mark, events, last_capture_time], its row created when new and locked till commit."""
-        conn.execute(self._insert_streams, [{"device_id": device_id, "stream_id": s} for s in stream_ids])
-        q = (sa.select(streams.c.stream_id, streams.c.acked_sequence, streams.c.events, streams.c.last_capture_time)
-             .where(streams.c.device_id == device_id, streams.c.stream_id.in_(stream_ids))
-             .order_by(streams.c.stream_id))
+    def _touch_devices(self, conn: sa.Connection, reports: Sequence[Report], now: float) -> None:
+        """Each device's last_seen (and status, the latest a report of the group carried): one statement per
+        kind, rows in device order (a device appears once: an upsert may not touch a row twice)."""
+        latest: dict[str, DeviceStatus | None] = {}
+        for device_id, _, _, status in reports:
+            if status is not None or device_id not in latest:
+                latest[device_id] = status
+        plain, full, drop_rows = [], [], {}
+        precisions: dict[tuple, str] = {}
+        for device_id in sorted(latest):
+            status = latest[device_id]
+            if status is None:
+                plain.append((device_id, now, now))
+                continue
+            full.append((device_id, now, now, status.software_version, status.bundle, status.backend,
+                         _json_map(status.precision, precisions), status.backlog_events, status.backlog_bytes,
+                         status.oldest_backlog_time))
+            for reason, n in sorted(status.drops.items()):
+                drop_rows[(device_id, reason)] = {"device_id": device_id, "reason": reason, "total": int(n)}
+        for with_status, rows in ((False, plain), (True, full)):
+            if rows:
+                self._many(conn, self._touch[with_status], rows)
+        if drop_rows:
+            conn.execute(self._upsert_drops, [drop_rows[key] for key in sorted(drop_rows)])
+
+    def _lock_streams(self, conn: sa.Connection, device_ids: list[str],
+                      pairs: list[tuple[str, str]]) -> dict[tuple[str, str], list]:
+        """Every stream of ``device_ids`` as (device, stream) -> [mark, events, last_capture_time], the rows of
+        ``pairs`` created when new; all locked till commit (PostgreSQL), in (device, stream) order."""
+        q = (sa.select(streams.c.device_id, streams.c.stream_id, streams.c.acked_sequence, streams.c.events,
+                       streams.c.last_capture_time)
+             .where(streams.c.device_id.in_(device_ids)).order_by(streams.c.device_id, streams.c.stream_id))
         if self._pg:
             q = q.with_for_update()
-        return {r.stream_id: [r.acked_sequence, r.events, r.last_capture_time] for r in conn.execute(q)}
+        state = {(r.device_id, r.stream_id): [r.acked_sequence, r.events, r.last_capture_time]
+                 for r in conn.execute(q)}
+        missing = [p for p in pairs if p not in state]
+        if missing:  # new streams (another replica may create one meanwhile: DO NOTHING, then lock it)
+            conn.execute(self._insert_streams, [{"device_id": d, "stream_id": s} for d, s in missing])
+            state.update((r, [0, 0, None]) for r in missing)
+            again = {d for d, _ in missing}
+            for r in conn.execute(q.where(streams.c.device_id.in_(sorted(again)))):
+                state[(r.device_id, r.stream_id)] = [r.acked_sequence, r.events, r.last_capture_time]
+        return state
 
     @staticmethod
     def _event_row(device_id: str, e: Event, now: float, precision: str) -> tuple:
@@ -136,50 +184,82 @@ class SqlStore:
 
     def ingest(self, device_id: str, events_: Sequence[Event], gaps_: Sequence[Gap],
                status: DeviceStatus | None, now: float) -> IngestResult:
-        work: dict[str, list[tuple[int, int, Event | Gap]]] = {}
-        for e in events_:
-            work.setdefault(e.stream_id, []).append((e.sequence, 0, e))
-        for g in gaps_:
-            work.setdefault(g.stream_id, []).append((g.first, 1, g))
+        return self.ingest_many([(device_id, events_, gaps_, status)], now)[0]
+
+    def ingest_many(self, reports: Sequence[Report], now: float) -> list[IngestResult]:
+        """Several reports (of any devices) in one transaction: one commit, so one WAL flush, and a fixed number
+        of statements for all of them (what lets the central go past one flush and a handful of round trips per
+        report; see FleetCentral's group commit). Each report is judged as ``ingest`` would, in device order then
+        arrival order, so two reports of one stream in a group behave as two in a row. Rows are locked in
+        (device, stream) order and the commit-order lock last, so concurrent groups cannot deadlock."""
+        order = sorted(range(len(reports)), key=lambda n: reports[n][0])  # stable: arrival order per device
+        results: list[IngestResult | None] = [None] * len(reports)
+        rows: list[tuple] = []
+        gap_rows: list[dict] = []
+        changed: set[tuple[str, str]] = set()
+        precisions: dict[tuple, str] = {}  # a batch's events mostly share one precision map: encode it once
         with self._write() as conn:
-            self._touch_device(conn, device_id, status, now)
-            if not work:
-                return IngestResult(acks=self._acks(conn, device_id))
-            state = self._lock_streams(conn, device_id, sorted(work))
-            rows, gap_rows, updates, acks = [], [], [], {}
-            precisions: dict[tuple, str] = {}  # a batch's events mostly share one precision map: encode it once
-            duplicates = out_of_order = 0
-            for sid in sorted(work):
-                mark, count, last_time = state[sid]
-                before = mark
-                for seq, is_gap, item in sorted(work[sid], key=lambda t: (t[0], t[1])):
-                    if is_gap:
-                        if item.first <= mark + 1 and item.last > mark:
-                            gap_rows.append({"device_id": device_id, "stream_id": sid, "reason": item.reason,
-                                             "first_sequence": mark + 1, "last_sequence": item.last,
-                                             "receive_time": now})
-                            mark = item.last
-                    elif seq == mark + 1:
-                        rows.append(self._event_row(device_id, item, now, _json_map(item.precision, precisions)))
-                        mark, count = seq, count + 1
-                        if last_time is None or item.capture_time > last_time:
-                            last_time = item.capture_time
-                    elif seq <= mark:
-                        duplicates += 1
-                    else:
-                        out_of_order += 1
-                acks[sid] = mark
-                if mark != before:
-                    updates.append({"d": device_id, "s": sid, "a": mark, "n": count, "t": last_time})
-            if updates:
-                conn.execute(self._update_stream, updates)
+            self._touch_devices(conn, [reports[n] for n in order], now)
+            device_ids = sorted({r[0] for r in reports})
+            pairs = sorted({(r[0], x.stream_id) for r in reports for x in (*r[1], *r[2])})
+            state = self._lock_streams(conn, device_ids, pairs)
+            for n in order:
+                device_id, events_, gaps_, _ = reports[n]
+                if events_ or gaps_:
+                    results[n] = self._judge(device_id, events_, gaps_, state, now, rows, gap_rows, changed,
+                                             precisions)
+            for n in order:  # a hello: every stream of the device, as the group leaves it
+                device_id, events_, gaps_, _ = reports[n]
+                if not events_ and not gaps_:
+                    results[n] = IngestResult(acks={s: v[0] for (d, s), v in state.items() if d == device_id})
+            if changed:
+                moved = [(d, s, *state[(d, s)]) for d, s in sorted(changed)]
+                self._many(conn, self._update_streams_sql, moved if self._pg else
+                           [(a, n, last, d, s) for d, s, a, n, last in moved])
             if gap_rows:
                 conn.execute(gaps.insert(), gap_rows)
             if rows:
                 if self._pg:
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": COMMIT_ORDER_LOCK})
-                conn.exec_driver_sql(self._insert_events_sql, tuple(map(list, zip(*rows))) if self._pg else rows)
-        return IngestResult(acks=acks, stored=len(rows), duplicates=duplicates, out_of_order=out_of_order)
+                self._many(conn, self._insert_events_sql, rows)
+        return results  # type: ignore[return-value]
+
+    def _judge(self, device_id: str, events_: Sequence[Event], gaps_: Sequence[Gap],
+               state: dict[tuple[str, str], list], now: float, rows: list[tuple], gap_rows: list[dict],
+               changed: set[tuple[str, str]], precisions: dict[tuple, str]) -> IngestResult:
+        """One report against the streams' marks in ``state`` (moved on in place): its new events go to ``rows``,
+        its gaps to ``gap_rows``, the streams it moved to ``changed``."""
+        work: dict[str, list[tuple[int, int, Event | Gap]]] = {}
+        for e in events_:
+            work.setdefault(e.stream_id, []).append((e.sequence, 0, e))
+        for g in gaps_:
+            work.setdefault(g.stream_id, []).append((g.first, 1, g))
+        acks: dict[str, int] = {}
+        stored, duplicates, out_of_order = len(rows), 0, 0
+        for sid in sorted(work):
+            current = state[(device_id, sid)]
+            mark, count, last_time = current
+            for seq, is_gap, item in sorted(work[sid], key=lambda t: (t[0], t[1])):
+                if is_gap:
+                    if item.first <= mark + 1 and item.last > mark:
+                        gap_rows.append({"device_id": device_id, "stream_id": sid, "reason": item.reason,
+                                         "first_sequence": mark + 1, "last_sequence": item.last,
+                                         "receive_time": now})
+                        mark = item.last
+                elif seq == mark + 1:
+                    rows.append(self._event_row(device_id, item, now, _json_map(item.precision, precisions)))
+                    mark, count = seq, count + 1
+                    if last_time is None or item.capture_time > last_time:
+                        last_time = item.capture_time
+                elif seq <= mark:
+                    duplicates += 1
+                else:
+                    out_of_order += 1
+            acks[sid] = mark
+            if mark != current[0]:
+                current[:] = [mark, count, last_time]
+                changed.add((device_id, sid))
+        return IngestResult(acks=acks, stored=len(rows) - stored, duplicates=duplicates, out_of_order=out_of_order)
 
     def delete_device(self, device_id: str) -> DeleteResult:
         with self._write() as conn:

@@ -368,7 +368,9 @@ class LimitInterceptor(Interceptor):
             name, limits = self._who()
             self._charge_pixels(name, limits, item)
 
-        inner = around(before, lambda r: r, request_streaming, response_streaming, behavior, on_request)
+        # only camera frames carry pixels: a fleet report's requests pass untouched (no per-request principal lookup)
+        inner = around(before, lambda r: r, request_streaming, response_streaming, behavior,
+                       on_request if method == _STREAM_RECOGNIZE else None)
         if method != _STREAM_RECOGNIZE:  # only camera streams count against max_streams (not fleet reports)
             return inner
 

@@ -46,6 +46,7 @@ async def _opened(url: str, **kwargs) -> FleetCentral:
     (dict(status=DeviceStatus(backlog_events=-1)), "STATUS_INVALID"),
     (dict(status=DeviceStatus(drops={"LOST": 1})), "STATUS_INVALID"),
     (dict(events=[event("s", i) for i in range(1, 6)]), "REPORT_TOO_LARGE"),
+    (dict(events=[event("s", 1, text="KX71\x00ABC")]), "EVENT_INVALID"),
 ])
 def test_a_report_that_breaks_the_contract_stores_nothing(tmp_path, bad, reason) -> None:
     async def scenario():
@@ -165,3 +166,78 @@ def test_the_retention_loop_deletes_what_outlived_it_and_observers_see_commits(t
 
     run(scenario())
     assert seen == [("cam", 2)]
+
+
+class _CountingStore:
+    """The real store, its transactions counted (and one device's reports made to fail, when named), to see what
+    the group commit does; every call goes through to the database."""
+
+    def __init__(self, store, poison: str = "") -> None:
+        self._store, self.poison, self.groups = store, poison, []
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def ingest_many(self, reports, now):
+        self.groups.append([r[0] for r in reports])
+        if self.poison in (r[0] for r in reports):
+            raise RuntimeError("a report the database refuses")
+        return self._store.ingest_many(reports, now)
+
+
+def test_reports_that_arrive_together_commit_together_and_each_device_keeps_its_order(store_url) -> None:
+    counting: list[_CountingStore] = []
+
+    def opened():
+        counting.append(_CountingStore(open_store(store_url)))
+        return counting[0]
+
+    async def scenario():
+        central = FleetCentral(opened)
+        await central.open()
+        try:
+            # 40 devices x 5 requests, each request submitted before the previous one is answered (pipelined)
+            futures = [central.submit(f"dev-{d:02d}", [event(f"cam-{k % 2}", k // 2 + 1) for k in range(2 * r,
+                                                                                              2 * r + 2)],
+                                      status=DeviceStatus(backlog_events=5 - r))
+                       for r in range(5) for d in range(40)]
+            hello = central.submit("dev-00", [])
+            results = await asyncio.gather(*futures)
+            # no report overtook an earlier one of its device: nothing out of order, nothing doubled
+            assert all(r.stored == 2 and not r.duplicates and not r.out_of_order for r in results)
+            assert (await hello).acks == {"cam-0": 5, "cam-1": 5}  # all its requests were submitted before it
+            groups = counting[0].groups
+            assert sum(map(len, groups)) == 201 and len(groups) < 201 / 4  # far fewer commits than reports
+            page = await central.query(EventFilter(device_id="dev-07"), 100)
+            assert sorted((e.event.stream_id, e.event.sequence) for e in page.items) == sorted(
+                (f"cam-{s}", q) for s in range(2) for q in range(1, 6))
+            devices = {d.device_id: d for d in (await central.devices(100)).items}
+            assert len(devices) == 40 and devices["dev-00"].status.backlog_events == 1  # the last status won
+        finally:
+            await central.close()
+
+    run(scenario())
+
+
+def test_a_report_that_fails_its_group_fails_alone(tmp_path) -> None:
+    counting: list[_CountingStore] = []
+
+    def opened():
+        counting.append(_CountingStore(open_store(f"sqlite:///{tmp_path / 'f.db'}"), poison="bad"))
+        return counting[0]
+
+    async def scenario():
+        central = FleetCentral(opened)
+        await central.open()
+        try:
+            futures = [central.submit(name, [event("cam", 1)]) for name in ("a", "b", "bad", "c", "d", "e")]
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            failed = [name for name, r in zip("a b bad c d e".split(), results) if isinstance(r, Exception)]
+            assert failed == ["bad"]
+            assert all(r.stored == 1 for r in results if not isinstance(r, Exception))
+            assert any(len(g) > 1 and "bad" in g for g in counting[0].groups)  # it failed a group first
+            assert await central.acks("c") == {"cam": 1} and await central.acks("bad") == {}
+        finally:
+            await central.close()
+
+    run(scenario())

@@ -90,6 +90,26 @@ def test_a_bad_request_ends_the_call_with_its_reason_and_stores_nothing_of_it(se
     assert marks.acks == {"gate": 1}  # the first request was committed; the bad one was not
 
 
+def test_requests_in_flight_are_answered_in_order_and_a_bad_one_ends_the_call_after_those_before(served) -> None:
+    _, stub, _ = served
+    # 20 requests sent without waiting (the server reads ahead and commits them in the device's order)
+    answers = report(stub, [convert.report_request("cam-05", b, [event("gate", 2 * b - 1), event("gate", 2 * b)])
+                            for b in range(1, 21)])
+    assert [b for b, _ in answers] == list(range(1, 21))
+    assert [r.acks["gate"] for _, r in answers] == list(range(2, 41, 2))
+    assert all(r.stored == 2 and not r.out_of_order for _, r in answers)
+    seen: list[int] = []
+    requests = [convert.report_request("cam-06", b, [event("gate", b)]) for b in (1, 2, 3)]
+    requests += [convert.report_request("cam-06", 4, [event("gate", 4, confidence=-1.0)]),
+                 convert.report_request("cam-06", 5, [event("side", 1)])]
+    with pytest.raises(grpc.RpcError) as caught:
+        for r in stub.ReportEvents(iter(requests), timeout=30):
+            seen.append(r.batch_id)
+    assert seen == [1, 2, 3] and reason_of(caught.value) == "EVENT_INVALID"
+    (_, marks), = report(stub, [convert.report_request("cam-06", 9)])
+    assert marks.acks == {"gate": 3}  # nothing of the bad request, nothing read after it
+
+
 def test_malformed_bytes_and_bad_questions_get_stable_reasons(served) -> None:
     _, stub, channel = served
     raw = channel.unary_unary(f"/{FLEET_SERVICE_NAME}/QueryEvents", request_serializer=lambda b: b,

@@ -1,0 +1,520 @@
+"""Fleet central at scale: simulated edge devices (several camera streams each) report through real gRPC
+ReportEvents to a central server process (``python -m server --role central``) on SQLite and on PostgreSQL.
+Per store and offered rate: sustained events/s, p50/p99 acknowledgement latency, the central's CPU and RSS,
+PostgreSQL's CPU, and the rest of the box's load (other work on a shared box skews every figure).
+
+    python -m bench.fleet_bench [--stores sqlite,postgresql] [--devices 200] [--streams 4] [--rates 5000]
+                                [--duration 30] [--warmup 5] [--window 4] [--interval 0.1] [--max-batch 500]
+                                [--procs 1] [--pg-fsync on|off] [--postgres-url URL] [--out bench/out/fleet_bench]
+
+Each device is what an agent's uploader does at steady state: events are produced open-loop at rate/devices per
+second (round-robin over its streams, gap-free sequences), and every ``interval`` the device sends what is pending
+(at most ``max_batch`` events) as one request while fewer than ``window`` requests await their acknowledgement.
+A central that falls behind therefore sees bigger batches, as it would from real agents. Acknowledgement latency
+is per request, from its send to its answer (which the central sends after the commit); "event p99" adds the
+time the oldest event of a request waited on the device. "Sustained" means the acknowledged rate kept up with the
+offered one (>= 97 %) and the device backlog stayed bounded.
+
+PostgreSQL: without ``--postgres-url``, Debian's server (``/usr/lib/postgresql/*/bin``) is started on a loopback
+port in a temporary directory with fsync and synchronous_commit ON (``--pg-fsync off`` for comparison only: an
+acknowledgement must survive power loss). SQLite runs WAL with synchronous=FULL (the store's only mode). Every run
+gets a fresh database and a fresh central process. Output: a Markdown table on stdout, ``fleet_bench.md`` and
+``fleet_bench.json`` under ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import platform
+import re
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import psutil
+
+from bench.grpc_bench import ServerProcess
+
+__all__ = ["main", "run_load", "percentile", "markdown", "BenchPostgres"]
+
+REPO = Path(__file__).resolve().parents[1]
+EVENT_TYPES = ("APPEARED", "UPDATED", "STABLE", "DISAPPEARED")
+PLATES = [f"{a}{b}{n:02d}{c}{d}{e}" for a, b, n, c, d, e in
+          zip("KLMNPRSTVW" * 50, "XYZABCDEFG" * 50, range(500), "ABCDEFGHJK" * 50, "LMNPRSTUVW" * 50,
+              "QRSTUVWXYZ" * 50)]
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) by the nearest-rank method; 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 100))))
+    return ordered[rank - 1]
+
+
+# ---- the simulated devices (run in worker processes) ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Load:
+    target: str
+    devices: Sequence[tuple[str, str]]  # (device id, its bearer token)
+    streams: int
+    rate_per_device: float
+    duration_s: float
+    warmup_s: float
+    window: int
+    interval_s: float
+    max_batch: int
+
+
+def _templates(streams: int):
+    """One fleet.v1 TextEvent per stream and the device's status, made through fleet.convert; events are copies
+    with their own sequence, time, track and text (cheap for the load generator, which shares the box with the
+    central). Every request carries the status, as the agent's uploader sends it."""
+    from fleet import convert
+    from fleet.model import DeviceStatus, Event
+
+    status = convert.status_message(DeviceStatus(bundle="ppocrv5-mobile", backend="openvino",
+                                                 precision={"det": "int8", "cls": "fp32", "rec": "int8"},
+                                                 software_version="0.1.0", drops={"OUTBOX_FULL": 0}))
+    return status, [convert.event_message(Event(
+        stream_id=f"cam-{s}", sequence=1, capture_time=0.0, type="APPEARED", track_id=0, text="KX71ABC",
+        confidence=0.93, polygon=((10.0, 20.0), (110.0, 20.0), (110.0, 52.0), (10.0, 52.0)), frame_width=1920,
+        frame_height=1080, bundle="ppocrv5-mobile", backend="openvino",
+        precision={"det": "int8", "cls": "fp32", "rec": "int8"}, frame_sequence=1)) for s in range(streams)]
+
+
+async def _device(stub, pb, eof, load: Load, index: int, templates, t0: float, wall0: float, out: dict) -> None:
+    """One device: a hello, then batches of what is due every interval within the window, until the end (times on
+    the event loop's clock, which is time.monotonic, shared by the processes)."""
+    device, token = load.devices[index]
+    status, templates = templates
+    rate = load.rate_per_device
+    s_count = load.streams
+    call = stub.ReportEvents(metadata=(("authorization", f"Bearer {token}"),))
+    await call.write(pb.ReportEventsRequest(device_id=device, batch_id=0))
+    hello = await call.read()
+    if hello.acks:
+        raise RuntimeError(f"{device}: the store already holds its streams ({len(hello.acks)})")
+    inflight: dict[int, tuple[float, float, int]] = {}  # batch -> (sent at, oldest event due at, events)
+    window = asyncio.Semaphore(load.window)
+    measure_from, end = t0 + load.warmup_s, t0 + load.warmup_s + load.duration_s
+    loop = asyncio.get_running_loop()
+
+    async def receive() -> None:
+        while True:
+            answer = await call.read()
+            if answer is eof:
+                return
+            now = loop.time()
+            sent_at, due_at, n = inflight.pop(answer.batch_id)
+            window.release()
+            if answer.stored_events != n or answer.duplicate_events or answer.out_of_order_events:
+                out["anomalies"] += 1
+            out["stored"] += answer.stored_events
+            if measure_from <= now < end:
+                out["stored_in_window"] += answer.stored_events
+            if measure_from <= sent_at < end:
+                out["ack_s"].append(now - sent_at)
+                out["event_s"].append(now - due_at)
+                out["batch_events"].append(n)
+
+    receiver = asyncio.ensure_future(receive())
+    sent, batch = 0, 0
+    await asyncio.sleep(max(0.0, t0 - loop.time()) + (index % 97) / 97 * load.interval_s)  # spread the phases
+    while True:
+        await window.acquire()
+        now = loop.time()
+        if now >= end:
+            window.release()
+            break
+        due = min(int((now - t0) * rate), sent + load.max_batch)
+        if due <= sent:
+            window.release()
+            await asyncio.sleep(load.interval_s)
+            continue
+        batch += 1
+        request = pb.ReportEventsRequest(device_id=device, batch_id=batch)
+        for j in range(sent, due):
+            event = request.events.add()
+            event.MergeFrom(templates[j % s_count])
+            event.sequence = j // s_count + 1
+            at = wall0 + j / rate
+            event.capture_time.seconds = int(at)
+            event.capture_time.nanos = int((at % 1) * 1e9)
+            event.type = 1 + (j // s_count) % 4
+            event.track_id = j // (4 * s_count)
+            event.text = PLATES[(index * 7 + j // (4 * s_count)) % len(PLATES)]
+        request.status.MergeFrom(status)
+        request.status.backlog_events = int((loop.time() - t0) * rate) - sent
+        inflight[batch] = (loop.time(), t0 + sent / rate, due - sent)
+        sent = due
+        await call.write(request)
+        backlog = int((loop.time() - t0) * rate) - sent
+        if backlog < load.max_batch:
+            await asyncio.sleep(load.interval_s)
+    out["backlog_at_end"] += max(0, int((end - t0) * rate) - sent)
+    out["produced"] += int((end - t0) * rate)
+    await call.done_writing()  # the central answers what is in flight, then ends the call
+    await asyncio.wait_for(receiver, timeout=120)
+
+
+async def _run_devices(load: Load, ready, go) -> dict:
+    import grpc
+
+    from clients.ocr_client.pb import fleet_pb2 as pb
+    from clients.ocr_client.pb import fleet_pb2_grpc
+
+    templates = _templates(load.streams)
+    channels = [grpc.aio.insecure_channel(load.target) for _ in range(max(1, len(load.devices) // 25))]
+    stubs = [fleet_pb2_grpc.FleetServiceStub(c) for c in channels]
+    for c in channels:
+        await c.channel_ready()
+    out: dict[str, Any] = {"stored": 0, "stored_in_window": 0, "anomalies": 0, "backlog_at_end": 0, "produced": 0,
+                           "ack_s": [], "event_s": [], "batch_events": []}
+    ready()
+    t0 = await asyncio.get_running_loop().run_in_executor(None, go)  # a shared monotonic start
+    wall0 = time.time() + (t0 - time.monotonic())
+    me = psutil.Process()
+    cpu_at: list[float] = []
+
+    async def sample_cpu() -> None:
+        for at in (t0 + load.warmup_s, t0 + load.warmup_s + load.duration_s):
+            await asyncio.sleep(max(0.0, at - time.monotonic()))
+            c = me.cpu_times()
+            cpu_at.append(c.user + c.system)
+
+    sampler = asyncio.ensure_future(sample_cpu())
+    await asyncio.gather(*(_device(stubs[i % len(stubs)], pb, grpc.aio.EOF, load, i, templates, t0, wall0, out)
+                           for i in range(len(load.devices))))
+    await sampler
+    for c in channels:
+        await c.close()
+    out["client_cpu_s"] = cpu_at[1] - cpu_at[0]
+    return out
+
+
+def _worker(load: Load, conn) -> None:
+    """A load process: connect, say ready, wait for the start, run, send the figures back."""
+    try:
+        result = asyncio.run(_run_devices(load, lambda: conn.send("ready"), conn.recv))
+        conn.send(result)
+    except BaseException as exc:  # the parent reports it
+        conn.send({"error": f"{type(exc).__name__}: {exc}"})
+    finally:
+        conn.close()
+
+
+# ---- the services ---------------------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class BenchPostgres:
+    """Debian's PostgreSQL on a loopback port, its data in a temporary directory; fsync and synchronous_commit ON
+    unless ``fsync`` is False. As root it runs as the ``postgres`` user (initdb refuses root)."""
+
+    def __init__(self, fsync: bool = True) -> None:
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                       key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+        if not found:
+            raise SystemExit("PostgreSQL is not installed (bash scripts/services.sh postgresql)")
+        self.bin = found[-1].parent
+        self.version = self.bin.parent.name
+        self.home = Path(tempfile.mkdtemp(prefix="fleet-bench-pg-"))
+        self.as_user: tuple[str, ...] = ()
+        if os.geteuid() == 0:
+            shutil.chown(self.home, "postgres", "postgres")
+            self.as_user = ("runuser", "-u", "postgres", "--")
+        self.port = _free_port()
+        self.fsync = fsync
+        self._run("initdb", "-D", str(self.home / "data"), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
+                  "--locale=C.UTF-8")
+        (self.home / "data" / "pg_hba.conf").write_text("local all all trust\nhost all all 127.0.0.1/32 trust\n")
+        onoff = "on" if fsync else "off"
+        options = (f"-p {self.port} -k {self.home} -c listen_addresses=127.0.0.1 -c max_connections=300 "
+                   f"-c fsync={onoff} -c synchronous_commit={onoff} -c full_page_writes={onoff} "
+                   "-c shared_buffers=256MB")
+        self._run("pg_ctl", "-D", str(self.home / "data"), "-l", str(self.home / "postgres.log"), "-o", options,
+                  "-w", "-t", "60", "start")
+
+    def _run(self, tool: str, *args: str) -> None:
+        done = subprocess.run([*self.as_user, str(self.bin / tool), *args], capture_output=True, text=True,
+                              timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"{tool} failed: {done.stderr.strip()[-1500:]}")
+
+    @property
+    def pid(self) -> int:
+        return int((self.home / "data" / "postmaster.pid").read_text().split()[0])
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+                             autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+    def close(self) -> None:
+        try:
+            self._run("pg_ctl", "-D", str(self.home / "data"), "-m", "fast", "-w", "-t", "60", "stop")
+        finally:
+            shutil.rmtree(self.home, ignore_errors=True)
+
+
+def _cpu_s(processes: list[psutil.Process]) -> dict[int, float]:
+    seconds = {}
+    for p in processes:
+        try:
+            c = p.cpu_times()
+            seconds[p.pid] = c.user + c.system
+        except psutil.Error:
+            pass
+    return seconds
+
+
+def _tree(pid: int | None) -> list[psutil.Process]:
+    if pid is None:
+        return []
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def _commit_seconds(metrics_port: int) -> tuple[float, float]:
+    """(sum, count) of the central's ocr_fleet_report_commit_seconds histogram."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as reply:
+        text = reply.read().decode()
+    total = re.search(r"^ocr_fleet_report_commit_seconds_sum (\S+)$", text, re.M)
+    count = re.search(r"^ocr_fleet_report_commit_seconds_count (\S+)$", text, re.M)
+    return (float(total.group(1)) if total else 0.0, float(count.group(1)) if count else 0.0)
+
+
+# ---- one run ----------------------------------------------------------------------------------------------------
+
+def _tokens(path: Path, names: Sequence[str]) -> tuple[list[tuple[str, str]], str]:
+    """A tokens file: one token per device (principal = device id, scope fleet.report), as a real fleet has, and one
+    for the bench's own questions. Returns the (device, token) pairs and the questions' token."""
+    from server.security.tokens import hash_token
+
+    pairs = [(name, secrets.token_urlsafe(24)) for name in names]
+    ops = secrets.token_urlsafe(24)
+    grants = [{"sha256": hash_token(tok), "principal": name, "scopes": ["fleet.report"]} for name, tok in pairs]
+    grants.append({"sha256": hash_token(ops), "principal": "bench-ops", "scopes": ["fleet.query"]})
+    path.write_text(json.dumps({"tokens": grants}))
+    return pairs, ops
+
+
+def run_load(store: str, url: str, *, devices: int, streams: int, rate: float, duration_s: float, warmup_s: float,
+             window: int, interval_s: float, max_batch: int, procs: int, pg_pid: int | None = None,
+             work: Path, tag: str = "dev") -> dict[str, Any]:
+    """One fresh central on ``url``, ``devices`` devices at ``rate`` events/s in total: the row of the table. The
+    central has credentials (a token per device, as in production), so each device reports only as itself."""
+    metrics_port = _free_port()
+    pairs, ops = _tokens(work / "tokens.json", [f"{tag}-{i:04d}" for i in range(devices)])
+    central = ServerProcess(["--role", "central", "--fleet-store", url, "--metrics-port", str(metrics_port),
+                             "--metrics-host", "127.0.0.1", "--log-format", "json",
+                             "--tokens-file", str(work / "tokens.json")])
+    try:
+        from clients.ocr_client.fleet import FleetClient
+
+        with FleetClient(central.target, timeout=30, token=ops) as client:
+            end = time.monotonic() + 60
+            while client.health() != "SERVING":
+                if time.monotonic() > end:
+                    raise RuntimeError("the central did not become SERVING:\n" + "".join(central.log[-20:]))
+                time.sleep(0.2)
+        loads = [Load(central.target, pairs[k::procs], streams, rate / devices, duration_s, warmup_s, window,
+                      interval_s, max_batch) for k in range(procs)]
+        ctx = multiprocessing.get_context("spawn")
+        pipes, workers = [], []
+        for load in loads:
+            parent, child = ctx.Pipe()
+            worker = ctx.Process(target=_worker, args=(load, child), daemon=True)
+            worker.start()
+            pipes.append(parent)
+            workers.append(worker)
+        for pipe in pipes:
+            first = pipe.recv()
+            if first != "ready":
+                raise RuntimeError(f"a load process failed: {first}")
+        t0 = time.monotonic() + 1.0
+        for pipe in pipes:
+            pipe.send(t0)
+        server = psutil.Process(central.process.pid)
+        peak_rss = [0]
+        stop = threading.Event()
+
+        def sample_rss() -> None:
+            while not stop.wait(0.25):
+                try:
+                    peak_rss[0] = max(peak_rss[0], server.memory_info().rss)
+                except psutil.Error:
+                    return
+
+        sampler = threading.Thread(target=sample_rss, daemon=True)
+        sampler.start()
+        time.sleep(max(0.0, t0 + warmup_s - time.monotonic()))
+        box0, central0, pg0 = psutil.cpu_times(), _cpu_s([server]), _cpu_s(_tree(pg_pid))
+        commit0 = _commit_seconds(metrics_port)
+        time.sleep(max(0.0, t0 + warmup_s + duration_s - time.monotonic()))
+        box1, central1, pg1 = psutil.cpu_times(), _cpu_s([server]), _cpu_s(_tree(pg_pid))
+        commit1 = _commit_seconds(metrics_port)
+        rss_end = server.memory_info().rss
+        results = [pipe.recv() for pipe in pipes]
+        stop.set()
+        for worker in workers:
+            worker.join(30)
+        errors = [r["error"] for r in results if "error" in r]
+        if errors:
+            raise RuntimeError("load process failed: " + "; ".join(errors))
+        with FleetClient(central.target, timeout=60, token=ops) as client:
+            stats = client.get_fleet_stats()
+    finally:
+        status = central.close()
+    acks = [s for r in results for s in r["ack_s"]]
+    waits = [s for r in results for s in r["event_s"]]
+    sizes = [n for r in results for n in r["batch_events"]]
+    stored = sum(r["stored"] for r in results)
+    busy = lambda c: c.user + c.nice + c.system + c.irq + c.softirq  # noqa: E731
+    central_cpu = sum(central1.get(p, 0) - central0.get(p, 0) for p in central1)
+    pg_cpu = sum(pg1[p] - pg0.get(p, 0.0) for p in pg1)
+    client_cpu = sum(r["client_cpu_s"] for r in results)
+    box_cpu = busy(box1) - busy(box0)
+    achieved = sum(r["stored_in_window"] for r in results) / duration_s
+    commits = commit1[1] - commit0[1]
+    return {
+        "store": store, "devices": devices, "streams": devices * streams, "offered_events_s": rate,
+        "events_s": round(achieved, 1), "sustained": achieved >= 0.97 * rate and
+        sum(r["backlog_at_end"] for r in results) <= rate,  # under a second of production waits on the devices
+        "ack_p50_ms": round(percentile(acks, 50) * 1000, 1), "ack_p99_ms": round(percentile(acks, 99) * 1000, 1),
+        "event_p99_ms": round(percentile(waits, 99) * 1000, 1),
+        "requests_s": round(len(acks) / duration_s, 1),
+        "mean_batch_events": round(statistics.fmean(sizes), 1) if sizes else 0.0,
+        "commit_mean_ms": round((commit1[0] - commit0[0]) / commits * 1000, 2) if commits else 0.0,
+        "central_cpu_pct": round(100 * central_cpu / duration_s, 1),
+        "central_rss_mb": round(max(peak_rss[0], rss_end) / 2**20, 1),
+        "postgres_cpu_pct": round(100 * pg_cpu / duration_s, 1) if pg_pid else None,
+        "load_cpu_pct": round(100 * client_cpu / duration_s, 1),
+        "other_cpu_pct": round(100 * (box_cpu - central_cpu - pg_cpu - client_cpu) / duration_s, 1),
+        "stored_total": stored, "store_events_total": stats.events, "anomalies": sum(r["anomalies"] for r in results),
+        "central_exit_status": status,
+    }
+
+
+# ---- report -----------------------------------------------------------------------------------------------------
+
+COLUMNS = [("store", "store"), ("devices", "devices"), ("streams", "streams"), ("offered_events_s", "offered ev/s"),
+           ("events_s", "acked ev/s"), ("sustained", "sustained"), ("ack_p50_ms", "ack p50 ms"),
+           ("ack_p99_ms", "ack p99 ms"), ("event_p99_ms", "event p99 ms"), ("mean_batch_events", "events/request"),
+           ("commit_mean_ms", "commit ms"), ("central_cpu_pct", "central CPU %"),
+           ("central_rss_mb", "central RSS MiB"), ("postgres_cpu_pct", "PostgreSQL CPU %"),
+           ("load_cpu_pct", "devices CPU %"), ("other_cpu_pct", "other CPU %")]
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    def cell(v: Any) -> str:
+        return "-" if v is None else ("yes" if v is True else "no" if v is False else str(v))
+
+    lines = ["| " + " | ".join(h for _, h in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(cell(r.get(k)) for k, _ in COLUMNS) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.fleet_bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--stores", default="sqlite,postgresql", help="comma list of sqlite, postgresql")
+    p.add_argument("--devices", type=int, default=200)
+    p.add_argument("--streams", type=int, default=4, help="streams (cameras) per device")
+    p.add_argument("--rates", default="5000", help="comma list of offered events/s (all devices together)")
+    p.add_argument("--duration", type=float, default=30.0, help="measured seconds per run")
+    p.add_argument("--warmup", type=float, default=5.0, help="seconds before the measured window")
+    p.add_argument("--window", type=int, default=4, help="requests a device has awaiting acknowledgement")
+    p.add_argument("--interval", type=float, default=0.1, help="seconds between a device's sends")
+    p.add_argument("--max-batch", type=int, default=500, help="events per request at most")
+    p.add_argument("--procs", type=int, default=1, help="load processes the devices are spread over")
+    p.add_argument("--pg-fsync", choices=("on", "off"), default="on")
+    p.add_argument("--postgres-url", help="a running PostgreSQL server (one fresh database per run is created)")
+    p.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "fleet_bench")
+    args = p.parse_args(argv)
+    stores = [s.strip() for s in args.stores.split(",") if s.strip()]
+    if set(stores) - {"sqlite", "postgresql"} or not stores:
+        p.error("--stores: sqlite and/or postgresql")
+    rates = [float(r) for r in args.rates.split(",")]
+    if args.devices < 1 or args.streams < 1 or args.procs < 1 or any(r <= 0 for r in rates):
+        p.error("--devices, --streams, --procs and --rates must be positive")
+    args.out.mkdir(parents=True, exist_ok=True)
+    pg: BenchPostgres | None = None
+    rows: list[dict[str, Any]] = []
+    work = Path(tempfile.mkdtemp(prefix="fleet-bench-"))
+    try:
+        for store in stores:
+            for k, rate in enumerate(rates):
+                pg_pid = None
+                if store == "sqlite":
+                    url = f"sqlite:///{work / f'fleet-{k}.db'}"
+                elif args.postgres_url:
+                    import psycopg
+
+                    name = f"fleet_bench_{os.getpid()}_{k}"
+                    base = args.postgres_url.replace("postgresql+psycopg://", "postgresql://")
+                    with psycopg.connect(base, autocommit=True) as conn:
+                        conn.execute(f'CREATE DATABASE "{name}"')
+                    url = base.rsplit("/", 1)[0] + "/" + name
+                else:
+                    pg = pg or BenchPostgres(fsync=args.pg_fsync == "on")
+                    url, pg_pid = pg.create_database(f"fleet_bench_{k}"), pg.pid
+                row = run_load(store, url, devices=args.devices, streams=args.streams, rate=rate,
+                               duration_s=args.duration, warmup_s=args.warmup, window=args.window,
+                               interval_s=args.interval, max_batch=args.max_batch, procs=args.procs, pg_pid=pg_pid,
+                               work=work)
+                if store == "postgresql":
+                    row["postgres"] = (f"Debian PostgreSQL {pg.version}, fsync {args.pg_fsync}" if pg
+                                       else "--postgres-url")
+                rows.append(row)
+                print(markdown([row]).splitlines()[-1], flush=True)
+    finally:
+        if pg is not None:
+            pg.close()
+        shutil.rmtree(work, ignore_errors=True)
+    table = markdown(rows)
+    settings = {k: v for k, v in vars(args).items() if k not in ("out", "postgres_url")}
+    report = {"host": {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
+                       "loadavg_after": os.getloadavg()},
+              "settings": settings, "command": "python -m bench.fleet_bench " + " ".join(sys.argv[1:] if argv is None
+                                                                                      else argv),
+              "rows": rows}
+    (args.out / "fleet_bench.json").write_text(json.dumps(report, indent=2))
+    (args.out / "fleet_bench.md").write_text(table)
+    print()
+    print(table, end="")
+    bad = [r for r in rows if r["anomalies"] or r["stored_total"] != r["store_events_total"]]
+    for r in bad:
+        print(f"{r['store']}: {r['anomalies']} answers were not 'all stored', or the store holds "
+              f"{r['store_events_total']} events for {r['stored_total']} acknowledged", file=sys.stderr)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
