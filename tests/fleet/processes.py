@@ -192,7 +192,7 @@ def check_exactly_once(target: str, device: str, outbox_path: Path) -> Tally:
     return Tally(sum(last.values()), counters, len(keys), duplicates, len(set(keys) & lost))
 
 
-def check_texts(target: str, device: str, replay_lines: dict[str, int]) -> None:
+def check_texts(target: str, device: str) -> None:
     """With resume, sequence n of a replayed stream carries the stream's line n (the right event, not just a
     count): holds when no event was refused under REJECT_NEW."""
     for s in stored_events(target, device):

@@ -19,7 +19,6 @@ from fleet.agent.config import config_of, load_config
 from fleet.agent.metrics import serve_metrics
 from fleet.agent.outbox import Outbox
 from fleet.agent.producers import replay_line
-from fleet.model import EventFilter
 from tests.fleet.processes import (AgentProcess, Central, check_exactly_once, check_texts, stored_events, wait_until,
                                    write_config, write_replay)
 from tests.stream import stream_videos
@@ -145,7 +144,7 @@ def test_agent_process_delivers_every_replayed_event_once_with_its_status(centra
     try:
         wait_until(drained(tmp_path / "outbox.db", 1200), 90, "the outbox to drain")
         tally = check_exactly_once(central.target, "agent-replay", tmp_path / "outbox.db")
-        check_texts(central.target, "agent-replay", {})
+        check_texts(central.target, "agent-replay")
         assert (tally.committed, tally.stored, tally.dropped) == (1200, 1200, {})
         # the status reported with the last batches (the agent also reports it every second when idle)
         wait_until(lambda: device(central.target, "agent-replay").status.backlog_events == 0, 10, "a status")

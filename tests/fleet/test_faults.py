@@ -106,7 +106,7 @@ def test_central_sigkilled_mid_stream_and_restarted(store_url: str, tmp_path: Pa
     time.sleep(1.0)
     run.central.start()
     tally = run.finish(run.total)
-    check_texts(run.central.target, run.device, {})
+    check_texts(run.central.target, run.device)
     assert stored_before == -1 and "UNAVAILABLE" in failures_seen(run)
     assert tally.stored == run.total and tally.dropped == {}
 
@@ -121,7 +121,7 @@ def test_agent_sigkilled_mid_upload_and_restarted(store_url: str, tmp_path: Path
         assert waiting > 0 and committed < run.total  # killed with events unacknowledged, the replay unfinished
         run.agent.start()  # resumes from the outbox (and the replay from its last commit)
     tally = run.finish(run.total)
-    check_texts(run.central.target, run.device, {})  # sequence n is still line n: nothing produced twice
+    check_texts(run.central.target, run.device)  # sequence n is still line n: nothing produced twice
     assert tally.stored == run.total and tally.dropped == {}
 
 
@@ -149,7 +149,7 @@ def test_postgresql_restarted_mid_stream(postgres: Postgres, tmp_path: Path, run
     run.wait_stored(150)
     postgres.restart()  # the central's connections die under it: STORE_UNAVAILABLE, then it recovers
     tally = run.finish(run.total)
-    check_texts(run.central.target, run.device, {})
+    check_texts(run.central.target, run.device)
     assert "STORE_UNAVAILABLE" in failures_seen(run)
     assert tally.stored == run.total and tally.dropped == {}
 
@@ -173,7 +173,7 @@ def test_an_outage_fills_the_outbox(policy: str, tmp_path: Path, runs) -> None:
     if policy == "DROP_OLDEST":
         assert tally.committed == run.total and drops["OUTBOX_FULL"] > 0 and drops["REJECTED_NEW"] == 0
         assert tally.stored == run.total - drops["OUTBOX_FULL"] + tally.dropped_but_stored
-        check_texts(run.central.target, run.device, {})
+        check_texts(run.central.target, run.device)
     else:
         assert drops["REJECTED_NEW"] > 0 and drops["OUTBOX_FULL"] == 0
         assert tally.committed + drops["REJECTED_NEW"] == run.total and tally.stored == tally.committed
