@@ -29,7 +29,7 @@ def test_alert_rules_are_valid() -> None:
     promtool = require_binary("promtool")
     checked = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=120)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 7 rules found" in checked.stdout
+    assert "SUCCESS: 8 rules found" in checked.stdout
 
 
 def test_alert_rules_fire_and_resolve() -> None:
