@@ -93,7 +93,7 @@ def test_info_readiness_and_process_metrics(measured) -> None:
     (labels, one), = samples["ocr_server_info"].items()
     labels = dict(labels)
     assert one == 1 and labels["bundle"] == engine.provenance.bundle and labels["backend"] == engine.provenance.backend
-    assert {labels[f"precision_{s}"] for s in ("det", "rec")} <= {"fp32", "int8"}
+    assert {labels[f"precision_{s}"] for s in ("det", "rec")} <= {"fp32", "bf16", "int8"}
     assert value(samples, "ocr_ready") == 1
     assert value(samples, "process_resident_memory_bytes") > 0
 
