@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from fleet.agent.config import AgentConfig
 from fleet.agent.outbox import Outbox
-from fleet.agent.producers import CameraProducer, Provenance, ReplayProducer
+from fleet.agent.producers import Admission, CameraProducer, Provenance, ReplayProducer
 from fleet.agent.uploader import Uploader
 from fleet.model import DeviceStatus
 
@@ -53,19 +53,21 @@ class Agent:
         self.version = software_version()
         self.provenance = Provenance()
         self.engine = None
+        self.admission = Admission()
         self.producers: list[Any] = []
         if config.cameras:
             self.engine = (engine_factory or self._engine)()
             self.provenance = Provenance.of_engine(self.engine)
             scheduler = self._scheduler() if len(config.cameras) > 1 else None
-            self.producers += [CameraProducer(c, self.engine, self.outbox, self.provenance, scheduler)
-                               for c in config.cameras]
-        self.producers += [ReplayProducer(r, self.outbox) for r in config.replay]
+            self.producers += [CameraProducer(c, self.engine, self.outbox, self.provenance, scheduler,
+                                              admission=self.admission) for c in config.cameras]
+        self.producers += [ReplayProducer(r, self.outbox, self.admission) for r in config.replay]
         self._client: Any = None
         self._status: DeviceStatus | None = None
         self._status_at = 0.0
         self.uploader = Uploader(self.outbox, session_factory or self._session, config.upload, self.status)
         self._stop = threading.Event()
+        self._stop_producers = threading.Event()
         self._threads: list[threading.Thread] = []
         self.metrics_port: int | None = None
 
@@ -120,13 +122,13 @@ class Agent:
 
             self.metrics_port = serve_metrics(self, self.config.metrics_host, self.config.metrics_port)
         for i, producer in enumerate(self.producers):
-            self._spawn(f"agent-producer-{i}", producer.run)
-        self._spawn("agent-uploader", self.uploader.run)
+            self._spawn(f"agent-producer-{i}", producer.run, self._stop_producers)
+        self._spawn("agent-uploader", self.uploader.run, self._stop)
 
-    def _spawn(self, name: str, target: Callable[[threading.Event], None]) -> None:
+    def _spawn(self, name: str, target: Callable[[threading.Event], None], stop: threading.Event) -> None:
         def run() -> None:
             try:
-                target(self._stop)
+                target(stop)
             except Exception:  # noqa: BLE001 - logged; the other parts go on
                 log.exception("%s failed", name)
 
@@ -142,7 +144,20 @@ class Agent:
         while not self._stop.is_set() and not (stop is not None and stop.is_set()):
             time.sleep(0.2)
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def drained(self) -> bool:
+        backlog = self.outbox.backlog()
+        return backlog.events == 0 and backlog.gaps == 0
+
+    def stop(self, grace_s: float = 0.0, timeout: float = 10.0) -> None:
+        """Stop the producers; then, for up to ``grace_s``, let the uploader deliver what is left (it ends as soon
+        as the central acknowledged everything); then end the call. What is not acknowledged stays in the outbox."""
+        self._stop_producers.set()
+        for thread in self._threads:
+            if thread.name.startswith("agent-producer"):
+                thread.join(timeout)
+        deadline = time.monotonic() + grace_s
+        while grace_s > 0 and time.monotonic() < deadline and not self.drained() and not self._stop.is_set():
+            time.sleep(0.05)
         self._stop.set()
         self.uploader.interrupt()
         for thread in self._threads:

@@ -1,5 +1,6 @@
-"""`python -m fleet agent --config FILE`: run the edge agent until SIGTERM or Ctrl-C (exit 0; the outbox keeps
-what was not delivered for the next start). A bad configuration is one line with its reason and exit 2."""
+"""`python -m fleet agent --config FILE`: run the edge agent until SIGTERM or Ctrl-C; then the producers stop, what
+the central acknowledges within ``[upload] grace`` leaves the outbox, and it exits 0 (the outbox keeps the rest for
+the next start). A bad configuration is one line with its reason and exit 2."""
 
 from __future__ import annotations
 
@@ -48,5 +49,5 @@ def main(argv: list[str] | None = None) -> int:
                     and agent.outbox.backlog().gaps == 0:
                 break
     finally:
-        agent.stop()
+        agent.stop(grace_s=agent.config.upload.grace_s)
     return 0

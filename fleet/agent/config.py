@@ -24,6 +24,9 @@
     backoff_initial = "0.5s"
     backoff_max = "30s"
     status_every = "10s"                         # a status-only report when there is nothing to send
+    linger = "0.2s"                              # the first event after a pause waits this long for others
+    grace = "10s"                                # on SIGTERM: producers stop, what the central acknowledges
+                                                 # within this long leaves the outbox, then exit
 
     [engine]                                     # EngineConfig fields (bundle, backend, precision, threads, ...)
     backend = "openvino"
@@ -100,6 +103,8 @@ class UploadConfig:
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
     status_every_s: float = 10.0
+    linger_s: float = 0.2  # after an idle spell, how long the first new event waits for company
+    grace_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -141,7 +146,7 @@ class AgentConfig:
             raise ConfigurationError(f"outbox policy must be one of {', '.join(POLICIES)}")
         u = self.upload
         if min(u.batch_events, u.batch_bytes, u.window) < 1 or min(u.ack_timeout_s, u.backoff_initial_s) <= 0 \
-                or u.backoff_max_s < u.backoff_initial_s or u.status_every_s <= 0:
+                or u.backoff_max_s < u.backoff_initial_s or u.status_every_s <= 0 or u.grace_s < 0:
             raise ConfigurationError("upload settings out of range (sizes >= 1, times > 0, backoff_max >= "
                                      "backoff_initial)")
         if self.outbox.max_bytes < 0 or self.outbox.ttl_s < 0:
@@ -160,7 +165,7 @@ def load_config(path: str | Path) -> AgentConfig:
 
 
 _DURATIONS = {"ttl": "ttl_s", "ack_timeout": "ack_timeout_s", "backoff_initial": "backoff_initial_s",
-              "backoff_max": "backoff_max_s", "status_every": "status_every_s"}
+              "backoff_max": "backoff_max_s", "status_every": "status_every_s", "grace": "grace_s"}
 
 
 def config_of(data: Mapping[str, Any]) -> AgentConfig:

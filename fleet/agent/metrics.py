@@ -7,6 +7,8 @@
     ocr_agent_connected                        1 while a report call is open and answered
     ocr_agent_upload_failures_total{reason}    report calls that ended in an error, by reason
     ocr_agent_events_sent_total                events sent (resends included)
+    ocr_agent_events_acked_total{result}       events the central acknowledged: stored, or duplicate (a resend)
+    ocr_agent_events_invalid_total{reason}     events never committed: the central's rules would refuse them
 """
 
 from __future__ import annotations
@@ -48,6 +50,16 @@ class AgentCollector(Collector):
         yield failures
         yield CounterMetricFamily("ocr_agent_events_sent", "Events sent to the central (resends included).",
                                   value=stats.events_sent)
+        acked = CounterMetricFamily("ocr_agent_events_acked", "Events the central acknowledged after its commit.",
+                                    labels=("result",))
+        acked.add_metric(("stored",), stats.events_stored)
+        acked.add_metric(("duplicate",), stats.duplicates)
+        yield acked
+        invalid = CounterMetricFamily("ocr_agent_events_invalid", "Events not committed to the outbox because the "
+                                      "central's rules refuse them.", labels=("reason",))
+        for reason, n in sorted(dict(self.agent.admission.invalid).items()):
+            invalid.add_metric((reason,), n)
+        yield invalid
 
 
 def serve_metrics(agent: Any, host: str, port: int) -> int:

@@ -1,8 +1,10 @@
 """What fills the outbox: cameras run through ``edge_runtime.stream`` in this process, or a JSON-lines replay.
 
 Each producer turns text events into ``fleet.model.Event`` and appends them to the outbox, one commit per frame
-(or per replayed line); an event counts as produced once that commit returned. A producer never waits for the
-central: the outbox absorbs an outage (within its bounds) while the cameras keep reading.
+(or per replayed line); an event counts as produced once that commit returned. Before that, ``Admission`` checks
+each event with the central's own rules (``fleet.central.validate_report``): an event the central would refuse is
+never committed (logged and counted by reason), so no committed event can block its stream. A producer never
+waits for the central: the outbox absorbs an outage (within its bounds) while the cameras keep reading.
 """
 
 from __future__ import annotations
@@ -11,15 +13,19 @@ import json
 import logging
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from edge_runtime.stream.types import FrameResult, TrackEvent
 from fleet.agent.config import CameraConfig, ReplayConfig
 from fleet.agent.outbox import Outbox
+from fleet.central import validate_report
+from fleet.errors import FleetRequestError
 from fleet.model import EVENT_TYPES, Event
 
-__all__ = ["Provenance", "event_of_track", "CameraProducer", "ReplayProducer", "replay_events", "replay_line"]
+__all__ = ["Provenance", "Admission", "event_of_track", "CameraProducer", "ReplayProducer", "replay_events",
+           "replay_line"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +40,35 @@ class Provenance:
     def of_engine(cls, engine: Any) -> "Provenance":
         p = engine.provenance
         return cls(p.bundle, p.backend, dict(p.precision))
+
+
+class Admission:
+    """The central's contract checked on the box, before an event is committed: one the central would refuse
+    (EVENT_INVALID: a confidence outside 0..1, an unknown type, a text too long, a NUL, ...) gets no sequence and
+    never enters the outbox. Counted by reason (``ocr_agent_events_invalid_total``) and logged; shared by every
+    producer of an agent (its counts are this process's)."""
+
+    DEVICE = "agent"  # the device is the call's business, not the event's: any valid id checks the events
+
+    def __init__(self) -> None:
+        self.invalid: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def admit(self, stream_id: str, events: list[Event], count: bool = True) -> list[Event]:
+        """The events the central would accept, in order; with ``count`` the others are logged and counted."""
+        good = []
+        for event in events:
+            try:
+                validate_report(self.DEVICE, [replace(event, stream_id=stream_id, sequence=1)], (), None, 1)
+            except FleetRequestError as exc:
+                if count:
+                    with self._lock:
+                        self.invalid[exc.reason] = self.invalid.get(exc.reason, 0) + 1
+                    log.error("event of stream %r not committed: the central would refuse it (%s: %s)",
+                              stream_id[:128], exc.reason, exc.message)
+            else:
+                good.append(event)
+        return good
 
 
 def event_of_track(stream_id: str, event: TrackEvent, result: FrameResult, frame_size: tuple[int, int],
@@ -51,9 +86,11 @@ class CameraProducer:
     turns) -> outbox. ``run`` returns when the source ends or ``stop`` is set."""
 
     def __init__(self, camera: CameraConfig, engine: Any, outbox: Outbox, provenance: Provenance,
-                 scheduler: Any = None, source_factory: Callable[[CameraConfig], Any] | None = None) -> None:
+                 scheduler: Any = None, source_factory: Callable[[CameraConfig], Any] | None = None,
+                 admission: Admission | None = None) -> None:
         self.camera, self.engine, self.outbox, self.provenance = camera, engine, outbox, provenance
         self.scheduler = scheduler
+        self.admission = admission or Admission()
         self.source_factory = source_factory or _video_source
         self.frames = 0
         self.events = 0
@@ -68,10 +105,12 @@ class CameraProducer:
             for result in results:
                 self.frames += not result.final
                 if result.events:
-                    events = [event_of_track(self.camera.stream_id, e, result, size_box[0], self.provenance)
-                              for e in result.events]
-                    self.outbox.append(self.camera.stream_id, events)
-                    self.events += len(events)
+                    events = self.admission.admit(self.camera.stream_id, [
+                        event_of_track(self.camera.stream_id, e, result, size_box[0], self.provenance)
+                        for e in result.events])
+                    if events:
+                        self.outbox.append(self.camera.stream_id, events)
+                        self.events += len(events)
                 if stop.is_set():
                     break
         finally:
@@ -146,10 +185,12 @@ class ReplayProducer:
 
     With ``resume`` a restarted agent skips, per stream, as many events as the outbox has already given a
     sequence to, so a replay interrupted by a crash goes on where its last commit ended (events refused under
-    REJECT_NEW got no sequence and are read again)."""
+    REJECT_NEW got no sequence and are read again; events the admission refuses got none either and are passed
+    over without counting against the skip)."""
 
-    def __init__(self, replay: ReplayConfig, outbox: Outbox) -> None:
+    def __init__(self, replay: ReplayConfig, outbox: Outbox, admission: Admission | None = None) -> None:
         self.replay, self.outbox = replay, outbox
+        self.admission = admission or Admission()
         self.events = 0
         self.done = threading.Event()
 
@@ -161,7 +202,10 @@ class ReplayProducer:
             for event in replay_events(self.replay.path, self.replay.stream_id):
                 if stop.is_set():
                     return
-                if skip.get(event.stream_id, 0) > 0:
+                skipping = skip.get(event.stream_id, 0) > 0
+                if not self.admission.admit(event.stream_id, [event], count=not skipping):
+                    continue  # never committed, neither now nor before the restart
+                if skipping:
                     skip[event.stream_id] -= 1
                     continue
                 if rate > 0:  # paced: event n is due n/rate after the first

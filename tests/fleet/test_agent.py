@@ -1,10 +1,13 @@
 """The edge agent against a real central process on loopback: `python -m fleet agent` with a camera clip read by the
-real models, replayed events delivered exactly once with the device's status, a refused event quarantined while
-the stream goes on, the metrics it serves; its configuration file and its refusals."""
+real models, replayed events delivered exactly once with the device's status, an event the central's rules refuse
+never committed (and one committed without that check quarantined) while the stream goes on, SIGTERM delivering
+what is left within the grace period, the metrics it serves; its configuration file and its refusals."""
 
 from __future__ import annotations
 
 import json
+import signal
+from dataclasses import replace
 import urllib.request
 from pathlib import Path
 
@@ -18,9 +21,11 @@ from fleet.agent.cli import main as agent_main
 from fleet.agent.config import config_of, load_config
 from fleet.agent.metrics import serve_metrics
 from fleet.agent.outbox import Outbox
-from fleet.agent.producers import replay_line
-from tests.fleet.processes import (AgentProcess, Central, check_exactly_once, check_texts, stored_events, wait_until,
-                                   write_config, write_replay)
+from fleet.agent.producers import Admission, replay_line
+from fleet.model import Event
+from tests.fleet.processes import (AgentProcess, Central, check_exactly_once, check_texts, stored_events, text_of,
+                                   wait_until, write_config, write_replay)
+from tests.fleet.proxy import FaultProxy
 from tests.stream import stream_videos
 
 
@@ -40,6 +45,15 @@ def drained(outbox: Path, total: int | None = None):
             box.close()
         return backlog.events == 0 and backlog.gaps == 0 and (total is None or sum(last.values()) == total)
     return check
+
+
+def backlog_of(path: Path, what: str = "backlog"):
+    """The outbox's backlog (or another reading) from beside the agent that writes it."""
+    box = Outbox(path)
+    try:
+        return getattr(box, what)()
+    finally:
+        box.close()
 
 
 def device(target: str, device_id: str):
@@ -157,22 +171,68 @@ def test_agent_process_delivers_every_replayed_event_once_with_its_status(centra
     assert code == 0, agent.tail()
 
 
-def test_a_refused_event_is_quarantined_counted_and_the_stream_goes_on(central: Central, tmp_path: Path) -> None:
+def test_an_event_the_central_would_refuse_is_never_committed(central: Central, tmp_path: Path) -> None:
+    """Checked with the central's own rules before the commit: the bad line gets no sequence, the stream's
+    sequences stay gap-free, and after a restart the replay resumes at the right line (the bad one skipped again,
+    not counted against what was committed)."""
     replay = write_replay(tmp_path / "events.jsonl", ["dock"], 120)
     lines = replay.read_text().splitlines()
     bad = json.loads(lines[49])
-    bad["confidence"] = 1.5  # the contract says 0..1: the central refuses the whole batch that carries it
+    bad["confidence"] = 1.5  # the contract says 0..1: the central would refuse the whole batch carrying it
     lines[49] = json.dumps(bad)
     replay.write_text("\n".join(lines) + "\n")
+    settings = {"device_id": "agent-invalid", "central": {"target": central.target},
+                "outbox": {"path": str(tmp_path / "outbox.db"), "ttl": "0"},
+                "upload": {"batch_events": 40, "backoff_initial": "0.05s", "backoff_max": "0.5s"},
+                "replay": [{"path": str(replay)}]}
+    first = Agent(config_of({**settings, "replay": [{"path": str(replay), "rate": 200.0}]}))
+    first.start()
+    wait_until(lambda: first.outbox.last_sequences().get("dock", 0) >= 70, 30, "the replay past the bad line")
+    first.stop()
+    assert first.admission.invalid == {"EVENT_INVALID": 1}
+    agent = Agent(config_of(settings))  # a restart: the replay resumes after its last commit
+    agent.start()
+    try:
+        wait_until(lambda: agent.producers_done() and agent.drained(), 60, "the outbox to drain")
+        assert agent.outbox.last_sequences() == {"dock": 119} and agent.outbox.quarantined() == []
+        assert agent.admission.invalid == {} and agent.uploader.stats.failures == 0  # nothing refused by the central
+    finally:
+        agent.stop()
+    tally = check_exactly_once(central.target, "agent-invalid", tmp_path / "outbox.db")
+    assert (tally.committed, tally.stored, tally.dropped) == (119, 119, {})
+    texts = [s.event.text for s in stored_events(central.target, "agent-invalid")]
+    assert texts == [text_of("dock", n) for n in range(1, 121) if n != 50]  # each line once, in order
+
+
+def test_admission_uses_the_centrals_rules() -> None:
+    good = Event("", 0, 1_700_000_000.0, "STABLE", 1, "KX71 ABC", 0.9, ((0, 0), (9, 0), (9, 3), (0, 3)), 640, 360)
+    bad = [replace(good, **change) for change in (
+        {"confidence": float("nan")}, {"type": "SEEN"}, {"text": "A\x00B"}, {"text": "X" * 1025},
+        {"polygon": tuple((float(i), 0.0) for i in range(17))}, {"capture_time": float("inf")})]
+    admission = Admission()
+    assert admission.admit("gate", [good, *bad, good]) == [good, good]
+    assert admission.invalid == {"EVENT_INVALID": len(bad)}
+    assert admission.admit("", [good]) == [] and admission.admit("g" * 129, [good]) == []  # stream ids too
+
+
+def test_an_event_committed_without_the_check_is_quarantined_and_the_stream_goes_on(central: Central,
+                                                                                   tmp_path: Path) -> None:
+    """An outbox written before the check (an older agent): the central refuses the batch carrying the event, the
+    uploader finds it alone, the outbox quarantines it and declares it a REFUSED gap; the rest is delivered."""
+    box = Outbox(tmp_path / "outbox.db")
+    events = [Event("", 0, 1_700_000_000.0 + n, "STABLE", n, text_of("dock", n), 1.5 if n == 50 else 0.9,
+                    ((0, 0), (9, 0), (9, 3), (0, 3)), 640, 360) for n in range(1, 121)]
+    box.append("dock", events)
+    box.close()
+    (tmp_path / "none.jsonl").write_text("")
     config = config_of({"device_id": "agent-refused", "central": {"target": central.target},
                         "outbox": {"path": str(tmp_path / "outbox.db"), "ttl": "0"},
                         "upload": {"batch_events": 40, "backoff_initial": "0.05s", "backoff_max": "0.5s"},
-                        "replay": [{"path": str(replay)}]})
+                        "replay": [{"path": str(tmp_path / "none.jsonl")}]})
     agent = Agent(config)
     agent.start()
     try:
-        wait_until(lambda: agent.outbox.backlog().events == 0 and agent.outbox.backlog().gaps == 0, 60,
-                   "the outbox to drain past the refused event")
+        wait_until(agent.drained, 60, "the outbox to drain past the refused event")
         (event, refusal, _), = agent.outbox.quarantined()
         assert (event.sequence, event.confidence, refusal) == (50, 1.5, "EVENT_INVALID")
         assert agent.uploader.stats.quarantined == 1 and agent.outbox.backlog().drops["REFUSED"] == 1
@@ -184,6 +244,32 @@ def test_a_refused_event_is_quarantined_counted_and_the_stream_goes_on(central: 
     assert (tally.committed, tally.stored, tally.dropped) == (120, 119, {"REFUSED": 1})
     seen = device(central.target, "agent-refused")
     assert seen.status.drops.get("REFUSED") == 1 and seen.streams[0].acked_sequence == 120
+
+
+def test_sigterm_delivers_what_is_left_within_the_grace_period(central: Central, tmp_path: Path) -> None:
+    """The central unreachable while events pile up; it comes back as the agent is told to stop: the producers
+    stop at once, the backlog is delivered within the grace period, exit 0 with an empty outbox."""
+    proxy = FaultProxy(("127.0.0.1", central.port))
+    proxy.set_mode("drop")
+    replay = write_replay(tmp_path / "events.jsonl", ["exit-1", "exit-2"], 2000)
+    config = write_config(tmp_path / "agent.toml", "agent-sigterm", f"127.0.0.1:{proxy.port}",
+                          tmp_path / "outbox.db", [(replay, 400.0)], backoff_max="0.3s")
+    config.write_text(config.read_text().replace("[upload]\n", '[upload]\ngrace = "30s"\n'))
+    agent = AgentProcess(config).start()
+    try:
+        wait_until(lambda: backlog_of(tmp_path / "outbox.db").events >= 200, 30, "a backlog")
+        proxy.set_mode("pass")
+        agent.process.send_signal(signal.SIGTERM)
+        assert agent.process.wait(60) == 0, agent.tail()
+    finally:
+        agent.stop()
+        proxy.close()
+    backlog = backlog_of(tmp_path / "outbox.db")
+    committed = sum(backlog_of(tmp_path / "outbox.db", "last_sequences").values())
+    assert backlog.events == 0 and backlog.gaps == 0
+    assert 200 <= committed < 4000  # the replay was stopped, not finished
+    tally = check_exactly_once(central.target, "agent-sigterm", tmp_path / "outbox.db")
+    assert (tally.committed, tally.stored, tally.dropped) == (committed, committed, {})
 
 
 def test_agent_metrics_name_what_the_alerts_watch(central: Central, tmp_path: Path) -> None:
@@ -207,6 +293,7 @@ def test_agent_metrics_name_what_the_alerts_watch(central: Central, tmp_path: Pa
     assert values["ocr_outbox_pending_items"] == 30 and values["ocr_outbox_oldest_age_seconds"] > 0
     assert values['ocr_outbox_dropped_events_total{reason="OUTBOX_FULL"}'] == 0
     assert values["ocr_agent_connected"] == 0 and any(k.startswith("ocr_agent_upload_failures_total") for k in values)
+    assert values['ocr_agent_events_acked_total{result="stored"}'] == 0 and values["ocr_agent_events_sent_total"] == 0
 
 
 def test_camera_events_read_by_the_real_models_reach_the_central(central: Central, tmp_path: Path) -> None:
