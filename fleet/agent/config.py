@@ -8,7 +8,7 @@
     target = "central.example:50051"
     tls = true                                   # ca / cert / key (mTLS) are file paths; token or token_file
     ca = "/etc/edge-ocr/ca.pem"
-    token_file = "/etc/edge-ocr/token"
+    token_file = "/etc/edge-ocr/token"           # or token = "..."; neither: the environment's OCR_TOKEN
 
     [outbox]
     path = "/var/lib/edge-ocr/outbox.db"
@@ -50,6 +50,7 @@ does not silently fall back to a default.
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,9 +81,10 @@ class CentralConfig:
     server_name: str = ""
 
     def bearer(self) -> str | None:
+        """token_file (read at each connect, so a rotated token is picked up), else token, else ``OCR_TOKEN``."""
         if self.token_file:
             return Path(self.token_file).read_text(encoding="utf-8").strip()
-        return self.token or None
+        return self.token or os.environ.get("OCR_TOKEN") or None
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,10 @@ def config_of(data: Mapping[str, Any]) -> AgentConfig:
                    for i, r in enumerate(_tables(data.pop("replay", []), "replay")))
     if data:
         raise ConfigurationError(f"agent config: unknown section(s) {', '.join(sorted(data))}")
+    for name in ("ca", "cert", "key", "token_file"):  # found now, not at the first connect hours later
+        value = getattr(central, name)
+        if value and not Path(value).is_file():
+            raise ConfigurationError(f"agent config [central] {name}: no file {value}")
     try:
         return AgentConfig(central=central, outbox=outbox, upload=upload, engine=engine, cameras=cameras,
                            replay=replay, **top)

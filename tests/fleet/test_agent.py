@@ -120,12 +120,23 @@ def test_configuration_file_reads_into_typed_settings(tmp_path: Path) -> None:
     {"engine": {"backend": "tpu"}},
     {"cameras": [], "replay": []},
     {"surprise": {}},
+    {"central": {"token_file": "/nonexistent/token"}},
+    {"upload": {"grace": "-1s"}},
 ])
 def test_bad_configuration_is_refused_with_a_reason(change: dict) -> None:
     base = {"device_id": "d", "replay": [{"path": "x.jsonl"}]}
     with pytest.raises(ConfigurationError) as caught:
         config_of({**base, **change})
     assert caught.value.reason == "INVALID_CONFIGURATION"
+
+
+def test_the_token_comes_from_the_file_the_setting_or_the_environment(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("OCR_TOKEN", "from-env")
+    base = {"device_id": "d", "replay": [{"path": "x.jsonl"}]}
+    assert config_of(base).central.bearer() == "from-env"
+    assert config_of({**base, "central": {"token": "inline"}}).central.bearer() == "inline"
+    (tmp_path / "token").write_text("from-file\n")
+    assert config_of({**base, "central": {"token_file": str(tmp_path / "token")}}).central.bearer() == "from-file"
 
 
 def test_agent_command_refuses_a_bad_configuration_in_one_line(tmp_path: Path, capsys) -> None:
