@@ -35,6 +35,7 @@ HELP = {  # command -> words its --help must show (subcommands where it has them
     "fleet watch": ([PY, "-m", "fleet", "watch"], ["--cursor", "--max-events", "--for", "--text"]),
     "fleet stats": ([PY, "-m", "fleet", "stats"], ["--format"]),
     "fleet delete": ([PY, "-m", "fleet", "delete"], ["DEVICE", "--yes"]),
+    "fleet agent": ([PY, "-m", "fleet", "agent"], ["--config", "--exit-when-done"]),
 }
 if OCR_CLIENT:
     HELP["ocr-client"] = ([OCR_CLIENT], ["recognize", "info", "health", "bench"])
