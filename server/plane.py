@@ -78,7 +78,7 @@ class OcrPlane:
         self._sizes: dict[str, dict[int, int]] = {}  # stage -> {rows per run: runs started}
         # frames of all open streams, one per stream in turn, a few at a time, on the inference executor
         self.streams = FrameScheduler(self._infer, config.inference_threads)
-        self._slots = threading.Lock()  # _active and _streams change on the event loop and on worker threads
+        self._slots = threading.Lock()  # _active, _streams and _sizes change on the event loop and worker threads
         self._active = 0
         self._streams = 0
         self._ready = threading.Event()
@@ -232,13 +232,15 @@ class OcrPlane:
             self.stats.detections += 1
         elif run.stage == "rec":
             self.stats.recognitions += 1
-        sizes = self._sizes.setdefault(run.stage, {})
-        sizes[len(run.blob)] = sizes.get(len(run.blob), 0) + 1
+        with self._slots:
+            sizes = self._sizes.setdefault(run.stage, {})
+            sizes[len(run.blob)] = sizes.get(len(run.blob), 0) + 1
         return engine.submit(run, spread)
 
     def run_sizes(self, stage: str) -> dict[int, int]:
         """Model runs started per number of rows (text lines, images) since start, for ``stage`` (metrics)."""
-        return dict(self._sizes.get(stage, {}))
+        with self._slots:
+            return dict(self._sizes.get(stage, {}))
 
     @property
     def queued_lines(self) -> int:
@@ -255,9 +257,9 @@ class OcrPlane:
 
     async def recognize_many(self, items: Sequence[tuple[ImageSource, bool]],
                              deadline: float | None = None) -> list[OcrResult | Exception]:
-        """Several images at once (they batch with each other and with other calls). A failed image yields its
-        exception in place of its result (a bad image, or an internal failure), so the others still answer;
-        only a passed deadline fails the whole call."""
+        """Several images at once (their runs overlap, or batch, with each other and with other calls'). A
+        failed image yields its exception in place of its result (a bad image, or an internal failure), so the
+        others still answer; only a passed deadline fails the whole call."""
         async def one(source: ImageSource, skip: bool) -> OcrResult | Exception:
             try:
                 return await self.recognize(source, skip, deadline)
