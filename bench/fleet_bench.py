@@ -1,19 +1,22 @@
 """Fleet central at scale: simulated edge devices (several camera streams each) report through real gRPC
 ReportEvents to a central server process (``python -m server --role central``) on SQLite and on PostgreSQL.
 Per store and offered rate: sustained events/s, p50/p99 acknowledgement latency, the central's CPU and RSS,
-PostgreSQL's CPU, and the rest of the box's load (other work on a shared box skews every figure).
+PostgreSQL's CPU, the load processes' CPU and the rest of the box's (every CPU figure is a share of all the box's
+cores, read from /proc/PID/stat through psutil; on a shared box other work skews every figure, so it is shown).
 
     python -m bench.fleet_bench [--stores sqlite,postgresql] [--devices 200] [--streams 4] [--rates 5000]
-                                [--duration 30] [--warmup 5] [--window 4] [--interval 0.1] [--max-batch 500]
-                                [--procs 1] [--pg-fsync on|off] [--postgres-url URL] [--out bench/out/fleet_bench]
+                                [--duration 30] [--warmup 5] [--window 4] [--linger 0.2] [--max-batch 500]
+                                [--procs 1] [--pg-fsync on|off] [--postgres-url URL] [--out bench/out/fleet]
 
-Each device is what an agent's uploader does at steady state: events are produced open-loop at rate/devices per
-second (round-robin over its streams, gap-free sequences), and every ``interval`` the device sends what is pending
-(at most ``max_batch`` events) as one request while fewer than ``window`` requests await their acknowledgement.
-A central that falls behind therefore sees bigger batches, as it would from real agents. Acknowledgement latency
-is per request, from its send to its answer (which the central sends after the commit); "event p99" adds the
-time the oldest event of a request waited on the device. "Sustained" means the acknowledged rate kept up with the
-offered one (>= 97 %) and the device backlog stayed bounded.
+Each device is a thread driving the client library's ``FleetClient.report_session`` the way the agent's uploader
+does: a hello, then batches of what is pending (at most ``max_batch`` events, the device's status with each) while
+fewer than ``window`` await their acknowledgement, the oldest's acknowledgement awaited while any are in flight, and
+after an idle spell the next event waits ``linger`` for company. Events are produced open-loop at rate/devices per
+second (round-robin over the device's streams, gap-free sequences), so a central that falls behind sees bigger
+batches, as it would from real agents. Acknowledgement latency is per request, from its send to its answer (which
+the central sends after the commit); "event p99" adds the time the oldest event of a request waited on the device.
+"Sustained" means the acknowledged rate kept up with the offered one (>= 97 %) and the device backlog stayed
+bounded. The load processes share the box with the central: their CPU is in the table.
 
 PostgreSQL: without ``--postgres-url``, Debian's server (``/usr/lib/postgresql/*/bin``) is started on a loopback
 port in a temporary directory with fsync and synchronous_commit ON (``--pg-fsync off`` for comparison only: an
@@ -25,7 +28,7 @@ gets a fresh database and a fresh central process. Output: a Markdown table on s
 from __future__ import annotations
 
 import argparse
-import asyncio
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -41,18 +44,22 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+import grpc
 import psutil
 
 from bench.grpc_bench import ServerProcess
+from clients.ocr_client.client import open_channel
+from clients.ocr_client.fleet import FleetClient
+from fleet.model import EVENT_TYPES, DeviceStatus, Event
 
 __all__ = ["main", "run_load", "percentile", "markdown", "BenchPostgres"]
 
 REPO = Path(__file__).resolve().parents[1]
-EVENT_TYPES = ("APPEARED", "UPDATED", "STABLE", "DISAPPEARED")
 PLATES = [f"{a}{b}{n:02d}{c}{d}{e}" for a, b, n, c, d, e in
           zip("KLMNPRSTVW" * 50, "XYZABCDEFG" * 50, range(500), "ABCDEFGHJK" * 50, "LMNPRSTUVW" * 50,
               "QRSTUVWXYZ" * 50)]
@@ -78,133 +85,124 @@ class Load:
     duration_s: float
     warmup_s: float
     window: int
-    interval_s: float
+    linger_s: float
     max_batch: int
 
 
-def _templates(streams: int):
-    """One fleet.v1 TextEvent per stream and the device's status, made through fleet.convert; events are copies
-    with their own sequence, time, track and text (cheap for the load generator, which shares the box with the
-    central). Every request carries the status, as the agent's uploader sends it."""
-    from fleet import convert
-    from fleet.model import DeviceStatus, Event
-
-    status = convert.status_message(DeviceStatus(bundle="ppocrv5-mobile", backend="openvino",
-                                                 precision={"det": "int8", "cls": "fp32", "rec": "int8"},
-                                                 software_version="0.1.0", drops={"OUTBOX_FULL": 0}))
-    return status, [convert.event_message(Event(
-        stream_id=f"cam-{s}", sequence=1, capture_time=0.0, type="APPEARED", track_id=0, text="KX71ABC",
-        confidence=0.93, polygon=((10.0, 20.0), (110.0, 20.0), (110.0, 52.0), (10.0, 52.0)), frame_width=1920,
-        frame_height=1080, bundle="ppocrv5-mobile", backend="openvino",
-        precision={"det": "int8", "cls": "fp32", "rec": "int8"}, frame_sequence=1)) for s in range(streams)]
+PRECISION = {"det": "int8", "cls": "fp32", "rec": "int8"}
+STATUS = DeviceStatus(bundle="ppocrv5-mobile", backend="openvino", precision=PRECISION, software_version="0.1.0",
+                      drops={"OUTBOX_FULL": 0})
+POLYGON = ((10.0, 20.0), (110.0, 20.0), (110.0, 52.0), (10.0, 52.0))
 
 
-async def _device(stub, pb, eof, load: Load, index: int, templates, t0: float, wall0: float, out: dict) -> None:
-    """One device: a hello, then batches of what is due every interval within the window, until the end (times on
-    the event loop's clock, which is time.monotonic, shared by the processes)."""
-    device, token = load.devices[index]
-    status, templates = templates
-    rate = load.rate_per_device
-    s_count = load.streams
-    call = stub.ReportEvents(metadata=(("authorization", f"Bearer {token}"),))
-    await call.write(pb.ReportEventsRequest(device_id=device, batch_id=0))
-    hello = await call.read()
-    if hello.acks:
-        raise RuntimeError(f"{device}: the store already holds its streams ({len(hello.acks)})")
-    inflight: dict[int, tuple[float, float, int]] = {}  # batch -> (sent at, oldest event due at, events)
-    window = asyncio.Semaphore(load.window)
+def _event(index: int, j: int, streams: int, at: float) -> Event:
+    """The device's j-th event (0-based, round-robin over its streams: gap-free sequences per stream)."""
+    return Event(stream_id=f"cam-{j % streams}", sequence=j // streams + 1, capture_time=at,
+                 type=EVENT_TYPES[(j // streams) % 4], track_id=j // (4 * streams),
+                 text=PLATES[(index * 7 + j // (4 * streams)) % len(PLATES)], confidence=0.93, polygon=POLYGON,
+                 frame_width=1920, frame_height=1080, bundle="ppocrv5-mobile", backend="openvino",
+                 precision=PRECISION, frame_sequence=j)
+
+
+def _device(client: FleetClient, load: Load, index: int, t0: float, wall0: float, out: dict,
+            lock: threading.Lock) -> None:
+    """One device, as the agent's uploader drives its ReportSession: a hello, then while events are pending and
+    fewer than ``window`` batches await their acknowledgement, send a batch (at most ``max_batch`` events, the
+    device's status with it); with batches in flight, wait for the oldest's acknowledgement; when all is sent
+    and acknowledged, wait for the next event and then ``linger`` for others to join it. Events are produced
+    open-loop at the device's rate, so a central that falls behind sees bigger batches, as from real agents."""
+    device = load.devices[index][0]
+    rate, streams = load.rate_per_device, load.streams
     measure_from, end = t0 + load.warmup_s, t0 + load.warmup_s + load.duration_s
-    loop = asyncio.get_running_loop()
-
-    async def receive() -> None:
+    ack_s, event_s, sizes = [], [], []
+    stored = stored_in_window = anomalies = 0
+    session = client.report_session(device)
+    try:
+        session.send(0, status=STATUS)
+        if session.receive(60)[1].acks:
+            raise RuntimeError(f"{device}: the store already holds its streams")
+        time.sleep(max(0.0, t0 - time.monotonic()) + (index % 97) / 97 * load.linger_s)  # spread the phases
+        inflight: deque[tuple[int, float, float, int]] = deque()  # (batch, sent at, oldest event due at, events)
+        sent = batch = 0
         while True:
-            answer = await call.read()
-            if answer is eof:
-                return
-            now = loop.time()
-            sent_at, due_at, n = inflight.pop(answer.batch_id)
-            window.release()
-            if answer.stored_events != n or answer.duplicate_events or answer.out_of_order_events:
-                out["anomalies"] += 1
-            out["stored"] += answer.stored_events
-            if measure_from <= now < end:
-                out["stored_in_window"] += answer.stored_events
-            if measure_from <= sent_at < end:
-                out["ack_s"].append(now - sent_at)
-                out["event_s"].append(now - due_at)
-                out["batch_events"].append(n)
-
-    receiver = asyncio.ensure_future(receive())
-    sent, batch = 0, 0
-    await asyncio.sleep(max(0.0, t0 - loop.time()) + (index % 97) / 97 * load.interval_s)  # spread the phases
-    while True:
-        await window.acquire()
-        now = loop.time()
-        if now >= end:
-            window.release()
-            break
-        due = min(int((now - t0) * rate), sent + load.max_batch)
-        if due <= sent:
-            window.release()
-            await asyncio.sleep(load.interval_s)
-            continue
-        batch += 1
-        request = pb.ReportEventsRequest(device_id=device, batch_id=batch)
-        for j in range(sent, due):
-            event = request.events.add()
-            event.MergeFrom(templates[j % s_count])
-            event.sequence = j // s_count + 1
-            at = wall0 + j / rate
-            event.capture_time.seconds = int(at)
-            event.capture_time.nanos = int((at % 1) * 1e9)
-            event.type = 1 + (j // s_count) % 4
-            event.track_id = j // (4 * s_count)
-            event.text = PLATES[(index * 7 + j // (4 * s_count)) % len(PLATES)]
-        request.status.MergeFrom(status)
-        request.status.backlog_events = int((loop.time() - t0) * rate) - sent
-        inflight[batch] = (loop.time(), t0 + sent / rate, due - sent)
-        sent = due
-        await call.write(request)
-        backlog = int((loop.time() - t0) * rate) - sent
-        if backlog < load.max_batch:
-            await asyncio.sleep(load.interval_s)
-    out["backlog_at_end"] += max(0, int((end - t0) * rate) - sent)
-    out["produced"] += int((end - t0) * rate)
-    await call.done_writing()  # the central answers what is in flight, then ends the call
-    await asyncio.wait_for(receiver, timeout=120)
+            now = time.monotonic()
+            if now >= end and not inflight:
+                break
+            while now < end and len(inflight) < load.window:
+                due = min(int((now - t0) * rate), sent + load.max_batch)
+                if due <= sent:
+                    break
+                batch += 1
+                events = [_event(index, j, streams, wall0 + j / rate) for j in range(sent, due)]
+                status = dataclasses.replace(STATUS, backlog_events=int((now - t0) * rate) - due)
+                inflight.append((batch, time.monotonic(), t0 + sent / rate, due - sent))
+                session.send(batch, events, (), status)
+                sent = due
+            if inflight:
+                answered, result = session.receive(120)
+                at = time.monotonic()
+                number, sent_at, due_at, n = inflight.popleft()
+                if answered != number or result.stored != n or result.duplicates or result.out_of_order:
+                    anomalies += 1
+                stored += result.stored
+                if measure_from <= at < end:
+                    stored_in_window += result.stored
+                if measure_from <= sent_at < end:
+                    ack_s.append(at - sent_at)
+                    event_s.append(at - due_at)
+                    sizes.append(n)
+                continue
+            time.sleep(max(0.0, t0 + (sent + 1) / rate - now) + load.linger_s)
+    finally:
+        session.close()
+    with lock:
+        out["stored"] += stored
+        out["stored_in_window"] += stored_in_window
+        out["anomalies"] += anomalies
+        out["backlog_at_end"] += max(0, int((end - t0) * rate) - sent)
+        out["ack_s"] += ack_s
+        out["event_s"] += event_s
+        out["batch_events"] += sizes
 
 
-async def _run_devices(load: Load, ready, go) -> dict:
-    import grpc
-
-    from clients.ocr_client.pb import fleet_pb2 as pb
-    from clients.ocr_client.pb import fleet_pb2_grpc
-
-    templates = _templates(load.streams)
-    channels = [grpc.aio.insecure_channel(load.target) for _ in range(max(1, len(load.devices) // 25))]
-    stubs = [fleet_pb2_grpc.FleetServiceStub(c) for c in channels]
+def _run_devices(load: Load, ready, go) -> dict:
+    """This process's devices, a thread each, over a few shared channels (a FleetClient per device: its own
+    token, so each reports only as itself)."""
+    channels = [open_channel(load.target) for _ in range(max(1, len(load.devices) // 25))]
     for c in channels:
-        await c.channel_ready()
-    out: dict[str, Any] = {"stored": 0, "stored_in_window": 0, "anomalies": 0, "backlog_at_end": 0, "produced": 0,
-                           "ack_s": [], "event_s": [], "batch_events": []}
+        grpc.channel_ready_future(c).result(timeout=30)
+    clients = [FleetClient(load.target, channel=channels[i % len(channels)], token=token)
+               for i, (_, token) in enumerate(load.devices)]
+    out: dict[str, Any] = {"stored": 0, "stored_in_window": 0, "anomalies": 0, "backlog_at_end": 0,
+                           "ack_s": [], "event_s": [], "batch_events": [], "errors": []}
+    lock = threading.Lock()
     ready()
-    t0 = await asyncio.get_running_loop().run_in_executor(None, go)  # a shared monotonic start
+    t0 = go()  # a shared monotonic start
     wall0 = time.time() + (t0 - time.monotonic())
     me = psutil.Process()
     cpu_at: list[float] = []
 
-    async def sample_cpu() -> None:
+    def sample_cpu() -> None:
         for at in (t0 + load.warmup_s, t0 + load.warmup_s + load.duration_s):
-            await asyncio.sleep(max(0.0, at - time.monotonic()))
+            time.sleep(max(0.0, at - time.monotonic()))
             c = me.cpu_times()
             cpu_at.append(c.user + c.system)
 
-    sampler = asyncio.ensure_future(sample_cpu())
-    await asyncio.gather(*(_device(stubs[i % len(stubs)], pb, grpc.aio.EOF, load, i, templates, t0, wall0, out)
-                           for i in range(len(load.devices))))
-    await sampler
+    def run(i: int) -> None:
+        try:
+            _device(clients[i], load, i, t0, wall0, out, lock)
+        except Exception as exc:  # the parent reports it
+            with lock:
+                out["errors"].append(f"{load.devices[i][0]}: {type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=sample_cpu, daemon=True)]
+    threads += [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(load.devices))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     for c in channels:
-        await c.close()
+        c.close()
     out["client_cpu_s"] = cpu_at[1] - cpu_at[0]
     return out
 
@@ -212,7 +210,9 @@ async def _run_devices(load: Load, ready, go) -> dict:
 def _worker(load: Load, conn) -> None:
     """A load process: connect, say ready, wait for the start, run, send the figures back."""
     try:
-        result = asyncio.run(_run_devices(load, lambda: conn.send("ready"), conn.recv))
+        result = _run_devices(load, lambda: conn.send("ready"), conn.recv)
+        if result["errors"]:
+            result = {"error": "; ".join(result["errors"][:5])}
         conn.send(result)
     except BaseException as exc:  # the parent reports it
         conn.send({"error": f"{type(exc).__name__}: {exc}"})
@@ -327,7 +327,7 @@ def _tokens(path: Path, names: Sequence[str]) -> tuple[list[tuple[str, str]], st
 
 
 def run_load(store: str, url: str, *, devices: int, streams: int, rate: float, duration_s: float, warmup_s: float,
-             window: int, interval_s: float, max_batch: int, procs: int, pg_pid: int | None = None,
+             window: int, linger_s: float, max_batch: int, procs: int, pg_pid: int | None = None,
              work: Path, tag: str = "dev") -> dict[str, Any]:
     """One fresh central on ``url``, ``devices`` devices at ``rate`` events/s in total: the row of the table. The
     central has credentials (a token per device, as in production), so each device reports only as itself."""
@@ -337,8 +337,6 @@ def run_load(store: str, url: str, *, devices: int, streams: int, rate: float, d
                              "--metrics-host", "127.0.0.1", "--log-format", "json",
                              "--tokens-file", str(work / "tokens.json")])
     try:
-        from clients.ocr_client.fleet import FleetClient
-
         with FleetClient(central.target, timeout=30, token=ops) as client:
             end = time.monotonic() + 60
             while client.health() != "SERVING":
@@ -346,7 +344,7 @@ def run_load(store: str, url: str, *, devices: int, streams: int, rate: float, d
                     raise RuntimeError("the central did not become SERVING:\n" + "".join(central.log[-20:]))
                 time.sleep(0.2)
         loads = [Load(central.target, pairs[k::procs], streams, rate / devices, duration_s, warmup_s, window,
-                      interval_s, max_batch) for k in range(procs)]
+                      linger_s, max_batch) for k in range(procs)]
         ctx = multiprocessing.get_context("spawn")
         pipes, workers = [], []
         for load in loads:
@@ -404,6 +402,7 @@ def run_load(store: str, url: str, *, devices: int, streams: int, rate: float, d
     box_cpu = busy(box1) - busy(box0)
     achieved = sum(r["stored_in_window"] for r in results) / duration_s
     commits = commit1[1] - commit0[1]
+    box = 100 / (duration_s * (psutil.cpu_count() or 1))  # CPU seconds -> % of all the box's cores
     return {
         "store": store, "devices": devices, "streams": devices * streams, "offered_events_s": rate,
         "events_s": round(achieved, 1), "sustained": achieved >= 0.97 * rate and
@@ -413,11 +412,12 @@ def run_load(store: str, url: str, *, devices: int, streams: int, rate: float, d
         "requests_s": round(len(acks) / duration_s, 1),
         "mean_batch_events": round(statistics.fmean(sizes), 1) if sizes else 0.0,
         "commit_mean_ms": round((commit1[0] - commit0[0]) / commits * 1000, 2) if commits else 0.0,
-        "central_cpu_pct": round(100 * central_cpu / duration_s, 1),
+        "central_cpu_pct": round(box * central_cpu, 1),
         "central_rss_mb": round(max(peak_rss[0], rss_end) / 2**20, 1),
-        "postgres_cpu_pct": round(100 * pg_cpu / duration_s, 1) if pg_pid else None,
-        "load_cpu_pct": round(100 * client_cpu / duration_s, 1),
-        "other_cpu_pct": round(100 * (box_cpu - central_cpu - pg_cpu - client_cpu) / duration_s, 1),
+        "postgres_cpu_pct": round(box * pg_cpu, 1) if pg_pid else None,
+        "load_cpu_pct": round(box * client_cpu, 1),
+        "other_cpu_pct": round(box * (box_cpu - central_cpu - pg_cpu - client_cpu), 1),
+        "central_cpu_ms_per_request": round(1000 * central_cpu / len(acks), 3) if acks else None,
         "stored_total": stored, "store_events_total": stats.events, "anomalies": sum(r["anomalies"] for r in results),
         "central_exit_status": status,
     }
@@ -451,12 +451,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=30.0, help="measured seconds per run")
     p.add_argument("--warmup", type=float, default=5.0, help="seconds before the measured window")
     p.add_argument("--window", type=int, default=4, help="requests a device has awaiting acknowledgement")
-    p.add_argument("--interval", type=float, default=0.1, help="seconds between a device's sends")
+    p.add_argument("--linger", type=float, default=0.2,
+                   help="seconds a device waits after an idle spell for events to join the first (the agent's linger)")
     p.add_argument("--max-batch", type=int, default=500, help="events per request at most")
     p.add_argument("--procs", type=int, default=1, help="load processes the devices are spread over")
     p.add_argument("--pg-fsync", choices=("on", "off"), default="on")
     p.add_argument("--postgres-url", help="a running PostgreSQL server (one fresh database per run is created)")
-    p.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "fleet_bench")
+    p.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "fleet")
     args = p.parse_args(argv)
     stores = [s.strip() for s in args.stores.split(",") if s.strip()]
     if set(stores) - {"sqlite", "postgresql"} or not stores:
@@ -487,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
                     url, pg_pid = pg.create_database(f"fleet_bench_{k}"), pg.pid
                 row = run_load(store, url, devices=args.devices, streams=args.streams, rate=rate,
                                duration_s=args.duration, warmup_s=args.warmup, window=args.window,
-                               interval_s=args.interval, max_batch=args.max_batch, procs=args.procs, pg_pid=pg_pid,
+                               linger_s=args.linger, max_batch=args.max_batch, procs=args.procs, pg_pid=pg_pid,
                                work=work)
                 if store == "postgresql":
                     row["postgres"] = (f"Debian PostgreSQL {pg.version}, fsync {args.pg_fsync}" if pg
