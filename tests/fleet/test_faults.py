@@ -8,6 +8,8 @@ at its sequence, in per-stream order. Each test is bounded: a few seconds of eve
 
 from __future__ import annotations
 
+import os
+import random
 import time
 from pathlib import Path
 
@@ -186,3 +188,35 @@ def test_an_outage_fills_the_outbox(policy: str, tmp_path: Path, runs) -> None:
 
 def _replay_done(run: Run) -> bool:
     return any("replay" in line and "done" in line for line in run.agent.log)
+
+
+def test_random_kills_and_partitions(store_url: str, tmp_path: Path, runs) -> None:
+    """The issue's own script, bounded: both processes SIGKILLed at random moments and a proxy partitioning them,
+    while 3,000 events are produced; a random seed each run (printed; OCR_FAULT_SEED replays one's choices)."""
+    seed = int(os.environ.get("OCR_FAULT_SEED", random.randrange(1 << 30)))
+    rng = random.Random(seed)
+    run = Run(tmp_path, store_url, "fault-chaos", 1000, 500.0, via_proxy=True, batch_events=100, ack_timeout="1s")
+    runs.append(run)
+    faults = []
+    for _ in range(6):
+        time.sleep(rng.uniform(0.2, 1.2))
+        fault = rng.choice(["agent", "central", "drop", "blackhole"])
+        faults.append(fault)
+        if fault == "agent":
+            run.agent.kill()
+            run.agent.start()
+        elif fault == "central":
+            run.central.kill()
+            time.sleep(rng.uniform(0.1, 1.0))
+            run.central.start()
+        else:
+            run.proxy.set_mode(fault)
+            time.sleep(rng.uniform(0.3, 1.5))
+            run.proxy.set_mode("pass")
+    try:
+        tally = run.finish(run.total)
+        check_texts(run.central.target, run.device)
+    except AssertionError as failure:
+        raise AssertionError(f"seed {seed}, faults {faults}: {failure}") from None
+    print(f"seed {seed}, faults {faults}")
+    assert tally.stored == run.total and tally.dropped == {}
