@@ -11,7 +11,8 @@ Any failure ends the call: reconnect after a delay drawn with full jitter from a
 forever and block its stream: the uploader then sends that batch's events one per request, and the one the
 central refuses alone is quarantined by the outbox (kept there with the refusal, declared to the central as a
 REFUSED gap and counted), so nothing is lost silently and the rest goes on. A batch too large for the central
-(REPORT_TOO_LARGE) halves the batch size.
+(REPORT_TOO_LARGE) halves the batch size. After an idle spell the first new event waits ``linger_s`` for others to
+join its batch: one request, one acknowledgement and one outbox commit for all of them instead of one each.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from fleet.model import DeviceStatus, Event, Gap, IngestResult
 __all__ = ["Uploader", "UploadStats", "full_jitter"]
 
 log = logging.getLogger(__name__)
+QUIET_S = 1.0  # idle this long after sending: report the fresh status; also how often the TTL is applied when idle
 REFUSALS = ("EVENT_INVALID",)  # a reason that names the batch's content, not the call or the device
 
 
@@ -86,6 +88,7 @@ class Uploader:
         self._progress = False  # the current call had an acknowledgement: the next delay starts small again
         self._inflight: deque[_Batch] = deque()
         self._session: Session | None = None
+        self._acked: dict[str, int] = {}  # the outbox's acknowledged marks, as this call knows them
         self._probe = 0  # events left to send one per request, to find the one the central refuses
         self._batch_id = 0
         self._wake = threading.Event()
@@ -110,6 +113,8 @@ class Uploader:
             try:
                 self._call(stop)
             except OcrCallError as error:
+                if stop.is_set():  # the agent stopping ended the call
+                    return
                 at_once = self._failed(error)
             except Exception as exc:  # noqa: BLE001 - the uploader must outlive any one failure
                 log.exception("upload failed")
@@ -139,11 +144,12 @@ class Uploader:
             hello = self._next_id()
             session.send(hello, status=self.status(True))
             inflight.append(_Batch(hello, [], []))
-            answered = self._receive(session, inflight)
-            self.outbox.reconcile(answered.acks)
+            self._acked = {}
+            self._receive(session, inflight)  # acknowledges what the central already has (outbox.reconcile)
+            self._acked = self.outbox.acked()
             self.stats.connected = True
             sent = self.outbox.acked()  # stream -> highest sequence sent (or acknowledged) on this call
-            last_report, stale = time.monotonic(), False
+            last_report, stale, expired = time.monotonic(), False, 0.0
             while not stop.is_set():
                 window = 1 if self._probe else self.config.window
                 while len(inflight) < window:
@@ -166,15 +172,19 @@ class Uploader:
                     if result.out_of_order:
                         self._resend_from(result, sent)
                     continue
-                if stale or time.monotonic() - last_report >= self.config.status_every_s:
-                    stale = False  # all sent: tell the central the backlog as it is now, not as it was counted
+                quiet = time.monotonic() - last_report
+                if quiet >= self.config.status_every_s or (stale and quiet >= QUIET_S):
+                    stale = False  # all sent, and quiet: the backlog as it is now, not as the batches counted it
                     batch = _Batch(self._next_id(), [], [])
                     session.send(batch.batch_id, status=self.status(True))
                     inflight.append(batch)
                     last_report = time.monotonic()
                     continue
-                self.outbox.expire()
-                self._wake.wait(min(1.0, self.config.status_every_s))
+                if time.monotonic() - expired >= QUIET_S:
+                    self.outbox.expire()
+                    expired = time.monotonic()
+                if self._wake.wait(min(QUIET_S, self.config.status_every_s)) and self.config.linger_s > 0:
+                    stop.wait(self.config.linger_s)  # let the events of the next moments join this batch
                 self._wake.clear()
         finally:
             session.close()
@@ -199,7 +209,8 @@ class Uploader:
             raise OcrCallError(grpc.StatusCode.INTERNAL, "ACK_MISMATCH",
                                f"batch {batch.batch_id} answered as {batch_id}")
         for stream_id, mark in result.acks.items():
-            self.outbox.ack(stream_id, mark)
+            if mark > self._acked.get(stream_id, -1):  # a mark that moves: one outbox commit; else none
+                self._acked[stream_id] = self.outbox.ack(stream_id, mark)
         self.stats.events_stored += result.stored
         self.stats.duplicates += result.duplicates
         self.stats.last_ack_time = time.time()
