@@ -17,6 +17,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
 import threading
 import time
@@ -247,9 +248,12 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
     widths = (19, 12, 12, 5, 11, 16, 4, 5, 0)
     last_cursor = args.cursor or ""
     seen = 0
-    status = 0
+    interrupted = threading.Event()
     with _client(args) as client:
         events = client.watch_events(flt, cursor=args.cursor or "")
+        # Ctrl-C cancels the call instead of raising between a printed event and its cursor, so the resume
+        # cursor is always the last event printed
+        previous = _on_sigint(lambda *_: (interrupted.set(), events.cancel()))
         timer = None
         if stop_after is not None:  # the tail never ends by itself: cancel it after --for
             timer = threading.Timer(stop_after, events.cancel)
@@ -272,18 +276,25 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
                 seen += 1
                 if args.max_events and seen >= args.max_events:
                     break
-        except KeyboardInterrupt:  # Ctrl-C: the usual end of a tail; still say where to resume
-            status = 130
         except Exception as exc:
-            if not (timer is not None and timer.finished.is_set() and _cancelled(exc)):
+            stopped = interrupted.is_set() or (timer is not None and timer.finished.is_set())
+            if not (stopped and _cancelled(exc)):
                 raise
         finally:
             if timer is not None:
                 timer.cancel()
             events.cancel()
+            _on_sigint(previous)
     if last_cursor:
         print(f"(resume with --cursor {last_cursor})", file=sys.stderr)
-    return status
+    return 130 if interrupted.is_set() else 0
+
+
+def _on_sigint(handler: Any) -> Any:
+    """Install ``handler`` for SIGINT where signals can be handled (the main thread); the previous one."""
+    if threading.current_thread() is not threading.main_thread() or handler is None:
+        return None
+    return signal.signal(signal.SIGINT, handler)
 
 
 def _cancelled(exc: BaseException) -> bool:
