@@ -4,6 +4,7 @@ past one page, watch and its resumption, erasure, and one-line errors with their
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pty
@@ -50,10 +51,10 @@ RECENT = [(d, e) for d, events in SEED.items() for e in events if e.capture_time
 class Central:
     """``python -m server --role central`` on a free loopback port, its log kept."""
 
-    def __init__(self, store_url: str) -> None:
+    def __init__(self, store_url: str, *extra: str) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "server", "--role", "central", "--fleet-store", store_url, "--host", "127.0.0.1",
-             "--port", "0"], cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             "--port", "0", *extra], cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert self.process.stdout is not None
         self.log: list[str] = []
         for line in self.process.stdout:
@@ -64,6 +65,15 @@ class Central:
                 threading.Thread(target=lambda: self.log.extend(self.process.stdout), daemon=True).start()
                 return
         raise RuntimeError("the central did not start:\n" + "".join(self.log[-40:]))
+
+    def wait_serving(self) -> None:
+        """Until FleetService says SERVING (its store open)."""
+        with FleetClient(self.target) as client:
+            for _ in range(600):
+                if client.health() == "SERVING":
+                    return
+                time.sleep(0.1)
+        raise RuntimeError("the central's store did not open:\n" + "".join(self.log[-40:]))
 
     def stop(self) -> None:
         self.process.terminate()
@@ -85,11 +95,7 @@ def report(target: str, device: str, events: list[Event], status: DeviceStatus |
 def central(tmp_path_factory: pytest.TempPathFactory) -> Central:
     server = Central(f"sqlite:///{tmp_path_factory.mktemp('central') / 'fleet.db'}")
     try:
-        with FleetClient(server.target) as client:
-            for _ in range(600):
-                if client.health() == "SERVING":
-                    break
-                time.sleep(0.1)
+        server.wait_serving()
         for device, events in SEED.items():
             status = DeviceStatus(backlog_events=5, backlog_bytes=2048, drops={"OUTBOX_FULL": 3}, bundle="ppocrv6-small",
                                   backend="openvino", precision={"det": "int8", "rec": "fp32"},
@@ -362,3 +368,29 @@ def test_a_terminal_gets_a_table_by_default(central) -> None:
     assert process.wait(60) == 0, process.stderr.read() if process.stderr else ""
     header, *rows = b"".join(chunks).decode().splitlines()
     assert header.split()[:3] == ["CAPTURED", "(UTC)", "DEVICE"] and len(rows) == 2
+
+
+def test_tokens_from_the_environment_or_the_flag_and_the_centrals_scopes(tmp_path: Path, capsys) -> None:
+    sha = lambda token: hashlib.sha256(token.encode()).hexdigest()  # noqa: E731
+    tokens = tmp_path / "tokens.json"
+    tokens.write_text(json.dumps({"tokens": [
+        {"sha256": sha("gate-token"), "principal": "gate-east", "scopes": ["fleet.report"]},
+        {"sha256": sha("ops-token"), "principal": "ops", "scopes": ["fleet.query"]},
+        {"sha256": sha("admin-token"), "principal": "admin", "scopes": ["fleet.query", "fleet.admin"]}]}))
+    server = Central(f"sqlite:///{tmp_path / 'fleet.db'}", "--tokens-file", str(tokens))
+    try:
+        server.wait_serving()
+        with FleetClient(server.target, token="gate-token") as client, client.report_session() as session:
+            assert session.report(1, [ev("cam-e", 1, NOW - 60, "KX71 ABC", 0.9)]).stored == 1
+        assert main(["--target", server.target, "stats"]) == 1
+        assert reason(capsys.readouterr().err) == "TOKEN_MISSING"
+        done = subprocess.run([sys.executable, "-m", "fleet", "--target", server.target, "query"], cwd=REPO,
+                              env={**ENV, "OCR_TOKEN": "ops-token"}, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert [e.device_id for e in lines(done.stdout, fleet_pb2.StoredEvent)] == ["gate-east"]  # the caller's
+        assert main(["--target", server.target, "--token", "ops-token", "delete", "gate-east", "--yes"]) == 1
+        assert reason(capsys.readouterr().err) == "SCOPE_MISSING"
+        assert main(["--target", server.target, "delete", "gate-east", "--yes", "--token", "admin-token"]) == 0
+        assert json.loads(capsys.readouterr().out)["deleted_events"] == "1"
+    finally:
+        server.stop()
