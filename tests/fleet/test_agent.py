@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import signal
-from dataclasses import replace
+import tomllib
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,19 @@ def test_configuration_file_reads_into_typed_settings(tmp_path: Path) -> None:
     assert camera.settings.text_patterns == ("[A-Z]{2}[0-9]{2} ?[A-Z]{3}",) and camera.settings.stable_after == 8
     assert camera.settings.mode is FlowMode.LATEST_ONLY  # a live camera keeps only the newest frame
     assert config.replay[0].rate == 20.0 and config.replay[0].stream_id == "yard"
+
+
+def test_the_readmes_agent_file_is_a_valid_configuration() -> None:
+    """The example in README's "Fleet: the edge agent" reads as it stands (its credential files aside)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    part = readme.split("### Fleet: the edge agent", 1)[1]
+    block = part.split("```toml\n", 1)[1].split("```", 1)[0]
+    data = tomllib.loads(block)
+    assert {"ca", "token_file"} <= set(data["central"])
+    data["central"] = {k: v for k, v in data["central"].items() if k not in ("ca", "token_file")}
+    config = config_of(data)
+    assert config.cameras[0].settings.text_patterns and config.replay[0].rate == 50.0
+    assert (config.upload.grace_s, config.upload.status_every_s, config.metrics_port) == (10.0, 10.0, 9464)
 
 
 @pytest.mark.parametrize("change", [
