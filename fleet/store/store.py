@@ -8,7 +8,8 @@ key (device, stream, sequence) with ON CONFLICT DO NOTHING is the last guard. ``
 cursor: on PostgreSQL a sequence hands out ids in insert order, not commit order, so the events' insert and the
 commit run under one transaction-level advisory lock; a watcher that has seen id N never later finds an id below N.
 That lock makes commits one at a time, each waiting for its WAL flush: ``ingest_many`` commits the reports of many
-devices in one transaction, so one flush serves them all.
+devices in one transaction, so one flush serves them all, and sends its statements in psycopg's pipeline mode, so
+the lock is held for the server's insert and flush, not across round trips to this process.
 """
 
 from __future__ import annotations
@@ -96,10 +97,15 @@ class SqlStore:
         else:
             self._update_streams_sql = ("UPDATE streams SET acked_sequence = ?, events = ?, last_capture_time = ? "
                                         "WHERE device_id = ? AND stream_id = ?")
-        self._insert_streams = self._insert(streams).on_conflict_do_nothing(index_elements=["device_id", "stream_id"])
-        drop = self._insert(drops)
-        self._upsert_drops = drop.on_conflict_do_update(index_elements=["device_id", "reason"],
-                                                        set_={"total": drop.excluded.total})
+        # Driver-level executemany for the rest of ingest (a SQLAlchemy Insert may want to read results, which
+        # PostgreSQL's pipeline in _ingest_write does not give before its end).
+        mark = "%s" if self._pg else "?"
+        self._insert_streams_sql = (f"INSERT INTO streams (device_id, stream_id) VALUES ({mark}, {mark}) "
+                                    "ON CONFLICT (device_id, stream_id) DO NOTHING")
+        self._upsert_drops_sql = (f"INSERT INTO drops (device_id, reason, total) VALUES ({mark}, {mark}, {mark}) "
+                                  "ON CONFLICT (device_id, reason) DO UPDATE SET total = excluded.total")
+        self._insert_gaps_sql = ("INSERT INTO gaps (device_id, stream_id, reason, first_sequence, last_sequence, "
+                                 f"receive_time) VALUES ({', '.join([mark] * 6)})")
 
     # -- writes -------------------------------------------------------------------------------------------------
 
@@ -111,6 +117,31 @@ class SqlStore:
             return
         with self._write_lock, self._writer.begin() as conn:
             yield conn
+
+    @contextmanager
+    def _ingest_write(self) -> Iterator[sa.Connection]:
+        """The transaction of ``ingest_many``. On PostgreSQL its statements go out in psycopg's pipeline mode:
+        only reading the streams' marks waits for an answer; the rest, the COMMIT included, follows in one flight.
+        So a group costs two round trips instead of one per statement (seven), and the commit-order lock is held
+        for the server's insert and WAL flush only, not across round trips to a process that may wait for a CPU.
+        Any failure discards the connection (a pipeline may leave it mid-transaction) and surfaces as SQLAlchemy's
+        error of the driver's class, so an unreachable server still reads as one."""
+        if not self._pg:
+            with self._write() as conn:
+                yield conn
+            return
+        import psycopg
+
+        with self._engine.connect() as conn:
+            try:
+                with conn.connection.driver_connection.pipeline():
+                    yield conn
+                    conn.commit()
+            except BaseException as exc:
+                conn.invalidate()
+                if isinstance(exc, psycopg.Error):
+                    raise sa.exc.DBAPIError.instance(None, None, exc, psycopg.Error) from exc
+                raise
 
     def _device_upsert_sql(self, with_status: bool) -> str:
         """The devices upsert at the driver (like the events insert: SQLAlchemy's per-row work cost more than the
@@ -147,12 +178,12 @@ class SqlStore:
                          _json_map(status.precision, precisions), status.backlog_events, status.backlog_bytes,
                          status.oldest_backlog_time))
             for reason, n in sorted(status.drops.items()):
-                drop_rows[(device_id, reason)] = {"device_id": device_id, "reason": reason, "total": int(n)}
+                drop_rows[(device_id, reason)] = (device_id, reason, int(n))
         for with_status, rows in ((False, plain), (True, full)):
             if rows:
                 self._many(conn, self._touch[with_status], rows)
         if drop_rows:
-            conn.execute(self._upsert_drops, [drop_rows[key] for key in sorted(drop_rows)])
+            conn.exec_driver_sql(self._upsert_drops_sql, [drop_rows[key] for key in sorted(drop_rows)])
 
     def _lock_streams(self, conn: sa.Connection, device_ids: list[str],
                       pairs: list[tuple[str, str]]) -> dict[tuple[str, str], list]:
@@ -163,16 +194,25 @@ class SqlStore:
              .where(streams.c.device_id.in_(device_ids)).order_by(streams.c.device_id, streams.c.stream_id))
         if self._pg:
             q = q.with_for_update()
-        state = {(r.device_id, r.stream_id): [r.acked_sequence, r.events, r.last_capture_time]
-                 for r in conn.execute(q)}
+        state = {(d, s): [a, n, t] for d, s, a, n, t in self._rows(conn, q)}
         missing = [p for p in pairs if p not in state]
         if missing:  # new streams (another replica may create one meanwhile: DO NOTHING, then lock it)
-            conn.execute(self._insert_streams, [{"device_id": d, "stream_id": s} for d, s in missing])
+            conn.exec_driver_sql(self._insert_streams_sql, missing)
             state.update((r, [0, 0, None]) for r in missing)
             again = {d for d, _ in missing}
-            for r in conn.execute(q.where(streams.c.device_id.in_(sorted(again)))):
-                state[(r.device_id, r.stream_id)] = [r.acked_sequence, r.events, r.last_capture_time]
+            for d, s, a, n, t in self._rows(conn, q.where(streams.c.device_id.in_(sorted(again)))):
+                state[(d, s)] = [a, n, t]
         return state
+
+    def _rows(self, conn: sa.Connection, q: sa.Select) -> list[tuple]:
+        """``q``'s rows inside ``_ingest_write``: on PostgreSQL through a driver cursor, whose fetch syncs the
+        pipeline (a SQLAlchemy result cannot read rows there)."""
+        if not self._pg:
+            return [tuple(r) for r in conn.execute(q)]
+        compiled = q.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        with conn.connection.driver_connection.cursor() as cursor:
+            cursor.execute(str(compiled), compiled.params)
+            return cursor.fetchall()
 
     @staticmethod
     def _event_row(device_id: str, e: Event, now: float, precision: str) -> tuple:
@@ -195,10 +235,10 @@ class SqlStore:
         order = sorted(range(len(reports)), key=lambda n: reports[n][0])  # stable: arrival order per device
         results: list[IngestResult | None] = [None] * len(reports)
         rows: list[tuple] = []
-        gap_rows: list[dict] = []
+        gap_rows: list[tuple] = []
         changed: set[tuple[str, str]] = set()
         precisions: dict[tuple, str] = {}  # a batch's events mostly share one precision map: encode it once
-        with self._write() as conn:
+        with self._ingest_write() as conn:
             self._touch_devices(conn, [reports[n] for n in order], now)
             device_ids = sorted({r[0] for r in reports})
             pairs = sorted({(r[0], x.stream_id) for r in reports for x in (*r[1], *r[2])})
@@ -217,7 +257,7 @@ class SqlStore:
                 self._many(conn, self._update_streams_sql, moved if self._pg else
                            [(a, n, last, d, s) for d, s, a, n, last in moved])
             if gap_rows:
-                conn.execute(gaps.insert(), gap_rows)
+                conn.exec_driver_sql(self._insert_gaps_sql, gap_rows)
             if rows:
                 if self._pg:
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": COMMIT_ORDER_LOCK})
@@ -225,7 +265,7 @@ class SqlStore:
         return results  # type: ignore[return-value]
 
     def _judge(self, device_id: str, events_: Sequence[Event], gaps_: Sequence[Gap],
-               state: dict[tuple[str, str], list], now: float, rows: list[tuple], gap_rows: list[dict],
+               state: dict[tuple[str, str], list], now: float, rows: list[tuple], gap_rows: list[tuple],
                changed: set[tuple[str, str]], precisions: dict[tuple, str]) -> IngestResult:
         """One report against the streams' marks in ``state`` (moved on in place): its new events go to ``rows``,
         its gaps to ``gap_rows``, the streams it moved to ``changed``."""
@@ -242,9 +282,7 @@ class SqlStore:
             for seq, is_gap, item in sorted(work[sid], key=lambda t: (t[0], t[1])):
                 if is_gap:
                     if item.first <= mark + 1 and item.last > mark:
-                        gap_rows.append({"device_id": device_id, "stream_id": sid, "reason": item.reason,
-                                         "first_sequence": mark + 1, "last_sequence": item.last,
-                                         "receive_time": now})
+                        gap_rows.append((device_id, sid, item.reason, mark + 1, item.last, now))
                         mark = item.last
                 elif seq == mark + 1:
                     rows.append(self._event_row(device_id, item, now, _json_map(item.precision, precisions)))
