@@ -148,7 +148,8 @@ class AgentConfig:
             raise ConfigurationError(f"outbox policy must be one of {', '.join(POLICIES)}")
         u = self.upload
         if min(u.batch_events, u.batch_bytes, u.window) < 1 or min(u.ack_timeout_s, u.backoff_initial_s) <= 0 \
-                or u.backoff_max_s < u.backoff_initial_s or u.status_every_s <= 0 or u.grace_s < 0:
+                or u.backoff_max_s < u.backoff_initial_s or u.status_every_s <= 0 or u.grace_s < 0 \
+                or u.linger_s < 0:
             raise ConfigurationError("upload settings out of range (sizes >= 1, times > 0, backoff_max >= "
                                      "backoff_initial)")
         if self.outbox.max_bytes < 0 or self.outbox.ttl_s < 0:
@@ -167,7 +168,8 @@ def load_config(path: str | Path) -> AgentConfig:
 
 
 _DURATIONS = {"ttl": "ttl_s", "ack_timeout": "ack_timeout_s", "backoff_initial": "backoff_initial_s",
-              "backoff_max": "backoff_max_s", "status_every": "status_every_s", "grace": "grace_s"}
+              "backoff_max": "backoff_max_s", "status_every": "status_every_s", "grace": "grace_s",
+              "linger": "linger_s"}
 
 
 def config_of(data: Mapping[str, Any]) -> AgentConfig:

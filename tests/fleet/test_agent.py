@@ -78,6 +78,7 @@ policy = "REJECT_NEW"
 [upload]
 batch_events = 100
 ack_timeout = "5s"
+linger = "0.05s"
 backoff_max = 60
 [engine]
 backend = "onnxruntime"
@@ -102,7 +103,7 @@ def test_configuration_file_reads_into_typed_settings(tmp_path: Path) -> None:
     assert config.device_id == "gate-north" and config.central.tls and config.central.bearer() == "t0k"
     assert (config.outbox.max_bytes, config.outbox.ttl_s, config.outbox.policy) == (1 << 20, 172800.0, "REJECT_NEW")
     assert (config.upload.batch_events, config.upload.ack_timeout_s, config.upload.backoff_max_s) == (100, 5.0, 60.0)
-    assert config.upload.window == 4  # defaults where the file says nothing
+    assert config.upload.window == 4 and config.upload.linger_s == 0.05  # 4: the default where the file is silent
     assert (config.engine.backend, config.engine.precision) == ("onnxruntime", "fp32")
     (camera,) = config.cameras
     assert camera.settings.text_patterns == ("[A-Z]{2}[0-9]{2} ?[A-Z]{3}",) and camera.settings.stable_after == 8
@@ -136,6 +137,7 @@ def test_the_readmes_agent_file_is_a_valid_configuration() -> None:
     {"surprise": {}},
     {"central": {"token_file": "/nonexistent/token"}},
     {"upload": {"grace": "-1s"}},
+    {"upload": {"linger": -0.1}},
 ])
 def test_bad_configuration_is_refused_with_a_reason(change: dict) -> None:
     base = {"device_id": "d", "replay": [{"path": "x.jsonl"}]}
