@@ -112,3 +112,48 @@ def test_events_outliving_the_ttl_in_an_outage_reach_the_central_as_expired(cent
     with FleetClient(central.target) as client:
         (seen,) = [d for d in client.list_devices(page_size=1000).items if d.device_id == "ttl-dev"]
     assert seen.status.drops["EXPIRED"] == 50 and seen.streams[0].acked_sequence == 60
+
+
+class Counting:
+    """A real ReportSession, counting how many requests await their answer at once."""
+
+    def __init__(self, session, seen: list[int]) -> None:
+        self.session, self.seen, self.waiting = session, seen, 0
+
+    def send(self, batch_id, events=(), gaps=(), status=None) -> None:
+        self.session.send(batch_id, events, gaps, status)
+        self.waiting += 1
+        self.seen.append(self.waiting)
+
+    def receive(self, timeout=30.0):
+        answer = self.session.receive(timeout)
+        self.waiting -= 1
+        return answer
+
+    def close(self) -> None:
+        self.session.close()
+
+
+@pytest.mark.parametrize("window", [1, 3])
+def test_the_window_bounds_the_batches_in_flight(central: Central, tmp_path: Path, window: int) -> None:
+    box = Outbox(tmp_path / "outbox.db")
+    for stream in ("a", "b"):
+        box.append(stream, [ev(n) for n in range(1, 301)])
+    box.close()
+    (tmp_path / "none.jsonl").write_text("")
+    seen: list[int] = []
+    holder: list[Agent] = []
+    agent = Agent(config_of({"device_id": f"window-{window}", "central": {"target": central.target},
+                             "outbox": {"path": str(tmp_path / "outbox.db")},
+                             "upload": {"batch_events": 20, "window": window},
+                             "replay": [{"path": str(tmp_path / "none.jsonl")}]}),
+                  session_factory=lambda: Counting(holder[0]._session(), seen))
+    holder.append(agent)
+    agent.start()
+    try:
+        wait_until(lambda: drained(agent), 60, "the outbox to drain")
+    finally:
+        agent.stop()
+    assert max(seen) == window  # the window is filled, never passed
+    assert agent.uploader.stats.batches >= 600 // 20 and agent.uploader.stats.duplicates == 0
+    assert check_exactly_once(central.target, f"window-{window}", tmp_path / "outbox.db").stored == 600
