@@ -9,7 +9,7 @@ from typing import Callable, Generic, Protocol, Sequence, TypeVar
 
 import numpy as np
 
-__all__ = ["Session", "SessionOptions", "Lanes", "Feeds", "Outputs"]
+__all__ = ["Session", "SessionOptions", "Lanes", "LanedSession", "Feeds", "Outputs"]
 
 Feeds = dict[str, np.ndarray]
 Outputs = list[np.ndarray]
@@ -125,3 +125,18 @@ class Lanes(Generic[Lane]):
             return [self.run(f) for f in feeds]
         futures = [self.submit(f, spread=True) for f in feeds]
         return [f.result() for f in futures]
+
+
+class LanedSession:
+    """A session whose runs go through ``self._lanes`` (a ``Lanes``): the run methods of both backends."""
+
+    _lanes: Lanes
+
+    def run(self, feeds: Feeds) -> Outputs:
+        return self._lanes.run(feeds)
+
+    def run_many(self, feeds: list[Feeds]) -> list[Outputs]:
+        return self._lanes.run_many(feeds)
+
+    def submit(self, feeds: Feeds, spread: bool = False) -> Future[Outputs]:
+        return self._lanes.submit(feeds, spread)

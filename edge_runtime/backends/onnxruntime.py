@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Future
 from pathlib import Path
 
 import onnxruntime as ort
 
-from edge_runtime.backends.base import Feeds, Lanes, Outputs, SessionOptions
+from edge_runtime.backends.base import Feeds, Lanes, LanedSession, Outputs, SessionOptions
 from edge_runtime.errors import BackendUnavailableError, ModelError
 
 _PROVIDERS = {
@@ -17,7 +16,7 @@ _PROVIDERS = {
 }
 
 
-class OrtSession:
+class OrtSession(LanedSession):
     """One model; on a CPU with several streams also a one-thread session, whose runs overlapping runs take
     side by side (each on its lane's thread); both give bit-identical outputs (tested)."""
 
@@ -55,15 +54,6 @@ class OrtSession:
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.log_severity_level = 3
         return ort.InferenceSession(str(path), sess_options=so, providers=providers)
-
-    def run(self, feeds: Feeds) -> Outputs:
-        return self._lanes.run(feeds)
-
-    def run_many(self, feeds: list[Feeds]) -> list[Outputs]:
-        return self._lanes.run_many(feeds)
-
-    def submit(self, feeds: Feeds, spread: bool = False) -> Future[Outputs]:
-        return self._lanes.submit(feeds, spread)
 
 
 def _infer(session: ort.InferenceSession, feeds: Feeds) -> Outputs:

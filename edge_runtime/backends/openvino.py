@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
 import openvino as ov
 
-from edge_runtime.backends.base import Feeds, Lanes, Outputs, SessionOptions
+from edge_runtime.backends.base import Feeds, Lanes, LanedSession, Outputs, SessionOptions
 from edge_runtime.errors import BackendUnavailableError, ModelError
 
 _DEVICES = {"cpu": "CPU", "gpu": "GPU", "npu": "NPU"}
@@ -25,7 +24,7 @@ def core() -> ov.Core:
         return _core
 
 
-class OvSession:
+class OvSession(LanedSession):
     """One model, compiled twice on a CPU with several streams: for every thread (a run alone) and as
     one-thread throughput streams (runs that overlap); both give bit-identical outputs (tested)."""
 
@@ -61,15 +60,6 @@ class OvSession:
         wide = [self._compiled.create_infer_request() for _ in range(1 if target == "CPU" else 2)]
         self._lanes = Lanes(wide, [narrow.create_infer_request() for _ in range(streams)] if narrow else [],
                             _infer)
-
-    def run(self, feeds: Feeds) -> Outputs:
-        return self._lanes.run(feeds)
-
-    def run_many(self, feeds: list[Feeds]) -> list[Outputs]:
-        return self._lanes.run_many(feeds)
-
-    def submit(self, feeds: Feeds, spread: bool = False) -> Future[Outputs]:
-        return self._lanes.submit(feeds, spread)
 
 
 def _infer(request: ov.InferRequest, feeds: Feeds) -> Outputs:

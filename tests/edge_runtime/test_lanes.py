@@ -50,7 +50,8 @@ def test_overlapping_runs_go_narrow_and_no_more_than_the_streams_at_once() -> No
     recorder.release.set()
     starter.join(30)
     assert [f.result(30) for f in (first, *rest)] == [[0], [1], [2]]
-    assert recorder.ran == ["wide", "narrow", "narrow"] and recorder.most == 2
+    # the third started once a run ended: narrow beside the other, or wide when both had ended (timing)
+    assert recorder.ran[:2] == ["wide", "narrow"] and len(recorder.ran) == 3 and recorder.most == 2
 
 
 def test_several_runs_started_together_spread_over_the_streams() -> None:
