@@ -147,7 +147,7 @@ def stage_shapes(engine: OcrEngine, data_dir: Path, sets: Sequence[tuple[str, in
 def time_stages(bundle: Bundle, backend: str, build_dir: Path, stage_files: Mapping[str, str],
                 runnable: Mapping[str, Sequence[str]], shapes: Mapping[str, Sequence[Sequence[int]]],
                 threads: int, repeat: int) -> dict[str, dict[str, float]]:
-    """Median ms per stage and candidate on ``shapes``, candidates of a stage interleaved round by round."""
+    """ms per stage and candidate on ``shapes`` (``decide.time_sessions``: fastest interleaved run per shape)."""
     out: dict[str, dict[str, float]] = {}
     for stage, names in runnable.items():
         sessions = {}
@@ -226,9 +226,12 @@ def run_gate(bundle: Bundle, backend: str, build_dir: Path, stage_files: Mapping
         base = judge.evaluate({}, keep=True)
         shapes = stage_shapes(judge.engines.pop(judge.name({})), data_dir, settings.sets)
         runnable = {s: [n for n, why in skipped[s].items() if why is None] for s in STAGES}
+        load_avg = [round(os.getloadavg()[0], 2)]  # 1-minute load average before and after timing
         speed = time_stages(bundle, backend, build_dir, stage_files, runnable, shapes,
                             settings.threads or os.cpu_count() or 1, settings.speed_repeat)
-        log(f"gate {backend} speed (ms, median of {settings.speed_repeat} interleaved rounds): "
+        load_avg.append(round(os.getloadavg()[0], 2))
+        log(f"gate {backend} speed (ms, fastest of {settings.speed_repeat} interleaved rounds per shape, summed; "
+            f"load average {load_avg[0]:.1f}-{load_avg[1]:.1f} on {os.cpu_count()} CPUs): "
             + "; ".join(f"{s} " + ", ".join(f"{n} {ms:.1f}" for n, ms in speed[s].items()) for s in STAGES))
 
         stages: dict[str, dict[str, Any]] = {}
@@ -289,7 +292,8 @@ def run_gate(bundle: Bundle, backend: str, build_dir: Path, stage_files: Mapping
     return {"served": served, "summary": summary, "stages": stages, "combination": combination,
             "final_accuracy": {s: b.as_dict() for s, b in final.items()},
             "configs": {k: v.as_dict() for k, v in judge.figures.items()},
-            "speed_inputs": shapes, "cpu_features": features, "cpu": feature_summary(features),
+            "speed_inputs": shapes, "speed_load_average": load_avg,
+            "cpu_features": features, "cpu": feature_summary(features),
             "settings": settings.as_dict()}
 
 
