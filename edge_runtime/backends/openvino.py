@@ -44,6 +44,11 @@ class OvSession(LanedSession):
         config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": options.ov_precision_hint}
         if target == "CPU":
             config["INFERENCE_NUM_THREADS"] = options.threads
+            # OpenVINO pins each compiled model's threads to cores counted from the first, per model and per
+            # process: two one-thread models (this process's det and rec lanes, or a second process such as
+            # the fleet agent's) then share core 0 while core 1 idles. Measured on 2 cores: two one-thread
+            # processes ran 4.9 recognizer batches/s each pinned, 10.0 unpinned. The OS scheduler places them.
+            config["ENABLE_CPU_PINNING"] = False
         streams = options.streams if target == "CPU" and options.streams > 1 else 0
         try:
             model = core().read_model(str(path))

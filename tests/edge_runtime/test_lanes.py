@@ -68,3 +68,13 @@ def test_without_streams_every_run_takes_the_wide_lanes_in_turn() -> None:
     lanes = Lanes(["wide"], [], recorder)
     assert lanes.run_many([{"x": k} for k in range(3)]) == [[0], [1], [2]]
     assert recorder.ran == ["wide"] * 3 and recorder.most == 1
+
+
+def test_openvino_leaves_core_placement_to_the_os() -> None:
+    """Pinned, every one-thread model of a process (and of a second process) sat on core 0: both lanes of a
+    two-stream model and the fleet agent's engine beside a server then share one core."""
+    from edge_runtime.backends import SessionOptions, load
+    from models import load_bundle
+
+    session = load("openvino", load_bundle().path("cls"), SessionOptions("cpu", 1, "f32", streams=2))
+    assert session._compiled.get_property("ENABLE_CPU_PINNING") is False
