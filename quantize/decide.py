@@ -6,9 +6,9 @@ Why a library module: the gate, ``bench`` and the tests must judge with one rule
   OpenVINO emulates it, slower than FP32, so it is skipped and recorded with that reason); FP16 only on a GPU;
   INT8 where built.
 * **Speed** first: the fastest of interleaved runs per realistic input shape, summed over shapes (load from
-  other processes hits all alike and only ever adds time). A candidate must beat FP32 by ``SPEED_MARGIN`` to be considered at all; candidates
-  within ``SPEED_MARGIN`` of each other count as equally fast (timing on a shared host moves between runs, a
-  verdict must not).
+  other processes hits all alike and only ever adds time). A candidate must beat FP32 by ``SPEED_MARGIN`` to be
+  considered at all; candidates within ``SPEED_MARGIN`` of each other count as equally fast (timing on a shared
+  host moves between runs, a verdict must not).
 * **Accuracy** per set, paired bootstrap over images: the same resample of image indices scores FP32 and the
   candidate, so the noise of *which* images were drawn cancels and only the candidate's effect remains.
   A candidate is **refused** on a set when the loss > threshold AND P(loss > 0) over resamples >= 0.95
@@ -19,7 +19,6 @@ Why a library module: the gate, ``bench`` and the tests must judge with one rule
 
 from __future__ import annotations
 
-import statistics
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping, Sequence
@@ -142,9 +141,9 @@ def choose(speed_ms: Mapping[str, float], accuracy: Mapping[str, Mapping[str, Bo
            margin: float = SPEED_MARGIN) -> tuple[str, dict[str, str]]:
     """(served precision, verdict per candidate) for one stage.
 
-    ``speed_ms``: ms per runnable candidate (``time_sessions``) (must hold fp32); ``accuracy``: candidate -> set -> bootstrap
-    of FP32 vs that candidate, for the candidates whose accuracy was judged. Served: the first speed group
-    (``speed_groups``) with a candidate within budget on every set; in it, the one that loses least.
+    ``speed_ms``: ms per runnable candidate, from ``time_sessions`` (must hold fp32); ``accuracy``: candidate ->
+    set -> bootstrap of FP32 vs that candidate, for the candidates whose accuracy was judged. Served: the first
+    speed group (``speed_groups``) with a candidate within budget on every set; in it, the one that loses least.
     """
     fp32 = speed_ms["fp32"]
     verdicts: dict[str, str] = {"fp32": f"baseline {fp32:.1f} ms"}
@@ -186,10 +185,12 @@ def choose(speed_ms: Mapping[str, float], accuracy: Mapping[str, Mapping[str, Bo
     return served, verdicts
 
 
-def time_rounds(sessions: Mapping[str, Any], shapes: Sequence[Sequence[int]], repeat: int) -> dict[str, list[list[float]]]:
+def time_rounds(sessions: Mapping[str, Any], shapes: Sequence[Sequence[int]],
+                repeat: int) -> dict[str, list[list[float]]]:
     """ms per round, per shape, per session (``.inputs``, ``.run(feed)``). Sessions interleave round by round
     so that load from elsewhere on a shared host hits them alike (not shape by shape: a session's threads
-    still spinning after its run would slow the next session's). One untimed round each first (shape preparation, first-run allocations)."""
+    still spinning after its run would slow the next session's). One untimed round each first (shape
+    preparation, first-run allocations)."""
     rng = np.random.default_rng(0)
     inputs = [rng.random(tuple(shape), dtype=np.float32) for shape in shapes]
     feeds = {name: [{s.inputs[0]: x} for x in inputs] for name, s in sessions.items()}

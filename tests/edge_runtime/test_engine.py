@@ -139,6 +139,16 @@ def test_unavailable_devices_are_refused_at_start() -> None:
         EngineConfig(device="tpu")
 
 
+def test_recognizer_batch_size_follows_the_device_unless_set() -> None:
+    """Small batches on a CPU (a batch costs what its lines cost; small ones spread over the lanes), larger on a
+    GPU (where a batch is nearly free); a set value is kept, a negative one refused."""
+    assert EngineConfig().rec_batch_size == 4
+    assert EngineConfig(device="cuda").rec_batch_size == 8
+    assert EngineConfig(rec_batch_size=16).rec_batch_size == 16
+    with pytest.raises(ConfigurationError):
+        EngineConfig(rec_batch_size=-1)
+
+
 def test_backends_import_lazily() -> None:
     """Without openvino, `auto` falls back to ONNX Runtime, and importing the runtime loads neither."""
     code = (

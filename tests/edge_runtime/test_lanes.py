@@ -71,8 +71,8 @@ def test_without_streams_every_run_takes_the_wide_lanes_in_turn() -> None:
 
 
 def test_openvino_leaves_core_placement_to_the_os() -> None:
-    """Pinned, every one-thread model of a process (and of a second process) sat on core 0: both lanes of a
-    two-stream model and the fleet agent's engine beside a server then share one core."""
+    """Pinned, one-thread models of different compiled models or processes all start at core 0: the fleet
+    agent's engine beside a server, or two one-thread processes, then share one core while the other idles."""
     from edge_runtime.backends import SessionOptions, load
     from models import load_bundle
 

@@ -137,6 +137,30 @@ def test_time_sessions_runs_every_shape_on_real_models() -> None:
     assert time_sessions(sessions, (1, 3, 48, 192), repeat=1).keys() == ms.keys()
 
 
+def test_time_sessions_takes_each_shapes_fastest_round(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Load from elsewhere only adds time: one slow round per shape must not move the figure (the median of
+    round sums did, and flipped a verdict under load)."""
+    import quantize.decide as decide
+
+    now = [0.0]
+    monkeypatch.setattr(decide.time, "perf_counter", lambda: now[0])
+
+    class Scripted:
+        inputs = ["x"]
+
+        def __init__(self, seconds: list[float]) -> None:
+            self.seconds = iter(seconds)
+
+        def run(self, feed: dict) -> None:
+            now[0] += next(self.seconds)
+
+    # per session: 2 untimed runs, then 3 rounds of (shape A, shape B); the slowest round differs per shape
+    quiet = Scripted([0, 0, 0.010, 0.020, 0.090, 0.020, 0.010, 0.080])
+    loaded = Scripted([0, 0, 0.050, 0.060, 0.050, 0.060, 0.011, 0.021])
+    ms = time_sessions({"quiet": quiet, "loaded": loaded}, [(1, 1), (1, 2)], repeat=3)
+    assert ms["quiet"] == pytest.approx(30.0) and ms["loaded"] == pytest.approx(32.0)
+
+
 def test_a_refusal_is_reported_even_for_a_slow_candidate() -> None:
     loss = Bootstrap(images=72, mean_loss_pt=5.0, low_pt=4.0, high_pt=6.0, sd_pt=0.5, p_loss=1.0)
     served, verdicts = choose({"fp32": 100.0, "int8": 99.0, "bf16": 50.0},
