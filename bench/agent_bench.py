@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.stream_bench import make_clip
-from edge_runtime.cli import add_engine_arguments, engine_config
+from edge_runtime.arguments import add_engine_arguments, engine_config
 from edge_runtime.stream import FlowMode, StreamSettings
 from fleet.agent.agent import Agent
 from fleet.agent.config import AgentConfig, CameraConfig, CentralConfig, OutboxConfig, ReplayConfig, UploadConfig

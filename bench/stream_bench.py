@@ -43,7 +43,7 @@ from typing import Callable, Iterable
 import cv2
 import numpy as np
 
-from edge_runtime.cli import add_engine_arguments, engine_config
+from edge_runtime.arguments import add_engine_arguments, engine_config
 from edge_runtime.pipeline import OcrEngine
 from edge_runtime.stream import EventType, FlowMode, Frame, FrameScheduler, StreamSettings, run_stream
 from edge_runtime.stream.flow import FlowCancelled, FlowClosed, FlowQueue

@@ -13,37 +13,16 @@ import json
 import sys
 from pathlib import Path
 
-from edge_runtime.config import BACKENDS, DEVICES, PRECISIONS, EngineConfig, from_env
+from edge_runtime.arguments import OneLineParser, add_engine_arguments, engine_config
 from edge_runtime.errors import OcrError
 
-__all__ = ["main", "OneLineParser", "add_engine_arguments", "engine_config", "COMMANDS"]
+__all__ = ["main", "COMMANDS"]
 
 COMMANDS = {
     "recognize": "OCR image files: text, --json (lines, words, polygons, timings, provenance) or --draw",
     "stream": "OCR a video file, camera or URL (in-process or --server host:port); text events as JSON lines",
 }
 USAGE = "usage: python -m edge_runtime {" + ",".join(COMMANDS) + "} [-h] ..."
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse whose usage errors are one line with a stable reason, like every other failure."""
-
-    def error(self, message: str):  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} [USAGE_INVALID]\n")
-
-
-def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags shared by every command that builds an engine (values default to OCR_* env, then built-ins)."""
-    parser.add_argument("--bundle", help="model bundle id (python -m models list)")
-    parser.add_argument("--backend", choices=BACKENDS)
-    parser.add_argument("--device", choices=DEVICES)
-    parser.add_argument("--precision", choices=PRECISIONS)
-    parser.add_argument("--threads", type=int)
-
-
-def engine_config(args: argparse.Namespace) -> EngineConfig:
-    return from_env(EngineConfig, bundle=args.bundle, backend=args.backend, device=args.device,
-                    precision=args.precision, threads=args.threads)
 
 
 def _fail(exc: OcrError, prefix: str = "") -> None:

@@ -15,7 +15,7 @@ import time
 from collections import deque
 from typing import Any, Iterable, Iterator, TextIO
 
-from edge_runtime.cli import OneLineParser, add_engine_arguments, engine_config
+from edge_runtime.arguments import OneLineParser, add_engine_arguments, engine_config
 from edge_runtime.config import from_env
 from edge_runtime.errors import ConfigurationError, OcrError
 from edge_runtime.stream.flow import FlowMode

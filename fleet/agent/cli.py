@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 
-from edge_runtime.cli import OneLineParser
+from edge_runtime.arguments import OneLineParser
 from edge_runtime.errors import OcrError
 
 __all__ = ["main", "build_parser"]
