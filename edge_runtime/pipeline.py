@@ -9,7 +9,7 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Generator, Iterable, Protocol, Sequence, TypeVar, runtime_checkable
+from typing import Callable, Generator, Iterable, Sequence, TypeVar
 
 import numpy as np
 
@@ -19,24 +19,14 @@ from edge_runtime.backends import SessionOptions, load, resolve_backend
 from edge_runtime.config import EngineConfig
 from edge_runtime.geometry import crop_quad, order_clockwise, reading_order
 from edge_runtime.recognize import Reading
-from edge_runtime.types import OcrResult, Provenance, TextLine, Word
+from edge_runtime.types import OcrResult, Provenance, RawImage, TextLine, Word
 from models import Bundle, load_bundle
 
-__all__ = ["OcrEngine", "LineCrop", "Run", "Steps", "RawBuffer", "drive"]
+__all__ = ["OcrEngine", "LineCrop", "Run", "Steps", "drive"]
 
 log = logging.getLogger(__name__)
 ImageInput = np.ndarray | bytes | str | Path
 Answer = TypeVar("Answer")
-
-
-@runtime_checkable
-class RawBuffer(Protocol):
-    """Unencoded pixels (a camera buffer, a raw image of a request): row-major, one of imageio.RAW_FORMATS."""
-
-    data: bytes
-    width: int
-    height: int
-    pixel_format: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,10 +125,10 @@ class OcrEngine:
         self._warm = threading.Event()
 
     # ---- inputs -------------------------------------------------------------------------------------
-    def load_image(self, image: ImageInput | RawBuffer) -> np.ndarray:
+    def load_image(self, image: ImageInput | RawImage) -> np.ndarray:
         """Any accepted input -> validated BGR uint8, or InvalidImageError."""
         c = self.config
-        if isinstance(image, RawBuffer):
+        if isinstance(image, RawImage):
             return imageio.decode_raw(image.data, image.width, image.height, image.pixel_format,
                                       c.max_image_pixels, c.min_image_side)
         if isinstance(image, np.ndarray):
@@ -187,7 +177,7 @@ class OcrEngine:
     # those runs' first outputs, in order; all the work between runs (decoding, resizing, DB post-processing,
     # crop warping, CTC decoding) happens inside them. ``drive`` answers them here, synchronously; the server
     # resumes them on its CPU pool and answers their runs from its model lanes and cross-call batchers.
-    def page_steps(self, source: ImageInput | RawBuffer, skip_detection: bool = False) -> Steps[OcrResult]:
+    def page_steps(self, source: ImageInput | RawImage, skip_detection: bool = False) -> Steps[OcrResult]:
         """One image: decode -> detect -> crop -> classify -> orient -> read -> second look -> assemble.
 
         ``timings_ms`` are wall-clock phases as this image saw them (waits for the model included).
@@ -323,7 +313,7 @@ class OcrEngine:
         return self.drive(self.read_steps(images, batch_size))
 
     # ---- whole pipeline -----------------------------------------------------------------------------
-    def recognize(self, image: ImageInput | RawBuffer, skip_detection: bool = False) -> OcrResult:
+    def recognize(self, image: ImageInput | RawImage, skip_detection: bool = False) -> OcrResult:
         return self.drive(self.page_steps(image, skip_detection))
 
     def recognize_many(self, images: Iterable[ImageInput], skip_detection: bool = False) -> list[OcrResult]:

@@ -1,13 +1,27 @@
-"""Result types of the OCR pipeline: plain dataclasses, free of any transport."""
+"""Input and result types of the OCR pipeline: plain dataclasses, free of any transport."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Point", "Word", "TextLine", "Provenance", "OcrResult"]
+__all__ = ["RawImage", "Point", "Word", "TextLine", "Provenance", "OcrResult"]
 
 Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class RawImage:
+    """Unencoded pixels (a camera buffer, a request's raw image): row-major, in one of imageio.RAW_FORMATS.
+
+    Decoded (and checked against its size) only when the engine loads it, so a bad one fails that image or frame
+    only.
+    """
+
+    data: bytes
+    width: int
+    height: int
+    pixel_format: str = "BGR8"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from edge_runtime.config import from_env
 from edge_runtime.errors import ConfigurationError, InvalidImageError, OcrError
 from server.errors import InvalidRequestError, status_of
 from clients.ocr_client.pb import ocr_pb2
-from server.plane import ImageSource, RawPixels
+from server.plane import ImageSource
 
 __all__ = ["image_source", "recognize_response", "error_message", "stream_settings", "stream_frame",
            "stream_response", "provenance_message", "stage_precisions"]
@@ -18,7 +18,7 @@ _PIXEL_PREFIX = "PIXEL_FORMAT_"
 
 
 def image_source(image: ocr_pb2.Image, present: bool = True) -> ImageSource:
-    """An ``Image`` message -> encoded bytes or RawPixels; a missing or empty oneof is an invalid request."""
+    """An ``Image`` message -> encoded bytes or RawImage; a missing or empty oneof is an invalid request."""
     which = image.WhichOneof("source") if present else None
     if which == "content":
         return image.content
@@ -27,7 +27,7 @@ def image_source(image: ocr_pb2.Image, present: bool = True) -> ImageSource:
         if raw.pixel_format == ocr_pb2.PIXEL_FORMAT_UNSPECIFIED:
             raise InvalidImageError("raw image has no pixel_format", "RAW_FORMAT_UNSUPPORTED")
         name = ocr_pb2.PixelFormat.Name(raw.pixel_format).removeprefix(_PIXEL_PREFIX)
-        return RawPixels(raw.width, raw.height, name, raw.data)
+        return types.RawImage(raw.data, raw.width, raw.height, name)
     raise InvalidRequestError("request has no image: set image.content or image.raw", "IMAGE_MISSING")
 
 
@@ -130,9 +130,6 @@ def stream_frame(message: ocr_pb2.Frame) -> stream.Frame:
         source = image_source(message.image, message.HasField("image"))
     except OcrError as exc:
         return stream.Frame(None, message.sequence, capture, error=exc)
-    if isinstance(source, RawPixels):
-        return stream.Frame(stream.RawImage(source.data, source.width, source.height, source.pixel_format),
-                            message.sequence, capture)
     return stream.Frame(source, message.sequence, capture)
 
 

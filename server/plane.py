@@ -31,26 +31,16 @@ import numpy as np
 from edge_runtime.errors import DeadlineExceededError, NotReadyError, OverloadedError
 from edge_runtime.pipeline import OcrEngine, Run, Steps
 from edge_runtime.stream.scheduler import FrameScheduler
-from edge_runtime.types import OcrResult
+from edge_runtime.types import OcrResult, RawImage
 from server.batcher import Batcher
 from server.config import ServerConfig
 
-__all__ = ["OcrPlane", "RawPixels", "ImageSource", "PlaneStats"]
+__all__ = ["OcrPlane", "ImageSource", "PlaneStats"]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class RawPixels:
-    """An unencoded image as received: row-major pixels in one of imageio.RAW_FORMATS."""
-
-    width: int
-    height: int
-    pixel_format: str
-    data: bytes
-
-
-ImageSource = bytes | RawPixels
+ImageSource = bytes | RawImage  # what a request carries: encoded bytes or raw pixels
 
 
 @dataclass

@@ -31,7 +31,8 @@ from edge_runtime.stream.regions import RegionDetector, area, plan
 from edge_runtime.stream.scheduler import FrameScheduler
 from edge_runtime.stream.settings import StreamSettings
 from edge_runtime.stream.tracking import LineReading, Tracker
-from edge_runtime.stream.types import Frame, FrameError, FrameResult, RawImage
+from edge_runtime.stream.types import Frame, FrameError, FrameResult
+from edge_runtime.types import RawImage
 
 __all__ = ["StreamSession", "StreamResults", "run_stream", "arun_stream", "Guard"]
 

@@ -8,20 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from edge_runtime.types import Point, Word
+from edge_runtime.types import Point, RawImage, Word
 
-__all__ = ["RawImage", "Frame", "EventType", "TextCandidate", "TrackEvent", "TrackedLine", "FrameError",
+__all__ = ["Frame", "EventType", "TextCandidate", "TrackEvent", "TrackedLine", "FrameError",
            "FrameResult"]
-
-
-@dataclass(frozen=True)
-class RawImage:
-    """An unencoded camera buffer; decoded per frame so a bad one fails that frame only."""
-
-    data: bytes
-    width: int
-    height: int
-    pixel_format: str = "BGR8"  # see edge_runtime.imageio.RAW_FORMATS
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,7 +22,7 @@ class Frame:
     through flow control like any frame and is answered with that error.
     """
 
-    image: np.ndarray | bytes | RawImage | None
+    image: np.ndarray | bytes | RawImage | None  # RawImage: see edge_runtime.types
     sequence: int  # producer's frame number; gaps are allowed
     capture_time: float  # seconds since the epoch, when the camera took it; 0: unknown
     error: Exception | None = None

@@ -8,7 +8,8 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
-from edge_runtime.stream import EventType, FlowMode, Frame, RawImage, StreamSettings, run_stream
+from edge_runtime.stream import EventType, FlowMode, Frame, StreamSettings, run_stream
+from edge_runtime.types import RawImage
 from edge_runtime.stream.sources import VideoSource, encode_jpeg
 
 ALL = StreamSettings(mode=FlowMode.ALL)
