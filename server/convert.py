@@ -7,6 +7,7 @@ from typing import Iterable
 from edge_runtime import stream, types
 from edge_runtime.config import from_env
 from edge_runtime.errors import ConfigurationError, InvalidImageError, OcrError
+from edge_runtime.stages import TIMING_FIELDS
 from server.errors import InvalidRequestError, status_of
 from clients.ocr_client.pb import ocr_pb2
 from server.plane import ImageSource
@@ -50,10 +51,8 @@ def lines_of(result: types.OcrResult) -> list[ocr_pb2.TextLine]:
 
 
 def timings_of(ms: dict[str, float]) -> ocr_pb2.StageTimings:
-    return ocr_pb2.StageTimings(
-        decode_ms=ms.get("decode", 0.0), queue_ms=ms.get("queue", 0.0), detection_ms=ms.get("det", 0.0),
-        classification_ms=ms.get("cls", 0.0), recognition_ms=ms.get("rec", 0.0), total_ms=ms.get("total", 0.0),
-    )
+    """Milliseconds by stage (``OcrResult.timings_ms``) -> StageTimings; a stage not in the table is left out."""
+    return ocr_pb2.StageTimings(**{field: ms.get(stage, 0.0) for stage, field in TIMING_FIELDS.items()})
 
 
 def provenance_message(p: types.Provenance) -> ocr_pb2.Provenance:
@@ -156,8 +155,6 @@ def stream_response(result: stream.FrameResult) -> ocr_pb2.StreamRecognizeRespon
         response.error.CopyFrom(error_message(
             cause if cause is not None else OcrError(result.error.message, result.error.reason)))
     if not result.final:
-        ms = result.timings_ms
-        response.timings.CopyFrom(ocr_pb2.StageTimings(
-            decode_ms=ms.get("decode", 0.0), queue_ms=result.queue_wait_ms, detection_ms=ms.get("det", 0.0),
-            recognition_ms=ms.get("rec", 0.0), total_ms=result.queue_wait_ms + result.processing_ms))
+        response.timings.CopyFrom(timings_of({**result.timings_ms, "queue": result.queue_wait_ms,
+                                              "total": result.queue_wait_ms + result.processing_ms}))
     return response

@@ -47,15 +47,13 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Inf
 from prometheus_client.registry import Collector
 
 from clients.ocr_client.pb import ocr_pb2
+from edge_runtime.stages import TIMING_FIELDS
 from server import __version__, tracing
 from server.errors import REASON_KEY
 from server.interceptors import Interceptor, images_of, responses_of
 
-__all__ = ["ServerMetrics", "MetricsInterceptor", "start_metrics_http", "status_of_call", "STAGES",
-           "BATCH_BUCKETS"]
+__all__ = ["ServerMetrics", "MetricsInterceptor", "start_metrics_http", "status_of_call", "BATCH_BUCKETS"]
 
-STAGES = {"decode": "decode_ms", "queue": "queue_ms", "det": "detection_ms", "cls": "classification_ms",
-          "rec": "recognition_ms", "total": "total_ms"}
 SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 FLEET_DEVICES_TRACKED = 10_000  # devices with an ocr_fleet_device_last_seen_timestamp_seconds series
@@ -147,7 +145,7 @@ class ServerMetrics:
             return
         t = response.timings
         if t.decode_ms > 0:  # computed now; a cached answer's stages are all zero
-            for stage, field in STAGES.items():
+            for stage, field in TIMING_FIELDS.items():
                 self.stage.labels(stage).observe(getattr(t, field) / 1000.0)
         self.lines.observe(len(response.lines))
         self.characters.observe(sum(len(line.text) for line in response.lines))

@@ -4,7 +4,7 @@ install ``opentelemetry-sdk`` and ``opentelemetry-exporter-otlp-proto-grpc`` int
 Otherwise ``tracer()`` is None and calls pay nothing.
 
 Stage spans are laid out from the StageTimings the response carries (queue, decode, det, cls, rec in
-pipeline order, ending when the call ends), so a trace agrees with the response and the metrics.
+call order, ``edge_runtime.stages``, ending when the call ends), so a trace agrees with the response and the metrics.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import os
 import time
 from typing import Any
 
+from edge_runtime.stages import STAGE_FIELDS
+
 __all__ = ["tracer", "record_call"]
 
 log = logging.getLogger(__name__)
 _tracer: Any = None
 _tried = False
-_ORDER = (("queue", "queue_ms"), ("decode", "decode_ms"), ("det", "detection_ms"), ("cls", "classification_ms"),
-          ("rec", "recognition_ms"))
 
 
 def tracer() -> Any:
@@ -66,7 +66,7 @@ def record_call(method: str, started_ns: int, request_id: str | None, code: str,
         if timings.decode_ms <= 0:
             continue
         at = max(started_ns, ended - int(timings.total_ms * 1e6))
-        for stage, field in _ORDER:
+        for stage, field in STAGE_FIELDS.items():
             length = int(getattr(timings, field) * 1e6)
             if length > 0:
                 child = t.start_span(f"ocr.{stage}", context=ctx, start_time=at)

@@ -14,9 +14,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from clients.ocr_client.pb import ocr_pb2, ocr_pb2_grpc
+from edge_runtime.stages import TIMING_FIELDS
 from server.config import ServerConfig
 from server.embedded import ServerThread
-from server.metrics import STAGES
 from tests.conftest import get_engine
 from tests.server.images import receipt_jpg, scene_png, word_pngs
 from tests.services import free_port
@@ -75,7 +75,7 @@ def test_calls_stages_and_images_agree_with_the_responses(measured, stub) -> Non
     assert delta("ocr_calls_total", method="BatchRecognize", code="OK", reason="") == 1
     assert delta("ocr_call_duration_seconds_count", method="Recognize") == 2
     assert len(answered) == 4
-    for stage, field in STAGES.items():  # the histograms hold exactly the StageTimings the responses carried
+    for stage, field in TIMING_FIELDS.items():  # the histograms hold exactly the StageTimings the responses carried
         assert delta("ocr_stage_duration_seconds_count", stage=stage) == 4
         carried = sum(getattr(r.timings, field) for r in answered) / 1000
         assert delta("ocr_stage_duration_seconds_sum", stage=stage) == pytest.approx(carried, rel=1e-6, abs=1e-9)
