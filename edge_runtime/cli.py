@@ -1,7 +1,7 @@
 """`python -m edge_runtime recognize FILE...`: OCR image files in-process, print text or JSON, draw polygons.
 
 `--json` prints one JSON object per image: {"image": FILE} and the proto3 JSON mapping of
-ocr.v1.RecognizeResponse (``edge_runtime.json_mapping``), the same shape as `ocr-client recognize --json`;
+ocr.v1.RecognizeResponse the server would send (``edge_runtime.messages``), as `ocr-client recognize --json`;
 a failed image prints {"image": FILE, "error": {"reason", "message"}}. Every failure is one line on stderr,
 `error: <message> [<REASON>]`, and a non-zero exit.
 """
@@ -60,9 +60,9 @@ def recognize_main(argv: list[str]) -> int:
                                  ensure_ascii=False))
             continue
         if args.json:
-            from edge_runtime.json_mapping import recognize_response_dict
+            from edge_runtime.messages import response_json
 
-            print(json.dumps({"image": str(path), **recognize_response_dict(result)}, ensure_ascii=False))
+            print(json.dumps({"image": str(path), **response_json(result)}, ensure_ascii=False))
         else:
             if len(args.images) > 1:
                 print(f"== {path}")

@@ -1,4 +1,8 @@
-"""The one module that converts between ocr.v1 protobuf messages and domain types."""
+"""The server's conversions between ocr.v1 protobuf messages and domain types: requests in, answers out.
+
+A result's RecognizeResponse (lines, words, timings, provenance) is built in ``edge_runtime.messages``, shared
+with the in-process command line so both print the same JSON; it is re-exported here for the servicer.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Iterable
 from edge_runtime import stream, types
 from edge_runtime.config import from_env
 from edge_runtime.errors import ConfigurationError, InvalidImageError, OcrError
-from edge_runtime.stages import TIMING_FIELDS
+from edge_runtime.messages import line_message, points, provenance_message, recognize_response, timings_message
 from server.errors import InvalidRequestError, status_of
 from clients.ocr_client.pb import ocr_pb2
 from server.plane import ImageSource
@@ -36,40 +40,10 @@ def pixel_formats(names: Iterable[str]) -> list[int]:
     return [ocr_pb2.PixelFormat.Value(_PIXEL_PREFIX + name) for name in names]
 
 
-def _points(polygon: Iterable[types.Point]) -> list[ocr_pb2.Point]:
-    return [ocr_pb2.Point(x=x, y=y) for x, y in polygon]
-
-
-def lines_of(result: types.OcrResult) -> list[ocr_pb2.TextLine]:
-    return [
-        ocr_pb2.TextLine(
-            text=line.text, confidence=line.confidence, polygon=_points(line.polygon), angle=line.angle,
-            words=[ocr_pb2.Word(text=w.text, confidence=w.confidence, polygon=_points(w.polygon)) for w in line.words],
-        )
-        for line in result.lines
-    ]
-
-
-def timings_of(ms: dict[str, float]) -> ocr_pb2.StageTimings:
-    """Milliseconds by stage (``OcrResult.timings_ms``) -> StageTimings; a stage not in the table is left out."""
-    return ocr_pb2.StageTimings(**{field: ms.get(stage, 0.0) for stage, field in TIMING_FIELDS.items()})
-
-
-def provenance_message(p: types.Provenance) -> ocr_pb2.Provenance:
-    return ocr_pb2.Provenance(bundle_id=p.bundle, backend=p.backend, device=p.device, stage_precision=p.precision)
-
-
 def stage_precisions(precision: dict[str, str], reasons: dict[str, str]) -> list[ocr_pb2.StagePrecision]:
     """Precision per stage (pipeline order) with the engine's reason for it."""
     return [ocr_pb2.StagePrecision(stage=stage, precision=used, reason=reasons.get(stage, ""))
             for stage, used in precision.items()]
-
-
-def recognize_response(result: types.OcrResult) -> ocr_pb2.RecognizeResponse:
-    return ocr_pb2.RecognizeResponse(
-        lines=lines_of(result), text=result.text, image_width=result.width, image_height=result.height,
-        timings=timings_of(result.timings_ms), provenance=provenance_message(result.provenance),
-    )
 
 
 def error_message(exc: BaseException) -> ocr_pb2.Error:
@@ -139,15 +113,11 @@ def stream_response(result: stream.FrameResult) -> ocr_pb2.StreamRecognizeRespon
                                                frames_ahead=result.frames_ahead)
     if result.capture_time:
         response.capture_time.FromNanoseconds(round(result.capture_time * 1e9))
-    for line in result.lines:
-        response.lines.append(ocr_pb2.TextLine(
-            text=line.text, confidence=line.confidence, angle=line.angle, polygon=_points(line.polygon),
-            words=[ocr_pb2.Word(text=w.text, confidence=w.confidence, polygon=_points(w.polygon))
-                   for w in line.words], track_id=line.track_id))
+    response.lines.extend(line_message(line, line.track_id) for line in result.lines)
     for event in result.events:
         response.events.append(ocr_pb2.TextEvent(
             type=_EVENT[event.type], track_id=event.track_id, text=event.text, confidence=event.confidence,
-            polygon=_points(event.polygon),
+            polygon=points(event.polygon),
             candidates=[ocr_pb2.TextCandidate(text=c.text, score=c.score, frames=c.frames, accepted=c.accepted)
                         for c in event.candidates]))
     if result.error is not None:
@@ -155,6 +125,6 @@ def stream_response(result: stream.FrameResult) -> ocr_pb2.StreamRecognizeRespon
         response.error.CopyFrom(error_message(
             cause if cause is not None else OcrError(result.error.message, result.error.reason)))
     if not result.final:
-        response.timings.CopyFrom(timings_of({**result.timings_ms, "queue": result.queue_wait_ms,
-                                              "total": result.queue_wait_ms + result.processing_ms}))
+        response.timings.CopyFrom(timings_message({**result.timings_ms, "queue": result.queue_wait_ms,
+                                                   "total": result.queue_wait_ms + result.processing_ms}))
     return response

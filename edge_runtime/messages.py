@@ -1,0 +1,64 @@
+"""An OcrResult as the ocr.v1 messages the server sends, and their proto3 JSON mapping.
+
+Written once: the server answers with these messages and the in-process command line prints their JSON through
+protobuf's own ``json_format``, so ``python -m edge_runtime recognize --json`` prints what a client of the server
+gets. Protobuf messages only (``clients.ocr_client.messages``): no gRPC.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from clients.ocr_client.messages import ocr_pb2
+from edge_runtime.stages import TIMING_FIELDS
+from edge_runtime.types import OcrResult, Point, Provenance, TextLine
+
+if TYPE_CHECKING:
+    from edge_runtime.stream.types import TrackedLine
+
+__all__ = ["points", "line_message", "timings_message", "provenance_message", "recognize_response",
+           "response_json", "to_json"]
+
+
+def points(polygon: Iterable[Point]) -> list[ocr_pb2.Point]:
+    return [ocr_pb2.Point(x=x, y=y) for x, y in polygon]
+
+
+def line_message(line: TextLine | TrackedLine, track_id: int | None = None) -> ocr_pb2.TextLine:
+    """A line of a result (or of a stream frame, with its ``track_id``) with its words."""
+    return ocr_pb2.TextLine(
+        text=line.text, confidence=line.confidence, polygon=points(line.polygon), angle=line.angle,
+        words=[ocr_pb2.Word(text=w.text, confidence=w.confidence, polygon=points(w.polygon)) for w in line.words],
+        track_id=track_id)
+
+
+def timings_message(ms: dict[str, float]) -> ocr_pb2.StageTimings:
+    """Milliseconds by stage (``OcrResult.timings_ms``) -> StageTimings; a stage not in the table is left out."""
+    return ocr_pb2.StageTimings(**{field: ms.get(stage, 0.0) for stage, field in TIMING_FIELDS.items()})
+
+
+def provenance_message(p: Provenance) -> ocr_pb2.Provenance:
+    return ocr_pb2.Provenance(bundle_id=p.bundle, backend=p.backend, device=p.device, stage_precision=p.precision)
+
+
+def recognize_response(result: OcrResult) -> ocr_pb2.RecognizeResponse:
+    """The RecognizeResponse the server sends for ``result``."""
+    return ocr_pb2.RecognizeResponse(
+        lines=[line_message(line) for line in result.lines], text=result.text, image_width=result.width,
+        image_height=result.height, timings=timings_message(result.timings_ms),
+        provenance=provenance_message(result.provenance))
+
+
+def to_json(message: Message) -> dict[str, Any]:
+    """The proto3 JSON mapping every command line prints: field names as in the .proto, fields without presence
+    printed even when zero or empty, unset messages (``error``) left out."""
+    return json_format.MessageToDict(message, preserving_proto_field_name=True,
+                                     always_print_fields_with_no_presence=True)
+
+
+def response_json(result: OcrResult) -> dict[str, Any]:
+    """``result`` as the JSON of the RecognizeResponse the server would send for it."""
+    return to_json(recognize_response(result))
