@@ -1,13 +1,14 @@
 """edge-ocr runtime: PP-OCR detection, angle classification and recognition on OpenVINO or ONNX Runtime.
 
-The runtime knows nothing of gRPC; transports live in ``server/``.
+The runtime knows nothing of gRPC; transports live in ``server/``. ``edge_runtime.messages`` builds the ocr.v1
+protobuf messages of a result (protobuf only), which the server sends and the command line prints.
 """
 
 from edge_runtime.config import EngineConfig
 from edge_runtime.errors import InvalidImageError, OcrError
-from edge_runtime.types import OcrResult, Provenance, TextLine, Word
+from edge_runtime.types import OcrResult, Provenance, RawImage, TextLine, Word
 
-__all__ = ["EngineConfig", "OcrEngine", "OcrResult", "TextLine", "Word", "Provenance", "OcrError",
+__all__ = ["EngineConfig", "OcrEngine", "OcrResult", "RawImage", "TextLine", "Word", "Provenance", "OcrError",
            "InvalidImageError"]
 
 

@@ -57,7 +57,7 @@ class OcrResult:
     width: int
     height: int
     lines: tuple[TextLine, ...]
-    timings_ms: dict[str, float]
+    timings_ms: dict[str, float]  # milliseconds by stage; keys: edge_runtime.stages.TIMING_FIELDS
     provenance: Provenance
 
     @property
