@@ -4,6 +4,7 @@ each other: the one-line usage error and the engine flags."""
 from __future__ import annotations
 
 import argparse
+from typing import NoReturn
 
 from edge_runtime.config import BACKENDS, DEVICES, PRECISIONS, EngineConfig, from_env
 
@@ -13,7 +14,7 @@ __all__ = ["OneLineParser", "add_engine_arguments", "engine_config"]
 class OneLineParser(argparse.ArgumentParser):
     """argparse whose usage errors are one line with a stable reason, like every other failure."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} [USAGE_INVALID]\n")
 
 

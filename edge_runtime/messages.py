@@ -7,7 +7,8 @@ gets. Protobuf messages only (``clients.ocr_client.messages``): no gRPC.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf import json_format
 from google.protobuf.message import Message

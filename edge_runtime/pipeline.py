@@ -6,10 +6,11 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Generator, Iterable, Sequence, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -165,7 +166,7 @@ class OcrEngine:
         the recognizer reading an upside-down line is far less sure of itself than reading it upright.
         ``second`` holds the readings of ``crops[i].image`` turned back by 180°, for i in ``indices``.
         """
-        for i, other in zip(indices, second):
+        for i, other in zip(indices, second, strict=True):
             if other.confidence > readings[i].confidence:
                 crops[i].turn_180()
                 readings[i] = other
@@ -246,7 +247,7 @@ class OcrEngine:
                 groups.append([i])
         outputs = yield [Run("rec", np.stack([prepared[i][0] for i in group])) for group in groups]
         readings: list[Reading | None] = [None] * len(images)
-        for group, out in zip(groups, outputs):
+        for group, out in zip(groups, outputs, strict=True):
             for k, i in enumerate(group):
                 readings[i] = recognize.ctc_decode(out[k], self.characters, prepared[i][1] / prepared[i][0].shape[2])
         return readings  # type: ignore[return-value]
@@ -258,7 +259,7 @@ class OcrEngine:
         for stage in {run.stage for run in runs}:
             mine = [i for i, run in enumerate(runs) if run.stage == stage]
             session = self._sessions[stage]
-            for i, out in zip(mine, session.run_many([{session.inputs[0]: runs[i].blob} for i in mine])):
+            for i, out in zip(mine, session.run_many([{session.inputs[0]: runs[i].blob} for i in mine]), strict=True):
                 outputs[i] = out[0]
         return outputs  # type: ignore[return-value]
 
@@ -323,7 +324,7 @@ class OcrEngine:
     def assemble(self, height: int, width: int, crops: Sequence[LineCrop], readings: Sequence[Reading],
                  timings_ms: dict[str, float]) -> OcrResult:
         lines = []
-        for crop, reading in zip(crops, readings):
+        for crop, reading in zip(crops, readings, strict=True):
             if not reading.text.strip() or reading.confidence < self.config.text_score:
                 continue
             words = []
@@ -408,7 +409,7 @@ def orient_page(crops: list[LineCrop], probs: np.ndarray, thresh: float, decisiv
     lengths = np.array([np.linalg.norm(c.frame[1] - c.frame[0]) for c in crops], dtype=np.float64)
     margin = probs[:, 1] - probs[:, 0] if len(probs) else np.zeros(len(crops))
     vote = float((lengths * margin).sum() / max(lengths.sum(), 1e-6)) if len(crops) >= min_voters else 0.0
-    for crop, (p0, p180) in zip(crops, probs):
+    for crop, (p0, p180) in zip(crops, probs, strict=False):  # no probabilities (no classifier): no votes
         if vote > decisive:  # the page is upside down: a line stays only where the classifier is sure it is not
             if p0 < thresh:
                 crop.turn_180()
@@ -418,9 +419,9 @@ def orient_page(crops: list[LineCrop], probs: np.ndarray, thresh: float, decisiv
             crop.turn_180()
             crop.doubtful = True
     weight = {d: 0.0 for d in (0, 90, 180, 270)}
-    for crop, length in zip(crops, lengths):
+    for crop, length in zip(crops, lengths, strict=True):
         weight[crop.direction] += float(length)
-    dominant = max(weight, key=weight.get)
+    dominant = max(weight, key=lambda direction: weight[direction])
     turn = np.radians(-dominant)
     rotation = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]], dtype=np.float32)
     upright = [order_clockwise(c.quad @ rotation.T) for c in crops]

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable, Hashable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
-from typing import Callable, Hashable
 
 import numpy as np
 

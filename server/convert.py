@@ -6,14 +6,14 @@ with the in-process command line so both print the same JSON; it is re-exported 
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
+from clients.ocr_client.pb import ocr_pb2
 from edge_runtime import stream, types
 from edge_runtime.config import from_env
 from edge_runtime.errors import ConfigurationError, InvalidImageError, OcrError
 from edge_runtime.messages import line_message, points, provenance_message, recognize_response, timings_message
 from server.errors import InvalidRequestError, status_of
-from clients.ocr_client.pb import ocr_pb2
 from server.plane import ImageSource
 
 __all__ = ["image_source", "recognize_response", "error_message", "stream_settings", "stream_frame",
@@ -53,7 +53,6 @@ def error_message(exc: BaseException) -> ocr_pb2.Error:
 
 
 # ---- StreamRecognize ------------------------------------------------------------------------------------
-_EVENT = {t: ocr_pb2.TextEventType.Value(f"TEXT_EVENT_TYPE_{t.value}") for t in stream.EventType}
 _CHECK_PREFIX = "TEXT_CHECK_"
 
 
@@ -116,8 +115,8 @@ def stream_response(result: stream.FrameResult) -> ocr_pb2.StreamRecognizeRespon
     response.lines.extend(line_message(line, line.track_id) for line in result.lines)
     for event in result.events:
         response.events.append(ocr_pb2.TextEvent(
-            type=_EVENT[event.type], track_id=event.track_id, text=event.text, confidence=event.confidence,
-            polygon=points(event.polygon),
+            type=f"TEXT_EVENT_TYPE_{event.type.value}", track_id=event.track_id, text=event.text,
+            confidence=event.confidence, polygon=points(event.polygon),
             candidates=[ocr_pb2.TextCandidate(text=c.text, score=c.score, frames=c.frames, accepted=c.accepted)
                         for c in event.candidates]))
     if result.error is not None:

@@ -21,10 +21,10 @@ import functools
 import logging
 import threading
 import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable, Iterator, Sequence
 
 import numpy as np
 

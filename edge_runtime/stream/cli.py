@@ -13,7 +13,8 @@ import os
 import sys
 import time
 from collections import deque
-from typing import Any, Iterable, Iterator, TextIO
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
 
 from edge_runtime.arguments import OneLineParser, add_engine_arguments, engine_config
 from edge_runtime.config import from_env
@@ -21,8 +22,7 @@ from edge_runtime.errors import ConfigurationError, OcrError
 from edge_runtime.stream.flow import FlowMode
 from edge_runtime.stream.settings import StreamSettings
 from edge_runtime.stream.sources import SourceError, VideoSource, is_live, parse_source
-from edge_runtime.stream.types import (EventType, Frame, FrameError, FrameResult, TextCandidate, TrackedLine,
-                                       TrackEvent)
+from edge_runtime.stream.types import EventType, Frame, FrameError, FrameResult, TextCandidate, TrackedLine, TrackEvent
 
 __all__ = ["main", "build_parser", "stream_settings"]
 
@@ -90,10 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                          jpeg_quality=args.jpeg or 85, max_frames=args.max_frames)
     status = StatusLine(sys.stderr) if args.show_fps else None
     try:
-        if args.server:
-            results = _remote(args.server, source, settings)
-        else:
-            results = _local(args, source, settings)
+        results = _remote(args.server, source, settings) if args.server else _local(args, source, settings)
         for result in results:
             _print_result(result, args.frames, sys.stdout)
             if status is not None:

@@ -12,11 +12,11 @@ import functools
 import logging
 import threading
 import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import replace
 from types import GeneratorType
-from typing import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -84,8 +84,6 @@ class StreamSession:
                 raise FlowCancelled("stream session closed")
             self._busy = True
         started = time.perf_counter()
-        flow = dict(frames_dropped=delivery.dropped_total, dropped_since_last=delivery.dropped_since_last,
-                    queue_wait_ms=round(delivery.queue_wait_ms, 3)) if delivery else {}
         try:
             if frame.error is not None:
                 raise frame.error
@@ -94,7 +92,7 @@ class StreamSession:
         except OcrError as exc:
             result = FrameResult(frame.sequence, frame.capture_time,
                                  error=FrameError(exc.reason, exc.message, exc))
-        except Exception as exc:  # noqa: BLE001 - one bad frame must not end the stream
+        except Exception as exc:  # one bad frame must not end the stream
             log.exception("stream frame %s failed", frame.sequence)
             result = FrameResult(frame.sequence, frame.capture_time,
                                  error=FrameError("INTERNAL", "internal error while processing the frame", exc))
@@ -106,7 +104,11 @@ class StreamSession:
         self._last_sequence, self._last_capture = frame.sequence, frame.capture_time
         if delivery is not None:
             self._dropped = delivery.dropped_total
-        return _with(result, processing_ms=round((time.perf_counter() - started) * 1000, 3), **flow)
+        result = replace(result, processing_ms=round((time.perf_counter() - started) * 1000, 3))
+        if delivery is None:
+            return result
+        return replace(result, frames_dropped=delivery.dropped_total, dropped_since_last=delivery.dropped_since_last,
+                       queue_wait_ms=round(delivery.queue_wait_ms, 3))
 
     def finish(self) -> FrameResult:
         """End of stream: a final result with DISAPPEARED for every line still reported."""
@@ -190,7 +192,7 @@ class StreamSession:
             keep = engine.config.text_score
             return [LineReading(r.text.strip(), float(r.confidence) if r.confidence >= keep else 0.0, c.direction,
                                 _corners(c.quad, c.frame), tuple(recognize.words_of(r)))
-                    for r, c in zip(readings, chosen)]
+                    for r, c in zip(readings, chosen, strict=True)]
 
         events, lines, read_count = self.tracker.step(frame.sequence, quads, read,
                                                       lambda box: region_thumbnail(gray, box), (width, height),
@@ -233,10 +235,6 @@ def _rounded(timings: dict[str, float]) -> dict[str, float]:
     return {k: round(v, 3) for k, v in timings.items()}
 
 
-def _with(result: FrameResult, **changes: object) -> FrameResult:
-    return replace(result, **changes)
-
-
 class StreamResults(Iterator[FrameResult]):
     """The results of ``run_stream``; ``close()`` (or leaving a ``with`` block) ends the stream at any point."""
 
@@ -250,7 +248,7 @@ class StreamResults(Iterator[FrameResult]):
         self._results.close()  # type: ignore[attr-defined]
         self.session.close()  # also when iteration never started
 
-    def __enter__(self) -> "StreamResults":
+    def __enter__(self) -> StreamResults:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -285,7 +283,7 @@ def _step(session: StreamSession, delivery: Delivery, scheduler: FrameScheduler 
 
 
 def _scheduled(result: FrameResult, job) -> FrameResult:
-    return _with(result, frames_ahead=job.ahead, queue_wait_ms=round(result.queue_wait_ms + job.waited_ms, 3))
+    return replace(result, frames_ahead=job.ahead, queue_wait_ms=round(result.queue_wait_ms + job.waited_ms, 3))
 
 
 def _run_stream(frames: Iterable[Frame], settings: StreamSettings, session: StreamSession,
@@ -301,7 +299,7 @@ def _run_stream(frames: Iterable[Frame], settings: StreamSettings, session: Stre
                 flow.put(frame)
         except (FlowCancelled, FlowClosed):
             pass
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+        except BaseException as exc:  # handed to the consumer
             failure.append(exc)
         finally:
             flow.close()
@@ -359,7 +357,7 @@ async def arun_stream(engine: OcrEngine, frames: AsyncIterable[Frame], settings:
                 await flow.aput(frame)
         except (FlowCancelled, FlowClosed):
             pass
-        except Exception as exc:  # noqa: BLE001 - handed to the consumer
+        except Exception as exc:  # handed to the consumer
             failure.append(exc)
         finally:
             flow.close()
@@ -384,7 +382,5 @@ async def arun_stream(engine: OcrEngine, frames: AsyncIterable[Frame], settings:
         session.close()
         if not producer.done():
             producer.cancel()
-        try:
+        with suppress(asyncio.CancelledError, Exception):  # already reported or cancelled
             await producer
-        except (asyncio.CancelledError, Exception):  # noqa: BLE001 - already reported or cancelled
-            pass

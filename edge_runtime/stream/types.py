@@ -28,7 +28,7 @@ class Frame:
     error: Exception | None = None
 
 
-class EventType(str, enum.Enum):
+class EventType(enum.StrEnum):
     APPEARED = "APPEARED"  # a new text is in view (reported once it was seen min_hits frames)
     UPDATED = "UPDATED"  # the same line now reads differently (a price changed)
     STABLE = "STABLE"  # the line's text has not changed for stable_after frames

@@ -68,9 +68,10 @@ def test_concurrent_callers_get_what_each_gets_alone(backend, pages) -> None:
     alone = [engine.recognize(job) for job in jobs]
     with ThreadPoolExecutor(4) as pool:
         together = list(pool.map(engine.recognize, jobs))
-    for one, many in zip(alone, together):
-        assert [(l.text, l.polygon) for l in many.lines] == [(l.text, l.polygon) for l in one.lines]
-        assert np.allclose([l.confidence for l in many.lines], [l.confidence for l in one.lines], atol=1e-5)
+    for one, many in zip(alone, together, strict=True):
+        assert [(line.text, line.polygon) for line in many.lines] == [(line.text, line.polygon) for line in one.lines]
+        assert np.allclose([line.confidence for line in many.lines], [line.confidence for line in one.lines],
+                           atol=1e-5)
 
 
 def test_many_images_at_once_equal_one_at_a_time(pages, fp32_engine) -> None:
@@ -86,7 +87,7 @@ def test_openvino_and_onnxruntime_agree(pages) -> None:
     for path in [*pages, rendered.page()]:
         a, b = ov.recognize(path), ort.recognize(path)
         assert a.text == b.text, path if isinstance(path, str) else "rendered page"
-        for la, lb in zip(a.lines, b.lines):
+        for la, lb in zip(a.lines, b.lines, strict=True):
             assert np.allclose(la.polygon, lb.polygon, atol=2.0)
 
 

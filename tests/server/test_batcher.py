@@ -58,7 +58,7 @@ def test_merged_batches_equal_single_runs(engine, prepared):
         results = run(main())
     for k, outputs in enumerate(results):
         assert len(outputs) == 2
-        for out, item, expected in zip(outputs, prepared[k::8], alone[k::8]):
+        for out, item, expected in zip(outputs, prepared[k::8], alone[k::8], strict=True):
             reading = _decode(engine, out[0], item)
             assert reading.text == expected.text
             assert reading.confidence == pytest.approx(expected.confidence, abs=1e-5)
@@ -86,13 +86,13 @@ def test_detector_inputs_of_one_shape_share_a_batch_with_identical_outputs(backe
 
         together = run(main())
     assert sorted(sizes) == [1, 2] and batcher.stats.mixed == 1
-    for image, out, expected in zip(images, together, alone):
+    for image, out, expected in zip(images, together, alone, strict=True):
         assert out.shape == expected.shape
         assert np.allclose(out, expected, atol=1e-5)
         found = detect.postprocess(out[0, 0], image.shape[0], image.shape[1], engine.det_params)
         wanted = detect.postprocess(expected[0, 0], image.shape[0], image.shape[1], engine.det_params)
         assert len(found) == len(wanted) > 0
-        assert all(np.array_equal(a, b) for (a, _), (b, _) in zip(found, wanted))
+        assert all(np.array_equal(a, b) for (a, _), (b, _) in zip(found, wanted, strict=True))
 
 
 def test_lone_crop_waits_at_most_the_delay(engine, prepared):

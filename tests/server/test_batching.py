@@ -47,7 +47,7 @@ def test_every_stage_batched_across_calls_answers_as_alone(backend):
                 t.start()
             for t in threads:
                 t.join(300)
-        for got, want in zip(answers, expected):
+        for got, want in zip(answers, expected, strict=True):
             assert got is not None
             assert_same(got, want)
         det = plane.batchers["det"].stats

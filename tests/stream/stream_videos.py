@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -61,7 +61,7 @@ def ticker(size=(640, 360), speed: int = 32, gap: int = 200) -> Scene:
     frames = []
     for i in range(n):
         img = base.copy()
-        for word, x0 in zip(words, starts):
+        for word, x0 in zip(words, starts, strict=True):
             _put(img, word, x0 - i * speed, 298, 1.2, WHITE, 2)
         frames.append(img)
     return Scene("ticker", frames, 10.0, {"CITY TV", *words})

@@ -89,7 +89,7 @@ def test_cancel_discards_and_wakes_thread_waiters_at_once():
     def wait(call):
         try:
             call()
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     empty = FlowQueue(FlowMode.LATEST_ONLY)

@@ -25,17 +25,19 @@ def camera(image):
         sequence += 1
 
 
-def wait_for_threads(count: int, timeout: float = 10.0) -> int:
+def threads_started_since(before: set[threading.Thread], timeout: float = 10.0) -> list[str]:
+    """Threads alive now that were not alive at ``before`` (waiting up to ``timeout`` for them to end). Threads of
+    earlier tests that end meanwhile do not count, so the answer is about this test's threads only."""
     deadline = time.monotonic() + timeout
-    while threading.active_count() > count and time.monotonic() < deadline:
+    while (new := set(threading.enumerate()) - before) and time.monotonic() < deadline:
         time.sleep(0.01)
-    return threading.active_count()
+    return sorted(t.name for t in new)
 
 
 def test_thousand_threaded_sessions_opened_and_cancelled(engine, clips):
     scene, _ = clips["static"]
     image = scene.frames[0][100:164, 100:228].copy()  # small: the first frame runs the models
-    baseline = threading.active_count()
+    before = set(threading.enumerate())
     refs = []
     for i in range(SESSIONS):
         mode = (FlowMode.LATEST_ONLY, FlowMode.QUEUE, FlowMode.ALL)[i % 3]
@@ -54,7 +56,7 @@ def test_thousand_threaded_sessions_opened_and_cancelled(engine, clips):
     never_started = run_stream(engine, camera(image), StreamSettings())
     never_started.close()
     assert never_started.session.closed
-    assert wait_for_threads(baseline) == baseline
+    assert threads_started_since(before) == []
     gc.collect()
     assert sum(ref() is not None for ref in refs) == 0
 
@@ -93,10 +95,10 @@ def test_thousand_asyncio_sessions_cancelled_while_waiting(engine, clips):
         leftover = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         assert leftover == []
 
-    baseline = threading.active_count()
+    before = set(threading.enumerate())
     asyncio.run(scenario())
     executor.shutdown(wait=True)
-    assert wait_for_threads(baseline) == baseline
+    assert threads_started_since(before) == []
     gc.collect()
     assert sum(ref() is not None for ref in refs) == 0
 

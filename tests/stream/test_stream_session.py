@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter, defaultdict
 
@@ -9,8 +10,8 @@ import numpy as np
 import pytest
 
 from edge_runtime.stream import EventType, FlowMode, Frame, StreamSettings, run_stream
-from edge_runtime.types import RawImage
 from edge_runtime.stream.sources import VideoSource, encode_jpeg
+from edge_runtime.types import RawImage
 
 ALL = StreamSettings(mode=FlowMode.ALL)
 
@@ -81,7 +82,7 @@ def test_scrolling_ticker(engine, clips):
     disappeared = Counter(e.text for e in events if e.type is EventType.DISAPPEARED)
     assert disappeared == Counter(scene.texts)
     first_word_gone = [e for e in events if e.type is EventType.DISAPPEARED and e.text == "BREAKING NEWS"][0]
-    assert not first_word_gone.sequence == results[-1].sequence  # left the view before the clip ended
+    assert first_word_gone.sequence != results[-1].sequence  # left the view before the clip ended
 
 
 def test_price_change_is_one_update_and_a_blurred_frame_is_not(engine, clips):
@@ -136,7 +137,7 @@ def test_slow_consumer(engine, clips, mode):
     else:
         assert dropped > count // 2
         assert frames[-1].sequence == count - 1  # the newest frame is never the one dropped
-        assert all(a.sequence < b.sequence for a, b in zip(frames, frames[1:]))
+        assert all(a.sequence < b.sequence for a, b in itertools.pairwise(frames))
     if mode is FlowMode.LATEST_ONLY:  # a dropped frame never waits for more than one processing time
         assert max(r.queue_wait_ms for r in frames) < 1000
     assert final.final and assert_once_each(results, scene.texts)
@@ -149,7 +150,7 @@ def test_skip_detection_reads_each_frame_as_one_line_like_the_engine(engine, cli
     frames = [Frame(img, i, float(i)) for i, img in enumerate([line, line, other, other, other])]
     results = list(run_stream(engine, frames, StreamSettings(mode=FlowMode.ALL, skip_detection=True)))
     expected = [engine.recognize(img, skip_detection=True).text for img in (line, other)]
-    assert [[l.text for l in r.lines] for r in results[:-1]] == [[expected[0]]] * 2 + [[expected[1]]] * 3
+    assert [[line.text for line in r.lines] for r in results[:-1]] == [[expected[0]]] * 2 + [[expected[1]]] * 3
     assert [(e.type, e.text) for e in events_of(results) if e.type is not EventType.STABLE] == [
         (EventType.APPEARED, expected[0]), (EventType.DISAPPEARED, expected[0]),
         (EventType.APPEARED, expected[1]), (EventType.DISAPPEARED, expected[1])]

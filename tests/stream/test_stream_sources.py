@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -23,7 +24,7 @@ def test_a_file_is_read_frame_by_frame(clips):
         frames = list(source)
     assert [f.sequence for f in frames] == list(range(len(scene.frames)))
     assert frames[0].image.shape == scene.frames[0].shape
-    assert all(a.capture_time <= b.capture_time for a, b in zip(frames, frames[1:]))
+    assert all(a.capture_time <= b.capture_time for a, b in itertools.pairwise(frames))
 
 
 def test_jpeg_frames_for_the_wire(clips):
@@ -69,7 +70,7 @@ class _Capture:
     def __init__(self, frames: int) -> None:
         self.frames = frames
 
-    def isOpened(self):
+    def isOpened(self):  # noqa: N802 (cv2.VideoCapture's name, which the source calls)
         return self.frames > 0
 
     def get(self, prop):

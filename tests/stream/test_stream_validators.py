@@ -8,7 +8,6 @@ from edge_runtime.errors import ConfigurationError
 from edge_runtime.stream import EventType, FlowMode, Frame, StreamSettings, TextFilter, run_stream
 from edge_runtime.stream.tracking import Tracker
 from edge_runtime.stream.validators import iban_ok, iso6346_ok
-from tests.stream import stream_videos
 from tests.stream.test_stream_tracking import Script, kinds, quad, step
 
 PLATE = r"[A-Z]{2} ?[0-9]{4}"
