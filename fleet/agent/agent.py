@@ -13,11 +13,11 @@ import threading
 import time
 from typing import Any, Callable
 
+from clients.ocr_client.fleet_types import DeviceStatus
 from fleet.agent.config import AgentConfig
 from fleet.agent.outbox import Outbox
 from fleet.agent.producers import Admission, CameraProducer, Provenance, ReplayProducer
 from fleet.agent.uploader import Uploader
-from fleet.model import DeviceStatus
 
 __all__ = ["Agent", "software_version"]
 

@@ -27,10 +27,10 @@ from typing import Callable, Protocol, Sequence
 
 import grpc
 
+from clients.ocr_client.fleet_types import DeviceStatus, Event, Gap, IngestResult
 from clients.ocr_client.results import OcrCallError
 from fleet.agent.config import UploadConfig
 from fleet.agent.outbox import Outbox
-from fleet.model import DeviceStatus, Event, Gap, IngestResult
 
 __all__ = ["Uploader", "UploadStats", "full_jitter"]
 

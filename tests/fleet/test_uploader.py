@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from clients.ocr_client.fleet import FleetClient
+from clients.ocr_client.fleet_types import Event
 from fleet.agent.agent import Agent
 from fleet.agent.config import config_of
 from fleet.agent.outbox import Outbox
 from fleet.agent.uploader import full_jitter
-from fleet.model import Event
 from tests.fleet.processes import Central, check_exactly_once, wait_until
 from tests.fleet.proxy import FaultProxy
 
