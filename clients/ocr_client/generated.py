@@ -25,7 +25,12 @@ MODULES = ("ocr/v1/ocr_service_pb2.py", "ocr/v1/ocr_service_pb2_grpc.py", "fleet
 
 
 class GeneratedCodeError(ImportError):
-    """The generated gRPC code is missing or was made from other proto sources or another grpcio-tools."""
+    """The generated gRPC code is missing or was made from other proto sources or another grpcio-tools;
+    ``reason`` is GENERATED_CODE_MISSING or GENERATED_CODE_STALE (the command lines print it)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def sources() -> list[Path]:
@@ -71,8 +76,9 @@ def require_current() -> None:
     """Raise GeneratedCodeError (one line, naming the command to run) unless gen/ may be imported."""
     missing = [m for m in MODULES if not (GEN_DIR / m).is_file()]
     if missing:
-        raise GeneratedCodeError(f"the generated gRPC code is missing ({GEN_DIR / missing[0]}); run: {COMMAND}")
+        raise GeneratedCodeError(f"the generated gRPC code is missing ({GEN_DIR / missing[0]}); run: {COMMAND}",
+                                 "GENERATED_CODE_MISSING")
     expected = fingerprint()
     if expected is not None and _stamp() != expected:
         raise GeneratedCodeError(f"the generated gRPC code in {GEN_DIR} is stale (made from other proto/ sources "
-                                 f"or another grpcio-tools); run: {COMMAND}")
+                                 f"or another grpcio-tools); run: {COMMAND}", "GENERATED_CODE_STALE")

@@ -62,6 +62,17 @@ def test_missing_generated_code_fails_in_one_line_naming_the_command(copy: Path,
     assert not (copy / "clients" / "ocr_client" / "gen").exists()  # nothing generated behind the caller's back
 
 
+def test_the_command_line_says_it_in_one_line_with_a_reason(copy: Path) -> None:
+    shutil.rmtree(copy / "clients" / "ocr_client" / "gen")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run([sys.executable, "-m", "clients.ocr_client", "health"], cwd=copy, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: the generated gRPC code is missing") and COMMAND in line
+    assert line.endswith("[GENERATED_CODE_MISSING]")
+
+
 def test_a_changed_proto_makes_the_generated_code_stale(copy: Path) -> None:
     proto = copy / "proto" / "ocr" / "v1" / "ocr_service.proto"
     proto.write_text(proto.read_text() + "\n// changed\n")
