@@ -51,7 +51,7 @@ def imports_of(path: Path, module: str, known: set[str] | frozenset[str] = froze
     tree = ast.parse(path.read_text(encoding="utf-8"))
     top = {id(n) for n in tree.body}
     is_package = path.name == "__init__.py"
-    out = []
+    out: list[Import] = []
     for node in ast.walk(tree):
         names: list[str] = []
         if isinstance(node, ast.Import):
@@ -66,8 +66,8 @@ def imports_of(path: Path, module: str, known: set[str] | frozenset[str] = froze
             names = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names]
         elif (dynamic := _dynamic(node)) is not None:
             names = [dynamic]
-        for name in names:
-            out.append(Import(_known_prefix(name, known), node.lineno, id(node) in top))
+        line = getattr(node, "lineno", 0)  # every node that yields a name is a statement or a call
+        out.extend(Import(_known_prefix(name, known), line, id(node) in top) for name in names)
     return out
 
 
