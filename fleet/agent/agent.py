@@ -162,9 +162,10 @@ class Agent:
             time.sleep(0.05)
         self._stop.set()
         self.uploader.wake()
-        for thread in self._threads:
-            if thread.name == "agent-uploader":
-                thread.join(min(timeout, FINAL_STATUS_S))
+        if self.uploader.stats.connected:  # a call is open: its final status says what the acks left
+            for thread in self._threads:
+                if thread.name == "agent-uploader":
+                    thread.join(min(timeout, FINAL_STATUS_S))
         self.uploader.interrupt()
         for thread in self._threads:
             thread.join(timeout)
