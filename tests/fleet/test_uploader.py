@@ -12,10 +12,10 @@ import pytest
 
 from clients.ocr_client.fleet import FleetClient
 from clients.ocr_client.fleet_types import Event
+from fleet.agent import uploader
 from fleet.agent.agent import Agent
 from fleet.agent.config import config_of
 from fleet.agent.outbox import Outbox
-from fleet.agent import uploader
 from fleet.agent.uploader import full_jitter
 from tests.fleet.processes import Central, check_exactly_once, wait_until
 from tests.fleet.proxy import FaultProxy
