@@ -41,7 +41,7 @@ from edge_runtime.errors import (ConfigurationError, DeadlineExceededError, Inva
 from fleet.errors import FleetRequestError, StoreUnavailableError
 
 __all__ = ["REASON_KEY", "RETRY_AFTER_KEY", "InvalidRequestError", "UnauthenticatedError", "PermissionDeniedError",
-           "RateLimitedError", "status_of", "abort_with", "trailing_metadata_of", "trailing_reason"]
+           "RateLimitedError", "status_of", "abort_with", "trailing_metadata_of"]
 
 log = logging.getLogger(__name__)
 
@@ -124,10 +124,3 @@ async def abort_with(context: grpc.aio.ServicerContext, exc: BaseException) -> N
     kept = tuple((k, v) for k, v in (context.trailing_metadata() or ()) if k not in (REASON_KEY, RETRY_AFTER_KEY))
     await context.abort(code, message, trailing_metadata=kept + trailing_metadata_of(exc, reason))
 
-
-def trailing_reason(metadata) -> str | None:
-    """The reason in a call's trailing metadata (client side helper)."""
-    for key, value in metadata or ():
-        if key == REASON_KEY:
-            return value if isinstance(value, str) else value.decode()
-    return None

@@ -26,18 +26,15 @@ from edge_runtime.errors import DeadlineExceededError
 from edge_runtime.stream import Frame, StreamSettings, arun_stream
 from server import convert
 from server.errors import InvalidRequestError, abort_with
-from server.pb import ocr_pb2
+from clients.ocr_client.pb import ocr_pb2
 from server.plane import OcrPlane
 
-__all__ = ["stream_recognize", "settings_of", "response_of"]
+__all__ = ["stream_recognize", "settings_of"]
 
 
 def settings_of(config: ocr_pb2.StreamConfig, defaults: StreamSettings | None = None) -> StreamSettings:
     """A StreamConfig over the server's defaults (see ``convert.stream_settings``)."""
     return convert.stream_settings(config, defaults)
-
-
-response_of = convert.stream_response
 
 
 async def stream_recognize(plane: OcrPlane, requests: AsyncIterator, context: grpc.aio.ServicerContext,

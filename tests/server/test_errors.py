@@ -11,7 +11,7 @@ import pytest
 
 from clients.ocr_client import OcrCallError, OcrClient
 from server.config import ServerConfig
-from server.pb import ocr_pb2
+from clients.ocr_client.pb import ocr_pb2
 from tests.conftest import get_engine
 from server.embedded import ServerThread
 from tests.server.images import blank_png, hostile_inputs, scene_png, word_pngs

@@ -19,7 +19,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from clients.ocr_client import OcrCallError, OcrClient
 from server.config import ServerConfig
 from server.embedded import ServerThread
-from server.pb import ocr_pb2, ocr_pb2_grpc
+from clients.ocr_client.pb import ocr_pb2, ocr_pb2_grpc
 from server.redact import Redactor
 from tests.clients.render import line_png
 from tests.conftest import get_engine
