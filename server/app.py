@@ -1,6 +1,6 @@
-"""Server assembly and lifecycle: build_server(), interceptors (security, metrics, result cache) and TLS, health
-(NOT_SERVING until warm; optionally on its own plain-text port), reflection, the metrics port, graceful drain,
-the memory ceiling."""
+"""Server assembly and lifecycle: build_server(), the interceptors in order (security, metrics, result cache,
+validation) and TLS, health (NOT_SERVING until warm; optionally on its own plain-text port), reflection, the
+metrics port, graceful drain, the memory ceiling."""
 
 from __future__ import annotations
 
@@ -198,9 +198,10 @@ def build_server(config: ServerConfig | None = None,
     # - Redact: masks personal data in every answer, computed or not yet cached;
     # - Validation: refuses malformed and over-size requests right before the servicer (a stranger is refused
     #   as one first, and learns nothing of the contract).
-    chain = [security.audit_interceptor(provenance), MetricsInterceptor(metrics), security.auth, security.limits,
-             _cache_interceptor(cache, plane, config, metrics) if cache is not None else None,
-             security.redact_interceptor(), ValidationInterceptor(config.max_message_bytes)]
+    chain: list[grpc.aio.ServerInterceptor | None] = [
+        security.audit_interceptor(provenance), MetricsInterceptor(metrics), security.auth, security.limits,
+        _cache_interceptor(cache, plane, config, metrics) if cache is not None else None,
+        security.redact_interceptor(), ValidationInterceptor(config.max_message_bytes)]
     grpc_server = grpc.aio.server(interceptors=[c for c in chain if c is not None], options=[
         ("grpc.max_receive_message_length", transport_limit(config.max_message_bytes)),
         ("grpc.max_send_message_length", config.max_message_bytes),
