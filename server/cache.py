@@ -6,11 +6,12 @@ decides the answer on this server: bundle, precision per stage, backend, device,
 settings, the server version and the redaction settings.
 
 Where it sits (server/app.py): Audit -> Metrics -> Auth -> Limits -> **Cache** -> Redact -> Validation ->
-servicer. So a
-cached answer is given only to a caller that passed authentication, scopes and its limits (its pixels are
-charged as for a computed answer), and is audited like one. The cache stores what leaves the Redact
+servicer. So a cached answer is given only to a caller that passed authentication, scopes and its limits (its
+pixels are charged as for a computed answer), and is audited like one. The cache stores what leaves the Redact
 interceptor: the *redacted* response, so masked text never reaches the cache (nor Redis), and the redaction
-settings are part of the key, so a replica that masks differently never gets another's answer.
+settings are part of the key, so a replica that masks differently never gets another's answer. It replaces the
+behavior rather than observing it, so it overrides ``Interceptor.wrap``; a call an inner layer failed comes back
+as None and is neither cached nor marked.
 
 A cached answer equals a fresh one except its ``timings``: every stage is 0 and ``total_ms`` is the lookup
 time (a computed answer always has ``decode_ms > 0``). The trailing metadata key ``ocr-cache`` says ``hit``,
