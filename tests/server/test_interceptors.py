@@ -177,3 +177,19 @@ def test_a_cancelled_call_finishes_every_layer_once_as_cancelled(kind):
 
     log = asyncio.run(main())
     assert finishes(log) == [("inner", [("CANCELLED", "")]), ("outer", [("CANCELLED", "")])]
+
+
+def test_errors_are_mapped_in_one_place():
+    """Servicers and hooks raise; only the wrap turns an error into a status (no handler aborts or maps)."""
+    import ast
+    from pathlib import Path
+
+    server = Path(__file__).resolve().parents[2] / "server"
+    callers = set()
+    for path in server.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+                if name in ("abort", "abort_with", "abort_with_status", "fail_with", "set_code"):
+                    callers.add(path.relative_to(server).as_posix())
+    assert callers == {"interceptors.py", "errors.py"}
