@@ -83,14 +83,24 @@ async def _serve(log: list, refuse: str = ""):
 
 
 async def _call(channel, kind: str, payload: bytes) -> list:
+    """Call ``kind`` with ``payload`` (streamed after a first request); its responses."""
     method = getattr(channel, kind)(f"/t.T/{kind}")
-    request = payload if kind.startswith("unary_") else iter([b"first", payload])
+    if kind.startswith("unary_"):
+        call = method(payload, timeout=30)
+    else:
+        call = method(timeout=30)
+        if payload:  # none to a server that refuses the call unread (writing into its end is a race of the client's)
+            for request in (b"first", payload):
+                await call.write(request)
+            await call.done_writing()
     if kind.endswith("_stream"):
-        return [r async for r in method(request, timeout=30)]
-    return [await method(request, timeout=30)]
+        return [r async for r in call]
+    return [await call]
 
 
-def _run(kind: str, payload: bytes, refuse: str = "") -> tuple[list, Any]:
+def _run(kind: str, payload: bytes, refuse: str = "", wait_for: int = 0) -> tuple[list, Any, list]:
+    """(the log when the caller got its answer, the answer or (code, reason), the log once ``wait_for`` layers
+    have finished)."""
     async def main():
         log: list = []
         server, port = await _serve(log, refuse)
@@ -101,7 +111,12 @@ def _run(kind: str, payload: bytes, refuse: str = "") -> tuple[list, Any]:
                 except grpc.aio.AioRpcError as error:
                     reason = dict(error.trailing_metadata() or ()).get("ocr-error-reason", "")
                     result = (error.code(), reason)
-                return list(log), result  # the log as it was when the caller got its answer
+                heard = list(log)
+                for _ in range(500):
+                    if len(finishes(log)) >= wait_for:
+                        break
+                    await asyncio.sleep(0.01)
+                return heard, result, list(log)
         finally:
             await server.stop(0)
 
@@ -114,7 +129,7 @@ def finishes(log: list) -> list:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_returned_call_runs_every_hook_in_order_and_finishes_once(kind):
-    log, result = _run(kind, b"hello")
+    log, result, _ = _run(kind, b"hello")
     requests = [b"hello"] if kind.startswith("unary_") else [b"first", b"hello"]
     responses = [b"r:" + r for r in requests] if kind == "stream_stream" else [b"r:hello"]
     assert result == responses
@@ -130,7 +145,7 @@ def test_a_returned_call_runs_every_hook_in_order_and_finishes_once(kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_domain_error_is_mapped_once_and_every_layer_finishes_before_the_caller_hears(kind):
-    log, result = _run(kind, b"fail")
+    log, result, _ = _run(kind, b"fail")
     assert result == (S.INVALID_ARGUMENT, "REQUEST_MALFORMED")
     assert finishes(log) == [("inner", [("INVALID_ARGUMENT", "REQUEST_MALFORMED")]),
                              ("outer", [("INVALID_ARGUMENT", "REQUEST_MALFORMED")])]
@@ -139,7 +154,7 @@ def test_a_domain_error_is_mapped_once_and_every_layer_finishes_before_the_calle
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_an_abort_by_hand_finishes_every_layer_once(kind):
-    log, result = _run(kind, b"abort")
+    _, result, log = _run(kind, b"abort", wait_for=2)  # an abort sends its status at once; finish follows
     assert result == (S.FAILED_PRECONDITION, "")
     assert [who for who, _ in finishes(log)] == ["inner", "outer"]
     assert all(what == [("FAILED_PRECONDITION", "")] for _, what in finishes(log))
@@ -147,7 +162,7 @@ def test_an_abort_by_hand_finishes_every_layer_once(kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_refusal_in_start_ends_the_call_and_only_started_layers_finish(kind):
-    log, result = _run(kind, b"hello", refuse=kind)
+    log, result, _ = _run(kind, b"hello" if kind.startswith("unary_") else b"", refuse=kind)
     assert result == (S.PERMISSION_DENIED, "SCOPE_MISSING")
     assert finishes(log) == [("outer", [("PERMISSION_DENIED", "SCOPE_MISSING")])]
     assert not [entry for entry in log if entry[0] == "inner" and entry[1] in ("request", "response")]
