@@ -1,5 +1,5 @@
-"""The thin fleet.v1.FleetService servicer: convert (fleet/convert.py), call FleetCentral, convert back; errors are
-raised and the interceptor layer maps them (server.errors).
+"""The thin fleet.v1.FleetService servicer: convert (clients.ocr_client.fleet_convert), call FleetCentral, convert
+back; errors are raised and the interceptor layer maps them (server.errors).
 
 ReportEvents: each request is committed, then answered, in the order sent, with its batch_id and the committed
 high-water marks of its streams. Requests are read ahead of their answers (up to PIPELINE) and submitted at once,
@@ -24,8 +24,8 @@ from typing import AsyncIterator
 
 import grpc
 
+from clients.ocr_client import fleet_convert as convert
 from clients.ocr_client.pb import FLEET_SERVICE_NAME, fleet_pb2
-from fleet import convert
 from fleet.central import FleetCentral
 from fleet.errors import FleetRequestError
 from server.security.call import current_call, ensure_self
