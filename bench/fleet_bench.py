@@ -55,7 +55,7 @@ import psutil
 from bench.grpc_bench import ServerProcess
 from clients.ocr_client.client import open_channel
 from clients.ocr_client.fleet import FleetClient
-from fleet.model import EVENT_TYPES, DeviceStatus, Event
+from clients.ocr_client.fleet_types import EVENT_TYPES, DeviceStatus, Event
 
 __all__ = ["main", "run_load", "percentile", "markdown", "BenchPostgres"]
 

@@ -8,28 +8,15 @@ The gate's record lives beside the INT8 files in ``<bundle>/int8/<backend>/quant
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from edge_runtime.cpu import cpu_features, feature_summary
 from edge_runtime.errors import ConfigurationError
 from models.bundle import Bundle
+from models.gate_record import RECORD, int8_dir, quantization_record, recorded_choice
 
 __all__ = ["RECORD", "int8_dir", "quantization_record", "host_mismatch", "resolve_stage"]
-
-RECORD = "quantization.json"
-
-
-def int8_dir(bundle: Bundle, backend: str) -> Path:
-    return bundle.root / "int8" / backend
-
-
-def quantization_record(bundle: Bundle, backend: str) -> dict[str, Any] | None:
-    path = int8_dir(bundle, backend) / RECORD
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def host_mismatch(record: dict[str, Any]) -> str | None:
@@ -47,13 +34,6 @@ def host_mismatch(record: dict[str, Any]) -> str | None:
 
 def _present(features: dict[str, bool]) -> set[str]:
     return {flag for flag, on in features.items() if on}
-
-
-def _decided(entry: dict[str, Any]) -> str:
-    """The precision the gate chose for a stage (records of schema 1 only published INT8 or not)."""
-    if "serve" in entry:
-        return str(entry["serve"])
-    return "int8" if entry.get("published") else "fp32"
 
 
 def _int8_ok(entry: dict[str, Any]) -> bool:
@@ -89,7 +69,7 @@ def resolve_stage(bundle: Bundle, backend: str, stage: str, precision: str) -> t
             return int8_file, "int8", "INT8: asked for (precision int8); within the accuracy budget" + (
                 f"; but {moved}" if moved else "")
         return bundle.path(stage), "fp32", f"FP32: INT8 not within the accuracy budget ({why or 'not gated'})"
-    chosen = _decided(entry)
+    chosen = recorded_choice(entry)
     if chosen == "fp32":
         return bundle.path(stage), "fp32", f"FP32: {why or 'the gate chose FP32'}"
     if moved:

@@ -11,9 +11,22 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import AsyncIterator, Callable, Sequence
 
+from clients.ocr_client.fleet_types import (
+    DROP_REASONS,
+    EVENT_TYPES,
+    TEXT_MATCHES,
+    DeleteResult,
+    DeviceStatus,
+    Event,
+    EventFilter,
+    FleetStats,
+    Gap,
+    IngestResult,
+    Page,
+    StoredEvent,
+)
 from fleet.errors import FleetRequestError, StoreUnavailableError
-from fleet.model import (DROP_REASONS, EVENT_TYPES, TEXT_MATCHES, DeleteResult, DeviceStatus, Event, EventFilter,
-                         FleetStats, FleetStore, Gap, IngestResult, Page, StoredEvent)
+from fleet.model import FleetStore
 
 __all__ = ["FleetCentral", "Limits", "validate_report", "validate_filter", "page_size_of", "cursor_of",
            "DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE"]

@@ -25,8 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence, TextIO
 
+from clients.ocr_client.fleet_types import EVENT_TYPES, TEXT_MATCHES, EventFilter
 from fleet.duration import parse_duration
-from fleet.model import EVENT_TYPES, TEXT_MATCHES, EventFilter
 
 __all__ = ["main", "build_parser", "parse_time", "UsageError"]
 
@@ -172,7 +172,7 @@ def _precision(precision: dict[str, str]) -> str:
 
 # ---- commands -----------------------------------------------------------------------------------------------
 def cmd_query(args: argparse.Namespace, out: TextIO) -> int:
-    from fleet.convert import stored_event_message
+    from clients.ocr_client.fleet_convert import stored_event_message
 
     flt = _filter(args)
     with _client(args) as client:
@@ -188,7 +188,7 @@ def cmd_query(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_devices(args: argparse.Namespace, out: TextIO) -> int:
-    from fleet.convert import device_message
+    from clients.ocr_client.fleet_convert import device_message
 
     with _client(args) as client:
         devices = _pages(lambda size, token: client.list_devices(page_size=size, page_token=token),
@@ -207,7 +207,7 @@ def cmd_devices(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_sightings(args: argparse.Namespace, out: TextIO) -> int:
-    from fleet.convert import sighting_message
+    from clients.ocr_client.fleet_convert import sighting_message
 
     flt = _filter(args)
     try:
@@ -235,7 +235,7 @@ def cmd_sightings(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
-    from fleet.convert import stored_event_message
+    from clients.ocr_client.fleet_convert import stored_event_message
 
     flt = _filter(args)
     stop_after = None
@@ -303,7 +303,7 @@ def _cancelled(exc: BaseException) -> bool:
 
 
 def cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
-    from fleet.convert import stats_message
+    from clients.ocr_client.fleet_convert import stats_message
 
     with _client(args) as client:
         stats = client.get_fleet_stats()
@@ -322,7 +322,7 @@ def cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_delete(args: argparse.Namespace, out: TextIO) -> int:
-    from fleet.convert import delete_response
+    from clients.ocr_client.fleet_convert import delete_response
 
     if not args.yes:
         raise UsageError(f"deleting erases everything device {args.device_id!r} reported; add --yes to confirm",

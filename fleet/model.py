@@ -1,23 +1,28 @@
-"""The fleet's domain types, shared by the agent, the store and the transport: plain dataclasses.
+"""The fleet's domain beyond the wire: what the central needs of its store, and how texts are compared.
 
-Times are seconds since the epoch (float, UTC). Event types are ``edge_runtime.stream.EventType`` names
-(APPEARED, UPDATED, STABLE, DISAPPEARED); drop reasons are ``DROP_REASONS``.
+The types that travel in messages (``Event``, ``EventFilter``, ...) are the client library's
+``clients.ocr_client.fleet_types``: the wire contract lives beside the generated code it maps to.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, field
-from typing import Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol, Sequence
 
-__all__ = ["EVENT_TYPES", "DROP_REASONS", "TEXT_MATCHES", "Event", "Gap", "DeviceStatus", "IngestResult",
-           "EventFilter", "StoredEvent", "StreamInfo", "DeviceInfo", "FleetStats", "SightingPlace", "Sighting",
-           "DeleteResult", "Page", "FleetStore", "normalize_text"]
+if TYPE_CHECKING:
+    from clients.ocr_client.fleet_types import (
+        DeleteResult,
+        DeviceStatus,
+        Event,
+        EventFilter,
+        FleetStats,
+        Gap,
+        IngestResult,
+        Page,
+        StoredEvent,
+    )
 
-EVENT_TYPES = ("APPEARED", "UPDATED", "STABLE", "DISAPPEARED")
-DROP_REASONS = ("OUTBOX_FULL", "REJECTED_NEW", "EXPIRED", "REFUSED")  # DROP_OLDEST, REJECT_NEW, TTL, refused by
-# the central as invalid (quarantined by the agent)
-TEXT_MATCHES = ("EXACT", "PREFIX", "CONTAINS")
+__all__ = ["FleetStore", "normalize_text"]
 
 
 def normalize_text(text: str) -> str:
@@ -25,149 +30,6 @@ def normalize_text(text: str) -> str:
     "kx71-abc" and "KX71 ABC" are the same plate."""
     folded = unicodedata.normalize("NFKC", text).upper()
     return "".join(ch for ch in folded if ch.isalnum())
-
-
-@dataclass(frozen=True)
-class Event:
-    """One text event of one stream, as the agent produced it (sequence: 1, 2, ... per stream)."""
-
-    stream_id: str
-    sequence: int
-    capture_time: float
-    type: str
-    track_id: int
-    text: str
-    confidence: float
-    polygon: tuple[tuple[float, float], ...] = ()
-    frame_width: int = 0
-    frame_height: int = 0
-    bundle: str = ""
-    backend: str = ""
-    precision: Mapping[str, str] = field(default_factory=dict)
-    previous_text: str = ""
-    frame_sequence: int = 0
-
-
-@dataclass(frozen=True)
-class Gap:
-    """Sequences ``first``..``last`` (inclusive) of a stream that the agent dropped and will never send."""
-
-    stream_id: str
-    first: int
-    last: int
-    reason: str  # one of DROP_REASONS
-
-
-@dataclass(frozen=True)
-class DeviceStatus:
-    """What a device says about itself with each report (drops are totals since its outbox was created)."""
-
-    backlog_events: int = 0
-    backlog_bytes: int = 0
-    drops: Mapping[str, int] = field(default_factory=dict)
-    bundle: str = ""
-    backend: str = ""
-    precision: Mapping[str, str] = field(default_factory=dict)
-    software_version: str = ""
-    oldest_backlog_time: float | None = None
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    """The committed outcome of one report: per-stream high-water marks and what happened to its events."""
-
-    acks: Mapping[str, int]
-    stored: int = 0
-    duplicates: int = 0
-    out_of_order: int = 0
-
-
-@dataclass(frozen=True)
-class EventFilter:
-    """Unset fields match everything; ``text`` is compared normalized (see normalize_text)."""
-
-    device_id: str = ""
-    stream_id: str = ""
-    start_time: float | None = None  # capture_time >= start_time
-    end_time: float | None = None  # capture_time < end_time
-    types: tuple[str, ...] = ()
-    text: str = ""
-    text_match: str = "EXACT"  # one of TEXT_MATCHES
-    min_confidence: float = 0.0
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    device_id: str
-    event: Event
-    normalized_text: str
-    receive_time: float
-    cursor: int  # the store's commit-order position (WatchEvents resumes after it)
-
-
-@dataclass(frozen=True)
-class StreamInfo:
-    stream_id: str
-    acked_sequence: int
-    last_capture_time: float | None
-    events: int
-
-
-@dataclass(frozen=True)
-class DeviceInfo:
-    device_id: str
-    last_seen: float
-    status: DeviceStatus
-    streams: tuple[StreamInfo, ...]
-    events: int
-
-
-@dataclass(frozen=True)
-class FleetStats:
-    devices: int
-    streams: int
-    events: int
-    events_by_type: Mapping[str, int]
-    drops: Mapping[str, int]
-    events_last_hour: int
-    oldest_capture_time: float | None
-    newest_capture_time: float | None
-    store: str  # "sqlite" or "postgresql"
-    retention_s: float  # 0: forever
-
-
-@dataclass(frozen=True)
-class SightingPlace:
-    device_id: str
-    stream_id: str
-    first_seen: float
-    last_seen: float
-    events: int
-    text: str  # the most confident reading, as read
-    confidence: float
-
-
-@dataclass(frozen=True)
-class Sighting:
-    normalized_text: str
-    first_seen: float
-    last_seen: float
-    places: tuple[SightingPlace, ...]  # by first_seen
-
-
-@dataclass(frozen=True)
-class DeleteResult:
-    deleted_events: int
-    deleted_streams: int
-    device_existed: bool
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a listing; ``next_token`` is empty on the last page. Tokens are opaque strings."""
-
-    items: tuple
-    next_token: str = ""
 
 
 class FleetStore(Protocol):

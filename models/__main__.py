@@ -8,9 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from models.bundle import default_bundle_id, manifest, model_dir
+from models.bundle import default_bundle_id, load_bundle, manifest, model_dir
 from models.errors import ModelError
 from models.fetch import fetch, verify_installed
+from models.gate_record import quantization_record, recorded_choice
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,15 +57,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _decisions(bundle_id: str) -> list[str]:
-    """Per backend, what ``precision=auto`` serves for each stage on this host and why: the gate's choice
-    (``python -m quantize``), or FP32 where this CPU differs from the one it was made on.
+    """Per backend, what the gate (``python -m quantize``) chose for each stage and why, as its record says.
 
-    Resolved by the runtime's own ``edge_runtime.artifacts`` (imported here only: the rest of ``models`` stays
-    the ground floor), so the listing cannot disagree with what the server will log.
+    Read from the bundle alone (models/ is the ground floor: it imports nothing of the runtime). The server serves
+    this choice with ``precision=auto``, unless this host cannot (another CPU than the gate's, a missing file):
+    the server's log and GetServerInfo say per stage what serves and why.
     """
-    from edge_runtime.artifacts import quantization_record, resolve_stage
-    from models.bundle import load_bundle
-
     bundle = load_bundle(bundle_id)
     lines = []
     for backend in ("openvino", "onnxruntime"):
@@ -72,10 +70,12 @@ def _decisions(bundle_id: str) -> list[str]:
         if record is None:
             lines.append(f"{backend}: FP32 (no gate record; run python -m quantize --bundle {bundle_id})")
             continue
-        served = {s: resolve_stage(bundle, backend, s, "auto") for s in ("det", "rec")}
-        lines.append(f"{backend}: " + ", ".join(f"{s} {p.upper()}" for s, (_, p, _) in served.items())
+        entries = {s: record.get("stages", {}).get(s, {}) for s in ("det", "rec")}
+        chosen = {s: recorded_choice(entry).upper() for s, entry in entries.items()}
+        lines.append(f"{backend}: " + ", ".join(f"{s} {p}" for s, p in chosen.items())
                      + f" (decided {record.get('created_utc', '?')} on {record.get('gate', {}).get('cpu', '?')})")
-        lines += [f"  {s}: {why}" for s, (_, _, why) in served.items()]
+        lines += [f"  {s}: {chosen[s]}: {entry.get('reason') or entry.get('verdict') or 'the gate chose it'}"
+                  for s, entry in entries.items()]
     return lines
 
 

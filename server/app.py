@@ -1,6 +1,6 @@
-"""Server assembly and lifecycle: build_server(), interceptors (security, metrics, result cache) and TLS, health
-(NOT_SERVING until warm; optionally on its own plain-text port), reflection, the metrics port, graceful drain,
-the memory ceiling."""
+"""Server assembly and lifecycle: build_server(), the interceptors in order (security, metrics, result cache,
+validation) and TLS, health (NOT_SERVING until warm; optionally on its own plain-text port), reflection, the
+metrics port, graceful drain, the memory ceiling."""
 
 from __future__ import annotations
 
@@ -17,16 +17,16 @@ from grpc_reflection.v1alpha import reflection
 from edge_runtime.config import EngineConfig, from_env
 from edge_runtime.pipeline import OcrEngine
 from fleet.store import open_store
-from server.cache import CacheInterceptor, LruCache, engine_fingerprint, make_cache
+from server.cache import CacheInterceptor, LruCache, ResultCache, engine_fingerprint, make_cache
 from server.config import ServerConfig
 from clients.ocr_client.pb import FLEET_SERVICE_NAME, SERVICE_NAME
 from fleet.central import FleetCentral, Limits as FleetLimits
 from server.metrics import MetricsInterceptor, ServerMetrics, start_metrics_http
 from server.plane import OcrPlane
 from server.security import Security
-from server.security.interceptors import RedactInterceptor
 from server.service import OcrServicer, generic_handler
 from server.fleet_service import FleetServicer, fleet_handler
+from server.validation import ValidationInterceptor, transport_limit
 
 __all__ = ["OcrServer", "build_server", "serve", "rss_bytes", "EXIT_MEMORY"]
 
@@ -147,6 +147,28 @@ def default_engine_factory(engine_config: EngineConfig | None = None) -> Callabl
     return lambda: OcrEngine(config)
 
 
+def _cache_interceptor(cache: ResultCache, plane: OcrPlane, config: ServerConfig,
+                       metrics: ServerMetrics) -> CacheInterceptor:
+    """The result cache's layer: keyed by what decides the answer on this server (known once models are loaded)."""
+    fingerprint: dict[str, str] = {}
+
+    def key_part() -> str | None:  # None until the models are loaded: nothing is cached then
+        engine = plane.engine
+        if engine is None:
+            return None
+        if "v" not in fingerprint:
+            fingerprint["v"] = engine_fingerprint(engine, (config.redact_kinds, config.redact_pattern_list))
+        return fingerprint["v"]
+
+    def looked_up(hit: bool) -> None:
+        metrics.cache_lookups.labels("hit" if hit else "miss").inc()
+
+    if isinstance(cache, LruCache):
+        lru = cache
+        metrics.cache_size.set_function(lambda: lru.size)
+    return CacheInterceptor(cache, key_part, config.max_batch_images, looked_up)
+
+
 def build_server(config: ServerConfig | None = None,
                  engine_factory: Callable[[], OcrEngine] | None = None) -> tuple[OcrServer, int]:
     """The server, bound but not started, and its port (useful with ``port=0``). Call inside an event loop.
@@ -165,34 +187,23 @@ def build_server(config: ServerConfig | None = None,
     metrics = ServerMetrics()
     metrics.bind(plane, lambda: plane.ready and not plane.draining)
     metrics.memory_limit.set(config.max_rss_mb * 1024 * 1024)
-    chain = security.interceptors(provenance)
-    chain.insert(1, MetricsInterceptor(metrics))  # inside Audit (request id), outside Auth: refusals count
-    cache = None
-    if config.cache:
-        cache = make_cache(config.cache_url, config.cache_max_bytes, config.cache_ttl_s, metrics.cache_errors.inc)
-        fingerprint: dict[str, str] = {}
-
-        def key_part() -> str | None:  # None until the models are loaded: nothing is cached then
-            engine = plane.engine
-            if engine is None:
-                return None
-            if "v" not in fingerprint:
-                fingerprint["v"] = engine_fingerprint(engine, (config.redact_kinds, config.redact_pattern_list))
-            return fingerprint["v"]
-
-        def looked_up(hit: bool) -> None:
-            metrics.cache_lookups.labels("hit" if hit else "miss").inc()
-
-        if isinstance(cache, LruCache):
-            lru = cache
-            metrics.cache_size.set_function(lambda: lru.size)
-
-        # after Auth and Limits (a cached answer is given only to an allowed caller, and charged), before Redact
-        # (what is cached is the redacted answer): see server/cache.py
-        at = next((i for i, c in enumerate(chain) if isinstance(c, RedactInterceptor)), len(chain))
-        chain.insert(at, CacheInterceptor(cache, key_part, config.max_batch_images, looked_up))
-    grpc_server = grpc.aio.server(interceptors=chain, options=[
-        ("grpc.max_receive_message_length", config.max_message_bytes),
+    cache = make_cache(config.cache_url, config.cache_max_bytes, config.cache_ttl_s,
+                       metrics.cache_errors.inc) if config.cache else None
+    # The interceptors, outermost first (each wraps all below it):
+    # - Audit: gives the call its request id and writes its line however it ends, refusals by any layer included;
+    # - Metrics: counts every call by the status it ended with, so refusals count too;
+    # - Auth: names the caller and checks its scope before anything is spent on it;
+    # - Limits: charges that principal's calls, pixels and open streams;
+    # - Cache: answers only a caller let in and charged, and stores what Redact let out (masked text only);
+    # - Redact: masks personal data in every answer, computed or not yet cached;
+    # - Validation: refuses malformed and over-size requests right before the servicer (a stranger is refused
+    #   as one first, and learns nothing of the contract).
+    chain: list[grpc.aio.ServerInterceptor | None] = [
+        security.audit_interceptor(provenance), MetricsInterceptor(metrics), security.auth, security.limits,
+        _cache_interceptor(cache, plane, config, metrics) if cache is not None else None,
+        security.redact_interceptor(), ValidationInterceptor(config.max_message_bytes)]
+    grpc_server = grpc.aio.server(interceptors=[c for c in chain if c is not None], options=[
+        ("grpc.max_receive_message_length", transport_limit(config.max_message_bytes)),
         ("grpc.max_send_message_length", config.max_message_bytes),
         ("grpc.so_reuseport", 0),  # a second server on a taken port must fail, not share it
     ])

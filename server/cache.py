@@ -5,11 +5,13 @@ Key: sha256 of the image bytes (raw images: with size and pixel format), the req
 decides the answer on this server: bundle, precision per stage, backend, device, the engine's output-changing
 settings, the server version and the redaction settings.
 
-Where it sits (server/app.py): Audit -> Metrics -> Auth -> Limits -> **Cache** -> Redact -> servicer. So a
-cached answer is given only to a caller that passed authentication, scopes and its limits (its pixels are
-charged as for a computed answer), and is audited like one. The cache stores what leaves the Redact
+Where it sits (server/app.py): Audit -> Metrics -> Auth -> Limits -> **Cache** -> Redact -> Validation ->
+servicer. So a cached answer is given only to a caller that passed authentication, scopes and its limits (its
+pixels are charged as for a computed answer), and is audited like one. The cache stores what leaves the Redact
 interceptor: the *redacted* response, so masked text never reaches the cache (nor Redis), and the redaction
-settings are part of the key, so a replica that masks differently never gets another's answer.
+settings are part of the key, so a replica that masks differently never gets another's answer. It replaces the
+behavior rather than observing it, so it overrides ``Interceptor.wrap``; a call an inner layer failed comes back
+as None and is neither cached nor marked.
 
 A cached answer equals a fresh one except its ``timings``: every stage is 0 and ``total_ms`` is the lookup
 time (a computed answer always has ``decode_ms > 0``). The trailing metadata key ``ocr-cache`` says ``hit``,
@@ -216,6 +218,8 @@ class CacheInterceptor(Interceptor):
                 _mark(context, "hit")
                 return _answer(data, time.perf_counter() - started)
             response = await behavior(request, context)
+            if response is None:  # the call failed (an inner layer set its status)
+                return None
             if not response.HasField("error"):
                 await self.cache.put(key, _stored(response))
             _mark(context, "miss")
@@ -239,12 +243,17 @@ class CacheInterceptor(Interceptor):
         lookup_s = time.perf_counter() - started
         if not found:
             response = await behavior(request, context)
+            if response is None:  # the call failed (an inner layer set its status)
+                return None
         else:
             missing = [i for i in range(len(items)) if i not in found]
             computed = []
             if missing:  # only the items the cache lacks go to the servicer
                 rest = ocr_pb2.BatchRecognizeRequest(requests=[items[i] for i in missing])
-                computed = list((await behavior(rest, context)).responses)
+                answered = await behavior(rest, context)
+                if answered is None:
+                    return None
+                computed = list(answered.responses)
             merged: list[Any] = [None] * len(items)
             for i, data in found.items():
                 merged[i] = _answer(data, lookup_s)

@@ -35,7 +35,8 @@ class ServerConfig:
 
     host: str = ""  # "": [::] when credentials are configured, else localhost only (see bind_host)
     port: int = 50051  # 0: any free port (the bound one is logged)
-    max_message_bytes: int = 64 * 1024 * 1024  # largest request (and response) message
+    max_message_bytes: int = 64 * 1024 * 1024  # largest request (and response) message; a larger request is
+    # refused RESOURCE_EXHAUSTED / MESSAGE_TOO_LARGE (server.validation)
     max_concurrent_rpcs: int = 64  # OcrService RPCs at once; more are refused with RESOURCE_EXHAUSTED/OVERLOADED
     max_batch_images: int = 64  # images in one BatchRecognize
     batch_max_delay_ms: float = 3.0  # longest wait of a text line for others to share its recognizer batch
@@ -60,7 +61,7 @@ class ServerConfig:
     calls_burst: float = 100.0  # calls that may come at once after a quiet spell
     pixels_per_s: float = 50_000_000.0  # image pixels per second (header size); 0: no limit
     pixels_burst_s: float = 2.0  # the pixel bucket holds this many seconds of pixels_per_s
-    max_streams: int = 4  # StreamRecognize calls open at once; 0: no limit
+    max_streams: int = 4  # long-lived streams open at once (StreamRecognize, WatchEvents); 0: no limit
 
     # ---- audit and privacy ----------------------------------------------------------------------------
     audit_log: str = ""  # "": off; "-": stdout; else a file, appended to, rotated by size

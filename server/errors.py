@@ -9,6 +9,7 @@
     ├── OverloadedError        -> RESOURCE_EXHAUSTED OVERLOADED
     │   └── RateLimitedError   -> RESOURCE_EXHAUSTED RATE_LIMITED, PIXEL_RATE_LIMITED, TOO_MANY_STREAMS
     │                                                (+ trailing ``retry-after``: seconds, an integer)
+    ├── MessageTooLargeError   -> RESOURCE_EXHAUSTED MESSAGE_TOO_LARGE
     ├── UnauthenticatedError   -> UNAUTHENTICATED    TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED, TOKEN_REVOKED,
     │                                                CERT_UNKNOWN
     ├── PermissionDeniedError  -> PERMISSION_DENIED  SCOPE_MISSING, METHOD_NOT_ALLOWED, PRINCIPAL_MISMATCH
@@ -23,9 +24,12 @@
     anything else              -> INTERNAL           INTERNAL (generic message, traceback in the log)
 
 The reason travels in the trailing metadata key ``ocr-error-reason`` (ASCII, UPPER_SNAKE_CASE) of a failed call,
-and in ``Error.reason`` of a failed batch item or stream frame. gRPC itself refuses a message over the size limit
-(RESOURCE_EXHAUSTED) and a call past its deadline (DEADLINE_EXCEEDED) before any handler runs; those carry no
-reason. Every call also carries its request id in the trailing key ``x-request-id`` (server.security).
+and in ``Error.reason`` of a failed batch item or stream frame. Handlers and interceptor hooks raise these errors;
+the interceptor layer (server.interceptors) gives the call their status with ``fail_with``, the one place that
+does. gRPC itself
+refuses a call past its deadline (DEADLINE_EXCEEDED), and a message over twice the size limit
+(RESOURCE_EXHAUSTED, see server.validation), before any handler runs; those carry no reason. Every call also
+carries its request id in the trailing key ``x-request-id`` (server.security).
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from edge_runtime.errors import (ConfigurationError, DeadlineExceededError, Inva
 from fleet.errors import FleetRequestError, StoreUnavailableError
 
 __all__ = ["REASON_KEY", "RETRY_AFTER_KEY", "InvalidRequestError", "UnauthenticatedError", "PermissionDeniedError",
-           "RateLimitedError", "status_of", "abort_with", "trailing_metadata_of", "trailing_reason"]
+           "RateLimitedError", "MessageTooLargeError", "status_of", "fail_with", "trailing_metadata_of"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +71,12 @@ class PermissionDeniedError(OcrError):
     reason = "SCOPE_MISSING"
 
 
+class MessageTooLargeError(OcrError):
+    """A request message over the server's ``max_message_bytes``."""
+
+    reason = "MESSAGE_TOO_LARGE"
+
+
 class RateLimitedError(OverloadedError):
     """A principal over its own limits; ``retry_after_s`` says when the next call would be accepted."""
 
@@ -85,6 +95,7 @@ _BY_CLASS: tuple[tuple[type[OcrError], grpc.StatusCode], ...] = (
     (InvalidImageError, grpc.StatusCode.INVALID_ARGUMENT),
     (InvalidRequestError, grpc.StatusCode.INVALID_ARGUMENT),
     (OverloadedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (MessageTooLargeError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (UnauthenticatedError, grpc.StatusCode.UNAUTHENTICATED),
     (PermissionDeniedError, grpc.StatusCode.PERMISSION_DENIED),
     (NotReadyError, grpc.StatusCode.UNAVAILABLE),
@@ -117,17 +128,11 @@ def trailing_metadata_of(exc: BaseException, reason: str) -> tuple[tuple[str, st
     return metadata
 
 
-async def abort_with(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
-    """End the call with the status, reason and message for ``exc`` (raises, as context.abort does). Trailing
-    metadata set earlier (the request id) is kept."""
+def fail_with(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+    """Set the status, reason and message for ``exc`` on the call, which ends with them when its handler returns
+    (after every interceptor has finished with it). Trailing metadata set earlier (the request id) is kept."""
     code, reason, message = status_of(exc)
     kept = tuple((k, v) for k, v in (context.trailing_metadata() or ()) if k not in (REASON_KEY, RETRY_AFTER_KEY))
-    await context.abort(code, message, trailing_metadata=kept + trailing_metadata_of(exc, reason))
-
-
-def trailing_reason(metadata) -> str | None:
-    """The reason in a call's trailing metadata (client side helper)."""
-    for key, value in metadata or ():
-        if key == REASON_KEY:
-            return value if isinstance(value, str) else value.decode()
-    return None
+    context.set_code(code)
+    context.set_details(message)
+    context.set_trailing_metadata(kept + trailing_metadata_of(exc, reason))

@@ -1,4 +1,5 @@
-"""The thin fleet.v1.FleetService servicer: convert (fleet/convert.py), call FleetCentral, map errors in errors.py.
+"""The thin fleet.v1.FleetService servicer: convert (clients.ocr_client.fleet_convert), call FleetCentral, convert
+back; errors are raised and the interceptor layer maps them (server.errors).
 
 ReportEvents: each request is committed, then answered, in the order sent, with its batch_id and the committed
 high-water marks of its streams. Requests are read ahead of their answers (up to PIPELINE) and submitted at once,
@@ -23,13 +24,11 @@ from typing import AsyncIterator
 
 import grpc
 
+from clients.ocr_client import fleet_convert as convert
 from clients.ocr_client.pb import FLEET_SERVICE_NAME, fleet_pb2
-from fleet import convert
 from fleet.central import FleetCentral
 from fleet.errors import FleetRequestError
-from server.errors import abort_with
-from server.security.interceptors import current_call, ensure_self
-from server.service import tolerant, well_formed
+from server.security.call import current_call, ensure_self
 
 __all__ = ["FleetServicer", "fleet_handler", "reporting_device"]
 
@@ -65,7 +64,7 @@ class FleetServicer:
             device: str | None = None
             try:
                 async for request in request_iterator:
-                    claimed, batch_id, events, gaps, status = convert.report_of(well_formed(request))
+                    claimed, batch_id, events, gaps, status = convert.report_of(request)
                     who = reporting_device(claimed)
                     if device is None:
                         device = who
@@ -84,78 +83,52 @@ class FleetServicer:
                     raise item
                 batch_id, committed = item
                 yield convert.report_response(batch_id, await committed)
-        except Exception as exc:
-            await abort_with(context, exc)
         finally:
             reader.cancel()
 
     async def QueryEvents(self, request, context):  # noqa: N802
-        try:
-            request = well_formed(request)
-            page = await self.central.query(convert.filter_of(request.filter), request.page_size, request.page_token,
-                                            request.newest_first)
-            return fleet_pb2.QueryEventsResponse(events=[convert.stored_event_message(e) for e in page.items],
-                                                 next_page_token=page.next_token)
-        except Exception as exc:
-            await abort_with(context, exc)
+        page = await self.central.query(convert.filter_of(request.filter), request.page_size, request.page_token,
+                                        request.newest_first)
+        return fleet_pb2.QueryEventsResponse(events=[convert.stored_event_message(e) for e in page.items],
+                                             next_page_token=page.next_token)
 
     async def WatchEvents(self, request, context) -> AsyncIterator:  # noqa: N802
-        try:
-            request = well_formed(request)
-            async for stored in self.central.watch(convert.filter_of(request.filter), request.cursor):
-                yield fleet_pb2.WatchEventsResponse(event=convert.stored_event_message(stored))
-        except Exception as exc:
-            await abort_with(context, exc)
+        async for stored in self.central.watch(convert.filter_of(request.filter), request.cursor):
+            yield fleet_pb2.WatchEventsResponse(event=convert.stored_event_message(stored))
 
     async def ListDevices(self, request, context):  # noqa: N802
-        try:
-            request = well_formed(request)
-            page = await self.central.devices(request.page_size, request.page_token)
-            return fleet_pb2.ListDevicesResponse(devices=[convert.device_message(d) for d in page.items],
-                                                 next_page_token=page.next_token)
-        except Exception as exc:
-            await abort_with(context, exc)
+        page = await self.central.devices(request.page_size, request.page_token)
+        return fleet_pb2.ListDevicesResponse(devices=[convert.device_message(d) for d in page.items],
+                                             next_page_token=page.next_token)
 
     async def GetFleetStats(self, request, context):  # noqa: N802
-        try:
-            well_formed(request)
-            return convert.stats_message(await self.central.stats())
-        except Exception as exc:
-            await abort_with(context, exc)
+        return convert.stats_message(await self.central.stats())
 
     async def ListSightings(self, request, context):  # noqa: N802
-        try:
-            request = well_formed(request)
-            window = convert.duration_of(request, "window")
-            page = await self.central.sightings(
-                convert.filter_of(request.filter), DEFAULT_SIGHTING_WINDOW_S if window is None else window,
-                request.min_streams, request.page_size, request.page_token)
-            return fleet_pb2.ListSightingsResponse(sightings=[convert.sighting_message(s) for s in page.items],
-                                                   next_page_token=page.next_token)
-        except Exception as exc:
-            await abort_with(context, exc)
+        window = convert.duration_of(request, "window")
+        page = await self.central.sightings(
+            convert.filter_of(request.filter), DEFAULT_SIGHTING_WINDOW_S if window is None else window,
+            request.min_streams, request.page_size, request.page_token)
+        return fleet_pb2.ListSightingsResponse(sightings=[convert.sighting_message(s) for s in page.items],
+                                               next_page_token=page.next_token)
 
     async def DeleteDeviceData(self, request, context):  # noqa: N802
-        try:
-            request = well_formed(request)
-            return convert.delete_response(await self.central.delete_device(request.device_id))
-        except Exception as exc:
-            await abort_with(context, exc)
+        return convert.delete_response(await self.central.delete_device(request.device_id))
 
 
 def fleet_handler(servicer: FleetServicer) -> grpc.GenericRpcHandler:
-    """Method handlers for fleet.v1.FleetService; bad request bytes become INVALID_ARGUMENT / REQUEST_MALFORMED."""
+    """Method handlers for fleet.v1.FleetService (server.validation makes their deserializers tolerant)."""
     pb = fleet_pb2
     s = servicer
 
     def unary(fn, request):
-        return grpc.unary_unary_rpc_method_handler(fn, tolerant(request), lambda m: m.SerializeToString())
+        return grpc.unary_unary_rpc_method_handler(fn, request.FromString, lambda m: m.SerializeToString())
 
     handlers = {
         "ReportEvents": grpc.stream_stream_rpc_method_handler(
-            s.ReportEvents, tolerant(pb.ReportEventsRequest), pb.ReportEventsResponse.SerializeToString),
+            s.ReportEvents, pb.ReportEventsRequest.FromString, pb.ReportEventsResponse.SerializeToString),
         "WatchEvents": grpc.unary_stream_rpc_method_handler(
-            s.WatchEvents, tolerant(pb.WatchEventsRequest), pb.WatchEventsResponse.SerializeToString),
+            s.WatchEvents, pb.WatchEventsRequest.FromString, pb.WatchEventsResponse.SerializeToString),
         "QueryEvents": unary(s.QueryEvents, pb.QueryEventsRequest),
         "ListDevices": unary(s.ListDevices, pb.ListDevicesRequest),
         "GetFleetStats": unary(s.GetFleetStats, pb.GetFleetStatsRequest),

@@ -10,7 +10,7 @@ import logging
 import sys
 from typing import Any
 
-from server.security import interceptors as _security
+from server.security.call import current_call
 
 __all__ = ["request_id", "configure", "JsonFormatter", "RequestIdFilter"]
 
@@ -20,7 +20,7 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "reque
 
 def request_id() -> str | None:
     """The request id of the call the current task serves (None outside a call, e.g. in executor threads)."""
-    call = _security.current_call()
+    call = current_call()
     return call.request_id if call is not None else None
 
 

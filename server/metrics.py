@@ -36,12 +36,11 @@ The edge agent's own metrics are ``ocr_outbox_*`` (fleet/agent).
 
 from __future__ import annotations
 
-import re
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, PlatformCollector
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
@@ -49,35 +48,16 @@ from prometheus_client.registry import Collector
 from clients.ocr_client.pb import ocr_pb2
 from edge_runtime.stages import TIMING_FIELDS
 from server import __version__, tracing
-from server.errors import REASON_KEY
-from server.interceptors import Interceptor, images_of, responses_of
+from server.interceptors import Call, Interceptor, images_of, outcome
 
-__all__ = ["ServerMetrics", "MetricsInterceptor", "start_metrics_http", "status_of_call", "BATCH_BUCKETS"]
+__all__ = ["ServerMetrics", "MetricsInterceptor", "start_metrics_http", "BATCH_BUCKETS"]
 
 SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 FLEET_DEVICES_TRACKED = 10_000  # devices with an ocr_fleet_device_last_seen_timestamp_seconds series
-_REASON = re.compile(r"[A-Z][A-Z0-9_]{0,47}")
+_STREAM_RECOGNIZE = "/ocr.v1.OcrService/StreamRecognize"  # each open one is a unit of ocr_pending_work
 _EVENT_TYPES = ("APPEARED", "UPDATED", "STABLE", "DISAPPEARED")
 _EVENT_NAMES = {ocr_pb2.TextEventType.Value(f"TEXT_EVENT_TYPE_{t}"): t for t in _EVENT_TYPES}
-
-
-def _method(full: str) -> str:
-    """'/ocr.v1.OcrService/Recognize' -> 'Recognize' (the server only wraps the methods it registered)."""
-    return full.rsplit("/", 1)[-1] or "unknown"
-
-
-def status_of_call(context, error: BaseException | None) -> tuple[str, str]:
-    """(status code name, reason) of a finished call, read the way the audit log reads them."""
-    code = context.code()
-    if code is None:
-        code = grpc.StatusCode.OK if error is None else (
-            grpc.StatusCode.CANCELLED if not isinstance(error, Exception) else grpc.StatusCode.UNKNOWN)
-    name = code.name if isinstance(code, grpc.StatusCode) else str(code)
-    reason = next((v for k, v in (context.trailing_metadata() or ()) if k == REASON_KEY), "")
-    if not isinstance(reason, str) or not _REASON.fullmatch(reason):  # keep the label's values bounded
-        reason = "OTHER" if reason else ""
-    return name, reason
 
 
 class ServerMetrics:
@@ -244,7 +224,20 @@ def _buckets(counts: dict[int, int]) -> list[tuple[str, float]]:
     return out
 
 
-class MetricsInterceptor(Interceptor):
+@dataclass
+class _Counted:
+    """A call as the metrics see it: what it added to the work gauges, when it started (unary calls)."""
+
+    call: Call
+    streams: int
+    started: float
+    started_ns: int
+    images: int = 0
+    dropped: int = 0
+    response: Any = None
+
+
+class MetricsInterceptor(Interceptor[_Counted]):
     """Counts every call (outside authentication, so refusals count too) and observes what its answers carry.
     Health probes pass untouched."""
 
@@ -252,75 +245,51 @@ class MetricsInterceptor(Interceptor):
         self.metrics = metrics
         self.traced = tracing.tracer() is not None  # OTEL_EXPORTER_OTLP_ENDPOINT and the SDK; else free
 
-    def wrap(self, method, behavior, request_streaming, response_streaming):
-        m, name = self.metrics, _method(method)
-        count_images = (lambda request: len(images_of(request))) if method.startswith("/ocr.v1.") else (lambda r: 0)
-        streams = 1 if request_streaming and response_streaming and name == "StreamRecognize" else 0
+    async def start(self, call: Call) -> _Counted:
+        streams = 1 if call.method == _STREAM_RECOGNIZE else 0
+        counted = _Counted(call, streams, time.perf_counter(), time.time_ns() if self.traced else 0)
+        self.metrics.inflight.labels(call.name).inc()
+        self.metrics.add_work(0, streams)
+        return counted
 
-        def finish(context, error: BaseException | None, started: float | None, images: int) -> None:
-            m.add_work(-images, -streams)
-            m.inflight.labels(name).dec()
-            code, reason = status_of_call(context, error)
-            m.calls.labels(name, code, reason).inc()
-            if started is not None:
-                m.call_duration.labels(name).observe(time.perf_counter() - started)
+    async def on_request(self, counted: _Counted, request: Any) -> None:
+        if not counted.call.request_streaming and counted.call.method.startswith("/ocr.v1."):
+            counted.images = len(images_of(request))
+            self.metrics.add_work(counted.images, 0)
 
-        def observe(response: Any) -> None:
+    def on_response(self, counted: _Counted, response: Any) -> Any:
+        m = self.metrics
+        if counted.streams:
+            counted.dropped = m.observe_frame(response, counted.dropped)
+        elif not counted.call.response_streaming:
+            counted.response = response
             kind = response.DESCRIPTOR.full_name if hasattr(response, "DESCRIPTOR") else ""
             if kind == "ocr.v1.RecognizeResponse":
                 m.observe_response(response)
             elif kind == "ocr.v1.BatchRecognizeResponse":
                 for item in response.responses:
                     m.observe_response(item)
+        return response
 
-        if response_streaming:
-            async def streaming(request, context):
-                images = 0 if request_streaming else count_images(request)
-                m.inflight.labels(name).inc()
-                m.add_work(images, streams)
-                error, dropped = None, 0
-                try:
-                    async for response in responses_of(behavior, request, context):
-                        if streams:
-                            dropped = m.observe_frame(response, dropped)
-                        yield response
-                except BaseException as exc:
-                    error = exc
-                    raise
-                finally:
-                    finish(context, error, None, images)
-
-            return streaming
-
-        async def unary(request, context):
-            started = time.perf_counter()
-            started_ns = time.time_ns() if self.traced else 0
-            images = 0 if request_streaming else count_images(request)
-            m.inflight.labels(name).inc()
-            m.add_work(images, 0)
-            error, response = None, None
-            try:
-                response = await behavior(request, context)
-                observe(response)
-                return response
-            except BaseException as exc:
-                error = exc
-                raise
-            finally:
-                finish(context, error, started, images)
-                if self.traced:
-                    _trace(name, started_ns, context, error, response)
-
-        return unary
+    def finish(self, counted: _Counted, error: BaseException | None) -> None:
+        m, call = self.metrics, counted.call
+        m.add_work(-counted.images, -counted.streams)
+        m.inflight.labels(call.name).dec()
+        code, reason = outcome(call.context, error)
+        m.calls.labels(call.name, code, reason).inc()
+        if not call.response_streaming:
+            m.call_duration.labels(call.name).observe(time.perf_counter() - counted.started)
+            if self.traced:
+                _trace(call.name, counted.started_ns, code, counted.response)
 
 
-def _trace(name: str, started_ns: int, context, error: BaseException | None, response: Any) -> None:
+def _trace(name: str, started_ns: int, code: str, response: Any) -> None:
     from server.logs import request_id
 
     kind = response.DESCRIPTOR.full_name if hasattr(response, "DESCRIPTOR") else ""
     responses = [response] if kind == "ocr.v1.RecognizeResponse" else (
         list(response.responses) if kind == "ocr.v1.BatchRecognizeResponse" else [])
-    tracing.record_call(name, started_ns, request_id(), status_of_call(context, error)[0], responses)
+    tracing.record_call(name, started_ns, request_id(), code, responses)
 
 
 def start_metrics_http(metrics: ServerMetrics, host: str, port: int):

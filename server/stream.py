@@ -18,18 +18,18 @@ DEADLINE_EXCEEDED (frames still waiting are discarded, no final response).
 from __future__ import annotations
 
 import time
-from typing import AsyncIterator, Callable
+from typing import AsyncIterator
 
 import grpc
 
 from edge_runtime.errors import DeadlineExceededError
 from edge_runtime.stream import Frame, StreamSettings, arun_stream
 from server import convert
-from server.errors import InvalidRequestError, abort_with
-from server.pb import ocr_pb2
+from server.errors import InvalidRequestError
+from clients.ocr_client.pb import ocr_pb2
 from server.plane import OcrPlane
 
-__all__ = ["stream_recognize", "settings_of", "response_of"]
+__all__ = ["stream_recognize", "settings_of"]
 
 
 def settings_of(config: ocr_pb2.StreamConfig, defaults: StreamSettings | None = None) -> StreamSettings:
@@ -37,18 +37,15 @@ def settings_of(config: ocr_pb2.StreamConfig, defaults: StreamSettings | None = 
     return convert.stream_settings(config, defaults)
 
 
-response_of = convert.stream_response
-
-
-async def stream_recognize(plane: OcrPlane, requests: AsyncIterator, context: grpc.aio.ServicerContext,
-                           well_formed: Callable) -> AsyncIterator[ocr_pb2.StreamRecognizeResponse]:
-    """The StreamRecognize handler: config first, then frames under the config's flow control."""
+async def stream_recognize(plane: OcrPlane, requests: AsyncIterator, context: grpc.aio.ServicerContext
+                           ) -> AsyncIterator[ocr_pb2.StreamRecognizeResponse]:
+    """The StreamRecognize handler: config first, then frames under the config's flow control. A broken contract
+    is raised (the interceptor layer ends the call with its status and reason)."""
     try:
         async with plane.stream_opened() as engine:
             first = await anext(aiter(requests), None)
             if first is None:
                 return
-            first = well_formed(first)
             if first.WhichOneof("request") != "config":
                 raise InvalidRequestError("the first StreamRecognizeRequest must carry `config`",
                                           "STREAM_CONFIG_MISSING")
@@ -58,7 +55,6 @@ async def stream_recognize(plane: OcrPlane, requests: AsyncIterator, context: gr
 
             async def frames() -> AsyncIterator[Frame]:
                 async for request in requests:
-                    request = well_formed(request)
                     kind = request.WhichOneof("request")
                     if kind == "config":
                         raise InvalidRequestError("only the first StreamRecognizeRequest may carry `config`",
@@ -77,7 +73,6 @@ async def stream_recognize(plane: OcrPlane, requests: AsyncIterator, context: gr
                     yield convert.stream_response(result)
             finally:
                 await results.aclose()
-    except Exception as exc:
-        if isinstance(exc, DeadlineExceededError):
-            plane.stats.expired += 1
-        await abort_with(context, exc)
+    except DeadlineExceededError:
+        plane.stats.expired += 1
+        raise

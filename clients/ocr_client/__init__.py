@@ -8,9 +8,11 @@
             print(item.error.reason if item.error else item.text)   # error is None on success
 
 Failed calls raise ``OcrCallError`` with the gRPC ``code`` and the server's stable ``reason``; a failed batch
-item or stream frame carries the same type in ``error``. The generated ocr.v1 code lives in this package
-(``clients.ocr_client.pb``, made by ``python -m clients.ocr_client.codegen``), so it needs no ``server/``.
-Names are imported lazily: ``python -m clients.ocr_client.codegen`` runs without importing grpc.
+item or stream frame carries the same type in ``error``. The generated ocr.v1/fleet.v1 code lives in this package
+(``messages``: the protobuf messages alone; ``pb``: with the grpc stubs), made at set-up by
+``python -m clients.ocr_client.codegen``; the fleet's wire contract lives here too (``fleet_types``,
+``fleet_convert``).
+The package imports nothing else of the project. Names are imported lazily, so the generator runs without grpc.
 """
 
 from __future__ import annotations

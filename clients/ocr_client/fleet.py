@@ -1,9 +1,9 @@
-"""FleetClient: a synchronous client of fleet.v1.FleetService that speaks the fleet's domain types (fleet.model).
+"""FleetClient: a synchronous client of fleet.v1.FleetService that speaks the fleet's wire types (fleet_types).
 
 Operators ask questions (``query_events``, ``list_devices``, ``list_sightings``, ``watch_events``,
 ``get_fleet_stats``, ``delete_device_data``); an edge agent reports through a ``ReportSession`` (the bidi
 ReportEvents call: send batches, receive their acknowledgements, several batches may be in flight). Failed calls
-raise ``OcrCallError`` (gRPC code + the server's stable reason). Messages are converted only in fleet/convert.py.
+raise ``OcrCallError`` (gRPC code + the server's stable reason). Messages are converted only in fleet_convert.py.
 """
 
 from __future__ import annotations
@@ -15,11 +15,20 @@ from typing import Iterator, Sequence
 
 import grpc
 
+from clients.ocr_client import fleet_convert as convert
 from clients.ocr_client.client import auth_metadata, open_channel
+from clients.ocr_client.fleet_types import (
+    DeleteResult,
+    DeviceStatus,
+    Event,
+    EventFilter,
+    FleetStats,
+    Gap,
+    IngestResult,
+    Page,
+)
 from clients.ocr_client.pb import FLEET_SERVICE_NAME, fleet_pb2, fleet_pb2_grpc
 from clients.ocr_client.results import OcrCallError
-from fleet import convert
-from fleet.model import DeleteResult, DeviceStatus, Event, EventFilter, FleetStats, Gap, IngestResult, Page
 
 __all__ = ["FleetClient", "ReportSession", "Watch"]
 

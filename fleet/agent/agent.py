@@ -13,11 +13,11 @@ import threading
 import time
 from typing import Any, Callable
 
+from clients.ocr_client.fleet_types import DeviceStatus
 from fleet.agent.config import AgentConfig
 from fleet.agent.outbox import Outbox
 from fleet.agent.producers import Admission, CameraProducer, Provenance, ReplayProducer
 from fleet.agent.uploader import Uploader
-from fleet.model import DeviceStatus
 
 __all__ = ["Agent", "software_version"]
 
@@ -31,6 +31,7 @@ CHANNEL_OPTIONS = (("grpc.use_local_subchannel_pool", 1), ("grpc.initial_reconne
 
 
 STATUS_REFRESH_S = 1.0
+FINAL_STATUS_S = 3.0  # on stop, how long the uploader may take to report the final backlog before the call is cut
 
 
 def software_version() -> str:
@@ -150,7 +151,8 @@ class Agent:
 
     def stop(self, grace_s: float = 0.0, timeout: float = 10.0) -> None:
         """Stop the producers; then, for up to ``grace_s``, let the uploader deliver what is left (it ends as soon
-        as the central acknowledged everything); then end the call. What is not acknowledged stays in the outbox."""
+        as the central acknowledged everything); then let it report the final backlog (up to FINAL_STATUS_S) and
+        end the call. What is not acknowledged stays in the outbox."""
         self._stop_producers.set()
         for thread in self._threads:
             if thread.name.startswith("agent-producer"):
@@ -159,6 +161,11 @@ class Agent:
         while grace_s > 0 and time.monotonic() < deadline and not self.drained() and not self._stop.is_set():
             time.sleep(0.05)
         self._stop.set()
+        self.uploader.wake()
+        if self.uploader.stats.connected:  # a call is open: its final status says what the acks left
+            for thread in self._threads:
+                if thread.name == "agent-uploader":
+                    thread.join(min(timeout, FINAL_STATUS_S))
         self.uploader.interrupt()
         for thread in self._threads:
             thread.join(timeout)

@@ -20,7 +20,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
-from fleet.model import DROP_REASONS, Event, Gap
+from clients.ocr_client.fleet_types import DROP_REASONS, Event, Gap
 
 __all__ = ["Outbox", "Backlog", "POLICIES", "encode_event", "decode_event"]
 

@@ -1,10 +1,11 @@
 """What fills the outbox: cameras run through ``edge_runtime.stream`` in this process, or a JSON-lines replay.
 
-Each producer turns text events into ``fleet.model.Event`` and appends them to the outbox, one commit per frame
-(or per replayed line); an event counts as produced once that commit returned. Before that, ``Admission`` checks
-each event with the central's own rules (``fleet.central.validate_report``): an event the central would refuse is
-never committed (logged and counted by reason), so no committed event can block its stream. A producer never
-waits for the central: the outbox absorbs an outage (within its bounds) while the cameras keep reading.
+Each producer turns text events into ``fleet_types.Event`` (the client's wire type) and appends them to the
+outbox, one commit per frame (or per replayed line); an event counts as produced once that commit returned.
+Before that, ``Admission`` checks each event with the central's own rules (``fleet.central.validate_report``): an
+event the central would refuse is never committed (logged and counted by reason), so no committed event can block
+its stream. A producer never waits for the central: the outbox absorbs an outage (within its bounds) while the
+cameras keep reading.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+from clients.ocr_client.fleet_types import EVENT_TYPES, Event
 from edge_runtime.stream.types import FrameResult, TrackEvent
 from fleet.agent.config import CameraConfig, ReplayConfig
 from fleet.agent.outbox import Outbox
 from fleet.central import validate_report
 from fleet.errors import FleetRequestError
-from fleet.model import EVENT_TYPES, Event
 
 __all__ = ["Provenance", "Admission", "event_of_track", "CameraProducer", "ReplayProducer", "replay_events",
            "replay_line"]

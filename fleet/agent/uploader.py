@@ -27,10 +27,10 @@ from typing import Callable, Protocol, Sequence
 
 import grpc
 
+from clients.ocr_client.fleet_types import DeviceStatus, Event, Gap, IngestResult
 from clients.ocr_client.results import OcrCallError
 from fleet.agent.config import UploadConfig
 from fleet.agent.outbox import Outbox
-from fleet.model import DeviceStatus, Event, Gap, IngestResult
 
 __all__ = ["Uploader", "UploadStats", "full_jitter"]
 
@@ -95,11 +95,12 @@ class Uploader:
         outbox.on_append(self._wake.set)
 
     def wake(self) -> None:
-        """Stop waiting now (new events, or the agent stopping: the open call is ended too)."""
+        """Stop waiting now (new events, or the agent stopping: the open call then sends its final status)."""
         self._wake.set()
 
     def interrupt(self) -> None:
-        """End the open call at once (the agent stops); what it had in flight is resent by the next start."""
+        """End the open call at once (the agent stops and the final status took too long); what it had in flight
+        is resent by the next start."""
         session = self._session
         if session is not None:
             session.close()
@@ -186,8 +187,21 @@ class Uploader:
                 if self._wake.wait(min(QUIET_S, self.config.status_every_s)) and self.config.linger_s > 0:
                     stop.wait(self.config.linger_s)  # let the events of the next moments join this batch
                 self._wake.clear()
+            self._final_status(session, inflight)
         finally:
             session.close()
+
+    def _final_status(self, session: Session, inflight: deque[_Batch]) -> None:
+        """The agent stops: take the answers of what is in flight, then report the backlog those acknowledgements
+        left. Each batch carried the backlog counted before its events were acknowledged, and the quiet-time
+        status would come a second later: without this last report the central shows that stale backlog until
+        the device reports again, which may be never."""
+        while inflight:
+            self._receive(session, inflight)
+        batch = _Batch(self._next_id(), [], [])
+        session.send(batch.batch_id, status=self.status(True))
+        inflight.append(batch)
+        self._receive(session, inflight)
 
     def _resend_from(self, result: IngestResult, sent: dict[str, int]) -> None:
         """The central stored nothing beyond a hole: resend from its mark. A mark below what it acknowledged

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator, NamedTuple
 
-from fleet.model import Sighting, SightingPlace
+from clients.ocr_client.fleet_types import Sighting, SightingPlace
 
 __all__ = ["Row", "cluster"]
 

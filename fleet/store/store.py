@@ -23,9 +23,21 @@ from typing import Iterator, Sequence
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from clients.ocr_client.fleet_types import (
+    DeleteResult,
+    DeviceInfo,
+    DeviceStatus,
+    Event,
+    EventFilter,
+    FleetStats,
+    Gap,
+    IngestResult,
+    Page,
+    StoredEvent,
+    StreamInfo,
+)
 from fleet.errors import FleetRequestError
-from fleet.model import (DeleteResult, DeviceInfo, DeviceStatus, Event, EventFilter, FleetStats, Gap,
-                         IngestResult, Page, StoredEvent, StreamInfo, normalize_text)
+from fleet.model import normalize_text
 from fleet.store import tokens
 from fleet.store.schema import devices, drops, events, gaps, metadata, streams
 from fleet.store.sightings import Row, cluster

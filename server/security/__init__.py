@@ -1,8 +1,9 @@
 """Security of the gRPC server: TLS / mutual TLS, hashed bearer tokens with scopes, limits per principal, the
-audit log and redaction, all as interceptors around the servicers (``Security.interceptors``).
+audit log and redaction, each an interceptor around the servicers in its own module (audit, auth, limits,
+redaction); server/app.py puts them in order. ``Security`` builds them from a ServerConfig.
 
 Servicers that need the caller (the fleet service) call ``principal_of(context)`` or ``ensure_self(context,
-device_id)``; methods of new services get their scope with ``register_method_scopes``.
+device_id)`` (server.security.call); methods of new services get their scope with ``register_method_scopes``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import grpc
 from edge_runtime.errors import ConfigurationError
 from server.config import ServerConfig
 from server.redact import Redactor
-from server.security.audit import AuditLog
-from server.security.interceptors import (ANONYMOUS, AuditInterceptor, AuthInterceptor, LimitInterceptor, Principal,
-                                          RedactInterceptor, ensure_self, principal_of)
+from server.security.audit import AuditInterceptor, AuditLog
+from server.security.auth import AuthInterceptor
+from server.security.call import ANONYMOUS, Principal, ensure_self, principal_of
+from server.security.limits import LimitInterceptor
+from server.security.redaction import RedactInterceptor
 from server.security.scopes import METHOD_SCOPES, SCOPES, register_method_scopes
 from server.security.tokens import Limits, TokenFile, hash_token
 
@@ -65,15 +68,15 @@ class Security:
                    LimitInterceptor(defaults, tokens, max_image_pixels),
                    Redactor(config.redact_kinds, config.redact_pattern_list))
 
-    def interceptors(self, provenance: Callable[[], tuple[str, dict[str, str]]] | None = None
-                     ) -> list[grpc.aio.ServerInterceptor]:
-        """Audit -> Auth -> Limits -> Redact (outermost first). ``provenance`` names the bundle and precision in
-        audit lines of calls whose responses do not (streams)."""
-        chain: list[grpc.aio.ServerInterceptor] = [
-            AuditInterceptor(self.audit, self.config.audit_text, provenance), self.auth, self.limits]
-        if self.redactor:
-            chain.append(RedactInterceptor(self.redactor))
-        return chain
+    def audit_interceptor(self, provenance: Callable[[], tuple[str, dict[str, str]]] | None = None
+                          ) -> AuditInterceptor:
+        """The audit layer; ``provenance`` names the bundle and precision in audit lines of calls whose responses
+        do not (streams)."""
+        return AuditInterceptor(self.audit, self.config.audit_text, provenance)
+
+    def redact_interceptor(self) -> RedactInterceptor | None:
+        """The redaction layer, or None when nothing is to be masked."""
+        return RedactInterceptor(self.redactor) if self.redactor else None
 
     def server_credentials(self) -> grpc.ServerCredentials | None:
         """TLS credentials (mutual when a client CA is set), or None for plain text."""

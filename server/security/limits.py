@@ -1,4 +1,5 @@
-"""Limits per principal: token buckets for calls and for image pixels per second, and open streams at once."""
+"""Limits per principal: token buckets for calls and for image pixels per second, and open streams at once;
+past a limit the call ends RESOURCE_EXHAUSTED with its reason and a ``retry-after`` hint (``LimitInterceptor``)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,19 @@ import io
 import time
 import warnings
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
-from server.security.tokens import Limits
+from server.errors import RateLimitedError
+from server.interceptors import Call, Interceptor, images_of
+from server.security.call import ANONYMOUS, current_call
+from server.security.tokens import Limits, TokenFile
 
-__all__ = ["TokenBucket", "PrincipalLimiter", "image_pixels"]
+__all__ = ["TokenBucket", "PrincipalLimiter", "LimitInterceptor", "image_pixels", "STREAM_METHODS"]
+
+# The long-lived calls --max-streams bounds ("open streams per principal"): a camera feed and a watch each hold the
+# server for as long as the caller likes. An agent's ReportEvents is not one of them: each device holds one for as
+# long as it runs (bounded by the devices), and on a server without credentials every agent is ``anonymous``.
+STREAM_METHODS = frozenset({"/ocr.v1.OcrService/StreamRecognize", "/fleet.v1.FleetService/WatchEvents"})
 
 
 @dataclass
@@ -117,3 +127,57 @@ def image_pixels(image) -> int:
         except Exception:  # noqa: BLE001 - any unreadable header: not our verdict to give here
             return 0
     return 0
+
+
+@dataclass
+class _Charged:
+    """A call as the limits see it: whose, under which limits, and whether it holds a stream slot."""
+
+    name: str
+    limits: Limits
+    stream: bool = False
+
+
+class LimitInterceptor(Interceptor[_Charged]):
+    """Calls per second, image pixels per second (from headers) and open streams, per principal (the one the
+    AuthInterceptor outside it found); past a limit the call ends RESOURCE_EXHAUSTED with a reason and a
+    ``retry-after`` hint."""
+
+    def __init__(self, defaults: Limits, tokens: TokenFile | None,
+                 max_image_pixels: Callable[[], int] = lambda: 40_000_000) -> None:
+        self.limiter = PrincipalLimiter(defaults)
+        self.tokens = tokens
+        self.max_image_pixels = max_image_pixels  # larger images are refused from the header: they cost nothing
+
+    async def start(self, call: Call) -> _Charged:
+        info = current_call()
+        name = info.principal.name if info is not None and info.principal is not None else ANONYMOUS
+        charged = _Charged(name, self.tokens.limits(name) if self.tokens is not None else Limits())
+        wait = self.limiter.take_call(name, charged.limits)
+        if wait:
+            raise RateLimitedError(f"{name} is over its call rate", "RATE_LIMITED", wait)
+        if call.method in STREAM_METHODS:
+            if not self.limiter.open_stream(name, charged.limits):
+                most = charged.limits.over(self.limiter.defaults).max_streams
+                raise RateLimitedError(f"{name} has {most} streams open, its limit", "TOO_MANY_STREAMS", 1.0)
+            charged.stream = True
+        return charged
+
+    async def on_request(self, charged: _Charged, request: Any) -> None:
+        """Charges the pixels a request's images declare in their headers (of streamed requests only camera frames
+        carry any). A frame over the rate ends its stream."""
+        images = images_of(request)
+        if not images:
+            return
+        cap = self.max_image_pixels()
+        pixels = sum(p for p in map(image_pixels, images) if p <= cap)
+        info = current_call()
+        if info is not None:
+            info.pixels += pixels
+        wait = self.limiter.take_pixels(charged.name, charged.limits, pixels)
+        if wait:
+            raise RateLimitedError(f"{charged.name} is over its pixel rate", "PIXEL_RATE_LIMITED", wait)
+
+    def finish(self, charged: _Charged, error: BaseException | None) -> None:
+        if charged.stream:
+            self.limiter.close_stream(charged.name)

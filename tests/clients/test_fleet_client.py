@@ -4,13 +4,12 @@ domain types, errors with reasons; the client library still imports without serv
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import grpc
 import pytest
 
 from clients.ocr_client import FleetClient, OcrCallError
-from fleet.model import Event, EventFilter
+from clients.ocr_client.fleet_types import Event, EventFilter
 from server.config import ServerConfig
 from server.embedded import ServerThread
 from tests.fleet.proxy import FaultProxy

@@ -1,48 +1,104 @@
-"""Who may import whom: the client library runs without server/; models/ is the ground floor; edge_runtime/
-reaches a server only through the client library, imported lazily."""
+"""Who may import whom. The client library stands alone: it imports nothing of server/, edge_runtime/, fleet/,
+models/, quantize/ or bench/, not even lazily (read from the source), and a copy of clients/ alone, with its
+generated code, imports and recognizes against a real server while every other package of the project is
+unimportable. models/ is the ground floor; edge_runtime/ never imports server/ or grpc, and reaches a server only
+through the client library: at top level only its protobuf messages, the rest lazily."""
 
 from __future__ import annotations
 
-import ast
+import json
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
-from tests.conftest import REPO
+import pytest
+
+from tests.clients.render import page_png
+from tests.conftest import REPO, get_engine
+from tests.import_scan import PACKAGES, imports_of, module_files
+
+OTHERS = ("server", "edge_runtime", "fleet", "models", "quantize", "bench")
 
 
-def _loaded_after(statement: str, prefixes: tuple[str, ...]) -> list[str]:
-    code = (f"import sys; {statement}; "
-            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {prefixes!r}))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+def _imports(package: str) -> list[tuple[str, str, int, bool]]:
+    """(module, imported top-level package, line, top level?) for every import of ``package``'s modules."""
+    files = module_files((package,))
+    known = set(module_files())
+    return [(module, imp.module.split(".")[0], imp.line, imp.top_level)
+            for module, path in files.items() for imp in imports_of(path, module, known)]
+
+
+@pytest.mark.parametrize("other", OTHERS)
+def test_the_client_library_imports_nothing_of(other: str) -> None:
+    found = [f"{module}:{line}" for module, top, line, _ in _imports("clients") if top == other]
+    assert found == [], f"the client library imports {other}/"
+
+
+def test_the_scan_sees_imports_inside_functions() -> None:
+    lazy = {(module, top) for module, top, _, top_level in _imports("clients") if not top_level}
+    assert ("clients.ocr_client.cli", "clients") in lazy  # cli imports the client inside main
+
+
+_BLOCKED_RUN = r"""
+import importlib, json, pkgutil, sys
+
+BLOCKED = set(sys.argv[1].split(","))
+
+
+class Blocked:
+    '''Refuses the project's other packages, wherever they could be found (the editable install included).'''
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"the client library imported {name}")
+        return None
+
+
+sys.meta_path.insert(0, Blocked())
+import clients.ocr_client as package
+
+names = sorted(m.name for m in pkgutil.walk_packages(package.__path__, "clients.ocr_client.")
+               if not m.name.endswith("__main__"))
+for name in names:
+    importlib.import_module(name)
+from clients.ocr_client import OcrClient
+
+with OcrClient(sys.argv[2], timeout=120) as client:
+    text = client.recognize(sys.argv[3]).text
+print(json.dumps({"file": package.__file__, "modules": names, "text": text}))
+"""
+
+
+def test_a_copy_of_clients_alone_imports_and_recognizes(served, tmp_path: Path) -> None:
+    alone = tmp_path / "alone"
+    shutil.copytree(REPO / "clients", alone / "clients", ignore=shutil.ignore_patterns("node", "__pycache__"))
+    assert (alone / "clients" / "ocr_client" / "gen").is_dir(), "run python -m clients.ocr_client.codegen"
+    image = tmp_path / "page.png"
+    image.write_bytes(page_png())
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run([sys.executable, "-c", _BLOCKED_RUN, ",".join((*OTHERS, "tests")), served.target,
+                             str(image)], cwd=alone, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    return eval(result.stdout)  # noqa: S307 (our own printed list)
+    seen = json.loads(result.stdout.splitlines()[-1])
+    assert Path(seen["file"]).is_relative_to(alone)  # the copy, not the repository
+    assert {"clients.ocr_client.client", "clients.ocr_client.fleet", "clients.ocr_client.fleet_convert",
+            "clients.ocr_client.cli", "clients.ocr_client.pb", "clients.ocr_client.messages"} <= set(seen["modules"])
+    assert seen["text"] == get_engine().recognize(page_png()).text
 
 
-def test_client_library_imports_without_server_or_runtime():
-    statement = ("import clients.ocr_client.cli, clients.ocr_client.client, clients.ocr_client.results, "
-                 "clients.ocr_client.fleet")
-    assert _loaded_after(statement, ("server", "edge_runtime", "models", "quantize")) == []
+def test_models_import_nothing_above_them() -> None:
+    above = set(PACKAGES) - {"models"} | {"grpc"}
+    found = [f"{module}:{line} {top}" for module, top, line, _ in _imports("models") if top in above]
+    assert found == []
 
 
-def test_models_import_nothing_above_them():
-    statement = "import models, models.bundle, models.fetch, models.errors, models.__main__"
-    assert _loaded_after(statement, ("server", "edge_runtime", "clients", "quantize", "grpc")) == []
-
-
-def _imports(path, top_level_only: bool) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    nodes = tree.body if top_level_only else list(ast.walk(tree))
-    names = set()
-    for node in nodes:
-        if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names.add(node.module.split(".")[0])
-    return names
-
-
-def test_edge_runtime_never_imports_server_and_clients_only_lazily():
-    for path in sorted((REPO / "edge_runtime").rglob("*.py")):
-        everywhere = _imports(path, top_level_only=False)
-        assert "server" not in everywhere, f"{path} imports server"
-        assert not {"grpc", "clients"} & _imports(path, top_level_only=True), f"{path} imports grpc or clients"
+def test_edge_runtime_never_imports_server_or_grpc_and_of_clients_only_messages_at_top_level() -> None:
+    imports = _imports("edge_runtime")
+    assert [f"{m}:{line}" for m, top, line, _ in imports if top in ("server", "grpc")] == []
+    files = module_files(("edge_runtime",))
+    known = set(module_files())
+    top_level = {imp.module for module, path in files.items() for imp in imports_of(path, module, known)
+                 if imp.top_level and imp.module.split(".")[0] == "clients"}
+    assert top_level <= {"clients.ocr_client.messages"}

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Iterable
 
 from clients.ocr_client.fleet import FleetClient
+from clients.ocr_client.fleet_types import EventFilter, Gap
 from clients.ocr_client.results import OcrCallError
 from fleet.agent.outbox import Outbox
-from fleet.model import EventFilter, Gap
 from tests.conftest import REPO
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),

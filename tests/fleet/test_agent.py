@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from clients.ocr_client.fleet import FleetClient
+from clients.ocr_client.fleet_types import Event
 from edge_runtime.errors import ConfigurationError
 from edge_runtime.stream.flow import FlowMode
 from fleet.agent.agent import Agent
@@ -23,9 +24,17 @@ from fleet.agent.config import config_of, load_config
 from fleet.agent.metrics import serve_metrics
 from fleet.agent.outbox import Outbox
 from fleet.agent.producers import Admission, replay_line
-from fleet.model import Event
-from tests.fleet.processes import (AgentProcess, Central, check_exactly_once, check_texts, stored_events, text_of,
-                                   wait_until, write_config, write_replay)
+from tests.fleet.processes import (
+    AgentProcess,
+    Central,
+    check_exactly_once,
+    check_texts,
+    stored_events,
+    text_of,
+    wait_until,
+    write_config,
+    write_replay,
+)
 from tests.fleet.proxy import FaultProxy
 from tests.stream import stream_videos
 

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from clients.ocr_client.fleet_types import DeviceStatus, Event, EventFilter, Gap
 from fleet.central import FleetCentral, Limits
 from fleet.errors import FleetRequestError, StoreUnavailableError
-from fleet.model import DeviceStatus, Event, EventFilter, Gap
 from fleet.store import open_store
 
 NOW = time.time()

@@ -20,9 +20,9 @@ import pytest
 from google.protobuf import json_format
 
 from clients.ocr_client.fleet import FleetClient
+from clients.ocr_client.fleet_types import DeviceStatus, Event
 from clients.ocr_client.pb import fleet_pb2
 from fleet.cli import main
-from fleet.model import DeviceStatus, Event, EventFilter
 from tests.conftest import REPO
 
 NOW = time.time()

@@ -13,9 +13,16 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from clients.ocr_client.pb import FLEET_SERVICE_NAME, SERVICE_NAME, fleet_pb2, fleet_pb2_grpc, ocr_pb2, ocr_pb2_grpc
-from fleet import convert
-from fleet.model import Event, EventFilter, Gap
+from clients.ocr_client import fleet_convert as convert
+from clients.ocr_client.fleet_types import Event, EventFilter, Gap
+from clients.ocr_client.pb import (
+    FLEET_SERVICE_NAME,
+    SERVICE_NAME,
+    fleet_pb2,
+    fleet_pb2_grpc,
+    ocr_pb2,
+    ocr_pb2_grpc,
+)
 from server.config import ServerConfig
 from server.embedded import ServerThread
 

@@ -8,9 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-
+from clients.ocr_client.fleet_types import Event, Gap
 from fleet.agent.outbox import Outbox, encode_event
-from fleet.model import Event, Gap
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,7 +105,7 @@ def test_ttl_expires_undelivered_events_as_gaps(tmp_path: Path) -> None:
 CHILD = """
 import sys
 from fleet.agent.outbox import Outbox
-from fleet.model import Event
+from clients.ocr_client.fleet_types import Event
 box = Outbox(sys.argv[1])
 i = 0
 while True:

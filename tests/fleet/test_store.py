@@ -13,9 +13,14 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from fleet.model import DeviceStatus, Event, EventFilter, Gap
+from clients.ocr_client.fleet_types import DeviceStatus, Event, EventFilter, Gap
 from fleet.store import open_store
-from fleet.store.engine import alembic_config, current_revision, head_revision, make_engine
+from fleet.store.engine import (
+    alembic_config,
+    current_revision,
+    head_revision,
+    make_engine,
+)
 from fleet.store.schema import metadata
 
 T0 = 1_800_000_000.0

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from clients.ocr_client.fleet import FleetClient
+from clients.ocr_client.fleet_types import Event
+from fleet.agent import uploader
 from fleet.agent.agent import Agent
 from fleet.agent.config import config_of
 from fleet.agent.outbox import Outbox
 from fleet.agent.uploader import full_jitter
-from fleet.model import Event
 from tests.fleet.processes import Central, check_exactly_once, wait_until
 from tests.fleet.proxy import FaultProxy
 
@@ -24,12 +25,12 @@ def ev(n: int) -> Event:
     return Event("", 0, 1_700_000_000.0 + n, "STABLE", n, f"KX{n:04d}", 0.9, ((0, 0), (9, 0), (9, 3), (0, 3)), 640, 360)
 
 
-def agent_for(tmp: Path, device: str, target: str, **outbox) -> Agent:
+def agent_for(tmp: Path, device: str, target: str, upload: dict | None = None, **outbox) -> Agent:
     (tmp / "none.jsonl").write_text("")
     return Agent(config_of({"device_id": device, "central": {"target": target},
                             "outbox": {"path": str(tmp / "outbox.db"), **outbox},
                             "upload": {"batch_events": 200, "backoff_initial": "0.05s", "backoff_max": "0.3s",
-                                       "ack_timeout": "3s"},
+                                       "ack_timeout": "3s", **(upload or {})},
                             "replay": [{"path": str(tmp / "none.jsonl")}]}))
 
 
@@ -157,3 +158,27 @@ def test_the_window_bounds_the_batches_in_flight(central: Central, tmp_path: Pat
     assert max(seen) == window  # the window is filled, never passed
     assert agent.uploader.stats.batches >= 600 // 20 and agent.uploader.stats.duplicates == 0
     assert check_exactly_once(central.target, f"window-{window}", tmp_path / "outbox.db").stored == 600
+
+
+def test_a_clean_stop_reports_the_backlog_its_last_acknowledgements_left(central: Central, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stopping right after the last acknowledgement: the central's view of the device shows backlog 0, not the
+    backlog the last batch carried when it was sent (the quiet-time and periodic statuses are pushed out of reach
+    here, so only the final status on stop can tell the central)."""
+    monkeypatch.setattr(uploader, "QUIET_S", 3600.0)
+    box = Outbox(tmp_path / "outbox.db")
+    box.append("gate", [ev(n) for n in range(1, 41)])
+    box.close()
+    agent = agent_for(tmp_path, "final-dev", central.target, upload={"status_every": "1h"})
+    agent.start()
+    try:
+        wait_until(lambda: drained(agent), 30, "the outbox to drain")
+        with FleetClient(central.target) as client:
+            (before,) = [d for d in client.list_devices(page_size=1000).items if d.device_id == "final-dev"]
+        assert before.status.backlog_events == 40  # what the one batch carried: counted before it was acknowledged
+    finally:
+        agent.stop()
+    with FleetClient(central.target) as client:
+        (seen,) = [d for d in client.list_devices(page_size=1000).items if d.device_id == "final-dev"]
+    assert seen.status.backlog_events == 0 and seen.status.backlog_bytes == 0
+    assert seen.streams[0].acked_sequence == 40

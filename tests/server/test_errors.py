@@ -11,7 +11,7 @@ import pytest
 
 from clients.ocr_client import OcrCallError, OcrClient
 from server.config import ServerConfig
-from server.pb import ocr_pb2
+from clients.ocr_client.pb import ocr_pb2
 from tests.conftest import get_engine
 from server.embedded import ServerThread
 from tests.server.images import blank_png, hostile_inputs, scene_png, word_pngs
@@ -69,8 +69,9 @@ def test_malformed_protobuf(client, method):
 
 def test_oversize_message(client):
     too_big = b"\x89PNG" + bytes(5 * 1024 * 1024)  # the test server accepts 4 MiB
-    code, reason = reason_of(lambda: client.recognize(too_big))
-    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED  # refused by gRPC itself: no reason attached
+    assert reason_of(lambda: client.recognize(too_big)) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "MESSAGE_TOO_LARGE")
+    far_too_big = b"\x89PNG" + bytes(9 * 1024 * 1024)  # over twice the limit: gRPC cuts it off unread
+    assert reason_of(lambda: client.recognize(far_too_big)) == (grpc.StatusCode.RESOURCE_EXHAUSTED, None)
 
 
 def test_server_still_serving_after_hostile_inputs(client):

@@ -19,7 +19,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from clients.ocr_client import OcrCallError, OcrClient
 from server.config import ServerConfig
 from server.embedded import ServerThread
-from server.pb import ocr_pb2, ocr_pb2_grpc
+from clients.ocr_client.pb import ocr_pb2, ocr_pb2_grpc
 from server.redact import Redactor
 from tests.clients.render import line_png
 from tests.conftest import get_engine
@@ -167,6 +167,23 @@ def test_request_id_is_echoed_and_audited(secured):
     assert "text" not in record  # recognized text only with --audit-text
     refused = [r for r in audit_lines(secured) if r["reason"] == "TOKEN_MISSING"]
     assert refused and all(r["principal"] is None and r["status"] == "UNAUTHENTICATED" for r in refused)
+
+
+def test_an_over_size_call_is_refused_with_its_reason_and_audited(secured):
+    """Just over the 4 MiB limit: refused by the server (not gRPC), so the caller gets the reason and the audit
+    log a line, with the principal authenticated first."""
+    with grpc.insecure_channel(secured.target) as channel:
+        stub = ocr_pb2_grpc.OcrServiceStub(channel)
+        request = ocr_pb2.RecognizeRequest(image=ocr_pb2.Image(content=b"\x89PNG" + bytes(5 * 1024 * 1024)))
+        with pytest.raises(grpc.RpcError) as info:
+            stub.Recognize(request, metadata=(("authorization", "Bearer alice-token"), ("x-request-id", "big-1")),
+                           timeout=120)
+    trailer = dict(info.value.trailing_metadata())
+    assert (info.value.code(), trailer["ocr-error-reason"], trailer["x-request-id"]) == (
+        S.RESOURCE_EXHAUSTED, "MESSAGE_TOO_LARGE", "big-1")
+    record = next(r for r in audit_lines(secured) if r["request_id"] == "big-1")
+    assert (record["status"], record["reason"], record["principal"]) == ("RESOURCE_EXHAUSTED", "MESSAGE_TOO_LARGE",
+                                                                         "alice")
 
 
 # ---- limits per principal --------------------------------------------------------------------------------------

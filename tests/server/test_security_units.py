@@ -176,7 +176,7 @@ def test_issue_token_command():
 def test_stream_events_and_their_candidate_readings_are_redacted():
     """A track's candidate readings carry the same text as the event: both leave the box masked."""
     from clients.ocr_client.pb import ocr_pb2
-    from server.security.interceptors import RedactInterceptor
+    from server.security.redaction import RedactInterceptor
 
     response = ocr_pb2.StreamRecognizeResponse()
     event = response.events.add(text="mail bob@example.com")

@@ -11,7 +11,7 @@ import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from clients.ocr_client import OcrCallError, RecognizeResult
-from server.pb import ocr_pb2
+from clients.ocr_client.pb import ocr_pb2
 from tests.server.images import blank_png, receipt_jpg, scene_png, word_pngs
 
 

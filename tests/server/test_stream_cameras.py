@@ -12,7 +12,7 @@ from clients.ocr_client import OcrCallError, OcrClient
 from edge_runtime.stream.sources import encode_jpeg
 from server.config import ServerConfig
 from server.embedded import ServerThread
-from server.pb import ocr_pb2
+from clients.ocr_client.pb import ocr_pb2
 from tests.conftest import get_engine
 from tests.server.images import scene_png
 from tests.stream import stream_videos

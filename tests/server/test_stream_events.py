@@ -12,7 +12,7 @@ import pytest
 
 from clients.ocr_client import OcrCallError
 from edge_runtime.stream.sources import encode_jpeg
-from server.pb import ocr_pb2
+from clients.ocr_client.pb import ocr_pb2
 from tests.stream import stream_videos
 
 EVENT = ocr_pb2.TextEventType

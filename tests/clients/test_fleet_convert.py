@@ -1,4 +1,4 @@
-"""fleet.convert: every domain type survives proto and back; unset and unknown enum values become what
+"""clients.ocr_client.fleet_convert: every wire type survives proto and back; unset and unknown enum values become what
 validation refuses with a stable reason."""
 
 from __future__ import annotations
@@ -7,12 +7,24 @@ import math
 
 import pytest
 
+from clients.ocr_client import fleet_convert as convert
+from clients.ocr_client.fleet_types import (
+    DeleteResult,
+    DeviceInfo,
+    DeviceStatus,
+    Event,
+    EventFilter,
+    FleetStats,
+    Gap,
+    IngestResult,
+    Sighting,
+    SightingPlace,
+    StoredEvent,
+    StreamInfo,
+)
 from clients.ocr_client.pb import fleet_pb2
-from fleet import convert
 from fleet.central import validate_filter, validate_report
 from fleet.errors import FleetRequestError
-from fleet.model import (DeleteResult, DeviceInfo, DeviceStatus, Event, EventFilter, FleetStats, Gap, IngestResult,
-                         Sighting, SightingPlace, StoredEvent, StreamInfo)
 
 EVENT = Event(stream_id="gate-3", sequence=7, capture_time=1764892800.25, type="UPDATED", track_id=42,
               text="KX71 ABC", confidence=0.5, polygon=((1.0, 2.0), (30.5, 2.0), (30.5, 12.0), (1.0, 12.0)),

@@ -1,10 +1,11 @@
-"""The one module that converts between fleet.v1 protobuf messages and the fleet's domain types (fleet.model).
+"""The one module that converts between fleet.v1 protobuf messages and the wire dataclasses (fleet_types).
 
 The central's servicer, the edge agent's uploader and the operators' client all go through it, in both
-directions, so a field is mapped once. Times are float seconds since the epoch; an unset Timestamp is None
-(an event's unset capture time is NaN, which ``fleet.central.validate_report`` refuses). Enum values map to the
-domain's names without their prefix (``EVENT_TYPE_APPEARED`` <-> ``"APPEARED"``); an unset or unknown enum value
-becomes ``""``, which validation refuses with a stable reason, except ``TextMatch`` where unset means EXACT.
+directions, so a field is mapped once; it needs the protobuf messages only, not grpc. Times are float seconds
+since the epoch; an unset Timestamp is None (an event's unset capture time is NaN, which the central's validation
+refuses). Enum values map to the dataclasses' names without their prefix (``EVENT_TYPE_APPEARED`` <->
+``"APPEARED"``); an unset or unknown enum value becomes ``""``, which validation refuses with a stable reason,
+except ``TextMatch`` where unset means EXACT.
 """
 
 from __future__ import annotations
@@ -12,14 +13,27 @@ from __future__ import annotations
 import math
 from typing import Iterable, Mapping, Sequence
 
-from clients.ocr_client.pb import fleet_pb2
-from fleet.model import (DeleteResult, DeviceInfo, DeviceStatus, Event, EventFilter, FleetStats, Gap, IngestResult,
-                         Sighting, SightingPlace, StoredEvent, StreamInfo)
+from clients.ocr_client.fleet_types import (
+    DeleteResult,
+    DeviceInfo,
+    DeviceStatus,
+    Event,
+    EventFilter,
+    FleetStats,
+    Gap,
+    IngestResult,
+    Sighting,
+    SightingPlace,
+    StoredEvent,
+    StreamInfo,
+)
+from clients.ocr_client.messages import fleet_pb2
 
 __all__ = ["time_of", "duration_of", "set_duration", "event_message", "event_of", "gap_message", "gap_of",
-           "status_message", "status_of", "report_request", "report_of", "report_response", "ingest_result_of", "filter_message",
-           "filter_of", "stored_event_message", "stored_event_of", "device_message", "device_of", "stats_message",
-           "stats_of", "sighting_message", "sighting_of", "delete_response", "delete_result_of", "drops_of"]
+           "status_message", "status_of", "report_request", "report_of", "report_response", "ingest_result_of",
+           "filter_message", "filter_of", "stored_event_message", "stored_event_of", "device_message", "device_of",
+           "stats_message", "stats_of", "sighting_message", "sighting_of", "delete_response", "delete_result_of",
+           "drops_of"]
 
 pb = fleet_pb2
 
@@ -232,7 +246,8 @@ def device_of(m) -> DeviceInfo:
 def stats_message(stats: FleetStats):
     m = pb.GetFleetStatsResponse(
         devices=stats.devices, streams=stats.streams, events=stats.events,
-        events_by_type=[pb.EventTypeCount(type=_event_type(t), events=n) for t, n in sorted(stats.events_by_type.items())],
+        events_by_type=[pb.EventTypeCount(type=_event_type(t), events=n)
+                        for t, n in sorted(stats.events_by_type.items())],
         drops=_drop_counts(stats.drops), events_last_hour=stats.events_last_hour, store=stats.store)
     _set_time(m, "oldest_capture_time", stats.oldest_capture_time)
     _set_time(m, "newest_capture_time", stats.newest_capture_time)

@@ -1,0 +1,92 @@
+"""Authentication and scopes: who the caller is (a bearer token or a verified client certificate) and whether the
+method it calls is in its scopes (server.security.scopes); a refusal ends the call before anything is spent."""
+
+from __future__ import annotations
+
+from server.errors import PermissionDeniedError, UnauthenticatedError
+from server.interceptors import Call, Interceptor
+from server.security.call import ANONYMOUS, Principal, current_call
+from server.security.scopes import AUTHENTICATED, OPEN, SCOPES, scope_of
+from server.security.tokens import TokenFile, expired, hash_token
+
+__all__ = ["AuthInterceptor"]
+
+
+def _identity(auth_context: dict[str, list[bytes]]) -> str | None:
+    """The verified client certificate's identity: its SPIFFE ID, else its first URI SAN, else its CN."""
+    for key in ("peer_spiffe_id", "peer_uri", "x509_common_name"):
+        values = auth_context.get(key) or []
+        if values:
+            return values[0].decode(errors="replace")
+    return None
+
+
+class AuthInterceptor(Interceptor[Call]):
+    """Authenticates the caller (bearer token in ``authorization`` metadata, or a verified client certificate)
+    and checks the scope the method needs (server.security.scopes). Without credentials configured every
+    caller is ``anonymous`` with every scope (a loopback-only server, or one started with --insecure)."""
+
+    def __init__(self, tokens: TokenFile | None, mutual_tls: bool, cert_scopes: tuple[str, ...] = (),
+                 open_reflection: bool = False, open_server_info: bool = False) -> None:
+        self.tokens = tokens
+        self.mutual_tls = mutual_tls
+        self.cert_scopes = frozenset(cert_scopes)
+        self.open_reflection = open_reflection
+        self.open_server_info = open_server_info
+
+    @property
+    def enforcing(self) -> bool:
+        return self.tokens is not None or self.mutual_tls
+
+    async def start(self, call: Call) -> Call:
+        needed = scope_of(call.method, self.open_reflection, self.open_server_info)
+        principal = self._try(call.context) if needed == OPEN else self.authenticate(call.context)
+        info = current_call()
+        if info is not None:
+            info.principal = principal  # audited even when refused below
+        if needed is None:
+            raise PermissionDeniedError(f"{call.method} is in no scope table", "METHOD_NOT_ALLOWED")
+        if needed not in (OPEN, AUTHENTICATED) and needed not in principal.scopes:
+            raise PermissionDeniedError(f"{principal.name} lacks scope {needed}", "SCOPE_MISSING")
+        return call
+
+    def authenticate(self, context) -> Principal:
+        identity = _identity(context.auth_context() or {}) if self.mutual_tls else None
+        if not self.enforcing:
+            return Principal(ANONYMOUS, frozenset(SCOPES), "none")
+        header = None
+        for key, value in context.invocation_metadata() or ():
+            if key == "authorization":
+                header = value if isinstance(value, str) else value.decode(errors="replace")
+        if header is not None:
+            scheme, _, token = header.strip().partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise UnauthenticatedError("authorization metadata must be 'Bearer <token>'", "TOKEN_INVALID")
+            if self.tokens is None:
+                raise UnauthenticatedError("this server takes no tokens (client certificates only)", "TOKEN_INVALID")
+            grant = self.tokens.token(hash_token(token.strip()))
+            if grant is None:
+                raise UnauthenticatedError("unknown token", "TOKEN_INVALID")
+            if grant.revoked:
+                raise UnauthenticatedError("the token was revoked", "TOKEN_REVOKED")
+            if expired(grant):
+                raise UnauthenticatedError("the token has expired", "TOKEN_EXPIRED")
+            return Principal(grant.principal, grant.scopes, "token", identity)
+        if identity is not None:
+            grant = self.tokens.identity(identity) if self.tokens is not None else None
+            if grant is None:
+                return Principal(identity, self.cert_scopes, "cert", identity)
+            if grant.revoked:
+                raise UnauthenticatedError(f"certificate identity {identity} was revoked", "TOKEN_REVOKED")
+            if expired(grant):
+                raise UnauthenticatedError(f"certificate identity {identity} has expired", "TOKEN_EXPIRED")
+            return Principal(grant.principal, grant.scopes, "cert", identity)
+        if self.mutual_tls and (context.auth_context() or {}).get("transport_security_type") == [b"ssl"]:
+            raise UnauthenticatedError("the client certificate names no identity (URI SAN or CN)", "CERT_UNKNOWN")
+        raise UnauthenticatedError("no credentials: send 'authorization: Bearer <token>'", "TOKEN_MISSING")
+
+    def _try(self, context) -> Principal:
+        try:
+            return self.authenticate(context)
+        except UnauthenticatedError:
+            return Principal(ANONYMOUS, frozenset(), "none")

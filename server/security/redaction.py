@@ -1,0 +1,47 @@
+"""Redaction at the boundary: personal data (server.redact) masked in every text an OcrService response or stream
+event carries, before it leaves the process (and before the result cache stores it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.interceptors import Interceptor
+from server.redact import Redactor
+
+__all__ = ["RedactInterceptor"]
+
+
+class RedactInterceptor(Interceptor):
+    """Masks personal data (server.redact) in every text an OcrService response or stream event carries."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+
+    def applies(self, method: str) -> bool:
+        return method.startswith("/ocr.v1.OcrService/")
+
+    def on_response(self, state: Any, response: Any) -> Any:
+        return self.redact(response)
+
+    def redact(self, response: Any) -> Any:
+        name = response.DESCRIPTOR.full_name if hasattr(response, "DESCRIPTOR") else ""
+        redactor = self.redactor
+        if name == "ocr.v1.BatchRecognizeResponse":
+            for item in response.responses:
+                self.redact(item)
+            return response
+        if name not in ("ocr.v1.RecognizeResponse", "ocr.v1.StreamRecognizeResponse"):
+            return response
+        for line in response.lines:
+            text, words = redactor.line(line.text, [w.text for w in line.words])
+            line.text = text
+            for word, masked in zip(line.words, words):
+                word.text = masked
+        if name == "ocr.v1.RecognizeResponse":
+            response.text = redactor.text(response.text)
+        else:
+            for event in response.events:
+                event.text = redactor.text(event.text)
+                for candidate in event.candidates:  # the readings a track chose from carry the same data
+                    candidate.text = redactor.text(candidate.text)
+        return response
