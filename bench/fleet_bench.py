@@ -45,9 +45,10 @@ import threading
 import time
 import urllib.request
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import grpc
 import psutil
@@ -62,7 +63,7 @@ __all__ = ["main", "run_load", "percentile", "markdown", "BenchPostgres"]
 REPO = Path(__file__).resolve().parents[1]
 PLATES = [f"{a}{b}{n:02d}{c}{d}{e}" for a, b, n, c, d, e in
           zip("KLMNPRSTVW" * 50, "XYZABCDEFG" * 50, range(500), "ABCDEFGHJK" * 50, "LMNPRSTUVW" * 50,
-              "QRSTUVWXYZ" * 50)]
+              "QRSTUVWXYZ" * 50, strict=True)]
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({**row, "loaded": False, "why": f"{type(exc).__name__}: {exc}"[:300]})
             continue
         texts = _texts(engine, pages)
-        same = sum(a == b for a, b in zip(texts, reference))
+        same = sum(a == b for a, b in zip(texts, reference, strict=True))
         row.update(loaded=True, same_text=same, word_f1=_word_f1(texts, pages),
                    c1=_pages_per_s(engine, pages, 1), c8=_pages_per_s(engine, pages, 8))
         failed |= (len(pages) - same) > args.max_diff * len(pages)

@@ -31,8 +31,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -135,6 +136,20 @@ def _rapidocr_system():
                     "precision": "fp32"}, lambda: None
 
 
+def _recording(call: Callable[[bytes], Any], images: list[bytes],
+               texts: dict[int, set[str]]) -> Callable[[int], Any]:
+    """``call`` on image ``k`` that also records the text it read into ``texts[k]`` (from any thread)."""
+    lock = threading.Lock()
+
+    def recorded(k: int) -> Any:
+        result = call(images[k])
+        with lock:
+            texts.setdefault(k, set()).add(_text_of(result))
+        return result
+
+    return recorded
+
+
 def measure(system: str, call: Callable[[bytes], Any], images: list[bytes], levels: list[int],
             requests: int, warmup: int = 2) -> list[dict[str, Any]]:
     rows = []
@@ -142,15 +157,7 @@ def measure(system: str, call: Callable[[bytes], Any], images: list[bytes], leve
     for concurrency in levels:
         count = requests or max(16, 4 * concurrency)
         texts: dict[int, set[str]] = {}
-        lock = threading.Lock()
-
-        def recorded(k: int) -> Any:
-            result = call(images[k])
-            with lock:
-                texts.setdefault(k, set()).add(_text_of(result))
-            return result
-
-        row = run_load(recorded, list(range(len(images))), concurrency, count, warmup=warmup)
+        row = run_load(_recording(call, images, texts), list(range(len(images))), concurrency, count, warmup=warmup)
         row["system"] = system
         if not reference:
             reference = {k: next(iter(v)) for k, v in texts.items() if len(v) == 1}

@@ -13,8 +13,9 @@ not use it), so no peer reaches a model hub during a bench run.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["PEERS", "rapidocr_recognizer", "faster_paddle_recognizer", "peer_recognizer", "missing_peers"]
 
@@ -49,7 +50,8 @@ def rapidocr_recognizer(openvino: bool = False) -> RecognizeFn:
         boxes = getattr(result, "boxes", None)
         if skip_detection or boxes is None:
             return [(t, None) for t in texts if t.strip()]
-        return [(t, tuple((float(x), float(y)) for x, y in box)) for t, box in zip(texts, boxes) if t.strip()]
+        return [(t, tuple((float(x), float(y)) for x, y in box))
+                for t, box in zip(texts, boxes, strict=True) if t.strip()]
 
     return recognize
 

@@ -35,10 +35,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 import cv2
 import numpy as np
@@ -347,8 +347,8 @@ def main(argv: list[str] | None = None) -> int:
                 "cpu_ms_per_frame_lossless": round(per_frame_s * 1000, 1), "cores": cores,
                 **{f"at_{fps}_fps": int(cores / (per_frame_s * fps)) for fps in (5, 15)}}
     print(f"{'':24s}{'stream':>12s}{'full OCR':>12s}", file=sys.stderr)
-    for key in ("frames_processed", "frames_unchanged_no_model", "lines_recognized", "frames_dropped", "processed_fps", "cpu_s", "cpu_cores_used",
-                "cpu_ms_per_processed_frame", "latency_ms_max"):
+    for key in ("frames_processed", "frames_unchanged_no_model", "lines_recognized", "frames_dropped", "processed_fps",
+                "cpu_s", "cpu_cores_used", "cpu_ms_per_processed_frame", "latency_ms_max"):
         print(f"{key:24s}{s[key]!s:>12s}{f[key]!s:>12s}", file=sys.stderr)
     print(f"cpu per frame, full OCR / stream: {report['cpu_per_frame_ratio_full_over_stream']}x", file=sys.stderr)
     if "cameras_served_estimate" in report:

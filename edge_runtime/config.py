@@ -67,7 +67,7 @@ class EngineConfig:
     def num_streams(self) -> int:
         return self.rec_streams or self.num_threads
 
-    def replace(self, **changes: Any) -> "EngineConfig":
+    def replace(self, **changes: Any) -> EngineConfig:
         return dataclasses.replace(self, **changes)
 
 

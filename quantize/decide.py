@@ -20,8 +20,9 @@ Why a library module: the gate, ``bench`` and the tests must judge with one rule
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

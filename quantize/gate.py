@@ -17,9 +17,10 @@ import dataclasses
 import json
 import os
 import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from edge_runtime import detect, recognize
 from edge_runtime.artifacts import RECORD
@@ -68,7 +69,8 @@ class Figures:
     images: int
 
     def as_dict(self, per_image: bool = True) -> dict[str, Any]:
-        sets = {s: (v if per_image else {k: x for k, x in v.items() if k != "per_image"}) for s, v in self.per_set.items()}
+        sets = {s: (v if per_image else {k: x for k, x in v.items() if k != "per_image"})
+                for s, v in self.per_set.items()}
         return {"per_set": sets, "latency_ms": self.latency_ms, "images": self.images}
 
 

@@ -16,8 +16,8 @@ Every event carries the track's candidate readings with their share of the vote,
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -235,14 +235,14 @@ class Tracker:
         match: dict[int, int] = {}  # detection -> track index
         if iou.size:
             taken: set[int] = set()
-            for ti, dj in sorted(zip(*np.nonzero(iou >= s.match_iou)), key=lambda p: -iou[p[0], p[1]]):
+            for ti, dj in sorted(zip(*np.nonzero(iou >= s.match_iou), strict=True), key=lambda p: -iou[p[0], p[1]]):
                 if ti not in taken and dj not in match:
                     match[int(dj)] = int(ti)
                     taken.add(int(ti))
 
         to_read = [j for j in whole
                    if j not in match or cut or self._needs_reading(tracks[match[j]], quads[j], thumb)]
-        readings = dict(zip(to_read, read(to_read))) if to_read else {}
+        readings = dict(zip(to_read, read(to_read), strict=True)) if to_read else {}
 
         # a read detection confirms its overlap match by text, unless the boxes all but coincide (no cut)
         for j, ti in list(match.items()):

@@ -13,9 +13,10 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from edge_runtime.stream.types import FrameResult, TrackEvent
 from fleet.agent.config import CameraConfig, ReplayConfig
@@ -37,7 +38,7 @@ class Provenance:
         self.bundle, self.backend, self.precision = bundle, backend, dict(precision or {})
 
     @classmethod
-    def of_engine(cls, engine: Any) -> "Provenance":
+    def of_engine(cls, engine: Any) -> Provenance:
         p = engine.provenance
         return cls(p.bundle, p.backend, dict(p.precision))
 

@@ -17,15 +17,27 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Iterator, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from fleet.errors import FleetRequestError
-from fleet.model import (DeleteResult, DeviceInfo, DeviceStatus, Event, EventFilter, FleetStats, Gap,
-                         IngestResult, Page, StoredEvent, StreamInfo, normalize_text)
+from fleet.model import (
+    DeleteResult,
+    DeviceInfo,
+    DeviceStatus,
+    Event,
+    EventFilter,
+    FleetStats,
+    Gap,
+    IngestResult,
+    Page,
+    StoredEvent,
+    StreamInfo,
+    normalize_text,
+)
 from fleet.store import tokens
 from fleet.store.schema import devices, drops, events, gaps, metadata, streams
 from fleet.store.sightings import Row, cluster
@@ -43,7 +55,8 @@ _PG_ARRAY_TYPES = {"device_id": "varchar", "stream_id": "varchar", "sequence": "
                    "normalized_text": "text", "confidence": "float8", "polygon": "json", "frame_width": "int4",
                    "frame_height": "int4", "bundle": "varchar", "backend": "varchar", "precision": "json",
                    "previous_text": "text", "frame_sequence": "int8"}
-_PG_DEVICE_TYPES = {"device_id": "varchar", "first_seen": "float8", "last_seen": "float8", "software_version": "varchar",
+_PG_DEVICE_TYPES = {"device_id": "varchar", "first_seen": "float8", "last_seen": "float8",
+                    "software_version": "varchar",
                     "bundle": "varchar", "backend": "varchar", "precision": "json", "backlog_events": "int8",
                     "backlog_bytes": "int8", "oldest_backlog_time": "float8"}
 _STATUS_COLUMNS = ("software_version", "bundle", "backend", "precision", "backlog_events", "backlog_bytes",
@@ -158,7 +171,7 @@ class SqlStore:
 
     def _many(self, conn: sa.Connection, sql: str, rows: list[tuple]) -> None:
         """``sql`` for ``rows`` in one statement over arrays (PostgreSQL) or one executemany (SQLite)."""
-        conn.exec_driver_sql(sql, tuple(map(list, zip(*rows))) if self._pg else rows)
+        conn.exec_driver_sql(sql, tuple(map(list, zip(*rows, strict=True))) if self._pg else rows)
 
     def _touch_devices(self, conn: sa.Connection, reports: Sequence[Report], now: float) -> None:
         """Each device's last_seen (and status, the latest a report of the group carried): one statement per
