@@ -36,6 +36,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +146,7 @@ def agent_side(engine: Any, camera: CameraConfig, folder: Path, target: str, nam
     appended = [0.0]
     append = agent.outbox.append
 
-    def timed_append(stream_id: str, events: list) -> list:
+    def timed_append(stream_id: str, events: Sequence[Any]) -> list[Any]:
         t0 = time.thread_time()
         try:
             return append(stream_id, events)
@@ -216,8 +218,8 @@ def main(argv: list[str] | None = None) -> int:
             stream_side(engine, camera)  # warm-up, not counted: first shapes, page cache, the central's first call
             rounds = []
             for i in range(args.rounds):
-                sides = {"stream": lambda: stream_side(engine, camera),
-                         "agent": lambda i=i: agent_side(engine, camera, folder, central.target, f"agent-{i}")}
+                sides = {"stream": partial(stream_side, engine, camera),
+                         "agent": partial(agent_side, engine, camera, folder, central.target, f"agent-{i}")}
                 order = ("stream", "agent") if i % 2 == 0 else ("agent", "stream")  # neither side always first
                 rounds.append({name: sides[name]() for name in order})
                 print(json.dumps({"round": i + 1, **{k: {n: round(v, 3) if isinstance(v, float) else v

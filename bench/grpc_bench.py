@@ -40,7 +40,7 @@ import numpy as np
 
 from clients.ocr_client.load import run_load
 
-__all__ = ["load_images", "main"]
+__all__ = ["load_images", "main", "provenance_of", "ServerProcess"]
 
 REPO = Path(__file__).resolve().parents[1]
 SYSTEMS = ("grpc", "engine", "rapidocr")
@@ -53,6 +53,8 @@ def load_images(paths: list[Path], max_side: int = 0) -> list[bytes]:
         data = path.read_bytes()
         if max_side:
             image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+            if image is None:
+                raise ValueError(f"{path}: not an image OpenCV can decode")
             scale = max_side / max(image.shape[:2])
             if scale < 1:
                 image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
@@ -84,7 +86,7 @@ class ServerProcess:
             match = re.search(r"ocr server listening on port (\d+)", line)
             if match:
                 self.target = f"127.0.0.1:{match.group(1)}"
-                threading.Thread(target=lambda: self.log.extend(self.process.stdout), daemon=True).start()
+                threading.Thread(target=self.log.extend, args=(self.process.stdout,), daemon=True).start()
                 return
         raise RuntimeError("server did not start:\n" + "".join(self.log[-40:]))
 
@@ -99,15 +101,22 @@ class ServerProcess:
         return self.process.returncode
 
 
+def provenance_of(info: Any) -> dict[str, Any]:
+    """What served, from a ``server_info()`` answer (empty when the server reports no provenance)."""
+    p = info.provenance
+    if p is None:
+        return {}
+    return {"bundle": p.bundle_id, "backend": p.backend, "precision": dict(p.stage_precision)}
+
+
 def _grpc_system(target: str | None, env: dict[str, str] | None = None):
     from clients.ocr_client import OcrClient
 
     server = None if target else ServerProcess(env=env)
-    client = OcrClient(target or server.target, timeout=300)
+    address = server.target if server is not None else str(target)
+    client = OcrClient(address, timeout=300)
     client.wait_until_serving(300)
-    info = client.server_info()
-    provenance = {"bundle": info.provenance.bundle_id, "backend": info.provenance.backend,
-                  "precision": dict(info.provenance.stage_precision)}
+    provenance = provenance_of(client.server_info())
 
     def close() -> None:
         client.close()

@@ -17,11 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from edge_runtime.evaluation.accuracy import RecognizeFn
+from edge_runtime.evaluation.metrics import Prediction as Line
+
 __all__ = ["PEERS", "rapidocr_recognizer", "faster_paddle_recognizer", "peer_recognizer", "missing_peers"]
-
-Line = tuple[str, "tuple[tuple[float, float], ...] | None"]
-RecognizeFn = Callable[[Path, bool], list[Line]]
-
 
 def rapidocr_engine(openvino: bool = False) -> Any:
     """RapidOCR 3.10, defaults or with ``engine_type: openvino`` for det, cls and rec (the one switch a user

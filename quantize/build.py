@@ -203,6 +203,7 @@ def _build(bundle: Bundle, backends: Sequence[str], images: ImageSet | None, dat
             seconds[f"quantize_{stage}_cpu"] = round(time.process_time() - c0, 1)
             step()
         stage_files = STAGE_FILES[backend]
+        verdict: dict[str, Any]
         if settings.gate:
             if progress is not None:
                 progress.set_description(f"{backend} gate")
@@ -218,6 +219,11 @@ def _build(bundle: Bundle, backends: Sequence[str], images: ImageSet | None, dat
             own = sorted(f for f in files if f.split(".")[0] == stage)
             info = verdict["stages"].get(stage, {"serve": "fp32", "int8_ok": False, "reason": "not gated"})
             stages[stage] = {"file": name, "files": own, **info}
+        gate: dict[str, Any] = {
+            "summary": verdict["summary"], **settings.gate_settings().as_dict(), "images_sha256": gate_sha,
+            "cpu": verdict.get("cpu"),
+            **{k: verdict[k] for k in ("combination", "final_accuracy", "speed_inputs") if k in verdict},
+            "configs": verdict["configs"]}
         rec = {
             "schema": record.SCHEMA,
             "bundle": bundle.id,
@@ -235,10 +241,7 @@ def _build(bundle: Bundle, backends: Sequence[str], images: ImageSet | None, dat
                        "activations, MinMax; det: Conv/ConvTranspose, rec: MatMul/Gemm only; outputs float; "
                        "prepared: Constant->initializers, opset>=13, rec height fixed"),
             "stages": stages,
-            "gate": {"summary": verdict["summary"], **settings.gate_settings().as_dict(),
-                     "images_sha256": gate_sha, "cpu": verdict.get("cpu"),
-                     **{k: verdict[k] for k in ("combination", "final_accuracy", "speed_inputs") if k in verdict},
-                     "configs": verdict["configs"]},
+            "gate": gate,
             "seconds": seconds,
             "artifacts": record.artifact_hashes(building, files),
         }

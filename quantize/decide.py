@@ -176,8 +176,8 @@ def choose(speed_ms: Mapping[str, float], accuracy: Mapping[str, Mapping[str, Bo
             verdicts[name] = (f"not judged: {ms:.1f} ms ({fp32 / ms:.2f}x FP32), a faster candidate ({served}) "
                               "is within budget")
         else:
-            worst = max(accuracy[name], key=lambda s: accuracy[name][s].mean_loss_pt, default=None)
-            lost = f", worst set {worst} {accuracy[name][worst].mean_loss_pt:+.2f} pt" if worst else ""
+            weakest = max(accuracy[name], key=lambda s: accuracy[name][s].mean_loss_pt, default=None)
+            lost = f", worst set {weakest} {accuracy[name][weakest].mean_loss_pt:+.2f} pt" if weakest else ""
             verdicts[name] = f"within budget{lost}, {ms:.1f} ms ({fp32 / ms:.2f}x FP32)"
             if name != served:
                 tied = any(name in g and served in g for g in groups)

@@ -285,13 +285,13 @@ def run_gate(bundle: Bundle, backend: str, build_dir: Path, stage_files: Mapping
                 combination["verdict"] = "within budget together"
         else:
             combination["verdict"] = "not needed: at most one stage is not FP32 (judged alone)"
-        served = {s: stages[s]["serve"] for s in STAGES}
-        final = judge.losses(served) if any(p != "fp32" for p in served.values()) else {}
-        combination["served"] = served
+        serving = {s: stages[s]["serve"] for s in STAGES}
+        final = judge.losses(serving) if any(p != "fp32" for p in serving.values()) else {}
+        combination["served"] = serving
         for stage in STAGES:
             stages[stage]["reason"] = _reason(stages[stage], final, features)
-    summary = ", ".join(f"{s} {served[s].upper()}" for s in STAGES)
-    return {"served": served, "summary": summary, "stages": stages, "combination": combination,
+    summary = ", ".join(f"{s} {serving[s].upper()}" for s in STAGES)
+    return {"served": serving, "summary": summary, "stages": stages, "combination": combination,
             "final_accuracy": {s: b.as_dict() for s, b in final.items()},
             "configs": {k: v.as_dict() for k, v in judge.figures.items()},
             "speed_inputs": shapes, "speed_load_average": load_avg,

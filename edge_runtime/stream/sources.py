@@ -72,6 +72,11 @@ class Backoff:
 Capture = Any  # cv2.VideoCapture or anything with isOpened/read/release/get
 
 
+def _open_capture(source: str | int) -> Capture:
+    """OpenCV's capture for a path or URL (``str``) or a device index (``int``)."""
+    return cv2.VideoCapture(source)
+
+
 class VideoSource:
     """Iterate ``Frame``s from a file, URL or device; the capture is read on a background thread.
 
@@ -88,7 +93,7 @@ class VideoSource:
                  jpeg_quality: int = 85,
                  reconnect: bool = True, backoff: Backoff = Backoff(), max_reconnects: int | None = None,
                  max_frames: int | None = None,
-                 open_capture: Callable[[str | int], Capture] = cv2.VideoCapture) -> None:
+                 open_capture: Callable[[str | int], Capture] = _open_capture) -> None:
         if encode not in ("raw", "jpeg"):
             raise ValueError("encode must be 'raw' or 'jpeg'")
         self.source = parse_source(source)

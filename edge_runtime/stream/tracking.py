@@ -81,7 +81,7 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _line_height(quad: np.ndarray) -> float:
-    return float(max(np.linalg.norm(quad[3] - quad[0]), np.linalg.norm(quad[2] - quad[1]), 1.0))
+    return max(float(np.linalg.norm(quad[3] - quad[0])), float(np.linalg.norm(quad[2] - quad[1])), 1.0)
 
 
 @dataclass(eq=False)
@@ -140,7 +140,7 @@ class Track:
         top = ranked[:limit]
         if accept is not None and not any(accept(t) for t, _ in top):  # the reported one is always listed
             top += [kv for kv in ranked[limit:] if accept(kv[0])][:1]
-        return tuple(TextCandidate(text, round(e[0] / weight, 4), e[2], accept is None or accept(text))
+        return tuple(TextCandidate(text, round(e[0] / weight, 4), int(e[2]), accept is None or accept(text))
                      for text, e in top)
 
     def frame(self) -> np.ndarray:

@@ -184,8 +184,8 @@ class Outbox:
         by_stream = sorted((r[1], r[2]) for r in rows)
         for stream_id, items in groupby(by_stream, key=lambda r: r[0]):
             sequences = [s for _, s in items]
-            for _, run in groupby(enumerate(sequences), key=lambda t: t[1] - t[0]):
-                run = [s for _, s in run]
+            for _, consecutive in groupby(enumerate(sequences), key=lambda t: t[1] - t[0]):
+                run = [s for _, s in consecutive]
                 gap = (stream_id, run[0], run[-1], reason)
                 self._db.execute("INSERT INTO gaps VALUES (?,?,?,?)", gap)
                 self._db.execute("INSERT INTO dropped VALUES (?,?,?,?,?)", (*gap, now))

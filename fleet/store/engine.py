@@ -39,9 +39,10 @@ def make_engine(url: str) -> sa.Engine:
     parsed = _url(url)
     if parsed.get_backend_name() == "postgresql":
         return sa.create_engine(parsed, pool_size=8, max_overflow=24, pool_pre_ping=False)
-    memory = parsed.database in (None, "", ":memory:")
+    database = parsed.database or ":memory:"
+    memory = database == ":memory:"
     if not memory:
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(parsed, connect_args={"check_same_thread": False, "timeout": _BUSY_TIMEOUT_MS / 1000},
                               poolclass=sa.pool.StaticPool if memory else sa.pool.QueuePool,
                               **({} if memory else {"pool_size": 8, "max_overflow": 8}))
@@ -75,7 +76,10 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
 
 
 def head_revision() -> str:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:  # only when migrations/versions is empty: a broken install
+        raise RuntimeError("the fleet store's migrations have no head revision")
+    return head
 
 
 def current_revision(connection: sa.Connection) -> str | None:
