@@ -109,7 +109,11 @@ def provenance_of(info: Any) -> dict[str, Any]:
     return {"bundle": p.bundle_id, "backend": p.backend, "precision": dict(p.stage_precision)}
 
 
-def _grpc_system(target: str | None, env: dict[str, str] | None = None):
+# a system under load: its call on encoded image bytes, what serves (provenance), and how to close it
+System = tuple[Callable[[bytes], Any], dict[str, Any], Callable[[], None]]
+
+
+def _grpc_system(target: str | None, env: dict[str, str] | None = None) -> System:
     from clients.ocr_client import OcrClient
 
     server = None if target else ServerProcess(env=env)
@@ -126,7 +130,7 @@ def _grpc_system(target: str | None, env: dict[str, str] | None = None):
     return (lambda data: client.recognize(data)), provenance, close
 
 
-def _engine_system():
+def _engine_system() -> System:
     from edge_runtime.config import EngineConfig, from_env
     from edge_runtime.pipeline import OcrEngine
 
@@ -136,7 +140,7 @@ def _engine_system():
     return engine.recognize, {"bundle": p.bundle, "backend": p.backend, "precision": p.precision}, lambda: None
 
 
-def _rapidocr_system():
+def _rapidocr_system() -> System:
     from rapidocr import RapidOCR
 
     engine = RapidOCR()

@@ -79,7 +79,7 @@ def summarize(calls: list[tuple[float, float, str]], rss: list[tuple[float, floa
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
-    def f(value, fmt="{:.0f}"):
+    def f(value: float | None, fmt: str = "{:.0f}") -> str:
         return "-" if value is None else fmt.format(value)
 
     out = ["| minute | calls | calls/s | errors | p50 ms | p99 ms | server RSS MiB |", "|---|---|---|---|---|---|---|"]

@@ -35,7 +35,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -242,7 +242,7 @@ def cameras_run(engine: OcrEngine, jpegs: list[bytes], cameras: int, fps: float,
     per_camera: list[dict] = [{} for _ in range(cameras)]
 
     def camera(k: int) -> None:
-        def frames():
+        def frames() -> Iterator[Frame]:
             for i in range(n):
                 at = start + i / fps  # when the camera took it; a camera held up by back-pressure falls behind
                 delay = at - time.time()

@@ -139,7 +139,8 @@ class ChangeDetector:
         """Make this thumbnail the reference: its frame was processed."""
         self._reference = thumb
 
-    def _difference(self, ref: np.ndarray, thumb: np.ndarray, dx: float, dy: float):
+    def _difference(self, ref: np.ndarray, thumb: np.ndarray, dx: float,
+                    dy: float) -> tuple[np.ndarray, np.ndarray, float, float, float] | None:
         """Mean |frame - reference| per cell once the reference is moved by (dx, dy) and its gray levels
         mapped onto the frame's; with the share of each cell compared, gain, offset and the exposure change.
         None when the two hardly overlap."""

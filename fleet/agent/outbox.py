@@ -351,7 +351,7 @@ class _Transaction:
             self.outbox._lock.release()
             raise
 
-    def __exit__(self, kind, *exc) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         db = self.outbox._db
         try:
             if kind is None:

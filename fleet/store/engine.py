@@ -10,6 +10,7 @@ Write transactions start with BEGIN IMMEDIATE (one writer at a time, across proc
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -48,7 +49,7 @@ def make_engine(url: str) -> sa.Engine:
                               **({} if memory else {"pool_size": 8, "max_overflow": 8}))
 
     @sa.event.listens_for(engine, "connect")
-    def _pragmas(dbapi_connection, _record) -> None:
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (pysqlite's own is deferred and late)
         cursor = dbapi_connection.cursor()
         if not memory:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -68,7 +68,7 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _json_map(mapping, cache: dict[tuple, str]) -> str:
+def _json_map(mapping: Mapping[str, Any], cache: dict[tuple, str]) -> str:
     key = tuple(sorted(mapping.items()))
     text = cache.get(key)
     if text is None:
