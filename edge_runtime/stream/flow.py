@@ -38,11 +38,11 @@ class FlowMode(enum.StrEnum):
     ALL = "ALL"
 
 
-class FlowClosed(Exception):
+class FlowClosed(Exception):  # noqa: N818 - an end-of-flow signal, like StopIteration
     """The producer closed the flow and every frame has been delivered (or ``put`` after ``close``)."""
 
 
-class FlowCancelled(Exception):
+class FlowCancelled(Exception):  # noqa: N818 - a signal to stop, like CancelledError
     """The flow was cancelled; waiting frames were discarded."""
 
 
