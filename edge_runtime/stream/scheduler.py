@@ -119,7 +119,7 @@ class FrameScheduler:
     def _run(self, job: Job) -> None:
         try:
             result = job.fn()
-        except BaseException as exc:
+        except BaseException as exc:  # handed to whoever waits on the unit
             job.future.set_exception(exc)
         else:
             job.future.set_result(result)

@@ -156,7 +156,7 @@ class VideoSource:
     def _run(self) -> None:
         try:
             self._read_all()
-        except BaseException as exc:
+        except BaseException as exc:  # handed to the consumer
             self._error = exc
         finally:
             with self._cond:
