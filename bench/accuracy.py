@@ -13,11 +13,17 @@ import itertools
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from edge_runtime.evaluation.accuracy import (RecognizeFn, engine_recognizer, evaluate_set, rapidocr_baseline,
-                                              read_baselines)
+from edge_runtime.evaluation.accuracy import (
+    RecognizeFn,
+    engine_recognizer,
+    evaluate_set,
+    rapidocr_baseline,
+    read_baselines,
+)
 from edge_runtime.evaluation.datasets import list_sets
 
 __all__ = ["default_eval_dir", "markdown_table", "main"]
@@ -65,7 +71,8 @@ def markdown_table(results: Sequence[tuple[str, dict[str, Any]]], baselines: dic
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.accuracy", description=__doc__.splitlines()[0])
-    parser.add_argument("--eval-dir", type=Path, default=None, help="default: $OCR_EVAL_DIR, ../shared/eval, or the project's rendered sets")
+    parser.add_argument("--eval-dir", type=Path, default=None,
+                        help="default: $OCR_EVAL_DIR, ../shared/eval, or the project's rendered sets")
     parser.add_argument("--sets", nargs="+", default=None, help="default: every set in the eval dir")
     parser.add_argument("--backend", nargs="+", default=["openvino"], help="openvino | onnxruntime | auto")
     parser.add_argument("--precision", nargs="+", default=["fp32"], help="fp32 | int8 | auto")

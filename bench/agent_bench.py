@@ -8,15 +8,16 @@ Two sides, interleaved round by round, in this one process (one engine, loaded o
              synchronous=FULL) and uploaded to a central (``python -m server --role central`` on loopback, SQLite;
              its CPU is not counted: it runs on another machine in a deployment)
 
-Rounds alternate which side goes first. CPU is this process's user+system time (every thread: stream, outbox, uploader, gRPC) from the stream's start to
-its end, for the agent side until the central acknowledged the last event. The overhead is the agent side's
-median CPU over the stream side's; on 2 shared cores that difference moves by several percent from round to
-round, so the agent side also counts its own CPU directly: the CPU of the threads only it runs (uploader, the
-report call's reader, gRPC's) plus the time of the outbox commits on the camera's thread. ``--lossless`` feeds every frame (ALL, unpaced) so both sides do exactly the
-same stream work and the difference is the agent's alone; paced (the default) is a live camera, whose processed
-frames vary with the load, so its difference is noisier. A camera's events are few, so the bench also measures the agent's CPU per
-event rate: a replay at each of ``--rates`` events/s through the same outbox and uploader, its CPU over the
-camera stream's CPU per second of video: the figure that holds for a busier scene.
+Rounds alternate which side goes first. CPU is this process's user+system time (every thread: stream, outbox,
+uploader, gRPC) from the stream's start to its end, for the agent side until the central acknowledged the last
+event. The overhead is the agent side's median CPU over the stream side's; on 2 shared cores that difference moves
+by several percent from round to round, so the agent side also counts its own CPU directly: the CPU of the threads
+only it runs (uploader, the report call's reader, gRPC's) plus the time of the outbox commits on the camera's
+thread. ``--lossless`` feeds every frame (ALL, unpaced) so both sides do exactly the same stream work and the
+difference is the agent's alone; paced (the default) is a live camera, whose processed frames vary with the load,
+so its difference is noisier. A camera's events are few, so the bench also measures the agent's CPU per event rate:
+a replay at each of ``--rates`` events/s through the same outbox and uploader, its CPU over the camera stream's CPU
+per second of video: the figure that holds for a busier scene.
 
     python -m bench.agent_bench                       # 3 rounds of a 10 s clip
     python -m bench.agent_bench --rounds 1 --seconds 3 --rates 10 --rate-seconds 2    # smoke
@@ -35,6 +36,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +146,7 @@ def agent_side(engine: Any, camera: CameraConfig, folder: Path, target: str, nam
     appended = [0.0]
     append = agent.outbox.append
 
-    def timed_append(stream_id: str, events: list) -> list:
+    def timed_append(stream_id: str, events: Sequence[Any]) -> list[Any]:
         t0 = time.thread_time()
         try:
             return append(stream_id, events)
@@ -215,8 +218,8 @@ def main(argv: list[str] | None = None) -> int:
             stream_side(engine, camera)  # warm-up, not counted: first shapes, page cache, the central's first call
             rounds = []
             for i in range(args.rounds):
-                sides = {"stream": lambda: stream_side(engine, camera),
-                         "agent": lambda: agent_side(engine, camera, folder, central.target, f"agent-{i}")}
+                sides = {"stream": partial(stream_side, engine, camera),
+                         "agent": partial(agent_side, engine, camera, folder, central.target, f"agent-{i}")}
                 order = ("stream", "agent") if i % 2 == 0 else ("agent", "stream")  # neither side always first
                 rounds.append({name: sides[name]() for name in order})
                 print(json.dumps({"round": i + 1, **{k: {n: round(v, 3) if isinstance(v, float) else v

@@ -16,8 +16,9 @@ import argparse
 import multiprocessing as mp
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 __all__ = ["main"]
 

@@ -45,9 +45,11 @@ import threading
 import time
 import urllib.request
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import grpc
 import psutil
@@ -62,7 +64,7 @@ __all__ = ["main", "run_load", "percentile", "markdown", "BenchPostgres"]
 REPO = Path(__file__).resolve().parents[1]
 PLATES = [f"{a}{b}{n:02d}{c}{d}{e}" for a, b, n, c, d, e in
           zip("KLMNPRSTVW" * 50, "XYZABCDEFG" * 50, range(500), "ABCDEFGHJK" * 50, "LMNPRSTUVW" * 50,
-              "QRSTUVWXYZ" * 50)]
+              "QRSTUVWXYZ" * 50, strict=True)]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -165,7 +167,7 @@ def _device(client: FleetClient, load: Load, index: int, t0: float, wall0: float
         out["batch_events"] += sizes
 
 
-def _run_devices(load: Load, ready, go) -> dict:
+def _run_devices(load: Load, ready: Callable[[], None], go: Callable[[], Any]) -> dict:
     """This process's devices, a thread each, over a few shared channels (a FleetClient per device: its own
     token, so each reports only as itself)."""
     channels = [open_channel(load.target) for _ in range(max(1, len(load.devices) // 25))]
@@ -207,7 +209,7 @@ def _run_devices(load: Load, ready, go) -> dict:
     return out
 
 
-def _worker(load: Load, conn) -> None:
+def _worker(load: Load, conn: Connection) -> None:
     """A load process: connect, say ready, wait for the start, run, send the figures back."""
     try:
         result = _run_devices(load, lambda: conn.send("ready"), conn.recv)

@@ -29,8 +29,10 @@ from edge_runtime.pipeline import OcrEngine
 
 __all__ = ["main"]
 
+Pages = list[tuple[np.ndarray, str]]  # decoded image, its whole text
 
-def _pages(data_dir: Path, sets: list[str], limit: int) -> list[tuple[np.ndarray, str]]:
+
+def _pages(data_dir: Path, sets: list[str], limit: int) -> Pages:
     pages = []
     for name in sets:
         for sample in load_set(name, data_dir, limit=limit):
@@ -38,16 +40,16 @@ def _pages(data_dir: Path, sets: list[str], limit: int) -> list[tuple[np.ndarray
     return pages
 
 
-def _texts(engine: OcrEngine, pages) -> list[str]:
+def _texts(engine: OcrEngine, pages: Pages) -> list[str]:
     return [" ".join(line.text for line in engine.recognize(image).lines) for image, _ in pages]
 
 
-def _word_f1(texts: list[str], pages) -> float:
+def _word_f1(texts: list[str], pages: Pages) -> float:
     counts = word_counts(texts, [truth for _, truth in pages])
     return 100 * f1(counts.matched, counts.predicted, counts.truth)
 
 
-def _pages_per_s(engine: OcrEngine, pages, concurrency: int) -> float:
+def _pages_per_s(engine: OcrEngine, pages: Pages, concurrency: int) -> float:
     start = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(lambda page: engine.recognize(page[0]), pages * 2))
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({**row, "loaded": False, "why": f"{type(exc).__name__}: {exc}"[:300]})
             continue
         texts = _texts(engine, pages)
-        same = sum(a == b for a, b in zip(texts, reference))
+        same = sum(a == b for a, b in zip(texts, reference, strict=True))
         row.update(loaded=True, same_text=same, word_f1=_word_f1(texts, pages),
                    c1=_pages_per_s(engine, pages, 1), c8=_pages_per_s(engine, pages, 8))
         failed |= (len(pages) - same) > args.max_diff * len(pages)

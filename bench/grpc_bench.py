@@ -31,15 +31,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
 
 from clients.ocr_client.load import run_load
 
-__all__ = ["load_images", "main"]
+__all__ = ["load_images", "main", "provenance_of", "ServerProcess"]
 
 REPO = Path(__file__).resolve().parents[1]
 SYSTEMS = ("grpc", "engine", "rapidocr")
@@ -52,6 +53,8 @@ def load_images(paths: list[Path], max_side: int = 0) -> list[bytes]:
         data = path.read_bytes()
         if max_side:
             image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+            if image is None:
+                raise ValueError(f"{path}: not an image OpenCV can decode")
             scale = max_side / max(image.shape[:2])
             if scale < 1:
                 image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
@@ -83,7 +86,7 @@ class ServerProcess:
             match = re.search(r"ocr server listening on port (\d+)", line)
             if match:
                 self.target = f"127.0.0.1:{match.group(1)}"
-                threading.Thread(target=lambda: self.log.extend(self.process.stdout), daemon=True).start()
+                threading.Thread(target=self.log.extend, args=(self.process.stdout,), daemon=True).start()
                 return
         raise RuntimeError("server did not start:\n" + "".join(self.log[-40:]))
 
@@ -98,15 +101,26 @@ class ServerProcess:
         return self.process.returncode
 
 
-def _grpc_system(target: str | None, env: dict[str, str] | None = None):
+def provenance_of(info: Any) -> dict[str, Any]:
+    """What served, from a ``server_info()`` answer (empty when the server reports no provenance)."""
+    p = info.provenance
+    if p is None:
+        return {}
+    return {"bundle": p.bundle_id, "backend": p.backend, "precision": dict(p.stage_precision)}
+
+
+# a system under load: its call on encoded image bytes, what serves (provenance), and how to close it
+System = tuple[Callable[[bytes], Any], dict[str, Any], Callable[[], None]]
+
+
+def _grpc_system(target: str | None, env: dict[str, str] | None = None) -> System:
     from clients.ocr_client import OcrClient
 
     server = None if target else ServerProcess(env=env)
-    client = OcrClient(target or server.target, timeout=300)
+    address = server.target if server is not None else str(target)
+    client = OcrClient(address, timeout=300)
     client.wait_until_serving(300)
-    info = client.server_info()
-    provenance = {"bundle": info.provenance.bundle_id, "backend": info.provenance.backend,
-                  "precision": dict(info.provenance.stage_precision)}
+    provenance = provenance_of(client.server_info())
 
     def close() -> None:
         client.close()
@@ -116,7 +130,7 @@ def _grpc_system(target: str | None, env: dict[str, str] | None = None):
     return (lambda data: client.recognize(data)), provenance, close
 
 
-def _engine_system():
+def _engine_system() -> System:
     from edge_runtime.config import EngineConfig, from_env
     from edge_runtime.pipeline import OcrEngine
 
@@ -126,13 +140,27 @@ def _engine_system():
     return engine.recognize, {"bundle": p.bundle, "backend": p.backend, "precision": p.precision}, lambda: None
 
 
-def _rapidocr_system():
+def _rapidocr_system() -> System:
     from rapidocr import RapidOCR
 
     engine = RapidOCR()
     logging.getLogger("RapidOCR").setLevel(logging.WARNING)
     return engine, {"bundle": "rapidocr 3.10 defaults (PP-OCRv6 small)", "backend": "onnxruntime",
                     "precision": "fp32"}, lambda: None
+
+
+def _recording(call: Callable[[bytes], Any], images: list[bytes],
+               texts: dict[int, set[str]]) -> Callable[[int], Any]:
+    """``call`` on image ``k`` that also records the text it read into ``texts[k]`` (from any thread)."""
+    lock = threading.Lock()
+
+    def recorded(k: int) -> Any:
+        result = call(images[k])
+        with lock:
+            texts.setdefault(k, set()).add(_text_of(result))
+        return result
+
+    return recorded
 
 
 def measure(system: str, call: Callable[[bytes], Any], images: list[bytes], levels: list[int],
@@ -142,15 +170,7 @@ def measure(system: str, call: Callable[[bytes], Any], images: list[bytes], leve
     for concurrency in levels:
         count = requests or max(16, 4 * concurrency)
         texts: dict[int, set[str]] = {}
-        lock = threading.Lock()
-
-        def recorded(k: int) -> Any:
-            result = call(images[k])
-            with lock:
-                texts.setdefault(k, set()).add(_text_of(result))
-            return result
-
-        row = run_load(recorded, list(range(len(images))), concurrency, count, warmup=warmup)
+        row = run_load(_recording(call, images, texts), list(range(len(images))), concurrency, count, warmup=warmup)
         row["system"] = system
         if not reference:
             reference = {k: next(iter(v)) for k, v in texts.items() if len(v) == 1}

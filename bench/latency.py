@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import statistics
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -57,8 +57,8 @@ class Config:
 def ours(backend: str, precision: str, threads: int = 0, overrides: dict[str, Any] | None = None,
          variant: str = "", bundle: str | None = None) -> Config:
     """Our engine; ``overrides`` are further EngineConfig fields, ``variant`` names them in the table."""
-    from edge_runtime.evaluation.accuracy import engine_recognizer
     from edge_runtime.config import EngineConfig
+    from edge_runtime.evaluation.accuracy import engine_recognizer
     from edge_runtime.pipeline import OcrEngine
 
     fields = {"bundle": bundle, **(overrides or {})}
@@ -93,7 +93,8 @@ def rapidocr(openvino: bool = False) -> Config:
         result = engine(page)
         total = (time.perf_counter() - t0) * 1000
         parts = list(getattr(result, "elapse_list", []) or []) + [None] * 3
-        ms = {stage: (v * 1000 if isinstance(v, float) else 0.0) for stage, v in zip(("det", "cls", "rec"), parts)}
+        stages = zip(("det", "cls", "rec"), parts, strict=False)  # parts is padded: a peer may report fewer stages
+        ms = {stage: (v * 1000 if isinstance(v, float) else 0.0) for stage, v in stages}
         ms["total"] = total
         return ms
 
@@ -289,8 +290,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     peers, missing = peer_configs(args.peers, log)
     configs += peers
     rows = [{"name": c.name, **c.info, **summary}
-            for c, summary in zip(configs, measure(configs, pages, args.repeat, progress=log))]
-    for config, row in zip(configs, rows):
+            for c, summary in zip(configs, measure(configs, pages, args.repeat, progress=log), strict=True)]
+    for config, row in zip(configs, rows, strict=True):
         if args.accuracy:
             row["accuracy"] = _accuracy(config, eval_dir, args.sets, args.accuracy_limit)
         log(f"{config.name}: {row['median_ms']['total']:.1f} ms/page")

@@ -13,14 +13,14 @@ not use it), so no peer reaches a model hub during a bench run.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+from edge_runtime.evaluation.accuracy import RecognizeFn
+from edge_runtime.evaluation.metrics import Prediction as Line
 
 __all__ = ["PEERS", "rapidocr_recognizer", "faster_paddle_recognizer", "peer_recognizer", "missing_peers"]
-
-Line = tuple[str, "tuple[tuple[float, float], ...] | None"]
-RecognizeFn = Callable[[Path, bool], list[Line]]
-
 
 def rapidocr_engine(openvino: bool = False) -> Any:
     """RapidOCR 3.10, defaults or with ``engine_type: openvino`` for det, cls and rec (the one switch a user
@@ -49,7 +49,8 @@ def rapidocr_recognizer(openvino: bool = False) -> RecognizeFn:
         boxes = getattr(result, "boxes", None)
         if skip_detection or boxes is None:
             return [(t, None) for t in texts if t.strip()]
-        return [(t, tuple((float(x), float(y)) for x, y in box)) for t, box in zip(texts, boxes) if t.strip()]
+        return [(t, tuple((float(x), float(y)) for x, y in box))
+                for t, box in zip(texts, boxes, strict=True) if t.strip()]
 
     return recognize
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 __all__ = ["frontier", "plot", "main"]
 
@@ -39,7 +40,7 @@ def plot(report: dict[str, Any], out: Path) -> Path:
     points = [(row["pages_per_s"], 100 * row["accuracy"]["word_f1"]) for row in rows]
     edge = frontier(points)
     ax.plot([x for x, _ in edge], [y for _, y in edge], "--", color="0.6", zorder=1, label="frontier")
-    for row, (x, y) in zip(rows, points):
+    for row, (x, y) in zip(rows, points, strict=True):
         peer = bool(row.get("peer")) or row["name"].startswith(("rapidocr", "faster-paddle"))
         ax.scatter([x], [y], s=60, marker="s" if peer else "o", color="tab:gray" if peer else None, zorder=3,
                    edgecolors="black" if (x, y) in edge else "none",

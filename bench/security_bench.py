@@ -17,6 +17,7 @@ import json
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -50,13 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     tokens = root / "tokens.json"
     tokens.write_text(json.dumps({"tokens": [{"sha256": hashlib.sha256(TOKEN.encode()).hexdigest(),
                                               "principal": "bench", "scopes": ["ocr.recognize"]}]}))
-    unlimited = dict(host="127.0.0.1", port=0, calls_per_s=1e9, calls_burst=1e9, pixels_per_s=1e12)
-    secured = dict(unlimited, tokens_file=str(tokens), audit_log=str(root / "audit.log"), redact="email,phone,card")
+    plain = ServerConfig(host="127.0.0.1", port=0, calls_per_s=1e9, calls_burst=1e9, pixels_per_s=1e12)
+    secured = replace(plain, tokens_file=str(tokens), audit_log=str(root / "audit.log"), redact="email,phone,card")
     configs = {
-        "plain": ServerConfig(**unlimited),
-        "tokens+audit+redact": ServerConfig(**secured),
-        "mtls+tokens+audit+redact": ServerConfig(**secured, tls_cert=str(pki.server_cert),
-                                                 tls_key=str(pki.server_key), tls_client_ca=str(pki.ca)),
+        "plain": plain,
+        "tokens+audit+redact": secured,
+        "mtls+tokens+audit+redact": replace(secured, tls_cert=str(pki.server_cert), tls_key=str(pki.server_key),
+                                            tls_client_ca=str(pki.ca)),
     }
     engine = OcrEngine(EngineConfig())
     servers = {name: ServerThread(lambda: engine, config) for name, config in configs.items()}

@@ -20,12 +20,13 @@ import os
 import platform
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from bench.grpc_bench import ServerProcess
+from bench.grpc_bench import ServerProcess, provenance_of
 
 __all__ = ["main", "summarize", "plot", "rss_mb"]
 
@@ -78,7 +79,7 @@ def summarize(calls: list[tuple[float, float, str]], rss: list[tuple[float, floa
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
-    def f(value, fmt="{:.0f}"):
+    def f(value: float | None, fmt: str = "{:.0f}") -> str:
         return "-" if value is None else fmt.format(value)
 
     out = ["| minute | calls | calls/s | errors | p50 ms | p99 ms | server RSS MiB |", "|---|---|---|---|---|---|---|"]
@@ -140,8 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     images = _images(args.set, args.limit, args.max_side)
     server = None if args.target else ServerProcess(args.server_arg)
-    target = args.target or server.target
-    pid = args.pid if args.target else server.process.pid
+    target = server.target if server is not None else args.target
+    pid = server.process.pid if server is not None else args.pid
     try:
         with OcrClient(target, timeout=300) as probe:
             for _ in range(600):  # up to 10 minutes for the models, unless the started server exits first
@@ -211,8 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ceiling = next((float(a.split("=", 1)[1]) for a in args.server_arg if a.startswith("--max-rss-mb=")), None)
     report = {"clients": args.clients, "minutes_planned": args.minutes, "minutes_run": ran_s / 60,
               "images": len(images), "sets": args.set, "max_side": args.max_side, "target": target,
-              "provenance": {"bundle": info.provenance.bundle_id, "backend": info.provenance.backend,
-                             "precision": dict(info.provenance.stage_precision)},
+              "provenance": provenance_of(info),
               "host": {"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version()},
               "server_exit_status": exited if exited is not None else status if server is not None else None,
               "server_exited_early": exited is not None, "max_rss_mb": ceiling, "minutes": rows,

@@ -35,10 +35,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -89,11 +90,11 @@ def make_clip(path: Path, seconds: float, seed: int = 0, jitter: float = 2.0) ->
 
     quarter, half, three_q = n // 4, n // 2, 3 * n // 4
     boards = {(p, m): board(p, m) for p in ("2.40", "2.75") for m in (False, True)}
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (w, h))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), FPS, (w, h))
     for i in range(n):
         dx, dy = rng.uniform(-jitter, jitter, 2) if jitter else (0.0, 0.0)
         world = boards[("2.40" if i < half else "2.75", quarter <= i < three_q)]
-        img = cv2.warpAffine(world, np.float32([[1, 0, -pad - dx], [0, 1, -pad - dy]]), (w, h),
+        img = cv2.warpAffine(world, np.array([[1, 0, -pad - dx], [0, 1, -pad - dy]], np.float32), (w, h),
                              flags=cv2.INTER_LINEAR).astype(np.int16)
         img += rng.normal(0, 3, (h, w, 1)).astype(np.int16)  # sensor noise
         writer.write(np.clip(img, 0, 255).astype(np.uint8))
@@ -113,7 +114,11 @@ def _first_seen(reports: Iterable[tuple[float, str]], cues: list[Cue], clip_star
     return latency
 
 
-def _measure(run: Callable[[], tuple[int, int, list[tuple[float, str]], float, dict]], cues: list[Cue]) -> dict:
+# frames processed, frames dropped, (time, text) reports, the clip's start on the capture clock, extra figures
+SideResult = tuple[int, int, list[tuple[float, str]], float, dict[str, Any]]
+
+
+def _measure(run: Callable[[], SideResult], cues: list[Cue]) -> dict[str, Any]:
     """``run`` returns frames processed (taken from flow control and answered), frames dropped, the
     (time, text) reports, the clip's start on the capture clock, and extra figures."""
     cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -134,8 +139,8 @@ def _source(path: Path, lossless: bool) -> VideoSource:
     return VideoSource(path, pace=not lossless)
 
 
-def stream_side(engine: OcrEngine, path: Path, lossless: bool) -> Callable:
-    def run():
+def stream_side(engine: OcrEngine, path: Path, lossless: bool) -> Callable[[], SideResult]:
+    def run() -> SideResult:
         settings = StreamSettings(mode=FlowMode.ALL if lossless else FlowMode.LATEST_ONLY)
         processed = dropped = skipped = lines_read = 0
         detected = 0.0
@@ -163,12 +168,12 @@ def stream_side(engine: OcrEngine, path: Path, lossless: bool) -> Callable:
     return run
 
 
-def full_ocr_side(engine: OcrEngine, path: Path, lossless: bool) -> Callable:
-    def run():
+def full_ocr_side(engine: OcrEngine, path: Path, lossless: bool) -> Callable[[], SideResult]:
+    def run() -> SideResult:
         flow: FlowQueue[Frame] = FlowQueue(FlowMode.ALL if lossless else FlowMode.LATEST_ONLY, 8)
         source = _source(path, lossless)
 
-        def produce():
+        def produce() -> None:
             try:
                 for frame in source:
                     flow.put(frame)
@@ -189,6 +194,8 @@ def full_ocr_side(engine: OcrEngine, path: Path, lossless: bool) -> Callable:
                 except FlowClosed:
                     break
                 frame = delivery.item
+                if not isinstance(frame.image, np.ndarray):  # _source opens the clip with encode="raw"
+                    raise TypeError(f"frame {frame.sequence} is not a decoded array")
                 result = engine.recognize(frame.image)
                 processed += 1
                 dropped = delivery.dropped_total
@@ -235,7 +242,7 @@ def cameras_run(engine: OcrEngine, jpegs: list[bytes], cameras: int, fps: float,
     per_camera: list[dict] = [{} for _ in range(cameras)]
 
     def camera(k: int) -> None:
-        def frames():
+        def frames() -> Iterator[Frame]:
             for i in range(n):
                 at = start + i / fps  # when the camera took it; a camera held up by back-pressure falls behind
                 delay = at - time.time()
@@ -328,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         clip = Path(folder) / "stream_bench.avi"
         cues = make_clip(clip, args.seconds, jitter=args.jitter)
-        report = {
+        report: dict[str, Any] = {
             "clip": {"width": SIZE[0], "height": SIZE[1], "fps": FPS, "frames": int(max(args.seconds * FPS, 8)),
                      "mode": "lossless (ALL)" if args.lossless else "camera (paced, LATEST_ONLY)"},
             "engine": {"bundle": engine.provenance.bundle, "backend": engine.provenance.backend,
@@ -347,8 +354,8 @@ def main(argv: list[str] | None = None) -> int:
                 "cpu_ms_per_frame_lossless": round(per_frame_s * 1000, 1), "cores": cores,
                 **{f"at_{fps}_fps": int(cores / (per_frame_s * fps)) for fps in (5, 15)}}
     print(f"{'':24s}{'stream':>12s}{'full OCR':>12s}", file=sys.stderr)
-    for key in ("frames_processed", "frames_unchanged_no_model", "lines_recognized", "frames_dropped", "processed_fps", "cpu_s", "cpu_cores_used",
-                "cpu_ms_per_processed_frame", "latency_ms_max"):
+    for key in ("frames_processed", "frames_unchanged_no_model", "lines_recognized", "frames_dropped", "processed_fps",
+                "cpu_s", "cpu_cores_used", "cpu_ms_per_processed_frame", "latency_ms_max"):
         print(f"{key:24s}{s[key]!s:>12s}{f[key]!s:>12s}", file=sys.stderr)
     print(f"cpu per frame, full OCR / stream: {report['cpu_per_frame_ratio_full_over_stream']}x", file=sys.stderr)
     if "cameras_served_estimate" in report:

@@ -56,7 +56,8 @@ def resolve_stage(bundle: Bundle, backend: str, stage: str, precision: str) -> t
     if record is None:
         if precision == "int8":
             raise ConfigurationError(
-                f"no INT8 artifacts for bundle {bundle.id!r} on {backend}; run: python -m quantize --bundle {bundle.id}",
+                f"no INT8 artifacts for bundle {bundle.id!r} on {backend}; "
+                f"run: python -m quantize --bundle {bundle.id}",
                 "INT8_NOT_BUILT",
             )
         return bundle.path(stage), "fp32", f"FP32: no gate record on {backend} (run: python -m quantize)"

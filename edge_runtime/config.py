@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -67,7 +68,7 @@ class EngineConfig:
     def num_streams(self) -> int:
         return self.rec_streams or self.num_threads
 
-    def replace(self, **changes: Any) -> "EngineConfig":
+    def replace(self, **changes: Any) -> EngineConfig:
         return dataclasses.replace(self, **changes)
 
 
@@ -89,17 +90,17 @@ def _parse(text: str, kind: Any) -> Any:
     return kind(text)
 
 
-def from_env(cls: type[T], prefix: str = "OCR_", environ: dict[str, str] | None = None, **overrides: Any) -> T:
+def from_env(cls: type[T], prefix: str = "OCR_", environ: Mapping[str, str] | None = None, **overrides: Any) -> T:
     """Build ``cls`` from defaults < ``OCR_<FIELD>`` environment variables < explicit overrides (None = unset)."""
-    environ = os.environ if environ is None else environ
+    env: Mapping[str, str] = os.environ if environ is None else environ
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         key = prefix + f.name.upper()
-        if key in environ and environ[key] != "":
+        if key in env and env[key] != "":
             try:
-                values[f.name] = _parse(environ[key], hints[f.name])
+                values[f.name] = _parse(env[key], hints[f.name])
             except ValueError as exc:
-                raise ConfigurationError(f"{key}={environ[key]!r}: {exc}") from None
+                raise ConfigurationError(f"{key}={env[key]!r}: {exc}") from None
     values.update({k: v for k, v in overrides.items() if v is not None})
     return cls(**values)

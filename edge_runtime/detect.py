@@ -40,7 +40,8 @@ def target_size(height: int, width: int, p: DetParams) -> tuple[int, int]:
 
 def preprocess(image: np.ndarray, p: DetParams) -> np.ndarray:
     """BGR uint8 HxWx3 -> float32 1x3xH'xW' in the detector's normalisation."""
-    new_h, new_w = target_size(*image.shape[:2], p)
+    height, width = image.shape[:2]
+    new_h, new_w = target_size(height, width, p)
     resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     scale = np.float32(1 / 255.0) / np.asarray(p.std, dtype=np.float32)
     shift = np.asarray(p.mean, dtype=np.float32) / np.asarray(p.std, dtype=np.float32)
@@ -77,7 +78,7 @@ def _unclip(box: np.ndarray, ratio: float) -> np.ndarray | None:
 def postprocess(prob_map: np.ndarray, src_h: int, src_w: int, p: DetParams) -> list[tuple[np.ndarray, float]]:
     """Probability map (H'xW') -> [(4x2 quad in source pixels, score)]."""
     prob = prob_map.astype(np.float32)
-    bitmap = (prob > p.thresh).astype(np.uint8)
+    bitmap: np.ndarray = (prob > p.thresh).astype(np.uint8)
     if p.use_dilation:
         bitmap = cv2.dilate(bitmap, np.ones((2, 2), np.uint8))
     contours, _ = cv2.findContours(bitmap, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)

@@ -40,7 +40,7 @@ def reading_order(quads: list[np.ndarray]) -> list[int]:
         return []
     tops = [float(q[:, 1].min()) for q in quads]
     heights = [max(float(q[:, 1].max() - q[:, 1].min()), 1.0) for q in quads]
-    centres = [t + h / 2 for t, h in zip(tops, heights)]
+    centres = [t + h / 2 for t, h in zip(tops, heights, strict=True)]
     order = sorted(range(len(quads)), key=lambda i: (centres[i], float(quads[i][:, 0].min())))
     rows: list[list[int]] = []
     for i in order:

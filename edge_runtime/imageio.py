@@ -69,8 +69,7 @@ def decode_image(data: bytes, max_pixels: int = 40_000_000, min_side: int = 4) -
                 )
             _check_size(img.width, img.height, max_pixels, min_side)
             img.load()
-            img = ImageOps.exif_transpose(img)
-            bgr = _to_bgr(img)
+            bgr = _to_bgr(ImageOps.exif_transpose(img))
     except InvalidImageError:
         raise
     except UnidentifiedImageError:

@@ -1,12 +1,12 @@
-"""``python -m quantize``: build INT8 artifacts and decide each stage's precision on this host (reused when unchanged)."""
+"""``python -m quantize``: build INT8 artifacts, decide each stage's precision on this host (reused when unchanged)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from edge_runtime.errors import OcrError
 from quantize import calibration

@@ -8,10 +8,11 @@ import fcntl
 import json
 import shutil
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from edge_runtime.artifacts import int8_dir
 from edge_runtime.config import EngineConfig
@@ -112,7 +113,8 @@ def _exclusive(lock_path: Path, log: Callable[[str], None]) -> Iterator[None]:
 
 def build(bundle_id: str | None = None, backends: Sequence[str] = BACKENDS, images: ImageSet | None = None,
           data_dir: Path | None = None, settings: Settings = Settings(), force: bool = False,
-          out_root: Path | None = None, log: Callable[[str], None] = print, progress: Any = None) -> list[BackendResult]:
+          out_root: Path | None = None, log: Callable[[str], None] = print,
+          progress: Any = None) -> list[BackendResult]:
     """Build (or reuse) INT8 artifacts of ``bundle_id`` for each backend and gate them.
 
     ``out_root``: write ``<out_root>/<backend>/`` instead of the bundle's ``int8/`` (tests, determinism
@@ -201,6 +203,7 @@ def _build(bundle: Bundle, backends: Sequence[str], images: ImageSet | None, dat
             seconds[f"quantize_{stage}_cpu"] = round(time.process_time() - c0, 1)
             step()
         stage_files = STAGE_FILES[backend]
+        verdict: dict[str, Any]
         if settings.gate:
             if progress is not None:
                 progress.set_description(f"{backend} gate")
@@ -216,11 +219,16 @@ def _build(bundle: Bundle, backends: Sequence[str], images: ImageSet | None, dat
             own = sorted(f for f in files if f.split(".")[0] == stage)
             info = verdict["stages"].get(stage, {"serve": "fp32", "int8_ok": False, "reason": "not gated"})
             stages[stage] = {"file": name, "files": own, **info}
+        gate: dict[str, Any] = {
+            "summary": verdict["summary"], **settings.gate_settings().as_dict(), "images_sha256": gate_sha,
+            "cpu": verdict.get("cpu"),
+            **{k: verdict[k] for k in ("combination", "final_accuracy", "speed_inputs") if k in verdict},
+            "configs": verdict["configs"]}
         rec = {
             "schema": record.SCHEMA,
             "bundle": bundle.id,
             "backend": backend,
-            "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
             "inputs_key": key,
             "inputs": inputs,
             "calibration": {"source": images.name, "images": len(images.paths), "images_sha256": images_sha,
@@ -233,10 +241,7 @@ def _build(bundle: Bundle, backends: Sequence[str], images: ImageSet | None, dat
                        "activations, MinMax; det: Conv/ConvTranspose, rec: MatMul/Gemm only; outputs float; "
                        "prepared: Constant->initializers, opset>=13, rec height fixed"),
             "stages": stages,
-            "gate": {"summary": verdict["summary"], **settings.gate_settings().as_dict(),
-                     "images_sha256": gate_sha, "cpu": verdict.get("cpu"),
-                     **{k: verdict[k] for k in ("combination", "final_accuracy", "speed_inputs") if k in verdict},
-                     "configs": verdict["configs"]},
+            "gate": gate,
             "seconds": seconds,
             "artifacts": record.artifact_hashes(building, files),
         }

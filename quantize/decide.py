@@ -20,8 +20,9 @@ Why a library module: the gate, ``bench`` and the tests must judge with one rule
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -175,8 +176,8 @@ def choose(speed_ms: Mapping[str, float], accuracy: Mapping[str, Mapping[str, Bo
             verdicts[name] = (f"not judged: {ms:.1f} ms ({fp32 / ms:.2f}x FP32), a faster candidate ({served}) "
                               "is within budget")
         else:
-            worst = max(accuracy[name], key=lambda s: accuracy[name][s].mean_loss_pt, default=None)
-            lost = f", worst set {worst} {accuracy[name][worst].mean_loss_pt:+.2f} pt" if worst else ""
+            weakest = max(accuracy[name], key=lambda s: accuracy[name][s].mean_loss_pt, default=None)
+            lost = f", worst set {weakest} {accuracy[name][weakest].mean_loss_pt:+.2f} pt" if weakest else ""
             verdicts[name] = f"within budget{lost}, {ms:.1f} ms ({fp32 / ms:.2f}x FP32)"
             if name != served:
                 tied = any(name in g and served in g for g in groups)

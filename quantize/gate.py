@@ -17,9 +17,10 @@ import dataclasses
 import json
 import os
 import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from edge_runtime import detect, recognize
 from edge_runtime.artifacts import RECORD
@@ -68,7 +69,8 @@ class Figures:
     images: int
 
     def as_dict(self, per_image: bool = True) -> dict[str, Any]:
-        sets = {s: (v if per_image else {k: x for k, x in v.items() if k != "per_image"}) for s, v in self.per_set.items()}
+        sets = {s: (v if per_image else {k: x for k, x in v.items() if k != "per_image"})
+                for s, v in self.per_set.items()}
         return {"per_set": sets, "latency_ms": self.latency_ms, "images": self.images}
 
 
@@ -283,13 +285,13 @@ def run_gate(bundle: Bundle, backend: str, build_dir: Path, stage_files: Mapping
                 combination["verdict"] = "within budget together"
         else:
             combination["verdict"] = "not needed: at most one stage is not FP32 (judged alone)"
-        served = {s: stages[s]["serve"] for s in STAGES}
-        final = judge.losses(served) if any(p != "fp32" for p in served.values()) else {}
-        combination["served"] = served
+        serving = {s: stages[s]["serve"] for s in STAGES}
+        final = judge.losses(serving) if any(p != "fp32" for p in serving.values()) else {}
+        combination["served"] = serving
         for stage in STAGES:
             stages[stage]["reason"] = _reason(stages[stage], final, features)
-    summary = ", ".join(f"{s} {served[s].upper()}" for s in STAGES)
-    return {"served": served, "summary": summary, "stages": stages, "combination": combination,
+    summary = ", ".join(f"{s} {serving[s].upper()}" for s in STAGES)
+    return {"served": serving, "summary": summary, "stages": stages, "combination": combination,
             "final_accuracy": {s: b.as_dict() for s, b in final.items()},
             "configs": {k: v.as_dict() for k, v in judge.figures.items()},
             "speed_inputs": shapes, "speed_load_average": load_avg,

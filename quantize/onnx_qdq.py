@@ -8,8 +8,8 @@ recognizer's height is fixed to 48 (some exports leave it dynamic, which breaks 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import onnx

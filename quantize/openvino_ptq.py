@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 import numpy as np
 
 __all__ = ["quantize_stage", "head_matmuls"]
 
 
-def head_matmuls(model) -> list[str]:
+def head_matmuls(model: Any) -> list[str]:
     """Names of the MatMuls that produce the outputs: the first MatMul walking back from each output."""
     names = []
     for result in model.get_results():

@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 from edge_runtime.evaluation import metrics
-from edge_runtime.evaluation.accuracy import engine_recognizer, evaluate_set, headline, headline_figure, rapidocr_baseline, read_baselines
+from edge_runtime.evaluation.accuracy import (
+    engine_recognizer,
+    evaluate_set,
+    headline,
+    headline_figure,
+    rapidocr_baseline,
+    read_baselines,
+)
 from tests.conftest import EVAL_DIR, get_engine
 
 TOLERANCE = 0.005  # half a point: run-to-run and backend rounding noise, not a licence to regress

@@ -21,8 +21,10 @@ SETUP = (REPO / "scripts" / "setup.sh").read_text(encoding="utf-8")
 # Steps of the image that are the operating system's, not the project's: no test runs them here.
 OS_COMMANDS = ("apt-get update", "apt-get install", "rm -rf /var/lib/apt/lists/*", "groupadd", "useradd")
 # Only the GPU flavour runs these (FLAVOUR=gpu); no test here has a GPU image to build.
-GPU_ONLY = ('.venv/bin/python -m pip uninstall -q -y onnxruntime', '.venv/bin/python -m pip install -q "$ONNXRUNTIME_GPU"',
-            ".venv/bin/python -c \"exit('CUDAExecutionProvider' not in __import__('onnxruntime').get_available_providers())\"")
+GPU_ONLY = ('.venv/bin/python -m pip uninstall -q -y onnxruntime',
+            '.venv/bin/python -m pip install -q "$ONNXRUNTIME_GPU"',
+            ".venv/bin/python -c \"exit('CUDAExecutionProvider' not in "
+            "__import__('onnxruntime').get_available_providers())\"")
 
 
 def _instructions() -> list[tuple[str, str]]:

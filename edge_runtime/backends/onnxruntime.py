@@ -6,7 +6,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from edge_runtime.backends.base import Feeds, Lanes, LanedSession, Outputs, SessionOptions
+from edge_runtime.backends.base import Feeds, LanedSession, Lanes, Outputs, SessionOptions
 from edge_runtime.errors import BackendUnavailableError, ModelError
 
 _PROVIDERS = {

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 
-from edge_runtime.backends.base import Feeds, Lanes, LanedSession, Outputs, SessionOptions
+from edge_runtime.backends.base import Feeds, LanedSession, Lanes, Outputs, SessionOptions
 from edge_runtime.errors import BackendUnavailableError, ModelError
 
 _DEVICES = {"cpu": "CPU", "gpu": "GPU", "npu": "NPU"}
@@ -41,7 +41,8 @@ class OvSession(LanedSession):
             raise BackendUnavailableError(
                 f"OpenVINO device {target} is not present on this host (has: {', '.join(core().available_devices)})"
             )
-        config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": options.ov_precision_hint}
+        config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY",
+                                     "INFERENCE_PRECISION_HINT": options.ov_precision_hint}
         if target == "CPU":
             config["INFERENCE_NUM_THREADS"] = options.threads
             # OpenVINO pins each compiled model's threads to cores counted from the first, per model and per

@@ -29,8 +29,9 @@ from __future__ import annotations
 import re
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from edge_runtime.evaluation import metrics
 from edge_runtime.evaluation.datasets import Kind, Sample, kind_of, load_set
@@ -176,7 +177,7 @@ def read_baselines(eval_dir: Path | str) -> dict[str, dict[str, float | str]]:
         if header is None:
             header = cells
         elif not all(re.fullmatch(r":?-+:?", c) for c in cells):
-            rows[cells[0]] = dict(zip(header[1:], map(_number, cells[1:])))
+            rows[cells[0]] = dict(zip(header[1:], map(_number, cells[1:]), strict=True))
     return rows
 
 

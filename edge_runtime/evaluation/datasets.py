@@ -8,15 +8,15 @@ set holds detection + recognition rows.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Iterator
 
 __all__ = ["Kind", "Region", "Sample", "kind_of", "list_sets", "load_set"]
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     DETECTION = "detection"  # lines with quadrilaterals and text, some don't-care
     PAGE = "page"  # one full text per image
     CROP = "crop"  # one word or line per image; read without detection

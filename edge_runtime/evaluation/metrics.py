@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 from shapely.geometry import Polygon
@@ -65,7 +65,7 @@ class WordCounts:
     predicted: int = 0
     truth: int = 0
 
-    def __add__(self, other: "WordCounts") -> "WordCounts":
+    def __add__(self, other: WordCounts) -> WordCounts:
         return WordCounts(self.matched + other.matched, self.predicted + other.predicted, self.truth + other.truth)
 
     @property
@@ -138,7 +138,7 @@ class CoverCounts:
     precise: int = 0
     predicted: int = 0
 
-    def __add__(self, other: "CoverCounts") -> "CoverCounts":
+    def __add__(self, other: CoverCounts) -> CoverCounts:
         return CoverCounts(self.found + other.found, self.truth + other.truth,
                            self.precise + other.precise, self.predicted + other.predicted)
 
@@ -235,7 +235,7 @@ class EditCounts:
     edits: int = 0
     truth_chars: int = 0
 
-    def __add__(self, other: "EditCounts") -> "EditCounts":
+    def __add__(self, other: EditCounts) -> EditCounts:
         return EditCounts(self.edits + other.edits, self.truth_chars + other.truth_chars)
 
     @property

@@ -27,8 +27,15 @@ from edge_runtime.stream.flow import Delivery, FlowCancelled, FlowClosed, FlowMo
 from edge_runtime.stream.scheduler import FrameScheduler, Job, SchedulerStats
 from edge_runtime.stream.session import StreamResults, StreamSession, arun_stream, run_stream
 from edge_runtime.stream.settings import StreamSettings
-from edge_runtime.stream.types import (EventType, Frame, FrameError, FrameResult, TextCandidate, TrackedLine,
-                                       TrackEvent)
+from edge_runtime.stream.types import (
+    EventType,
+    Frame,
+    FrameError,
+    FrameResult,
+    TextCandidate,
+    TrackedLine,
+    TrackEvent,
+)
 from edge_runtime.stream.validators import TextFilter, iban_ok, iso6346_ok
 
 __all__ = [

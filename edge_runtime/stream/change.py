@@ -59,7 +59,7 @@ def region_thumbnail(gray: np.ndarray, quad: np.ndarray) -> np.ndarray:
     ix1, iy1 = min(w, math.ceil(x1) + 1), min(h, math.ceil(y1) + 1)
     if x1 - x0 < 1 or y1 - y0 < 1 or ix1 <= ix0 or iy1 <= iy0:
         return np.zeros((16, 64), np.float32)
-    window = gray[iy0:iy1, ix0:ix1].astype(np.float32)
+    window: np.ndarray = gray[iy0:iy1, ix0:ix1].astype(np.float32)
     sx, sy = (x1 - x0) / 64.0, (y1 - y0) / 16.0
     f = max(1.0, min(sx, sy) / 2)  # area-average first, so a long line does not alias
     if f > 1.0:
@@ -139,7 +139,8 @@ class ChangeDetector:
         """Make this thumbnail the reference: its frame was processed."""
         self._reference = thumb
 
-    def _difference(self, ref: np.ndarray, thumb: np.ndarray, dx: float, dy: float):
+    def _difference(self, ref: np.ndarray, thumb: np.ndarray, dx: float,
+                    dy: float) -> tuple[np.ndarray, np.ndarray, float, float, float] | None:
         """Mean |frame - reference| per cell once the reference is moved by (dx, dy) and its gray levels
         mapped onto the frame's; with the share of each cell compared, gain, offset and the exposure change.
         None when the two hardly overlap."""

@@ -17,6 +17,7 @@ a ``threading.Condition`` and coroutine waiters on a future woken with ``call_so
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import threading
 import time
@@ -29,7 +30,7 @@ __all__ = ["FlowMode", "FlowQueue", "Delivery", "FlowClosed", "FlowCancelled", "
 T = TypeVar("T")
 
 
-class FlowMode(str, enum.Enum):
+class FlowMode(enum.StrEnum):
     """What happens to frames that arrive while the worker is busy."""
 
     LATEST_ONLY = "LATEST_ONLY"
@@ -37,11 +38,11 @@ class FlowMode(str, enum.Enum):
     ALL = "ALL"
 
 
-class FlowClosed(Exception):
+class FlowClosed(Exception):  # noqa: N818 - an end-of-flow signal, like StopIteration
     """The producer closed the flow and every frame has been delivered (or ``put`` after ``close``)."""
 
 
-class FlowCancelled(Exception):
+class FlowCancelled(Exception):  # noqa: N818 - a signal to stop, like CancelledError
     """The flow was cancelled; waiting frames were discarded."""
 
 
@@ -217,18 +218,13 @@ class FlowQueue(Generic[T]):
     def _wake(waiters: list[asyncio.Future[None]]) -> None:
         # Waiters re-check the state themselves, so waking all of them is always correct.
         for waiter in waiters:
-            try:
+            with contextlib.suppress(RuntimeError):  # its loop is closed: nobody is waiting any more
                 waiter.get_loop().call_soon_threadsafe(_resolve, waiter)
-            except RuntimeError:  # its loop is closed: nobody is waiting any more
-                pass
         waiters.clear()
 
     def _forget(self, waiters: list[asyncio.Future[None]], waiter: asyncio.Future[None]) -> None:
-        with self._lock:
-            try:
-                waiters.remove(waiter)
-            except ValueError:
-                pass
+        with self._lock, contextlib.suppress(ValueError):  # already woken and cleared
+            waiters.remove(waiter)
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:

@@ -17,9 +17,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Hashable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from typing import Callable, Generic, Hashable, TypeVar
+from typing import Generic, TypeVar
 
 from edge_runtime.errors import DeadlineExceededError
 
@@ -118,7 +119,7 @@ class FrameScheduler:
     def _run(self, job: Job) -> None:
         try:
             result = job.fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the unit
+        except BaseException as exc:  # handed to whoever waits on the unit
             job.future.set_exception(exc)
         else:
             job.future.set_result(result)

@@ -104,7 +104,7 @@ class StreamSettings:
         if bad:
             raise ConfigurationError(f"stream settings out of range: {', '.join(bad)}")
 
-    def replace(self, **changes: Any) -> "StreamSettings":
+    def replace(self, **changes: Any) -> StreamSettings:
         return dataclasses.replace(self, **changes)
 
 

@@ -12,8 +12,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import cv2
 import numpy as np
@@ -71,6 +72,11 @@ class Backoff:
 Capture = Any  # cv2.VideoCapture or anything with isOpened/read/release/get
 
 
+def _open_capture(source: str | int) -> Capture:
+    """OpenCV's capture for a path or URL (``str``) or a device index (``int``)."""
+    return cv2.VideoCapture(source)
+
+
 class VideoSource:
     """Iterate ``Frame``s from a file, URL or device; the capture is read on a background thread.
 
@@ -83,10 +89,11 @@ class VideoSource:
         open_capture: factory for the capture object (tests inject a fake camera).
     """
 
-    def __init__(self, source: str | int | os.PathLike, *, pace: bool = False, encode: str = "raw", jpeg_quality: int = 85,
+    def __init__(self, source: str | int | os.PathLike, *, pace: bool = False, encode: str = "raw",
+                 jpeg_quality: int = 85,
                  reconnect: bool = True, backoff: Backoff = Backoff(), max_reconnects: int | None = None,
                  max_frames: int | None = None,
-                 open_capture: Callable[[str | int], Capture] = cv2.VideoCapture) -> None:
+                 open_capture: Callable[[str | int], Capture] = _open_capture) -> None:
         if encode not in ("raw", "jpeg"):
             raise ValueError("encode must be 'raw' or 'jpeg'")
         self.source = parse_source(source)
@@ -139,7 +146,7 @@ class VideoSource:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=10)
 
-    def __enter__(self) -> "VideoSource":
+    def __enter__(self) -> VideoSource:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -149,7 +156,7 @@ class VideoSource:
     def _run(self) -> None:
         try:
             self._read_all()
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+        except BaseException as exc:  # handed to the consumer
             self._error = exc
         finally:
             with self._cond:

@@ -16,8 +16,8 @@ Every event carries the track's candidate readings with their share of the vote,
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -81,7 +81,7 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _line_height(quad: np.ndarray) -> float:
-    return float(max(np.linalg.norm(quad[3] - quad[0]), np.linalg.norm(quad[2] - quad[1]), 1.0))
+    return max(float(np.linalg.norm(quad[3] - quad[0])), float(np.linalg.norm(quad[2] - quad[1])), 1.0)
 
 
 @dataclass(eq=False)
@@ -140,7 +140,7 @@ class Track:
         top = ranked[:limit]
         if accept is not None and not any(accept(t) for t, _ in top):  # the reported one is always listed
             top += [kv for kv in ranked[limit:] if accept(kv[0])][:1]
-        return tuple(TextCandidate(text, round(e[0] / weight, 4), e[2], accept is None or accept(text))
+        return tuple(TextCandidate(text, round(e[0] / weight, 4), int(e[2]), accept is None or accept(text))
                      for text, e in top)
 
     def frame(self) -> np.ndarray:
@@ -235,14 +235,14 @@ class Tracker:
         match: dict[int, int] = {}  # detection -> track index
         if iou.size:
             taken: set[int] = set()
-            for ti, dj in sorted(zip(*np.nonzero(iou >= s.match_iou)), key=lambda p: -iou[p[0], p[1]]):
+            for ti, dj in sorted(zip(*np.nonzero(iou >= s.match_iou), strict=True), key=lambda p: -iou[p[0], p[1]]):
                 if ti not in taken and dj not in match:
                     match[int(dj)] = int(ti)
                     taken.add(int(ti))
 
         to_read = [j for j in whole
                    if j not in match or cut or self._needs_reading(tracks[match[j]], quads[j], thumb)]
-        readings = dict(zip(to_read, read(to_read))) if to_read else {}
+        readings = dict(zip(to_read, read(to_read), strict=True)) if to_read else {}
 
         # a read detection confirms its overlap match by text, unless the boxes all but coincide (no cut)
         for j, ti in list(match.items()):

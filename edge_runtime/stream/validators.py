@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from edge_runtime.errors import ConfigurationError
 
@@ -105,7 +105,7 @@ class TextFilter:
     checks: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, patterns: Iterable[str] = (), checks: Iterable[str] = ()) -> "TextFilter":
+    def of(cls, patterns: Iterable[str] = (), checks: Iterable[str] = ()) -> TextFilter:
         return cls(compile_patterns(patterns), check_names(checks))
 
     def __bool__(self) -> bool:

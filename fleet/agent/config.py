@@ -52,9 +52,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from edge_runtime.config import EngineConfig
 from edge_runtime.errors import ConfigurationError

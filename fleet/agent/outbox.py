@@ -15,10 +15,10 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import groupby
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
 
 from clients.ocr_client.fleet_types import DROP_REASONS, Event, Gap
 
@@ -52,7 +52,7 @@ def encode_event(event: Event) -> str:
 
 
 def decode_event(stream_id: str, sequence: int, payload: str) -> Event:
-    values = dict(zip(_FIELDS, json.loads(payload)))
+    values = dict(zip(_FIELDS, json.loads(payload), strict=True))
     values["polygon"] = tuple(tuple(p) for p in values["polygon"])
     return Event(stream_id=stream_id, sequence=sequence, **values)
 
@@ -99,7 +99,7 @@ class Outbox:
             self._recount()
 
     # ---- plumbing -----------------------------------------------------------------------------------------
-    def _tx(self) -> "_Transaction":
+    def _tx(self) -> _Transaction:
         return _Transaction(self)
 
     def _recount(self) -> None:
@@ -151,7 +151,7 @@ class Outbox:
             self._db.executemany(
                 "INSERT INTO events (stream_id, sequence, capture_time, created, size, payload) VALUES (?,?,?,?,?,?)",
                 [(stream_id, first + i, e.capture_time, now, size, p)
-                 for i, (e, size, p) in enumerate(zip(events, sizes, encoded))])
+                 for i, (e, size, p) in enumerate(zip(events, sizes, encoded, strict=True))])
             self._db.execute("UPDATE streams SET next_sequence = ? WHERE stream_id = ?",
                              (first + len(events), stream_id))
             self._bytes += sum(sizes)
@@ -184,8 +184,8 @@ class Outbox:
         by_stream = sorted((r[1], r[2]) for r in rows)
         for stream_id, items in groupby(by_stream, key=lambda r: r[0]):
             sequences = [s for _, s in items]
-            for _, run in groupby(enumerate(sequences), key=lambda t: t[1] - t[0]):
-                run = [s for _, s in run]
+            for _, consecutive in groupby(enumerate(sequences), key=lambda t: t[1] - t[0]):
+                run = [s for _, s in consecutive]
                 gap = (stream_id, run[0], run[-1], reason)
                 self._db.execute("INSERT INTO gaps VALUES (?,?,?,?)", gap)
                 self._db.execute("INSERT INTO dropped VALUES (?,?,?,?,?)", (*gap, now))
@@ -351,7 +351,7 @@ class _Transaction:
             self.outbox._lock.release()
             raise
 
-    def __exit__(self, kind, *exc) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         db = self.outbox._db
         try:
             if kind is None:

@@ -14,9 +14,10 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from clients.ocr_client.fleet_types import EVENT_TYPES, Event
 from edge_runtime.stream.types import FrameResult, TrackEvent
@@ -38,7 +39,7 @@ class Provenance:
         self.bundle, self.backend, self.precision = bundle, backend, dict(precision or {})
 
     @classmethod
-    def of_engine(cls, engine: Any) -> "Provenance":
+    def of_engine(cls, engine: Any) -> Provenance:
         p = engine.provenance
         return cls(p.bundle, p.backend, dict(p.precision))
 

@@ -10,6 +10,7 @@ Write transactions start with BEGIN IMMEDIATE (one writer at a time, across proc
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -39,15 +40,16 @@ def make_engine(url: str) -> sa.Engine:
     parsed = _url(url)
     if parsed.get_backend_name() == "postgresql":
         return sa.create_engine(parsed, pool_size=8, max_overflow=24, pool_pre_ping=False)
-    memory = parsed.database in (None, "", ":memory:")
+    database = parsed.database or ":memory:"
+    memory = database == ":memory:"
     if not memory:
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(parsed, connect_args={"check_same_thread": False, "timeout": _BUSY_TIMEOUT_MS / 1000},
                               poolclass=sa.pool.StaticPool if memory else sa.pool.QueuePool,
                               **({} if memory else {"pool_size": 8, "max_overflow": 8}))
 
     @sa.event.listens_for(engine, "connect")
-    def _pragmas(dbapi_connection, _record) -> None:
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (pysqlite's own is deferred and late)
         cursor = dbapi_connection.cursor()
         if not memory:
@@ -75,7 +77,10 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
 
 
 def head_revision() -> str:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:  # only when migrations/versions is empty: a broken install
+        raise RuntimeError("the fleet store's migrations have no head revision")
+    return head
 
 
 def current_revision(connection: sa.Connection) -> str | None:

@@ -3,7 +3,8 @@ apart, one place per (device, stream). Pure Python over rows the store reads in 
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, NamedTuple
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 from clients.ocr_client.fleet_types import Sighting, SightingPlace
 

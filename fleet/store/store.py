@@ -17,8 +17,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -55,7 +56,8 @@ _PG_ARRAY_TYPES = {"device_id": "varchar", "stream_id": "varchar", "sequence": "
                    "normalized_text": "text", "confidence": "float8", "polygon": "json", "frame_width": "int4",
                    "frame_height": "int4", "bundle": "varchar", "backend": "varchar", "precision": "json",
                    "previous_text": "text", "frame_sequence": "int8"}
-_PG_DEVICE_TYPES = {"device_id": "varchar", "first_seen": "float8", "last_seen": "float8", "software_version": "varchar",
+_PG_DEVICE_TYPES = {"device_id": "varchar", "first_seen": "float8", "last_seen": "float8",
+                    "software_version": "varchar",
                     "bundle": "varchar", "backend": "varchar", "precision": "json", "backlog_events": "int8",
                     "backlog_bytes": "int8", "oldest_backlog_time": "float8"}
 _STATUS_COLUMNS = ("software_version", "bundle", "backend", "precision", "backlog_events", "backlog_bytes",
@@ -66,7 +68,7 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _json_map(mapping, cache: dict[tuple, str]) -> str:
+def _json_map(mapping: Mapping[str, Any], cache: dict[tuple, str]) -> str:
     key = tuple(sorted(mapping.items()))
     text = cache.get(key)
     if text is None:
@@ -77,6 +79,14 @@ def _json_map(mapping, cache: dict[tuple, str]) -> str:
 def _filter_key(flt: EventFilter) -> dict:
     return dataclasses.asdict(flt)
 
+
+
+def _driver(conn: sa.Connection) -> Any:
+    """The DBAPI (psycopg) connection under ``conn``: pipelines and cursors that SQLAlchemy does not offer."""
+    driver = conn.connection.driver_connection
+    if driver is None:  # only after the connection was invalidated or closed
+        raise sa.exc.ResourceClosedError("the database connection is closed")
+    return driver
 
 class SqlStore:
     """A FleetStore over one SQLAlchemy Engine (already migrated to head; see fleet.store.open_store)."""
@@ -146,7 +156,7 @@ class SqlStore:
 
         with self._engine.connect() as conn:
             try:
-                with conn.connection.driver_connection.pipeline():
+                with _driver(conn).pipeline():
                     yield conn
                     conn.commit()
             except BaseException as exc:
@@ -170,7 +180,7 @@ class SqlStore:
 
     def _many(self, conn: sa.Connection, sql: str, rows: list[tuple]) -> None:
         """``sql`` for ``rows`` in one statement over arrays (PostgreSQL) or one executemany (SQLite)."""
-        conn.exec_driver_sql(sql, tuple(map(list, zip(*rows))) if self._pg else rows)
+        conn.exec_driver_sql(sql, tuple(map(list, zip(*rows, strict=True))) if self._pg else rows)
 
     def _touch_devices(self, conn: sa.Connection, reports: Sequence[Report], now: float) -> None:
         """Each device's last_seen (and status, the latest a report of the group carried): one statement per
@@ -222,7 +232,7 @@ class SqlStore:
         if not self._pg:
             return [tuple(r) for r in conn.execute(q)]
         compiled = q.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-        with conn.connection.driver_connection.cursor() as cursor:
+        with _driver(conn).cursor() as cursor:
             cursor.execute(str(compiled), compiled.params)
             return cursor.fetchall()
 
@@ -253,7 +263,8 @@ class SqlStore:
         with self._ingest_write() as conn:
             self._touch_devices(conn, [reports[n] for n in order], now)
             device_ids = sorted({r[0] for r in reports})
-            pairs = sorted({(r[0], x.stream_id) for r in reports for x in (*r[1], *r[2])})
+            pairs = sorted({(r[0], e.stream_id) for r in reports for e in r[1]}
+                           | {(r[0], g.stream_id) for r in reports for g in r[2]})
             state = self._lock_streams(conn, device_ids, pairs)
             for n in order:
                 device_id, events_, gaps_, _ = reports[n]
@@ -291,8 +302,8 @@ class SqlStore:
         for sid in sorted(work):
             current = state[(device_id, sid)]
             mark, count, last_time = current
-            for seq, is_gap, item in sorted(work[sid], key=lambda t: (t[0], t[1])):
-                if is_gap:
+            for seq, _, item in sorted(work[sid], key=lambda t: (t[0], t[1])):  # at one sequence: event first
+                if isinstance(item, Gap):
                     if item.first <= mark + 1 and item.last > mark:
                         gap_rows.append((device_id, sid, item.reason, mark + 1, item.last, now))
                         mark = item.last

@@ -71,7 +71,7 @@ def test_gate_record_follows_its_own_figures(backend: str) -> None:
     record = _record(backend)
     gate = record["gate"]
     assert record["inputs"]["cpu_features"] and gate["cpu"]
-    for stage, entry in record["stages"].items():
+    for entry in record["stages"].values():
         accuracy = {n: {s: _bootstrap(b) for s, b in per.items()} for n, per in entry["accuracy"].items()}
         skipped = {n: (None if n in entry["speed_ms"] else v) for n, v in entry["candidates"].items()}
         served, _ = decide.choose(entry["speed_ms"], accuracy, skipped, gate["max_loss_pt"], gate["speed_margin"])
@@ -150,7 +150,8 @@ def test_served_headline_within_a_point_of_fp32(eval_dir: Path, backend: str, se
     fp32 = evaluate_set(engine_recognizer(get_engine(backend=backend, precision="fp32")), set_name, eval_dir, limit)
     auto = evaluate_set(engine_recognizer(get_engine(backend=backend, precision="auto")), set_name, eval_dir, limit)
     figure = headline_figure(set_name)
-    assert auto[figure] >= fp32[figure] - 0.01, f"{backend} {set_name} {figure}: FP32 {fp32[figure]:.4f} auto {auto[figure]:.4f}"
+    assert auto[figure] >= fp32[figure] - 0.01, \
+        f"{backend} {set_name} {figure}: FP32 {fp32[figure]:.4f} auto {auto[figure]:.4f}"
 
 
 def _staged(tmp_path: Path, backend: str, serve: dict[str, str], features: dict[str, bool]):

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import onnx
-import pytest
 
 from models import load_bundle
 from quantize import calibration, record
