@@ -28,7 +28,7 @@ from edge_runtime.recognize import Reading
 from edge_runtime.stream.change import ChangeDetector, region_thumbnail
 from edge_runtime.stream.flow import Delivery, FlowCancelled, FlowClosed, FlowQueue
 from edge_runtime.stream.regions import RegionDetector, area, plan
-from edge_runtime.stream.scheduler import FrameScheduler
+from edge_runtime.stream.scheduler import FrameScheduler, Job
 from edge_runtime.stream.settings import StreamSettings
 from edge_runtime.stream.tracking import LineReading, Tracker
 from edge_runtime.stream.types import Frame, FrameError, FrameResult
@@ -273,7 +273,7 @@ def run_stream(engine: OcrEngine, frames: Iterable[Frame], settings: StreamSetti
 
 
 def _step(session: StreamSession, delivery: Delivery, scheduler: FrameScheduler | None, deadline: float | None,
-          guard: Guard | None):
+          guard: Guard | None) -> Job[FrameResult] | None:
     """The work of one delivered frame: a scheduler Job, or None when it is to run right here."""
     if scheduler is None:
         if deadline is not None and time.monotonic() >= deadline:
@@ -282,7 +282,7 @@ def _step(session: StreamSession, delivery: Delivery, scheduler: FrameScheduler 
     return scheduler.submit(session, functools.partial(session.process, delivery.item, delivery, guard), deadline)
 
 
-def _scheduled(result: FrameResult, job) -> FrameResult:
+def _scheduled(result: FrameResult, job: Job[FrameResult]) -> FrameResult:
     return replace(result, frames_ahead=job.ahead, queue_wait_ms=round(result.queue_wait_ms + job.waited_ms, 3))
 
 
