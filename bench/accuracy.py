@@ -58,8 +58,17 @@ def markdown_table(results: Sequence[tuple[str, dict[str, Any]]], baselines: dic
     for system, r in results:
         det = "–" if r["det_recall"] is None else f"{_fmt(r['det_recall'])} / {_fmt(r['det_precision'])}"
         crop = r["exact_match"] if r["exact_match"] is not None else r["plate_accuracy"]
-        row = [r["set"], system, r["figure"], _fmt(r["value"]), _fmt(r["word_f1"]), _fmt(r["cer"]), det,
-               _fmt(crop), _fmt(r["s_per_image"], 3)]
+        row = [
+            r["set"],
+            system,
+            r["figure"],
+            _fmt(r["value"]),
+            _fmt(r["word_f1"]),
+            _fmt(r["cer"]),
+            det,
+            _fmt(crop),
+            _fmt(r["s_per_image"], 3),
+        ]
         if baselines is not None:
             try:
                 row.insert(4, _fmt(rapidocr_baseline(baselines, r["set"])))
@@ -71,8 +80,12 @@ def markdown_table(results: Sequence[tuple[str, dict[str, Any]]], baselines: dic
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.accuracy", description=__doc__.splitlines()[0])
-    parser.add_argument("--eval-dir", type=Path, default=None,
-                        help="default: $OCR_EVAL_DIR, ../shared/eval, or the project's rendered sets")
+    parser.add_argument(
+        "--eval-dir",
+        type=Path,
+        default=None,
+        help="default: $OCR_EVAL_DIR, ../shared/eval, or the project's rendered sets",
+    )
     parser.add_argument("--sets", nargs="+", default=None, help="default: every set in the eval dir")
     parser.add_argument("--backend", nargs="+", default=["openvino"], help="openvino | onnxruntime | auto")
     parser.add_argument("--precision", nargs="+", default=["fp32"], help="fp32 | int8 | auto")

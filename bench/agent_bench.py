@@ -63,9 +63,25 @@ class Central:
     def __init__(self, folder: Path) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "server", "--role", "central", "--fleet-store", f"sqlite:///{folder / 'fleet.db'}",
-             "--host", "127.0.0.1", "--port", "0"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True)
+            [
+                sys.executable,
+                "-m",
+                "server",
+                "--role",
+                "central",
+                "--fleet-store",
+                f"sqlite:///{folder / 'fleet.db'}",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         assert self.process.stdout is not None
         for line in self.process.stdout:
             found = re.search(r"listening on port (\d+)", line)
@@ -91,12 +107,17 @@ class _Discard:
         return events
 
 
-def _config(folder: Path, name: str, target: str, camera: CameraConfig | None = None,
-            replay: ReplayConfig | None = None) -> AgentConfig:
-    return AgentConfig(device_id=f"bench-{name}", central=CentralConfig(target=target),
-                       outbox=OutboxConfig(path=str(folder / f"{name}.db")),
-                       upload=UploadConfig(backoff_initial_s=0.05, backoff_max_s=0.5),
-                       cameras=(camera,) if camera else (), replay=(replay,) if replay else ())
+def _config(
+    folder: Path, name: str, target: str, camera: CameraConfig | None = None, replay: ReplayConfig | None = None
+) -> AgentConfig:
+    return AgentConfig(
+        device_id=f"bench-{name}",
+        central=CentralConfig(target=target),
+        outbox=OutboxConfig(path=str(folder / f"{name}.db")),
+        upload=UploadConfig(backoff_initial_s=0.05, backoff_max_s=0.5),
+        cameras=(camera,) if camera else (),
+        replay=(replay,) if replay else (),
+    )
 
 
 def _drain(agent: Agent, timeout: float = 120.0) -> None:
@@ -116,8 +137,12 @@ def stream_side(engine: Any, camera: CameraConfig) -> dict:
     thread = threading.Thread(target=producer.run, args=(threading.Event(),))  # on a thread, as in the agent
     thread.start()
     thread.join()
-    return {"cpu_s": cpu_s() - cpu0, "wall_s": time.perf_counter() - wall0, "frames": producer.frames,
-            "events": sink.events}
+    return {
+        "cpu_s": cpu_s() - cpu0,
+        "wall_s": time.perf_counter() - wall0,
+        "frames": producer.frames,
+        "events": sink.events,
+    }
 
 
 # threads that only the agent side runs: its uploader, the report call's reader and gRPC's own threads
@@ -134,8 +159,8 @@ def thread_cpu() -> dict[int, tuple[str, float]]:
             stat = Path(f"/proc/self/task/{tid}/stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
         out[int(tid)] = (names.get(int(tid), comm), (int(fields[11]) + int(fields[12])) / tick)
     return out
 
@@ -160,12 +185,19 @@ def agent_side(engine: Any, camera: CameraConfig, folder: Path, target: str, nam
     _drain(agent)
     cpu, wall = cpu_s() - cpu0, time.perf_counter() - wall0
     after = thread_cpu()
-    own = appended[0] + sum(t - before.get(tid, (n, 0.0))[1] for tid, (n, t) in after.items()
-                            if n.startswith(AGENT_THREADS))
+    own = appended[0] + sum(
+        t - before.get(tid, (n, 0.0))[1] for tid, (n, t) in after.items() if n.startswith(AGENT_THREADS)
+    )
     frames, events = agent.producers[0].frames, agent.producers[0].events
     agent.stop()
-    return {"cpu_s": cpu, "wall_s": wall, "frames": frames, "events": events,
-            "stored": agent.uploader.stats.events_stored, "own_cpu_s": own}
+    return {
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "frames": frames,
+        "events": events,
+        "stored": agent.uploader.stats.events_stored,
+        "own_cpu_s": own,
+    }
 
 
 def at_rate(folder: Path, target: str, rate: float, seconds: float) -> dict:
@@ -175,11 +207,24 @@ def at_rate(folder: Path, target: str, rate: float, seconds: float) -> dict:
     path = folder / f"replay-{rate:g}.jsonl"
     with open(path, "w", encoding="utf-8") as out:
         for n in range(events):
-            out.write(json.dumps({"stream_id": f"cam-{n % 4}", "type": "STABLE", "track_id": n, "text": f"KD{n:05d}",
-                                  "confidence": 0.93, "capture_time": time.time(),
-                                  "polygon": [[900, 400], [1160, 400], [1160, 470], [900, 470]],
-                                  "frame_width": 1280, "frame_height": 720, "bundle": "ppocrv6-small",
-                                  "precision": {"det": "fp32", "rec": "fp32"}}) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "stream_id": f"cam-{n % 4}",
+                        "type": "STABLE",
+                        "track_id": n,
+                        "text": f"KD{n:05d}",
+                        "confidence": 0.93,
+                        "capture_time": time.time(),
+                        "polygon": [[900, 400], [1160, 400], [1160, 470], [900, 470]],
+                        "frame_width": 1280,
+                        "frame_height": 720,
+                        "bundle": "ppocrv6-small",
+                        "precision": {"det": "fp32", "rec": "fp32"},
+                    }
+                )
+                + "\n"
+            )
     agent = Agent(_config(folder, f"rate-{rate:g}", target, replay=ReplayConfig(str(path), rate=rate)))
     cpu0, wall0 = cpu_s(), time.perf_counter()
     agent.start()
@@ -187,17 +232,30 @@ def at_rate(folder: Path, target: str, rate: float, seconds: float) -> dict:
     cpu, wall = cpu_s() - cpu0, time.perf_counter() - wall0
     batches = agent.uploader.stats.batches
     agent.stop()
-    return {"rate": rate, "events": events, "batches": batches, "cpu_s": round(cpu, 3), "wall_s": round(wall, 3),
-            "cpu_us_per_event": round(cpu / events * 1e6, 1), "cpu_cores": round(cpu / wall, 4)}
+    return {
+        "rate": rate,
+        "events": events,
+        "batches": batches,
+        "cpu_s": round(cpu, 3),
+        "wall_s": round(wall, 3),
+        "cpu_us_per_event": round(cpu / events * 1e6, 1),
+        "cpu_cores": round(cpu / wall, 4),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.agent_bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.agent_bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the camera clip")
     parser.add_argument("--rounds", type=int, default=3, help="stream / agent pairs, interleaved")
-    parser.add_argument("--rates", type=float, nargs="*", default=[1.0, 10.0, 50.0],
-                        help="event rates (events/s) at which the agent alone is measured (none: skip)")
+    parser.add_argument(
+        "--rates",
+        type=float,
+        nargs="*",
+        default=[1.0, 10.0, 50.0],
+        help="event rates (events/s) at which the agent alone is measured (none: skip)",
+    )
     parser.add_argument("--rate-seconds", type=float, default=10.0, help="length of each of those runs")
     parser.add_argument("--lossless", action="store_true", help="every frame (ALL) as fast as the stream takes them")
     add_engine_arguments(parser)
@@ -218,13 +276,24 @@ def main(argv: list[str] | None = None) -> int:
             stream_side(engine, camera)  # warm-up, not counted: first shapes, page cache, the central's first call
             rounds = []
             for i in range(args.rounds):
-                sides = {"stream": partial(stream_side, engine, camera),
-                         "agent": partial(agent_side, engine, camera, folder, central.target, f"agent-{i}")}
+                sides = {
+                    "stream": partial(stream_side, engine, camera),
+                    "agent": partial(agent_side, engine, camera, folder, central.target, f"agent-{i}"),
+                }
                 order = ("stream", "agent") if i % 2 == 0 else ("agent", "stream")  # neither side always first
                 rounds.append({name: sides[name]() for name in order})
-                print(json.dumps({"round": i + 1, **{k: {n: round(v, 3) if isinstance(v, float) else v
-                                                         for n, v in side.items()}
-                                                     for k, side in rounds[-1].items()}}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "round": i + 1,
+                            **{
+                                k: {n: round(v, 3) if isinstance(v, float) else v for n, v in side.items()}
+                                for k, side in rounds[-1].items()
+                            },
+                        }
+                    ),
+                    flush=True,
+                )
             rates = [at_rate(folder, central.target, rate, args.rate_seconds) for rate in args.rates]
         finally:
             central.stop()
@@ -233,28 +302,40 @@ def main(argv: list[str] | None = None) -> int:
     stream_wall = statistics.median(r["stream"]["wall_s"] for r in rounds)
     per_camera_s = stream_cpu / args.seconds  # the camera's own CPU seconds per second of video
     report: dict[str, Any] = {
-        "clip_s": args.seconds, "mode": mode.value, "rounds": args.rounds, "cpu_count": os.cpu_count(),
-        "stream_cpu_s_median": round(stream_cpu, 3), "agent_cpu_s_median": round(agent_cpu, 3),
+        "clip_s": args.seconds,
+        "mode": mode.value,
+        "rounds": args.rounds,
+        "cpu_count": os.cpu_count(),
+        "stream_cpu_s_median": round(stream_cpu, 3),
+        "agent_cpu_s_median": round(agent_cpu, 3),
         "stream_cores_used": round(stream_cpu / stream_wall, 3),
         "stream_cpu_s_per_camera_s": round(per_camera_s, 3),
         "events_per_run": rounds[-1]["agent"]["events"],
         "overhead_pct": round((agent_cpu - stream_cpu) / stream_cpu * 100, 2),
-        "overhead_pct_median_of_rounds": round(statistics.median(
-            (r["agent"]["cpu_s"] - r["stream"]["cpu_s"]) / r["stream"]["cpu_s"] * 100 for r in rounds), 2),
+        "overhead_pct_median_of_rounds": round(
+            statistics.median(
+                (r["agent"]["cpu_s"] - r["stream"]["cpu_s"]) / r["stream"]["cpu_s"] * 100 for r in rounds
+            ),
+            2,
+        ),
         "frames_median": {side: statistics.median(r[side]["frames"] for r in rounds) for side in ("stream", "agent")},
-        "cpu_ms_per_frame_median": {side: round(statistics.median(r[side]["cpu_s"] / max(r[side]["frames"], 1)
-                                                                   for r in rounds) * 1000, 2)
-                                    for side in ("stream", "agent")},
+        "cpu_ms_per_frame_median": {
+            side: round(statistics.median(r[side]["cpu_s"] / max(r[side]["frames"], 1) for r in rounds) * 1000, 2)
+            for side in ("stream", "agent")
+        },
         "agent_own_cpu_s_median": round(statistics.median(r["agent"]["own_cpu_s"] for r in rounds), 3),
-        "agent_own_pct_of_stream": round(statistics.median(r["agent"]["own_cpu_s"] for r in rounds) / stream_cpu
-                                         * 100, 2),
-        "overhead_pct_per_round": [round((r["agent"]["cpu_s"] - r["stream"]["cpu_s"]) / r["stream"]["cpu_s"] * 100, 2)
-                                   for r in rounds],
+        "agent_own_pct_of_stream": round(
+            statistics.median(r["agent"]["own_cpu_s"] for r in rounds) / stream_cpu * 100, 2
+        ),
+        "overhead_pct_per_round": [
+            round((r["agent"]["cpu_s"] - r["stream"]["cpu_s"]) / r["stream"]["cpu_s"] * 100, 2) for r in rounds
+        ],
     }
     if rates:  # the agent's cores at each rate over the camera's own cores (per second of video)
         report["agent_alone"] = rates
-        report["overhead_pct_at_rate"] = {f"{r['rate']:g}/s": round(r["cpu_cores"] / per_camera_s * 100, 2)
-                                          for r in rates}
+        report["overhead_pct_at_rate"] = {
+            f"{r['rate']:g}/s": round(r["cpu_cores"] / per_camera_s * 100, 2) for r in rates
+        }
     print(json.dumps(report), flush=True)
     return 0
 

@@ -29,8 +29,11 @@ def _pages(paths: Sequence[Path], threads: int, rec_batch_size: int, barrier: An
     from edge_runtime.pipeline import OcrEngine
 
     data = [p.read_bytes() for p in paths]
-    engine = OcrEngine(EngineConfig(backend="openvino", threads=threads, rec_streams=1 if threads == 1 else 0,
-                                    rec_batch_size=rec_batch_size))
+    engine = OcrEngine(
+        EngineConfig(
+            backend="openvino", threads=threads, rec_streams=1 if threads == 1 else 0, rec_batch_size=rec_batch_size
+        )
+    )
     for image in data:
         engine.recognize(image)
     barrier.wait()
@@ -47,8 +50,11 @@ def _rec_runs(pinned: bool, runs: int, barrier: Any) -> float:
 
     from models import load_bundle
 
-    compiled = ov.Core().compile_model(str(load_bundle().path("rec")), "CPU", {
-        "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": 1, "ENABLE_CPU_PINNING": pinned})
+    compiled = ov.Core().compile_model(
+        str(load_bundle().path("rec")),
+        "CPU",
+        {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": 1, "ENABLE_CPU_PINNING": pinned},
+    )
     request = compiled.create_infer_request()
     batch = np.random.default_rng(0).random((8, 3, 48, 320), dtype=np.float32)
     request.infer({0: batch})
@@ -85,13 +91,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     one = _side_by_side(1, _pages, paths, 0, args.rec_batch_size)[0]
     each = _side_by_side(n, _pages, paths, 1, args.rec_batch_size)
-    print(f"{len(paths)} pages; one engine on every thread: {one:.3f} pages/s; {n} one-thread engines side by "
-          f"side: {sum(each):.3f} pages/s ({' + '.join(f'{x:.3f}' for x in each)}); bound on cN/c1: "
-          f"{sum(each) / one:.2f}x")
+    print(
+        f"{len(paths)} pages; one engine on every thread: {one:.3f} pages/s; {n} one-thread engines side by "
+        f"side: {sum(each):.3f} pages/s ({' + '.join(f'{x:.3f}' for x in each)}); bound on cN/c1: "
+        f"{sum(each) / one:.2f}x"
+    )
     for pinned in (True, False):
         runs = _side_by_side(n, _rec_runs, pinned, args.pin_runs)
-        print(f"OpenVINO one-thread recognizer, {n} processes, {'pinned' if pinned else 'unpinned'}: "
-              + ", ".join(f"{r:.1f}" for r in runs) + " batches/s")
+        print(
+            f"OpenVINO one-thread recognizer, {n} processes, {'pinned' if pinned else 'unpinned'}: "
+            + ", ".join(f"{r:.1f}" for r in runs)
+            + " batches/s"
+        )
     return 0
 
 

@@ -62,9 +62,18 @@ from clients.ocr_client.fleet_types import EVENT_TYPES, DeviceStatus, Event
 __all__ = ["main", "run_load", "percentile", "markdown", "BenchPostgres"]
 
 REPO = Path(__file__).resolve().parents[1]
-PLATES = [f"{a}{b}{n:02d}{c}{d}{e}" for a, b, n, c, d, e in
-          zip("KLMNPRSTVW" * 50, "XYZABCDEFG" * 50, range(500), "ABCDEFGHJK" * 50, "LMNPRSTUVW" * 50,
-              "QRSTUVWXYZ" * 50, strict=True)]
+PLATES = [
+    f"{a}{b}{n:02d}{c}{d}{e}"
+    for a, b, n, c, d, e in zip(
+        "KLMNPRSTVW" * 50,
+        "XYZABCDEFG" * 50,
+        range(500),
+        "ABCDEFGHJK" * 50,
+        "LMNPRSTUVW" * 50,
+        "QRSTUVWXYZ" * 50,
+        strict=True,
+    )
+]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -77,6 +86,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 # ---- the simulated devices (run in worker processes) ----------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Load:
@@ -92,22 +102,35 @@ class Load:
 
 
 PRECISION = {"det": "int8", "cls": "fp32", "rec": "int8"}
-STATUS = DeviceStatus(bundle="ppocrv5-mobile", backend="openvino", precision=PRECISION, software_version="0.1.0",
-                      drops={"OUTBOX_FULL": 0})
+STATUS = DeviceStatus(
+    bundle="ppocrv5-mobile", backend="openvino", precision=PRECISION, software_version="0.1.0", drops={"OUTBOX_FULL": 0}
+)
 POLYGON = ((10.0, 20.0), (110.0, 20.0), (110.0, 52.0), (10.0, 52.0))
 
 
 def _event(index: int, j: int, streams: int, at: float) -> Event:
     """The device's j-th event (0-based, round-robin over its streams: gap-free sequences per stream)."""
-    return Event(stream_id=f"cam-{j % streams}", sequence=j // streams + 1, capture_time=at,
-                 type=EVENT_TYPES[(j // streams) % 4], track_id=j // (4 * streams),
-                 text=PLATES[(index * 7 + j // (4 * streams)) % len(PLATES)], confidence=0.93, polygon=POLYGON,
-                 frame_width=1920, frame_height=1080, bundle="ppocrv5-mobile", backend="openvino",
-                 precision=PRECISION, frame_sequence=j)
+    return Event(
+        stream_id=f"cam-{j % streams}",
+        sequence=j // streams + 1,
+        capture_time=at,
+        type=EVENT_TYPES[(j // streams) % 4],
+        track_id=j // (4 * streams),
+        text=PLATES[(index * 7 + j // (4 * streams)) % len(PLATES)],
+        confidence=0.93,
+        polygon=POLYGON,
+        frame_width=1920,
+        frame_height=1080,
+        bundle="ppocrv5-mobile",
+        backend="openvino",
+        precision=PRECISION,
+        frame_sequence=j,
+    )
 
 
-def _device(client: FleetClient, load: Load, index: int, t0: float, wall0: float, out: dict,
-            lock: threading.Lock) -> None:
+def _device(
+    client: FleetClient, load: Load, index: int, t0: float, wall0: float, out: dict, lock: threading.Lock
+) -> None:
     """One device, as the agent's uploader drives its ReportSession: a hello, then while events are pending and
     fewer than ``window`` batches await their acknowledgement, send a batch (at most ``max_batch`` events, the
     device's status with it); with batches in flight, wait for the oldest's acknowledgement; when all is sent
@@ -173,10 +196,20 @@ def _run_devices(load: Load, ready: Callable[[], None], go: Callable[[], Any]) -
     channels = [open_channel(load.target) for _ in range(max(1, len(load.devices) // 25))]
     for c in channels:
         grpc.channel_ready_future(c).result(timeout=30)
-    clients = [FleetClient(load.target, channel=channels[i % len(channels)], token=token)
-               for i, (_, token) in enumerate(load.devices)]
-    out: dict[str, Any] = {"stored": 0, "stored_in_window": 0, "anomalies": 0, "backlog_at_end": 0,
-                           "ack_s": [], "event_s": [], "batch_events": [], "errors": []}
+    clients = [
+        FleetClient(load.target, channel=channels[i % len(channels)], token=token)
+        for i, (_, token) in enumerate(load.devices)
+    ]
+    out: dict[str, Any] = {
+        "stored": 0,
+        "stored_in_window": 0,
+        "anomalies": 0,
+        "backlog_at_end": 0,
+        "ack_s": [],
+        "event_s": [],
+        "batch_events": [],
+        "errors": [],
+    }
     lock = threading.Lock()
     ready()
     t0 = go()  # a shared monotonic start
@@ -224,6 +257,7 @@ def _worker(load: Load, conn: Connection) -> None:
 
 # ---- the services ---------------------------------------------------------------------------------------------
 
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -235,8 +269,10 @@ class BenchPostgres:
     unless ``fsync`` is False. As root it runs as the ``postgres`` user (initdb refuses root)."""
 
     def __init__(self, fsync: bool = True) -> None:
-        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-                       key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+        found = sorted(
+            Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+            key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+        )
         if not found:
             raise SystemExit("PostgreSQL is not installed (bash scripts/services.sh postgresql)")
         self.bin = found[-1].parent
@@ -248,19 +284,39 @@ class BenchPostgres:
             self.as_user = ("runuser", "-u", "postgres", "--")
         self.port = _free_port()
         self.fsync = fsync
-        self._run("initdb", "-D", str(self.home / "data"), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
-                  "--locale=C.UTF-8")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.home / "data"),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+        )
         (self.home / "data" / "pg_hba.conf").write_text("local all all trust\nhost all all 127.0.0.1/32 trust\n")
         onoff = "on" if fsync else "off"
-        options = (f"-p {self.port} -k {self.home} -c listen_addresses=127.0.0.1 -c max_connections=300 "
-                   f"-c fsync={onoff} -c synchronous_commit={onoff} -c full_page_writes={onoff} "
-                   "-c shared_buffers=256MB")
-        self._run("pg_ctl", "-D", str(self.home / "data"), "-l", str(self.home / "postgres.log"), "-o", options,
-                  "-w", "-t", "60", "start")
+        options = (
+            f"-p {self.port} -k {self.home} -c listen_addresses=127.0.0.1 -c max_connections=300 "
+            f"-c fsync={onoff} -c synchronous_commit={onoff} -c full_page_writes={onoff} "
+            "-c shared_buffers=256MB"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.home / "data"),
+            "-l",
+            str(self.home / "postgres.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
 
     def _run(self, tool: str, *args: str) -> None:
-        done = subprocess.run([*self.as_user, str(self.bin / tool), *args], capture_output=True, text=True,
-                              timeout=120)
+        done = subprocess.run([*self.as_user, str(self.bin / tool), *args], capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             raise RuntimeError(f"{tool} failed: {done.stderr.strip()[-1500:]}")
 
@@ -271,8 +327,7 @@ class BenchPostgres:
     def create_database(self, name: str) -> str:
         import psycopg
 
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
@@ -315,6 +370,7 @@ def _commit_seconds(metrics_port: int) -> tuple[float, float]:
 
 # ---- one run ----------------------------------------------------------------------------------------------------
 
+
 def _tokens(path: Path, names: Sequence[str]) -> tuple[list[tuple[str, str]], str]:
     """A tokens file: one token per device (principal = device id, scope fleet.report), as a real fleet has, and one
     for the bench's own questions. Returns the (device, token) pairs and the questions' token."""
@@ -328,16 +384,43 @@ def _tokens(path: Path, names: Sequence[str]) -> tuple[list[tuple[str, str]], st
     return pairs, ops
 
 
-def run_load(store: str, url: str, *, devices: int, streams: int, rate: float, duration_s: float, warmup_s: float,
-             window: int, linger_s: float, max_batch: int, procs: int, pg_pid: int | None = None,
-             work: Path, tag: str = "dev") -> dict[str, Any]:
+def run_load(
+    store: str,
+    url: str,
+    *,
+    devices: int,
+    streams: int,
+    rate: float,
+    duration_s: float,
+    warmup_s: float,
+    window: int,
+    linger_s: float,
+    max_batch: int,
+    procs: int,
+    pg_pid: int | None = None,
+    work: Path,
+    tag: str = "dev",
+) -> dict[str, Any]:
     """One fresh central on ``url``, ``devices`` devices at ``rate`` events/s in total: the row of the table. The
     central has credentials (a token per device, as in production), so each device reports only as itself."""
     metrics_port = _free_port()
     pairs, ops = _tokens(work / "tokens.json", [f"{tag}-{i:04d}" for i in range(devices)])
-    central = ServerProcess(["--role", "central", "--fleet-store", url, "--metrics-port", str(metrics_port),
-                             "--metrics-host", "127.0.0.1", "--log-format", "json",
-                             "--tokens-file", str(work / "tokens.json")])
+    central = ServerProcess(
+        [
+            "--role",
+            "central",
+            "--fleet-store",
+            url,
+            "--metrics-port",
+            str(metrics_port),
+            "--metrics-host",
+            "127.0.0.1",
+            "--log-format",
+            "json",
+            "--tokens-file",
+            str(work / "tokens.json"),
+        ]
+    )
     try:
         with FleetClient(central.target, timeout=30, token=ops) as client:
             end = time.monotonic() + 60
@@ -345,8 +428,20 @@ def run_load(store: str, url: str, *, devices: int, streams: int, rate: float, d
                 if time.monotonic() > end:
                     raise RuntimeError("the central did not become SERVING:\n" + "".join(central.log[-20:]))
                 time.sleep(0.2)
-        loads = [Load(central.target, pairs[k::procs], streams, rate / devices, duration_s, warmup_s, window,
-                      linger_s, max_batch) for k in range(procs)]
+        loads = [
+            Load(
+                central.target,
+                pairs[k::procs],
+                streams,
+                rate / devices,
+                duration_s,
+                warmup_s,
+                window,
+                linger_s,
+                max_batch,
+            )
+            for k in range(procs)
+        ]
         ctx = multiprocessing.get_context("spawn")
         pipes, workers = [], []
         for load in loads:
@@ -406,10 +501,15 @@ def run_load(store: str, url: str, *, devices: int, streams: int, rate: float, d
     commits = commit1[1] - commit0[1]
     box = 100 / (duration_s * (psutil.cpu_count() or 1))  # CPU seconds -> % of all the box's cores
     return {
-        "store": store, "devices": devices, "streams": devices * streams, "offered_events_s": rate,
-        "events_s": round(achieved, 1), "sustained": achieved >= 0.97 * rate and
-        sum(r["backlog_at_end"] for r in results) <= rate,  # under a second of production waits on the devices
-        "ack_p50_ms": round(percentile(acks, 50) * 1000, 1), "ack_p99_ms": round(percentile(acks, 99) * 1000, 1),
+        "store": store,
+        "devices": devices,
+        "streams": devices * streams,
+        "offered_events_s": rate,
+        "events_s": round(achieved, 1),
+        "sustained": achieved >= 0.97 * rate
+        and sum(r["backlog_at_end"] for r in results) <= rate,  # under a second of production waits on the devices
+        "ack_p50_ms": round(percentile(acks, 50) * 1000, 1),
+        "ack_p99_ms": round(percentile(acks, 99) * 1000, 1),
         "event_p99_ms": round(percentile(waits, 99) * 1000, 1),
         "requests_s": round(len(acks) / duration_s, 1),
         "mean_batch_events": round(statistics.fmean(sizes), 1) if sizes else 0.0,
@@ -420,19 +520,33 @@ def run_load(store: str, url: str, *, devices: int, streams: int, rate: float, d
         "load_cpu_pct": round(box * client_cpu, 1),
         "other_cpu_pct": round(box * (box_cpu - central_cpu - pg_cpu - client_cpu), 1),
         "central_cpu_ms_per_request": round(1000 * central_cpu / len(acks), 3) if acks else None,
-        "stored_total": stored, "store_events_total": stats.events, "anomalies": sum(r["anomalies"] for r in results),
+        "stored_total": stored,
+        "store_events_total": stats.events,
+        "anomalies": sum(r["anomalies"] for r in results),
         "central_exit_status": status,
     }
 
 
 # ---- report -----------------------------------------------------------------------------------------------------
 
-COLUMNS = [("store", "store"), ("devices", "devices"), ("streams", "streams"), ("offered_events_s", "offered ev/s"),
-           ("events_s", "acked ev/s"), ("sustained", "sustained"), ("ack_p50_ms", "ack p50 ms"),
-           ("ack_p99_ms", "ack p99 ms"), ("event_p99_ms", "event p99 ms"), ("mean_batch_events", "events/request"),
-           ("commit_mean_ms", "commit ms"), ("central_cpu_pct", "central CPU %"),
-           ("central_rss_mb", "central RSS MiB"), ("postgres_cpu_pct", "PostgreSQL CPU %"),
-           ("load_cpu_pct", "devices CPU %"), ("other_cpu_pct", "other CPU %")]
+COLUMNS = [
+    ("store", "store"),
+    ("devices", "devices"),
+    ("streams", "streams"),
+    ("offered_events_s", "offered ev/s"),
+    ("events_s", "acked ev/s"),
+    ("sustained", "sustained"),
+    ("ack_p50_ms", "ack p50 ms"),
+    ("ack_p99_ms", "ack p99 ms"),
+    ("event_p99_ms", "event p99 ms"),
+    ("mean_batch_events", "events/request"),
+    ("commit_mean_ms", "commit ms"),
+    ("central_cpu_pct", "central CPU %"),
+    ("central_rss_mb", "central RSS MiB"),
+    ("postgres_cpu_pct", "PostgreSQL CPU %"),
+    ("load_cpu_pct", "devices CPU %"),
+    ("other_cpu_pct", "other CPU %"),
+]
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
@@ -453,8 +567,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=30.0, help="measured seconds per run")
     p.add_argument("--warmup", type=float, default=5.0, help="seconds before the measured window")
     p.add_argument("--window", type=int, default=4, help="requests a device has awaiting acknowledgement")
-    p.add_argument("--linger", type=float, default=0.2,
-                   help="seconds a device waits after an idle spell for events to join the first (the agent's linger)")
+    p.add_argument(
+        "--linger",
+        type=float,
+        default=0.2,
+        help="seconds a device waits after an idle spell for events to join the first (the agent's linger)",
+    )
     p.add_argument("--max-batch", type=int, default=500, help="events per request at most")
     p.add_argument("--procs", type=int, default=1, help="load processes the devices are spread over")
     p.add_argument("--pg-fsync", choices=("on", "off"), default="on")
@@ -488,13 +606,25 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     pg = pg or BenchPostgres(fsync=args.pg_fsync == "on")
                     url, pg_pid = pg.create_database(f"fleet_bench_{k}"), pg.pid
-                row = run_load(store, url, devices=args.devices, streams=args.streams, rate=rate,
-                               duration_s=args.duration, warmup_s=args.warmup, window=args.window,
-                               linger_s=args.linger, max_batch=args.max_batch, procs=args.procs, pg_pid=pg_pid,
-                               work=work)
+                row = run_load(
+                    store,
+                    url,
+                    devices=args.devices,
+                    streams=args.streams,
+                    rate=rate,
+                    duration_s=args.duration,
+                    warmup_s=args.warmup,
+                    window=args.window,
+                    linger_s=args.linger,
+                    max_batch=args.max_batch,
+                    procs=args.procs,
+                    pg_pid=pg_pid,
+                    work=work,
+                )
                 if store == "postgresql":
-                    row["postgres"] = (f"Debian PostgreSQL {pg.version}, fsync {args.pg_fsync}" if pg
-                                       else "--postgres-url")
+                    row["postgres"] = (
+                        f"Debian PostgreSQL {pg.version}, fsync {args.pg_fsync}" if pg else "--postgres-url"
+                    )
                 rows.append(row)
                 print(markdown([row]).splitlines()[-1], flush=True)
     finally:
@@ -503,19 +633,28 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     table = markdown(rows)
     settings = {k: v for k, v in vars(args).items() if k not in ("out", "postgres_url")}
-    report = {"host": {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
-                       "loadavg_after": os.getloadavg()},
-              "settings": settings, "command": "python -m bench.fleet_bench " + " ".join(sys.argv[1:] if argv is None
-                                                                                      else argv),
-              "rows": rows}
+    report = {
+        "host": {
+            "cpus": os.cpu_count(),
+            "machine": platform.machine(),
+            "python": platform.python_version(),
+            "loadavg_after": os.getloadavg(),
+        },
+        "settings": settings,
+        "command": "python -m bench.fleet_bench " + " ".join(sys.argv[1:] if argv is None else argv),
+        "rows": rows,
+    }
     (args.out / "fleet_bench.json").write_text(json.dumps(report, indent=2))
     (args.out / "fleet_bench.md").write_text(table)
     print()
     print(table, end="")
     bad = [r for r in rows if r["anomalies"] or r["stored_total"] != r["store_events_total"]]
     for r in bad:
-        print(f"{r['store']}: {r['anomalies']} answers were not 'all stored', or the store holds "
-              f"{r['store_events_total']} events for {r['stored_total']} acknowledged", file=sys.stderr)
+        print(
+            f"{r['store']}: {r['anomalies']} answers were not 'all stored', or the store holds "
+            f"{r['store_events_total']} events for {r['stored_total']} acknowledged",
+            file=sys.stderr,
+        )
     return 1 if bad else 0
 
 

@@ -59,8 +59,9 @@ def _pages_per_s(engine: OcrEngine, pages: Pages, concurrency: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     from edge_runtime.evaluation.synth import default_dir
 
-    parser = argparse.ArgumentParser(prog="python -m bench.gpu_check", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.gpu_check", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--devices", default="cuda,tensorrt", help="comma list of EngineConfig devices")
     parser.add_argument("--backend", default="onnxruntime", help="backend of the GPU devices")
     parser.add_argument("--sets", default="synth_receipts,page_synth")
@@ -75,9 +76,17 @@ def main(argv: list[str] | None = None) -> int:
     base = EngineConfig(backend=args.backend, device="cpu", precision="fp32")
     cpu = OcrEngine(base)
     reference = _texts(cpu, pages)
-    rows = [{"device": "cpu", "backend": args.backend, "loaded": True, "same_text": len(pages),
-             "word_f1": _word_f1(reference, pages), "c1": _pages_per_s(cpu, pages, 1),
-             "c8": _pages_per_s(cpu, pages, 8)}]
+    rows = [
+        {
+            "device": "cpu",
+            "backend": args.backend,
+            "loaded": True,
+            "same_text": len(pages),
+            "word_f1": _word_f1(reference, pages),
+            "c1": _pages_per_s(cpu, pages, 1),
+            "c8": _pages_per_s(cpu, pages, 8),
+        }
+    ]
     failed = False
     for device in [d for d in args.devices.split(",") if d]:
         row = {"device": device, "backend": args.backend}
@@ -89,8 +98,13 @@ def main(argv: list[str] | None = None) -> int:
             continue
         texts = _texts(engine, pages)
         same = sum(a == b for a, b in zip(texts, reference, strict=True))
-        row.update(loaded=True, same_text=same, word_f1=_word_f1(texts, pages),
-                   c1=_pages_per_s(engine, pages, 1), c8=_pages_per_s(engine, pages, 8))
+        row.update(
+            loaded=True,
+            same_text=same,
+            word_f1=_word_f1(texts, pages),
+            c1=_pages_per_s(engine, pages, 1),
+            c8=_pages_per_s(engine, pages, 8),
+        )
         failed |= (len(pages) - same) > args.max_diff * len(pages)
         rows.append(row)
     print(f"{len(pages)} images from {data_dir}")
@@ -99,8 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         if not row["loaded"]:
             print(f"{row['device']:10} no     {row['why']}")
             continue
-        print(f"{row['device']:10} yes    {row['same_text']:>4}/{len(pages):<5} {row['word_f1']:8.2f} "
-              f"{row['c1']:11.2f} {row['c8']:7.2f}")
+        print(
+            f"{row['device']:10} yes    {row['same_text']:>4}/{len(pages):<5} {row['word_f1']:8.2f} "
+            f"{row['c1']:11.2f} {row['c8']:7.2f}"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 1 if failed else 0

@@ -74,11 +74,20 @@ class ServerProcess:
     listening. ``extra``: more server flags; the result cache is off so that repeated images are computed."""
 
     def __init__(self, extra: Sequence[str] = (), env: dict[str, str] | None = None) -> None:
-        env = {**os.environ, **(env or {}), "OCR_CACHE": "0",
-               "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        self.process = subprocess.Popen([sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", "0",
-                                         *extra], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
+        env = {
+            **os.environ,
+            **(env or {}),
+            "OCR_CACHE": "0",
+            "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", "0", *extra],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         assert self.process.stdout is not None
         self.log: list[str] = []
         for line in self.process.stdout:
@@ -145,12 +154,14 @@ def _rapidocr_system() -> System:
 
     engine = RapidOCR()
     logging.getLogger("RapidOCR").setLevel(logging.WARNING)
-    return engine, {"bundle": "rapidocr 3.10 defaults (PP-OCRv6 small)", "backend": "onnxruntime",
-                    "precision": "fp32"}, lambda: None
+    return (
+        engine,
+        {"bundle": "rapidocr 3.10 defaults (PP-OCRv6 small)", "backend": "onnxruntime", "precision": "fp32"},
+        lambda: None,
+    )
 
 
-def _recording(call: Callable[[bytes], Any], images: list[bytes],
-               texts: dict[int, set[str]]) -> Callable[[int], Any]:
+def _recording(call: Callable[[bytes], Any], images: list[bytes], texts: dict[int, set[str]]) -> Callable[[int], Any]:
     """``call`` on image ``k`` that also records the text it read into ``texts[k]`` (from any thread)."""
     lock = threading.Lock()
 
@@ -163,8 +174,9 @@ def _recording(call: Callable[[bytes], Any], images: list[bytes],
     return recorded
 
 
-def measure(system: str, call: Callable[[bytes], Any], images: list[bytes], levels: list[int],
-            requests: int, warmup: int = 2) -> list[dict[str, Any]]:
+def measure(
+    system: str, call: Callable[[bytes], Any], images: list[bytes], levels: list[int], requests: int, warmup: int = 2
+) -> list[dict[str, Any]]:
     rows = []
     reference: dict[int, str] = {}
     for concurrency in levels:
@@ -176,9 +188,11 @@ def measure(system: str, call: Callable[[bytes], Any], images: list[bytes], leve
             reference = {k: next(iter(v)) for k, v in texts.items() if len(v) == 1}
         row["same"] = all(len(v) == 1 and v == {reference.get(k, *v)} for k, v in texts.items())
         rows.append(row)
-        print(f"  {system:<9} c={concurrency:<3} {row['throughput_rps']:>7} req/s  p50 {row['p50_ms']} ms  "
-              f"p95 {row['p95_ms']} ms  p99 {row['p99_ms']} ms  errors {row['errors']}  same {row['same']}",
-              file=sys.stderr)
+        print(
+            f"  {system:<9} c={concurrency:<3} {row['throughput_rps']:>7} req/s  p50 {row['p50_ms']} ms  "
+            f"p95 {row['p95_ms']} ms  p99 {row['p99_ms']} ms  errors {row['errors']}  same {row['same']}",
+            file=sys.stderr,
+        )
     return rows
 
 
@@ -188,19 +202,28 @@ def _text_of(result: Any) -> str:
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| system | concurrency | requests | errors | req/s | p50 ms | p95 ms | p99 ms | same |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| system | concurrency | requests | errors | req/s | p50 ms | p95 ms | p99 ms | same |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['system']} | {r['concurrency']} | {r['requests']} | {r['errors']} | "
-                     f"{r['throughput_rps']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['same']} |")
+        lines.append(
+            f"| {r['system']} | {r['concurrency']} | {r['requests']} | {r['errors']} | "
+            f"{r['throughput_rps']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['same']} |"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.grpc_bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--eval-dir", type=Path, default=None,
-                        help="labelled sets (default: $OCR_EVAL_DIR, ../shared/eval, or the project's rendered sets)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.grpc_bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--eval-dir",
+        type=Path,
+        default=None,
+        help="labelled sets (default: $OCR_EVAL_DIR, ../shared/eval, or the project's rendered sets)",
+    )
     parser.add_argument("--set", default="sroie", help="a set of --eval-dir (default sroie)")
     parser.add_argument("--limit", type=int, default=8, help="images taken from the set")
     parser.add_argument("--images", nargs="+", type=Path, help="image files instead of an eval set")
@@ -210,8 +233,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=0, help="requests per level (default max(16, 4 x N))")
     parser.add_argument("--warmup", type=int, default=2, help="uncounted calls before each level")
     parser.add_argument("--target", help="benchmark this running server instead of starting one")
-    parser.add_argument("--server-env", nargs="+", default=[], metavar="OCR_X=V",
-                        help="environment of the started server (e.g. OCR_BATCH_STAGES=none)")
+    parser.add_argument(
+        "--server-env",
+        nargs="+",
+        default=[],
+        metavar="OCR_X=V",
+        help="environment of the started server (e.g. OCR_BATCH_STAGES=none)",
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
 
@@ -220,8 +248,11 @@ def main(argv: list[str] | None = None) -> int:
     paths = args.images or _set_images(args.eval_dir or default_eval_dir(), args.set, args.limit)
     images = load_images(paths, args.max_side)
     server_env = dict(item.split("=", 1) for item in args.server_env)
-    makers = {"grpc": lambda: _grpc_system(args.target, server_env), "engine": _engine_system,
-              "rapidocr": _rapidocr_system}
+    makers = {
+        "grpc": lambda: _grpc_system(args.target, server_env),
+        "engine": _engine_system,
+        "rapidocr": _rapidocr_system,
+    }
     rows, systems = [], {}
     for name in args.systems:
         print(f"== {name}", file=sys.stderr)
@@ -232,7 +263,10 @@ def main(argv: list[str] | None = None) -> int:
             close()
         systems[name] = provenance
     report = {
-        "images": [str(p) for p in paths], "max_side": args.max_side, "systems": systems, "results": rows,
+        "images": [str(p) for p in paths],
+        "max_side": args.max_side,
+        "systems": systems,
+        "results": rows,
         "server_env": server_env,
         "host": {"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version()},
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -33,8 +33,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Config", "ours", "rapidocr", "faster_paddle", "peer_configs", "document_sets",
-           "parse_variant", "measure", "markdown_table", "main"]
+__all__ = [
+    "Config",
+    "ours",
+    "rapidocr",
+    "faster_paddle",
+    "peer_configs",
+    "document_sets",
+    "parse_variant",
+    "measure",
+    "markdown_table",
+    "main",
+]
 
 STAGES = ("det", "cls", "rec", "total")
 # Document pages: the team's held-out sets where present, else the project's own rendered ones.
@@ -54,8 +64,14 @@ class Config:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def ours(backend: str, precision: str, threads: int = 0, overrides: dict[str, Any] | None = None,
-         variant: str = "", bundle: str | None = None) -> Config:
+def ours(
+    backend: str,
+    precision: str,
+    threads: int = 0,
+    overrides: dict[str, Any] | None = None,
+    variant: str = "",
+    bundle: str | None = None,
+) -> Config:
     """Our engine; ``overrides`` are further EngineConfig fields, ``variant`` names them in the table."""
     from edge_runtime.config import EngineConfig
     from edge_runtime.evaluation.accuracy import engine_recognizer
@@ -65,8 +81,11 @@ def ours(backend: str, precision: str, threads: int = 0, overrides: dict[str, An
     engine = OcrEngine(EngineConfig(backend=backend, precision=precision, threads=threads, **fields))
     engine.warm_up()
     served = {s: engine.precision[s].upper() for s in ("det", "rec")}
-    label = " + ".join(f"{s} {p}" for s, p in served.items()) if len(set(served.values())) > 1 else \
-        next(iter(served.values()))
+    label = (
+        " + ".join(f"{s} {p}" for s, p in served.items())
+        if len(set(served.values())) > 1
+        else next(iter(served.values()))
+    )
     label = f"{precision} ({label})" if precision == "auto" else label
     label += f", {variant}" if variant else ""
 
@@ -77,9 +96,17 @@ def ours(backend: str, precision: str, threads: int = 0, overrides: dict[str, An
         ms["total"] = (time.perf_counter() - t0) * 1000
         return ms
 
-    return Config(f"{engine.bundle.id} {backend} {label}", timed, engine_recognizer(engine),
-                  {"bundle": engine.bundle.id, "backend": backend, "precision": dict(engine.precision),
-                   "threads": engine.config.num_threads})
+    return Config(
+        f"{engine.bundle.id} {backend} {label}",
+        timed,
+        engine_recognizer(engine),
+        {
+            "bundle": engine.bundle.id,
+            "backend": backend,
+            "precision": dict(engine.precision),
+            "threads": engine.config.num_threads,
+        },
+    )
 
 
 def rapidocr(openvino: bool = False) -> Config:
@@ -99,9 +126,16 @@ def rapidocr(openvino: bool = False) -> Config:
         return ms
 
     name = "rapidocr 3.10 OpenVINO (engine_type: openvino)" if openvino else "rapidocr 3.10 FP32 (defaults)"
-    return Config(name, timed, rapidocr_recognizer(openvino),
-                  {"backend": "openvino" if openvino else "onnxruntime", "peer": True,
-                   "peer_id": "rapidocr-openvino" if openvino else "rapidocr"})
+    return Config(
+        name,
+        timed,
+        rapidocr_recognizer(openvino),
+        {
+            "backend": "openvino" if openvino else "onnxruntime",
+            "peer": True,
+            "peer_id": "rapidocr-openvino" if openvino else "rapidocr",
+        },
+    )
 
 
 def faster_paddle(size: str) -> Config:
@@ -122,8 +156,12 @@ def faster_paddle(size: str) -> Config:
         engine.ocr(data)
         return {"det": 0.0, "cls": 0.0, "rec": 0.0, "total": (time.perf_counter() - t0) * 1000}
 
-    return Config(f"faster-paddle 1.0.4 {size}", timed, faster_paddle_recognizer(size),
-                  {"backend": "onnxruntime (its own)", "peer": True, "peer_id": f"faster-paddle-{size}"})
+    return Config(
+        f"faster-paddle 1.0.4 {size}",
+        timed,
+        faster_paddle_recognizer(size),
+        {"backend": "onnxruntime (its own)", "peer": True, "peer_id": f"faster-paddle-{size}"},
+    )
 
 
 PEER_CONFIGS: dict[str, Callable[[], Config]] = {
@@ -180,8 +218,11 @@ def _pages(eval_dir: Path, sets: Sequence[str], limit: int) -> list[tuple[str, n
     from edge_runtime.evaluation.datasets import load_set
     from edge_runtime.imageio import load_image
 
-    return [(f"{s}/{sample.image.name}", load_image(sample.image, 40_000_000, 4))
-            for s in sets for sample in load_set(s, eval_dir, limit)]
+    return [
+        (f"{s}/{sample.image.name}", load_image(sample.image, 40_000_000, 4))
+        for s in sets
+        for sample in load_set(s, eval_dir, limit)
+    ]
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
@@ -202,8 +243,12 @@ def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
     return name.strip(), {k[4:].lower(): getattr(parsed, k[4:].lower()) for k in environ}
 
 
-def measure(configs: Sequence[Config], pages: Sequence[tuple[str, np.ndarray]], repeat: int,
-            progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+def measure(
+    configs: Sequence[Config],
+    pages: Sequence[tuple[str, np.ndarray]],
+    repeat: int,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
     """Warm pass over every page, then ``repeat`` interleaved timed runs; one summary per configuration."""
     for config in configs:
         for _, page in pages:
@@ -217,28 +262,56 @@ def measure(configs: Sequence[Config], pages: Sequence[tuple[str, np.ndarray]], 
                 runs[c][p].append(config.timed(page))
     summaries = []
     for per_config in runs:
-        per_page = [{s: statistics.median(r.get(s, 0.0) for r in page_runs) for s in STAGES}
-                    for page_runs in per_config]
+        per_page = [
+            {s: statistics.median(r.get(s, 0.0) for r in page_runs) for s in STAGES} for page_runs in per_config
+        ]
         median = {s: round(statistics.median(p[s] for p in per_page), 2) for s in STAGES}
         total_s = sum(p["total"] for p in per_page) / 1000
-        summaries.append({"median_ms": median, "pages_per_s": round(len(pages) / total_s, 3) if total_s else None,
-                          "pages": len(pages), "repeat": repeat})
+        summaries.append(
+            {
+                "median_ms": median,
+                "pages_per_s": round(len(pages) / total_s, 3) if total_s else None,
+                "pages": len(pages),
+                "repeat": repeat,
+            }
+        )
     return summaries
 
 
 def markdown_table(rows: Sequence[dict[str, Any]], peers: Sequence[str] = ()) -> str:
     """One row per configuration; a ``× NAME`` column per name in ``peers``: pages/s over that row's."""
     bases = {p: next((r["pages_per_s"] for r in rows if p in (r["name"], r.get("peer_id"))), None) for p in peers}
-    head = ["configuration", "det ms", "cls ms", "rec ms", "end-to-end ms", "pages/s",
-            *(f"× {p}" for p in peers), "word F1"]
+    head = [
+        "configuration",
+        "det ms",
+        "cls ms",
+        "rec ms",
+        "end-to-end ms",
+        "pages/s",
+        *(f"× {p}" for p in peers),
+        "word F1",
+    ]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         m = row["median_ms"]
         f1 = row.get("accuracy", {}).get("word_f1")
         ratios = [f"{row['pages_per_s'] / b:.2f}" if b and row["pages_per_s"] else "–" for b in bases.values()]
-        out.append("| " + " | ".join([row["name"], f"{m['det']:.1f}", f"{m['cls']:.1f}", f"{m['rec']:.1f}",
-                                       f"{m['total']:.1f}", f"{row['pages_per_s']:.2f}", *ratios,
-                                       "–" if f1 is None else f"{100 * f1:.2f}"]) + " |")
+        out.append(
+            "| "
+            + " | ".join(
+                [
+                    row["name"],
+                    f"{m['det']:.1f}",
+                    f"{m['cls']:.1f}",
+                    f"{m['rec']:.1f}",
+                    f"{m['total']:.1f}",
+                    f"{row['pages_per_s']:.2f}",
+                    *ratios,
+                    "–" if f1 is None else f"{100 * f1:.2f}",
+                ]
+            )
+            + " |"
+        )
     return "\n".join(out)
 
 
@@ -247,8 +320,11 @@ def _accuracy(config: Config, eval_dir: Path, sets: Sequence[str], limit: int | 
 
     results = [evaluate_set(config.recognize_fn, s, eval_dir, limit) for s in sets]  # type: ignore[arg-type]
     f1s = [r["word_f1"] for r in results if r["word_f1"] is not None]
-    return {"word_f1": statistics.mean(f1s) if f1s else None, "per_set": {r["set"]: r["value"] for r in results},
-            "limit": limit}
+    return {
+        "word_f1": statistics.mean(f1s) if f1s else None,
+        "per_set": {r["set"]: r["value"] for r in results},
+        "limit": limit,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -256,20 +332,38 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m bench.latency", description=__doc__.splitlines()[0])
     parser.add_argument("--eval-dir", type=Path, default=None)
-    parser.add_argument("--sets", nargs="+", default=None,
-                        help="default: sroie page_tesseract, else the rendered synth_receipts page_synth")
+    parser.add_argument(
+        "--sets",
+        nargs="+",
+        default=None,
+        help="default: sroie page_tesseract, else the rendered synth_receipts page_synth",
+    )
     parser.add_argument("--limit", type=int, default=8, help="first N pages of each set")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--bundles", nargs="+", default=[None], help="default: the manifest's default bundle")
     parser.add_argument("--backends", nargs="+", default=["openvino", "onnxruntime"])
-    parser.add_argument("--precisions", nargs="+", default=["fp32", "auto"],
-                        help="fp32 | auto (published INT8 stages) | int8 (every built INT8 stage)")
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        default=["fp32", "auto"],
+        help="fp32 | auto (published INT8 stages) | int8 (every built INT8 stage)",
+    )
     parser.add_argument("--threads", type=int, default=0, help="our engines' threads (0: all cores)")
-    parser.add_argument("--variant", action="append", default=[], metavar="NAME:FIELD=VALUE[,FIELD=VALUE]",
-                        help="one more configuration of the first backend and precision with other EngineConfig "
-                             "fields, e.g. 'det max 960:det_limit_type=max,det_limit_side_len=960' (repeatable)")
-    parser.add_argument("--peers", "--peer", nargs="+", default=["rapidocr"],
-                        help=f"peers beside ours: {', '.join(PEER_CONFIGS)}, all, or none")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:FIELD=VALUE[,FIELD=VALUE]",
+        help="one more configuration of the first backend and precision with other EngineConfig "
+        "fields, e.g. 'det max 960:det_limit_type=max,det_limit_side_len=960' (repeatable)",
+    )
+    parser.add_argument(
+        "--peers",
+        "--peer",
+        nargs="+",
+        default=["rapidocr"],
+        help=f"peers beside ours: {', '.join(PEER_CONFIGS)}, all, or none",
+    )
     parser.add_argument("--accuracy", action="store_true", help="also score each configuration on --sets")
     parser.add_argument("--accuracy-limit", type=int, default=None, help="first N images per set for --accuracy")
     parser.add_argument("--json", type=Path, default=None, help="write the rows (input of bench/plot.py)")
@@ -282,26 +376,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.sets = args.sets or document_sets(eval_dir)
     _check_sets(eval_dir, args.sets)
     pages = _pages(eval_dir, args.sets, args.limit)
-    configs = [ours(b, p, args.threads, bundle=bundle)
-               for bundle in args.bundles for b in args.backends for p in args.precisions]
-    configs += [ours(args.backends[0], args.precisions[0], args.threads, overrides, name, args.bundles[0])
-                for name, overrides in map(parse_variant, args.variant)]
+    configs = [
+        ours(b, p, args.threads, bundle=bundle)
+        for bundle in args.bundles
+        for b in args.backends
+        for p in args.precisions
+    ]
+    configs += [
+        ours(args.backends[0], args.precisions[0], args.threads, overrides, name, args.bundles[0])
+        for name, overrides in map(parse_variant, args.variant)
+    ]
     log = lambda text: print(text, file=sys.stderr)  # noqa: E731
     peers, missing = peer_configs(args.peers, log)
     configs += peers
-    rows = [{"name": c.name, **c.info, **summary}
-            for c, summary in zip(configs, measure(configs, pages, args.repeat, progress=log), strict=True)]
+    rows = [
+        {"name": c.name, **c.info, **summary}
+        for c, summary in zip(configs, measure(configs, pages, args.repeat, progress=log), strict=True)
+    ]
     for config, row in zip(configs, rows, strict=True):
         if args.accuracy:
             row["accuracy"] = _accuracy(config, eval_dir, args.sets, args.accuracy_limit)
         log(f"{config.name}: {row['median_ms']['total']:.1f} ms/page")
-    print(f"{len(pages)} pages ({', '.join(args.sets)}; first {args.limit} each), warm, "
-          f"median of {args.repeat} interleaved runs\n")
+    print(
+        f"{len(pages)} pages ({', '.join(args.sets)}; first {args.limit} each), warm, "
+        f"median of {args.repeat} interleaved runs\n"
+    )
     print(markdown_table(rows, peers=[p for p in RATIO_PEERS if any(c.info.get("peer_id") == p for c in peers)]))
     for name, reason in missing.items():
         print(f"\nmissing peer {name}: {reason}")
-    report = {"sets": args.sets, "limit": args.limit, "repeat": args.repeat, "cpu": _cpu(), "rows": rows,
-              "missing_peers": missing}
+    report = {
+        "sets": args.sets,
+        "limit": args.limit,
+        "repeat": args.repeat,
+        "cpu": _cpu(),
+        "rows": rows,
+        "missing_peers": missing,
+    }
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1))
@@ -320,8 +430,11 @@ def _cpu() -> str:
     from edge_runtime.cpu import cpu_features, feature_summary
 
     try:
-        names = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                 if ln.startswith("model name")]
+        names = [
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ]
     except OSError:
         names = []
     name = names[0] if names else platform.processor() or platform.machine()

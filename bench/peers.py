@@ -22,6 +22,7 @@ from edge_runtime.evaluation.metrics import Prediction as Line
 
 __all__ = ["PEERS", "rapidocr_recognizer", "faster_paddle_recognizer", "peer_recognizer", "missing_peers"]
 
+
 def rapidocr_engine(openvino: bool = False) -> Any:
     """RapidOCR 3.10, defaults or with ``engine_type: openvino`` for det, cls and rec (the one switch a user
     who wants speed flips; OpenVINO then picks its own precision for the CPU)."""
@@ -49,8 +50,9 @@ def rapidocr_recognizer(openvino: bool = False) -> RecognizeFn:
         boxes = getattr(result, "boxes", None)
         if skip_detection or boxes is None:
             return [(t, None) for t in texts if t.strip()]
-        return [(t, tuple((float(x), float(y)) for x, y in box))
-                for t, box in zip(texts, boxes, strict=True) if t.strip()]
+        return [
+            (t, tuple((float(x), float(y)) for x, y in box)) for t, box in zip(texts, boxes, strict=True) if t.strip()
+        ]
 
     return recognize
 
@@ -69,8 +71,9 @@ def faster_paddle_lines(result: dict[str, Any]) -> list[Line]:
         text = str(b.get("text", ""))
         if text.strip():
             (x0, y0), (x1, y1) = b["topLeftCoord"], b["bottomRightCoord"]
-            lines.append((text, ((float(x0), float(y0)), (float(x1), float(y0)),
-                                 (float(x1), float(y1)), (float(x0), float(y1)))))
+            lines.append(
+                (text, ((float(x0), float(y0)), (float(x1), float(y0)), (float(x1), float(y1)), (float(x0), float(y1))))
+            )
     return lines
 
 
@@ -93,8 +96,12 @@ PEERS: dict[str, Callable[[], RecognizeFn]] = {
     "faster-paddle-small": lambda: faster_paddle_recognizer("small"),
     "faster-paddle-tiny": lambda: faster_paddle_recognizer("tiny"),
 }
-_PACKAGES = {"rapidocr": "rapidocr", "rapidocr-openvino": "rapidocr", "faster-paddle-small": "faster_paddle",
-             "faster-paddle-tiny": "faster_paddle"}
+_PACKAGES = {
+    "rapidocr": "rapidocr",
+    "rapidocr-openvino": "rapidocr",
+    "faster-paddle-small": "faster_paddle",
+    "faster-paddle-tiny": "faster_paddle",
+}
 
 
 def missing_peers(names: list[str] | None = None) -> dict[str, str]:

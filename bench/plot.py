@@ -42,9 +42,16 @@ def plot(report: dict[str, Any], out: Path) -> Path:
     ax.plot([x for x, _ in edge], [y for _, y in edge], "--", color="0.6", zorder=1, label="frontier")
     for row, (x, y) in zip(rows, points, strict=True):
         peer = bool(row.get("peer")) or row["name"].startswith(("rapidocr", "faster-paddle"))
-        ax.scatter([x], [y], s=60, marker="s" if peer else "o", color="tab:gray" if peer else None, zorder=3,
-                   edgecolors="black" if (x, y) in edge else "none",
-                   label=f"{row['name']}: {x:.2f} pages/s, {y:.1f} %")  # a legend: close points keep their names
+        ax.scatter(
+            [x],
+            [y],
+            s=60,
+            marker="s" if peer else "o",
+            color="tab:gray" if peer else None,
+            zorder=3,
+            edgecolors="black" if (x, y) in edge else "none",
+            label=f"{row['name']}: {x:.2f} pages/s, {y:.1f} %",
+        )  # a legend: close points keep their names
     for name in report.get("missing_peers") or {}:  # asked for but not runnable here: named, not silently dropped
         ax.plot([], [], " ", label=f"{name}: missing (see the report)")
     ax.legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(1.01, 1.0))

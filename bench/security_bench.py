@@ -49,27 +49,42 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="security-bench-"))
     pki = make_dev_pki(root / "pki")
     tokens = root / "tokens.json"
-    tokens.write_text(json.dumps({"tokens": [{"sha256": hashlib.sha256(TOKEN.encode()).hexdigest(),
-                                              "principal": "bench", "scopes": ["ocr.recognize"]}]}))
+    tokens.write_text(
+        json.dumps(
+            {
+                "tokens": [
+                    {
+                        "sha256": hashlib.sha256(TOKEN.encode()).hexdigest(),
+                        "principal": "bench",
+                        "scopes": ["ocr.recognize"],
+                    }
+                ]
+            }
+        )
+    )
     plain = ServerConfig(host="127.0.0.1", port=0, calls_per_s=1e9, calls_burst=1e9, pixels_per_s=1e12)
     secured = replace(plain, tokens_file=str(tokens), audit_log=str(root / "audit.log"), redact="email,phone,card")
     configs = {
         "plain": plain,
         "tokens+audit+redact": secured,
-        "mtls+tokens+audit+redact": replace(secured, tls_cert=str(pki.server_cert), tls_key=str(pki.server_key),
-                                            tls_client_ca=str(pki.ca)),
+        "mtls+tokens+audit+redact": replace(
+            secured, tls_cert=str(pki.server_cert), tls_key=str(pki.server_key), tls_client_ca=str(pki.ca)
+        ),
     }
     engine = OcrEngine(EngineConfig())
     servers = {name: ServerThread(lambda: engine, config) for name, config in configs.items()}
     clients = {
         "plain": OcrClient(servers["plain"].target),
         "tokens+audit+redact": OcrClient(servers["tokens+audit+redact"].target, token=TOKEN),
-        "mtls+tokens+audit+redact": OcrClient(servers["mtls+tokens+audit+redact"].target, token=TOKEN, ca=pki.ca,
-                                              cert=pki.client_cert, key=pki.client_key),
+        "mtls+tokens+audit+redact": OcrClient(
+            servers["mtls+tokens+audit+redact"].target, token=TOKEN, ca=pki.ca, cert=pki.client_cert, key=pki.client_key
+        ),
     }
     word = _word_png()
-    methods = {"GetServerInfo": lambda c: c.server_info(), "Recognize": lambda c: c.recognize(word,
-                                                                                              skip_detection=True)}
+    methods = {
+        "GetServerInfo": lambda c: c.server_info(),
+        "Recognize": lambda c: c.recognize(word, skip_detection=True),
+    }
     samples: dict[tuple[str, str], list[float]] = {(m, s): [] for m in methods for s in configs}
     try:
         for client in clients.values():  # warm: connections, handshakes, first model runs
@@ -95,12 +110,22 @@ def main(argv: list[str] | None = None) -> int:
             values = samples[(method, system)]
             p50 = statistics.median(values)
             p95 = sorted(values)[int(0.95 * (len(values) - 1))]
-            rows.append({"method": method, "system": system, "calls": len(values), "p50_ms": round(p50, 3),
-                         "p95_ms": round(p95, 3), "p50_vs_plain": round(p50 / base, 3)})
+            rows.append(
+                {
+                    "method": method,
+                    "system": system,
+                    "calls": len(values),
+                    "p50_ms": round(p50, 3),
+                    "p95_ms": round(p95, 3),
+                    "p50_vs_plain": round(p50 / base, 3),
+                }
+            )
     print(f"{'method':<14} {'system':<26} {'calls':>5} {'p50 ms':>8} {'p95 ms':>8} {'p50 x plain':>11}")
     for r in rows:
-        print(f"{r['method']:<14} {r['system']:<26} {r['calls']:>5} {r['p50_ms']:>8} {r['p95_ms']:>8} "
-              f"{r['p50_vs_plain']:>11}")
+        print(
+            f"{r['method']:<14} {r['system']:<26} {r['calls']:>5} {r['p50_ms']:>8} {r['p95_ms']:>8} "
+            f"{r['p50_vs_plain']:>11}"
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"rounds": args.rounds, "calls": args.calls, "results": rows}, indent=2))

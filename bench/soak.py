@@ -56,8 +56,9 @@ def _images(sets: Sequence[str], limit: int, max_side: int) -> list[bytes]:
     return load_images(paths, max_side)
 
 
-def summarize(calls: list[tuple[float, float, str]], rss: list[tuple[float, float]], bucket_s: float,
-              duration_s: float) -> list[dict[str, Any]]:
+def summarize(
+    calls: list[tuple[float, float, str]], rss: list[tuple[float, float]], bucket_s: float, duration_s: float
+) -> list[dict[str, Any]]:
     """Per bucket: calls, errors (by code), p50/p99 latency of the successful ones, RSS (max) of the server."""
     rows = []
     buckets = max(1, int(np.ceil(duration_s / bucket_s - 1e-9)))
@@ -70,11 +71,18 @@ def summarize(calls: list[tuple[float, float, str]], rss: list[tuple[float, floa
             if code != "OK":
                 errors[code] = errors.get(code, 0) + 1
         memory = [mb for t, mb in rss if lo <= t < hi]
-        rows.append({"minute": round(hi / 60, 2), "calls": len(inside), "calls_per_s": len(inside) / bucket_s,
-                     "errors": sum(errors.values()), "error_codes": errors,
-                     "p50_ms": float(np.percentile(ok, 50)) if ok.size else None,
-                     "p99_ms": float(np.percentile(ok, 99)) if ok.size else None,
-                     "rss_mb": max(memory) if memory else None})
+        rows.append(
+            {
+                "minute": round(hi / 60, 2),
+                "calls": len(inside),
+                "calls_per_s": len(inside) / bucket_s,
+                "errors": sum(errors.values()),
+                "error_codes": errors,
+                "p50_ms": float(np.percentile(ok, 50)) if ok.size else None,
+                "p99_ms": float(np.percentile(ok, 99)) if ok.size else None,
+                "rss_mb": max(memory) if memory else None,
+            }
+        )
     return rows
 
 
@@ -84,8 +92,10 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
     out = ["| minute | calls | calls/s | errors | p50 ms | p99 ms | server RSS MiB |", "|---|---|---|---|---|---|---|"]
     for r in rows:
-        out.append(f"| {r['minute']:g} | {r['calls']} | {r['calls_per_s']:.2f} | {r['errors']} | {f(r['p50_ms'])} "
-                   f"| {f(r['p99_ms'])} | {f(r['rss_mb'])} |")
+        out.append(
+            f"| {r['minute']:g} | {r['calls']} | {r['calls_per_s']:.2f} | {r['errors']} | {f(r['p50_ms'])} "
+            f"| {f(r['p99_ms'])} | {f(r['rss_mb'])} |"
+        )
     return "\n".join(out)
 
 
@@ -124,15 +134,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--set", nargs="+", default=["synth_receipts", "synth_signs"],
-                        help="the project's rendered sets to send (round-robin)")
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default=["synth_receipts", "synth_signs"],
+        help="the project's rendered sets to send (round-robin)",
+    )
     parser.add_argument("--limit", type=int, default=8, help="images per set")
     parser.add_argument("--max-side", type=int, default=960, help="shrink larger images (0: as rendered)")
     parser.add_argument("--bucket-s", type=float, default=60.0, help="rows of the table (default: per minute)")
     parser.add_argument("--target", help="a running server (default: start one)")
     parser.add_argument("--pid", type=int, help="the running server's process, for its RSS")
-    parser.add_argument("--server-arg", action="append", default=[], help="flag for the started server "
-                        "(repeatable; e.g. --server-arg=--max-rss-mb=1500)")
+    parser.add_argument(
+        "--server-arg",
+        action="append",
+        default=[],
+        help="flag for the started server (repeatable; e.g. --server-arg=--max-rss-mb=1500)",
+    )
     parser.add_argument("--timeout-s", type=float, default=120.0, help="deadline of each call")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "soak")
     args = parser.parse_args(argv)
@@ -162,8 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = server.close()
         print(f"the server exited with status {status} before serving:\n" + "".join(server.log[-5:]))
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "soak.json").write_text(json.dumps({"server_exit_status": status, "server_exited_early": True,
-                                                        "minutes": [], "total_calls": 0}))
+        (args.out / "soak.json").write_text(
+            json.dumps({"server_exit_status": status, "server_exited_early": True, "minutes": [], "total_calls": 0})
+        )
         return 1
     duration = args.minutes * 60
     calls: list[tuple[float, float, str]] = []
@@ -210,19 +229,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     status = server.close() if server is not None else None
     rows = summarize(calls, rss, args.bucket_s, max([ran_s] + [t for t, _, _ in calls]))
     ceiling = next((float(a.split("=", 1)[1]) for a in args.server_arg if a.startswith("--max-rss-mb=")), None)
-    report = {"clients": args.clients, "minutes_planned": args.minutes, "minutes_run": ran_s / 60,
-              "images": len(images), "sets": args.set, "max_side": args.max_side, "target": target,
-              "provenance": provenance_of(info),
-              "host": {"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version()},
-              "server_exit_status": exited if exited is not None else status if server is not None else None,
-              "server_exited_early": exited is not None, "max_rss_mb": ceiling, "minutes": rows,
-              "rss_samples": rss, "total_calls": len(calls), "total_errors": sum(r["errors"] for r in rows)}
+    report = {
+        "clients": args.clients,
+        "minutes_planned": args.minutes,
+        "minutes_run": ran_s / 60,
+        "images": len(images),
+        "sets": args.set,
+        "max_side": args.max_side,
+        "target": target,
+        "provenance": provenance_of(info),
+        "host": {"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "server_exit_status": exited if exited is not None else status if server is not None else None,
+        "server_exited_early": exited is not None,
+        "max_rss_mb": ceiling,
+        "minutes": rows,
+        "rss_samples": rss,
+        "total_calls": len(calls),
+        "total_errors": sum(r["errors"] for r in rows),
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "soak.json").write_text(json.dumps(report, indent=1))
     png = plot(report, args.out / "soak.png")
     print(markdown(rows))
-    print(f"\n{len(calls)} calls, {report['total_errors']} errors in {ran_s / 60:.1f} min with {args.clients} clients; "
-          f"{report['provenance']}; plot {png}")
+    print(
+        f"\n{len(calls)} calls, {report['total_errors']} errors in {ran_s / 60:.1f} min with {args.clients} clients; "
+        f"{report['provenance']}; plot {png}"
+    )
     if exited is not None:
         print(f"the server exited during the soak with status {exited}")
         return 1

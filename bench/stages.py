@@ -38,11 +38,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     threads = args.threads or os.cpu_count() or 1
     features = cpu_features()
-    print(f"{threads} threads; CPU: " + (", ".join(f"{k} {'yes' if v else 'no'}" for k, v in features.items())
-                                         or "flags unknown"))
+    print(
+        f"{threads} threads; CPU: "
+        + (", ".join(f"{k} {'yes' if v else 'no'}" for k, v in features.items()) or "flags unknown")
+    )
     bundle = load_bundle(args.bundle)
-    print("\n| backend | stage | input | FP32 ms | BF16 ms | INT8 ms | BF16 speed-up | INT8 speed-up | gate serves |\n"
-          + "|---" * 9 + "|")
+    print(
+        "\n| backend | stage | input | FP32 ms | BF16 ms | INT8 ms | BF16 speed-up | INT8 speed-up | gate serves |\n"
+        + "|---" * 9
+        + "|"
+    )
     for backend in args.backends:
         record = quantization_record(bundle, backend) or {}
         runnable = candidates(backend, features, int8_built=bool(record))

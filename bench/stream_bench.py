@@ -71,8 +71,11 @@ def make_clip(path: Path, seconds: float, seed: int = 0, jitter: float = 2.0) ->
     rng = np.random.default_rng(seed)
     font = cv2.FONT_HERSHEY_DUPLEX
     pad = 16
-    blotch = cv2.resize(rng.normal(0, 10, ((h + 2 * pad) // 16, (w + 2 * pad) // 16)).astype(np.float32),
-                        (w + 2 * pad, h + 2 * pad), interpolation=cv2.INTER_CUBIC)
+    blotch = cv2.resize(
+        rng.normal(0, 10, ((h + 2 * pad) // 16, (w + 2 * pad) // 16)).astype(np.float32),
+        (w + 2 * pad, h + 2 * pad),
+        interpolation=cv2.INTER_CUBIC,
+    )
     wall = np.clip(np.full((h + 2 * pad, w + 2 * pad, 3), (70, 50, 45), np.float32) + blotch[..., None], 0, 255)
 
     def board(price: str, notice: bool) -> np.ndarray:
@@ -94,13 +97,21 @@ def make_clip(path: Path, seconds: float, seed: int = 0, jitter: float = 2.0) ->
     for i in range(n):
         dx, dy = rng.uniform(-jitter, jitter, 2) if jitter else (0.0, 0.0)
         world = boards[("2.40" if i < half else "2.75", quarter <= i < three_q)]
-        img = cv2.warpAffine(world, np.array([[1, 0, -pad - dx], [0, 1, -pad - dy]], np.float32), (w, h),
-                             flags=cv2.INTER_LINEAR).astype(np.int16)
+        img = cv2.warpAffine(
+            world, np.array([[1, 0, -pad - dx], [0, 1, -pad - dy]], np.float32), (w, h), flags=cv2.INTER_LINEAR
+        ).astype(np.int16)
         img += rng.normal(0, 3, (h, w, 1)).astype(np.int16)  # sensor noise
         writer.write(np.clip(img, 0, 255).astype(np.uint8))
     writer.release()
-    return [Cue("CENTRAL STATION", 0), Cue("Platform 3 Northbound", 0), Cue("COFFEE", 0), Cue("2.40", 0),
-            Cue("KD 4821", 0), Cue("MIND THE GAP", quarter), Cue("2.75", half)]
+    return [
+        Cue("CENTRAL STATION", 0),
+        Cue("Platform 3 Northbound", 0),
+        Cue("COFFEE", 0),
+        Cue("2.40", 0),
+        Cue("KD 4821", 0),
+        Cue("MIND THE GAP", quarter),
+        Cue("2.75", half),
+    ]
 
 
 def _first_seen(reports: Iterable[tuple[float, str]], cues: list[Cue], clip_start: float) -> dict[str, float | None]:
@@ -127,11 +138,17 @@ def _measure(run: Callable[[], SideResult], cues: list[Cue]) -> dict[str, Any]:
     latency = _first_seen(reports, cues, clip_start)
     found = [v for v in latency.values() if v is not None]
     return {
-        "frames_processed": processed, "frames_dropped": dropped, "wall_s": round(wall, 3),
-        "processed_fps": round(processed / wall, 2), "cpu_s": round(cpu, 3),
-        "cpu_cores_used": round(cpu / wall, 2), "cpu_ms_per_processed_frame": round(cpu * 1000 / max(processed, 1), 1),
-        "latency_ms": latency, "latency_ms_max": max(found) if found else None,
-        "texts_missed": [t for t, v in latency.items() if v is None], **extra,
+        "frames_processed": processed,
+        "frames_dropped": dropped,
+        "wall_s": round(wall, 3),
+        "processed_fps": round(processed / wall, 2),
+        "cpu_s": round(cpu, 3),
+        "cpu_cores_used": round(cpu / wall, 2),
+        "cpu_ms_per_processed_frame": round(cpu * 1000 / max(processed, 1), 1),
+        "latency_ms": latency,
+        "latency_ms_max": max(found) if found else None,
+        "texts_missed": [t for t, v in latency.items() if v is None],
+        **extra,
     }
 
 
@@ -160,11 +177,15 @@ def stream_side(engine: OcrEngine, path: Path, lossless: bool) -> Callable[[], S
                 dropped = result.frames_dropped
                 starts.append(result.capture_time - result.sequence / FPS)
                 now = time.time()
-                reports += [(now, e.text) for e in result.events
-                            if e.type in (EventType.APPEARED, EventType.UPDATED)]
-        extra = {"frames_unchanged_no_model": skipped, "lines_recognized": lines_read,
-                 "detector_frames_equivalent": round(detected, 2), "events": events}
+                reports += [(now, e.text) for e in result.events if e.type in (EventType.APPEARED, EventType.UPDATED)]
+        extra = {
+            "frames_unchanged_no_model": skipped,
+            "lines_recognized": lines_read,
+            "detector_frames_equivalent": round(detected, 2),
+            "events": events,
+        }
         return processed, dropped, reports, min(starts) if starts else 0.0, extra
+
     return run
 
 
@@ -207,9 +228,14 @@ def full_ocr_side(engine: OcrEngine, path: Path, lossless: bool) -> Callable[[],
             flow.cancel()
             source.close()
             producer.join(10)
-        extra = {"frames_unchanged_no_model": 0, "lines_recognized": lines_read,
-                 "detector_frames_equivalent": processed, "events": {}}
+        extra = {
+            "frames_unchanged_no_model": 0,
+            "lines_recognized": lines_read,
+            "detector_frames_equivalent": processed,
+            "events": {},
+        }
         return processed, dropped, reports, min(starts) if starts else 0.0, extra
+
     return run
 
 
@@ -231,8 +257,9 @@ def _median(values: list[float]) -> float:
     return ordered[len(ordered) // 2] if ordered else 0.0
 
 
-def cameras_run(engine: OcrEngine, jpegs: list[bytes], cameras: int, fps: float, seconds: float,
-                workers: int = 1) -> dict:
+def cameras_run(
+    engine: OcrEngine, jpegs: list[bytes], cameras: int, fps: float, seconds: float, workers: int = 1
+) -> dict:
     """``cameras`` streams at ``fps`` for ``seconds``, sharing ``engine`` through one FrameScheduler that runs
     ``workers`` frames at a time (the server's ``inference_threads``)."""
     executor = ThreadPoolExecutor(workers, thread_name_prefix="ocr-infer")
@@ -260,13 +287,18 @@ def cameras_run(engine: OcrEngine, jpegs: list[bytes], cameras: int, fps: float,
                 errors += result.error is not None
                 ahead = max(ahead, result.frames_ahead)
         q = max(len(lags) // 4, 1)
-        growth = _median(lags[-q:]) - _median(lags[q:2 * q])
+        growth = _median(lags[-q:]) - _median(lags[q : 2 * q])
         period_ms = 1000 / fps
-        per_camera[k] = {"frames": len(lags), "errors": errors, "lag_ms_median": round(_median(lags), 1),
-                         "lag_ms_last_quarter": round(_median(lags[-q:]), 1),
-                         "lag_ms_max": round(max(lags, default=0.0), 1), "lag_growth_ms": round(growth, 1),
-                         "max_frames_ahead": ahead,
-                         "keeps_real_time": len(lags) == n and not errors and growth < 2 * period_ms}
+        per_camera[k] = {
+            "frames": len(lags),
+            "errors": errors,
+            "lag_ms_median": round(_median(lags), 1),
+            "lag_ms_last_quarter": round(_median(lags[-q:]), 1),
+            "lag_ms_max": round(max(lags, default=0.0), 1),
+            "lag_growth_ms": round(growth, 1),
+            "max_frames_ahead": ahead,
+            "keeps_real_time": len(lags) == n and not errors and growth < 2 * period_ms,
+        }
 
     cpu0, wall0 = time.process_time(), time.perf_counter()
     threads = [threading.Thread(target=camera, args=(k,), name=f"camera-{k}") for k in range(cameras)]
@@ -277,9 +309,17 @@ def cameras_run(engine: OcrEngine, jpegs: list[bytes], cameras: int, fps: float,
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     executor.shutdown(wait=True)
     frames = sum(c["frames"] for c in per_camera)
-    return {"cameras": cameras, "fps": fps, "workers": workers, "frames_per_camera": n, "wall_s": round(wall, 2),
-            "cpu_cores_used": round(cpu / wall, 2), "cpu_ms_per_frame": round(cpu * 1000 / max(frames, 1), 1),
-            "all_keep_real_time": all(c["keeps_real_time"] for c in per_camera), "per_camera": per_camera}
+    return {
+        "cameras": cameras,
+        "fps": fps,
+        "workers": workers,
+        "frames_per_camera": n,
+        "wall_s": round(wall, 2),
+        "cpu_cores_used": round(cpu / wall, 2),
+        "cpu_ms_per_frame": round(cpu * 1000 / max(frames, 1), 1),
+        "all_keep_real_time": all(c["keeps_real_time"] for c in per_camera),
+        "per_camera": per_camera,
+    }
 
 
 def cameras_main(args: argparse.Namespace, engine: OcrEngine) -> int:
@@ -294,16 +334,28 @@ def cameras_main(args: argparse.Namespace, engine: OcrEngine) -> int:
             runs.append(run)
             growth = max(c["lag_growth_ms"] for c in run["per_camera"])
             verdict = "real time" if run["all_keep_real_time"] else "BEHIND"
-            print(f"{cameras:3d} cameras at {fps:4.1f} fps: {verdict:9s} "
-                  f"lag at the end {max(c['lag_ms_last_quarter'] for c in run['per_camera']):8.1f} ms, "
-                  f"growth {growth:8.1f} ms, "
-                  f"cores {run['cpu_cores_used']:.2f}, cpu/frame {run['cpu_ms_per_frame']} ms", file=sys.stderr)
-    served = {f"at_{fps:g}_fps": max([r["cameras"] for r in runs if r["fps"] == fps and r["all_keep_real_time"]],
-                                     default=0) for fps in args.fps}
-    report = {"clip": {"width": SIZE[0], "height": SIZE[1], "jitter_px": args.jitter, "encoding": "jpeg q85"},
-              "engine": {"bundle": engine.provenance.bundle, "backend": engine.provenance.backend,
-                         "threads": engine.config.num_threads}, "cores": os.cpu_count(),
-              "cameras_served": served, "runs": runs}
+            print(
+                f"{cameras:3d} cameras at {fps:4.1f} fps: {verdict:9s} "
+                f"lag at the end {max(c['lag_ms_last_quarter'] for c in run['per_camera']):8.1f} ms, "
+                f"growth {growth:8.1f} ms, "
+                f"cores {run['cpu_cores_used']:.2f}, cpu/frame {run['cpu_ms_per_frame']} ms",
+                file=sys.stderr,
+            )
+    served = {
+        f"at_{fps:g}_fps": max([r["cameras"] for r in runs if r["fps"] == fps and r["all_keep_real_time"]], default=0)
+        for fps in args.fps
+    }
+    report = {
+        "clip": {"width": SIZE[0], "height": SIZE[1], "jitter_px": args.jitter, "encoding": "jpeg q85"},
+        "engine": {
+            "bundle": engine.provenance.bundle,
+            "backend": engine.provenance.backend,
+            "threads": engine.config.num_threads,
+        },
+        "cores": os.cpu_count(),
+        "cameras_served": served,
+        "runs": runs,
+    }
     print(f"720p cameras kept in real time (of those tried): {served}", file=sys.stderr)
     print(json.dumps(report, indent=2))
     if args.json:
@@ -312,19 +364,35 @@ def cameras_main(args: argparse.Namespace, engine: OcrEngine) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.stream_bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.stream_bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="clip length (30 fps)")
     parser.add_argument("--lossless", action="store_true", help="every frame, as fast as possible (capacity)")
     parser.add_argument("--jitter", type=float, default=2.0, help="camera shake, +- pixels per frame (0: tripod)")
     parser.add_argument("--no-capacity", action="store_true", help="skip the lossless run the camera count uses")
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--cameras", type=int, nargs="+", metavar="N",
-                        help="run N simultaneous cameras instead (each N given, with each --fps)")
-    parser.add_argument("--fps", type=float, nargs="+", default=[5.0, 15.0], metavar="F",
-                        help="--cameras: frames per second of each camera (default: 5 15)")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="--cameras: frames computed at once (the server's OCR_INFERENCE_THREADS, default 1)")
+    parser.add_argument(
+        "--cameras",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="run N simultaneous cameras instead (each N given, with each --fps)",
+    )
+    parser.add_argument(
+        "--fps",
+        type=float,
+        nargs="+",
+        default=[5.0, 15.0],
+        metavar="F",
+        help="--cameras: frames per second of each camera (default: 5 15)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="--cameras: frames computed at once (the server's OCR_INFERENCE_THREADS, default 1)",
+    )
     add_engine_arguments(parser)
     args = parser.parse_args(argv)
 
@@ -336,26 +404,47 @@ def main(argv: list[str] | None = None) -> int:
         clip = Path(folder) / "stream_bench.avi"
         cues = make_clip(clip, args.seconds, jitter=args.jitter)
         report: dict[str, Any] = {
-            "clip": {"width": SIZE[0], "height": SIZE[1], "fps": FPS, "frames": int(max(args.seconds * FPS, 8)),
-                     "mode": "lossless (ALL)" if args.lossless else "camera (paced, LATEST_ONLY)"},
-            "engine": {"bundle": engine.provenance.bundle, "backend": engine.provenance.backend,
-                       "device": engine.provenance.device, "threads": engine.config.num_threads},
+            "clip": {
+                "width": SIZE[0],
+                "height": SIZE[1],
+                "fps": FPS,
+                "frames": int(max(args.seconds * FPS, 8)),
+                "mode": "lossless (ALL)" if args.lossless else "camera (paced, LATEST_ONLY)",
+            },
+            "engine": {
+                "bundle": engine.provenance.bundle,
+                "backend": engine.provenance.backend,
+                "device": engine.provenance.device,
+                "threads": engine.config.num_threads,
+            },
             "stream": _measure(stream_side(engine, clip, args.lossless), cues),
             "full_ocr_every_frame": _measure(full_ocr_side(engine, clip, args.lossless), cues),
         }
         s, f = report["stream"], report["full_ocr_every_frame"]
         report["cpu_per_frame_ratio_full_over_stream"] = round(
-            f["cpu_ms_per_processed_frame"] / max(s["cpu_ms_per_processed_frame"], 1e-6), 2)
+            f["cpu_ms_per_processed_frame"] / max(s["cpu_ms_per_processed_frame"], 1e-6), 2
+        )
         if not args.no_capacity:
             capacity = _measure(stream_side(engine, clip, True), cues)
             per_frame_s = capacity["cpu_s"] / max(capacity["frames_processed"], 1)
             cores = os.cpu_count() or 1
             report["cameras_served_estimate"] = {
-                "cpu_ms_per_frame_lossless": round(per_frame_s * 1000, 1), "cores": cores,
-                **{f"at_{fps}_fps": int(cores / (per_frame_s * fps)) for fps in (5, 15)}}
+                "cpu_ms_per_frame_lossless": round(per_frame_s * 1000, 1),
+                "cores": cores,
+                **{f"at_{fps}_fps": int(cores / (per_frame_s * fps)) for fps in (5, 15)},
+            }
     print(f"{'':24s}{'stream':>12s}{'full OCR':>12s}", file=sys.stderr)
-    for key in ("frames_processed", "frames_unchanged_no_model", "lines_recognized", "frames_dropped", "processed_fps",
-                "cpu_s", "cpu_cores_used", "cpu_ms_per_processed_frame", "latency_ms_max"):
+    for key in (
+        "frames_processed",
+        "frames_unchanged_no_model",
+        "lines_recognized",
+        "frames_dropped",
+        "processed_fps",
+        "cpu_s",
+        "cpu_cores_used",
+        "cpu_ms_per_processed_frame",
+        "latency_ms_max",
+    ):
         print(f"{key:24s}{s[key]!s:>12s}{f[key]!s:>12s}", file=sys.stderr)
     print(f"cpu per frame, full OCR / stream: {report['cpu_per_frame_ratio_full_over_stream']}x", file=sys.stderr)
     if "cameras_served_estimate" in report:

@@ -8,8 +8,17 @@ from edge_runtime.config import EngineConfig
 from edge_runtime.errors import InvalidImageError, OcrError
 from edge_runtime.types import OcrResult, Provenance, RawImage, TextLine, Word
 
-__all__ = ["EngineConfig", "OcrEngine", "OcrResult", "RawImage", "TextLine", "Word", "Provenance", "OcrError",
-           "InvalidImageError"]
+__all__ = [
+    "EngineConfig",
+    "OcrEngine",
+    "OcrResult",
+    "RawImage",
+    "TextLine",
+    "Word",
+    "Provenance",
+    "OcrError",
+    "InvalidImageError",
+]
 
 
 def __getattr__(name: str):  # OcrEngine pulls numpy/cv2/backends: import it only when asked for

@@ -29,5 +29,11 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
 
 def engine_config(args: argparse.Namespace) -> EngineConfig:
     """The engine configuration of parsed engine flags, over ``OCR_*`` variables and built-in defaults."""
-    return from_env(EngineConfig, bundle=args.bundle, backend=args.backend, device=args.device,
-                    precision=args.precision, threads=args.threads)
+    return from_env(
+        EngineConfig,
+        bundle=args.bundle,
+        backend=args.backend,
+        device=args.device,
+        precision=args.precision,
+        threads=args.threads,
+    )

@@ -67,15 +67,21 @@ def resolve_stage(bundle: Bundle, backend: str, stage: str, precision: str) -> t
     moved = host_mismatch(record)
     if precision == "int8":
         if _int8_ok(entry) and int8_file is not None and int8_file.is_file():
-            return int8_file, "int8", "INT8: asked for (precision int8); within the accuracy budget" + (
-                f"; but {moved}" if moved else "")
+            return (
+                int8_file,
+                "int8",
+                "INT8: asked for (precision int8); within the accuracy budget" + (f"; but {moved}" if moved else ""),
+            )
         return bundle.path(stage), "fp32", f"FP32: INT8 not within the accuracy budget ({why or 'not gated'})"
     chosen = recorded_choice(entry)
     if chosen == "fp32":
         return bundle.path(stage), "fp32", f"FP32: {why or 'the gate chose FP32'}"
     if moved:
-        return bundle.path(stage), "fp32", (f"FP32: the gate chose {chosen.upper()}, but {moved}; "
-                                            "run python -m quantize to decide on this host")
+        return (
+            bundle.path(stage),
+            "fp32",
+            (f"FP32: the gate chose {chosen.upper()}, but {moved}; run python -m quantize to decide on this host"),
+        )
     if chosen == "bf16":
         if backend != "openvino":  # BF16 is OpenVINO's inference-precision hint; nothing else would honour it
             return bundle.path(stage), "fp32", f"FP32: the record asks for BF16, which {backend} does not run"

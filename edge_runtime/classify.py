@@ -15,6 +15,3 @@ def preprocess(crop: np.ndarray, height: int = 48, width: int = 192) -> np.ndarr
     blob = np.zeros((3, height, width), dtype=np.float32)
     blob[:, :, :w] = (resized.astype(np.float32) * np.float32(2 / 255.0) - 1.0).transpose(2, 0, 1)
     return blob
-
-
-

@@ -30,11 +30,17 @@ def _fail(exc: OcrError, prefix: str = "") -> None:
 
 
 def recognize_main(argv: list[str]) -> int:
-    parser = OneLineParser(prog="python -m edge_runtime recognize", description=__doc__,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(
+        prog="python -m edge_runtime recognize",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("images", nargs="+", type=Path)
-    parser.add_argument("--json", action="store_true",
-                        help="one JSON object per image: the proto3 JSON mapping of RecognizeResponse, plus 'image'")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per image: the proto3 JSON mapping of RecognizeResponse, plus 'image'",
+    )
     parser.add_argument("--draw", type=Path, metavar="DIR", help="write <name>.ocr.png with polygons into DIR")
     parser.add_argument("--skip-detection", action="store_true", help="treat each image as one text line")
     add_engine_arguments(parser)
@@ -56,8 +62,12 @@ def recognize_main(argv: list[str]) -> int:
             failures += 1
             _fail(exc, f"{path}: ")
             if args.json:
-                print(json.dumps({"image": str(path), "error": {"reason": exc.reason, "message": exc.message}},
-                                 ensure_ascii=False))
+                print(
+                    json.dumps(
+                        {"image": str(path), "error": {"reason": exc.reason, "message": exc.message}},
+                        ensure_ascii=False,
+                    )
+                )
             continue
         if args.json:
             from edge_runtime.messages import response_json
@@ -83,8 +93,10 @@ def recognize_main(argv: list[str]) -> int:
 def _help() -> str:
     width = max(map(len, COMMANDS))
     rows = "\n".join(f"  {name:<{width}}  {text}" for name, text in COMMANDS.items())
-    return (f"{USAGE}\n\nThe OCR runtime, in-process (no server needed).\n\ncommands:\n{rows}\n\n"
-            "`python -m edge_runtime COMMAND --help` shows a command's flags.")
+    return (
+        f"{USAGE}\n\nThe OCR runtime, in-process (no server needed).\n\ncommands:\n{rows}\n\n"
+        "`python -m edge_runtime COMMAND --help` shows a command's flags."
+    )
 
 
 def _stream_main(argv: list[str]) -> int:
@@ -101,8 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not argv or argv[0] not in commands:
         what = f"unknown command {argv[0]!r}" if argv else "no command given"
-        print(f"python -m edge_runtime: error: {what}; choose one of {', '.join(commands)} [USAGE_INVALID]",
-              file=sys.stderr)
+        print(
+            f"python -m edge_runtime: error: {what}; choose one of {', '.join(commands)} [USAGE_INVALID]",
+            file=sys.stderr,
+        )
         return 2
     try:
         return commands[argv[0]](argv[1:])

@@ -57,8 +57,7 @@ class EngineConfig:
         if self.rec_batch_size == 0:
             object.__setattr__(self, "rec_batch_size", 4 if self.device == "cpu" else 8)
         if self.threads < 0 or self.rec_batch_size < 1 or self.det_limit_side_len < 32 or self.rec_streams < 0:
-            raise ConfigurationError("threads, rec_streams and rec_batch_size must be >= 0, "
-                                     "det_limit_side_len >= 32")
+            raise ConfigurationError("threads, rec_streams and rec_batch_size must be >= 0, det_limit_side_len >= 32")
 
     @property
     def num_threads(self) -> int:

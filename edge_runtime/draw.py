@@ -16,7 +16,8 @@ def draw_result(image: np.ndarray, result: OcrResult, words: bool = True) -> np.
         cv2.polylines(canvas, [pts], True, (0, 170, 0), thickness + 1)
         if words:
             for word in line.words:
-                cv2.polylines(canvas, [np.round(np.array(word.polygon)).astype(np.int32)], True, (230, 90, 0),
-                              thickness)
+                cv2.polylines(
+                    canvas, [np.round(np.array(word.polygon)).astype(np.int32)], True, (230, 90, 0), thickness
+                )
         cv2.circle(canvas, tuple(int(v) for v in pts[0]), thickness + 2, (0, 0, 255), -1)  # where reading starts
     return canvas

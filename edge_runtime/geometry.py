@@ -27,8 +27,7 @@ def crop_quad(image: np.ndarray, quad: np.ndarray) -> tuple[np.ndarray, bool]:
     width, height = max(width, 1), max(height, 1)
     target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
     matrix = cv2.getPerspectiveTransform(quad, target)
-    crop = cv2.warpPerspective(image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE,
-                               flags=cv2.INTER_CUBIC)
+    crop = cv2.warpPerspective(image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
     if height >= 1.5 * width:
         return np.rot90(crop).copy(), True
     return crop, False

@@ -81,8 +81,9 @@ def decode_image(data: bytes, max_pixels: int = 40_000_000, min_side: int = 4) -
     return validate_array(bgr, max_pixels, min_side)
 
 
-def decode_raw(data: bytes, width: int, height: int, pixel_format: str, max_pixels: int = 40_000_000,
-               min_side: int = 4) -> np.ndarray:
+def decode_raw(
+    data: bytes, width: int, height: int, pixel_format: str, max_pixels: int = 40_000_000, min_side: int = 4
+) -> np.ndarray:
     """An unencoded camera buffer (row-major, no padding) -> BGR uint8."""
     pixel_format = pixel_format.upper()
     if pixel_format not in RAW_FORMATS:
@@ -102,8 +103,12 @@ def decode_raw(data: bytes, width: int, height: int, pixel_format: str, max_pixe
     if pixel_format == "NV12":
         return cv2.cvtColor(buf.reshape(height * 3 // 2, width), cv2.COLOR_YUV2BGR_NV12)
     arr = buf.reshape(height, width, channels[pixel_format]) if pixel_format != "GRAY8" else buf.reshape(height, width)
-    conversion = {"RGB8": cv2.COLOR_RGB2BGR, "GRAY8": cv2.COLOR_GRAY2BGR, "BGRA8": cv2.COLOR_BGRA2BGR,
-                  "RGBA8": cv2.COLOR_RGBA2BGR}
+    conversion = {
+        "RGB8": cv2.COLOR_RGB2BGR,
+        "GRAY8": cv2.COLOR_GRAY2BGR,
+        "BGRA8": cv2.COLOR_BGRA2BGR,
+        "RGBA8": cv2.COLOR_RGBA2BGR,
+    }
     return cv2.cvtColor(arr, conversion[pixel_format]) if pixel_format in conversion else arr.copy()
 
 

@@ -20,8 +20,15 @@ from edge_runtime.types import OcrResult, Point, Provenance, TextLine
 if TYPE_CHECKING:
     from edge_runtime.stream.types import TrackedLine
 
-__all__ = ["points", "line_message", "timings_message", "provenance_message", "recognize_response",
-           "response_json", "to_json"]
+__all__ = [
+    "points",
+    "line_message",
+    "timings_message",
+    "provenance_message",
+    "recognize_response",
+    "response_json",
+    "to_json",
+]
 
 
 def points(polygon: Iterable[Point]) -> list[ocr_pb2.Point]:
@@ -31,9 +38,13 @@ def points(polygon: Iterable[Point]) -> list[ocr_pb2.Point]:
 def line_message(line: TextLine | TrackedLine, track_id: int | None = None) -> ocr_pb2.TextLine:
     """A line of a result (or of a stream frame, with its ``track_id``) with its words."""
     return ocr_pb2.TextLine(
-        text=line.text, confidence=line.confidence, polygon=points(line.polygon), angle=line.angle,
+        text=line.text,
+        confidence=line.confidence,
+        polygon=points(line.polygon),
+        angle=line.angle,
         words=[ocr_pb2.Word(text=w.text, confidence=w.confidence, polygon=points(w.polygon)) for w in line.words],
-        track_id=track_id)
+        track_id=track_id,
+    )
 
 
 def timings_message(ms: dict[str, float]) -> ocr_pb2.StageTimings:
@@ -48,16 +59,21 @@ def provenance_message(p: Provenance) -> ocr_pb2.Provenance:
 def recognize_response(result: OcrResult) -> ocr_pb2.RecognizeResponse:
     """The RecognizeResponse the server sends for ``result``."""
     return ocr_pb2.RecognizeResponse(
-        lines=[line_message(line) for line in result.lines], text=result.text, image_width=result.width,
-        image_height=result.height, timings=timings_message(result.timings_ms),
-        provenance=provenance_message(result.provenance))
+        lines=[line_message(line) for line in result.lines],
+        text=result.text,
+        image_width=result.width,
+        image_height=result.height,
+        timings=timings_message(result.timings_ms),
+        provenance=provenance_message(result.provenance),
+    )
 
 
 def to_json(message: Message) -> dict[str, Any]:
     """The proto3 JSON mapping every command line prints: field names as in the .proto, fields without presence
     printed even when zero or empty, unset messages (``error``) left out."""
-    return json_format.MessageToDict(message, preserving_proto_field_name=True,
-                                     always_print_fields_with_no_presence=True)
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
 
 
 def response_json(result: OcrResult) -> dict[str, Any]:

@@ -98,8 +98,9 @@ class OcrEngine:
         self.config = config or EngineConfig()
         self.bundle = bundle or load_bundle(self.config.bundle)
         self.backend = resolve_backend(self.config.backend, self.config.device)
-        options = SessionOptions(self.config.device, self.config.num_threads, self.config.ov_precision_hint,
-                                 self.config.num_streams)
+        options = SessionOptions(
+            self.config.device, self.config.num_threads, self.config.ov_precision_hint, self.config.num_streams
+        )
         self.precision: dict[str, str] = {}
         self.precision_reasons: dict[str, str] = {}  # stage -> why that precision serves, in words
         self._sessions = {}
@@ -113,13 +114,20 @@ class OcrEngine:
             self.precision_reasons[stage] = why
         p = self.bundle.params
         self.det_params = detect.DetParams(
-            limit_side_len=self.config.det_limit_side_len, limit_type=self.config.det_limit_type,
-            max_side_len=self.config.det_max_side_len, mean=p.det_mean, std=p.det_std, thresh=p.det_thresh,
-            box_thresh=p.det_box_thresh, unclip_ratio=p.det_unclip_ratio, max_candidates=p.det_max_candidates,
+            limit_side_len=self.config.det_limit_side_len,
+            limit_type=self.config.det_limit_type,
+            max_side_len=self.config.det_max_side_len,
+            mean=p.det_mean,
+            std=p.det_std,
+            thresh=p.det_thresh,
+            box_thresh=p.det_box_thresh,
+            unclip_ratio=p.det_unclip_ratio,
+            max_candidates=p.det_max_candidates,
             use_dilation=p.det_use_dilation,
         )
-        self.rec_params = recognize.RecParams(height=p.rec_height, min_width=p.rec_min_width,
-                                              max_width=self.config.rec_max_width)
+        self.rec_params = recognize.RecParams(
+            height=p.rec_height, min_width=p.rec_min_width, max_width=self.config.rec_max_width
+        )
         characters = self.bundle.characters + ((" ",) if p.rec_use_space_char else ())
         self.characters = characters
         self.provenance = Provenance(self.bundle.id, self.backend, self.config.device, dict(self.precision))
@@ -130,8 +138,9 @@ class OcrEngine:
         """Any accepted input -> validated BGR uint8, or InvalidImageError."""
         c = self.config
         if isinstance(image, RawImage):
-            return imageio.decode_raw(image.data, image.width, image.height, image.pixel_format,
-                                      c.max_image_pixels, c.min_image_side)
+            return imageio.decode_raw(
+                image.data, image.width, image.height, image.pixel_format, c.max_image_pixels, c.min_image_side
+            )
         if isinstance(image, np.ndarray):
             return imageio.validate_array(image, c.max_image_pixels, c.min_image_side)
         if isinstance(image, (bytes, bytearray, memoryview)):
@@ -158,8 +167,9 @@ class OcrEngine:
         return [i for i, c in enumerate(crops) if c.doubtful]
 
     @staticmethod
-    def settle(crops: Sequence[LineCrop], readings: list[Reading], indices: Sequence[int],
-               second: Sequence[Reading]) -> list[Reading]:
+    def settle(
+        crops: Sequence[LineCrop], readings: list[Reading], indices: Sequence[int], second: Sequence[Reading]
+    ) -> list[Reading]:
         """Keep, for each doubtful crop, the more confident of its two readings (as turned, and turned back).
 
         The small angle classifier confidently turns some upright single words (``$100,000``, ``COFFEE``);
@@ -216,8 +226,10 @@ class OcrEngine:
         probs = np.zeros((len(crops), 2), np.float32)
         if self.config.use_angle_cls and crops:
             p, size = self.bundle.params, self.CLS_BATCH  # fixed input size: batching never changes an answer
-            blobs = [np.stack([classify.preprocess(c.image, p.cls_height, p.cls_width)
-                               for c in crops[start:start + size]]) for start in range(0, len(crops), size)]
+            blobs = [
+                np.stack([classify.preprocess(c.image, p.cls_height, p.cls_width) for c in crops[start : start + size]])
+                for start in range(0, len(crops), size)
+            ]
             probs = np.concatenate((yield [Run("cls", blob) for blob in blobs]))
         return orient_page(crops, probs, self.bundle.params.cls_thresh)
 
@@ -240,8 +252,11 @@ class OcrEngine:
         order = sorted(range(len(images)), key=lambda i: (prepared[i][0].shape[2], i))
         groups: list[list[int]] = []
         for i in order:
-            if groups and len(groups[-1]) < batch_size and \
-                    prepared[groups[-1][0]][0].shape[2] == prepared[i][0].shape[2]:
+            if (
+                groups
+                and len(groups[-1]) < batch_size
+                and prepared[groups[-1][0]][0].shape[2] == prepared[i][0].shape[2]
+            ):
                 groups[-1].append(i)
             else:
                 groups.append([i])
@@ -321,8 +336,14 @@ class OcrEngine:
         """Several images, their model runs batched together. Raises on the first bad image."""
         return self.drive_together([self.page_steps(image, skip_detection) for image in images])
 
-    def assemble(self, height: int, width: int, crops: Sequence[LineCrop], readings: Sequence[Reading],
-                 timings_ms: dict[str, float]) -> OcrResult:
+    def assemble(
+        self,
+        height: int,
+        width: int,
+        crops: Sequence[LineCrop],
+        readings: Sequence[Reading],
+        timings_ms: dict[str, float],
+    ) -> OcrResult:
         lines = []
         for crop, reading in zip(crops, readings, strict=True):
             if not reading.text.strip() or reading.confidence < self.config.text_score:
@@ -333,10 +354,10 @@ class OcrEngine:
                 (bx, by), (cx, cy) = _point_on(crop.frame, end)
                 words.append(Word(text, score, ((ax, ay), (bx, by), (cx, cy), (dx, dy))))
             polygon = tuple((float(x), float(y)) for x, y in crop.frame)
-            lines.append(TextLine(reading.text.strip(), reading.confidence, polygon, tuple(words),
-                                  angle=crop.direction))
-        return OcrResult(width, height, tuple(lines), {k: round(v, 3) for k, v in timings_ms.items()},
-                         self.provenance)
+            lines.append(
+                TextLine(reading.text.strip(), reading.confidence, polygon, tuple(words), angle=crop.direction)
+            )
+        return OcrResult(width, height, tuple(lines), {k: round(v, 3) for k, v in timings_ms.items()}, self.provenance)
 
     def warm_up(self) -> None:
         """Runs through every stage, on the wide lanes and on the streams, so the first real requests do not pay
@@ -345,7 +366,7 @@ class OcrEngine:
         page = np.full((256, 512, 3), 255, np.uint8)
         page[100:140, 40:460] = rng.integers(0, 255, (40, 420, 3), dtype=np.uint8)
         self.recognize(page)
-        drive(self.page_steps(page), lambda runs: self.answer([*runs, *runs])[:len(runs)])  # side by side
+        drive(self.page_steps(page), lambda runs: self.answer([*runs, *runs])[: len(runs)])  # side by side
         self._warm.set()
 
     @property
@@ -363,8 +384,9 @@ def drive(steps: Steps[Answer], answer: Callable[[list[Run]], list[np.ndarray]])
         return done.value
 
 
-def _advance(steps: Steps[Answer], outputs: list[np.ndarray] | None, k: int, asked: dict[int, list[Run]],
-             results: list) -> None:
+def _advance(
+    steps: Steps[Answer], outputs: list[np.ndarray] | None, k: int, asked: dict[int, list[Run]], results: list
+) -> None:
     try:
         asked[k] = next(steps) if outputs is None else steps.send(outputs)
     except StopIteration as done:
@@ -388,12 +410,13 @@ def _split(flat: list[tuple[int, Run]], outputs: list[np.ndarray]) -> dict[int, 
         key = (run.stage, run.blob.shape[1:])
         start = taken[key]
         taken[key] = start + len(run.blob)
-        split.setdefault(k, []).append(outputs[keys.index(key)][start:start + len(run.blob)])
+        split.setdefault(k, []).append(outputs[keys.index(key)][start : start + len(run.blob)])
     return split
 
 
-def orient_page(crops: list[LineCrop], probs: np.ndarray, thresh: float, decisive: float = 0.3,
-                min_voters: int = 3) -> list[LineCrop]:
+def orient_page(
+    crops: list[LineCrop], probs: np.ndarray, thresh: float, decisive: float = 0.3, min_voters: int = 3
+) -> list[LineCrop]:
     """Turn upside-down lines and put the page's lines in its own reading order.
 
     The angle classifier judges each line alone and is unsure on some short or sparse ones; a page turned

@@ -6,8 +6,13 @@ from __future__ import annotations
 
 __all__ = ["STAGE_FIELDS", "TIMING_FIELDS"]
 
-STAGE_FIELDS: dict[str, str] = {"queue": "queue_ms", "decode": "decode_ms", "det": "detection_ms",
-                                "cls": "classification_ms", "rec": "recognition_ms"}
+STAGE_FIELDS: dict[str, str] = {
+    "queue": "queue_ms",
+    "decode": "decode_ms",
+    "det": "detection_ms",
+    "cls": "classification_ms",
+    "rec": "recognition_ms",
+}
 """Stage (a key of ``OcrResult.timings_ms``) -> StageTimings field, in call order."""
 
 TIMING_FIELDS: dict[str, str] = {**STAGE_FIELDS, "total": "total_ms"}

@@ -8,8 +8,8 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import AsyncIterator, Callable, Sequence
 
 from clients.ocr_client.fleet_types import (
     DROP_REASONS,
@@ -28,8 +28,16 @@ from clients.ocr_client.fleet_types import (
 from fleet.errors import FleetRequestError, StoreUnavailableError
 from fleet.model import FleetStore
 
-__all__ = ["FleetCentral", "Limits", "validate_report", "validate_filter", "page_size_of", "cursor_of",
-           "DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE"]
+__all__ = [
+    "FleetCentral",
+    "Limits",
+    "validate_report",
+    "validate_filter",
+    "page_size_of",
+    "cursor_of",
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
+]
 
 log = logging.getLogger(__name__)
 DEFAULT_PAGE_SIZE = 100
@@ -58,8 +66,9 @@ def _check_id(value: str, what: str, reason: str) -> None:
         raise _bad(f"{what} must be 1 to {MAX_ID} characters (got {len(value)})", reason)
 
 
-def validate_report(device_id: str, events: Sequence[Event], gaps: Sequence[Gap], status: DeviceStatus | None,
-                    max_events: int) -> None:
+def validate_report(
+    device_id: str, events: Sequence[Event], gaps: Sequence[Gap], status: DeviceStatus | None, max_events: int
+) -> None:
     """Refuse a report that breaks the contract, before anything of it is stored."""
     if not device_id:
         raise _bad("the report names no device (device_id) and the call carries no identity", "DEVICE_ID_MISSING")
@@ -67,8 +76,9 @@ def validate_report(device_id: str, events: Sequence[Event], gaps: Sequence[Gap]
     if "\x00" in device_id:
         raise _bad("device_id must not contain NUL characters", "DEVICE_ID_INVALID")
     if len(events) + len(gaps) > max_events:
-        raise _bad(f"{len(events)} events and {len(gaps)} gaps in one report; the limit is {max_events}",
-                   "REPORT_TOO_LARGE")
+        raise _bad(
+            f"{len(events)} events and {len(gaps)} gaps in one report; the limit is {max_events}", "REPORT_TOO_LARGE"
+        )
     for i, e in enumerate(events):
         where = f"event {i} (stream {e.stream_id[:MAX_ID]!r}, sequence {e.sequence})"
         _check_id(e.stream_id, f"{where}: stream_id", "EVENT_INVALID")
@@ -80,8 +90,9 @@ def validate_report(device_id: str, events: Sequence[Event], gaps: Sequence[Gap]
             raise _bad(f"{where}: confidence must be within 0..1")
         if len(e.text) > MAX_TEXT or len(e.previous_text) > MAX_TEXT:
             raise _bad(f"{where}: text is longer than {MAX_TEXT} characters")
-        if "\x00" in "".join((e.stream_id, e.text, e.previous_text, e.bundle, e.backend, *e.precision.keys(),
-                               *e.precision.values())):
+        if "\x00" in "".join(
+            (e.stream_id, e.text, e.previous_text, e.bundle, e.backend, *e.precision.keys(), *e.precision.values())
+        ):
             raise _bad(f"{where}: texts must not contain NUL characters (PostgreSQL cannot store them)")
         if len(e.polygon) > MAX_POLYGON or not all(math.isfinite(c) for p in e.polygon for c in p):
             raise _bad(f"{where}: polygon must have at most {MAX_POLYGON} finite points")
@@ -166,8 +177,7 @@ class _GroupCommit:
     report, so one report's fault stays its own.
     """
 
-    def __init__(self, run: Callable, max_reports: int = 256, max_events: int = 10_000, concurrency: int = 2
-                 ) -> None:
+    def __init__(self, run: Callable, max_reports: int = 256, max_events: int = 10_000, concurrency: int = 2) -> None:
         self._run = run
         self.max_reports = max_reports
         self.max_events = max_events
@@ -228,8 +238,7 @@ class _GroupCommit:
             if len(group) == 1:
                 _settle(group[0][2], exc=exc)
                 return
-            log.warning("a group of %d reports failed (%s): committing them one by one", len(group),
-                        type(exc).__name__)
+            log.warning("a group of %d reports failed (%s): committing them one by one", len(group), type(exc).__name__)
             for item in group:
                 await self._ingest([item])
             return
@@ -255,9 +264,17 @@ class FleetCentral:
     ``observe(device, result, seconds, now)`` is called after each committed report (metrics).
     """
 
-    def __init__(self, open_store: Callable[[], FleetStore], *, limits: Limits | None = None, threads: int = 4,
-                 poll_s: float = 1.0, expire_every_s: float = 60.0, observe: IngestObserver | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        open_store: Callable[[], FleetStore],
+        *,
+        limits: Limits | None = None,
+        threads: int = 4,
+        poll_s: float = 1.0,
+        expire_every_s: float = 60.0,
+        observe: IngestObserver | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._open_store = open_store
         self.limits = limits or Limits()
         self.poll_s = poll_s
@@ -302,8 +319,9 @@ class FleetCentral:
             raise StoreUnavailableError(f"the fleet store is unavailable ({type(exc).__name__})") from None
 
     # ---- reports ----------------------------------------------------------------------------------------
-    def submit(self, device_id: str, events: Sequence[Event], gaps: Sequence[Gap] = (),
-               status: DeviceStatus | None = None) -> asyncio.Future:
+    def submit(
+        self, device_id: str, events: Sequence[Event], gaps: Sequence[Gap] = (), status: DeviceStatus | None = None
+    ) -> asyncio.Future:
         """Validate now (raising FleetRequestError before anything is queued), then queue the report for the next
         group commit (_GroupCommit); the returned future resolves with its IngestResult after the commit (its acks
         may be sent then). Reports of one device are judged in the order they were submitted, so a transport may
@@ -327,8 +345,9 @@ class FleetCentral:
         committed.add_done_callback(done)
         return asyncio.shield(committed)  # a cancelled caller does not undo a commit, nor its notification
 
-    async def report(self, device_id: str, events: Sequence[Event], gaps: Sequence[Gap] = (),
-                     status: DeviceStatus | None = None) -> IngestResult:
+    async def report(
+        self, device_id: str, events: Sequence[Event], gaps: Sequence[Gap] = (), status: DeviceStatus | None = None
+    ) -> IngestResult:
         """Validate, then commit one report (in a group with others that arrive meanwhile); returns after the
         commit."""
         return await self.submit(device_id, events, gaps, status)
@@ -337,8 +356,9 @@ class FleetCentral:
         return await self._run(lambda s: s.acks(device_id))
 
     # ---- questions ----------------------------------------------------------------------------------------
-    async def query(self, flt: EventFilter, page_size: int = 0, page_token: str = "",
-                    newest_first: bool = False) -> Page:
+    async def query(
+        self, flt: EventFilter, page_size: int = 0, page_token: str = "", newest_first: bool = False
+    ) -> Page:
         validate_filter(flt)
         size = page_size_of(page_size)
         return await self._paged(lambda s: s.query(flt, size, page_token, newest_first))
@@ -347,8 +367,9 @@ class FleetCentral:
         size = page_size_of(page_size)
         return await self._paged(lambda s: s.devices(size, page_token))
 
-    async def sightings(self, flt: EventFilter, window_s: float = 300.0, min_streams: int = 1, page_size: int = 0,
-                        page_token: str = "") -> Page:
+    async def sightings(
+        self, flt: EventFilter, window_s: float = 300.0, min_streams: int = 1, page_size: int = 0, page_token: str = ""
+    ) -> Page:
         validate_filter(flt)
         if not (window_s > 0 and math.isfinite(window_s)) or min_streams < 0:
             raise _bad("window must be positive and min_streams must not be negative", "FILTER_INVALID")
@@ -387,7 +408,7 @@ class FleetCentral:
                 continue
             try:
                 await asyncio.wait_for(woken.wait(), self.poll_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     # ---- retention ----------------------------------------------------------------------------------------

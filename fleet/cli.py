@@ -21,9 +21,10 @@ import signal
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence, TextIO
+from typing import Any, TextIO
 
 from clients.ocr_client.fleet_types import EVENT_TYPES, TEXT_MATCHES, EventFilter
 from fleet.duration import parse_duration
@@ -60,17 +61,18 @@ def parse_time(text: str, now: float) -> float:
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ValueError(f"{text!r} is neither a duration back from now (90s, 5m, 1h, 30d) nor an ISO time "
-                         "(2026-12-05T08:00:00Z)") from None
+        raise ValueError(
+            f"{text!r} is neither a duration back from now (90s, 5m, 1h, 30d) nor an ISO time (2026-12-05T08:00:00Z)"
+        ) from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 
 def _utc(seconds: float | None, short: bool = False) -> str:
     if seconds is None or not math.isfinite(seconds) or seconds <= 0:
         return "-"
-    moment = datetime.fromtimestamp(seconds, timezone.utc)
+    moment = datetime.fromtimestamp(seconds, UTC)
     return moment.strftime("%H:%M:%S" if short else "%Y-%m-%d %H:%M:%S")
 
 
@@ -91,17 +93,32 @@ def _filter(args: argparse.Namespace) -> EventFilter:
                 times[flag] = parse_time(value, now)
             except ValueError as exc:
                 raise UsageError(f"--{flag}: {exc}", "TIME_INVALID") from None
-    return EventFilter(device_id=args.device or "", stream_id=args.stream or "", start_time=times.get("since"),
-                       end_time=times.get("until"), types=tuple(args.type or ()), text=args.text or "",
-                       text_match=args.match, min_confidence=args.min_confidence)
+    return EventFilter(
+        device_id=args.device or "",
+        stream_id=args.stream or "",
+        start_time=times.get("since"),
+        end_time=times.get("until"),
+        types=tuple(args.type or ()),
+        text=args.text or "",
+        text_match=args.match,
+        min_confidence=args.min_confidence,
+    )
 
 
 def _client(args: argparse.Namespace):
     from clients.ocr_client.fleet import FleetClient
 
     try:
-        return FleetClient(args.target, timeout=args.timeout, ca=args.ca, cert=args.cert, key=args.key,
-                           token=args.token or None, tls=args.tls, server_name=args.server_name)
+        return FleetClient(
+            args.target,
+            timeout=args.timeout,
+            ca=args.ca,
+            cert=args.cert,
+            key=args.key,
+            token=args.token or None,
+            tls=args.tls,
+            server_name=args.server_name,
+        )
     except OSError as exc:
         raise UsageError(f"{exc.strerror or exc}: {exc.filename}", "CREDENTIALS_UNREADABLE") from None
     except ValueError as exc:
@@ -129,8 +146,9 @@ def _pages(fetch: Callable[[int, str], Any], limit: int, page_size: int) -> Iter
 def _json(message: Any, **extra: Any) -> str:
     from google.protobuf import json_format
 
-    body = json_format.MessageToDict(message, preserving_proto_field_name=True,
-                                     always_print_fields_with_no_presence=True)
+    body = json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
     return json.dumps({**extra, **body}, ensure_ascii=False)
 
 
@@ -141,8 +159,9 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]], out: TextIO, ri
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
 
     if any(header):
         print(line(header), file=out)
@@ -157,8 +176,16 @@ EVENT_RIGHT = (3, 6, 7)
 
 def _event_row(stored) -> list[str]:
     e = stored.event
-    return [_utc(e.capture_time), stored.device_id, e.stream_id, str(e.sequence), e.type, e.text,
-            f"{e.confidence:.2f}", str(e.track_id)]
+    return [
+        _utc(e.capture_time),
+        stored.device_id,
+        e.stream_id,
+        str(e.sequence),
+        e.type,
+        e.text,
+        f"{e.confidence:.2f}",
+        str(e.track_id),
+    ]
 
 
 def _drops(drops: dict[str, int]) -> str:
@@ -176,9 +203,13 @@ def cmd_query(args: argparse.Namespace, out: TextIO) -> int:
 
     flt = _filter(args)
     with _client(args) as client:
-        events = _pages(lambda size, token: client.query_events(flt, page_size=size, page_token=token,
-                                                                newest_first=args.newest_first),
-                        args.limit, args.page_size)
+        events = _pages(
+            lambda size, token: client.query_events(
+                flt, page_size=size, page_token=token, newest_first=args.newest_first
+            ),
+            args.limit,
+            args.page_size,
+        )
         if args.format == "json":
             for stored in events:
                 print(_json(stored_event_message(stored)), file=out)
@@ -191,18 +222,44 @@ def cmd_devices(args: argparse.Namespace, out: TextIO) -> int:
     from clients.ocr_client.fleet_convert import device_message
 
     with _client(args) as client:
-        devices = _pages(lambda size, token: client.list_devices(page_size=size, page_token=token),
-                         args.limit, args.page_size)
+        devices = _pages(
+            lambda size, token: client.list_devices(page_size=size, page_token=token), args.limit, args.page_size
+        )
         if args.format == "json":
             for device in devices:
                 print(_json(device_message(device)), file=out)
         else:
-            _table(("DEVICE", "LAST SEEN (UTC)", "STREAMS", "EVENTS", "BACKLOG", "DROPPED", "BUNDLE", "BACKEND",
-                    "PRECISION", "VERSION"),
-                   ([d.device_id, _utc(d.last_seen), str(len(d.streams)), str(d.events),
-                     str(d.status.backlog_events), _drops(dict(d.status.drops)), d.status.bundle or "-",
-                     d.status.backend or "-", _precision(dict(d.status.precision)) or "-",
-                     d.status.software_version or "-"] for d in devices), out, (2, 3, 4))
+            _table(
+                (
+                    "DEVICE",
+                    "LAST SEEN (UTC)",
+                    "STREAMS",
+                    "EVENTS",
+                    "BACKLOG",
+                    "DROPPED",
+                    "BUNDLE",
+                    "BACKEND",
+                    "PRECISION",
+                    "VERSION",
+                ),
+                (
+                    [
+                        d.device_id,
+                        _utc(d.last_seen),
+                        str(len(d.streams)),
+                        str(d.events),
+                        str(d.status.backlog_events),
+                        _drops(dict(d.status.drops)),
+                        d.status.bundle or "-",
+                        d.status.backend or "-",
+                        _precision(dict(d.status.precision)) or "-",
+                        d.status.software_version or "-",
+                    ]
+                    for d in devices
+                ),
+                out,
+                (2, 3, 4),
+            )
     return 0
 
 
@@ -215,22 +272,38 @@ def cmd_sightings(args: argparse.Namespace, out: TextIO) -> int:
     except ValueError as exc:
         raise UsageError(f"--window: {exc}", "TIME_INVALID") from None
     with _client(args) as client:
-        sightings = _pages(lambda size, token: client.list_sightings(
-            flt, window_s=window_s, min_streams=args.min_streams, page_size=size, page_token=token),
-            args.limit, args.page_size)
+        sightings = _pages(
+            lambda size, token: client.list_sightings(
+                flt, window_s=window_s, min_streams=args.min_streams, page_size=size, page_token=token
+            ),
+            args.limit,
+            args.page_size,
+        )
         if args.format == "json":
             for sighting in sightings:
                 print(_json(sighting_message(sighting)), file=out)
         else:
+
             def rows():
                 for s in sightings:
                     for i, p in enumerate(s.places):
-                        yield [s.normalized_text if i == 0 else "", str(len(s.places)) if i == 0 else "",
-                               p.device_id, p.stream_id, _span(p.first_seen, p.last_seen), str(p.events), p.text,
-                               f"{p.confidence:.2f}"]
+                        yield [
+                            s.normalized_text if i == 0 else "",
+                            str(len(s.places)) if i == 0 else "",
+                            p.device_id,
+                            p.stream_id,
+                            _span(p.first_seen, p.last_seen),
+                            str(p.events),
+                            p.text,
+                            f"{p.confidence:.2f}",
+                        ]
 
-            _table(("TEXT", "STREAMS", "DEVICE", "STREAM", "SEEN (UTC)", "EVENTS", "READ AS", "CONF"), rows(), out,
-                   (1, 5, 7))
+            _table(
+                ("TEXT", "STREAMS", "DEVICE", "STREAM", "SEEN (UTC)", "EVENTS", "READ AS", "CONF"),
+                rows(),
+                out,
+                (1, 5, 7),
+            )
     return 0
 
 
@@ -261,8 +334,9 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
             timer.start()
 
         def line(cells: Sequence[str]) -> str:  # fixed widths: rows are printed as they come
-            return "  ".join(c.rjust(w) if i in EVENT_RIGHT else c.ljust(w)
-                             for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+            return "  ".join(
+                c.rjust(w) if i in EVENT_RIGHT else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+            ).rstrip()
 
         if args.format == "table":
             print(line(header), file=out, flush=True)
@@ -311,13 +385,22 @@ def cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
         print(_json(stats_message(stats)), file=out)
         return 0
     retention = "forever" if not stats.retention_s else f"{stats.retention_s / 86400:g} d"
-    _table(("", ""), [
-        ["store", stats.store], ["devices", str(stats.devices)], ["streams", str(stats.streams)],
-        ["events", str(stats.events)], ["events, last hour", str(stats.events_last_hour)],
-        *([f"  {t}", str(n)] for t, n in sorted(stats.events_by_type.items())),
-        ["dropped on devices", _drops(dict(stats.drops))],
-        ["oldest capture (UTC)", _utc(stats.oldest_capture_time)],
-        ["newest capture (UTC)", _utc(stats.newest_capture_time)], ["retention", retention]], out)
+    _table(
+        ("", ""),
+        [
+            ["store", stats.store],
+            ["devices", str(stats.devices)],
+            ["streams", str(stats.streams)],
+            ["events", str(stats.events)],
+            ["events, last hour", str(stats.events_last_hour)],
+            *([f"  {t}", str(n)] for t, n in sorted(stats.events_by_type.items())),
+            ["dropped on devices", _drops(dict(stats.drops))],
+            ["oldest capture (UTC)", _utc(stats.oldest_capture_time)],
+            ["newest capture (UTC)", _utc(stats.newest_capture_time)],
+            ["retention", retention],
+        ],
+        out,
+    )
     return 0
 
 
@@ -325,15 +408,19 @@ def cmd_delete(args: argparse.Namespace, out: TextIO) -> int:
     from clients.ocr_client.fleet_convert import delete_response
 
     if not args.yes:
-        raise UsageError(f"deleting erases everything device {args.device_id!r} reported; add --yes to confirm",
-                         "CONFIRMATION_REQUIRED")
+        raise UsageError(
+            f"deleting erases everything device {args.device_id!r} reported; add --yes to confirm",
+            "CONFIRMATION_REQUIRED",
+        )
     with _client(args) as client:
         result = client.delete_device_data(args.device_id)
     if args.format == "json":
         print(_json(delete_response(result), device_id=args.device_id), file=out)
     elif result.device_existed:
-        print(f"deleted device {args.device_id}: {result.deleted_events} events, {result.deleted_streams} streams",
-              file=out)
+        print(
+            f"deleted device {args.device_id}: {result.deleted_events} events, {result.deleted_streams} streams",
+            file=out,
+        )
     else:
         print(f"device {args.device_id} is not known to the central: nothing to delete", file=out)
     return 0
@@ -360,25 +447,35 @@ def _connection(parser: argparse.ArgumentParser) -> None:
     s = argparse.SUPPRESS
     parser.add_argument("--target", default=s, help="the central's address (OCR_TARGET, default localhost:50051)")
     parser.add_argument("--timeout", type=float, default=s, help="deadline of each call in seconds (default 30)")
-    parser.add_argument("--ca", type=Path, default=s,
-                        help="PEM CA that signed the central's certificate: turns TLS on (OCR_CA)")
+    parser.add_argument(
+        "--ca", type=Path, default=s, help="PEM CA that signed the central's certificate: turns TLS on (OCR_CA)"
+    )
     parser.add_argument("--tls", action="store_true", default=s, help="TLS with the system's CA roots")
     parser.add_argument("--cert", type=Path, default=s, help="PEM client certificate for mutual TLS (OCR_CERT)")
     parser.add_argument("--key", type=Path, default=s, help="PEM key of --cert (OCR_KEY)")
     parser.add_argument("--token", default=s, help="bearer token (prefer OCR_TOKEN: a flag shows in the process list)")
     parser.add_argument("--server-name", default=s, help="name to check the central's certificate against")
-    parser.add_argument("--format", choices=("table", "json"), default=s,
-                        help="table (default on a terminal) or JSON lines (default otherwise)")
+    parser.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default=s,
+        help="table (default on a terminal) or JSON lines (default otherwise)",
+    )
 
 
 def _defaults(args: argparse.Namespace, out: TextIO) -> None:
     env = os.environ.get
-    for name, value in (("target", env("OCR_TARGET", "localhost:50051")), ("timeout", 30.0),
-                        ("ca", Path(env("OCR_CA")) if env("OCR_CA") else None), ("tls", False),
-                        ("cert", Path(env("OCR_CERT")) if env("OCR_CERT") else None),
-                        ("key", Path(env("OCR_KEY")) if env("OCR_KEY") else None),
-                        ("token", env("OCR_TOKEN") or None), ("server_name", None),
-                        ("format", "table" if out.isatty() else "json")):
+    for name, value in (
+        ("target", env("OCR_TARGET", "localhost:50051")),
+        ("timeout", 30.0),
+        ("ca", Path(env("OCR_CA")) if env("OCR_CA") else None),
+        ("tls", False),
+        ("cert", Path(env("OCR_CERT")) if env("OCR_CERT") else None),
+        ("key", Path(env("OCR_KEY")) if env("OCR_KEY") else None),
+        ("token", env("OCR_TOKEN") or None),
+        ("server_name", None),
+        ("format", "table" if out.isatty() else "json"),
+    ):
         if not hasattr(args, name):
             setattr(args, name, value)
 
@@ -389,23 +486,41 @@ def _filters(p: argparse.ArgumentParser, listing: bool = True) -> None:
     g.add_argument("--stream", help="only this stream (camera)")
     g.add_argument("--since", metavar="TIME", help="captured at or after: a duration back (1h, 30m) or an ISO time")
     g.add_argument("--until", metavar="TIME", help="captured before: a duration back or an ISO time")
-    g.add_argument("--type", action="append", type=str.upper, choices=EVENT_TYPES, metavar="TYPE",
-                   help=f"only this event type ({', '.join(EVENT_TYPES)}); repeat for several")
+    g.add_argument(
+        "--type",
+        action="append",
+        type=str.upper,
+        choices=EVENT_TYPES,
+        metavar="TYPE",
+        help=f"only this event type ({', '.join(EVENT_TYPES)}); repeat for several",
+    )
     g.add_argument("--text", help="only this text, compared normalized (upper case, letters and digits)")
-    g.add_argument("--match", type=str.upper, choices=TEXT_MATCHES, default="CONTAINS", metavar="HOW",
-                   help="how --text compares: contains (default: --text KX71 finds KX71ABC), prefix or exact")
+    g.add_argument(
+        "--match",
+        type=str.upper,
+        choices=TEXT_MATCHES,
+        default="CONTAINS",
+        metavar="HOW",
+        help="how --text compares: contains (default: --text KX71 finds KX71ABC), prefix or exact",
+    )
     g.add_argument("--min-confidence", type=float, default=0.0, metavar="C", help="only confidence >= C (0..1)")
     if listing:
         p.add_argument("--limit", type=_count, default=100, metavar="N", help="show at most N (default 100; 0: all)")
-        p.add_argument("--page-size", type=int, default=0, metavar="N",
-                       help=f"items per call (default: --limit, at most {MAX_PAGE_SIZE})")
+        p.add_argument(
+            "--page-size",
+            type=int,
+            default=0,
+            metavar="N",
+            help=f"items per call (default: --limit, at most {MAX_PAGE_SIZE})",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m fleet", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     _connection(parser)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}",
-                                parser_class=_Parser)
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}", parser_class=_Parser
+    )
 
     def command(name: str, help: str, run: Callable) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
@@ -419,11 +534,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("devices", "devices that have reported: last seen, streams, backlog, drops, models", cmd_devices)
     p.add_argument("--limit", type=_count, default=0, metavar="N", help="show at most N (default 0: all)")
     p.add_argument("--page-size", type=int, default=0, metavar="N", help="devices per call")
-    p = command("sightings", "one text seen across streams within a window, collapsed into one sighting",
-                cmd_sightings)
+    p = command("sightings", "one text seen across streams within a window, collapsed into one sighting", cmd_sightings)
     _filters(p)
-    p.add_argument("--window", default="5m", metavar="DURATION",
-                   help="events of one text at most this far apart are one sighting (default 5m)")
+    p.add_argument(
+        "--window",
+        default="5m",
+        metavar="DURATION",
+        help="events of one text at most this far apart are one sighting (default 5m)",
+    )
     p.add_argument("--min-streams", type=int, default=1, metavar="N", help="only sightings seen by N streams or more")
     p = command("watch", "tail events as the central commits them (resumable with --cursor)", cmd_watch)
     _filters(p, listing=False)

@@ -7,7 +7,8 @@ The types that travel in messages (``Event``, ``EventFilter``, ...) are the clie
 from __future__ import annotations
 
 import unicodedata
-from typing import TYPE_CHECKING, Protocol, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from clients.ocr_client.fleet_types import (
@@ -39,16 +40,18 @@ class FleetStore(Protocol):
     kind: str  # "sqlite" or "postgresql"
     retention_s: float
 
-    def ingest(self, device_id: str, events: Sequence[Event], gaps: Sequence[Gap],
-               status: DeviceStatus | None, now: float) -> IngestResult:
+    def ingest(
+        self, device_id: str, events: Sequence[Event], gaps: Sequence[Gap], status: DeviceStatus | None, now: float
+    ) -> IngestResult:
         """Commit a report in one transaction: store each event whose sequence is its stream's high-water mark
         + 1 (gaps advance the mark over declared drops), count lower ones as duplicates and higher ones as out
         of order (not stored); update the device's status and last_seen. Idempotent on (device, stream,
         sequence). Returns the marks of the report's streams (of all the device's streams when it has no events
         and no gaps)."""
 
-    def ingest_many(self, reports: Sequence[tuple[str, Sequence[Event], Sequence[Gap], DeviceStatus | None]],
-                    now: float) -> list[IngestResult]:
+    def ingest_many(
+        self, reports: Sequence[tuple[str, Sequence[Event], Sequence[Gap], DeviceStatus | None]], now: float
+    ) -> list[IngestResult]:
         """``ingest`` for each (device_id, events, gaps, status), in one transaction (one commit for all)."""
 
     def acks(self, device_id: str) -> dict[str, int]: ...
@@ -65,8 +68,9 @@ class FleetStore(Protocol):
 
     def stats(self, now: float) -> FleetStats: ...
 
-    def sightings(self, flt: EventFilter, window_s: float, min_streams: int, page_size: int,
-                  page_token: str = "") -> Page: ...
+    def sightings(
+        self, flt: EventFilter, window_s: float, min_streams: int, page_size: int, page_token: str = ""
+    ) -> Page: ...
 
     def delete_device(self, device_id: str) -> DeleteResult: ...
 
@@ -74,4 +78,3 @@ class FleetStore(Protocol):
         """Delete events captured before now - retention_s (none when retention_s is 0); returns how many."""
 
     def close(self) -> None: ...
-

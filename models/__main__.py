@@ -22,8 +22,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m models", description=__doc__,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="python -m models", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="{fetch,list}")
     p_fetch = sub.add_parser("fetch", help="download, verify and install bundles")
     p_fetch.add_argument("bundles", nargs="*", help=f"bundle ids (default: {default_bundle_id()})")
@@ -72,10 +71,15 @@ def _decisions(bundle_id: str) -> list[str]:
             continue
         entries = {s: record.get("stages", {}).get(s, {}) for s in ("det", "rec")}
         chosen = {s: recorded_choice(entry).upper() for s, entry in entries.items()}
-        lines.append(f"{backend}: " + ", ".join(f"{s} {p}" for s, p in chosen.items())
-                     + f" (decided {record.get('created_utc', '?')} on {record.get('gate', {}).get('cpu', '?')})")
-        lines += [f"  {s}: {chosen[s]}: {entry.get('reason') or entry.get('verdict') or 'the gate chose it'}"
-                  for s, entry in entries.items()]
+        lines.append(
+            f"{backend}: "
+            + ", ".join(f"{s} {p}" for s, p in chosen.items())
+            + f" (decided {record.get('created_utc', '?')} on {record.get('gate', {}).get('cpu', '?')})"
+        )
+        lines += [
+            f"  {s}: {chosen[s]}: {entry.get('reason') or entry.get('verdict') or 'the gate chose it'}"
+            for s, entry in entries.items()
+        ]
     return lines
 
 

@@ -57,7 +57,7 @@ class BundleParams:
     rec_use_space_char: bool
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> "BundleParams":
+    def from_dict(cls, raw: dict[str, Any]) -> BundleParams:
         known = {f.name for f in fields(cls)}
         unknown = set(raw) - known
         if unknown:
@@ -86,9 +86,7 @@ class Bundle:
 def bundle_spec(bundle_id: str) -> dict[str, Any]:
     bundles = manifest()["bundles"]
     if bundle_id not in bundles:
-        raise ModelError(
-            f"unknown bundle {bundle_id!r}; known bundles: {', '.join(sorted(bundles))}", "BUNDLE_UNKNOWN"
-        )
+        raise ModelError(f"unknown bundle {bundle_id!r}; known bundles: {', '.join(sorted(bundles))}", "BUNDLE_UNKNOWN")
     return bundles[bundle_id]
 
 

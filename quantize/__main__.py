@@ -18,22 +18,38 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m quantize", description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", default=None, help="bundle id (default: the manifest's default bundle)")
     parser.add_argument("--backend", default="all", choices=(*BACKENDS, "all"))
-    parser.add_argument("--calib", type=Path, default=None,
-                        help="folder of calibration images (default: a fixed subset of the labelled sets)")
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="labelled sets for calibration and the gate (default: the project's own rendered sets; "
-                             "any other folder must hold the sets named in quantize.calibration)")
+    parser.add_argument(
+        "--calib",
+        type=Path,
+        default=None,
+        help="folder of calibration images (default: a fixed subset of the labelled sets)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="labelled sets for calibration and the gate (default: the project's own rendered sets; "
+        "any other folder must hold the sets named in quantize.calibration)",
+    )
     parser.add_argument("--det-pages", type=int, default=d.det_pages, help="pages that calibrate the detector")
     parser.add_argument("--rec-crops", type=int, default=d.rec_crops, help="line crops that calibrate the recognizer")
-    parser.add_argument("--max-loss", type=float, default=d.max_loss_pt,
-                        help="gate: largest significant loss (points) of any set's headline figure a served "
-                             "candidate may cost")
-    parser.add_argument("--speed-repeat", type=int, default=d.speed_repeat,
-                        help="gate: interleaved timing rounds per stage")
+    parser.add_argument(
+        "--max-loss",
+        type=float,
+        default=d.max_loss_pt,
+        help="gate: largest significant loss (points) of any set's headline figure a served candidate may cost",
+    )
+    parser.add_argument(
+        "--speed-repeat", type=int, default=d.speed_repeat, help="gate: interleaved timing rounds per stage"
+    )
     parser.add_argument("--no-gate", action="store_true", help="build only; decide nothing (FP32 serves)")
     parser.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="write <OUT>/<backend>/ instead of the bundle's int8/ folder (nothing is served from it)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write <OUT>/<backend>/ instead of the bundle's int8/ folder (nothing is served from it)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -61,17 +77,32 @@ def _run(args: argparse.Namespace) -> int:
 
     data_dir = args.data_dir or calibration.default_data_dir()
     images = calibration.folder_images(args.calib) if args.calib else None
-    settings = Settings(det_pages=args.det_pages, rec_crops=args.rec_crops, max_loss_pt=args.max_loss,
-                        speed_repeat=args.speed_repeat, gate=not args.no_gate)
+    settings = Settings(
+        det_pages=args.det_pages,
+        rec_crops=args.rec_crops,
+        max_loss_pt=args.max_loss,
+        speed_repeat=args.speed_repeat,
+        gate=not args.no_gate,
+    )
     backends = BACKENDS if args.backend == "all" else (args.backend,)
     with tqdm(total=0, unit="step", disable=args.quiet, file=sys.stderr, dynamic_ncols=True, delay=1.0) as bar:
-        results = build(args.bundle, backends, images, data_dir, settings, force=args.force, out_root=args.out,
-                        log=bar.write, progress=bar)
+        results = build(
+            args.bundle,
+            backends,
+            images,
+            data_dir,
+            settings,
+            force=args.force,
+            out_root=args.out,
+            log=bar.write,
+            progress=bar,
+        )
     for result in results:
         rec = result.record
         state = "reused" if result.reused else "built"
-        stages = "; ".join(f"{s} {v.get('serve', 'fp32').upper()}: {v.get('reason', '')}"
-                           for s, v in rec.get("stages", {}).items())
+        stages = "; ".join(
+            f"{s} {v.get('serve', 'fp32').upper()}: {v.get('reason', '')}" for s, v in rec.get("stages", {}).items()
+        )
         print(f"{rec['bundle']} {result.backend}: {state}; {stages} ({result.directory})")
     return 0
 

@@ -66,13 +66,21 @@ def _gate_hash(data_dir: Path, sets: Sequence[tuple[str, int]]) -> str:
     return calibration.images_hash([p for name, limit in sets for p in calibration.gate_paths(data_dir, name, limit)])
 
 
-def _inputs(bundle: Bundle, backend: str, images: ImageSet, images_sha: str, gate_sha: str,
-            settings: Settings) -> dict[str, Any]:
-    return {"bundle": bundle.id, "bundle_sha256": record.bundle_hashes(bundle), "backend": backend,
-            "cpu_features": cpu_features(),  # another kind of CPU runs other INT8 kernels: it is gated anew
-            "calibration_images_sha256": images_sha, "gate_images_sha256": gate_sha,
-            "tools": record.tool_versions(), "code_sha256": record.code_hash(),
-            "settings": dataclasses.asdict(settings), "engine": _engine_params()}
+def _inputs(
+    bundle: Bundle, backend: str, images: ImageSet, images_sha: str, gate_sha: str, settings: Settings
+) -> dict[str, Any]:
+    return {
+        "bundle": bundle.id,
+        "bundle_sha256": record.bundle_hashes(bundle),
+        "backend": backend,
+        "cpu_features": cpu_features(),  # another kind of CPU runs other INT8 kernels: it is gated anew
+        "calibration_images_sha256": images_sha,
+        "gate_images_sha256": gate_sha,
+        "tools": record.tool_versions(),
+        "code_sha256": record.code_hash(),
+        "settings": dataclasses.asdict(settings),
+        "engine": _engine_params(),
+    }
 
 
 def _quantize(backend: str, bundle: Bundle, stage: str, samples: Sequence, out: Path) -> list[Path]:
@@ -111,10 +119,17 @@ def _exclusive(lock_path: Path, log: Callable[[str], None]) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def build(bundle_id: str | None = None, backends: Sequence[str] = BACKENDS, images: ImageSet | None = None,
-          data_dir: Path | None = None, settings: Settings = Settings(), force: bool = False,
-          out_root: Path | None = None, log: Callable[[str], None] = print,
-          progress: Any = None) -> list[BackendResult]:
+def build(
+    bundle_id: str | None = None,
+    backends: Sequence[str] = BACKENDS,
+    images: ImageSet | None = None,
+    data_dir: Path | None = None,
+    settings: Settings = Settings(),
+    force: bool = False,
+    out_root: Path | None = None,
+    log: Callable[[str], None] = print,
+    progress: Any = None,
+) -> list[BackendResult]:
     """Build (or reuse) INT8 artifacts of ``bundle_id`` for each backend and gate them.
 
     ``out_root``: write ``<out_root>/<backend>/`` instead of the bundle's ``int8/`` (tests, determinism
@@ -126,20 +141,38 @@ def build(bundle_id: str | None = None, backends: Sequence[str] = BACKENDS, imag
         return _build(bundle, backends, images, data_dir, settings, force, out_root, log, progress)
 
 
-def _build(bundle: Bundle, backends: Sequence[str], images: ImageSet | None, data_dir: Path | None,
-           settings: Settings, force: bool, out_root: Path | None, log: Callable[[str], None],
-           progress: Any) -> list[BackendResult]:
+def _build(
+    bundle: Bundle,
+    backends: Sequence[str],
+    images: ImageSet | None,
+    data_dir: Path | None,
+    settings: Settings,
+    force: bool,
+    out_root: Path | None,
+    log: Callable[[str], None],
+    progress: Any,
+) -> list[BackendResult]:
     started, cpu_started = time.perf_counter(), time.process_time()
     data_dir = data_dir or calibration.default_data_dir()
     images = images or calibration.default_calibration(data_dir)
     images_sha = calibration.images_hash(images.paths)
     gate_sha = _gate_hash(data_dir, settings.gate_sets) if settings.gate else "no-gate"
     calib_names = {p.resolve() for p in images.paths}
-    overlap = [p for name, limit in settings.gate_sets for p in calibration.gate_paths(data_dir, name, limit)
-               if p.resolve() in calib_names] if settings.gate else []
+    overlap = (
+        [
+            p
+            for name, limit in settings.gate_sets
+            for p in calibration.gate_paths(data_dir, name, limit)
+            if p.resolve() in calib_names
+        ]
+        if settings.gate
+        else []
+    )
     if overlap:
-        raise ValueError(f"{len(overlap)} calibration images are also gate images (e.g. {overlap[0]}); "
-                         "the gate must judge on images not used for calibration")
+        raise ValueError(
+            f"{len(overlap)} calibration images are also gate images (e.g. {overlap[0]}); "
+            "the gate must judge on images not used for calibration"
+        )
 
     results: list[BackendResult] = []
     todo: list[tuple[str, dict[str, Any], str]] = []
@@ -150,8 +183,9 @@ def _build(bundle: Bundle, backends: Sequence[str], images: ImageSet | None, dat
         ok, why = record.reusable(directory, key)
         if ok and not force:
             log(f"{bundle.id} {backend}: reusing INT8 build ({why})")
-            results.append(BackendResult(backend, True, why, json.loads((directory / record.RECORD).read_text()),
-                                         directory))
+            results.append(
+                BackendResult(backend, True, why, json.loads((directory / record.RECORD).read_text()), directory)
+            )
         else:
             todo.append((backend, inputs, key))
             log(f"{bundle.id} {backend}: building INT8 ({'forced' if force else why})")
@@ -179,11 +213,14 @@ def _build(bundle: Bundle, backends: Sequence[str], images: ImageSet | None, dat
         progress.set_description("calibration")
     # ONNX Runtime FP32 finds the calibration crops on every host and for both backends: same inputs, same crops
     fp32 = OcrEngine(EngineConfig(bundle=bundle.id, backend="onnxruntime", precision="fp32"), bundle=bundle)
-    samples = calibration.collect(fp32, images, settings.det_pages, settings.rec_crops, settings.rec_batch,
-                                  progress=lambda: step())
+    samples = calibration.collect(
+        fp32, images, settings.det_pages, settings.rec_crops, settings.rec_batch, progress=lambda: step()
+    )
     calib_s, calib_cpu = time.perf_counter() - t0, time.process_time() - c0
-    log(f"calibration: {samples.pages} pages ({len(samples.det)} for the detector), "
-        f"{samples.crops_used} of {samples.crops_found} line crops in {len(samples.rec)} batches, {calib_s:.1f} s")
+    log(
+        f"calibration: {samples.pages} pages ({len(samples.det)} for the detector), "
+        f"{samples.crops_used} of {samples.crops_found} line crops in {len(samples.rec)} batches, {calib_s:.1f} s"
+    )
 
     for backend, inputs, key in todo:
         final = (out_root / backend) if out_root else int8_dir(bundle, backend)
@@ -196,8 +233,13 @@ def _build(bundle: Bundle, backends: Sequence[str], images: ImageSet | None, dat
             if progress is not None:
                 progress.set_description(f"{backend} {stage}")
             t0, c0 = time.perf_counter(), time.process_time()
-            written = _quantize(backend, bundle, stage, samples.det if stage == "det" else samples.rec,
-                                building / STAGE_FILES[backend][stage])
+            written = _quantize(
+                backend,
+                bundle,
+                stage,
+                samples.det if stage == "det" else samples.rec,
+                building / STAGE_FILES[backend][stage],
+            )
             files += [p.name for p in written]
             seconds[f"quantize_{stage}"] = round(time.perf_counter() - t0, 1)
             seconds[f"quantize_{stage}_cpu"] = round(time.process_time() - c0, 1)
@@ -208,8 +250,9 @@ def _build(bundle: Bundle, backends: Sequence[str], images: ImageSet | None, dat
             if progress is not None:
                 progress.set_description(f"{backend} gate")
             t0, c0 = time.perf_counter(), time.process_time()
-            verdict = run_gate(bundle, backend, building, stage_files, settings.gate_settings(), data_dir,
-                               log=log, tick=lambda: step())
+            verdict = run_gate(
+                bundle, backend, building, stage_files, settings.gate_settings(), data_dir, log=log, tick=lambda: step()
+            )
             seconds["gate"] = round(time.perf_counter() - t0, 1)
             seconds["gate_cpu"] = round(time.process_time() - c0, 1)
         else:
@@ -220,10 +263,13 @@ def _build(bundle: Bundle, backends: Sequence[str], images: ImageSet | None, dat
             info = verdict["stages"].get(stage, {"serve": "fp32", "int8_ok": False, "reason": "not gated"})
             stages[stage] = {"file": name, "files": own, **info}
         gate: dict[str, Any] = {
-            "summary": verdict["summary"], **settings.gate_settings().as_dict(), "images_sha256": gate_sha,
+            "summary": verdict["summary"],
+            **settings.gate_settings().as_dict(),
+            "images_sha256": gate_sha,
             "cpu": verdict.get("cpu"),
             **{k: verdict[k] for k in ("combination", "final_accuracy", "speed_inputs") if k in verdict},
-            "configs": verdict["configs"]}
+            "configs": verdict["configs"],
+        }
         rec = {
             "schema": record.SCHEMA,
             "bundle": bundle.id,
@@ -231,15 +277,24 @@ def _build(bundle: Bundle, backends: Sequence[str], images: ImageSet | None, dat
             "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
             "inputs_key": key,
             "inputs": inputs,
-            "calibration": {"source": images.name, "images": len(images.paths), "images_sha256": images_sha,
-                            "det_pages": len(samples.det), "rec_crops": samples.crops_used,
-                            "rec_batches": len(samples.rec), "crops_found": samples.crops_found,
-                            "crops_from": "onnxruntime fp32 engine: detect -> crop -> classify -> orient_page"},
-            "method": ("NNCF PTQ (preset mixed, target CPU, fast bias correction; rec model_type "
-                       "TRANSFORMER, classifier head FP32), IR with FP32 weights" if backend == "openvino" else
-                       "ONNX Runtime quantize_static QDQ, per-channel QInt8 symmetric weights, QUInt8 asymmetric "
-                       "activations, MinMax; det: Conv/ConvTranspose, rec: MatMul/Gemm only; outputs float; "
-                       "prepared: Constant->initializers, opset>=13, rec height fixed"),
+            "calibration": {
+                "source": images.name,
+                "images": len(images.paths),
+                "images_sha256": images_sha,
+                "det_pages": len(samples.det),
+                "rec_crops": samples.crops_used,
+                "rec_batches": len(samples.rec),
+                "crops_found": samples.crops_found,
+                "crops_from": "onnxruntime fp32 engine: detect -> crop -> classify -> orient_page",
+            },
+            "method": (
+                "NNCF PTQ (preset mixed, target CPU, fast bias correction; rec model_type "
+                "TRANSFORMER, classifier head FP32), IR with FP32 weights"
+                if backend == "openvino"
+                else "ONNX Runtime quantize_static QDQ, per-channel QInt8 symmetric weights, QUInt8 asymmetric "
+                "activations, MinMax; det: Conv/ConvTranspose, rec: MatMul/Gemm only; outputs float; "
+                "prepared: Constant->initializers, opset>=13, rec height fixed"
+            ),
             "stages": stages,
             "gate": gate,
             "seconds": seconds,
@@ -249,6 +304,8 @@ def _build(bundle: Bundle, backends: Sequence[str], images: ImageSet | None, dat
         _swap_in(building, final)
         log(f"{bundle.id} {backend}: {verdict['summary']} -> {final}")
         results.append(BackendResult(backend, False, "built", rec, final))
-    log(f"total {time.perf_counter() - started:.1f} s wall, {time.process_time() - cpu_started:.1f} s CPU "
-        "(CPU time / cores approximates wall time on an idle machine)")
+    log(
+        f"total {time.perf_counter() - started:.1f} s wall, {time.process_time() - cpu_started:.1f} s CPU "
+        "(CPU time / cores approximates wall time on an idle machine)"
+    )
     return results

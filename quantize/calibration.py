@@ -40,12 +40,22 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 # (set, how many images) of the project's own rendered sets (``edge_runtime.evaluation.synth``), taken from the
 # END of each set's labels.jsonl; the gate takes images from the START (see GATE_SETS), so the two never
 # overlap. Every clone renders the same sets, so every host calibrates and gates on the same pixels.
-CALIBRATION_SETS: tuple[tuple[str, int], ...] = (("synth_receipts", 12), ("synth_signs", 16), ("plates_synth", 8),
-                                                  ("page_synth", 4))
+CALIBRATION_SETS: tuple[tuple[str, int], ...] = (
+    ("synth_receipts", 12),
+    ("synth_signs", 16),
+    ("plates_synth", 8),
+    ("page_synth", 4),
+)
 # The gate judges on every other image of those sets, and on the crop sets (never used for calibration):
 # 108 images end to end and 360 crops; the noise this leaves is in quantize/README.md.
-GATE_SETS: tuple[tuple[str, int], ...] = (("synth_receipts", 28), ("synth_signs", 32), ("plates_synth", 40),
-                                           ("page_synth", 8), ("rec_synth_lines", 60), ("rec_synth_words", 300))
+GATE_SETS: tuple[tuple[str, int], ...] = (
+    ("synth_receipts", 28),
+    ("synth_signs", 32),
+    ("plates_synth", 40),
+    ("page_synth", 8),
+    ("rec_synth_lines", 60),
+    ("rec_synth_words", 300),
+)
 
 
 def default_data_dir() -> Path:
@@ -80,7 +90,7 @@ def default_calibration(data_dir: Path) -> ImageSet:
         gate = dict(GATE_SETS).get(set_name, 0)
         if gate + count > len(rows):
             raise ValueError(f"{set_name} has {len(rows)} images: too few for {count} calibration + {gate} gate")
-        per_set.append(rows[len(rows) - count:])
+        per_set.append(rows[len(rows) - count :])
     paths = [p for group in itertools.zip_longest(*per_set) for p in group if p is not None]
     return ImageSet("default:" + ",".join(f"{s}[-{n}:]" for s, n in CALIBRATION_SETS), tuple(paths))
 
@@ -135,8 +145,11 @@ def batch_by_width(blobs: Sequence[np.ndarray], batch_size: int) -> list[np.ndar
     by_width: dict[int, list[np.ndarray]] = {}
     for blob in blobs:
         by_width.setdefault(blob.shape[2], []).append(blob)
-    return [np.stack(group[i:i + batch_size])
-            for _, group in sorted(by_width.items()) for i in range(0, len(group), batch_size)]
+    return [
+        np.stack(group[i : i + batch_size])
+        for _, group in sorted(by_width.items())
+        for i in range(0, len(group), batch_size)
+    ]
 
 
 def page_crops(engine: OcrEngine, image: np.ndarray) -> list[np.ndarray]:
@@ -144,8 +157,14 @@ def page_crops(engine: OcrEngine, image: np.ndarray) -> list[np.ndarray]:
     return [c.image for c in engine.lines(image)]
 
 
-def collect(engine: OcrEngine, images: ImageSet, det_pages: int, rec_crops: int, rec_batch: int = 8,
-            progress: Callable[[], None] | None = None) -> Samples:
+def collect(
+    engine: OcrEngine,
+    images: ImageSet,
+    det_pages: int,
+    rec_crops: int,
+    rec_batch: int = 8,
+    progress: Callable[[], None] | None = None,
+) -> Samples:
     """Calibration inputs: the first ``det_pages`` pages for the detector, up to ``rec_crops`` line crops
     from all pages for the recognizer. ``engine`` must serve FP32; ``progress`` is called once per page."""
     if any(p != "fp32" for p in engine.precision.values()):

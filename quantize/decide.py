@@ -26,8 +26,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SIGNIFICANCE", "SPEED_MARGIN", "PRECISIONS", "Bootstrap", "paired_bootstrap", "refused", "candidates",
-           "speed_groups", "choose", "time_rounds", "time_sessions"]
+__all__ = [
+    "SIGNIFICANCE",
+    "SPEED_MARGIN",
+    "PRECISIONS",
+    "Bootstrap",
+    "paired_bootstrap",
+    "refused",
+    "candidates",
+    "speed_groups",
+    "choose",
+    "time_rounds",
+    "time_sessions",
+]
 
 SIGNIFICANCE = 0.95  # refuse only when P(loss > 0) reaches this, and the loss exceeds the threshold
 # "Faster" means at least 20 % fewer ms; closer than that is a tie. Measured on a shared 2-core host, the same
@@ -62,9 +73,12 @@ def _num_den(values: Sequence[float] | Sequence[Sequence[float]]) -> tuple[np.nd
     raise ValueError(f"per-image values must be scores (n,) or (numerator, denominator) pairs (n, 2), got {a.shape}")
 
 
-def paired_bootstrap(base: Sequence[float] | Sequence[Sequence[float]],
-                     candidate: Sequence[float] | Sequence[Sequence[float]],
-                     resamples: int = RESAMPLES, seed: int = 0) -> Bootstrap:
+def paired_bootstrap(
+    base: Sequence[float] | Sequence[Sequence[float]],
+    candidate: Sequence[float] | Sequence[Sequence[float]],
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> Bootstrap:
     """Paired bootstrap of a set's figure (0..1, higher is better) from per-image values; same resampled images
     for both.
 
@@ -81,11 +95,21 @@ def paired_bootstrap(base: Sequence[float] | Sequence[Sequence[float]],
 
     idx = np.random.default_rng(seed).integers(0, bn.size, size=(resamples, bn.size))
     losses = (figure(bn[idx].sum(1), bd[idx].sum(1)) - figure(cn[idx].sum(1), cd[idx].sum(1))) * 100.0
-    full = float(figure(np.array([bn.sum()]), np.array([bd.sum()]))[0]
-                 - figure(np.array([cn.sum()]), np.array([cd.sum()]))[0]) * 100.0
-    return Bootstrap(images=int(bn.size), mean_loss_pt=full,
-                     low_pt=float(np.quantile(losses, 0.025)), high_pt=float(np.quantile(losses, 0.975)),
-                     sd_pt=float(losses.std()), p_loss=float((losses > 0).mean()))
+    full = (
+        float(
+            figure(np.array([bn.sum()]), np.array([bd.sum()]))[0]
+            - figure(np.array([cn.sum()]), np.array([cd.sum()]))[0]
+        )
+        * 100.0
+    )
+    return Bootstrap(
+        images=int(bn.size),
+        mean_loss_pt=full,
+        low_pt=float(np.quantile(losses, 0.025)),
+        high_pt=float(np.quantile(losses, 0.975)),
+        sd_pt=float(losses.std()),
+        p_loss=float((losses > 0).mean()),
+    )
 
 
 def refused(result: Bootstrap, threshold_pt: float) -> bool:
@@ -93,8 +117,9 @@ def refused(result: Bootstrap, threshold_pt: float) -> bool:
     return result.mean_loss_pt > threshold_pt and result.p_loss >= SIGNIFICANCE
 
 
-def candidates(backend: str, features: Mapping[str, bool], int8_built: bool,
-               device: str = "cpu") -> dict[str, str | None]:
+def candidates(
+    backend: str, features: Mapping[str, bool], int8_built: bool, device: str = "cpu"
+) -> dict[str, str | None]:
     """precision -> None (runnable here) or the reason it is skipped on this host."""
     bf16_hw = bool(features.get("avx512_bf16") or features.get("amx_bf16"))
     out: dict[str, str | None] = {"fp32": None}
@@ -118,8 +143,10 @@ def speed_groups(speed_ms: Mapping[str, float], margin: float = SPEED_MARGIN) ->
     group only when no faster group had a candidate within budget.
     """
     fp32 = speed_ms["fp32"]
-    left = sorted((n for n, ms in speed_ms.items() if n != "fp32" and ms <= fp32 * (1 - margin)),
-                  key=lambda n: (speed_ms[n], _rank(n)))
+    left = sorted(
+        (n for n, ms in speed_ms.items() if n != "fp32" and ms <= fp32 * (1 - margin)),
+        key=lambda n: (speed_ms[n], _rank(n)),
+    )
     groups: list[list[str]] = []
     while left:
         head = speed_ms[left[0]]
@@ -137,9 +164,13 @@ def _worst_loss(per_set: Mapping[str, Bootstrap]) -> float:
     return max((b.mean_loss_pt for b in per_set.values()), default=0.0)
 
 
-def choose(speed_ms: Mapping[str, float], accuracy: Mapping[str, Mapping[str, Bootstrap]],
-           skipped: Mapping[str, str | None], threshold_pt: float,
-           margin: float = SPEED_MARGIN) -> tuple[str, dict[str, str]]:
+def choose(
+    speed_ms: Mapping[str, float],
+    accuracy: Mapping[str, Mapping[str, Bootstrap]],
+    skipped: Mapping[str, str | None],
+    threshold_pt: float,
+    margin: float = SPEED_MARGIN,
+) -> tuple[str, dict[str, str]]:
     """(served precision, verdict per candidate) for one stage.
 
     ``speed_ms``: ms per runnable candidate, from ``time_sessions`` (must hold fp32); ``accuracy``: candidate ->
@@ -168,13 +199,16 @@ def choose(speed_ms: Mapping[str, float], accuracy: Mapping[str, Mapping[str, Bo
             bad = [s for s, b in accuracy[name].items() if refused(b, threshold_pt)]
             worst = max(bad, key=lambda s: accuracy[name][s].mean_loss_pt)
             b = accuracy[name][worst]
-            verdicts[name] = (f"refused: {worst} loses {b.mean_loss_pt:.2f} pt (95% CI {b.low_pt:.2f}.."
-                              f"{b.high_pt:.2f}, P(loss>0) {b.p_loss:.2f}) > {threshold_pt} pt")
+            verdicts[name] = (
+                f"refused: {worst} loses {b.mean_loss_pt:.2f} pt (95% CI {b.low_pt:.2f}.."
+                f"{b.high_pt:.2f}, P(loss>0) {b.p_loss:.2f}) > {threshold_pt} pt"
+            )
         elif name not in faster:
             verdicts[name] = f"not served: {ms:.1f} ms is not {100 * margin:.0f} % faster than FP32 {fp32:.1f} ms"
         elif name not in accuracy:
-            verdicts[name] = (f"not judged: {ms:.1f} ms ({fp32 / ms:.2f}x FP32), a faster candidate ({served}) "
-                              "is within budget")
+            verdicts[name] = (
+                f"not judged: {ms:.1f} ms ({fp32 / ms:.2f}x FP32), a faster candidate ({served}) is within budget"
+            )
         else:
             weakest = max(accuracy[name], key=lambda s: accuracy[name][s].mean_loss_pt, default=None)
             lost = f", worst set {weakest} {accuracy[name][weakest].mean_loss_pt:+.2f} pt" if weakest else ""
@@ -186,8 +220,9 @@ def choose(speed_ms: Mapping[str, float], accuracy: Mapping[str, Mapping[str, Bo
     return served, verdicts
 
 
-def time_rounds(sessions: Mapping[str, Any], shapes: Sequence[Sequence[int]],
-                repeat: int) -> dict[str, list[list[float]]]:
+def time_rounds(
+    sessions: Mapping[str, Any], shapes: Sequence[Sequence[int]], repeat: int
+) -> dict[str, list[list[float]]]:
     """ms per round, per shape, per session (``.inputs``, ``.run(feed)``). Sessions interleave round by round
     so that load from elsewhere on a shared host hits them alike (not shape by shape: a session's threads
     still spinning after its run would slow the next session's). One untimed round each first (shape
@@ -210,8 +245,9 @@ def time_rounds(sessions: Mapping[str, Any], shapes: Sequence[Sequence[int]],
     return times
 
 
-def time_sessions(sessions: Mapping[str, Any], shape: Sequence[int] | Sequence[Sequence[int]],
-                  repeat: int) -> dict[str, float]:
+def time_sessions(
+    sessions: Mapping[str, Any], shape: Sequence[int] | Sequence[Sequence[int]], repeat: int
+) -> dict[str, float]:
     """ms per session on fixed random inputs of ``shape`` (or of several shapes): the sum over shapes of each
     shape's fastest run. The fastest of interleaved runs, not the median: other processes only ever add time,
     and under load (2 cores, load average 10) the medians of two equal sessions differed by 1.4x, which

@@ -34,8 +34,16 @@ from models.bundle import Bundle
 from quantize import decide
 from quantize.calibration import batch_by_width, gate_paths, page_crops
 
-__all__ = ["GateSettings", "Figures", "evaluate_engine", "staged_bundle", "stage_shapes", "time_stages",
-           "run_gate", "STAGES"]
+__all__ = [
+    "GateSettings",
+    "Figures",
+    "evaluate_engine",
+    "staged_bundle",
+    "stage_shapes",
+    "time_stages",
+    "run_gate",
+    "STAGES",
+]
 
 STAGES = ("det", "rec")
 
@@ -53,9 +61,15 @@ class GateSettings:
     threads: int = 0  # 0: all cores
 
     def as_dict(self) -> dict[str, Any]:
-        return {"max_loss_pt": self.max_loss_pt, "significance": decide.SIGNIFICANCE,
-                "speed_margin": self.speed_margin, "speed_repeat": self.speed_repeat, "judge_all": self.judge_all,
-                "sets": [list(s) for s in self.sets], "images": sum(n for _, n in self.sets)}
+        return {
+            "max_loss_pt": self.max_loss_pt,
+            "significance": decide.SIGNIFICANCE,
+            "speed_margin": self.speed_margin,
+            "speed_repeat": self.speed_repeat,
+            "judge_all": self.judge_all,
+            "sets": [list(s) for s in self.sets],
+            "images": sum(n for _, n in self.sets),
+        }
 
 
 @dataclass
@@ -69,8 +83,9 @@ class Figures:
     images: int
 
     def as_dict(self, per_image: bool = True) -> dict[str, Any]:
-        sets = {s: (v if per_image else {k: x for k, x in v.items() if k != "per_image"})
-                for s, v in self.per_set.items()}
+        sets = {
+            s: (v if per_image else {k: x for k, x in v.items() if k != "per_image"}) for s, v in self.per_set.items()
+        }
         return {"per_set": sets, "latency_ms": self.latency_ms, "images": self.images}
 
 
@@ -100,15 +115,24 @@ def evaluate_engine(engine: OcrEngine, sets: Sequence[tuple[str, int]], data_dir
     for name, limit in sets:
         r = evaluate_set(recognize_fn, name, data_dir, limit, keep_samples=True)
         kind = kind_of(name)
-        per_set[name] = {"figure": headline_figure(name), "value": r["value"], "cer": r["cer"],
-                         "images": r["images"], "per_image": [_per_image(kind, s) for s in r["samples"]]}
-    latency = {k: round(statistics.median(t.get(k, 0.0) for t in timings), 2)
-               for k in ("det", "cls", "rec", "total")} if timings else {}
+        per_set[name] = {
+            "figure": headline_figure(name),
+            "value": r["value"],
+            "cer": r["cer"],
+            "images": r["images"],
+            "per_image": [_per_image(kind, s) for s in r["samples"]],
+        }
+    latency = (
+        {k: round(statistics.median(t.get(k, 0.0) for t in timings), 2) for k in ("det", "cls", "rec", "total")}
+        if timings
+        else {}
+    )
     return Figures(per_set, latency, sum(v["images"] for v in per_set.values()))
 
 
-def staged_bundle(bundle: Bundle, backend: str, build_dir: Path, stage_files: Mapping[str, str],
-                  serve: Mapping[str, str], root: Path) -> Bundle:
+def staged_bundle(
+    bundle: Bundle, backend: str, build_dir: Path, stage_files: Mapping[str, str], serve: Mapping[str, str], root: Path
+) -> Bundle:
     """A copy of ``bundle`` under ``root`` (symlinks) whose record makes ``auto`` serve ``serve`` per stage."""
     root.mkdir(parents=True)
     for item in bundle.root.iterdir():
@@ -119,14 +143,22 @@ def staged_bundle(bundle: Bundle, backend: str, build_dir: Path, stage_files: Ma
     for item in build_dir.iterdir():
         if item.is_file() and item.name != RECORD:
             (target / item.name).symlink_to(item.resolve())
-    stages = {s: {"serve": serve.get(s, "fp32"), "file": stage_files.get(s), "int8_ok": serve.get(s) == "int8",
-                  "reason": "gate configuration"} for s in STAGES}
+    stages = {
+        s: {
+            "serve": serve.get(s, "fp32"),
+            "file": stage_files.get(s),
+            "int8_ok": serve.get(s) == "int8",
+            "reason": "gate configuration",
+        }
+        for s in STAGES
+    }
     (target / RECORD).write_text(json.dumps({"stages": stages}), encoding="utf-8")
     return dataclasses.replace(bundle, root=root)
 
 
-def stage_shapes(engine: OcrEngine, data_dir: Path, sets: Sequence[tuple[str, int]],
-                 most: int = 6) -> dict[str, list[list[int]]]:
+def stage_shapes(
+    engine: OcrEngine, data_dir: Path, sets: Sequence[tuple[str, int]], most: int = 6
+) -> dict[str, list[list[int]]]:
     """Realistic model inputs per stage: the detector input of the first image of each set the detector
     reads (distinct shapes), and recognizer batches as the engine makes them from the lines found on those
     images: ``most`` of them spread over the widths (all of them would make timing slow, not more telling)."""
@@ -146,9 +178,16 @@ def stage_shapes(engine: OcrEngine, data_dir: Path, sets: Sequence[tuple[str, in
     return {"det": det, "rec": rec}
 
 
-def time_stages(bundle: Bundle, backend: str, build_dir: Path, stage_files: Mapping[str, str],
-                runnable: Mapping[str, Sequence[str]], shapes: Mapping[str, Sequence[Sequence[int]]],
-                threads: int, repeat: int) -> dict[str, dict[str, float]]:
+def time_stages(
+    bundle: Bundle,
+    backend: str,
+    build_dir: Path,
+    stage_files: Mapping[str, str],
+    runnable: Mapping[str, Sequence[str]],
+    shapes: Mapping[str, Sequence[Sequence[int]]],
+    threads: int,
+    repeat: int,
+) -> dict[str, dict[str, float]]:
     """ms per stage and candidate on ``shapes`` (``decide.time_sessions``: fastest interleaved run per shape)."""
     out: dict[str, dict[str, float]] = {}
     for stage, names in runnable.items():
@@ -187,8 +226,9 @@ class _Judge:
         if name in self.figures:
             return self.figures[name]
         staged = staged_bundle(self.bundle, self.backend, self.build_dir, self.stage_files, serve, self.tmp / name)
-        engine = OcrEngine(EngineConfig(backend=self.backend, precision="auto", threads=self.settings.threads),
-                           bundle=staged)
+        engine = OcrEngine(
+            EngineConfig(backend=self.backend, precision="auto", threads=self.settings.threads), bundle=staged
+        )
         want = {s: serve.get(s, "fp32") for s in STAGES}
         got = {s: engine.precision[s] for s in STAGES}
         if got != want:
@@ -205,19 +245,31 @@ class _Judge:
             self.engines[name] = engine
         if self.tick:
             self.tick()
-        self.log(f"gate {self.backend} {name}: " + "  ".join(
-            f"{s} {100 * v['value']:.2f}" for s, v in f.per_set.items()) + f"  ({f.images} images)")
+        self.log(
+            f"gate {self.backend} {name}: "
+            + "  ".join(f"{s} {100 * v['value']:.2f}" for s, v in f.per_set.items())
+            + f"  ({f.images} images)"
+        )
         return f
 
     def losses(self, serve: Mapping[str, str]) -> dict[str, decide.Bootstrap]:
         base, other = self.evaluate({}), self.evaluate(serve)
-        return {s: decide.paired_bootstrap(base.per_set[s]["per_image"], other.per_set[s]["per_image"])
-                for s in base.per_set}
+        return {
+            s: decide.paired_bootstrap(base.per_set[s]["per_image"], other.per_set[s]["per_image"])
+            for s in base.per_set
+        }
 
 
-def run_gate(bundle: Bundle, backend: str, build_dir: Path, stage_files: Mapping[str, str], settings: GateSettings,
-             data_dir: Path, log: Callable[[str], None] = print,
-             tick: Callable[[], None] | None = None) -> dict[str, Any]:
+def run_gate(
+    bundle: Bundle,
+    backend: str,
+    build_dir: Path,
+    stage_files: Mapping[str, str],
+    settings: GateSettings,
+    data_dir: Path,
+    log: Callable[[str], None] = print,
+    tick: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     """Decide each stage's precision on this host. Returns ``{"served": {stage: precision}, "summary": str,
     "stages": {stage: {"serve", "reason", "int8_ok", "candidates", "speed_ms", "accuracy"}}, "combination":
     {...}, "configs": {name: figures}, "speed_inputs": {stage: shapes}, "cpu_features": {...}}``."""
@@ -229,12 +281,22 @@ def run_gate(bundle: Bundle, backend: str, build_dir: Path, stage_files: Mapping
         shapes = stage_shapes(judge.engines.pop(judge.name({})), data_dir, settings.sets)
         runnable = {s: [n for n, why in skipped[s].items() if why is None] for s in STAGES}
         load_avg = [round(os.getloadavg()[0], 2)]  # 1-minute load average before and after timing
-        speed = time_stages(bundle, backend, build_dir, stage_files, runnable, shapes,
-                            settings.threads or os.cpu_count() or 1, settings.speed_repeat)
+        speed = time_stages(
+            bundle,
+            backend,
+            build_dir,
+            stage_files,
+            runnable,
+            shapes,
+            settings.threads or os.cpu_count() or 1,
+            settings.speed_repeat,
+        )
         load_avg.append(round(os.getloadavg()[0], 2))
-        log(f"gate {backend} speed (ms, fastest of {settings.speed_repeat} interleaved rounds per shape, summed; "
+        log(
+            f"gate {backend} speed (ms, fastest of {settings.speed_repeat} interleaved rounds per shape, summed; "
             f"load average {load_avg[0]:.1f}-{load_avg[1]:.1f} on {os.cpu_count()} CPUs): "
-            + "; ".join(f"{s} " + ", ".join(f"{n} {ms:.1f}" for n, ms in speed[s].items()) for s in STAGES))
+            + "; ".join(f"{s} " + ", ".join(f"{n} {ms:.1f}" for n, ms in speed[s].items()) for s in STAGES)
+        )
 
         stages: dict[str, dict[str, Any]] = {}
         accuracy: dict[str, dict[str, dict[str, decide.Bootstrap]]] = {s: {} for s in STAGES}
@@ -247,11 +309,13 @@ def run_gate(bundle: Bundle, backend: str, build_dir: Path, stage_files: Mapping
                 for name in group:
                     if name not in accuracy[stage]:
                         accuracy[stage][name] = judge.losses({stage: name})
-                if any(not any(decide.refused(b, settings.max_loss_pt) for b in accuracy[stage][n].values())
-                       for n in group):
+                if any(
+                    not any(decide.refused(b, settings.max_loss_pt) for b in accuracy[stage][n].values()) for n in group
+                ):
                     break  # the fastest group with a candidate within budget: slower ones cannot be served
-            served, verdicts = decide.choose(speed[stage], accuracy[stage], skipped[stage], settings.max_loss_pt,
-                                             settings.speed_margin)
+            served, verdicts = decide.choose(
+                speed[stage], accuracy[stage], skipped[stage], settings.max_loss_pt, settings.speed_margin
+            )
             int8 = accuracy[stage].get("int8")
             stages[stage] = {
                 "serve": served,
@@ -276,11 +340,14 @@ def run_gate(bundle: Bundle, backend: str, build_dir: Path, stage_files: Mapping
                     if s != keep:
                         stages[s]["candidates"][chosen[s]] = (
                             f"refused together with {keep} {chosen[keep]}: {', '.join(bad)} loses more than "
-                            f"{settings.max_loss_pt} pt; within budget alone")
+                            f"{settings.max_loss_pt} pt; within budget alone"
+                        )
                         stages[s]["serve"] = "fp32"
                         stages[s]["candidates"]["fp32"] = "served: " + stages[s]["candidates"]["fp32"]
-                combination["verdict"] = (f"refused ({', '.join(bad)}); {keep} keeps {chosen[keep]} "
-                                          f"(saves {saved[keep]:.1f} ms per image), the other stage FP32")
+                combination["verdict"] = (
+                    f"refused ({', '.join(bad)}); {keep} keeps {chosen[keep]} "
+                    f"(saves {saved[keep]:.1f} ms per image), the other stage FP32"
+                )
             else:
                 combination["verdict"] = "within budget together"
         else:
@@ -291,12 +358,19 @@ def run_gate(bundle: Bundle, backend: str, build_dir: Path, stage_files: Mapping
         for stage in STAGES:
             stages[stage]["reason"] = _reason(stages[stage], final, features)
     summary = ", ".join(f"{s} {serving[s].upper()}" for s in STAGES)
-    return {"served": serving, "summary": summary, "stages": stages, "combination": combination,
-            "final_accuracy": {s: b.as_dict() for s, b in final.items()},
-            "configs": {k: v.as_dict() for k, v in judge.figures.items()},
-            "speed_inputs": shapes, "speed_load_average": load_avg,
-            "cpu_features": features, "cpu": feature_summary(features),
-            "settings": settings.as_dict()}
+    return {
+        "served": serving,
+        "summary": summary,
+        "stages": stages,
+        "combination": combination,
+        "final_accuracy": {s: b.as_dict() for s, b in final.items()},
+        "configs": {k: v.as_dict() for k, v in judge.figures.items()},
+        "speed_inputs": shapes,
+        "speed_load_average": load_avg,
+        "cpu_features": features,
+        "cpu": feature_summary(features),
+        "settings": settings.as_dict(),
+    }
 
 
 def _reason(entry: Mapping[str, Any], final: Mapping[str, decide.Bootstrap], features: Mapping[str, bool]) -> str:
@@ -307,6 +381,8 @@ def _reason(entry: Mapping[str, Any], final: Mapping[str, decide.Bootstrap], fea
         others = "; ".join(f"{n} {v}" for n, v in entry["candidates"].items() if n != "fp32")
         return f"no candidate faster and within the accuracy budget {where}: {others}"
     worst = max(final.items(), key=lambda kv: kv[1].mean_loss_pt)
-    return (f"fastest within the accuracy budget {where}: {ms[served]:.1f} ms vs FP32 {ms['fp32']:.1f} ms "
-            f"({ms['fp32'] / ms[served]:.2f}x); served combination's worst set {worst[0]} "
-            f"{-worst[1].mean_loss_pt:+.2f} pt (bootstrap SD {worst[1].sd_pt:.2f})")
+    return (
+        f"fastest within the accuracy budget {where}: {ms[served]:.1f} ms vs FP32 {ms['fp32']:.1f} ms "
+        f"({ms['fp32'] / ms[served]:.2f}x); served combination's worst set {worst[0]} "
+        f"{-worst[1].mean_loss_pt:+.2f} pt (bootstrap SD {worst[1].sd_pt:.2f})"
+    )

@@ -96,8 +96,9 @@ class _Reader:
         self._next = 0
 
 
-def quantize_stage(onnx_path: Path, samples: Sequence[np.ndarray], out_onnx: Path, stage: str,
-                   rec_height: int = 48) -> list[Path]:
+def quantize_stage(
+    onnx_path: Path, samples: Sequence[np.ndarray], out_onnx: Path, stage: str, rec_height: int = 48
+) -> list[Path]:
     """Write the QDQ INT8 model of one stage to ``out_onnx``; returns the files written."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 

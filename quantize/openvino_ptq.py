@@ -25,8 +25,9 @@ def head_matmuls(model: Any) -> list[str]:
     return names
 
 
-def quantize_stage(onnx_path: Path, samples: Sequence[np.ndarray], out_xml: Path, stage: str,
-                   fast_bias_correction: bool = True) -> list[Path]:
+def quantize_stage(
+    onnx_path: Path, samples: Sequence[np.ndarray], out_xml: Path, stage: str, fast_bias_correction: bool = True
+) -> list[Path]:
     """Quantize one stage; returns the files written (``.xml`` and ``.bin``).
 
     The recognizer is an SVTR (attention) network: ``model_type=TRANSFORMER`` keeps NNCF from quantizing

@@ -14,18 +14,37 @@ from typing import Any
 from edge_runtime.artifacts import RECORD
 from models.bundle import Bundle, sha256_file
 
-__all__ = ["SCHEMA", "tool_versions", "code_hash", "inputs_key", "artifact_hashes", "verify", "reusable",
-           "write_record"]
+__all__ = [
+    "SCHEMA",
+    "tool_versions",
+    "code_hash",
+    "inputs_key",
+    "artifact_hashes",
+    "verify",
+    "reusable",
+    "write_record",
+]
 
 SCHEMA = 2  # 2: per-stage decision among fp32/bf16/int8 ("serve"), 1: INT8 published or not
 REPO = Path(__file__).resolve().parents[1]
 TOOLS = ("onnx", "onnxruntime", "openvino", "nncf", "numpy", "opencv-python-headless")
 # Code whose change changes the artifacts (calibration preprocessing, quantization) or the gate figures.
-CODE = ("quantize/calibration.py", "quantize/openvino_ptq.py", "quantize/onnx_qdq.py", "quantize/gate.py",
-        "quantize/decide.py", "edge_runtime/artifacts.py",
-        "quantize/build.py", "edge_runtime/detect.py", "edge_runtime/recognize.py", "edge_runtime/geometry.py",
-        "edge_runtime/classify.py", "edge_runtime/evaluation/metrics.py", "edge_runtime/evaluation/accuracy.py",
-        "edge_runtime/evaluation/datasets.py")
+CODE = (
+    "quantize/calibration.py",
+    "quantize/openvino_ptq.py",
+    "quantize/onnx_qdq.py",
+    "quantize/gate.py",
+    "quantize/decide.py",
+    "edge_runtime/artifacts.py",
+    "quantize/build.py",
+    "edge_runtime/detect.py",
+    "edge_runtime/recognize.py",
+    "edge_runtime/geometry.py",
+    "edge_runtime/classify.py",
+    "edge_runtime/evaluation/metrics.py",
+    "edge_runtime/evaluation/accuracy.py",
+    "edge_runtime/evaluation/datasets.py",
+)
 
 
 def tool_versions() -> dict[str, str]:

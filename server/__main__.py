@@ -43,75 +43,150 @@ def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
     add("--tls-cert", help="PEM server certificate; with --tls-key serves TLS (OCR_TLS_CERT)")
     add("--tls-key", help="PEM key of --tls-cert (OCR_TLS_KEY)")
     add("--tls-client-ca", help="PEM CA: clients must show a certificate it signed, mutual TLS (OCR_TLS_CLIENT_CA)")
-    add("--tokens-file", help="JSON/TOML file of sha256-hashed tokens, principals, scopes, limits; re-read when "
-                              "changed (OCR_TOKENS_FILE)")
-    add("--insecure", action="store_true", default=None,
-        help="allow a non-loopback address without credentials: anyone may call (OCR_INSECURE=1)")
-    add("--cert-scopes", help="scopes of a client certificate the tokens file does not name "
-                              "(OCR_CERT_SCOPES, default ocr.recognize,ocr.stream)")
+    add(
+        "--tokens-file",
+        help="JSON/TOML file of sha256-hashed tokens, principals, scopes, limits; re-read when "
+        "changed (OCR_TOKENS_FILE)",
+    )
+    add(
+        "--insecure",
+        action="store_true",
+        default=None,
+        help="allow a non-loopback address without credentials: anyone may call (OCR_INSECURE=1)",
+    )
+    add(
+        "--cert-scopes",
+        help="scopes of a client certificate the tokens file does not name "
+        "(OCR_CERT_SCOPES, default ocr.recognize,ocr.stream)",
+    )
     add("--open-reflection", action="store_true", default=None, help="reflection without credentials")
     add("--open-server-info", action="store_true", default=None, help="GetServerInfo without credentials")
     add("--calls-per-s", type=float, help="default calls/s per principal, 0 = no limit (OCR_CALLS_PER_S, 50)")
     add("--calls-burst", type=float, help="default call burst per principal (OCR_CALLS_BURST, 100)")
     add("--pixels-per-s", type=float, help="default image pixels/s per principal (OCR_PIXELS_PER_S, 5e7)")
-    add("--max-streams", type=int, help="default open streams per principal: camera streams and fleet watches "
-                                        "(OCR_MAX_STREAMS, 4)")
+    add(
+        "--max-streams",
+        type=int,
+        help="default open streams per principal: camera streams and fleet watches (OCR_MAX_STREAMS, 4)",
+    )
     add("--audit-log", help="one JSON line per call to this file (rotated) or '-' for stdout (OCR_AUDIT_LOG)")
     add("--audit-max-bytes", type=int, help="rotate the audit file past this size (OCR_AUDIT_MAX_BYTES, 16 MiB)")
     add("--audit-keep", type=int, help="rotated audit files kept (OCR_AUDIT_KEEP, 5)")
     add("--audit-text", action="store_true", default=None, help="also log recognized text (after redaction)")
     add("--redact", help="mask in responses: comma list of email,phone,card (OCR_REDACT)")
-    add("--redact-pattern", action="append", help="a regular expression to mask too (repeatable; "
-                                                  "OCR_REDACT_PATTERNS: one per line)")
+    add(
+        "--redact-pattern",
+        action="append",
+        help="a regular expression to mask too (repeatable; OCR_REDACT_PATTERNS: one per line)",
+    )
     ops = parser.add_argument_group("operations (see README: Operations)")
     add = ops.add_argument
-    add("--metrics-port", type=int, help="Prometheus /metrics over HTTP on this port, 0 = off (OCR_METRICS_PORT, "
-                                         "default 0; the container image uses 9464)")
+    add(
+        "--metrics-port",
+        type=int,
+        help="Prometheus /metrics over HTTP on this port, 0 = off (OCR_METRICS_PORT, "
+        "default 0; the container image uses 9464)",
+    )
     add("--metrics-host", help="address of the metrics port (OCR_METRICS_HOST, default 127.0.0.1)")
-    add("--health-port", type=int, help="plain-text grpc.health.v1 only, for probes when the main port has TLS; "
-                                        "0 = off (OCR_HEALTH_PORT)")
+    add(
+        "--health-port",
+        type=int,
+        help="plain-text grpc.health.v1 only, for probes when the main port has TLS; 0 = off (OCR_HEALTH_PORT)",
+    )
     add("--health-host", help="address of the health port (OCR_HEALTH_HOST, default 127.0.0.1)")
     add("--log-format", choices=LOG_FORMATS, help="text or json lines with request_id (OCR_LOG_FORMAT, text)")
-    add("--cache", action=argparse.BooleanOptionalAction, default=None,
+    add(
+        "--cache",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="answer identical requests from the result cache (OCR_CACHE=1; off by default so benchmarks and "
-             "tests measure work; on in the container image)")
-    add("--cache-url", help="redis://host:port/db: a result cache shared by replicas (OCR_CACHE_URL; "
-                            "default: in-process LRU)")
+        "tests measure work; on in the container image)",
+    )
+    add(
+        "--cache-url",
+        help="redis://host:port/db: a result cache shared by replicas (OCR_CACHE_URL; default: in-process LRU)",
+    )
     add("--cache-max-bytes", type=int, help="size of the in-process LRU (OCR_CACHE_MAX_BYTES, 64 MiB)")
     add("--cache-ttl-s", type=float, help="lifetime of a Redis entry (OCR_CACHE_TTL_S, 3600)")
-    add("--max-rss-mb", type=float, help="past this resident memory: drain and exit with status 3, for the "
-                                         "orchestrator to restart it; 0 = none (OCR_MAX_RSS_MB)")
+    add(
+        "--max-rss-mb",
+        type=float,
+        help="past this resident memory: drain and exit with status 3, for the "
+        "orchestrator to restart it; 0 = none (OCR_MAX_RSS_MB)",
+    )
     fleet = parser.add_argument_group("fleet central (see README: Fleet)")
     add = fleet.add_argument
-    add("--role", choices=ROLES, help="ocr: OcrService; central: FleetService only, no models loaded; all: both "
-                                      "(OCR_ROLE; default all with --fleet-store, else ocr)")
-    add("--fleet-store", help="the central's store: sqlite:///path.db or postgresql://user@host/db "
-                              "(OCR_FLEET_STORE; default with a central role: sqlite:///fleet.db)")
-    add("--fleet-retention", type=_duration, help="delete events captured longer ago than this, e.g. 30d; 0 = never "
-                                                   "(OCR_FLEET_RETENTION_S, seconds)")
+    add(
+        "--role",
+        choices=ROLES,
+        help="ocr: OcrService; central: FleetService only, no models loaded; all: both "
+        "(OCR_ROLE; default all with --fleet-store, else ocr)",
+    )
+    add(
+        "--fleet-store",
+        help="the central's store: sqlite:///path.db or postgresql://user@host/db "
+        "(OCR_FLEET_STORE; default with a central role: sqlite:///fleet.db)",
+    )
+    add(
+        "--fleet-retention",
+        type=_duration,
+        help="delete events captured longer ago than this, e.g. 30d; 0 = never (OCR_FLEET_RETENTION_S, seconds)",
+    )
     add("--fleet-max-report-events", type=int, help="events + gaps per ReportEvents request (1000)")
     args = parser.parse_args(argv)
-    server_config = from_env(ServerConfig, host=args.host, port=args.port, max_message_bytes=args.max_message_bytes,
-                             max_concurrent_rpcs=args.max_concurrent_rpcs, max_batch_images=args.max_batch_images,
-                             batch_max_delay_ms=args.batch_max_delay_ms, batch_max_size=args.batch_max_size,
-                             grace_s=args.grace_s, log_level=args.log_level, tls_cert=args.tls_cert,
-                             tls_key=args.tls_key, tls_client_ca=args.tls_client_ca, tokens_file=args.tokens_file,
-                             insecure=args.insecure, cert_scopes=args.cert_scopes,
-                             open_reflection=args.open_reflection, open_server_info=args.open_server_info,
-                             calls_per_s=args.calls_per_s, calls_burst=args.calls_burst,
-                             pixels_per_s=args.pixels_per_s, max_streams=args.max_streams, audit_log=args.audit_log,
-                             audit_max_bytes=args.audit_max_bytes, audit_keep=args.audit_keep,
-                             audit_text=args.audit_text, redact=args.redact,
-                             redact_patterns="\n".join(args.redact_pattern) if args.redact_pattern else None,
-                             metrics_port=args.metrics_port, metrics_host=args.metrics_host,
-                             health_port=args.health_port, health_host=args.health_host,
-                             log_format=args.log_format, cache=args.cache, cache_url=args.cache_url,
-                             cache_max_bytes=args.cache_max_bytes, cache_ttl_s=args.cache_ttl_s,
-                             max_rss_mb=args.max_rss_mb, role=args.role, fleet_store=args.fleet_store,
-                             fleet_retention_s=args.fleet_retention,
-                             fleet_max_report_events=args.fleet_max_report_events)
-    engine_config = from_env(EngineConfig, bundle=args.bundle, backend=args.backend, device=args.device,
-                             precision=args.precision, threads=args.threads, max_image_pixels=args.max_image_pixels)
+    server_config = from_env(
+        ServerConfig,
+        host=args.host,
+        port=args.port,
+        max_message_bytes=args.max_message_bytes,
+        max_concurrent_rpcs=args.max_concurrent_rpcs,
+        max_batch_images=args.max_batch_images,
+        batch_max_delay_ms=args.batch_max_delay_ms,
+        batch_max_size=args.batch_max_size,
+        grace_s=args.grace_s,
+        log_level=args.log_level,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
+        tokens_file=args.tokens_file,
+        insecure=args.insecure,
+        cert_scopes=args.cert_scopes,
+        open_reflection=args.open_reflection,
+        open_server_info=args.open_server_info,
+        calls_per_s=args.calls_per_s,
+        calls_burst=args.calls_burst,
+        pixels_per_s=args.pixels_per_s,
+        max_streams=args.max_streams,
+        audit_log=args.audit_log,
+        audit_max_bytes=args.audit_max_bytes,
+        audit_keep=args.audit_keep,
+        audit_text=args.audit_text,
+        redact=args.redact,
+        redact_patterns="\n".join(args.redact_pattern) if args.redact_pattern else None,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
+        health_port=args.health_port,
+        health_host=args.health_host,
+        log_format=args.log_format,
+        cache=args.cache,
+        cache_url=args.cache_url,
+        cache_max_bytes=args.cache_max_bytes,
+        cache_ttl_s=args.cache_ttl_s,
+        max_rss_mb=args.max_rss_mb,
+        role=args.role,
+        fleet_store=args.fleet_store,
+        fleet_retention_s=args.fleet_retention,
+        fleet_max_report_events=args.fleet_max_report_events,
+    )
+    engine_config = from_env(
+        EngineConfig,
+        bundle=args.bundle,
+        backend=args.backend,
+        device=args.device,
+        precision=args.precision,
+        threads=args.threads,
+        max_image_pixels=args.max_image_pixels,
+    )
     return server_config, engine_config
 
 

@@ -8,24 +8,25 @@ import asyncio
 import logging
 import os
 import signal
-from typing import Callable
+from collections.abc import Callable
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from clients.ocr_client.pb import FLEET_SERVICE_NAME, SERVICE_NAME
 from edge_runtime.config import EngineConfig, from_env
 from edge_runtime.pipeline import OcrEngine
+from fleet.central import FleetCentral
+from fleet.central import Limits as FleetLimits
 from fleet.store import open_store
 from server.cache import CacheInterceptor, LruCache, ResultCache, engine_fingerprint, make_cache
 from server.config import ServerConfig
-from clients.ocr_client.pb import FLEET_SERVICE_NAME, SERVICE_NAME
-from fleet.central import FleetCentral, Limits as FleetLimits
+from server.fleet_service import FleetServicer, fleet_handler
 from server.metrics import MetricsInterceptor, ServerMetrics, start_metrics_http
 from server.plane import OcrPlane
 from server.security import Security
 from server.service import OcrServicer, generic_handler
-from server.fleet_service import FleetServicer, fleet_handler
 from server.validation import ValidationInterceptor, transport_limit
 
 __all__ = ["OcrServer", "build_server", "serve", "rss_bytes", "EXIT_MEMORY"]
@@ -44,9 +45,18 @@ class OcrServer:
     refused, calls in flight get ``grace`` seconds to finish.
     """
 
-    def __init__(self, grpc_server: grpc.aio.Server, plane: OcrPlane, health_servicer: health.aio.HealthServicer,
-                 port: int, security: Security | None = None, metrics: ServerMetrics | None = None,
-                 cache=None, fleet: FleetCentral | None = None, serves_ocr: bool = True) -> None:
+    def __init__(
+        self,
+        grpc_server: grpc.aio.Server,
+        plane: OcrPlane,
+        health_servicer: health.aio.HealthServicer,
+        port: int,
+        security: Security | None = None,
+        metrics: ServerMetrics | None = None,
+        cache=None,
+        fleet: FleetCentral | None = None,
+        serves_ocr: bool = True,
+    ) -> None:
         self.grpc_server = grpc_server
         self.security = security
         self.metrics = metrics or ServerMetrics(process=False)
@@ -82,8 +92,9 @@ class OcrServer:
                 raise RuntimeError(f"cannot bind the health port {address}")
             await self._health_server.start()
         if config.metrics_port:
-            self._metrics_http, self.metrics_port = start_metrics_http(self.metrics, config.metrics_host,
-                                                                       config.metrics_port)
+            self._metrics_http, self.metrics_port = start_metrics_http(
+                self.metrics, config.metrics_host, config.metrics_port
+            )
         await self.grpc_server.start()
         self._load_task = asyncio.get_running_loop().create_task(self._load())
 
@@ -147,8 +158,9 @@ def default_engine_factory(engine_config: EngineConfig | None = None) -> Callabl
     return lambda: OcrEngine(config)
 
 
-def _cache_interceptor(cache: ResultCache, plane: OcrPlane, config: ServerConfig,
-                       metrics: ServerMetrics) -> CacheInterceptor:
+def _cache_interceptor(
+    cache: ResultCache, plane: OcrPlane, config: ServerConfig, metrics: ServerMetrics
+) -> CacheInterceptor:
     """The result cache's layer: keyed by what decides the answer on this server (known once models are loaded)."""
     fingerprint: dict[str, str] = {}
 
@@ -169,8 +181,9 @@ def _cache_interceptor(cache: ResultCache, plane: OcrPlane, config: ServerConfig
     return CacheInterceptor(cache, key_part, config.max_batch_images, looked_up)
 
 
-def build_server(config: ServerConfig | None = None,
-                 engine_factory: Callable[[], OcrEngine] | None = None) -> tuple[OcrServer, int]:
+def build_server(
+    config: ServerConfig | None = None, engine_factory: Callable[[], OcrEngine] | None = None
+) -> tuple[OcrServer, int]:
     """The server, bound but not started, and its port (useful with ``port=0``). Call inside an event loop.
 
     Raises ConfigurationError for a bad tokens file or certificate, and INSECURE_LISTEN for a network address
@@ -187,8 +200,11 @@ def build_server(config: ServerConfig | None = None,
     metrics = ServerMetrics()
     metrics.bind(plane, lambda: plane.ready and not plane.draining)
     metrics.memory_limit.set(config.max_rss_mb * 1024 * 1024)
-    cache = make_cache(config.cache_url, config.cache_max_bytes, config.cache_ttl_s,
-                       metrics.cache_errors.inc) if config.cache else None
+    cache = (
+        make_cache(config.cache_url, config.cache_max_bytes, config.cache_ttl_s, metrics.cache_errors.inc)
+        if config.cache
+        else None
+    )
     # The interceptors, outermost first (each wraps all below it):
     # - Audit: gives the call its request id and writes its line however it ends, refusals by any layer included;
     # - Metrics: counts every call by the status it ended with, so refusals count too;
@@ -199,34 +215,50 @@ def build_server(config: ServerConfig | None = None,
     # - Validation: refuses malformed and over-size requests right before the servicer (a stranger is refused
     #   as one first, and learns nothing of the contract).
     chain: list[grpc.aio.ServerInterceptor | None] = [
-        security.audit_interceptor(provenance), MetricsInterceptor(metrics), security.auth, security.limits,
+        security.audit_interceptor(provenance),
+        MetricsInterceptor(metrics),
+        security.auth,
+        security.limits,
         _cache_interceptor(cache, plane, config, metrics) if cache is not None else None,
-        security.redact_interceptor(), ValidationInterceptor(config.max_message_bytes)]
-    grpc_server = grpc.aio.server(interceptors=[c for c in chain if c is not None], options=[
-        ("grpc.max_receive_message_length", transport_limit(config.max_message_bytes)),
-        ("grpc.max_send_message_length", config.max_message_bytes),
-        ("grpc.so_reuseport", 0),  # a second server on a taken port must fail, not share it
-    ])
+        security.redact_interceptor(),
+        ValidationInterceptor(config.max_message_bytes),
+    ]
+    grpc_server = grpc.aio.server(
+        interceptors=[c for c in chain if c is not None],
+        options=[
+            ("grpc.max_receive_message_length", transport_limit(config.max_message_bytes)),
+            ("grpc.max_send_message_length", config.max_message_bytes),
+            ("grpc.so_reuseport", 0),  # a second server on a taken port must fail, not share it
+        ],
+    )
     if config.serves_ocr:
         grpc_server.add_generic_rpc_handlers((generic_handler(OcrServicer(plane)),))
     fleet = None
     if config.serves_fleet:
         url, retention = config.fleet_store_url, config.fleet_retention_s
-        fleet = FleetCentral(lambda: open_store(url, retention),
-                             limits=FleetLimits(config.fleet_max_report_events), observe=metrics.observe_fleet_report)
+        fleet = FleetCentral(
+            lambda: open_store(url, retention),
+            limits=FleetLimits(config.fleet_max_report_events),
+            observe=metrics.observe_fleet_report,
+        )
         grpc_server.add_generic_rpc_handlers((fleet_handler(FleetServicer(fleet)),))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
     served = ((SERVICE_NAME,) if config.serves_ocr else ()) + ((FLEET_SERVICE_NAME,) if fleet else ())
     reflection.enable_server_reflection(
-        served + (health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), grpc_server)
+        served + (health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), grpc_server
+    )
     address = f"{config.bind_host}:{config.port}"
-    port = (grpc_server.add_secure_port(address, credentials) if credentials is not None
-            else grpc_server.add_insecure_port(address))
+    port = (
+        grpc_server.add_secure_port(address, credentials)
+        if credentials is not None
+        else grpc_server.add_insecure_port(address)
+    )
     if port == 0:
         raise RuntimeError(f"cannot bind {address}")
-    return OcrServer(grpc_server, plane, health_servicer, port, security, metrics, cache, fleet,
-                     config.serves_ocr), port
+    return OcrServer(
+        grpc_server, plane, health_servicer, port, security, metrics, cache, fleet, config.serves_ocr
+    ), port
 
 
 def rss_bytes() -> int:
@@ -242,8 +274,12 @@ async def _watch_memory(limit_bytes: int, over: asyncio.Event, every_s: float = 
     while True:
         rss = rss_bytes()
         if rss > limit_bytes:
-            log.error("resident memory %.0f MiB is over --max-rss-mb %.0f: draining, then exiting with status %d",
-                      rss / 2**20, limit_bytes / 2**20, EXIT_MEMORY)
+            log.error(
+                "resident memory %.0f MiB is over --max-rss-mb %.0f: draining, then exiting with status %d",
+                rss / 2**20,
+                limit_bytes / 2**20,
+                EXIT_MEMORY,
+            )
             over.set()
             return
         await asyncio.sleep(every_s)
@@ -258,8 +294,9 @@ async def serve(config: ServerConfig, engine_factory: Callable[[], OcrEngine] | 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     over_memory = asyncio.Event()
-    watcher = (loop.create_task(_watch_memory(int(config.max_rss_mb * 2**20), over_memory))
-               if config.max_rss_mb else None)
+    watcher = (
+        loop.create_task(_watch_memory(int(config.max_rss_mb * 2**20), over_memory)) if config.max_rss_mb else None
+    )
     over_memory_task = loop.create_task(over_memory.wait())
     over_memory_task.add_done_callback(lambda _: stop.set())
     await server.start()

@@ -133,7 +133,7 @@ class Batcher:
             bucket.jobs -= 1
             live = [p for p in bucket.items if not p.future.done()]
             self.stats.dropped += len(bucket.items) - len(live)
-            take, rest = live[: self.max_size], live[self.max_size:]
+            take, rest = live[: self.max_size], live[self.max_size :]
             bucket.items = rest
             if not rest and bucket.jobs == 0:
                 if bucket.timer is not None:
@@ -156,8 +156,11 @@ class Batcher:
         except Exception as exc:  # every caller of this batch gets the failure
             loop.call_soon_threadsafe(self._deliver, take, None, exc)
             return
-        future.add_done_callback(lambda done: loop.call_soon_threadsafe(
-            self._deliver, take, None if done.exception() else done.result(), done.exception()))
+        future.add_done_callback(
+            lambda done: loop.call_soon_threadsafe(
+                self._deliver, take, None if done.exception() else done.result(), done.exception()
+            )
+        )
 
     @staticmethod
     def _deliver(take: list[_Pending], output: np.ndarray | None, error: BaseException | None) -> None:

@@ -24,22 +24,42 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from clients.ocr_client.pb import ocr_pb2
 from server import __version__
 from server.interceptors import Interceptor
 
-__all__ = ["ResultCache", "LruCache", "RedisCache", "CacheInterceptor", "request_key", "make_cache",
-           "CACHE_KEY", "engine_fingerprint"]
+__all__ = [
+    "ResultCache",
+    "LruCache",
+    "RedisCache",
+    "CacheInterceptor",
+    "request_key",
+    "make_cache",
+    "CACHE_KEY",
+    "engine_fingerprint",
+]
 
 log = logging.getLogger(__name__)
 CACHE_KEY = "ocr-cache"  # trailing metadata: hit, miss, partial
 _PREFIX = "ocr:result:v1:"
 # EngineConfig fields that change what an image reads as (threads, batch sizes and streams do not)
-_OUTPUT_FIELDS = ("bundle", "backend", "device", "use_angle_cls", "det_limit_side_len", "det_limit_type",
-                  "det_max_side_len", "rec_max_width", "text_score", "max_image_pixels", "min_image_side",
-                  "ov_precision_hint")
+_OUTPUT_FIELDS = (
+    "bundle",
+    "backend",
+    "device",
+    "use_angle_cls",
+    "det_limit_side_len",
+    "det_limit_type",
+    "det_max_side_len",
+    "rec_max_width",
+    "text_score",
+    "max_image_pixels",
+    "min_image_side",
+    "ov_precision_hint",
+)
 
 
 class ResultCache(Protocol):
@@ -91,8 +111,14 @@ class RedisCache:
     """Redis (``redis.asyncio``), entries expiring after ``ttl_s``. After a failure Redis is left alone for
     ``backoff_s`` so an outage costs each call at most one short timeout, not one per call."""
 
-    def __init__(self, url: str, ttl_s: float, on_error: Callable[[], None] = lambda: None,
-                 timeout_s: float = 0.5, backoff_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        ttl_s: float,
+        on_error: Callable[[], None] = lambda: None,
+        timeout_s: float = 0.5,
+        backoff_s: float = 5.0,
+    ) -> None:
         import redis.asyncio as aioredis  # pinned in requirements.txt; imported only when a URL is given
 
         self._redis = aioredis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
@@ -105,8 +131,12 @@ class RedisCache:
     def _failed(self, exc: Exception) -> None:
         self.on_error()
         if time.monotonic() >= self._down_until:
-            log.warning("result cache %s unreachable (%s); computing without it for %.0f s",
-                        self.url.split("@")[-1], type(exc).__name__, self.backoff_s)
+            log.warning(
+                "result cache %s unreachable (%s); computing without it for %.0f s",
+                self.url.split("@")[-1],
+                type(exc).__name__,
+                self.backoff_s,
+            )
         self._down_until = time.monotonic() + self.backoff_s
 
     async def get(self, key: str) -> bytes | None:
@@ -187,8 +217,13 @@ class CacheInterceptor(Interceptor):
     ``fingerprint()`` returns None until the models are loaded (nothing is cached then); ``max_batch_images``
     keeps an oversized batch going to the servicer whole, so it is refused as BATCH_TOO_LARGE."""
 
-    def __init__(self, cache: ResultCache, fingerprint: Callable[[], str | None], max_batch_images: int,
-                 on_lookup: Callable[[bool], None] = lambda hit: None) -> None:
+    def __init__(
+        self,
+        cache: ResultCache,
+        fingerprint: Callable[[], str | None],
+        max_batch_images: int,
+        on_lookup: Callable[[bool], None] = lambda hit: None,
+    ) -> None:
         self.cache = cache
         self.fingerprint = fingerprint
         self.max_batch_images = max_batch_images

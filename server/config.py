@@ -99,15 +99,26 @@ class ServerConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigurationError(f"port {self.port} is out of range")
-        if min(self.max_message_bytes, self.max_concurrent_rpcs, self.max_batch_images, self.inference_threads,
-               self.decode_threads) < 1 or self.batch_max_size < 0 or self.batch_max_delay_ms < 0:
+        if (
+            min(
+                self.max_message_bytes,
+                self.max_concurrent_rpcs,
+                self.max_batch_images,
+                self.inference_threads,
+                self.decode_threads,
+            )
+            < 1
+            or self.batch_max_size < 0
+            or self.batch_max_delay_ms < 0
+        ):
             raise ConfigurationError("server limits must be positive")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigurationError("TLS needs both tls_cert and tls_key", "TLS_CONFIG_INVALID")
         if self.tls_client_ca and not self.tls_cert:
             raise ConfigurationError("tls_client_ca (mutual TLS) needs tls_cert and tls_key", "TLS_CONFIG_INVALID")
-        if min(self.calls_per_s, self.calls_burst, self.pixels_per_s, self.pixels_burst_s, self.max_streams) < 0 \
-                or (self.calls_per_s and self.calls_burst < 1):
+        if min(self.calls_per_s, self.calls_burst, self.pixels_per_s, self.pixels_burst_s, self.max_streams) < 0 or (
+            self.calls_per_s and self.calls_burst < 1
+        ):
             raise ConfigurationError("rate limits must not be negative (0: no limit); calls_burst >= 1")
         if not (0 <= self.metrics_port <= 65535 and 0 <= self.health_port <= 65535):
             raise ConfigurationError("metrics_port and health_port must be 0 (off) or a port number")
@@ -121,8 +132,9 @@ class ServerConfig:
             raise ConfigurationError("audit_max_bytes must be >= 1024 and audit_keep >= 0")
         unknown = set(self.redact_kinds) - set(REDACT_KINDS)
         if unknown:
-            raise ConfigurationError(f"redact: unknown kind(s) {', '.join(sorted(unknown))}; "
-                                     f"choose from {', '.join(REDACT_KINDS)}")
+            raise ConfigurationError(
+                f"redact: unknown kind(s) {', '.join(sorted(unknown))}; choose from {', '.join(REDACT_KINDS)}"
+            )
         for pattern in self.redact_pattern_list:
             try:
                 re.compile(pattern)
@@ -189,8 +201,10 @@ class ServerConfig:
         stages = tuple(s.strip() for s in value.split(",") if s.strip() and s.strip() != "none")
         unknown = set(stages) - {"det", "cls", "rec"}
         if unknown:
-            raise ConfigurationError(f"batch_stages: unknown stage(s) {', '.join(sorted(unknown))}; "
-                                     "choose from det, cls, rec, or none or auto")
+            raise ConfigurationError(
+                f"batch_stages: unknown stage(s) {', '.join(sorted(unknown))}; "
+                "choose from det, cls, rec, or none or auto"
+            )
         return stages
 
     def check_listen(self) -> None:
@@ -199,4 +213,6 @@ class ServerConfig:
             return
         raise ConfigurationError(
             f"refusing to listen on {self.bind_host} without credentials: give --tokens-file or --tls-client-ca, "
-            f"bind --host 127.0.0.1, or pass --insecure (OCR_INSECURE=1) to let anyone call", "INSECURE_LISTEN")
+            f"bind --host 127.0.0.1, or pass --insecure (OCR_INSECURE=1) to let anyone call",
+            "INSECURE_LISTEN",
+        )

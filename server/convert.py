@@ -16,8 +16,16 @@ from edge_runtime.messages import line_message, points, provenance_message, reco
 from server.errors import InvalidRequestError, status_of
 from server.plane import ImageSource
 
-__all__ = ["image_source", "recognize_response", "error_message", "stream_settings", "stream_frame",
-           "stream_response", "provenance_message", "stage_precisions"]
+__all__ = [
+    "image_source",
+    "recognize_response",
+    "error_message",
+    "stream_settings",
+    "stream_frame",
+    "stream_response",
+    "provenance_message",
+    "stage_precisions",
+]
 
 _PIXEL_PREFIX = "PIXEL_FORMAT_"
 
@@ -42,8 +50,10 @@ def pixel_formats(names: Iterable[str]) -> list[int]:
 
 def stage_precisions(precision: dict[str, str], reasons: dict[str, str]) -> list[ocr_pb2.StagePrecision]:
     """Precision per stage (pipeline order) with the engine's reason for it."""
-    return [ocr_pb2.StagePrecision(stage=stage, precision=used, reason=reasons.get(stage, ""))
-            for stage, used in precision.items()]
+    return [
+        ocr_pb2.StagePrecision(stage=stage, precision=used, reason=reasons.get(stage, ""))
+        for stage, used in precision.items()
+    ]
 
 
 def error_message(exc: BaseException) -> ocr_pb2.Error:
@@ -56,8 +66,9 @@ def error_message(exc: BaseException) -> ocr_pb2.Error:
 _CHECK_PREFIX = "TEXT_CHECK_"
 
 
-def stream_settings(config: ocr_pb2.StreamConfig,
-                    defaults: stream.StreamSettings | None = None) -> stream.StreamSettings:
+def stream_settings(
+    config: ocr_pb2.StreamConfig, defaults: stream.StreamSettings | None = None
+) -> stream.StreamSettings:
     """A StreamConfig over the server's defaults (``OCR_STREAM_*`` variables); 0 / unset keeps the default.
 
     A bad value is INVALID_ARGUMENT: ``TEXT_PATTERN_INVALID`` for a pattern, ``TEXT_CHECK_UNKNOWN`` for a check
@@ -68,8 +79,12 @@ def stream_settings(config: ocr_pb2.StreamConfig,
     flow = ocr_pb2.FlowControl.Name(config.flow_control).removeprefix("FLOW_CONTROL_")
     if flow != "UNSPECIFIED":
         changes["mode"] = flow
-    numbers = {"queue_size": config.queue_size, "change_threshold": config.change_threshold,
-               "stable_after": config.stable_after_frames, "disappear_after": config.disappear_after_frames}
+    numbers = {
+        "queue_size": config.queue_size,
+        "change_threshold": config.change_threshold,
+        "stable_after": config.stable_after_frames,
+        "disappear_after": config.disappear_after_frames,
+    }
     if config.reread_every_frames:  # "read a frame even when unchanged every N frames": detection and reading
         numbers["refresh_every"] = numbers["reread_every"] = config.reread_every_frames
     if config.box_change_threshold:
@@ -77,8 +92,9 @@ def stream_settings(config: ocr_pb2.StreamConfig,
         numbers["strong_iou"] = max(base.strong_iou, config.box_change_threshold)
     bad = [name for name, value in numbers.items() if value < 0]
     if bad:
-        raise InvalidRequestError(f"StreamConfig fields must not be negative: {', '.join(bad)}",
-                                  "STREAM_CONFIG_INVALID")
+        raise InvalidRequestError(
+            f"StreamConfig fields must not be negative: {', '.join(bad)}", "STREAM_CONFIG_INVALID"
+        )
     changes.update({name: value for name, value in numbers.items() if value})
     if config.text_patterns or config.text_checks:  # else the server's defaults (OCR_STREAM_TEXT_*)
         known = set(ocr_pb2.TextCheck.values())
@@ -86,8 +102,11 @@ def stream_settings(config: ocr_pb2.StreamConfig,
         if unknown:
             raise InvalidRequestError(f"text_checks: unknown value(s) {', '.join(unknown)}", "TEXT_CHECK_UNKNOWN")
         changes["text_patterns"] = tuple(config.text_patterns)
-        changes["text_checks"] = tuple(ocr_pb2.TextCheck.Name(c).removeprefix(_CHECK_PREFIX)
-                                       for c in config.text_checks if c != ocr_pb2.TEXT_CHECK_UNSPECIFIED)
+        changes["text_checks"] = tuple(
+            ocr_pb2.TextCheck.Name(c).removeprefix(_CHECK_PREFIX)
+            for c in config.text_checks
+            if c != ocr_pb2.TEXT_CHECK_UNSPECIFIED
+        )
     try:
         return base.replace(**changes)
     except ConfigurationError as exc:
@@ -107,23 +126,43 @@ def stream_frame(message: ocr_pb2.Frame) -> stream.Frame:
 
 def stream_response(result: stream.FrameResult) -> ocr_pb2.StreamRecognizeResponse:
     """One FrameResult as a StreamRecognizeResponse."""
-    response = ocr_pb2.StreamRecognizeResponse(sequence=result.sequence, frames_dropped=result.frames_dropped,
-                                               final=result.final, detected_area=result.detected_area,
-                                               frames_ahead=result.frames_ahead)
+    response = ocr_pb2.StreamRecognizeResponse(
+        sequence=result.sequence,
+        frames_dropped=result.frames_dropped,
+        final=result.final,
+        detected_area=result.detected_area,
+        frames_ahead=result.frames_ahead,
+    )
     if result.capture_time:
         response.capture_time.FromNanoseconds(round(result.capture_time * 1e9))
     response.lines.extend(line_message(line, line.track_id) for line in result.lines)
     for event in result.events:
-        response.events.append(ocr_pb2.TextEvent(
-            type=f"TEXT_EVENT_TYPE_{event.type.value}", track_id=event.track_id, text=event.text,
-            confidence=event.confidence, polygon=points(event.polygon),
-            candidates=[ocr_pb2.TextCandidate(text=c.text, score=c.score, frames=c.frames, accepted=c.accepted)
-                        for c in event.candidates]))
+        response.events.append(
+            ocr_pb2.TextEvent(
+                type=f"TEXT_EVENT_TYPE_{event.type.value}",
+                track_id=event.track_id,
+                text=event.text,
+                confidence=event.confidence,
+                polygon=points(event.polygon),
+                candidates=[
+                    ocr_pb2.TextCandidate(text=c.text, score=c.score, frames=c.frames, accepted=c.accepted)
+                    for c in event.candidates
+                ],
+            )
+        )
     if result.error is not None:
         cause = result.error.cause
-        response.error.CopyFrom(error_message(
-            cause if cause is not None else OcrError(result.error.message, result.error.reason)))
+        response.error.CopyFrom(
+            error_message(cause if cause is not None else OcrError(result.error.message, result.error.reason))
+        )
     if not result.final:
-        response.timings.CopyFrom(timings_message({**result.timings_ms, "queue": result.queue_wait_ms,
-                                                   "total": result.queue_wait_ms + result.processing_ms}))
+        response.timings.CopyFrom(
+            timings_message(
+                {
+                    **result.timings_ms,
+                    "queue": result.queue_wait_ms,
+                    "total": result.queue_wait_ms + result.processing_ms,
+                }
+            )
+        )
     return response

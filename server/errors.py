@@ -40,12 +40,29 @@ import uuid
 
 import grpc
 
-from edge_runtime.errors import (ConfigurationError, DeadlineExceededError, InvalidImageError, ModelError,
-                                 NotReadyError, OcrError, OverloadedError)
+from edge_runtime.errors import (
+    ConfigurationError,
+    DeadlineExceededError,
+    InvalidImageError,
+    ModelError,
+    NotReadyError,
+    OcrError,
+    OverloadedError,
+)
 from fleet.errors import FleetRequestError, StoreUnavailableError
 
-__all__ = ["REASON_KEY", "RETRY_AFTER_KEY", "InvalidRequestError", "UnauthenticatedError", "PermissionDeniedError",
-           "RateLimitedError", "MessageTooLargeError", "status_of", "fail_with", "trailing_metadata_of"]
+__all__ = [
+    "REASON_KEY",
+    "RETRY_AFTER_KEY",
+    "InvalidRequestError",
+    "UnauthenticatedError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "MessageTooLargeError",
+    "status_of",
+    "fail_with",
+    "trailing_metadata_of",
+]
 
 log = logging.getLogger(__name__)
 

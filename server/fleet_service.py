@@ -20,7 +20,7 @@ The scopes each method needs are in server/security/scopes.py (report, query, ad
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import grpc
 
@@ -69,8 +69,9 @@ class FleetServicer:
                     if device is None:
                         device = who
                     elif who != device:
-                        raise FleetRequestError(f"this call reports for {device!r}, not {who!r}: one device per "
-                                                "call", "DEVICE_ID_INVALID")
+                        raise FleetRequestError(
+                            f"this call reports for {device!r}, not {who!r}: one device per call", "DEVICE_ID_INVALID"
+                        )
                     await answers.put((batch_id, self.central.submit(device, events, gaps, status)))
                 await answers.put(None)
             except Exception as exc:  # answered after the requests before it; nothing more is read
@@ -87,10 +88,12 @@ class FleetServicer:
             reader.cancel()
 
     async def QueryEvents(self, request, context):  # noqa: N802
-        page = await self.central.query(convert.filter_of(request.filter), request.page_size, request.page_token,
-                                        request.newest_first)
-        return fleet_pb2.QueryEventsResponse(events=[convert.stored_event_message(e) for e in page.items],
-                                             next_page_token=page.next_token)
+        page = await self.central.query(
+            convert.filter_of(request.filter), request.page_size, request.page_token, request.newest_first
+        )
+        return fleet_pb2.QueryEventsResponse(
+            events=[convert.stored_event_message(e) for e in page.items], next_page_token=page.next_token
+        )
 
     async def WatchEvents(self, request, context) -> AsyncIterator:  # noqa: N802
         async for stored in self.central.watch(convert.filter_of(request.filter), request.cursor):
@@ -98,8 +101,9 @@ class FleetServicer:
 
     async def ListDevices(self, request, context):  # noqa: N802
         page = await self.central.devices(request.page_size, request.page_token)
-        return fleet_pb2.ListDevicesResponse(devices=[convert.device_message(d) for d in page.items],
-                                             next_page_token=page.next_token)
+        return fleet_pb2.ListDevicesResponse(
+            devices=[convert.device_message(d) for d in page.items], next_page_token=page.next_token
+        )
 
     async def GetFleetStats(self, request, context):  # noqa: N802
         return convert.stats_message(await self.central.stats())
@@ -107,10 +111,15 @@ class FleetServicer:
     async def ListSightings(self, request, context):  # noqa: N802
         window = convert.duration_of(request, "window")
         page = await self.central.sightings(
-            convert.filter_of(request.filter), DEFAULT_SIGHTING_WINDOW_S if window is None else window,
-            request.min_streams, request.page_size, request.page_token)
-        return fleet_pb2.ListSightingsResponse(sightings=[convert.sighting_message(s) for s in page.items],
-                                               next_page_token=page.next_token)
+            convert.filter_of(request.filter),
+            DEFAULT_SIGHTING_WINDOW_S if window is None else window,
+            request.min_streams,
+            request.page_size,
+            request.page_token,
+        )
+        return fleet_pb2.ListSightingsResponse(
+            sightings=[convert.sighting_message(s) for s in page.items], next_page_token=page.next_token
+        )
 
     async def DeleteDeviceData(self, request, context):  # noqa: N802
         return convert.delete_response(await self.central.delete_device(request.device_id))
@@ -126,9 +135,11 @@ def fleet_handler(servicer: FleetServicer) -> grpc.GenericRpcHandler:
 
     handlers = {
         "ReportEvents": grpc.stream_stream_rpc_method_handler(
-            s.ReportEvents, pb.ReportEventsRequest.FromString, pb.ReportEventsResponse.SerializeToString),
+            s.ReportEvents, pb.ReportEventsRequest.FromString, pb.ReportEventsResponse.SerializeToString
+        ),
         "WatchEvents": grpc.unary_stream_rpc_method_handler(
-            s.WatchEvents, pb.WatchEventsRequest.FromString, pb.WatchEventsResponse.SerializeToString),
+            s.WatchEvents, pb.WatchEventsRequest.FromString, pb.WatchEventsResponse.SerializeToString
+        ),
         "QueryEvents": unary(s.QueryEvents, pb.QueryEventsRequest),
         "ListDevices": unary(s.ListDevices, pb.ListDevicesRequest),
         "GetFleetStats": unary(s.GetFleetStats, pb.GetFleetStatsRequest),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -24,7 +24,8 @@ def check(target: str, service: str = "", timeout_s: float = 2.0) -> tuple[bool,
     with grpc.insecure_channel(target) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service=service), timeout=timeout_s)
+                health_pb2.HealthCheckRequest(service=service), timeout=timeout_s
+            )
         except grpc.RpcError as exc:
             return False, f"{target}: unreachable or failing ({exc.code().name})"
     status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
@@ -33,8 +34,11 @@ def check(target: str, service: str = "", timeout_s: float = 2.0) -> tuple[bool,
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m server.healthcheck", description=__doc__.splitlines()[0])
-    parser.add_argument("--target", default=None, help="host:port (default 127.0.0.1:$OCR_HEALTH_PORT, the "
-                                                        "plain-text health port, else $OCR_PORT, else 50051)")
+    parser.add_argument(
+        "--target",
+        default=None,
+        help="host:port (default 127.0.0.1:$OCR_HEALTH_PORT, the plain-text health port, else $OCR_PORT, else 50051)",
+    )
     parser.add_argument("--service", default="", help="service name (default: the whole server)")
     parser.add_argument("--timeout-s", type=float, default=2.0)
     args = parser.parse_args(argv)

@@ -13,8 +13,9 @@ from __future__ import annotations
 import contextlib
 import inspect
 import re
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import grpc
 
@@ -49,8 +50,13 @@ def outcome(context: grpc.aio.ServicerContext, error: BaseException | None) -> t
     trailer ("" without one; OTHER for anything but UPPER_SNAKE_CASE, so metric labels stay bounded)."""
     code = context.code()
     if code is None:
-        code = (grpc.StatusCode.OK if error is None else grpc.StatusCode.UNKNOWN if isinstance(error, Exception)
-                else grpc.StatusCode.CANCELLED)
+        code = (
+            grpc.StatusCode.OK
+            if error is None
+            else grpc.StatusCode.UNKNOWN
+            if isinstance(error, Exception)
+            else grpc.StatusCode.CANCELLED
+        )
     name = code.name if isinstance(code, grpc.StatusCode) else str(code)
     reason = next((v for k, v in (context.trailing_metadata() or ()) if k == REASON_KEY), "")
     if not isinstance(reason, str) or not _REASON.fullmatch(reason):
@@ -62,17 +68,22 @@ def is_health(method: str) -> bool:
     return method.startswith("/grpc.health.v1.Health/")
 
 
-def rewrap(handler: grpc.RpcMethodHandler, wrap: Callable[[Behavior, bool, bool], Behavior],
-           deserializer: Callable[[Any], Any] = lambda deserialize: deserialize) -> grpc.RpcMethodHandler:
+def rewrap(
+    handler: grpc.RpcMethodHandler,
+    wrap: Callable[[Behavior, bool, bool], Behavior],
+    deserializer: Callable[[Any], Any] = lambda deserialize: deserialize,
+) -> grpc.RpcMethodHandler:
     """The same handler with its behavior replaced by ``wrap(behavior, request_streaming, response_streaming)``
     and its request deserializer by ``deserializer(deserialize)``."""
     for kind in _KINDS:
         behavior = getattr(handler, kind)
         if behavior is not None:
             factory = getattr(grpc, f"{kind}_rpc_method_handler")
-            return factory(wrap(behavior, handler.request_streaming, handler.response_streaming),
-                           request_deserializer=deserializer(handler.request_deserializer),
-                           response_serializer=handler.response_serializer)
+            return factory(
+                wrap(behavior, handler.request_streaming, handler.response_streaming),
+                request_deserializer=deserializer(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
+            )
     return handler
 
 
@@ -92,8 +103,7 @@ class Interceptor(grpc.aio.ServerInterceptor, Generic[S]):
         handler = await continuation(details)
         if handler is None or is_health(details.method) or not self.applies(details.method):
             return handler
-        return rewrap(handler, lambda behavior, rs, ps: self.wrap(details.method, behavior, rs, ps),
-                      self.deserializer)
+        return rewrap(handler, lambda behavior, rs, ps: self.wrap(details.method, behavior, rs, ps), self.deserializer)
 
     def applies(self, method: str) -> bool:
         return True
@@ -133,8 +143,9 @@ def _settle(context: grpc.aio.ServicerContext, exc: BaseException) -> bool:
     return True
 
 
-def around(layer: Interceptor, method: str, behavior: Behavior, request_streaming: bool,
-           response_streaming: bool) -> Behavior:
+def around(
+    layer: Interceptor, method: str, behavior: Behavior, request_streaming: bool, response_streaming: bool
+) -> Behavior:
     """``behavior`` with ``layer``'s hooks run around it (see Interceptor)."""
     sees_requests = type(layer).on_request is not Interceptor.on_request
 
@@ -150,6 +161,7 @@ def around(layer: Interceptor, method: str, behavior: Behavior, request_streamin
         return each(state, request) if sees_requests else request
 
     if response_streaming:
+
         async def streaming(request, context):
             try:
                 state = await layer.start(Call(method, context, request_streaming, response_streaming))
@@ -216,6 +228,9 @@ def images_of(request: Any) -> list:
     if name == "ocr.v1.BatchRecognizeRequest":
         return [r.image for r in request.requests if r.HasField("image")]
     if name == "ocr.v1.StreamRecognizeRequest":
-        return [request.frame.image] if request.WhichOneof("request") == "frame" and request.frame.HasField("image") \
+        return (
+            [request.frame.image]
+            if request.WhichOneof("request") == "frame" and request.frame.HasField("image")
             else []
+        )
     return []

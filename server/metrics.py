@@ -38,10 +38,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, PlatformCollector
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, PlatformCollector, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
@@ -69,41 +70,85 @@ class ServerMetrics:
         if process:
             ProcessCollector(registry=r)
             PlatformCollector(registry=r)
-        self.calls = Counter("ocr_calls", "Calls that ended, by method, gRPC status code and error reason.",
-                             ("method", "code", "reason"), registry=r)
-        self.call_duration = Histogram("ocr_call_duration_seconds", "Unary calls from arrival to answer.",
-                                       ("method",), buckets=SECONDS, registry=r)
+        self.calls = Counter(
+            "ocr_calls",
+            "Calls that ended, by method, gRPC status code and error reason.",
+            ("method", "code", "reason"),
+            registry=r,
+        )
+        self.call_duration = Histogram(
+            "ocr_call_duration_seconds", "Unary calls from arrival to answer.", ("method",), buckets=SECONDS, registry=r
+        )
         self.inflight = Gauge("ocr_inflight_calls", "Calls in progress.", ("method",), registry=r)
-        self.stage = Histogram("ocr_stage_duration_seconds",
-                               "Time per pipeline stage of each computed image, from the StageTimings it answers.",
-                               ("stage",), buckets=SECONDS, registry=r)
-        self.lines = Histogram("ocr_lines_per_image", "Text lines found per answered image.",
-                               buckets=(0, 1, 2, 5, 10, 20, 50, 100, 200, 500), registry=r)
-        self.characters = Histogram("ocr_characters_per_image", "Characters read per answered image.",
-                                    buckets=(0, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000), registry=r)
-        self.pixels = Histogram("ocr_image_pixels", "Pixels (width x height) of each answered image.",
-                                buckets=(1e4, 1e5, 3e5, 1e6, 2e6, 5e6, 1e7, 2e7, 4e7), registry=r)
-        self.frames = Counter("ocr_stream_frames", "Stream frames: read, unchanged (no model ran), failed, or "
-                              "dropped by flow control.", ("result",), registry=r)
-        self.frame_duration = Histogram("ocr_stream_frame_duration_seconds",
-                                        "Stream frames read or found unchanged, decode to answer.",
-                                        buckets=SECONDS, registry=r)
+        self.stage = Histogram(
+            "ocr_stage_duration_seconds",
+            "Time per pipeline stage of each computed image, from the StageTimings it answers.",
+            ("stage",),
+            buckets=SECONDS,
+            registry=r,
+        )
+        self.lines = Histogram(
+            "ocr_lines_per_image",
+            "Text lines found per answered image.",
+            buckets=(0, 1, 2, 5, 10, 20, 50, 100, 200, 500),
+            registry=r,
+        )
+        self.characters = Histogram(
+            "ocr_characters_per_image",
+            "Characters read per answered image.",
+            buckets=(0, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
+            registry=r,
+        )
+        self.pixels = Histogram(
+            "ocr_image_pixels",
+            "Pixels (width x height) of each answered image.",
+            buckets=(1e4, 1e5, 3e5, 1e6, 2e6, 5e6, 1e7, 2e7, 4e7),
+            registry=r,
+        )
+        self.frames = Counter(
+            "ocr_stream_frames",
+            "Stream frames: read, unchanged (no model ran), failed, or dropped by flow control.",
+            ("result",),
+            registry=r,
+        )
+        self.frame_duration = Histogram(
+            "ocr_stream_frame_duration_seconds",
+            "Stream frames read or found unchanged, decode to answer.",
+            buckets=SECONDS,
+            registry=r,
+        )
         self.events = Counter("ocr_stream_events", "Text events of streams, by type.", ("type",), registry=r)
-        self.cache_lookups = Counter("ocr_cache_lookups", "Result cache lookups, by result (hit, miss).",
-                                     ("result",), registry=r)
-        self.cache_errors = Counter("ocr_cache_errors", "Shared cache operations that failed (the call was "
-                                    "computed instead).", registry=r)
+        self.cache_lookups = Counter(
+            "ocr_cache_lookups", "Result cache lookups, by result (hit, miss).", ("result",), registry=r
+        )
+        self.cache_errors = Counter(
+            "ocr_cache_errors", "Shared cache operations that failed (the call was computed instead).", registry=r
+        )
         self.cache_size = Gauge("ocr_cache_size_bytes", "Bytes held by the in-process result cache.", registry=r)
-        self.memory_limit = Gauge("ocr_memory_limit_bytes", "The resident memory past which the server drains "
-                                  "and exits (0: none).", registry=r)
-        self.fleet_events = Counter("ocr_fleet_events", "Events of fleet reports, by what the store did with them "
-                                    "(stored, duplicate: already stored, out_of_order: beyond a hole, not stored).",
-                                    ("result",), registry=r)
-        self.fleet_commit = Histogram("ocr_fleet_report_commit_seconds", "Fleet reports from validation to "
-                                      "commit (the acknowledgement follows at once).", buckets=SECONDS, registry=r)
-        self.fleet_last_seen = Gauge("ocr_fleet_device_last_seen_timestamp_seconds", "When each device last "
-                                     "reported to this server (at most FLEET_DEVICES_TRACKED devices, the most "
-                                     "recent).", ("device",), registry=r)
+        self.memory_limit = Gauge(
+            "ocr_memory_limit_bytes",
+            "The resident memory past which the server drains and exits (0: none).",
+            registry=r,
+        )
+        self.fleet_events = Counter(
+            "ocr_fleet_events",
+            "Events of fleet reports, by what the store did with them "
+            "(stored, duplicate: already stored, out_of_order: beyond a hole, not stored).",
+            ("result",),
+            registry=r,
+        )
+        self.fleet_commit = Histogram(
+            "ocr_fleet_report_commit_seconds",
+            "Fleet reports from validation to commit (the acknowledgement follows at once).",
+            buckets=SECONDS,
+            registry=r,
+        )
+        self.fleet_last_seen = Gauge(
+            "ocr_fleet_device_last_seen_timestamp_seconds",
+            "When each device last reported to this server (at most FLEET_DEVICES_TRACKED devices, the most recent).",
+            ("device",),
+            registry=r,
+        )
         self._last_seen: dict[str, None] = {}  # devices with a last-seen series, least recently reported first
         for result in ("stored", "duplicate", "out_of_order"):
             self.fleet_events.labels(result)
@@ -187,18 +232,27 @@ class _PlaneCollector(Collector):
     def collect(self) -> Iterable:
         m, plane = self.metrics, self.plane
         queued = int(getattr(plane, "queued_lines", 0))
-        yield GaugeMetricFamily("ocr_pending_work", "Images of unary calls in progress plus open streams: the "
-                                "autoscaling signal.", value=m.inflight_images + m.open_streams)
-        yield GaugeMetricFamily("ocr_inflight_images", "Images of Recognize and BatchRecognize calls in progress.",
-                                value=m.inflight_images)
+        yield GaugeMetricFamily(
+            "ocr_pending_work",
+            "Images of unary calls in progress plus open streams: the autoscaling signal.",
+            value=m.inflight_images + m.open_streams,
+        )
+        yield GaugeMetricFamily(
+            "ocr_inflight_images", "Images of Recognize and BatchRecognize calls in progress.", value=m.inflight_images
+        )
         yield GaugeMetricFamily("ocr_open_streams", "StreamRecognize calls open.", value=m.open_streams)
-        yield GaugeMetricFamily("ocr_recognition_queue_lines", "Text lines waiting for a recognizer batch.",
-                                value=queued)
+        yield GaugeMetricFamily(
+            "ocr_recognition_queue_lines", "Text lines waiting for a recognizer batch.", value=queued
+        )
         ready = self.ready() if self.ready is not None else bool(getattr(plane, "ready", False))
-        yield GaugeMetricFamily("ocr_ready", "1 when the models are loaded and the server is not draining.",
-                                value=1.0 if ready else 0.0)
-        family = HistogramMetricFamily("ocr_batch_size", "Items per model run: text lines per recognizer batch "
-                                       "(rec), images per detector run (det).", labels=("stage",))
+        yield GaugeMetricFamily(
+            "ocr_ready", "1 when the models are loaded and the server is not draining.", value=1.0 if ready else 0.0
+        )
+        family = HistogramMetricFamily(
+            "ocr_batch_size",
+            "Items per model run: text lines per recognizer batch (rec), images per detector run (det).",
+            labels=("stage",),
+        )
         for stage in ("rec", "det"):
             counts = plane.run_sizes(stage) if hasattr(plane, "run_sizes") else {}
             family.add_metric([stage], _buckets(counts), sum_value=float(sum(k * v for k, v in counts.items())))
@@ -206,11 +260,15 @@ class _PlaneCollector(Collector):
         engine = getattr(plane, "engine", None)
         if engine is not None:
             p = engine.provenance
-            info = InfoMetricFamily("ocr_server", "What serves: version, bundle, backend, device, precision per "
-                                    "stage.")
+            info = InfoMetricFamily("ocr_server", "What serves: version, bundle, backend, device, precision per stage.")
             labels = {"version": __version__, "bundle": p.bundle, "backend": p.backend, "device": p.device}
-            labels.update({f"precision_{stage}": precision for stage, precision in p.precision.items()
-                           if stage in ("det", "cls", "rec")})
+            labels.update(
+                {
+                    f"precision_{stage}": precision
+                    for stage, precision in p.precision.items()
+                    if stage in ("det", "cls", "rec")
+                }
+            )
             info.add_metric([], labels)
             yield info
 
@@ -287,8 +345,11 @@ def _trace(name: str, started_ns: int, code: str, response: Any) -> None:
     from server.logs import request_id
 
     kind = response.DESCRIPTOR.full_name if hasattr(response, "DESCRIPTOR") else ""
-    responses = [response] if kind == "ocr.v1.RecognizeResponse" else (
-        list(response.responses) if kind == "ocr.v1.BatchRecognizeResponse" else [])
+    responses = (
+        [response]
+        if kind == "ocr.v1.RecognizeResponse"
+        else (list(response.responses) if kind == "ocr.v1.BatchRecognizeResponse" else [])
+    )
     tracing.record_call(name, started_ns, request_id(), code, responses)
 
 

@@ -82,9 +82,15 @@ class OcrPlane:
         engine = await loop.run_in_executor(self._infer, self._engine_factory)
         await loop.run_in_executor(self._infer, engine.warm_up)
         max_size = self.config.batch_max_size or engine.config.rec_batch_size
-        self._batchers = {stage: Batcher(functools.partial(self._start_rows, engine, stage), self._infer,
-                                         max_size, self.config.batch_max_delay_ms / 1000.0)
-                          for stage in self.config.batched_stages(engine.config.device)}
+        self._batchers = {
+            stage: Batcher(
+                functools.partial(self._start_rows, engine, stage),
+                self._infer,
+                max_size,
+                self.config.batch_max_delay_ms / 1000.0,
+            )
+            for stage in self.config.batched_stages(engine.config.device)
+        }
         self.engine = engine
         self._ready.set()
         log.info("models ready in %.1f s: %s", time.perf_counter() - started, engine.provenance)
@@ -118,8 +124,9 @@ class OcrPlane:
         with self._slots:
             if self._active >= self.config.max_concurrent_rpcs:
                 self.stats.overloaded += 1
-                raise OverloadedError(f"{self._active} calls in progress, the limit is "
-                                      f"{self.config.max_concurrent_rpcs}; {what} refused")
+                raise OverloadedError(
+                    f"{self._active} calls in progress, the limit is {self.config.max_concurrent_rpcs}; {what} refused"
+                )
             self._active += 1
 
     def _give_slot(self) -> None:
@@ -179,8 +186,9 @@ class OcrPlane:
         return self._streams
 
     # ---- pipeline -----------------------------------------------------------------------------------
-    async def recognize(self, source: ImageSource, skip_detection: bool = False,
-                        deadline: float | None = None) -> OcrResult:
+    async def recognize(
+        self, source: ImageSource, skip_detection: bool = False, deadline: float | None = None
+    ) -> OcrResult:
         """One image through the engine's own sequence (``OcrEngine.page_steps``), as async stages: its work
         between model runs (decoding, resizing, DB post-processing, crop warping, CTC decoding) on the CPU
         pool, its model runs on the model lanes, batched with other calls' where ``batch_stages`` says.
@@ -241,15 +249,20 @@ class OcrPlane:
         """On the dispatcher: start a batcher's run of stacked rows; its future: the first output."""
         started = self._start(engine, Run(stage, rows))
         first: Future[np.ndarray] = Future()
-        started.add_done_callback(lambda done: first.set_exception(done.exception()) if done.exception()
-                                  else first.set_result(done.result()[0]))
+        started.add_done_callback(
+            lambda done: (
+                first.set_exception(done.exception()) if done.exception() else first.set_result(done.result()[0])
+            )
+        )
         return first
 
-    async def recognize_many(self, items: Sequence[tuple[ImageSource, bool]],
-                             deadline: float | None = None) -> list[OcrResult | Exception]:
+    async def recognize_many(
+        self, items: Sequence[tuple[ImageSource, bool]], deadline: float | None = None
+    ) -> list[OcrResult | Exception]:
         """Several images at once (their runs overlap, or batch, with each other and with other calls'). A
         failed image yields its exception in place of its result (a bad image, or an internal failure), so the
         others still answer; only a passed deadline fails the whole call."""
+
         async def one(source: ImageSource, skip: bool) -> OcrResult | Exception:
             try:
                 return await self.recognize(source, skip, deadline)
@@ -266,8 +279,7 @@ class OcrPlane:
             raise DeadlineExceededError("the call's deadline passed before its work could start")
 
 
-def _advance(steps: Steps[OcrResult], outputs: list[np.ndarray] | None
-             ) -> tuple[list[Run], OcrResult | None, float]:
+def _advance(steps: Steps[OcrResult], outputs: list[np.ndarray] | None) -> tuple[list[Run], OcrResult | None, float]:
     """On the CPU pool: resume the sequence up to its next model runs, or to its result."""
     started = time.perf_counter()
     try:

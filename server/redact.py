@@ -7,7 +7,7 @@ line (and its words) and stream event at the boundary where responses leave the 
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 __all__ = ["Redactor", "luhn_ok"]
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import grpc
 
+from clients.ocr_client.pb import SERVICE_NAME, ocr_pb2
 from edge_runtime import imageio
 from edge_runtime.errors import OcrError
 from server import __version__, convert
 from server.errors import InvalidRequestError
-from clients.ocr_client.pb import SERVICE_NAME, ocr_pb2
 from server.plane import OcrPlane
 
 __all__ = ["OcrServicer", "generic_handler", "deadline_of"]
@@ -41,8 +41,9 @@ class OcrServicer:
     async def BatchRecognize(self, request, context):  # noqa: N802
         limit = self.plane.config.max_batch_images
         if len(request.requests) > limit:
-            raise InvalidRequestError(f"{len(request.requests)} images in one batch; the limit is {limit}",
-                                      "BATCH_TOO_LARGE")
+            raise InvalidRequestError(
+                f"{len(request.requests)} images in one batch; the limit is {limit}", "BATCH_TOO_LARGE"
+            )
         outcomes: list[Any] = [None] * len(request.requests)
         todo = []
         for i, item in enumerate(request.requests):
@@ -54,8 +55,12 @@ class OcrServicer:
             results = await self.plane.recognize_many([(s, k) for _, s, k in todo], deadline_of(context))
         for (i, _, _), result in zip(todo, results):
             outcomes[i] = result
-        responses = [ocr_pb2.RecognizeResponse(error=convert.error_message(o)) if isinstance(o, Exception)
-                     else convert.recognize_response(o) for o in outcomes]
+        responses = [
+            ocr_pb2.RecognizeResponse(error=convert.error_message(o))
+            if isinstance(o, Exception)
+            else convert.recognize_response(o)
+            for o in outcomes
+        ]
         return ocr_pb2.BatchRecognizeResponse(responses=responses)
 
     async def StreamRecognize(self, request_iterator, context):  # noqa: N802
@@ -68,16 +73,20 @@ class OcrServicer:
         plane, engine = self.plane, self.plane.engine
         config = plane.config
         response = ocr_pb2.GetServerInfoResponse(
-            server_version=__version__, ready=plane.ready and not plane.draining,
-            limits=ocr_pb2.ServerLimits(max_message_bytes=config.max_message_bytes,
-                                        max_concurrent_rpcs=config.max_concurrent_rpcs),
-            image_formats=IMAGE_FORMATS, pixel_formats=convert.pixel_formats(imageio.RAW_FORMATS),
+            server_version=__version__,
+            ready=plane.ready and not plane.draining,
+            limits=ocr_pb2.ServerLimits(
+                max_message_bytes=config.max_message_bytes, max_concurrent_rpcs=config.max_concurrent_rpcs
+            ),
+            image_formats=IMAGE_FORMATS,
+            pixel_formats=convert.pixel_formats(imageio.RAW_FORMATS),
             batch_max_delay_ms=config.batch_max_delay_ms,
         )
         if engine is not None:
             response.provenance.CopyFrom(convert.provenance_message(engine.provenance))
             response.stage_precisions.extend(
-                convert.stage_precisions(engine.precision, getattr(engine, "precision_reasons", {}) or {}))
+                convert.stage_precisions(engine.precision, getattr(engine, "precision_reasons", {}) or {})
+            )
             response.limits.max_image_pixels = engine.config.max_image_pixels
             response.limits.min_image_side = engine.config.min_image_side
             # a call's own recognizer batches, or the cross-call batcher's (which alone makes lines wait)
@@ -91,14 +100,16 @@ def generic_handler(servicer: OcrServicer) -> grpc.GenericRpcHandler:
     pb = ocr_pb2
     handlers = {
         "Recognize": grpc.unary_unary_rpc_method_handler(
-            servicer.Recognize, pb.RecognizeRequest.FromString, pb.RecognizeResponse.SerializeToString),
+            servicer.Recognize, pb.RecognizeRequest.FromString, pb.RecognizeResponse.SerializeToString
+        ),
         "BatchRecognize": grpc.unary_unary_rpc_method_handler(
-            servicer.BatchRecognize, pb.BatchRecognizeRequest.FromString,
-            pb.BatchRecognizeResponse.SerializeToString),
+            servicer.BatchRecognize, pb.BatchRecognizeRequest.FromString, pb.BatchRecognizeResponse.SerializeToString
+        ),
         "StreamRecognize": grpc.stream_stream_rpc_method_handler(
-            servicer.StreamRecognize, pb.StreamRecognizeRequest.FromString,
-            pb.StreamRecognizeResponse.SerializeToString),
+            servicer.StreamRecognize, pb.StreamRecognizeRequest.FromString, pb.StreamRecognizeResponse.SerializeToString
+        ),
         "GetServerInfo": grpc.unary_unary_rpc_method_handler(
-            servicer.GetServerInfo, pb.GetServerInfoRequest.FromString, pb.GetServerInfoResponse.SerializeToString),
+            servicer.GetServerInfo, pb.GetServerInfoRequest.FromString, pb.GetServerInfoResponse.SerializeToString
+        ),
     }
     return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)

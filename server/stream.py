@@ -18,15 +18,15 @@ DEADLINE_EXCEEDED (frames still waiting are discarded, no final response).
 from __future__ import annotations
 
 import time
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import grpc
 
+from clients.ocr_client.pb import ocr_pb2
 from edge_runtime.errors import DeadlineExceededError
 from edge_runtime.stream import Frame, StreamSettings, arun_stream
 from server import convert
 from server.errors import InvalidRequestError
-from clients.ocr_client.pb import ocr_pb2
 from server.plane import OcrPlane
 
 __all__ = ["stream_recognize", "settings_of"]
@@ -37,8 +37,9 @@ def settings_of(config: ocr_pb2.StreamConfig, defaults: StreamSettings | None = 
     return convert.stream_settings(config, defaults)
 
 
-async def stream_recognize(plane: OcrPlane, requests: AsyncIterator, context: grpc.aio.ServicerContext
-                           ) -> AsyncIterator[ocr_pb2.StreamRecognizeResponse]:
+async def stream_recognize(
+    plane: OcrPlane, requests: AsyncIterator, context: grpc.aio.ServicerContext
+) -> AsyncIterator[ocr_pb2.StreamRecognizeResponse]:
     """The StreamRecognize handler: config first, then frames under the config's flow control. A broken contract
     is raised (the interceptor layer ends the call with its status and reason)."""
     try:
@@ -47,8 +48,9 @@ async def stream_recognize(plane: OcrPlane, requests: AsyncIterator, context: gr
             if first is None:
                 return
             if first.WhichOneof("request") != "config":
-                raise InvalidRequestError("the first StreamRecognizeRequest must carry `config`",
-                                          "STREAM_CONFIG_MISSING")
+                raise InvalidRequestError(
+                    "the first StreamRecognizeRequest must carry `config`", "STREAM_CONFIG_MISSING"
+                )
             settings = settings_of(first.config)
             remaining = context.time_remaining()
             deadline = None if remaining is None else time.monotonic() + remaining
@@ -57,15 +59,17 @@ async def stream_recognize(plane: OcrPlane, requests: AsyncIterator, context: gr
                 async for request in requests:
                     kind = request.WhichOneof("request")
                     if kind == "config":
-                        raise InvalidRequestError("only the first StreamRecognizeRequest may carry `config`",
-                                                  "STREAM_CONFIG_REPEATED")
+                        raise InvalidRequestError(
+                            "only the first StreamRecognizeRequest may carry `config`", "STREAM_CONFIG_REPEATED"
+                        )
                     if kind != "frame":
                         raise InvalidRequestError("request has neither config nor frame", "FRAME_MISSING")
                     yield convert.stream_frame(request.frame)
 
             # Frames take turns with the other streams' in the plane's scheduler, on its inference executor.
-            results = arun_stream(engine, frames(), settings, scheduler=plane.streams, deadline=deadline,
-                                  guard=plane.frame_slot)
+            results = arun_stream(
+                engine, frames(), settings, scheduler=plane.streams, deadline=deadline, guard=plane.frame_slot
+            )
             try:
                 async for result in results:
                     if result.final and not result.events:

@@ -40,8 +40,9 @@ def tracer() -> Any:
     except ImportError as exc:
         log.warning("OTEL_EXPORTER_OTLP_ENDPOINT is set but OpenTelemetry is not installed (%s): no traces", exc)
         return None
-    provider = TracerProvider(resource=Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME",
-                                                                                      "edge-ocr")}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "edge-ocr")})
+    )
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     _tracer = trace.get_tracer("edge-ocr.server")
@@ -55,9 +56,11 @@ def record_call(method: str, started_ns: int, request_id: str | None, code: str,
     if t is None:
         return
     ended = time.time_ns()
-    span = t.start_span(f"ocr.v1.OcrService/{method}", start_time=started_ns,
-                        attributes={"rpc.method": method, "rpc.grpc.status_code": code,
-                                    "ocr.request_id": request_id or ""})
+    span = t.start_span(
+        f"ocr.v1.OcrService/{method}",
+        start_time=started_ns,
+        attributes={"rpc.method": method, "rpc.grpc.status_code": code, "ocr.request_id": request_id or ""},
+    )
     from opentelemetry import trace
 
     ctx = trace.set_span_in_context(span)

@@ -6,7 +6,8 @@ larger one it cuts off itself, unread and without a reason."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from server.errors import InvalidRequestError, MessageTooLargeError
 from server.interceptors import Interceptor
@@ -60,7 +61,8 @@ class ValidationInterceptor(Interceptor):
 
     async def on_request(self, state: Any, request: Any) -> None:
         if isinstance(request, TooLarge):
-            raise MessageTooLargeError(f"request message of {request.size} bytes; the limit is "
-                                       f"{self.max_message_bytes}", "MESSAGE_TOO_LARGE")
+            raise MessageTooLargeError(
+                f"request message of {request.size} bytes; the limit is {self.max_message_bytes}", "MESSAGE_TOO_LARGE"
+            )
         if isinstance(request, Malformed):
             raise InvalidRequestError(f"request is not a valid protobuf message: {request.error}", "REQUEST_MALFORMED")

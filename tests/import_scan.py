@@ -61,7 +61,7 @@ def imports_of(path: Path, module: str, known: set[str] | frozenset[str] = froze
             if node.level:
                 parts = module.split(".")
                 anchor = parts if is_package else parts[:-1]
-                anchor = anchor[:len(anchor) - (node.level - 1)]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
                 base = ".".join([*anchor, *([base] if base else [])])
             names = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names]
         elif (dynamic := _dynamic(node)) is not None:

@@ -25,11 +25,24 @@ import pytest
 
 from tests.conftest import REPO
 
-__all__ = ["require_binary", "free_port", "Prometheus", "start_prometheus", "Redis", "start_redis", "Postgres",
-           "start_postgres", "postgres_bin_dir"]
+__all__ = [
+    "require_binary",
+    "free_port",
+    "Prometheus",
+    "start_prometheus",
+    "Redis",
+    "start_redis",
+    "Postgres",
+    "start_postgres",
+    "postgres_bin_dir",
+]
 
-_PACKAGE_OF = {"prometheus": "prometheus", "promtool": "prometheus", "redis-server": "redis",
-               "postgresql": "postgresql"}
+_PACKAGE_OF = {
+    "prometheus": "prometheus",
+    "promtool": "prometheus",
+    "redis-server": "redis",
+    "postgresql": "postgresql",
+}
 _tried: dict[str, str | None] = {}
 
 
@@ -48,8 +61,9 @@ def require_binary(name: str) -> str:
     service = _PACKAGE_OF[name]
     if service not in _tried:
         try:
-            run = subprocess.run(["bash", str(REPO / "scripts" / "services.sh"), service], capture_output=True,
-                                 text=True, timeout=600)
+            run = subprocess.run(
+                ["bash", str(REPO / "scripts" / "services.sh"), service], capture_output=True, text=True, timeout=600
+            )
             _tried[service] = None if run.returncode == 0 else (run.stderr or run.stdout).strip()[-300:]
         except (OSError, subprocess.TimeoutExpired) as exc:
             _tried[service] = str(exc)
@@ -113,8 +127,9 @@ class Prometheus:
         _stop(self.process)
 
 
-def start_prometheus(root: Path, targets: list[str], rule_files: list[Path] = (), interval_s: float = 1.0
-                     ) -> Prometheus:
+def start_prometheus(
+    root: Path, targets: list[str], rule_files: list[Path] = (), interval_s: float = 1.0
+) -> Prometheus:
     """A Prometheus on a free loopback port that scrapes ``targets`` (host:port of /metrics) every
     ``interval_s``, with its data under ``root``."""
     binary = require_binary("prometheus")
@@ -125,12 +140,21 @@ def start_prometheus(root: Path, targets: list[str], rule_files: list[Path] = ()
         f"global:\n  scrape_interval: {interval_s}s\n  evaluation_interval: {interval_s}s\n"
         + (f"rule_files:\n{rules}" if rules else "")
         + "scrape_configs:\n  - job_name: edge-ocr\n    static_configs:\n"
-        + f"      - targets: {json.dumps(targets)}\n")
+        + f"      - targets: {json.dumps(targets)}\n"
+    )
     log = root / "prometheus.log"
     process = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={root / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle"],
-        stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=root)
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={root / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--web.enable-lifecycle",
+        ],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        cwd=root,
+    )
     try:
         _wait_port(port, process, "prometheus")
     except AssertionError:
@@ -157,17 +181,39 @@ def start_redis(root: Path) -> Redis:
     binary = require_binary("redis-server")
     port = free_port()
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(root), "--protected-mode", "yes", "--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"],
-        stdout=(root / "redis.log").open("wb"), stderr=subprocess.STDOUT, cwd=root)
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(root),
+            "--protected-mode",
+            "yes",
+            "--maxmemory",
+            "64mb",
+            "--maxmemory-policy",
+            "allkeys-lru",
+        ],
+        stdout=(root / "redis.log").open("wb"),
+        stderr=subprocess.STDOUT,
+        cwd=root,
+    )
     _wait_port(port, process, "redis-server")
     return Redis(process, port)
 
 
 def _find_postgres() -> Path | None:
     """Debian keeps the server binaries off PATH, in /usr/lib/postgresql/<major>/bin (the newest is taken)."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name)
-                   if p.parent.parent.name.isdigit() else 0)
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
     if found:
         return found[-1].parent
     initdb = shutil.which("initdb")
@@ -181,15 +227,20 @@ def postgres_bin_dir() -> Path:
     if found is None:
         if "postgresql" not in _tried:
             try:
-                run = subprocess.run(["bash", str(REPO / "scripts" / "services.sh"), "postgresql"],
-                                     capture_output=True, text=True, timeout=600)
+                run = subprocess.run(
+                    ["bash", str(REPO / "scripts" / "services.sh"), "postgresql"],
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                )
                 _tried["postgresql"] = None if run.returncode == 0 else (run.stderr or run.stdout).strip()[-300:]
             except (OSError, subprocess.TimeoutExpired) as exc:
                 _tried["postgresql"] = str(exc)
         found = _find_postgres()
     if found is None:
-        _unavailable(f"PostgreSQL is not installed and scripts/services.sh could not install it: "
-                     f"{_tried.get('postgresql')}")
+        _unavailable(
+            f"PostgreSQL is not installed and scripts/services.sh could not install it: {_tried.get('postgresql')}"
+        )
     return found
 
 
@@ -210,16 +261,22 @@ class Postgres:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
     def _ctl(self, *args: str, timeout_s: float = 60) -> None:
-        run = subprocess.run([*self.as_user, str(self.bin_dir / "pg_ctl"), "-D", str(self.home / "data"), *args],
-                             capture_output=True, text=True, timeout=timeout_s)
+        run = subprocess.run(
+            [*self.as_user, str(self.bin_dir / "pg_ctl"), "-D", str(self.home / "data"), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
         if run.returncode != 0:
             log = self.home / "postgres.log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise AssertionError(f"pg_ctl {args[-1]} failed: {run.stderr.strip()[-1000:]}\n{tail}")
 
     def start(self) -> None:
-        options = (f"-p {self.port} -k {self.home} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c full_page_writes=off -c max_connections=200")
+        options = (
+            f"-p {self.port} -k {self.home} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c full_page_writes=off -c max_connections=200"
+        )
         self._ctl("-l", str(self.home / "postgres.log"), "-o", options, "-w", "-t", "60", "start")
 
     def stop(self) -> None:
@@ -235,8 +292,7 @@ class Postgres:
         """A new, empty database ``name``; returns its URL."""
         import psycopg
 
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url_of(name)
 
@@ -260,9 +316,23 @@ def start_postgres(root: Path) -> Postgres:
     else:
         home = Path(tempfile.mkdtemp(prefix="pg-", dir=root))
         as_user = ()
-    init = subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", str(home / "data"), "-U", "postgres",
-                           "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"],
-                          capture_output=True, text=True, timeout=120)
+    init = subprocess.run(
+        [
+            *as_user,
+            str(bin_dir / "initdb"),
+            "-D",
+            str(home / "data"),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if init.returncode != 0:
         shutil.rmtree(home, ignore_errors=True)
         raise AssertionError(f"initdb failed: {init.stderr.strip()[-1500:]}")

@@ -43,8 +43,10 @@ def _misses(result: dict[str, Any], figure: str, count: int = 8) -> str:
         truth = Counter(metrics.normalize_words(s["truth"]))
         read = Counter(metrics.normalize_words(s["predicted"]))  # before the don't-care drop
         if truth - read:
-            wrong.append(f"  {s['image']}: missed {sorted((truth - read).elements())} "
-                         f"extra {sorted((read - truth).elements())[:8]}")
+            wrong.append(
+                f"  {s['image']}: missed {sorted((truth - read).elements())} "
+                f"extra {sorted((read - truth).elements())[:8]}"
+            )
     return "\n".join(wrong[:count])
 
 

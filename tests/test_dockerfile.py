@@ -21,10 +21,11 @@ SETUP = (REPO / "scripts" / "setup.sh").read_text(encoding="utf-8")
 # Steps of the image that are the operating system's, not the project's: no test runs them here.
 OS_COMMANDS = ("apt-get update", "apt-get install", "rm -rf /var/lib/apt/lists/*", "groupadd", "useradd")
 # Only the GPU flavour runs these (FLAVOUR=gpu); no test here has a GPU image to build.
-GPU_ONLY = ('.venv/bin/python -m pip uninstall -q -y onnxruntime',
-            '.venv/bin/python -m pip install -q "$ONNXRUNTIME_GPU"',
-            ".venv/bin/python -c \"exit('CUDAExecutionProvider' not in "
-            "__import__('onnxruntime').get_available_providers())\"")
+GPU_ONLY = (
+    ".venv/bin/python -m pip uninstall -q -y onnxruntime",
+    '.venv/bin/python -m pip install -q "$ONNXRUNTIME_GPU"',
+    ".venv/bin/python -c \"exit('CUDAExecutionProvider' not in __import__('onnxruntime').get_available_providers())\"",
+)
 
 
 def _instructions() -> list[tuple[str, str]]:
@@ -150,15 +151,19 @@ def test_ports_and_health_check() -> None:
     assert exposed == {config.port, config.metrics_port, config.health_port}
     assert config.metrics_port and config.health_port and config.cache and config.log_format == "json"
     # the HEALTHCHECK asks the plain-text health port, so it works with TLS on the service port
-    assert re.search(r"^HEALTHCHECK .*\n\s+CMD \[\".venv/bin/python\", \"-m\", \"server.healthcheck\"\]",
-                     DOCKERFILE, re.M)
+    assert re.search(
+        r"^HEALTHCHECK .*\n\s+CMD \[\".venv/bin/python\", \"-m\", \"server.healthcheck\"\]", DOCKERFILE, re.M
+    )
 
 
 def test_build_context_keeps_what_the_server_imports() -> None:
     """The server imports its generated gRPC code from the client library (clients/ocr_client/gen, made from
     proto/ by set-up), so neither may be left out of the build context."""
-    ignored = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
-               if line.strip() and not line.startswith("#")]
+    ignored = [
+        line.strip()
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     for kept in ("proto", "clients", "clients/ocr_client", "server", "models", "quantize", "edge_runtime"):
         assert kept not in ignored and f"{kept}/" not in ignored, f".dockerignore drops {kept}"
     for dropped in (".venv", "models/cache", ".git"):

@@ -50,8 +50,12 @@ def _cycles(edges: dict[str, dict[str, list[int]]]) -> list[list[str]]:
 
 def _describe(component: list[str], edges: dict[str, dict[str, list[int]]]) -> str:
     inside = set(component)
-    arrows = [f"  {a} -> {b} (line {', '.join(map(str, lines))})" for a in component
-              for b, lines in sorted(edges[a].items()) if b in inside]
+    arrows = [
+        f"  {a} -> {b} (line {', '.join(map(str, lines))})"
+        for a in component
+        for b, lines in sorted(edges[a].items())
+        if b in inside
+    ]
     return "cycle: " + " <-> ".join(component) + "\n" + "\n".join(arrows)
 
 
@@ -71,12 +75,22 @@ def test_no_import_cycles():
 
 def test_models_import_nothing_above_them():
     above = tuple(p for p in PACKAGES if p != "models")
-    arrows = [f"{a} -> {b}" for a, bs in graph().items() if a.split(".")[0] == "models"
-              for b in bs if b.split(".")[0] in above]
+    arrows = [
+        f"{a} -> {b}"
+        for a, bs in graph().items()
+        if a.split(".")[0] == "models"
+        for b in bs
+        if b.split(".")[0] in above
+    ]
     assert arrows == []
 
 
 def test_clients_are_the_ground_floor():
-    arrows = [f"{a} -> {b}" for a, bs in graph().items() if a.split(".")[0] == "clients"
-              for b in bs if b.split(".")[0] != "clients"]
+    arrows = [
+        f"{a} -> {b}"
+        for a, bs in graph().items()
+        if a.split(".")[0] == "clients"
+        for b in bs
+        if b.split(".")[0] != "clients"
+    ]
     assert arrows == []

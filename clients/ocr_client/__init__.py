@@ -19,18 +19,36 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["OcrClient", "OcrCallError", "RecognizeResult", "StreamResult", "StreamFrame", "ServerInfo",
-           "image_message", "to_dict", "FleetClient", "ReportSession"]
+__all__ = [
+    "OcrClient",
+    "OcrCallError",
+    "RecognizeResult",
+    "StreamResult",
+    "StreamFrame",
+    "ServerInfo",
+    "image_message",
+    "to_dict",
+    "FleetClient",
+    "ReportSession",
+]
 
-_WHERE = {"OcrClient": "client", "image_message": "client", "OcrCallError": "results",
-          "RecognizeResult": "results", "StreamResult": "results", "StreamFrame": "results",
-          "ServerInfo": "results", "to_dict": "results", "FleetClient": "fleet", "ReportSession": "fleet"}
+_WHERE = {
+    "OcrClient": "client",
+    "image_message": "client",
+    "OcrCallError": "results",
+    "RecognizeResult": "results",
+    "StreamResult": "results",
+    "StreamFrame": "results",
+    "ServerInfo": "results",
+    "to_dict": "results",
+    "FleetClient": "fleet",
+    "ReportSession": "fleet",
+}
 
 if TYPE_CHECKING:
     from clients.ocr_client.client import OcrClient, image_message
     from clients.ocr_client.fleet import FleetClient, ReportSession
-    from clients.ocr_client.results import (OcrCallError, RecognizeResult, ServerInfo, StreamFrame, StreamResult,
-                                            to_dict)
+    from clients.ocr_client.results import OcrCallError, RecognizeResult, ServerInfo, StreamFrame, StreamResult, to_dict
 
 
 def __getattr__(name: str) -> Any:

@@ -40,8 +40,9 @@ def _reason(exc: BaseException) -> str:
 
 
 def _error_line(exc: BaseException, prefix: str = "") -> str:
-    message = getattr(exc, "message", None) or (f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError)
-                                                and exc.strerror else str(exc))
+    message = getattr(exc, "message", None) or (
+        f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else str(exc)
+    )
     code = getattr(exc, "code", None)
     where = f" ({code.name})" if code is not None and getattr(exc, "reason", None) else ""
     return f"{prefix}error: {message}{where} [{_reason(exc)}]"
@@ -66,8 +67,16 @@ def _client(args: argparse.Namespace):
     from clients.ocr_client.client import OcrClient
 
     try:
-        return OcrClient(args.target, timeout=args.timeout, ca=args.ca, cert=args.cert, key=args.key,
-                         token=args.token or None, tls=args.tls, server_name=args.server_name)
+        return OcrClient(
+            args.target,
+            timeout=args.timeout,
+            ca=args.ca,
+            cert=args.cert,
+            key=args.key,
+            token=args.token or None,
+            tls=args.tls,
+            server_name=args.server_name,
+        )
     except OSError as exc:
         raise CredentialsError(f"{exc.strerror or exc}: {exc.filename}") from None
     except ValueError as exc:
@@ -126,31 +135,47 @@ def cmd_bench(args: argparse.Namespace) -> int:
     else:
         print(f"{'conc':>5} {'reqs':>5} {'errors':>6} {'req/s':>8} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9}")
         for r in rows:
-            print(f"{r['concurrency']:>5} {r['requests']:>5} {r['errors']:>6} {r['throughput_rps']:>8} "
-                  f"{r['p50_ms']:>9} {r['p95_ms']:>9} {r['p99_ms']:>9}")
+            print(
+                f"{r['concurrency']:>5} {r['requests']:>5} {r['errors']:>6} {r['throughput_rps']:>8} "
+                f"{r['p50_ms']:>9} {r['p95_ms']:>9} {r['p99_ms']:>9}"
+            )
     return 1 if any(r["errors"] for r in rows) else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ocr-client", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--target", default=os.environ.get("OCR_TARGET", "localhost:50051"),
-                        help="server address (OCR_TARGET, default localhost:50051)")
+    parser.add_argument(
+        "--target",
+        default=os.environ.get("OCR_TARGET", "localhost:50051"),
+        help="server address (OCR_TARGET, default localhost:50051)",
+    )
     parser.add_argument("--timeout", type=float, default=60.0, help="per-call deadline in seconds")
     env = os.environ.get
-    parser.add_argument("--ca", type=Path, default=env("OCR_CA") or None,
-                        help="PEM CA that signed the server's certificate: turns TLS on (OCR_CA)")
+    parser.add_argument(
+        "--ca",
+        type=Path,
+        default=env("OCR_CA") or None,
+        help="PEM CA that signed the server's certificate: turns TLS on (OCR_CA)",
+    )
     parser.add_argument("--tls", action="store_true", help="TLS with the system's CA roots")
-    parser.add_argument("--cert", type=Path, default=env("OCR_CERT") or None,
-                        help="PEM client certificate for mutual TLS (OCR_CERT)")
+    parser.add_argument(
+        "--cert", type=Path, default=env("OCR_CERT") or None, help="PEM client certificate for mutual TLS (OCR_CERT)"
+    )
     parser.add_argument("--key", type=Path, default=env("OCR_KEY") or None, help="PEM key of --cert (OCR_KEY)")
-    parser.add_argument("--token", default=env("OCR_TOKEN") or None,
-                        help="bearer token (prefer OCR_TOKEN: a flag shows in the process list)")
+    parser.add_argument(
+        "--token",
+        default=env("OCR_TOKEN") or None,
+        help="bearer token (prefer OCR_TOKEN: a flag shows in the process list)",
+    )
     parser.add_argument("--server-name", default=None, help="name to check the server's certificate against")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
     p = sub.add_parser("recognize", help="print the text of image files")
     p.add_argument("images", nargs="+", type=Path)
-    p.add_argument("--json", action="store_true",
-                   help="one JSON object per image: the proto3 JSON mapping of RecognizeResponse, plus 'image'")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per image: the proto3 JSON mapping of RecognizeResponse, plus 'image'",
+    )
     p.add_argument("--skip-detection", action="store_true", help="treat each image as one text line")
     p.set_defaults(run=cmd_recognize)
     p = sub.add_parser("info", help="models, backend, precision per stage and why, limits of the server (JSON)")

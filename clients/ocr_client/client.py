@@ -4,19 +4,38 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 import grpc
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from clients.ocr_client.pb import SERVICE_NAME, ocr_pb2, ocr_pb2_grpc
-from clients.ocr_client.results import (REASON_KEY, OcrCallError, RecognizeResult, ServerInfo, StreamFrame,
-                                        StreamResult, recognize_result, server_info, stream_result, to_dict)
+from clients.ocr_client.results import (
+    REASON_KEY,
+    OcrCallError,
+    RecognizeResult,
+    ServerInfo,
+    StreamFrame,
+    StreamResult,
+    recognize_result,
+    server_info,
+    stream_result,
+    to_dict,
+)
 
-__all__ = ["OcrClient", "OcrCallError", "image_message", "channel_credentials", "open_channel", "auth_metadata",
-           "to_dict", "REASON_KEY"]
+__all__ = [
+    "OcrClient",
+    "OcrCallError",
+    "image_message",
+    "channel_credentials",
+    "open_channel",
+    "auth_metadata",
+    "to_dict",
+    "REASON_KEY",
+]
 
 ImageLike = bytes | str | Path | ocr_pb2.Image | ocr_pb2.RawImage | Any  # Any: numpy array
 
@@ -36,8 +55,11 @@ def image_message(image: ImageLike) -> ocr_pb2.Image:
         formats = {2: ocr_pb2.PIXEL_FORMAT_GRAY8, 3: ocr_pb2.PIXEL_FORMAT_BGR8, 4: ocr_pb2.PIXEL_FORMAT_BGRA8}
         channels = 2 if len(shape) == 2 else shape[2]
         if channels in formats:
-            return ocr_pb2.Image(raw=ocr_pb2.RawImage(width=shape[1], height=shape[0], pixel_format=formats[channels],
-                                                      data=image.tobytes()))
+            return ocr_pb2.Image(
+                raw=ocr_pb2.RawImage(
+                    width=shape[1], height=shape[0], pixel_format=formats[channels], data=image.tobytes()
+                )
+            )
     raise TypeError(f"cannot send {type(image).__name__} as an image")
 
 
@@ -64,24 +86,35 @@ def _pem(value: bytes | str | Path | None) -> bytes | None:
     return Path(value).read_bytes()
 
 
-def channel_credentials(ca: bytes | str | Path | None = None, cert: bytes | str | Path | None = None,
-                        key: bytes | str | Path | None = None) -> grpc.ChannelCredentials:
+def channel_credentials(
+    ca: bytes | str | Path | None = None, cert: bytes | str | Path | None = None, key: bytes | str | Path | None = None
+) -> grpc.ChannelCredentials:
     """TLS credentials: ``ca`` (PEM bytes or a path; None: the system's roots) to check the server, ``cert`` and
     ``key`` (both or neither) to prove the client's identity for mutual TLS."""
     if (cert is None) != (key is None):
         raise ValueError("a client certificate needs its key (cert and key, or neither)")
-    return grpc.ssl_channel_credentials(root_certificates=_pem(ca), private_key=_pem(key),
-                                        certificate_chain=_pem(cert))
+    return grpc.ssl_channel_credentials(root_certificates=_pem(ca), private_key=_pem(key), certificate_chain=_pem(cert))
 
 
-def open_channel(target: str, *, max_message_bytes: int = 64 * 1024 * 1024, ca: bytes | str | Path | None = None,
-                 cert: bytes | str | Path | None = None, key: bytes | str | Path | None = None,
-                 token: str | None = None, tls: bool = False, server_name: str | None = None,
-                 options: Iterable[tuple[str, Any]] = ()) -> grpc.Channel:
+def open_channel(
+    target: str,
+    *,
+    max_message_bytes: int = 64 * 1024 * 1024,
+    ca: bytes | str | Path | None = None,
+    cert: bytes | str | Path | None = None,
+    key: bytes | str | Path | None = None,
+    token: str | None = None,
+    tls: bool = False,
+    server_name: str | None = None,
+    options: Iterable[tuple[str, Any]] = (),
+) -> grpc.Channel:
     """A channel to ``target``: TLS when ``tls``, ``ca`` or ``cert`` is given (see OcrClient), else plain text
     (with a warning when a token would travel in plain text to another machine)."""
-    opts = [("grpc.max_send_message_length", max_message_bytes),
-            ("grpc.max_receive_message_length", max_message_bytes), *options]
+    opts = [
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.max_receive_message_length", max_message_bytes),
+        *options,
+    ]
     if server_name:
         opts.append(("grpc.ssl_target_name_override", server_name))
     if tls or ca is not None or cert is not None:
@@ -108,20 +141,37 @@ class OcrClient:
     certificate is checked against (default: the host in ``target``).
     """
 
-    def __init__(self, target: str = "localhost:50051", *, timeout: float | None = 60.0,
-                 max_message_bytes: int = 64 * 1024 * 1024, channel: grpc.Channel | None = None,
-                 ca: bytes | str | Path | None = None, cert: bytes | str | Path | None = None,
-                 key: bytes | str | Path | None = None, token: str | None = None, tls: bool = False,
-                 server_name: str | None = None) -> None:
+    def __init__(
+        self,
+        target: str = "localhost:50051",
+        *,
+        timeout: float | None = 60.0,
+        max_message_bytes: int = 64 * 1024 * 1024,
+        channel: grpc.Channel | None = None,
+        ca: bytes | str | Path | None = None,
+        cert: bytes | str | Path | None = None,
+        key: bytes | str | Path | None = None,
+        token: str | None = None,
+        tls: bool = False,
+        server_name: str | None = None,
+    ) -> None:
         self.target = target
         self.timeout = timeout
-        self.channel = channel or open_channel(target, max_message_bytes=max_message_bytes, ca=ca, cert=cert, key=key,
-                                               token=token, tls=tls, server_name=server_name)
+        self.channel = channel or open_channel(
+            target,
+            max_message_bytes=max_message_bytes,
+            ca=ca,
+            cert=cert,
+            key=key,
+            token=token,
+            tls=tls,
+            server_name=server_name,
+        )
         self.metadata = auth_metadata(token)
         self.stub = ocr_pb2_grpc.OcrServiceStub(self.channel)
         self._health = health_pb2_grpc.HealthStub(self.channel)
 
-    def __enter__(self) -> "OcrClient":
+    def __enter__(self) -> OcrClient:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -132,40 +182,51 @@ class OcrClient:
 
     def _call(self, method, request, timeout: float | None = ..., **kwargs):
         try:
-            return method(request, timeout=self.timeout if timeout is ... else timeout, metadata=self.metadata,
-                          **kwargs)
+            return method(
+                request, timeout=self.timeout if timeout is ... else timeout, metadata=self.metadata, **kwargs
+            )
         except grpc.RpcError as error:
             raise OcrCallError.from_rpc_error(error) from None
 
-    def recognize(self, image: ImageLike, *, skip_detection: bool = False,
-                  timeout: float | None = ...) -> RecognizeResult:
+    def recognize(
+        self, image: ImageLike, *, skip_detection: bool = False, timeout: float | None = ...
+    ) -> RecognizeResult:
         """Text lines of one image (zero lines when it has none)."""
-        request = ocr_pb2.RecognizeRequest(image=image_message(image),
-                                           options=ocr_pb2.RecognizeOptions(skip_detection=skip_detection))
+        request = ocr_pb2.RecognizeRequest(
+            image=image_message(image), options=ocr_pb2.RecognizeOptions(skip_detection=skip_detection)
+        )
         return recognize_result(self._call(self.stub.Recognize, request, timeout))
 
-    def batch_recognize(self, images: Iterable[ImageLike], *, skip_detection: bool = False,
-                        timeout: float | None = ...) -> list[RecognizeResult]:
+    def batch_recognize(
+        self, images: Iterable[ImageLike], *, skip_detection: bool = False, timeout: float | None = ...
+    ) -> list[RecognizeResult]:
         """One result per image, in order; a bad image has ``error`` (code, reason, message) set in its result
         and fails nothing else; ``error`` is None for the others."""
         options = ocr_pb2.RecognizeOptions(skip_detection=skip_detection)
         request = ocr_pb2.BatchRecognizeRequest(
-            requests=[ocr_pb2.RecognizeRequest(image=image_message(i), options=options) for i in images])
+            requests=[ocr_pb2.RecognizeRequest(image=image_message(i), options=options) for i in images]
+        )
         return [recognize_result(r) for r in self._call(self.stub.BatchRecognize, request, timeout).responses]
 
-    def stream_recognize(self, frames: Iterable[ImageLike | StreamFrame], *,
-                         config: ocr_pb2.StreamConfig | Mapping[str, Any] | None = None,
-                         timeout: float | None = None) -> Iterator[StreamResult]:
+    def stream_recognize(
+        self,
+        frames: Iterable[ImageLike | StreamFrame],
+        *,
+        config: ocr_pb2.StreamConfig | Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[StreamResult]:
         """Send frames after ``config`` and yield one result per frame read (and at most one end-of-stream
         flush with ``timings`` None). Plain images get sequence numbers 0, 1, ... and the time they are sent;
         a ``StreamFrame`` carries its own."""
+
         def requests():
             yield ocr_pb2.StreamRecognizeRequest(config=stream_config(config))
             for sequence, frame in enumerate(frames):
                 if not isinstance(frame, StreamFrame):
                     frame = StreamFrame(frame)
-                message = ocr_pb2.Frame(sequence=sequence if frame.sequence is None else frame.sequence,
-                                        image=image_message(frame.image))
+                message = ocr_pb2.Frame(
+                    sequence=sequence if frame.sequence is None else frame.sequence, image=image_message(frame.image)
+                )
                 if frame.capture_time is None:
                     message.capture_time.GetCurrentTime()
                 else:

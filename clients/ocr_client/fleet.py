@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import grpc
 
@@ -42,8 +42,9 @@ class ReportSession:
     gone, ``receive``'s timeout) raises ``OcrCallError``; the session is then over: open a new one and resend
     from the acknowledged marks (the central stores each event once whatever is resent)."""
 
-    def __init__(self, stub: fleet_pb2_grpc.FleetServiceStub, metadata: tuple[tuple[str, str], ...],
-                 device_id: str) -> None:
+    def __init__(
+        self, stub: fleet_pb2_grpc.FleetServiceStub, metadata: tuple[tuple[str, str], ...], device_id: str
+    ) -> None:
         self.device_id = device_id
         self._requests: queue.Queue = queue.Queue()
         self._responses: queue.Queue = queue.Queue()
@@ -56,13 +57,15 @@ class ReportSession:
         try:
             for response in self._call:
                 self._responses.put(convert.ingest_result_of(response))
-            self._responses.put(OcrCallError(grpc.StatusCode.UNAVAILABLE, "REPORT_CALL_ENDED",
-                                             "the central ended the report call"))
+            self._responses.put(
+                OcrCallError(grpc.StatusCode.UNAVAILABLE, "REPORT_CALL_ENDED", "the central ended the report call")
+            )
         except grpc.RpcError as error:
             self._responses.put(OcrCallError.from_rpc_error(error))
 
-    def send(self, batch_id: int, events: Sequence[Event] = (), gaps: Sequence[Gap] = (),
-             status: DeviceStatus | None = None) -> None:
+    def send(
+        self, batch_id: int, events: Sequence[Event] = (), gaps: Sequence[Gap] = (), status: DeviceStatus | None = None
+    ) -> None:
         """Queue one batch (a batch without events and gaps is a hello: its answer has every stream's mark)."""
         if self.closed:
             raise OcrCallError(grpc.StatusCode.CANCELLED, "REPORT_CALL_ENDED", "the report session is closed")
@@ -75,15 +78,22 @@ class ReportSession:
             item = self._responses.get(timeout=timeout)
         except queue.Empty:
             self.close()
-            raise OcrCallError(grpc.StatusCode.DEADLINE_EXCEEDED, "ACK_TIMEOUT",
-                               f"no acknowledgement within {timeout} s") from None
+            raise OcrCallError(
+                grpc.StatusCode.DEADLINE_EXCEEDED, "ACK_TIMEOUT", f"no acknowledgement within {timeout} s"
+            ) from None
         if isinstance(item, OcrCallError):
             self.close()
             raise item
         return item
 
-    def report(self, batch_id: int, events: Sequence[Event] = (), gaps: Sequence[Gap] = (),
-               status: DeviceStatus | None = None, timeout: float | None = 30.0) -> IngestResult:
+    def report(
+        self,
+        batch_id: int,
+        events: Sequence[Event] = (),
+        gaps: Sequence[Gap] = (),
+        status: DeviceStatus | None = None,
+        timeout: float | None = 30.0,
+    ) -> IngestResult:
         """Send one batch and wait for its acknowledgement (nothing else in flight)."""
         self.send(batch_id, events, gaps, status)
         answered, result = self.receive(timeout)
@@ -97,7 +107,7 @@ class ReportSession:
             self._requests.put(_END)
             self._call.cancel()
 
-    def __enter__(self) -> "ReportSession":
+    def __enter__(self) -> ReportSession:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -124,18 +134,28 @@ class Watch:
 class FleetClient:
     """Calls one fleet central. Thread-safe. Credentials and ``timeout`` (per unary call) as ``OcrClient``."""
 
-    def __init__(self, target: str = "localhost:50051", *, timeout: float | None = 60.0,
-                 channel: grpc.Channel | None = None, ca: bytes | str | Path | None = None,
-                 cert: bytes | str | Path | None = None, key: bytes | str | Path | None = None,
-                 token: str | None = None, tls: bool = False, server_name: str | None = None) -> None:
+    def __init__(
+        self,
+        target: str = "localhost:50051",
+        *,
+        timeout: float | None = 60.0,
+        channel: grpc.Channel | None = None,
+        ca: bytes | str | Path | None = None,
+        cert: bytes | str | Path | None = None,
+        key: bytes | str | Path | None = None,
+        token: str | None = None,
+        tls: bool = False,
+        server_name: str | None = None,
+    ) -> None:
         self.target = target
         self.timeout = timeout
-        self.channel = channel or open_channel(target, ca=ca, cert=cert, key=key, token=token, tls=tls,
-                                               server_name=server_name)
+        self.channel = channel or open_channel(
+            target, ca=ca, cert=cert, key=key, token=token, tls=tls, server_name=server_name
+        )
         self.metadata = auth_metadata(token)
         self.stub = fleet_pb2_grpc.FleetServiceStub(self.channel)
 
-    def __enter__(self) -> "FleetClient":
+    def __enter__(self) -> FleetClient:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -156,15 +176,24 @@ class FleetClient:
         return ReportSession(self.stub, self.metadata, device_id)
 
     # ---- questions ------------------------------------------------------------------------------------------
-    def query_events(self, flt: EventFilter = EventFilter(), *, page_size: int = 0, page_token: str = "",
-                     newest_first: bool = False) -> Page:
+    def query_events(
+        self, flt: EventFilter = EventFilter(), *, page_size: int = 0, page_token: str = "", newest_first: bool = False
+    ) -> Page:
         """One page of StoredEvents matching ``flt``; ``next_token`` is empty on the last page."""
-        response = self._call(self.stub.QueryEvents, fleet_pb2.QueryEventsRequest(
-            filter=convert.filter_message(flt), page_size=page_size, page_token=page_token, newest_first=newest_first))
+        response = self._call(
+            self.stub.QueryEvents,
+            fleet_pb2.QueryEventsRequest(
+                filter=convert.filter_message(flt),
+                page_size=page_size,
+                page_token=page_token,
+                newest_first=newest_first,
+            ),
+        )
         return Page(tuple(convert.stored_event_of(e) for e in response.events), response.next_page_token)
 
-    def all_events(self, flt: EventFilter = EventFilter(), *, page_size: int = 0,
-                   newest_first: bool = False) -> Iterator:
+    def all_events(
+        self, flt: EventFilter = EventFilter(), *, page_size: int = 0, newest_first: bool = False
+    ) -> Iterator:
         """Every StoredEvent matching ``flt``, page after page."""
         token = ""
         while True:
@@ -175,14 +204,23 @@ class FleetClient:
                 return
 
     def list_devices(self, *, page_size: int = 0, page_token: str = "") -> Page:
-        response = self._call(self.stub.ListDevices, fleet_pb2.ListDevicesRequest(page_size=page_size,
-                                                                                   page_token=page_token))
+        response = self._call(
+            self.stub.ListDevices, fleet_pb2.ListDevicesRequest(page_size=page_size, page_token=page_token)
+        )
         return Page(tuple(convert.device_of(d) for d in response.devices), response.next_page_token)
 
-    def list_sightings(self, flt: EventFilter = EventFilter(), *, window_s: float = 300.0, min_streams: int = 1,
-                       page_size: int = 0, page_token: str = "") -> Page:
-        request = fleet_pb2.ListSightingsRequest(filter=convert.filter_message(flt), min_streams=min_streams,
-                                                 page_size=page_size, page_token=page_token)
+    def list_sightings(
+        self,
+        flt: EventFilter = EventFilter(),
+        *,
+        window_s: float = 300.0,
+        min_streams: int = 1,
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> Page:
+        request = fleet_pb2.ListSightingsRequest(
+            filter=convert.filter_message(flt), min_streams=min_streams, page_size=page_size, page_token=page_token
+        )
         convert.set_duration(request, "window", window_s)
         response = self._call(self.stub.ListSightings, request)
         return Page(tuple(convert.sighting_of(s) for s in response.sightings), response.next_page_token)
@@ -196,8 +234,9 @@ class FleetClient:
         return convert.stats_of(self._call(self.stub.GetFleetStats, fleet_pb2.GetFleetStatsRequest()))
 
     def delete_device_data(self, device_id: str) -> DeleteResult:
-        return convert.delete_result_of(self._call(self.stub.DeleteDeviceData,
-                                                   fleet_pb2.DeleteDeviceDataRequest(device_id=device_id)))
+        return convert.delete_result_of(
+            self._call(self.stub.DeleteDeviceData, fleet_pb2.DeleteDeviceDataRequest(device_id=device_id))
+        )
 
     def health(self, timeout: float | None = 5.0) -> str:
         """The grpc.health.v1 status name of FleetService: SERVING, NOT_SERVING, SERVICE_UNKNOWN or UNKNOWN."""
@@ -205,7 +244,8 @@ class FleetClient:
 
         try:
             response = health_pb2_grpc.HealthStub(self.channel).Check(
-                health_pb2.HealthCheckRequest(service=FLEET_SERVICE_NAME), timeout=timeout)
+                health_pb2.HealthCheckRequest(service=FLEET_SERVICE_NAME), timeout=timeout
+            )
         except grpc.RpcError as error:
             raise OcrCallError.from_rpc_error(error) from None
         return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)

@@ -11,7 +11,7 @@ except ``TextMatch`` where unset means EXACT.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from clients.ocr_client.fleet_types import (
     DeleteResult,
@@ -29,11 +29,34 @@ from clients.ocr_client.fleet_types import (
 )
 from clients.ocr_client.messages import fleet_pb2
 
-__all__ = ["time_of", "duration_of", "set_duration", "event_message", "event_of", "gap_message", "gap_of",
-           "status_message", "status_of", "report_request", "report_of", "report_response", "ingest_result_of",
-           "filter_message", "filter_of", "stored_event_message", "stored_event_of", "device_message", "device_of",
-           "stats_message", "stats_of", "sighting_message", "sighting_of", "delete_response", "delete_result_of",
-           "drops_of"]
+__all__ = [
+    "time_of",
+    "duration_of",
+    "set_duration",
+    "event_message",
+    "event_of",
+    "gap_message",
+    "gap_of",
+    "status_message",
+    "status_of",
+    "report_request",
+    "report_of",
+    "report_response",
+    "ingest_result_of",
+    "filter_message",
+    "filter_of",
+    "stored_event_message",
+    "stored_event_of",
+    "device_message",
+    "device_of",
+    "stats_message",
+    "stats_of",
+    "sighting_message",
+    "sighting_of",
+    "delete_response",
+    "delete_result_of",
+    "drops_of",
+]
 
 pb = fleet_pb2
 
@@ -125,11 +148,19 @@ def _provenance(bundle: str, backend: str, precision: Mapping[str, str]):
 
 # ---- events, gaps, status ----------------------------------------------------------------------------------
 def event_message(event: Event):
-    m = pb.TextEvent(stream_id=event.stream_id, sequence=event.sequence, type=_event_type(event.type),
-                     track_id=event.track_id, text=event.text, confidence=event.confidence,
-                     polygon=[pb.Point(x=x, y=y) for x, y in event.polygon], frame_width=event.frame_width,
-                     frame_height=event.frame_height, previous_text=event.previous_text,
-                     frame_sequence=event.frame_sequence)
+    m = pb.TextEvent(
+        stream_id=event.stream_id,
+        sequence=event.sequence,
+        type=_event_type(event.type),
+        track_id=event.track_id,
+        text=event.text,
+        confidence=event.confidence,
+        polygon=[pb.Point(x=x, y=y) for x, y in event.polygon],
+        frame_width=event.frame_width,
+        frame_height=event.frame_height,
+        previous_text=event.previous_text,
+        frame_sequence=event.frame_sequence,
+    )
     _set_time(m, "capture_time", event.capture_time)
     if event.bundle or event.backend or event.precision:
         m.provenance.CopyFrom(_provenance(event.bundle, event.backend, event.precision))
@@ -138,16 +169,29 @@ def event_message(event: Event):
 
 def event_of(m) -> Event:
     p = m.provenance
-    return Event(stream_id=m.stream_id, sequence=m.sequence, capture_time=time_of(m, "capture_time", math.nan),
-                 type=_event_type_of(m.type), track_id=m.track_id, text=m.text, confidence=m.confidence,
-                 polygon=tuple((pt.x, pt.y) for pt in m.polygon), frame_width=m.frame_width,
-                 frame_height=m.frame_height, bundle=p.bundle_id, backend=p.backend,
-                 precision=dict(p.stage_precision), previous_text=m.previous_text, frame_sequence=m.frame_sequence)
+    return Event(
+        stream_id=m.stream_id,
+        sequence=m.sequence,
+        capture_time=time_of(m, "capture_time", math.nan),
+        type=_event_type_of(m.type),
+        track_id=m.track_id,
+        text=m.text,
+        confidence=m.confidence,
+        polygon=tuple((pt.x, pt.y) for pt in m.polygon),
+        frame_width=m.frame_width,
+        frame_height=m.frame_height,
+        bundle=p.bundle_id,
+        backend=p.backend,
+        precision=dict(p.stage_precision),
+        previous_text=m.previous_text,
+        frame_sequence=m.frame_sequence,
+    )
 
 
 def gap_message(gap: Gap):
-    return pb.SequenceGap(stream_id=gap.stream_id, first_sequence=gap.first, last_sequence=gap.last,
-                          reason=_reason(gap.reason))
+    return pb.SequenceGap(
+        stream_id=gap.stream_id, first_sequence=gap.first, last_sequence=gap.last, reason=_reason(gap.reason)
+    )
 
 
 def gap_of(m) -> Gap:
@@ -155,8 +199,12 @@ def gap_of(m) -> Gap:
 
 
 def status_message(status: DeviceStatus):
-    m = pb.DeviceStatus(backlog_events=status.backlog_events, backlog_bytes=status.backlog_bytes,
-                        drops=_drop_counts(status.drops), software_version=status.software_version)
+    m = pb.DeviceStatus(
+        backlog_events=status.backlog_events,
+        backlog_bytes=status.backlog_bytes,
+        drops=_drop_counts(status.drops),
+        software_version=status.software_version,
+    )
     if status.bundle or status.backend or status.precision:
         m.provenance.CopyFrom(_provenance(status.bundle, status.backend, status.precision))
     _set_time(m, "oldest_backlog_time", status.oldest_backlog_time)
@@ -165,16 +213,32 @@ def status_message(status: DeviceStatus):
 
 def status_of(m) -> DeviceStatus:
     p = m.provenance
-    return DeviceStatus(backlog_events=m.backlog_events, backlog_bytes=m.backlog_bytes, drops=drops_of(m.drops),
-                        bundle=p.bundle_id, backend=p.backend, precision=dict(p.stage_precision),
-                        software_version=m.software_version, oldest_backlog_time=time_of(m, "oldest_backlog_time"))
+    return DeviceStatus(
+        backlog_events=m.backlog_events,
+        backlog_bytes=m.backlog_bytes,
+        drops=drops_of(m.drops),
+        bundle=p.bundle_id,
+        backend=p.backend,
+        precision=dict(p.stage_precision),
+        software_version=m.software_version,
+        oldest_backlog_time=time_of(m, "oldest_backlog_time"),
+    )
 
 
 # ---- ReportEvents ------------------------------------------------------------------------------------------
-def report_request(device_id: str, batch_id: int, events: Sequence[Event] = (), gaps: Sequence[Gap] = (),
-                   status: DeviceStatus | None = None):
-    m = pb.ReportEventsRequest(device_id=device_id, batch_id=batch_id, events=[event_message(e) for e in events],
-                               gaps=[gap_message(g) for g in gaps])
+def report_request(
+    device_id: str,
+    batch_id: int,
+    events: Sequence[Event] = (),
+    gaps: Sequence[Gap] = (),
+    status: DeviceStatus | None = None,
+):
+    m = pb.ReportEventsRequest(
+        device_id=device_id,
+        batch_id=batch_id,
+        events=[event_message(e) for e in events],
+        gaps=[gap_message(g) for g in gaps],
+    )
     if status is not None:
         m.status.CopyFrom(status_message(status))
     return m
@@ -188,43 +252,71 @@ def report_of(m) -> tuple[str, int, list[Event], list[Gap], DeviceStatus | None]
 
 def report_response(batch_id: int, result: IngestResult):
     return pb.ReportEventsResponse(
-        batch_id=batch_id, acks=[pb.StreamAck(stream_id=s, acked_sequence=n) for s, n in sorted(result.acks.items())],
-        stored_events=result.stored, duplicate_events=result.duplicates, out_of_order_events=result.out_of_order)
+        batch_id=batch_id,
+        acks=[pb.StreamAck(stream_id=s, acked_sequence=n) for s, n in sorted(result.acks.items())],
+        stored_events=result.stored,
+        duplicate_events=result.duplicates,
+        out_of_order_events=result.out_of_order,
+    )
 
 
 def ingest_result_of(m) -> tuple[int, IngestResult]:
     """(batch_id, result) of a ReportEventsResponse."""
-    return m.batch_id, IngestResult(acks={a.stream_id: a.acked_sequence for a in m.acks}, stored=m.stored_events,
-                                    duplicates=m.duplicate_events, out_of_order=m.out_of_order_events)
+    return m.batch_id, IngestResult(
+        acks={a.stream_id: a.acked_sequence for a in m.acks},
+        stored=m.stored_events,
+        duplicates=m.duplicate_events,
+        out_of_order=m.out_of_order_events,
+    )
 
 
 # ---- questions ---------------------------------------------------------------------------------------------
 def filter_message(flt: EventFilter):
-    m = pb.EventFilter(device_id=flt.device_id, stream_id=flt.stream_id, types=[_event_type(t) for t in flt.types],
-                       text=flt.text, text_match=_enum_value(pb.TextMatch, flt.text_match, "TEXT_MATCH_"),
-                       min_confidence=flt.min_confidence)
+    m = pb.EventFilter(
+        device_id=flt.device_id,
+        stream_id=flt.stream_id,
+        types=[_event_type(t) for t in flt.types],
+        text=flt.text,
+        text_match=_enum_value(pb.TextMatch, flt.text_match, "TEXT_MATCH_"),
+        min_confidence=flt.min_confidence,
+    )
     _set_time(m, "start_time", flt.start_time)
     _set_time(m, "end_time", flt.end_time)
     return m
 
 
 def filter_of(m) -> EventFilter:
-    return EventFilter(device_id=m.device_id, stream_id=m.stream_id, start_time=time_of(m, "start_time"),
-                       end_time=time_of(m, "end_time"), types=tuple(_event_type_of(t) for t in m.types),
-                       text=m.text, text_match=_enum_name(pb.TextMatch, m.text_match, "TEXT_MATCH_") or "EXACT",
-                       min_confidence=m.min_confidence)
+    return EventFilter(
+        device_id=m.device_id,
+        stream_id=m.stream_id,
+        start_time=time_of(m, "start_time"),
+        end_time=time_of(m, "end_time"),
+        types=tuple(_event_type_of(t) for t in m.types),
+        text=m.text,
+        text_match=_enum_name(pb.TextMatch, m.text_match, "TEXT_MATCH_") or "EXACT",
+        min_confidence=m.min_confidence,
+    )
 
 
 def stored_event_message(stored: StoredEvent):
-    m = pb.StoredEvent(device_id=stored.device_id, event=event_message(stored.event),
-                       normalized_text=stored.normalized_text, cursor=str(stored.cursor))
+    m = pb.StoredEvent(
+        device_id=stored.device_id,
+        event=event_message(stored.event),
+        normalized_text=stored.normalized_text,
+        cursor=str(stored.cursor),
+    )
     _set_time(m, "receive_time", stored.receive_time)
     return m
 
 
 def stored_event_of(m) -> StoredEvent:
-    return StoredEvent(device_id=m.device_id, event=event_of(m.event), normalized_text=m.normalized_text,
-                       receive_time=time_of(m, "receive_time", 0.0), cursor=int(m.cursor or 0))
+    return StoredEvent(
+        device_id=m.device_id,
+        event=event_of(m.event),
+        normalized_text=m.normalized_text,
+        receive_time=time_of(m, "receive_time", 0.0),
+        cursor=int(m.cursor or 0),
+    )
 
 
 def device_message(device: DeviceInfo):
@@ -237,18 +329,36 @@ def device_message(device: DeviceInfo):
 
 
 def device_of(m) -> DeviceInfo:
-    streams = tuple(StreamInfo(stream_id=s.stream_id, acked_sequence=s.acked_sequence,
-                               last_capture_time=time_of(s, "last_capture_time"), events=s.events) for s in m.streams)
-    return DeviceInfo(device_id=m.device_id, last_seen=time_of(m, "last_seen", 0.0), status=status_of(m.status),
-                      streams=streams, events=m.events)
+    streams = tuple(
+        StreamInfo(
+            stream_id=s.stream_id,
+            acked_sequence=s.acked_sequence,
+            last_capture_time=time_of(s, "last_capture_time"),
+            events=s.events,
+        )
+        for s in m.streams
+    )
+    return DeviceInfo(
+        device_id=m.device_id,
+        last_seen=time_of(m, "last_seen", 0.0),
+        status=status_of(m.status),
+        streams=streams,
+        events=m.events,
+    )
 
 
 def stats_message(stats: FleetStats):
     m = pb.GetFleetStatsResponse(
-        devices=stats.devices, streams=stats.streams, events=stats.events,
-        events_by_type=[pb.EventTypeCount(type=_event_type(t), events=n)
-                        for t, n in sorted(stats.events_by_type.items())],
-        drops=_drop_counts(stats.drops), events_last_hour=stats.events_last_hour, store=stats.store)
+        devices=stats.devices,
+        streams=stats.streams,
+        events=stats.events,
+        events_by_type=[
+            pb.EventTypeCount(type=_event_type(t), events=n) for t, n in sorted(stats.events_by_type.items())
+        ],
+        drops=_drop_counts(stats.drops),
+        events_last_hour=stats.events_last_hour,
+        store=stats.store,
+    )
     _set_time(m, "oldest_capture_time", stats.oldest_capture_time)
     _set_time(m, "newest_capture_time", stats.newest_capture_time)
     set_duration(m, "retention", stats.retention_s)
@@ -256,12 +366,18 @@ def stats_message(stats: FleetStats):
 
 
 def stats_of(m) -> FleetStats:
-    return FleetStats(devices=m.devices, streams=m.streams, events=m.events,
-                      events_by_type={_event_type_of(c.type): c.events for c in m.events_by_type},
-                      drops=drops_of(m.drops), events_last_hour=m.events_last_hour,
-                      oldest_capture_time=time_of(m, "oldest_capture_time"),
-                      newest_capture_time=time_of(m, "newest_capture_time"), store=m.store,
-                      retention_s=duration_of(m, "retention") or 0.0)
+    return FleetStats(
+        devices=m.devices,
+        streams=m.streams,
+        events=m.events,
+        events_by_type={_event_type_of(c.type): c.events for c in m.events_by_type},
+        drops=drops_of(m.drops),
+        events_last_hour=m.events_last_hour,
+        oldest_capture_time=time_of(m, "oldest_capture_time"),
+        newest_capture_time=time_of(m, "newest_capture_time"),
+        store=m.store,
+        retention_s=duration_of(m, "retention") or 0.0,
+    )
 
 
 def sighting_message(sighting: Sighting):
@@ -269,26 +385,44 @@ def sighting_message(sighting: Sighting):
     _set_time(m, "first_seen", sighting.first_seen)
     _set_time(m, "last_seen", sighting.last_seen)
     for p in sighting.places:
-        place = m.places.add(device_id=p.device_id, stream_id=p.stream_id, events=p.events, text=p.text,
-                             confidence=p.confidence)
+        place = m.places.add(
+            device_id=p.device_id, stream_id=p.stream_id, events=p.events, text=p.text, confidence=p.confidence
+        )
         _set_time(place, "first_seen", p.first_seen)
         _set_time(place, "last_seen", p.last_seen)
     return m
 
 
 def sighting_of(m) -> Sighting:
-    places = tuple(SightingPlace(device_id=p.device_id, stream_id=p.stream_id, first_seen=time_of(p, "first_seen", 0.0),
-                                 last_seen=time_of(p, "last_seen", 0.0), events=p.events, text=p.text,
-                                 confidence=p.confidence) for p in m.places)
-    return Sighting(normalized_text=m.normalized_text, first_seen=time_of(m, "first_seen", 0.0),
-                    last_seen=time_of(m, "last_seen", 0.0), places=places)
+    places = tuple(
+        SightingPlace(
+            device_id=p.device_id,
+            stream_id=p.stream_id,
+            first_seen=time_of(p, "first_seen", 0.0),
+            last_seen=time_of(p, "last_seen", 0.0),
+            events=p.events,
+            text=p.text,
+            confidence=p.confidence,
+        )
+        for p in m.places
+    )
+    return Sighting(
+        normalized_text=m.normalized_text,
+        first_seen=time_of(m, "first_seen", 0.0),
+        last_seen=time_of(m, "last_seen", 0.0),
+        places=places,
+    )
 
 
 def delete_response(result: DeleteResult):
-    return pb.DeleteDeviceDataResponse(deleted_events=result.deleted_events, deleted_streams=result.deleted_streams,
-                                       device_existed=result.device_existed)
+    return pb.DeleteDeviceDataResponse(
+        deleted_events=result.deleted_events,
+        deleted_streams=result.deleted_streams,
+        device_existed=result.device_existed,
+    )
 
 
 def delete_result_of(m) -> DeleteResult:
-    return DeleteResult(deleted_events=m.deleted_events, deleted_streams=m.deleted_streams,
-                        device_existed=m.device_existed)
+    return DeleteResult(
+        deleted_events=m.deleted_events, deleted_streams=m.deleted_streams, device_existed=m.device_existed
+    )

@@ -9,12 +9,27 @@ digits only).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
-__all__ = ["EVENT_TYPES", "DROP_REASONS", "TEXT_MATCHES", "Event", "Gap", "DeviceStatus", "IngestResult",
-           "EventFilter", "StoredEvent", "StreamInfo", "DeviceInfo", "FleetStats", "SightingPlace", "Sighting",
-           "DeleteResult", "Page"]
+__all__ = [
+    "EVENT_TYPES",
+    "DROP_REASONS",
+    "TEXT_MATCHES",
+    "Event",
+    "Gap",
+    "DeviceStatus",
+    "IngestResult",
+    "EventFilter",
+    "StoredEvent",
+    "StreamInfo",
+    "DeviceInfo",
+    "FleetStats",
+    "SightingPlace",
+    "Sighting",
+    "DeleteResult",
+    "Page",
+]
 
 EVENT_TYPES = ("APPEARED", "UPDATED", "STABLE", "DISAPPEARED")
 DROP_REASONS = ("OUTBOX_FULL", "REJECTED_NEW", "EXPIRED", "REFUSED")  # DROP_OLDEST, REJECT_NEW, TTL, refused by

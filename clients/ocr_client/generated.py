@@ -12,16 +12,28 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-__all__ = ["GeneratedCodeError", "require_current", "is_current", "fingerprint", "GEN_DIR", "PROTO_DIR", "STAMP",
-           "COMMAND"]
+__all__ = [
+    "GeneratedCodeError",
+    "require_current",
+    "is_current",
+    "fingerprint",
+    "GEN_DIR",
+    "PROTO_DIR",
+    "STAMP",
+    "COMMAND",
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 PROTO_DIR = ROOT / "proto"
 GEN_DIR = Path(__file__).resolve().parent / "gen"
 STAMP = ".stamp"
 COMMAND = "python -m clients.ocr_client.codegen"
-MODULES = ("ocr/v1/ocr_service_pb2.py", "ocr/v1/ocr_service_pb2_grpc.py", "fleet/v1/fleet_service_pb2.py",
-           "fleet/v1/fleet_service_pb2_grpc.py")
+MODULES = (
+    "ocr/v1/ocr_service_pb2.py",
+    "ocr/v1/ocr_service_pb2_grpc.py",
+    "fleet/v1/fleet_service_pb2.py",
+    "fleet/v1/fleet_service_pb2_grpc.py",
+)
 
 
 class GeneratedCodeError(ImportError):
@@ -76,9 +88,13 @@ def require_current() -> None:
     """Raise GeneratedCodeError (one line, naming the command to run) unless gen/ may be imported."""
     missing = [m for m in MODULES if not (GEN_DIR / m).is_file()]
     if missing:
-        raise GeneratedCodeError(f"the generated gRPC code is missing ({GEN_DIR / missing[0]}); run: {COMMAND}",
-                                 "GENERATED_CODE_MISSING")
+        raise GeneratedCodeError(
+            f"the generated gRPC code is missing ({GEN_DIR / missing[0]}); run: {COMMAND}", "GENERATED_CODE_MISSING"
+        )
     expected = fingerprint()
     if expected is not None and _stamp() != expected:
-        raise GeneratedCodeError(f"the generated gRPC code in {GEN_DIR} is stale (made from other proto/ sources "
-                                 f"or another grpcio-tools); run: {COMMAND}", "GENERATED_CODE_STALE")
+        raise GeneratedCodeError(
+            f"the generated gRPC code in {GEN_DIR} is stale (made from other proto/ sources "
+            f"or another grpcio-tools); run: {COMMAND}",
+            "GENERATED_CODE_STALE",
+        )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -15,14 +16,21 @@ def summarize(latencies_s: Sequence[float], wall_s: float, errors: int = 0) -> d
     ms = np.asarray(latencies_s, dtype=np.float64) * 1000
     done = len(ms)
     pct = (lambda q: round(float(np.percentile(ms, q)), 2)) if done else (lambda q: None)
-    return {"requests": done, "errors": errors, "wall_s": round(wall_s, 3),
-            "throughput_rps": round(done / wall_s, 3) if wall_s > 0 else None,
-            "p50_ms": pct(50), "p95_ms": pct(95), "p99_ms": pct(99),
-            "mean_ms": round(float(ms.mean()), 2) if done else None}
+    return {
+        "requests": done,
+        "errors": errors,
+        "wall_s": round(wall_s, 3),
+        "throughput_rps": round(done / wall_s, 3) if wall_s > 0 else None,
+        "p50_ms": pct(50),
+        "p95_ms": pct(95),
+        "p99_ms": pct(99),
+        "mean_ms": round(float(ms.mean()), 2) if done else None,
+    }
 
 
-def run_load(call: Callable[[Any], Any], items: Sequence[Any], concurrency: int, requests: int,
-             warmup: int = 0) -> dict[str, Any]:
+def run_load(
+    call: Callable[[Any], Any], items: Sequence[Any], concurrency: int, requests: int, warmup: int = 0
+) -> dict[str, Any]:
     """``requests`` calls of ``call(item)`` (items taken round-robin) from ``concurrency`` threads at once.
 
     ``warmup`` calls run first and are not counted. A call that raises counts as an error, not a latency.

@@ -14,9 +14,26 @@ from typing import Any
 import grpc
 from google.protobuf import json_format
 
-__all__ = ["REASON_KEY", "REQUEST_ID_KEY", "RETRY_AFTER_KEY", "OcrCallError", "Point", "Word", "TextLine", "StageTimings", "Provenance", "RecognizeResult",
-           "TextCandidate",
-           "TextEvent", "StreamResult", "StreamFrame", "ServerLimits", "StagePrecision", "ServerInfo", "to_dict"]
+__all__ = [
+    "REASON_KEY",
+    "REQUEST_ID_KEY",
+    "RETRY_AFTER_KEY",
+    "OcrCallError",
+    "Point",
+    "Word",
+    "TextLine",
+    "StageTimings",
+    "Provenance",
+    "RecognizeResult",
+    "TextCandidate",
+    "TextEvent",
+    "StreamResult",
+    "StreamFrame",
+    "ServerLimits",
+    "StagePrecision",
+    "ServerInfo",
+    "to_dict",
+]
 
 REASON_KEY = "ocr-error-reason"  # trailing metadata key the server puts its stable reason in
 REQUEST_ID_KEY = "x-request-id"  # trailing metadata key of the call's request id (the audit log names it)
@@ -30,8 +47,9 @@ def to_dict(message: Any) -> dict[str, Any]:
     message = getattr(message, "message", None) if not hasattr(message, "DESCRIPTOR") else message
     if message is None:
         raise ValueError("this result was not made from a response message")
-    return json_format.MessageToDict(message, preserving_proto_field_name=True,
-                                     always_print_fields_with_no_presence=True)
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
 
 
 class OcrCallError(Exception):
@@ -40,8 +58,14 @@ class OcrCallError(Exception):
     server's ``message``; for a failed call also its ``request_id`` (as in the server's audit log) and
     ``retry_after_s`` (set when a rate limit refused it)."""
 
-    def __init__(self, code: grpc.StatusCode, reason: str | None, message: str, request_id: str | None = None,
-                 retry_after_s: float | None = None) -> None:
+    def __init__(
+        self,
+        code: grpc.StatusCode,
+        reason: str | None,
+        message: str,
+        request_id: str | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
         super().__init__(f"{code.name}{f' [{reason}]' if reason else ''}: {message}")
         self.code = code
         self.reason = reason
@@ -50,17 +74,22 @@ class OcrCallError(Exception):
         self.retry_after_s = retry_after_s
 
     @classmethod
-    def from_rpc_error(cls, error: grpc.RpcError) -> "OcrCallError":
+    def from_rpc_error(cls, error: grpc.RpcError) -> OcrCallError:
         found: dict[str, str] = {}
         for key, value in (error.trailing_metadata() if hasattr(error, "trailing_metadata") else None) or ():
             if key in (REASON_KEY, REQUEST_ID_KEY, RETRY_AFTER_KEY):
                 found[key] = value if isinstance(value, str) else value.decode()
         retry = found.get(RETRY_AFTER_KEY)
-        return cls(error.code(), found.get(REASON_KEY), error.details() or "", found.get(REQUEST_ID_KEY),
-                   float(retry) if retry and retry.replace(".", "", 1).isdigit() else None)
+        return cls(
+            error.code(),
+            found.get(REASON_KEY),
+            error.details() or "",
+            found.get(REQUEST_ID_KEY),
+            float(retry) if retry and retry.replace(".", "", 1).isdigit() else None,
+        )
 
     @classmethod
-    def from_message(cls, error: Any) -> "OcrCallError":
+    def from_message(cls, error: Any) -> OcrCallError:
         """From an ``ocr.v1.Error`` (a failed batch item or stream frame)."""
         return cls(_CODES.get(error.code, grpc.StatusCode.UNKNOWN), error.reason or None, error.message)
 
@@ -219,10 +248,17 @@ def _points(points: Any) -> tuple[Point, ...]:
 
 
 def _lines(lines: Any) -> tuple[TextLine, ...]:
-    return tuple(TextLine(line.text, line.confidence, _points(line.polygon),
-                          tuple(Word(w.text, w.confidence, _points(w.polygon)) for w in line.words), line.angle,
-                          line.track_id)
-                 for line in lines)
+    return tuple(
+        TextLine(
+            line.text,
+            line.confidence,
+            _points(line.polygon),
+            tuple(Word(w.text, w.confidence, _points(w.polygon)) for w in line.words),
+            line.angle,
+            line.track_id,
+        )
+        for line in lines
+    )
 
 
 def _timings(message: Any, name: str = "timings") -> StageTimings | None:
@@ -244,33 +280,60 @@ def _error(message: Any) -> OcrCallError | None:
 
 
 def recognize_result(response: Any) -> RecognizeResult:
-    return RecognizeResult(text=response.text, lines=_lines(response.lines), image_width=response.image_width,
-                           image_height=response.image_height, timings=_timings(response),
-                           provenance=_provenance(response), error=_error(response), message=response)
+    return RecognizeResult(
+        text=response.text,
+        lines=_lines(response.lines),
+        image_width=response.image_width,
+        image_height=response.image_height,
+        timings=_timings(response),
+        provenance=_provenance(response),
+        error=_error(response),
+        message=response,
+    )
 
 
 def stream_result(response: Any) -> StreamResult:
-    events = tuple(TextEvent(_enum_name(response, "TextEventType", e.type), e.track_id, e.text, e.confidence,
-                             _points(e.polygon),
-                             tuple(TextCandidate(c.text, c.score, c.frames, c.accepted) for c in e.candidates))
-                   for e in response.events)
+    events = tuple(
+        TextEvent(
+            _enum_name(response, "TextEventType", e.type),
+            e.track_id,
+            e.text,
+            e.confidence,
+            _points(e.polygon),
+            tuple(TextCandidate(c.text, c.score, c.frames, c.accepted) for c in e.candidates),
+        )
+        for e in response.events
+    )
     capture = response.capture_time.ToNanoseconds() / 1e9 if response.HasField("capture_time") else None
-    return StreamResult(sequence=response.sequence, lines=_lines(response.lines), events=events,
-                        frames_dropped=response.frames_dropped, capture_time=capture, timings=_timings(response),
-                        error=_error(response), final=response.final, detected_area=response.detected_area,
-                        frames_ahead=response.frames_ahead, message=response)
+    return StreamResult(
+        sequence=response.sequence,
+        lines=_lines(response.lines),
+        events=events,
+        frames_dropped=response.frames_dropped,
+        capture_time=capture,
+        timings=_timings(response),
+        error=_error(response),
+        final=response.final,
+        detected_area=response.detected_area,
+        frames_ahead=response.frames_ahead,
+        message=response,
+    )
 
 
 def server_info(response: Any) -> ServerInfo:
     limits = None
     if response.HasField("limits"):
         lim = response.limits
-        limits = ServerLimits(lim.max_image_pixels, lim.min_image_side, lim.max_message_bytes,
-                              lim.max_concurrent_rpcs)
+        limits = ServerLimits(lim.max_image_pixels, lim.min_image_side, lim.max_message_bytes, lim.max_concurrent_rpcs)
     return ServerInfo(
-        server_version=response.server_version, provenance=_provenance(response), ready=response.ready,
-        limits=limits, image_formats=tuple(response.image_formats),
+        server_version=response.server_version,
+        provenance=_provenance(response),
+        ready=response.ready,
+        limits=limits,
+        image_formats=tuple(response.image_formats),
         pixel_formats=tuple(_enum_name(response, "PixelFormat", f) for f in response.pixel_formats),
-        batch_max_delay_ms=response.batch_max_delay_ms, batch_max_size=response.batch_max_size,
+        batch_max_delay_ms=response.batch_max_delay_ms,
+        batch_max_size=response.batch_max_size,
         stage_precisions=tuple(StagePrecision(s.stage, s.precision, s.reason) for s in response.stage_precisions),
-        message=response)
+        message=response,
+    )

@@ -41,8 +41,10 @@ class OvSession(LanedSession):
             raise BackendUnavailableError(
                 f"OpenVINO device {target} is not present on this host (has: {', '.join(core().available_devices)})"
             )
-        config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY",
-                                     "INFERENCE_PRECISION_HINT": options.ov_precision_hint}
+        config: dict[str, object] = {
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_PRECISION_HINT": options.ov_precision_hint,
+        }
         if target == "CPU":
             config["INFERENCE_NUM_THREADS"] = options.threads
             # OpenVINO pins each compiled model's threads to cores counted from the first, per model and per
@@ -54,9 +56,20 @@ class OvSession(LanedSession):
         try:
             model = core().read_model(str(path))
             self._compiled = core().compile_model(model, target, config)
-            narrow = core().compile_model(model, target, {
-                **config, "PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": streams,
-                "INFERENCE_NUM_THREADS": streams}) if streams else None
+            narrow = (
+                core().compile_model(
+                    model,
+                    target,
+                    {
+                        **config,
+                        "PERFORMANCE_HINT": "THROUGHPUT",
+                        "NUM_STREAMS": streams,
+                        "INFERENCE_NUM_THREADS": streams,
+                    },
+                )
+                if streams
+                else None
+            )
         except Exception as exc:
             raise ModelError(f"OpenVINO cannot load {path}: {exc}", "MODEL_CORRUPT") from exc
         self.device = options.device
@@ -64,8 +77,7 @@ class OvSession(LanedSession):
         self.outputs = [p.any_name for p in self._compiled.outputs]
         # a request runs one inference at a time: one per lane (a device other than the CPU queues its own)
         wide = [self._compiled.create_infer_request() for _ in range(1 if target == "CPU" else 2)]
-        self._lanes = Lanes(wide, [narrow.create_infer_request() for _ in range(streams)] if narrow else [],
-                            _infer)
+        self._lanes = Lanes(wide, [narrow.create_infer_request() for _ in range(streams)] if narrow else [], _infer)
 
 
 def _infer(request: ov.InferRequest, feeds: Feeds) -> Outputs:

@@ -36,8 +36,17 @@ from typing import Any
 from edge_runtime.evaluation import metrics
 from edge_runtime.evaluation.datasets import Kind, Sample, kind_of, load_set
 
-__all__ = ["RecognizeFn", "HEADLINE", "evaluate_set", "headline", "headline_figure", "engine_recognizer",
-           "read_baselines", "rapidocr_baseline", "FIGURES"]
+__all__ = [
+    "RecognizeFn",
+    "HEADLINE",
+    "evaluate_set",
+    "headline",
+    "headline_figure",
+    "engine_recognizer",
+    "read_baselines",
+    "rapidocr_baseline",
+    "FIGURES",
+]
 
 Line = tuple[str, "metrics.PolygonLike | None"]
 RecognizeFn = Callable[[Path, bool], list[Line]]
@@ -48,8 +57,16 @@ HEADLINE: dict[Kind, str] = {
     Kind.PLATE: "plate_accuracy",
     Kind.CROP: "exact_match",
 }
-FIGURES = ("word_f1", "word_precision", "word_recall", "cer", "det_recall", "det_precision", "exact_match",
-           "plate_accuracy")
+FIGURES = (
+    "word_f1",
+    "word_precision",
+    "word_recall",
+    "cer",
+    "det_recall",
+    "det_precision",
+    "exact_match",
+    "plate_accuracy",
+)
 
 
 def headline_figure(set_name: str) -> str:
@@ -91,8 +108,9 @@ def _score(sample: Sample, lines: list[Line]) -> dict[str, Any]:
     return {"exact": metrics.exact_match(predicted, sample.text), "edits": metrics.cer_counts(predicted, sample.text)}
 
 
-def evaluate_set(recognize_fn: RecognizeFn, set_name: str, eval_dir: Path | str, limit: int | None = None,
-                 keep_samples: bool = False) -> dict[str, Any]:
+def evaluate_set(
+    recognize_fn: RecognizeFn, set_name: str, eval_dir: Path | str, limit: int | None = None, keep_samples: bool = False
+) -> dict[str, Any]:
     """Run ``recognize_fn`` on every image of a set and compute the README's figures (micro-averaged)."""
     kind = kind_of(set_name)
     skip = kind is Kind.CROP
@@ -135,10 +153,12 @@ def evaluate_set(recognize_fn: RecognizeFn, set_name: str, eval_dir: Path | str,
 
 
 def _sample_record(sample: Sample, lines: list[Line], scored: dict[str, Any]) -> dict[str, Any]:
-    record: dict[str, Any] = {"image": sample.image.name, "truth": sample.text,
-                              "predicted": metrics.text_in_reading_order(lines),
-                              "lines": [{"text": t, "polygon": [list(map(float, pt)) for pt in p] if p else None}
-                                        for t, p in lines]}
+    record: dict[str, Any] = {
+        "image": sample.image.name,
+        "truth": sample.text,
+        "predicted": metrics.text_in_reading_order(lines),
+        "lines": [{"text": t, "polygon": [list(map(float, pt)) for pt in p] if p else None} for t, p in lines],
+    }
     for key, value in scored.items():
         record[key] = value if isinstance(value, bool) else value.__dict__
     return record

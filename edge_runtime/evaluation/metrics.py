@@ -21,10 +21,25 @@ from shapely.ops import unary_union
 from shapely.validation import make_valid
 
 __all__ = [
-    "Point", "PolygonLike", "Prediction", "WordCounts", "EditCounts", "CoverCounts",
-    "normalize_words", "word_counts", "drop_dont_care", "levenshtein", "collapse_spaces",
-    "reading_order", "text_in_reading_order", "cer_counts", "coverage_counts",
-    "exact_match", "plate_found", "f1", "ratio",
+    "Point",
+    "PolygonLike",
+    "Prediction",
+    "WordCounts",
+    "EditCounts",
+    "CoverCounts",
+    "normalize_words",
+    "word_counts",
+    "drop_dont_care",
+    "levenshtein",
+    "collapse_spaces",
+    "reading_order",
+    "text_in_reading_order",
+    "cer_counts",
+    "coverage_counts",
+    "exact_match",
+    "plate_found",
+    "f1",
+    "ratio",
 ]
 
 Point = tuple[float, float]
@@ -125,8 +140,7 @@ def drop_dont_care(predictions: Sequence[Prediction], dont_care: Sequence[Polygo
     region = _union(dont_care)
     if region is None:
         return list(predictions)
-    return [(text, poly) for text, poly in predictions
-            if poly is None or _share_inside(_polygon(poly), region) <= 0.5]
+    return [(text, poly) for text, poly in predictions if poly is None or _share_inside(_polygon(poly), region) <= 0.5]
 
 
 @dataclass(frozen=True)
@@ -139,8 +153,12 @@ class CoverCounts:
     predicted: int = 0
 
     def __add__(self, other: CoverCounts) -> CoverCounts:
-        return CoverCounts(self.found + other.found, self.truth + other.truth,
-                           self.precise + other.precise, self.predicted + other.predicted)
+        return CoverCounts(
+            self.found + other.found,
+            self.truth + other.truth,
+            self.precise + other.precise,
+            self.predicted + other.predicted,
+        )
 
     @property
     def recall(self) -> float:
@@ -151,8 +169,9 @@ class CoverCounts:
         return ratio(self.precise, self.predicted)
 
 
-def coverage_counts(predicted: Sequence[PolygonLike], truth: Sequence[PolygonLike],
-                    dont_care: Sequence[PolygonLike] = ()) -> CoverCounts:
+def coverage_counts(
+    predicted: Sequence[PolygonLike], truth: Sequence[PolygonLike], dont_care: Sequence[PolygonLike] = ()
+) -> CoverCounts:
     """A truth region is found when predicted polygons (together) cover at least half of its area; a
     predicted polygon is precise when at least half of its area lies in truth or don't-care regions.
 

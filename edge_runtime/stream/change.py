@@ -78,9 +78,18 @@ class ChangeDetector:
     its cell by tens of gray levels. Cell means, not single pixels, so noise averages out.
     """
 
-    def __init__(self, width: int = 320, cell: int = 4, threshold: float = 5.0, cut_fraction: float = 0.5,
-                 max_shift: float = 0.03, edge_strip: float = 0.02, edge_tolerance: float = 0.1,
-                 cut_exposure: float = 40.0, cut_gain: float = 2.0) -> None:
+    def __init__(
+        self,
+        width: int = 320,
+        cell: int = 4,
+        threshold: float = 5.0,
+        cut_fraction: float = 0.5,
+        max_shift: float = 0.03,
+        edge_strip: float = 0.02,
+        edge_tolerance: float = 0.1,
+        cut_exposure: float = 40.0,
+        cut_gain: float = 2.0,
+    ) -> None:
         self.width, self.cell, self.threshold, self.cut_fraction = width, cell, threshold, cut_fraction
         self.max_shift = max_shift  # a larger shift (share of the frame width) is not camera motion
         self.edge_strip = edge_strip  # new view at an edge this wide (share of the width) counts as a change
@@ -123,8 +132,11 @@ class ChangeDetector:
         peak = float(cells.max())
         hot = cells > level
         fraction = float(hot.sum() / max(1, (cover > 0.2).sum()))
-        cut = fraction >= self.cut_fraction or exposure > self.cut_exposure or \
-            not 1 / self.cut_gain <= gain <= self.cut_gain
+        cut = (
+            fraction >= self.cut_fraction
+            or exposure > self.cut_exposure
+            or not 1 / self.cut_gain <= gain <= self.cut_gain
+        )
         regions = [] if cut else _cell_boxes(hot, c, scale, image.shape[1], image.shape[0])
         regions += self._strips((dx * scale, dy * scale), image.shape[1], image.shape[0])
         if self.max_shift > 0 and max(abs(dx), abs(dy)) > self.max_shift * w:  # moved further than followed
@@ -132,15 +144,17 @@ class ChangeDetector:
         changed = self.threshold <= 0 or bool(hot.any()) or bool(regions)
         if cut:
             regions = [whole]
-        return Change(changed, cut, fraction, peak, (dx * scale, dy * scale), tuple(regions), gain, offset,
-                      exposure), thumb
+        return Change(
+            changed, cut, fraction, peak, (dx * scale, dy * scale), tuple(regions), gain, offset, exposure
+        ), thumb
 
     def accept(self, thumb: np.ndarray) -> None:
         """Make this thumbnail the reference: its frame was processed."""
         self._reference = thumb
 
-    def _difference(self, ref: np.ndarray, thumb: np.ndarray, dx: float,
-                    dy: float) -> tuple[np.ndarray, np.ndarray, float, float, float] | None:
+    def _difference(
+        self, ref: np.ndarray, thumb: np.ndarray, dx: float, dy: float
+    ) -> tuple[np.ndarray, np.ndarray, float, float, float] | None:
         """Mean |frame - reference| per cell once the reference is moved by (dx, dy) and its gray levels
         mapped onto the frame's; with the share of each cell compared, gain, offset and the exposure change.
         None when the two hardly overlap."""
@@ -164,8 +178,9 @@ class ChangeDetector:
         low = np.where(old <= _DARK, 0.0, predicted)
         high = np.where(old >= _BRIGHT, 255.0, predicted)
         # what a leftover misalignment of ``edge_tolerance`` pixels would explain at an edge is not a change
-        edge = np.abs(cv2.Sobel(old, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)) + \
-            np.abs(cv2.Sobel(old, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8))
+        edge = np.abs(cv2.Sobel(old, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)) + np.abs(
+            cv2.Sobel(old, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)
+        )
         slack = self.edge_tolerance * abs(gain) * edge
         diff = np.maximum(np.maximum(low - new, new - high) - slack, 0.0).astype(np.float32)
         diff[~valid] = 0.0
@@ -189,8 +204,7 @@ class ChangeDetector:
         a = (ref - ref.mean()) / (ref.std() + 1e-3)
         b = (thumb - thumb.mean()) / (thumb.std() + 1e-3)
         (dx, dy), response = cv2.phaseCorrelate(a, b, self._window)
-        if not (np.isfinite(dx) and np.isfinite(dy)) or max(abs(dx), abs(dy)) > self.max_shift * w or \
-                response < 0.03:
+        if not (np.isfinite(dx) and np.isfinite(dy)) or max(abs(dx), abs(dy)) > self.max_shift * w or response < 0.03:
             dx = dy = 0.0  # no clear global motion: compare as is
         gain, offset = 1.0, float(thumb.mean() - ref.mean())
         gx = cv2.Sobel(ref, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)
@@ -206,8 +220,15 @@ class ChangeDetector:
             # the changed part of the frame and clipped highlights must not bend the fit
             keep = valid & (residual <= max(2.0, 3.0 * float(residual[valid].mean()))) if step else valid
             # thumb(x) ~ gain * ref(x - d) + offset;  ref(x - d - e) ~ aligned - gx(x - d) * ex - gy(x - d) * ey
-            design = np.stack([aligned[keep], np.ones(int(keep.sum()), np.float32),
-                               -_warp(gx, matrix).ravel()[keep], -_warp(gy, matrix).ravel()[keep]], axis=1)
+            design = np.stack(
+                [
+                    aligned[keep],
+                    np.ones(int(keep.sum()), np.float32),
+                    -_warp(gx, matrix).ravel()[keep],
+                    -_warp(gy, matrix).ravel()[keep],
+                ],
+                axis=1,
+            )
             normal = design.T.astype(np.float64) @ design
             if np.linalg.cond(normal) > 1e10:  # a flat frame: nothing to align on
                 break
@@ -270,8 +291,9 @@ def _fit_exposure(ref: np.ndarray, cur: np.ndarray, valid: np.ndarray) -> tuple[
     return gain, offset
 
 
-def _tone_curve(ref: np.ndarray, cur: np.ndarray, valid: np.ndarray, least: int = 12,
-                slopes: tuple[float, float] = (0.3, 3.0)) -> np.ndarray:
+def _tone_curve(
+    ref: np.ndarray, cur: np.ndarray, valid: np.ndarray, least: int = 12, slopes: tuple[float, float] = (0.3, 3.0)
+) -> np.ndarray:
     """The frame's gray level for each reference level: the median over the pixels of that level.
 
     A gain and offset would do for exposure alone; this also follows clipped highlights, gamma and
@@ -293,12 +315,12 @@ def _tone_curve(ref: np.ndarray, cur: np.ndarray, valid: np.ndarray, least: int 
     raw = np.interp(_LEVELS, _LEVELS[known], medians[known])
     lo, hi = known[0], known[-1]
     raw[:lo] = raw[lo] - (_LEVELS[lo] - _LEVELS[:lo])  # levels not in view: unit slope beyond the ends
-    raw[hi + 1:] = raw[hi] + (_LEVELS[hi + 1:] - _LEVELS[hi])
+    raw[hi + 1 :] = raw[hi] + (_LEVELS[hi + 1 :] - _LEVELS[hi])
     step_lo, step_hi = 8.0 * slopes[0], 8.0 * slopes[1]
     steps = np.clip(np.diff(raw), step_lo, step_hi)
     curve = np.empty(n)
     curve[anchor] = medians[anchor]
-    curve[anchor + 1:] = medians[anchor] + np.cumsum(steps[anchor:])
+    curve[anchor + 1 :] = medians[anchor] + np.cumsum(steps[anchor:])
     curve[:anchor] = medians[anchor] - np.cumsum(steps[:anchor][::-1])[::-1]
     return curve
 
@@ -322,7 +344,7 @@ def _covered(dx: float, dy: float, h: int, w: int) -> np.ndarray:
     mx0 = mx1 = math.ceil(abs(dx) / 2) + 1
     my0 = my1 = math.ceil(abs(dy) / 2) + 1
     valid = np.zeros((h, w), bool)
-    valid[my0:max(my0, h - my1), mx0:max(mx0, w - mx1)] = True
+    valid[my0 : max(my0, h - my1), mx0 : max(mx0, w - mx1)] = True
     return valid
 
 

@@ -45,21 +45,40 @@ Settings not exposed as flags: OCR_STREAM_<FIELD> environment variables or --set
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="python -m edge_runtime stream", description=__doc__, epilog=EXAMPLES,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(
+        prog="python -m edge_runtime stream",
+        description=__doc__,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--source", required=True, help="video file, rtsp:// or http(s):// URL, or device index")
     parser.add_argument("--server", metavar="HOST:PORT", help="send frames to this server instead of reading here")
-    parser.add_argument("--mode", type=str.upper, choices=[m.value for m in FlowMode],
-                        help="flow control (default: LATEST_ONLY for live sources and --realtime, ALL for files)")
+    parser.add_argument(
+        "--mode",
+        type=str.upper,
+        choices=[m.value for m in FlowMode],
+        help="flow control (default: LATEST_ONLY for live sources and --realtime, ALL for files)",
+    )
     parser.add_argument("--queue-size", type=int)
     parser.add_argument("--realtime", action="store_true", help="play a file at its frame rate, like a camera")
-    parser.add_argument("--jpeg", nargs="?", type=int, const=85, metavar="QUALITY",
-                        help="send frames JPEG-encoded (default quality 85) instead of raw pixels")
+    parser.add_argument(
+        "--jpeg",
+        nargs="?",
+        type=int,
+        const=85,
+        metavar="QUALITY",
+        help="send frames JPEG-encoded (default quality 85) instead of raw pixels",
+    )
     parser.add_argument("--max-frames", type=int, help="stop after this many frames from the source")
     parser.add_argument("--frames", action="store_true", help="also print one JSON line per frame")
     parser.add_argument("--show-fps", action="store_true", help="live status line on stderr")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="any StreamSettings field, e.g. --set stable_after=10 (repeatable)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="any StreamSettings field, e.g. --set stable_after=10 (repeatable)",
+    )
     add_engine_arguments(parser)
     return parser
 
@@ -86,8 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     except OcrError as exc:
         print(f"error: {exc.message} [{exc.reason}]", file=sys.stderr)
         return 2
-    source = VideoSource(args.source, pace=args.realtime, encode="jpeg" if args.jpeg else "raw",
-                         jpeg_quality=args.jpeg or 85, max_frames=args.max_frames)
+    source = VideoSource(
+        args.source,
+        pace=args.realtime,
+        encode="jpeg" if args.jpeg else "raw",
+        jpeg_quality=args.jpeg or 85,
+        max_frames=args.max_frames,
+    )
     status = StatusLine(sys.stderr) if args.show_fps else None
     try:
         results = _remote(args.server, source, settings) if args.server else _local(args, source, settings)
@@ -136,8 +160,9 @@ def _remote(target: str, source: Iterable[Frame], settings: StreamSettings) -> I
     try:
         from clients.ocr_client import OcrCallError, OcrClient, StreamFrame
     except ImportError as exc:
-        raise _RemoteError(f"--server needs the Python client library (clients.ocr_client) and grpcio: {exc}",
-                           "CLIENT_UNAVAILABLE") from None
+        raise _RemoteError(
+            f"--server needs the Python client library (clients.ocr_client) and grpcio: {exc}", "CLIENT_UNAVAILABLE"
+        ) from None
 
     frames = (StreamFrame(frame.image, frame.sequence, frame.capture_time) for frame in source)
     try:
@@ -167,50 +192,104 @@ def stream_config(settings: StreamSettings) -> dict[str, Any]:
 
 def _result_of(response: Any) -> FrameResult:
     """A client StreamResult as the FrameResult the in-process path prints."""
-    events = tuple(TrackEvent(EventType(e.type.removeprefix("TEXT_EVENT_TYPE_")), e.track_id, e.text, e.confidence,
-                              tuple((p.x, p.y) for p in e.polygon), response.sequence,
-                              candidates=tuple(TextCandidate(c.text, c.score, c.frames, c.accepted)
-                                               for c in e.candidates))
-                   for e in response.events if e.type != "TEXT_EVENT_TYPE_UNSPECIFIED")
-    lines = tuple(TrackedLine(line.track_id, line.text, line.confidence, tuple((p.x, p.y) for p in line.polygon),
-                              line.angle)
-                  for line in response.lines)
-    error = FrameError(response.error.reason or response.error.code.name, response.error.message) \
-        if response.error is not None else None
+    events = tuple(
+        TrackEvent(
+            EventType(e.type.removeprefix("TEXT_EVENT_TYPE_")),
+            e.track_id,
+            e.text,
+            e.confidence,
+            tuple((p.x, p.y) for p in e.polygon),
+            response.sequence,
+            candidates=tuple(TextCandidate(c.text, c.score, c.frames, c.accepted) for c in e.candidates),
+        )
+        for e in response.events
+        if e.type != "TEXT_EVENT_TYPE_UNSPECIFIED"
+    )
+    lines = tuple(
+        TrackedLine(line.track_id, line.text, line.confidence, tuple((p.x, p.y) for p in line.polygon), line.angle)
+        for line in response.lines
+    )
+    error = (
+        FrameError(response.error.reason or response.error.code.name, response.error.message)
+        if response.error is not None
+        else None
+    )
     timings = response.timings
-    return FrameResult(response.sequence, response.capture_time or 0.0, lines, events,
-                       frames_dropped=response.frames_dropped,
-                       queue_wait_ms=timings.queue_ms if timings else 0.0,
-                       processing_ms=timings.total_ms if timings else 0.0, error=error, final=response.final,
-                       detected_area=response.detected_area, frames_ahead=response.frames_ahead)
+    return FrameResult(
+        response.sequence,
+        response.capture_time or 0.0,
+        lines,
+        events,
+        frames_dropped=response.frames_dropped,
+        queue_wait_ms=timings.queue_ms if timings else 0.0,
+        processing_ms=timings.total_ms if timings else 0.0,
+        error=error,
+        final=response.final,
+        detected_area=response.detected_area,
+        frames_ahead=response.frames_ahead,
+    )
 
 
 # ---- output ---------------------------------------------------------------------------------------------
 def _print_result(result: FrameResult, frames: bool, out: TextIO) -> None:
     now = time.time()
     if result.error is not None:
-        out.write(json.dumps({"error": {"reason": result.error.reason, "message": result.error.message},
-                              "sequence": result.sequence}) + "\n")
+        out.write(
+            json.dumps(
+                {"error": {"reason": result.error.reason, "message": result.error.message}, "sequence": result.sequence}
+            )
+            + "\n"
+        )
     for event in result.events:
-        out.write(json.dumps({
-            "event": event.type.value, "track_id": event.track_id, "text": event.text,
-            "confidence": round(event.confidence, 4), "polygon": [[round(x, 1), round(y, 1)] for x, y in event.polygon],
-            "sequence": result.sequence, "capture_time": result.capture_time,
-            "latency_ms": round((now - result.capture_time) * 1000, 1) if result.capture_time else None,
-            **({"previous_text": event.previous_text} if event.previous_text else {}),
-            "candidates": [{"text": c.text, "score": round(c.score, 4), "frames": c.frames, "accepted": c.accepted}
-                           for c in event.candidates],
-            "final": result.final,
-        }, ensure_ascii=False) + "\n")
+        out.write(
+            json.dumps(
+                {
+                    "event": event.type.value,
+                    "track_id": event.track_id,
+                    "text": event.text,
+                    "confidence": round(event.confidence, 4),
+                    "polygon": [[round(x, 1), round(y, 1)] for x, y in event.polygon],
+                    "sequence": result.sequence,
+                    "capture_time": result.capture_time,
+                    "latency_ms": round((now - result.capture_time) * 1000, 1) if result.capture_time else None,
+                    **({"previous_text": event.previous_text} if event.previous_text else {}),
+                    "candidates": [
+                        {"text": c.text, "score": round(c.score, 4), "frames": c.frames, "accepted": c.accepted}
+                        for c in event.candidates
+                    ],
+                    "final": result.final,
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
     if frames and not result.final:
-        out.write(json.dumps({
-            "frame": result.sequence, "capture_time": result.capture_time, "skipped": result.skipped,
-            "lines": [{"track_id": line.track_id, "text": line.text, "confidence": round(line.confidence, 4),
-                       "reported": line.reported} for line in result.lines],
-            "lines_read": result.lines_read, "frames_dropped": result.frames_dropped,
-            "queue_wait_ms": result.queue_wait_ms, "processing_ms": result.processing_ms,
-            "detected_area": result.detected_area, "frames_ahead": result.frames_ahead,
-        }, ensure_ascii=False) + "\n")
+        out.write(
+            json.dumps(
+                {
+                    "frame": result.sequence,
+                    "capture_time": result.capture_time,
+                    "skipped": result.skipped,
+                    "lines": [
+                        {
+                            "track_id": line.track_id,
+                            "text": line.text,
+                            "confidence": round(line.confidence, 4),
+                            "reported": line.reported,
+                        }
+                        for line in result.lines
+                    ],
+                    "lines_read": result.lines_read,
+                    "frames_dropped": result.frames_dropped,
+                    "queue_wait_ms": result.queue_wait_ms,
+                    "processing_ms": result.processing_ms,
+                    "detected_area": result.detected_area,
+                    "frames_ahead": result.frames_ahead,
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
     out.flush()
 
 
@@ -243,9 +322,11 @@ class StatusLine:
             span = self.recent[-1] - self.recent[0] if len(self.recent) > 1 else 0.0
             fps = (len(self.recent) - 1) / span if span > 0 else 0.0
             extra = f" | source lost {source.frames_overwritten} reconnects {source.reconnects}" if source else ""
-            self.out.write(f"\r{fps:5.1f} fps | frames {self.consumed} skipped {self.skipped} "
-                           f"dropped {self.dropped} errors {self.errors} | wait {self.wait_ms:6.1f} ms "
-                           f"proc {self.proc_ms:6.1f} ms{extra}   ")
+            self.out.write(
+                f"\r{fps:5.1f} fps | frames {self.consumed} skipped {self.skipped} "
+                f"dropped {self.dropped} errors {self.errors} | wait {self.wait_ms:6.1f} ms "
+                f"proc {self.proc_ms:6.1f} ms{extra}   "
+            )
             self.out.flush()
 
     def end(self) -> None:

@@ -33,16 +33,25 @@ def _union(a: Box, b: Box) -> Box:
     return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
 
 
-def plan(changed: Sequence[Box], tracks: Sequence[Sequence[float]], size: tuple[int, int], pad: int,
-         max_fraction: float) -> list[Box] | None:
+def plan(
+    changed: Sequence[Box], tracks: Sequence[Sequence[float]], size: tuple[int, int], pad: int, max_fraction: float
+) -> list[Box] | None:
     """Crops that cover every changed region (padded by ``pad``) and, whole, every track box they touch
     (a line half changed is detected whole), merged where they overlap; ``None`` when they would cover more
     than ``max_fraction`` of the frame (one detector run on the whole frame is then cheaper)."""
     width, height = size
-    boxes: list[Box] = [(max(0, x0 - pad), max(0, y0 - pad), min(width, x1 + pad), min(height, y1 + pad))
-                        for x0, y0, x1, y1 in changed]
-    grown = [(max(0, math.floor(t[0]) - pad), max(0, math.floor(t[1]) - pad),
-              min(width, math.ceil(t[2]) + pad), min(height, math.ceil(t[3]) + pad)) for t in tracks]
+    boxes: list[Box] = [
+        (max(0, x0 - pad), max(0, y0 - pad), min(width, x1 + pad), min(height, y1 + pad)) for x0, y0, x1, y1 in changed
+    ]
+    grown = [
+        (
+            max(0, math.floor(t[0]) - pad),
+            max(0, math.floor(t[1]) - pad),
+            min(width, math.ceil(t[2]) + pad),
+            min(height, math.ceil(t[3]) + pad),
+        )
+        for t in tracks
+    ]
     grown = [t for t in grown if t[2] > t[0] and t[3] > t[1]]
     merged = True
     while merged:  # until no crop overlaps another crop or a track box it does not hold yet

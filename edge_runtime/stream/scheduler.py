@@ -80,8 +80,14 @@ class FrameScheduler:
 
     def stats(self) -> SchedulerStats:
         with self._lock:
-            return SchedulerStats(self._started, self._expired, self._cancelled, self._running,
-                                  sum(len(q) for q in self._pending.values()), len(self._pending))
+            return SchedulerStats(
+                self._started,
+                self._expired,
+                self._cancelled,
+                self._running,
+                sum(len(q) for q in self._pending.values()),
+                len(self._pending),
+            )
 
     # ---- internals ----------------------------------------------------------------------------------
     def _pump(self) -> None:
@@ -101,8 +107,9 @@ class FrameScheduler:
                 now = time.monotonic()
                 if job.deadline is not None and now >= job.deadline:
                     self._expired += 1
-                    job.future.set_exception(DeadlineExceededError(
-                        "the call's deadline passed before this frame's turn came"))
+                    job.future.set_exception(
+                        DeadlineExceededError("the call's deadline passed before this frame's turn came")
+                    )
                     continue
                 job.ahead, job.waited_ms = self._started - job._ticket, (now - job._at) * 1000.0
                 self._started += 1

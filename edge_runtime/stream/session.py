@@ -49,9 +49,17 @@ class StreamSession:
     def __init__(self, engine: OcrEngine, settings: StreamSettings | None = None) -> None:
         self.engine = engine
         self.settings = s = settings or StreamSettings()
-        self.change = ChangeDetector(s.change_width, s.change_cell, s.change_threshold, s.cut_fraction,
-                                     s.max_shift, s.edge_strip, s.change_edge_tolerance, s.cut_exposure,
-                                     s.cut_gain)
+        self.change = ChangeDetector(
+            s.change_width,
+            s.change_cell,
+            s.change_threshold,
+            s.cut_fraction,
+            s.max_shift,
+            s.edge_strip,
+            s.change_edge_tolerance,
+            s.cut_exposure,
+            s.cut_gain,
+        )
         self.tracker = Tracker(s)
         self.regions = RegionDetector(engine)
         self.frames_consumed = 0
@@ -90,12 +98,14 @@ class StreamSession:
             with guard() if guard is not None else nullcontext():
                 result = self._process(frame)
         except OcrError as exc:
-            result = FrameResult(frame.sequence, frame.capture_time,
-                                 error=FrameError(exc.reason, exc.message, exc))
+            result = FrameResult(frame.sequence, frame.capture_time, error=FrameError(exc.reason, exc.message, exc))
         except Exception as exc:  # one bad frame must not end the stream
             log.exception("stream frame %s failed", frame.sequence)
-            result = FrameResult(frame.sequence, frame.capture_time,
-                                 error=FrameError("INTERNAL", "internal error while processing the frame", exc))
+            result = FrameResult(
+                frame.sequence,
+                frame.capture_time,
+                error=FrameError("INTERNAL", "internal error while processing the frame", exc),
+            )
         finally:
             with self._lock:
                 self._busy = False
@@ -107,16 +117,21 @@ class StreamSession:
         result = replace(result, processing_ms=round((time.perf_counter() - started) * 1000, 3))
         if delivery is None:
             return result
-        return replace(result, frames_dropped=delivery.dropped_total, dropped_since_last=delivery.dropped_since_last,
-                       queue_wait_ms=round(delivery.queue_wait_ms, 3))
+        return replace(
+            result,
+            frames_dropped=delivery.dropped_total,
+            dropped_since_last=delivery.dropped_since_last,
+            queue_wait_ms=round(delivery.queue_wait_ms, 3),
+        )
 
     def finish(self) -> FrameResult:
         """End of stream: a final result with DISAPPEARED for every line still reported."""
         events = self.tracker.finish(self._last_sequence)
         self.change.reset()
         self._shift = (0.0, 0.0)
-        return FrameResult(self._last_sequence, self._last_capture, events=tuple(events),
-                           frames_dropped=self._dropped, final=True)
+        return FrameResult(
+            self._last_sequence, self._last_capture, events=tuple(events), frames_dropped=self._dropped, final=True
+        )
 
     def close(self) -> None:
         """Free tracks and references now (or as soon as a frame in flight on another thread returns)."""
@@ -156,8 +171,14 @@ class StreamSession:
                 self.change.accept(thumb)
                 self._shift = (0.0, 0.0)
             events, lines = self.tracker.seen_again(frame.sequence, (width, height))
-            return FrameResult(frame.sequence, frame.capture_time, tuple(lines), tuple(events), skipped=True,
-                               timings_ms=_rounded(timings))
+            return FrameResult(
+                frame.sequence,
+                frame.capture_time,
+                tuple(lines),
+                tuple(events),
+                skipped=True,
+                timings_ms=_rounded(timings),
+            )
         engine = self.engine
         searched = None
         if s.skip_detection:  # the frame is the line, exactly as OcrEngine.recognize reads it
@@ -166,8 +187,13 @@ class StreamSession:
             share = 0.0
         else:
             if not (change.cut or refresh or full_due) and change.regions:
-                searched = plan(change.regions, [_box(t.quad) for t in self.tracker.tracks], (width, height),
-                                s.region_pad, s.region_max_fraction)
+                searched = plan(
+                    change.regions,
+                    [_box(t.quad) for t in self.tracker.tracks],
+                    (width, height),
+                    s.region_pad,
+                    s.region_max_fraction,
+                )
             if searched is None:
                 quads = engine.detect(image)
                 share = 1.0
@@ -190,20 +216,42 @@ class StreamSession:
             readings = engine.drive(_read_in_place(engine, chosen))
             timings["rec"] = (clock() - started) * 1000
             keep = engine.config.text_score
-            return [LineReading(r.text.strip(), float(r.confidence) if r.confidence >= keep else 0.0, c.direction,
-                                _corners(c.quad, c.frame), tuple(recognize.words_of(r)))
-                    for r, c in zip(readings, chosen, strict=True)]
+            return [
+                LineReading(
+                    r.text.strip(),
+                    float(r.confidence) if r.confidence >= keep else 0.0,
+                    c.direction,
+                    _corners(c.quad, c.frame),
+                    tuple(recognize.words_of(r)),
+                )
+                for r, c in zip(readings, chosen, strict=True)
+            ]
 
-        events, lines, read_count = self.tracker.step(frame.sequence, quads, read,
-                                                      lambda box: region_thumbnail(gray, box), (width, height),
-                                                      change.cut, searched, change.regions)
+        events, lines, read_count = self.tracker.step(
+            frame.sequence,
+            quads,
+            read,
+            lambda box: region_thumbnail(gray, box),
+            (width, height),
+            change.cut,
+            searched,
+            change.regions,
+        )
         self.change.accept(thumb)
         self._shift = (0.0, 0.0)
         self._since_processed = 0
         self.frames_processed += 1
         self.lines_read += read_count
-        return FrameResult(frame.sequence, frame.capture_time, tuple(lines), tuple(events), lines_read=read_count,
-                           timings_ms=_rounded(timings), detected_area=round(share, 4), shift=change.shift)
+        return FrameResult(
+            frame.sequence,
+            frame.capture_time,
+            tuple(lines),
+            tuple(events),
+            lines_read=read_count,
+            timings_ms=_rounded(timings),
+            detected_area=round(share, 4),
+            shift=change.shift,
+        )
 
     def _decode(self, image: np.ndarray | bytes | RawImage | None) -> np.ndarray:
         if image is None:
@@ -255,9 +303,15 @@ class StreamResults(Iterator[FrameResult]):
         self.close()
 
 
-def run_stream(engine: OcrEngine, frames: Iterable[Frame], settings: StreamSettings | None = None,
-               session: StreamSession | None = None, scheduler: FrameScheduler | None = None,
-               deadline: float | None = None, guard: Guard | None = None) -> StreamResults:
+def run_stream(
+    engine: OcrEngine,
+    frames: Iterable[Frame],
+    settings: StreamSettings | None = None,
+    session: StreamSession | None = None,
+    scheduler: FrameScheduler | None = None,
+    deadline: float | None = None,
+    guard: Guard | None = None,
+) -> StreamResults:
     """Process ``frames`` under the settings' flow control; frames are pulled on a producer thread.
 
     Yields one result per consumed frame, then the final flush. Closing early (``break`` then ``close()``,
@@ -272,8 +326,13 @@ def run_stream(engine: OcrEngine, frames: Iterable[Frame], settings: StreamSetti
     return StreamResults(_run_stream(frames, settings, session, scheduler, deadline, guard), session)
 
 
-def _step(session: StreamSession, delivery: Delivery, scheduler: FrameScheduler | None, deadline: float | None,
-          guard: Guard | None) -> Job[FrameResult] | None:
+def _step(
+    session: StreamSession,
+    delivery: Delivery,
+    scheduler: FrameScheduler | None,
+    deadline: float | None,
+    guard: Guard | None,
+) -> Job[FrameResult] | None:
     """The work of one delivered frame: a scheduler Job, or None when it is to run right here."""
     if scheduler is None:
         if deadline is not None and time.monotonic() >= deadline:
@@ -286,9 +345,14 @@ def _scheduled(result: FrameResult, job: Job[FrameResult]) -> FrameResult:
     return replace(result, frames_ahead=job.ahead, queue_wait_ms=round(result.queue_wait_ms + job.waited_ms, 3))
 
 
-def _run_stream(frames: Iterable[Frame], settings: StreamSettings, session: StreamSession,
-                scheduler: FrameScheduler | None, deadline: float | None,
-                guard: Guard | None) -> Iterator[FrameResult]:
+def _run_stream(
+    frames: Iterable[Frame],
+    settings: StreamSettings,
+    session: StreamSession,
+    scheduler: FrameScheduler | None,
+    deadline: float | None,
+    guard: Guard | None,
+) -> Iterator[FrameResult]:
     flow: FlowQueue[Frame] = FlowQueue(settings.mode, settings.queue_size)
     failure: list[BaseException] = []
 
@@ -335,10 +399,16 @@ def _run_stream(frames: Iterable[Frame], settings: StreamSettings, session: Stre
         session.close()
 
 
-async def arun_stream(engine: OcrEngine, frames: AsyncIterable[Frame], settings: StreamSettings | None = None,
-                      executor: Executor | None = None, session: StreamSession | None = None,
-                      scheduler: FrameScheduler | None = None, deadline: float | None = None,
-                      guard: Guard | None = None) -> AsyncIterator[FrameResult]:
+async def arun_stream(
+    engine: OcrEngine,
+    frames: AsyncIterable[Frame],
+    settings: StreamSettings | None = None,
+    executor: Executor | None = None,
+    session: StreamSession | None = None,
+    scheduler: FrameScheduler | None = None,
+    deadline: float | None = None,
+    guard: Guard | None = None,
+) -> AsyncIterator[FrameResult]:
     """asyncio form of ``run_stream``: frames are pulled by a task, processed on ``executor`` (default pool),
     or, given a ``scheduler``, on its executor when this stream's turn comes (``executor`` is then unused).
 

@@ -90,15 +90,47 @@ class StreamSettings:
         if self.cut_gain < 1.0:
             raise ConfigurationError("stream settings out of range: cut_gain < 1")
         object.__setattr__(self, "mode", _mode(self.mode))
-        positive = ("queue_size", "change_width", "change_cell", "max_tracks", "reread_every", "min_hits",
-                    "disappear_after", "stable_after")
+        positive = (
+            "queue_size",
+            "change_width",
+            "change_cell",
+            "max_tracks",
+            "reread_every",
+            "min_hits",
+            "disappear_after",
+            "stable_after",
+        )
         bad = [name for name in positive if getattr(self, name) < 1]
-        fractions = ("cut_fraction", "match_iou", "strong_iou", "text_similarity", "vote_decay", "min_confidence",
-                     "max_shift", "region_max_fraction", "fragment_area", "edge_strip")
+        fractions = (
+            "cut_fraction",
+            "match_iou",
+            "strong_iou",
+            "text_similarity",
+            "vote_decay",
+            "min_confidence",
+            "max_shift",
+            "region_max_fraction",
+            "fragment_area",
+            "edge_strip",
+        )
         bad += [name for name in fractions if not 0.0 <= getattr(self, name) <= 1.0]
-        bad += [name for name in ("refresh_every", "edge_margin", "edge_hold", "reread_move", "reread_diff",
-                                  "change_edge_tolerance", "region_pad", "full_detect_every",
-                                  "occlusion_hold", "cut_exposure", "rebase_exposure") if getattr(self, name) < 0]
+        bad += [
+            name
+            for name in (
+                "refresh_every",
+                "edge_margin",
+                "edge_hold",
+                "reread_move",
+                "reread_diff",
+                "change_edge_tolerance",
+                "region_pad",
+                "full_detect_every",
+                "occlusion_hold",
+                "cut_exposure",
+                "rebase_exposure",
+            )
+            if getattr(self, name) < 0
+        ]
         if self.strong_iou < self.match_iou:
             bad.append("strong_iou < match_iou")
         if bad:

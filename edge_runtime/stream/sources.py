@@ -89,11 +89,19 @@ class VideoSource:
         open_capture: factory for the capture object (tests inject a fake camera).
     """
 
-    def __init__(self, source: str | int | os.PathLike, *, pace: bool = False, encode: str = "raw",
-                 jpeg_quality: int = 85,
-                 reconnect: bool = True, backoff: Backoff = Backoff(), max_reconnects: int | None = None,
-                 max_frames: int | None = None,
-                 open_capture: Callable[[str | int], Capture] = _open_capture) -> None:
+    def __init__(
+        self,
+        source: str | int | os.PathLike,
+        *,
+        pace: bool = False,
+        encode: str = "raw",
+        jpeg_quality: int = 85,
+        reconnect: bool = True,
+        backoff: Backoff = Backoff(),
+        max_reconnects: int | None = None,
+        max_frames: int | None = None,
+        open_capture: Callable[[str | int], Capture] = _open_capture,
+    ) -> None:
         if encode not in ("raw", "jpeg"):
             raise ValueError("encode must be 'raw' or 'jpeg'")
         self.source = parse_source(source)

@@ -140,8 +140,9 @@ class Track:
         top = ranked[:limit]
         if accept is not None and not any(accept(t) for t, _ in top):  # the reported one is always listed
             top += [kv for kv in ranked[limit:] if accept(kv[0])][:1]
-        return tuple(TextCandidate(text, round(e[0] / weight, 4), int(e[2]), accept is None or accept(text))
-                     for text, e in top)
+        return tuple(
+            TextCandidate(text, round(e[0] / weight, 4), int(e[2]), accept is None or accept(text)) for text, e in top
+        )
 
     def frame(self) -> np.ndarray:
         """The box as (start-top, end-top, end-bottom, start-bottom) of the text, as it was last read."""
@@ -199,10 +200,17 @@ class Tracker:
             if track.read_quad is not None:
                 track.read_quad = track.read_quad + d
 
-    def step(self, sequence: int, quads: Sequence[np.ndarray], read: ReadFn, thumb: ThumbFn,
-             frame_size: tuple[int, int], cut: bool = False,
-             searched: Sequence[Region] | None = None,
-             changed: Sequence[Region] = ()) -> tuple[list[TrackEvent], list[TrackedLine], int]:
+    def step(
+        self,
+        sequence: int,
+        quads: Sequence[np.ndarray],
+        read: ReadFn,
+        thumb: ThumbFn,
+        frame_size: tuple[int, int],
+        cut: bool = False,
+        searched: Sequence[Region] | None = None,
+        changed: Sequence[Region] = (),
+    ) -> tuple[list[TrackEvent], list[TrackedLine], int]:
         """A processed frame: detections (reading order) -> events, lines, number of lines read.
 
         ``read(indices)`` recognizes the detections at those indices; it is called at most once per frame,
@@ -216,8 +224,7 @@ class Tracker:
         s = self.settings
         width, height = frame_size
         everything = list(self._tracks.values())
-        tracks = [t for t in everything
-                  if searched is None or any(_overlaps(_boxes([t.quad])[0], r) for r in searched)]
+        tracks = [t for t in everything if searched is None or any(_overlaps(_boxes([t.quad])[0], r) for r in searched)]
         scope = {t.id for t in tracks}
         det_boxes = _boxes(quads)
         # a detection that is only a part of an established track's box: that line, partly covered
@@ -225,8 +232,11 @@ class Tracker:
         if not cut:
             for j in range(len(quads)):
                 for ti, track in enumerate(tracks):
-                    if track.votes and track.partial < s.occlusion_hold and \
-                            _part_of(det_boxes[j], _boxes([track.quad])[0], s.fragment_area):
+                    if (
+                        track.votes
+                        and track.partial < s.occlusion_hold
+                        and _part_of(det_boxes[j], _boxes([track.quad])[0], s.fragment_area)
+                    ):
                         fragment_of[j] = ti
                         break
         whole = [j for j in range(len(quads)) if j not in fragment_of]
@@ -240,8 +250,7 @@ class Tracker:
                     match[int(dj)] = int(ti)
                     taken.add(int(ti))
 
-        to_read = [j for j in whole
-                   if j not in match or cut or self._needs_reading(tracks[match[j]], quads[j], thumb)]
+        to_read = [j for j in whole if j not in match or cut or self._needs_reading(tracks[match[j]], quads[j], thumb)]
         readings = dict(zip(to_read, read(to_read), strict=True)) if to_read else {}
 
         # a read detection confirms its overlap match by text, unless the boxes all but coincide (no cut)
@@ -250,8 +259,9 @@ class Tracker:
             if reading is None or reading.confidence < s.min_confidence or not track.votes:
                 continue
             partial = track.full_view and _near_edge(det_boxes[j], width, height, s.edge_margin)
-            if (cut or iou[ti, j] < s.strong_iou) and \
-                    similarity(reading.text, track.fused()[0], partial) < s.text_similarity:
+            if (cut or iou[ti, j] < s.strong_iou) and similarity(
+                reading.text, track.fused()[0], partial
+            ) < s.text_similarity:
                 del match[j]
         # lines that jumped (fast motion, a dropped frame or two): same text close by
         matched_tracks = set(match.values())
@@ -336,8 +346,9 @@ class Tracker:
         events.extend(self._advance(sequence))
         return events, self.lines(), len(to_read)
 
-    def seen_again(self, sequence: int,
-                   frame_size: tuple[int, int] | None = None) -> tuple[list[TrackEvent], list[TrackedLine]]:
+    def seen_again(
+        self, sequence: int, frame_size: tuple[int, int] | None = None
+    ) -> tuple[list[TrackEvent], list[TrackedLine]]:
         """A frame unchanged since the last processed one (after the camera's motion) repeats its
         observation: lines in view were seen once more, lines missing from it (or moved out of the frame,
         given ``frame_size``) are missing once more."""
@@ -347,12 +358,12 @@ class Tracker:
             track.read_now = False
             events.extend(self._again(track, sequence, seen, frame_size))
         ids = {t.id for t in seen}
-        self._order = [tid for tid in self._order if tid in ids] + \
-            [t.id for t in seen if t.id not in self._order]
+        self._order = [tid for tid in self._order if tid in ids] + [t.id for t in seen if t.id not in self._order]
         return events + self._advance(sequence), self.lines()
 
-    def _again(self, track: Track, sequence: int, seen: list[Track],
-               frame_size: tuple[int, int] | None) -> list[TrackEvent]:
+    def _again(
+        self, track: Track, sequence: int, seen: list[Track], frame_size: tuple[int, int] | None
+    ) -> list[TrackEvent]:
         """``track`` was not looked for in this frame: it is where it was (moved with the camera)."""
         s = self.settings
         if track.missed == 0 and (frame_size is None or _in_view(track.quad, *frame_size)):
@@ -390,8 +401,19 @@ class Tracker:
         """Lines in view with a reading, in reading order (reported ones and ones not yet confirmed)."""
         out = []
         for track, text, confidence in self._visible():
-            out.append(TrackedLine(track.id, text, confidence, track.polygon(), track.angle, track.read_now,
-                                   track.reported_text is not None, track.stable_sent, track.words(text)))
+            out.append(
+                TrackedLine(
+                    track.id,
+                    text,
+                    confidence,
+                    track.polygon(),
+                    track.angle,
+                    track.read_now,
+                    track.reported_text is not None,
+                    track.stable_sent,
+                    track.words(text),
+                )
+            )
         return out
 
     # ---- internals ----------------------------------------------------------------------------------
@@ -406,16 +428,27 @@ class Tracker:
             return True
         # same box as at the reading, and that box moved with the detection (camera shake moves both)
         shifted = track.read_quad + (np.asarray(quad, np.float32) - track.read_quad).mean(axis=0)
-        return min(float(np.abs(thumb(box) - track.read_thumb).mean())
-                   for box in (track.read_quad, shifted)) > s.reread_diff
+        return (
+            min(float(np.abs(thumb(box) - track.read_thumb).mean()) for box in (track.read_quad, shifted))
+            > s.reread_diff
+        )
 
     def _drop(self, track: Track, sequence: int) -> list[TrackEvent]:
         del self._tracks[track.id]
         if track.reported_text is None:
             return []
         text, confidence = track.fused(self._accept)
-        return [TrackEvent(EventType.DISAPPEARED, track.id, text or track.reported_text, confidence,
-                           track.polygon(), sequence, candidates=track.candidates(self._accept))]
+        return [
+            TrackEvent(
+                EventType.DISAPPEARED,
+                track.id,
+                text or track.reported_text,
+                confidence,
+                track.polygon(),
+                sequence,
+                candidates=track.candidates(self._accept),
+            )
+        ]
 
     def _advance(self, sequence: int) -> list[TrackEvent]:
         s = self.settings
@@ -425,20 +458,47 @@ class Tracker:
             if track.reported_text is None:
                 if track.hits >= s.min_hits and settled:
                     track.reported_text, track.same_text = text, 1
-                    events.append(TrackEvent(EventType.APPEARED, track.id, text, confidence, track.polygon(),
-                                             sequence, candidates=track.candidates(self._accept)))
+                    events.append(
+                        TrackEvent(
+                            EventType.APPEARED,
+                            track.id,
+                            text,
+                            confidence,
+                            track.polygon(),
+                            sequence,
+                            candidates=track.candidates(self._accept),
+                        )
+                    )
                 continue
             if text != track.reported_text and settled:
-                events.append(TrackEvent(EventType.UPDATED, track.id, text, confidence, track.polygon(), sequence,
-                                         previous_text=track.reported_text,
-                                         candidates=track.candidates(self._accept)))
+                events.append(
+                    TrackEvent(
+                        EventType.UPDATED,
+                        track.id,
+                        text,
+                        confidence,
+                        track.polygon(),
+                        sequence,
+                        previous_text=track.reported_text,
+                        candidates=track.candidates(self._accept),
+                    )
+                )
                 track.reported_text, track.same_text, track.stable_sent = text, 1, False
                 continue
             track.same_text += 1
             if not track.stable_sent and track.same_text >= s.stable_after:
                 track.stable_sent = True
-                events.append(TrackEvent(EventType.STABLE, track.id, track.reported_text, confidence,
-                                         track.polygon(), sequence, candidates=track.candidates(self._accept)))
+                events.append(
+                    TrackEvent(
+                        EventType.STABLE,
+                        track.id,
+                        track.reported_text,
+                        confidence,
+                        track.polygon(),
+                        sequence,
+                        candidates=track.candidates(self._accept),
+                    )
+                )
         return events
 
 
@@ -448,8 +508,9 @@ def _overlaps(box: Sequence[float], region: Region) -> bool:
 
 def _part_of(det: np.ndarray, track: np.ndarray, most: float) -> bool:
     """``det`` lies inside ``track`` (90% of it) and covers at most ``most`` of its area: a part of it."""
-    inter = max(0.0, min(det[2], track[2]) - max(det[0], track[0])) * \
-        max(0.0, min(det[3], track[3]) - max(det[1], track[1]))
+    inter = max(0.0, min(det[2], track[2]) - max(det[0], track[0])) * max(
+        0.0, min(det[3], track[3]) - max(det[1], track[1])
+    )
     det_area = max((det[2] - det[0]) * (det[3] - det[1]), 1e-6)
     track_area = max((track[2] - track[0]) * (track[3] - track[1]), 1e-6)
     return inter >= 0.9 * det_area and det_area <= most * track_area
@@ -463,8 +524,12 @@ def _covered(track: Track, quad: np.ndarray, changed: Sequence[Region], move: fl
     height = _line_height(track.read_quad)
     box, carried = _boxes([quad])[0], _boxes([track.quad])[0]
     slack = move * height
-    if box[0] < carried[0] - slack or box[1] < carried[1] - slack or box[2] > carried[2] + slack or \
-            box[3] > carried[3] + slack:
+    if (
+        box[0] < carried[0] - slack
+        or box[1] < carried[1] - slack
+        or box[2] > carried[2] + slack
+        or box[3] > carried[3] + slack
+    ):
         return False
     return any(_overlaps(box, r) and (r[3] - r[1]) > 2 * height + (box[3] - box[1]) for r in changed)
 

@@ -10,8 +10,7 @@ import numpy as np
 
 from edge_runtime.types import Point, RawImage, Word
 
-__all__ = ["Frame", "EventType", "TextCandidate", "TrackEvent", "TrackedLine", "FrameError",
-           "FrameResult"]
+__all__ = ["Frame", "EventType", "TextCandidate", "TrackEvent", "TrackedLine", "FrameError", "FrameResult"]
 
 
 @dataclass(frozen=True, eq=False)

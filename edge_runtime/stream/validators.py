@@ -20,8 +20,7 @@ from dataclasses import dataclass
 
 from edge_runtime.errors import ConfigurationError
 
-__all__ = ["CHECKS", "TextFilter", "iso6346_ok", "iban_ok", "compile_patterns", "MAX_PATTERNS",
-           "MAX_PATTERN_LENGTH"]
+__all__ = ["CHECKS", "TextFilter", "iso6346_ok", "iban_ok", "compile_patterns", "MAX_PATTERNS", "MAX_PATTERN_LENGTH"]
 
 MAX_PATTERNS = 32  # per stream
 MAX_PATTERN_LENGTH = 256  # characters per pattern
@@ -76,13 +75,15 @@ def compile_patterns(patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:
     out = []
     for i, pattern in enumerate(patterns):
         if not pattern or len(pattern) > MAX_PATTERN_LENGTH:
-            raise ConfigurationError(f"text pattern {i} is empty or longer than {MAX_PATTERN_LENGTH} characters",
-                                     "TEXT_PATTERN_INVALID")
+            raise ConfigurationError(
+                f"text pattern {i} is empty or longer than {MAX_PATTERN_LENGTH} characters", "TEXT_PATTERN_INVALID"
+            )
         try:
             out.append(re.compile(pattern))
         except re.error as exc:
-            raise ConfigurationError(f"text pattern {i} ({pattern!r}) is not a regular expression: {exc}",
-                                     "TEXT_PATTERN_INVALID") from None
+            raise ConfigurationError(
+                f"text pattern {i} ({pattern!r}) is not a regular expression: {exc}", "TEXT_PATTERN_INVALID"
+            ) from None
     return tuple(out)
 
 
@@ -91,8 +92,9 @@ def check_names(checks: Iterable[str]) -> tuple[str, ...]:
     names = tuple(str(c).strip().upper() for c in checks if str(c).strip())
     unknown = [c for c in names if c not in CHECKS]
     if unknown:
-        raise ConfigurationError(f"unknown text check(s) {', '.join(unknown)}; choose from {', '.join(CHECKS)}",
-                                 "TEXT_CHECK_UNKNOWN")
+        raise ConfigurationError(
+            f"unknown text check(s) {', '.join(unknown)}; choose from {', '.join(CHECKS)}", "TEXT_CHECK_UNKNOWN"
+        )
     return names
 
 

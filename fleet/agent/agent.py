@@ -11,7 +11,8 @@ import importlib.metadata
 import logging
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from clients.ocr_client.fleet_types import DeviceStatus
 from fleet.agent.config import AgentConfig
@@ -25,9 +26,14 @@ log = logging.getLogger(__name__)
 
 # a fresh channel per call; its own subchannel (not the process-wide pool) and short reconnect backoff, so a
 # restarted central is found again within the uploader's own, jittered, backoff
-CHANNEL_OPTIONS = (("grpc.use_local_subchannel_pool", 1), ("grpc.initial_reconnect_backoff_ms", 200),
-                   ("grpc.min_reconnect_backoff_ms", 200), ("grpc.max_reconnect_backoff_ms", 2000),
-                   ("grpc.keepalive_time_ms", 20000), ("grpc.keepalive_timeout_ms", 10000))
+CHANNEL_OPTIONS = (
+    ("grpc.use_local_subchannel_pool", 1),
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+    ("grpc.keepalive_time_ms", 20000),
+    ("grpc.keepalive_timeout_ms", 10000),
+)
 
 
 STATUS_REFRESH_S = 1.0
@@ -45,12 +51,15 @@ class Agent:
     """Owns the outbox, the producers and the uploader. ``start()``; ``stop()`` (also from a signal handler's
     thread) ends the producers, then the uploader; the outbox keeps what was not delivered for the next start."""
 
-    def __init__(self, config: AgentConfig, engine_factory: Callable[[], Any] | None = None,
-                 session_factory: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self,
+        config: AgentConfig,
+        engine_factory: Callable[[], Any] | None = None,
+        session_factory: Callable[[], Any] | None = None,
+    ) -> None:
         self.config = config
         o = config.outbox
-        self.outbox = Outbox(o.path, max_bytes=o.max_bytes, ttl_s=o.ttl_s, policy=o.policy,
-                             synchronous=o.synchronous)
+        self.outbox = Outbox(o.path, max_bytes=o.max_bytes, ttl_s=o.ttl_s, policy=o.policy, synchronous=o.synchronous)
         self.version = software_version()
         self.provenance = Provenance()
         self.engine = None
@@ -60,8 +69,10 @@ class Agent:
             self.engine = (engine_factory or self._engine)()
             self.provenance = Provenance.of_engine(self.engine)
             scheduler = self._scheduler() if len(config.cameras) > 1 else None
-            self.producers += [CameraProducer(c, self.engine, self.outbox, self.provenance, scheduler,
-                                              admission=self.admission) for c in config.cameras]
+            self.producers += [
+                CameraProducer(c, self.engine, self.outbox, self.provenance, scheduler, admission=self.admission)
+                for c in config.cameras
+            ]
         self.producers += [ReplayProducer(r, self.outbox, self.admission) for r in config.replay]
         self._client: Any = None
         self._status: DeviceStatus | None = None
@@ -96,8 +107,16 @@ class Agent:
         if self._client is not None:
             self._client.close()
         token = c.bearer()
-        channel = open_channel(c.target, ca=c.ca or None, cert=c.cert or None, key=c.key or None, token=token,
-                               tls=c.tls, server_name=c.server_name or None, options=CHANNEL_OPTIONS)
+        channel = open_channel(
+            c.target,
+            ca=c.ca or None,
+            cert=c.cert or None,
+            key=c.key or None,
+            token=token,
+            tls=c.tls,
+            server_name=c.server_name or None,
+            options=CHANNEL_OPTIONS,
+        )
         self._client = FleetClient(c.target, channel=channel, token=token)
         return self._client.report_session(self.config.device_id)
 
@@ -111,10 +130,16 @@ class Agent:
 
     def _count_status(self) -> DeviceStatus:
         backlog = self.outbox.backlog()
-        return DeviceStatus(backlog_events=backlog.events, backlog_bytes=backlog.bytes, drops=backlog.drops,
-                            bundle=self.provenance.bundle, backend=self.provenance.backend,
-                            precision=self.provenance.precision, software_version=self.version,
-                            oldest_backlog_time=backlog.oldest_capture_time)
+        return DeviceStatus(
+            backlog_events=backlog.events,
+            backlog_bytes=backlog.bytes,
+            drops=backlog.drops,
+            bundle=self.provenance.bundle,
+            backend=self.provenance.backend,
+            precision=self.provenance.precision,
+            software_version=self.version,
+            oldest_backlog_time=backlog.oldest_capture_time,
+        )
 
     # ---- life -----------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -130,7 +155,7 @@ class Agent:
         def run() -> None:
             try:
                 target(stop)
-            except Exception:  # noqa: BLE001 - logged; the other parts go on
+            except Exception:
                 log.exception("%s failed", name)
 
         thread = threading.Thread(target=run, name=name, daemon=True)

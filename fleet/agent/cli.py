@@ -20,8 +20,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m fleet agent", description=__doc__)
     parser.add_argument("--config", required=True, help="the agent's TOML file (see fleet/agent/config.py)")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
-    parser.add_argument("--exit-when-done", action="store_true",
-                        help="stop once every producer ended (a replay or a file) and the outbox is empty")
+    parser.add_argument(
+        "--exit-when-done",
+        action="store_true",
+        help="stop once every producer ended (a replay or a file) and the outbox is empty",
+    )
     return parser
 
 
@@ -40,13 +43,19 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     agent.start()
-    print(f"fleet agent {agent.config.device_id or '(device from credentials)'} reporting to "
-          f"{agent.config.central.target}" + (f"; metrics on port {agent.metrics_port}" if agent.metrics_port
-                                               else ""), flush=True)
+    print(
+        f"fleet agent {agent.config.device_id or '(device from credentials)'} reporting to "
+        f"{agent.config.central.target}" + (f"; metrics on port {agent.metrics_port}" if agent.metrics_port else ""),
+        flush=True,
+    )
     try:
         while not stop.wait(0.2):
-            if args.exit_when_done and agent.producers_done() and agent.outbox.backlog().events == 0 \
-                    and agent.outbox.backlog().gaps == 0:
+            if (
+                args.exit_when_done
+                and agent.producers_done()
+                and agent.outbox.backlog().events == 0
+                and agent.outbox.backlog().gaps == 0
+            ):
                 break
     finally:
         agent.stop(grace_s=agent.config.upload.grace_s)

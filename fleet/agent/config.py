@@ -64,8 +64,16 @@ from edge_runtime.stream.settings import StreamSettings
 from fleet.agent.outbox import POLICIES
 from fleet.duration import parse_duration
 
-__all__ = ["AgentConfig", "CentralConfig", "OutboxConfig", "UploadConfig", "CameraConfig", "ReplayConfig",
-           "load_config", "config_of"]
+__all__ = [
+    "AgentConfig",
+    "CentralConfig",
+    "OutboxConfig",
+    "UploadConfig",
+    "CameraConfig",
+    "ReplayConfig",
+    "load_config",
+    "config_of",
+]
 
 
 @dataclass(frozen=True)
@@ -148,11 +156,17 @@ class AgentConfig:
         if self.outbox.policy not in POLICIES:
             raise ConfigurationError(f"outbox policy must be one of {', '.join(POLICIES)}")
         u = self.upload
-        if min(u.batch_events, u.batch_bytes, u.window) < 1 or min(u.ack_timeout_s, u.backoff_initial_s) <= 0 \
-                or u.backoff_max_s < u.backoff_initial_s or u.status_every_s <= 0 or u.grace_s < 0 \
-                or u.linger_s < 0:
-            raise ConfigurationError("upload settings out of range (sizes >= 1, times > 0, backoff_max >= "
-                                     "backoff_initial)")
+        if (
+            min(u.batch_events, u.batch_bytes, u.window) < 1
+            or min(u.ack_timeout_s, u.backoff_initial_s) <= 0
+            or u.backoff_max_s < u.backoff_initial_s
+            or u.status_every_s <= 0
+            or u.grace_s < 0
+            or u.linger_s < 0
+        ):
+            raise ConfigurationError(
+                "upload settings out of range (sizes >= 1, times > 0, backoff_max >= backoff_initial)"
+            )
         if self.outbox.max_bytes < 0 or self.outbox.ttl_s < 0:
             raise ConfigurationError("outbox max_bytes and ttl must not be negative")
 
@@ -168,9 +182,15 @@ def load_config(path: str | Path) -> AgentConfig:
     return config_of(data)
 
 
-_DURATIONS = {"ttl": "ttl_s", "ack_timeout": "ack_timeout_s", "backoff_initial": "backoff_initial_s",
-              "backoff_max": "backoff_max_s", "status_every": "status_every_s", "grace": "grace_s",
-              "linger": "linger_s"}
+_DURATIONS = {
+    "ttl": "ttl_s",
+    "ack_timeout": "ack_timeout_s",
+    "backoff_initial": "backoff_initial_s",
+    "backoff_max": "backoff_max_s",
+    "status_every": "status_every_s",
+    "grace": "grace_s",
+    "linger": "linger_s",
+}
 
 
 def config_of(data: Mapping[str, Any]) -> AgentConfig:
@@ -182,8 +202,9 @@ def config_of(data: Mapping[str, Any]) -> AgentConfig:
     upload = _section(UploadConfig, data.pop("upload", {}), "upload")
     engine = _section(EngineConfig, data.pop("engine", {}), "engine")
     cameras = tuple(_camera(c, i) for i, c in enumerate(_tables(data.pop("cameras", []), "cameras")))
-    replay = tuple(_section(ReplayConfig, r, f"replay[{i}]")
-                   for i, r in enumerate(_tables(data.pop("replay", []), "replay")))
+    replay = tuple(
+        _section(ReplayConfig, r, f"replay[{i}]") for i, r in enumerate(_tables(data.pop("replay", []), "replay"))
+    )
     if data:
         raise ConfigurationError(f"agent config: unknown section(s) {', '.join(sorted(data))}")
     for name in ("ca", "cert", "key", "token_file"):  # found now, not at the first connect hours later
@@ -191,8 +212,9 @@ def config_of(data: Mapping[str, Any]) -> AgentConfig:
         if value and not Path(value).is_file():
             raise ConfigurationError(f"agent config [central] {name}: no file {value}")
     try:
-        return AgentConfig(central=central, outbox=outbox, upload=upload, engine=engine, cameras=cameras,
-                           replay=replay, **top)
+        return AgentConfig(
+            central=central, outbox=outbox, upload=upload, engine=engine, cameras=cameras, replay=replay, **top
+        )
     except (TypeError, ValueError) as exc:  # a number given as text, say
         raise ConfigurationError(f"agent config: {exc}") from None
 

@@ -42,8 +42,21 @@ CREATE TABLE IF NOT EXISTS counters (reason TEXT PRIMARY KEY, events INTEGER NOT
 CREATE TABLE IF NOT EXISTS quarantine (stream_id TEXT NOT NULL, sequence INTEGER NOT NULL, refusal TEXT NOT NULL,
     message TEXT NOT NULL, at REAL NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (stream_id, sequence));
 """
-_FIELDS = ("capture_time", "type", "track_id", "text", "confidence", "polygon", "frame_width", "frame_height",
-           "bundle", "backend", "precision", "previous_text", "frame_sequence")
+_FIELDS = (
+    "capture_time",
+    "type",
+    "track_id",
+    "text",
+    "confidence",
+    "polygon",
+    "frame_width",
+    "frame_height",
+    "bundle",
+    "backend",
+    "precision",
+    "previous_text",
+    "frame_sequence",
+)
 
 
 def encode_event(event: Event) -> str:
@@ -75,8 +88,16 @@ class Outbox:
     committed longer ago than that and still unacknowledged (0: never); ``policy`` says what a full outbox does.
     """
 
-    def __init__(self, path: str | Path, *, max_bytes: int = 0, ttl_s: float = 0.0, policy: str = "DROP_OLDEST",
-                 synchronous: str = "FULL", clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        max_bytes: int = 0,
+        ttl_s: float = 0.0,
+        policy: str = "DROP_OLDEST",
+        synchronous: str = "FULL",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         if policy not in POLICIES:
             raise ValueError(f"outbox policy {policy!r} is not one of {', '.join(POLICIES)}")
         if synchronous not in ("FULL", "NORMAL"):
@@ -150,10 +171,14 @@ class Outbox:
                 self._db.execute("INSERT INTO streams VALUES (?, 1, 0)", (stream_id,))
             self._db.executemany(
                 "INSERT INTO events (stream_id, sequence, capture_time, created, size, payload) VALUES (?,?,?,?,?,?)",
-                [(stream_id, first + i, e.capture_time, now, size, p)
-                 for i, (e, size, p) in enumerate(zip(events, sizes, encoded, strict=True))])
-            self._db.execute("UPDATE streams SET next_sequence = ? WHERE stream_id = ?",
-                             (first + len(events), stream_id))
+                [
+                    (stream_id, first + i, e.capture_time, now, size, p)
+                    for i, (e, size, p) in enumerate(zip(events, sizes, encoded, strict=True))
+                ],
+            )
+            self._db.execute(
+                "UPDATE streams SET next_sequence = ? WHERE stream_id = ?", (first + len(events), stream_id)
+            )
             self._bytes += sum(sizes)
             if self.max_bytes and self._bytes > self.max_bytes:  # DROP_OLDEST (REJECT_NEW never gets here)
                 self._drop_oldest(self._bytes - self.max_bytes, now)
@@ -172,8 +197,9 @@ class Outbox:
 
     def _expire(self, now: float) -> None:
         if self.ttl_s > 0:
-            rows = self._db.execute("SELECT id, stream_id, sequence, size FROM events WHERE created < ? ORDER BY id",
-                                    (now - self.ttl_s,)).fetchall()
+            rows = self._db.execute(
+                "SELECT id, stream_id, sequence, size FROM events WHERE created < ? ORDER BY id", (now - self.ttl_s,)
+            ).fetchall()
             self._drop(rows, "EXPIRED", now)
 
     def _drop(self, rows: list[tuple[int, str, int, int]], reason: str, now: float) -> None:
@@ -192,8 +218,9 @@ class Outbox:
         self._count(reason, len(rows))
 
     def _count(self, reason: str, n: int) -> None:
-        self._db.execute("INSERT INTO counters VALUES (?, ?) ON CONFLICT (reason) DO UPDATE SET events = events + ?",
-                         (reason, n, n))
+        self._db.execute(
+            "INSERT INTO counters VALUES (?, ?) ON CONFLICT (reason) DO UPDATE SET events = events + ?", (reason, n, n)
+        )
 
     def expire(self) -> int:
         """Drop what outlived the TTL now (appends do it too); returns how many events."""
@@ -212,25 +239,31 @@ class Outbox:
         Returns False when the event is no longer waiting (acknowledged or dropped meanwhile)."""
         now = self.clock()
         with self._tx():
-            row = self._db.execute("SELECT id, stream_id, sequence, size, payload FROM events WHERE stream_id = ? "
-                                   "AND sequence = ?", (stream_id, sequence)).fetchone()
+            row = self._db.execute(
+                "SELECT id, stream_id, sequence, size, payload FROM events WHERE stream_id = ? AND sequence = ?",
+                (stream_id, sequence),
+            ).fetchone()
             if row is None:
                 return False
-            self._db.execute("INSERT OR REPLACE INTO quarantine VALUES (?,?,?,?,?,?)",
-                             (stream_id, sequence, refusal, message[:2000], now, row[4]))
+            self._db.execute(
+                "INSERT OR REPLACE INTO quarantine VALUES (?,?,?,?,?,?)",
+                (stream_id, sequence, refusal, message[:2000], now, row[4]),
+            )
             self._drop([row[:4]], "REFUSED", now)
             return True
 
     def quarantined(self) -> list[tuple[Event, str, str]]:
         """Every event the central refused: (event, refusal reason, message), kept for an operator."""
         with self._lock:
-            rows = self._db.execute("SELECT stream_id, sequence, payload, refusal, message FROM quarantine "
-                                    "ORDER BY at").fetchall()
+            rows = self._db.execute(
+                "SELECT stream_id, sequence, payload, refusal, message FROM quarantine ORDER BY at"
+            ).fetchall()
         return [(decode_event(s, n, p), r, m) for s, n, p, r, m in rows]
 
     # ---- delivering ---------------------------------------------------------------------------------------
-    def pending(self, limit: int = 500, max_bytes: int = 1 << 20,
-                after: Mapping[str, int] | None = None) -> tuple[list[Event], list[Gap]]:
+    def pending(
+        self, limit: int = 500, max_bytes: int = 1 << 20, after: Mapping[str, int] | None = None
+    ) -> tuple[list[Event], list[Gap]]:
         """The next batch: up to ``limit`` events and ``max_bytes`` payload bytes (at least one event), taken
         from the streams in turn, in sequence order per stream, above ``after`` (stream -> sequence already
         sent), and the pending gaps that come before or among them (so the central can pass them in order)."""
@@ -241,11 +274,14 @@ class Outbox:
             for stream_id in streams:
                 rows = self._db.execute(
                     "SELECT stream_id, sequence, size, payload FROM events WHERE stream_id = ? AND sequence > ? "
-                    "ORDER BY sequence LIMIT ?", (stream_id, after.get(stream_id, 0), limit)).fetchall()
+                    "ORDER BY sequence LIMIT ?",
+                    (stream_id, after.get(stream_id, 0), limit),
+                ).fetchall()
                 if rows:
                     queues.append(rows)
-            gap_rows = self._db.execute("SELECT stream_id, first, last, reason FROM gaps ORDER BY stream_id, first"
-                                        ).fetchall()
+            gap_rows = self._db.execute(
+                "SELECT stream_id, first, last, reason FROM gaps ORDER BY stream_id, first"
+            ).fetchall()
         chosen: list[tuple] = []
         size = 0
         while queues and len(chosen) < limit:
@@ -264,8 +300,11 @@ class Outbox:
         top: dict[str, int] = {}
         for e in events:
             top[e.stream_id] = e.sequence
-        gaps = [Gap(s, first, last, reason) for s, first, last, reason in gap_rows
-                if last > after.get(s, 0) and first <= top.get(s, _frontier(s, after, gap_rows)) + 1]
+        gaps = [
+            Gap(s, first, last, reason)
+            for s, first, last, reason in gap_rows
+            if last > after.get(s, 0) and first <= top.get(s, _frontier(s, after, gap_rows)) + 1
+        ]
         return events, gaps
 
     def ack(self, stream_id: str, sequence: int) -> int:
@@ -273,19 +312,23 @@ class Outbox:
         mark above what this outbox ever assigned (its file was replaced) moves the next sequence past it, so
         no sequence is used twice. Returns the stream's acknowledged sequence."""
         with self._tx():
-            row = self._db.execute("SELECT next_sequence, acked FROM streams WHERE stream_id = ?",
-                                   (stream_id,)).fetchone()
+            row = self._db.execute(
+                "SELECT next_sequence, acked FROM streams WHERE stream_id = ?", (stream_id,)
+            ).fetchone()
             if row is None:
                 self._db.execute("INSERT INTO streams VALUES (?, ?, ?)", (stream_id, sequence + 1, sequence))
                 return sequence
             if sequence <= row[1]:
                 return row[1]
-            freed = self._db.execute("SELECT COALESCE(SUM(size), 0) FROM events WHERE stream_id = ? AND sequence <= ?",
-                                     (stream_id, sequence)).fetchone()[0]
+            freed = self._db.execute(
+                "SELECT COALESCE(SUM(size), 0) FROM events WHERE stream_id = ? AND sequence <= ?", (stream_id, sequence)
+            ).fetchone()[0]
             self._db.execute("DELETE FROM events WHERE stream_id = ? AND sequence <= ?", (stream_id, sequence))
             self._db.execute("DELETE FROM gaps WHERE stream_id = ? AND last <= ?", (stream_id, sequence))
-            self._db.execute("UPDATE streams SET acked = ?, next_sequence = MAX(next_sequence, ?) WHERE stream_id = ?",
-                             (sequence, sequence + 1, stream_id))
+            self._db.execute(
+                "UPDATE streams SET acked = ?, next_sequence = MAX(next_sequence, ?) WHERE stream_id = ?",
+                (sequence, sequence + 1, stream_id),
+            )
             self._bytes -= freed
             return sequence
 
@@ -307,7 +350,8 @@ class Outbox:
     def backlog(self) -> Backlog:
         with self._lock:
             events, size, oldest = self._db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(size), 0), MIN(capture_time) FROM events").fetchone()
+                "SELECT COUNT(*), COALESCE(SUM(size), 0), MIN(capture_time) FROM events"
+            ).fetchone()
             drops = {reason: 0 for reason in DROP_REASONS}
             drops.update(dict(self._db.execute("SELECT reason, events FROM counters")))
             gaps = self._db.execute("SELECT COUNT(*) FROM gaps").fetchone()[0]
@@ -316,15 +360,18 @@ class Outbox:
     def dropped(self, stream_id: str | None = None) -> list[Gap]:
         """Every range ever dropped (acknowledged or not), in drop order: exactly which events were lost."""
         with self._lock:
-            rows = self._db.execute("SELECT stream_id, first, last, reason FROM dropped WHERE ? IS NULL OR "
-                                    "stream_id = ? ORDER BY rowid", (stream_id, stream_id)).fetchall()
+            rows = self._db.execute(
+                "SELECT stream_id, first, last, reason FROM dropped WHERE ? IS NULL OR stream_id = ? ORDER BY rowid",
+                (stream_id, stream_id),
+            ).fetchall()
         return [Gap(*row) for row in rows]
 
     def events(self, stream_id: str) -> list[Event]:
         """The stream's unacknowledged events, in order (for tests and the agent's own checks)."""
         with self._lock:
-            rows = self._db.execute("SELECT stream_id, sequence, payload FROM events WHERE stream_id = ? "
-                                    "ORDER BY sequence", (stream_id,)).fetchall()
+            rows = self._db.execute(
+                "SELECT stream_id, sequence, payload FROM events WHERE stream_id = ? ORDER BY sequence", (stream_id,)
+            ).fetchall()
         return [decode_event(*row) for row in rows]
 
 

@@ -26,8 +26,15 @@ from fleet.agent.outbox import Outbox
 from fleet.central import validate_report
 from fleet.errors import FleetRequestError
 
-__all__ = ["Provenance", "Admission", "event_of_track", "CameraProducer", "ReplayProducer", "replay_events",
-           "replay_line"]
+__all__ = [
+    "Provenance",
+    "Admission",
+    "event_of_track",
+    "CameraProducer",
+    "ReplayProducer",
+    "replay_events",
+    "replay_line",
+]
 
 log = logging.getLogger(__name__)
 
@@ -66,30 +73,54 @@ class Admission:
                 if count:
                     with self._lock:
                         self.invalid[exc.reason] = self.invalid.get(exc.reason, 0) + 1
-                    log.error("event of stream %r not committed: the central would refuse it (%s: %s)",
-                              stream_id[:128], exc.reason, exc.message)
+                    log.error(
+                        "event of stream %r not committed: the central would refuse it (%s: %s)",
+                        stream_id[:128],
+                        exc.reason,
+                        exc.message,
+                    )
             else:
                 good.append(event)
         return good
 
 
-def event_of_track(stream_id: str, event: TrackEvent, result: FrameResult, frame_size: tuple[int, int],
-                   provenance: Provenance) -> Event:
+def event_of_track(
+    stream_id: str, event: TrackEvent, result: FrameResult, frame_size: tuple[int, int], provenance: Provenance
+) -> Event:
     """A stream's TrackEvent as the fleet's Event (its sequence is assigned by the outbox)."""
-    return Event(stream_id=stream_id, sequence=0, capture_time=result.capture_time or time.time(),
-                 type=event.type.value, track_id=event.track_id, text=event.text, confidence=float(event.confidence),
-                 polygon=tuple((float(x), float(y)) for x, y in event.polygon), frame_width=frame_size[0],
-                 frame_height=frame_size[1], bundle=provenance.bundle, backend=provenance.backend,
-                 precision=provenance.precision, previous_text=event.previous_text, frame_sequence=result.sequence)
+    return Event(
+        stream_id=stream_id,
+        sequence=0,
+        capture_time=result.capture_time or time.time(),
+        type=event.type.value,
+        track_id=event.track_id,
+        text=event.text,
+        confidence=float(event.confidence),
+        polygon=tuple((float(x), float(y)) for x, y in event.polygon),
+        frame_width=frame_size[0],
+        frame_height=frame_size[1],
+        bundle=provenance.bundle,
+        backend=provenance.backend,
+        precision=provenance.precision,
+        previous_text=event.previous_text,
+        frame_sequence=result.sequence,
+    )
 
 
 class CameraProducer:
     """One camera: ``VideoSource`` -> ``run_stream`` on the shared engine (its FrameScheduler gives the cameras
     turns) -> outbox. ``run`` returns when the source ends or ``stop`` is set."""
 
-    def __init__(self, camera: CameraConfig, engine: Any, outbox: Outbox, provenance: Provenance,
-                 scheduler: Any = None, source_factory: Callable[[CameraConfig], Any] | None = None,
-                 admission: Admission | None = None) -> None:
+    def __init__(
+        self,
+        camera: CameraConfig,
+        engine: Any,
+        outbox: Outbox,
+        provenance: Provenance,
+        scheduler: Any = None,
+        source_factory: Callable[[CameraConfig], Any] | None = None,
+        admission: Admission | None = None,
+    ) -> None:
         self.camera, self.engine, self.outbox, self.provenance = camera, engine, outbox, provenance
         self.scheduler = scheduler
         self.admission = admission or Admission()
@@ -107,9 +138,13 @@ class CameraProducer:
             for result in results:
                 self.frames += not result.final
                 if result.events:
-                    events = self.admission.admit(self.camera.stream_id, [
-                        event_of_track(self.camera.stream_id, e, result, size_box[0], self.provenance)
-                        for e in result.events])
+                    events = self.admission.admit(
+                        self.camera.stream_id,
+                        [
+                            event_of_track(self.camera.stream_id, e, result, size_box[0], self.provenance)
+                            for e in result.events
+                        ],
+                    )
                     if events:
                         self.outbox.append(self.camera.stream_id, events)
                         self.events += len(events)
@@ -121,6 +156,7 @@ class CameraProducer:
 
 def _sized(frames: Any, box: list[tuple[int, int]]) -> Iterator[Any]:
     """The frames, noting the size of the last one (events carry their frame's size)."""
+
     class Sized:
         def __iter__(self) -> Iterator[Any]:
             for frame in frames:
@@ -133,6 +169,7 @@ def _sized(frames: Any, box: list[tuple[int, int]]) -> Iterator[Any]:
             close = getattr(frames, "close", None)
             if callable(close):
                 close()
+
     return Sized()  # type: ignore[return-value]
 
 
@@ -160,14 +197,23 @@ def replay_line(line: str, default_stream: str) -> Event | None:
         log.warning("replay line with unknown event type %r", kind)
     polygon = tuple((float(x), float(y)) for x, y in data.get("polygon", ()))
     capture = data.get("capture_time")
-    return Event(stream_id=data.get("stream_id") or default_stream, sequence=0,
-                 capture_time=float(capture) if capture else time.time(), type=str(kind),
-                 track_id=int(data.get("track_id", 0)), text=str(data.get("text", "")),
-                 confidence=float(data.get("confidence", 0.0)), polygon=polygon,
-                 frame_width=int(data.get("frame_width", 0)), frame_height=int(data.get("frame_height", 0)),
-                 bundle=str(data.get("bundle", "")), backend=str(data.get("backend", "")),
-                 precision=dict(data.get("precision", {})), previous_text=str(data.get("previous_text", "")),
-                 frame_sequence=int(data.get("frame_sequence", data.get("sequence", 0)) or 0))
+    return Event(
+        stream_id=data.get("stream_id") or default_stream,
+        sequence=0,
+        capture_time=float(capture) if capture else time.time(),
+        type=str(kind),
+        track_id=int(data.get("track_id", 0)),
+        text=str(data.get("text", "")),
+        confidence=float(data.get("confidence", 0.0)),
+        polygon=polygon,
+        frame_width=int(data.get("frame_width", 0)),
+        frame_height=int(data.get("frame_height", 0)),
+        bundle=str(data.get("bundle", "")),
+        backend=str(data.get("backend", "")),
+        precision=dict(data.get("precision", {})),
+        previous_text=str(data.get("previous_text", "")),
+        frame_sequence=int(data.get("frame_sequence", data.get("sequence", 0)) or 0),
+    )
 
 
 def replay_events(path: str | Path, default_stream: str) -> Iterator[Event]:

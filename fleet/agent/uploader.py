@@ -22,8 +22,9 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 import grpc
 
@@ -40,8 +41,9 @@ REFUSALS = ("EVENT_INVALID",)  # a reason that names the batch's content, not th
 
 
 class Session(Protocol):
-    def send(self, batch_id: int, events: Sequence[Event] = (), gaps: Sequence[Gap] = (),
-             status: DeviceStatus | None = None) -> None: ...
+    def send(
+        self, batch_id: int, events: Sequence[Event] = (), gaps: Sequence[Gap] = (), status: DeviceStatus | None = None
+    ) -> None: ...
 
     def receive(self, timeout: float | None = 30.0) -> tuple[int, IngestResult]: ...
 
@@ -79,8 +81,14 @@ class Uploader:
     """Runs on its own thread (``run(stop)``); ``connect()`` opens a new ReportSession for the device;
     ``status(fresh)`` is what goes with each report (counted anew when ``fresh``, else maybe a second old)."""
 
-    def __init__(self, outbox: Outbox, connect: Callable[[], Session], config: UploadConfig,
-                 status: Callable[[bool], DeviceStatus], rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        connect: Callable[[], Session],
+        config: UploadConfig,
+        status: Callable[[bool], DeviceStatus],
+        rng: random.Random | None = None,
+    ) -> None:
         self.outbox, self.connect, self.config, self.status = outbox, connect, config, status
         self.rng = rng or random.Random()
         self.stats = UploadStats()
@@ -117,7 +125,7 @@ class Uploader:
                 if stop.is_set():  # the agent stopping ended the call
                     return
                 at_once = self._failed(error)
-            except Exception as exc:  # noqa: BLE001 - the uploader must outlive any one failure
+            except Exception as exc:
                 log.exception("upload failed")
                 self._count_failure("INTERNAL", str(exc))
             finally:
@@ -210,9 +218,12 @@ class Uploader:
         acked = self.outbox.acked()
         for stream_id, mark in result.acks.items():
             if mark < acked.get(stream_id, 0):
-                raise OcrCallError(grpc.StatusCode.FAILED_PRECONDITION, "CENTRAL_BEHIND",
-                                   f"the central's mark {mark} of {stream_id} is below the {acked[stream_id]} it "
-                                   "acknowledged before: its store lost events")
+                raise OcrCallError(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    "CENTRAL_BEHIND",
+                    f"the central's mark {mark} of {stream_id} is below the {acked[stream_id]} it "
+                    "acknowledged before: its store lost events",
+                )
             if mark < sent.get(stream_id, 0):
                 sent[stream_id] = mark
 
@@ -220,8 +231,9 @@ class Uploader:
         batch_id, result = session.receive(self.config.ack_timeout_s)
         batch = inflight.popleft()
         if batch_id != batch.batch_id:
-            raise OcrCallError(grpc.StatusCode.INTERNAL, "ACK_MISMATCH",
-                               f"batch {batch.batch_id} answered as {batch_id}")
+            raise OcrCallError(
+                grpc.StatusCode.INTERNAL, "ACK_MISMATCH", f"batch {batch.batch_id} answered as {batch_id}"
+            )
         for stream_id, mark in result.acks.items():
             if mark > self._acked.get(stream_id, -1):  # a mark that moves: one outbox commit; else none
                 self._acked[stream_id] = self.outbox.ack(stream_id, mark)
@@ -243,19 +255,23 @@ class Uploader:
             self.batch_events = max(1, self.batch_events // 2)
             log.warning("the central refused a batch as too large; batches now %d events", self.batch_events)
             return True
-        if error.code == grpc.StatusCode.INVALID_ARGUMENT and reason in REFUSALS and batch is not None \
-                and batch.events:
+        if error.code == grpc.StatusCode.INVALID_ARGUMENT and reason in REFUSALS and batch is not None and batch.events:
             if len(batch.events) == 1:
                 e = batch.events[0]
                 if self.outbox.quarantine(e.stream_id, e.sequence, reason, str(error)):
                     self.stats.quarantined += 1
-                    log.error("the central refused event %s/%d (%s): quarantined in the outbox, declared as a "
-                              "REFUSED gap", e.stream_id, e.sequence, reason)
+                    log.error(
+                        "the central refused event %s/%d (%s): quarantined in the outbox, declared as a REFUSED gap",
+                        e.stream_id,
+                        e.sequence,
+                        reason,
+                    )
                 self._probe = max(0, self._probe - 1)
             else:  # which event? send them one per request until the central refuses one alone
                 self._probe = max(self._probe, len(batch.events))
-                log.warning("the central refused a batch of %d events (%s); sending them one by one",
-                            len(batch.events), reason)
+                log.warning(
+                    "the central refused a batch of %d events (%s); sending them one by one", len(batch.events), reason
+                )
             return True
         log.warning("report call failed: %s %s", error.code.name, reason)
         return False

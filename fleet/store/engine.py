@@ -44,9 +44,12 @@ def make_engine(url: str) -> sa.Engine:
     memory = database == ":memory:"
     if not memory:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(parsed, connect_args={"check_same_thread": False, "timeout": _BUSY_TIMEOUT_MS / 1000},
-                              poolclass=sa.pool.StaticPool if memory else sa.pool.QueuePool,
-                              **({} if memory else {"pool_size": 8, "max_overflow": 8}))
+    engine = sa.create_engine(
+        parsed,
+        connect_args={"check_same_thread": False, "timeout": _BUSY_TIMEOUT_MS / 1000},
+        poolclass=sa.pool.StaticPool if memory else sa.pool.QueuePool,
+        **({} if memory else {"pool_size": 8, "max_overflow": 8}),
+    )
 
     @sa.event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -61,8 +64,7 @@ def make_engine(url: str) -> sa.Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("begin") == "IMMEDIATE"
-                             else "BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("begin") == "IMMEDIATE" else "BEGIN")
 
     return engine
 

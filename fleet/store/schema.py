@@ -12,12 +12,14 @@ __all__ = ["metadata", "devices", "streams", "events", "drops", "gaps", "ID_LENG
 
 ID_LENGTH = 128  # device and stream ids (the contract allows 1 to 128 characters)
 
-metadata = sa.MetaData(naming_convention={
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "fk": "fk_%(table_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-})
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
 
 _Id = sa.String(ID_LENGTH)
 # Texts compared byte-wise on PostgreSQL, so LIKE 'X%' can use the btree index whatever the database's locale.
@@ -25,7 +27,8 @@ _NormalizedText = sa.Text().with_variant(sa.Text(collation="C"), "postgresql")
 _EventId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite: INTEGER PRIMARY KEY is the rowid
 
 devices = sa.Table(
-    "devices", metadata,
+    "devices",
+    metadata,
     sa.Column("device_id", _Id, primary_key=True),
     sa.Column("first_seen", sa.Double, nullable=False),
     sa.Column("last_seen", sa.Double, nullable=False),
@@ -39,7 +42,8 @@ devices = sa.Table(
 )
 
 streams = sa.Table(
-    "streams", metadata,
+    "streams",
+    metadata,
     sa.Column("device_id", _Id, sa.ForeignKey("devices.device_id"), primary_key=True),
     sa.Column("stream_id", _Id, primary_key=True),
     sa.Column("acked_sequence", sa.BigInteger, nullable=False, server_default="0"),
@@ -50,7 +54,8 @@ streams = sa.Table(
 # No foreign key from events to streams: the stream row is created (and locked) by the same transaction, and a
 # per-row referential check would cost the hot path; delete_device removes both.
 events = sa.Table(
-    "events", metadata,
+    "events",
+    metadata,
     sa.Column("id", _EventId, primary_key=True, autoincrement=True),
     sa.Column("device_id", _Id, nullable=False),
     sa.Column("stream_id", _Id, nullable=False),
@@ -78,7 +83,8 @@ events = sa.Table(
 
 # The device's reported totals per reason: replaced by each report, never added up.
 drops = sa.Table(
-    "drops", metadata,
+    "drops",
+    metadata,
     sa.Column("device_id", _Id, sa.ForeignKey("devices.device_id"), primary_key=True),
     sa.Column("reason", sa.String(32), primary_key=True),
     sa.Column("total", sa.BigInteger, nullable=False),
@@ -86,7 +92,8 @@ drops = sa.Table(
 
 # Declared gaps that moved a high-water mark, kept for audit (only the part that moved it).
 gaps = sa.Table(
-    "gaps", metadata,
+    "gaps",
+    metadata,
     sa.Column("id", _EventId, primary_key=True, autoincrement=True),
     sa.Column("device_id", _Id, nullable=False),
     sa.Column("stream_id", _Id, nullable=False),

@@ -31,8 +31,10 @@ def _sighting(rows: list[Row]) -> Sighting:
         place[2] += 1
         if r.confidence > place[4]:
             place[3], place[4] = r.text, r.confidence
-    made = sorted((SightingPlace(d, s, *p) for (d, s), p in places.items()),
-                  key=lambda p: (p.first_seen, p.device_id, p.stream_id))
+    made = sorted(
+        (SightingPlace(d, s, *p) for (d, s), p in places.items()),
+        key=lambda p: (p.first_seen, p.device_id, p.stream_id),
+    )
     return Sighting(rows[0].normalized_text, rows[0].capture_time, rows[-1].capture_time, tuple(made))
 
 
@@ -41,8 +43,9 @@ def cluster(rows: Iterable[Row], window_s: float, min_streams: int) -> Iterator[
     the rows' text order."""
     run: list[Row] = []
     for row in rows:
-        if run and (row.normalized_text != run[-1].normalized_text
-                    or row.capture_time - run[-1].capture_time > window_s):
+        if run and (
+            row.normalized_text != run[-1].normalized_text or row.capture_time - run[-1].capture_time > window_s
+        ):
             sighting = _sighting(run)
             if len(sighting.places) >= min_streams:
                 yield sighting

@@ -51,17 +51,47 @@ COMMIT_ORDER_LOCK = 7_114_012  # PostgreSQL advisory lock key held from the even
 SIGHTINGS_SCAN_LIMIT = 100_000  # events one ListSightings call may cluster; beyond: FILTER_TOO_BROAD
 _HOUR_S = 3600.0
 _EVENT_COLUMNS = [c.name for c in events.columns if c.name != "id"]
-_PG_ARRAY_TYPES = {"device_id": "varchar", "stream_id": "varchar", "sequence": "int8", "capture_time": "float8",
-                   "receive_time": "float8", "type": "varchar", "track_id": "int8", "text": "text",
-                   "normalized_text": "text", "confidence": "float8", "polygon": "json", "frame_width": "int4",
-                   "frame_height": "int4", "bundle": "varchar", "backend": "varchar", "precision": "json",
-                   "previous_text": "text", "frame_sequence": "int8"}
-_PG_DEVICE_TYPES = {"device_id": "varchar", "first_seen": "float8", "last_seen": "float8",
-                    "software_version": "varchar",
-                    "bundle": "varchar", "backend": "varchar", "precision": "json", "backlog_events": "int8",
-                    "backlog_bytes": "int8", "oldest_backlog_time": "float8"}
-_STATUS_COLUMNS = ("software_version", "bundle", "backend", "precision", "backlog_events", "backlog_bytes",
-                   "oldest_backlog_time")
+_PG_ARRAY_TYPES = {
+    "device_id": "varchar",
+    "stream_id": "varchar",
+    "sequence": "int8",
+    "capture_time": "float8",
+    "receive_time": "float8",
+    "type": "varchar",
+    "track_id": "int8",
+    "text": "text",
+    "normalized_text": "text",
+    "confidence": "float8",
+    "polygon": "json",
+    "frame_width": "int4",
+    "frame_height": "int4",
+    "bundle": "varchar",
+    "backend": "varchar",
+    "precision": "json",
+    "previous_text": "text",
+    "frame_sequence": "int8",
+}
+_PG_DEVICE_TYPES = {
+    "device_id": "varchar",
+    "first_seen": "float8",
+    "last_seen": "float8",
+    "software_version": "varchar",
+    "bundle": "varchar",
+    "backend": "varchar",
+    "precision": "json",
+    "backlog_events": "int8",
+    "backlog_bytes": "int8",
+    "oldest_backlog_time": "float8",
+}
+_STATUS_COLUMNS = (
+    "software_version",
+    "bundle",
+    "backend",
+    "precision",
+    "backlog_events",
+    "backlog_bytes",
+    "oldest_backlog_time",
+)
 
 
 def _like_escape(text: str) -> str:
@@ -80,13 +110,13 @@ def _filter_key(flt: EventFilter) -> dict:
     return dataclasses.asdict(flt)
 
 
-
 def _driver(conn: sa.Connection) -> Any:
     """The DBAPI (psycopg) connection under ``conn``: pipelines and cursors that SQLAlchemy does not offer."""
     driver = conn.connection.driver_connection
     if driver is None:  # only after the connection was invalidated or closed
         raise sa.exc.ResourceClosedError("the database connection is closed")
     return driver
+
 
 class SqlStore:
     """A FleetStore over one SQLAlchemy Engine (already migrated to head; see fleet.store.open_store)."""
@@ -108,26 +138,36 @@ class SqlStore:
             select = f"SELECT * FROM unnest({arrays})"
         else:
             select = f"VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
-        self._insert_events_sql = (f"INSERT INTO events ({columns}) {select} "
-                                   "ON CONFLICT (device_id, stream_id, sequence) DO NOTHING")
+        self._insert_events_sql = (
+            f"INSERT INTO events ({columns}) {select} ON CONFLICT (device_id, stream_id, sequence) DO NOTHING"
+        )
         self._touch = {with_status: self._device_upsert_sql(with_status) for with_status in (False, True)}
         if self._pg:
             self._update_streams_sql = (
                 "UPDATE streams SET acked_sequence = v.a, events = v.n, last_capture_time = v.t FROM "
                 "unnest(%b::varchar[], %b::varchar[], %b::int8[], %b::int8[], %b::float8[]) AS v(d, s, a, n, t) "
-                "WHERE streams.device_id = v.d AND streams.stream_id = v.s")
+                "WHERE streams.device_id = v.d AND streams.stream_id = v.s"
+            )
         else:
-            self._update_streams_sql = ("UPDATE streams SET acked_sequence = ?, events = ?, last_capture_time = ? "
-                                        "WHERE device_id = ? AND stream_id = ?")
+            self._update_streams_sql = (
+                "UPDATE streams SET acked_sequence = ?, events = ?, last_capture_time = ? "
+                "WHERE device_id = ? AND stream_id = ?"
+            )
         # Driver-level executemany for the rest of ingest (a SQLAlchemy Insert may want to read results, which
         # PostgreSQL's pipeline in _ingest_write does not give before its end).
         mark = "%s" if self._pg else "?"
-        self._insert_streams_sql = (f"INSERT INTO streams (device_id, stream_id) VALUES ({mark}, {mark}) "
-                                    "ON CONFLICT (device_id, stream_id) DO NOTHING")
-        self._upsert_drops_sql = (f"INSERT INTO drops (device_id, reason, total) VALUES ({mark}, {mark}, {mark}) "
-                                  "ON CONFLICT (device_id, reason) DO UPDATE SET total = excluded.total")
-        self._insert_gaps_sql = ("INSERT INTO gaps (device_id, stream_id, reason, first_sequence, last_sequence, "
-                                 f"receive_time) VALUES ({', '.join([mark] * 6)})")
+        self._insert_streams_sql = (
+            f"INSERT INTO streams (device_id, stream_id) VALUES ({mark}, {mark}) "
+            "ON CONFLICT (device_id, stream_id) DO NOTHING"
+        )
+        self._upsert_drops_sql = (
+            f"INSERT INTO drops (device_id, reason, total) VALUES ({mark}, {mark}, {mark}) "
+            "ON CONFLICT (device_id, reason) DO UPDATE SET total = excluded.total"
+        )
+        self._insert_gaps_sql = (
+            "INSERT INTO gaps (device_id, stream_id, reason, first_sequence, last_sequence, "
+            f"receive_time) VALUES ({', '.join([mark] * 6)})"
+        )
 
     # -- writes -------------------------------------------------------------------------------------------------
 
@@ -175,8 +215,7 @@ class SqlStore:
             select = f"SELECT * FROM unnest({', '.join(f'%b::{_PG_DEVICE_TYPES[c]}[]' for c in columns)})"
         else:
             select = f"VALUES ({', '.join('?' * len(columns))})"
-        return (f"INSERT INTO devices ({', '.join(columns)}) {select} "
-                f"ON CONFLICT (device_id) DO UPDATE SET {updated}")
+        return f"INSERT INTO devices ({', '.join(columns)}) {select} ON CONFLICT (device_id) DO UPDATE SET {updated}"
 
     def _many(self, conn: sa.Connection, sql: str, rows: list[tuple]) -> None:
         """``sql`` for ``rows`` in one statement over arrays (PostgreSQL) or one executemany (SQLite)."""
@@ -196,9 +235,20 @@ class SqlStore:
             if status is None:
                 plain.append((device_id, now, now))
                 continue
-            full.append((device_id, now, now, status.software_version, status.bundle, status.backend,
-                         _json_map(status.precision, precisions), status.backlog_events, status.backlog_bytes,
-                         status.oldest_backlog_time))
+            full.append(
+                (
+                    device_id,
+                    now,
+                    now,
+                    status.software_version,
+                    status.bundle,
+                    status.backend,
+                    _json_map(status.precision, precisions),
+                    status.backlog_events,
+                    status.backlog_bytes,
+                    status.oldest_backlog_time,
+                )
+            )
             for reason, n in sorted(status.drops.items()):
                 drop_rows[(device_id, reason)] = (device_id, reason, int(n))
         for with_status, rows in ((False, plain), (True, full)):
@@ -207,13 +257,22 @@ class SqlStore:
         if drop_rows:
             conn.exec_driver_sql(self._upsert_drops_sql, [drop_rows[key] for key in sorted(drop_rows)])
 
-    def _lock_streams(self, conn: sa.Connection, device_ids: list[str],
-                      pairs: list[tuple[str, str]]) -> dict[tuple[str, str], list]:
+    def _lock_streams(
+        self, conn: sa.Connection, device_ids: list[str], pairs: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], list]:
         """Every stream of ``device_ids`` as (device, stream) -> [mark, events, last_capture_time], the rows of
         ``pairs`` created when new; all locked till commit (PostgreSQL), in (device, stream) order."""
-        q = (sa.select(streams.c.device_id, streams.c.stream_id, streams.c.acked_sequence, streams.c.events,
-                       streams.c.last_capture_time)
-             .where(streams.c.device_id.in_(device_ids)).order_by(streams.c.device_id, streams.c.stream_id))
+        q = (
+            sa.select(
+                streams.c.device_id,
+                streams.c.stream_id,
+                streams.c.acked_sequence,
+                streams.c.events,
+                streams.c.last_capture_time,
+            )
+            .where(streams.c.device_id.in_(device_ids))
+            .order_by(streams.c.device_id, streams.c.stream_id)
+        )
         if self._pg:
             q = q.with_for_update()
         state = {(d, s): [a, n, t] for d, s, a, n, t in self._rows(conn, q)}
@@ -240,12 +299,30 @@ class SqlStore:
     def _event_row(device_id: str, e: Event, now: float, precision: str) -> tuple:
         """The events row in _EVENT_COLUMNS order."""
         polygon = json.dumps([[float(x), float(y)] for x, y in e.polygon]) if e.polygon else "[]"
-        return (device_id, e.stream_id, e.sequence, e.capture_time, now, e.type, e.track_id, e.text,
-                normalize_text(e.text), e.confidence, polygon, e.frame_width, e.frame_height, e.bundle, e.backend,
-                precision, e.previous_text, e.frame_sequence)
+        return (
+            device_id,
+            e.stream_id,
+            e.sequence,
+            e.capture_time,
+            now,
+            e.type,
+            e.track_id,
+            e.text,
+            normalize_text(e.text),
+            e.confidence,
+            polygon,
+            e.frame_width,
+            e.frame_height,
+            e.bundle,
+            e.backend,
+            precision,
+            e.previous_text,
+            e.frame_sequence,
+        )
 
-    def ingest(self, device_id: str, events_: Sequence[Event], gaps_: Sequence[Gap],
-               status: DeviceStatus | None, now: float) -> IngestResult:
+    def ingest(
+        self, device_id: str, events_: Sequence[Event], gaps_: Sequence[Gap], status: DeviceStatus | None, now: float
+    ) -> IngestResult:
         return self.ingest_many([(device_id, events_, gaps_, status)], now)[0]
 
     def ingest_many(self, reports: Sequence[Report], now: float) -> list[IngestResult]:
@@ -263,22 +340,26 @@ class SqlStore:
         with self._ingest_write() as conn:
             self._touch_devices(conn, [reports[n] for n in order], now)
             device_ids = sorted({r[0] for r in reports})
-            pairs = sorted({(r[0], e.stream_id) for r in reports for e in r[1]}
-                           | {(r[0], g.stream_id) for r in reports for g in r[2]})
+            pairs = sorted(
+                {(r[0], e.stream_id) for r in reports for e in r[1]}
+                | {(r[0], g.stream_id) for r in reports for g in r[2]}
+            )
             state = self._lock_streams(conn, device_ids, pairs)
             for n in order:
                 device_id, events_, gaps_, _ = reports[n]
                 if events_ or gaps_:
-                    results[n] = self._judge(device_id, events_, gaps_, state, now, rows, gap_rows, changed,
-                                             precisions)
+                    results[n] = self._judge(device_id, events_, gaps_, state, now, rows, gap_rows, changed, precisions)
             for n in order:  # a hello: every stream of the device, as the group leaves it
                 device_id, events_, gaps_, _ = reports[n]
                 if not events_ and not gaps_:
                     results[n] = IngestResult(acks={s: v[0] for (d, s), v in state.items() if d == device_id})
             if changed:
                 moved = [(d, s, *state[(d, s)]) for d, s in sorted(changed)]
-                self._many(conn, self._update_streams_sql, moved if self._pg else
-                           [(a, n, last, d, s) for d, s, a, n, last in moved])
+                self._many(
+                    conn,
+                    self._update_streams_sql,
+                    moved if self._pg else [(a, n, last, d, s) for d, s, a, n, last in moved],
+                )
             if gap_rows:
                 conn.exec_driver_sql(self._insert_gaps_sql, gap_rows)
             if rows:
@@ -287,9 +368,18 @@ class SqlStore:
                 self._many(conn, self._insert_events_sql, rows)
         return results  # type: ignore[return-value]
 
-    def _judge(self, device_id: str, events_: Sequence[Event], gaps_: Sequence[Gap],
-               state: dict[tuple[str, str], list], now: float, rows: list[tuple], gap_rows: list[tuple],
-               changed: set[tuple[str, str]], precisions: dict[tuple, str]) -> IngestResult:
+    def _judge(
+        self,
+        device_id: str,
+        events_: Sequence[Event],
+        gaps_: Sequence[Gap],
+        state: dict[tuple[str, str], list],
+        now: float,
+        rows: list[tuple],
+        gap_rows: list[tuple],
+        changed: set[tuple[str, str]],
+        precisions: dict[tuple, str],
+    ) -> IngestResult:
         """One report against the streams' marks in ``state`` (moved on in place): its new events go to ``rows``,
         its gaps to ``gap_rows``, the streams it moved to ``changed``."""
         work: dict[str, list[tuple[int, int, Event | Gap]]] = {}
@@ -341,17 +431,24 @@ class SqlStore:
         old = events.c.capture_time < cutoff
         with self._write() as conn:
             per_stream = conn.execute(
-                sa.select(events.c.device_id, events.c.stream_id, sa.func.count().label("n")).where(old)
-                .group_by(events.c.device_id, events.c.stream_id).order_by(events.c.device_id, events.c.stream_id)
+                sa.select(events.c.device_id, events.c.stream_id, sa.func.count().label("n"))
+                .where(old)
+                .group_by(events.c.device_id, events.c.stream_id)
+                .order_by(events.c.device_id, events.c.stream_id)
             ).all()
             if per_stream:
                 conn.execute(events.delete().where(old))
-                conn.execute(streams.update().where(
-                    streams.c.device_id == sa.bindparam("d"), streams.c.stream_id == sa.bindparam("s")).values(
-                    events=streams.c.events - sa.bindparam("n"),
-                    last_capture_time=sa.case((streams.c.events == sa.bindparam("n"), None),
-                                              else_=streams.c.last_capture_time)),
-                    [{"d": r.device_id, "s": r.stream_id, "n": r.n} for r in per_stream])
+                conn.execute(
+                    streams.update()
+                    .where(streams.c.device_id == sa.bindparam("d"), streams.c.stream_id == sa.bindparam("s"))
+                    .values(
+                        events=streams.c.events - sa.bindparam("n"),
+                        last_capture_time=sa.case(
+                            (streams.c.events == sa.bindparam("n"), None), else_=streams.c.last_capture_time
+                        ),
+                    ),
+                    [{"d": r.device_id, "s": r.stream_id, "n": r.n} for r in per_stream],
+                )
             conn.execute(gaps.delete().where(gaps.c.receive_time < cutoff))
         return sum(r.n for r in per_stream)
 
@@ -393,14 +490,30 @@ class SqlStore:
 
     @staticmethod
     def _stored(r: sa.Row) -> StoredEvent:
-        event = Event(stream_id=r.stream_id, sequence=r.sequence, capture_time=r.capture_time, type=r.type,
-                      track_id=r.track_id, text=r.text, confidence=r.confidence,
-                      polygon=tuple((p[0], p[1]) for p in r.polygon or ()), frame_width=r.frame_width,
-                      frame_height=r.frame_height, bundle=r.bundle, backend=r.backend,
-                      precision=dict(r.precision or {}), previous_text=r.previous_text,
-                      frame_sequence=r.frame_sequence)
-        return StoredEvent(device_id=r.device_id, event=event, normalized_text=r.normalized_text,
-                           receive_time=r.receive_time, cursor=r.id)
+        event = Event(
+            stream_id=r.stream_id,
+            sequence=r.sequence,
+            capture_time=r.capture_time,
+            type=r.type,
+            track_id=r.track_id,
+            text=r.text,
+            confidence=r.confidence,
+            polygon=tuple((p[0], p[1]) for p in r.polygon or ()),
+            frame_width=r.frame_width,
+            frame_height=r.frame_height,
+            bundle=r.bundle,
+            backend=r.backend,
+            precision=dict(r.precision or {}),
+            previous_text=r.previous_text,
+            frame_sequence=r.frame_sequence,
+        )
+        return StoredEvent(
+            device_id=r.device_id,
+            event=event,
+            normalized_text=r.normalized_text,
+            receive_time=r.receive_time,
+            cursor=r.id,
+        )
 
     def query(self, flt: EventFilter, page_size: int, page_token: str = "", newest_first: bool = False) -> Page:
         fp = tokens.fingerprint("query", _filter_key(flt), newest_first)
@@ -408,8 +521,12 @@ class SqlStore:
         key = sa.tuple_(events.c.capture_time, events.c.id)
         if page_token:
             last = tokens.decode(page_token, fp)
-            if not (isinstance(last, list) and len(last) == 2 and isinstance(last[0], (int, float))
-                    and isinstance(last[1], int)):
+            if not (
+                isinstance(last, list)
+                and len(last) == 2
+                and isinstance(last[0], (int, float))
+                and isinstance(last[1], int)
+            ):
                 raise ValueError("page token is not a token of this store")
             q = q.where(key < sa.tuple_(*last) if newest_first else key > sa.tuple_(*last))
         if newest_first:
@@ -425,8 +542,7 @@ class SqlStore:
         return Page(items=items, next_token=token)
 
     def events_after(self, cursor: int, flt: EventFilter, limit: int) -> list[StoredEvent]:
-        q = (sa.select(events).where(events.c.id > cursor, *self._where(flt)).order_by(events.c.id)
-             .limit(max(1, limit)))
+        q = sa.select(events).where(events.c.id > cursor, *self._where(flt)).order_by(events.c.id).limit(max(1, limit))
         with self._engine.connect() as conn:
             return [self._stored(r) for r in conn.execute(q)]
 
@@ -450,20 +566,35 @@ class SqlStore:
             by_device: dict[str, list[StreamInfo]] = {i: [] for i in ids}
             dropped: dict[str, dict[str, int]] = {i: {} for i in ids}
             if ids:
-                for s in conn.execute(sa.select(streams).where(streams.c.device_id.in_(ids))
-                                      .order_by(streams.c.device_id, streams.c.stream_id)):
-                    by_device[s.device_id].append(StreamInfo(s.stream_id, s.acked_sequence, s.last_capture_time,
-                                                             s.events))
+                for s in conn.execute(
+                    sa.select(streams)
+                    .where(streams.c.device_id.in_(ids))
+                    .order_by(streams.c.device_id, streams.c.stream_id)
+                ):
+                    by_device[s.device_id].append(
+                        StreamInfo(s.stream_id, s.acked_sequence, s.last_capture_time, s.events)
+                    )
                 for d in conn.execute(sa.select(drops).where(drops.c.device_id.in_(ids)).order_by(drops.c.reason)):
                     dropped[d.device_id][d.reason] = d.total
         items = tuple(
-            DeviceInfo(device_id=r.device_id, last_seen=r.last_seen,
-                       status=DeviceStatus(backlog_events=r.backlog_events, backlog_bytes=r.backlog_bytes,
-                                           drops=dropped[r.device_id], bundle=r.bundle, backend=r.backend,
-                                           precision=dict(r.precision or {}), software_version=r.software_version,
-                                           oldest_backlog_time=r.oldest_backlog_time),
-                       streams=tuple(by_device[r.device_id]), events=sum(s.events for s in by_device[r.device_id]))
-            for r in page)
+            DeviceInfo(
+                device_id=r.device_id,
+                last_seen=r.last_seen,
+                status=DeviceStatus(
+                    backlog_events=r.backlog_events,
+                    backlog_bytes=r.backlog_bytes,
+                    drops=dropped[r.device_id],
+                    bundle=r.bundle,
+                    backend=r.backend,
+                    precision=dict(r.precision or {}),
+                    software_version=r.software_version,
+                    oldest_backlog_time=r.oldest_backlog_time,
+                ),
+                streams=tuple(by_device[r.device_id]),
+                events=sum(s.events for s in by_device[r.device_id]),
+            )
+            for r in page
+        )
         return Page(items=items, next_token=tokens.encode(page[-1].device_id, fp) if len(rows) > size else "")
 
     def stats(self, now: float) -> FleetStats:
@@ -472,22 +603,36 @@ class SqlStore:
         with self._engine.connect() as conn:
             n_devices = conn.execute(sa.select(sa.func.count()).select_from(devices)).scalar_one()
             n_streams = conn.execute(sa.select(sa.func.count()).select_from(streams)).scalar_one()
-            by_type = conn.execute(sa.select(c.type, sa.func.count().label("n"), recent.label("recent"),
-                                             sa.func.min(c.capture_time).label("lo"),
-                                             sa.func.max(c.capture_time).label("hi")).group_by(c.type)).all()
-            dropped = conn.execute(sa.select(drops.c.reason, sa.func.sum(drops.c.total).label("n"))
-                                   .group_by(drops.c.reason)).all()
+            by_type = conn.execute(
+                sa.select(
+                    c.type,
+                    sa.func.count().label("n"),
+                    recent.label("recent"),
+                    sa.func.min(c.capture_time).label("lo"),
+                    sa.func.max(c.capture_time).label("hi"),
+                ).group_by(c.type)
+            ).all()
+            dropped = conn.execute(
+                sa.select(drops.c.reason, sa.func.sum(drops.c.total).label("n")).group_by(drops.c.reason)
+            ).all()
         lows = [r.lo for r in by_type]
         highs = [r.hi for r in by_type]
-        return FleetStats(devices=n_devices, streams=n_streams, events=sum(r.n for r in by_type),
-                          events_by_type={r.type: r.n for r in by_type}, drops={r.reason: int(r.n) for r in dropped},
-                          events_last_hour=int(sum(r.recent or 0 for r in by_type)),
-                          oldest_capture_time=min(lows) if lows else None,
-                          newest_capture_time=max(highs) if highs else None, store=self.kind,
-                          retention_s=self.retention_s)
+        return FleetStats(
+            devices=n_devices,
+            streams=n_streams,
+            events=sum(r.n for r in by_type),
+            events_by_type={r.type: r.n for r in by_type},
+            drops={r.reason: int(r.n) for r in dropped},
+            events_last_hour=int(sum(r.recent or 0 for r in by_type)),
+            oldest_capture_time=min(lows) if lows else None,
+            newest_capture_time=max(highs) if highs else None,
+            store=self.kind,
+            retention_s=self.retention_s,
+        )
 
-    def sightings(self, flt: EventFilter, window_s: float, min_streams: int, page_size: int,
-                  page_token: str = "") -> Page:
+    def sightings(
+        self, flt: EventFilter, window_s: float, min_streams: int, page_size: int, page_token: str = ""
+    ) -> Page:
         """Clusters the matching events in Python over one scan ordered by (normalized_text, capture_time) of at
         most SIGHTINGS_SCAN_LIMIT events (a broader filter is refused: FILTER_TOO_BROAD). The page token is an
         offset into the sightings ordered by first_seen, bound to the request."""
@@ -496,17 +641,22 @@ class SqlStore:
         if not isinstance(offset, int) or offset < 0:
             raise ValueError("page token is not a token of this store")
         c = events.c
-        q = (sa.select(c.normalized_text, c.capture_time, c.device_id, c.stream_id, c.text, c.confidence)
-             .where(c.normalized_text != "", *self._where(flt))
-             .order_by(c.normalized_text, c.capture_time, c.id).limit(SIGHTINGS_SCAN_LIMIT + 1))
+        q = (
+            sa.select(c.normalized_text, c.capture_time, c.device_id, c.stream_id, c.text, c.confidence)
+            .where(c.normalized_text != "", *self._where(flt))
+            .order_by(c.normalized_text, c.capture_time, c.id)
+            .limit(SIGHTINGS_SCAN_LIMIT + 1)
+        )
         with self._engine.connect() as conn:
             rows = [Row(*r) for r in conn.execute(q)]
         if len(rows) > SIGHTINGS_SCAN_LIMIT:
-            raise FleetRequestError(f"more than {SIGHTINGS_SCAN_LIMIT} events match; narrow the filter (time range,"
-                                    " text)", "FILTER_TOO_BROAD")
+            raise FleetRequestError(
+                f"more than {SIGHTINGS_SCAN_LIMIT} events match; narrow the filter (time range, text)",
+                "FILTER_TOO_BROAD",
+            )
         found = sorted(cluster(rows, window_s, max(1, min_streams)), key=lambda s: (s.first_seen, s.normalized_text))
         size = max(1, page_size)
-        page = tuple(found[offset:offset + size])
+        page = tuple(found[offset : offset + size])
         more = offset + size < len(found)
         return Page(items=page, next_token=tokens.encode(offset + size, fp) if more else "")
 

@@ -9,9 +9,9 @@ device_id)`` (server.security.call); methods of new services get their scope wit
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import grpc
 
@@ -26,8 +26,18 @@ from server.security.redaction import RedactInterceptor
 from server.security.scopes import METHOD_SCOPES, SCOPES, register_method_scopes
 from server.security.tokens import Limits, TokenFile, hash_token
 
-__all__ = ["Security", "Principal", "principal_of", "ensure_self", "register_method_scopes", "METHOD_SCOPES",
-           "SCOPES", "ANONYMOUS", "hash_token", "Limits"]
+__all__ = [
+    "Security",
+    "Principal",
+    "principal_of",
+    "ensure_self",
+    "register_method_scopes",
+    "METHOD_SCOPES",
+    "SCOPES",
+    "ANONYMOUS",
+    "hash_token",
+    "Limits",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,22 +64,30 @@ class Security:
     redactor: Redactor
 
     @classmethod
-    def from_config(cls, config: ServerConfig,
-                    max_image_pixels: Callable[[], int] = lambda: 40_000_000) -> "Security":
+    def from_config(cls, config: ServerConfig, max_image_pixels: Callable[[], int] = lambda: 40_000_000) -> Security:
         """``max_image_pixels``: the engine's limit (images over it are refused from their header and are not
         charged to the pixel rate)."""
         config.check_listen()
         tokens = TokenFile(config.tokens_file) if config.tokens_file else None
-        defaults = Limits(config.calls_per_s, config.calls_burst, config.pixels_per_s, config.pixels_burst_s,
-                          config.max_streams)
-        return cls(config, tokens, AuditLog(config.audit_log, config.audit_max_bytes, config.audit_keep),
-                   AuthInterceptor(tokens, bool(config.tls_client_ca), config.cert_scope_list,
-                                   config.open_reflection, config.open_server_info),
-                   LimitInterceptor(defaults, tokens, max_image_pixels),
-                   Redactor(config.redact_kinds, config.redact_pattern_list))
+        defaults = Limits(
+            config.calls_per_s, config.calls_burst, config.pixels_per_s, config.pixels_burst_s, config.max_streams
+        )
+        return cls(
+            config,
+            tokens,
+            AuditLog(config.audit_log, config.audit_max_bytes, config.audit_keep),
+            AuthInterceptor(
+                tokens,
+                bool(config.tls_client_ca),
+                config.cert_scope_list,
+                config.open_reflection,
+                config.open_server_info,
+            ),
+            LimitInterceptor(defaults, tokens, max_image_pixels),
+            Redactor(config.redact_kinds, config.redact_pattern_list),
+        )
 
-    def audit_interceptor(self, provenance: Callable[[], tuple[str, dict[str, str]]] | None = None
-                          ) -> AuditInterceptor:
+    def audit_interceptor(self, provenance: Callable[[], tuple[str, dict[str, str]]] | None = None) -> AuditInterceptor:
         """The audit layer; ``provenance`` names the bundle and precision in audit lines of calls whose responses
         do not (streams)."""
         return AuditInterceptor(self.audit, self.config.audit_text, provenance)
@@ -94,12 +112,16 @@ class Security:
         if self.tokens is not None:
             lines.append(f"tokens file {c.tokens_file} (re-read when it changes)")
         if not c.has_credentials:
-            lines.append(f"no credentials configured: every caller is '{ANONYMOUS}' with every scope"
-                         + (" (--insecure: anyone who reaches the port)" if c.insecure else " (loopback only)"))
+            lines.append(
+                f"no credentials configured: every caller is '{ANONYMOUS}' with every scope"
+                + (" (--insecure: anyone who reaches the port)" if c.insecure else " (loopback only)")
+            )
         elif self.tokens is not None and not c.tls:
             lines.append("WARNING: tokens travel in plain text (no --tls-cert)")
-        lines.append(f"limits per principal: {c.calls_per_s:g} calls/s (burst {c.calls_burst:g}), "
-                     f"{c.pixels_per_s / 1e6:g} Mpx/s, {c.max_streams} streams (0: none)")
+        lines.append(
+            f"limits per principal: {c.calls_per_s:g} calls/s (burst {c.calls_burst:g}), "
+            f"{c.pixels_per_s / 1e6:g} Mpx/s, {c.max_streams} streams (0: none)"
+        )
         lines.append(f"audit: {c.audit_log or 'off (--audit-log)'}" + (" with text" if c.audit_text else ""))
         if self.redactor:
             lines.append(f"redacting: {', '.join(c.redact_kinds + ('patterns',) * bool(c.redact_pattern_list))}")

@@ -45,14 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     entry: dict = {"sha256": hash_token(token), "principal": args.principal, "scopes": sorted(set(args.scope))}
     if args.expires:
         entry["expires"] = args.expires
-    limits = {k: v for k, v in (("calls_per_s", args.calls_per_s), ("max_streams", args.max_streams))
-              if v is not None}
+    limits = {k: v for k, v in (("calls_per_s", args.calls_per_s), ("max_streams", args.max_streams)) if v is not None}
     if limits:
         entry["limits"] = limits
     print(token)
     print(json.dumps(entry))
-    print("add the JSON line to the 'tokens' list of the tokens file; the token above is shown only once",
-          file=sys.stderr)
+    print(
+        "add the JSON line to the 'tokens' list of the tokens file; the token above is shown only once", file=sys.stderr
+    )
     return 0
 
 

@@ -19,7 +19,8 @@ import sys
 import threading
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from server.interceptors import Call, Interceptor, images_of, outcome
 from server.security.call import REQUEST_ID_KEY, CallInfo, set_current_call
@@ -64,8 +65,7 @@ class AuditLog:
             return
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
         if self._handler is not None:
-            self._handler.handle(logging.makeLogRecord({"msg": line, "levelno": logging.INFO,
-                                                        "levelname": "INFO"}))
+            self._handler.handle(logging.makeLogRecord({"msg": line, "levelno": logging.INFO, "levelname": "INFO"}))
         else:
             with self._lock:
                 self._stream.write(line + "\n")
@@ -80,8 +80,12 @@ class AuditInterceptor(Interceptor[tuple[Call, CallInfo]]):
     """Gives each call a request id (the caller's ``x-request-id`` when it is sane, else a new one), returns it
     in the trailing metadata and, when an audit log is set, writes one JSON line when the call ends."""
 
-    def __init__(self, audit: AuditLog, with_text: bool = False,
-                 provenance: Callable[[], tuple[str, dict[str, str]]] | None = None) -> None:
+    def __init__(
+        self,
+        audit: AuditLog,
+        with_text: bool = False,
+        provenance: Callable[[], tuple[str, dict[str, str]]] | None = None,
+    ) -> None:
         self.audit = audit
         self.with_text = with_text
         self.provenance = provenance  # (bundle, precision per stage) for calls whose responses carry none
@@ -141,7 +145,7 @@ def _summarize(info: CallInfo, response: Any, with_text: bool) -> None:
 def _record(info: CallInfo, status: str, reason: str, with_text: bool) -> dict[str, Any]:
     principal = info.principal
     record: dict[str, Any] = {
-        "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "request_id": info.request_id,
         "method": info.method,
         "peer": info.peer,

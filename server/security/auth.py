@@ -26,8 +26,14 @@ class AuthInterceptor(Interceptor[Call]):
     and checks the scope the method needs (server.security.scopes). Without credentials configured every
     caller is ``anonymous`` with every scope (a loopback-only server, or one started with --insecure)."""
 
-    def __init__(self, tokens: TokenFile | None, mutual_tls: bool, cert_scopes: tuple[str, ...] = (),
-                 open_reflection: bool = False, open_server_info: bool = False) -> None:
+    def __init__(
+        self,
+        tokens: TokenFile | None,
+        mutual_tls: bool,
+        cert_scopes: tuple[str, ...] = (),
+        open_reflection: bool = False,
+        open_server_info: bool = False,
+    ) -> None:
         self.tokens = tokens
         self.mutual_tls = mutual_tls
         self.cert_scopes = frozenset(cert_scopes)

@@ -10,8 +10,16 @@ from typing import Any
 
 from server.errors import PermissionDeniedError, UnauthenticatedError
 
-__all__ = ["Principal", "CallInfo", "current_call", "set_current_call", "principal_of", "ensure_self",
-           "REQUEST_ID_KEY", "ANONYMOUS"]
+__all__ = [
+    "Principal",
+    "CallInfo",
+    "current_call",
+    "set_current_call",
+    "principal_of",
+    "ensure_self",
+    "REQUEST_ID_KEY",
+    "ANONYMOUS",
+]
 
 REQUEST_ID_KEY = "x-request-id"
 ANONYMOUS = "anonymous"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 __all__ = ["SCOPES", "OPEN", "AUTHENTICATED", "METHOD_SCOPES", "register_method_scopes", "scope_of"]
 

@@ -57,10 +57,14 @@ class Limits:
     pixels_burst_s: float | None = None
     max_streams: int | None = None
 
-    def over(self, base: "Limits") -> "Limits":
+    def over(self, base: Limits) -> Limits:
         """These limits where set, ``base`` elsewhere."""
-        return Limits(**{f.name: getattr(self, f.name) if getattr(self, f.name) is not None else getattr(base, f.name)
-                         for f in dataclasses.fields(self)})
+        return Limits(
+            **{
+                f.name: getattr(self, f.name) if getattr(self, f.name) is not None else getattr(base, f.name)
+                for f in dataclasses.fields(self)
+            }
+        )
 
 
 _LIMIT_KEYS = {f.name for f in dataclasses.fields(Limits)}
@@ -120,12 +124,19 @@ class TokenFile:
                 if stamp != self._stamp and stamp != self._failed_stamp:
                     try:
                         self._contents = self._read()
-                        log.info("tokens file %s reloaded: %d tokens, %d identities", self.path,
-                                 len(self._contents.tokens), len(self._contents.identities))
+                        log.info(
+                            "tokens file %s reloaded: %d tokens, %d identities",
+                            self.path,
+                            len(self._contents.tokens),
+                            len(self._contents.identities),
+                        )
                     except (OSError, ConfigurationError) as exc:
                         self._failed_stamp = stamp
-                        log.error("tokens file %s not reloaded, the previous one stays in force: %s", self.path,
-                                  getattr(exc, "message", None) or exc)
+                        log.error(
+                            "tokens file %s not reloaded, the previous one stays in force: %s",
+                            self.path,
+                            getattr(exc, "message", None) or exc,
+                        )
         return self._contents
 
     def _read(self) -> _Contents:
@@ -156,7 +167,7 @@ def _expires(value: Any, where: str) -> float | None:
         value = dt.datetime(value.year, value.month, value.day)
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
+            value = value.replace(tzinfo=dt.UTC)
         return value.timestamp()
     raise _bad(where, f"expires {value!r} is not a time")
 
@@ -190,7 +201,7 @@ def _limits(entry: dict, where: str) -> Limits | None:
     return Limits(**values)
 
 
-def parse(data: bytes, toml: bool = False, where: str = "<tokens>") -> "_Contents":
+def parse(data: bytes, toml: bool = False, where: str = "<tokens>") -> _Contents:
     """The contents of a tokens file, or ConfigurationError / TOKENS_FILE_INVALID."""
     try:
         doc = tomllib.loads(data.decode()) if toml else json.loads(data)

@@ -25,9 +25,28 @@ def test_percentile_is_nearest_rank() -> None:
 
 
 def test_the_bench_runs_on_both_stores(tmp_path, postgres) -> None:
-    status = main(["--stores", "sqlite,postgresql", "--devices", "6", "--streams", "2", "--rates", "120",
-                   "--duration", "2", "--warmup", "0.5", "--procs", "2", "--postgres-url", postgres.url,
-                   "--out", str(tmp_path)])
+    status = main(
+        [
+            "--stores",
+            "sqlite,postgresql",
+            "--devices",
+            "6",
+            "--streams",
+            "2",
+            "--rates",
+            "120",
+            "--duration",
+            "2",
+            "--warmup",
+            "0.5",
+            "--procs",
+            "2",
+            "--postgres-url",
+            postgres.url,
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert status == 0
     report = json.loads((tmp_path / "fleet_bench.json").read_text())
     rows = report["rows"]

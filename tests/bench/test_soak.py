@@ -20,8 +20,22 @@ def test_summary_per_bucket() -> None:
 
 
 def test_a_server_over_its_memory_ceiling_ends_the_soak_with_its_status(tmp_path, capsys) -> None:
-    status = main(["--clients", "2", "--minutes", "1", "--limit", "1", "--set", "synth_signs",
-                   "--server-arg=--max-rss-mb=48", "--server-arg=--grace-s=2", "--out", str(tmp_path)])
+    status = main(
+        [
+            "--clients",
+            "2",
+            "--minutes",
+            "1",
+            "--limit",
+            "1",
+            "--set",
+            "synth_signs",
+            "--server-arg=--max-rss-mb=48",
+            "--server-arg=--grace-s=2",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert status == 1
     report = json.loads((tmp_path / "soak.json").read_text())
     assert report["server_exited_early"] is True and report["server_exit_status"] == 3

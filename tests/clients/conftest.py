@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from server.config import ServerConfig
-from tests.conftest import get_engine
 from server.embedded import ServerThread
+from tests.conftest import get_engine
 
 
 @pytest.fixture(scope="module")

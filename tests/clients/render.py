@@ -13,8 +13,16 @@ __all__ = ["page_png", "line_png"]
 def _render(lines: tuple[str, ...], width: int, line_height: int, scale: float, thickness: int) -> np.ndarray:
     image = np.full((line_height * len(lines) + line_height // 2, width, 3), 255, np.uint8)
     for k, text in enumerate(lines):
-        cv2.putText(image, text, (line_height // 3, line_height * (k + 1)), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                    (0, 0, 0), thickness, cv2.LINE_AA)
+        cv2.putText(
+            image,
+            text,
+            (line_height // 3, line_height * (k + 1)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale,
+            (0, 0, 0),
+            thickness,
+            cv2.LINE_AA,
+        )
     return image
 
 

@@ -24,8 +24,9 @@ def _no_engine():
 @pytest.fixture(scope="module")
 def central(tmp_path_factory):
     root = tmp_path_factory.mktemp("central")
-    server = ServerThread(_no_engine, ServerConfig(host="127.0.0.1", port=0, role="central",
-                                                   fleet_store=f"sqlite:///{root / 'fleet.db'}"))
+    server = ServerThread(
+        _no_engine, ServerConfig(host="127.0.0.1", port=0, role="central", fleet_store=f"sqlite:///{root / 'fleet.db'}")
+    )
     yield server
     server.stop()
 

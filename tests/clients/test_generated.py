@@ -26,11 +26,12 @@ def copy(tmp_path: Path) -> Path:
 
 
 def _import(root: Path, module: str) -> subprocess.CompletedProcess:
-    code = (f"import sys, {module}; print('LOADED', sorted(m for m in sys.modules "
-            "if m.startswith(('grpc_tools.', 'clients.ocr_client.codegen'))))")
+    code = (
+        f"import sys, {module}; print('LOADED', sorted(m for m in sys.modules "
+        "if m.startswith(('grpc_tools.', 'clients.ocr_client.codegen'))))"
+    )
     env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=120)
 
 
 def _files(root: Path) -> dict[str, int]:
@@ -45,8 +46,9 @@ def _one_line_error(result: subprocess.CompletedProcess) -> str:
     return last
 
 
-@pytest.mark.parametrize("module", ["clients.ocr_client.messages", "clients.ocr_client.pb",
-                                    "clients.ocr_client.client"])
+@pytest.mark.parametrize(
+    "module", ["clients.ocr_client.messages", "clients.ocr_client.pb", "clients.ocr_client.client"]
+)
 def test_importing_runs_no_protoc_and_writes_nothing(copy: Path, module: str) -> None:
     before = _files(copy)
     result = _import(copy, module)
@@ -65,8 +67,14 @@ def test_missing_generated_code_fails_in_one_line_naming_the_command(copy: Path,
 def test_the_command_line_says_it_in_one_line_with_a_reason(copy: Path) -> None:
     shutil.rmtree(copy / "clients" / "ocr_client" / "gen")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    result = subprocess.run([sys.executable, "-m", "clients.ocr_client", "health"], cwd=copy, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "clients.ocr_client", "health"],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error: the generated gRPC code is missing") and COMMAND in line
@@ -94,7 +102,13 @@ def test_an_installed_copy_without_proto_trusts_what_it_ships(copy: Path) -> Non
 def test_codegen_makes_it_current_again(copy: Path) -> None:
     shutil.rmtree(copy / "clients" / "ocr_client" / "gen")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    made = subprocess.run([sys.executable, "-m", "clients.ocr_client.codegen"], cwd=copy, env=env,
-                          capture_output=True, text=True, timeout=300)
+    made = subprocess.run(
+        [sys.executable, "-m", "clients.ocr_client.codegen"],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert made.returncode == 0, made.stderr
     assert _import(copy, "clients.ocr_client.pb").returncode == 0

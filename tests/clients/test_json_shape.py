@@ -42,8 +42,12 @@ def test_three_command_lines_print_the_same_json(served, tmp_path, capsys, monke
     node = shutil.which("node")
     if node is None or not (REPO / "clients" / "node" / "node_modules" / "@grpc" / "grpc-js").is_dir():
         pytest.skip("node or clients/node/node_modules is missing (bash scripts/setup.sh)")
-    result = subprocess.run([node, str(NODE_CLI), "--target", served.target, "recognize", "--json", str(image)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [node, str(NODE_CLI), "--target", served.target, "recognize", "--json", str(image)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert _rows(result.stdout) == in_process
 
@@ -56,7 +60,11 @@ def test_three_command_lines_print_the_same_json(served, tmp_path, capsys, monke
     captured = capsys.readouterr()
     assert _rows(captured.out)[0]["error"]["reason"] == "IMAGE_UNREADABLE"
     assert captured.err.count("\n") == 1 and "[IMAGE_UNREADABLE]" in captured.err
-    result = subprocess.run([node, str(NODE_CLI), "--target", served.target, "recognize", "--json", str(missing)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [node, str(NODE_CLI), "--target", served.target, "recognize", "--json", str(missing)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1 and _rows(result.stdout)[0]["error"]["reason"] == "IMAGE_UNREADABLE"
     assert result.stderr.count("\n") == 1 and "[IMAGE_UNREADABLE]" in result.stderr

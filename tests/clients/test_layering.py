@@ -26,8 +26,11 @@ def _imports(package: str) -> list[tuple[str, str, int, bool]]:
     """(module, imported top-level package, line, top level?) for every import of ``package``'s modules."""
     files = module_files((package,))
     known = set(module_files())
-    return [(module, imp.module.split(".")[0], imp.line, imp.top_level)
-            for module, path in files.items() for imp in imports_of(path, module, known)]
+    return [
+        (module, imp.module.split(".")[0], imp.line, imp.top_level)
+        for module, path in files.items()
+        for imp in imports_of(path, module, known)
+    ]
 
 
 @pytest.mark.parametrize("other", OTHERS)
@@ -78,13 +81,25 @@ def test_a_copy_of_clients_alone_imports_and_recognizes(served, tmp_path: Path) 
     image = tmp_path / "page.png"
     image.write_bytes(page_png())
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    result = subprocess.run([sys.executable, "-c", _BLOCKED_RUN, ",".join((*OTHERS, "tests")), served.target,
-                             str(image)], cwd=alone, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", _BLOCKED_RUN, ",".join((*OTHERS, "tests")), served.target, str(image)],
+        cwd=alone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.splitlines()[-1])
     assert Path(seen["file"]).is_relative_to(alone)  # the copy, not the repository
-    assert {"clients.ocr_client.client", "clients.ocr_client.fleet", "clients.ocr_client.fleet_convert",
-            "clients.ocr_client.cli", "clients.ocr_client.pb", "clients.ocr_client.messages"} <= set(seen["modules"])
+    assert {
+        "clients.ocr_client.client",
+        "clients.ocr_client.fleet",
+        "clients.ocr_client.fleet_convert",
+        "clients.ocr_client.cli",
+        "clients.ocr_client.pb",
+        "clients.ocr_client.messages",
+    } <= set(seen["modules"])
     assert seen["text"] == get_engine().recognize(page_png()).text
 
 
@@ -99,6 +114,10 @@ def test_edge_runtime_never_imports_server_or_grpc_and_of_clients_only_messages_
     assert [f"{m}:{line}" for m, top, line, _ in imports if top in ("server", "grpc")] == []
     files = module_files(("edge_runtime",))
     known = set(module_files())
-    top_level = {imp.module for module, path in files.items() for imp in imports_of(path, module, known)
-                 if imp.top_level and imp.module.split(".")[0] == "clients"}
+    top_level = {
+        imp.module
+        for module, path in files.items()
+        for imp in imports_of(path, module, known)
+        if imp.top_level and imp.module.split(".")[0] == "clients"
+    }
     assert top_level <= {"clients.ocr_client.messages"}

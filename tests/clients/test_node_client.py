@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import REPO
 from tests.clients.render import line_png
+from tests.conftest import REPO
 from tests.server.images import scene_png
 
 NODE_DIR = REPO / "clients" / "node"
@@ -44,12 +44,22 @@ def test_node_client_against_live_server(node, served, engine, tmp_path):
         "scene_size": [expected.width, expected.height],
         "word": str(word),
         "word_text": engine.recognize(line_png("HELLO"), skip_detection=True).text,
-        "gray": {"path": str(tmp_path / "gray.raw"), "width": gray.shape[1], "height": gray.shape[0],
-                 "lines": [line.text for line in engine.recognize(gray).lines]},
+        "gray": {
+            "path": str(tmp_path / "gray.raw"),
+            "width": gray.shape[1],
+            "height": gray.shape[0],
+            "lines": [line.text for line in engine.recognize(gray).lines],
+        },
     }
     (tmp_path / "fixture.json").write_text(json.dumps(fixture))
     env = {**os.environ, "OCR_NODE_FIXTURE": str(tmp_path / "fixture.json")}
-    result = subprocess.run([node, "--test", "--test-reporter=tap", "test/"], cwd=NODE_DIR, env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [node, "--test", "--test-reporter=tap", "test/"],
+        cwd=NODE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "# pass 8" in result.stdout and "# fail 0" in result.stdout, result.stdout

@@ -74,10 +74,28 @@ def test_cli_health_info_and_bench(served, files, capsys):
     captured = capsys.readouterr()
     info = json.loads(captured.out)
     assert info["ready"] is True and [s["stage"] for s in info["stage_precisions"]] == ["det", "cls", "rec"]
-    assert all(s["reason"] and f"{s['stage']}: {s['precision']} ({s['reason']})" in captured.err
-               for s in info["stage_precisions"])
-    assert main(["--target", served.target, "bench", "--json", "--skip-detection", "-c", "1", "2", "-n", "4",
-                 str(files["word"])]) == 0
+    assert all(
+        s["reason"] and f"{s['stage']}: {s['precision']} ({s['reason']})" in captured.err
+        for s in info["stage_precisions"]
+    )
+    assert (
+        main(
+            [
+                "--target",
+                served.target,
+                "bench",
+                "--json",
+                "--skip-detection",
+                "-c",
+                "1",
+                "2",
+                "-n",
+                "4",
+                str(files["word"]),
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert [r["concurrency"] for r in report["results"]] == [1, 2]
     assert all(r["requests"] == 4 and r["errors"] == 0 and r["p50_ms"] > 0 for r in report["results"])
@@ -107,9 +125,12 @@ def test_results_are_dataclasses_whose_error_is_none_on_success(client):
     assert (empty.error.code, empty.error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "IMAGE_EMPTY")
     assert not bad.lines and bad.text == "" and bad.timings is None
     assert "error" not in ok.to_dict() and bad.to_dict()["error"]["reason"] == "IMAGE_UNDECODABLE"
-    frames = list(client.stream_recognize([line_png("HELLO"), b"garbage"],
-                                          config={"options": {"skip_detection": True},
-                                                  "flow_control": "FLOW_CONTROL_ALL"}))
+    frames = list(
+        client.stream_recognize(
+            [line_png("HELLO"), b"garbage"],
+            config={"options": {"skip_detection": True}, "flow_control": "FLOW_CONTROL_ALL"},
+        )
+    )
     assert frames[0].error is None and frames[0].timings is not None and frames[0].capture_time > 0
     assert frames[1].error.reason == "IMAGE_UNDECODABLE"
     assert all(e.type.startswith("TEXT_EVENT_TYPE_") for f in frames for e in f.events)

@@ -82,6 +82,7 @@ def test_prometheus_scrapes_the_edge_metrics_port_with_the_alert_rules() -> None
         dst = config_file.rsplit("/", 1)[0] + "/" + rules
         assert dst in mounts.values(), f"{rules} is not mounted beside the config"
     promtool = require_binary("promtool")
-    checked = subprocess.run([promtool, "check", "config", str(local_config)], capture_output=True, text=True,
-                             timeout=120)
+    checked = subprocess.run(
+        [promtool, "check", "config", str(local_config)], capture_output=True, text=True, timeout=120
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -64,8 +64,9 @@ def test_every_resource_file_exists_and_has_a_kind() -> None:
     for name in _kustomization()["resources"]:
         assert (K8S / name).is_file(), name
     kinds = sorted(d["kind"] for d in _resources())
-    assert kinds == sorted(["Namespace", "ScaledObject"] + 2 * ["Deployment", "Service", "PodDisruptionBudget",
-                                                              "NetworkPolicy"])
+    assert kinds == sorted(
+        ["Namespace", "ScaledObject"] + 2 * ["Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy"]
+    )
 
 
 def test_built_in_kinds_match_the_kubernetes_schemas() -> None:
@@ -107,8 +108,11 @@ def test_the_pod_is_locked_down_and_probed_on_grpc_health(name: str) -> None:
     assert {"cpu", "memory"} <= set(container["resources"]["requests"]) and "memory" in container["resources"]["limits"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     image = _image_env()
-    assert ports == {"grpc": int(image["OCR_PORT"]), "metrics": int(image["OCR_METRICS_PORT"]),
-                     "health": int(image["OCR_HEALTH_PORT"])}
+    assert ports == {
+        "grpc": int(image["OCR_PORT"]),
+        "metrics": int(image["OCR_METRICS_PORT"]),
+        "health": int(image["OCR_HEALTH_PORT"]),
+    }
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["grpc"]["port"] == ports["health"], probe  # plain text: works with TLS on grpc
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
@@ -161,15 +165,28 @@ def test_keda_scales_the_deployment_on_the_pending_work_gauge() -> None:
     scaled, deployment = _one("ScaledObject"), _one("Deployment")
     assert scaled["apiVersion"] == "keda.sh/v1alpha1"
     target = scaled["spec"]["scaleTargetRef"]
-    assert (target["apiVersion"], target["kind"], target["name"]) == ("apps/v1", "Deployment",
-                                                                      deployment["metadata"]["name"])
+    assert (target["apiVersion"], target["kind"], target["name"]) == (
+        "apps/v1",
+        "Deployment",
+        deployment["metadata"]["name"],
+    )
     assert 1 <= scaled["spec"]["minReplicaCount"] <= scaled["spec"]["maxReplicaCount"]
     (trigger,) = scaled["spec"]["triggers"]
     assert trigger["type"] == "prometheus" and trigger["metricType"] in ("AverageValue", "Value")
     meta = trigger["metadata"]
     assert meta["serverAddress"].startswith("http") and float(meta["threshold"]) > 0
-    assert set(meta) <= {"serverAddress", "query", "threshold", "activationThreshold", "namespace", "authModes",
-                         "ignoreNullValues", "unsafeSsl", "customHeaders", "queryParameters"}
+    assert set(meta) <= {
+        "serverAddress",
+        "query",
+        "threshold",
+        "activationThreshold",
+        "namespace",
+        "authModes",
+        "ignoreNullValues",
+        "unsafeSsl",
+        "customHeaders",
+        "queryParameters",
+    }
     names = set(re.findall(r"\b(ocr_[a-z_]+)\b", meta["query"]))
     assert names == {"ocr_pending_work"}
     metrics = ServerMetrics(process=False)  # the name is one the server exports

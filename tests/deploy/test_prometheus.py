@@ -34,8 +34,9 @@ def test_alert_rules_are_valid() -> None:
 
 def test_alert_rules_fire_and_resolve() -> None:
     promtool = require_binary("promtool")
-    tested = subprocess.run([promtool, "test", "rules", "alerts_test.yml"], cwd=RULES.parent, capture_output=True,
-                            text=True, timeout=120)
+    tested = subprocess.run(
+        [promtool, "test", "rules", "alerts_test.yml"], cwd=RULES.parent, capture_output=True, text=True, timeout=120
+    )
     assert tested.returncode == 0, tested.stdout + tested.stderr
 
 
@@ -43,8 +44,9 @@ def test_alert_rules_fire_and_resolve() -> None:
 def scraped(tmp_path_factory):
     require_binary("prometheus")
     server = ServerThread(get_engine, ServerConfig(host="127.0.0.1", port=0, metrics_port=free_port()))
-    prometheus = start_prometheus(tmp_path_factory.mktemp("prometheus"),
-                                  [f"127.0.0.1:{server.server.metrics_port}"], [RULES], interval_s=1)
+    prometheus = start_prometheus(
+        tmp_path_factory.mktemp("prometheus"), [f"127.0.0.1:{server.server.metrics_port}"], [RULES], interval_s=1
+    )
     yield server, prometheus
     prometheus.stop()
     server.stop()
@@ -78,9 +80,12 @@ def test_prometheus_sees_pending_work_and_a_latency_quantile(scraped) -> None:
                     return
                 whole = (i + k) % 2 == 0
                 image = scene if whole else crops[(i + k) % len(crops)]
-                stub.Recognize(ocr_pb2.RecognizeRequest(image=ocr_pb2.Image(content=image),
-                                                        options=ocr_pb2.RecognizeOptions(skip_detection=not whole)),
-                               timeout=120)
+                stub.Recognize(
+                    ocr_pb2.RecognizeRequest(
+                        image=ocr_pb2.Image(content=image), options=ocr_pb2.RecognizeOptions(skip_detection=not whole)
+                    ),
+                    timeout=120,
+                )
 
     threads = [threading.Thread(target=load, args=(k,)) for k in range(CLIENTS)]
     for thread in threads:
@@ -88,12 +93,16 @@ def test_prometheus_sees_pending_work_and_a_latency_quantile(scraped) -> None:
     try:
         assert _poll(prometheus, 'up{job="edge-ocr"}', lambda v: v == 1) == 1
         pending = _poll(prometheus, "max_over_time(ocr_pending_work[1m])", lambda v: v > 0)
-        p99 = _poll(prometheus, 'histogram_quantile(0.99, sum by (le) '
-                                '(rate(ocr_stage_duration_seconds_bucket{stage="total"}[15s])))',
-                    lambda v: math.isfinite(v) and v > 0)
-        p50_calls = _poll(prometheus, 'histogram_quantile(0.5, sum by (le) '
-                                      '(rate(ocr_call_duration_seconds_bucket{method="Recognize"}[15s])))',
-                          lambda v: math.isfinite(v) and v > 0)
+        p99 = _poll(
+            prometheus,
+            'histogram_quantile(0.99, sum by (le) (rate(ocr_stage_duration_seconds_bucket{stage="total"}[15s])))',
+            lambda v: math.isfinite(v) and v > 0,
+        )
+        p50_calls = _poll(
+            prometheus,
+            'histogram_quantile(0.5, sum by (le) (rate(ocr_call_duration_seconds_bucket{method="Recognize"}[15s])))',
+            lambda v: math.isfinite(v) and v > 0,
+        )
     finally:
         stop.set()
         for thread in threads:

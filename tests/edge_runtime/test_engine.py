@@ -24,8 +24,11 @@ def _images(data_dir, set_name: str, count: int) -> list:
 @pytest.fixture(scope="module")
 def pages(data_dir) -> list:
     """Rendered pages of several kinds: receipts, a document page, a scene."""
-    return (_images(data_dir, "synth_receipts", 1) + _images(data_dir, "page_synth", 1)
-            + _images(data_dir, "synth_signs", 1))
+    return (
+        _images(data_dir, "synth_receipts", 1)
+        + _images(data_dir, "page_synth", 1)
+        + _images(data_dir, "synth_signs", 1)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +73,7 @@ def test_concurrent_callers_get_what_each_gets_alone(backend, pages) -> None:
         together = list(pool.map(engine.recognize, jobs))
     for one, many in zip(alone, together, strict=True):
         assert [(line.text, line.polygon) for line in many.lines] == [(line.text, line.polygon) for line in one.lines]
-        assert np.allclose([line.confidence for line in many.lines], [line.confidence for line in one.lines],
-                           atol=1e-5)
+        assert np.allclose([line.confidence for line in many.lines], [line.confidence for line in one.lines], atol=1e-5)
 
 
 def test_many_images_at_once_equal_one_at_a_time(pages, fp32_engine) -> None:

@@ -44,7 +44,6 @@ def _big_header_png(width: int, height: int) -> bytes:
     return bytes(data)
 
 
-
 @pytest.mark.parametrize(
     "data, reason",
     [

@@ -20,7 +20,11 @@ def test_kind_follows_the_name_prefix(name: str, kind: Kind) -> None:
 
 def test_headline_figure_per_kind() -> None:
     assert [headline_figure(n) for n in ("icdar15_test", "page_tesseract", "plates", "rec_uw3_lines")] == [
-        "word_f1", "word_f1", "plate_accuracy", "exact_match"]
+        "word_f1",
+        "word_f1",
+        "plate_accuracy",
+        "exact_match",
+    ]
 
 
 def test_icdar15_toy_regions_and_dont_care(eval_dir: Path) -> None:

@@ -68,7 +68,8 @@ def test_dont_care_regions_are_taken_together():
 def test_coverage_recall_counts_regions_at_least_half_covered_by_the_union_of_predictions():
     truth = [box(0, 0, 10, 10), box(20, 0, 30, 10), box(40, 0, 50, 10)]
     predicted = [
-        box(0, 0, 3, 10), box(3, 0, 6, 10),  # together 60 % of the first region
+        box(0, 0, 3, 10),
+        box(3, 0, 6, 10),  # together 60 % of the first region
         box(20, 0, 24, 10),  # 40 % of the second
         box(40, 0, 45, 10),  # exactly 50 % of the third -> found
     ]

@@ -22,8 +22,11 @@ NAMES = [s.name for s in synth.SETS]
 
 
 def _hashes(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -40,11 +43,23 @@ def test_two_renders_are_byte_identical(rendered: Path, tmp_path: Path) -> None:
 
 
 def test_set_names_counts_and_kinds() -> None:
-    assert NAMES == ["synth_receipts", "synth_signs", "plates_synth", "page_synth", "rec_synth_words",
-                     "rec_synth_lines"]
+    assert NAMES == [
+        "synth_receipts",
+        "synth_signs",
+        "plates_synth",
+        "page_synth",
+        "rec_synth_words",
+        "rec_synth_lines",
+    ]
     kinds = {s.name: kind_of(s.name) for s in synth.SETS}
-    assert kinds == {"synth_receipts": Kind.DETECTION, "synth_signs": Kind.DETECTION, "plates_synth": Kind.PLATE,
-                     "page_synth": Kind.PAGE, "rec_synth_words": Kind.CROP, "rec_synth_lines": Kind.CROP}
+    assert kinds == {
+        "synth_receipts": Kind.DETECTION,
+        "synth_signs": Kind.DETECTION,
+        "plates_synth": Kind.PLATE,
+        "page_synth": Kind.PAGE,
+        "rec_synth_words": Kind.CROP,
+        "rec_synth_lines": Kind.CROP,
+    }
     assert sum(s.count for s in synth.SETS) >= 450
 
 
@@ -99,8 +114,9 @@ def test_ensure_keeps_a_current_render_and_redoes_a_stale_one(rendered: Path) ->
     synth.ensure(other, limit=1)
     assert len(list(load_set("rec_synth_words", other))) == 1
     assert json.loads((other / ".stamp.json").read_text()) == synth.stamp(limit=1)
-    assert not [p for p in rendered.parent.iterdir() if p.name.startswith(".stale.")
-                and not p.name.endswith(".lock")]  # no temporary folder left behind
+    assert not [
+        p for p in rendered.parent.iterdir() if p.name.startswith(".stale.") and not p.name.endswith(".lock")
+    ]  # no temporary folder left behind
 
 
 def test_default_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -112,8 +128,13 @@ def test_default_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tm
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "edge_runtime.evaluation.synth", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "edge_runtime.evaluation.synth", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_cli_help_and_one_line_failure(tmp_path: Path) -> None:

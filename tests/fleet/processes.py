@@ -13,9 +13,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from clients.ocr_client.fleet import FleetClient
 from clients.ocr_client.fleet_types import EventFilter, Gap
@@ -23,8 +23,7 @@ from clients.ocr_client.results import OcrCallError
 from fleet.agent.outbox import Outbox
 from tests.conftest import REPO
 
-ENV = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-       "PYTHONUNBUFFERED": "1"}
+ENV = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""), "PYTHONUNBUFFERED": "1"}
 
 
 def free_port() -> int:
@@ -41,9 +40,10 @@ class Process:
         self.log: list[str] = []
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "Process":
-        self.process = subprocess.Popen(self.argv, cwd=REPO, env=ENV, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
+    def start(self) -> Process:
+        self.process = subprocess.Popen(
+            self.argv, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         assert self.process.stdout is not None
         deadline = time.monotonic() + self.timeout
         for line in self.process.stdout:
@@ -81,10 +81,25 @@ class Central(Process):
     def __init__(self, store_url: str, *extra: str, port: int | None = None) -> None:
         self.port = port or free_port()
         self.target = f"127.0.0.1:{self.port}"
-        super().__init__([sys.executable, "-m", "server", "--role", "central", "--fleet-store", store_url,
-                          "--host", "127.0.0.1", "--port", str(self.port), *extra], r"ocr server listening on port")
+        super().__init__(
+            [
+                sys.executable,
+                "-m",
+                "server",
+                "--role",
+                "central",
+                "--fleet-store",
+                store_url,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                *extra,
+            ],
+            r"ocr server listening on port",
+        )
 
-    def start(self) -> "Central":
+    def start(self) -> Central:
         super().start()
         with FleetClient(self.target) as client:
             for _ in range(300):
@@ -99,18 +114,34 @@ class Central(Process):
 
 class AgentProcess(Process):
     def __init__(self, config: Path, *extra: str) -> None:
-        super().__init__([sys.executable, "-m", "fleet", "agent", "--config", str(config), *extra],
-                         r"fleet agent .* reporting to")
+        super().__init__(
+            [sys.executable, "-m", "fleet", "agent", "--config", str(config), *extra], r"fleet agent .* reporting to"
+        )
 
 
-def write_config(path: Path, device: str, target: str, outbox: Path, replays: Iterable[tuple[Path, float]], *,
-                 max_bytes: int = 0, policy: str = "DROP_OLDEST", ttl: str = "0", batch_events: int = 200,
-                 window: int = 4, ack_timeout: str = "3s", backoff_max: str = "1s", extra: str = "") -> Path:
+def write_config(
+    path: Path,
+    device: str,
+    target: str,
+    outbox: Path,
+    replays: Iterable[tuple[Path, float]],
+    *,
+    max_bytes: int = 0,
+    policy: str = "DROP_OLDEST",
+    ttl: str = "0",
+    batch_events: int = 200,
+    window: int = 4,
+    ack_timeout: str = "3s",
+    backoff_max: str = "1s",
+    extra: str = "",
+) -> Path:
     """An agent TOML file with replay producers (file, events/s)."""
-    text = (f'device_id = "{device}"\n{extra}\n[central]\ntarget = "{target}"\n'
-            f'[outbox]\npath = "{outbox}"\nmax_bytes = {max_bytes}\npolicy = "{policy}"\nttl = "{ttl}"\n'
-            f'[upload]\nbatch_events = {batch_events}\nwindow = {window}\nack_timeout = "{ack_timeout}"\n'
-            f'backoff_initial = "0.05s"\nbackoff_max = "{backoff_max}"\nstatus_every = "1s"\n')
+    text = (
+        f'device_id = "{device}"\n{extra}\n[central]\ntarget = "{target}"\n'
+        f'[outbox]\npath = "{outbox}"\nmax_bytes = {max_bytes}\npolicy = "{policy}"\nttl = "{ttl}"\n'
+        f'[upload]\nbatch_events = {batch_events}\nwindow = {window}\nack_timeout = "{ack_timeout}"\n'
+        f'backoff_initial = "0.05s"\nbackoff_max = "{backoff_max}"\nstatus_every = "1s"\n'
+    )
     for replay, rate in replays:
         text += f'[[replay]]\npath = "{replay}"\nrate = {rate}\n'
     path.write_text(text, encoding="utf-8")
@@ -127,10 +158,22 @@ def write_replay(path: Path, streams: Iterable[str], per_stream: int, start: flo
     with open(path, "w", encoding="utf-8") as out:
         for n in range(1, per_stream + 1):
             for s in streams:
-                out.write(json.dumps({"stream_id": s, "type": "STABLE", "track_id": n, "text": text_of(s, n),
-                                      "confidence": 0.9, "capture_time": start + n,
-                                      "polygon": [[0, 0], [40, 0], [40, 10], [0, 10]], "frame_width": 640,
-                                      "frame_height": 360}) + "\n")
+                out.write(
+                    json.dumps(
+                        {
+                            "stream_id": s,
+                            "type": "STABLE",
+                            "track_id": n,
+                            "text": text_of(s, n),
+                            "confidence": 0.9,
+                            "capture_time": start + n,
+                            "polygon": [[0, 0], [40, 0], [40, 10], [0, 10]],
+                            "frame_width": 640,
+                            "frame_height": 360,
+                        }
+                    )
+                    + "\n"
+                )
     return path
 
 
@@ -143,8 +186,10 @@ class Tally:
     dropped_but_stored: int = 0  # sent, committed by the central, then dropped by the outbox before the ack came
 
     def line(self) -> str:
-        return (f"committed {self.committed}, dropped {self.dropped or {}}, stored {self.stored} "
-                f"(of which {self.dropped_but_stored} counted dropped), duplicates {self.duplicates}")
+        return (
+            f"committed {self.committed}, dropped {self.dropped or {}}, stored {self.stored} "
+            f"(of which {self.dropped_but_stored} counted dropped), duplicates {self.duplicates}"
+        )
 
 
 def wait_until(condition, timeout: float, what: str, every: float = 0.2) -> None:

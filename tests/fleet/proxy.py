@@ -26,7 +26,7 @@ class FaultProxy:
         self._thread.start()
 
     def set_mode(self, mode: str) -> None:
-        """"pass", "drop" or "blackhole"; drop closes every open connection at once."""
+        """ "pass", "drop" or "blackhole"; drop closes every open connection at once."""
         assert mode in ("pass", "drop", "blackhole"), mode
         with self._lock:
             self.mode = mode
@@ -39,7 +39,7 @@ class FaultProxy:
         while not self._stop.is_set():
             try:
                 client, _ = self._listener.accept()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError:
                 return

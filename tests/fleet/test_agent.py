@@ -54,6 +54,7 @@ def drained(outbox: Path, total: int | None = None):
         finally:
             box.close()
         return backlog.events == 0 and backlog.gaps == 0 and (total is None or sum(last.values()) == total)
+
     return check
 
 
@@ -133,21 +134,24 @@ def test_the_readmes_agent_file_is_a_valid_configuration() -> None:
     assert (config.upload.grace_s, config.upload.status_every_s, config.metrics_port) == (10.0, 10.0, 9464)
 
 
-@pytest.mark.parametrize("change", [
-    {"outbox": {"policy": "KEEP_ALL"}},
-    {"outbox": {"max_bytes": -1}},
-    {"outbox": {"ttl": "soon"}},
-    {"upload": {"batch_size": 10}},  # a typo is refused, not ignored
-    {"upload": {"window": 0}},
-    {"cameras": [{"stream_id": "", "source": "0"}]},
-    {"cameras": [{"stream_id": "a", "source": "0", "settings": {"min_hits": 0}}]},
-    {"engine": {"backend": "tpu"}},
-    {"cameras": [], "replay": []},
-    {"surprise": {}},
-    {"central": {"token_file": "/nonexistent/token"}},
-    {"upload": {"grace": "-1s"}},
-    {"upload": {"linger": -0.1}},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"outbox": {"policy": "KEEP_ALL"}},
+        {"outbox": {"max_bytes": -1}},
+        {"outbox": {"ttl": "soon"}},
+        {"upload": {"batch_size": 10}},  # a typo is refused, not ignored
+        {"upload": {"window": 0}},
+        {"cameras": [{"stream_id": "", "source": "0"}]},
+        {"cameras": [{"stream_id": "a", "source": "0", "settings": {"min_hits": 0}}]},
+        {"engine": {"backend": "tpu"}},
+        {"cameras": [], "replay": []},
+        {"surprise": {}},
+        {"central": {"token_file": "/nonexistent/token"}},
+        {"upload": {"grace": "-1s"}},
+        {"upload": {"linger": -0.1}},
+    ],
+)
 def test_bad_configuration_is_refused_with_a_reason(change: dict) -> None:
     base = {"device_id": "d", "replay": [{"path": "x.jsonl"}]}
     with pytest.raises(ConfigurationError) as caught:
@@ -171,25 +175,48 @@ def test_agent_command_refuses_a_bad_configuration_in_one_line(tmp_path: Path, c
 
 
 def test_replay_reads_fleet_lines_and_the_stream_commands_output() -> None:
-    fleet_line = json.dumps({"stream_id": "gate-2", "type": "APPEARED", "track_id": 7, "text": "KX71 ABC",
-                             "confidence": 0.93, "capture_time": 1700000000.5, "polygon": [[1, 2], [3, 4]]})
+    fleet_line = json.dumps(
+        {
+            "stream_id": "gate-2",
+            "type": "APPEARED",
+            "track_id": 7,
+            "text": "KX71 ABC",
+            "confidence": 0.93,
+            "capture_time": 1700000000.5,
+            "polygon": [[1, 2], [3, 4]],
+        }
+    )
     event = replay_line(fleet_line, "default")
-    assert (event.stream_id, event.type, event.text, event.capture_time) == ("gate-2", "APPEARED", "KX71 ABC",
-                                                                            1700000000.5)
-    stream_line = json.dumps({"event": "STABLE", "track_id": 3, "text": "PHARMACY", "confidence": 0.99,
-                              "polygon": [[0, 0], [9, 0], [9, 3], [0, 3]], "sequence": 41,
-                              "capture_time": 1700000001.0, "candidates": [], "final": False})
+    assert (event.stream_id, event.type, event.text, event.capture_time) == (
+        "gate-2",
+        "APPEARED",
+        "KX71 ABC",
+        1700000000.5,
+    )
+    stream_line = json.dumps(
+        {
+            "event": "STABLE",
+            "track_id": 3,
+            "text": "PHARMACY",
+            "confidence": 0.99,
+            "polygon": [[0, 0], [9, 0], [9, 3], [0, 3]],
+            "sequence": 41,
+            "capture_time": 1700000001.0,
+            "candidates": [],
+            "final": False,
+        }
+    )
     event = replay_line(stream_line, "cam-1")
-    assert (event.stream_id, event.type, event.frame_sequence, event.polygon[2]) == ("cam-1", "STABLE", 41,
-                                                                                    (9.0, 3.0))
+    assert (event.stream_id, event.type, event.frame_sequence, event.polygon[2]) == ("cam-1", "STABLE", 41, (9.0, 3.0))
     assert replay_line('{"frame": 3, "lines": []}', "cam-1") is None and replay_line("  ", "cam-1") is None
 
 
 # ---- against a central ----------------------------------------------------------------------------------------
 def test_agent_process_delivers_every_replayed_event_once_with_its_status(central: Central, tmp_path: Path) -> None:
     replay = write_replay(tmp_path / "events.jsonl", ["gate-1", "gate-2", "gate-3"], 400)
-    config = write_config(tmp_path / "agent.toml", "agent-replay", central.target, tmp_path / "outbox.db",
-                          [(replay, 0)], batch_events=150)
+    config = write_config(
+        tmp_path / "agent.toml", "agent-replay", central.target, tmp_path / "outbox.db", [(replay, 0)], batch_events=150
+    )
     agent = AgentProcess(config).start()
     try:
         wait_until(drained(tmp_path / "outbox.db", 1200), 90, "the outbox to drain")
@@ -201,7 +228,10 @@ def test_agent_process_delivers_every_replayed_event_once_with_its_status(centra
         seen = device(central.target, "agent-replay")
         assert seen.status.software_version and seen.events == 1200
         assert sorted((s.stream_id, s.acked_sequence) for s in seen.streams) == [
-            ("gate-1", 400), ("gate-2", 400), ("gate-3", 400)]
+            ("gate-1", 400),
+            ("gate-2", 400),
+            ("gate-3", 400),
+        ]
     finally:
         code = agent.stop()
     assert code == 0, agent.tail()
@@ -217,10 +247,13 @@ def test_an_event_the_central_would_refuse_is_never_committed(central: Central, 
     bad["confidence"] = 1.5  # the contract says 0..1: the central would refuse the whole batch carrying it
     lines[49] = json.dumps(bad)
     replay.write_text("\n".join(lines) + "\n")
-    settings = {"device_id": "agent-invalid", "central": {"target": central.target},
-                "outbox": {"path": str(tmp_path / "outbox.db"), "ttl": "0"},
-                "upload": {"batch_events": 40, "backoff_initial": "0.05s", "backoff_max": "0.5s"},
-                "replay": [{"path": str(replay)}]}
+    settings = {
+        "device_id": "agent-invalid",
+        "central": {"target": central.target},
+        "outbox": {"path": str(tmp_path / "outbox.db"), "ttl": "0"},
+        "upload": {"batch_events": 40, "backoff_initial": "0.05s", "backoff_max": "0.5s"},
+        "replay": [{"path": str(replay)}],
+    }
     first = Agent(config_of({**settings, "replay": [{"path": str(replay), "rate": 200.0}]}))
     first.start()
     wait_until(lambda: first.outbox.last_sequences().get("dock", 0) >= 70, 30, "the replay past the bad line")
@@ -242,38 +275,68 @@ def test_an_event_the_central_would_refuse_is_never_committed(central: Central, 
 
 def test_admission_uses_the_centrals_rules() -> None:
     good = Event("", 0, 1_700_000_000.0, "STABLE", 1, "KX71 ABC", 0.9, ((0, 0), (9, 0), (9, 3), (0, 3)), 640, 360)
-    bad = [replace(good, **change) for change in (
-        {"confidence": float("nan")}, {"type": "SEEN"}, {"text": "A\x00B"}, {"text": "X" * 1025},
-        {"polygon": tuple((float(i), 0.0) for i in range(17))}, {"capture_time": float("inf")})]
+    bad = [
+        replace(good, **change)
+        for change in (
+            {"confidence": float("nan")},
+            {"type": "SEEN"},
+            {"text": "A\x00B"},
+            {"text": "X" * 1025},
+            {"polygon": tuple((float(i), 0.0) for i in range(17))},
+            {"capture_time": float("inf")},
+        )
+    ]
     admission = Admission()
     assert admission.admit("gate", [good, *bad, good]) == [good, good]
     assert admission.invalid == {"EVENT_INVALID": len(bad)}
     assert admission.admit("", [good]) == [] and admission.admit("g" * 129, [good]) == []  # stream ids too
 
 
-def test_an_event_committed_without_the_check_is_quarantined_and_the_stream_goes_on(central: Central,
-                                                                                   tmp_path: Path) -> None:
+def test_an_event_committed_without_the_check_is_quarantined_and_the_stream_goes_on(
+    central: Central, tmp_path: Path
+) -> None:
     """An outbox written before the check (an older agent): the central refuses the batch carrying the event, the
     uploader finds it alone, the outbox quarantines it and declares it a REFUSED gap; the rest is delivered."""
     box = Outbox(tmp_path / "outbox.db")
-    events = [Event("", 0, 1_700_000_000.0 + n, "STABLE", n, text_of("dock", n), 1.5 if n == 50 else 0.9,
-                    ((0, 0), (9, 0), (9, 3), (0, 3)), 640, 360) for n in range(1, 121)]
+    events = [
+        Event(
+            "",
+            0,
+            1_700_000_000.0 + n,
+            "STABLE",
+            n,
+            text_of("dock", n),
+            1.5 if n == 50 else 0.9,
+            ((0, 0), (9, 0), (9, 3), (0, 3)),
+            640,
+            360,
+        )
+        for n in range(1, 121)
+    ]
     box.append("dock", events)
     box.close()
     (tmp_path / "none.jsonl").write_text("")
-    config = config_of({"device_id": "agent-refused", "central": {"target": central.target},
-                        "outbox": {"path": str(tmp_path / "outbox.db"), "ttl": "0"},
-                        "upload": {"batch_events": 40, "backoff_initial": "0.05s", "backoff_max": "0.5s"},
-                        "replay": [{"path": str(tmp_path / "none.jsonl")}]})
+    config = config_of(
+        {
+            "device_id": "agent-refused",
+            "central": {"target": central.target},
+            "outbox": {"path": str(tmp_path / "outbox.db"), "ttl": "0"},
+            "upload": {"batch_events": 40, "backoff_initial": "0.05s", "backoff_max": "0.5s"},
+            "replay": [{"path": str(tmp_path / "none.jsonl")}],
+        }
+    )
     agent = Agent(config)
     agent.start()
     try:
         wait_until(agent.drained, 60, "the outbox to drain past the refused event")
-        (event, refusal, _), = agent.outbox.quarantined()
+        ((event, refusal, _),) = agent.outbox.quarantined()
         assert (event.sequence, event.confidence, refusal) == (50, 1.5, "EVENT_INVALID")
         assert agent.uploader.stats.quarantined == 1 and agent.outbox.backlog().drops["REFUSED"] == 1
-        wait_until(lambda: device(central.target, "agent-refused").status.drops.get("REFUSED") == 1, 10,
-                   "the status that counts the refusal")  # sent once the outbox is empty
+        wait_until(
+            lambda: device(central.target, "agent-refused").status.drops.get("REFUSED") == 1,
+            10,
+            "the status that counts the refusal",
+        )  # sent once the outbox is empty
     finally:
         agent.stop()
     tally = check_exactly_once(central.target, "agent-refused", tmp_path / "outbox.db")
@@ -288,8 +351,14 @@ def test_sigterm_delivers_what_is_left_within_the_grace_period(central: Central,
     proxy = FaultProxy(("127.0.0.1", central.port))
     proxy.set_mode("drop")
     replay = write_replay(tmp_path / "events.jsonl", ["exit-1", "exit-2"], 2000)
-    config = write_config(tmp_path / "agent.toml", "agent-sigterm", f"127.0.0.1:{proxy.port}",
-                          tmp_path / "outbox.db", [(replay, 400.0)], backoff_max="0.3s")
+    config = write_config(
+        tmp_path / "agent.toml",
+        "agent-sigterm",
+        f"127.0.0.1:{proxy.port}",
+        tmp_path / "outbox.db",
+        [(replay, 400.0)],
+        backoff_max="0.3s",
+    )
     config.write_text(config.read_text().replace("[upload]\n", '[upload]\ngrace = "30s"\n'))
     agent = AgentProcess(config).start()
     try:
@@ -310,22 +379,30 @@ def test_sigterm_delivers_what_is_left_within_the_grace_period(central: Central,
 
 def test_agent_metrics_name_what_the_alerts_watch(central: Central, tmp_path: Path) -> None:
     replay = write_replay(tmp_path / "events.jsonl", ["lane"], 30)
-    config = config_of({"device_id": "agent-metrics",
-                        "central": {"target": "127.0.0.1:1"},  # nobody there: everything waits in the outbox
-                        "outbox": {"path": str(tmp_path / "outbox.db")},
-                        "upload": {"backoff_initial": "0.05s", "backoff_max": "0.2s"},
-                        "replay": [{"path": str(replay)}]})
+    config = config_of(
+        {
+            "device_id": "agent-metrics",
+            "central": {"target": "127.0.0.1:1"},  # nobody there: everything waits in the outbox
+            "outbox": {"path": str(tmp_path / "outbox.db")},
+            "upload": {"backoff_initial": "0.05s", "backoff_max": "0.2s"},
+            "replay": [{"path": str(replay)}],
+        }
+    )
     agent = Agent(config)
     agent.start()
     port = serve_metrics(agent, "127.0.0.1", 0)  # what metrics_port = N does, on a free port
     try:
-        wait_until(lambda: agent.outbox.backlog().events == 30 and agent.uploader.stats.failures >= 2, 30,
-                   "the replay to be buffered while the central is unreachable")
+        wait_until(
+            lambda: agent.outbox.backlog().events == 30 and agent.uploader.stats.failures >= 2,
+            30,
+            "the replay to be buffered while the central is unreachable",
+        )
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     finally:
         agent.stop()
-    values = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
-              if line and not line.startswith("#")}
+    values = {
+        line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines() if line and not line.startswith("#")
+    }
     assert values["ocr_outbox_pending_items"] == 30 and values["ocr_outbox_oldest_age_seconds"] > 0
     assert values['ocr_outbox_dropped_events_total{reason="OUTBOX_FULL"}'] == 0
     assert values["ocr_agent_connected"] == 0 and any(k.startswith("ocr_agent_upload_failures_total") for k in values)
@@ -336,10 +413,13 @@ def test_camera_events_read_by_the_real_models_reach_the_central(central: Centra
     scene = stream_videos.static_sign()
     clip = stream_videos.write_video(scene, tmp_path / "static.avi")
     config = tmp_path / "agent.toml"
-    config.write_text(f'device_id = "agent-camera"\n[central]\ntarget = "{central.target}"\n'
-                      f'[outbox]\npath = "{tmp_path / "outbox.db"}"\n'
-                      '[engine]\ndet_limit_type = "max"\ndet_limit_side_len = 960\nprecision = "fp32"\n'
-                      f'[[cameras]]\nstream_id = "door"\nsource = "{clip}"\n', encoding="utf-8")
+    config.write_text(
+        f'device_id = "agent-camera"\n[central]\ntarget = "{central.target}"\n'
+        f'[outbox]\npath = "{tmp_path / "outbox.db"}"\n'
+        '[engine]\ndet_limit_type = "max"\ndet_limit_side_len = 960\nprecision = "fp32"\n'
+        f'[[cameras]]\nstream_id = "door"\nsource = "{clip}"\n',
+        encoding="utf-8",
+    )
     agent = AgentProcess(config, "--exit-when-done")
     agent.start()
     assert agent.process.wait(180) == 0, agent.tail()

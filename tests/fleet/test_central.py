@@ -33,29 +33,31 @@ async def _opened(url: str, **kwargs) -> FleetCentral:
     return central
 
 
-@pytest.mark.parametrize("bad, reason", [
-    (dict(events=[event("s", 0)]), "EVENT_INVALID"),
-    (dict(events=[event("s", 1, type="")]), "EVENT_INVALID"),
-    (dict(events=[event("s", 1, confidence=float("nan"))]), "EVENT_INVALID"),
-    (dict(events=[event("s", 1, at=float("nan"))]), "EVENT_INVALID"),
-    (dict(events=[event("s", 1, text="x" * 1025)]), "EVENT_INVALID"),
-    (dict(events=[event("", 1)]), "EVENT_INVALID"),
-    (dict(events=[event("s", 1, polygon=((0.0, float("inf")),))]), "EVENT_INVALID"),
-    (dict(gaps=[Gap("s", 3, 2, "EXPIRED")]), "GAP_INVALID"),
-    (dict(gaps=[Gap("s", 1, 2, "")]), "GAP_INVALID"),
-    (dict(status=DeviceStatus(backlog_events=-1)), "STATUS_INVALID"),
-    (dict(status=DeviceStatus(drops={"LOST": 1})), "STATUS_INVALID"),
-    (dict(events=[event("s", i) for i in range(1, 6)]), "REPORT_TOO_LARGE"),
-    (dict(events=[event("s", 1, text="KX71\x00ABC")]), "EVENT_INVALID"),
-])
+@pytest.mark.parametrize(
+    "bad, reason",
+    [
+        (dict(events=[event("s", 0)]), "EVENT_INVALID"),
+        (dict(events=[event("s", 1, type="")]), "EVENT_INVALID"),
+        (dict(events=[event("s", 1, confidence=float("nan"))]), "EVENT_INVALID"),
+        (dict(events=[event("s", 1, at=float("nan"))]), "EVENT_INVALID"),
+        (dict(events=[event("s", 1, text="x" * 1025)]), "EVENT_INVALID"),
+        (dict(events=[event("", 1)]), "EVENT_INVALID"),
+        (dict(events=[event("s", 1, polygon=((0.0, float("inf")),))]), "EVENT_INVALID"),
+        (dict(gaps=[Gap("s", 3, 2, "EXPIRED")]), "GAP_INVALID"),
+        (dict(gaps=[Gap("s", 1, 2, "")]), "GAP_INVALID"),
+        (dict(status=DeviceStatus(backlog_events=-1)), "STATUS_INVALID"),
+        (dict(status=DeviceStatus(drops={"LOST": 1})), "STATUS_INVALID"),
+        (dict(events=[event("s", i) for i in range(1, 6)]), "REPORT_TOO_LARGE"),
+        (dict(events=[event("s", 1, text="KX71\x00ABC")]), "EVENT_INVALID"),
+    ],
+)
 def test_a_report_that_breaks_the_contract_stores_nothing(tmp_path, bad, reason) -> None:
     async def scenario():
         central = await _opened(f"sqlite:///{tmp_path / 'f.db'}", limits=Limits(max_events=4))
         try:
             good = [event("s", 1)]
             with pytest.raises(FleetRequestError) as caught:
-                await central.report("cam", good + list(bad.get("events", ())), bad.get("gaps", ()),
-                                     bad.get("status"))
+                await central.report("cam", good + list(bad.get("events", ())), bad.get("gaps", ()), bad.get("status"))
             assert caught.value.reason == reason
             assert await central.acks("cam") == {}  # not even the good event of the refused report
         finally:
@@ -68,8 +70,12 @@ def test_filters_and_questions_are_validated(tmp_path) -> None:
     async def scenario():
         central = await _opened(f"sqlite:///{tmp_path / 'f.db'}")
         try:
-            for flt, size in [(EventFilter(types=("SEEN",)), 0), (EventFilter(text_match="LIKE"), 0),
-                              (EventFilter(start_time=10.0, end_time=5.0), 0), (EventFilter(), -1)]:
+            for flt, size in [
+                (EventFilter(types=("SEEN",)), 0),
+                (EventFilter(text_match="LIKE"), 0),
+                (EventFilter(start_time=10.0, end_time=5.0), 0),
+                (EventFilter(), -1),
+            ]:
                 with pytest.raises(FleetRequestError) as caught:
                     await central.query(flt, size)
                 assert caught.value.reason in ("FILTER_INVALID", "PAGE_SIZE_INVALID")
@@ -149,8 +155,12 @@ def test_the_retention_loop_deletes_what_outlived_it_and_observers_see_commits(t
     seen: list = []
 
     async def scenario():
-        central = await _opened(f"sqlite:///{tmp_path / 'f.db'}", retention_s=3600.0, expire_every_s=0.05,
-                                observe=lambda device, result, seconds, now: seen.append((device, result.stored)))
+        central = await _opened(
+            f"sqlite:///{tmp_path / 'f.db'}",
+            retention_s=3600.0,
+            expire_every_s=0.05,
+            observe=lambda device, result, seconds, now: seen.append((device, result.stored)),
+        )
         try:
             await central.report("cam", [event("s", 1, at=NOW - 7200), event("s", 2, at=NOW - 60)])
             for _ in range(100):
@@ -197,10 +207,15 @@ def test_reports_that_arrive_together_commit_together_and_each_device_keeps_its_
         await central.open()
         try:
             # 40 devices x 5 requests, each request submitted before the previous one is answered (pipelined)
-            futures = [central.submit(f"dev-{d:02d}", [event(f"cam-{k % 2}", k // 2 + 1) for k in range(2 * r,
-                                                                                              2 * r + 2)],
-                                      status=DeviceStatus(backlog_events=5 - r))
-                       for r in range(5) for d in range(40)]
+            futures = [
+                central.submit(
+                    f"dev-{d:02d}",
+                    [event(f"cam-{k % 2}", k // 2 + 1) for k in range(2 * r, 2 * r + 2)],
+                    status=DeviceStatus(backlog_events=5 - r),
+                )
+                for r in range(5)
+                for d in range(40)
+            ]
             hello = central.submit("dev-00", [])
             results = await asyncio.gather(*futures)
             # no report overtook an earlier one of its device: nothing out of order, nothing doubled
@@ -210,7 +225,8 @@ def test_reports_that_arrive_together_commit_together_and_each_device_keeps_its_
             assert sum(map(len, groups)) == 201 and len(groups) < 201 / 4  # far fewer commits than reports
             page = await central.query(EventFilter(device_id="dev-07"), 100)
             assert sorted((e.event.stream_id, e.event.sequence) for e in page.items) == sorted(
-                (f"cam-{s}", q) for s in range(2) for q in range(1, 6))
+                (f"cam-{s}", q) for s in range(2) for q in range(1, 6)
+            )
             devices = {d.device_id: d for d in (await central.devices(100)).items}
             assert len(devices) == 40 and devices["dev-00"].status.backlog_events == 1  # the last status won
         finally:
@@ -232,7 +248,7 @@ def test_a_report_that_fails_its_group_fails_alone(tmp_path) -> None:
         try:
             futures = [central.submit(name, [event("cam", 1)]) for name in ("a", "b", "bad", "c", "d", "e")]
             results = await asyncio.gather(*futures, return_exceptions=True)
-            failed = [name for name, r in zip("a b bad c d e".split(), results) if isinstance(r, Exception)]
+            failed = [name for name, r in zip(["a", "b", "bad", "c", "d", "e"], results) if isinstance(r, Exception)]
             assert failed == ["bad"]
             assert all(r.stored == 1 for r in results if not isinstance(r, Exception))
             assert any(len(g) > 1 and "bad" in g for g in counting[0].groups)  # it failed a group first

@@ -33,15 +33,30 @@ ENV = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTH
 
 
 def ev(stream: str, sequence: int, at: float, text: str, confidence: float, type_: str = "STABLE") -> Event:
-    return Event(stream_id=stream, sequence=sequence, capture_time=at, type=type_, track_id=100 + sequence, text=text,
-                 confidence=confidence, polygon=((10.0, 170.0), (270.0, 170.0), (270.0, 232.0), (10.0, 232.0)),
-                 frame_width=640, frame_height=360, bundle="ppocrv6-small", backend="openvino",
-                 precision={"det": "int8", "rec": "fp32"})
+    return Event(
+        stream_id=stream,
+        sequence=sequence,
+        capture_time=at,
+        type=type_,
+        track_id=100 + sequence,
+        text=text,
+        confidence=confidence,
+        polygon=((10.0, 170.0), (270.0, 170.0), (270.0, 232.0), (10.0, 232.0)),
+        frame_width=640,
+        frame_height=360,
+        bundle="ppocrv6-small",
+        backend="openvino",
+        precision={"det": "int8", "rec": "fp32"},
+    )
 
 
 SEED = {  # device -> events; one plate (KX71ABC) at three streams of two devices within four minutes
-    "gate-north": [ev("cam-1", 1, T0, "KX71 ABC", 0.95, "APPEARED"), ev("cam-1", 2, T0 + 2, "KX71 ABC", 0.97),
-                   ev("cam-2", 1, T0 + 60, "KX71-ABC", 0.88), ev("cam-2", 2, T0 + 400, "KX7I ABC", 0.41)],
+    "gate-north": [
+        ev("cam-1", 1, T0, "KX71 ABC", 0.95, "APPEARED"),
+        ev("cam-1", 2, T0 + 2, "KX71 ABC", 0.97),
+        ev("cam-2", 1, T0 + 60, "KX71-ABC", 0.88),
+        ev("cam-2", 2, T0 + 400, "KX7I ABC", 0.41),
+    ],
     "gate-south": [ev("cam-3", 1, T0 + 120, "kx71 abc", 0.93), ev("cam-3", 2, T0 + 900, "BM22 XYZ", 0.96)],
     "yard": [ev("cam-9", i, OLD + i, f"CR{i:04d}", 0.9) for i in range(1, YARD_EVENTS + 1)],
 }
@@ -53,8 +68,26 @@ class Central:
 
     def __init__(self, store_url: str, *extra: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "server", "--role", "central", "--fleet-store", store_url, "--host", "127.0.0.1",
-             "--port", "0", *extra], cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [
+                sys.executable,
+                "-m",
+                "server",
+                "--role",
+                "central",
+                "--fleet-store",
+                store_url,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                *extra,
+            ],
+            cwd=REPO,
+            env=ENV,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         assert self.process.stdout is not None
         self.log: list[str] = []
         for line in self.process.stdout:
@@ -87,7 +120,7 @@ class Central:
 def report(target: str, device: str, events: list[Event], status: DeviceStatus | None = None) -> None:
     with FleetClient(target, timeout=60) as client, client.report_session(device) as session:
         for batch, start in enumerate(range(0, len(events), 100), 1):
-            result = session.report(batch, events[start:start + 100], status=status)
+            result = session.report(batch, events[start : start + 100], status=status)
             assert result.out_of_order == 0
 
 
@@ -97,9 +130,19 @@ def central(tmp_path_factory: pytest.TempPathFactory) -> Central:
     try:
         server.wait_serving()
         for device, events in SEED.items():
-            status = DeviceStatus(backlog_events=5, backlog_bytes=2048, drops={"OUTBOX_FULL": 3}, bundle="ppocrv6-small",
-                                  backend="openvino", precision={"det": "int8", "rec": "fp32"},
-                                  software_version="0.4.0") if device == "yard" else None
+            status = (
+                DeviceStatus(
+                    backlog_events=5,
+                    backlog_bytes=2048,
+                    drops={"OUTBOX_FULL": 3},
+                    bundle="ppocrv6-small",
+                    backend="openvino",
+                    precision={"det": "int8", "rec": "fp32"},
+                    software_version="0.4.0",
+                )
+                if device == "yard"
+                else None
+            )
             report(server.target, device, events, status)
         yield server
     finally:
@@ -139,28 +182,34 @@ def test_query_prints_each_event_as_the_proto3_json_mapping_oldest_first(central
     assert code == 0, err
     events = lines(out, fleet_pb2.StoredEvent)
     expected = sorted(RECENT, key=lambda r: r[1].capture_time)
-    assert [(e.device_id, e.event.stream_id, e.event.sequence) for e in events] == \
-        [(d, x.stream_id, x.sequence) for d, x in expected]
+    assert [(e.device_id, e.event.stream_id, e.event.sequence) for e in events] == [
+        (d, x.stream_id, x.sequence) for d, x in expected
+    ]
     first = json.loads(out.splitlines()[0])  # field names as in the .proto, fields without presence printed
     assert first["event"]["type"] == "EVENT_TYPE_APPEARED" and first["normalized_text"] == "KX71ABC"
     assert first["event"]["provenance"]["stage_precision"] == {"det": "int8", "rec": "fp32"}
     assert first["event"]["previous_text"] == "" and first["cursor"]
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["--text", "kx71"], ["KX71 ABC", "KX71 ABC", "KX71-ABC", "kx71 abc"]),  # contains, normalized
-    (["--text", "KX71 ABC", "--match", "exact"], ["KX71 ABC", "KX71 ABC", "KX71-ABC", "kx71 abc"]),
-    (["--text", "kx7", "--match", "prefix"], ["KX71 ABC", "KX71 ABC", "KX71-ABC", "kx71 abc", "KX7I ABC"]),
-    (["--text", "71ab", "--match", "prefix"], []),
-    (["--device", "gate-south"], ["kx71 abc", "BM22 XYZ"]),
-    (["--stream", "cam-2"], ["KX71-ABC", "KX7I ABC"]),
-    (["--type", "appeared"], ["KX71 ABC"]),
-    (["--type", "APPEARED", "--type", "STABLE", "--device", "gate-north", "--stream", "cam-1"],
-     ["KX71 ABC", "KX71 ABC"]),
-    (["--min-confidence", "0.9"], ["KX71 ABC", "KX71 ABC", "kx71 abc", "BM22 XYZ"]),
-    (["--until", "20m"], ["KX71 ABC", "KX71 ABC", "KX71-ABC", "kx71 abc", "KX7I ABC"]),
-    (["--newest-first", "--limit", "2"], ["BM22 XYZ", "KX7I ABC"]),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["--text", "kx71"], ["KX71 ABC", "KX71 ABC", "KX71-ABC", "kx71 abc"]),  # contains, normalized
+        (["--text", "KX71 ABC", "--match", "exact"], ["KX71 ABC", "KX71 ABC", "KX71-ABC", "kx71 abc"]),
+        (["--text", "kx7", "--match", "prefix"], ["KX71 ABC", "KX71 ABC", "KX71-ABC", "kx71 abc", "KX7I ABC"]),
+        (["--text", "71ab", "--match", "prefix"], []),
+        (["--device", "gate-south"], ["kx71 abc", "BM22 XYZ"]),
+        (["--stream", "cam-2"], ["KX71-ABC", "KX7I ABC"]),
+        (["--type", "appeared"], ["KX71 ABC"]),
+        (
+            ["--type", "APPEARED", "--type", "STABLE", "--device", "gate-north", "--stream", "cam-1"],
+            ["KX71 ABC", "KX71 ABC"],
+        ),
+        (["--min-confidence", "0.9"], ["KX71 ABC", "KX71 ABC", "kx71 abc", "BM22 XYZ"]),
+        (["--until", "20m"], ["KX71 ABC", "KX71 ABC", "KX71-ABC", "kx71 abc", "KX7I ABC"]),
+        (["--newest-first", "--limit", "2"], ["BM22 XYZ", "KX7I ABC"]),
+    ],
+)
 def test_query_filters(central, capsys, argv, expected) -> None:
     code, out, err = run(central, capsys, "query", "--since", "1h", *argv)
     assert code == 0, err
@@ -195,7 +244,7 @@ def test_query_table_has_a_header_and_one_aligned_row_per_event(central, capsys)
     assert len(rows) == 4
     assert rows[0].split()[2:] == ["gate-north", "cam-1", "1", "APPEARED", "KX71", "ABC", "0.95", "101"]
     stream_at = header.index("STREAM")
-    assert [r[stream_at:stream_at + 5] for r in rows] == ["cam-1", "cam-1", "cam-2", "cam-3"]  # columns line up
+    assert [r[stream_at : stream_at + 5] for r in rows] == ["cam-1", "cam-1", "cam-2", "cam-3"]  # columns line up
     assert rows[0][:19] == time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(T0))
 
 
@@ -238,8 +287,11 @@ def test_sightings_collapse_one_plate_seen_at_three_streams(central, capsys) -> 
     assert code == 0, err
     (sighting,) = lines(out, fleet_pb2.Sighting)
     assert sighting.normalized_text == "KX71ABC"
-    assert [(p.device_id, p.stream_id, p.events) for p in sighting.places] == \
-        [("gate-north", "cam-1", 2), ("gate-north", "cam-2", 1), ("gate-south", "cam-3", 1)]
+    assert [(p.device_id, p.stream_id, p.events) for p in sighting.places] == [
+        ("gate-north", "cam-1", 2),
+        ("gate-north", "cam-2", 1),
+        ("gate-south", "cam-3", 1),
+    ]
     assert sighting.places[0].text == "KX71 ABC" and abs(sighting.places[0].confidence - 0.97) < 1e-6
     code, out, _ = run(central, capsys, "sightings", "--since", "1h", "--window", "30s")  # too narrow to join them
     assert [s.normalized_text for s in lines(out, fleet_pb2.Sighting)].count("KX71ABC") == 3
@@ -251,17 +303,25 @@ def test_sightings_collapse_one_plate_seen_at_three_streams(central, capsys) -> 
 
 
 def test_sightings_page_past_one_page(central, capsys) -> None:
-    code, out, err = run(central, capsys, "sightings", "--device", "yard", "--window", "1s", "--limit", "0",
-                         "--page-size", "100")
+    code, out, err = run(
+        central, capsys, "sightings", "--device", "yard", "--window", "1s", "--limit", "0", "--page-size", "100"
+    )
     assert code == 0, err
-    assert sorted(s.normalized_text for s in lines(out, fleet_pb2.Sighting)) == \
-        [f"CR{i:04d}" for i in range(1, YARD_EVENTS + 1)]
+    assert sorted(s.normalized_text for s in lines(out, fleet_pb2.Sighting)) == [
+        f"CR{i:04d}" for i in range(1, YARD_EVENTS + 1)
+    ]
 
 
 # ---- watch ---------------------------------------------------------------------------------------------------
 def _watch(central: Central, *argv: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "fleet", "--target", central.target, "watch", *argv], cwd=REPO,
-                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "fleet", "--target", central.target, "watch", *argv],
+        cwd=REPO,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_watch_tails_new_events_and_resumes_from_a_cursor(central) -> None:
@@ -276,8 +336,7 @@ def test_watch_tails_new_events_and_resumes_from_a_cursor(central) -> None:
     assert (first["event"]["text"], second["event"]["text"]) == ("WATCH 1", "WATCH 2")
     assert f"--cursor {second['cursor']}" in err
     report(central.target, "gate-watch", fresh[2:])
-    resumed = _watch(central, "--cursor", first["cursor"], "--text", "watch", "--max-events", "2", "--format",
-                     "table")
+    resumed = _watch(central, "--cursor", first["cursor"], "--text", "watch", "--max-events", "2", "--format", "table")
     out, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
     header, *rows = out.splitlines()
@@ -301,8 +360,12 @@ def test_delete_needs_confirmation_then_erases_the_device(central, capsys) -> No
     assert len(out.splitlines()) == 3  # nothing erased without --yes
     code, out, err = run(central, capsys, "delete", "scrap", "--yes")
     assert code == 0, err
-    assert json.loads(out) == {"device_id": "scrap", "deleted_events": "3", "deleted_streams": "1",
-                               "device_existed": True}
+    assert json.loads(out) == {
+        "device_id": "scrap",
+        "deleted_events": "3",
+        "deleted_streams": "1",
+        "device_existed": True,
+    }
     code, out, _ = run(central, capsys, "query", "--device", "scrap")
     assert code == 0 and out == ""
     code, out, _ = run(central, capsys, "devices")
@@ -312,17 +375,20 @@ def test_delete_needs_confirmation_then_erases_the_device(central, capsys) -> No
 
 
 # ---- errors --------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("argv, code, expected", [
-    (["query", "--since", "an hour"], 2, "TIME_INVALID"),
-    (["sightings", "--window", "soon"], 2, "TIME_INVALID"),
-    (["query", "--type", "VANISHED"], 2, "USAGE_INVALID"),
-    (["query", "--limit", "-5"], 2, "USAGE_INVALID"),
-    (["query", "--min-confidence", "1.5"], 1, "FILTER_INVALID"),  # the central's reason
-    (["query", "--since", "10m", "--until", "1h"], 1, "FILTER_INVALID"),
-    (["sightings", "--window", "0"], 1, "FILTER_INVALID"),
-    (["query", "--page-size", "-1"], 1, "PAGE_SIZE_INVALID"),
-    (["watch", "--cursor", "not-a-cursor", "--for", "5s"], 1, "CURSOR_INVALID"),
-])
+@pytest.mark.parametrize(
+    "argv, code, expected",
+    [
+        (["query", "--since", "an hour"], 2, "TIME_INVALID"),
+        (["sightings", "--window", "soon"], 2, "TIME_INVALID"),
+        (["query", "--type", "VANISHED"], 2, "USAGE_INVALID"),
+        (["query", "--limit", "-5"], 2, "USAGE_INVALID"),
+        (["query", "--min-confidence", "1.5"], 1, "FILTER_INVALID"),  # the central's reason
+        (["query", "--since", "10m", "--until", "1h"], 1, "FILTER_INVALID"),
+        (["sightings", "--window", "0"], 1, "FILTER_INVALID"),
+        (["query", "--page-size", "-1"], 1, "PAGE_SIZE_INVALID"),
+        (["watch", "--cursor", "not-a-cursor", "--for", "5s"], 1, "CURSOR_INVALID"),
+    ],
+)
 def test_errors_are_one_line_with_a_reason(central, capsys, argv, code, expected) -> None:
     got, out, err = run(central, capsys, *argv)
     assert (got, out) == (code, "")
@@ -352,8 +418,13 @@ def test_ctrl_c_ends_a_watch_with_where_to_resume(central) -> None:
 
 def test_a_terminal_gets_a_table_by_default(central) -> None:
     leader, follower = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "fleet", "--target", central.target, "query", "--since", "1h",
-                                "--device", "gate-south"], cwd=REPO, env=ENV, stdout=follower, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fleet", "--target", central.target, "query", "--since", "1h", "--device", "gate-south"],
+        cwd=REPO,
+        env=ENV,
+        stdout=follower,
+        stderr=subprocess.PIPE,
+    )
     os.close(follower)
     chunks = []
     while True:
@@ -373,10 +444,17 @@ def test_a_terminal_gets_a_table_by_default(central) -> None:
 def test_tokens_from_the_environment_or_the_flag_and_the_centrals_scopes(tmp_path: Path, capsys) -> None:
     sha = lambda token: hashlib.sha256(token.encode()).hexdigest()  # noqa: E731
     tokens = tmp_path / "tokens.json"
-    tokens.write_text(json.dumps({"tokens": [
-        {"sha256": sha("gate-token"), "principal": "gate-east", "scopes": ["fleet.report"]},
-        {"sha256": sha("ops-token"), "principal": "ops", "scopes": ["fleet.query"]},
-        {"sha256": sha("admin-token"), "principal": "admin", "scopes": ["fleet.query", "fleet.admin"]}]}))
+    tokens.write_text(
+        json.dumps(
+            {
+                "tokens": [
+                    {"sha256": sha("gate-token"), "principal": "gate-east", "scopes": ["fleet.report"]},
+                    {"sha256": sha("ops-token"), "principal": "ops", "scopes": ["fleet.query"]},
+                    {"sha256": sha("admin-token"), "principal": "admin", "scopes": ["fleet.query", "fleet.admin"]},
+                ]
+            }
+        )
+    )
     server = Central(f"sqlite:///{tmp_path / 'fleet.db'}", "--tokens-file", str(tokens))
     try:
         server.wait_serving()
@@ -384,8 +462,14 @@ def test_tokens_from_the_environment_or_the_flag_and_the_centrals_scopes(tmp_pat
             assert session.report(1, [ev("cam-e", 1, NOW - 60, "KX71 ABC", 0.9)]).stored == 1
         assert main(["--target", server.target, "stats"]) == 1
         assert reason(capsys.readouterr().err) == "TOKEN_MISSING"
-        done = subprocess.run([sys.executable, "-m", "fleet", "--target", server.target, "query"], cwd=REPO,
-                              env={**ENV, "OCR_TOKEN": "ops-token"}, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "fleet", "--target", server.target, "query"],
+            cwd=REPO,
+            env={**ENV, "OCR_TOKEN": "ops-token"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr
         assert [e.device_id for e in lines(done.stdout, fleet_pb2.StoredEvent)] == ["gate-east"]  # the caller's
         assert main(["--target", server.target, "--token", "ops-token", "delete", "gate-east", "--yes"]) == 1

@@ -16,8 +16,16 @@ from pathlib import Path
 import pytest
 
 from fleet.agent.outbox import Outbox
-from tests.fleet.processes import (AgentProcess, Central, check_exactly_once, check_texts, stored_events, wait_until,
-                                   write_config, write_replay)
+from tests.fleet.processes import (
+    AgentProcess,
+    Central,
+    check_exactly_once,
+    check_texts,
+    stored_events,
+    wait_until,
+    write_config,
+    write_replay,
+)
 from tests.fleet.proxy import FaultProxy
 from tests.services import Postgres
 
@@ -39,10 +47,11 @@ def drained(path: Path, committed: int | None = None):
     def check() -> bool:
         events, gaps, total = outbox_state(path)
         return events == 0 and gaps == 0 and (committed is None or total == committed)
+
     return check
 
 
-def failures_seen(run: "Run") -> str:
+def failures_seen(run: Run) -> str:
     """The agent's log lines about report calls that failed (the fault reached it)."""
     return "".join(line for line in run.agent.log if "report call failed" in line)
 
@@ -50,28 +59,37 @@ def failures_seen(run: "Run") -> str:
 def stored_count(target: str, device: str) -> int:
     try:
         return len(stored_events(target, device))
-    except Exception:  # noqa: BLE001 - the central is down right now
+    except Exception:
         return -1
 
 
 class Run:
     """A central and an agent replaying ``per_stream`` events per stream at ``rate`` events/s."""
 
-    def __init__(self, tmp: Path, store_url: str, device: str, per_stream: int, rate: float, *,
-                 via_proxy: bool = False, **agent_settings) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        store_url: str,
+        device: str,
+        per_stream: int,
+        rate: float,
+        *,
+        via_proxy: bool = False,
+        **agent_settings,
+    ) -> None:
         self.tmp, self.device, self.total = tmp, device, per_stream * len(STREAMS)
         self.central = Central(store_url).start()
         self.proxy = FaultProxy(("127.0.0.1", self.central.port)) if via_proxy else None
         target = f"127.0.0.1:{self.proxy.port}" if self.proxy else self.central.target
         self.outbox = tmp / "outbox.db"
         replay = write_replay(tmp / "events.jsonl", STREAMS, per_stream)
-        self.config = write_config(tmp / "agent.toml", device, target, self.outbox, [(replay, rate)],
-                                   **agent_settings)
+        self.config = write_config(tmp / "agent.toml", device, target, self.outbox, [(replay, rate)], **agent_settings)
         self.agent = AgentProcess(self.config).start()
 
     def wait_stored(self, at_least: int, timeout: float = 60) -> None:
-        wait_until(lambda: stored_count(self.central.target, self.device) >= at_least, timeout,
-                   f"{at_least} events stored")
+        wait_until(
+            lambda: stored_count(self.central.target, self.device) >= at_least, timeout, f"{at_least} events stored"
+        )
 
     def finish(self, committed: int | None = None) -> str:
         """Wait for the outbox to drain, stop the agent, check exactly once; the tally as one line."""
@@ -128,8 +146,9 @@ def test_agent_sigkilled_mid_upload_and_restarted(store_url: str, tmp_path: Path
 
 
 def test_proxy_drops_and_black_holes_the_connection(tmp_path: Path, runs) -> None:
-    run = Run(tmp_path, f"sqlite:///{tmp_path / 'fleet.db'}", "fault-proxy", 400, 200.0, via_proxy=True,
-              ack_timeout="1s")  # 1200 events over 6 s
+    run = Run(
+        tmp_path, f"sqlite:///{tmp_path / 'fleet.db'}", "fault-proxy", 400, 200.0, via_proxy=True, ack_timeout="1s"
+    )  # 1200 events over 6 s
     runs.append(run)
     run.wait_stored(100)
     run.proxy.set_mode("drop")  # every connection closed, new ones refused
@@ -160,8 +179,15 @@ def test_postgresql_restarted_mid_stream(postgres: Postgres, tmp_path: Path, run
 def test_an_outage_fills_the_outbox(policy: str, tmp_path: Path, runs) -> None:
     """The central is down while 900 events are produced into an outbox that holds about 200: the policy decides
     which are lost, the counters say how many, and the rest arrive exactly once when the central is back."""
-    run = Run(tmp_path, f"sqlite:///{tmp_path / 'fleet.db'}", f"fault-full-{policy.lower()}", 300, 600.0,
-              max_bytes=200 * 300, policy=policy)
+    run = Run(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'fleet.db'}",
+        f"fault-full-{policy.lower()}",
+        300,
+        600.0,
+        max_bytes=200 * 300,
+        policy=policy,
+    )
     runs.append(run)
     run.wait_stored(60)
     run.central.kill()

@@ -15,8 +15,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def ev(i: int, text: str = "KX71ABC") -> Event:
-    return Event("", 0, 1000.0 + i, "APPEARED", i, f"{text}{i}", 0.9, ((0, 0), (10, 0), (10, 5), (0, 5)), 640, 360,
-                 "ppocrv6-small", "openvino", {"det": "fp32", "rec": "int8"})
+    return Event(
+        "",
+        0,
+        1000.0 + i,
+        "APPEARED",
+        i,
+        f"{text}{i}",
+        0.9,
+        ((0, 0), (10, 0), (10, 5), (0, 5)),
+        640,
+        360,
+        "ppocrv6-small",
+        "openvino",
+        {"det": "fp32", "rec": "int8"},
+    )
 
 
 def size(i: int) -> int:
@@ -117,8 +130,13 @@ while True:
 
 def test_sigkill_while_appending_keeps_every_committed_event(tmp_path: Path) -> None:
     path = tmp_path / "o.db"
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     last = 0
     try:
         for line in child.stdout:  # a printed sequence was committed before it was printed
@@ -141,7 +159,7 @@ def test_quarantine_keeps_the_refused_event_and_declares_its_gap(tmp_path: Path)
     assert box.quarantine("a", 2, "EVENT_INVALID", "confidence out of range")
     assert not box.quarantine("a", 2, "EVENT_INVALID")  # no longer waiting
     assert [e.sequence for e in box.events("a")] == [1, 3]
-    (event, refusal, message), = box.quarantined()
+    ((event, refusal, message),) = box.quarantined()
     assert (event.sequence, event.text, refusal, message) == (2, "KX71ABC2", "EVENT_INVALID", "confidence out of range")
     assert box.pending() == (box.events("a"), [Gap("a", 2, 2, "REFUSED")])
     assert box.backlog().drops["REFUSED"] == 1 and box.dropped() == [Gap("a", 2, 2, "REFUSED")]

@@ -26,12 +26,26 @@ from fleet.store.schema import metadata
 T0 = 1_800_000_000.0
 
 
-def ev(stream: str, seq: int, t: float | None = None, text: str = "AB12", type: str = "APPEARED",
-       confidence: float = 0.9) -> Event:
-    return Event(stream_id=stream, sequence=seq, capture_time=T0 + seq if t is None else t, type=type,
-                 track_id=seq, text=text, confidence=confidence, polygon=((1.0, 2.0), (3.0, 2.0), (3.0, 4.0)),
-                 frame_width=640, frame_height=480, bundle="ppocrv6-small", backend="openvino",
-                 precision={"det": "int8", "rec": "fp32"}, previous_text="", frame_sequence=seq * 3)
+def ev(
+    stream: str, seq: int, t: float | None = None, text: str = "AB12", type: str = "APPEARED", confidence: float = 0.9
+) -> Event:
+    return Event(
+        stream_id=stream,
+        sequence=seq,
+        capture_time=T0 + seq if t is None else t,
+        type=type,
+        track_id=seq,
+        text=text,
+        confidence=confidence,
+        polygon=((1.0, 2.0), (3.0, 2.0), (3.0, 4.0)),
+        frame_width=640,
+        frame_height=480,
+        bundle="ppocrv6-small",
+        backend="openvino",
+        precision={"det": "int8", "rec": "fp32"},
+        previous_text="",
+        frame_sequence=seq * 3,
+    )
 
 
 def run(store, device: str, events=(), gaps=(), status=None, now: float = T0 + 10_000):
@@ -147,9 +161,15 @@ def test_concurrent_ingests_store_every_sequence_once_and_the_tail_misses_none(s
 
 
 def test_query_filters(store):
-    run(store, "d1", [ev("a", 1, T0 + 1, "KX71 ABC", "APPEARED", 0.95),
-                      ev("a", 2, T0 + 2, "kx71-abd", "UPDATED", 0.60),
-                      ev("b", 1, T0 + 3, "ZZ%_9", "STABLE", 0.80)])
+    run(
+        store,
+        "d1",
+        [
+            ev("a", 1, T0 + 1, "KX71 ABC", "APPEARED", 0.95),
+            ev("a", 2, T0 + 2, "kx71-abd", "UPDATED", 0.60),
+            ev("b", 1, T0 + 3, "ZZ%_9", "STABLE", 0.80),
+        ],
+    )
     run(store, "d2", [ev("a", 1, T0 + 4, "XKX71", "DISAPPEARED", 0.99)])
 
     def keys(**kw) -> list[tuple[str, str, int]]:
@@ -209,9 +229,16 @@ def test_events_after_is_commit_order(store):
 
 
 def test_devices_with_streams_and_drops_replaced(store):
-    status = DeviceStatus(backlog_events=7, backlog_bytes=900, drops={"OUTBOX_FULL": 3, "EXPIRED": 1},
-                          bundle="ppocrv6-small", backend="openvino", precision={"det": "int8"},
-                          software_version="0.1.0", oldest_backlog_time=T0 + 1)
+    status = DeviceStatus(
+        backlog_events=7,
+        backlog_bytes=900,
+        drops={"OUTBOX_FULL": 3, "EXPIRED": 1},
+        bundle="ppocrv6-small",
+        backend="openvino",
+        precision={"det": "int8"},
+        software_version="0.1.0",
+        oldest_backlog_time=T0 + 1,
+    )
     run(store, "b-dev", [ev("cam", 1), ev("cam", 2)], status=status, now=T0 + 100)
     run(store, "b-dev", [], status=status, now=T0 + 150)  # the same totals again: nothing is added up
     run(store, "b-dev", [], status=DeviceStatus(drops={"OUTBOX_FULL": 5}), now=T0 + 200)
@@ -235,10 +262,20 @@ def test_devices_with_streams_and_drops_replaced(store):
 
 
 def test_stats(store):
-    run(store, "d1", [ev("a", 1, T0, type="APPEARED"), ev("a", 2, T0 + 9, type="STABLE")], now=T0 + 10,
-        status=DeviceStatus(drops={"OUTBOX_FULL": 2}))
-    run(store, "d2", [ev("b", 1, T0 + 5, type="APPEARED")], now=T0 + 5000,
-        status=DeviceStatus(drops={"OUTBOX_FULL": 1, "EXPIRED": 4}))
+    run(
+        store,
+        "d1",
+        [ev("a", 1, T0, type="APPEARED"), ev("a", 2, T0 + 9, type="STABLE")],
+        now=T0 + 10,
+        status=DeviceStatus(drops={"OUTBOX_FULL": 2}),
+    )
+    run(
+        store,
+        "d2",
+        [ev("b", 1, T0 + 5, type="APPEARED")],
+        now=T0 + 5000,
+        status=DeviceStatus(drops={"OUTBOX_FULL": 1, "EXPIRED": 4}),
+    )
     stats = store.stats(now=T0 + 5000)
     assert (stats.devices, stats.streams, stats.events) == (2, 2, 3)
     assert stats.events_by_type == {"APPEARED": 2, "STABLE": 1}
@@ -249,22 +286,31 @@ def test_stats(store):
 
 
 def test_sightings_group_one_plate_across_streams(store):
-    run(store, "north", [ev("gate-1", 1, T0 + 0, "KX71 ABC", confidence=0.7),
-                         ev("gate-1", 2, T0 + 4, "KX71 ABC", confidence=0.9),
-                         ev("gate-2", 1, T0 + 30, "kx71-abc", confidence=0.8),
-                         ev("gate-2", 2, T0 + 3600, "kx71-abc", confidence=0.8),  # an hour later: a second visit
-                         ev("gate-2", 3, T0 + 40, "", confidence=0.8),  # no text: never a sighting
-                         ev("gate-2", 4, T0 + 50, "OTHER 1", confidence=0.5)])
+    run(
+        store,
+        "north",
+        [
+            ev("gate-1", 1, T0 + 0, "KX71 ABC", confidence=0.7),
+            ev("gate-1", 2, T0 + 4, "KX71 ABC", confidence=0.9),
+            ev("gate-2", 1, T0 + 30, "kx71-abc", confidence=0.8),
+            ev("gate-2", 2, T0 + 3600, "kx71-abc", confidence=0.8),  # an hour later: a second visit
+            ev("gate-2", 3, T0 + 40, "", confidence=0.8),  # no text: never a sighting
+            ev("gate-2", 4, T0 + 50, "OTHER 1", confidence=0.5),
+        ],
+    )
     run(store, "south", [ev("lane-9", 1, T0 + 90, "KX71ABC", confidence=0.6)])
     page = store.sightings(EventFilter(), window_s=300, min_streams=1, page_size=10)
     plates = [(s.normalized_text, s.first_seen, len(s.places)) for s in page.items]
     assert plates == [("KX71ABC", T0, 3), ("OTHER1", T0 + 50, 1), ("KX71ABC", T0 + 3600, 1)]
     first = page.items[0]
     assert first.last_seen == T0 + 90
-    assert [(p.device_id, p.stream_id, p.first_seen, p.last_seen, p.events, p.text, p.confidence)
-            for p in first.places] == [("north", "gate-1", T0, T0 + 4, 2, "KX71 ABC", 0.9),
-                                       ("north", "gate-2", T0 + 30, T0 + 30, 1, "kx71-abc", 0.8),
-                                       ("south", "lane-9", T0 + 90, T0 + 90, 1, "KX71ABC", 0.6)]
+    assert [
+        (p.device_id, p.stream_id, p.first_seen, p.last_seen, p.events, p.text, p.confidence) for p in first.places
+    ] == [
+        ("north", "gate-1", T0, T0 + 4, 2, "KX71 ABC", 0.9),
+        ("north", "gate-2", T0 + 30, T0 + 30, 1, "kx71-abc", 0.8),
+        ("south", "lane-9", T0 + 90, T0 + 90, 1, "KX71ABC", 0.6),
+    ]
     assert [s.first_seen for s in store.sightings(EventFilter(), 300, 3, 10).items] == [T0]
     narrow = store.sightings(EventFilter(), window_s=20, min_streams=1, page_size=10)  # 4 s apart, then 26 s
     assert [len(s.places) for s in narrow.items if s.normalized_text == "KX71ABC"] == [1, 1, 1, 1]

@@ -27,11 +27,23 @@ def ev(n: int) -> Event:
 
 def agent_for(tmp: Path, device: str, target: str, upload: dict | None = None, **outbox) -> Agent:
     (tmp / "none.jsonl").write_text("")
-    return Agent(config_of({"device_id": device, "central": {"target": target},
-                            "outbox": {"path": str(tmp / "outbox.db"), **outbox},
-                            "upload": {"batch_events": 200, "backoff_initial": "0.05s", "backoff_max": "0.3s",
-                                       "ack_timeout": "3s", **(upload or {})},
-                            "replay": [{"path": str(tmp / "none.jsonl")}]}))
+    return Agent(
+        config_of(
+            {
+                "device_id": device,
+                "central": {"target": target},
+                "outbox": {"path": str(tmp / "outbox.db"), **outbox},
+                "upload": {
+                    "batch_events": 200,
+                    "backoff_initial": "0.05s",
+                    "backoff_max": "0.3s",
+                    "ack_timeout": "3s",
+                    **(upload or {}),
+                },
+                "replay": [{"path": str(tmp / "none.jsonl")}],
+            }
+        )
+    )
 
 
 def drained(agent: Agent) -> bool:
@@ -49,7 +61,7 @@ def central(tmp_path_factory: pytest.TempPathFactory) -> Central:
 def test_full_jitter_stays_under_the_growing_bound_and_spreads() -> None:
     rng = random.Random(7)
     for attempt in range(12):
-        bound = min(30.0, 0.5 * 2 ** attempt)
+        bound = min(30.0, 0.5 * 2**attempt)
         draws = [full_jitter(attempt, 0.5, 30.0, rng) for _ in range(200)]
         assert all(0.0 <= d <= bound for d in draws)
         assert max(draws) > 0.8 * bound and min(draws) < 0.2 * bound  # spread over the whole range
@@ -144,11 +156,18 @@ def test_the_window_bounds_the_batches_in_flight(central: Central, tmp_path: Pat
     (tmp_path / "none.jsonl").write_text("")
     seen: list[int] = []
     holder: list[Agent] = []
-    agent = Agent(config_of({"device_id": f"window-{window}", "central": {"target": central.target},
-                             "outbox": {"path": str(tmp_path / "outbox.db")},
-                             "upload": {"batch_events": 20, "window": window},
-                             "replay": [{"path": str(tmp_path / "none.jsonl")}]}),
-                  session_factory=lambda: Counting(holder[0]._session(), seen))
+    agent = Agent(
+        config_of(
+            {
+                "device_id": f"window-{window}",
+                "central": {"target": central.target},
+                "outbox": {"path": str(tmp_path / "outbox.db")},
+                "upload": {"batch_events": 20, "window": window},
+                "replay": [{"path": str(tmp_path / "none.jsonl")}],
+            }
+        ),
+        session_factory=lambda: Counting(holder[0]._session(), seen),
+    )
     holder.append(agent)
     agent.start()
     try:
@@ -160,8 +179,9 @@ def test_the_window_bounds_the_batches_in_flight(central: Central, tmp_path: Pat
     assert check_exactly_once(central.target, f"window-{window}", tmp_path / "outbox.db").stored == 600
 
 
-def test_a_clean_stop_reports_the_backlog_its_last_acknowledgements_left(central: Central, tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_clean_stop_reports_the_backlog_its_last_acknowledgements_left(
+    central: Central, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Stopping right after the last acknowledgement: the central's view of the device shows backlog 0, not the
     backlog the last batch carried when it was sent (the quiet-time and periodic statuses are pushed out of reach
     here, so only the final status on stop can tell the central)."""

@@ -48,11 +48,21 @@ def test_hash_mismatch_installs_nothing(tmp_path, monkeypatch) -> None:
 
 
 def test_unreachable_registry_gives_one_actionable_line(tmp_path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "OCR_MODEL_DIR": str(tmp_path), "PIP_INDEX_URL": "http://127.0.0.1:9/simple",
-           "PIP_EXTRA_INDEX_URL": "", "PIP_FIND_LINKS": "", "PIP_NO_CACHE_DIR": "1", "PIP_RETRIES": "0",
-           "PIP_DEFAULT_TIMEOUT": "3", "PIP_CONFIG_FILE": "/dev/null", "PIP_NO_INDEX": ""}
-    out = subprocess.run([sys.executable, "-m", "models", "fetch", SMALL], cwd=REPO, env=env,
-                         capture_output=True, text=True, timeout=120)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "OCR_MODEL_DIR": str(tmp_path),
+        "PIP_INDEX_URL": "http://127.0.0.1:9/simple",
+        "PIP_EXTRA_INDEX_URL": "",
+        "PIP_FIND_LINKS": "",
+        "PIP_NO_CACHE_DIR": "1",
+        "PIP_RETRIES": "0",
+        "PIP_DEFAULT_TIMEOUT": "3",
+        "PIP_CONFIG_FILE": "/dev/null",
+        "PIP_NO_INDEX": "",
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "models", "fetch", SMALL], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "could not download" in lines[0] and "python -m models fetch" in lines[0]

@@ -28,21 +28,29 @@ def _staged_cache(tmp_path: Path, record: dict | None) -> Path:
 
 def _list(cache: Path) -> str:
     env = {**os.environ, "OCR_MODEL_DIR": str(cache), "PYTHONPATH": str(REPO)}
-    code = ("import sys, runpy; sys.argv = ['models', 'list']\n"
-            "try:\n    runpy.run_module('models', run_name='__main__')\n"
-            "except SystemExit as e:\n    assert not e.code\n"
-            "print('LOADED', sorted({m.split('.')[0] for m in sys.modules} & {'edge_runtime', 'server', 'clients', "
-            "'quantize', 'fleet', 'bench', 'grpc'}))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
-                            timeout=120)
+    code = (
+        "import sys, runpy; sys.argv = ['models', 'list']\n"
+        "try:\n    runpy.run_module('models', run_name='__main__')\n"
+        "except SystemExit as e:\n    assert not e.code\n"
+        "print('LOADED', sorted({m.split('.')[0] for m in sys.modules} & {'edge_runtime', 'server', 'clients', "
+        "'quantize', 'fleet', 'bench', 'grpc'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
 
 def test_list_shows_the_gates_choice_and_reason_per_stage(tmp_path: Path) -> None:
-    record = {"created_utc": "2026-12-01T00:00:00Z", "gate": {"cpu": "Test CPU"},
-              "stages": {"det": {"serve": "int8", "file": "det.xml", "reason": "within the budget, 1.8x faster"},
-                         "rec": {"serve": "bf16", "reason": "INT8 lost 2.1 points"}}}
+    record = {
+        "created_utc": "2026-12-01T00:00:00Z",
+        "gate": {"cpu": "Test CPU"},
+        "stages": {
+            "det": {"serve": "int8", "file": "det.xml", "reason": "within the budget, 1.8x faster"},
+            "rec": {"serve": "bf16", "reason": "INT8 lost 2.1 points"},
+        },
+    }
     out = _list(_staged_cache(tmp_path, record))
     bundle = default_bundle_id()
     assert "openvino: det INT8, rec BF16 (decided 2026-12-01T00:00:00Z on Test CPU)" in out

@@ -59,8 +59,9 @@ def test_bf16_is_chosen_when_fastest_within_budget(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("OCR_CPU_FEATURES", flags)
     skipped = candidates("openvino", cpu_features(), int8_built=True)
     assert skipped["bf16"] is None
-    served, verdicts = choose({"fp32": 100.0, "bf16": 50.0, "int8": 60.0},
-                              {"bf16": {"signs": _ok()}, "int8": {"signs": _ok()}}, skipped, 1.0)
+    served, verdicts = choose(
+        {"fp32": 100.0, "bf16": 50.0, "int8": 60.0}, {"bf16": {"signs": _ok()}, "int8": {"signs": _ok()}}, skipped, 1.0
+    )
     assert served == "bf16" and verdicts["bf16"].startswith("served")
 
 
@@ -72,8 +73,12 @@ def test_onnxruntime_has_no_bf16_candidate(monkeypatch: pytest.MonkeyPatch) -> N
 def test_inaccurate_or_slow_candidates_are_not_served() -> None:
     skipped = {"fp32": None, "bf16": None, "int8": None}
     loss = Bootstrap(images=72, mean_loss_pt=2.0, low_pt=1.2, high_pt=2.8, sd_pt=0.4, p_loss=1.0)
-    served, verdicts = choose({"fp32": 100.0, "bf16": 120.0, "int8": 40.0},
-                              {"bf16": {"signs": _ok()}, "int8": {"signs": _ok(), "plates": loss}}, skipped, 1.0)
+    served, verdicts = choose(
+        {"fp32": 100.0, "bf16": 120.0, "int8": 40.0},
+        {"bf16": {"signs": _ok()}, "int8": {"signs": _ok(), "plates": loss}},
+        skipped,
+        1.0,
+    )
     assert served == "fp32"
     assert verdicts["int8"].startswith("refused: plates") and verdicts["bf16"].startswith("not served")
 
@@ -94,20 +99,27 @@ def test_equally_fast_candidates_go_to_the_one_that_loses_less() -> None:
     small = Bootstrap(images=72, mean_loss_pt=0.1, low_pt=-0.2, high_pt=0.4, sd_pt=0.15, p_loss=0.7)
     larger = Bootstrap(images=72, mean_loss_pt=0.6, low_pt=0.1, high_pt=1.1, sd_pt=0.25, p_loss=0.99)
     for bf16_ms in (60.0, 62.0):  # bf16 measured a hair slower or not: same verdict
-        served, verdicts = choose({"fp32": 100.0, "bf16": bf16_ms, "int8": 60.5},
-                                  {"bf16": {"signs": small}, "int8": {"signs": larger}}, skipped, 1.0)
+        served, verdicts = choose(
+            {"fp32": 100.0, "bf16": bf16_ms, "int8": 60.5},
+            {"bf16": {"signs": small}, "int8": {"signs": larger}},
+            skipped,
+            1.0,
+        )
         assert served == "bf16" and "loses less" in verdicts["int8"]
 
 
 def test_a_candidate_must_beat_fp32_by_the_margin() -> None:
-    served, verdicts = choose({"fp32": 100.0, "int8": 97.0}, {"int8": {"signs": _ok()}},
-                              {"fp32": None, "int8": None}, 1.0)
+    served, verdicts = choose(
+        {"fp32": 100.0, "int8": 97.0}, {"int8": {"signs": _ok()}}, {"fp32": None, "int8": None}, 1.0
+    )
     assert served == "fp32" and verdicts["int8"].startswith("not served")
 
 
 def test_speed_groups_go_fastest_first() -> None:
-    assert speed_groups({"fp32": 100.0, "bf16": 70.0, "int8": 50.0, "x": 52.0, "slow": 99.0}) == [["int8", "x"],
-                                                                                                 ["bf16"]]
+    assert speed_groups({"fp32": 100.0, "bf16": 70.0, "int8": 50.0, "x": 52.0, "slow": 99.0}) == [
+        ["int8", "x"],
+        ["bf16"],
+    ]
 
 
 def test_slower_groups_are_not_judged_once_a_faster_one_is_within_budget() -> None:
@@ -163,7 +175,10 @@ def test_time_sessions_takes_each_shapes_fastest_round(monkeypatch: pytest.Monke
 
 def test_a_refusal_is_reported_even_for_a_slow_candidate() -> None:
     loss = Bootstrap(images=72, mean_loss_pt=5.0, low_pt=4.0, high_pt=6.0, sd_pt=0.5, p_loss=1.0)
-    served, verdicts = choose({"fp32": 100.0, "int8": 99.0, "bf16": 50.0},
-                              {"int8": {"signs": loss}, "bf16": {"signs": _ok()}},
-                              {"fp32": None, "bf16": None, "int8": None}, 1.0)
+    served, verdicts = choose(
+        {"fp32": 100.0, "int8": 99.0, "bf16": 50.0},
+        {"int8": {"signs": loss}, "bf16": {"signs": _ok()}},
+        {"fp32": None, "bf16": None, "int8": None},
+        1.0,
+    )
     assert served == "bf16" and verdicts["int8"].startswith("refused: signs")

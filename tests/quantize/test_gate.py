@@ -42,8 +42,9 @@ def _bootstrap(d: dict) -> decide.Bootstrap:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_gate_refuses_an_artifact_calibrated_on_garbage(tmp_path: Path, data_dir: Path, backend: str,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gate_refuses_an_artifact_calibrated_on_garbage(
+    tmp_path: Path, data_dir: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OCR_CPU_FEATURES", NO_BF16)
     bundle = load_bundle()
     rng = np.random.default_rng(0)
@@ -54,8 +55,15 @@ def test_gate_refuses_an_artifact_calibrated_on_garbage(tmp_path: Path, data_dir
         from quantize.onnx_qdq import quantize_stage  # type: ignore[no-redef]
     name = STAGE_FILES[backend]["rec"]
     quantize_stage(bundle.path("rec"), garbage, tmp_path / name, "rec")
-    verdict = run_gate(bundle, backend, tmp_path, {"rec": name}, GateSettings(1.0, SMALL_GATE, 2, judge_all=True),
-                       data_dir, log=lambda _: None)
+    verdict = run_gate(
+        bundle,
+        backend,
+        tmp_path,
+        {"rec": name},
+        GateSettings(1.0, SMALL_GATE, 2, judge_all=True),
+        data_dir,
+        log=lambda _: None,
+    )
     rec = verdict["stages"]["rec"]
     assert rec["serve"] == "fp32" and not rec["int8_ok"]
     assert rec["candidates"]["int8"].startswith("refused"), rec["candidates"]
@@ -82,8 +90,9 @@ def test_gate_record_follows_its_own_figures(backend: str) -> None:
         if entry["serve"] != "fp32":
             assert entry["speed_ms"][entry["serve"]] <= entry["speed_ms"]["fp32"] * (1 - gate["speed_margin"])
         int8 = accuracy.get("int8")
-        assert entry["int8_ok"] == (int8 is not None and not any(decide.refused(b, gate["max_loss_pt"])
-                                                                 for b in int8.values()))
+        assert entry["int8_ok"] == (
+            int8 is not None and not any(decide.refused(b, gate["max_loss_pt"]) for b in int8.values())
+        )
     for b in gate.get("final_accuracy", {}).values():
         assert not decide.refused(_bootstrap(b), gate["max_loss_pt"])
     assert record["calibration"]["images_sha256"] and record["inputs"]["tools"]["nncf"]
@@ -150,8 +159,9 @@ def test_served_headline_within_a_point_of_fp32(eval_dir: Path, backend: str, se
     fp32 = evaluate_set(engine_recognizer(get_engine(backend=backend, precision="fp32")), set_name, eval_dir, limit)
     auto = evaluate_set(engine_recognizer(get_engine(backend=backend, precision="auto")), set_name, eval_dir, limit)
     figure = headline_figure(set_name)
-    assert auto[figure] >= fp32[figure] - 0.01, \
+    assert auto[figure] >= fp32[figure] - 0.01, (
         f"{backend} {set_name} {figure}: FP32 {fp32[figure]:.4f} auto {auto[figure]:.4f}"
+    )
 
 
 def _staged(tmp_path: Path, backend: str, serve: dict[str, str], features: dict[str, bool]):
@@ -166,8 +176,9 @@ def _staged(tmp_path: Path, backend: str, serve: dict[str, str], features: dict[
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_another_kind_of_cpu_serves_fp32_until_gated_there(tmp_path: Path, backend: str,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_another_kind_of_cpu_serves_fp32_until_gated_there(
+    tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """INT8 decided on a CPU with other INT8/BF16 instruction sets is not served by `auto` here: the stage
     serves FP32 and says why; where the features match, the same record serves INT8."""
     staged = _staged(tmp_path, backend, {"det": "int8", "rec": "int8"}, {"avx2": True, "amx_int8": True})
@@ -182,7 +193,8 @@ def test_another_kind_of_cpu_serves_fp32_until_gated_there(tmp_path: Path, backe
 
 
 def test_bf16_serves_through_the_openvino_hint_and_not_on_a_host_without_it(
-        tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A BF16 decision runs the FP32 file with OpenVINO's BF16 hint for that stage only; a host whose BF16
     instructions differ from the recorded ones serves FP32 and says why (faked features: any host tests it)."""
     gated_on = {"avx2": True, "avx512f": True, "avx512_bf16": True}
@@ -191,8 +203,10 @@ def test_bf16_serves_through_the_openvino_hint_and_not_on_a_host_without_it(
     engine = OcrEngine(EngineConfig(backend="openvino", precision="auto"), bundle=staged)
     assert engine.precision == {"det": "bf16", "cls": "fp32", "rec": "int8"}
     assert engine.precision_reasons["det"].startswith("BF16:")
-    hints = {s: engine._sessions[s]._compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
-             for s in ("det", "cls", "rec")}
+    hints = {
+        s: engine._sessions[s]._compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+        for s in ("det", "cls", "rec")
+    }
     assert hints["cls"] == hints["rec"] == "f32"  # the hint is per stage
     real_bf16 = any(f in Path("/proc/cpuinfo").read_text() for f in (" avx512_bf16", " amx_bf16"))
     if real_bf16:  # elsewhere OpenVINO may keep f32 whatever the hint says

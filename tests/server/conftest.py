@@ -6,11 +6,12 @@ import pytest
 
 from clients.ocr_client import OcrClient
 from server.config import ServerConfig
-from tests.conftest import get_engine
 from server.embedded import ServerThread
+from tests.conftest import get_engine
 
-TEST_CONFIG = ServerConfig(host="127.0.0.1", port=0, max_message_bytes=4 * 1024 * 1024, max_batch_images=8,
-                           max_concurrent_rpcs=32)
+TEST_CONFIG = ServerConfig(
+    host="127.0.0.1", port=0, max_message_bytes=4 * 1024 * 1024, max_batch_images=8, max_concurrent_rpcs=32
+)
 
 
 @pytest.fixture(scope="module")

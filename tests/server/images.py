@@ -45,8 +45,28 @@ def receipt_jpg() -> bytes:
     return cv2.imencode(".jpg", image[: min(len(image), 520)], [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
 
 
-WORDS = ("parking", "FILM", "12:46", "Open", "NATION", "GRU-59", "GENTLE", "HEALTH", "War", "8139", "HAIR",
-         "HP.75", "SHOW", "PROBLEM", "JOB", "GARDEN", "Total 28.68", "EXIT", "Ahmad", "$25.35")
+WORDS = (
+    "parking",
+    "FILM",
+    "12:46",
+    "Open",
+    "NATION",
+    "GRU-59",
+    "GENTLE",
+    "HEALTH",
+    "War",
+    "8139",
+    "HAIR",
+    "HP.75",
+    "SHOW",
+    "PROBLEM",
+    "JOB",
+    "GARDEN",
+    "Total 28.68",
+    "EXIT",
+    "Ahmad",
+    "$25.35",
+)
 
 
 @lru_cache(None)

@@ -20,6 +20,7 @@ from tests.server.images import receipt_jpg, scene_png, word_pngs
 
 def first_output(engine: OcrEngine, stage: str, sizes: list[int] | None = None):
     """A batcher's ``submit``: one run of stacked rows on the engine's lanes, its future the first output."""
+
     def submit(rows: np.ndarray) -> Future:
         if sizes is not None:
             sizes.append(len(rows))
@@ -27,6 +28,7 @@ def first_output(engine: OcrEngine, stage: str, sizes: list[int] | None = None):
         started = engine.submit(Run(stage, rows))
         started.add_done_callback(lambda done: first.set_result(done.result()[0]))
         return first
+
     return submit
 
 
@@ -157,8 +159,10 @@ def test_domain_layers_do_not_import_grpc():
 
     from tests.conftest import REPO
 
-    code = ("import sys, server.batcher, server.plane, server.config, edge_runtime.pipeline; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('grpc', 'google')))")
+    code = (
+        "import sys, server.batcher, server.plane, server.config, edge_runtime.pipeline; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('grpc', 'google')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "grpc" not in out.stdout, out.stdout

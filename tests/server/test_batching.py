@@ -26,18 +26,25 @@ def _flipped(data: bytes) -> bytes:
 @pytest.mark.parametrize("backend", ["openvino", "onnxruntime"])
 def test_every_stage_batched_across_calls_answers_as_alone(backend):
     engine = get_engine(backend=backend, precision="fp32")
-    config = ServerConfig(host="127.0.0.1", port=0, max_concurrent_rpcs=32, batch_stages="det,cls,rec",
-                          batch_max_delay_ms=500.0)  # a long window, so that the calls surely meet
+    config = ServerConfig(
+        host="127.0.0.1", port=0, max_concurrent_rpcs=32, batch_stages="det,cls,rec", batch_max_delay_ms=500.0
+    )  # a long window, so that the calls surely meet
     server = ServerThread(lambda: engine, config)
     try:
         plane = server.plane
         assert set(plane.batchers) == {"det", "cls", "rec"}
-        jobs = [(scene_png(), False), (_flipped(scene_png()), False), (scene_png(), False), (receipt_jpg(), False),
-                *((w, True) for w in word_pngs(4))]
+        jobs = [
+            (scene_png(), False),
+            (_flipped(scene_png()), False),
+            (scene_png(), False),
+            (receipt_jpg(), False),
+            *((w, True) for w in word_pngs(4)),
+        ]
         expected = [engine.recognize(data, skip_detection=skip) for data, skip in jobs]
         answers: list = [None] * len(jobs)
         start = threading.Barrier(len(jobs))
         with OcrClient(server.target, timeout=300) as client:
+
             def call(k: int) -> None:
                 start.wait()
                 answers[k] = client.recognize(jobs[k][0], skip_detection=jobs[k][1])

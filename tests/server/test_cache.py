@@ -9,6 +9,7 @@ import hashlib
 import json
 import urllib.request
 
+import cv2
 import grpc
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -22,14 +23,13 @@ from tests.rendered import line as rendered_line
 from tests.server.images import word_pngs
 from tests.services import free_port, start_redis
 
-import cv2
-
 S = grpc.StatusCode
 
 
 def req(image: bytes, skip: bool = True) -> ocr_pb2.RecognizeRequest:
-    return ocr_pb2.RecognizeRequest(image=ocr_pb2.Image(content=image),
-                                    options=ocr_pb2.RecognizeOptions(skip_detection=skip))
+    return ocr_pb2.RecognizeRequest(
+        image=ocr_pb2.Image(content=image), options=ocr_pb2.RecognizeOptions(skip_detection=skip)
+    )
 
 
 def without_timings(response) -> bytes:
@@ -46,8 +46,13 @@ def cache_of(call) -> str | None:
 def lookups(server) -> dict[str, float]:
     with urllib.request.urlopen(f"http://127.0.0.1:{server.server.metrics_port}/metrics", timeout=10) as reply:
         text = reply.read().decode()
-    return {s.labels["result"]: s.value for f in text_string_to_metric_families(text)
-            if f.name == "ocr_cache_lookups" for s in f.samples if s.name == "ocr_cache_lookups_total"}
+    return {
+        s.labels["result"]: s.value
+        for f in text_string_to_metric_families(text)
+        if f.name == "ocr_cache_lookups"
+        for s in f.samples
+        if s.name == "ocr_cache_lookups_total"
+    }
 
 
 # ---- the LRU on its own ------------------------------------------------------------------------------------
@@ -78,17 +83,29 @@ def test_key_covers_image_options_and_server_fingerprint() -> None:
 
 
 # ---- one server with tokens and redaction -------------------------------------------------------------------
-TOKENS = [{"sha256": hashlib.sha256(b"reader").hexdigest(), "principal": "reader", "scopes": ["ocr.recognize"]},
-          {"sha256": hashlib.sha256(b"slow").hexdigest(), "principal": "slow", "scopes": ["ocr.recognize"],
-           "limits": {"calls_per_s": 0.01, "calls_burst": 1}}]
+TOKENS = [
+    {"sha256": hashlib.sha256(b"reader").hexdigest(), "principal": "reader", "scopes": ["ocr.recognize"]},
+    {
+        "sha256": hashlib.sha256(b"slow").hexdigest(),
+        "principal": "slow",
+        "scopes": ["ocr.recognize"],
+        "limits": {"calls_per_s": 0.01, "calls_burst": 1},
+    },
+]
 
 
 @pytest.fixture(scope="module")
 def cached(tmp_path_factory):
     root = tmp_path_factory.mktemp("cache")
     (root / "tokens.json").write_text(json.dumps({"tokens": TOKENS}))
-    config = ServerConfig(host="127.0.0.1", port=0, cache=True, metrics_port=free_port(),
-                          tokens_file=str(root / "tokens.json"), redact="email")
+    config = ServerConfig(
+        host="127.0.0.1",
+        port=0,
+        cache=True,
+        metrics_port=free_port(),
+        tokens_file=str(root / "tokens.json"),
+        redact="email",
+    )
     server = ServerThread(get_engine, config)
     yield server
     server.stop()
@@ -123,8 +140,10 @@ def test_a_cached_answer_equals_a_fresh_one_but_for_its_timings(cached, stub) ->
 def test_a_cached_answer_does_not_bypass_authentication_or_limits(cached, stub) -> None:
     image = word_pngs(3)[2]
     stub.Recognize(req(image), metadata=READER, timeout=60)  # now cached
-    for metadata, code, reason in [((), S.UNAUTHENTICATED, "TOKEN_MISSING"),
-                                   ((("authorization", "Bearer nobody"),), S.UNAUTHENTICATED, "TOKEN_INVALID")]:
+    for metadata, code, reason in [
+        ((), S.UNAUTHENTICATED, "TOKEN_MISSING"),
+        ((("authorization", "Bearer nobody"),), S.UNAUTHENTICATED, "TOKEN_INVALID"),
+    ]:
         with pytest.raises(grpc.RpcError) as refused:
             stub.Recognize(req(image), metadata=metadata, timeout=60)
         assert refused.value.code() == code
@@ -159,10 +178,10 @@ def test_batches_mix_cached_and_computed_items(cached, stub) -> None:
     assert mixed.responses[2].error.reason == "IMAGE_UNDECODABLE"
     assert mixed.responses[1].timings.decode_ms == 0 and mixed.responses[0].timings.decode_ms > 0
     again, call = stub.BatchRecognize.with_call(
-        ocr_pb2.BatchRecognizeRequest(requests=[req(b), req(a), req(c)]), metadata=READER, timeout=120)
+        ocr_pb2.BatchRecognizeRequest(requests=[req(b), req(a), req(c)]), metadata=READER, timeout=120
+    )
     assert cache_of(call) == "hit"
-    assert [without_timings(r) for r in again.responses] == \
-        [without_timings(mixed.responses[i]) for i in (0, 1, 3)]
+    assert [without_timings(r) for r in again.responses] == [without_timings(mixed.responses[i]) for i in (0, 1, 3)]
 
 
 def test_an_oversized_batch_is_still_refused(cached, stub) -> None:
@@ -170,8 +189,9 @@ def test_an_oversized_batch_is_still_refused(cached, stub) -> None:
     stub.Recognize(req(image), metadata=READER, timeout=60)
     limit = cached.config.max_batch_images
     with pytest.raises(grpc.RpcError) as refused:
-        stub.BatchRecognize(ocr_pb2.BatchRecognizeRequest(requests=[req(image)] * (limit + 1)), metadata=READER,
-                            timeout=60)
+        stub.BatchRecognize(
+            ocr_pb2.BatchRecognizeRequest(requests=[req(image)] * (limit + 1)), metadata=READER, timeout=60
+        )
     assert refused.value.code() == S.INVALID_ARGUMENT
     assert dict(refused.value.trailing_metadata())["ocr-error-reason"] == "BATCH_TOO_LARGE"
 
@@ -204,8 +224,9 @@ def test_two_servers_share_answers_through_redis(redis) -> None:
 
 
 def test_an_unreachable_redis_costs_only_the_cache() -> None:
-    config = ServerConfig(host="127.0.0.1", port=0, cache=True, cache_url=f"redis://127.0.0.1:{free_port()}/0",
-                          metrics_port=free_port())
+    config = ServerConfig(
+        host="127.0.0.1", port=0, cache=True, cache_url=f"redis://127.0.0.1:{free_port()}/0", metrics_port=free_port()
+    )
     server = ServerThread(get_engine, config)
     try:
         with grpc.insecure_channel(server.target) as channel:

@@ -10,10 +10,10 @@ import grpc
 import pytest
 
 from clients.ocr_client import OcrCallError, OcrClient
-from server.config import ServerConfig
 from clients.ocr_client.pb import ocr_pb2
-from tests.conftest import get_engine
+from server.config import ServerConfig
 from server.embedded import ServerThread
+from tests.conftest import get_engine
 from tests.server.images import blank_png, hostile_inputs, scene_png, word_pngs
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
@@ -38,16 +38,20 @@ def raw(width, height, fmt, size=None):
     return ocr_pb2.RawImage(width=width, height=height, pixel_format=fmt, data=bytes(size))
 
 
-@pytest.mark.parametrize("image, reason", [
-    (raw(64, 32, ocr_pb2.PIXEL_FORMAT_BGR8, size=100), "RAW_SIZE_MISMATCH"),
-    (raw(64, 32, ocr_pb2.PIXEL_FORMAT_UNSPECIFIED), "RAW_FORMAT_UNSUPPORTED"),
-    (raw(100_000, 1, ocr_pb2.PIXEL_FORMAT_GRAY8), "IMAGE_TOO_SMALL"),
-    (raw(100_000, 100_000, ocr_pb2.PIXEL_FORMAT_GRAY8, size=16), "IMAGE_TOO_LARGE"),
-    (raw(0, 32, ocr_pb2.PIXEL_FORMAT_GRAY8), "IMAGE_EMPTY"),
-    (raw(-5, 32, ocr_pb2.PIXEL_FORMAT_GRAY8, size=0), "IMAGE_EMPTY"),
-    (raw(63, 31, ocr_pb2.PIXEL_FORMAT_NV12, size=63 * 31 * 3 // 2), "RAW_SIZE_MISMATCH"),
-    (ocr_pb2.Image(), "IMAGE_MISSING"),
-], ids=["size-mismatch", "no-format", "100k-by-1", "bomb", "zero-width", "negative", "nv12-odd", "no-oneof"])
+@pytest.mark.parametrize(
+    "image, reason",
+    [
+        (raw(64, 32, ocr_pb2.PIXEL_FORMAT_BGR8, size=100), "RAW_SIZE_MISMATCH"),
+        (raw(64, 32, ocr_pb2.PIXEL_FORMAT_UNSPECIFIED), "RAW_FORMAT_UNSUPPORTED"),
+        (raw(100_000, 1, ocr_pb2.PIXEL_FORMAT_GRAY8), "IMAGE_TOO_SMALL"),
+        (raw(100_000, 100_000, ocr_pb2.PIXEL_FORMAT_GRAY8, size=16), "IMAGE_TOO_LARGE"),
+        (raw(0, 32, ocr_pb2.PIXEL_FORMAT_GRAY8), "IMAGE_EMPTY"),
+        (raw(-5, 32, ocr_pb2.PIXEL_FORMAT_GRAY8, size=0), "IMAGE_EMPTY"),
+        (raw(63, 31, ocr_pb2.PIXEL_FORMAT_NV12, size=63 * 31 * 3 // 2), "RAW_SIZE_MISMATCH"),
+        (ocr_pb2.Image(), "IMAGE_MISSING"),
+    ],
+    ids=["size-mismatch", "no-format", "100k-by-1", "bomb", "zero-width", "negative", "nv12-odd", "no-oneof"],
+)
 def test_bad_raw_and_missing_images(client, image, reason):
     assert reason_of(lambda: client.recognize(image)) == (INVALID, reason)
 
@@ -86,9 +90,8 @@ def test_internal_error_is_generic_and_logged(served, client, monkeypatch, caplo
         raise RuntimeError("secret internal detail")
 
     monkeypatch.setattr(engine, "detect_steps", broken)
-    with caplog.at_level(logging.ERROR, logger="server.errors"):
-        with pytest.raises(OcrCallError) as info:
-            client.recognize(scene_png())
+    with caplog.at_level(logging.ERROR, logger="server.errors"), pytest.raises(OcrCallError) as info:
+        client.recognize(scene_png())
     assert (info.value.code, info.value.reason) == (grpc.StatusCode.INTERNAL, "INTERNAL")
     assert "secret" not in info.value.message
     records = [r for r in caplog.records if r.name == "server.errors"]
@@ -121,8 +124,7 @@ def test_expired_calls_are_not_computed(served, client):
     finally:
         gate.set()
     client.recognize(blank_png())  # goes through the same queue: the expired work would have run before it
-    assert (stats.detections, stats.images, stats.recognitions) == (before[0] + 1, before[1] + 1,
-                                                                                 before[2])
+    assert (stats.detections, stats.images, stats.recognitions) == (before[0] + 1, before[1] + 1, before[2])
 
 
 def test_overloaded_is_resource_exhausted():
@@ -131,8 +133,9 @@ def test_overloaded_is_resource_exhausted():
         with OcrClient(server.target, timeout=60) as client:
             gate = _block_inference(server)
             first: list = []
-            thread = threading.Thread(target=lambda: first.append(client.recognize(word_pngs()[0],
-                                                                                   skip_detection=True)))
+            thread = threading.Thread(
+                target=lambda: first.append(client.recognize(word_pngs()[0], skip_detection=True))
+            )
             thread.start()
             deadline = time.monotonic() + 30
             while server.plane.active_calls < 1 and time.monotonic() < deadline:
@@ -162,8 +165,7 @@ def test_warming_up_is_unavailable_and_health_follows():
         with OcrClient(server.target, timeout=30) as client:
             assert client.health() == "NOT_SERVING"
             assert client.health("") == "NOT_SERVING"
-            assert reason_of(lambda: client.recognize(blank_png())) == (grpc.StatusCode.UNAVAILABLE,
-                                                                         "MODEL_NOT_READY")
+            assert reason_of(lambda: client.recognize(blank_png())) == (grpc.StatusCode.UNAVAILABLE, "MODEL_NOT_READY")
             assert not client.server_info().ready
             release.set()
             client.wait_until_serving(120)

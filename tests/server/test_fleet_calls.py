@@ -25,8 +25,15 @@ def _no_engine():
 
 @pytest.fixture
 def central(tmp_path: Path):
-    config = ServerConfig(host="127.0.0.1", port=0, role="central", fleet_store=f"sqlite:///{tmp_path / 'fleet.db'}",
-                          audit_log=str(tmp_path / "audit.log"), max_message_bytes=LIMIT, max_streams=2)
+    config = ServerConfig(
+        host="127.0.0.1",
+        port=0,
+        role="central",
+        fleet_store=f"sqlite:///{tmp_path / 'fleet.db'}",
+        audit_log=str(tmp_path / "audit.log"),
+        max_message_bytes=LIMIT,
+        max_streams=2,
+    )
     server = ServerThread(_no_engine, config)
     server.audit_path = tmp_path / "audit.log"
     channel = grpc.insecure_channel(server.target)
@@ -36,8 +43,15 @@ def central(tmp_path: Path):
 
 
 def event(sequence: int, text: str = "KX71 001") -> fleet_pb2.TextEvent:
-    return fleet_pb2.TextEvent(stream_id="gate", sequence=sequence, capture_time=Timestamp(seconds=int(time.time())),
-                               type=fleet_pb2.EVENT_TYPE_APPEARED, track_id=sequence, text=text, confidence=0.9)
+    return fleet_pb2.TextEvent(
+        stream_id="gate",
+        sequence=sequence,
+        capture_time=Timestamp(seconds=int(time.time())),
+        type=fleet_pb2.EVENT_TYPE_APPEARED,
+        track_id=sequence,
+        text=text,
+        confidence=0.9,
+    )
 
 
 def reason_of(error: grpc.RpcError) -> str:
@@ -72,8 +86,11 @@ def test_an_over_size_unary_call_gets_its_reason_and_an_audit_line(central) -> N
     assert (refused.value.code(), reason_of(refused.value)) == (S.RESOURCE_EXHAUSTED, "MESSAGE_TOO_LARGE")
     request_id = dict(refused.value.trailing_metadata())["x-request-id"]
     (line,) = audited(server, "QueryEvents")
-    assert (line["request_id"], line["status"], line["reason"]) == (request_id, "RESOURCE_EXHAUSTED",
-                                                                   "MESSAGE_TOO_LARGE")
+    assert (line["request_id"], line["status"], line["reason"]) == (
+        request_id,
+        "RESOURCE_EXHAUSTED",
+        "MESSAGE_TOO_LARGE",
+    )
 
 
 def _watch_open(stub, cursor: str):
@@ -88,8 +105,12 @@ def _watch_open(stub, cursor: str):
 
 def test_watches_count_against_max_streams_and_reports_do_not(central) -> None:
     _, stub = central
-    list(stub.ReportEvents(iter([fleet_pb2.ReportEventsRequest(device_id="cam-w", batch_id=1,
-                                                               events=[event(1), event(2)])]), timeout=30))
+    list(
+        stub.ReportEvents(
+            iter([fleet_pb2.ReportEventsRequest(device_id="cam-w", batch_id=1, events=[event(1), event(2)])]),
+            timeout=30,
+        )
+    )
     first = stub.QueryEvents(fleet_pb2.QueryEventsRequest(page_size=1)).events[0].cursor  # each watch answers event 2
     watches = [_watch_open(stub, first)[0] for _ in range(2)]
     assert all(watches)

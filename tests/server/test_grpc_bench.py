@@ -10,8 +10,27 @@ from tests.conftest import data_root
 
 def test_grpc_bench_tiny_run(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    code = grpc_bench.main(["--eval-dir", str(data_root()), "--set", "synth_signs", "--limit", "1", "--max-side", "320", "--concurrency", "1", "2",
-                            "--requests", "1", "--warmup", "0", "--json", str(out)])
+    code = grpc_bench.main(
+        [
+            "--eval-dir",
+            str(data_root()),
+            "--set",
+            "synth_signs",
+            "--limit",
+            "1",
+            "--max-side",
+            "320",
+            "--concurrency",
+            "1",
+            "2",
+            "--requests",
+            "1",
+            "--warmup",
+            "0",
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     report = json.loads(out.read_text())
     assert set(report["systems"]) == {"grpc", "engine", "rapidocr"}

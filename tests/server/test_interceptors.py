@@ -68,9 +68,15 @@ def _handlers() -> grpc.GenericRpcHandler:
         for response in await _behave(got[-1], context, got):
             yield response
 
-    handlers = {kind: getattr(grpc, f"{kind}_rpc_method_handler")(fn) for kind, fn in (
-        ("unary_unary", unary_unary), ("unary_stream", unary_stream), ("stream_unary", stream_unary),
-        ("stream_stream", stream_stream))}
+    handlers = {
+        kind: getattr(grpc, f"{kind}_rpc_method_handler")(fn)
+        for kind, fn in (
+            ("unary_unary", unary_unary),
+            ("unary_stream", unary_stream),
+            ("stream_unary", stream_unary),
+            ("stream_stream", stream_stream),
+        )
+    }
     return grpc.method_handlers_generic_handler("t.T", handlers)
 
 
@@ -101,6 +107,7 @@ async def _call(channel, kind: str, payload: bytes) -> list:
 def _run(kind: str, payload: bytes, refuse: str = "", wait_for: int = 0) -> tuple[list, Any, list]:
     """(the log when the caller got its answer, the answer or (code, reason), the log once ``wait_for`` layers
     have finished)."""
+
     async def main():
         log: list = []
         server, port = await _serve(log, refuse)
@@ -133,12 +140,16 @@ def test_a_returned_call_runs_every_hook_in_order_and_finishes_once(kind):
     requests = [b"hello"] if kind.startswith("unary_") else [b"first", b"hello"]
     responses = [b"r:" + r for r in requests] if kind == "stream_stream" else [b"r:hello"]
     assert result == responses
-    assert log[0] == ("outer", "start") and [e for e in log if e[1] == "start"] == [("outer", "start"),
-                                                                                     ("inner", "start")]
-    assert [(who, r) for who, hook, *r in log if hook == "request"] == \
-        [(who, [r]) for r in requests for who in ("outer", "inner")]  # each request passes outside in
-    assert [(who, r) for who, hook, *r in log if hook == "response"] == \
-        [(who, [r]) for r in responses for who in ("inner", "outer")]  # each response inside out
+    assert log[0] == ("outer", "start") and [e for e in log if e[1] == "start"] == [
+        ("outer", "start"),
+        ("inner", "start"),
+    ]
+    assert [(who, r) for who, hook, *r in log if hook == "request"] == [
+        (who, [r]) for r in requests for who in ("outer", "inner")
+    ]  # each request passes outside in
+    assert [(who, r) for who, hook, *r in log if hook == "response"] == [
+        (who, [r]) for r in responses for who in ("inner", "outer")
+    ]  # each response inside out
     assert finishes(log) == [("inner", [("OK", "")]), ("outer", [("OK", "")])]
     assert all([e for e in log if e[0] == who][-1][1] == "finish" for who in ("inner", "outer"))  # each one's last
 
@@ -147,8 +158,10 @@ def test_a_returned_call_runs_every_hook_in_order_and_finishes_once(kind):
 def test_a_domain_error_is_mapped_once_and_every_layer_finishes_before_the_caller_hears(kind):
     log, result, _ = _run(kind, b"fail")
     assert result == (S.INVALID_ARGUMENT, "REQUEST_MALFORMED")
-    assert finishes(log) == [("inner", [("INVALID_ARGUMENT", "REQUEST_MALFORMED")]),
-                             ("outer", [("INVALID_ARGUMENT", "REQUEST_MALFORMED")])]
+    assert finishes(log) == [
+        ("inner", [("INVALID_ARGUMENT", "REQUEST_MALFORMED")]),
+        ("outer", [("INVALID_ARGUMENT", "REQUEST_MALFORMED")]),
+    ]
     assert not [entry for entry in log if entry[1] == "response"]  # a failed call's None is no answer
 
 

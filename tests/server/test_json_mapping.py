@@ -36,8 +36,9 @@ def test_cli_prints_the_json_of_the_server_response(client, engine, tmp_path, ca
     served = client.recognize(image, skip_detection=skip).message
     row = _cli_row(tmp_path, capsys, monkeypatch, engine, image, skip)
     assert (case == "blank") == (not row["lines"])
-    server_json = json_format.MessageToDict(served, preserving_proto_field_name=True,
-                                            always_print_fields_with_no_presence=True)
+    server_json = json_format.MessageToDict(
+        served, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
     assert set(row.pop("timings")) == set(server_json.pop("timings")) == set(TIMING_FIELDS.values())
     assert row == server_json
     assert json.dumps(row, sort_keys=True) == json.dumps(server_json, sort_keys=True)  # the same floats, printed
@@ -65,8 +66,9 @@ def _unfilled(message, path: str = "") -> list[str]:
 
 def test_every_field_of_the_response_comes_from_the_result():
     word = types.Word("é", 1 / 3, ((0.2, 0.3),) * 4)
-    line = types.TextLine("é 1", 0.123456789, ((0.1, 1e-7), (1234.5625, 3.4e38), (-1.0, 2 / 3), (1e6 + 0.5, 7.0)),
-                          (word,), 90)
+    line = types.TextLine(
+        "é 1", 0.123456789, ((0.1, 1e-7), (1234.5625, 3.4e38), (-1.0, 2 / 3), (1e6 + 0.5, 7.0)), (word,), 90
+    )
     timings = {stage: 1.5 + k for k, stage in enumerate(TIMING_FIELDS)}
     result = types.OcrResult(7, 9, (line,), timings, types.Provenance("b", "openvino", "cpu", {"det": "int8"}))
     message = messages.recognize_response(result)
@@ -79,12 +81,18 @@ def test_every_field_of_the_response_comes_from_the_result():
 
 def test_awkward_floats_and_empty_fields():
     line = types.TextLine("x", float("nan"), ((0.1, float("inf")),) * 4)
-    result = types.OcrResult(1, 1, (line,), {"decode": 0.25, "total": float("-inf"), "change": 3.0},
-                             types.Provenance("", "", "", {}))
+    result = types.OcrResult(
+        1, 1, (line,), {"decode": 0.25, "total": float("-inf"), "change": 3.0}, types.Provenance("", "", "", {})
+    )
     row = messages.response_json(result)
     assert row["lines"][0]["confidence"] == "NaN" and row["lines"][0]["polygon"][0] == {"x": 0.1, "y": "Infinity"}
     assert row["timings"]["total_ms"] == "-Infinity" and "change" not in json.dumps(row["timings"])
     empty = messages.response_json(types.OcrResult(0, 0, (), {}, types.Provenance("", "", "", {})))
-    assert empty == {"lines": [], "text": "", "image_width": 0, "image_height": 0,
-                     "timings": {field: 0.0 for field in TIMING_FIELDS.values()},
-                     "provenance": {"bundle_id": "", "backend": "", "device": "", "stage_precision": {}}}
+    assert empty == {
+        "lines": [],
+        "text": "",
+        "image_width": 0,
+        "image_height": 0,
+        "timings": {field: 0.0 for field in TIMING_FIELDS.values()},
+        "provenance": {"bundle_id": "", "backend": "", "device": "", "stage_precision": {}},
+    }

@@ -23,8 +23,14 @@ from tests.server.images import scene_png
 
 def start_server(*args: str) -> tuple[subprocess.Popen, int, list[str]]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "OCR_LOG_LEVEL": "INFO"}
-    process = subprocess.Popen([sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", "0", *args],
-                               cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", "0", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     assert process.stdout is not None
     while time.monotonic() < deadline:
@@ -76,6 +82,12 @@ def test_sigterm_drains_in_flight_calls():
 
 
 def test_bad_configuration_exits_2():
-    result = subprocess.run([sys.executable, "-m", "server", "--port", "70000"], cwd=REPO, capture_output=True,
-                            text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "server", "--port", "70000"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=60,
+    )
     assert result.returncode == 2 and "INVALID_CONFIGURATION" in result.stderr

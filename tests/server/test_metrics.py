@@ -52,15 +52,20 @@ def value(samples, name: str, **labels) -> float:
 
 
 def request(image: bytes, skip: bool = False) -> ocr_pb2.RecognizeRequest:
-    return ocr_pb2.RecognizeRequest(image=ocr_pb2.Image(content=image),
-                                    options=ocr_pb2.RecognizeOptions(skip_detection=skip))
+    return ocr_pb2.RecognizeRequest(
+        image=ocr_pb2.Image(content=image), options=ocr_pb2.RecognizeOptions(skip_detection=skip)
+    )
 
 
 def test_calls_stages_and_images_agree_with_the_responses(measured, stub) -> None:
     before = scrape(measured)
     answered = [stub.Recognize(request(scene_png()), timeout=120)]
-    batch = stub.BatchRecognize(ocr_pb2.BatchRecognizeRequest(
-        requests=[request(w, skip=True) for w in word_pngs(3)] + [request(b"not an image")]), timeout=120)
+    batch = stub.BatchRecognize(
+        ocr_pb2.BatchRecognizeRequest(
+            requests=[request(w, skip=True) for w in word_pngs(3)] + [request(b"not an image")]
+        ),
+        timeout=120,
+    )
     answered += [r for r in batch.responses if not r.HasField("error")]
     with pytest.raises(grpc.RpcError) as refused:
         stub.Recognize(request(b"not an image either"), timeout=60)
@@ -90,7 +95,7 @@ def test_calls_stages_and_images_agree_with_the_responses(measured, stub) -> Non
 def test_info_readiness_and_process_metrics(measured) -> None:
     samples = scrape(measured)
     engine = measured.plane.engine
-    (labels, one), = samples["ocr_server_info"].items()
+    ((labels, one),) = samples["ocr_server_info"].items()
     labels = dict(labels)
     assert one == 1 and labels["bundle"] == engine.provenance.bundle and labels["backend"] == engine.provenance.backend
     assert {labels[f"precision_{s}"] for s in ("det", "rec")} <= {"fp32", "bf16", "int8"}
@@ -137,8 +142,11 @@ def test_stream_frames_and_events(measured, stub) -> None:
         return value(after, name, **labels) - value(before, name, **labels)
 
     frames = [r for r in responses if r.HasField("timings")]
-    assert delta("ocr_stream_frames_total", result="read") + delta("ocr_stream_frames_total", result="unchanged") \
-        == len(frames) == 6
+    assert (
+        delta("ocr_stream_frames_total", result="read") + delta("ocr_stream_frames_total", result="unchanged")
+        == len(frames)
+        == 6
+    )
     assert delta("ocr_stream_frames_total", result="unchanged") >= 1  # a still camera: later frames are unchanged
     kinds = [ocr_pb2.TextEventType.Name(e.type).removeprefix("TEXT_EVENT_TYPE_") for r in responses for e in r.events]
     for kind in ("APPEARED", "DISAPPEARED"):
@@ -153,8 +161,22 @@ def test_label_values_stay_bounded(measured, stub) -> None:
         with pytest.raises(grpc.RpcError):
             stub.Recognize(request(f"junk {i}".encode()), metadata=(("x-request-id", f"req-{i}"),), timeout=60)
     samples = scrape(measured)
-    allowed = {"method", "code", "reason", "stage", "result", "type", "le", "version", "bundle", "backend",
-               "device", "precision_det", "precision_cls", "precision_rec"}
+    allowed = {
+        "method",
+        "code",
+        "reason",
+        "stage",
+        "result",
+        "type",
+        "le",
+        "version",
+        "bundle",
+        "backend",
+        "device",
+        "precision_det",
+        "precision_cls",
+        "precision_rec",
+    }
     for name, series in samples.items():
         if not name.startswith("ocr_"):
             continue
@@ -184,8 +206,7 @@ def test_json_log_lines_carry_the_calls_request_id(measured, stub) -> None:
     plane.recognize = broken
     try:
         with pytest.raises(grpc.RpcError) as failed:
-            stub.Recognize(request(word_pngs(1)[0], skip=True), metadata=(("x-request-id", "trace-me-42"),),
-                           timeout=60)
+            stub.Recognize(request(word_pngs(1)[0], skip=True), metadata=(("x-request-id", "trace-me-42"),), timeout=60)
     finally:
         plane.recognize = original
         logger.removeHandler(handler)

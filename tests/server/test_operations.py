@@ -22,8 +22,14 @@ from tests.services import free_port
 
 def test_health_port_answers_in_plain_text_while_the_service_needs_mutual_tls(tmp_path, capsys, monkeypatch):
     pki = make_pki(tmp_path)
-    config = ServerConfig(host="127.0.0.1", port=0, tls_cert=str(pki.server_cert), tls_key=str(pki.server_key),
-                          tls_client_ca=str(pki.ca), health_port=free_port())
+    config = ServerConfig(
+        host="127.0.0.1",
+        port=0,
+        tls_cert=str(pki.server_cert),
+        tls_key=str(pki.server_key),
+        tls_client_ca=str(pki.ca),
+        health_port=free_port(),
+    )
     server = ServerThread(get_engine, config)
     try:
         monkeypatch.setenv("OCR_HEALTH_PORT", str(server.server.health_port))
@@ -45,8 +51,14 @@ def test_health_port_answers_in_plain_text_while_the_service_needs_mutual_tls(tm
 
 def _serve(*flags: str, timeout_s: float = 600) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCR_") or k in ("OCR_MODEL_DIR",)}
-    return subprocess.run([sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", "0", *flags],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout_s)
+    return subprocess.run(
+        [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", "0", *flags],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
 
 
 def test_a_server_past_its_memory_ceiling_drains_and_exits_non_zero() -> None:
@@ -62,9 +74,11 @@ def test_a_server_past_its_memory_ceiling_drains_and_exits_non_zero() -> None:
 
 
 def test_bad_operations_flags_fail_in_one_line() -> None:
-    for flags, words in [(("--log-format", "xml"), "invalid choice"),
-                         (("--cache-url", "http://cache:80"), "cache_url"),
-                         (("--metrics-port", "70000"), "metrics_port")]:
+    for flags, words in [
+        (("--log-format", "xml"), "invalid choice"),
+        (("--cache-url", "http://cache:80"), "cache_url"),
+        (("--metrics-port", "70000"), "metrics_port"),
+    ]:
         run = _serve(*flags, timeout_s=120)
         assert run.returncode == 2 and words in run.stderr, run.stderr
 

@@ -17,11 +17,14 @@ def test_start_up_logs_and_server_info_give_precision_and_reason_per_stage(caplo
     try:
         logged = [r.getMessage() for r in caplog.records if r.name == "server.app"]
         lines = [line for line in logged if line.startswith("stage ")]
-        assert lines == [f"stage {stage} serves {precision}: {engine.precision_reasons[stage]}"
-                         for stage, precision in engine.precision.items()]
+        assert lines == [
+            f"stage {stage} serves {precision}: {engine.precision_reasons[stage]}"
+            for stage, precision in engine.precision.items()
+        ]
         with OcrClient(server.target, timeout=60) as client:
             info = client.server_info()
         assert [(s.stage, s.precision, s.reason) for s in info.stage_precisions] == [
-            (stage, precision, engine.precision_reasons[stage]) for stage, precision in engine.precision.items()]
+            (stage, precision, engine.precision_reasons[stage]) for stage, precision in engine.precision.items()
+        ]
     finally:
         server.stop()

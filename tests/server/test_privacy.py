@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -31,7 +30,7 @@ def _chunks(images: list[bytes]) -> dict[bytes, list[tuple[int, int]]]:
     index: dict[bytes, list[tuple[int, int]]] = {}
     for k, image in enumerate(images):
         for j in range(0, len(image) - CHUNK + 1, CHUNK):
-            index.setdefault(image[j:j + CHUNK], []).append((k, j))
+            index.setdefault(image[j : j + CHUNK], []).append((k, j))
     return index
 
 
@@ -40,7 +39,7 @@ def leaks(data: bytes, images: list[bytes], index) -> list[tuple[int, int]]:
     byte values (a run of white pixels) are not evidence of anything and are skipped."""
     found = []
     for i in range(len(data) - CHUNK + 1):
-        for k, j in index.get(data[i:i + CHUNK], ()):
+        for k, j in index.get(data[i : i + CHUNK], ()):
             image = images[k]
             left = 0
             while left < min(i, j) and data[i - left - 1] == image[j - left - 1]:
@@ -48,7 +47,7 @@ def leaks(data: bytes, images: list[bytes], index) -> list[tuple[int, int]]:
             right = CHUNK
             while i + right < len(data) and j + right < len(image) and data[i + right] == image[j + right]:
                 right += 1
-            shared = data[i - left:i + right]
+            shared = data[i - left : i + right]
             if len(shared) >= WINDOW and len(set(shared)) >= 8:
                 found.append((k, j - left))
     return found
@@ -57,8 +56,8 @@ def leaks(data: bytes, images: list[bytes], index) -> list[tuple[int, int]]:
 def test_leak_scanner_finds_a_planted_window():
     images = [receipt_jpg()]
     index = _chunks(images)
-    planted = b"log line: " + images[0][1001:1001 + WINDOW] + b"\n"
-    assert leaks(planted, images, index) and not leaks(images[0][1001:1001 + WINDOW - 1], images, index)
+    planted = b"log line: " + images[0][1001 : 1001 + WINDOW] + b"\n"
+    assert leaks(planted, images, index) and not leaks(images[0][1001 : 1001 + WINDOW - 1], images, index)
 
 
 def test_no_image_bytes_are_written_anywhere(tmp_path):
@@ -67,20 +66,55 @@ def test_no_image_bytes_are_written_anywhere(tmp_path):
         d.mkdir()
     token = "privacy-token"
     tokens = dirs["work"].parent / "tokens.json"
-    tokens.write_text(json.dumps({"tokens": [{"sha256": hashlib.sha256(token.encode()).hexdigest(),
-                                              "principal": "p", "scopes": ["ocr.recognize", "ocr.stream"]}]}))
+    tokens.write_text(
+        json.dumps(
+            {
+                "tokens": [
+                    {
+                        "sha256": hashlib.sha256(token.encode()).hexdigest(),
+                        "principal": "p",
+                        "scopes": ["ocr.recognize", "ocr.stream"],
+                    }
+                ]
+            }
+        )
+    )
     gray = cv2.cvtColor(cv2.imdecode(np.frombuffer(scene_png(), np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2GRAY)
     receipt, scene, page, word = receipt_jpg(), scene_png(), page_png(), line_png("PRIVATE 4111")
     bad = scene[: len(scene) // 2]  # truncated: fails in the decoder, with its error path and logging
     sent = [receipt, scene, page, word, bad, gray.tobytes()]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(dirs["tmp"]), "TEMP": str(dirs["tmp"]),
-           "OCR_LOG_LEVEL": "DEBUG", "PYTHONFAULTHANDLER": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "TMPDIR": str(dirs["tmp"]),
+        "TEMP": str(dirs["tmp"]),
+        "OCR_LOG_LEVEL": "DEBUG",
+        "PYTHONFAULTHANDLER": "1",
+    }
     log_path = dirs["log"] / "server.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", "0", "--tokens-file", str(tokens),
-             "--audit-log", str(dirs["audit"] / "audit.log"), "--audit-text", "--grace-s", "10"],
-            cwd=dirs["work"], env=env, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--tokens-file",
+                str(tokens),
+                "--audit-log",
+                str(dirs["audit"] / "audit.log"),
+                "--audit-text",
+                "--grace-s",
+                "10",
+            ],
+            cwd=dirs["work"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         port = None
         deadline = time.monotonic() + 120

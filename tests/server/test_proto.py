@@ -35,8 +35,9 @@ def test_buf_breaking_against_the_last_landed_contract():
             pytest.skip("npm is not installed, so buf (npm @bufbuild/buf) is not either")
         pytest.fail("buf is missing: run `bash scripts/setup.sh` (npm ci in clients/node installs it)")
     assert (LANDED / "ocr" / "v1" / "ocr_service.proto").exists()
-    result = subprocess.run([str(BUF), "breaking", "proto", "--against", str(LANDED)], cwd=REPO,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [str(BUF), "breaking", "proto", "--against", str(LANDED)], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -59,8 +60,15 @@ def test_contract_names():
     for enum in (ocr_pb2.PixelFormat, ocr_pb2.FlowControl, ocr_pb2.TextEventType):
         assert enum.Name(0).endswith("_UNSPECIFIED")
     config_fields = set(ocr_pb2.StreamConfig.DESCRIPTOR.fields_by_name)
-    assert {"flow_control", "queue_size", "change_threshold", "reread_every_frames", "box_change_threshold",
-            "stable_after_frames", "disappear_after_frames"} <= config_fields
+    assert {
+        "flow_control",
+        "queue_size",
+        "change_threshold",
+        "reread_every_frames",
+        "box_change_threshold",
+        "stable_after_frames",
+        "disappear_after_frames",
+    } <= config_fields
     info = ocr_pb2.GetServerInfoResponse.DESCRIPTOR.fields_by_name["stage_precisions"]
     assert info.message_type.name == "StagePrecision" and info.is_repeated
     assert set(ocr_pb2.StagePrecision.DESCRIPTOR.fields_by_name) == {"stage", "precision", "reason"}
@@ -72,13 +80,31 @@ def test_fleet_contract_names():
     assert FLEET_SERVICE_NAME == "fleet.v1.FleetService"
     service = fleet_pb2.DESCRIPTOR.services_by_name["FleetService"]
     methods = {m.name: m for m in service.methods}
-    assert set(methods) == {"ReportEvents", "QueryEvents", "WatchEvents", "ListDevices", "GetFleetStats",
-                            "ListSightings", "DeleteDeviceData"}
+    assert set(methods) == {
+        "ReportEvents",
+        "QueryEvents",
+        "WatchEvents",
+        "ListDevices",
+        "GetFleetStats",
+        "ListSightings",
+        "DeleteDeviceData",
+    }
     assert methods["ReportEvents"].client_streaming and methods["ReportEvents"].server_streaming
     assert methods["WatchEvents"].server_streaming and not methods["WatchEvents"].client_streaming
     event = set(fleet_pb2.TextEvent.DESCRIPTOR.fields_by_name)
-    assert {"stream_id", "sequence", "capture_time", "type", "track_id", "text", "confidence", "polygon",
-            "frame_width", "frame_height", "provenance"} <= event
+    assert {
+        "stream_id",
+        "sequence",
+        "capture_time",
+        "type",
+        "track_id",
+        "text",
+        "confidence",
+        "polygon",
+        "frame_width",
+        "frame_height",
+        "provenance",
+    } <= event
     assert set(fleet_pb2.QueryEventsRequest.DESCRIPTOR.fields_by_name) >= {"filter", "page_size", "page_token"}
     for enum in (fleet_pb2.EventType, fleet_pb2.DropReason, fleet_pb2.TextMatch):
         assert enum.Name(0).endswith("_UNSPECIFIED")

@@ -17,9 +17,9 @@ import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from clients.ocr_client import OcrCallError, OcrClient
+from clients.ocr_client.pb import ocr_pb2, ocr_pb2_grpc
 from server.config import ServerConfig
 from server.embedded import ServerThread
-from clients.ocr_client.pb import ocr_pb2, ocr_pb2_grpc
 from server.redact import Redactor
 from tests.clients.render import line_png
 from tests.conftest import get_engine
@@ -39,12 +39,24 @@ BASE_TOKENS = [
     {"sha256": sha("fleet-token"), "principal": "cam-09", "scopes": ["fleet.report"]},
     {"sha256": sha("old-token"), "principal": "alice", "scopes": ["ocr.recognize"], "expires": "2020-01-01T00:00:00Z"},
     {"sha256": sha("gone-token"), "principal": "mallory", "scopes": ["ocr.recognize"], "revoked": True},
-    {"sha256": sha("flood-token"), "principal": "flood", "scopes": ["ocr.recognize"],
-     "limits": {"calls_per_s": 2, "calls_burst": 4}},
-    {"sha256": sha("pix-token"), "principal": "pix", "scopes": ["ocr.recognize", "ocr.stream"],
-     "limits": {"pixels_per_s": 1000, "pixels_burst_s": 1}},
-    {"sha256": sha("streamer-token"), "principal": "streamer", "scopes": ["ocr.stream", "ocr.recognize"],
-     "limits": {"max_streams": 3}},
+    {
+        "sha256": sha("flood-token"),
+        "principal": "flood",
+        "scopes": ["ocr.recognize"],
+        "limits": {"calls_per_s": 2, "calls_burst": 4},
+    },
+    {
+        "sha256": sha("pix-token"),
+        "principal": "pix",
+        "scopes": ["ocr.recognize", "ocr.stream"],
+        "limits": {"pixels_per_s": 1000, "pixels_burst_s": 1},
+    },
+    {
+        "sha256": sha("streamer-token"),
+        "principal": "streamer",
+        "scopes": ["ocr.stream", "ocr.recognize"],
+        "limits": {"max_streams": 3},
+    },
 ]
 
 
@@ -60,8 +72,14 @@ def secured(tmp_path_factory):
     root = tmp_path_factory.mktemp("security")
     tokens = root / "tokens.json"
     write_tokens(tokens, BASE_TOKENS)
-    config = ServerConfig(host="127.0.0.1", port=0, tokens_file=str(tokens), audit_log=str(root / "audit.log"),
-                          redact="email,phone,card", max_message_bytes=4 * 1024 * 1024)
+    config = ServerConfig(
+        host="127.0.0.1",
+        port=0,
+        tokens_file=str(tokens),
+        audit_log=str(root / "audit.log"),
+        redact="email,phone,card",
+        max_message_bytes=4 * 1024 * 1024,
+    )
     server = ServerThread(get_engine, config)
     server.tokens_path = tokens
     server.audit_path = root / "audit.log"
@@ -92,13 +110,16 @@ def audit_lines(server) -> list[dict]:
 
 
 # ---- authentication and scopes ------------------------------------------------------------------------------
-@pytest.mark.parametrize("token, code, reason", [
-    (None, S.UNAUTHENTICATED, "TOKEN_MISSING"),
-    ("not-a-token", S.UNAUTHENTICATED, "TOKEN_INVALID"),
-    ("old-token", S.UNAUTHENTICATED, "TOKEN_EXPIRED"),
-    ("gone-token", S.UNAUTHENTICATED, "TOKEN_REVOKED"),
-    ("fleet-token", S.PERMISSION_DENIED, "SCOPE_MISSING"),
-])
+@pytest.mark.parametrize(
+    "token, code, reason",
+    [
+        (None, S.UNAUTHENTICATED, "TOKEN_MISSING"),
+        ("not-a-token", S.UNAUTHENTICATED, "TOKEN_INVALID"),
+        ("old-token", S.UNAUTHENTICATED, "TOKEN_EXPIRED"),
+        ("gone-token", S.UNAUTHENTICATED, "TOKEN_REVOKED"),
+        ("fleet-token", S.PERMISSION_DENIED, "SCOPE_MISSING"),
+    ],
+)
 def test_refused_callers_get_code_and_reason(secured, token, code, reason):
     with client(secured, token) as c:
         error = failure(lambda: recognize(c))
@@ -115,8 +136,9 @@ def test_malformed_authorization_header(secured):
     with grpc.insecure_channel(secured.target) as channel:
         stub = ocr_pb2_grpc.OcrServiceStub(channel)
         with pytest.raises(grpc.RpcError) as info:
-            stub.GetServerInfo(ocr_pb2.GetServerInfoRequest(), metadata=(("authorization", "Basic YWxpY2U6eA=="),),
-                               timeout=30)
+            stub.GetServerInfo(
+                ocr_pb2.GetServerInfoRequest(), metadata=(("authorization", "Basic YWxpY2U6eA=="),), timeout=30
+            )
     assert info.value.code() == S.UNAUTHENTICATED
     assert dict(info.value.trailing_metadata())["ocr-error-reason"] == "TOKEN_INVALID"
 
@@ -149,13 +171,18 @@ def test_reflection_needs_credentials_but_no_scope(secured):
 def test_request_id_is_echoed_and_audited(secured):
     with grpc.insecure_channel(secured.target) as channel:
         stub = ocr_pb2_grpc.OcrServiceStub(channel)
-        request = ocr_pb2.RecognizeRequest(image=ocr_pb2.Image(content=word()),
-                                           options=ocr_pb2.RecognizeOptions(skip_detection=True))
+        request = ocr_pb2.RecognizeRequest(
+            image=ocr_pb2.Image(content=word()), options=ocr_pb2.RecognizeOptions(skip_detection=True)
+        )
         response, call = stub.Recognize.with_call(
-            request, metadata=(("authorization", "Bearer alice-token"), ("x-request-id", "req-4711")), timeout=120)
+            request, metadata=(("authorization", "Bearer alice-token"), ("x-request-id", "req-4711")), timeout=120
+        )
         assert dict(call.trailing_metadata())["x-request-id"] == "req-4711"
-        _, call = stub.Recognize.with_call(request, metadata=(("authorization", "Bearer alice-token"),
-                                                              ("x-request-id", "bad id; with spaces")), timeout=120)
+        _, call = stub.Recognize.with_call(
+            request,
+            metadata=(("authorization", "Bearer alice-token"), ("x-request-id", "bad id; with spaces")),
+            timeout=120,
+        )
         generated = dict(call.trailing_metadata())["x-request-id"]
         assert generated != "bad id; with spaces" and len(generated) == 32
     record = next(r for r in audit_lines(secured) if r["request_id"] == "req-4711")
@@ -176,14 +203,21 @@ def test_an_over_size_call_is_refused_with_its_reason_and_audited(secured):
         stub = ocr_pb2_grpc.OcrServiceStub(channel)
         request = ocr_pb2.RecognizeRequest(image=ocr_pb2.Image(content=b"\x89PNG" + bytes(5 * 1024 * 1024)))
         with pytest.raises(grpc.RpcError) as info:
-            stub.Recognize(request, metadata=(("authorization", "Bearer alice-token"), ("x-request-id", "big-1")),
-                           timeout=120)
+            stub.Recognize(
+                request, metadata=(("authorization", "Bearer alice-token"), ("x-request-id", "big-1")), timeout=120
+            )
     trailer = dict(info.value.trailing_metadata())
     assert (info.value.code(), trailer["ocr-error-reason"], trailer["x-request-id"]) == (
-        S.RESOURCE_EXHAUSTED, "MESSAGE_TOO_LARGE", "big-1")
+        S.RESOURCE_EXHAUSTED,
+        "MESSAGE_TOO_LARGE",
+        "big-1",
+    )
     record = next(r for r in audit_lines(secured) if r["request_id"] == "big-1")
-    assert (record["status"], record["reason"], record["principal"]) == ("RESOURCE_EXHAUSTED", "MESSAGE_TOO_LARGE",
-                                                                         "alice")
+    assert (record["status"], record["reason"], record["principal"]) == (
+        "RESOURCE_EXHAUSTED",
+        "MESSAGE_TOO_LARGE",
+        "alice",
+    )
 
 
 # ---- limits per principal --------------------------------------------------------------------------------------
@@ -244,8 +278,9 @@ def _transport_reset(code: grpc.StatusCode, details: str | None) -> str | None:
 async def _open_streams(target: str, token: str, count: int):
     """``count`` streams opened at once; returns (held open, refused) after the refusals have arrived."""
     metadata = (("authorization", f"Bearer {token}"),)
-    config = ocr_pb2.StreamRecognizeRequest(config=ocr_pb2.StreamConfig(options=ocr_pb2.RecognizeOptions(
-        skip_detection=True)))
+    config = ocr_pb2.StreamRecognizeRequest(
+        config=ocr_pb2.StreamConfig(options=ocr_pb2.RecognizeOptions(skip_detection=True))
+    )
     async with grpc.aio.insecure_channel(target) as channel:
         stub = ocr_pb2_grpc.OcrServiceStub(channel)
         calls = [stub.StreamRecognize(metadata=metadata, timeout=120) for _ in range(count)]
@@ -259,12 +294,18 @@ async def _open_streams(target: str, token: str, count: int):
             if not codes[call].done():
                 try:
                     await call.write(config)
-                except Exception:  # noqa: BLE001 - refused meanwhile
+                except Exception:
                     pass
         await asyncio.wait(codes.values(), timeout=20, return_when=asyncio.ALL_COMPLETED)
-        refused = [(codes[c].result(), dict(await c.trailing_metadata()).get("ocr-error-reason")
-                    or _transport_reset(codes[c].result(), await c.details()))
-                   for c in calls if codes[c].done()]
+        refused = [
+            (
+                codes[c].result(),
+                dict(await c.trailing_metadata()).get("ocr-error-reason")
+                or _transport_reset(codes[c].result(), await c.details()),
+            )
+            for c in calls
+            if codes[c].done()
+        ]
         held = [c for c in calls if not codes[c].done()]
         # while they are held, another principal is served, and this one may still recognize
         with OcrClient(target, token="alice-token", timeout=120) as other:
@@ -280,8 +321,9 @@ def test_streams_per_principal_are_bounded(secured):
     assert held == [S.OK] * 3
     assert len(refused) == STREAM_ATTEMPTS - 3
     # every refusal is ours, except where grpc.aio's client hid it behind its own write error (see above)
-    assert set(refused) - {(S.INTERNAL, "CLIENT_WRITE_AFTER_END")} == {(S.RESOURCE_EXHAUSTED, "TOO_MANY_STREAMS")}, \
+    assert set(refused) - {(S.INTERNAL, "CLIENT_WRITE_AFTER_END")} == {(S.RESOURCE_EXHAUSTED, "TOO_MANY_STREAMS")}, (
         refused
+    )
     assert other_ok
     with client(secured, "streamer-token") as c:  # the slots are given back when streams end
         assert list(c.stream_recognize([word()], config={"options": {"skip_detection": True}}))

@@ -22,17 +22,20 @@ from tests.conftest import REPO
 ALL = Redactor(["email", "phone", "card"])
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("Mail: john.doe@example.com", "Mail: [EMAIL]"),
-    ("Tel +49 30 1234567", "Tel [PHONE]"),
-    ("Call (555) 123-4567 now", "Call [PHONE] now"),
-    ("Card 4111 1111 1111 1111 ok", "Card [CARD] ok"),
-    ("4111-1111-1111-1111", "[CARD]"),
-    ("num 4111 1111 1111 1112", "num 4111 1111 1111 1112"),  # fails Luhn, too long for a phone number
-    ("Date 2024-01-15 total 12.50", "Date 2024-01-15 total 12.50"),
-    ("TOTAL 42.00 EUR", "TOTAL 42.00 EUR"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Mail: john.doe@example.com", "Mail: [EMAIL]"),
+        ("Tel +49 30 1234567", "Tel [PHONE]"),
+        ("Call (555) 123-4567 now", "Call [PHONE] now"),
+        ("Card 4111 1111 1111 1111 ok", "Card [CARD] ok"),
+        ("4111-1111-1111-1111", "[CARD]"),
+        ("num 4111 1111 1111 1112", "num 4111 1111 1111 1112"),  # fails Luhn, too long for a phone number
+        ("Date 2024-01-15 total 12.50", "Date 2024-01-15 total 12.50"),
+        ("TOTAL 42.00 EUR", "TOTAL 42.00 EUR"),
+        ("", ""),
+    ],
+)
 def test_redaction(text, expected):
     assert ALL.text(text) == expected
 
@@ -48,23 +51,39 @@ def test_redaction_masks_words_of_a_masked_line_and_own_patterns():
 
 def test_tokens_file_json_and_toml(tmp_path):
     digest = hash_token("s3cret")
-    contents = parse(json.dumps({"tokens": [{"sha256": digest, "principal": "p", "scopes": ["ocr.recognize"],
-                                             "expires": 4102444800, "limits": {"max_streams": 2}}],
-                                 "identities": [{"principal": "spiffe://x/y", "scopes": ["fleet.report"]}]}).encode())
+    contents = parse(
+        json.dumps(
+            {
+                "tokens": [
+                    {
+                        "sha256": digest,
+                        "principal": "p",
+                        "scopes": ["ocr.recognize"],
+                        "expires": 4102444800,
+                        "limits": {"max_streams": 2},
+                    }
+                ],
+                "identities": [{"principal": "spiffe://x/y", "scopes": ["fleet.report"]}],
+            }
+        ).encode()
+    )
     assert contents.tokens[digest].principal == "p" and contents.limits["p"] == Limits(max_streams=2)
     assert contents.identities["spiffe://x/y"].scopes == {"fleet.report"}
     toml = f'[[tokens]]\nsha256 = "{digest}"\nprincipal = "p"\nscopes = ["ocr.stream"]\nrevoked = true\n'
     assert parse(toml.encode(), toml=True).tokens[digest].revoked
 
 
-@pytest.mark.parametrize("doc", [
-    {"tokens": [{"sha256": "abc", "principal": "p", "scopes": []}]},  # not a sha256
-    {"tokens": [{"sha256": "0" * 64, "principal": "p", "scopes": ["ocr.everything"]}]},
-    {"tokens": [{"sha256": "0" * 64, "scopes": []}]},  # no principal
-    {"tokens": [{"sha256": "0" * 64, "principal": "p", "scopes": [], "expires": "next week"}]},
-    {"tokens": [{"sha256": "0" * 64, "principal": "p", "scopes": [], "limits": {"speed": 1}}]},
-    {"users": []},
-])
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"tokens": [{"sha256": "abc", "principal": "p", "scopes": []}]},  # not a sha256
+        {"tokens": [{"sha256": "0" * 64, "principal": "p", "scopes": ["ocr.everything"]}]},
+        {"tokens": [{"sha256": "0" * 64, "scopes": []}]},  # no principal
+        {"tokens": [{"sha256": "0" * 64, "principal": "p", "scopes": [], "expires": "next week"}]},
+        {"tokens": [{"sha256": "0" * 64, "principal": "p", "scopes": [], "limits": {"speed": 1}}]},
+        {"users": []},
+    ],
+)
 def test_bad_tokens_files_are_refused(doc):
     with pytest.raises(ConfigurationError) as info:
         parse(json.dumps(doc).encode())
@@ -122,16 +141,30 @@ def test_listen_rule():
 
 
 def test_server_refuses_an_open_network_address_in_one_line():
-    result = subprocess.run([sys.executable, "-m", "server", "--host", "0.0.0.0", "--port", "0"], cwd=REPO,
-                            capture_output=True, text=True, timeout=120, env={**os.environ, "OCR_INSECURE": ""})
+    result = subprocess.run(
+        [sys.executable, "-m", "server", "--host", "0.0.0.0", "--port", "0"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OCR_INSECURE": ""},
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].endswith("[INSECURE_LISTEN]") and "--insecure" in lines[0]
 
 
-@pytest.mark.parametrize("changes", [dict(tls_cert="c.pem"), dict(tls_client_ca="ca.pem"), dict(redact="ssn"),
-                                     dict(redact_patterns="(unclosed"), dict(cert_scopes="ocr.all"),
-                                     dict(calls_per_s=-1)])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        dict(tls_cert="c.pem"),
+        dict(tls_client_ca="ca.pem"),
+        dict(redact="ssn"),
+        dict(redact_patterns="(unclosed"),
+        dict(cert_scopes="ocr.all"),
+        dict(calls_per_s=-1),
+    ],
+)
 def test_bad_security_settings(changes):
     with pytest.raises(ConfigurationError):
         ServerConfig(**changes)
@@ -164,9 +197,24 @@ def test_audit_file_is_private_and_rotates(tmp_path):
 
 
 def test_issue_token_command():
-    result = subprocess.run([sys.executable, "-m", "server.security", "token", "--principal", "cam-01",
-                             "--scope", "ocr.stream", "--expires", "2099-01-01T00:00:00Z"], cwd=REPO,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "server.security",
+            "token",
+            "--principal",
+            "cam-01",
+            "--scope",
+            "ocr.stream",
+            "--expires",
+            "2099-01-01T00:00:00Z",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     token, entry = result.stdout.splitlines()
     contents = parse(json.dumps({"tokens": [json.loads(entry)]}).encode())

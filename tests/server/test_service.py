@@ -22,7 +22,8 @@ def assert_same(response: RecognizeResult, expected) -> None:
     for got, want in zip(response.lines, expected.lines):
         assert got.confidence == pytest.approx(want.confidence, abs=1e-4)
         assert [c for p in got.polygon for c in (p.x, p.y)] == pytest.approx(
-            [c for pt in want.polygon for c in pt], abs=1e-3)
+            [c for pt in want.polygon for c in pt], abs=1e-3
+        )
         assert [w.text for w in got.words] == [w.text for w in want.words]
         assert got.angle == want.angle
 
@@ -45,8 +46,11 @@ def test_recognize_equals_in_process_engine(client, engine, make):
     assert_same(response, expected)
     assert response.text == expected.text
     p = response.provenance
-    assert (p.bundle_id, p.backend, p.device) == (engine.provenance.bundle, engine.provenance.backend,
-                                                  engine.provenance.device)
+    assert (p.bundle_id, p.backend, p.device) == (
+        engine.provenance.bundle,
+        engine.provenance.backend,
+        engine.provenance.device,
+    )
     assert dict(p.stage_precision) == engine.provenance.precision
     t = response.timings
     assert t.total_ms > 0 and t.detection_ms > 0 and t.recognition_ms > 0
@@ -62,20 +66,20 @@ def test_raw_pixels_equal_encoded_image(client, engine):
     expected = engine.recognize(bgr)
     assert_same(client.recognize(bgr), expected)  # numpy array -> RawImage BGR8
     h, w = bgr.shape[:2]
-    rgb = ocr_pb2.RawImage(width=w, height=h, pixel_format=ocr_pb2.PIXEL_FORMAT_RGB8,
-                           data=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).tobytes())
+    rgb = ocr_pb2.RawImage(
+        width=w, height=h, pixel_format=ocr_pb2.PIXEL_FORMAT_RGB8, data=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).tobytes()
+    )
     assert_same(client.recognize(rgb), expected)
     gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
     assert_same(client.recognize(gray), engine.recognize(gray))
-    nv12 = ocr_pb2.RawImage(width=w, height=h, pixel_format=ocr_pb2.PIXEL_FORMAT_NV12,
-                            data=_nv12(bgr))
+    nv12 = ocr_pb2.RawImage(width=w, height=h, pixel_format=ocr_pb2.PIXEL_FORMAT_NV12, data=_nv12(bgr))
     assert client.recognize(nv12).lines  # lossy colour conversion: text found, not necessarily identical
 
 
 def _nv12(bgr: np.ndarray) -> bytes:
     h, w = bgr.shape[:2]
     i420 = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420).reshape(-1)
-    y, u, v = i420[: h * w], i420[h * w: h * w * 5 // 4], i420[h * w * 5 // 4:]
+    y, u, v = i420[: h * w], i420[h * w : h * w * 5 // 4], i420[h * w * 5 // 4 :]
     uv = np.stack([u, v], axis=1).reshape(-1)
     return np.concatenate([y, uv]).tobytes()
 
@@ -147,8 +151,9 @@ def test_sixteen_concurrent_clients_get_their_own_text(served, client):
 def test_stream_answers_every_frame_in_order(client, engine):
     words = word_pngs()[:3]
     frames = [words[0], b"garbage", words[1], ocr_pb2.Image(), words[2]]
-    config = ocr_pb2.StreamConfig(options=ocr_pb2.RecognizeOptions(skip_detection=True),
-                                  flow_control=ocr_pb2.FLOW_CONTROL_ALL)
+    config = ocr_pb2.StreamConfig(
+        options=ocr_pb2.RecognizeOptions(skip_detection=True), flow_control=ocr_pb2.FLOW_CONTROL_ALL
+    )
     responses = list(client.stream_recognize(frames, config=config))
     assert [r.sequence for r in responses] == [0, 1, 2, 3, 4]
     assert responses[1].error.reason == "IMAGE_UNDECODABLE"

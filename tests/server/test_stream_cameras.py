@@ -9,10 +9,10 @@ import grpc
 import pytest
 
 from clients.ocr_client import OcrCallError, OcrClient
+from clients.ocr_client.pb import ocr_pb2
 from edge_runtime.stream.sources import encode_jpeg
 from server.config import ServerConfig
 from server.embedded import ServerThread
-from clients.ocr_client.pb import ocr_pb2
 from tests.conftest import get_engine
 from tests.server.images import scene_png
 from tests.stream import stream_videos

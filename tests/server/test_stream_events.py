@@ -11,8 +11,8 @@ import grpc
 import pytest
 
 from clients.ocr_client import OcrCallError
-from edge_runtime.stream.sources import encode_jpeg
 from clients.ocr_client.pb import ocr_pb2
+from edge_runtime.stream.sources import encode_jpeg
 from tests.stream import stream_videos
 
 EVENT = ocr_pb2.TextEventType
@@ -29,8 +29,11 @@ def requests(config, frames, pause: float = 0.0):
 
 
 def events_of(responses):
-    return [(EVENT.Name(e.type).removeprefix("TEXT_EVENT_TYPE_"), e.text, e.track_id, r.sequence)
-            for r in responses for e in r.events]
+    return [
+        (EVENT.Name(e.type).removeprefix("TEXT_EVENT_TYPE_"), e.text, e.track_id, r.sequence)
+        for r in responses
+        for e in r.events
+    ]
 
 
 def test_each_text_is_reported_once(client):
@@ -69,12 +72,15 @@ def test_latest_only_drops_frames_a_busy_server_cannot_take(client):
     assert Counter(text for k, text, _, _ in events_of(responses) if k == "APPEARED") <= Counter(scene.texts)
 
 
-@pytest.mark.parametrize("config, reason", [
-    (ocr_pb2.StreamConfig(queue_size=-1), "STREAM_CONFIG_INVALID"),
-    (ocr_pb2.StreamConfig(text_patterns=["[A-Z]{2} ?[0-9]{4}", "(unclosed"]), "TEXT_PATTERN_INVALID"),
-    (ocr_pb2.StreamConfig(text_patterns=["a" * 300]), "TEXT_PATTERN_INVALID"),
-    (ocr_pb2.StreamConfig(text_checks=[7]), "TEXT_CHECK_UNKNOWN"),  # a number this server does not know
-])
+@pytest.mark.parametrize(
+    "config, reason",
+    [
+        (ocr_pb2.StreamConfig(queue_size=-1), "STREAM_CONFIG_INVALID"),
+        (ocr_pb2.StreamConfig(text_patterns=["[A-Z]{2} ?[0-9]{4}", "(unclosed"]), "TEXT_PATTERN_INVALID"),
+        (ocr_pb2.StreamConfig(text_patterns=["a" * 300]), "TEXT_PATTERN_INVALID"),
+        (ocr_pb2.StreamConfig(text_checks=[7]), "TEXT_CHECK_UNKNOWN"),  # a number this server does not know
+    ],
+)
 def test_bad_config_is_refused(client, config, reason):
     with pytest.raises(grpc.RpcError) as info:
         list(client.stub.StreamRecognize(requests(config, []), timeout=60))
@@ -124,23 +130,31 @@ def test_config_fields_map_onto_stream_settings():
 
     defaults = StreamSettings()
     assert settings_of(ocr_pb2.StreamConfig(), defaults) == defaults  # zeros: the server's defaults
-    config = ocr_pb2.StreamConfig(options=ocr_pb2.RecognizeOptions(skip_detection=True),
-                                  flow_control=ocr_pb2.FLOW_CONTROL_QUEUE, queue_size=5, change_threshold=7.5,
-                                  reread_every_frames=9, box_change_threshold=0.4, stable_after_frames=11,
-                                  disappear_after_frames=6)
+    config = ocr_pb2.StreamConfig(
+        options=ocr_pb2.RecognizeOptions(skip_detection=True),
+        flow_control=ocr_pb2.FLOW_CONTROL_QUEUE,
+        queue_size=5,
+        change_threshold=7.5,
+        reread_every_frames=9,
+        box_change_threshold=0.4,
+        stable_after_frames=11,
+        disappear_after_frames=6,
+    )
     s = settings_of(config, defaults)
     assert (s.mode, s.queue_size, s.change_threshold, s.skip_detection) == (FlowMode.QUEUE, 5, 7.5, True)
     assert (s.reread_every, s.refresh_every, s.stable_after, s.disappear_after) == (9, 9, 11, 6)
     assert s.match_iou == pytest.approx(0.4)  # float32 on the wire
     assert s.match_iou <= s.strong_iou
     assert (s.text_patterns, s.text_checks) == ((), ())
-    config = ocr_pb2.StreamConfig(text_patterns=[r"[A-Z]{2} ?[0-9]{4}"],
-                                  text_checks=[ocr_pb2.TEXT_CHECK_ISO6346, ocr_pb2.TEXT_CHECK_UNSPECIFIED,
-                                               ocr_pb2.TEXT_CHECK_IBAN])
+    config = ocr_pb2.StreamConfig(
+        text_patterns=[r"[A-Z]{2} ?[0-9]{4}"],
+        text_checks=[ocr_pb2.TEXT_CHECK_ISO6346, ocr_pb2.TEXT_CHECK_UNSPECIFIED, ocr_pb2.TEXT_CHECK_IBAN],
+    )
     s = settings_of(config, defaults)
     assert (s.text_patterns, s.text_checks) == ((r"[A-Z]{2} ?[0-9]{4}",), ("ISO6346", "IBAN"))
-    only_checks = settings_of(ocr_pb2.StreamConfig(text_checks=[ocr_pb2.TEXT_CHECK_IBAN]),
-                              defaults.replace(text_patterns=("x",)))
+    only_checks = settings_of(
+        ocr_pb2.StreamConfig(text_checks=[ocr_pb2.TEXT_CHECK_IBAN]), defaults.replace(text_patterns=("x",))
+    )
     assert (only_checks.text_patterns, only_checks.text_checks) == ((), ("IBAN",))  # the config replaces both
 
 

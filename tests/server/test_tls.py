@@ -29,13 +29,29 @@ def pki(tmp_path_factory):
 def mtls(pki, tmp_path_factory):
     root = tmp_path_factory.mktemp("mtls")
     tokens = root / "tokens.json"
-    tokens.write_text(json.dumps({
-        "tokens": [{"sha256": hashlib.sha256(b"alice-token").hexdigest(), "principal": "alice",
-                    "scopes": ["ocr.recognize", "ocr.stream"]}],
-        "identities": [{"principal": SPIFFE_ID, "scopes": ["ocr.recognize"]}],
-    }))
-    config = ServerConfig(host="127.0.0.1", port=0, tls_cert=str(pki.server_cert), tls_key=str(pki.server_key),
-                          tls_client_ca=str(pki.ca), tokens_file=str(tokens), audit_log=str(root / "audit.log"))
+    tokens.write_text(
+        json.dumps(
+            {
+                "tokens": [
+                    {
+                        "sha256": hashlib.sha256(b"alice-token").hexdigest(),
+                        "principal": "alice",
+                        "scopes": ["ocr.recognize", "ocr.stream"],
+                    }
+                ],
+                "identities": [{"principal": SPIFFE_ID, "scopes": ["ocr.recognize"]}],
+            }
+        )
+    )
+    config = ServerConfig(
+        host="127.0.0.1",
+        port=0,
+        tls_cert=str(pki.server_cert),
+        tls_key=str(pki.server_key),
+        tls_client_ca=str(pki.ca),
+        tokens_file=str(tokens),
+        audit_log=str(root / "audit.log"),
+    )
     server = ServerThread(get_engine, config)
     server.audit_path = root / "audit.log"
     yield server
@@ -85,12 +101,14 @@ def test_unlisted_certificate_gets_the_certificate_scopes_by_cn(mtls, pki):
 
 
 def test_a_token_names_the_principal_over_a_certificate(mtls, pki):
-    with OcrClient(mtls.target, ca=pki.ca, cert=pki.client_cert, key=pki.client_key, token="alice-token",
-                   timeout=120) as client:
+    with OcrClient(
+        mtls.target, ca=pki.ca, cert=pki.client_cert, key=pki.client_key, token="alice-token", timeout=120
+    ) as client:
         assert stream(client)  # alice's token grants ocr.stream
         with pytest.raises(OcrCallError) as info:
-            OcrClient(mtls.target, ca=pki.ca, cert=pki.client_cert, key=pki.client_key, token="wrong",
-                      timeout=60).recognize(word(), skip_detection=True)
+            OcrClient(
+                mtls.target, ca=pki.ca, cert=pki.client_cert, key=pki.client_key, token="wrong", timeout=60
+            ).recognize(word(), skip_detection=True)
         assert (info.value.code, info.value.reason) == (S.UNAUTHENTICATED, "TOKEN_INVALID")
     assert any(r["principal"] == "alice" and r["identity"] == SPIFFE_ID for r in audited(mtls))
 
@@ -98,8 +116,9 @@ def test_a_token_names_the_principal_over_a_certificate(mtls, pki):
 def test_hostile_transports_are_refused_and_others_keep_being_served(mtls, pki):
     good = OcrClient(mtls.target, ca=pki.ca, cert=pki.client_cert, key=pki.client_key, timeout=120)
     hostile = {
-        "certificate from another CA": OcrClient(mtls.target, ca=pki.ca, cert=pki.other_client_cert,
-                                                 key=pki.other_client_key, timeout=10),
+        "certificate from another CA": OcrClient(
+            mtls.target, ca=pki.ca, cert=pki.other_client_cert, key=pki.other_client_key, timeout=10
+        ),
         "no client certificate": OcrClient(mtls.target, ca=pki.ca, token="alice-token", timeout=10),
         "plain text to the TLS port": OcrClient(mtls.target, token="alice-token", timeout=10),
     }
@@ -117,10 +136,20 @@ def test_hostile_transports_are_refused_and_others_keep_being_served(mtls, pki):
 
 def test_tls_with_tokens_only(pki, tmp_path):
     tokens = tmp_path / "tokens.toml"
-    tokens.write_text(f'[[tokens]]\nsha256 = "{hashlib.sha256(b"bob-token").hexdigest()}"\n'
-                      'principal = "bob"\nscopes = ["ocr.recognize"]\nexpires = 2099-01-01T00:00:00Z\n')
-    server = ServerThread(get_engine, ServerConfig(host="127.0.0.1", port=0, tls_cert=str(pki.server_cert),
-                                                   tls_key=str(pki.server_key), tokens_file=str(tokens)))
+    tokens.write_text(
+        f'[[tokens]]\nsha256 = "{hashlib.sha256(b"bob-token").hexdigest()}"\n'
+        'principal = "bob"\nscopes = ["ocr.recognize"]\nexpires = 2099-01-01T00:00:00Z\n'
+    )
+    server = ServerThread(
+        get_engine,
+        ServerConfig(
+            host="127.0.0.1",
+            port=0,
+            tls_cert=str(pki.server_cert),
+            tls_key=str(pki.server_key),
+            tokens_file=str(tokens),
+        ),
+    )
     try:
         with OcrClient(server.target, ca=pki.ca, token="bob-token", timeout=120) as client:
             assert recognize(client).lines

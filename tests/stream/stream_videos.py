@@ -92,7 +92,7 @@ def noisy_jitter(n: int = 24, size=(640, 360), sigma: float = 6.0, shake: int = 
     frames = []
     for _ in range(n):
         dx, dy = rng.integers(-shake, shake + 1, 2)
-        img = canvas[pad + dy:pad + dy + h, pad + dx:pad + dx + w].astype(np.float32)
+        img = canvas[pad + dy : pad + dy + h, pad + dx : pad + dx + w].astype(np.float32)
         img += rng.normal(0, sigma, img.shape)
         frames.append(np.clip(img, 0, 255).astype(np.uint8))
     return Scene("noisy", frames, 10.0, {"PLATFORM 4", "Departures 10:45"})
@@ -105,8 +105,9 @@ def scene_cut(size=(640, 360)) -> Scene:
     _put(a, "MAIN STREET", 140, 180, 1.6, WHITE, 3)
     b = np.full((h, w, 3), (170, 190, 200), np.uint8)
     _put(b, "COFFEE SHOP", 150, 185, 1.6, (20, 20, 20), 3)
-    return Scene("cut", [a.copy() for _ in range(12)] + [b.copy() for _ in range(12)], 10.0,
-                 {"MAIN STREET", "COFFEE SHOP"})
+    return Scene(
+        "cut", [a.copy() for _ in range(12)] + [b.copy() for _ in range(12)], 10.0, {"MAIN STREET", "COFFEE SHOP"}
+    )
 
 
 def price_change(size=(640, 360)) -> Scene:
@@ -151,15 +152,19 @@ def wall(width: int, height: int, seed: int = 3) -> np.ndarray:
     rng = np.random.default_rng(seed)
     img = np.empty((height, width, 3), np.float32)
     img[:] = (78, 64, 58)
-    blotch = cv2.resize(rng.normal(0, 10, (height // 24 + 1, width // 24 + 1)).astype(np.float32), (width, height),
-                        interpolation=cv2.INTER_CUBIC)
+    blotch = cv2.resize(
+        rng.normal(0, 10, (height // 24 + 1, width // 24 + 1)).astype(np.float32),
+        (width, height),
+        interpolation=cv2.INTER_CUBIC,
+    )
     grain = cv2.GaussianBlur(rng.normal(0, 6, (height, width)).astype(np.float32), (0, 0), 1.2)
     img += (blotch + grain)[..., None]
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def sign(img: np.ndarray, text: str, x: int, y: int, scale: float = 1.3, plate=(25, 25, 25), color=WHITE,
-         thick: int = 2) -> None:
+def sign(
+    img: np.ndarray, text: str, x: int, y: int, scale: float = 1.3, plate=(25, 25, 25), color=WHITE, thick: int = 2
+) -> None:
     """Text on a plate, (x, y) the text's baseline start."""
     (w, h), base = cv2.getTextSize(text, FONT, scale, thick)
     cv2.rectangle(img, (x - 14, y - h - 14), (x + w + 14, y + base + 10), plate, -1)
@@ -172,8 +177,9 @@ def film(world: np.ndarray, shot: Shot) -> list[np.ndarray]:
     frames = []
     for i in range(shot.n):
         x, y = shot.position(i)
-        view = cv2.warpAffine(world, np.float32([[1, 0, -x], [0, 1, -y]]), (w, h), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REFLECT)
+        view = cv2.warpAffine(
+            world, np.float32([[1, 0, -x], [0, 1, -y]]), (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        )
         if shot.overlay is not None:
             shot.overlay(view, i)
         span = shot.occluder(i)
@@ -224,8 +230,9 @@ def slow_pan(n: int = 60) -> Scene:
     """The camera pans right 2.5 px a frame (150 px in all) with a little shake; both signs stay in view."""
     world, texts = _board(width_extra=0)
     shake = _shake(12, 1.0)
-    frames = film(world, Shot(n, position=lambda i: (MARGIN - 75 + 2.5 * i + shake(i)[0], MARGIN + shake(i)[1]),
-                              seed=2))
+    frames = film(
+        world, Shot(n, position=lambda i: (MARGIN - 75 + 2.5 * i + shake(i)[0], MARGIN + shake(i)[1]), seed=2)
+    )
     return Scene("pan", frames, 10.0, texts)
 
 
@@ -239,8 +246,9 @@ def exposure_ramp(n: int = 40) -> Scene:
         gain = 1.0 - 0.7 * t if t < 0.5 else 0.3 + 1.9 * (t - 0.5) + 0.35
         return gain, 12.0 * np.sin(3 * t)
 
-    frames = film(world, Shot(n, position=lambda i: (MARGIN + shake(i)[0], MARGIN + shake(i)[1]),
-                              exposure=exposure, seed=3))
+    frames = film(
+        world, Shot(n, position=lambda i: (MARGIN + shake(i)[0], MARGIN + shake(i)[1]), exposure=exposure, seed=3)
+    )
     return Scene("exposure", frames, 10.0, texts)
 
 
@@ -255,8 +263,16 @@ def blur_and_occluder(n: int = 44) -> Scene:
         x = -40 + (i - 16) * 34
         return x, x + 40
 
-    frames = film(world, Shot(n, position=lambda i: (MARGIN + shake(i)[0], MARGIN + shake(i)[1]),
-                              blur=lambda i: 15 if i in (8, 9) else 0, occluder=pole, seed=4))
+    frames = film(
+        world,
+        Shot(
+            n,
+            position=lambda i: (MARGIN + shake(i)[0], MARGIN + shake(i)[1]),
+            blur=lambda i: 15 if i in (8, 9) else 0,
+            occluder=pole,
+            seed=4,
+        ),
+    )
     return Scene("occluded", frames, 10.0, texts)
 
 
@@ -276,15 +292,22 @@ def plate_drive_through(n: int = 48) -> Scene:
         cv2.rectangle(view, (x - 10, y - th - 10), (x + tw + 10, y + 12), (235, 235, 235), -1)  # the plate
         _put(view, text, x, y, 1.1, (15, 15, 15), 2)
 
-    frames = film(world, Shot(n, position=lambda i: (MARGIN + shake(i)[0], MARGIN + shake(i)[1]), overlay=car,
-                              seed=5))
+    frames = film(world, Shot(n, position=lambda i: (MARGIN + shake(i)[0], MARGIN + shake(i)[1]), overlay=car, seed=5))
     return Scene("plate", frames, 10.0, {"CAR PARK", text})
 
 
 SCENES: dict[str, Callable[[], Scene]] = {
-    "static": static_sign, "ticker": ticker, "appear": appear_disappear, "noisy": noisy_jitter, "cut": scene_cut,
-    "price": price_change, "shaken": shaken, "pan": slow_pan, "exposure": exposure_ramp,
-    "occluded": blur_and_occluder, "plate": plate_drive_through,
+    "static": static_sign,
+    "ticker": ticker,
+    "appear": appear_disappear,
+    "noisy": noisy_jitter,
+    "cut": scene_cut,
+    "price": price_change,
+    "shaken": shaken,
+    "pan": slow_pan,
+    "exposure": exposure_ramp,
+    "occluded": blur_and_occluder,
+    "plate": plate_drive_through,
 }
 
 

@@ -48,8 +48,11 @@ def test_pan_moves_the_boxes_with_the_view(engine, clips):
     frames = [r for r in results[:-1] if r.lines]
     first, last = frames[0], frames[-1]
     by_id = {line.track_id: line for line in first.lines}
-    moved = [min(x for x, _ in line.polygon) - min(x for x, _ in by_id[line.track_id].polygon)
-             for line in last.lines if line.track_id in by_id]
+    moved = [
+        min(x for x, _ in line.polygon) - min(x for x, _ in by_id[line.track_id].polygon)
+        for line in last.lines
+        if line.track_id in by_id
+    ]
     camera = 2.5 * (last.sequence - first.sequence)  # the view moves right: the content moves left
     assert moved and all(abs(m + camera) < 6 for m in moved), (moved, camera)
 

@@ -56,11 +56,13 @@ def wall_page(text: str = "PLATFORM 4", seed: int = 5) -> np.ndarray:
     return img
 
 
-def view(world: np.ndarray, dx: float, dy: float, gain: float = 1.0, offset: float = 0.0, sigma: float = 4.0,
-         seed: int = 0) -> np.ndarray:
+def view(
+    world: np.ndarray, dx: float, dy: float, gain: float = 1.0, offset: float = 0.0, sigma: float = 4.0, seed: int = 0
+) -> np.ndarray:
     """The 1280x720 view whose content is moved by (dx, dy) (sub-pixel), with exposure and sensor noise."""
-    moved = cv2.warpAffine(world, np.float32([[1, 0, dx - 32], [0, 1, dy - 32]]), (1280, 720),
-                           flags=cv2.INTER_LINEAR).astype(np.float32)
+    moved = cv2.warpAffine(
+        world, np.float32([[1, 0, dx - 32], [0, 1, dy - 32]]), (1280, 720), flags=cv2.INTER_LINEAR
+    ).astype(np.float32)
     noisy = moved * gain + offset + np.random.default_rng(seed).normal(0, sigma, moved.shape)
     return np.clip(noisy, 0, 255).astype(np.uint8)
 
@@ -70,8 +72,10 @@ def test_shake_from_sub_pixel_to_a_few_pixels_is_not_a_change_and_is_measured():
     detector = ChangeDetector()
     detector.accept(detector.compare(view(world, 0, 0, seed=1))[1])
     rng = np.random.default_rng(2)
-    for i, (dx, dy) in enumerate([(0.3, -0.2), (-0.7, 0.5), (1.5, -1.2), (-2.6, 2.2), (3.0, 0.4)] +
-                                 [tuple(rng.uniform(-3, 3, 2)) for _ in range(10)]):
+    for i, (dx, dy) in enumerate(
+        [(0.3, -0.2), (-0.7, 0.5), (1.5, -1.2), (-2.6, 2.2), (3.0, 0.4)]
+        + [tuple(rng.uniform(-3, 3, 2)) for _ in range(10)]
+    ):
         change, _ = detector.compare(view(world, dx, dy, seed=10 + i))
         assert not change.changed, (dx, dy, change)
         assert abs(change.shift[0] - dx) < 0.35 and abs(change.shift[1] - dy) < 0.35, (dx, dy, change.shift)
@@ -105,8 +109,9 @@ def test_one_changed_character_is_noticed_through_shake_exposure_and_noise_where
         change, _ = detector.compare(view(after, dx, dy, 1.1, 5, sigma=5, seed=20 + i))
         assert change.changed and not change.cut, (dx, dy, change)
         # the digit sits at x ~ 330-350, y ~ 380-400 of the wall, moved by (dx - 32, dy - 32) in the view
-        assert any(x0 <= 320 and x1 >= 300 and y0 <= 370 and y1 >= 350 for x0, y0, x1, y1 in change.regions), \
+        assert any(x0 <= 320 and x1 >= 300 and y0 <= 370 and y1 >= 350 for x0, y0, x1, y1 in change.regions), (
             change.regions
+        )
         assert all((x1 - x0) * (y1 - y0) < 0.02 * 1280 * 720 for x0, y0, x1, y1 in change.regions)
 
 

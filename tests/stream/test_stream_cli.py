@@ -22,8 +22,10 @@ def test_events_are_printed_once_as_json_lines(clips, capsys, camera_env):
     events = [(r["event"], r["text"]) for r in records]
     for text in scene.texts:
         assert events.count(("APPEARED", text)) == events.count(("DISAPPEARED", text)) == 1
-    assert all({"track_id", "confidence", "polygon", "sequence", "capture_time", "latency_ms", "candidates"} <= r.keys()
-               for r in records)
+    assert all(
+        {"track_id", "confidence", "polygon", "sequence", "capture_time", "latency_ms", "candidates"} <= r.keys()
+        for r in records
+    )
     assert "fps" in err
     # fields shared with ocr.v1 are spelled as its proto3 JSON mapping spells them
     from clients.ocr_client.pb import ocr_pb2
@@ -58,8 +60,11 @@ def test_text_patterns_and_checks_from_flags_reach_the_stream_config():
     from edge_runtime.stream.cli import stream_config
 
     parse = build_parser().parse_args
-    settings = stream_settings(parse(["--source", "clip.mp4", "--set", "text_patterns=[A-Z]{2} ?[0-9]{4}",
-                                      "--set", "text_checks=iso6346,iban"]))
+    settings = stream_settings(
+        parse(
+            ["--source", "clip.mp4", "--set", "text_patterns=[A-Z]{2} ?[0-9]{4}", "--set", "text_checks=iso6346,iban"]
+        )
+    )
     assert settings.text_patterns == ("[A-Z]{2} ?[0-9]{4}",) and settings.text_checks == ("ISO6346", "IBAN")
     config = client_config(stream_config(settings))  # the JSON form parses as ocr.v1.StreamConfig
     assert list(config.text_patterns) == ["[A-Z]{2} ?[0-9]{4}"]
@@ -82,6 +87,8 @@ def test_server_mode_without_a_server(clips, capsys):
 
 
 def test_in_process_path_never_imports_grpc():
-    code = ("import sys, edge_runtime.stream, edge_runtime.stream.cli, edge_runtime.stream.sources; "
-            "sys.exit(any(m == 'grpc' or m.startswith(('grpc.', 'server')) for m in sys.modules))")
+    code = (
+        "import sys, edge_runtime.stream, edge_runtime.stream.cli, edge_runtime.stream.sources; "
+        "sys.exit(any(m == 'grpc' or m.startswith(('grpc.', 'server')) for m in sys.modules))"
+    )
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0

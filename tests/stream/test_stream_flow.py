@@ -93,8 +93,10 @@ def test_cancel_discards_and_wakes_thread_waiters_at_once():
             errors.append(exc)
 
     empty = FlowQueue(FlowMode.LATEST_ONLY)
-    threads = [threading.Thread(target=wait, args=(lambda: flow.put(1),)),
-               threading.Thread(target=wait, args=(empty.get,))]
+    threads = [
+        threading.Thread(target=wait, args=(lambda: flow.put(1),)),
+        threading.Thread(target=wait, args=(empty.get,)),
+    ]
     for t in threads:
         t.start()
     time.sleep(0.05)

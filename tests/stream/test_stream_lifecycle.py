@@ -46,8 +46,7 @@ def test_thousand_threaded_sessions_opened_and_cancelled(engine, clips):
         refs.append(weakref.ref(session))
         # every stream starts its producer and consumes a frame; one in ten runs the models on it, the others
         # get undecodable frames (a per-frame error, cheap); ALL streams then have a producer blocked in put()
-        results = run_stream(engine, camera(image if i % 10 == 0 else b"\xff\xd8 no jpeg"), settings,
-                             session=session)
+        results = run_stream(engine, camera(image if i % 10 == 0 else b"\xff\xd8 no jpeg"), settings, session=session)
         result = next(results)
         assert (result.error is None) == (i % 10 == 0)
         results.close()

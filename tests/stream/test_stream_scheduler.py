@@ -30,6 +30,7 @@ def test_units_start_one_stream_at_a_time_in_turn(pool):
                 gate.wait(10)
             order.append(name)
             return name
+
         return run
 
     jobs = [scheduler.submit("a", unit("a1"))]  # starts at once and holds the one slot
@@ -88,8 +89,9 @@ def test_a_flooding_stream_does_not_starve_a_slow_one(engine, clips, pool):
     flooded: list = []
 
     def run_flood():
-        with run_stream(engine, flood(), StreamSettings(mode=FlowMode.ALL, queue_size=4),
-                        scheduler=scheduler) as results:
+        with run_stream(
+            engine, flood(), StreamSettings(mode=FlowMode.ALL, queue_size=4), scheduler=scheduler
+        ) as results:
             for result in results:
                 flooded.append(result)
                 if stop.is_set():
@@ -106,8 +108,9 @@ def test_a_flooding_stream_does_not_starve_a_slow_one(engine, clips, pool):
                 yield Frame(slow_scene.frames[sequence], sequence, time.time())
                 time.sleep(0.05)
 
-        answered = list(run_stream(engine, slow(), StreamSettings(mode=FlowMode.ALL, change_threshold=0),
-                                   scheduler=scheduler))
+        answered = list(
+            run_stream(engine, slow(), StreamSettings(mode=FlowMode.ALL, change_threshold=0), scheduler=scheduler)
+        )
     finally:
         stop.set()
         flooder.join(60)
@@ -123,9 +126,22 @@ def test_a_stream_past_its_deadline_computes_nothing(engine, clips, pool):
     scheduler = FrameScheduler(pool)
     frames = (Frame(image, i, 0.0) for i, image in enumerate(scene.frames[:3]))
     with pytest.raises(DeadlineExceededError):
-        list(run_stream(engine, frames, StreamSettings(mode=FlowMode.ALL), scheduler=scheduler,
-                        deadline=time.monotonic() - 0.001))
+        list(
+            run_stream(
+                engine,
+                frames,
+                StreamSettings(mode=FlowMode.ALL),
+                scheduler=scheduler,
+                deadline=time.monotonic() - 0.001,
+            )
+        )
     assert scheduler.stats().started == 0 and scheduler.stats().expired == 1
     with pytest.raises(DeadlineExceededError):  # without a scheduler, too
-        list(run_stream(engine, iter([Frame(scene.frames[0], 0, 0.0)]), StreamSettings(mode=FlowMode.ALL),
-                        deadline=time.monotonic() - 0.001))
+        list(
+            run_stream(
+                engine,
+                iter([Frame(scene.frames[0], 0, 0.0)]),
+                StreamSettings(mode=FlowMode.ALL),
+                deadline=time.monotonic() - 0.001,
+            )
+        )

@@ -100,9 +100,14 @@ def test_price_change_is_one_update_and_a_blurred_frame_is_not(engine, clips):
 def test_bad_frames_get_an_error_and_the_stream_goes_on(engine, clips):
     scene, _ = clips["static"]
     good = scene.frames[0]
-    frames = [Frame(good, 0, 1.0), Frame(b"not an image", 1, 2.0), Frame(RawImage(b"\0" * 10, 64, 64), 2, 3.0),
-              Frame(encode_jpeg(good), 3, 4.0), Frame(np.zeros((2, 2, 3), np.uint8), 4, 5.0),
-              Frame(RawImage(good.tobytes(), good.shape[1], good.shape[0]), 5, 6.0)]
+    frames = [
+        Frame(good, 0, 1.0),
+        Frame(b"not an image", 1, 2.0),
+        Frame(RawImage(b"\0" * 10, 64, 64), 2, 3.0),
+        Frame(encode_jpeg(good), 3, 4.0),
+        Frame(np.zeros((2, 2, 3), np.uint8), 4, 5.0),
+        Frame(RawImage(good.tobytes(), good.shape[1], good.shape[0]), 5, 6.0),
+    ]
     results = list(run_stream(engine, frames, ALL))
     assert [r.sequence for r in results[:-1]] == [0, 1, 2, 3, 4, 5]
     reasons = [r.error.reason if r.error else None for r in results[:-1]]
@@ -152,5 +157,8 @@ def test_skip_detection_reads_each_frame_as_one_line_like_the_engine(engine, cli
     expected = [engine.recognize(img, skip_detection=True).text for img in (line, other)]
     assert [[line.text for line in r.lines] for r in results[:-1]] == [[expected[0]]] * 2 + [[expected[1]]] * 3
     assert [(e.type, e.text) for e in events_of(results) if e.type is not EventType.STABLE] == [
-        (EventType.APPEARED, expected[0]), (EventType.DISAPPEARED, expected[0]),
-        (EventType.APPEARED, expected[1]), (EventType.DISAPPEARED, expected[1])]
+        (EventType.APPEARED, expected[0]),
+        (EventType.DISAPPEARED, expected[0]),
+        (EventType.APPEARED, expected[1]),
+        (EventType.DISAPPEARED, expected[1]),
+    ]

@@ -89,8 +89,7 @@ class _Capture:
 
 def test_a_dropped_network_camera_is_reopened_with_backoff():
     camera = FlakyCamera([5, 0, 0, 4])  # drops after 5 frames, two failed reconnects, then 4 more frames
-    source = VideoSource("rtsp://cam.local/stream", open_capture=camera, backoff=Backoff(0.02, 0.1),
-                         max_reconnects=3)
+    source = VideoSource("rtsp://cam.local/stream", open_capture=camera, backoff=Backoff(0.02, 0.1), max_reconnects=3)
     got = []
     with pytest.raises(SourceError):
         for frame in source:  # a slow-ish consumer still sees the newest frames of both connections

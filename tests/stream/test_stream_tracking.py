@@ -31,8 +31,7 @@ class Script:
 def step(tracker, script, sequence, boxes, texts, cut=False, thumbs=None):
     script.texts = texts
     asked = len(script.asked)
-    events, lines, _ = tracker.step(sequence, boxes, script, lambda box: THUMB if thumbs is None else thumbs,
-                                    SIZE, cut)
+    events, lines, _ = tracker.step(sequence, boxes, script, lambda box: THUMB if thumbs is None else thumbs, SIZE, cut)
     if len(script.asked) == asked:
         script.asked.append([])  # nothing needed reading
     return events, lines
@@ -45,8 +44,9 @@ def kinds(events):
 def test_similarity_and_iou():
     assert similarity("OPEN 24 HOURS", "open24hours") == 1.0
     assert similarity("", "x") == 0.0
-    assert box_iou(np.array([[0, 0, 10, 10]], np.float32), np.array([[5, 0, 15, 10]], np.float32))[0, 0] == \
-        np.float32(50 / 150)
+    assert box_iou(np.array([[0, 0, 10, 10]], np.float32), np.array([[5, 0, 15, 10]], np.float32))[0, 0] == np.float32(
+        50 / 150
+    )
 
 
 def test_appears_after_min_hits_then_stable_then_disappears():
@@ -143,8 +143,7 @@ def test_finish_reports_every_shown_line_once():
     tracker, script = Tracker(StreamSettings()), Script()
     step(tracker, script, 0, [quad(100, 100), quad(100, 200)], [("A1", 0.9), ("B2", 0.9)])
     step(tracker, script, 1, [quad(100, 100), quad(100, 200)], [("A1", 0.9), ("B2", 0.9)])
-    step(tracker, script, 2, [quad(100, 100), quad(100, 200), quad(300, 300)],
-         [("A1", 0.9), ("B2", 0.9), ("NEW", 0.9)])
+    step(tracker, script, 2, [quad(100, 100), quad(100, 200), quad(300, 300)], [("A1", 0.9), ("B2", 0.9), ("NEW", 0.9)])
     events = tracker.finish(3)
     assert sorted(kinds(events)) == [(EventType.DISAPPEARED, "A1"), (EventType.DISAPPEARED, "B2")]
     assert len(tracker) == 0

@@ -18,26 +18,46 @@ def test_valid_container_codes(code):
     assert iso6346_ok(code)
 
 
-@pytest.mark.parametrize("code", [
-    "CSQU3054384",  # wrong check digit
-    "CSQU3054833",  # two digits swapped
-    "CSQU3O54383",  # letter O for the digit 0
-    "CSQX3054383",  # category must be U, J or Z
-    "CSQU305438",  # too short
-    "",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "CSQU3054384",  # wrong check digit
+        "CSQU3054833",  # two digits swapped
+        "CSQU3O54383",  # letter O for the digit 0
+        "CSQX3054383",  # category must be U, J or Z
+        "CSQU305438",  # too short
+        "",
+    ],
+)
 def test_invalid_container_codes(code):
     assert not iso6346_ok(code)
 
 
-@pytest.mark.parametrize("iban", ["GB82 WEST 1234 5698 7654 32", "DE89370400440532013000", "NL91ABNA0417164300",
-                                  "FR1420041010050500013M02606", "be71 0961 2345 6769"])
+@pytest.mark.parametrize(
+    "iban",
+    [
+        "GB82 WEST 1234 5698 7654 32",
+        "DE89370400440532013000",
+        "NL91ABNA0417164300",
+        "FR1420041010050500013M02606",
+        "be71 0961 2345 6769",
+    ],
+)
 def test_valid_ibans(iban):
     assert iban_ok(iban)
 
 
-@pytest.mark.parametrize("iban", ["GB82 WEST 1234 5698 7654 33", "GB28 WEST 1234 5698 7654 32",
-                                  "DE89370400440532013001", "NL91ABNA041716430", "GB82", "1234567890123456"])
+@pytest.mark.parametrize(
+    "iban",
+    [
+        "GB82 WEST 1234 5698 7654 33",
+        "GB28 WEST 1234 5698 7654 32",
+        "DE89370400440532013001",
+        "NL91ABNA041716430",
+        "GB82",
+        "1234567890123456",
+    ],
+)
 def test_invalid_ibans(iban):
     assert not iban_ok(iban)
 
@@ -53,13 +73,16 @@ def test_patterns_must_match_the_whole_reading():
     assert TextFilter.of().accepts("anything") and not TextFilter.of()
 
 
-@pytest.mark.parametrize("settings, reason", [
-    (dict(text_patterns=("[A-Z",)), "TEXT_PATTERN_INVALID"),
-    (dict(text_patterns=("",)), "TEXT_PATTERN_INVALID"),
-    (dict(text_patterns=("x" * 300,)), "TEXT_PATTERN_INVALID"),
-    (dict(text_patterns=tuple(f"a{i}" for i in range(40))), "TEXT_PATTERN_INVALID"),
-    (dict(text_checks=("LUHN",)), "TEXT_CHECK_UNKNOWN"),
-])
+@pytest.mark.parametrize(
+    "settings, reason",
+    [
+        (dict(text_patterns=("[A-Z",)), "TEXT_PATTERN_INVALID"),
+        (dict(text_patterns=("",)), "TEXT_PATTERN_INVALID"),
+        (dict(text_patterns=("x" * 300,)), "TEXT_PATTERN_INVALID"),
+        (dict(text_patterns=tuple(f"a{i}" for i in range(40))), "TEXT_PATTERN_INVALID"),
+        (dict(text_checks=("LUHN",)), "TEXT_CHECK_UNKNOWN"),
+    ],
+)
 def test_bad_patterns_and_checks_are_refused(settings, reason):
     with pytest.raises(ConfigurationError) as info:
         StreamSettings(**settings)
@@ -69,8 +92,11 @@ def test_bad_patterns_and_checks_are_refused(settings, reason):
 def test_settings_take_patterns_and_checks_from_the_environment():
     from edge_runtime.config import from_env
 
-    s = from_env(StreamSettings, prefix="OCR_STREAM_",
-                 environ={"OCR_STREAM_TEXT_PATTERNS": f"{PLATE}\n\\d{{4}}", "OCR_STREAM_TEXT_CHECKS": "iso6346,iban"})
+    s = from_env(
+        StreamSettings,
+        prefix="OCR_STREAM_",
+        environ={"OCR_STREAM_TEXT_PATTERNS": f"{PLATE}\n\\d{{4}}", "OCR_STREAM_TEXT_CHECKS": "iso6346,iban"},
+    )
     assert s.text_patterns == (PLATE, r"\d{4}") and s.text_checks == ("ISO6346", "IBAN")
 
 
@@ -80,8 +106,13 @@ def test_a_track_is_reported_through_its_valid_reading_with_the_candidates():
     tracker = Tracker(StreamSettings(text_checks=("ISO6346",), reread_every=1, min_hits=2))
     script = Script()
     box = quad(100, 100, 300, 40)
-    reads = [("CSQU3054388", 0.95), ("CSQU3054388", 0.95), ("CSQU3054388", 0.9), ("CSQU3054383", 0.8),
-             ("CSQU3054383", 0.8)]
+    reads = [
+        ("CSQU3054388", 0.95),
+        ("CSQU3054388", 0.95),
+        ("CSQU3054388", 0.9),
+        ("CSQU3054383", 0.8),
+        ("CSQU3054383", 0.8),
+    ]
     events = []
     for sequence, reading in enumerate(reads):
         found, lines = step(tracker, script, sequence, [box], [reading])

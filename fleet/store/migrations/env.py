@@ -9,7 +9,6 @@ from fleet.store.schema import metadata
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - the store always passes its connection
     raise RuntimeError("fleet.store migrations run through fleet.store.open_store (no connection given)")
-context.configure(connection=connection, target_metadata=metadata,
-                  render_as_batch=connection.dialect.name == "sqlite")
+context.configure(connection=connection, target_metadata=metadata, render_as_batch=connection.dialect.name == "sqlite")
 with context.begin_transaction():
     context.run_migrations()

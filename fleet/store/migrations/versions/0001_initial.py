@@ -88,8 +88,9 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(32), nullable=False),
         sa.Column("receive_time", sa.Double, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_gaps"),
-        sa.ForeignKeyConstraint(["device_id", "stream_id"], ["streams.device_id", "streams.stream_id"],
-                                name="fk_gaps_streams"),
+        sa.ForeignKeyConstraint(
+            ["device_id", "stream_id"], ["streams.device_id", "streams.stream_id"], name="fk_gaps_streams"
+        ),
     )
 
 
