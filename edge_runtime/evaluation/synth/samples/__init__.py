@@ -3,6 +3,8 @@
 Set-up writes them into ``samples/`` (git-ignored) so that every example runs as written on a fresh clone:
 a receipt, an upright page and a line crop taken from the rendered sets, and a short camera clip of a plate
 (a slow pan over a rendered plate scene). Cheap (under a second) and deterministic, so set-up rewrites them.
+A package of its own, not a module beside the renderers: the sets' stamp hashes those, and samples are no part
+of the sets.
 """
 
 from __future__ import annotations
@@ -80,7 +82,3 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(" ".join(str(p) for p in paths))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
