@@ -36,7 +36,6 @@ README_MAX_LINES = 250
 REFERENCE = json.loads((REPO / "docs" / "reference-host.json").read_text(encoding="utf-8"))
 FENCE = re.compile(r"(?:<!--\s*not run:\s*(?P<why>.*?)\s*-->\s*\n)?```(?P<lang>bash|python|js)\n(?P<body>.*?)```",
                    re.S)
-PRECISIONS = ("fp32", "bf16", "int8")
 
 
 @dataclass(frozen=True)

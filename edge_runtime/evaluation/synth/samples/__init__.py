@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from edge_runtime.evaluation import synth
 
@@ -47,14 +48,14 @@ def write(out: Path) -> list[Path]:
     return written
 
 
-def _read(path: Path):
+def _read(path: Path) -> np.ndarray:
     image = cv2.imread(str(path))
     if image is None:
         raise OSError(f"cannot read {path}; run: python -m edge_runtime.evaluation.synth --force")
     return image
 
 
-def _clip(scene, target: Path) -> Path:
+def _clip(scene: np.ndarray, target: Path) -> Path:
     """A slow pan (CLIP_PAN_PX per frame) over the scene, like a camera that drifts while a car waits."""
     width, height = CLIP_SIZE
     margin = CLIP_PAN_PX * CLIP_FRAMES
@@ -72,7 +73,7 @@ def _clip(scene, target: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m edge_runtime.evaluation.synth.samples",
-                                     description=__doc__.splitlines()[0].split(": ", 1)[1])
+                                     description="Write the sample files the README's examples name.")
     parser.add_argument("out", nargs="?", type=Path, default=Path("samples"), help="folder (default: samples)")
     args = parser.parse_args(argv)
     try:
