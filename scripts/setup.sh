@@ -44,6 +44,7 @@ fi
 # Calibration and the accuracy gate use the project's own rendered labelled sets, so every clone builds INT8.
 echo "== labelled sets rendered by the project (edge_runtime.evaluation.synth)"
 "$VPY" -m edge_runtime.evaluation.synth
+"$VPY" -m edge_runtime.evaluation.synth.samples samples  # the files the README's examples name
 if [ "${OCR_SKIP_INT8:-0}" = "1" ]; then
   echo "== INT8 artifacts: skipped (OCR_SKIP_INT8=1); precision auto serves FP32"
 else

@@ -122,9 +122,9 @@ def test_configuration_file_reads_into_typed_settings(tmp_path: Path) -> None:
 
 
 def test_the_readmes_agent_file_is_a_valid_configuration() -> None:
-    """The example in README's "Fleet: the edge agent" reads as it stands (its credential files aside)."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    part = readme.split("### Fleet: the edge agent", 1)[1]
+    """The example in docs/fleet.md's "Fleet: the edge agent" reads as it stands (its credential files aside)."""
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "fleet.md").read_text(encoding="utf-8")
+    part = readme.split("## Fleet: the edge agent", 1)[1]
     block = part.split("```toml\n", 1)[1].split("```", 1)[0]
     data = tomllib.loads(block)
     assert {"ca", "token_file"} <= set(data["central"])
