@@ -30,12 +30,13 @@ import pytest
 
 from tests.conftest import REPO
 
-PAGES = {p.relative_to(REPO).as_posix(): p.read_text(encoding="utf-8")
-         for p in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]}
+PAGES = {
+    p.relative_to(REPO).as_posix(): p.read_text(encoding="utf-8")
+    for p in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+}
 README_MAX_LINES = 250
 REFERENCE = json.loads((REPO / "docs" / "reference-host.json").read_text(encoding="utf-8"))
-FENCE = re.compile(r"(?:<!--\s*not run:\s*(?P<why>.*?)\s*-->\s*\n)?```(?P<lang>bash|python|js)\n(?P<body>.*?)```",
-                   re.S)
+FENCE = re.compile(r"(?:<!--\s*not run:\s*(?P<why>.*?)\s*-->\s*\n)?```(?P<lang>bash|python|js)\n(?P<body>.*?)```", re.S)
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,11 @@ class Block:
 
 
 def _blocks() -> list[Block]:
-    return [Block(page, m["lang"], m["body"], text.count("\n", 0, m.start("body")), m["why"])
-            for page, text in PAGES.items() for m in FENCE.finditer(text)]
+    return [
+        Block(page, m["lang"], m["body"], text.count("\n", 0, m.start("body")), m["why"])
+        for page, text in PAGES.items()
+        for m in FENCE.finditer(text)
+    ]
 
 
 BLOCKS = _blocks()
@@ -106,8 +110,11 @@ def _served(backend: str) -> dict[str, str]:
 
 
 def test_every_claim_of_what_serves_on_the_reference_host_matches_its_record() -> None:
-    claims = [(page, m) for page, text in PAGES.items()
-              for m in re.finditer(r"`(openvino|onnxruntime): det (\w+), rec (\w+)`", text)]
+    claims = [
+        (page, m)
+        for page, text in PAGES.items()
+        for m in re.finditer(r"`(openvino|onnxruntime): det (\w+), rec (\w+)`", text)
+    ]
     assert {m[1] for _, m in claims} == {"openvino", "onnxruntime"}, "the README says what serves on each backend"
     for page, m in claims:
         said = {"det": m[2].lower(), "rec": m[3].lower()}
@@ -116,8 +123,9 @@ def test_every_claim_of_what_serves_on_the_reference_host_matches_its_record() -
 
 def test_the_int8_table_and_the_speed_table_show_the_records_decision() -> None:
     names = {"OpenVINO": "openvino", "ONNX Runtime": "onnxruntime"}
-    rows = re.findall(r"^\| (OpenVINO|ONNX Runtime) \| (det|rec) \|.*\| \**(FP32|BF16|INT8)\b[^|]*\|$",
-                      PAGES["docs/int8.md"], re.M)
+    rows = re.findall(
+        r"^\| (OpenVINO|ONNX Runtime) \| (det|rec) \|.*\| \**(FP32|BF16|INT8)\b[^|]*\|$", PAGES["docs/int8.md"], re.M
+    )
     assert len(rows) == 4, rows
     for backend, stage, served in rows:
         assert served.lower() == _served(names[backend])[stage], f"docs/int8.md: {backend} {stage} {served}"
@@ -179,8 +187,12 @@ def test_every_quoted_log_line_is_what_the_server_writes(served, tmp_path, monke
     assert len(formats) == 1, formats
     shape = re.compile(re.escape(formats.pop()).replace("%s", "(.+?)") + "$")
     here = {r.args[0]: r.getMessage() for r in logged}
-    quoted = [(page, line.strip()) for page, text in PAGES.items() for line in text.splitlines()
-              if re.match(r"\s*`?stage \w+ serves ", line)]
+    quoted = [
+        (page, line.strip())
+        for page, text in PAGES.items()
+        for line in text.splitlines()
+        if re.match(r"\s*`?stage \w+ serves ", line)
+    ]
     assert quoted, "the README quotes the reference host's start-up lines"
     for page, line in quoted:
         line = line.strip("`")
@@ -221,8 +233,9 @@ def _command(block: Block, target: str) -> list[str]:
 @pytest.mark.parametrize("block", RUNNABLE, ids=[b.id for b in RUNNABLE])
 def test_runnable_block_runs(block: Block, scratch: Path, served) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    out = subprocess.run(_command(block, served.target), cwd=scratch, env=env, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        _command(block, served.target), cwd=scratch, env=env, capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, f"{block.id} exited {out.returncode}:\n{block.body}\n{out.stdout}\n{out.stderr}"
     assert "Traceback" not in out.stderr, out.stderr
 
@@ -234,7 +247,7 @@ def _invocations(body: str) -> list[tuple[str, list[str]]]:
         words = shlex.split(command.split("#", 1)[0]) if "python" in command else []
         for i, word in enumerate(words[:-2]):
             if word.endswith("python") and words[i + 1] == "-m":
-                flags = [w.split("=")[0] for w in words[i + 3:] if w.startswith("--")]
+                flags = [w.split("=")[0] for w in words[i + 3 :] if w.startswith("--")]
                 found.append((words[i + 2], flags))
     return found
 
@@ -245,8 +258,9 @@ def test_reference_block_names_real_commands_and_flags(block: Block) -> None:
     if not invocations:
         pytest.skip(f"{block.id} has no python -m command ({block.not_run})")
     for module, flags in invocations:
-        out = subprocess.run([sys.executable, "-m", module, "--help"], cwd=REPO, capture_output=True, text=True,
-                             timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-m", module, "--help"], cwd=REPO, capture_output=True, text=True, timeout=120
+        )
         assert out.returncode == 0, f"{block.id}: python -m {module} --help exited {out.returncode}: {out.stderr}"
         missing = [f for f in flags if f not in out.stdout]
         assert not missing, f"{block.id}: python -m {module} has no {missing}"

@@ -20,14 +20,14 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
-import multiprocessing
 import tempfile
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from importlib import metadata
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -62,9 +62,12 @@ def stamp(limit: int | None = None) -> dict:
     digest = hashlib.sha256()
     for path in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return {"render_version": RENDER_VERSION, "source_sha256": digest.hexdigest(),
-            "packages": {p: _version(p) for p in _PACKAGES},
-            "sets": {s.name: _count(s, limit) for s in SETS}}
+    return {
+        "render_version": RENDER_VERSION,
+        "source_sha256": digest.hexdigest(),
+        "packages": {p: _version(p) for p in _PACKAGES},
+        "sets": {s.name: _count(s, limit) for s in SETS},
+    }
 
 
 def _count(spec: SetSpec, limit: int | None) -> int:
@@ -125,7 +128,7 @@ def render(root: Path, limit: int | None = None, workers: int | None = None) -> 
     else:
         rows = [_render_one(t) for t in tasks]
     for spec in SETS:
-        mine = [r for (name, _, _), r in zip(tasks, rows) if name == spec.name]
+        mine = [r for (name, _, _), r in zip(tasks, rows, strict=True) if name == spec.name]
         (root / spec.name / "labels.jsonl").write_text("\n".join(mine) + "\n", encoding="utf-8")
         (root / spec.name / "SOURCE.md").write_text(readme.source_md(spec, len(mine)), encoding="utf-8")
     (root / "README.md").write_text(readme.root_md(limit), encoding="utf-8")

@@ -13,8 +13,16 @@ Rng = np.random.Generator
 Quad = np.ndarray  # (4, 2) float, clockwise from top-left
 
 
-def text_quad(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, font_name: str, size: int,
-              fill, anchor: str = "ls", stretch: float = 1.0) -> Quad:
+def text_quad(
+    draw: ImageDraw.ImageDraw,
+    xy: tuple[float, float],
+    text: str,
+    font_name: str,
+    size: int,
+    fill,
+    anchor: str = "ls",
+    stretch: float = 1.0,
+) -> Quad:
     """Draw ``text`` with its baseline-left (or ``anchor``) at ``xy``; return its ink box, padded a little."""
     f = font(font_name, size)
     draw.text(xy, text, font=f, fill=fill, anchor=anchor)
@@ -37,8 +45,9 @@ def apply(h: np.ndarray, quad: Quad) -> Quad:
     return cv2.perspectiveTransform(pts, h).reshape(-1, 2)
 
 
-def jitter_homography(rng: Rng, w: int, h: int, angle: float, persp: float, scale: float = 1.0,
-                      shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+def jitter_homography(
+    rng: Rng, w: int, h: int, angle: float, persp: float, scale: float = 1.0, shift: tuple[float, float] = (0.0, 0.0)
+) -> np.ndarray:
     """Rotation by ``angle`` degrees about the centre, corners moved by up to ``persp`` of the size, scaled."""
     src = box_quad(0, 0, w, h).astype(np.float32)
     dst = src + rng.uniform(-persp, persp, (4, 2)).astype(np.float32) * np.float32([w, h])
@@ -60,8 +69,9 @@ def fit(h: np.ndarray, w: int, hgt: int, margin: float = 0.0) -> tuple[np.ndarra
 def warp(img: np.ndarray, h: np.ndarray, w: int, hgt: int, border=None) -> np.ndarray:
     if border is None:
         return cv2.warpPerspective(img, h, (w, hgt), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return cv2.warpPerspective(img, h, (w, hgt), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                               borderValue=border)
+    return cv2.warpPerspective(
+        img, h, (w, hgt), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=border
+    )
 
 
 def paste(dst: np.ndarray, patch: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -84,7 +94,7 @@ def lighting(rng: Rng, img: np.ndarray, strength: float) -> np.ndarray:
     hgt, w = img.shape[:2]
     yy, xx = np.mgrid[0:hgt, 0:w].astype(np.float32)
     ang = rng.uniform(0, 2 * np.pi)
-    ramp = (np.cos(ang) * xx / w + np.sin(ang) * yy / hgt)
+    ramp = np.cos(ang) * xx / w + np.sin(ang) * yy / hgt
     ramp = (ramp - ramp.min()) / max(1e-6, float(np.ptp(ramp)))
     cx, cy, rad = rng.uniform(0, w), rng.uniform(0, hgt), rng.uniform(0.3, 0.8) * max(w, hgt)
     spot = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * rad * rad))

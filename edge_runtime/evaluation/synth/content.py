@@ -6,7 +6,7 @@ import numpy as np
 
 Rng = np.random.Generator
 
-WORDS = tuple("""
+_WORD_TEXT = """
 the of and to in is for on with as by at from this that be are was it or an not have has which
 you all can will more one time new year people way day man thing woman life child world school state
 family student group country problem hand part place case week company system program question work
@@ -25,29 +25,193 @@ tree source organization hair window evidence population site garden river bridg
 summer winter spring autumn morning evening garden kitchen window letter number simple quiet gentle
 bright strong early local public general small large green yellow orange purple silver golden modern
 happy careful honest simple ancient famous useful private special central northern southern open closed
-""".split())
+"""
+WORDS = tuple(_WORD_TEXT.split())
 
-SHOP_WORDS = ("MART", "STORE", "BAKERY", "CAFE", "MARKET", "TRADING", "ENTERPRISE", "KITCHEN", "HARDWARE",
-              "PHARMACY", "BOOKS", "STATIONERY", "RESTAURANT", "GROCER", "DELI", "FRESH", "FOODS", "SUPPLY",
-              "OUTLET", "CORNER", "DEPOT", "EMPORIUM", "NOODLE HOUSE", "TEA HOUSE", "BISTRO", "PIZZERIA")
-NAME_WORDS = ("GOLDEN", "LUCKY", "SUNRISE", "EVERGREEN", "MAPLE", "ORIENT", "HARBOUR", "CITY", "ROYAL",
-              "GREEN LEAF", "BLUE OCEAN", "SILVER", "PARKSIDE", "HILLTOP", "RIVERSIDE", "STAR", "UNION",
-              "PIONEER", "WESTGATE", "EASTERN", "METRO", "PRIME", "NORTHWIND", "OAKWOOD", "CROWN")
-STREETS = ("JALAN", "LORONG", "MAIN STREET", "HIGH STREET", "KING ROAD", "MARKET LANE", "STATION ROAD",
-           "PARK AVENUE", "CHURCH STREET", "MILL ROAD", "BRIDGE STREET", "VICTORIA ROAD", "GARDEN WAY")
-TOWNS = ("KUALA LUMPUR", "PETALING JAYA", "SHAH ALAM", "LONDON", "LEEDS", "BRISTOL", "SPRINGFIELD",
-         "RIVERTON", "KLANG", "CHERAS", "OAKLAND", "MADISON", "FAIRVIEW", "GEORGETOWN", "IPOH", "YORK")
-ITEMS = ("MILK", "BREAD", "EGGS", "RICE", "SUGAR", "COFFEE", "TEA", "BUTTER", "CHEESE", "APPLE", "BANANA",
-         "ORANGE JUICE", "MINERAL WATER", "CHICKEN", "BEEF", "FISH BALL", "NOODLES", "SOY SAUCE", "SALT",
-         "PAPER TOWEL", "SOAP", "SHAMPOO", "TOOTHPASTE", "BATTERY AA", "NOTEBOOK", "PEN BLUE", "TAPE",
-         "FRIED RICE", "ICED LEMON TEA", "CURRY PUFF", "ROTI CANAI", "NASI LEMAK", "KOPI O", "TEH TARIK",
-         "SCREW 4MM", "GLUE STICK", "A4 PAPER", "ENVELOPE", "CHOCOLATE", "BISCUIT", "YOGURT", "TOMATO")
-SIGN_WORDS = ("OPEN", "CLOSED", "EXIT", "ENTRANCE", "PARKING", "NO ENTRY", "STOP", "SALE", "PUSH", "PULL",
-              "TOILETS", "PHARMACY", "HOTEL", "CAFE", "BAKERY", "TAXI", "BUS STOP", "KEEP CLEAR", "WELCOME",
-              "FIRE EXIT", "OFFICE", "RECEPTION", "LIFT", "PRIVATE", "DELIVERY", "BANK", "ATM", "POLICE",
-              "MUSEUM", "STATION", "PLATFORM", "TICKETS", "INFORMATION", "BOOKS", "FLOWERS", "PIZZA",
-              "Fresh Bread", "Coffee Shop", "Open Daily", "Happy Hour", "Free WiFi", "Car Wash", "Barber",
-              "Florist", "Laundry", "Library", "Garden Centre", "Pet Shop", "Ice Cream", "Noodle Bar")
+SHOP_WORDS = (
+    "MART",
+    "STORE",
+    "BAKERY",
+    "CAFE",
+    "MARKET",
+    "TRADING",
+    "ENTERPRISE",
+    "KITCHEN",
+    "HARDWARE",
+    "PHARMACY",
+    "BOOKS",
+    "STATIONERY",
+    "RESTAURANT",
+    "GROCER",
+    "DELI",
+    "FRESH",
+    "FOODS",
+    "SUPPLY",
+    "OUTLET",
+    "CORNER",
+    "DEPOT",
+    "EMPORIUM",
+    "NOODLE HOUSE",
+    "TEA HOUSE",
+    "BISTRO",
+    "PIZZERIA",
+)
+NAME_WORDS = (
+    "GOLDEN",
+    "LUCKY",
+    "SUNRISE",
+    "EVERGREEN",
+    "MAPLE",
+    "ORIENT",
+    "HARBOUR",
+    "CITY",
+    "ROYAL",
+    "GREEN LEAF",
+    "BLUE OCEAN",
+    "SILVER",
+    "PARKSIDE",
+    "HILLTOP",
+    "RIVERSIDE",
+    "STAR",
+    "UNION",
+    "PIONEER",
+    "WESTGATE",
+    "EASTERN",
+    "METRO",
+    "PRIME",
+    "NORTHWIND",
+    "OAKWOOD",
+    "CROWN",
+)
+STREETS = (
+    "JALAN",
+    "LORONG",
+    "MAIN STREET",
+    "HIGH STREET",
+    "KING ROAD",
+    "MARKET LANE",
+    "STATION ROAD",
+    "PARK AVENUE",
+    "CHURCH STREET",
+    "MILL ROAD",
+    "BRIDGE STREET",
+    "VICTORIA ROAD",
+    "GARDEN WAY",
+)
+TOWNS = (
+    "KUALA LUMPUR",
+    "PETALING JAYA",
+    "SHAH ALAM",
+    "LONDON",
+    "LEEDS",
+    "BRISTOL",
+    "SPRINGFIELD",
+    "RIVERTON",
+    "KLANG",
+    "CHERAS",
+    "OAKLAND",
+    "MADISON",
+    "FAIRVIEW",
+    "GEORGETOWN",
+    "IPOH",
+    "YORK",
+)
+ITEMS = (
+    "MILK",
+    "BREAD",
+    "EGGS",
+    "RICE",
+    "SUGAR",
+    "COFFEE",
+    "TEA",
+    "BUTTER",
+    "CHEESE",
+    "APPLE",
+    "BANANA",
+    "ORANGE JUICE",
+    "MINERAL WATER",
+    "CHICKEN",
+    "BEEF",
+    "FISH BALL",
+    "NOODLES",
+    "SOY SAUCE",
+    "SALT",
+    "PAPER TOWEL",
+    "SOAP",
+    "SHAMPOO",
+    "TOOTHPASTE",
+    "BATTERY AA",
+    "NOTEBOOK",
+    "PEN BLUE",
+    "TAPE",
+    "FRIED RICE",
+    "ICED LEMON TEA",
+    "CURRY PUFF",
+    "ROTI CANAI",
+    "NASI LEMAK",
+    "KOPI O",
+    "TEH TARIK",
+    "SCREW 4MM",
+    "GLUE STICK",
+    "A4 PAPER",
+    "ENVELOPE",
+    "CHOCOLATE",
+    "BISCUIT",
+    "YOGURT",
+    "TOMATO",
+)
+SIGN_WORDS = (
+    "OPEN",
+    "CLOSED",
+    "EXIT",
+    "ENTRANCE",
+    "PARKING",
+    "NO ENTRY",
+    "STOP",
+    "SALE",
+    "PUSH",
+    "PULL",
+    "TOILETS",
+    "PHARMACY",
+    "HOTEL",
+    "CAFE",
+    "BAKERY",
+    "TAXI",
+    "BUS STOP",
+    "KEEP CLEAR",
+    "WELCOME",
+    "FIRE EXIT",
+    "OFFICE",
+    "RECEPTION",
+    "LIFT",
+    "PRIVATE",
+    "DELIVERY",
+    "BANK",
+    "ATM",
+    "POLICE",
+    "MUSEUM",
+    "STATION",
+    "PLATFORM",
+    "TICKETS",
+    "INFORMATION",
+    "BOOKS",
+    "FLOWERS",
+    "PIZZA",
+    "Fresh Bread",
+    "Coffee Shop",
+    "Open Daily",
+    "Happy Hour",
+    "Free WiFi",
+    "Car Wash",
+    "Barber",
+    "Florist",
+    "Laundry",
+    "Library",
+    "Garden Centre",
+    "Pet Shop",
+    "Ice Cream",
+    "Noodle Bar",
+)
 
 
 def pick(rng: Rng, seq):
@@ -118,10 +282,19 @@ def plate(rng: Rng) -> tuple[str, str]:
     if style == "uk":
         return f"{letters(rng, 2)}{digits(rng, 2)} {letters(rng, 3)}", style
     if style == "us":
-        return pick(rng, (f"{digits(rng, 1)}{letters(rng, 3)}{digits(rng, 3)}",
-                          f"{letters(rng, 3)} {digits(rng, 4)}", f"{letters(rng, 3)}-{digits(rng, 3)}")), style
+        return pick(
+            rng,
+            (
+                f"{digits(rng, 1)}{letters(rng, 3)}{digits(rng, 3)}",
+                f"{letters(rng, 3)} {digits(rng, 4)}",
+                f"{letters(rng, 3)}-{digits(rng, 3)}",
+            ),
+        ), style
     if style == "de":
-        return f"{letters(rng, int(rng.integers(1, 3)))} {letters(rng, 2)} {digits(rng, int(rng.integers(2, 5)))}", style
+        return (
+            f"{letters(rng, int(rng.integers(1, 3)))} {letters(rng, 2)} {digits(rng, int(rng.integers(2, 5)))}",
+            style,
+        )
     if style == "nl":
         return f"{digits(rng, 2)}-{letters(rng, 3)}-{digits(rng, 1)}", style
     if style == "fr":

@@ -22,7 +22,9 @@ def _crop(rng: Rng, text: str, face: str, size: int, bg, ink, persp: float, angl
     if tx.chance(rng, 0.3):  # texture behind the text
         for _ in range(int(rng.integers(2, 8))):
             c = tuple(int(np.clip(v + rng.integers(-40, 41), 0, 255)) for v in bg)
-            draw.line([(int(rng.integers(0, w)), 0), (int(rng.integers(0, w)), h)], fill=c, width=int(rng.integers(1, 6)))
+            draw.line(
+                [(int(rng.integers(0, w)), 0), (int(rng.integers(0, w)), h)], fill=c, width=int(rng.integers(1, 6))
+            )
     quad = cv.text_quad(draw, (pad_x, pad_y + size), text, face, size, ink)
     arr = cv.to_np(img)
     hmat = cv.jitter_homography(rng, w, h, angle, persp)
@@ -52,8 +54,9 @@ def word(rng: Rng) -> tuple[np.ndarray, dict]:
     size = int(rng.integers(36, 64))
     img = _crop(rng, text, face, size, bg, ink, rng.uniform(0, 0.14), rng.uniform(-8, 8))
     img = cv.lighting(rng, img, rng.uniform(0, 0.4))
-    img = _finish(rng, img, int(rng.integers(11, 36)), rng.uniform(0, 2.6), rng.uniform(0, 12),
-                  int(rng.integers(25, 90)))
+    img = _finish(
+        rng, img, int(rng.integers(11, 36)), rng.uniform(0, 2.6), rng.uniform(0, 12), int(rng.integers(25, 90))
+    )
     return img, {"text": text, "font": face}
 
 
@@ -62,7 +65,9 @@ def line(rng: Rng) -> tuple[np.ndarray, dict]:
     if r < 0.6:
         text = tx.sentence(rng, 4, 11)
     elif r < 0.8:
-        text = f"{tx.pick(rng, tx.ITEMS).title()} {int(rng.integers(1, 9))} x {tx.price(rng, 30)} = {tx.price(rng, 200)}"
+        text = (
+            f"{tx.pick(rng, tx.ITEMS).title()} {int(rng.integers(1, 9))} x {tx.price(rng, 30)} = {tx.price(rng, 200)}"
+        )
     else:
         text = f"{tx.pick(rng, ('Invoice', 'Order', 'Ref', 'Account'))} No. {tx.digits(rng, 6)} dated {tx.date(rng)}"
     face = tx.pick(rng, fonts.SERIF + fonts.SANS[:2] + fonts.MONO[:1])
@@ -74,6 +79,7 @@ def line(rng: Rng) -> tuple[np.ndarray, dict]:
         gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
         gray = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
         img = cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
-    img = _finish(rng, img, int(rng.integers(18, 40)), rng.uniform(0, 1.6), rng.uniform(0, 8),
-                  int(rng.integers(50, 95)))
+    img = _finish(
+        rng, img, int(rng.integers(18, 40)), rng.uniform(0, 1.6), rng.uniform(0, 8), int(rng.integers(50, 95))
+    )
     return img, {"text": text, "font": face}

@@ -27,12 +27,22 @@ def _receipt_rows(rng: Rng) -> list[list[tuple[str, str]]]:
     if tx.chance(rng, 0.5):
         rows.append([(f"GST REG NO: {tx.digits(rng, 12)}", "centre")])
     rows += [[], [(tx.pick(rng, ("TAX INVOICE", "RECEIPT", "CASH SALE", "SALES RECEIPT")), "centre")], []]
-    rows.append([(f"{tx.pick(rng, ('INV NO', 'RECEIPT #', 'BILL NO', 'DOC NO'))}: {tx.letters(rng, 2)}{tx.digits(rng, 6)}", "left")])
+    rows.append(
+        [
+            (
+                f"{tx.pick(rng, ('INV NO', 'RECEIPT #', 'BILL NO', 'DOC NO'))}: "
+                f"{tx.letters(rng, 2)}{tx.digits(rng, 6)}",
+                "left",
+            )
+        ]
+    )
     if tx.chance(rng, 0.5):
         rows.append([(f"DATE: {tx.date(rng)}", "left"), (f"TIME: {tx.clock(rng)}", "right")])
     else:
         rows += [[(f"DATE: {tx.date(rng)}", "left")], [(f"TIME: {tx.clock(rng)}", "left")]]
-    rows.append([(f"CASHIER: {tx.pick(rng, ('ANNA', 'LEE', 'SITI', 'JOHN', 'MARY', 'AHMAD', 'KUMAR', 'TAN'))}", "left")])
+    rows.append(
+        [(f"CASHIER: {tx.pick(rng, ('ANNA', 'LEE', 'SITI', 'JOHN', 'MARY', 'AHMAD', 'KUMAR', 'TAN'))}", "left")]
+    )
     rows += [["---"], [("ITEM", "left"), ("QTY", "mid"), ("AMOUNT", "right")], ["---"]]
     total = 0.0
     for _ in range(int(rng.integers(3, 10))):
@@ -42,13 +52,24 @@ def _receipt_rows(rng: Rng) -> list[list[tuple[str, str]]]:
         rows.append([(item, "left"), (str(qty), "mid"), (f"{amount:.2f}", "right")])
     tax = round(total * 0.06, 2)
     cash = float(np.ceil((total + tax) / 10) * 10)
-    rows += [["---"], [("SUBTOTAL", "left"), (f"{total:.2f}", "right")],
-             [("TAX 6%", "left"), (f"{tax:.2f}", "right")],
-             [("TOTAL", "left"), (f"{total + tax:.2f}", "right")],
-             [("CASH", "left"), (f"{cash:.2f}", "right")],
-             [("CHANGE", "left"), (f"{cash - total - tax:.2f}", "right")], ["---"],
-             [(tx.pick(rng, ("THANK YOU", "THANK YOU PLEASE COME AGAIN", "GOODS SOLD ARE NOT RETURNABLE",
-                            "HAVE A NICE DAY")), "centre")]]
+    rows += [
+        ["---"],
+        [("SUBTOTAL", "left"), (f"{total:.2f}", "right")],
+        [("TAX 6%", "left"), (f"{tax:.2f}", "right")],
+        [("TOTAL", "left"), (f"{total + tax:.2f}", "right")],
+        [("CASH", "left"), (f"{cash:.2f}", "right")],
+        [("CHANGE", "left"), (f"{cash - total - tax:.2f}", "right")],
+        ["---"],
+        [
+            (
+                tx.pick(
+                    rng,
+                    ("THANK YOU", "THANK YOU PLEASE COME AGAIN", "GOODS SOLD ARE NOT RETURNABLE", "HAVE A NICE DAY"),
+                ),
+                "centre",
+            )
+        ],
+    ]
     return rows
 
 
@@ -84,8 +105,9 @@ def receipt(rng: Rng) -> tuple[np.ndarray, dict]:
             if w > width - 2 * margin:  # too wide for the paper: smaller
                 s = max(10, int(s * (width - 2 * margin) / w))
                 w, _ = cv.text_size(text, f, s)
-            x = {"left": margin, "right": width - margin - w, "centre": (width - w) / 2,
-                 "mid": width * 0.62 - w / 2}[where]
+            x = {"left": margin, "right": width - margin - w, "centre": (width - w) / 2, "mid": width * 0.62 - w / 2}[
+                where
+            ]
             quads.append((text, cv.text_quad(draw, (x, y), text, f, s, ink)))
         y += step
     flat = cv.to_np(page)
@@ -95,8 +117,7 @@ def receipt(rng: Rng) -> tuple[np.ndarray, dict]:
         fade = (rng.uniform(0.3, 0.65) * (ramp if tx.chance(rng, 0.5) else 1 - ramp))[..., None]
         flat = (flat * (1 - fade) + np.float32(paper) * fade).round().astype(np.uint8)
     # the paper on a desk, photographed: rotation, perspective, light, noise, JPEG
-    h0 = cv.jitter_homography(rng, width, height, rng.uniform(-3, 3), rng.uniform(0, 0.04),
-                              rng.uniform(0.8, 1.4))
+    h0 = cv.jitter_homography(rng, width, height, rng.uniform(-3, 3), rng.uniform(0, 0.04), rng.uniform(0.8, 1.4))
     h, out_w, out_h = cv.fit(h0, width, height, margin=int(rng.integers(15, 60)))
     desk = np.full((out_h, out_w, 3), cv.random_colour(rng, 40, 200), np.uint8)
     desk = cv.noise(rng, desk, 6)
@@ -161,9 +182,13 @@ def page(rng: Rng) -> tuple[np.ndarray, dict]:
             put(text, body, size)
             y += step
         y += step // 2
-    fields = (("Name", lambda: f"{tx.word(rng).capitalize()} {tx.word(rng).capitalize()}"),
-              ("Date", lambda: tx.date(rng)), ("Reference", lambda: f"{tx.letters(rng, 3)}-{tx.digits(rng, 5)}"),
-              ("Amount", lambda: f"${tx.price(rng, 900)}"), ("Phone", lambda: f"{tx.digits(rng, 3)} {tx.digits(rng, 4)}"))
+    fields = (
+        ("Name", lambda: f"{tx.word(rng).capitalize()} {tx.word(rng).capitalize()}"),
+        ("Date", lambda: tx.date(rng)),
+        ("Reference", lambda: f"{tx.letters(rng, 3)}-{tx.digits(rng, 5)}"),
+        ("Amount", lambda: f"${tx.price(rng, 900)}"),
+        ("Phone", lambda: f"{tx.digits(rng, 3)} {tx.digits(rng, 4)}"),
+    )
     for label, value in fields[: int(rng.integers(2, 6))]:
         if y > height - margin:
             break

@@ -11,14 +11,21 @@ from PIL import ImageFont
 FONT_PACKAGE = "matplotlib"
 SANS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf")
 MONO = ("DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSansMono-Oblique.ttf")
-SERIF = ("DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSerif-Italic.ttf", "STIXGeneral.ttf",
-         "STIXGeneralBol.ttf", "STIXGeneralItalic.ttf", "STIXGeneralBolIta.ttf")
+SERIF = (
+    "DejaVuSerif.ttf",
+    "DejaVuSerif-Bold.ttf",
+    "DejaVuSerif-Italic.ttf",
+    "STIXGeneral.ttf",
+    "STIXGeneralBol.ttf",
+    "STIXGeneralItalic.ttf",
+    "STIXGeneralBolIta.ttf",
+)
 BOLD = ("DejaVuSans-Bold.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSerif-Bold.ttf", "STIXGeneralBol.ttf")
 ALL = SANS + MONO + SERIF
 LICENCES = ("LICENSE_DEJAVU", "LICENSE_STIX")
 
 
-class FontsMissing(RuntimeError):
+class FontsMissingError(RuntimeError):
     """The font package is not installed (it is pinned in requirements.txt)."""
 
 
@@ -26,11 +33,13 @@ class FontsMissing(RuntimeError):
 def font_dir() -> Path:
     spec = importlib.util.find_spec(FONT_PACKAGE)  # without importing matplotlib itself
     if spec is None or not spec.submodule_search_locations:
-        raise FontsMissing(f"{FONT_PACKAGE} is not installed: run scripts/setup.sh (it is pinned in requirements.txt)")
+        raise FontsMissingError(
+            f"{FONT_PACKAGE} is not installed: run scripts/setup.sh (it is pinned in requirements.txt)"
+        )
     folder = Path(list(spec.submodule_search_locations)[0]) / "mpl-data" / "fonts" / "ttf"
     missing = [name for name in ALL if not (folder / name).is_file()]
     if missing:
-        raise FontsMissing(f"fonts {missing} are missing from {folder}")
+        raise FontsMissingError(f"fonts {missing} are missing from {folder}")
     return folder
 
 

@@ -42,8 +42,9 @@ def background(rng: Rng, w: int = W, h: int = H) -> np.ndarray:
         elif kind == 1:
             draw.ellipse([x0, y0, x1, y1], fill=c)
         else:
-            draw.line([(x0, y0), (int(rng.integers(0, w)), int(rng.integers(0, h)))], fill=c,
-                      width=int(rng.integers(1, 8)))
+            draw.line(
+                [(x0, y0), (int(rng.integers(0, w)), int(rng.integers(0, h)))], fill=c, width=int(rng.integers(1, 8))
+            )
     return cv.to_np(out)
 
 
@@ -75,7 +76,7 @@ def _sign_patch(rng: Rng, small: bool) -> tuple[np.ndarray, list[tuple[str, np.n
     if tx.chance(rng, 0.5):
         draw.rectangle([2, 2, pw - 3, ph - 3], outline=ink, width=max(1, size // 12))
     quads = []
-    for i, (t, w) in enumerate(zip(texts, widths)):
+    for i, (t, w) in enumerate(zip(texts, widths, strict=True)):
         x = (pw - w) / 2 if tx.chance(rng, 0.7) else pad
         y = pad + size * 0.85 + i * step
         low_contrast = abs(cv.luminance(ink) - cv.luminance(bg)) < 60
@@ -152,14 +153,23 @@ def _points(quad: np.ndarray) -> list[list[float]]:
 
 
 # ---- plates -------------------------------------------------------------------------------------------
-_PLATE = {"uk": ((250, 250, 245), (245, 200, 20)), "us": ((240, 240, 235), (225, 232, 245)),
-          "de": ((248, 248, 248),), "nl": ((250, 200, 20),), "fr": ((248, 248, 248),), "my": ((15, 15, 15),)}
+_PLATE = {
+    "uk": ((250, 250, 245), (245, 200, 20)),
+    "us": ((240, 240, 235), (225, 232, 245)),
+    "de": ((248, 248, 248),),
+    "nl": ((250, 200, 20),),
+    "fr": ((248, 248, 248),),
+    "my": ((15, 15, 15),),
+}
 
 
 def _plate_patch(rng: Rng, text: str, region: str) -> np.ndarray:
     bg = tx.pick(rng, _PLATE[region])
-    ink = (235, 235, 235) if cv.luminance(bg) < 100 else (int(rng.integers(0, 40)), int(rng.integers(0, 40)),
-                                                           int(rng.integers(0, 90 if region == "us" else 40)))
+    ink = (
+        (235, 235, 235)
+        if cv.luminance(bg) < 100
+        else (int(rng.integers(0, 40)), int(rng.integers(0, 40)), int(rng.integers(0, 90 if region == "us" else 40)))
+    )
     face = tx.pick(rng, fonts.BOLD[:2] + ("DejaVuSans.ttf", "DejaVuSansMono.ttf"))
     size = 80
     tw, th = cv.text_size(text, face, size)
@@ -170,8 +180,13 @@ def _plate_patch(rng: Rng, text: str, region: str) -> np.ndarray:
     draw.rounded_rectangle([2, 2, pw - 3, ph - 3], radius=12, outline=ink, width=5)
     if strip:  # the EU band: blue, with a country letter
         draw.rectangle([6, 6, strip, ph - 7], fill=(20, 50, 160))
-        draw.text((strip / 2 + 3, ph * 0.75), {"de": "D", "nl": "NL", "fr": "F"}[region],
-                  font=fonts.font("DejaVuSans-Bold.ttf", 26), fill=(240, 240, 240), anchor="ms")
+        draw.text(
+            (strip / 2 + 3, ph * 0.75),
+            {"de": "D", "nl": "NL", "fr": "F"}[region],
+            font=fonts.font("DejaVuSans-Bold.ttf", 26),
+            fill=(240, 240, 240),
+            anchor="ms",
+        )
     draw.text((strip + (pw - strip) / 2, ph / 2 + th / 2), text, font=fonts.font(face, size), fill=ink, anchor="ms")
     out = cv.to_np(img)
     squeeze = rng.uniform(0.7, 1.0)  # condensed plate lettering
@@ -188,8 +203,15 @@ def plate_scene(rng: Rng) -> tuple[np.ndarray, dict]:
     x0, y0 = cx - cw / 2, cy - ch / 2
     draw.rounded_rectangle([x0, y0, x0 + cw, y0 + ch], radius=int(ch * 0.2), fill=body)
     glass = tuple(int(v * 0.3) for v in cv.random_colour(rng, 60, 200))
-    draw.polygon([(x0 + cw * 0.15, y0 + ch * 0.05), (x0 + cw * 0.85, y0 + ch * 0.05), (x0 + cw * 0.78, y0 + ch * 0.35),
-                  (x0 + cw * 0.22, y0 + ch * 0.35)], fill=glass)
+    draw.polygon(
+        [
+            (x0 + cw * 0.15, y0 + ch * 0.05),
+            (x0 + cw * 0.85, y0 + ch * 0.05),
+            (x0 + cw * 0.78, y0 + ch * 0.35),
+            (x0 + cw * 0.22, y0 + ch * 0.35),
+        ],
+        fill=glass,
+    )
     lamp = (250, 250, 230) if tx.chance(rng, 0.5) else (220, 60, 40)
     for sx in (x0 + cw * 0.1, x0 + cw * 0.9):
         draw.ellipse([sx - 35, y0 + ch * 0.5 - 22, sx + 35, y0 + ch * 0.5 + 22], fill=lamp)
@@ -216,6 +238,11 @@ def plate_scene(rng: Rng) -> tuple[np.ndarray, dict]:
     scene = cv.blur(rng, scene, float(rng.choice([0, 0.6, 1.0, 1.4, 1.8, 2.4])))
     scene = cv.noise(rng, scene, rng.uniform(2, 12 if night else 6))
     text = "".join(ch for ch in printed if ch.isalnum())
-    row = {"lines": [{"text": text, "points": _points(quad), "ignore": False}], "region": region,
-           "printed": printed, "light": "night" if night else "day", "jpeg_quality": int(rng.integers(50, 92))}
+    row = {
+        "lines": [{"text": text, "points": _points(quad), "ignore": False}],
+        "region": region,
+        "printed": printed,
+        "light": "night" if night else "day",
+        "jpeg_quality": int(rng.integers(50, 92)),
+    }
     return scene, row

@@ -63,7 +63,7 @@ def _clip(scene: np.ndarray, target: Path) -> Path:
     writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), CLIP_FPS, CLIP_SIZE)
     try:
         for i in range(CLIP_FRAMES):
-            writer.write(scene[:height, i * CLIP_PAN_PX:i * CLIP_PAN_PX + width])
+            writer.write(scene[:height, i * CLIP_PAN_PX : i * CLIP_PAN_PX + width])
     finally:
         writer.release()
     if not target.is_file() or target.stat().st_size == 0:
@@ -72,8 +72,10 @@ def _clip(scene: np.ndarray, target: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edge_runtime.evaluation.synth.samples",
-                                     description="Write the sample files the README's examples name.")
+    parser = argparse.ArgumentParser(
+        prog="python -m edge_runtime.evaluation.synth.samples",
+        description="Write the sample files the README's examples name.",
+    )
     parser.add_argument("out", nargs="?", type=Path, default=Path("samples"), help="folder (default: samples)")
     args = parser.parse_args(argv)
     try:
