@@ -20,6 +20,7 @@ time (a computed answer always has ``decode_ms > 0``). The trailing metadata key
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
@@ -157,10 +158,8 @@ class RedisCache:
             self._failed(exc)
 
     async def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # a failed close changes nothing: the cache is being dropped
             await self._redis.aclose()
-        except Exception:
-            pass
 
 
 def make_cache(url: str, max_bytes: int, ttl_s: float, on_error: Callable[[], None] = lambda: None) -> ResultCache:
@@ -292,7 +291,7 @@ class CacheInterceptor(Interceptor):
             merged: list[Any] = [None] * len(items)
             for i, data in found.items():
                 merged[i] = _answer(data, lookup_s)
-            for i, item in zip(missing, computed):
+            for i, item in zip(missing, computed, strict=True):  # one answer per item sent
                 merged[i] = item
             response = ocr_pb2.BatchRecognizeResponse(responses=merged)
         for i, item in enumerate(response.responses):

@@ -53,7 +53,7 @@ class OcrServicer:
                 outcomes[i] = exc
         async with self.plane.admitted():
             results = await self.plane.recognize_many([(s, k) for _, s, k in todo], deadline_of(context))
-        for (i, _, _), result in zip(todo, results):
+        for (i, _, _), result in zip(todo, results, strict=True):
             outcomes[i] = result
         responses = [
             ocr_pb2.RecognizeResponse(error=convert.error_message(o))

@@ -33,6 +33,8 @@ from clients.ocr_client.results import OcrCallError
 __all__ = ["FleetClient", "ReportSession", "Watch"]
 
 _END = object()
+# EventFilter is frozen, so one shared default (no filter: every event) is safe.
+_EVERY_EVENT = EventFilter()
 
 
 class ReportSession:
@@ -177,7 +179,7 @@ class FleetClient:
 
     # ---- questions ------------------------------------------------------------------------------------------
     def query_events(
-        self, flt: EventFilter = EventFilter(), *, page_size: int = 0, page_token: str = "", newest_first: bool = False
+        self, flt: EventFilter = _EVERY_EVENT, *, page_size: int = 0, page_token: str = "", newest_first: bool = False
     ) -> Page:
         """One page of StoredEvents matching ``flt``; ``next_token`` is empty on the last page."""
         response = self._call(
@@ -192,7 +194,7 @@ class FleetClient:
         return Page(tuple(convert.stored_event_of(e) for e in response.events), response.next_page_token)
 
     def all_events(
-        self, flt: EventFilter = EventFilter(), *, page_size: int = 0, newest_first: bool = False
+        self, flt: EventFilter = _EVERY_EVENT, *, page_size: int = 0, newest_first: bool = False
     ) -> Iterator:
         """Every StoredEvent matching ``flt``, page after page."""
         token = ""
@@ -211,7 +213,7 @@ class FleetClient:
 
     def list_sightings(
         self,
-        flt: EventFilter = EventFilter(),
+        flt: EventFilter = _EVERY_EVENT,
         *,
         window_s: float = 300.0,
         min_streams: int = 1,
@@ -225,7 +227,7 @@ class FleetClient:
         response = self._call(self.stub.ListSightings, request)
         return Page(tuple(convert.sighting_of(s) for s in response.sightings), response.next_page_token)
 
-    def watch_events(self, flt: EventFilter = EventFilter(), *, cursor: str = "") -> Watch:
+    def watch_events(self, flt: EventFilter = _EVERY_EVENT, *, cursor: str = "") -> Watch:
         """Events matching ``flt`` committed after ``cursor`` (empty: from now on), as they come, until cancelled."""
         request = fleet_pb2.WatchEventsRequest(filter=convert.filter_message(flt), cursor=cursor)
         return Watch(self.stub.WatchEvents(request, metadata=self.metadata))
