@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 import grpc
 
@@ -26,6 +27,7 @@ from clients.ocr_client.fleet_types import (
     Gap,
     IngestResult,
     Page,
+    StoredEvent,
 )
 from clients.ocr_client.pb import FLEET_SERVICE_NAME, fleet_pb2, fleet_pb2_grpc
 from clients.ocr_client.results import OcrCallError
@@ -112,17 +114,24 @@ class ReportSession:
     def __enter__(self) -> ReportSession:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _ResponseStream(Protocol):
+    """What Watch uses of grpc's response-streaming call."""
+
+    def __iter__(self) -> Iterator[fleet_pb2.WatchEventsResponse]: ...
+    def cancel(self) -> bool: ...
 
 
 class Watch:
     """The events of a WatchEvents call as they are committed (an iterator); ``cancel()`` ends it."""
 
-    def __init__(self, call) -> None:
+    def __init__(self, call: _ResponseStream) -> None:
         self._call = call
 
-    def __iter__(self) -> Iterator:
+    def __iter__(self) -> Iterator[StoredEvent]:
         try:
             for response in self._call:
                 yield convert.stored_event_of(response.event)
@@ -160,13 +169,13 @@ class FleetClient:
     def __enter__(self) -> FleetClient:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
         self.channel.close()
 
-    def _call(self, method, request):
+    def _call(self, method: Callable[..., Any], request: Any) -> Any:
         try:
             return method(request, timeout=self.timeout, metadata=self.metadata)
         except grpc.RpcError as error:
@@ -195,7 +204,7 @@ class FleetClient:
 
     def all_events(
         self, flt: EventFilter = _EVERY_EVENT, *, page_size: int = 0, newest_first: bool = False
-    ) -> Iterator:
+    ) -> Iterator[StoredEvent]:
         """Every StoredEvent matching ``flt``, page after page."""
         token = ""
         while True:
