@@ -102,12 +102,12 @@ class OcrServer:
         try:
             if self.fleet is not None:
                 await self.fleet.open()
-                log.info("fleet store open: %s", self.fleet.store.kind)
+                if self.fleet.store is not None:  # open() sets it, or raises
+                    log.info("fleet store open: %s", self.fleet.store.kind)
                 if not self.plane.draining:
                     await self.health.set(FLEET_SERVICE_NAME, SERVING)
             if self.serves_ocr:
-                await self.plane.load()
-                engine = self.plane.engine
+                engine = await self.plane.load()
                 reasons = getattr(engine, "precision_reasons", {}) or {}
                 for stage, precision in engine.precision.items():  # one line per stage: what serves, and why
                     log.info("stage %s serves %s: %s", stage, precision, reasons.get(stage, "no reason given"))
@@ -305,7 +305,7 @@ async def serve(config: ServerConfig, engine_factory: Callable[[], OcrEngine] | 
         print(f"ocr metrics on port {server.metrics_port}", flush=True)
     if server.health_port:
         log.info("plain-text health on %s port %d", config.health_host, server.health_port)
-    for line in server.security.describe():
+    for line in server.security.describe() if server.security is not None else ():
         log.info("security: %s", line)
     log.info("listening on %s port %d", config.bind_host, port)
     print(f"ocr server listening on port {port}", flush=True)  # machine-readable line for scripts and tests

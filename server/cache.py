@@ -144,10 +144,11 @@ class RedisCache:
         if time.monotonic() < self._down_until:
             return None
         try:
-            return await self._redis.get(key)
+            value = await self._redis.get(key)
         except Exception as exc:  # redis.RedisError, OSError, timeouts: never fail the call
             self._failed(exc)
             return None
+        return value if isinstance(value, bytes) else None  # bytes: the client is made without decode_responses
 
     async def put(self, key: str, value: bytes) -> None:
         if time.monotonic() < self._down_until:
@@ -295,8 +296,9 @@ class CacheInterceptor(Interceptor):
                 merged[i] = item
             response = ocr_pb2.BatchRecognizeResponse(responses=merged)
         for i, item in enumerate(response.responses):
-            if i not in found and keys[i] is not None and not item.HasField("error"):
-                await self.cache.put(keys[i], _stored(item))
+            key = keys[i]
+            if i not in found and key is not None and not item.HasField("error"):
+                await self.cache.put(key, _stored(item))
         _mark(context, "hit" if len(found) == len(items) else "partial" if found else "miss")
         return response
 

@@ -98,7 +98,7 @@ class OcrServicer:
 def generic_handler(servicer: OcrServicer) -> grpc.GenericRpcHandler:
     """Method handlers for ocr.v1.OcrService (server.validation makes their deserializers tolerant)."""
     pb = ocr_pb2
-    handlers = {
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
         "Recognize": grpc.unary_unary_rpc_method_handler(
             servicer.Recognize, pb.RecognizeRequest.FromString, pb.RecognizeResponse.SerializeToString
         ),
