@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 from collections.abc import Callable
+from wsgiref.simple_server import WSGIServer
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -53,7 +54,7 @@ class OcrServer:
         port: int,
         security: Security | None = None,
         metrics: ServerMetrics | None = None,
-        cache=None,
+        cache: ResultCache | None = None,
         fleet: FleetCentral | None = None,
         serves_ocr: bool = True,
     ) -> None:
@@ -63,7 +64,7 @@ class OcrServer:
         self.cache = cache
         self.metrics_port = 0  # the bound metrics port once started (0: off)
         self.health_port = 0  # the bound plain-text health port once started (0: off)
-        self._metrics_http = None
+        self._metrics_http: WSGIServer | None = None
         self._health_server: grpc.aio.Server | None = None
         self.plane = plane
         self.fleet = fleet  # the central's domain when FleetService is served (opened in _load)

@@ -28,9 +28,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import grpc
+
 from clients.ocr_client.pb import ocr_pb2
 from server import __version__
-from server.interceptors import Interceptor
+from server.interceptors import Behavior, Interceptor
 
 __all__ = [
     "ResultCache",
@@ -232,12 +234,12 @@ class CacheInterceptor(Interceptor):
     def applies(self, method: str) -> bool:
         return method in ("/ocr.v1.OcrService/Recognize", "/ocr.v1.OcrService/BatchRecognize")
 
-    def wrap(self, method, behavior, request_streaming, response_streaming):
+    def wrap(self, method: str, behavior: Behavior, request_streaming: bool, response_streaming: bool) -> Behavior:
         if request_streaming or response_streaming:
             return behavior
         batch = method.endswith("/BatchRecognize")
 
-        async def unary(request, context):
+        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
             fingerprint = self.fingerprint()
             if fingerprint is None or not hasattr(request, "DESCRIPTOR"):  # loading, or malformed bytes
                 return await behavior(request, context)
@@ -262,7 +264,13 @@ class CacheInterceptor(Interceptor):
 
         return unary
 
-    async def _batch(self, request, context, behavior, fingerprint: str):
+    async def _batch(
+        self,
+        request: ocr_pb2.BatchRecognizeRequest,
+        context: grpc.aio.ServicerContext,
+        behavior: Behavior,
+        fingerprint: str,
+    ) -> ocr_pb2.BatchRecognizeResponse | None:
         items = request.requests
         if len(items) > self.max_batch_images:
             return await behavior(request, context)
@@ -303,6 +311,6 @@ class CacheInterceptor(Interceptor):
         return response
 
 
-def _mark(context, value: str) -> None:
+def _mark(context: grpc.aio.ServicerContext, value: str) -> None:
     kept = tuple((k, v) for k, v in (context.trailing_metadata() or ()) if k != CACHE_KEY)
     context.set_trailing_metadata(kept + ((CACHE_KEY, value),))

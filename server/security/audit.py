@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import logging
 import logging.handlers
@@ -34,7 +35,7 @@ _MAX_AUDIT_IMAGES = 64  # image hashes listed per audit line (a long stream list
 class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """Each new file (the first, and the one after a rotation) is created mode 0600."""
 
-    def _open(self):
+    def _open(self) -> io.TextIOWrapper:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
