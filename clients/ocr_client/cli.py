@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-if TYPE_CHECKING:  # imported where used: the CLI parses its arguments before grpc loads
+if TYPE_CHECKING:  # imported where used: loading it needs grpc and the generated code, after the arguments parse
     from clients.ocr_client.client import OcrClient
 
 __all__ = ["main", "build_parser"]
