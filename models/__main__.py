@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import NoReturn
 
 from models.bundle import default_bundle_id, load_bundle, manifest, model_dir
 from models.errors import ModelError
@@ -17,7 +18,7 @@ from models.gate_record import quantization_record, recorded_choice
 class _Parser(argparse.ArgumentParser):
     """argparse whose usage errors are one line with a stable reason, like every other failure."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} [USAGE_INVALID]\n")
 
 

@@ -62,7 +62,9 @@ class BundleParams:
         unknown = set(raw) - known
         if unknown:
             raise ModelError(f"unknown bundle parameters {sorted(unknown)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+        # JSON values (lists become the tuples the fields hold); the dataclass checks that none is missing.
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+        return cls(**values)
 
 
 @dataclass(frozen=True)

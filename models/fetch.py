@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from models.bundle import STAGES, bundle_spec, installed_dir, model_dir, sha256_file
@@ -74,7 +75,7 @@ def verify_installed(bundle_id: str, root: Path | None = None) -> bool:
     return True
 
 
-def fetch(bundle_id: str, root: Path | None = None, log=print) -> Path:
+def fetch(bundle_id: str, root: Path | None = None, log: Callable[[str], object] = print) -> Path:
     """Install ``bundle_id`` into the cache; a no-op when it is already there and verifies."""
     spec = bundle_spec(bundle_id)
     root = root or model_dir()

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 from collections.abc import Callable
+from wsgiref.simple_server import WSGIServer
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -53,7 +54,7 @@ class OcrServer:
         port: int,
         security: Security | None = None,
         metrics: ServerMetrics | None = None,
-        cache=None,
+        cache: ResultCache | None = None,
         fleet: FleetCentral | None = None,
         serves_ocr: bool = True,
     ) -> None:
@@ -63,7 +64,7 @@ class OcrServer:
         self.cache = cache
         self.metrics_port = 0  # the bound metrics port once started (0: off)
         self.health_port = 0  # the bound plain-text health port once started (0: off)
-        self._metrics_http = None
+        self._metrics_http: WSGIServer | None = None
         self._health_server: grpc.aio.Server | None = None
         self.plane = plane
         self.fleet = fleet  # the central's domain when FleetService is served (opened in _load)
@@ -102,12 +103,12 @@ class OcrServer:
         try:
             if self.fleet is not None:
                 await self.fleet.open()
-                log.info("fleet store open: %s", self.fleet.store.kind)
+                if self.fleet.store is not None:  # open() sets it, or raises
+                    log.info("fleet store open: %s", self.fleet.store.kind)
                 if not self.plane.draining:
                     await self.health.set(FLEET_SERVICE_NAME, SERVING)
             if self.serves_ocr:
-                await self.plane.load()
-                engine = self.plane.engine
+                engine = await self.plane.load()
                 reasons = getattr(engine, "precision_reasons", {}) or {}
                 for stage, precision in engine.precision.items():  # one line per stage: what serves, and why
                     log.info("stage %s serves %s: %s", stage, precision, reasons.get(stage, "no reason given"))
@@ -305,7 +306,7 @@ async def serve(config: ServerConfig, engine_factory: Callable[[], OcrEngine] | 
         print(f"ocr metrics on port {server.metrics_port}", flush=True)
     if server.health_port:
         log.info("plain-text health on %s port %d", config.health_host, server.health_port)
-    for line in server.security.describe():
+    for line in server.security.describe() if server.security is not None else ():
         log.info("security: %s", line)
     log.info("listening on %s port %d", config.bind_host, port)
     print(f"ocr server listening on port {port}", flush=True)  # machine-readable line for scripts and tests

@@ -154,20 +154,19 @@ class Batcher:
         try:
             future = self._submit(np.stack([p.row for p in take]))
         except Exception as exc:  # every caller of this batch gets the failure
-            loop.call_soon_threadsafe(self._deliver, take, None, exc)
+            loop.call_soon_threadsafe(self._deliver, take, exc)
             return
         future.add_done_callback(
-            lambda done: loop.call_soon_threadsafe(
-                self._deliver, take, None if done.exception() else done.result(), done.exception()
-            )
+            lambda done: loop.call_soon_threadsafe(self._deliver, take, done.exception() or done.result())
         )
 
     @staticmethod
-    def _deliver(take: list[_Pending], output: np.ndarray | None, error: BaseException | None) -> None:
+    def _deliver(take: list[_Pending], outcome: np.ndarray | BaseException) -> None:
+        """Row k of the batch's output to its k-th caller, or the batch's failure to every caller."""
         for k, p in enumerate(take):
             if p.future.done():
                 continue
-            if error is not None:
-                p.future.set_exception(error)
+            if isinstance(outcome, BaseException):
+                p.future.set_exception(outcome)
             else:
-                p.future.set_result(output[k])  # type: ignore[index]
+                p.future.set_result(outcome[k])

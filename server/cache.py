@@ -20,6 +20,7 @@ time (a computed answer always has ``decode_ms > 0``). The trailing metadata key
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
@@ -27,9 +28,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import grpc
+
 from clients.ocr_client.pb import ocr_pb2
 from server import __version__
-from server.interceptors import Interceptor
+from server.interceptors import Behavior, Interceptor
 
 __all__ = [
     "ResultCache",
@@ -143,10 +146,11 @@ class RedisCache:
         if time.monotonic() < self._down_until:
             return None
         try:
-            return await self._redis.get(key)
+            value = await self._redis.get(key)
         except Exception as exc:  # redis.RedisError, OSError, timeouts: never fail the call
             self._failed(exc)
             return None
+        return value if isinstance(value, bytes) else None  # bytes: the client is made without decode_responses
 
     async def put(self, key: str, value: bytes) -> None:
         if time.monotonic() < self._down_until:
@@ -157,10 +161,8 @@ class RedisCache:
             self._failed(exc)
 
     async def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # a failed close changes nothing: the cache is being dropped
             await self._redis.aclose()
-        except Exception:
-            pass
 
 
 def make_cache(url: str, max_bytes: int, ttl_s: float, on_error: Callable[[], None] = lambda: None) -> ResultCache:
@@ -232,12 +234,12 @@ class CacheInterceptor(Interceptor):
     def applies(self, method: str) -> bool:
         return method in ("/ocr.v1.OcrService/Recognize", "/ocr.v1.OcrService/BatchRecognize")
 
-    def wrap(self, method, behavior, request_streaming, response_streaming):
+    def wrap(self, method: str, behavior: Behavior, request_streaming: bool, response_streaming: bool) -> Behavior:
         if request_streaming or response_streaming:
             return behavior
         batch = method.endswith("/BatchRecognize")
 
-        async def unary(request, context):
+        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
             fingerprint = self.fingerprint()
             if fingerprint is None or not hasattr(request, "DESCRIPTOR"):  # loading, or malformed bytes
                 return await behavior(request, context)
@@ -262,7 +264,13 @@ class CacheInterceptor(Interceptor):
 
         return unary
 
-    async def _batch(self, request, context, behavior, fingerprint: str):
+    async def _batch(
+        self,
+        request: ocr_pb2.BatchRecognizeRequest,
+        context: grpc.aio.ServicerContext,
+        behavior: Behavior,
+        fingerprint: str,
+    ) -> ocr_pb2.BatchRecognizeResponse | None:
         items = request.requests
         if len(items) > self.max_batch_images:
             return await behavior(request, context)
@@ -292,16 +300,17 @@ class CacheInterceptor(Interceptor):
             merged: list[Any] = [None] * len(items)
             for i, data in found.items():
                 merged[i] = _answer(data, lookup_s)
-            for i, item in zip(missing, computed):
+            for i, item in zip(missing, computed, strict=True):  # one answer per item sent
                 merged[i] = item
             response = ocr_pb2.BatchRecognizeResponse(responses=merged)
         for i, item in enumerate(response.responses):
-            if i not in found and keys[i] is not None and not item.HasField("error"):
-                await self.cache.put(keys[i], _stored(item))
+            key = keys[i]
+            if i not in found and key is not None and not item.HasField("error"):
+                await self.cache.put(key, _stored(item))
         _mark(context, "hit" if len(found) == len(items) else "partial" if found else "miss")
         return response
 
 
-def _mark(context, value: str) -> None:
+def _mark(context: grpc.aio.ServicerContext, value: str) -> None:
     kept = tuple((k, v) for k, v in (context.trailing_metadata() or ()) if k != CACHE_KEY)
     context.set_trailing_metadata(kept + ((CACHE_KEY, value),))

@@ -44,8 +44,9 @@ def image_source(image: ocr_pb2.Image, present: bool = True) -> ImageSource:
     raise InvalidRequestError("request has no image: set image.content or image.raw", "IMAGE_MISSING")
 
 
-def pixel_formats(names: Iterable[str]) -> list[int]:
-    return [ocr_pb2.PixelFormat.Value(_PIXEL_PREFIX + name) for name in names]
+def pixel_formats(names: Iterable[str]) -> list[str]:
+    """PixelFormat labels (a message takes an enum by label; an unknown one raises ValueError there)."""
+    return [_PIXEL_PREFIX + name for name in names]
 
 
 def stage_precisions(precision: dict[str, str], reasons: dict[str, str]) -> list[ocr_pb2.StagePrecision]:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from server.app import OcrServer, build_server
 from server.config import ServerConfig
+from server.plane import OcrPlane
+
+T = TypeVar("T")
 
 __all__ = ["ServerThread"]
 
@@ -27,16 +31,16 @@ class ServerThread:
         if wait:
             assert self.call(self.server.wait_loaded(300)), f"models failed to load: {self.server.load_error}"
 
-    async def _build(self):
+    async def _build(self) -> tuple[OcrServer, int]:
         server, port = build_server(self.config, self._factory)
         await server.start()
         return server, port
 
     @property
-    def plane(self):
+    def plane(self) -> OcrPlane:
         return self.server.plane
 
-    def call(self, coro, timeout: float | None = 600):
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = 600) -> T:
         """Run a coroutine on the server's loop and return its result."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 

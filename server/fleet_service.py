@@ -20,11 +20,14 @@ The scopes each method needs are in server/security/scopes.py (report, query, ad
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import grpc
+from google.protobuf.message import Message
 
 from clients.ocr_client import fleet_convert as convert
+from clients.ocr_client.fleet_types import IngestResult
 from clients.ocr_client.pb import FLEET_SERVICE_NAME, fleet_pb2
 from fleet.central import FleetCentral
 from fleet.errors import FleetRequestError
@@ -54,11 +57,14 @@ class FleetServicer:
     def __init__(self, central: FleetCentral) -> None:
         self.central = central
 
-    async def ReportEvents(self, request_iterator, context) -> AsyncIterator:  # noqa: N802 (gRPC method name)
+    async def ReportEvents(  # noqa: N802 (gRPC method name)
+        self, request_iterator: AsyncIterator[fleet_pb2.ReportEventsRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[fleet_pb2.ReportEventsResponse]:
         # A reader submits each request as it arrives (validated at once; committed in the device's order by the
         # central's group commit), while this loop answers them in order, each after its commit: an agent with
         # several requests in flight has them committed together instead of one after the other.
-        answers: asyncio.Queue = asyncio.Queue(PIPELINE)
+        # (batch_id, its commit), then None at the end of the requests, or the error that ended them
+        answers: asyncio.Queue[tuple[int, asyncio.Future[IngestResult]] | Exception | None] = asyncio.Queue(PIPELINE)
 
         async def read() -> None:
             device: str | None = None
@@ -87,7 +93,9 @@ class FleetServicer:
         finally:
             reader.cancel()
 
-    async def QueryEvents(self, request, context):  # noqa: N802
+    async def QueryEvents(  # noqa: N802
+        self, request: fleet_pb2.QueryEventsRequest, context: grpc.aio.ServicerContext
+    ) -> fleet_pb2.QueryEventsResponse:
         page = await self.central.query(
             convert.filter_of(request.filter), request.page_size, request.page_token, request.newest_first
         )
@@ -95,20 +103,28 @@ class FleetServicer:
             events=[convert.stored_event_message(e) for e in page.items], next_page_token=page.next_token
         )
 
-    async def WatchEvents(self, request, context) -> AsyncIterator:  # noqa: N802
+    async def WatchEvents(  # noqa: N802
+        self, request: fleet_pb2.WatchEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[fleet_pb2.WatchEventsResponse]:
         async for stored in self.central.watch(convert.filter_of(request.filter), request.cursor):
             yield fleet_pb2.WatchEventsResponse(event=convert.stored_event_message(stored))
 
-    async def ListDevices(self, request, context):  # noqa: N802
+    async def ListDevices(  # noqa: N802
+        self, request: fleet_pb2.ListDevicesRequest, context: grpc.aio.ServicerContext
+    ) -> fleet_pb2.ListDevicesResponse:
         page = await self.central.devices(request.page_size, request.page_token)
         return fleet_pb2.ListDevicesResponse(
             devices=[convert.device_message(d) for d in page.items], next_page_token=page.next_token
         )
 
-    async def GetFleetStats(self, request, context):  # noqa: N802
+    async def GetFleetStats(  # noqa: N802
+        self, request: fleet_pb2.GetFleetStatsRequest, context: grpc.aio.ServicerContext
+    ) -> fleet_pb2.GetFleetStatsResponse:
         return convert.stats_message(await self.central.stats())
 
-    async def ListSightings(self, request, context):  # noqa: N802
+    async def ListSightings(  # noqa: N802
+        self, request: fleet_pb2.ListSightingsRequest, context: grpc.aio.ServicerContext
+    ) -> fleet_pb2.ListSightingsResponse:
         window = convert.duration_of(request, "window")
         page = await self.central.sightings(
             convert.filter_of(request.filter),
@@ -121,7 +137,9 @@ class FleetServicer:
             sightings=[convert.sighting_message(s) for s in page.items], next_page_token=page.next_token
         )
 
-    async def DeleteDeviceData(self, request, context):  # noqa: N802
+    async def DeleteDeviceData(  # noqa: N802
+        self, request: fleet_pb2.DeleteDeviceDataRequest, context: grpc.aio.ServicerContext
+    ) -> fleet_pb2.DeleteDeviceDataResponse:
         return convert.delete_response(await self.central.delete_device(request.device_id))
 
 
@@ -130,10 +148,10 @@ def fleet_handler(servicer: FleetServicer) -> grpc.GenericRpcHandler:
     pb = fleet_pb2
     s = servicer
 
-    def unary(fn, request):
+    def unary(fn: Callable[..., Any], request: type[Message]) -> grpc.RpcMethodHandler[Any, Any]:
         return grpc.unary_unary_rpc_method_handler(fn, request.FromString, lambda m: m.SerializeToString())
 
-    handlers = {
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
         "ReportEvents": grpc.stream_stream_rpc_method_handler(
             s.ReportEvents, pb.ReportEventsRequest.FromString, pb.ReportEventsResponse.SerializeToString
         ),

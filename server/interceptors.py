@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -24,6 +24,8 @@ from server.errors import REASON_KEY, fail_with
 __all__ = ["Call", "Interceptor", "outcome", "rewrap", "responses_of", "images_of", "is_health"]
 
 S = TypeVar("S")
+_Req = TypeVar("_Req")
+_Resp = TypeVar("_Resp")
 Behavior = Callable[..., Any]
 _KINDS = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
 _REASON = re.compile(r"[A-Z][A-Z0-9_]{0,47}")
@@ -99,7 +101,11 @@ class Interceptor(grpc.aio.ServerInterceptor, Generic[S]):
 
     A layer that must replace the behavior itself (the result cache) overrides ``wrap`` instead."""
 
-    async def intercept_service(self, continuation, details):
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[_Req, _Resp] | None]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[_Req, _Resp] | None:
         handler = await continuation(details)
         if handler is None or is_health(details.method) or not self.applies(details.method):
             return handler
@@ -149,12 +155,12 @@ def around(
     """``behavior`` with ``layer``'s hooks run around it (see Interceptor)."""
     sees_requests = type(layer).on_request is not Interceptor.on_request
 
-    async def each(state, requests: AsyncIterator) -> AsyncIterator:
+    async def each(state: Any, requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
         async for request in requests:
             await layer.on_request(state, request)
             yield request
 
-    async def requests_of(state, request):
+    async def requests_of(state: Any, request: Any) -> Any:
         if not request_streaming:
             await layer.on_request(state, request)
             return request
@@ -162,7 +168,7 @@ def around(
 
     if response_streaming:
 
-        async def streaming(request, context):
+        async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             try:
                 state = await layer.start(Call(method, context, request_streaming, response_streaming))
             except Exception as exc:
@@ -184,7 +190,7 @@ def around(
 
         return streaming
 
-    async def unary(request, context):
+    async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
             state = await layer.start(Call(method, context, request_streaming, response_streaming))
         except Exception as exc:
@@ -207,7 +213,9 @@ def around(
     return unary
 
 
-async def responses_of(behavior: Behavior, request: Any, context) -> AsyncIterator:
+async def responses_of(
+    behavior: Behavior, request: Any, context: grpc.aio.ServicerContext
+) -> AsyncGenerator[Any, None]:
     """A response-streaming behavior as an async iterator, whether it yields or writes with context.write."""
     result = behavior(request, context)
     if inspect.isasyncgen(result) or hasattr(result, "__aiter__"):

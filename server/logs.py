@@ -8,7 +8,7 @@ import datetime as dt
 import json
 import logging
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from server.security.call import current_call
 
@@ -58,7 +58,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
-def configure(level: str = "INFO", fmt: str = "text", stream=None) -> None:
+def configure(level: str = "INFO", fmt: str = "text", stream: TextIO | None = None) -> None:
     """Set up the root logger for the server process (replaces its handlers)."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(RequestIdFilter())

@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, PlatformCollector, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, InfoMetricFamily
@@ -353,7 +354,7 @@ def _trace(name: str, started_ns: int, code: str, response: Any) -> None:
     tracing.record_call(name, started_ns, request_id(), code, responses)
 
 
-def start_metrics_http(metrics: ServerMetrics, host: str, port: int):
+def start_metrics_http(metrics: ServerMetrics, host: str, port: int) -> tuple[WSGIServer, int]:
     """Serve ``/metrics`` on ``host:port`` in a daemon thread; returns (http server, bound port)."""
     from prometheus_client import start_http_server
 

@@ -75,8 +75,8 @@ class OcrPlane:
         self.draining = False
 
     # ---- lifecycle ----------------------------------------------------------------------------------
-    async def load(self) -> None:
-        """Build the engine and warm it up (off the event loop); then the plane is ready."""
+    async def load(self) -> OcrEngine:
+        """Build the engine and warm it up (off the event loop); then the plane is ready. Returns the engine."""
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         engine = await loop.run_in_executor(self._infer, self._engine_factory)
@@ -94,6 +94,7 @@ class OcrPlane:
         self.engine = engine
         self._ready.set()
         log.info("models ready in %.1f s: %s", time.perf_counter() - started, engine.provenance)
+        return engine
 
     @property
     def ready(self) -> bool:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -32,13 +33,17 @@ class OcrServicer:
     def __init__(self, plane: OcrPlane) -> None:
         self.plane = plane
 
-    async def Recognize(self, request, context):  # noqa: N802 (gRPC method name)
+    async def Recognize(  # noqa: N802 (gRPC method name)
+        self, request: ocr_pb2.RecognizeRequest, context: grpc.aio.ServicerContext
+    ) -> ocr_pb2.RecognizeResponse:
         source = convert.image_source(request.image, request.HasField("image"))
         async with self.plane.admitted():
             result = await self.plane.recognize(source, request.options.skip_detection, deadline_of(context))
         return convert.recognize_response(result)
 
-    async def BatchRecognize(self, request, context):  # noqa: N802
+    async def BatchRecognize(  # noqa: N802
+        self, request: ocr_pb2.BatchRecognizeRequest, context: grpc.aio.ServicerContext
+    ) -> ocr_pb2.BatchRecognizeResponse:
         limit = self.plane.config.max_batch_images
         if len(request.requests) > limit:
             raise InvalidRequestError(
@@ -53,7 +58,7 @@ class OcrServicer:
                 outcomes[i] = exc
         async with self.plane.admitted():
             results = await self.plane.recognize_many([(s, k) for _, s, k in todo], deadline_of(context))
-        for (i, _, _), result in zip(todo, results):
+        for (i, _, _), result in zip(todo, results, strict=True):
             outcomes[i] = result
         responses = [
             ocr_pb2.RecognizeResponse(error=convert.error_message(o))
@@ -63,13 +68,17 @@ class OcrServicer:
         ]
         return ocr_pb2.BatchRecognizeResponse(responses=responses)
 
-    async def StreamRecognize(self, request_iterator, context):  # noqa: N802
+    async def StreamRecognize(  # noqa: N802
+        self, request_iterator: AsyncIterator[ocr_pb2.StreamRecognizeRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[ocr_pb2.StreamRecognizeResponse]:
         from server.stream import stream_recognize
 
         async for response in stream_recognize(self.plane, request_iterator, context):
             yield response
 
-    async def GetServerInfo(self, request, context):  # noqa: N802
+    async def GetServerInfo(  # noqa: N802
+        self, request: ocr_pb2.GetServerInfoRequest, context: grpc.aio.ServicerContext
+    ) -> ocr_pb2.GetServerInfoResponse:
         plane, engine = self.plane, self.plane.engine
         config = plane.config
         response = ocr_pb2.GetServerInfoResponse(
@@ -98,7 +107,7 @@ class OcrServicer:
 def generic_handler(servicer: OcrServicer) -> grpc.GenericRpcHandler:
     """Method handlers for ocr.v1.OcrService (server.validation makes their deserializers tolerant)."""
     pb = ocr_pb2
-    handlers = {
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
         "Recognize": grpc.unary_unary_rpc_method_handler(
             servicer.Recognize, pb.RecognizeRequest.FromString, pb.RecognizeResponse.SerializeToString
         ),

@@ -13,7 +13,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:  # imported where used: loading it needs grpc and the generated code, after the arguments parse
+    from clients.ocr_client.client import OcrClient
 
 __all__ = ["main", "build_parser"]
 
@@ -23,7 +26,7 @@ COMMANDS = ("recognize", "info", "health", "bench")
 class _Parser(argparse.ArgumentParser):
     """argparse whose usage errors are one line with a stable reason, like every other failure."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} [USAGE_INVALID]\n")
 
 
@@ -32,8 +35,9 @@ def _reason(exc: BaseException) -> str:
 
     if isinstance(exc, OcrCallError):
         return exc.reason or exc.code.name
-    if isinstance(getattr(exc, "reason", None), str):
-        return exc.reason
+    reason = getattr(exc, "reason", None)  # CredentialsError's, or any other error that carries one
+    if isinstance(reason, str):
+        return reason
     if isinstance(exc, OSError):
         return "IMAGE_UNREADABLE"  # the reason the in-process CLI gives for a file it cannot read
     return "CLIENT_ERROR"
@@ -63,7 +67,7 @@ class CredentialsError(Exception):
     reason = "CREDENTIALS_UNREADABLE"
 
 
-def _client(args: argparse.Namespace):
+def _client(args: argparse.Namespace) -> OcrClient:
     from clients.ocr_client.client import OcrClient
 
     try:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from types import EllipsisType
 from typing import Any
 
 import grpc
@@ -174,13 +175,17 @@ class OcrClient:
     def __enter__(self) -> OcrClient:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
         self.channel.close()
 
-    def _call(self, method, request, timeout: float | None = ..., **kwargs):
+    def _call(
+        self, method: Callable[..., Any], request: Any, timeout: float | None | EllipsisType = ..., **kwargs: Any
+    ) -> Any:
+        """``method(request)`` with the client's metadata; ``timeout`` ``...`` (the methods' default) is the
+        client's own, None is none."""
         try:
             return method(
                 request, timeout=self.timeout if timeout is ... else timeout, metadata=self.metadata, **kwargs
@@ -189,7 +194,7 @@ class OcrClient:
             raise OcrCallError.from_rpc_error(error) from None
 
     def recognize(
-        self, image: ImageLike, *, skip_detection: bool = False, timeout: float | None = ...
+        self, image: ImageLike, *, skip_detection: bool = False, timeout: float | None | EllipsisType = ...
     ) -> RecognizeResult:
         """Text lines of one image (zero lines when it has none)."""
         request = ocr_pb2.RecognizeRequest(
@@ -198,7 +203,7 @@ class OcrClient:
         return recognize_result(self._call(self.stub.Recognize, request, timeout))
 
     def batch_recognize(
-        self, images: Iterable[ImageLike], *, skip_detection: bool = False, timeout: float | None = ...
+        self, images: Iterable[ImageLike], *, skip_detection: bool = False, timeout: float | None | EllipsisType = ...
     ) -> list[RecognizeResult]:
         """One result per image, in order; a bad image has ``error`` (code, reason, message) set in its result
         and fails nothing else; ``error`` is None for the others."""
@@ -219,7 +224,7 @@ class OcrClient:
         flush with ``timings`` None). Plain images get sequence numbers 0, 1, ... and the time they are sent;
         a ``StreamFrame`` carries its own."""
 
-        def requests():
+        def requests() -> Iterator[ocr_pb2.StreamRecognizeRequest]:
             yield ocr_pb2.StreamRecognizeRequest(config=stream_config(config))
             for sequence, frame in enumerate(frames):
                 if not isinstance(frame, StreamFrame):
@@ -242,7 +247,7 @@ class OcrClient:
         finally:
             call.cancel()
 
-    def server_info(self, timeout: float | None = ...) -> ServerInfo:
+    def server_info(self, timeout: float | None | EllipsisType = ...) -> ServerInfo:
         """Models, backend, precision per stage and why, limits and readiness of the server."""
         return server_info(self._call(self.stub.GetServerInfo, ocr_pb2.GetServerInfoRequest(), timeout))
 

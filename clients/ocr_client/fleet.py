@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 import grpc
 
@@ -26,6 +27,7 @@ from clients.ocr_client.fleet_types import (
     Gap,
     IngestResult,
     Page,
+    StoredEvent,
 )
 from clients.ocr_client.pb import FLEET_SERVICE_NAME, fleet_pb2, fleet_pb2_grpc
 from clients.ocr_client.results import OcrCallError
@@ -33,6 +35,8 @@ from clients.ocr_client.results import OcrCallError
 __all__ = ["FleetClient", "ReportSession", "Watch"]
 
 _END = object()
+# EventFilter is frozen, so one shared default (no filter: every event) is safe.
+_EVERY_EVENT = EventFilter()
 
 
 class ReportSession:
@@ -110,17 +114,24 @@ class ReportSession:
     def __enter__(self) -> ReportSession:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _ResponseStream(Protocol):
+    """What Watch uses of grpc's response-streaming call."""
+
+    def __iter__(self) -> Iterator[fleet_pb2.WatchEventsResponse]: ...
+    def cancel(self) -> bool: ...
 
 
 class Watch:
     """The events of a WatchEvents call as they are committed (an iterator); ``cancel()`` ends it."""
 
-    def __init__(self, call) -> None:
+    def __init__(self, call: _ResponseStream) -> None:
         self._call = call
 
-    def __iter__(self) -> Iterator:
+    def __iter__(self) -> Iterator[StoredEvent]:
         try:
             for response in self._call:
                 yield convert.stored_event_of(response.event)
@@ -158,13 +169,13 @@ class FleetClient:
     def __enter__(self) -> FleetClient:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
         self.channel.close()
 
-    def _call(self, method, request):
+    def _call(self, method: Callable[..., Any], request: Any) -> Any:
         try:
             return method(request, timeout=self.timeout, metadata=self.metadata)
         except grpc.RpcError as error:
@@ -177,7 +188,7 @@ class FleetClient:
 
     # ---- questions ------------------------------------------------------------------------------------------
     def query_events(
-        self, flt: EventFilter = EventFilter(), *, page_size: int = 0, page_token: str = "", newest_first: bool = False
+        self, flt: EventFilter = _EVERY_EVENT, *, page_size: int = 0, page_token: str = "", newest_first: bool = False
     ) -> Page:
         """One page of StoredEvents matching ``flt``; ``next_token`` is empty on the last page."""
         response = self._call(
@@ -192,8 +203,8 @@ class FleetClient:
         return Page(tuple(convert.stored_event_of(e) for e in response.events), response.next_page_token)
 
     def all_events(
-        self, flt: EventFilter = EventFilter(), *, page_size: int = 0, newest_first: bool = False
-    ) -> Iterator:
+        self, flt: EventFilter = _EVERY_EVENT, *, page_size: int = 0, newest_first: bool = False
+    ) -> Iterator[StoredEvent]:
         """Every StoredEvent matching ``flt``, page after page."""
         token = ""
         while True:
@@ -211,7 +222,7 @@ class FleetClient:
 
     def list_sightings(
         self,
-        flt: EventFilter = EventFilter(),
+        flt: EventFilter = _EVERY_EVENT,
         *,
         window_s: float = 300.0,
         min_streams: int = 1,
@@ -225,7 +236,7 @@ class FleetClient:
         response = self._call(self.stub.ListSightings, request)
         return Page(tuple(convert.sighting_of(s) for s in response.sightings), response.next_page_token)
 
-    def watch_events(self, flt: EventFilter = EventFilter(), *, cursor: str = "") -> Watch:
+    def watch_events(self, flt: EventFilter = _EVERY_EVENT, *, cursor: str = "") -> Watch:
         """Events matching ``flt`` committed after ``cursor`` (empty: from now on), as they come, until cancelled."""
         request = fleet_pb2.WatchEventsRequest(filter=convert.filter_message(flt), cursor=cursor)
         return Watch(self.stub.WatchEvents(request, metadata=self.metadata))

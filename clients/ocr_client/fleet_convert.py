@@ -12,6 +12,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from typing import overload
+
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from clients.ocr_client.fleet_types import (
     DeleteResult,
@@ -62,12 +68,12 @@ pb = fleet_pb2
 
 
 # ---- scalars ----------------------------------------------------------------------------------------------
-def _set_time(message, field: str, seconds: float | None) -> None:
+def _set_time(message: Message, field: str, seconds: float | None) -> None:
     if seconds is not None and math.isfinite(seconds):
         _split(getattr(message, field), seconds)
 
 
-def _split(message, seconds: float) -> None:
+def _split(message: Timestamp | Duration, seconds: float) -> None:
     """Whole seconds and nanoseconds apart: ``seconds * 1e9`` as one float would lose the sub-microsecond part."""
     whole = math.floor(seconds)
     nanos = int(round((seconds - whole) * 1e9))
@@ -75,7 +81,11 @@ def _split(message, seconds: float) -> None:
     message.seconds, message.nanos = whole, nanos
 
 
-def time_of(message, field: str, unset: float | None = None) -> float | None:
+@overload
+def time_of(message: Message, field: str) -> float | None: ...
+@overload
+def time_of(message: Message, field: str, unset: float) -> float: ...
+def time_of(message: Message, field: str, unset: float | None = None) -> float | None:
     """Seconds of ``message.field``, or ``unset`` when the field is not set."""
     if not message.HasField(field):
         return unset
@@ -83,12 +93,12 @@ def time_of(message, field: str, unset: float | None = None) -> float | None:
     return ts.seconds + ts.nanos / 1e9
 
 
-def set_duration(message, field: str, seconds: float) -> None:
+def set_duration(message: Message, field: str, seconds: float) -> None:
     """Write ``seconds`` into the Duration field ``field``."""
     _split(getattr(message, field), seconds)
 
 
-def duration_of(message, field: str) -> float | None:
+def duration_of(message: Message, field: str) -> float | None:
     """Seconds of a Duration field, or None when it is not set."""
     if not message.HasField(field):
         return None
@@ -96,7 +106,7 @@ def duration_of(message, field: str) -> float | None:
     return d.seconds + d.nanos / 1e9
 
 
-def _enum_name(enum, value: int, prefix: str) -> str:
+def _enum_name(enum: EnumTypeWrapper, value: int, prefix: str) -> str:
     """``EVENT_TYPE_APPEARED`` -> ``APPEARED``; unset or unknown -> ``""`` (refused by validation)."""
     if value == 0:
         return ""
@@ -106,34 +116,34 @@ def _enum_name(enum, value: int, prefix: str) -> str:
         return ""
 
 
-def _enum_value(enum, name: str, prefix: str) -> int:
-    try:
-        return enum.Value(prefix + name)
-    except ValueError:
-        return 0
+def _enum_label(enum: EnumTypeWrapper, name: str, prefix: str) -> str:
+    """``APPEARED`` -> ``EVENT_TYPE_APPEARED``; unknown -> the unset label. The messages take an enum field by its
+    label (the generated types accept the label, not a bare int)."""
+    label = prefix + name
+    return label if label in enum.DESCRIPTOR.values_by_name else enum.Name(0)
 
 
-def _event_type(name: str) -> int:
-    return _enum_value(pb.EventType, name, "EVENT_TYPE_")
+def _event_type(name: str) -> str:
+    return _enum_label(pb.EventType, name, "EVENT_TYPE_")
 
 
 def _event_type_of(value: int) -> str:
     return _enum_name(pb.EventType, value, "EVENT_TYPE_")
 
 
-def _reason(name: str) -> int:
-    return _enum_value(pb.DropReason, name, "DROP_REASON_")
+def _reason(name: str) -> str:
+    return _enum_label(pb.DropReason, name, "DROP_REASON_")
 
 
 def _reason_of(value: int) -> str:
     return _enum_name(pb.DropReason, value, "DROP_REASON_")
 
 
-def _drop_counts(drops: Mapping[str, int]) -> list:
+def _drop_counts(drops: Mapping[str, int]) -> list[pb.DropCount]:
     return [pb.DropCount(reason=_reason(r), events=n) for r, n in sorted(drops.items())]
 
 
-def drops_of(counts: Iterable) -> dict[str, int]:
+def drops_of(counts: Iterable[pb.DropCount]) -> dict[str, int]:
     """DropCount messages -> {reason: events}; an unset reason keeps the key ``""`` (validation refuses it)."""
     out: dict[str, int] = {}
     for c in counts:
@@ -142,12 +152,12 @@ def drops_of(counts: Iterable) -> dict[str, int]:
     return out
 
 
-def _provenance(bundle: str, backend: str, precision: Mapping[str, str]):
+def _provenance(bundle: str, backend: str, precision: Mapping[str, str]) -> pb.Provenance:
     return pb.Provenance(bundle_id=bundle, backend=backend, stage_precision=dict(precision))
 
 
 # ---- events, gaps, status ----------------------------------------------------------------------------------
-def event_message(event: Event):
+def event_message(event: Event) -> pb.TextEvent:
     m = pb.TextEvent(
         stream_id=event.stream_id,
         sequence=event.sequence,
@@ -167,7 +177,7 @@ def event_message(event: Event):
     return m
 
 
-def event_of(m) -> Event:
+def event_of(m: pb.TextEvent) -> Event:
     p = m.provenance
     return Event(
         stream_id=m.stream_id,
@@ -188,17 +198,17 @@ def event_of(m) -> Event:
     )
 
 
-def gap_message(gap: Gap):
+def gap_message(gap: Gap) -> pb.SequenceGap:
     return pb.SequenceGap(
         stream_id=gap.stream_id, first_sequence=gap.first, last_sequence=gap.last, reason=_reason(gap.reason)
     )
 
 
-def gap_of(m) -> Gap:
+def gap_of(m: pb.SequenceGap) -> Gap:
     return Gap(stream_id=m.stream_id, first=m.first_sequence, last=m.last_sequence, reason=_reason_of(m.reason))
 
 
-def status_message(status: DeviceStatus):
+def status_message(status: DeviceStatus) -> pb.DeviceStatus:
     m = pb.DeviceStatus(
         backlog_events=status.backlog_events,
         backlog_bytes=status.backlog_bytes,
@@ -211,7 +221,7 @@ def status_message(status: DeviceStatus):
     return m
 
 
-def status_of(m) -> DeviceStatus:
+def status_of(m: pb.DeviceStatus) -> DeviceStatus:
     p = m.provenance
     return DeviceStatus(
         backlog_events=m.backlog_events,
@@ -232,7 +242,7 @@ def report_request(
     events: Sequence[Event] = (),
     gaps: Sequence[Gap] = (),
     status: DeviceStatus | None = None,
-):
+) -> pb.ReportEventsRequest:
     m = pb.ReportEventsRequest(
         device_id=device_id,
         batch_id=batch_id,
@@ -244,13 +254,13 @@ def report_request(
     return m
 
 
-def report_of(m) -> tuple[str, int, list[Event], list[Gap], DeviceStatus | None]:
+def report_of(m: pb.ReportEventsRequest) -> tuple[str, int, list[Event], list[Gap], DeviceStatus | None]:
     """(device_id as sent, batch_id, events, gaps, status or None)."""
     status = status_of(m.status) if m.HasField("status") else None
     return m.device_id, m.batch_id, [event_of(e) for e in m.events], [gap_of(g) for g in m.gaps], status
 
 
-def report_response(batch_id: int, result: IngestResult):
+def report_response(batch_id: int, result: IngestResult) -> pb.ReportEventsResponse:
     return pb.ReportEventsResponse(
         batch_id=batch_id,
         acks=[pb.StreamAck(stream_id=s, acked_sequence=n) for s, n in sorted(result.acks.items())],
@@ -260,7 +270,7 @@ def report_response(batch_id: int, result: IngestResult):
     )
 
 
-def ingest_result_of(m) -> tuple[int, IngestResult]:
+def ingest_result_of(m: pb.ReportEventsResponse) -> tuple[int, IngestResult]:
     """(batch_id, result) of a ReportEventsResponse."""
     return m.batch_id, IngestResult(
         acks={a.stream_id: a.acked_sequence for a in m.acks},
@@ -271,13 +281,13 @@ def ingest_result_of(m) -> tuple[int, IngestResult]:
 
 
 # ---- questions ---------------------------------------------------------------------------------------------
-def filter_message(flt: EventFilter):
+def filter_message(flt: EventFilter) -> pb.EventFilter:
     m = pb.EventFilter(
         device_id=flt.device_id,
         stream_id=flt.stream_id,
         types=[_event_type(t) for t in flt.types],
         text=flt.text,
-        text_match=_enum_value(pb.TextMatch, flt.text_match, "TEXT_MATCH_"),
+        text_match=_enum_label(pb.TextMatch, flt.text_match, "TEXT_MATCH_"),
         min_confidence=flt.min_confidence,
     )
     _set_time(m, "start_time", flt.start_time)
@@ -285,7 +295,7 @@ def filter_message(flt: EventFilter):
     return m
 
 
-def filter_of(m) -> EventFilter:
+def filter_of(m: pb.EventFilter) -> EventFilter:
     return EventFilter(
         device_id=m.device_id,
         stream_id=m.stream_id,
@@ -298,7 +308,7 @@ def filter_of(m) -> EventFilter:
     )
 
 
-def stored_event_message(stored: StoredEvent):
+def stored_event_message(stored: StoredEvent) -> pb.StoredEvent:
     m = pb.StoredEvent(
         device_id=stored.device_id,
         event=event_message(stored.event),
@@ -309,7 +319,7 @@ def stored_event_message(stored: StoredEvent):
     return m
 
 
-def stored_event_of(m) -> StoredEvent:
+def stored_event_of(m: pb.StoredEvent) -> StoredEvent:
     return StoredEvent(
         device_id=m.device_id,
         event=event_of(m.event),
@@ -319,7 +329,7 @@ def stored_event_of(m) -> StoredEvent:
     )
 
 
-def device_message(device: DeviceInfo):
+def device_message(device: DeviceInfo) -> pb.Device:
     m = pb.Device(device_id=device.device_id, status=status_message(device.status), events=device.events)
     _set_time(m, "last_seen", device.last_seen)
     for s in device.streams:
@@ -328,7 +338,7 @@ def device_message(device: DeviceInfo):
     return m
 
 
-def device_of(m) -> DeviceInfo:
+def device_of(m: pb.Device) -> DeviceInfo:
     streams = tuple(
         StreamInfo(
             stream_id=s.stream_id,
@@ -347,7 +357,7 @@ def device_of(m) -> DeviceInfo:
     )
 
 
-def stats_message(stats: FleetStats):
+def stats_message(stats: FleetStats) -> pb.GetFleetStatsResponse:
     m = pb.GetFleetStatsResponse(
         devices=stats.devices,
         streams=stats.streams,
@@ -365,7 +375,7 @@ def stats_message(stats: FleetStats):
     return m
 
 
-def stats_of(m) -> FleetStats:
+def stats_of(m: pb.GetFleetStatsResponse) -> FleetStats:
     return FleetStats(
         devices=m.devices,
         streams=m.streams,
@@ -380,7 +390,7 @@ def stats_of(m) -> FleetStats:
     )
 
 
-def sighting_message(sighting: Sighting):
+def sighting_message(sighting: Sighting) -> pb.Sighting:
     m = pb.Sighting(normalized_text=sighting.normalized_text)
     _set_time(m, "first_seen", sighting.first_seen)
     _set_time(m, "last_seen", sighting.last_seen)
@@ -393,7 +403,7 @@ def sighting_message(sighting: Sighting):
     return m
 
 
-def sighting_of(m) -> Sighting:
+def sighting_of(m: pb.Sighting) -> Sighting:
     places = tuple(
         SightingPlace(
             device_id=p.device_id,
@@ -414,7 +424,7 @@ def sighting_of(m) -> Sighting:
     )
 
 
-def delete_response(result: DeleteResult):
+def delete_response(result: DeleteResult) -> pb.DeleteDeviceDataResponse:
     return pb.DeleteDeviceDataResponse(
         deleted_events=result.deleted_events,
         deleted_streams=result.deleted_streams,
@@ -422,7 +432,7 @@ def delete_response(result: DeleteResult):
     )
 
 
-def delete_result_of(m) -> DeleteResult:
+def delete_result_of(m: pb.DeleteDeviceDataResponse) -> DeleteResult:
     return DeleteResult(
         deleted_events=m.deleted_events, deleted_streams=m.deleted_streams, device_existed=m.device_existed
     )

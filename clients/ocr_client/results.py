@@ -8,6 +8,7 @@ keeps the response it was made from in ``message`` and turns it into the proto3 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,7 +77,9 @@ class OcrCallError(Exception):
     @classmethod
     def from_rpc_error(cls, error: grpc.RpcError) -> OcrCallError:
         found: dict[str, str] = {}
-        for key, value in (error.trailing_metadata() if hasattr(error, "trailing_metadata") else None) or ():
+        # (key, value) pairs (grpc's namedtuples; grpc.aio's plain tuples), or None; some RpcErrors have none.
+        trailing: Iterable[tuple[str, str | bytes]] = getattr(error, "trailing_metadata", tuple)() or ()
+        for key, value in trailing:
             if key in (REASON_KEY, REQUEST_ID_KEY, RETRY_AFTER_KEY):
                 found[key] = value if isinstance(value, str) else value.decode()
         retry = found.get(RETRY_AFTER_KEY)

@@ -12,7 +12,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import replace
@@ -408,7 +408,7 @@ async def arun_stream(
     scheduler: FrameScheduler | None = None,
     deadline: float | None = None,
     guard: Guard | None = None,
-) -> AsyncIterator[FrameResult]:
+) -> AsyncGenerator[FrameResult, None]:
     """asyncio form of ``run_stream``: frames are pulled by a task, processed on ``executor`` (default pool),
     or, given a ``scheduler``, on its executor when this stream's turn comes (``executor`` is then unused).
 

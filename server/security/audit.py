@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import logging
 import logging.handlers
@@ -20,7 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TextIO
 
 from server.interceptors import Call, Interceptor, images_of, outcome
 from server.security.call import REQUEST_ID_KEY, CallInfo, set_current_call
@@ -34,7 +35,7 @@ _MAX_AUDIT_IMAGES = 64  # image hashes listed per audit line (a long stream list
 class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """Each new file (the first, and the one after a rotation) is created mode 0600."""
 
-    def _open(self):
+    def _open(self) -> io.TextIOWrapper:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
@@ -45,7 +46,7 @@ class AuditLog:
     def __init__(self, target: str, max_bytes: int = 16 * 1024 * 1024, keep: int = 5) -> None:
         self.target = target
         self._handler: logging.Handler | None = None
-        self._stream = None
+        self._stream: TextIO | None = None  # stdout for "-"; a file goes through _handler
         self._lock = threading.Lock()
         if target == "-":
             self._stream = sys.stdout
@@ -66,7 +67,7 @@ class AuditLog:
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
         if self._handler is not None:
             self._handler.handle(logging.makeLogRecord({"msg": line, "levelno": logging.INFO, "levelname": "INFO"}))
-        else:
+        elif self._stream is not None:
             with self._lock:
                 self._stream.write(line + "\n")
                 self._stream.flush()

@@ -3,6 +3,10 @@ method it calls is in its scopes (server.security.scopes); a refusal ends the ca
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
+import grpc
+
 from server.errors import PermissionDeniedError, UnauthenticatedError
 from server.interceptors import Call, Interceptor
 from server.security.call import ANONYMOUS, Principal, current_call
@@ -12,12 +16,11 @@ from server.security.tokens import TokenFile, expired, hash_token
 __all__ = ["AuthInterceptor"]
 
 
-def _identity(auth_context: dict[str, list[bytes]]) -> str | None:
+def _identity(auth_context: Mapping[str, Iterable[bytes]]) -> str | None:
     """The verified client certificate's identity: its SPIFFE ID, else its first URI SAN, else its CN."""
     for key in ("peer_spiffe_id", "peer_uri", "x509_common_name"):
-        values = auth_context.get(key) or []
-        if values:
-            return values[0].decode(errors="replace")
+        for value in auth_context.get(key) or ():
+            return value.decode(errors="replace")
     return None
 
 
@@ -56,7 +59,7 @@ class AuthInterceptor(Interceptor[Call]):
             raise PermissionDeniedError(f"{principal.name} lacks scope {needed}", "SCOPE_MISSING")
         return call
 
-    def authenticate(self, context) -> Principal:
+    def authenticate(self, context: grpc.aio.ServicerContext) -> Principal:
         identity = _identity(context.auth_context() or {}) if self.mutual_tls else None
         if not self.enforcing:
             return Principal(ANONYMOUS, frozenset(SCOPES), "none")
@@ -91,7 +94,7 @@ class AuthInterceptor(Interceptor[Call]):
             raise UnauthenticatedError("the client certificate names no identity (URI SAN or CN)", "CERT_UNKNOWN")
         raise UnauthenticatedError("no credentials: send 'authorization: Bearer <token>'", "TOKEN_MISSING")
 
-    def _try(self, context) -> Principal:
+    def _try(self, context: grpc.aio.ServicerContext) -> Principal:
         try:
             return self.authenticate(context)
         except UnauthenticatedError:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from clients.ocr_client.pb import ocr_pb2
 from server.errors import RateLimitedError
 from server.interceptors import Call, Interceptor, images_of
 from server.security.call import ANONYMOUS, current_call
@@ -112,7 +113,7 @@ class PrincipalLimiter:
         return state.streams if state else 0
 
 
-def image_pixels(image) -> int:
+def image_pixels(image: ocr_pb2.Image) -> int:
     """Pixels of an ocr.v1.Image from its header (raw: width x height; encoded: the file header, no decode);
     0 when the header is unreadable (decoding will refuse it anyway)."""
     which = image.WhichOneof("source")

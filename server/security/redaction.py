@@ -35,7 +35,7 @@ class RedactInterceptor(Interceptor):
         for line in response.lines:
             text, words = redactor.line(line.text, [w.text for w in line.words])
             line.text = text
-            for word, masked in zip(line.words, words):
+            for word, masked in zip(line.words, words, strict=True):
                 word.text = masked
         if name == "ocr.v1.RecognizeResponse":
             response.text = redactor.text(response.text)

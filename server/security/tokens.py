@@ -114,6 +114,7 @@ class TokenFile:
 
     # ---- reloading ----------------------------------------------------------------------------------
     def _current(self) -> _Contents:
+        stamp: tuple[int, int, int] | tuple[str, str]  # the file's version, or why it cannot be read
         try:
             st = os.stat(self.path)
             stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
@@ -193,12 +194,20 @@ def _limits(entry: dict, where: str) -> Limits | None:
         return None
     if not isinstance(limits, dict) or set(limits) - _LIMIT_KEYS:
         raise _bad(where, f"{entry.get('principal')}: limits keys are {', '.join(sorted(_LIMIT_KEYS))}")
-    values = {}
     for key, value in limits.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
             raise _bad(where, f"{entry.get('principal')}: limits.{key} must be a number >= 0")
-        values[key] = int(value) if key == "max_streams" else float(value)
-    return Limits(**values)
+
+    def number(key: str) -> float | None:
+        return float(limits[key]) if key in limits else None
+
+    return Limits(
+        calls_per_s=number("calls_per_s"),
+        calls_burst=number("calls_burst"),
+        pixels_per_s=number("pixels_per_s"),
+        pixels_burst_s=number("pixels_burst_s"),
+        max_streams=int(limits["max_streams"]) if "max_streams" in limits else None,
+    )
 
 
 def parse(data: bytes, toml: bool = False, where: str = "<tokens>") -> _Contents:
