@@ -33,7 +33,7 @@ def text_quad(
 
 def text_size(text: str, font_name: str, size: int) -> tuple[int, int]:
     x0, y0, x1, y1 = font(font_name, size).getbbox(text, anchor="ls")
-    return x1 - x0, y1 - y0
+    return int(x1 - x0), int(y1 - y0)  # FreeType boxes are whole pixels; the stubs say float
 
 
 def box_quad(x0: float, y0: float, x1: float, y1: float) -> Quad:
@@ -50,7 +50,7 @@ def jitter_homography(
 ) -> np.ndarray:
     """Rotation by ``angle`` degrees about the centre, corners moved by up to ``persp`` of the size, scaled."""
     src = box_quad(0, 0, w, h).astype(np.float32)
-    dst = src + rng.uniform(-persp, persp, (4, 2)).astype(np.float32) * np.float32([w, h])
+    dst = src + rng.uniform(-persp, persp, (4, 2)).astype(np.float32) * np.array([w, h], dtype=np.float32)
     p = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
     r = np.vstack([cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale), [0, 0, 1]])
     t = np.array([[1, 0, shift[0]], [0, 1, shift[1]], [0, 0, 1]], dtype=np.float64)
@@ -110,8 +110,8 @@ def blur(rng: Rng, img: np.ndarray, sigma: float) -> np.ndarray:
         kernel = np.zeros((k, k), np.float32)
         kernel[k // 2, :] = 1.0 / k
         rot = cv2.getRotationMatrix2D((k / 2 - 0.5, k / 2 - 0.5), rng.uniform(0, 180), 1.0)
-        kernel = cv2.warpAffine(kernel, rot, (k, k))
-        return cv2.filter2D(img, -1, kernel / max(1e-6, kernel.sum()))
+        turned = cv2.warpAffine(kernel, rot, (k, k))
+        return cv2.filter2D(img, -1, turned / max(1e-6, turned.sum()))
     return cv2.GaussianBlur(img, (0, 0), sigma)
 
 
@@ -141,11 +141,14 @@ def encode(img: np.ndarray, ext: str, quality: int = 90) -> bytes:
 def jpeg_roundtrip(img: np.ndarray, quality: int) -> np.ndarray:
     """JPEG artefacts baked in (for crops stored as PNG)."""
     bgr = cv2.imdecode(np.frombuffer(encode(img, ".jpg", quality), np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise RuntimeError("could not decode the JPEG just encoded")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def random_colour(rng: Rng, lo: int = 0, hi: int = 255) -> tuple[int, int, int]:
-    return tuple(int(v) for v in rng.integers(lo, hi + 1, 3))
+    r, g, b = (int(v) for v in rng.integers(lo, hi + 1, 3))
+    return r, g, b
 
 
 def luminance(c) -> float:

@@ -10,11 +10,12 @@ from edge_runtime.evaluation.synth import content as tx
 from edge_runtime.evaluation.synth import fonts
 
 Rng = np.random.Generator
+RULE = [("---", "rule")]  # a row drawn as a dashed rule across the paper, not as text
 
 
 # ---- receipts -----------------------------------------------------------------------------------------
 def _receipt_rows(rng: Rng) -> list[list[tuple[str, str]]]:
-    """Rows of (text, where) with where in left | right | centre | mid; an empty row is a gap, '---' a rule."""
+    """Rows of (text, where) with where in left | right | centre | mid; an empty row is a gap, RULE a rule."""
     name = f"{tx.pick(rng, tx.NAME_WORDS)} {tx.pick(rng, tx.SHOP_WORDS)}"
     if tx.chance(rng, 0.4):
         name += tx.pick(rng, (" SDN BHD", " LTD", " & CO", " ENTERPRISE"))
@@ -43,7 +44,7 @@ def _receipt_rows(rng: Rng) -> list[list[tuple[str, str]]]:
     rows.append(
         [(f"CASHIER: {tx.pick(rng, ('ANNA', 'LEE', 'SITI', 'JOHN', 'MARY', 'AHMAD', 'KUMAR', 'TAN'))}", "left")]
     )
-    rows += [["---"], [("ITEM", "left"), ("QTY", "mid"), ("AMOUNT", "right")], ["---"]]
+    rows += [RULE, [("ITEM", "left"), ("QTY", "mid"), ("AMOUNT", "right")], RULE]
     total = 0.0
     for _ in range(int(rng.integers(3, 10))):
         item, qty, unit = tx.pick(rng, tx.ITEMS), int(rng.integers(1, 5)), float(rng.uniform(0.8, 40))
@@ -53,13 +54,13 @@ def _receipt_rows(rng: Rng) -> list[list[tuple[str, str]]]:
     tax = round(total * 0.06, 2)
     cash = float(np.ceil((total + tax) / 10) * 10)
     rows += [
-        ["---"],
+        RULE,
         [("SUBTOTAL", "left"), (f"{total:.2f}", "right")],
         [("TAX 6%", "left"), (f"{tax:.2f}", "right")],
         [("TOTAL", "left"), (f"{total + tax:.2f}", "right")],
         [("CASH", "left"), (f"{cash:.2f}", "right")],
         [("CHANGE", "left"), (f"{cash - total - tax:.2f}", "right")],
-        ["---"],
+        RULE,
         [
             (
                 tx.pick(
@@ -88,13 +89,13 @@ def receipt(rng: Rng) -> tuple[np.ndarray, dict]:
     quads: list[tuple[str, np.ndarray]] = []
     y = step * 2
     for i, row in enumerate(rows):
-        if row == ["---"]:
+        if row == RULE:
             yy = y - size // 3
             if tx.chance(rng, 0.5):
                 draw.line([(margin, yy), (width - margin, yy)], fill=ink, width=1)
             else:
-                for x in range(margin, width - margin, 10):
-                    draw.line([(x, yy), (x + 5, yy)], fill=ink, width=1)
+                for dash in range(margin, width - margin, 10):
+                    draw.line([(dash, yy), (dash + 5, yy)], fill=ink, width=1)
             y += step
             continue
         for text, where in row:
@@ -105,9 +106,12 @@ def receipt(rng: Rng) -> tuple[np.ndarray, dict]:
             if w > width - 2 * margin:  # too wide for the paper: smaller
                 s = max(10, int(s * (width - 2 * margin) / w))
                 w, _ = cv.text_size(text, f, s)
-            x = {"left": margin, "right": width - margin - w, "centre": (width - w) / 2, "mid": width * 0.62 - w / 2}[
-                where
-            ]
+            x: float = {
+                "left": margin,
+                "right": width - margin - w,
+                "centre": (width - w) / 2,
+                "mid": width * 0.62 - w / 2,
+            }[where]
             quads.append((text, cv.text_quad(draw, (x, y), text, f, s, ink)))
         y += step
     flat = cv.to_np(page)
@@ -115,7 +119,7 @@ def receipt(rng: Rng) -> tuple[np.ndarray, dict]:
         yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
         ramp = xx / width if tx.chance(rng, 0.5) else yy / height
         fade = (rng.uniform(0.3, 0.65) * (ramp if tx.chance(rng, 0.5) else 1 - ramp))[..., None]
-        flat = (flat * (1 - fade) + np.float32(paper) * fade).round().astype(np.uint8)
+        flat = (flat * (1 - fade) + np.array(paper, dtype=np.float32) * fade).round().astype(np.uint8)
     # the paper on a desk, photographed: rotation, perspective, light, noise, JPEG
     h0 = cv.jitter_homography(rng, width, height, rng.uniform(-3, 3), rng.uniform(0, 0.04), rng.uniform(0.8, 1.4))
     h, out_w, out_h = cv.fit(h0, width, height, margin=int(rng.integers(15, 60)))

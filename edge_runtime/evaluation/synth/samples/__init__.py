@@ -60,7 +60,7 @@ def _clip(scene: np.ndarray, target: Path) -> Path:
     width, height = CLIP_SIZE
     margin = CLIP_PAN_PX * CLIP_FRAMES
     scene = cv2.resize(scene, (width + margin, height + margin * height // width), interpolation=cv2.INTER_AREA)
-    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), CLIP_FPS, CLIP_SIZE)
+    writer = cv2.VideoWriter(str(target), cv2.VideoWriter.fourcc(*"mp4v"), CLIP_FPS, CLIP_SIZE)
     try:
         for i in range(CLIP_FRAMES):
             writer.write(scene[:height, i * CLIP_PAN_PX : i * CLIP_PAN_PX + width])
