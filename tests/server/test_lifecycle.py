@@ -40,7 +40,7 @@ def start_server(*args: str) -> tuple[subprocess.Popen, int, list[str]]:
         match = re.search(r"ocr server listening on port (\d+)", line)
         if match:
             log: list[str] = []
-            threading.Thread(target=lambda: log.extend(process.stdout), daemon=True).start()  # keep it drained
+            threading.Thread(target=log.extend, args=(process.stdout,), daemon=True).start()  # keep it drained
             return process, int(match.group(1)), log
     process.kill()
     pytest.fail(f"server did not start: {process.stdout.read()}")
