@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from clients.ocr_client.fleet_types import (
     DROP_REASONS,
@@ -28,6 +29,8 @@ from clients.ocr_client.fleet_types import (
 )
 from fleet.errors import FleetRequestError, StoreUnavailableError
 from fleet.model import FleetStore
+
+_T = TypeVar("_T")
 
 __all__ = [
     "FleetCentral",
@@ -316,7 +319,7 @@ class FleetCentral:
             await asyncio.get_running_loop().run_in_executor(self._pool, store.close)
         self._pool.shutdown(wait=False)
 
-    async def _run(self, fn: Callable, *args):
+    async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
         store = self.store
         if store is None:
             raise StoreUnavailableError("the fleet store is not open")

@@ -24,10 +24,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from clients.ocr_client.fleet_types import EVENT_TYPES, TEXT_MATCHES, EventFilter
+from clients.ocr_client.fleet_types import EVENT_TYPES, TEXT_MATCHES, EventFilter, StoredEvent
 from fleet.duration import parse_duration
+
+if TYPE_CHECKING:  # imported when a command runs: `--help` and usage errors need no gRPC
+    from clients.ocr_client.fleet import FleetClient
 
 __all__ = ["main", "build_parser", "parse_time", "UsageError"]
 
@@ -105,7 +108,7 @@ def _filter(args: argparse.Namespace) -> EventFilter:
     )
 
 
-def _client(args: argparse.Namespace):
+def _client(args: argparse.Namespace) -> FleetClient:
     from clients.ocr_client.fleet import FleetClient
 
     try:
@@ -174,7 +177,7 @@ EVENT_HEADER = ("CAPTURED (UTC)", "DEVICE", "STREAM", "SEQ", "TYPE", "TEXT", "CO
 EVENT_RIGHT = (3, 6, 7)
 
 
-def _event_row(stored) -> list[str]:
+def _event_row(stored: StoredEvent) -> list[str]:
     e = stored.event
     return [
         _utc(e.capture_time),
@@ -284,7 +287,7 @@ def cmd_sightings(args: argparse.Namespace, out: TextIO) -> int:
                 print(_json(sighting_message(sighting)), file=out)
         else:
 
-            def rows():
+            def rows() -> Iterator[list[str]]:
                 for s in sightings:
                     for i, p in enumerate(s.places):
                         yield [
