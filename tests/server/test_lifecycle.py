@@ -52,10 +52,11 @@ def test_sigterm_drains_in_flight_calls():
         with OcrClient(f"127.0.0.1:{port}", timeout=120) as client:
             client.wait_until_serving(120)
             outcome: dict = {}
+            # read before the call starts, so that the pause below covers only the call reaching the server
+            receipts = [s.image for s in load_set("synth_receipts", data_root(), limit=4)]
 
             def long_call() -> None:
                 try:
-                    receipts = [s.image for s in load_set("synth_receipts", data_root(), limit=4)]
                     outcome["responses"] = client.batch_recognize(receipts)
                 except OcrCallError as exc:
                     outcome["error"] = exc
