@@ -5,11 +5,13 @@ pool, tails commits for WatchEvents and expires old events. Free of gRPC: server
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from clients.ocr_client.fleet_types import (
     DROP_REASONS,
@@ -27,6 +29,8 @@ from clients.ocr_client.fleet_types import (
 )
 from fleet.errors import FleetRequestError, StoreUnavailableError
 from fleet.model import FleetStore
+
+_T = TypeVar("_T")
 
 __all__ = [
     "FleetCentral",
@@ -166,6 +170,10 @@ class _Hub:
         self._event = asyncio.Event()
 
 
+# A queued report: (device_id, events, gaps, status), when it came, and the future its commit settles.
+_Queued = tuple[tuple, float, asyncio.Future]
+
+
 class _GroupCommit:
     """Reports that arrive while earlier ones are committing share the next transaction (``ingest_many``): one
     commit, one WAL flush, for many devices. The store commits one transaction at a time on PostgreSQL (the
@@ -182,7 +190,7 @@ class _GroupCommit:
         self.max_reports = max_reports
         self.max_events = max_events
         self.concurrency = concurrency
-        self._queue: list[tuple[tuple, float, asyncio.Future]] = []
+        self._queue: list[_Queued] = []
         self._running = 0
         self._busy: dict[str, int] = {}  # device -> its reports in groups still committing
 
@@ -195,7 +203,10 @@ class _GroupCommit:
 
     def _start(self) -> None:
         while self._queue and self._running < self.concurrency:
-            group, rest, held, events = [], [], set(), 0
+            group: list[_Queued] = []
+            rest: list[_Queued] = []
+            held: set[str] = set()
+            events = 0
             for item in self._queue:
                 device, size = item[0][0], len(item[0][1]) + len(item[0][2])
                 full = group and (len(group) >= self.max_reports or events + size > self.max_events)
@@ -213,7 +224,7 @@ class _GroupCommit:
             self._running += 1
             asyncio.get_running_loop().create_task(self._commit(group))
 
-    async def _commit(self, group: list[tuple[tuple, float, asyncio.Future]]) -> None:
+    async def _commit(self, group: list[_Queued]) -> None:
         try:
             await self._ingest(group)
         finally:
@@ -226,7 +237,7 @@ class _GroupCommit:
                     del self._busy[report[0]]
             self._start()
 
-    async def _ingest(self, group: list[tuple[tuple, float, asyncio.Future]]) -> None:
+    async def _ingest(self, group: list[_Queued]) -> None:
         now = max(now for _, now, _ in group)
         try:
             results = await self._run(lambda s: s.ingest_many([report for report, _, _ in group], now))
@@ -242,7 +253,7 @@ class _GroupCommit:
             for item in group:
                 await self._ingest([item])
             return
-        for (_, _, future), result in zip(group, results):
+        for (_, _, future), result in zip(group, results, strict=True):  # one result per report
             _settle(future, result)
 
 
@@ -298,7 +309,7 @@ class FleetCentral:
         self._hub = _Hub()
         self.store = await loop.run_in_executor(self._pool, self._open_store)
         if self.store.retention_s > 0:
-            self._expiry = loop.create_task(self._expire_loop())
+            self._expiry = loop.create_task(self._expire_loop(self.store.retention_s))
 
     async def close(self) -> None:
         if self._expiry is not None:
@@ -308,7 +319,7 @@ class FleetCentral:
             await asyncio.get_running_loop().run_in_executor(self._pool, store.close)
         self._pool.shutdown(wait=False)
 
-    async def _run(self, fn: Callable, *args):
+    async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
         store = self.store
         if store is None:
             raise StoreUnavailableError("the fleet store is not open")
@@ -400,28 +411,26 @@ class FleetCentral:
         while True:
             assert self._hub is not None
             woken = self._hub.waiter()  # taken before reading, so a commit in between is not missed
-            batch = await self._run(lambda s: s.events_after(position, flt, WATCH_BATCH))
+            batch = await self._run(lambda s, after: s.events_after(after, flt, WATCH_BATCH), position)
             for stored in batch:
                 position = max(position, stored.cursor)
                 yield stored
             if len(batch) >= WATCH_BATCH:
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(woken.wait(), self.poll_s)
-            except TimeoutError:
-                pass
 
     # ---- retention ----------------------------------------------------------------------------------------
     async def expire_once(self) -> int:
         now = self.clock()
         return await self._run(lambda s: s.expire(now))
 
-    async def _expire_loop(self) -> None:
+    async def _expire_loop(self, retention_s: float) -> None:
         while True:
             try:
                 removed = await self.expire_once()
                 if removed:
-                    log.info("retention: %d events older than %.0f s deleted", removed, self.store.retention_s)
+                    log.info("retention: %d events older than %.0f s deleted", removed, retention_s)
             except StoreUnavailableError:
                 pass  # logged by _run; the next round tries again
             except Exception:

@@ -24,10 +24,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from clients.ocr_client.fleet_types import EVENT_TYPES, TEXT_MATCHES, EventFilter
+from clients.ocr_client.fleet_types import EVENT_TYPES, TEXT_MATCHES, EventFilter, StoredEvent
 from fleet.duration import parse_duration
+
+if TYPE_CHECKING:  # imported when a command runs: `--help` and usage errors need no gRPC
+    from clients.ocr_client.fleet import FleetClient
 
 __all__ = ["main", "build_parser", "parse_time", "UsageError"]
 
@@ -46,7 +49,7 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     """argparse whose usage errors are one line with a stable reason, like every other failure."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} [USAGE_INVALID]\n")
 
 
@@ -105,7 +108,7 @@ def _filter(args: argparse.Namespace) -> EventFilter:
     )
 
 
-def _client(args: argparse.Namespace):
+def _client(args: argparse.Namespace) -> FleetClient:
     from clients.ocr_client.fleet import FleetClient
 
     try:
@@ -160,7 +163,7 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]], out: TextIO, ri
 
     def line(cells: Sequence[str]) -> str:
         return "  ".join(
-            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
     if any(header):
@@ -174,7 +177,7 @@ EVENT_HEADER = ("CAPTURED (UTC)", "DEVICE", "STREAM", "SEQ", "TYPE", "TEXT", "CO
 EVENT_RIGHT = (3, 6, 7)
 
 
-def _event_row(stored) -> list[str]:
+def _event_row(stored: StoredEvent) -> list[str]:
     e = stored.event
     return [
         _utc(e.capture_time),
@@ -284,7 +287,7 @@ def cmd_sightings(args: argparse.Namespace, out: TextIO) -> int:
                 print(_json(sighting_message(sighting)), file=out)
         else:
 
-            def rows():
+            def rows() -> Iterator[list[str]]:
                 for s in sightings:
                     for i, p in enumerate(s.places):
                         yield [
@@ -324,9 +327,14 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
     interrupted = threading.Event()
     with _client(args) as client:
         events = client.watch_events(flt, cursor=args.cursor or "")
+
         # Ctrl-C cancels the call instead of raising between a printed event and its cursor, so the resume
         # cursor is always the last event printed
-        previous = _on_sigint(lambda *_: (interrupted.set(), events.cancel()))
+        def stop(*_: object) -> None:
+            interrupted.set()
+            events.cancel()
+
+        previous = _on_sigint(stop)
         timer = None
         if stop_after is not None:  # the tail never ends by itself: cancel it after --for
             timer = threading.Timer(stop_after, events.cancel)
@@ -335,7 +343,8 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
 
         def line(cells: Sequence[str]) -> str:  # fixed widths: rows are printed as they come
             return "  ".join(
-                c.rjust(w) if i in EVENT_RIGHT else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+                c.rjust(w) if i in EVENT_RIGHT else c.ljust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
             ).rstrip()
 
         if args.format == "table":
@@ -463,15 +472,21 @@ def _connection(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _env_path(name: str) -> Path | None:
+    """The file an environment variable names; None when it is unset or empty."""
+    value = os.environ.get(name)
+    return Path(value) if value else None
+
+
 def _defaults(args: argparse.Namespace, out: TextIO) -> None:
     env = os.environ.get
     for name, value in (
         ("target", env("OCR_TARGET", "localhost:50051")),
         ("timeout", 30.0),
-        ("ca", Path(env("OCR_CA")) if env("OCR_CA") else None),
+        ("ca", _env_path("OCR_CA")),
         ("tls", False),
-        ("cert", Path(env("OCR_CERT")) if env("OCR_CERT") else None),
-        ("key", Path(env("OCR_KEY")) if env("OCR_KEY") else None),
+        ("cert", _env_path("OCR_CERT")),
+        ("key", _env_path("OCR_KEY")),
         ("token", env("OCR_TOKEN") or None),
         ("server_name", None),
         ("format", "table" if out.isatty() else "json"),

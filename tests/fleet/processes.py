@@ -49,8 +49,7 @@ class Process:
         for line in self.process.stdout:
             self.log.append(line)
             if re.search(self.ready_pattern, line):
-                out = self.process.stdout
-                threading.Thread(target=lambda: self.log.extend(out), daemon=True).start()
+                threading.Thread(target=self.log.extend, args=(self.process.stdout,), daemon=True).start()
                 return self
             if time.monotonic() > deadline:
                 break

@@ -4,6 +4,7 @@ process, so a test changes the mode synchronously and the agent sees a real netw
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -82,8 +83,6 @@ class FaultProxy:
 
 
 def _close(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     sock.close()

@@ -248,7 +248,11 @@ def test_a_report_that_fails_its_group_fails_alone(tmp_path) -> None:
         try:
             futures = [central.submit(name, [event("cam", 1)]) for name in ("a", "b", "bad", "c", "d", "e")]
             results = await asyncio.gather(*futures, return_exceptions=True)
-            failed = [name for name, r in zip(["a", "b", "bad", "c", "d", "e"], results) if isinstance(r, Exception)]
+            failed = [
+                name
+                for name, r in zip(["a", "b", "bad", "c", "d", "e"], results, strict=True)
+                if isinstance(r, Exception)
+            ]
             assert failed == ["bad"]
             assert all(r.stored == 1 for r in results if not isinstance(r, Exception))
             assert any(len(g) > 1 and "bad" in g for g in counting[0].groups)  # it failed a group first

@@ -181,17 +181,17 @@ def test_error_table():
     from edge_runtime import errors as e
     from server.errors import InvalidRequestError, status_of
 
-    S = grpc.StatusCode
+    sc = grpc.StatusCode
     cases = [
-        (e.InvalidImageError("x", "IMAGE_TOO_LARGE"), S.INVALID_ARGUMENT, "IMAGE_TOO_LARGE"),
-        (InvalidRequestError("x", "IMAGE_MISSING"), S.INVALID_ARGUMENT, "IMAGE_MISSING"),
-        (e.OverloadedError("x"), S.RESOURCE_EXHAUSTED, "OVERLOADED"),
-        (e.NotReadyError("x"), S.UNAVAILABLE, "MODEL_NOT_READY"),
-        (e.NotReadyError("x", "SHUTTING_DOWN"), S.UNAVAILABLE, "SHUTTING_DOWN"),
-        (e.DeadlineExceededError("x"), S.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"),
-        (e.ModelError("x"), S.UNAVAILABLE, "MODEL_UNAVAILABLE"),
-        (e.BackendUnavailableError("x"), S.FAILED_PRECONDITION, "BACKEND_UNAVAILABLE"),
-        (ZeroDivisionError("private"), S.INTERNAL, "INTERNAL"),
+        (e.InvalidImageError("x", "IMAGE_TOO_LARGE"), sc.INVALID_ARGUMENT, "IMAGE_TOO_LARGE"),
+        (InvalidRequestError("x", "IMAGE_MISSING"), sc.INVALID_ARGUMENT, "IMAGE_MISSING"),
+        (e.OverloadedError("x"), sc.RESOURCE_EXHAUSTED, "OVERLOADED"),
+        (e.NotReadyError("x"), sc.UNAVAILABLE, "MODEL_NOT_READY"),
+        (e.NotReadyError("x", "SHUTTING_DOWN"), sc.UNAVAILABLE, "SHUTTING_DOWN"),
+        (e.DeadlineExceededError("x"), sc.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"),
+        (e.ModelError("x"), sc.UNAVAILABLE, "MODEL_UNAVAILABLE"),
+        (e.BackendUnavailableError("x"), sc.FAILED_PRECONDITION, "BACKEND_UNAVAILABLE"),
+        (ZeroDivisionError("private"), sc.INTERNAL, "INTERNAL"),
     ]
     for exc, code, reason in cases:
         got_code, got_reason, message = status_of(exc)

@@ -40,7 +40,7 @@ def start_server(*args: str) -> tuple[subprocess.Popen, int, list[str]]:
         match = re.search(r"ocr server listening on port (\d+)", line)
         if match:
             log: list[str] = []
-            threading.Thread(target=lambda: log.extend(process.stdout), daemon=True).start()  # keep it drained
+            threading.Thread(target=log.extend, args=(process.stdout,), daemon=True).start()  # keep it drained
             return process, int(match.group(1)), log
     process.kill()
     pytest.fail(f"server did not start: {process.stdout.read()}")
@@ -52,10 +52,11 @@ def test_sigterm_drains_in_flight_calls():
         with OcrClient(f"127.0.0.1:{port}", timeout=120) as client:
             client.wait_until_serving(120)
             outcome: dict = {}
+            # read before the call starts, so that the pause below covers only the call reaching the server
+            receipts = [s.image for s in load_set("synth_receipts", data_root(), limit=4)]
 
             def long_call() -> None:
                 try:
-                    receipts = [s.image for s in load_set("synth_receipts", data_root(), limit=4)]
                     outcome["responses"] = client.batch_recognize(receipts)
                 except OcrCallError as exc:
                     outcome["error"] = exc

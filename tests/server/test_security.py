@@ -5,6 +5,7 @@ their status and reason while the other principals keep being served."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -292,10 +293,8 @@ async def _open_streams(target: str, token: str, count: int):
             await asyncio.sleep(0.1)
         for call in calls:
             if not codes[call].done():
-                try:
+                with contextlib.suppress(Exception):
                     await call.write(config)
-                except Exception:
-                    pass
         await asyncio.wait(codes.values(), timeout=20, return_when=asyncio.ALL_COMPLETED)
         refused = [
             (

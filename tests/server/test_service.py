@@ -19,7 +19,7 @@ def assert_same(response: RecognizeResult, expected) -> None:
     """A served response equals an in-process OcrResult: same text, same geometry, same confidences."""
     assert [line.text for line in response.lines] == [line.text for line in expected.lines]
     assert (response.image_width, response.image_height) == (expected.width, expected.height)
-    for got, want in zip(response.lines, expected.lines):
+    for got, want in zip(response.lines, expected.lines, strict=True):
         assert got.confidence == pytest.approx(want.confidence, abs=1e-4)
         assert [c for p in got.polygon for c in (p.x, p.y)] == pytest.approx(
             [c for pt in want.polygon for c in pt], abs=1e-3
@@ -139,10 +139,10 @@ def test_sixteen_concurrent_clients_get_their_own_text(served, client):
         t.start()
     for t in threads:
         t.join(300)
-    for one, many in zip(alone, together):
+    for one, many in zip(alone, together, strict=True):
         assert many is not None
         assert [line.text for line in many.lines] == [line.text for line in one.lines]
-        for a, b in zip(many.lines, one.lines):
+        for a, b in zip(many.lines, one.lines, strict=True):
             assert a.confidence == pytest.approx(b.confidence, abs=1e-4)
     assert served.plane.batcher is None  # the CPU default: no cross-call batches
     assert sum(lane.started["narrow"] for lane in lanes) > narrow_before, "no runs went side by side"
@@ -160,7 +160,7 @@ def test_stream_answers_every_frame_in_order(client, engine):
     assert responses[3].error.reason == "IMAGE_MISSING"
     for k, w in ((0, words[0]), (2, words[1]), (4, words[2])):
         assert responses[k].error is None
-        assert [l.text for l in responses[k].lines] == [l.text for l in engine.recognize(w, True).lines]
+        assert [line.text for line in responses[k].lines] == [line.text for line in engine.recognize(w, True).lines]
         assert responses[k].frames_dropped == 0 and responses[k].capture_time is not None
 
 
