@@ -4,6 +4,8 @@ The runtime knows nothing of gRPC; transports live in ``server/``. ``edge_runtim
 protobuf messages of a result (protobuf only), which the server sends and the command line prints.
 """
 
+from typing import Any
+
 from edge_runtime.config import EngineConfig
 from edge_runtime.errors import InvalidImageError, OcrError
 from edge_runtime.types import OcrResult, Provenance, RawImage, TextLine, Word
@@ -21,7 +23,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):  # OcrEngine pulls numpy/cv2/backends: import it only when asked for
+def __getattr__(name: str) -> Any:  # OcrEngine pulls numpy/cv2/backends: import it only when asked for
     if name == "OcrEngine":
         from edge_runtime.pipeline import OcrEngine
 

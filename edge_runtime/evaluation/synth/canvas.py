@@ -11,6 +11,7 @@ from edge_runtime.evaluation.synth.fonts import font
 
 Rng = np.random.Generator
 Quad = np.ndarray  # (4, 2) float, clockwise from top-left
+Colour = tuple[int, int, int]  # RGB
 
 
 def text_quad(
@@ -19,7 +20,7 @@ def text_quad(
     text: str,
     font_name: str,
     size: int,
-    fill,
+    fill: Colour,
     anchor: str = "ls",
     stretch: float = 1.0,
 ) -> Quad:
@@ -66,7 +67,7 @@ def fit(h: np.ndarray, w: int, hgt: int, margin: float = 0.0) -> tuple[np.ndarra
     return t @ h, int(size[0]), int(size[1])
 
 
-def warp(img: np.ndarray, h: np.ndarray, w: int, hgt: int, border=None) -> np.ndarray:
+def warp(img: np.ndarray, h: np.ndarray, w: int, hgt: int, border: Colour | int | None = None) -> np.ndarray:
     if border is None:
         return cv2.warpPerspective(img, h, (w, hgt), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return cv2.warpPerspective(
@@ -151,11 +152,11 @@ def random_colour(rng: Rng, lo: int = 0, hi: int = 255) -> tuple[int, int, int]:
     return r, g, b
 
 
-def luminance(c) -> float:
+def luminance(c: Colour) -> float:
     return 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2]
 
 
-def contrasting(rng: Rng, bg, min_delta: float = 90) -> tuple[int, int, int]:
+def contrasting(rng: Rng, bg: Colour, min_delta: float = 90) -> tuple[int, int, int]:
     """A random colour whose luminance differs from ``bg``'s by at least ``min_delta``."""
     for _ in range(50):
         c = random_colour(rng)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypeVar
+
 import numpy as np
 
 Rng = np.random.Generator
+T = TypeVar("T")
 
 _WORD_TEXT = """
 the of and to in is for on with as by at from this that be are was it or an not have has which
@@ -214,7 +218,7 @@ SIGN_WORDS = (
 )
 
 
-def pick(rng: Rng, seq):
+def pick(rng: Rng, seq: Sequence[T]) -> T:
     return seq[int(rng.integers(len(seq)))]
 
 

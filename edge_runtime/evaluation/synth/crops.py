@@ -13,7 +13,9 @@ from edge_runtime.evaluation.synth import fonts
 Rng = np.random.Generator
 
 
-def _crop(rng: Rng, text: str, face: str, size: int, bg, ink, persp: float, angle: float) -> np.ndarray:
+def _crop(
+    rng: Rng, text: str, face: str, size: int, bg: cv.Colour, ink: cv.Colour, persp: float, angle: float
+) -> np.ndarray:
     tw, th = cv.text_size(text, face, size)
     pad_x, pad_y = int(size * rng.uniform(0.15, 0.6)), int(size * rng.uniform(0.15, 0.45))
     w, h = tw + 2 * pad_x, int(size * 1.25) + 2 * pad_y

@@ -11,6 +11,7 @@ from edge_runtime.evaluation.synth import content as tx
 from edge_runtime.evaluation.synth import fonts
 
 Rng = np.random.Generator
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 W, H = 960, 720
 
 
@@ -84,7 +85,7 @@ def _sign_patch(rng: Rng, small: bool) -> tuple[np.ndarray, list[tuple[str, np.n
     return cv.to_np(img), quads
 
 
-def _overlaps(box, boxes, gap: int = 8) -> bool:
+def _overlaps(box: Box, boxes: list[Box], gap: int = 8) -> bool:
     x0, y0, x1, y1 = box
     return any(x0 < b[2] + gap and b[0] < x1 + gap and y0 < b[3] + gap and b[1] < y1 + gap for b in boxes)
 
