@@ -24,7 +24,7 @@ from edge_runtime.evaluation.accuracy import (
     rapidocr_baseline,
     read_baselines,
 )
-from edge_runtime.evaluation.datasets import list_sets
+from edge_runtime.evaluation.datasets import OCR_KINDS, kind_of, list_sets
 
 __all__ = ["default_eval_dir", "markdown_table", "main"]
 
@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     eval_dir = args.eval_dir or default_eval_dir()
-    sets = args.sets or list_sets(eval_dir)
+    sets = args.sets or [s for s in list_sets(eval_dir) if kind_of(s) in OCR_KINDS]  # the OCR figures
     systems: list[tuple[str, RecognizeFn]] = []
     from edge_runtime.config import EngineConfig
     from edge_runtime.pipeline import OcrEngine

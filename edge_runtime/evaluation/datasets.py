@@ -1,8 +1,10 @@
 """Load the labelled eval sets of ``shared/eval`` (one ``labels.jsonl`` per set) into typed samples.
 
 The kind of a set follows ``shared/eval/README.md``: the name prefix ``rec_`` (word or line crops),
-``page_`` (full page text), ``plates`` (detection rows in which only the plate is labelled); any other
-set holds detection + recognition rows.
+``page_`` (full page text), ``plates`` (detection rows in which only the plate is labelled), ``kie_`` (receipt key
+fields), ``kv_`` (form key-value pairs), ``doc_`` (document pages with blocks in reading order, or multi-page PDFs
+with each page's lines); any other set holds detection + recognition rows. Rows keep what the sample types do not
+model (fields, pairs, blocks, pages) in ``Sample.extra``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-__all__ = ["Kind", "Region", "Sample", "kind_of", "list_sets", "load_set"]
+__all__ = ["Kind", "OCR_KINDS", "Region", "Sample", "kind_of", "list_sets", "load_set"]
 
 
 class Kind(StrEnum):
@@ -21,6 +23,12 @@ class Kind(StrEnum):
     PAGE = "page"  # one full text per image
     CROP = "crop"  # one word or line per image; read without detection
     PLATE = "plate"  # detection rows, only the plate labelled
+    FIELDS = "fields"  # a receipt and its key fields (extra["fields"])
+    PAIRS = "pairs"  # a form and its key -> value pairs (extra["pairs"], extra["headers"])
+    DOCUMENT = "document"  # a page with blocks in reading order, or a multi-page PDF (extra["pages"])
+
+
+OCR_KINDS = frozenset({Kind.DETECTION, Kind.PAGE, Kind.CROP, Kind.PLATE})  # the sets the OCR figures score
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,12 @@ def kind_of(set_name: str) -> Kind:
         return Kind.PAGE
     if set_name.startswith("plates"):
         return Kind.PLATE
+    if set_name.startswith("kie_"):
+        return Kind.FIELDS
+    if set_name.startswith("kv_"):
+        return Kind.PAIRS
+    if set_name.startswith("doc_"):
+        return Kind.DOCUMENT
     return Kind.DETECTION
 
 
@@ -72,9 +86,26 @@ def _region(row: dict) -> Region:
     return Region(str(row.get("text", "")), points, bool(row.get("ignore", False)))
 
 
+def _document(row: dict, root: Path) -> Sample:
+    """A ``doc_`` row: a page whose blocks are the truth in reading order, or a PDF whose pages carry lines."""
+    extra = {k: v for k, v in row.items() if k not in ("image", "text")}
+    if "blocks" in row:
+        regions = tuple(_region(b) for b in row["blocks"])
+        return Sample(root / row["image"], Kind.DOCUMENT, "\n\n".join(r.text for r in regions), regions, extra)
+    lines = [_region(r) for page in row["pages"] for r in page["lines"]]
+    return Sample(root / row["pdf"], Kind.DOCUMENT, "\n".join(r.text for r in lines if not r.ignore), (), extra)
+
+
 def _sample(row: dict, root: Path, kind: Kind) -> Sample:
+    if kind is Kind.DOCUMENT:
+        return _document(row, root)
     image = root / row["image"]
     extra = {k: v for k, v in row.items() if k not in ("image", "text", "lines")}
+    if kind is Kind.FIELDS:
+        return Sample(image, kind, "\n".join(str(v) for v in row["fields"].values()), (), extra)
+    if kind is Kind.PAIRS:
+        text = "\n".join(f"{p['key']} {p['value']}" for p in row["pairs"])
+        return Sample(image, kind, text, (), extra)
     if "lines" in row:
         regions = tuple(_region(r) for r in row["lines"])
         text = "\n".join(r.text for r in regions if not r.ignore)
@@ -97,7 +128,7 @@ def load_set(set_name: str, eval_dir: Path | str, limit: int | None = None) -> I
             if limit is not None and count >= limit:
                 return
             row = json.loads(line)
-            if kind is not Kind.PAGE and kind is not Kind.CROP and "lines" not in row:
+            if kind in (Kind.DETECTION, Kind.PLATE) and "lines" not in row:
                 raise ValueError(f"{labels}: a {kind.value} row needs 'lines': {line[:80]}")
             yield _sample(row, root, kind)
             count += 1

@@ -7,12 +7,20 @@ from pathlib import Path
 import pytest
 
 from edge_runtime.evaluation.accuracy import headline_figure, rapidocr_baseline, read_baselines
-from edge_runtime.evaluation.datasets import Kind, kind_of, list_sets, load_set
+from edge_runtime.evaluation.datasets import OCR_KINDS, Kind, kind_of, list_sets, load_set
 
 
 @pytest.mark.parametrize(
     ("name", "kind"),
-    [("rec_words", Kind.CROP), ("page_tesseract", Kind.PAGE), ("plates", Kind.PLATE), ("sroie", Kind.DETECTION)],
+    [
+        ("rec_words", Kind.CROP),
+        ("page_tesseract", Kind.PAGE),
+        ("plates", Kind.PLATE),
+        ("sroie", Kind.DETECTION),
+        ("kie_sroie", Kind.FIELDS),
+        ("kv_funsd", Kind.PAIRS),
+        ("doc_columns", Kind.DOCUMENT),
+    ],
 )
 def test_kind_follows_the_name_prefix(name: str, kind: Kind) -> None:
     assert kind_of(name) is kind
@@ -48,7 +56,20 @@ def test_every_listed_set_loads(eval_dir: Path) -> None:
     names = list_sets(eval_dir)
     assert {"sroie", "plates", "rec_words", "icdar15_test"} <= set(names)
     for name in names:
-        assert all(s.image.is_file() for s in load_set(name, eval_dir))
+        samples = list(load_set(name, eval_dir))
+        assert samples and all(s.image.is_file() for s in samples), name
+
+
+def test_document_field_and_pair_rows_keep_their_truth(eval_dir: Path) -> None:
+    page = next(load_set("doc_columns", eval_dir))
+    assert page.kind is Kind.DOCUMENT and page.regions and page.extra["blocks"][0]["kind"]
+    assert page.text.split("\n\n")[0] == page.extra["blocks"][0]["text"]
+    bundle = next(load_set("doc_scans", eval_dir))
+    assert bundle.image.suffix == ".pdf" and len(bundle.extra["pages"]) >= 5
+    receipt = next(load_set("kie_sroie", eval_dir))
+    assert set(receipt.extra["fields"]) == {"company", "date", "address", "total"}
+    form = next(load_set("kv_funsd", eval_dir))
+    assert form.kind is Kind.PAIRS and form.extra["pairs"][0]["key"]
 
 
 def test_unknown_set_is_an_error(tmp_path: Path) -> None:
@@ -57,8 +78,9 @@ def test_unknown_set_is_an_error(tmp_path: Path) -> None:
 
 
 def test_baselines_are_parsed_per_set(eval_dir: Path) -> None:
-    rows = read_baselines(eval_dir)
-    assert set(rows) == set(list_sets(eval_dir))
+    rows = read_baselines(eval_dir)  # BASELINES.md: the OCR sets (the document figures are in BASELINES_DOCS.md)
+    ocr_sets = {name for name in list_sets(eval_dir) if kind_of(name) in OCR_KINDS}
+    assert {"sroie", "plates", "page_tesseract", "rec_words", "icdar15_test", "rec_uw3_lines"} <= set(rows) <= ocr_sets
     assert rows["sroie"]["figure"] == "word F1"
     for name in rows:
         assert 0.0 < rapidocr_baseline(rows, name) <= 1.0
