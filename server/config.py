@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from edge_runtime.errors import ConfigurationError
+from server.scopes import SCOPES  # the one table of scope names
 
 __all__ = ["ServerConfig", "REDACT_KINDS", "LOG_FORMATS", "ROLES", "is_loopback"]
 
@@ -144,8 +145,6 @@ class ServerConfig:
             raise ConfigurationError(f"role {self.role!r}: choose from {', '.join(ROLES)}")
         if self.fleet_retention_s < 0 or self.fleet_max_report_events < 1:
             raise ConfigurationError("fleet_retention_s must not be negative and fleet_max_report_events >= 1")
-        from server.security.scopes import SCOPES  # the one table of scope names
-
         unknown = set(self.cert_scope_list) - set(SCOPES)
         if unknown:
             raise ConfigurationError(f"cert_scopes: unknown scope(s) {', '.join(sorted(unknown))}")

@@ -14,7 +14,7 @@ answer may have committed unanswered. The agent reconnects and resends from its 
 The reporting device is the caller's authenticated principal where the server has credentials configured (a
 request's ``device_id``, when set, must be that principal unless the caller holds ``fleet.admin``); without
 credentials (a loopback-only server) it is the request's ``device_id``. One call reports for one device.
-The scopes each method needs are in server/security/scopes.py (report, query, admin).
+The scopes each method needs are in server/scopes.py (report, query, admin).
 """
 
 from __future__ import annotations

@@ -82,16 +82,31 @@ def _known_prefix(name: str, known: set[str] | frozenset[str]) -> str:
     return name
 
 
+def _packages_entered(importer: str, imported: str, known: set[str]) -> list[str]:
+    """The packages whose ``__init__`` Python runs to import ``imported`` from ``importer``: each enclosing package
+    of ``imported`` that does not also enclose ``importer`` (those ran before ``importer`` did)."""
+    parts = imported.split(".")
+    entered = []
+    for k in range(1, len(parts)):
+        package = ".".join(parts[:k])
+        if package in known and not (importer == package or importer.startswith(package + ".")):
+            entered.append(package)
+    return entered
+
+
 def graph(packages: tuple[str, ...] = PACKAGES) -> dict[str, dict[str, list[int]]]:
-    """module -> {imported project module: lines}, every import counted (top-level, nested, TYPE_CHECKING)."""
+    """module -> {imported project module: lines}, every import counted (top-level, nested, TYPE_CHECKING), and
+    importing ``a.b.c`` from outside package ``a.b`` counted as importing ``a.b`` too (its ``__init__`` runs)."""
     files = module_files(packages)
     known = set(files)
     out: dict[str, dict[str, list[int]]] = {}
     for module, path in files.items():
         edges: dict[str, list[int]] = {}
         for imp in imports_of(path, module, known):
-            if imp.module in known and imp.module != module:
-                lines = edges.setdefault(imp.module, [])
+            if imp.module not in known or imp.module == module:
+                continue
+            for target in (imp.module, *_packages_entered(module, imp.module, known)):
+                lines = edges.setdefault(target, [])
                 if imp.line not in lines:
                     lines.append(imp.line)
         out[module] = edges

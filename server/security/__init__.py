@@ -18,12 +18,12 @@ import grpc
 from edge_runtime.errors import ConfigurationError
 from server.config import ServerConfig
 from server.redact import Redactor
+from server.scopes import METHOD_SCOPES, SCOPES, register_method_scopes
 from server.security.audit import AuditInterceptor, AuditLog
 from server.security.auth import AuthInterceptor
 from server.security.call import ANONYMOUS, Principal, ensure_self, principal_of
 from server.security.limits import LimitInterceptor
 from server.security.redaction import RedactInterceptor
-from server.security.scopes import METHOD_SCOPES, SCOPES, register_method_scopes
 from server.security.tokens import Limits, TokenFile, hash_token
 
 __all__ = [

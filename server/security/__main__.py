@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from server.security.scopes import SCOPES
+from server.scopes import SCOPES
 from server.security.tokens import hash_token
 
 

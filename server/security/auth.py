@@ -1,5 +1,5 @@
 """Authentication and scopes: who the caller is (a bearer token or a verified client certificate) and whether the
-method it calls is in its scopes (server.security.scopes); a refusal ends the call before anything is spent."""
+method it calls is in its scopes (server.scopes); a refusal ends the call before anything is spent."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import grpc
 
 from server.errors import PermissionDeniedError, UnauthenticatedError
 from server.interceptors import Call, Interceptor
+from server.scopes import AUTHENTICATED, OPEN, SCOPES, scope_of
 from server.security.call import ANONYMOUS, Principal, current_call
-from server.security.scopes import AUTHENTICATED, OPEN, SCOPES, scope_of
 from server.security.tokens import TokenFile, expired, hash_token
 
 __all__ = ["AuthInterceptor"]
@@ -26,7 +26,7 @@ def _identity(auth_context: Mapping[str, Iterable[bytes]]) -> str | None:
 
 class AuthInterceptor(Interceptor[Call]):
     """Authenticates the caller (bearer token in ``authorization`` metadata, or a verified client certificate)
-    and checks the scope the method needs (server.security.scopes). Without credentials configured every
+    and checks the scope the method needs (server.scopes). Without credentials configured every
     caller is ``anonymous`` with every scope (a loopback-only server, or one started with --insecure)."""
 
     def __init__(

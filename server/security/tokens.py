@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_runtime.errors import ConfigurationError
-from server.security.scopes import SCOPES
+from server.scopes import SCOPES
 
 __all__ = ["Limits", "Grant", "TokenFile", "hash_token"]
 

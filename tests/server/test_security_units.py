@@ -13,9 +13,9 @@ import pytest
 from edge_runtime.errors import ConfigurationError
 from server.config import ServerConfig, is_loopback
 from server.redact import Redactor, luhn_ok
+from server.scopes import METHOD_SCOPES, OPEN, register_method_scopes, scope_of
 from server.security.audit import AuditLog
 from server.security.limits import PrincipalLimiter, TokenBucket
-from server.security.scopes import METHOD_SCOPES, OPEN, register_method_scopes, scope_of
 from server.security.tokens import Limits, TokenFile, hash_token, parse
 from tests.conftest import REPO
 
