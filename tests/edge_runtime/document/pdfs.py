@@ -1,0 +1,107 @@
+"""Test documents made here, with pikepdf and Pillow (no downloads): PDF pages with real text in a standard font,
+with a rendered "scan" image, with both, with an invisible OCR layer; encrypted; multi-frame TIFFs."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import pikepdf
+from PIL import Image, ImageDraw
+
+from edge_runtime.evaluation.synth.fonts import font
+
+
+@dataclass(frozen=True)
+class Text:
+    """A run of text drawn at (x, y) points from the page's bottom-left, in Helvetica at ``size`` points."""
+
+    text: str
+    x: float
+    y: float
+    size: float = 12.0
+    render_mode: int = 0  # 3: invisible
+
+
+@dataclass(frozen=True)
+class Picture:
+    """An image placed with its bottom-left at (x, y) points, ``width`` x ``height`` points large."""
+
+    image: Image.Image
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+def scan(words: str, size: tuple[int, int] = (800, 200), font_px: int = 48) -> Image.Image:
+    """A white "scan" with ``words`` printed in DejaVu Sans: what OCR, not a text layer, must read."""
+    image = Image.new("RGB", size, "white")
+    ImageDraw.Draw(image).text((20, (size[1] - font_px) // 2), words, fill="black", font=font("DejaVuSans.ttf", font_px))
+    return image
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+
+def make_pdf(
+    pages: list[list[Text | Picture]],
+    media_box: tuple[float, float] = (612.0, 792.0),
+    rotate: int = 0,
+) -> bytes:
+    """A PDF of ``pages``, each a list of text runs and pictures, on Letter pages unless ``media_box`` says."""
+    pdf = pikepdf.new()
+    helvetica = pdf.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.Font,
+            Subtype=pikepdf.Name.Type1,
+            BaseFont=pikepdf.Name.Helvetica,
+            Encoding=pikepdf.Name.WinAnsiEncoding,
+        )
+    )
+    for items in pages:
+        ops: list[str] = []
+        xobjects = pikepdf.Dictionary()
+        for i, item in enumerate(items):
+            if isinstance(item, Text):
+                ops.append(
+                    f"BT /F1 {item.size} Tf {item.render_mode} Tr {item.x} {item.y} Td ({_escape(item.text)}) Tj ET"
+                )
+            else:
+                rgb = item.image.convert("RGB")
+                stream = pikepdf.Stream(pdf, rgb.tobytes())
+                stream.Type = pikepdf.Name.XObject
+                stream.Subtype = pikepdf.Name.Image
+                stream.Width, stream.Height = rgb.width, rgb.height
+                stream.ColorSpace = pikepdf.Name.DeviceRGB
+                stream.BitsPerComponent = 8
+                xobjects[f"/Im{i}"] = stream
+                ops.append(f"q {item.width} 0 0 {item.height} {item.x} {item.y} cm /Im{i} Do Q")
+        page = pikepdf.Dictionary(
+            Type=pikepdf.Name.Page,
+            MediaBox=[0, 0, media_box[0], media_box[1]],
+            Resources=pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=helvetica), XObject=xobjects),
+            Contents=pikepdf.Stream(pdf, "\n".join(ops).encode("latin-1")),
+        )
+        if rotate:
+            page.Rotate = rotate
+        pdf.pages.append(pikepdf.Page(page))
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def encrypt(data: bytes, user: str, owner: str = "owner-secret") -> bytes:
+    """``data`` saved again with AES-256 encryption that needs ``user`` (or ``owner``) to open."""
+    out = io.BytesIO()
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        pdf.save(out, encryption=pikepdf.Encryption(user=user, owner=owner, R=6))
+    return out.getvalue()
+
+
+def tiff(frames: list[Image.Image]) -> bytes:
+    """A multi-page TIFF, one frame per image."""
+    out = io.BytesIO()
+    frames[0].save(out, format="TIFF", save_all=True, append_images=frames[1:], compression="tiff_deflate")
+    return out.getvalue()
