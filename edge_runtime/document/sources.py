@@ -84,8 +84,14 @@ class Document:
     """An opened document: ``kind``, ``page_count`` (in the file), ``selected`` (the page numbers to read); iterate
     it for its pages, once, in page order. Close it (or use ``with``) to free PDFium's or Pillow's handle."""
 
-    def __init__(self, kind: DocumentKind, page_count: int, selected: tuple[int, ...], pages: Iterator[SourcePage],
-                 closer: object) -> None:
+    def __init__(
+        self,
+        kind: DocumentKind,
+        page_count: int,
+        selected: tuple[int, ...],
+        pages: Iterator[SourcePage],
+        closer: object,
+    ) -> None:
         self.kind = kind
         self.page_count = page_count
         self.selected = selected
@@ -107,7 +113,9 @@ class Document:
         self.close()
 
 
-def open_document(data: bytes, options: DocumentOptions | None = None, limits: DocumentLimits | None = None) -> Document:
+def open_document(
+    data: bytes, options: DocumentOptions | None = None, limits: DocumentLimits | None = None
+) -> Document:
     """Open ``data`` as a PDF (``%PDF-`` in its first KiB), a TIFF (every frame a page) or any image the runtime
     decodes (one page); raises InvalidDocumentError with a stable reason when it cannot be read at all."""
     options = options or DocumentOptions()
@@ -165,9 +173,7 @@ def _count_frames(image: Image.Image, limits: DocumentLimits) -> int:
             image.seek(count)
             count += 1
             if count > limits.max_frames:
-                raise InvalidDocumentError(
-                    f"TIFF has more than {limits.max_frames:,} frames", "TOO_MANY_PAGES"
-                )
+                raise InvalidDocumentError(f"TIFF has more than {limits.max_frames:,} frames", "TOO_MANY_PAGES")
     except EOFError:
         pass
     except (OSError, ValueError, SyntaxError) as exc:
@@ -217,7 +223,9 @@ def _open_pdf(data: bytes, options: DocumentOptions, limits: DocumentLimits) -> 
                 raise InvalidDocumentError("the password does not open this PDF", "DOCUMENT_PASSWORD_WRONG") from None
             raise InvalidDocumentError("PDF is encrypted; a password is needed", "DOCUMENT_ENCRYPTED") from None
         if code == pdfium_c.FPDF_ERR_SECURITY:
-            raise InvalidDocumentError("PDF uses a security scheme that cannot be opened", "DOCUMENT_ENCRYPTED") from None
+            raise InvalidDocumentError(
+                "PDF uses a security scheme that cannot be opened", "DOCUMENT_ENCRYPTED"
+            ) from None
         raise InvalidDocumentError(f"PDF cannot be read: {exc}", "DOCUMENT_UNREADABLE") from None
     count = len(pdf)
     try:
@@ -252,9 +260,7 @@ def _pdf_pages(
             page.close()
 
 
-def _image_areas(
-    page: pdfium.PdfPage, transform: np.ndarray, limits: DocumentLimits
-) -> tuple[tuple[Point, ...], ...]:
+def _image_areas(page: pdfium.PdfPage, transform: np.ndarray, limits: DocumentLimits) -> tuple[tuple[Point, ...], ...]:
     """Boxes of the page's image objects (also inside Form XObjects), each checked against ``max_image_pixels``
     before PDFium would decode it to render the page."""
     areas = []
@@ -284,9 +290,7 @@ def _render(page: pdfium.PdfPage, scale: float) -> np.ndarray:
         bitmap.close()
 
 
-def _read_pdf_page(
-    page: pdfium.PdfPage, number: int, options: DocumentOptions, limits: DocumentLimits
-) -> SourcePage:
+def _read_pdf_page(page: pdfium.PdfPage, number: int, options: DocumentOptions, limits: DocumentLimits) -> SourcePage:
     width_pt, height_pt = page.get_size()
     dpi = choose_dpi(width_pt, height_pt, limits)
     scale = dpi / POINTS_PER_INCH

@@ -90,7 +90,8 @@ def pixel_box(transform: np.ndarray, left: float, bottom: float, right: float, t
     xy = corners @ transform.T
     x_lo, y_lo = xy.min(axis=0)
     x_hi, y_hi = xy.max(axis=0)
-    return ((float(x_lo), float(y_lo)), (float(x_hi), float(y_lo)), (float(x_hi), float(y_hi)), (float(x_lo), float(y_hi)))
+    x0, y0, x1, y1 = float(x_lo), float(y_lo), float(x_hi), float(y_hi)
+    return ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
 
 
 def _unmapped(textpage: pdfium.PdfTextPage, index: int, char: str) -> bool:

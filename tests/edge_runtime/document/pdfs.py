@@ -37,7 +37,8 @@ class Picture:
 def scan(words: str, size: tuple[int, int] = (800, 200), font_px: int = 48) -> Image.Image:
     """A white "scan" with ``words`` printed in DejaVu Sans: what OCR, not a text layer, must read."""
     image = Image.new("RGB", size, "white")
-    ImageDraw.Draw(image).text((20, (size[1] - font_px) // 2), words, fill="black", font=font("DejaVuSans.ttf", font_px))
+    face = font("DejaVuSans.ttf", font_px)
+    ImageDraw.Draw(image).text((20, (size[1] - font_px) // 2), words, fill="black", font=face)
     return image
 
 
