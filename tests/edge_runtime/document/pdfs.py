@@ -106,3 +106,31 @@ def tiff(frames: list[Image.Image]) -> bytes:
     out = io.BytesIO()
     frames[0].save(out, format="TIFF", save_all=True, append_images=frames[1:], compression="tiff_deflate")
     return out.getvalue()
+
+
+def ifd_chain_tiff(frames: int) -> bytes:
+    """A TIFF of ``frames`` 1x1 gray frames written by hand (Pillow takes minutes for 10,000): a chain of IFDs
+    that all share one strip, the shape of a frame-count bomb."""
+    entries = 9
+    ifd_size = 2 + entries * 12 + 4
+    strip = 8
+    first = strip + 2  # the one-byte strip, padded to a word boundary
+    out = bytearray(b"II*\x00" + first.to_bytes(4, "little") + b"\x80\x00")
+    for i in range(frames):
+        following = first + (i + 1) * ifd_size if i + 1 < frames else 0
+        out += entries.to_bytes(2, "little")
+        for tag, kind, value in (
+            (256, 3, 1),  # ImageWidth
+            (257, 3, 1),  # ImageLength
+            (258, 3, 8),  # BitsPerSample
+            (259, 3, 1),  # Compression: none
+            (262, 3, 1),  # PhotometricInterpretation: black is zero
+            (273, 4, strip),  # StripOffsets
+            (277, 3, 1),  # SamplesPerPixel
+            (278, 3, 1),  # RowsPerStrip
+            (279, 4, 1),  # StripByteCounts
+        ):
+            out += tag.to_bytes(2, "little") + kind.to_bytes(2, "little") + (1).to_bytes(4, "little")
+            out += value.to_bytes(4, "little")
+        out += following.to_bytes(4, "little")
+    return bytes(out)
