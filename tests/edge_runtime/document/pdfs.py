@@ -4,6 +4,7 @@ with a rendered "scan" image, with both, with an invisible OCR layer; encrypted;
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pikepdf
@@ -47,7 +48,7 @@ def _escape(text: str) -> str:
 
 
 def make_pdf(
-    pages: list[list[Text | Picture]],
+    pages: Sequence[Sequence[Text | Picture]],
     media_box: tuple[float, float] = (612.0, 792.0),
     rotate: int = 0,
 ) -> bytes:
