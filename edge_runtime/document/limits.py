@@ -30,12 +30,22 @@ class DocumentLimits:
     max_frames: int = 10_000
     max_pixels_per_page: int = 40_000_000  # the runtime's image limit (imageio.decode_image)
     max_image_pixels: int = 200_000_000  # an image embedded in a PDF page: PDFium decodes it whole to render it
+    max_stream_bytes: int = 256 * 1024 * 1024  # one PDF stream, inflated (PDFium inflates a content stream whole)
+    max_inflated_bytes: int = 4 * 1024 * 1024 * 1024  # all of a PDF's streams, inflated: bounds the check's time
     target_side: int = 2000
     min_dpi: float = 72.0
     max_dpi: float = 300.0
 
     def __post_init__(self) -> None:
-        counts = (self.max_bytes, self.max_pages, self.max_frames, self.max_pixels_per_page, self.max_image_pixels)
+        counts = (
+            self.max_bytes,
+            self.max_pages,
+            self.max_frames,
+            self.max_pixels_per_page,
+            self.max_image_pixels,
+            self.max_stream_bytes,
+            self.max_inflated_bytes,
+        )
         if min(counts) < 1 or self.target_side < 32:
             raise ConfigurationError("document limits must be >= 1 and target_side >= 32")
         if not 0 < self.min_dpi <= self.max_dpi:

@@ -2,10 +2,11 @@
 (a PDF page rendered at a DPI chosen for the detector), and for a PDF its text layer, the areas its images cover,
 and whether its text layer is used.
 
-Everything that can be known before the first page is checked at open (size, format, encryption, page or frame
-count, page ranges) and raises InvalidDocumentError; what goes wrong with one page (too many pixels, an embedded
-image bomb, a page PDFium cannot render, one past ``max_pages``) comes back as that page's ``error`` and the next
-page is still read. Only one page's pixels are held at a time. PDFium is not thread-safe: one document per thread.
+Everything that can be known before the first page is checked at open (size, format, Flate streams that inflate
+past a limit, encryption, page or frame count, page ranges) and raises InvalidDocumentError; what goes wrong with
+one page (too many pixels, an embedded image bomb, a page PDFium cannot render, one past ``max_pages``) comes back
+as that page's ``error`` and the next page is still read. Only one page's pixels are held at a time. PDFium is not
+thread-safe: one document per thread.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pypdfium2.raw as pdfium_c
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from edge_runtime.document.limits import POINTS_PER_INCH, DocumentLimits, choose_dpi, select_pages
+from edge_runtime.document.pdfscan import check_streams
 from edge_runtime.document.textlayer import (
     TextLayer,
     TextLayerDecision,
@@ -214,6 +216,7 @@ def _tiff_pages(image: Image.Image, selected: tuple[int, ...], limits: DocumentL
 
 
 def _open_pdf(data: bytes, options: DocumentOptions, limits: DocumentLimits) -> Document:
+    check_streams(data, limits.max_stream_bytes, limits.max_inflated_bytes)
     try:
         pdf = pdfium.PdfDocument(data, password=options.password)
     except pdfium.PdfiumError as exc:

@@ -4,6 +4,7 @@ with a rendered "scan" image, with both, with an invisible OCR layer; encrypted;
 from __future__ import annotations
 
 import io
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -135,3 +136,39 @@ def ifd_chain_tiff(frames: int) -> bytes:
             out += value.to_bytes(4, "little")
         out += following.to_bytes(4, "little")
     return bytes(out)
+
+
+def raw_pdf(page_extra: bytes = b"", contents: tuple[bytes, ...] = (b"BT /F1 12 Tf 72 700 Td (Hi) Tj ET",)) -> bytes:
+    """A one-page PDF written byte by byte (for what pikepdf would refuse to write or would tidy away): the page
+    dictionary gets ``page_extra``; each of ``contents`` is a content stream, Flate-compressed when it starts with
+    the zlib header byte 0x78, raw otherwise."""
+    streams = []
+    for body in contents:
+        flate = b" /Filter /FlateDecode" if body[:1] == b"\x78" else b""
+        streams.append(b"<< /Length %d%s >>\nstream\n" % (len(body), flate) + body + b"\nendstream")
+    refs = b" ".join(b"%d 0 R" % (4 + i) for i in range(len(streams)))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents [" + refs + b"] " + page_extra + b" >>",
+        *streams,
+    ]
+    out = bytearray(b"%PDF-1.7\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def flate_of_spaces(size: int) -> bytes:
+    """``size`` spaces, Flate-compressed: about a thousandth of the size (a content-stream "zip bomb")."""
+    compressor = zlib.compressobj(9)
+    chunk = b" " * (1 << 20)
+    whole, rest = divmod(size, len(chunk))
+    body = b"".join(compressor.compress(chunk) for _ in range(whole)) + compressor.compress(b" " * rest)
+    return body + compressor.flush()

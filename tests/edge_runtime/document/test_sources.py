@@ -14,7 +14,17 @@ from PIL import Image
 from edge_runtime.document.limits import DocumentLimits
 from edge_runtime.document.sources import DocumentKind, DocumentOptions, SourcePage, open_document
 from edge_runtime.errors import InvalidDocumentError
-from tests.edge_runtime.document.pdfs import Picture, Text, encrypt, ifd_chain_tiff, make_pdf, scan, tiff
+from tests.edge_runtime.document.pdfs import (
+    Picture,
+    Text,
+    encrypt,
+    flate_of_spaces,
+    ifd_chain_tiff,
+    make_pdf,
+    raw_pdf,
+    scan,
+    tiff,
+)
 
 TYPED: list[Text | Picture] = [Text("Typed text on page one", 72, 700, 18)]
 SCANNED: list[Text | Picture] = [Picture(scan("Scanned words only"), 72, 400, 400, 100)]
@@ -271,3 +281,20 @@ def test_an_image_over_the_pixel_limit_is_a_refused_page() -> None:
     _frame(0, (400, 400)).save(out, format="PNG")
     (page,) = _pages(out.getvalue(), limits=DocumentLimits(max_pixels_per_page=10_000))
     assert (page.error, page.image) == ("PAGE_TOO_LARGE", None)
+
+
+def test_a_flate_bomb_is_refused_before_pdfium_inflates_it() -> None:
+    """48 MiB of spaces in a ~50 KB content stream, against a 32 MiB stream limit: refused at open."""
+    data = raw_pdf(contents=(flate_of_spaces(48 * 1024 * 1024), b"BT /F1 12 Tf 72 700 Td (Hi) Tj ET"))
+    limits = DocumentLimits(max_stream_bytes=32 * 1024 * 1024)
+    assert _reason(data, limits=limits) == "DOCUMENT_TOO_LARGE"
+    (page,) = _pages(data)  # under the default limit it is an ordinary page
+    assert page.text_layer is not None and page.text_layer.text == "Hi"
+
+
+@pytest.mark.parametrize("nesting", [b"[" * 200_000 + b"]" * 200_000, b"<< /A " * 100_000 + b">> " * 100_000])
+def test_deeply_nested_objects_are_bounded(nesting: bytes) -> None:
+    """A page dictionary holding arrays or dictionaries nested 100,000 deep: PDFium's parser stops at its depth
+    limit; the page still reads."""
+    (page,) = _pages(raw_pdf(b"/Deep " + nesting))
+    assert page.error == "" and page.text_layer is not None and page.text_layer.text == "Hi"
