@@ -298,3 +298,35 @@ def test_deeply_nested_objects_are_bounded(nesting: bytes) -> None:
     limit; the page still reads."""
     (page,) = _pages(raw_pdf(b"/Deep " + nesting))
     assert page.error == "" and page.text_layer is not None and page.text_layer.text == "Hi"
+
+
+def test_pages_are_rendered_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing is rendered at open; each page when it is asked for (the real renderer, counted)."""
+    from edge_runtime.document import sources
+
+    rendered: list[tuple[int, int]] = []
+    real = sources._render
+
+    def counting(page: object, scale: float) -> np.ndarray:
+        image = real(page, scale)
+        rendered.append(image.shape[:2])
+        return image
+
+    monkeypatch.setattr(sources, "_render", counting)
+    with open_document(make_pdf([TYPED, SCANNED, BOTH])) as document:
+        assert rendered == []
+        pages = iter(document)
+        first = next(pages)
+        assert len(rendered) == 1 and first.number == 1
+        assert [p.number for p in pages] == [2, 3] and len(rendered) == 3
+
+
+def test_document_errors_are_the_callers_input() -> None:
+    """The one gRPC mapping answers a document's reasons as INVALID_ARGUMENT, reason kept."""
+    import grpc
+
+    from server.errors import status_of
+
+    for reason in ("DOCUMENT_ENCRYPTED", "TOO_MANY_PAGES", "PAGE_RANGE_INVALID", "DOCUMENT_TOO_LARGE"):
+        code, got, _ = status_of(InvalidDocumentError("x", reason))
+        assert (code, got) == (grpc.StatusCode.INVALID_ARGUMENT, reason)
