@@ -34,7 +34,7 @@ from edge_runtime.document.textlayer import (
     read_text_layer,
 )
 from edge_runtime.errors import InvalidDocumentError, InvalidImageError
-from edge_runtime.imageio import _to_bgr, decode_image
+from edge_runtime.imageio import ALLOWED_FORMATS, _to_bgr, decode_image
 from edge_runtime.types import Point
 
 __all__ = ["DocumentKind", "DocumentOptions", "SourcePage", "Document", "open_document"]
@@ -139,6 +139,11 @@ def open_document(
     if image.format == "TIFF":
         return _open_tiff(image, options, limits)
     image.close()
+    if image.format not in ALLOWED_FORMATS:
+        raise InvalidDocumentError(
+            f"{image.format} is not a document format; send a PDF, a TIFF, JPEG, PNG, WebP or BMP",
+            "DOCUMENT_UNREADABLE",
+        )
     selected = select_pages(options.pages, 1)
     return Document(DocumentKind.IMAGE, 1, selected, _image_pages(data, limits), None)
 

@@ -224,6 +224,9 @@ def test_empty_not_a_document_and_too_many_bytes() -> None:
     assert _reason(b"Just some text, not a PDF and not an image.\n" * 10) == "DOCUMENT_UNREADABLE"
     assert _reason(b"%PDF-1.7\n%%EOF\n") == "DOCUMENT_UNREADABLE"
     assert _reason(make_pdf([TYPED]), limits=DocumentLimits(max_bytes=100)) == "DOCUMENT_TOO_LARGE"
+    gif = io.BytesIO()
+    scan("A GIF", (120, 40), 20).save(gif, format="GIF")
+    assert _reason(gif.getvalue()) == "DOCUMENT_UNREADABLE"  # an image format the runtime does not serve
 
 
 # --- TIFF and images -----------------------------------------------------------------------------------------------
