@@ -125,3 +125,17 @@ def test_glyphs_without_unicode_make_the_layer_untrusted() -> None:
 def test_decision(layer: TextLayer | None, mode: TextLayerMode, use: bool, reason: str) -> None:
     decision = decide(layer, mode)
     assert (decision.use, decision.reason) == (use, reason)
+
+
+def test_boxes_follow_a_media_box_away_from_the_origin() -> None:
+    """The same words on a page whose MediaBox starts at (100, 200): the boxes are those of the plain page."""
+    plain = _first_page(make_pdf([[Text("Offset origin", 72, 700, 20)]]))
+    pdf = pikepdf.open(io.BytesIO(make_pdf([[Text("Offset origin", 172, 900, 20)]])))
+    pdf.pages[0].MediaBox = pikepdf.Array([100, 200, 712, 992])
+    out = io.BytesIO()
+    pdf.save(out)
+    moved = _first_page(out.getvalue())
+    assert moved.text_layer is not None and plain.text_layer is not None
+    for a, b in zip(moved.text_layer.lines[0].words, plain.text_layer.lines[0].words, strict=True):
+        assert np.allclose(a.polygon, b.polygon, atol=0.5)
+    _assert_words_cover_the_ink(moved)
