@@ -2,6 +2,7 @@
 
     OcrError
     ├── InvalidImageError        the caller's image cannot be used (reason says why)
+    │   └── InvalidDocumentError the caller's PDF, TIFF or document image cannot be read, or is over a limit
     ├── ConfigurationError       a setting names something this host cannot do
     │   └── BackendUnavailableError
     ├── ModelError               a bundle is missing, corrupt or does not verify (models.errors)
@@ -19,6 +20,7 @@ from models.errors import ModelError, OcrError  # the ground floor defines the b
 __all__ = [
     "OcrError",
     "InvalidImageError",
+    "InvalidDocumentError",
     "ConfigurationError",
     "BackendUnavailableError",
     "ModelError",
@@ -32,6 +34,18 @@ class InvalidImageError(OcrError):
     """Input that is not a usable image: empty, corrupt, truncated, too small, too large."""
 
     reason = "IMAGE_UNDECODABLE"
+
+
+class InvalidDocumentError(InvalidImageError):
+    """A document (PDF, multi-page TIFF, image) that cannot be read as a whole, or a page of it that is refused.
+
+    Reasons: DOCUMENT_EMPTY, DOCUMENT_TOO_LARGE (max_bytes), TOO_MANY_PAGES (max_frames, max_pages),
+    PAGE_TOO_LARGE (max_pixels_per_page, max_image_pixels), PAGE_RANGE_INVALID, DOCUMENT_ENCRYPTED (no password
+    given, or a security scheme PDFium cannot open), DOCUMENT_PASSWORD_WRONG, DOCUMENT_UNREADABLE (not a PDF, TIFF
+    or image; corrupt beyond repair). A subclass of InvalidImageError: to a transport it is the caller's input.
+    """
+
+    reason = "DOCUMENT_UNREADABLE"
 
 
 class ConfigurationError(OcrError):
