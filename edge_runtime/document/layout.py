@@ -1,0 +1,504 @@
+"""Page structure from a page's lines: blocks in reading order, paragraphs, and the break after each word.
+
+Design: a recursive XY-cut over line boxes, with one guard for forms and receipts.
+
+- The lines are first turned into the text's own frame: the mean direction of their top edges (the polygons run
+  clockwise from the text's top-left) gives the page's rotation and skew, and every box is measured after undoing
+  it, so rotated and slightly skewed scans cut like straight ones.
+- A region splits into columns at vertical white-space gutters that no line crosses, but only when every side
+  looks like running text (several lines, many words, wide): a receipt's items and amounts, or a form's labels and
+  values, have a gutter too, and must stay one visual row each.
+- Where no column split holds, the region splits into horizontal strips at the white space between lines.
+  Consecutive strips that together split into columns form one column region (a two-column body whose paragraph
+  gaps happen to line up stays one region, read column by column); the others (a full-width title, an abstract)
+  are read top to bottom, each visual row left to right. A very large gap (a figure) ends a column region.
+- Each column, and each full-width run between column regions, is a block; a block's lines split into paragraphs at
+  vertical gaps wider than its line spacing, at an indented first line, or where the line height changes.
+- Running headers, footers and page numbers are the rows in the top and bottom bands set apart from the body by a
+  gap (page numbers by their text as well); ``confirm_running`` marks the same text at the same place on several
+  pages of a document.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from edge_runtime.document.structure import (
+    Block,
+    BlockKind,
+    Break,
+    DocLine,
+    DocWord,
+    Page,
+    Paragraph,
+    TextSource,
+    bbox_of,
+)
+from edge_runtime.types import Point, TextLine, Word
+
+__all__ = ["LayoutParams", "build_page", "confirm_running", "is_page_number"]
+
+
+@dataclass(frozen=True)
+class LayoutParams:
+    """Thresholds, in median line heights (``h``) or page fractions; the defaults fit print and receipts."""
+
+    gutter: float = 0.9  # narrowest white space between columns, in h
+    column_width: float = 8.0  # narrowest column, in h
+    column_words: float = 3.0  # median words per line a column needs (items and amounts have fewer)
+    column_lines: int = 2  # lines a column needs
+    figure_gap: float = 4.0  # a vertical gap this tall (in h) ends a column region
+    band: float = 0.1  # top and bottom bands where headers, footers and page numbers live, page fraction
+    running_gap: float = 1.0  # white space between a header/footer row and the body, in h
+    running_height: float = 1.05  # a header/footer row is no taller than this many h (a title is)
+    paragraph_gap: float = 0.5  # extra gap over the block's usual line gap that starts a paragraph, in h
+    indent: float = 0.9  # first-line indentation that starts a paragraph, in h
+    height_change: float = 1.3  # line height ratio that starts a paragraph (a heading)
+
+
+_PAGE_NUMBER = re.compile(
+    r"^(?:(?:page|p\.|seite|pág\.?|página)\s*)?[-–—(\[]?\s*(?:\d{1,4}|(?=[ivxl])(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3}))"
+    r"\s*[-–—)\]]?"
+    r"(?:\s*(?:of|/|von|de)\s*\d{1,4})?$",
+    re.IGNORECASE,
+)
+
+
+def is_page_number(text: str) -> bool:
+    """``3``, ``Page 3``, ``- 3 -``, ``3 / 12``, ``xiv``: a line that is only a page number."""
+    return bool(_PAGE_NUMBER.match(text.strip()))
+
+
+# ---- the text's own frame -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Line:
+    """A line with its box in the text's frame (x to the right along the text, y down the page)."""
+
+    index: int
+    line: TextLine
+    words: tuple[Word, ...]
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+    @property
+    def cy(self) -> float:
+        return (self.y0 + self.y1) / 2
+
+
+def _page_angle(lines: Sequence[TextLine]) -> float:
+    """The mean reading direction of the lines (radians), weighted by length: rotation plus skew."""
+    sx = sy = 0.0
+    for line in lines:
+        if len(line.polygon) >= 2:
+            (ax, ay), (bx, by) = line.polygon[0], line.polygon[1]
+            sx, sy = sx + (bx - ax), sy + (by - ay)
+    return math.atan2(sy, sx) if sx or sy else 0.0
+
+
+class _Frame:
+    """Rotation between the page image and the text's frame."""
+
+    def __init__(self, angle: float) -> None:
+        self.cos, self.sin = math.cos(angle), math.sin(angle)
+
+    def to_text(self, p: Point) -> Point:
+        x, y = p
+        return (x * self.cos + y * self.sin, -x * self.sin + y * self.cos)
+
+    def to_page(self, p: Point) -> Point:
+        x, y = p
+        return (x * self.cos - y * self.sin, x * self.sin + y * self.cos)
+
+    def box(self, polygon: Sequence[Point]) -> tuple[float, float, float, float]:
+        pts = [self.to_text(p) for p in polygon]
+        xs, ys = [x for x, _ in pts], [y for _, y in pts]
+        return min(xs), min(ys), max(xs), max(ys)
+
+    def rect(self, polygons: Sequence[Sequence[Point]]) -> tuple[Point, ...]:
+        """The rectangle around ``polygons`` in the text's frame, back in page pixels (clockwise from top-left)."""
+        pts = [self.to_text(p) for poly in polygons for p in poly]
+        if not pts:
+            return ()
+        xs, ys = [x for x, _ in pts], [y for _, y in pts]
+        x0, y0, x1, y1 = min(xs), min(ys), max(xs), max(ys)
+        return tuple(self.to_page(p) for p in ((x0, y0), (x1, y0), (x1, y1), (x0, y1)))
+
+
+def _split_words(line: TextLine) -> tuple[Word, ...]:
+    """The line's words; a line without them is cut along its top and bottom edges by character count."""
+    if line.words:
+        return tuple(w for w in line.words if w.text.strip())
+    tokens = line.text.split()
+    if not tokens or len(line.polygon) != 4:
+        return tuple(Word(t, line.confidence, line.polygon) for t in tokens)
+    (ax, ay), (bx, by), (cx, cy), (dx, dy) = line.polygon
+    total = len(" ".join(tokens))
+    words, start = [], 0
+    for token in tokens:
+        f0, f1 = start / total, (start + len(token)) / total
+        top0, top1 = (ax + (bx - ax) * f0, ay + (by - ay) * f0), (ax + (bx - ax) * f1, ay + (by - ay) * f1)
+        bot0, bot1 = (dx + (cx - dx) * f0, dy + (cy - dy) * f0), (dx + (cx - dx) * f1, dy + (cy - dy) * f1)
+        words.append(Word(token, line.confidence, (top0, top1, bot1, bot0)))
+        start += len(token) + 1
+    return tuple(words)
+
+
+# ---- reading order --------------------------------------------------------------------------------------
+def _rows(lines: Sequence[_Line]) -> list[list[_Line]]:
+    """Visual rows: lines whose vertical centres are within half a line height, each row left to right."""
+    rows: list[list[_Line]] = []
+    for ln in sorted(lines, key=lambda k: (k.cy, k.x0)):
+        if rows:
+            first = rows[-1][0]
+            if abs(ln.cy - first.cy) < 0.5 * min(ln.height, first.height):
+                rows[-1].append(ln)
+                continue
+        rows.append([ln])
+    return [sorted(row, key=lambda k: k.x0) for row in rows]
+
+
+def _gaps(spans: Sequence[tuple[float, float]], least: float) -> list[tuple[float, float]]:
+    """White space between the covered ``spans`` (inside their extent) at least ``least`` wide."""
+    gaps = []
+    ordered = sorted(spans)
+    reach = ordered[0][1]
+    for a, b in ordered[1:]:
+        if a - reach >= least:
+            gaps.append((reach, a))
+        reach = max(reach, b)
+    return gaps
+
+
+class _Cutter:
+    def __init__(self, h: float, params: LayoutParams) -> None:
+        self.h, self.p = h, params
+
+    def _is_column(self, lines: Sequence[_Line]) -> bool:
+        if len(lines) < self.p.column_lines:
+            return False
+        width = max(ln.x1 for ln in lines) - min(ln.x0 for ln in lines)
+        words = statistics.median(len(ln.words) for ln in lines)
+        return width >= self.p.column_width * self.h and words >= self.p.column_words
+
+    def columns(self, lines: Sequence[_Line]) -> list[list[_Line]] | None:
+        """The region's columns, left to right, when its gutters separate running text; else None."""
+        if len(lines) < 2 * self.p.column_lines:
+            return None
+        gutters = _gaps([(ln.x0, ln.x1) for ln in lines], self.p.gutter * self.h)
+        if not gutters:
+            return None
+        for cuts in [gutters] + [[g] for g in sorted(gutters, key=lambda g: g[0] - g[1])]:
+            sides: list[list[_Line]] = [[] for _ in range(len(cuts) + 1)]
+            for ln in lines:
+                sides[sum(1 for a, _ in cuts if ln.x0 >= a)].append(ln)
+            if all(self._is_column(side) for side in sides):
+                return sides
+            if len(gutters) == 1:
+                break
+        return None
+
+    def strips(self, lines: Sequence[_Line]) -> list[list[_Line]]:
+        """Horizontal strips, top to bottom, split where no line covers a stretch of the page's height."""
+        ordered = sorted(lines, key=lambda k: k.y0)
+        strips: list[list[_Line]] = [[ordered[0]]]
+        reach = ordered[0].y1
+        for ln in ordered[1:]:
+            # lines that overlap by under a third of the smaller height are still separate (skew, descenders)
+            if ln.y0 > reach - min(ln.height, self.h) / 3:
+                strips.append([])
+            strips[-1].append(ln)
+            reach = max(reach, ln.y1)
+        return strips
+
+    def blocks(self, lines: Sequence[_Line]) -> list[list[_Line]]:
+        """The region's blocks in reading order, each block's lines in reading order."""
+        if not lines:
+            return []
+        cols = self.columns(lines)
+        if cols is not None:
+            return [block for col in cols for block in self.blocks(col)]
+        strips = self.strips(lines)
+        if len(strips) == 1:
+            return [[ln for row in _rows(lines) for ln in row]]
+        out: list[list[_Line]] = []
+        run: list[_Line] = []  # full-width strips read top to bottom
+        i = 0
+        while i < len(strips):
+            group, j = list(strips[i]), i + 1
+            while j < len(strips) and self._close(group, strips[j]) and self.columns(group + strips[j]) is not None:
+                group += strips[j]
+                j += 1
+            if j > i + 1 or self.columns(group) is not None:
+                if run:
+                    out.append([ln for row in _rows(run) for ln in row])
+                    run = []
+                out.extend(self.blocks(group))
+            else:
+                run += group
+            i = j
+        if run:
+            out.append([ln for row in _rows(run) for ln in row])
+        return out
+
+    def _close(self, above: Sequence[_Line], below: Sequence[_Line]) -> bool:
+        return min(ln.y0 for ln in below) - max(ln.y1 for ln in above) < self.p.figure_gap * self.h
+
+
+# ---- paragraphs and breaks ------------------------------------------------------------------------------
+def _paragraphs(block: Sequence[_Line], h: float, params: LayoutParams) -> list[list[list[_Line]]]:
+    """The block's rows grouped into paragraphs: a paragraph is a list of rows, a row a list of lines."""
+    rows = _keep_order(block, _rows(block))
+    if not rows:
+        return []
+    left = min(ln.x0 for ln in block)
+    tops = [min(ln.y0 for ln in row) for row in rows]
+    bottoms = [max(ln.y1 for ln in row) for row in rows]
+    heights = [statistics.median(ln.height for ln in row) for row in rows]
+    gaps = [tops[k] - bottoms[k - 1] for k in range(1, len(rows))]
+    usual = statistics.median(gaps) if len(gaps) >= 2 else min(gaps, default=0.0)
+    usual = max(0.0, min(usual, 0.6 * h))
+    paragraphs: list[list[list[_Line]]] = [[rows[0]]]
+    for k in range(1, len(rows)):
+        gap = tops[k] - bottoms[k - 1]
+        ratio = max(heights[k], heights[k - 1]) / max(1.0, min(heights[k], heights[k - 1]))
+        indented = (
+            len(rows[k]) == 1
+            and rows[k][0].x0 - left > params.indent * h
+            and min(ln.x0 for ln in rows[k - 1]) - left < 0.5 * h
+            and len(rows) > 2
+        )
+        if gap > usual + params.paragraph_gap * h or ratio > params.height_change or indented:
+            paragraphs.append([])
+        paragraphs[-1].append(rows[k])
+    return paragraphs
+
+
+def _keep_order(block: Sequence[_Line], rows: list[list[_Line]]) -> list[list[_Line]]:
+    """Rows in the block's order (the cutter already ordered the block; rows only group adjacent lines)."""
+    position = {ln.index: k for k, ln in enumerate(block)}
+    return sorted(rows, key=lambda row: min(position[ln.index] for ln in row))
+
+
+_HYPHENS = ("-", "\u00ad", "\u2010")
+
+
+def _breaks(rows: Sequence[Sequence[Sequence[Word]]]) -> list[list[list[Break]]]:
+    """The break after each word of a paragraph given as rows of lines of words (the last is PARAGRAPH)."""
+    out: list[list[list[Break]]] = []
+    flat = [(r, k) for r, row in enumerate(rows) for k in range(len(row))]
+    for r, row in enumerate(rows):
+        out.append([])
+        for k, words in enumerate(row):
+            brks = [Break.SPACE] * len(words)
+            if words:
+                pos = flat.index((r, k))
+                if pos == len(flat) - 1:
+                    brks[-1] = Break.PARAGRAPH
+                elif k < len(row) - 1:
+                    brks[-1] = Break.SPACE  # the next line is on the same visual row
+                else:
+                    nr, nk = flat[pos + 1]
+                    following = rows[nr][nk]
+                    last = words[-1].text
+                    nxt = following[0].text if following else ""
+                    hyphen = last.endswith(_HYPHENS) and len(last) > 1 and nxt[:1].islower()
+                    brks[-1] = Break.HYPHEN if hyphen else Break.LINE
+            out[-1].append(brks)
+    return out
+
+
+def _doc_line(ln: _Line, brks: Sequence[Break]) -> DocLine:
+    words = tuple(DocWord(w.text, w.confidence, w.polygon, b) for w, b in zip(ln.words, brks, strict=True))
+    return DocLine(ln.line.text, ln.line.confidence, ln.line.polygon, words, ln.line.angle)
+
+
+def _paragraph(rows: Sequence[Sequence[_Line]], frame: _Frame) -> Paragraph:
+    brks = _breaks([[ln.words for ln in row] for row in rows])
+    lines = tuple(_doc_line(ln, b) for row, rb in zip(rows, brks, strict=True) for ln, b in zip(row, rb, strict=True))
+    return Paragraph(lines, frame.rect([ln.polygon for ln in lines]))
+
+
+# ---- running headers, footers, page numbers -------------------------------------------------------------
+def _running(lines: list[_Line], top: float, bottom: float, h: float, p: LayoutParams) -> tuple[list, list, list]:
+    """Split off the header row(s) at the top and footer row(s) at the bottom: (header, body, footer)."""
+    rows = _rows(lines)
+    band = p.band * (bottom - top)
+    head: list[_Line] = []
+    foot: list[_Line] = []
+
+    def apart(row: list[_Line], neighbour: list[_Line] | None, above: bool) -> bool:
+        if neighbour is None:
+            return False
+        if above:
+            gap = min(ln.y0 for ln in neighbour) - max(ln.y1 for ln in row)
+        else:
+            gap = min(ln.y0 for ln in row) - max(ln.y1 for ln in neighbour)
+        numbers = all(is_page_number(ln.line.text) for ln in row)
+        small = max(ln.height for ln in row) <= p.running_height * h
+        return gap >= (0.5 if numbers else p.running_gap) * h and (small or numbers)
+
+    if len(rows) >= 2 and min(ln.y0 for ln in rows[0]) - top < band and apart(rows[0], rows[1], True):
+        head = rows.pop(0)
+    if len(rows) >= 2 and bottom - max(ln.y1 for ln in rows[-1]) < band and apart(rows[-1], rows[-2], False):
+        foot = rows.pop()
+    taken = {ln.index for ln in head + foot}
+    return head, [ln for ln in lines if ln.index not in taken], foot
+
+
+def _running_block(ln: _Line, kind: BlockKind, frame: _Frame) -> Block:
+    kind = BlockKind.PAGE_NUMBER if is_page_number(ln.line.text) else kind
+    para = _paragraph([[ln]], frame)
+    return Block(kind, (para,), para.polygon)
+
+
+# ---- the page -------------------------------------------------------------------------------------------
+def build_page(
+    lines: Sequence[TextLine],
+    width: int,
+    height: int,
+    number: int = 1,
+    source: TextSource = TextSource.OCR,
+    dpi: float = 0.0,
+    params: LayoutParams | None = None,
+) -> Page:
+    """The page's structure from its lines (OCR's, or a PDF text layer's in the same shape), in reading order.
+
+    Lines may come in any order; their polygons are in page pixels, clockwise from the text's top-left, so a
+    rotated page (every line at 90, 180 or 270 degrees) is laid out in its own frame. The words of the result are
+    the lines' words (a line without words is cut into words by its text).
+    """
+    p = params or LayoutParams()
+    kept = [ln for ln in lines if ln.text.strip() and len(ln.polygon) >= 2]
+    if not kept:
+        return Page(number, width, height, (), source, dpi)
+    frame = _Frame(_page_angle(kept))
+    boxed = [_Line(i, ln, _split_words(ln), *frame.box(ln.polygon)) for i, ln in enumerate(kept)]
+    boxed = [ln for ln in boxed if ln.words]
+    if not boxed:
+        return Page(number, width, height, (), source, dpi)
+    h = max(1.0, statistics.median(ln.height for ln in boxed))
+    corners = [frame.to_text(c) for c in ((0.0, 0.0), (width, 0.0), (width, height), (0.0, height))]
+    top, bottom = min(y for _, y in corners), max(y for _, y in corners)
+    head, body, foot = _running(boxed, top, bottom, h, p)
+    blocks = [_running_block(ln, BlockKind.HEADER, frame) for ln in head]
+    for group in _Cutter(h, p).blocks(body):
+        paras = tuple(_paragraph(rows, frame) for rows in _paragraphs(group, h, p))
+        blocks.append(Block(BlockKind.TEXT, paras, frame.rect([para.polygon for para in paras])))
+    blocks += [_running_block(ln, BlockKind.FOOTER, frame) for ln in foot]
+    return Page(number, width, height, _end_page(blocks), source, dpi)
+
+
+def _end_page(blocks: Sequence[Block]) -> tuple[Block, ...]:
+    """The blocks with the page's last word followed by nothing."""
+    if not blocks or not blocks[-1].paragraphs:
+        return tuple(blocks)
+    last_block = blocks[-1]
+    para = last_block.paragraphs[-1]
+    line = para.lines[-1]
+    if not line.words:
+        return tuple(blocks)
+    words = line.words[:-1] + (replace(line.words[-1], brk=Break.NONE),)
+    para = replace(para, lines=para.lines[:-1] + (replace(line, words=words),))
+    return (*blocks[:-1], replace(last_block, paragraphs=last_block.paragraphs[:-1] + (para,)))
+
+
+# ---- several pages --------------------------------------------------------------------------------------
+def _running_key(text: str) -> str:
+    if is_page_number(text):
+        return "#page#"
+    return re.sub(r"\d+", "#", " ".join(text.lower().split()))
+
+
+def confirm_running(pages: Sequence[Page], band: float = 0.12, least: int = 2) -> list[Page]:
+    """Mark as header, footer or page number every single-line block in a page's top or bottom band whose text
+    (digits masked) appears at about the same place on at least ``least`` pages, and move it to the page's start
+    or end; text blocks that only begin or end with such a line keep their place (the line is split off).
+
+    A per-page guess sees one page; the same text in the same place across a document is the firmer sign.
+    """
+    places: dict[tuple[str, bool], list[float]] = {}
+    for page in pages:
+        for key, top, y in _band_lines(page, band):
+            places.setdefault((key, top), []).append(y)
+    seen = Counter(
+        {
+            k: len(ys)
+            for k, ys in places.items()
+            if len(ys) >= least and max(ys) - min(ys) <= band  # the same place on each page
+        }
+    )
+    return [_mark(page, band, seen) for page in pages]
+
+
+def _band_lines(page: Page, band: float) -> list[tuple[str, bool, float]]:
+    out = []
+    for block in page.blocks:
+        for para in block.paragraphs:
+            for line in para.lines:
+                ys = [y for _, y in line.polygon]
+                if not ys or not page.height:
+                    continue
+                cy = (min(ys) + max(ys)) / 2 / page.height
+                if cy < band or cy > 1 - band:
+                    out.append((_running_key(line.text), cy < band, cy))
+    return out
+
+
+def _mark(page: Page, band: float, seen: Counter[tuple[str, bool]]) -> Page:
+    if not page.height:
+        return page
+    heads: list[Block] = []
+    feet: list[Block] = []
+    body: list[Block] = []
+    for block in page.blocks:
+        kept_paras: list[Paragraph] = []
+        for para in block.paragraphs:
+            kept: list[DocLine] = []
+            for line in para.lines:
+                ys = [y for _, y in line.polygon]
+                cy = (min(ys) + max(ys)) / 2 / page.height if ys else 0.5
+                top = cy < band
+                running = (cy < band or cy > 1 - band) and seen[(_running_key(line.text), top)] > 0
+                if running:
+                    kind = BlockKind.HEADER if top else BlockKind.FOOTER
+                    if is_page_number(line.text):
+                        kind = BlockKind.PAGE_NUMBER
+                    one = _single(line)
+                    (heads if top else feet).append(Block(kind, (one,), one.polygon))
+                else:
+                    kept.append(line)
+            if kept == list(para.lines):
+                kept_paras.append(para)
+            elif kept:
+                kept_paras.append(_rebreak(kept))
+        if block.kind in (BlockKind.HEADER, BlockKind.FOOTER, BlockKind.PAGE_NUMBER) and kept_paras:
+            (heads if block.kind is BlockKind.HEADER else feet).append(replace(block, paragraphs=tuple(kept_paras)))
+        elif kept_paras:
+            polygon = bbox_of([p.polygon for p in kept_paras]) if len(kept_paras) != len(block.paragraphs) else None
+            body.append(replace(block, paragraphs=tuple(kept_paras), polygon=polygon or block.polygon))
+    blocks = [*heads, *body, *feet]
+    return replace(page, blocks=_end_page(blocks)) if blocks != list(page.blocks) else page
+
+
+def _single(line: DocLine) -> Paragraph:
+    words = line.words[:-1] + (replace(line.words[-1], brk=Break.PARAGRAPH),) if line.words else ()
+    return Paragraph((replace(line, words=words),), bbox_of([line.polygon]))
+
+
+def _rebreak(lines: Sequence[DocLine]) -> Paragraph:
+    """A paragraph whose first or last line was taken out: the new last word ends the paragraph."""
+    last = lines[-1]
+    words = last.words[:-1] + (replace(last.words[-1], brk=Break.PARAGRAPH),) if last.words else ()
+    lines = [*lines[:-1], replace(last, words=words)]
+    return Paragraph(tuple(lines), bbox_of([ln.polygon for ln in lines]))

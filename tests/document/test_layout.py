@@ -1,0 +1,155 @@
+"""Reading order, blocks, paragraphs and breaks of rendered pages whose order is known by construction."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge_runtime.document.layout import LayoutParams, build_page, confirm_running, is_page_number
+from edge_runtime.document.structure import BlockKind, Break, Page
+from edge_runtime.evaluation.metrics import reading_order_ned, text_in_reading_order
+from edge_runtime.types import TextLine, Word
+from tests.document.pages import Rendered, column_page, receipt
+
+RUNNING = (BlockKind.HEADER, BlockKind.FOOTER, BlockKind.PAGE_NUMBER)
+
+
+def _layout(page: Rendered, **kw: object) -> Page:
+    return build_page(list(reversed(page.lines)), page.image.width, page.image.height, **kw)  # order not given
+
+
+def _read(page: Page) -> list[str]:
+    return [w.text for w in page.words()]
+
+
+def _top_to_bottom(page: Rendered) -> str:
+    return text_in_reading_order([(ln.text, ln.polygon) for ln in page.lines])
+
+
+LAYOUTS = {
+    "one column, page number": dict(columns=1, page_number="- 3 -"),
+    "one column, indented paragraphs": dict(columns=1, indent=True, header=False),
+    "two columns, title": dict(columns=2),
+    "two columns, figure gap under the title": dict(columns=2, figure_gap=220, page_number="Page 7"),
+    "three columns, title and abstract": dict(columns=3, abstract=True),
+    "three columns, small print": dict(columns=3, size=18, title=False, footer=False, page_number="12"),
+}
+
+
+@pytest.mark.parametrize("name", list(LAYOUTS))
+def test_reading_order_is_the_flow(name: str) -> None:
+    rendered = column_page(seed=len(name), **LAYOUTS[name])  # type: ignore[arg-type]
+    page = _layout(rendered)
+    assert _read(page) == rendered.words
+    truth = " ".join(rendered.words)
+    assert reading_order_ned(" ".join(_read(page)), truth) == 0.0
+    if LAYOUTS[name]["columns"] > 1:  # the pages really interleave when read top to bottom
+        assert reading_order_ned(_top_to_bottom(rendered), truth) > 0.4
+
+
+@pytest.mark.parametrize("name", list(LAYOUTS))
+def test_blocks_and_paragraphs(name: str) -> None:
+    args = LAYOUTS[name]
+    rendered = column_page(seed=len(name), **args)  # type: ignore[arg-type]
+    page = _layout(rendered)
+    kinds = [b.kind for b in page.blocks]
+    header = [BlockKind.HEADER] * 2 if args.get("header", True) else []
+    footer = [BlockKind.FOOTER] if args.get("footer", True) else []
+    footer += [BlockKind.PAGE_NUMBER] if args.get("page_number") else []
+    columns = int(args["columns"])  # type: ignore[call-overload]
+    # a block is a column, or the full-width run above the columns (one block on a one-column page)
+    above = 1 if columns > 1 and (args.get("title", True) or args.get("abstract")) else 0
+    assert kinds == header + [BlockKind.TEXT] * (above + columns) + footer
+    # paragraphs start where the renderer started them (a paragraph that goes on in the next column included)
+    index = {ln.polygon: k for k, ln in enumerate(rendered.lines)}
+    starts = {index[p.lines[0].polygon] for b in page.blocks if b.kind is BlockKind.TEXT for p in b.paragraphs}
+    assert starts == rendered.paragraph_starts
+
+
+@pytest.mark.parametrize("turns", [1, 2, 3])
+def test_rotated_pages_read_in_their_own_frame(turns: int) -> None:
+    rendered = column_page(seed=5, columns=2, page_number="4").rotated(turns)
+    page = _layout(rendered)
+    assert _read(page) == rendered.words
+    assert [b.kind for b in page.blocks][-2:] == [BlockKind.FOOTER, BlockKind.PAGE_NUMBER]
+
+
+@pytest.mark.parametrize("degrees", [-2.0, 1.5])
+def test_skewed_scan_keeps_its_columns(degrees: float) -> None:
+    rendered = column_page(seed=8, columns=3, abstract=True).skewed(degrees)
+    assert _read(_layout(rendered)) == rendered.words
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_receipt_rows_stay_rows(seed: int) -> None:
+    """An item and its amount are one visual row, never two columns, and a shop name is no running header."""
+    rendered = receipt(seed)
+    page = _layout(rendered)
+    assert _read(page) == rendered.words
+    assert all(b.kind is BlockKind.TEXT for b in page.blocks)
+    for block in page.blocks:  # a row's item and amount are in one paragraph, joined by a space
+        for para in block.paragraphs:
+            for line in para.lines[:-1]:
+                if line.text.replace(".", "").isdigit():
+                    assert line.words[-1].brk is Break.LINE
+
+
+def _line(text: str, x: float, y: float, h: float = 20.0) -> TextLine:
+    words, cursor = [], x
+    for token in text.split():
+        w = 10.0 * len(token)
+        words.append(Word(token, 0.9, ((cursor, y), (cursor + w, y), (cursor + w, y + h), (cursor, y + h))))
+        cursor += w + 10.0
+    return TextLine(text, 0.9, (words[0].polygon[0], words[-1].polygon[1], words[-1].polygon[2], words[0].polygon[3]),
+                    tuple(words))
+
+
+def test_breaks_join_a_hyphenated_word() -> None:
+    lines = [
+        _line("the team of inter-", 100, 100),
+        _line("national players is well-", 100, 125),
+        _line("Known here", 100, 150),
+        _line("A new paragraph", 100, 220),
+    ]
+    page = build_page(lines, 1000, 1000)
+    (block,) = page.blocks
+    first, second = block.paragraphs
+    brks = [w.brk for line in first.lines for w in line.words]
+    assert brks == [Break.SPACE] * 3 + [Break.HYPHEN] + [Break.SPACE] * 3 + [Break.LINE, Break.SPACE, Break.PARAGRAPH]
+    assert first.text == "the team of international players is well- Known here"
+    assert [w.brk for w in second.lines[0].words][-1] is Break.NONE  # the last word of the page
+
+
+def test_line_without_words_is_cut_into_words() -> None:
+    line = TextLine("total due 12.50", 0.8, ((0.0, 0.0), (150.0, 0.0), (150.0, 20.0), (0.0, 20.0)))
+    page = build_page([line], 400, 400)
+    words = page.words()
+    assert [w.text for w in words] == ["total", "due", "12.50"]
+    assert words[0].polygon[1][0] < words[1].polygon[0][0] < words[2].polygon[0][0] < 150.0
+
+
+def test_empty_page() -> None:
+    assert build_page([], 100, 100).blocks == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("3", True), ("Page 3", True), ("- 3 -", True), ("xiv", True), ("3 / 12", True), ("page 3 of 9", True),
+     ("Section 3", False), ("2024 annual report", False), ("mix", False), ("civil", False), ("vii", True), ("12.50", False)],
+)
+def test_page_numbers(text: str, number: bool) -> None:
+    assert is_page_number(text) is number
+
+
+def test_repeated_text_at_the_same_place_is_running() -> None:
+    """With the per-page guess off, the document pass still finds headers, footers and page numbers."""
+    blind = LayoutParams(band=0.0)
+    rendered = [column_page(seed=s, columns=2, page_number=str(s)) for s in (10, 11, 12)]
+    pages = [_layout(r, number=k + 1, params=blind) for k, r in enumerate(rendered)]
+    assert all(b.kind is BlockKind.TEXT for p in pages for b in p.blocks)
+    confirmed = confirm_running(pages)
+    for page, r in zip(confirmed, rendered, strict=True):
+        kinds = [b.kind for b in page.blocks]
+        assert kinds[0] is BlockKind.HEADER and kinds[-1] is BlockKind.PAGE_NUMBER and BlockKind.FOOTER in kinds
+        assert sorted(_read(page)) == sorted(r.words)
+        assert page.text.split() == r.words[5:-5]  # the flow without header, footer, number
+    assert confirm_running(pages[:1]) == pages[:1]  # one page alone confirms nothing
