@@ -64,7 +64,9 @@ class Rendered:
             return tuple((cx + (x - cx) * c - (y - cy) * s, cy + (x - cx) * s + (y - cy) * c) for x, y in poly)
 
         lines = [
-            TextLine(ln.text, ln.confidence, turn(ln.polygon), tuple(Word(w.text, 1.0, turn(w.polygon)) for w in ln.words))
+            TextLine(
+                ln.text, ln.confidence, turn(ln.polygon), tuple(Word(w.text, 1.0, turn(w.polygon)) for w in ln.words)
+            )
             for ln in self.lines
         ]
         return Rendered(self.image, lines, self.blocks, self.paragraph_starts)
@@ -83,7 +85,9 @@ class _Pen:
         for text in words:
             width = font.getlength(text)
             self.draw.text((x, y), text, font=font, fill=(20, 20, 20))
-            out.append(Word(text, 1.0, ((x, y), (x + width, y), (x + width, y + ascent + descent), (x, y + ascent + descent))))
+            out.append(
+                Word(text, 1.0, ((x, y), (x + width, y), (x + width, y + ascent + descent), (x, y + ascent + descent)))
+            )
             x += width + space
         polygon = (out[0].polygon[0], out[-1].polygon[1], out[-1].polygon[2], out[0].polygon[3])
         return TextLine(" ".join(words), 1.0, polygon, tuple(out))

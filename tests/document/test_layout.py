@@ -99,8 +99,9 @@ def _line(text: str, x: float, y: float, h: float = 20.0) -> TextLine:
         w = 10.0 * len(token)
         words.append(Word(token, 0.9, ((cursor, y), (cursor + w, y), (cursor + w, y + h), (cursor, y + h))))
         cursor += w + 10.0
-    return TextLine(text, 0.9, (words[0].polygon[0], words[-1].polygon[1], words[-1].polygon[2], words[0].polygon[3]),
-                    tuple(words))
+    return TextLine(
+        text, 0.9, (words[0].polygon[0], words[-1].polygon[1], words[-1].polygon[2], words[0].polygon[3]), tuple(words)
+    )
 
 
 def test_breaks_join_a_hyphenated_word() -> None:
@@ -133,8 +134,20 @@ def test_empty_page() -> None:
 
 @pytest.mark.parametrize(
     ("text", "number"),
-    [("3", True), ("Page 3", True), ("- 3 -", True), ("xiv", True), ("3 / 12", True), ("page 3 of 9", True),
-     ("Section 3", False), ("2024 annual report", False), ("mix", False), ("civil", False), ("vii", True), ("12.50", False)],
+    [
+        ("3", True),
+        ("Page 3", True),
+        ("- 3 -", True),
+        ("xiv", True),
+        ("3 / 12", True),
+        ("page 3 of 9", True),
+        ("Section 3", False),
+        ("2024 annual report", False),
+        ("mix", False),
+        ("civil", False),
+        ("vii", True),
+        ("12.50", False),
+    ],
 )
 def test_page_numbers(text: str, number: bool) -> None:
     assert is_page_number(text) is number
