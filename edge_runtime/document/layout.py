@@ -55,7 +55,7 @@ class LayoutParams:
     figure_gap: float = 4.0  # a vertical gap this tall (in h) ends a column region
     band: float = 0.1  # top and bottom bands where headers, footers and page numbers live, page fraction
     running_gap: float = 1.0  # white space between a header/footer row and the body, in h
-    running_height: float = 1.05  # a header/footer row is no taller than this many h (a title is)
+    running_height: float = 1.15  # a header/footer row is no taller than this many h (a title is)
     paragraph_gap: float = 0.5  # extra gap over the block's usual line gap that starts a paragraph, in h
     indent: float = 0.9  # first-line indentation that starts a paragraph, in h
     height_change: float = 1.3  # line height ratio that starts a paragraph (a heading)
@@ -89,7 +89,12 @@ class _Line:
 
     @property
     def height(self) -> float:
-        return self.y1 - self.y0
+        """The polygon's own height (mean of its left and right sides): a slanted line is no taller."""
+        poly = self.line.polygon
+        if len(poly) != 4:
+            return self.y1 - self.y0
+        (ax, ay), (bx, by), (cx, cy), (dx, dy) = poly
+        return (math.hypot(dx - ax, dy - ay) + math.hypot(cx - bx, cy - by)) / 2
 
     @property
     def cy(self) -> float:

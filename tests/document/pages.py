@@ -216,7 +216,7 @@ def receipt(seed: int, rows: int = 18, size: int = 22) -> Rendered:
     pen = _Pen(image)
     page = Rendered(image)
     y = 40
-    shop = pen.line(["FRESH", "MART", "STORE"], 60, y, BOLD, size + 4)
+    shop = pen.line(["FRESH", "MART", "STORE"], 60, y, BOLD, size + 8)
     page.lines.append(shop)
     y += 80
     for _ in range(rows):

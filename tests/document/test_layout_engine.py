@@ -1,0 +1,27 @@
+"""The layout step on what the real engine reads from rendered column pages: the flow's order comes back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge_runtime.document.layout import build_page
+from edge_runtime.document.structure import BlockKind
+from edge_runtime.evaluation.metrics import reading_order_ned, text_in_reading_order
+from tests.conftest import get_engine
+from tests.document.pages import column_page
+
+
+@pytest.mark.parametrize(("columns", "abstract"), [(2, False), (3, True)])
+def test_engine_lines_read_in_column_order(columns: int, abstract: bool) -> None:
+    rendered = column_page(seed=21 + columns, columns=columns, abstract=abstract, page_number="5")
+    result = get_engine().recognize(np.asarray(rendered.image)[:, :, ::-1].copy())  # BGR, as decoded
+    page = build_page(result.lines, result.width, result.height)
+    truth = " ".join(rendered.words)
+    ours = reading_order_ned(" ".join(w.text for w in page.words()), truth)
+    rows = reading_order_ned(text_in_reading_order([(ln.text, ln.polygon) for ln in result.lines]), truth)
+    assert rows > 0.5  # top to bottom interleaves the columns
+    assert ours < 0.05 and ours < rows / 10
+    kinds = [b.kind for b in page.blocks]
+    assert kinds[:2] == [BlockKind.HEADER] * 2 and kinds[-2:] == [BlockKind.FOOTER, BlockKind.PAGE_NUMBER]
+    assert kinds.count(BlockKind.TEXT) == columns + 1
