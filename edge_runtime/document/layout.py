@@ -353,9 +353,9 @@ def _running(lines: list[_Line], top: float, bottom: float, h: float, p: LayoutP
         small = max(ln.height for ln in row) <= p.running_height * h
         return gap >= (0.5 if numbers else p.running_gap) * h and (small or numbers)
 
-    if len(rows) >= 2 and min(ln.y0 for ln in rows[0]) - top < band and apart(rows[0], rows[1], True):
+    if len(rows) >= 4 and min(ln.y0 for ln in rows[0]) - top < band and apart(rows[0], rows[1], True):
         head = rows.pop(0)
-    if len(rows) >= 2 and bottom - max(ln.y1 for ln in rows[-1]) < band and apart(rows[-1], rows[-2], False):
+    if len(rows) >= 3 and bottom - max(ln.y1 for ln in rows[-1]) < band and apart(rows[-1], rows[-2], False):
         foot = rows.pop()
     taken = {ln.index for ln in head + foot}
     return head, [ln for ln in lines if ln.index not in taken], foot
@@ -425,9 +425,10 @@ def _running_key(text: str) -> str:
     return re.sub(r"\d+", "#", " ".join(text.lower().split()))
 
 
-def confirm_running(pages: Sequence[Page], band: float = 0.12, least: int = 2) -> list[Page]:
+def confirm_running(pages: Sequence[Page], band: float = 0.12, least: int = 2, place: float = 0.03) -> list[Page]:
     """Mark as header, footer or page number every single-line block in a page's top or bottom band whose text
-    (digits masked) appears at about the same place on at least ``least`` pages, and move it to the page's start
+    (digits masked) appears at the same place (within ``place`` of the page height) on at least ``least`` pages,
+    and move it to the page's start
     or end; text blocks that only begin or end with such a line keep their place (the line is split off).
 
     A per-page guess sees one page; the same text in the same place across a document is the firmer sign.
@@ -436,13 +437,7 @@ def confirm_running(pages: Sequence[Page], band: float = 0.12, least: int = 2) -
     for page in pages:
         for key, top, y in _band_lines(page, band):
             places.setdefault((key, top), []).append(y)
-    seen = Counter(
-        {
-            k: len(ys)
-            for k, ys in places.items()
-            if len(ys) >= least and max(ys) - min(ys) <= band  # the same place on each page
-        }
-    )
+    seen = Counter({k: len(ys) for k, ys in places.items() if len(ys) >= least and max(ys) - min(ys) <= place})
     return [_mark(page, band, seen) for page in pages]
 
 
@@ -466,7 +461,7 @@ def _mark(page: Page, band: float, seen: Counter[tuple[str, bool]]) -> Page:
     heads: list[Block] = []
     feet: list[Block] = []
     body: list[Block] = []
-    for block in page.blocks:
+    for block in _reopen(page.blocks):
         kept_paras: list[Paragraph] = []
         for para in block.paragraphs:
             kept: list[DocLine] = []
@@ -487,13 +482,32 @@ def _mark(page: Page, band: float, seen: Counter[tuple[str, bool]]) -> Page:
                 kept_paras.append(para)
             elif kept:
                 kept_paras.append(_rebreak(kept))
-        if block.kind in (BlockKind.HEADER, BlockKind.FOOTER, BlockKind.PAGE_NUMBER) and kept_paras:
-            (heads if block.kind is BlockKind.HEADER else feet).append(replace(block, paragraphs=tuple(kept_paras)))
-        elif kept_paras:
-            polygon = bbox_of([p.polygon for p in kept_paras]) if len(kept_paras) != len(block.paragraphs) else None
-            body.append(replace(block, paragraphs=tuple(kept_paras), polygon=polygon or block.polygon))
-    blocks = [*heads, *body, *feet]
-    return replace(page, blocks=_end_page(blocks)) if blocks != list(page.blocks) else page
+        if not kept_paras:
+            continue
+        if tuple(kept_paras) != block.paragraphs:
+            block = replace(block, paragraphs=tuple(kept_paras), polygon=bbox_of([p.polygon for p in kept_paras]))
+        if block.kind in (BlockKind.HEADER, BlockKind.FOOTER, BlockKind.PAGE_NUMBER):
+            ys = [y for _, y in block.polygon]
+            (heads if ys and (min(ys) + max(ys)) / 2 < page.height / 2 else feet).append(block)
+        else:
+            body.append(block)
+    blocks = _end_page([*heads, *body, *feet])
+    return replace(page, blocks=blocks) if blocks != page.blocks else page
+
+
+def _reopen(blocks: Sequence[Block]) -> list[Block]:
+    """The blocks with the page's end (a NONE break) turned back into a paragraph's end, before they move."""
+    out = []
+    for block in blocks:
+        paras = []
+        for para in block.paragraphs:
+            lines = []
+            for line in para.lines:
+                words = tuple(replace(w, brk=Break.PARAGRAPH) if w.brk is Break.NONE else w for w in line.words)
+                lines.append(line if words == line.words else replace(line, words=words))
+            paras.append(replace(para, lines=tuple(lines)))
+        out.append(replace(block, paragraphs=tuple(paras)))
+    return out
 
 
 def _single(line: DocLine) -> Paragraph:

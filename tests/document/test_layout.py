@@ -165,4 +165,17 @@ def test_repeated_text_at_the_same_place_is_running() -> None:
         assert kinds[0] is BlockKind.HEADER and kinds[-1] is BlockKind.PAGE_NUMBER and BlockKind.FOOTER in kinds
         assert sorted(_read(page)) == sorted(r.words)
         assert page.text.split() == r.words[5:-5]  # the flow without header, footer, number
+        assert [w.brk for w in page.words()].count(Break.NONE) == 1 and page.words()[-1].brk is Break.NONE
     assert confirm_running(pages[:1]) == pages[:1]  # one page alone confirms nothing
+
+
+def test_document_pass_keeps_a_page_number_at_the_top_in_front() -> None:
+    pages = []
+    for s in (30, 31):
+        r = column_page(seed=s, columns=1, header=False, footer=False)
+        number = _line(str(s), 600, 40)  # a page number above the body
+        pages.append(build_page([number, *r.lines], r.image.width, r.image.height))
+    assert [b.kind for b in pages[0].blocks][0] is BlockKind.PAGE_NUMBER
+    for page in confirm_running(pages):
+        assert [b.kind for b in page.blocks][0] is BlockKind.PAGE_NUMBER
+        assert page.words()[-1].brk is Break.NONE
