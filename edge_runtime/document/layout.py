@@ -231,9 +231,11 @@ class _Cutter:
         if not lines:
             return []
         cols = self.columns(lines)
-        if cols is not None:
-            return [block for col in cols for block in self.blocks(col)]
         strips = self.strips(lines)
+        if cols is not None and not any(
+            self._spans(strips[k], cols, strips[:k], strips[k + 1 :]) for k in range(1, len(strips) - 1)
+        ):
+            return [block for col in cols for block in self.blocks(col)]
         if len(strips) == 1:
             return [[ln for row in _rows(lines) for ln in row]]
         out: list[list[_Line]] = []
@@ -241,7 +243,10 @@ class _Cutter:
         i = 0
         while i < len(strips):
             group, j = list(strips[i]), i + 1
-            while j < len(strips) and self._close(group, strips[j]) and self.columns(group + strips[j]) is not None:
+            while j < len(strips) and self._close(group, strips[j]):
+                sides = self.columns(group + strips[j])
+                if sides is None or self._spans(strips[j], sides, [group], strips[j + 1 :]):
+                    break
                 group += strips[j]
                 j += 1
             if j > i + 1 or self.columns(group) is not None:
@@ -255,6 +260,39 @@ class _Cutter:
         if run:
             out.append([ln for row in _rows(run) for ln in row])
         return out
+
+    def _spans(
+        self,
+        strip: Sequence[_Line],
+        sides: Sequence[Sequence[_Line]],
+        above: Sequence[Sequence[_Line]],
+        below: Sequence[Sequence[_Line]],
+    ) -> bool:
+        """Whether ``strip`` (a heading of a line or two in one column) spans the page in effect: the other columns
+        stop just above it and resume just below it, as where balanced columns restart under a section heading.
+
+        A heading inside a column has the neighbour column's text beside it; the end of a short last column does
+        not resume; a figure in the neighbour column leaves a far taller gap.
+        """
+        if len(strip) > 2:
+            return False
+        ranges = [(min(ln.x0 for ln in side), max(ln.x1 for ln in side)) for side in sides]
+
+        def inside(ln: _Line, r: tuple[float, float]) -> bool:
+            return ln.x0 < r[1] and ln.x1 > r[0]
+
+        own = [r for r in ranges if any(inside(ln, r) for ln in strip)]
+        if len(own) != 1:
+            return False
+        top, bottom = min(ln.y0 for ln in strip), max(ln.y1 for ln in strip)
+        for r in ranges:
+            if r == own[0]:
+                continue
+            ends = [ln.y1 for part in above for ln in part if inside(ln, r)]
+            starts = [ln.y0 for part in below for ln in part if inside(ln, r)]
+            if not ends or not starts or top - max(ends) > 2 * self.h or min(starts) - bottom > 2 * self.h:
+                return False
+        return True
 
     def _close(self, above: Sequence[_Line], below: Sequence[_Line]) -> bool:
         return min(ln.y0 for ln in below) - max(ln.y1 for ln in above) < self.p.figure_gap * self.h
