@@ -272,7 +272,7 @@ class _Cutter:
         stop just above it and resume just below it, as where balanced columns restart under a section heading.
 
         A heading inside a column has the neighbour column's text beside it; the end of a short last column does
-        not resume; a figure in the neighbour column leaves a far taller gap.
+        not resume; a figure in the neighbour column leaves a far taller gap above.
         """
         if len(strip) > 2:
             return False
@@ -285,14 +285,16 @@ class _Cutter:
         if len(own) != 1:
             return False
         top, bottom = min(ln.y0 for ln in strip), max(ln.y1 for ln in strip)
+        tight_above = False
         for r in ranges:
             if r == own[0]:
                 continue
             ends = [ln.y1 for part in above for ln in part if inside(ln, r)]
             starts = [ln.y0 for part in below for ln in part if inside(ln, r)]
-            if not ends or not starts or top - max(ends) > 2 * self.h or min(starts) - bottom > 2 * self.h:
+            if not ends or not starts or min(starts) - bottom > 2 * self.h:
                 return False
-        return True
+            tight_above = tight_above or top - max(ends) <= 2 * self.h
+        return tight_above  # balanced columns may end unevenly above; one of them ends just above
 
     def _close(self, above: Sequence[_Line], below: Sequence[_Line]) -> bool:
         return min(ln.y0 for ln in below) - max(ln.y1 for ln in above) < self.p.figure_gap * self.h
