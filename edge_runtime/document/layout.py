@@ -49,8 +49,9 @@ class LayoutParams:
     """Thresholds, in median line heights (``h``) or page fractions; the defaults fit print and receipts."""
 
     gutter: float = 0.9  # narrowest white space between columns, in h
+    sparse: float = 0.25  # a gutter that a few lines cross: covered by under this share of the usual lines
     column_width: float = 8.0  # narrowest column, in h
-    column_words: float = 3.0  # median words per line a column needs (items and amounts have fewer)
+    column_words: float = 3.0  # median words per row a column needs (items and amounts have fewer)
     column_lines: int = 2  # lines a column needs
     figure_gap: float = 4.0  # a vertical gap this tall (in h) ends a column region
     band: float = 0.1  # top and bottom bands where headers, footers and page numbers live, page fraction
@@ -159,6 +160,64 @@ def _split_words(line: TextLine) -> tuple[Word, ...]:
     return tuple(words)
 
 
+def _split_across_gutters(
+    lines: Sequence[tuple[TextLine, tuple[Word, ...]]], frame: _Frame, p: LayoutParams
+) -> list[tuple[TextLine, tuple[Word, ...]]]:
+    """Lines cut where they cross a column gutter through a wide word gap: the detector sometimes joins the lines
+    of two columns. A gutter is a stretch of x that few lines cover between stretches that many lines cover (the
+    word gaps of justified text can be as wide as a gutter, so a gap alone proves nothing)."""
+    boxes = [frame.box(ln.polygon) for ln, _ in lines]
+    if len(boxes) < 8:
+        return list(lines)
+    h = max(1.0, statistics.median(b[3] - b[1] for b in boxes))
+    x0, x1 = math.floor(min(b[0] for b in boxes)), math.ceil(max(b[2] for b in boxes))
+    cover = [0] * (x1 - x0 + 2)
+    for b in boxes:
+        cover[int(b[0]) - x0] += 1
+        cover[int(b[2]) - x0 + 1] -= 1
+    running, counts = 0, []
+    for c in cover[:-1]:
+        running += c
+        counts.append(running)
+    usual = statistics.median(c for c in counts if c > 0)
+    low = [c < p.sparse * usual for c in counts]
+    gutters: list[float] = []  # centres of sparse stretches at least a gutter wide, inside the covered span
+    k = 0
+    while k < len(low):
+        if low[k]:
+            m = k
+            while m < len(low) and low[m]:
+                m += 1
+            if k > 0 and m < len(low) and m - k >= p.gutter * h:
+                gutters.append(x0 + (k + m) / 2)
+            k = m
+        else:
+            k += 1
+    if not gutters:
+        return list(lines)
+    out: list[tuple[TextLine, tuple[Word, ...]]] = []
+    for (line, words), box in zip(lines, boxes, strict=True):
+        wb = [frame.box(w.polygon) for w in words]
+        least = p.gutter * max(h, box[3] - box[1])  # a title's word spaces are wider than a body's gutter
+        cuts = {
+            k
+            for k in range(1, len(words))
+            for g in gutters
+            if wb[k - 1][2] < g < wb[k][0] and wb[k][0] - wb[k - 1][2] >= least
+        }
+        if not cuts or len(line.polygon) != 4:
+            out.append((line, words))
+            continue
+        bounds = [0, *sorted(cuts), len(words)]
+        for first, end in zip(bounds, bounds[1:], strict=False):
+            ws = words[first:end]
+            polygon: tuple[Point, ...] = frame.rect([w.polygon for w in ws])
+            if len(ws[0].polygon) == 4 and len(ws[-1].polygon) == 4:
+                polygon = (ws[0].polygon[0], ws[-1].polygon[1], ws[-1].polygon[2], ws[0].polygon[3])
+            out.append((TextLine(" ".join(w.text for w in ws), line.confidence, polygon, ws, line.angle), ws))
+    return out
+
+
 # ---- reading order --------------------------------------------------------------------------------------
 def _rows(lines: Sequence[_Line]) -> list[list[_Line]]:
     """Visual rows: lines whose vertical centres are within half a line height, each row left to right."""
@@ -190,10 +249,11 @@ class _Cutter:
         self.h, self.p = h, params
 
     def _is_column(self, lines: Sequence[_Line]) -> bool:
-        if len(lines) < self.p.column_lines:
+        rows = _rows(lines)  # the detector may cut a justified line into pieces: count words by visual row
+        if len(rows) < self.p.column_lines:
             return False
         width = max(ln.x1 for ln in lines) - min(ln.x0 for ln in lines)
-        words = statistics.median(len(ln.words) for ln in lines)
+        words = statistics.median(sum(len(ln.words) for ln in row) for row in rows)
         return width >= self.p.column_width * self.h and words >= self.p.column_words
 
     def columns(self, lines: Sequence[_Line]) -> list[list[_Line]] | None:
@@ -428,7 +488,8 @@ def build_page(
     if not kept:
         return Page(number, width, height, (), source, dpi)
     frame = _Frame(_page_angle(kept))
-    boxed = [_Line(i, ln, _split_words(ln), *frame.box(ln.polygon)) for i, ln in enumerate(kept)]
+    pieces = _split_across_gutters([(ln, _split_words(ln)) for ln in kept], frame, p)
+    boxed = [_Line(i, ln, words, *frame.box(ln.polygon)) for i, (ln, words) in enumerate(pieces)]
     boxed = [ln for ln in boxed if ln.words]
     if not boxed:
         return Page(number, width, height, (), source, dpi)
