@@ -231,3 +231,34 @@ def receipt(seed: int, rows: int = 18, size: int = 22) -> Rendered:
     page.lines += [total, pen_shift(image, value, width - 40 - value.polygon[1][0], BOLD, size)]
     page.blocks.append(("receipt", 0, len(page.lines)))
     return page
+
+
+def balanced_page(seed: int, columns: int = 2, sections: int = 3, size: int = 22) -> Rendered:
+    """Sections each under a one-column-wide heading, their text balanced across the columns (a browser's
+    ``column-fill: balance`` with spanning headings): the columns restart under every heading."""
+    rng = np.random.default_rng(seed)
+    width, height = 1240, 1754
+    image = Image.new("RGB", (width, height), (255, 255, 255))
+    pen = _Pen(image)
+    page = Rendered(image)
+    x0, x1, gutter, lead = 90, width - 90, 50, int(size * 1.45)
+    col_w = (x1 - x0 - gutter * (columns - 1)) / columns
+    y = 100
+    for s in range(sections):
+        page.paragraph_starts.add(len(page.lines))
+        heading = pen.line(["Section", str(s + 1)], x0, y, BOLD, size + 4)
+        page.blocks.append(("heading", len(page.lines), len(page.lines) + 1))
+        page.lines.append(heading)
+        y += int((size + 4) * 1.3) + lead // 2
+        rows = _wrap(_prose(rng, int(rng.integers(60, 120))), BODY, size, col_w, 0)
+        per = -(-len(rows) // columns)
+        for c in range(columns):
+            part = rows[c * per : (c + 1) * per]
+            if not part:
+                continue
+            page.paragraph_starts.add(len(page.lines))
+            drawn = [pen.line(ws, x0 + c * (col_w + gutter), y + k * lead, BODY, size) for k, ws in enumerate(part)]
+            page.blocks.append(("column", len(page.lines), len(page.lines) + len(drawn)))
+            page.lines.extend(drawn)
+        y += per * lead + lead
+    return page

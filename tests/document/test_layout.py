@@ -8,7 +8,7 @@ from edge_runtime.document.layout import LayoutParams, build_page, confirm_runni
 from edge_runtime.document.structure import BlockKind, Break, Page
 from edge_runtime.evaluation.metrics import reading_order_ned, text_in_reading_order
 from edge_runtime.types import TextLine, Word
-from tests.document.pages import Rendered, column_page, receipt
+from tests.document.pages import Rendered, balanced_page, column_page, receipt
 
 RUNNING = (BlockKind.HEADER, BlockKind.FOOTER, BlockKind.PAGE_NUMBER)
 
@@ -179,3 +179,42 @@ def test_document_pass_keeps_a_page_number_at_the_top_in_front() -> None:
     for page in confirm_running(pages):
         assert [b.kind for b in page.blocks][0] is BlockKind.PAGE_NUMBER
         assert page.words()[-1].brk is Break.NONE
+
+
+@pytest.mark.parametrize("columns", [2, 3])
+def test_columns_restart_under_spanning_headings(columns: int) -> None:
+    """Balanced columns under each section heading: a section is read column by column before the next heading."""
+    rendered = balanced_page(seed=columns, columns=columns)
+    page = _layout(rendered)
+    assert _read(page) == rendered.words
+    assert reading_order_ned(_top_to_bottom(rendered), " ".join(rendered.words)) > 0.4
+
+
+def test_lines_joined_across_the_gutter_are_cut_there() -> None:
+    """The detector sometimes joins a left-column line and the right-column line beside it into one line."""
+    rendered = column_page(seed=3, columns=2, title=False)
+    left = rendered.lines[slice(*rendered.blocks[2][1:])]
+    right = rendered.lines[slice(*rendered.blocks[3][1:])]
+    assert [rendered.blocks[k][0] for k in (2, 3)] == ["column", "column"]
+    pairs = [(a, b) for a in left for b in right if abs(a.polygon[0][1] - b.polygon[0][1]) < 1][:3]
+    assert len(pairs) == 3
+    joined = [
+        TextLine(f"{a.text} {b.text}", 1.0, (a.polygon[0], b.polygon[1], b.polygon[2], a.polygon[3]), a.words + b.words)
+        for a, b in pairs
+    ]
+    gone = {id(ln) for pair in pairs for ln in pair}
+    lines = [ln for ln in rendered.lines if id(ln) not in gone] + joined
+    page = build_page(lines, rendered.image.width, rendered.image.height)
+    assert _read(page) == rendered.words
+
+
+def test_justified_lines_cut_into_pieces_still_make_a_column() -> None:
+    """Wide justified spaces make the detector cut a line into one-word pieces; a column counts words by row."""
+    rendered = column_page(seed=4, columns=3, title=False)
+    pieces = [
+        TextLine(w.text, 1.0, w.polygon, (w,)) if ln.polygon[0][0] > 600 else ln
+        for ln in rendered.lines
+        for w in (ln.words if ln.polygon[0][0] > 600 else ln.words[:1])
+    ]
+    page = build_page(pieces, rendered.image.width, rendered.image.height)
+    assert _read(page) == rendered.words
