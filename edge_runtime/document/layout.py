@@ -57,6 +57,7 @@ class LayoutParams:
     band: float = 0.1  # top and bottom bands where headers, footers and page numbers live, page fraction
     running_gap: float = 1.0  # white space between a header/footer row and the body, in h
     running_height: float = 1.15  # a header/footer row is no taller than this many h (a title is)
+    running_small: float = 0.85  # a row this much smaller than the body needs only a little gap (0.3 h)
     paragraph_gap: float = 0.5  # extra gap over the block's usual line gap that starts a paragraph, in h
     indent: float = 0.9  # first-line indentation that starts a paragraph, in h
     height_change: float = 1.3  # line height ratio that starts a paragraph (a heading)
@@ -449,9 +450,12 @@ def _running(lines: list[_Line], top: float, bottom: float, h: float, p: LayoutP
             gap = min(ln.y0 for ln in neighbour) - max(ln.y1 for ln in row)
         else:
             gap = min(ln.y0 for ln in row) - max(ln.y1 for ln in neighbour)
-        numbers = all(is_page_number(ln.line.text) for ln in row)
-        small = max(ln.height for ln in row) <= p.running_height * h
-        return gap >= (0.5 if numbers else p.running_gap) * h and (small or numbers)
+        if all(is_page_number(ln.line.text) for ln in row):
+            return gap >= 0.5 * h
+        tallest = max(ln.height for ln in row)
+        if tallest <= p.running_small * h:  # smaller print than the body: a little white space sets it apart
+            return gap >= 0.3 * h
+        return tallest <= p.running_height * h and gap >= p.running_gap * h
 
     if len(rows) >= 4 and min(ln.y0 for ln in rows[0]) - top < band and apart(rows[0], rows[1], True):
         head = rows.pop(0)
