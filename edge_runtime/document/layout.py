@@ -11,7 +11,11 @@ Design: a recursive XY-cut over line boxes, with one guard for forms and receipt
 - Where no column split holds, the region splits into horizontal strips at the white space between lines.
   Consecutive strips that together split into columns form one column region (a two-column body whose paragraph
   gaps happen to line up stays one region, read column by column); the others (a full-width title, an abstract)
-  are read top to bottom, each visual row left to right. A very large gap (a figure) ends a column region.
+  are read top to bottom, each visual row left to right. A very large gap (a figure) ends a column region, and so
+  does a heading in one column where the other columns stop just above it and resume just below it (balanced
+  columns restarting under a section heading).
+- A column counts its words by visual row (the detector may cut a justified line into pieces), and a line that
+  the detector joined across a gutter, which the other lines leave empty, is cut there first.
 - Each column, and each full-width run between column regions, is a block; a block's lines split into paragraphs at
   vertical gaps wider than its line spacing, at an indented first line, or where the line height changes.
 - Running headers, footers and page numbers are the rows in the top and bottom bands set apart from the body by a
@@ -314,7 +318,9 @@ class _Cutter:
                 if run:
                     out.append([ln for row in _rows(run) for ln in row])
                     run = []
-                out.extend(self.blocks(group))
+                whole = i == 0 and j == len(strips)  # the same region again: split its columns, never loop
+                sides = self.columns(group) if whole else None
+                out.extend(self.blocks(group) if sides is None else [b for col in sides for b in self.blocks(col)])
             else:
                 run += group
             i = j
@@ -329,8 +335,8 @@ class _Cutter:
         above: Sequence[Sequence[_Line]],
         below: Sequence[Sequence[_Line]],
     ) -> bool:
-        """Whether ``strip`` (a heading of a line or two in one column) spans the page in effect: the other columns
-        stop just above it and resume just below it, as where balanced columns restart under a section heading.
+        """Whether ``strip`` (a short heading of a line or two in one column) spans the page in effect: the other
+        columns stop just above it and resume just below it, as where balanced columns restart under a heading.
 
         A heading inside a column has the neighbour column's text beside it; the end of a short last column does
         not resume; a figure in the neighbour column leaves a far taller gap above.
@@ -345,6 +351,8 @@ class _Cutter:
         own = [r for r in ranges if any(inside(ln, r) for ln in strip)]
         if len(own) != 1:
             return False
+        if max(ln.x1 for ln in strip) - min(ln.x0 for ln in strip) > 0.75 * (own[0][1] - own[0][0]):
+            return False  # a heading is short; a line of text beside a gap in the next column fills its column
         top, bottom = min(ln.y0 for ln in strip), max(ln.y1 for ln in strip)
         tight_above = False
         for r in ranges:
@@ -353,6 +361,8 @@ class _Cutter:
             ends = [ln.y1 for part in above for ln in part if inside(ln, r)]
             starts = [ln.y0 for part in below for ln in part if inside(ln, r)]
             if not ends or not starts or min(starts) - bottom > 2 * self.h:
+                return False
+            if min(starts) - max(ends) < bottom - top + 0.25 * self.h:  # only a paragraph gap beside a line
                 return False
             tight_above = tight_above or top - max(ends) <= 2 * self.h
         return tight_above  # balanced columns may end unevenly above; one of them ends just above

@@ -218,3 +218,12 @@ def test_justified_lines_cut_into_pieces_still_make_a_column() -> None:
     ]
     page = build_page(pieces, rendered.image.width, rendered.image.height)
     assert _read(page) == rendered.words
+
+
+def test_a_line_beside_a_paragraph_gap_is_no_heading() -> None:
+    """Column text whose one line sits in the next column's paragraph gap is not a heading spanning the columns."""
+    words = "alpha beta gamma delta epsilon zeta"
+    left = [_line(f"{words} l{k}", 100, 100 + 30 * k) for k in range(10)]
+    right = [_line(f"{words} r{k}", 600, 100 + 30 * k + (40 if k >= 4 else 0)) for k in range(9)]
+    page = build_page(right + left, 1100, 1400)
+    assert [ln.text for b in page.blocks for p in b.paragraphs for ln in p.lines] == [ln.text for ln in left + right]
