@@ -17,7 +17,8 @@ Design: a recursive XY-cut over line boxes, with one guard for forms and receipt
 - A column counts its words by visual row (the detector may cut a justified line into pieces), and a line that
   the detector joined across a gutter, which the other lines leave empty, is cut there first.
 - Each column, and each full-width run between column regions, is a block; a block's lines split into paragraphs at
-  vertical gaps wider than its line spacing, at an indented first line, or where the line height changes.
+  vertical gaps wider than its line spacing, at an indented first line, where the line height changes, or after a
+  line that ends with room to spare for the next line's first word (the writer broke it there).
 - Running headers, footers and page numbers are the rows in the top and bottom bands set apart from the body by a
   gap (page numbers by their text as well); ``confirm_running`` marks the same text at the same place on several
   pages of a document.
@@ -65,6 +66,7 @@ class LayoutParams:
     paragraph_gap: float = 0.5  # extra gap over the block's usual line gap that starts a paragraph, in h
     indent: float = 0.9  # first-line indentation that starts a paragraph, in h
     height_change: float = 1.3  # line height ratio that starts a paragraph (a heading)
+    room: float = 1.0  # room left at the end of a line, beyond the next row's first word, that ends a paragraph (h)
 
 
 _PAGE_NUMBER = re.compile(
@@ -92,6 +94,7 @@ class _Line:
     y0: float
     x1: float
     y1: float
+    first: float = 0.0  # the width of its first word
 
     @property
     def height(self) -> float:
@@ -221,6 +224,13 @@ def _split_across_gutters(
                 polygon = (ws[0].polygon[0], ws[-1].polygon[1], ws[-1].polygon[2], ws[0].polygon[3])
             out.append((TextLine(" ".join(w.text for w in ws), line.confidence, polygon, ws, line.angle), ws))
     return out
+
+
+def _width(words: Sequence[Word], frame: _Frame) -> float:
+    if not words:
+        return 0.0
+    x0, _, x1, _ = frame.box(words[0].polygon)
+    return x1 - x0
 
 
 # ---- reading order --------------------------------------------------------------------------------------
@@ -377,7 +387,7 @@ def _paragraphs(block: Sequence[_Line], h: float, params: LayoutParams) -> list[
     rows = _keep_order(block, _rows(block))
     if not rows:
         return []
-    left = min(ln.x0 for ln in block)
+    left, right = min(ln.x0 for ln in block), max(ln.x1 for ln in block)
     tops = [min(ln.y0 for ln in row) for row in rows]
     bottoms = [max(ln.y1 for ln in row) for row in rows]
     heights = [statistics.median(ln.height for ln in row) for row in rows]
@@ -394,7 +404,10 @@ def _paragraphs(block: Sequence[_Line], h: float, params: LayoutParams) -> list[
             and min(ln.x0 for ln in rows[k - 1]) - left < 0.5 * h
             and len(rows) > 2
         )
-        if gap > usual + params.paragraph_gap * h or ratio > params.height_change or indented:
+        # the line before ends with room for this row's first word: the writer broke it (a paragraph's last line)
+        room = right - max(ln.x1 for ln in rows[k - 1])
+        short = len(rows) > 2 and room > rows[k][0].first + params.room * h
+        if gap > usual + params.paragraph_gap * h or ratio > params.height_change or indented or short:
             paragraphs.append([])
         paragraphs[-1].append(rows[k])
     return paragraphs
@@ -503,7 +516,7 @@ def build_page(
         return Page(number, width, height, (), source, dpi)
     frame = _Frame(_page_angle(kept))
     pieces = _split_across_gutters([(ln, _split_words(ln)) for ln in kept], frame, p)
-    boxed = [_Line(i, ln, words, *frame.box(ln.polygon)) for i, (ln, words) in enumerate(pieces)]
+    boxed = [_Line(i, ln, words, *frame.box(ln.polygon), _width(words, frame)) for i, (ln, words) in enumerate(pieces)]
     boxed = [ln for ln in boxed if ln.words]
     if not boxed:
         return Page(number, width, height, (), source, dpi)
