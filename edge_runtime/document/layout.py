@@ -66,6 +66,7 @@ class LayoutParams:
     paragraph_gap: float = 0.5  # extra gap over the block's usual line gap that starts a paragraph, in h
     indent: float = 0.9  # first-line indentation that starts a paragraph, in h
     height_change: float = 1.3  # line height ratio that starts a paragraph (a heading)
+    pitch: float = 1.25  # line pitch, over the block's usual, that starts a paragraph
     room: float = 1.0  # room left at the end of a line, beyond the next row's first word, that ends a paragraph (h)
 
 
@@ -394,6 +395,9 @@ def _paragraphs(block: Sequence[_Line], h: float, params: LayoutParams) -> list[
     gaps = [tops[k] - bottoms[k - 1] for k in range(1, len(rows))]
     usual = statistics.median(gaps) if len(gaps) >= 2 else min(gaps, default=0.0)
     usual = max(0.0, min(usual, 0.6 * h))
+    centres = [(tops[k] + bottoms[k]) / 2 for k in range(len(rows))]
+    pitches = [centres[k] - centres[k - 1] for k in range(1, len(rows))]
+    pitch = statistics.median(pitches) if len(pitches) >= 3 else math.inf
     paragraphs: list[list[list[_Line]]] = [[rows[0]]]
     for k in range(1, len(rows)):
         gap = tops[k] - bottoms[k - 1]
@@ -407,7 +411,8 @@ def _paragraphs(block: Sequence[_Line], h: float, params: LayoutParams) -> list[
         # the line before ends with room for this row's first word: the writer broke it (a paragraph's last line)
         room = right - max(ln.x1 for ln in rows[k - 1])
         short = len(rows) > 2 and room > rows[k][0].first + params.room * h
-        if gap > usual + params.paragraph_gap * h or ratio > params.height_change or indented or short:
+        wide = pitches[k - 1] > params.pitch * pitch and gap > usual + 0.2 * h  # more than the usual line spacing
+        if gap > usual + params.paragraph_gap * h or wide or ratio > params.height_change or indented or short:
             paragraphs.append([])
         paragraphs[-1].append(rows[k])
     return paragraphs
