@@ -126,8 +126,10 @@ def column_page(
     width: int = 1240,
     height: int = 1754,
     indent: bool = False,
+    spaced: bool = True,
 ) -> Rendered:
-    """A print-like page; ``figure_gap`` pixels of empty space stand for a figure between the title and the body."""
+    """A print-like page; ``figure_gap`` pixels of empty space stand for a figure between the title and the body;
+    paragraphs are apart by half a line, by an indented first line (``indent``), or by neither (``spaced=False``)."""
     rng = np.random.default_rng(seed)
     image = Image.new("RGB", (width, height), (255, 255, 255))
     pen = _Pen(image)
@@ -170,7 +172,7 @@ def column_page(
         first = True
         rows = _wrap(_prose(rng, int(rng.integers(25, 70))), BODY, size, col_w, size * 1.5 if indent else 0)
         if cy != y:
-            cy += 0 if indent else lead // 2  # paragraphs apart by half a line (or by the indent alone)
+            cy += lead // 2 if spaced and not indent else 0  # paragraphs apart by half a line, an indent, or neither
         for ws in rows:
             if cy + lead > bottom:
                 col, cy = col + 1, y

@@ -227,3 +227,14 @@ def test_a_line_beside_a_paragraph_gap_is_no_heading() -> None:
     right = [_line(f"{words} r{k}", 600, 100 + 30 * k + (40 if k >= 4 else 0)) for k in range(9)]
     page = build_page(right + left, 1100, 1400)
     assert [ln.text for b in page.blocks for p in b.paragraphs for ln in p.lines] == [ln.text for ln in left + right]
+
+
+@pytest.mark.parametrize("columns", [1, 2])
+def test_paragraphs_without_gap_or_indent_end_at_a_short_line(columns: int) -> None:
+    """With neither spacing nor indentation, a paragraph's end shows only as a line with room for the next word."""
+    rendered = column_page(seed=40 + columns, columns=columns, spaced=False, title=False, header=False, footer=False)
+    page = _layout(rendered)
+    index = {ln.polygon: k for k, ln in enumerate(rendered.lines)}
+    starts = {index[p.lines[0].polygon] for b in page.blocks for p in b.paragraphs}
+    assert starts <= rendered.paragraph_starts  # never a paragraph where the renderer began none
+    assert len(starts) >= 0.7 * len(rendered.paragraph_starts)  # a last line that happens to be full cannot show
