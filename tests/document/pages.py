@@ -92,6 +92,10 @@ class _Pen:
         polygon = (out[0].polygon[0], out[-1].polygon[1], out[-1].polygon[2], out[0].polygon[3])
         return TextLine(" ".join(words), 1.0, polygon, tuple(out))
 
+    def right(self, words: list[str], x1: float, y: float, face: str, size: int) -> TextLine:
+        """Draw ``words`` so that they end at ``x1`` (an amount, a right-hand header)."""
+        return self.line(words, x1 - fonts.font(face, size).getlength(" ".join(words)), y, face, size)
+
 
 def _wrap(words: list[str], face: str, size: int, width: float, indent: float) -> list[list[str]]:
     font = fonts.font(face, size)
@@ -143,9 +147,7 @@ def column_page(
 
     if header:
         left = pen.line(["Annual", "report", str(2020 + seed % 6)], x0, 40, SANS, size - 6)
-        right = pen.line(["Section", str(1 + seed % 9)], 0, 40, SANS, size - 6)
-        shift = x1 - right.polygon[1][0]
-        right = pen_shift(image, right, shift, SANS, size - 6)
+        right = pen.right(["Section", str(1 + seed % 9)], x1, 40, SANS, size - 6)
         block("header", [left])
         block("header", [right])
     y = 130
@@ -202,14 +204,6 @@ def column_page(
     return page
 
 
-def pen_shift(image: Image.Image, line: TextLine, dx: float, face: str, size: int) -> TextLine:
-    """Redraw a line ``dx`` pixels to the right (the first drawing is covered with white)."""
-    draw = ImageDraw.Draw(image)
-    (ax, ay), _, (cx, cy), _ = line.polygon
-    draw.rectangle((ax, ay, cx + 2, cy + 2), fill=(255, 255, 255))
-    return _Pen(image).line(line.text.split(), ax + dx, ay, face, size)
-
-
 def receipt(seed: int, rows: int = 18, size: int = 22) -> Rendered:
     """A receipt: a shop name, then item rows with their amounts at the right edge, then a total."""
     rng = np.random.default_rng(seed)
@@ -223,14 +217,10 @@ def receipt(seed: int, rows: int = 18, size: int = 22) -> Rendered:
     y += 80
     for _ in range(rows):
         item = pen.line(str(content.pick(rng, content.ITEMS)).split(), 40, y, SANS, size)
-        amount_text = content.price(rng)
-        amount = pen.line([amount_text], 0, y, SANS, size)
-        amount = pen_shift(image, amount, width - 40 - amount.polygon[1][0], SANS, size)
-        page.lines += [item, amount]
+        page.lines += [item, pen.right([content.price(rng)], width - 40, y, SANS, size)]
         y += int(size * 1.6)
     total = pen.line(["TOTAL"], 40, y + 20, BOLD, size)
-    value = pen.line(["123.45"], 0, y + 20, BOLD, size)
-    page.lines += [total, pen_shift(image, value, width - 40 - value.polygon[1][0], BOLD, size)]
+    page.lines += [total, pen.right(["123.45"], width - 40, y + 20, BOLD, size)]
     page.blocks.append(("receipt", 0, len(page.lines)))
     return page
 

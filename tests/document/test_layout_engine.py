@@ -6,17 +6,22 @@ import numpy as np
 import pytest
 
 from edge_runtime.document.layout import build_page
-from edge_runtime.document.structure import BlockKind
+from edge_runtime.document.structure import BlockKind, Page
 from edge_runtime.evaluation.metrics import reading_order_ned, text_in_reading_order
+from edge_runtime.types import OcrResult
 from tests.conftest import get_engine
-from tests.document.pages import column_page
+from tests.document.pages import Rendered, column_page, receipt
 
 
-@pytest.mark.parametrize(("columns", "abstract"), [(2, False), (3, True)])
-def test_engine_lines_read_in_column_order(columns: int, abstract: bool) -> None:
-    rendered = column_page(seed=21 + columns, columns=columns, abstract=abstract, page_number="5")
+def _read(rendered: Rendered) -> tuple[Page, OcrResult]:
     result = get_engine().recognize(np.asarray(rendered.image)[:, :, ::-1].copy())  # BGR, as decoded
-    page = build_page(result.lines, result.width, result.height)
+    return build_page(result.lines, result.width, result.height), result
+
+
+@pytest.mark.parametrize(("columns", "abstract", "turns"), [(2, False, 0), (3, True, 0), (2, False, 1)])
+def test_engine_lines_read_in_column_order(columns: int, abstract: bool, turns: int) -> None:
+    rendered = column_page(seed=21 + columns, columns=columns, abstract=abstract, page_number="5").rotated(turns)
+    page, result = _read(rendered)
     truth = " ".join(rendered.words)
     ours = reading_order_ned(" ".join(w.text for w in page.words()), truth)
     rows = reading_order_ned(text_in_reading_order([(ln.text, ln.polygon) for ln in result.lines]), truth)
@@ -25,3 +30,10 @@ def test_engine_lines_read_in_column_order(columns: int, abstract: bool) -> None
     kinds = [b.kind for b in page.blocks]
     assert kinds[:2] == [BlockKind.HEADER] * 2 and kinds[-2:] == [BlockKind.FOOTER, BlockKind.PAGE_NUMBER]
     assert kinds.count(BlockKind.TEXT) == columns + 1
+
+
+def test_engine_receipt_keeps_its_rows() -> None:
+    rendered = receipt(seed=1)
+    page, _ = _read(rendered)
+    assert reading_order_ned(" ".join(w.text for w in page.words()), " ".join(rendered.words)) < 0.05
+    assert [b.kind for b in page.blocks] == [BlockKind.TEXT]
