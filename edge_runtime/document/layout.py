@@ -29,7 +29,6 @@ from __future__ import annotations
 import math
 import re
 import statistics
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -566,12 +565,16 @@ def confirm_running(pages: Sequence[Page], band: float = 0.12, least: int = 2, p
 
     A per-page guess sees one page; the same text in the same place across a document is the firmer sign.
     """
-    places: dict[tuple[str, bool], list[float]] = {}
-    for page in pages:
+    places: dict[tuple[str, bool], dict[int, float]] = {}
+    for number, page in enumerate(pages):
         for key, top, y in _band_lines(page, band):
-            places.setdefault((key, top), []).append(y)
-    seen = Counter({k: len(ys) for k, ys in places.items() if len(ys) >= least and max(ys) - min(ys) <= place})
-    return [_mark(page, band, seen) for page in pages]
+            places.setdefault((key, top), {}).setdefault(number, y)  # each page counts once
+    seen: dict[tuple[str, bool], float] = {}
+    for where, at in places.items():
+        middle = statistics.median(at.values())
+        if sum(1 for y in at.values() if abs(y - middle) <= place) >= least:
+            seen[where] = middle
+    return [_mark(page, band, place, seen) for page in pages]
 
 
 def _band_lines(page: Page, band: float) -> list[tuple[str, bool, float]]:
@@ -588,7 +591,7 @@ def _band_lines(page: Page, band: float) -> list[tuple[str, bool, float]]:
     return out
 
 
-def _mark(page: Page, band: float, seen: Counter[tuple[str, bool]]) -> Page:
+def _mark(page: Page, band: float, place: float, seen: dict[tuple[str, bool], float]) -> Page:
     if not page.height:
         return page
     heads: list[Block] = []
@@ -602,7 +605,8 @@ def _mark(page: Page, band: float, seen: Counter[tuple[str, bool]]) -> Page:
                 ys = [y for _, y in line.polygon]
                 cy = (min(ys) + max(ys)) / 2 / page.height if ys else 0.5
                 top = cy < band
-                running = (cy < band or cy > 1 - band) and seen[(_running_key(line.text), top)] > 0
+                at = seen.get((_running_key(line.text), top))
+                running = (cy < band or cy > 1 - band) and at is not None and abs(cy - at) <= place
                 if running:
                     kind = BlockKind.HEADER if top else BlockKind.FOOTER
                     if is_page_number(line.text):

@@ -238,3 +238,16 @@ def test_paragraphs_without_gap_or_indent_end_at_a_short_line(columns: int) -> N
     starts = {index[p.lines[0].polygon] for b in page.blocks for p in b.paragraphs}
     assert starts <= rendered.paragraph_starts  # never a paragraph where the renderer began none
     assert len(starts) >= 0.7 * len(rendered.paragraph_starts)  # a last line that happens to be full cannot show
+
+
+def test_document_pass_counts_pages_at_the_same_place() -> None:
+    blind = LayoutParams(band=0.0)
+    body = [_line(f"alpha beta gamma delta {k}", 100, 200 + 30 * k) for k in range(10)]
+
+    def page(header_y: float, number: int) -> Page:
+        return build_page([_line("Quarterly notes", 100, header_y), *body], 800, 1000, number=number, params=blind)
+
+    pages = [page(20, 1), page(20, 2), page(22, 3), page(80, 4)]  # the last one's header sits lower
+    twice = build_page([_line("Draft copy", 100, 20), _line("Draft copy", 500, 20), *body], 800, 1000, params=blind)
+    kinds = [[b.kind for b in p.blocks][0] for p in confirm_running([*pages, twice])]
+    assert kinds == [BlockKind.HEADER] * 3 + [BlockKind.TEXT, BlockKind.TEXT]
