@@ -19,6 +19,7 @@ Design: a recursive XY-cut over line boxes, with one guard for forms and receipt
 - Each column, and each full-width run between column regions, is a block; a block's lines split into paragraphs at
   vertical gaps wider than its line spacing, at an indented first line, where the line height changes, or after a
   line that ends with room to spare for the next line's first word (the writer broke it there).
+- The first paragraph of the page, when it is a few lines in larger print than the body, is the page's TITLE block.
 - Running headers, footers and page numbers are the rows in the top and bottom bands set apart from the body by a
   gap (page numbers by their text as well); ``confirm_running`` marks the same text at the same place on several
   pages of a document.
@@ -66,6 +67,8 @@ class LayoutParams:
     indent: float = 0.9  # first-line indentation that starts a paragraph, in h
     height_change: float = 1.3  # line height ratio that starts a paragraph (a heading)
     pitch: float = 1.25  # line pitch, over the block's usual, that starts a paragraph
+    title_height: float = 1.25  # the first paragraph in print this much taller than the body is the page's title
+    title_lines: int = 3
     room: float = 1.0  # room left at the end of a line, beyond the next row's first word, that ends a paragraph (h)
 
 
@@ -529,11 +532,25 @@ def build_page(
     top, bottom = min(y for _, y in corners), max(y for _, y in corners)
     head, body, foot = _running(boxed, top, bottom, h, p)
     blocks = [_running_block(ln, BlockKind.HEADER, frame) for ln in head]
-    for group in _Cutter(h, p).blocks(body):
-        paras = tuple(_paragraph(rows, frame) for rows in _paragraphs(group, h, p))
+    groups = _Cutter(h, p).blocks(body)
+    for k, group in enumerate(groups):
+        grouped = _paragraphs(group, h, p)
+        if k == 0 and (len(grouped) > 1 or len(groups) > 1) and _is_title(grouped[0], h, p):
+            title = _paragraph(grouped[0], frame)
+            blocks.append(Block(BlockKind.TITLE, (title,), title.polygon))
+            grouped = grouped[1:]
+            if not grouped:
+                continue
+        paras = tuple(_paragraph(rows, frame) for rows in grouped)
         blocks.append(Block(BlockKind.TEXT, paras, frame.rect([para.polygon for para in paras])))
     blocks += [_running_block(ln, BlockKind.FOOTER, frame) for ln in foot]
     return Page(number, width, height, _end_page(blocks), source, dpi)
+
+
+def _is_title(rows: Sequence[Sequence[_Line]], h: float, p: LayoutParams) -> bool:
+    """The page's first paragraph is its title when it is a line or a few in larger print than the body."""
+    lines = [ln for row in rows for ln in row]
+    return len(rows) <= p.title_lines and statistics.median(ln.height for ln in lines) >= p.title_height * h
 
 
 def _end_page(blocks: Sequence[Block]) -> tuple[Block, ...]:

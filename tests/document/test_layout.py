@@ -56,12 +56,13 @@ def test_blocks_and_paragraphs(name: str) -> None:
     footer = [BlockKind.FOOTER] if args.get("footer", True) else []
     footer += [BlockKind.PAGE_NUMBER] if args.get("page_number") else []
     columns = int(args["columns"])  # type: ignore[call-overload]
-    # a block is a column, or the full-width run above the columns (one block on a one-column page)
-    above = 1 if columns > 1 and (args.get("title", True) or args.get("abstract")) else 0
-    assert kinds == header + [BlockKind.TEXT] * (above + columns) + footer
+    # a block is a column, or the full-width run above the columns (the abstract); the title is a block of its own
+    title = [BlockKind.TITLE] if args.get("title", True) else []
+    above = [BlockKind.TEXT] if args.get("abstract") else []
+    assert kinds == header + title + above + [BlockKind.TEXT] * columns + footer
     # paragraphs start where the renderer started them (a paragraph that goes on in the next column included)
     index = {ln.polygon: k for k, ln in enumerate(rendered.lines)}
-    starts = {index[p.lines[0].polygon] for b in page.blocks if b.kind is BlockKind.TEXT for p in b.paragraphs}
+    starts = {index[p.lines[0].polygon] for b in page.blocks if b.kind not in RUNNING for p in b.paragraphs}
     assert starts == rendered.paragraph_starts
 
 
@@ -81,11 +82,11 @@ def test_skewed_scan_keeps_its_columns(degrees: float) -> None:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_receipt_rows_stay_rows(seed: int) -> None:
-    """An item and its amount are one visual row, never two columns, and a shop name is no running header."""
+    """An item and its amount are one visual row, never two columns; a shop name is a title, no running header."""
     rendered = receipt(seed)
     page = _layout(rendered)
     assert _read(page) == rendered.words
-    assert all(b.kind is BlockKind.TEXT for b in page.blocks)
+    assert [b.kind for b in page.blocks] == [BlockKind.TITLE, BlockKind.TEXT]  # the shop's name, in larger print
     for block in page.blocks:  # a row's item and amount are in one paragraph, joined by a space
         for para in block.paragraphs:
             for line in para.lines[:-1]:

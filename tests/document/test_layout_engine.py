@@ -29,11 +29,12 @@ def test_engine_lines_read_in_column_order(columns: int, abstract: bool, turns: 
     assert ours < 0.05 and ours < rows / 10
     kinds = [b.kind for b in page.blocks]
     assert kinds[:2] == [BlockKind.HEADER] * 2 and kinds[-2:] == [BlockKind.FOOTER, BlockKind.PAGE_NUMBER]
-    assert kinds.count(BlockKind.TEXT) == columns + 1
+    assert kinds[2] is BlockKind.TITLE and kinds.count(BlockKind.TEXT) == columns + int(abstract)
 
 
 def test_engine_receipt_keeps_its_rows() -> None:
     rendered = receipt(seed=1)
     page, _ = _read(rendered)
     assert reading_order_ned(" ".join(w.text for w in page.words()), " ".join(rendered.words)) < 0.05
-    assert [b.kind for b in page.blocks] == [BlockKind.TEXT]
+    # one block of rows (the shop's name may stand apart as a title: the detector's boxes flatten print sizes)
+    assert [b.kind for b in page.blocks if b.kind is not BlockKind.TITLE] == [BlockKind.TEXT]
