@@ -14,6 +14,7 @@ Design: a recursive XY-cut over line boxes, with one guard for forms and receipt
   are read top to bottom, each visual row left to right. A very large gap (a figure) ends a column region, and so
   does a heading in one column where the other columns stop just above it and resume just below it (balanced
   columns restarting under a section heading).
+- Lines read at a right angle to the page (a side label) stay out of the cut and follow the flow, each on its own.
 - A column counts its words by visual row (the detector may cut a justified line into pieces), and a line that
   the detector joined across a gutter, which the other lines leave empty, is cut there first.
 - Each column, and each full-width run between column regions, is a block; a block's lines split into paragraphs at
@@ -150,6 +151,15 @@ class _Frame:
         xs, ys = [x for x, _ in pts], [y for _, y in pts]
         x0, y0, x1, y1 = min(xs), min(ys), max(xs), max(ys)
         return tuple(self.to_page(p) for p in ((x0, y0), (x1, y0), (x1, y1), (x0, y1)))
+
+
+def _turned(line: TextLine, angle: float) -> bool:
+    """Whether the line reads at more than 45 degrees from the page's direction."""
+    if len(line.polygon) < 2:
+        return False
+    (ax, ay), (bx, by) = line.polygon[0], line.polygon[1]
+    diff = math.atan2(by - ay, bx - ax) - angle
+    return abs(math.atan2(math.sin(diff), math.cos(diff))) > math.pi / 4
 
 
 def _split_words(line: TextLine) -> tuple[Word, ...]:
@@ -521,10 +531,17 @@ def build_page(
     kept = [ln for ln in lines if ln.text.strip() and len(ln.polygon) >= 2]
     if not kept:
         return Page(number, width, height, (), source, dpi)
-    frame = _Frame(_page_angle(kept))
-    pieces = _split_across_gutters([(ln, _split_words(ln)) for ln in kept], frame, p)
+    angle = _page_angle(kept)
+    frame = _Frame(angle)
+    across = [ln for ln in kept if _turned(ln, angle)]  # a side label read at a right angle to the page
+    pieces = _split_across_gutters([(ln, _split_words(ln)) for ln in kept if not _turned(ln, angle)], frame, p)
+    flow = len(pieces)
+    pieces += [(ln, _split_words(ln)) for ln in across]
     boxed = [_Line(i, ln, words, *frame.box(ln.polygon), _width(words, frame)) for i, (ln, words) in enumerate(pieces)]
-    boxed = [ln for ln in boxed if ln.words]
+    aside = sorted((ln for ln in boxed[flow:] if ln.words), key=lambda k: (k.y0, k.x0))
+    boxed = [ln for ln in boxed[:flow] if ln.words]
+    if not boxed:
+        boxed, aside = aside, []
     if not boxed:
         return Page(number, width, height, (), source, dpi)
     h = max(1.0, statistics.median(ln.height for ln in boxed))
@@ -543,6 +560,9 @@ def build_page(
                 continue
         paras = tuple(_paragraph(rows, frame) for rows in grouped)
         blocks.append(Block(BlockKind.TEXT, paras, frame.rect([para.polygon for para in paras])))
+    for ln in aside:  # after the flow, each on its own
+        para = _paragraph([[ln]], frame)
+        blocks.append(Block(BlockKind.TEXT, (para,), para.polygon))
     blocks += [_running_block(ln, BlockKind.FOOTER, frame) for ln in foot]
     return Page(number, width, height, _end_page(blocks), source, dpi)
 

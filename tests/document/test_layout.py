@@ -252,3 +252,13 @@ def test_document_pass_counts_pages_at_the_same_place() -> None:
     twice = build_page([_line("Draft copy", 100, 20), _line("Draft copy", 500, 20), *body], 800, 1000, params=blind)
     kinds = [[b.kind for b in p.blocks][0] for p in confirm_running([*pages, twice])]
     assert kinds == [BlockKind.HEADER] * 3 + [BlockKind.TEXT, BlockKind.TEXT]
+
+
+def test_a_side_label_at_a_right_angle_follows_the_flow() -> None:
+    """A label printed up the margin (read bottom to top) neither breaks the columns nor is lost."""
+    rendered = column_page(seed=6, columns=2, footer=False)
+    x, y0, y1 = 40.0, 1300.0, 300.0  # reads upwards: its top-left corner is at the bottom
+    word = Word("CONFIDENTIAL", 1.0, ((x, y0), (x, y1), (x + 20, y1), (x + 20, y0)))
+    label = TextLine("CONFIDENTIAL", 1.0, word.polygon, (word,), 270)
+    page = build_page([label, *rendered.lines], rendered.image.width, rendered.image.height)
+    assert _read(page) == rendered.words + ["CONFIDENTIAL"]
