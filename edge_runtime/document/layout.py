@@ -69,7 +69,7 @@ class LayoutParams:
     height_change: float = 1.3  # line height ratio that starts a paragraph (a heading)
     pitch: float = 1.25  # line pitch, over the block's usual, that starts a paragraph
     title_height: float = 1.25  # the first paragraph in print this much taller than the body is the page's title
-    title_lines: int = 3
+    title_lines: int = 3  # a title has at most this many lines
     room: float = 1.0  # room left at the end of a line, beyond the next row's first word, that ends a paragraph (h)
 
 
