@@ -154,10 +154,13 @@ class _Frame:
 
 
 def _turned(line: TextLine, angle: float) -> bool:
-    """Whether the line reads at more than 45 degrees from the page's direction."""
-    if len(line.polygon) < 2:
+    """Whether the line reads at more than 45 degrees from the page's direction. Only a line clearly longer than
+    tall says so: the direction of a short one (a lone digit) is the recognizer's guess."""
+    if len(line.polygon) != 4:
         return False
-    (ax, ay), (bx, by) = line.polygon[0], line.polygon[1]
+    (ax, ay), (bx, by), _, (dx, dy) = line.polygon
+    if math.hypot(bx - ax, by - ay) < 2 * math.hypot(dx - ax, dy - ay):
+        return False
     diff = math.atan2(by - ay, bx - ax) - angle
     return abs(math.atan2(math.sin(diff), math.cos(diff))) > math.pi / 4
 

@@ -262,3 +262,13 @@ def test_a_side_label_at_a_right_angle_follows_the_flow() -> None:
     label = TextLine("CONFIDENTIAL", 1.0, word.polygon, (word,), 270)
     page = build_page([label, *rendered.lines], rendered.image.width, rendered.image.height)
     assert _read(page) == rendered.words + ["CONFIDENTIAL"]
+
+
+def test_a_lone_digit_read_upside_down_is_still_the_page_number() -> None:
+    """The recognizer may guess a wrong direction for a single digit; its square box says nothing either way."""
+    rendered = column_page(seed=9, columns=2, page_number="5")
+    number = rendered.lines[-1]
+    a, b, c, d = number.polygon
+    flipped = TextLine("5", 1.0, (c, d, a, b), (Word("5", 1.0, (c, d, a, b)),), 180)
+    page = _layout(Rendered(rendered.image, [*rendered.lines[:-1], flipped]))
+    assert page.blocks[-1].kind is BlockKind.PAGE_NUMBER and _read(page) == rendered.words
