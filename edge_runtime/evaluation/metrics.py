@@ -35,6 +35,7 @@ __all__ = [
     "reading_order",
     "text_in_reading_order",
     "cer_counts",
+    "reading_order_ned",
     "coverage_counts",
     "exact_match",
     "plate_found",
@@ -266,6 +267,24 @@ def cer_counts(predicted: str, truth: str) -> EditCounts:
     """Edits between two texts already in reading order (white space collapsed here)."""
     p, t = collapse_spaces(predicted), collapse_spaces(truth)
     return EditCounts(levenshtein(p, t), len(t))
+
+
+def reading_order_ned(predicted: str, truth: str) -> float:
+    """Reading-order NED: word-level edit distance / max(#predicted, #true words), words as for word F1.
+
+    ``predicted`` is the page's text in the system's order (blocks, then lines, then words), ``truth`` the true
+    blocks' texts joined in their order. 0 is the right words in the right order; 1 when nothing matches (or one
+    side is empty and the other is not).
+    """
+    p, t = normalize_words(predicted), normalize_words(truth)
+    if not p and not t:
+        return 0.0
+    ids: dict[str, int] = {}
+    # each distinct word becomes one character (from the supplementary planes), so the character-level
+    # Levenshtein above counts word edits
+    p_chars = "".join(chr(0x10000 + ids.setdefault(w, len(ids))) for w in p)
+    t_chars = "".join(chr(0x10000 + ids.setdefault(w, len(ids))) for w in t)
+    return levenshtein(p_chars, t_chars) / max(len(p), len(t))
 
 
 # ---- crops and plates -----------------------------------------------------------------------------------
