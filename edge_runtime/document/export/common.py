@@ -1,0 +1,36 @@
+"""What the writers share: integer boxes from polygons, XML-safe text and the blocks outside the reading flow."""
+
+from __future__ import annotations
+
+import re
+from xml.sax.saxutils import escape, quoteattr
+
+from edge_runtime.document.structure import BlockKind
+from edge_runtime.types import Point
+
+__all__ = ["OUTSIDE_FLOW", "box", "xml_text", "xml_attr"]
+
+# Running headers, footers and page numbers: marked in the structure, left out of text and Markdown.
+OUTSIDE_FLOW = frozenset({BlockKind.HEADER, BlockKind.FOOTER, BlockKind.PAGE_NUMBER})
+
+# Characters XML 1.0 cannot carry at all (control characters a PDF text layer may hold): dropped, not escaped.
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def box(polygon: tuple[Point, ...]) -> tuple[int, int, int, int]:
+    """``(x0, y0, x1, y1)`` in whole pixels around ``polygon``: outward, so the box never cuts the text."""
+    if not polygon:
+        return (0, 0, 0, 0)
+    xs = [x for x, _ in polygon]
+    ys = [y for _, y in polygon]
+    return (int(min(xs) // 1), int(min(ys) // 1), int(-(-max(xs) // 1)), int(-(-max(ys) // 1)))
+
+
+def xml_text(text: str) -> str:
+    """``text`` as XML character data."""
+    return escape(_NOT_XML.sub("", text))
+
+
+def xml_attr(text: str) -> str:
+    """``text`` as a quoted XML attribute value (quotes included)."""
+    return quoteattr(_NOT_XML.sub("", text), {"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
