@@ -1,0 +1,198 @@
+"""A searchable PDF: each page's image under an invisible text layer placed word by word, or, given the source PDF,
+its own pages: born-digital ones copied as they are, scanned ones with the text layer laid over the original scan.
+
+Words are drawn in text render mode 3 (invisible) with the glyphless font, each scaled horizontally (Tz) to its
+box and turned along its polygon's baseline, so that selecting, searching and ``pdftotext``/pypdfium2 extraction
+find every word where the page shows it.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pikepdf
+from PIL import Image
+
+from edge_runtime.document.export import glyphless
+from edge_runtime.document.structure import DocLine, Page, TextSource
+from edge_runtime.types import Point
+
+__all__ = ["write_pdf", "DEFAULT_DPI", "JPEG_QUALITY"]
+
+DEFAULT_DPI = 300.0  # an image's resolution when nobody said (Tesseract's default): sets the PDF page's size
+JPEG_QUALITY = 90  # the page images' encoding: scans are photographs of paper; lossless would be 5-10x larger
+
+# Pixel of the page image -> PDF user space.
+Transform = Callable[[float, float], tuple[float, float]]
+
+
+class MissingPageImageError(ValueError):
+    """A page must be drawn from its image (no source PDF, or a page mixing text layer and OCR) and none was given."""
+
+
+def write_pdf(
+    pages: Iterable[Page],
+    out: str | Path | BinaryIO,
+    image_of: Callable[[Page], np.ndarray] | None = None,
+    source: str | Path | bytes | None = None,
+    password: str = "",
+) -> None:
+    """Write ``pages`` as one searchable PDF to ``out`` (a path or a binary stream).
+
+    ``image_of(page)`` gives a page's image (BGR or gray uint8, as read), asked for only when the page is drawn
+    from its image. With ``source`` (the PDF the pages were read from; ``Page.number`` is its page number) a page
+    whose text came from the text layer is copied unchanged, and a page that was OCR'd (or failed) keeps the
+    source's page (its original scan, at its original quality) with the text layer laid over it. A page that mixes
+    text layer and OCR is drawn from its image, with all its words as text, so no word is in the text twice.
+    """
+    with pikepdf.new() as pdf, _open(source, password) as src:
+        font = glyphless.font(pdf)
+        for page in pages:
+            if src is not None and page.source is not TextSource.MIXED:
+                pdf.pages.append(src.pages[page.number - 1])
+                target = pdf.pages[-1]
+                if page.source is TextSource.OCR and page.words():
+                    _overlay(pdf, target, page, font, _source_transform(src.pages[page.number - 1], page))
+            else:
+                if image_of is None:
+                    raise MissingPageImageError(f"page {page.number} needs its image")
+                _image_page(pdf, page, image_of(page), font)
+        pdf.save(out, deterministic_id=True)  # the same pages give the same bytes (batch runs verify outputs)
+
+
+class _NoSource:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _open(source: str | Path | bytes | None, password: str) -> pikepdf.Pdf | _NoSource:
+    if source is None:
+        return _NoSource()
+    return pikepdf.open(io.BytesIO(source) if isinstance(source, bytes) else source, password=password)
+
+
+def _image_page(pdf: pikepdf.Pdf, page: Page, image: np.ndarray, font: pikepdf.Object) -> None:
+    """A new page of the image's size at the page's resolution, the image filling it, the words over it."""
+    scale = 72.0 / (page.dpi or DEFAULT_DPI)
+    width, height = page.width * scale, page.height * scale
+    target = pdf.add_blank_page(page_size=(width, height))
+    gray = image.ndim == 2 or bool((image[..., 0] == image[..., 1]).all() and (image[..., 1] == image[..., 2]).all())
+    pixels = image if image.ndim == 2 else image[..., 0] if gray else image[..., ::-1]  # BGR -> RGB
+    encoded = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels)).save(encoded, format="JPEG", quality=JPEG_QUALITY)
+    xobject = pikepdf.Stream(
+        pdf,
+        encoded.getvalue(),
+        Type=pikepdf.Name.XObject,
+        Subtype=pikepdf.Name.Image,
+        Width=pixels.shape[1],
+        Height=pixels.shape[0],
+        ColorSpace=pikepdf.Name.DeviceGray if gray else pikepdf.Name.DeviceRGB,
+        BitsPerComponent=8,
+        Filter=pikepdf.Name.DCTDecode,
+    )
+    name = target.add_resource(xobject, pikepdf.Name.XObject, _free_name(target, pikepdf.Name.XObject, "Im"))
+    target.contents_add(pikepdf.Stream(pdf, f"q {_num(width)} 0 0 {_num(height)} 0 0 cm {name} Do Q\n".encode()))
+    _overlay(pdf, target, page, font, lambda x, y: (x * scale, height - y * scale))
+
+
+def _overlay(pdf: pikepdf.Pdf, target: pikepdf.Page, page: Page, font: pikepdf.Object, to_pdf: Transform) -> None:
+    """Lay the page's words over ``target``'s content, which is wrapped in q/Q so that no state it leaves behind
+    (a transform, a clip) moves the words."""
+    name = target.add_resource(font, pikepdf.Name.Font, _free_name(target, pikepdf.Name.Font, "GlyphLessFont"))
+    ops = ["BT", "3 Tr"]
+    for block in page.blocks:
+        for paragraph in block.paragraphs:
+            for line in paragraph.lines:
+                ops.extend(_line(line, str(name), to_pdf))
+    ops.append("ET")
+    target.contents_add(pikepdf.Stream(pdf, b"q\n"), prepend=True)
+    target.contents_add(pikepdf.Stream(pdf, ("Q\n" + "\n".join(ops) + "\n").encode("ascii")))
+
+
+def _line(line: DocLine, font: str, to_pdf: Transform) -> list[str]:
+    """Each word at its box; between two words a space stretched over the gap, so extraction sees the words apart
+    without guessing from distances."""
+    ops: list[str] = []
+    placed = [(word, _frame(word.polygon, to_pdf)) for word in line.words if word.text.strip()]
+    for i, (word, frame) in enumerate(placed):
+        if frame is None:
+            continue
+        origin, (ux, uy), length, size = frame
+        hex_text, codes = glyphless.encode(word.text)
+        unit = glyphless.ADVANCE * size
+        ops.append(f"/{font.lstrip('/')} {_num(size)} Tf")
+        ops.append(f"{_num(ux)} {_num(uy)} {_num(-uy)} {_num(ux)} {_num(origin[0])} {_num(origin[1])} Tm")
+        ops.append(f"{_num(100 * length / (codes * unit))} Tz {hex_text} Tj")
+        if i + 1 < len(placed) and (following := placed[i + 1][1]) is not None:
+            # The gap along this word's baseline from its end to the next word's start; at least a sliver.
+            end = (origin[0] + ux * length, origin[1] + uy * length)
+            gap = (following[0][0] - end[0]) * ux + (following[0][1] - end[1]) * uy
+            ops.append(f"{_num(100 * max(gap, 0.1 * size) / unit)} Tz <0020> Tj")
+    return ops
+
+
+def _frame(polygon: tuple[Point, ...], to_pdf: Transform) -> tuple[Point, Point, float, float] | None:
+    """A word's baseline in PDF space: its origin (the polygon's bottom-left), unit direction, length and the
+    height above it (the font size: the glyphless font's ascent is one em). None for a degenerate polygon."""
+    if len(polygon) != 4:
+        xs, ys = [x for x, _ in polygon], [y for _, y in polygon]
+        if not xs:
+            return None
+        polygon = ((min(xs), min(ys)), (max(xs), min(ys)), (max(xs), max(ys)), (min(xs), max(ys)))
+    top_left, _, bottom_right, bottom_left = (to_pdf(x, y) for x, y in polygon)
+    dx, dy = bottom_right[0] - bottom_left[0], bottom_right[1] - bottom_left[1]
+    length = math.hypot(dx, dy)
+    if length <= 0:
+        return None
+    ux, uy = dx / length, dy / length
+    height = (top_left[0] - bottom_left[0]) * -uy + (top_left[1] - bottom_left[1]) * ux  # along the up direction
+    if height <= 0:
+        return None
+    return bottom_left, (ux, uy), length, height
+
+
+def _source_transform(source_page: pikepdf.Page, page: Page) -> Transform:
+    """Pixel -> user space of a source page, as a renderer drew it: its crop box, turned by its /Rotate."""
+    x0, y0, x1, y1 = (float(v) for v in source_page.cropbox)
+    x0, x1 = min(x0, x1), max(x0, x1)
+    y0, y1 = min(y0, y1), max(y0, y1)
+    rotate = int(source_page.obj.get("/Rotate", 0)) % 360  # qpdf has pushed inherited attributes to the page
+    shown_w, shown_h = (y1 - y0, x1 - x0) if rotate in (90, 270) else (x1 - x0, y1 - y0)
+    sx, sy = shown_w / page.width, shown_h / page.height
+
+    def to_pdf(px: float, py: float) -> tuple[float, float]:
+        dx, dy = px * sx, shown_h - py * sy  # the shown page, y up
+        if rotate == 90:
+            return x1 - dy, y0 + dx
+        if rotate == 180:
+            return x1 - dx, y1 - dy
+        if rotate == 270:
+            return x0 + dy, y1 - dx
+        return x0 + dx, y0 + dy
+
+    return to_pdf
+
+
+def _free_name(target: pikepdf.Page, kind: pikepdf.Name, base: str) -> pikepdf.Name:
+    """A resource name the page does not use yet, the same on every run (pikepdf's own prefix names are random,
+    and the same pages must give the same bytes)."""
+    resources = target.obj.get("/Resources")
+    used = set(resources.get(kind, {}).keys()) if resources is not None else set()
+    suffix = 0
+    while f"/{base}{suffix or ''}" in used:
+        suffix += 1
+    return pikepdf.Name(f"/{base}{suffix or ''}")
+
+
+def _num(value: float) -> str:
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
