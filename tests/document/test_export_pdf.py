@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import ctypes
 import io
+import math
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import pikepdf
 import pypdfium2 as pdfium
@@ -15,7 +17,9 @@ import pytest
 
 from edge_runtime.document.export.common import box
 from edge_runtime.document.export.pdf import MissingPageImageError, write_pdf
-from edge_runtime.document.structure import Page, TextSource
+from edge_runtime.document.structure import Block, BlockKind, Break, DocLine, DocWord, Page, Paragraph, TextSource
+from edge_runtime.types import OcrResult
+from tests.conftest import get_engine
 from tests.document.pages import ARTICLE, render
 
 Box = tuple[float, float, float, float]
@@ -172,3 +176,40 @@ def test_a_page_mixing_text_layer_and_ocr_is_drawn_from_its_image() -> None:
     pdf = pdfium.PdfDocument(out.getvalue())
     _assert_words_in_place(pdf, 0, page)  # every word once: the source's typed text is not copied as well
     assert "Typed" not in pdf[0].get_textpage().get_text_range()
+
+
+def _page_of(result: OcrResult) -> Page:
+    """The engine's lines as one block, a paragraph per line (the layout step's grouping is not under test)."""
+    paragraphs = []
+    for line in result.lines:
+        words = tuple(
+            DocWord(w.text, w.confidence, w.polygon, Break.SPACE if i + 1 < len(line.words) else Break.PARAGRAPH)
+            for i, w in enumerate(line.words)
+        )
+        paragraphs.append(
+            Paragraph((DocLine(line.text, line.confidence, line.polygon, words, line.angle),), line.polygon)
+        )
+    return Page(1, result.width, result.height, (Block(BlockKind.TEXT, tuple(paragraphs), ()),), dpi=150.0)
+
+
+def test_a_page_read_by_the_engine_is_searchable_where_its_words_are() -> None:
+    """A skewed scan: the engine's word polygons are turned quads, and each word is placed along its own."""
+    image, _ = render(ARTICLE[1:6], number=1)
+    h, w = image.shape[:2]
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), 4.0, 1.0)
+    skewed = cv2.warpAffine(image, turn, (w, h), borderValue=(255, 255, 255))
+    page = _page_of(get_engine(precision="fp32").recognize(skewed))
+    assert len(page.words()) >= 20  # the engine read the page (else there is nothing to test)
+    out = io.BytesIO()
+    write_pdf([page], out, image_of=lambda _: skewed)
+    pdf = pdfium.PdfDocument(out.getvalue())
+    got = _words(pdf, 0, page.width, page.height)
+    assert [t for t, _ in got] == [word.text for word in page.words()]
+    for (_, found), word in zip(got, page.words(), strict=True):
+        assert _iou(found, box(word.polygon)) > 0.6
+    # Each word runs up along its own baseline, as the page turned it (pdfium measures angles clockwise; its figure
+    # for a word scaled horizontally strays a degree or more from the polygon's 2-4 degrees, never to 0 or below).
+    text = pdf[0].get_textpage()
+    chars = [i for i in range(text.count_chars()) if not text.get_text_range(i, 1).isspace()]
+    turned = [360 - math.degrees(pdfium_c.FPDFText_GetCharAngle(text.raw, i)) for i in chars]
+    assert all(1.0 < angle < 15.0 for angle in turned), sorted(turned)
