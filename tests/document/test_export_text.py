@@ -75,9 +75,14 @@ def test_markdown_reads_back_as_headings_paragraphs_and_lists() -> None:
 
 
 def test_markdown_text_that_looks_like_syntax_stays_text() -> None:
-    page = render([Spec(BlockKind.TEXT, [["# not a heading"], ["> not a quote"], ["3) not", "a list item"]])])[1]
+    texts = [["# not a heading"], ["> not a quote"], ["A. Smith wrote it"], ["3) not", "a list item"]]
+    lettered = [["a) one"], ["b) two", "lines"]]
+    page = render([Spec(BlockKind.TEXT, texts), Spec(BlockKind.LIST, lettered)])[1]
     html = MarkdownIt("commonmark").render(to_markdown([page]))
     assert "<h1>" not in html and "<blockquote>" not in html
     assert "<p># not a heading</p>" in html and "<p>&gt; not a quote</p>" in html
     # A paragraph that opens with a list marker is a list: "3)" is kept as a number.
     assert '<ol start="3">' in html and "<li>not a list item</li>" in html
+    # An initial is text; letters are list markers only in a block the layout marked as a list.
+    assert "<p>A. Smith wrote it</p>" in html
+    assert "<ul>\n<li>one</li>\n<li>two lines</li>\n</ul>" in html

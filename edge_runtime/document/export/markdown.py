@@ -11,9 +11,11 @@ from edge_runtime.document.structure import Block, BlockKind, DocLine, Page, Par
 
 __all__ = ["to_markdown"]
 
-# A list item's marker at the start of a line: a bullet, or a number or letter with "." or ")".
+# A list item's marker at the start of a line: a bullet, or a number with "." or ")"; in a block the layout marked
+# as a list, a letter too ("a)", "B."), which in running text is more often an initial ("A. Smith").
 _BULLET = re.compile(r"^[-*+•◦▪·–]\s+")
-_NUMBERED = re.compile(r"^(\d{1,3}|[a-zA-Z])[.)]\s+")
+_NUMBERED = re.compile(r"^(\d{1,3})[.)]\s+")
+_LETTERED = re.compile(r"^([a-zA-Z])[.)]\s+")
 # Markdown syntax inside recognised text, escaped so that the text reads back as itself.
 _INLINE = re.compile(r"([\\`*_\[\]<|])")
 _LEADING = re.compile(r"^(#{1,6}\s|[-+*]\s|>|(\d+)([.)])\s)")
@@ -54,26 +56,26 @@ def _block(block: Block) -> list[str]:
 def _list_items(paragraph: Paragraph, force: bool) -> list[str]:
     """The paragraph as list items when its first line opens with a list marker (or its block is a list): a line
     with a marker starts an item, the lines after it continue that item. Empty when it is not a list."""
-    if not paragraph.lines or not (force or _marker(paragraph.lines[0].text)):
+    if not paragraph.lines or not (force or _marker(paragraph.lines[0].text, letters=False)):
         return []
     groups: list[list[DocLine]] = []
     for line in paragraph.lines:
-        if not groups or _marker(line.text):
+        if not groups or _marker(line.text, letters=force):
             groups.append([])
         groups[-1].append(line)
     items = []
     for group in groups:
         text = Paragraph(lines=tuple(group), polygon=()).text  # the lines joined by their words' breaks
         numbered = _NUMBERED.match(text)
-        marker = numbered or _BULLET.match(text)
+        marker = numbered or _BULLET.match(text) or (_LETTERED.match(text) if force else None)
         body = _escape_inline(text[marker.end() :] if marker else text)
-        # Numbers stay numbers (Markdown renumbers from the first); bullets and letters become "- " items.
-        items.append(f"{numbered.group(1)}. {body}" if numbered and numbered.group(1).isdigit() else f"- {body}")
+        # Numbers stay numbers (Markdown numbers on from the first); bullets and letters become "- " items.
+        items.append(f"{numbered.group(1)}. {body}" if numbered else f"- {body}")
     return items
 
 
-def _marker(text: str) -> bool:
-    return bool(_BULLET.match(text) or _NUMBERED.match(text))
+def _marker(text: str, letters: bool) -> bool:
+    return bool(_BULLET.match(text) or _NUMBERED.match(text) or (letters and _LETTERED.match(text)))
 
 
 def _escape_inline(text: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import BinaryIO
 
@@ -22,7 +23,7 @@ from edge_runtime.document.export import glyphless
 from edge_runtime.document.structure import DocLine, Page, TextSource
 from edge_runtime.types import Point
 
-__all__ = ["write_pdf", "DEFAULT_DPI", "JPEG_QUALITY"]
+__all__ = ["write_pdf", "MissingPageImageError", "DEFAULT_DPI", "JPEG_QUALITY"]
 
 DEFAULT_DPI = 300.0  # an image's resolution when nobody said (Tesseract's default): sets the PDF page's size
 JPEG_QUALITY = 90  # the page images' encoding: scans are photographs of paper; lossless would be 5-10x larger
@@ -32,7 +33,8 @@ Transform = Callable[[float, float], tuple[float, float]]
 
 
 class MissingPageImageError(ValueError):
-    """A page must be drawn from its image (no source PDF, or a page mixing text layer and OCR) and none was given."""
+    """A page must be drawn from its image (no source PDF, or a page mixing text layer and OCR) and none was given:
+    the caller's mistake, not the document's."""
 
 
 def write_pdf(
@@ -65,17 +67,9 @@ def write_pdf(
         pdf.save(out, deterministic_id=True)  # the same pages give the same bytes (batch runs verify outputs)
 
 
-class _NoSource:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-def _open(source: str | Path | bytes | None, password: str) -> pikepdf.Pdf | _NoSource:
+def _open(source: str | Path | bytes | None, password: str) -> AbstractContextManager[pikepdf.Pdf | None]:
     if source is None:
-        return _NoSource()
+        return nullcontext()
     return pikepdf.open(io.BytesIO(source) if isinstance(source, bytes) else source, password=password)
 
 
@@ -129,7 +123,7 @@ def _line(line: DocLine, font: str, to_pdf: Transform) -> list[str]:
         origin, (ux, uy), length, size = frame
         hex_text, codes = glyphless.encode(word.text)
         unit = glyphless.ADVANCE * size
-        ops.append(f"/{font.lstrip('/')} {_num(size)} Tf")
+        ops.append(f"{font} {_num(size)} Tf")
         ops.append(f"{_num(ux)} {_num(uy)} {_num(-uy)} {_num(ux)} {_num(origin[0])} {_num(origin[1])} Tm")
         ops.append(f"{_num(100 * length / (codes * unit))} Tz {hex_text} Tj")
         if i + 1 < len(placed) and (following := placed[i + 1][1]) is not None:
