@@ -32,9 +32,16 @@ def _words(pdf: pdfium.PdfDocument, index: int, width: int, height: int) -> list
     text = page.get_textpage()
     words: list[tuple[str, Box]] = []
     current: list[tuple[str, Box]] = []
+    high = 0
     for i in range(text.count_chars()):
-        char = text.get_text_range(i, 1)
-        hyphen = char == "\ufffe"  # pdfium marks a line-end hyphen so, and joins the next line's word to it
+        code = pdfium_c.FPDFText_GetUnicode(text.raw, i)  # a UTF-16 code unit: a pair beyond the BMP
+        if 0xD800 <= code < 0xDC00:
+            high = code
+            continue
+        char = chr(0x10000 + ((high - 0xD800) << 10) + (code - 0xDC00)) if high else chr(code)
+        high = 0
+        # pdfium marks a line-end hyphen (U+0002 here, U+FFFE in get_text_range) and joins the next line's word to it
+        hyphen = char in ("\x02", "\ufffe")
         char = "-" if hyphen else char
         if char.isspace() or not char:
             if current:
@@ -213,3 +220,25 @@ def test_a_page_read_by_the_engine_is_searchable_where_its_words_are() -> None:
     chars = [i for i in range(text.count_chars()) if not text.get_text_range(i, 1).isspace()]
     turned = [360 - math.degrees(pdfium_c.FPDFText_GetCharAngle(text.raw, i)) for i in chars]
     assert all(1.0 < angle < 15.0 for angle in turned), sorted(turned)
+
+
+def test_any_unicode_text_extracts_as_written_and_the_file_is_sound() -> None:
+    """The glyphless font carries any character: accents, Cyrillic, CJK, beyond the BMP, PDF string syntax."""
+    texts = ["Grüße", "Привет", "東京都", "naïve", "€12,50", "x²", "𝄞clef", "a&b(c)\\"]
+    words = tuple(
+        DocWord(
+            text,
+            0.9,
+            ((20.0 + i * 110, 20.0), (120.0 + i * 110, 20.0), (120.0 + i * 110, 50.0), (20.0 + i * 110, 50.0)),
+        )
+        for i, text in enumerate(texts)
+    )
+    line = DocLine(" ".join(texts), 0.9, words[0].polygon, words)
+    page = Page(1, 1000, 100, (Block(BlockKind.TEXT, (Paragraph((line,), ()),), ()),), dpi=150.0)
+    out = io.BytesIO()
+    write_pdf([page], out, image_of=lambda _: np.full((100, 1000, 3), 255, np.uint8))
+    pdf = pdfium.PdfDocument(out.getvalue())
+    assert pdf[0].get_textpage().get_text_range() == " ".join(texts)
+    _assert_words_in_place(pdf, 0, page)
+    with pikepdf.open(io.BytesIO(out.getvalue())) as written:
+        assert written.check_pdf_syntax() == []
