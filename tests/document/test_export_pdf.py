@@ -14,6 +14,7 @@ import pikepdf
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
+from PIL import Image
 
 from edge_runtime.document.export.common import box
 from edge_runtime.document.export.pdf import MissingPageImageError, write_pdf
@@ -242,3 +243,32 @@ def test_any_unicode_text_extracts_as_written_and_the_file_is_sound() -> None:
     _assert_words_in_place(pdf, 0, page)
     with pikepdf.open(io.BytesIO(out.getvalue())) as written:
         assert written.check_pdf_syntax() == []
+
+
+def _image_streams(data: bytes) -> list[tuple[bytes, int, int]]:
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        found = []
+        for page in pdf.pages:
+            for image in page.get_images().values():
+                found.append((image.read_raw_bytes(), int(image.Width), int(image.Height)))
+        return found
+
+
+def test_an_upright_jpeg_is_embedded_as_it_is_and_other_files_as_their_upright_pixels() -> None:
+    image, page = render(ARTICLE[1:3], number=1, width=620, height=400)
+    rgb = Image.fromarray(image[:, :, ::-1].copy())
+    jpeg, png, turned = io.BytesIO(), io.BytesIO(), io.BytesIO()
+    rgb.save(jpeg, format="JPEG", quality=75)
+    rgb.save(png, format="PNG")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored on its side: a viewer turns it 90 degrees clockwise
+    rgb.transpose(Image.Transpose.ROTATE_90).save(turned, format="JPEG", quality=75, exif=exif)
+    for data, as_is in ((jpeg.getvalue(), True), (png.getvalue(), False), (turned.getvalue(), False)):
+        out = io.BytesIO()
+        write_pdf([page], out, image_of=lambda _, data=data: data)
+        ((embedded, width, height),) = _image_streams(out.getvalue())
+        assert (width, height) == (620, 400)
+        assert (embedded == data) is as_is
+        pdf = pdfium.PdfDocument(out.getvalue())
+        assert np.abs(_rendered(pdf, 0, 150, image.shape) - image).mean() < 4.0  # upright, where the words are
+        _assert_words_in_place(pdf, 0, page)

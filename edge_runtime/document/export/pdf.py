@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 import numpy as np
 import pikepdf
-from PIL import Image
+from PIL import Image, ImageOps
 
 from edge_runtime.document.export import glyphless
 from edge_runtime.document.structure import DocLine, Page, TextSource
@@ -26,7 +26,8 @@ from edge_runtime.types import Point
 __all__ = ["write_pdf", "MissingPageImageError", "DEFAULT_DPI", "JPEG_QUALITY"]
 
 DEFAULT_DPI = 300.0  # an image's resolution when nobody said (Tesseract's default): sets the PDF page's size
-JPEG_QUALITY = 90  # the page images' encoding: scans are photographs of paper; lossless would be 5-10x larger
+JPEG_QUALITY = 90  # decoded page images' encoding: scans are photographs of paper; lossless would be 5-10x larger
+_EXIF_ORIENTATION = 0x0112
 
 # Pixel of the page image -> PDF user space.
 Transform = Callable[[float, float], tuple[float, float]]
@@ -40,17 +41,18 @@ class MissingPageImageError(ValueError):
 def write_pdf(
     pages: Iterable[Page],
     out: str | Path | BinaryIO,
-    image_of: Callable[[Page], np.ndarray] | None = None,
+    image_of: Callable[[Page], np.ndarray | bytes] | None = None,
     source: str | Path | bytes | None = None,
     password: str = "",
 ) -> None:
     """Write ``pages`` as one searchable PDF to ``out`` (a path or a binary stream).
 
-    ``image_of(page)`` gives a page's image (BGR or gray uint8, as read), asked for only when the page is drawn
-    from its image. With ``source`` (the PDF the pages were read from; ``Page.number`` is its page number) a page
-    whose text came from the text layer is copied unchanged, and a page that was OCR'd (or failed) keeps the
-    source's page (its original scan, at its original quality) with the text layer laid over it. A page that mixes
-    text layer and OCR is drawn from its image, with all its words as text, so no word is in the text twice.
+    ``image_of(page)`` gives a page's image, asked for only when the page is drawn from its image: the file's
+    bytes (a JPEG is then embedded as it is) or the pixels as read (BGR or gray uint8). With ``source`` (the PDF
+    the pages were read from; ``Page.number`` is its page number) a page whose text came from the text layer is
+    copied unchanged, and a page that was OCR'd (or failed) keeps the source's page (its original scan, at its
+    original quality) with the text layer laid over it. A page that mixes text layer and OCR is drawn from its
+    image, with all its words as text, so no word is in the text twice.
     """
     with pikepdf.new() as pdf, _open(source, password) as src:
         font = glyphless.font(pdf)
@@ -73,29 +75,48 @@ def _open(source: str | Path | bytes | None, password: str) -> AbstractContextMa
     return pikepdf.open(io.BytesIO(source) if isinstance(source, bytes) else source, password=password)
 
 
-def _image_page(pdf: pikepdf.Pdf, page: Page, image: np.ndarray, font: pikepdf.Object) -> None:
+def _image_page(pdf: pikepdf.Pdf, page: Page, image: np.ndarray | bytes, font: pikepdf.Object) -> None:
     """A new page of the image's size at the page's resolution, the image filling it, the words over it."""
     scale = 72.0 / (page.dpi or DEFAULT_DPI)
     width, height = page.width * scale, page.height * scale
     target = pdf.add_blank_page(page_size=(width, height))
-    gray = image.ndim == 2 or bool((image[..., 0] == image[..., 1]).all() and (image[..., 1] == image[..., 2]).all())
-    pixels = image if image.ndim == 2 else image[..., 0] if gray else image[..., ::-1]  # BGR -> RGB
+    xobject = _image_xobject(pdf, image)
+    name = target.add_resource(xobject, pikepdf.Name.XObject, _free_name(target, pikepdf.Name.XObject, "Im"))
+    target.contents_add(pikepdf.Stream(pdf, f"q {_num(width)} 0 0 {_num(height)} 0 0 cm {name} Do Q\n".encode()))
+    _overlay(pdf, target, page, font, lambda x, y: (x * scale, height - y * scale))
+
+
+def _image_xobject(pdf: pikepdf.Pdf, image: np.ndarray | bytes) -> pikepdf.Stream:
+    """The page image as a PDF image: an upright RGB or gray JPEG file as it is (the original, not re-encoded),
+    decoded pixels as a JPEG of them."""
+    if isinstance(image, bytes):
+        with Image.open(io.BytesIO(image)) as opened:
+            upright = opened.getexif().get(_EXIF_ORIENTATION, 1) == 1  # a PDF viewer would not turn it
+            if opened.format == "JPEG" and opened.mode in ("RGB", "L") and upright:
+                return _jpeg(pdf, image, opened.width, opened.height, gray=opened.mode == "L")
+            decoded = ImageOps.exif_transpose(opened).convert("L" if opened.mode in ("1", "L") else "RGB")
+        pixels = np.asarray(decoded)
+    elif image.ndim == 2 or bool((image[..., 0] == image[..., 1]).all() and (image[..., 1] == image[..., 2]).all()):
+        pixels = image if image.ndim == 2 else image[..., 0]
+    else:
+        pixels = image[..., 2::-1]  # BGR -> RGB
     encoded = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(pixels)).save(encoded, format="JPEG", quality=JPEG_QUALITY)
-    xobject = pikepdf.Stream(
+    return _jpeg(pdf, encoded.getvalue(), pixels.shape[1], pixels.shape[0], gray=pixels.ndim == 2)
+
+
+def _jpeg(pdf: pikepdf.Pdf, data: bytes, width: int, height: int, gray: bool) -> pikepdf.Stream:
+    return pikepdf.Stream(
         pdf,
-        encoded.getvalue(),
+        data,
         Type=pikepdf.Name.XObject,
         Subtype=pikepdf.Name.Image,
-        Width=pixels.shape[1],
-        Height=pixels.shape[0],
+        Width=width,
+        Height=height,
         ColorSpace=pikepdf.Name.DeviceGray if gray else pikepdf.Name.DeviceRGB,
         BitsPerComponent=8,
         Filter=pikepdf.Name.DCTDecode,
     )
-    name = target.add_resource(xobject, pikepdf.Name.XObject, _free_name(target, pikepdf.Name.XObject, "Im"))
-    target.contents_add(pikepdf.Stream(pdf, f"q {_num(width)} 0 0 {_num(height)} 0 0 cm {name} Do Q\n".encode()))
-    _overlay(pdf, target, page, font, lambda x, y: (x * scale, height - y * scale))
 
 
 def _overlay(pdf: pikepdf.Pdf, target: pikepdf.Page, page: Page, font: pikepdf.Object, to_pdf: Transform) -> None:
