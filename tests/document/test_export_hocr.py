@@ -58,9 +58,12 @@ def test_markup_in_text_is_escaped_and_control_characters_dropped() -> None:
     poly = ((0.0, 0.0), (50.0, 0.0), (50.0, 20.0), (0.0, 20.0))
     word = DocWord('<a href="x">&\x0c', 0.5, poly, Break.NONE)
     line = DocLine(word.text, 0.5, poly, (word,), angle=90)
-    page = Page(1, 60, 30, (Block(BlockKind.TEXT, (Paragraph((line,), poly),), poly),))
+    page = Page(1, 60, 30, (Block(BlockKind.TEXT, (Paragraph((line,), ()),), ()),))  # outlines left to the writer
     root = ET.fromstring(to_hocr([page], image="scan 1.png", title="a & b"))
     (got,) = _of_class(root, "ocrx_word")
     assert got.text == '<a href="x">&' and _props(got)["x_wconf"] == "50"
     assert _props(_of_class(root, "ocr_line")[0])["textangle"] == "90"
+    assert (
+        _props(_of_class(root, "ocr_carea")[0])["bbox"] == _props(_of_class(root, "ocr_par")[0])["bbox"] == "0 0 50 20"
+    )
     assert root.find(f"{XHTML}head/{XHTML}title").text == "a & b"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from edge_runtime.document.export.common import box, xml_attr, xml_text
+from edge_runtime.document.export.common import box, outline, xml_attr, xml_text
 from edge_runtime.document.structure import Block, BlockKind, Break, DocLine, DocWord, Page
 from edge_runtime.types import Point
 
@@ -73,18 +73,18 @@ def _margin(block: Block, page: Page) -> str:
     if block.kind is BlockKind.FOOTER:
         return "bottom"
     if block.kind is BlockKind.PAGE_NUMBER:
-        _, y0, _, y1 = box(block.polygon)
+        _, y0, _, y1 = box(outline(block))
         return "top" if y0 + y1 < page.height else "bottom"
     return ""
 
 
 def _around(blocks: list[Block]) -> tuple[Point, ...]:
-    x0, y0, x1, y1 = zip(*(box(b.polygon) for b in blocks), strict=True)
+    x0, y0, x1, y1 = zip(*(box(outline(b)) for b in blocks), strict=True)
     return ((min(x0), min(y0)), (max(x1), min(y0)), (max(x1), max(y1)), (min(x0), max(y1)))
 
 
 def _block(block: Block, ident: str) -> list[str]:
-    out = [f'    <TextBlock ID="block_{ident}" {_pos(block.polygon)}>\n']
+    out = [f'    <TextBlock ID="block_{ident}" {_pos(outline(block))}>\n']
     lines = [line for paragraph in block.paragraphs for line in paragraph.lines]
     for i, line in enumerate(lines):
         # A word broken at the end of the line before: its second part, and the whole word as SUBS_CONTENT.
@@ -96,8 +96,8 @@ def _block(block: Block, ident: str) -> list[str]:
 
 
 def _line(line: DocLine, ident: str, before: DocWord | None, after: DocWord | None) -> list[str]:
-    y0 = box(line.polygon)[1]
-    out = [f'     <TextLine ID="line_{ident}" {_pos(line.polygon)}>\n']
+    y0 = box(outline(line))[1]
+    out = [f'     <TextLine ID="line_{ident}" {_pos(outline(line))}>\n']
     words = line.words
     for w, word in enumerate(words):
         content, subs = word.text, ""

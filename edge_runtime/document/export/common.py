@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from xml.sax.saxutils import escape, quoteattr
 
-from edge_runtime.document.structure import BlockKind
+from edge_runtime.document.structure import Block, BlockKind, DocLine, Paragraph, bbox_of
 from edge_runtime.types import Point
 
-__all__ = ["OUTSIDE_FLOW", "box", "xml_text", "xml_attr"]
+__all__ = ["OUTSIDE_FLOW", "box", "outline", "xml_text", "xml_attr"]
 
 # Running headers, footers and page numbers: marked in the structure, left out of text and Markdown.
 OUTSIDE_FLOW = frozenset({BlockKind.HEADER, BlockKind.FOOTER, BlockKind.PAGE_NUMBER})
@@ -24,6 +24,16 @@ def box(polygon: tuple[Point, ...]) -> tuple[int, int, int, int]:
     xs = [x for x, _ in polygon]
     ys = [y for _, y in polygon]
     return (int(min(xs) // 1), int(min(ys) // 1), int(-(-max(xs) // 1)), int(-(-max(ys) // 1)))
+
+
+def outline(element: Block | Paragraph | DocLine) -> tuple[Point, ...]:
+    """The element's polygon, or, when whoever built it left it empty, the rectangle around its words."""
+    if element.polygon:
+        return element.polygon
+    if isinstance(element, DocLine):
+        return bbox_of([w.polygon for w in element.words])
+    lines = element.lines if isinstance(element, Paragraph) else [ln for p in element.paragraphs for ln in p.lines]
+    return bbox_of([w.polygon for line in lines for w in line.words])
 
 
 def xml_text(text: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from edge_runtime.document.export.common import box, xml_attr, xml_text
+from edge_runtime.document.export.common import box, outline, xml_attr, xml_text
 from edge_runtime.document.structure import Block, BlockKind, DocLine, Page, Paragraph
 from edge_runtime.types import Point
 
@@ -21,7 +21,7 @@ _BLOCK_CLASS = {BlockKind.HEADER: "ocr_header", BlockKind.FOOTER: "ocr_footer", 
 _HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"
     "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">
-<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en" lang="en">
+<html xmlns="http://www.w3.org/1999/xhtml">
  <head>
   <title>{title}</title>
   <meta http-equiv="Content-Type" content="text/html;charset=utf-8"/>
@@ -63,7 +63,7 @@ def _page(page: Page, image: str) -> list[str]:
 
 def _block(block: Block, ident: str) -> list[str]:
     kind = _BLOCK_CLASS.get(block.kind, "ocr_carea")
-    out = [f'   <div class="{kind}" id="block_{ident}" title={_title(block.polygon)}>\n']
+    out = [f'   <div class="{kind}" id="block_{ident}" title={_title(outline(block))}>\n']
     for p, paragraph in enumerate(block.paragraphs, 1):
         out.extend(_paragraph(paragraph, f"{ident}_{p}"))
     out.append("   </div>\n")
@@ -71,7 +71,7 @@ def _block(block: Block, ident: str) -> list[str]:
 
 
 def _paragraph(paragraph: Paragraph, ident: str) -> list[str]:
-    out = [f'    <p class="ocr_par" id="par_{ident}" title={_title(paragraph.polygon)}>\n']
+    out = [f'    <p class="ocr_par" id="par_{ident}" title={_title(outline(paragraph))}>\n']
     for i, line in enumerate(paragraph.lines, 1):
         out.append(_line(line, f"{ident}_{i}"))
     out.append("    </p>\n")
@@ -88,5 +88,5 @@ def _line(line: DocLine, ident: str) -> str:
             f'<span class="ocrx_word" id="word_{ident}_{w}" title={_title(word.polygon, conf)}>'
             f"{xml_text(word.text)}</span>"
         )
-    head = f'     <span class="ocr_line" id="line_{ident}" title={_title(line.polygon, *props)}>'
+    head = f'     <span class="ocr_line" id="line_{ident}" title={_title(outline(line), *props)}>'
     return head + " ".join(words) + "</span>\n"
