@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from xml.sax.saxutils import escape, quoteattr
 
@@ -18,12 +19,14 @@ _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-
 
 
 def box(polygon: tuple[Point, ...]) -> tuple[int, int, int, int]:
-    """``(x0, y0, x1, y1)`` in whole pixels around ``polygon``: outward, so the box never cuts the text."""
+    """``(x0, y0, x1, y1)`` in whole pixels around ``polygon``: outward, so the box never cuts the text, and not
+    below 0 (hOCR boxes are unsigned; a word detected at the image's edge may reach past it)."""
     if not polygon:
         return (0, 0, 0, 0)
     xs = [x for x, _ in polygon]
     ys = [y for _, y in polygon]
-    return (int(min(xs) // 1), int(min(ys) // 1), int(-(-max(xs) // 1)), int(-(-max(ys) // 1)))
+    x0, y0, x1, y1 = math.floor(min(xs)), math.floor(min(ys)), math.ceil(max(xs)), math.ceil(max(ys))
+    return (max(0, x0), max(0, y0), max(0, x1), max(0, y1))
 
 
 def outline(element: Block | Paragraph | DocLine) -> tuple[Point, ...]:
