@@ -170,7 +170,7 @@ def test_source_pages_are_kept_born_digital_unchanged_and_scans_under_the_text_l
     _assert_words_in_place(pdf, 1, scanned)
 
 
-def test_a_page_mixing_text_layer_and_ocr_is_drawn_from_its_image() -> None:
+def test_a_mixed_page_whose_words_do_not_say_where_they_came_from_is_drawn_from_its_image() -> None:
     image, page = render(ARTICLE[:3], number=1)
     mixed = replace(page, source=TextSource.MIXED)
     source = pikepdf.new()
@@ -272,3 +272,46 @@ def test_an_upright_jpeg_is_embedded_as_it_is_and_other_files_as_their_upright_p
         pdf = pdfium.PdfDocument(out.getvalue())
         assert np.abs(_rendered(pdf, 0, 150, image.shape) - image).mean() < 4.0  # upright, where the words are
         _assert_words_in_place(pdf, 0, page)
+
+
+def _marked(page: Page, source: TextSource) -> Page:
+    """The page with every word saying it came from ``source``."""
+    blocks = []
+    for block in page.blocks:
+        paragraphs = []
+        for paragraph in block.paragraphs:
+            lines = [replace(ln, words=tuple(replace(w, source=source) for w in ln.words)) for ln in paragraph.lines]
+            paragraphs.append(replace(paragraph, lines=tuple(lines)))
+        blocks.append(replace(block, paragraphs=tuple(paragraphs)))
+    return replace(page, blocks=tuple(blocks))
+
+
+def test_a_mixed_page_whose_words_say_where_they_came_from_keeps_the_source_page_and_adds_its_ocr_words() -> None:
+    source = pikepdf.new()
+    _born_digital_page(source)  # "Typed by a word processor" at 72 pt from the left, 700 pt up a 595 x 842 pt page
+    source_bytes = io.BytesIO()
+    source.save(source_bytes)
+    typed = [
+        DocWord(
+            text,
+            1.0,
+            ((72.0 + 40 * i, 118.0), (100.0 + 40 * i, 118.0), (100.0 + 40 * i, 142.0), (72.0 + 40 * i, 142.0)),
+            source=TextSource.TEXT_LAYER,
+        )
+        for i, text in enumerate(["Typed", "by", "a", "word", "processor"])
+    ]
+    typed_block = Block(BlockKind.TEXT, (Paragraph((DocLine("", 1.0, (), tuple(typed)),), ()),), ())
+    _, scanned = render(ARTICLE[1:3], width=595, height=842)
+    mixed = Page(
+        1, 595, 842, (typed_block, *_marked(scanned, TextSource.OCR).blocks), source=TextSource.MIXED, dpi=72.0
+    )
+    out = io.BytesIO()
+    write_pdf([mixed], out, source=source_bytes.getvalue())  # no image asked for: the page is the source's
+    pdf = pdfium.PdfDocument(out.getvalue())
+    got = _words(pdf, 0, 595, 842)
+    ocr = [w for w in mixed.words() if w.source is TextSource.OCR]
+    assert [t for t, _ in got] == [w.text for w in typed] + [w.text for w in ocr]  # each word once
+    for (_, found), word in zip(got[len(typed) :], ocr, strict=True):
+        assert _iou(found, box(word.polygon)) > 0.8
+    with pikepdf.open(io.BytesIO(out.getvalue())) as written:
+        assert _content(source.pages[0]) in _content(written.pages[0])  # the typed page as it was, under the words

@@ -12,6 +12,7 @@ import io
 import math
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -51,22 +52,50 @@ def write_pdf(
     bytes (a JPEG is then embedded as it is) or the pixels as read (BGR or gray uint8). With ``source`` (the PDF
     the pages were read from; ``Page.number`` is its page number) a page whose text came from the text layer is
     copied unchanged, and a page that was OCR'd (or failed) keeps the source's page (its original scan, at its
-    original quality) with the text layer laid over it. A page that mixes text layer and OCR is drawn from its
-    image, with all its words as text, so no word is in the text twice.
+    original quality) with the text layer laid over it. A page that mixes text layer and OCR keeps the source's
+    page too, with only its OCR words added, when each word says where it came from (``DocWord.source``);
+    otherwise it is drawn from its image with all its words as text. Either way no word is in the text twice.
     """
     with pikepdf.new() as pdf, _open(source, password) as src:
         font = glyphless.font(pdf)
         for page in pages:
-            if src is not None and page.source is not TextSource.MIXED:
+            if src is not None and (page.source is not TextSource.MIXED or _sourced(page)):
                 pdf.pages.append(src.pages[page.number - 1])
                 target = pdf.pages[-1]
-                if page.source is TextSource.OCR and page.words():
-                    _overlay(pdf, target, page, font, _source_transform(src.pages[page.number - 1], page))
+                ocr = _ocr_words(page)
+                if ocr.words():
+                    _overlay(pdf, target, ocr, font, _source_transform(src.pages[page.number - 1], page))
             else:
                 if image_of is None:
                     raise MissingPageImageError(f"page {page.number} needs its image")
                 _image_page(pdf, page, image_of(page), font)
         pdf.save(out, deterministic_id=True)  # the same pages give the same bytes (batch runs verify outputs)
+
+
+def _sourced(page: Page) -> bool:
+    """Whether every word of the page says where it came from (text layer or OCR)."""
+    return all(word.source is not None for word in page.words())
+
+
+def _ocr_words(page: Page) -> Page:
+    """The page with only the words the source PDF does not hold as text: all of an OCR'd page, none of one read
+    from the text layer, the OCR words of a mixed page."""
+    if page.source is not TextSource.MIXED:
+        return page if page.source is TextSource.OCR else replace(page, blocks=())
+    blocks = []
+    for block in page.blocks:
+        paragraphs = []
+        for paragraph in block.paragraphs:
+            lines = []
+            for line in paragraph.lines:
+                words = tuple(w for w in line.words if w.source is TextSource.OCR)
+                if words:
+                    lines.append(replace(line, words=words))
+            if lines:
+                paragraphs.append(replace(paragraph, lines=tuple(lines)))
+        if paragraphs:
+            blocks.append(replace(block, paragraphs=tuple(paragraphs)))
+    return replace(page, blocks=tuple(blocks))
 
 
 def _open(source: str | Path | bytes | None, password: str) -> AbstractContextManager[pikepdf.Pdf | None]:
