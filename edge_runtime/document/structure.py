@@ -53,6 +53,9 @@ class DocWord:
     confidence: float
     polygon: tuple[Point, ...]
     brk: Break = Break.SPACE
+    # Where this word came from when its page is MIXED (None: as its page says). The searchable PDF keeps such a
+    # page from the source PDF and adds only its OCR words, once each page's words all say.
+    source: TextSource | None = None
 
 
 @dataclass(frozen=True)
