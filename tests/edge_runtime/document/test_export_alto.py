@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from edge_runtime.document.export.alto import NAMESPACE, to_alto
 from edge_runtime.document.export.common import box
 from edge_runtime.document.structure import BlockKind
-from tests.document.export_pages import ARTICLE, Spec, render
+from tests.edge_runtime.document.export_pages import ARTICLE, Spec, render
 
 A = "{" + NAMESPACE + "}"
 

@@ -7,7 +7,7 @@ from markdown_it import MarkdownIt
 from edge_runtime.document.export.markdown import to_markdown
 from edge_runtime.document.export.text import to_text
 from edge_runtime.document.structure import BlockKind, Page
-from tests.document.export_pages import ARTICLE, Spec, render
+from tests.edge_runtime.document.export_pages import ARTICLE, Spec, render
 
 
 def _pages() -> list[Page]:

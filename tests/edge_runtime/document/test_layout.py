@@ -8,7 +8,7 @@ from edge_runtime.document.layout import LayoutParams, build_page, confirm_runni
 from edge_runtime.document.structure import BlockKind, Break, Page
 from edge_runtime.evaluation.metrics import reading_order_ned, text_in_reading_order
 from edge_runtime.types import TextLine, Word
-from tests.document.pages import Rendered, balanced_page, column_page, receipt
+from tests.edge_runtime.document.pages import Rendered, balanced_page, column_page, receipt
 
 RUNNING = (BlockKind.HEADER, BlockKind.FOOTER, BlockKind.PAGE_NUMBER)
 

@@ -10,7 +10,7 @@ from edge_runtime.document.structure import BlockKind, Page
 from edge_runtime.evaluation.metrics import reading_order_ned, text_in_reading_order
 from edge_runtime.types import OcrResult
 from tests.conftest import get_engine
-from tests.document.pages import Rendered, column_page, receipt
+from tests.edge_runtime.document.pages import Rendered, column_page, receipt
 
 
 def _read(rendered: Rendered) -> tuple[Page, OcrResult]:

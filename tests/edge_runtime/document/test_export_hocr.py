@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from edge_runtime.document.export.common import box
 from edge_runtime.document.export.hocr import to_hocr
 from edge_runtime.document.structure import Block, BlockKind, Break, DocLine, DocWord, Page, Paragraph
-from tests.document.export_pages import ARTICLE, render
+from tests.edge_runtime.document.export_pages import ARTICLE, render
 
 XHTML = "{http://www.w3.org/1999/xhtml}"
 

@@ -21,7 +21,7 @@ from edge_runtime.document.export.pdf import MissingPageImageError, write_pdf
 from edge_runtime.document.structure import Block, BlockKind, Break, DocLine, DocWord, Page, Paragraph, TextSource
 from edge_runtime.types import OcrResult
 from tests.conftest import get_engine
-from tests.document.export_pages import ARTICLE, render
+from tests.edge_runtime.document.export_pages import ARTICLE, render
 
 Box = tuple[float, float, float, float]
 
