@@ -21,6 +21,7 @@ __all__ = ["main", "COMMANDS"]
 COMMANDS = {
     "recognize": "OCR image files: text, --json (lines, words, polygons, timings, provenance) or --draw",
     "stream": "OCR a video file, camera or URL (in-process or --server host:port); text events as JSON lines",
+    "document": "read a PDF, TIFF or image page by page: --to json|text|md|hocr|alto|pdf",
 }
 USAGE = "usage: python -m edge_runtime {" + ",".join(COMMANDS) + "} [-h] ..."
 
@@ -105,9 +106,15 @@ def _stream_main(argv: list[str]) -> int:
     return stream_main(argv)
 
 
+def _document_main(argv: list[str]) -> int:
+    from edge_runtime.document.cli import main as document_main
+
+    return document_main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"recognize": recognize_main, "stream": _stream_main}
+    commands = {"recognize": recognize_main, "stream": _stream_main, "document": _document_main}
     if argv and argv[0] in ("-h", "--help"):
         print(_help())
         return 0
