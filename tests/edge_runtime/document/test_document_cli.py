@@ -3,10 +3,12 @@ page ranges, the text-layer flag, and failures as one line with a stable reason.
 
 from __future__ import annotations
 
+import io
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pikepdf
 import pypdfium2 as pdfium
 import pytest
 
@@ -145,3 +147,21 @@ def test_a_bad_page_range_is_refused(born_digital: Path, capsys: pytest.CaptureF
     code, out, err = _run(capsys, born_digital, "--to", "text", "--pages", "2-9")
     assert (code, out) == (2, "")
     _one_line_error(err, "PAGE_RANGE_INVALID")
+
+
+def test_a_failed_page_is_named_and_the_others_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A 200 x 200 in page between two good ones: refused (PAGE_TOO_LARGE), exit code 1, the others still out."""
+    normal = make_pdf(PAGES[:1])
+    merged = pikepdf.open(io.BytesIO(normal))
+    merged.pages.extend(pikepdf.open(io.BytesIO(make_pdf(PAGES[1:2], media_box=(200 * 72, 200 * 72)))).pages)
+    merged.pages.extend(pikepdf.open(io.BytesIO(make_pdf(PAGES[2:]))).pages)
+    source = tmp_path / "huge.pdf"
+    merged.save(source)
+    code, out, err = _run(capsys, source, "--to", "text")
+    assert code == 1
+    _one_line_error(err, "PAGE_TOO_LARGE")
+    assert [page.split() for page in out.split("\f")[:3]] == [WORDS[0], [], WORDS[2]]
+    out_path = tmp_path / "out.pdf"
+    code, _, err = _run(capsys, source, "--to", "pdf", "-o", out_path)
+    assert code == 1 and "page 2" in err
+    assert len(pdfium.PdfDocument(out_path)) == 3  # the refused page is kept as it was, never dropped
