@@ -14,6 +14,7 @@ Running headers and footers are guessed per page here (``layout.build_page``); c
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -108,7 +109,7 @@ def read_page(
     use_layer = source.decision is not None and source.decision.use and layer is not None
     try:
         if use_layer and layer is not None:
-            typed = [_text_line(line) for line in layer.lines]
+            typed = _text_lines(layer.lines)
             if mode is TextLayerMode.ONLY or not source.image_areas:
                 return _build(typed, source, TextSource.TEXT_LAYER, params)
             ocr = _outside(_ocr_areas(source.image, source.image_areas, engine), typed)
@@ -128,9 +129,42 @@ def _build(lines: Sequence[TextLine], source: SourcePage, kind: TextSource, para
     return build_page(lines, source.width, source.height, source.number, kind, source.dpi, params)
 
 
-def _text_line(line: DocLine) -> TextLine:
-    words = tuple(Word(w.text, w.confidence, w.polygon) for w in line.words)
-    return TextLine(line.text, line.confidence, line.polygon, words, line.angle)
+def _text_lines(lines: Sequence[DocLine]) -> list[TextLine]:
+    """The text layer's lines in the engine's shape, each box turned to start at the text's own top-left.
+
+    The text layer's boxes are axis-aligned, starting at the image's top-left; on a turned page (``/Rotate``, or
+    a page drawn sideways) the text reads down, up or right to left, and the layout takes the reading direction
+    from the polygons' first edge. The direction is where a line's words go; a one-word line goes the page's way.
+    """
+    directions = [_direction(line) for line in lines]
+    votes = [d for d in directions if d is not None]
+    page = max(set(votes), key=votes.count) if votes else 0
+    out = []
+    for line, direction in zip(lines, directions, strict=True):
+        angle = page if direction is None else direction
+        words = tuple(Word(w.text, w.confidence, _turned(w.polygon, angle)) for w in line.words)
+        out.append(TextLine(line.text, line.confidence, _turned(line.polygon, angle), words, angle))
+    return out
+
+
+def _direction(line: DocLine) -> int | None:
+    """Where the line's words go from its first to its last, in degrees clockwise from the image's x axis (0, 90,
+    180 or 270); None for a line of one word."""
+    if len(line.words) < 2:
+        return None
+    (ax, ay), (bx, by) = _centre(line.words[0].polygon), _centre(line.words[-1].polygon)
+    if ax == bx and ay == by:
+        return None
+    return round(math.degrees(math.atan2(by - ay, bx - ax)) / 90) % 4 * 90
+
+
+def _turned(polygon: tuple[Point, ...], angle: int) -> tuple[Point, ...]:
+    """An axis-aligned box (clockwise from the image's top-left) started at the corner that is the text's top-left
+    when the text reads at ``angle``: still clockwise."""
+    if len(polygon) != 4 or angle == 0:
+        return polygon
+    shift = angle // 90
+    return polygon[shift:] + polygon[:shift]
 
 
 # ---- OCR of a page's image areas ----------------------------------------------------------------------------------
@@ -157,7 +191,7 @@ def _ocr_areas(image: np.ndarray, areas: Sequence[tuple[Point, ...]], engine: Re
         lines = _with_words(engine.recognize(image).lines)
 
         def inside(word: Word) -> bool:
-            cx, cy = _centre(word)
+            cx, cy = _centre(word.polygon)
             return any(a <= cx <= c and b <= cy <= d for a, b, c, d in boxes)
 
         return _filter_words(lines, inside)
@@ -208,8 +242,8 @@ def _filter_words(lines: Sequence[TextLine], keep: Callable[[Word], bool]) -> li
     return out
 
 
-def _centre(word: Word) -> tuple[float, float]:
-    x0, y0, x1, y1 = _bounds(word.polygon)
+def _centre(polygon: Sequence[Point]) -> tuple[float, float]:
+    x0, y0, x1, y1 = _bounds(polygon)
     return (x0 + x1) / 2, (y0 + y1) / 2
 
 

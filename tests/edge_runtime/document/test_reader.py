@@ -75,6 +75,21 @@ def test_born_digital_pages_come_from_the_text_layer_without_ocr() -> None:
     assert pages[0].dpi > 0 and pages[0].error == ""
 
 
+@pytest.mark.parametrize("rotate", [0, 90, 180, 270])
+def test_a_turned_born_digital_page_keeps_its_reading_order(rotate: int) -> None:
+    """/Rotate turns the rendered page: the text layer's boxes are turned with it, so the layout reads the page in
+    its own frame (lines, then paragraphs) instead of the image's."""
+    items = [
+        Text("First line of the turned page", 72, 700, 12),
+        Text("second line follows it here", 72, 684, 12),
+        Text("Another paragraph starts lower down", 72, 640, 12),
+    ]
+    (page,) = read_document(make_pdf([items], rotate=rotate), Counting())
+    assert (page.width > page.height) == (rotate in (90, 270))
+    assert page.text == f"{items[0].text} {items[1].text}\n\n{items[2].text}"
+    assert {line.angle for b in page.blocks for p in b.paragraphs for line in p.lines} == {rotate}
+
+
 def test_ignore_mode_ocrs_a_born_digital_page() -> None:
     engine = Counting()
     options = DocumentOptions(pages="1", text_layer=TextLayerMode.IGNORE)
