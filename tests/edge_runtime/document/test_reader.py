@@ -128,6 +128,22 @@ def test_a_mixed_page_reads_each_word_once() -> None:
     assert STAMP in [w.text for w in ocr_only.words()]
 
 
+def test_a_page_with_many_pictures_is_ocrd_once() -> None:
+    """More image areas than crops are worth: one OCR of the page, keeping the words inside the areas only (the
+    caption, in the text layer and in the image, stays once)."""
+    labels = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
+    items: list[Text | Picture] = [Text(CAPTION, 72, 720, 18)]
+    items += [
+        Picture(scan(label, size=(400, 100)), 72 + 240 * (i % 2), 560 - 90 * (i // 2), 200, 50)
+        for i, label in enumerate(labels)
+    ]
+    engine = Counting()
+    (page,) = read_document(make_pdf([items]), engine)
+    assert engine.calls == 1 and page.source is TextSource.MIXED
+    expected = [(w, TextSource.TEXT_LAYER) for w in CAPTION.split()] + [(w, TextSource.OCR) for w in labels]
+    assert sorted((w.text, w.source) for w in page.words()) == sorted(expected)
+
+
 def test_a_mixed_page_in_the_searchable_pdf_adds_only_its_ocr_words() -> None:
     data = make_pdf([MIXED])
     reads: list[ReadPage] = list(read_pages(data, get_engine()))
