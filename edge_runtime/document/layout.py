@@ -47,7 +47,7 @@ from edge_runtime.document.structure import (
 )
 from edge_runtime.types import Point, TextLine, Word
 
-__all__ = ["LayoutParams", "build_page", "confirm_running", "is_page_number"]
+__all__ = ["LayoutParams", "build_page", "confirm_running", "is_page_number", "words_of"]
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ def _turned(line: TextLine, angle: float) -> bool:
     return abs(math.atan2(math.sin(diff), math.cos(diff))) > math.pi / 4
 
 
-def _split_words(line: TextLine) -> tuple[Word, ...]:
+def words_of(line: TextLine) -> tuple[Word, ...]:
     """The line's words; a line without them is cut along its top and bottom edges by character count."""
     if line.words:
         return tuple(w for w in line.words if w.text.strip())
@@ -537,9 +537,9 @@ def build_page(
     angle = _page_angle(kept)
     frame = _Frame(angle)
     across = [ln for ln in kept if _turned(ln, angle)]  # a side label read at a right angle to the page
-    pieces = _split_across_gutters([(ln, _split_words(ln)) for ln in kept if not _turned(ln, angle)], frame, p)
+    pieces = _split_across_gutters([(ln, words_of(ln)) for ln in kept if not _turned(ln, angle)], frame, p)
     flow = len(pieces)
-    pieces += [(ln, _split_words(ln)) for ln in across]
+    pieces += [(ln, words_of(ln)) for ln in across]
     boxed = [_Line(i, ln, words, *frame.box(ln.polygon), _width(words, frame)) for i, (ln, words) in enumerate(pieces)]
     aside = sorted((ln for ln in boxed[flow:] if ln.words), key=lambda k: (k.y0, k.x0))
     boxed = [ln for ln in boxed[:flow] if ln.words]

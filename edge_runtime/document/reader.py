@@ -22,7 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
-from edge_runtime.document.layout import LayoutParams, build_page
+from edge_runtime.document.layout import LayoutParams, build_page, words_of
 from edge_runtime.document.limits import DocumentLimits
 from edge_runtime.document.sources import DocumentOptions, SourcePage, open_document
 from edge_runtime.document.structure import DocLine, Page, TextSource
@@ -212,22 +212,7 @@ def _shifted(line: TextLine, dx: float, dy: float) -> TextLine:
 
 def _with_words(lines: Sequence[TextLine]) -> list[TextLine]:
     """Lines that the engine gave without words get one word per token along the line, so each can be placed."""
-    out = []
-    for line in lines:
-        tokens = line.text.split()
-        if line.words or not tokens or len(line.polygon) != 4:
-            out.append(line)
-            continue
-        (ax, ay), (bx, by), (cx, cy), (dx, dy) = line.polygon
-        total, start, words = len(" ".join(tokens)), 0, []
-        for token in tokens:
-            f0, f1 = start / total, (start + len(token)) / total
-            top0, top1 = (ax + (bx - ax) * f0, ay + (by - ay) * f0), (ax + (bx - ax) * f1, ay + (by - ay) * f1)
-            bot0, bot1 = (dx + (cx - dx) * f0, dy + (cy - dy) * f0), (dx + (cx - dx) * f1, dy + (cy - dy) * f1)
-            words.append(Word(token, line.confidence, (top0, top1, bot1, bot0)))
-            start += len(token) + 1
-        out.append(replace(line, words=tuple(words)))
-    return out
+    return [line if line.words else replace(line, words=words_of(line)) for line in lines]
 
 
 def _filter_words(lines: Sequence[TextLine], keep: Callable[[Word], bool]) -> list[TextLine]:
