@@ -122,6 +122,7 @@ def _output(path: Path | None) -> Iterator[TextIO]:
         yield sys.stdout
         return
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # like recognize --draw: -o out/x.md makes out/
         file = path.open("w", encoding="utf-8")
     except OSError as exc:
         raise OcrError(f"cannot write {path}: {exc.strerror}", "OUTPUT_UNWRITABLE") from None
@@ -145,6 +146,7 @@ def _write_pdf(reads: Iterator[ReadPage], out: Path, source: bytes | None, passw
             yield read.page
 
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         write_pdf(pages(), out, image_of=lambda page: current[page.number], source=source, password=password or "")
     except OSError as exc:
         raise OcrError(f"cannot write {out}: {exc.strerror}", "OUTPUT_UNWRITABLE") from None
