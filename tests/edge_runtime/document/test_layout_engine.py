@@ -14,7 +14,8 @@ from tests.edge_runtime.document.pages import Rendered, column_page, receipt
 
 
 def _read(rendered: Rendered) -> tuple[Page, OcrResult]:
-    result = get_engine().recognize(np.asarray(rendered.image)[:, :, ::-1].copy())  # BGR, as decoded
+    """The page as FP32 reads it: the same boxes whatever precision the host's gate chose for serving."""
+    result = get_engine(precision="fp32").recognize(np.asarray(rendered.image)[:, :, ::-1].copy())  # BGR, as decoded
     return build_page(result.lines, result.width, result.height), result
 
 
