@@ -109,19 +109,11 @@ def _filter(args: argparse.Namespace) -> EventFilter:
 
 
 def _client(args: argparse.Namespace) -> FleetClient:
+    from clients.ocr_client.cli import connection_options
     from clients.ocr_client.fleet import FleetClient
 
     try:
-        return FleetClient(
-            args.target,
-            timeout=args.timeout,
-            ca=args.ca,
-            cert=args.cert,
-            key=args.key,
-            token=args.token or None,
-            tls=args.tls,
-            server_name=args.server_name,
-        )
+        return FleetClient(args.target, **connection_options(args))
     except OSError as exc:
         raise UsageError(f"{exc.strerror or exc}: {exc.filename}", "CREDENTIALS_UNREADABLE") from None
     except ValueError as exc:

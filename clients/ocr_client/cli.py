@@ -67,20 +67,24 @@ class CredentialsError(Exception):
     reason = "CREDENTIALS_UNREADABLE"
 
 
+def connection_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keywords OcrClient and FleetClient share (timeout, TLS files, token), from the common flags."""
+    return {
+        "timeout": args.timeout,
+        "ca": args.ca,
+        "cert": args.cert,
+        "key": args.key,
+        "token": args.token or None,
+        "tls": args.tls,
+        "server_name": args.server_name,
+    }
+
+
 def _client(args: argparse.Namespace) -> OcrClient:
     from clients.ocr_client.client import OcrClient
 
     try:
-        return OcrClient(
-            args.target,
-            timeout=args.timeout,
-            ca=args.ca,
-            cert=args.cert,
-            key=args.key,
-            token=args.token or None,
-            tls=args.tls,
-            server_name=args.server_name,
-        )
+        return OcrClient(args.target, **connection_options(args))
     except OSError as exc:
         raise CredentialsError(f"{exc.strerror or exc}: {exc.filename}") from None
     except ValueError as exc:
