@@ -14,6 +14,8 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from clients.ocr_client.messages import ocr_pb2
+from edge_runtime.document.layout import build_page
+from edge_runtime.document.structure import Block, DocLine, DocWord, Page, Paragraph
 from edge_runtime.stages import TIMING_FIELDS
 from edge_runtime.types import OcrResult, Point, Provenance, TextLine
 
@@ -27,8 +29,13 @@ __all__ = [
     "provenance_message",
     "recognize_response",
     "response_json",
+    "block_message",
+    "page_message",
+    "page_json",
     "to_json",
 ]
+
+PAGE_ERROR_CODE = 3  # INVALID_ARGUMENT: a page fails only for what it holds (too large, undecodable, hostile)
 
 
 def points(polygon: Iterable[Point]) -> list[ocr_pb2.Point]:
@@ -65,7 +72,74 @@ def recognize_response(result: OcrResult) -> ocr_pb2.RecognizeResponse:
         image_height=result.height,
         timings=timings_message(result.timings_ms),
         provenance=provenance_message(result.provenance),
+        blocks=[block_message(b) for b in build_page(result.lines, result.width, result.height).blocks],
     )
+
+
+def _word_message(word: DocWord) -> ocr_pb2.Word:
+    return ocr_pb2.Word(
+        text=word.text,
+        confidence=word.confidence,
+        polygon=points(word.polygon),
+        break_after=ocr_pb2.BreakType.Value("BREAK_TYPE_" + word.brk.name),
+        source=None if word.source is None else ocr_pb2.TextSource.Value("TEXT_SOURCE_" + word.source.name),
+    )
+
+
+def _doc_line_message(line: DocLine) -> ocr_pb2.TextLine:
+    return ocr_pb2.TextLine(
+        text=line.text,
+        confidence=line.confidence,
+        polygon=points(line.polygon),
+        angle=line.angle,
+        words=[_word_message(w) for w in line.words],
+    )
+
+
+def _paragraph_message(paragraph: Paragraph) -> ocr_pb2.Paragraph:
+    return ocr_pb2.Paragraph(
+        text=paragraph.text,
+        confidence=paragraph.confidence,
+        polygon=points(paragraph.polygon),
+        lines=[_doc_line_message(line) for line in paragraph.lines],
+    )
+
+
+def block_message(block: Block) -> ocr_pb2.Block:
+    return ocr_pb2.Block(
+        kind=ocr_pb2.BlockKind.Value("BLOCK_KIND_" + block.kind.name),
+        text=block.text,
+        confidence=block.confidence,
+        polygon=points(block.polygon),
+        paragraphs=[_paragraph_message(p) for p in block.paragraphs],
+    )
+
+
+def page_message(page: Page, timings_ms: dict[str, float] | None = None) -> ocr_pb2.Page:
+    """The ``Page`` message of a read page (RecognizeDocument's answer, ``document --to json``'s line)."""
+    message = ocr_pb2.Page(
+        page_number=page.number,
+        width=page.width,
+        height=page.height,
+        dpi=page.dpi,
+        text_source=ocr_pb2.TextSource.Value("TEXT_SOURCE_" + page.source.name),
+        text=page.text,
+        blocks=[block_message(b) for b in page.blocks],
+    )
+    if page.error:
+        message.error.CopyFrom(ocr_pb2.Error(code=PAGE_ERROR_CODE, reason=page.error, message=_page_error(page)))
+    if timings_ms:
+        message.timings.CopyFrom(timings_message(timings_ms))
+    return message
+
+
+def _page_error(page: Page) -> str:
+    return f"page {page.number} cannot be read ({page.error})"
+
+
+def page_json(page: Page, timings_ms: dict[str, float] | None = None) -> dict[str, Any]:
+    """``page`` as the JSON of the Page message the server would send for it."""
+    return to_json(page_message(page, timings_ms))
 
 
 def to_json(message: Message) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """`python -m edge_runtime document IN --to FORMAT`: read a PDF, a TIFF or an image in process and write it out.
 
-Formats: `json` (one line per page as soon as it is read: for now the plain JSON of the ``structure.Page``
-dataclass; the proto3 JSON mapping of the page message comes with the RecognizeDocument RPC), `text`, `md`,
+Formats: `json` (one line per page as soon as it is read: the proto3 JSON mapping of the ``ocr.v1.Page`` message,
+as RecognizeDocument answers), `text`, `md`,
 `hocr`, `alto` (to stdout or -o) and `pdf` (a searchable PDF, needs -o: a PDF's born-digital pages copied, its
 scanned pages kept with the text layer laid over them; a TIFF's or an image's pages drawn from their images).
 A PDF page is read from its own text layer where it can be trusted (--text-layer auto), never (ignore: always
@@ -14,7 +14,6 @@ empty) and exit code 1 once the others are written.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from collections.abc import Iterator
@@ -36,6 +35,7 @@ from edge_runtime.document.sources import DocumentKind, DocumentOptions, open_do
 from edge_runtime.document.structure import Page
 from edge_runtime.document.textlayer import TextLayerMode
 from edge_runtime.errors import InvalidDocumentError, OcrError
+from edge_runtime.messages import page_json
 from edge_runtime.types import OcrResult
 
 __all__ = ["main", "FORMATS"]
@@ -97,7 +97,7 @@ def main(argv: list[str]) -> int:
         elif args.to == "json":
             with _output(args.output) as out:
                 for read in reads:
-                    out.write(json.dumps(dataclasses.asdict(read.page), ensure_ascii=False) + "\n")
+                    out.write(json.dumps(page_json(read.page), ensure_ascii=False) + "\n")
                     out.flush()
         else:
             pages = confirm_running([read.page for read in reads])  # the structure only: the images are gone

@@ -50,14 +50,15 @@ def test_contract_names():
     service = ocr_pb2.DESCRIPTOR.services_by_name["OcrService"]
     assert service.full_name == "ocr.v1.OcrService"
     methods = {m.name: m for m in service.methods}
-    assert set(methods) == {"Recognize", "BatchRecognize", "StreamRecognize", "GetServerInfo"}
-    stream = methods["StreamRecognize"]
-    assert stream.client_streaming and stream.server_streaming
+    assert set(methods) == {"Recognize", "BatchRecognize", "StreamRecognize", "RecognizeDocument", "GetServerInfo"}
+    for name in ("StreamRecognize", "RecognizeDocument"):
+        assert methods[name].client_streaming and methods[name].server_streaming
     assert ocr_pb2.Image.DESCRIPTOR.oneofs_by_name["source"].fields[0].name == "content"
     events = ocr_pb2.TextEventType.keys()
     for suffix in ("_APPEARED", "_UPDATED", "_STABLE", "_DISAPPEARED"):
         assert any(name.endswith(suffix) for name in events)
-    for enum in (ocr_pb2.PixelFormat, ocr_pb2.FlowControl, ocr_pb2.TextEventType):
+    enums = (ocr_pb2.PixelFormat, ocr_pb2.FlowControl, ocr_pb2.TextEventType, ocr_pb2.BreakType, ocr_pb2.TextSource)
+    for enum in (*enums, ocr_pb2.BlockKind, ocr_pb2.TextLayerMode, ocr_pb2.OutputFormat):
         assert enum.Name(0).endswith("_UNSPECIFIED")
     config_fields = set(ocr_pb2.StreamConfig.DESCRIPTOR.fields_by_name)
     assert {

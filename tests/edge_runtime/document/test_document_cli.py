@@ -42,7 +42,9 @@ def test_json_is_one_line_per_page(born_digital: Path, capsys: pytest.CaptureFix
     code, out, err = _run(capsys, born_digital, "--to", "json")
     assert (code, err) == (0, "")
     pages = [json.loads(line) for line in out.splitlines()]
-    assert [p["number"] for p in pages] == [1, 2, 3] and {p["source"] for p in pages} == {"text_layer"}
+    assert [p["page_number"] for p in pages] == [1, 2, 3] and {p["text_source"] for p in pages} == {
+        "TEXT_SOURCE_TEXT_LAYER"
+    }
     words = [
         [w["text"] for b in p["blocks"] for para in b["paragraphs"] for ln in para["lines"] for w in ln["words"]]
         for p in pages
@@ -113,7 +115,7 @@ def test_a_scanned_pdf_is_ocrd_unless_only(tmp_path: Path, capsys: pytest.Captur
     source.write_bytes(make_pdf([[Picture(scan("Scanned words only"), 72, 400, 400, 100)]]))
     code, out, _ = _run(capsys, source, "--to", "json")
     (page,) = [json.loads(line) for line in out.splitlines()]
-    assert code == 0 and page["source"] == "ocr" and page["blocks"]
+    assert code == 0 and page["text_source"] == "TEXT_SOURCE_OCR" and page["blocks"]
     code, out, _ = _run(capsys, source, "--to", "json", "--text-layer", "only")
     (page,) = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and page["blocks"] == []
