@@ -81,8 +81,8 @@ def _word_message(word: DocWord) -> ocr_pb2.Word:
         text=word.text,
         confidence=word.confidence,
         polygon=points(word.polygon),
-        break_after=ocr_pb2.BreakType.Value("BREAK_TYPE_" + word.brk.name),
-        source=None if word.source is None else ocr_pb2.TextSource.Value("TEXT_SOURCE_" + word.source.name),
+        break_after="BREAK_TYPE_" + word.brk.name,
+        source=None if word.source is None else "TEXT_SOURCE_" + word.source.name,
     )
 
 
@@ -107,7 +107,7 @@ def _paragraph_message(paragraph: Paragraph) -> ocr_pb2.Paragraph:
 
 def block_message(block: Block) -> ocr_pb2.Block:
     return ocr_pb2.Block(
-        kind=ocr_pb2.BlockKind.Value("BLOCK_KIND_" + block.kind.name),
+        kind="BLOCK_KIND_" + block.kind.name,
         text=block.text,
         confidence=block.confidence,
         polygon=points(block.polygon),
@@ -122,7 +122,7 @@ def page_message(page: Page, timings_ms: dict[str, float] | None = None) -> ocr_
         width=page.width,
         height=page.height,
         dpi=page.dpi,
-        text_source=ocr_pb2.TextSource.Value("TEXT_SOURCE_" + page.source.name),
+        text_source="TEXT_SOURCE_" + page.source.name,
         text=page.text,
         blocks=[block_message(b) for b in page.blocks],
     )
