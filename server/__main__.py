@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import sys
 
+from edge_runtime.arguments import OneLineParser
 from edge_runtime.config import BACKENDS, DEVICES, PRECISIONS, EngineConfig, from_env
 from edge_runtime.errors import ConfigurationError
 from fleet.duration import parse_duration
@@ -21,7 +22,7 @@ def _duration(text: str) -> float:
 
 
 def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
-    parser = argparse.ArgumentParser(prog="python -m server", description=__doc__)
+    parser = OneLineParser(prog="python -m server", description=__doc__)
     add = parser.add_argument
     add("--host", help="address to bind (OCR_HOST; default [::] with credentials, localhost without)")
     add("--port", type=int, help="port, 0 for any free one (OCR_PORT, default 50051)")
