@@ -274,6 +274,7 @@ class DocumentResults(Iterator[DocumentPage | OutputChunk]):
         sinks = {_NAMES[output_format(key)]: value for key, value in (outputs or {}).items()}
         missing = [name for name in self.formats if name not in sinks]
         if missing:
+            self.close()
             raise ValueError(f"no place given to write the {', '.join(missing)} output")
         with ExitStack() as stack:
             stack.callback(self.close)  # runs last: a no-op once every response came

@@ -131,7 +131,10 @@ class DocumentCall {
     const sinks = {};
     for (const [key, target] of Object.entries(outputs)) sinks[outputFormat(key)] = new OutputSink(target);
     const missing = this.formats.filter((name) => !sinks[OUTPUT_FORMATS[name]]);
-    if (missing.length) throw new TypeError(`no place given to write the ${missing.join(', ')} output`);
+    if (missing.length) {
+      this.cancel();
+      throw new TypeError(`no place given to write the ${missing.join(', ')} output`);
+    }
     try {
       for await (const response of this) {
         if (response.page) {
