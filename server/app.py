@@ -179,7 +179,8 @@ def _cache_interceptor(
     if isinstance(cache, LruCache):
         lru = cache
         metrics.cache_size.set_function(lambda: lru.size)
-    return CacheInterceptor(cache, key_part, config.max_batch_images, looked_up)
+    limits = (config.max_document_bytes, config.max_document_pages)
+    return CacheInterceptor(cache, key_part, config.max_batch_images, looked_up, limits)
 
 
 def build_server(
@@ -233,7 +234,7 @@ def build_server(
         ],
     )
     if config.serves_ocr:
-        grpc_server.add_generic_rpc_handlers((generic_handler(OcrServicer(plane)),))
+        grpc_server.add_generic_rpc_handlers((generic_handler(OcrServicer(plane, security.redactor)),))
     fleet = None
     if config.serves_fleet:
         url, retention = config.fleet_store_url, config.fleet_retention_s
