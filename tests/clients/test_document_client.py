@@ -22,6 +22,7 @@ from edge_runtime.document.reader import read_document
 from edge_runtime.messages import page_json
 from tests.conftest import get_engine
 from tests.edge_runtime.document.pdfs import Picture, Text, encrypt, make_pdf, scan
+from tests.server.images import scene_png
 
 PAGES = [
     [Text("Harbour traffic rose in March", 72, 700, 12), Text("and fell again in April", 72, 684, 12)],
@@ -283,3 +284,15 @@ def test_output_chunks_are_typed(client, born_digital: Path) -> None:
     chunks = [item for item in items if isinstance(item, OutputChunk)]
     assert chunks and {c.format for c in chunks} == {"md"} and [c.last for c in chunks][-1] is True
     assert not any(isinstance(item, DocumentPage) for item in items[items.index(chunks[0]) :])
+
+
+def test_recognize_blocks_are_the_document_page_blocks(client) -> None:
+    """An image read by Recognize carries the structure RecognizeDocument gives its one page, typed the same."""
+    image = scene_png()
+    result = client.recognize(image)
+    (page,) = client.recognize_document(image).collect()[0]
+    assert result.blocks and result.blocks == page.blocks and page.dpi == 0
+    words = [w.text for b in result.blocks for p in b.paragraphs for line in p.lines for w in line.words]
+    assert sorted(words) == sorted(w.text for line in result.lines for w in line.words)
+    assert all(w.break_after for b in result.blocks for p in b.paragraphs for ln in p.lines for w in ln.words)
+    assert all(w.break_after is None for line in result.lines for w in line.words)  # unset in `lines`
