@@ -25,7 +25,9 @@ const OUTPUT_FORMATS = {
   pdf: 'OUTPUT_FORMAT_PDF',
 };
 const FORMAT_NAMES = Object.fromEntries(Object.entries(OUTPUT_FORMATS).map(([name, value]) => [value, name]));
-const TEXT_LAYER_MODES = { auto: 'TEXT_LAYER_MODE_AUTO', ignore: 'TEXT_LAYER_MODE_IGNORE', only: 'TEXT_LAYER_MODE_ONLY' };
+const TEXT_LAYER_MODES = {
+  auto: 'TEXT_LAYER_MODE_AUTO', ignore: 'TEXT_LAYER_MODE_IGNORE', only: 'TEXT_LAYER_MODE_ONLY',
+};
 // Well under any server's message limit (gRPC's default is 4 MiB), large enough that framing costs nothing.
 const DEFAULT_CHUNK_BYTES = 1024 * 1024;
 
@@ -39,7 +41,8 @@ function outputFormat(value) {
 function textLayerMode(value) {
   if (TEXT_LAYER_MODES[value]) return TEXT_LAYER_MODES[value];
   if (Object.values(TEXT_LAYER_MODES).includes(value)) return value;
-  throw new TypeError(`unknown text layer mode ${JSON.stringify(value)}; choose one of ${Object.keys(TEXT_LAYER_MODES)}`);
+  const choices = Object.keys(TEXT_LAYER_MODES);
+  throw new TypeError(`unknown text layer mode ${JSON.stringify(value)}; choose one of ${choices}`);
 }
 
 /**
