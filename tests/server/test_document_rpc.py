@@ -173,3 +173,47 @@ def test_cancelling_stops_the_reading(served, client):
         list(call)
     assert caught.value.code() == grpc.StatusCode.CANCELLED
     assert client.recognize(receipt_jpg()).lines
+
+
+def _image_bomb() -> bytes:
+    """A 100,000 x 100,000 image declared in a few bytes of Flate on page 1; page 2 is ordinary typed text."""
+    import pikepdf
+
+    data = make_pdf([SCANNED[0], BORN_DIGITAL[2]])
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        (image,) = pdf.pages[0].Resources.XObject.values()
+        image.write(b"\x00" * 1000, filter=pikepdf.Name.FlateDecode, type_check=False)
+        image.Width = image.Height = 100_000
+        out = io.BytesIO()
+        pdf.save(out)
+    return out.getvalue()
+
+
+def test_hostile_documents_answer_with_a_reason_and_the_server_keeps_serving(client):
+    from tests.edge_runtime.document.pdfs import flate_of_spaces, ifd_chain_tiff, raw_pdf
+
+    for data, reason in [
+        (ifd_chain_tiff(10_001), "TOO_MANY_PAGES"),  # frames are counted, not decoded
+        (raw_pdf(contents=(flate_of_spaces(300 * 1024 * 1024),)), "DOCUMENT_TOO_LARGE"),  # a content-stream bomb
+        (make_pdf(BORN_DIGITAL)[:400], "DOCUMENT_UNREADABLE"),  # cut short
+    ]:
+        with pytest.raises(grpc.RpcError) as caught:
+            _call(client, data)
+        assert (caught.value.code(), _reason(caught.value)) == (grpc.StatusCode.INVALID_ARGUMENT, reason)
+    pages = _pages(_call(client, _image_bomb()))
+    assert [p.error.reason for p in pages] == ["PAGE_TOO_LARGE", ""] and pages[1].text == "Appendix"
+    (page,) = _pages(_call(client, raw_pdf(b"/Deep " + b"[" * 200_000 + b"]" * 200_000)))
+    assert page.text == "Hi"  # nesting 200,000 deep: PDFium stops at its depth limit, the page still reads
+    assert client.recognize(receipt_jpg()).lines
+
+
+def test_a_passed_deadline_stops_the_reading(client):
+    pages = [[Picture(scan(f"SLOW PAGE {n}", size=(900, 200)), 72, 500, 450, 100)] for n in range(40)]
+    call = _stub(client).RecognizeDocument(_requests(make_pdf(pages)), timeout=1.5)
+    got = []
+    with pytest.raises(grpc.RpcError) as caught:
+        for response in call:
+            got.append(response)
+    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert len(got) < 40
+    assert client.recognize(receipt_jpg()).lines
