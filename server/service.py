@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -41,7 +42,8 @@ class OcrServicer:
         source = convert.image_source(request.image, request.HasField("image"))
         async with self.plane.admitted():
             result = await self.plane.recognize(source, request.options.skip_detection, deadline_of(context))
-        return convert.recognize_response(result)
+        # off the event loop: laying out a dense page's blocks takes milliseconds that other calls should not wait
+        return await asyncio.to_thread(convert.recognize_response, result)
 
     async def BatchRecognize(  # noqa: N802
         self, request: ocr_pb2.BatchRecognizeRequest, context: grpc.aio.ServicerContext
@@ -62,13 +64,17 @@ class OcrServicer:
             results = await self.plane.recognize_many([(s, k) for _, s, k in todo], deadline_of(context))
         for (i, _, _), result in zip(todo, results, strict=True):
             outcomes[i] = result
-        responses = [
-            ocr_pb2.RecognizeResponse(error=convert.error_message(o))
-            if isinstance(o, Exception)
-            else convert.recognize_response(o)
-            for o in outcomes
-        ]
-        return ocr_pb2.BatchRecognizeResponse(responses=responses)
+        def respond() -> ocr_pb2.BatchRecognizeResponse:
+            return ocr_pb2.BatchRecognizeResponse(
+                responses=[
+                    ocr_pb2.RecognizeResponse(error=convert.error_message(o))
+                    if isinstance(o, Exception)
+                    else convert.recognize_response(o)
+                    for o in outcomes
+                ]
+            )
+
+        return await asyncio.to_thread(respond)
 
     async def StreamRecognize(  # noqa: N802
         self, request_iterator: AsyncIterator[ocr_pb2.StreamRecognizeRequest], context: grpc.aio.ServicerContext
