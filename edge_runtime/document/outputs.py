@@ -4,6 +4,7 @@ bytes for the same input: the document is read once and every format asked for i
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -85,4 +86,6 @@ def _write_pdf(reads: Iterator[ReadPage], out: BinaryIO, source: bytes | None, p
                 continue  # no original page to copy and no image to draw: the page's error says so, left out
             yield read.page
 
-    write_pdf(pages(), out, image_of=lambda page: current[page.number], source=source, password=password or "")
+    with warnings.catch_warnings():  # batch gives one password to all its PDFs: most need none, and that is fine
+        warnings.filterwarnings("ignore", "A password was provided, but no password was needed")
+        write_pdf(pages(), out, image_of=lambda page: current[page.number], source=source, password=password or "")
