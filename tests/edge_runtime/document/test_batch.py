@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ import pikepdf
 import pytest
 
 from edge_runtime.cli import main
+from edge_runtime.config import EngineConfig
+from edge_runtime.document import cli as document_cli
 from edge_runtime.document.batch import run_batch
 from edge_runtime.document.batch_inputs import InputError, find_inputs
 from edge_runtime.document.batch_report import JOURNAL
@@ -24,7 +27,7 @@ from edge_runtime.document.lazy import LazyEngine
 from edge_runtime.document.outputs import EXTENSIONS, FORMATS
 from edge_runtime.document.sources import DocumentOptions
 from edge_runtime.types import OcrResult
-from tests.conftest import REPO
+from tests.conftest import REPO, get_engine
 from tests.edge_runtime.document.pdfs import Picture, Text, encrypt, make_pdf, scan, tiff
 
 
@@ -61,7 +64,9 @@ class _Never:
 
 
 # ---- the same bytes as `document`, read by worker processes --------------------------------------------------------
-def test_worker_processes_write_what_document_writes_byte_for_byte(tmp_path: Path) -> None:
+def test_worker_processes_write_what_document_writes_byte_for_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     docs = tmp_path / "docs"
     (docs / "scans").mkdir(parents=True)
     (docs / "report.pdf").write_bytes(_typed("Harbour traffic rose in March", "Berths were full all summer"))
@@ -84,6 +89,11 @@ def test_worker_processes_write_what_document_writes_byte_for_byte(tmp_path: Pat
         "scans/invoice.pdf": (1, None, []),
     }
     assert report["totals"]["pages"] == 5 and report["last_run"]["read"] == 3
+    # `document` as it runs, its engine (same configuration) loaded once for the 18 runs instead of once per run
+    def shared(config: EngineConfig) -> LazyEngine:
+        return LazyEngine(load=lambda: get_engine(**asdict(config)))
+
+    monkeypatch.setattr(document_cli, "LazyEngine", shared)
     for name in names:
         for fmt in FORMATS:
             expected = tmp_path / "document" / (name + EXTENSIONS[fmt])
