@@ -124,7 +124,7 @@ class WorkerPool:
     def _crashed(job: Job, code: int | None) -> Record:
         for fmt in job.formats:
             part_file(job, fmt).unlink(missing_ok=True)
-        how = f"exited with code {code}" if code is not None else "exited"
+        how = "ended" if code is None else f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
         return failed_record(job, "WORKER_CRASHED", f"the worker process reading it {how}")
 
     def close(self) -> None:
