@@ -22,9 +22,11 @@ import argparse
 import dataclasses
 import functools
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -117,6 +119,7 @@ def run_batch(
     progress = Progress(len(documents), len(documents) - len(jobs), stream)
     run = _Run(report, progress, stream, documents, len(documents) - len(jobs))
     workers = min(workers, len(jobs))
+    stop = _stop_on_sigterm()
     try:
         if workers > 1:
             share = config.replace(threads=config.threads or max(1, (os.cpu_count() or 1) // workers))
@@ -130,7 +133,26 @@ def run_batch(
         run.finish(interrupted=True)
         print(f"batch: stopped; {out / 'report.json'} holds what was finished", file=stream)
         return INTERRUPTED
+    finally:
+        stop()
     return run.finish(interrupted=False)
+
+
+def _stop_on_sigterm() -> Callable[[], None]:
+    """SIGTERM (a service manager, `kill`) stops a run as Ctrl-C does: workers ended, report written. Returns
+    what puts the previous handler back. Only the main thread may set handlers; elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
 
 
 class _Run:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
+import os
 import queue
 import signal
 from collections.abc import Iterator
@@ -35,7 +36,10 @@ def _work(worker: int, tasks: Any, events: Any, config: EngineConfig) -> None:
 
     cv2.setNumThreads(config.num_threads)  # image steps too stay within this worker's share of the cores
     engine = LazyEngine(config)
+    parent = os.getppid()
     while (job := tasks.get()) is not None:
+        if os.getppid() != parent:
+            return  # the batch was killed without a word: no one would take this document's record
         name = job.input.name
         events.put(("start", worker, name))
         record = run_job(job, engine, functools.partial(_said, events, worker, name))
