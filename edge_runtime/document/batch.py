@@ -42,7 +42,7 @@ from edge_runtime.document.reader import Recognizer
 from edge_runtime.document.sources import DocumentOptions
 from edge_runtime.document.textlayer import TextLayerMode
 
-__all__ = ["main", "run_batch", "settings_of"]
+__all__ = ["main", "run_batch", "settings_of", "worker_config"]
 
 INTERRUPTED = 130  # the shell's code for a run stopped by Ctrl-C (128 + SIGINT)
 
@@ -82,10 +82,19 @@ def main(argv: list[str]) -> int:
     return run_batch(args.inputs, args.out, formats, options, engine_config(args), args.workers)
 
 
+def worker_config(config: EngineConfig, workers: int) -> EngineConfig:
+    """Each worker's engine: ``threads`` as given, else its share of the CPUs, so the workers together use every
+    core once and do not oversubscribe them."""
+    return config.replace(threads=config.threads or max(1, (os.cpu_count() or 1) // workers))
+
+
 def settings_of(options: DocumentOptions, config: EngineConfig) -> dict[str, Any]:
     """What a document's outputs depend on besides the file itself: a change reads it again. Threads and workers
-    change only the speed; the password only whether it opens."""
-    engine = dataclasses.asdict(config.replace(threads=0, rec_streams=0))
+    change only the speed; the password only whether it opens. The default bundle is named: a new default is a
+    change."""
+    from models.bundle import default_bundle_id
+
+    engine = dataclasses.asdict(config.replace(bundle=config.bundle or default_bundle_id(), threads=0, rec_streams=0))
     return {"pages": options.pages, "text_layer": options.text_layer.value, "engine": engine}
 
 
@@ -122,8 +131,7 @@ def run_batch(
     stop = _stop_on_sigterm()
     try:
         if workers > 1:
-            share = config.replace(threads=config.threads or max(1, (os.cpu_count() or 1) // workers))
-            run.pooled(jobs, workers, share)
+            run.pooled(jobs, workers, worker_config(config, workers))
         else:
             run.here(jobs, engine or LazyEngine(config))
     except KeyboardInterrupt:

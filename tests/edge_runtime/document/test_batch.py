@@ -20,7 +20,7 @@ import pytest
 from edge_runtime.cli import main
 from edge_runtime.config import EngineConfig
 from edge_runtime.document import cli as document_cli
-from edge_runtime.document.batch import run_batch
+from edge_runtime.document.batch import run_batch, worker_config
 from edge_runtime.document.batch_inputs import InputError, find_inputs
 from edge_runtime.document.batch_report import JOURNAL
 from edge_runtime.document.lazy import LazyEngine
@@ -279,3 +279,9 @@ def test_usage_errors_exit_2_with_a_reason(tmp_path: Path, capsys: pytest.Captur
         with pytest.raises(SystemExit) as usage:
             main(["batch", str(docs), "--out", str(tmp_path / "out"), *argv])
         assert usage.value.code == 2 and capsys.readouterr().err.rstrip().endswith("[USAGE_INVALID]")
+
+
+def test_workers_share_the_cores_unless_threads_are_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert [worker_config(EngineConfig(), n).num_threads for n in (1, 4, 16, 32)] == [16, 4, 1, 1]
+    assert worker_config(EngineConfig(threads=3), 4).num_threads == 3
