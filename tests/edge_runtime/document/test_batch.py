@@ -19,6 +19,7 @@ import pytest
 
 from edge_runtime.cli import main
 from edge_runtime.config import EngineConfig
+from edge_runtime.document import batch, batch_report
 from edge_runtime.document import cli as document_cli
 from edge_runtime.document.batch import run_batch, worker_config
 from edge_runtime.document.batch_inputs import InputError, find_inputs
@@ -285,3 +286,19 @@ def test_workers_share_the_cores_unless_threads_are_given(monkeypatch: pytest.Mo
     monkeypatch.setattr(os, "cpu_count", lambda: 16)
     assert [worker_config(EngineConfig(), n).num_threads for n in (1, 4, 16, 32)] == [16, 4, 1, 1]
     assert worker_config(EngineConfig(threads=3), 4).num_threads == 3
+
+
+def test_a_crash_between_saves_loses_no_finished_document(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records are journaled as each document finishes; report.json is rewritten now and then (here: never)."""
+    monkeypatch.setattr(batch_report, "SAVE_EVERY", float("inf"))
+    docs, out = _born_digital_folder(tmp_path), tmp_path / "out"
+    monkeypatch.setattr(batch.Report, "save", lambda self, last_run=None: None)  # the crash: never saved
+    assert run_batch([str(docs)], out, ["text"], engine=_Never(), stream=io.StringIO()) == 0
+    monkeypatch.undo()
+    assert not (out / "report.json").exists()
+    with (out / JOURNAL).open("a", encoding="utf-8") as journal:
+        journal.write('{"name": "b/d.pdf", "run": 1, "err')  # a record the crash cut short
+    loaded = batch_report.Report.load(out)
+    assert sorted(loaded.records) == ["a.pdf", "b/c.pdf", "b/d.pdf"] and loaded.runs == 1
+    assert run_batch([str(docs)], out, ["text"], engine=_Never(), stream=io.StringIO()) == 0
+    assert _report(out)["last_run"]["skipped"] == 3 and not (out / JOURNAL).exists()
