@@ -90,6 +90,7 @@ def test_worker_processes_write_what_document_writes_byte_for_byte(
         "scans/invoice.pdf": (1, None, []),
     }
     assert report["totals"]["pages"] == 5 and report["last_run"]["read"] == 3
+
     # `document` as it runs, its engine (same configuration) loaded once for the 18 runs instead of once per run
     def shared(config: EngineConfig) -> LazyEngine:
         return LazyEngine(load=lambda: get_engine(**asdict(config)))
@@ -106,9 +107,7 @@ def test_worker_processes_write_what_document_writes_byte_for_byte(
 
 # ---- resume ----------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("damage", ["changed", "deleted"])
-def test_a_second_run_reads_again_only_the_document_whose_output_is_not_as_written(
-    tmp_path: Path, damage: str
-) -> None:
+def test_a_second_run_reads_again_only_the_document_whose_output_is_not_as_written(tmp_path: Path, damage: str) -> None:
     docs, out = _born_digital_folder(tmp_path), tmp_path / "out"
     stream = io.StringIO()
     assert run_batch([str(docs)], out, ["json", "text", "pdf"], engine=_Never(), stream=stream) == 0
