@@ -41,6 +41,7 @@ from edge_runtime.document.progress import Progress
 from edge_runtime.document.reader import Recognizer
 from edge_runtime.document.sources import DocumentOptions
 from edge_runtime.document.textlayer import TextLayerMode
+from edge_runtime.errors import OcrError
 
 __all__ = ["main", "run_batch", "settings_of", "worker_config"]
 
@@ -119,7 +120,10 @@ def run_batch(
     documents = find_inputs(inputs, exclude=out)
     if any(document.name == "report" for document in documents):
         raise InputError("a document named 'report' would be written over report.json", "INPUT_NAME_CONFLICT")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OcrError(f"cannot make {out}: {exc.strerror}", "OUTPUT_UNWRITABLE") from None
     report = Report.load(out)
     report.runs += 1
     settings = settings_of(options, config)
