@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import tempfile
 import threading
 import time
@@ -33,12 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from clients.ocr_client.pb import ocr_pb2
-from edge_runtime.document.export.alto import to_alto
-from edge_runtime.document.export.hocr import to_hocr
-from edge_runtime.document.export.markdown import to_markdown
-from edge_runtime.document.export.text import to_text
-from edge_runtime.document.layout import confirm_running
 from edge_runtime.document.limits import DocumentLimits, parse_page_ranges
+from edge_runtime.document.outputs import open_text, write_outputs
 from edge_runtime.document.reader import ReadPage, read_opened
 from edge_runtime.document.sources import DocumentKind, DocumentOptions, open_document
 from edge_runtime.document.structure import Page
@@ -54,11 +49,13 @@ __all__ = ["recognize_document", "DocumentRequest", "receive_document", "OUTPUT_
 
 OUTPUT_CHUNK_BYTES = 1024 * 1024  # an output file goes out in chunks of this size, far below any message limit
 PAGES_AHEAD = 4  # pages read but not yet sent: the reading waits for a slow caller instead of piling up pages
-_TEXT_WRITERS: dict[int, Callable[[list[Page]], str]] = {
-    ocr_pb2.OUTPUT_FORMAT_TEXT: to_text,
-    ocr_pb2.OUTPUT_FORMAT_MARKDOWN: to_markdown,
-    ocr_pb2.OUTPUT_FORMAT_HOCR: to_hocr,
-    ocr_pb2.OUTPUT_FORMAT_ALTO: to_alto,
+# OutputFormat -> the format's name in edge_runtime.document.outputs (the writers `document` and `batch` use)
+_FORMAT_NAMES: dict[int, str] = {
+    ocr_pb2.OUTPUT_FORMAT_TEXT: "text",
+    ocr_pb2.OUTPUT_FORMAT_MARKDOWN: "md",
+    ocr_pb2.OUTPUT_FORMAT_HOCR: "hocr",
+    ocr_pb2.OUTPUT_FORMAT_ALTO: "alto",
+    ocr_pb2.OUTPUT_FORMAT_PDF: "pdf",
 }
 _MODES = {
     ocr_pb2.TEXT_LAYER_MODE_UNSPECIFIED: TextLayerMode.AUTO,
@@ -88,7 +85,7 @@ async def receive_document(requests: AsyncIterator, max_bytes: int) -> DocumentR
         raise InvalidRequestError(f"text_layer {options.text_layer} is not a TextLayerMode", "TEXT_LAYER_INVALID")
     formats: list[int] = []
     for value in options.formats:
-        if value not in _TEXT_WRITERS and value != ocr_pb2.OUTPUT_FORMAT_PDF:
+        if value not in _FORMAT_NAMES:
             raise InvalidRequestError(f"output format {value} is not one of OutputFormat's", "OUTPUT_FORMAT_INVALID")
         if value not in formats:
             formats.append(value)
@@ -163,7 +160,7 @@ class _PlaneRecognizer:
 
 class _Reading:
     """One document read on a worker thread; pages handed to the event loop through a queue, at most
-    ``PAGES_AHEAD`` of them waiting."""
+    ``PAGES_AHEAD`` of them waiting; the output files written into ``scratch`` as the pages pass."""
 
     def __init__(
         self,
@@ -171,25 +168,30 @@ class _Reading:
         limits: DocumentLimits,
         recognizer: _PlaneRecognizer,
         redactor: Redactor | None,
-        pdf_path: Path | None,
+        scratch: Path,
     ) -> None:
         self.request, self.limits, self.recognizer, self.redactor = request, limits, recognizer, redactor
-        self.pdf_path = pdf_path
+        self.files = {fmt: scratch / f"out.{_FORMAT_NAMES[fmt]}" for fmt in request.formats}
         self.loop = recognizer.loop
         self.queue: asyncio.Queue[tuple[Page, dict[str, float]] | None] = asyncio.Queue()
         self.room = threading.Semaphore(PAGES_AHEAD)
 
     def run(self) -> None:
-        """On the worker thread: read every page, hand each over; the queue's None says the reading ended."""
+        """On the worker thread: read every page, hand each over and write the files (the document's one pass,
+        through the writers `document` and `batch` use); the queue's None says the reading ended."""
         try:
             request = self.request
-            with open_document(request.data, request.options, self.limits) as document:
-                pages = self._pages(read_opened(document, self.recognizer, request.options.text_layer))
-                if self.pdf_path is None:
-                    for _ in pages:
-                        pass
-                    return
-                self._write_pdf(pages, document.kind is DocumentKind.PDF)
+            with open_document(request.data, request.options, self.limits) as document, contextlib.ExitStack() as files:
+                texts = {
+                    _FORMAT_NAMES[fmt]: files.enter_context(open_text(path))
+                    for fmt, path in self.files.items()
+                    if fmt != ocr_pb2.OUTPUT_FORMAT_PDF
+                }
+                pdf_path = self.files.get(ocr_pb2.OUTPUT_FORMAT_PDF)
+                pdf = files.enter_context(pdf_path.open("wb")) if pdf_path is not None else None
+                source = request.data if document.kind is DocumentKind.PDF else None
+                reads = read_opened(document, self.recognizer, request.options.text_layer)
+                write_outputs(self._pages(reads), texts, pdf, source, request.options.password)
         finally:
             self.loop.call_soon_threadsafe(self.queue.put_nowait, None)
 
@@ -213,26 +215,6 @@ class _Reading:
                 raise DeadlineExceededError("the call's deadline passed before the next page could be read")
             recognizer.timings = _PageTimings()
             started = time.perf_counter()
-
-    def _write_pdf(self, reads: Iterator[ReadPage], from_pdf: bool) -> None:
-        """The searchable PDF, written as the pages pass (only the current page's image is held)."""
-        from edge_runtime.document.export.pdf import write_pdf
-
-        current: dict[int, np.ndarray] = {}
-
-        def pages() -> Iterator[Page]:
-            for read in reads:
-                current.clear()
-                if read.image is not None:
-                    current[read.page.number] = read.image
-                if read.page.error and not from_pdf:
-                    continue  # no original page to copy and no image to draw
-                yield read.page
-
-        assert self.pdf_path is not None
-        source = self.request.data if from_pdf else None
-        password = self.request.options.password or ""
-        write_pdf(pages(), self.pdf_path, image_of=lambda page: current[page.number], source=source, password=password)
 
 
 async def recognize_document(
@@ -259,18 +241,14 @@ async def recognize_document(
         )
         stop = threading.Event()
         with tempfile.TemporaryDirectory(prefix="ocr-document-") as scratch:
-            want_pdf = ocr_pb2.OUTPUT_FORMAT_PDF in request.formats
-            pdf_path = Path(scratch) / "out.pdf" if want_pdf else None
-            reading = _Reading(request, limits, _PlaneRecognizer(plane, loop, deadline, stop), redactor, pdf_path)
+            recognizer = _PlaneRecognizer(plane, loop, deadline, stop)
+            reading = _Reading(request, limits, recognizer, redactor, Path(scratch))
             worker: Future[None] = _start_thread(reading.run)
-            pages: list[Page] = []
             provenance: ocr_pb2.Provenance | None = provenance_message(engine.provenance)
             try:
                 while (item := await reading.queue.get()) is not None:
                     page, ms = item
                     reading.room.release()
-                    if request.formats:
-                        pages.append(page)  # the structure only, for the output files
                     response = ocr_pb2.RecognizeDocumentResponse(page=page_message(page, ms))
                     if provenance is not None:
                         response.provenance.CopyFrom(provenance)
@@ -281,10 +259,8 @@ async def recognize_document(
                 stop.set()
                 with contextlib.suppress(BaseException):
                     await asyncio.shield(asyncio.wrap_future(worker))
-            if not pages and not (pdf_path and pdf_path.exists()):
-                return
-            for fmt in request.formats:
-                async for chunk in _output(fmt, pages, pdf_path):
+            for fmt, path in reading.files.items():
+                async for chunk in _output(fmt, path):
                     yield ocr_pb2.RecognizeDocumentResponse(output=chunk)
 
 
@@ -304,23 +280,15 @@ def _start_thread(target: Callable[[], None]) -> Future[None]:
     return done
 
 
-async def _output(fmt: int, pages: list[Page], pdf_path: Path | None) -> AsyncIterator[ocr_pb2.DocumentOutput]:
+async def _output(fmt: int, path: Path) -> AsyncIterator[ocr_pb2.DocumentOutput]:
     """One output file as DocumentOutput chunks; the last one says so (an empty file is one empty last chunk)."""
-    if fmt == ocr_pb2.OUTPUT_FORMAT_PDF:
-        assert pdf_path is not None
-        size = pdf_path.stat().st_size if pdf_path.exists() else 0
-        with pdf_path.open("rb") if size else open(os.devnull, "rb") as file:
-            sent = 0
-            while True:
-                chunk = await asyncio.to_thread(file.read, OUTPUT_CHUNK_BYTES)
-                sent += len(chunk)
-                yield ocr_pb2.DocumentOutput(format=ocr_pb2.OutputFormat.Name(fmt), content=chunk, last=sent >= size)
-                if sent >= size:
-                    return
-    writer = _TEXT_WRITERS[fmt]
-    data = (await asyncio.to_thread(lambda: writer(confirm_running(pages)))).encode("utf-8")
-    for start in range(0, max(1, len(data)), OUTPUT_CHUNK_BYTES):
-        end = start + OUTPUT_CHUNK_BYTES
-        yield ocr_pb2.DocumentOutput(
-            format=ocr_pb2.OutputFormat.Name(fmt), content=data[start:end], last=end >= len(data)
-        )
+    name = ocr_pb2.OutputFormat.Name(fmt)
+    size = path.stat().st_size
+    with path.open("rb") as file:
+        sent = 0
+        while True:
+            chunk = await asyncio.to_thread(file.read, OUTPUT_CHUNK_BYTES)
+            sent += len(chunk)
+            yield ocr_pb2.DocumentOutput(format=name, content=chunk, last=sent >= size)
+            if sent >= size:
+                return

@@ -64,6 +64,7 @@ class OcrServicer:
             results = await self.plane.recognize_many([(s, k) for _, s, k in todo], deadline_of(context))
         for (i, _, _), result in zip(todo, results, strict=True):
             outcomes[i] = result
+
         def respond() -> ocr_pb2.BatchRecognizeResponse:
             return ocr_pb2.BatchRecognizeResponse(
                 responses=[
