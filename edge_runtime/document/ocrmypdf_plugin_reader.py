@@ -23,7 +23,16 @@ from edge_runtime.document.structure import Page, TextSource
 from edge_runtime.errors import OcrError
 from edge_runtime.types import TextLine, Word
 
-__all__ = ["ServerSettings", "ReaderSettings", "PageReadError", "read_page_image", "page_direction", "creator"]
+__all__ = [
+    "ServerSettings",
+    "ReaderSettings",
+    "PageReadError",
+    "check_server",
+    "read_page_image",
+    "page_direction",
+    "direction_of",
+    "creator",
+]
 
 DEFAULT_DPI = 300.0  # a page image without a resolution: OCRmyPDF rasterises at 300 dpi or more
 
@@ -147,33 +156,36 @@ def read_page_image(path: Path, settings: ReaderSettings) -> Page:
 
 
 def page_direction(path: Path, settings: ReaderSettings) -> tuple[int, float, float]:
-    """``(rotation, agreement, skew)`` of the page image from its lines' reading directions.
-
-    Each line's polygon runs clockwise from the text's top-left, so its first edge points where the line reads
-    (the engine has already turned upside-down and sideways lines). Their sum, weighted by length, is the page's
-    reading direction: ``rotation`` its nearest quarter turn clockwise (0, 90, 180, 270: how far the page is turned),
-    ``skew`` the rest in degrees (positive: the text descends to the right), ``agreement`` how much the lines agree
-    (1.0 all one way, 0.0 none or no lines), scaled down below three lines (a lone line may be a side label).
-    """
+    """``(rotation, agreement, skew)`` of the page image, from the lines read on it (``direction_of``)."""
     return direction_of(_lines(path, settings))
 
 
 def direction_of(lines: Sequence[TextLine]) -> tuple[int, float, float]:
-    """``page_direction`` of lines already read."""
-    sx = sy = total = 0.0
-    count = 0
+    """``(rotation, agreement, skew)`` of a page from its lines' reading directions.
+
+    Each line's polygon runs clockwise from the text's top-left, so its first edge points where the line reads
+    (the engine has already turned upside-down and sideways lines). Each line votes for its nearest quarter turn
+    with its length times its recognition confidence (a line read in a wrong direction is read with little
+    confidence). ``rotation`` is the winning quarter turn clockwise (0, 90, 180, 270: how far the page is turned),
+    ``agreement`` the winner's share of the votes (0.0 with no lines; scaled down below three lines: a lone line may
+    be a side label), ``skew`` the winners' mean direction off the quarter turn in degrees (positive: the text
+    descends to the right).
+    """
+    votes = dict.fromkeys((0, 90, 180, 270), 0.0)
+    edges: dict[int, list[tuple[float, float]]] = {turn: [] for turn in votes}
     for line in lines:
         if len(line.polygon) >= 2:
             (ax, ay), (bx, by) = line.polygon[0], line.polygon[1]
-            sx, sy = sx + (bx - ax), sy + (by - ay)
-            total += math.hypot(bx - ax, by - ay)
-            count += 1
+            turn = round(math.degrees(math.atan2(by - ay, bx - ax)) / 90.0) * 90 % 360
+            votes[turn] += math.hypot(bx - ax, by - ay) * max(line.confidence, 0.0)
+            edges[turn].append((bx - ax, by - ay))
+    total = sum(votes.values())
     if not total:
         return 0, 0.0, 0.0
-    angle = math.degrees(math.atan2(sy, sx)) % 360.0
-    rotation = round(angle / 90.0) * 90 % 360
-    skew = (angle - rotation + 180.0) % 360.0 - 180.0
-    agreement = math.hypot(sx, sy) / total * min(1.0, count / 3)
+    rotation = max(votes, key=lambda turn: votes[turn])
+    sx, sy = sum(x for x, _ in edges[rotation]), sum(y for _, y in edges[rotation])
+    skew = (math.degrees(math.atan2(sy, sx)) - rotation + 180.0) % 360.0 - 180.0
+    agreement = votes[rotation] / total * min(1.0, len(edges[rotation]) / 3)
     return rotation, agreement, skew
 
 
