@@ -1,6 +1,7 @@
 """OCRmyPDF with our plugin, run as users run it (``python -m ocrmypdf --plugin ...``, a subprocess): the output is
 PDF/A, its text layer holds the words drawn on the scan at their places, in process and against a real server;
-turned and skewed scans come out upright; options it cannot honour are refused with OCRmyPDF's exit codes."""
+turned and skewed scans come out upright; options it cannot honour, a server that is not there and a page the server
+refuses end the run with OCRmyPDF's exit codes."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from tests.services import free_port
 
 PLUGIN = "edge_runtime.document.ocrmypdf_plugin"
 DPI = 150  # the scans' resolution: OCRmyPDF rasterises each page again at its own (300 dpi or more)
-BAD_ARGS, MISSING_DEPENDENCY = 1, 3  # ocrmypdf.ExitCode
+BAD_ARGS, MISSING_DEPENDENCY, CHILD_PROCESS_ERROR = 1, 3, 7  # ocrmypdf.ExitCode
 ARGPARSE_ERROR = 2  # argparse's own exit on a value outside an option's choices
 Box = tuple[float, float, float, float]
 
@@ -225,6 +226,20 @@ def test_a_server_that_does_not_answer_stops_the_run_before_any_page(scanned, tm
     )
     assert done.returncode == MISSING_DEPENDENCY, done.stderr
     assert "not serving" in done.stderr
+    assert not (tmp_path / "o.pdf").exists()
+
+
+def test_a_page_the_server_refuses_ends_the_run_with_its_reason(scanned, tmp_path: Path) -> None:
+    """A server whose message limit is below a page image's size: OCRmyPDF's child_process_error, with the
+    reason (gRPC's own here: the limit is enforced before our service sees the call)."""
+    scan, _ = scanned
+    small = ServerThread(get_engine, ServerConfig(host="127.0.0.1", port=0, max_message_bytes=20_000))
+    try:
+        done = _ocrmypdf("--edge-ocr-target", small.target, scan, tmp_path / "o.pdf")
+    finally:
+        small.stop()
+    assert done.returncode == CHILD_PROCESS_ERROR, done.stderr
+    assert "[RESOURCE_EXHAUSTED]" in done.stderr
     assert not (tmp_path / "o.pdf").exists()
 
 
