@@ -198,6 +198,25 @@ def test_a_turned_and_skewed_scan_comes_out_upright(tmp_path: Path) -> None:
     assert " ".join(text.split()).startswith(title)  # read top to bottom: upright, not upside down
 
 
+def test_a_sideways_page_left_as_it_is_reads_down_its_lines(tmp_path: Path) -> None:
+    """Without ``--rotate-pages`` the page stays turned a quarter clockwise: its text layer reads down the page
+    (hOCR's textangle turns counterclockwise, ours clockwise), every word at its place, letter after letter."""
+    turned = column_page(8, columns=1, header=False, footer=False, height=700).rotated(1)
+    out = tmp_path / "out.pdf"
+    done = _ocrmypdf("--output-type", "pdf", _scan_pdf(tmp_path / "sideways.pdf", [turned.image]), out)
+    assert done.returncode == 0, done.stderr
+    _check_text_layer(out, [turned])
+    pdf = pdfium.PdfDocument(out)
+    try:
+        text = pdf[0].get_textpage()
+        title = turned.lines[0].words[0].text
+        assert text.get_text_range(0, len(title)) == title
+        tops = [text.get_charbox(i)[3] for i in range(len(title))]  # PDF space: y grows up the page
+        assert tops == sorted(tops, reverse=True), tops
+    finally:
+        pdf.close()
+
+
 def test_page_direction_from_the_lines() -> None:
     """Rotation is the quarter turn most of the text reads at, clockwise; skew the rest (text descending to the
     right is positive); agreement that turn's share of the text, each line counted by its length and confidence,
