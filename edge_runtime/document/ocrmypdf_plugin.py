@@ -9,12 +9,12 @@ PDF: OCRmyPDF's default renderer takes hOCR, and its ``--pdf-renderer sandwich``
 PDF) is refused with a reason. Page orientation (``--rotate-pages``) and skew (``--deskew``) come from the
 direction of the lines the engine read.
 
-The built-in Tesseract plugin is blocked when this one loads, so Tesseract need not be installed.
+The built-in Tesseract plugin is blocked when this one loads (its option hooks alone are kept: OCRmyPDF's own checks
+read its options), so Tesseract need not be installed.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from argparse import ArgumentParser
 from collections.abc import Set
@@ -43,8 +43,6 @@ from edge_runtime.document.ocrmypdf_plugin_reader import (
 from edge_runtime.errors import ConfigurationError
 
 __all__ = ["EdgeOcrEngine", "EdgeOcrOptions", "NAMESPACE"]
-
-log = logging.getLogger(__name__)
 
 NAMESPACE = "edge_ocr"  # options.edge_ocr; command-line flags --edge-ocr-*
 TESSERACT_PLUGIN = "ocrmypdf.builtin_plugins.tesseract_ocr"
