@@ -5,6 +5,7 @@ refuses end the run with OCRmyPDF's exit codes."""
 
 from __future__ import annotations
 
+import ctypes
 import math
 import os
 import shutil
@@ -76,10 +77,10 @@ def served():
 
 
 def _words(page: pdfium.PdfPage) -> list[tuple[str, Box]]:
-    """The page's extracted words with their boxes in pixels of the scan (``DPI``, from the top-left)."""
+    """The page's extracted words with their boxes in pixels of the page as shown (``DPI``, its /Rotate applied,
+    from the top-left): where they are on the scan."""
     text = page.get_textpage()
-    _, height = page.get_size()
-    scale = DPI / 72.0
+    width, height = (round(side * DPI / 72.0) for side in page.get_size())
     words: list[tuple[str, Box]] = []
     chars: list[tuple[str, Box]] = []
     for i in range(text.count_chars()):
@@ -90,10 +91,19 @@ def _words(page: pdfium.PdfPage) -> list[tuple[str, Box]]:
                 chars = []
             continue
         left, bottom, right, top = text.get_charbox(i, loose=True)
-        chars.append((char, (left * scale, (height - top) * scale, right * scale, (height - bottom) * scale)))
+        corners = [_device(page, width, height, x, y) for x, y in ((left, bottom), (right, top))]
+        xs, ys = [x for x, _ in corners], [y for _, y in corners]
+        chars.append((char, (min(xs), min(ys), max(xs), max(ys))))
     if chars:
         words.append(_joined(chars))
     return words
+
+
+def _device(page: pdfium.PdfPage, width: int, height: int, x: float, y: float) -> tuple[float, float]:
+    dx, dy = ctypes.c_int(), ctypes.c_int()
+    done = pdfium_c.FPDF_PageToDevice(page.raw, 0, 0, width, height, 0, x, y, ctypes.byref(dx), ctypes.byref(dy))
+    assert done
+    return float(dx.value), float(dy.value)
 
 
 def _joined(chars: list[tuple[str, Box]]) -> tuple[str, Box]:
@@ -185,17 +195,17 @@ def test_a_turned_and_skewed_scan_comes_out_upright(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     pdf = pdfium.PdfDocument(out)
     try:
-        page = pdf[0]
-        width, height = page.get_size()
-        if page.get_rotation() in (90, 270):
-            width, height = height, width
-        assert width > height
-        text = page.get_textpage().get_text_range()
+        width, height = pdf[0].get_size()  # as shown: /Rotate applied
+        text = pdf[0].get_textpage().get_text_range()
+        shown = pdf[0].render(scale=DPI / 72.0).to_numpy()[:, :, ::-1].copy()  # BGR, as the page shows
     finally:
         pdf.close()
+    assert width > height
     assert word_counts([text], upright.words).f1 >= 0.9
     title = " ".join(upright.lines[0].text.split())
     assert " ".join(text.split()).startswith(title)  # read top to bottom: upright, not upside down
+    rotation, _, skew = direction_of(get_engine().recognize(shown).lines)
+    assert rotation == 0 and abs(skew) < 0.5  # the page image itself stands level (it was fed 2 degrees askew)
 
 
 def test_a_sideways_page_left_as_it_is_reads_down_its_lines(tmp_path: Path) -> None:
