@@ -64,6 +64,7 @@ class LayoutParams:
     running_gap: float = 1.0  # white space between a header/footer row and the body, in h
     running_height: float = 1.15  # a header/footer row is no taller than this many h (a title is)
     running_small: float = 0.85  # a row this much smaller than the body needs only a little gap (0.3 h)
+    running_part: float = 3.0  # white space inside a header/footer line that sets two of its parts apart, in h
     paragraph_gap: float = 0.5  # extra gap over the block's usual line gap that starts a paragraph, in h
     indent: float = 0.9  # first-line indentation that starts a paragraph, in h
     height_change: float = 1.3  # line height ratio that starts a paragraph (a heading)
@@ -364,8 +365,9 @@ class _Cutter:
         """Whether ``strip`` (a short heading of a line or two in one column) spans the page in effect: the other
         columns stop just above it and resume just below it, as where balanced columns restart under a heading.
 
-        A heading inside a column has the neighbour column's text beside it; the end of a short last column does
-        not resume; a figure in the neighbour column leaves a far taller gap above.
+        A heading inside a column has the neighbour column's text beside it; the short last line of a paragraph
+        follows the line above it at the column's line spacing (a heading has white space above it); the end of a
+        short last column does not resume; a figure in the neighbour column leaves a far taller gap above.
         """
         if len(strip) > 2:
             return False
@@ -380,6 +382,9 @@ class _Cutter:
         if max(ln.x1 for ln in strip) - min(ln.x0 for ln in strip) > 0.75 * (own[0][1] - own[0][0]):
             return False  # a heading is short; a line of text beside a gap in the next column fills its column
         top, bottom = min(ln.y0 for ln in strip), max(ln.y1 for ln in strip)
+        own_above = [ln.y1 for part in above for ln in part if inside(ln, own[0])]
+        if own_above and top - max(own_above) < 0.5 * self.h:
+            return False  # a line at its column's line spacing runs on from the paragraph above: no heading
         tight_above = False
         for r in ranges:
             if r == own[0]:
@@ -508,6 +513,23 @@ def _running(lines: list[_Line], top: float, bottom: float, h: float, p: LayoutP
     return head, [ln for ln in lines if ln.index not in taken], foot
 
 
+def _parts(ln: _Line, h: float, frame: _Frame, p: LayoutParams) -> list[_Line]:
+    """A header or footer line cut where its words lie far apart: a PDF text layer gives a title at the left and a
+    page number at the right as one line when they share a baseline, and they are two running blocks."""
+    boxes = [frame.box(w.polygon) for w in ln.words]
+    cuts = [k for k in range(1, len(boxes)) if boxes[k][0] - boxes[k - 1][2] > p.running_part * h]
+    if not cuts:
+        return [ln]
+    out = []
+    bounds = [0, *cuts, len(ln.words)]
+    for first, end in zip(bounds, bounds[1:], strict=False):
+        ws = ln.words[first:end]
+        polygon = frame.rect([w.polygon for w in ws])
+        line = TextLine(" ".join(w.text for w in ws), ln.line.confidence, polygon, ws, ln.line.angle)
+        out.append(_Line(ln.index, line, ws, *frame.box(polygon), _width(ws, frame)))
+    return out
+
+
 def _running_block(ln: _Line, kind: BlockKind, frame: _Frame) -> Block:
     kind = BlockKind.PAGE_NUMBER if is_page_number(ln.line.text) else kind
     para = _paragraph([[ln]], frame)
@@ -551,7 +573,7 @@ def build_page(
     corners = [frame.to_text(c) for c in ((0.0, 0.0), (width, 0.0), (width, height), (0.0, height))]
     top, bottom = min(y for _, y in corners), max(y for _, y in corners)
     head, body, foot = _running(boxed, top, bottom, h, p)
-    blocks = [_running_block(ln, BlockKind.HEADER, frame) for ln in head]
+    blocks = [_running_block(part, BlockKind.HEADER, frame) for ln in head for part in _parts(ln, h, frame, p)]
     groups = _Cutter(h, p).blocks(body)
     for k, group in enumerate(groups):
         grouped = _paragraphs(group, h, p)
@@ -566,7 +588,7 @@ def build_page(
     for ln in aside:  # after the flow, each on its own
         para = _paragraph([[ln]], frame)
         blocks.append(Block(BlockKind.TEXT, (para,), para.polygon))
-    blocks += [_running_block(ln, BlockKind.FOOTER, frame) for ln in foot]
+    blocks += [_running_block(part, BlockKind.FOOTER, frame) for ln in foot for part in _parts(ln, h, frame, p)]
     return Page(number, width, height, _end_page(blocks), source, dpi)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from edge_runtime.evaluation.datasets import kind_of
-from edge_runtime.evaluation.synth import fonts
+from edge_runtime.evaluation.synth import docset, fonts
 from edge_runtime.evaluation.synth.sets import SETS, SetSpec
 
 _FONTS = (
@@ -34,6 +34,7 @@ def root_md(limit: int | None) -> str:
         f"| `{s.name}` | {kind_of(s.name).value} | {s.count if limit is None else min(s.count, limit)} | {s.what} |"
         for s in SETS
     )
+    rows += f"\n| `{docset.NAME}` | {kind_of(docset.NAME).value} | {docset.page_count(limit)} pages | {docset.WHAT} |"
     note = "" if limit is None else f"\n\nThis is a partial render: the first {limit} images of each set.\n"
     return (
         "# Synthetic evaluation sets\n\nRendered by `python -m edge_runtime.evaluation.synth`; same format as "
