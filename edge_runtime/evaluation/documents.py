@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shapely.geometry import Polygon
+from shapely.geometry.base import BaseGeometry
 from shapely.validation import make_valid
 
 from edge_runtime.document.structure import BlockKind, Page
@@ -79,7 +80,7 @@ def truth_polygons(blocks: Sequence[dict], key: str = "points", scale: tuple[flo
     return out
 
 
-def _shape(points: Polygon_) -> Polygon:
+def _shape(points: Polygon_) -> BaseGeometry:
     shape = Polygon([(float(x), float(y)) for x, y in points])
     return shape if shape.is_valid else make_valid(shape)
 

@@ -169,8 +169,17 @@ def _figure(rng: Rng, x0: float, y0: float, x1: float, y1: float) -> list[Shape]
     return shapes
 
 
-def _running(doc: DocumentPlan, number: int, pages: int, title: str, section: str, width: float, height: float,
-             margin: float, style: Style) -> tuple[list[Block], list[Block]]:
+def _running(
+    doc: DocumentPlan,
+    number: int,
+    pages: int,
+    title: str,
+    section: str,
+    width: float,
+    height: float,
+    margin: float,
+    style: Style,
+) -> tuple[list[Block], list[Block]]:
     """The page's header and footer blocks (left to right), kinds header, footer or page_number."""
     head_y = margin * 0.55
     foot_y = height - margin * 0.45
@@ -237,8 +246,9 @@ def compose(doc: DocumentPlan, rng: Rng) -> list[Page]:
             "paragraphs": "indent" if writer.indent_style else "gap",
             "body_pt": round(size, 2),
         }
-        heads, feet = _running(doc, number, len(doc.pages), short_title, section, width, height, margin,
-                               styles["running"])
+        heads, feet = _running(
+            doc, number, len(doc.pages), short_title, section, width, height, margin, styles["running"]
+        )
         top, bottom = margin, height - margin
         left, span = margin, width - 2 * margin
         full: list[Block] = []
@@ -273,8 +283,9 @@ def _columns(count: int, x: float, width: float, top: float, bottom: float) -> l
     return [Frame(x + k * (col + GUTTER), top, col, bottom) for k in range(count)]
 
 
-def _slots(plan: PagePlan, writer: _Writer, rng: Rng, left: float, top: float, span: float, bottom: float,
-           lead: float) -> list[Frame | Insert]:
+def _slots(
+    plan: PagePlan, writer: _Writer, rng: Rng, left: float, top: float, span: float, bottom: float, lead: float
+) -> list[Frame | Insert]:
     """The page's frames and inserts in reading order."""
     cols = plan.columns
     if plan.figure == "span" or plan.spanning_heading:

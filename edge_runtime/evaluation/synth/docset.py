@@ -23,7 +23,7 @@ import pypdfium2 as pdfium
 from edge_runtime.evaluation.synth import docpdf
 from edge_runtime.evaluation.synth.docpages import DOCUMENTS, Page, compose
 
-__all__ = ["NAME", "DPI", "WHAT", "page_count", "write", "source_md"]
+__all__ = ["NAME", "DPI", "WHAT", "DOCUMENTS", "page_count", "write", "source_md"]
 
 NAME = "doc_synth"
 DPI = 200.0
@@ -64,13 +64,12 @@ def _scan(rng: np.random.Generator, grey: np.ndarray) -> tuple[np.ndarray, np.nd
     angle, scale = float(rng.uniform(-1.0, 1.0)), float(rng.uniform(0.99, 1.01))
     shift = (float(rng.uniform(-10, 10)), float(rng.uniform(-10, 10)))
     matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
-    matrix[:, 2] += shift
+    matrix[:, 2] += np.array(shift)
     moved = cv2.warpAffine(grey, matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=255).astype(np.float32)
     tone = float(rng.uniform(225, 250))
     ramp = np.linspace(0.0, float(rng.uniform(-12, 12)), h, dtype=np.float32)[:, None]
-    img = moved * (tone / 255.0) + ramp * (moved / 255.0)
-    img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.4, 0.8)))
-    img = img + rng.normal(0, float(rng.uniform(2, 5)), img.shape).astype(np.float32)
+    img = cv2.GaussianBlur(moved * (tone / 255.0) + ramp * (moved / 255.0), (0, 0), float(rng.uniform(0.4, 0.8)))
+    img += np.asarray(rng.normal(0.0, float(rng.uniform(2, 5)), size=(h, w)), dtype=np.float32)
     done = {"angle": round(angle, 3), "scale": round(scale, 4), "shift": [round(shift[0], 1), round(shift[1], 1)]}
     return np.clip(img, 0, 255).round().astype(np.uint8), matrix, done
 
@@ -144,7 +143,7 @@ def source_md(rows: list[dict]) -> str:
         f"# {NAME}\n\n{WHAT[0].upper() + WHAT[1:]}. {len(rows)} pages in {documents} documents; blocks: {counts}. "
         "Kind `document` (from the name prefix), in the format of `shared/eval/doc_columns`.\n\n"
         "Rendered by `python -m edge_runtime.evaluation.synth` (`edge_runtime/evaluation/synth/docset.py`, "
-        '`docpages.py`, `typeset.py`, `docpdf.py`), deterministically: document *i* is drawn from an rng seeded with '
+        "`docpages.py`, `typeset.py`, `docpdf.py`), deterministically: document *i* is drawn from an rng seeded with "
         '`sha256("doc_synth:<i>")`.\n\n'
         "## How it is made\n\n"
         "Each document follows a fixed plan (`docpages.DOCUMENTS`), so the set always shows every case: one column "

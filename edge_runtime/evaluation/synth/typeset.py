@@ -98,9 +98,9 @@ def wrap(words: Sequence[str], style: Style, width: float, indent: float = 0.0, 
     return [line for line in lines if line]
 
 
-def set_line(words: Sequence[str], x: float, baseline: float, style: Style, stretch_to: float = 0.0) -> tuple[
-    list[Word], Run
-]:
+def set_line(
+    words: Sequence[str], x: float, baseline: float, style: Style, stretch_to: float = 0.0
+) -> tuple[list[Word], Run]:
     """The line's word boxes and its run; ``stretch_to`` > 0 widens the spaces so the line is that wide."""
     m = metrics(style.font)
     space = m.width(" ", style.size)
