@@ -382,9 +382,8 @@ class _Cutter:
         if max(ln.x1 for ln in strip) - min(ln.x0 for ln in strip) > 0.75 * (own[0][1] - own[0][0]):
             return False  # a heading is short; a line of text beside a gap in the next column fills its column
         top, bottom = min(ln.y0 for ln in strip), max(ln.y1 for ln in strip)
-        own_above = [ln.y1 for part in above for ln in part if inside(ln, own[0])]
-        if own_above and top - max(own_above) < 0.5 * self.h:
-            return False  # a line at its column's line spacing runs on from the paragraph above: no heading
+        if self._runs_on([ln for part in above for ln in part if inside(ln, own[0])], top):
+            return False
         tight_above = False
         for r in ranges:
             if r == own[0]:
@@ -397,6 +396,18 @@ class _Cutter:
                 return False
             tight_above = tight_above or top - max(ends) <= 2 * self.h
         return tight_above  # balanced columns may end unevenly above; one of them ends just above
+
+    def _runs_on(self, column: Sequence[_Line], top: float) -> bool:
+        """Whether a line at ``top`` follows the column's text above it at the column's own line spacing (a
+        paragraph's last line does; a heading has white space above it)."""
+        rows = _rows(column)
+        if not rows:
+            return False
+        tops = [min(ln.y0 for ln in row) for row in rows]
+        bottoms = [max(ln.y1 for ln in row) for row in rows]
+        gaps = [g for g in (tops[k] - bottoms[k - 1] for k in range(1, len(rows))) if g < self.h]
+        usual = max(0.0, statistics.median(gaps)) if gaps else 0.0
+        return top - max(bottoms) <= usual + 0.25 * self.h
 
     def _close(self, above: Sequence[_Line], below: Sequence[_Line]) -> bool:
         return min(ln.y0 for ln in below) - max(ln.y1 for ln in above) < self.p.figure_gap * self.h
