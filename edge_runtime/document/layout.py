@@ -130,6 +130,7 @@ class _Frame:
 
     def __init__(self, angle: float) -> None:
         self.cos, self.sin = math.cos(angle), math.sin(angle)
+        self.quarter = round(math.degrees(angle) / 90) % 4 * 90  # the reading direction, to a right angle
 
     def to_text(self, p: Point) -> Point:
         x, y = p
@@ -186,18 +187,23 @@ def words_of(line: TextLine) -> tuple[Word, ...]:
 
 
 def _split_across_gutters(
-    lines: Sequence[tuple[TextLine, tuple[Word, ...]]], frame: _Frame, p: LayoutParams
+    lines: Sequence[tuple[TextLine, tuple[Word, ...]]], frame: _Frame, p: LayoutParams, by_words: bool = False
 ) -> list[tuple[TextLine, tuple[Word, ...]]]:
     """Lines cut where they cross a column gutter through a wide word gap: the detector sometimes joins the lines
     of two columns. A gutter is a stretch of x that few lines cover between stretches that many lines cover (the
-    word gaps of justified text can be as wide as a gutter, so a gap alone proves nothing)."""
+    word gaps of justified text can be as wide as a gutter, so a gap alone proves nothing).
+
+    ``by_words``: count what the words cover instead, for a PDF text layer, whose word boxes are exact and whose
+    lines may all run across the columns (a PDF that draws each baseline across the page, columns interleaved, is
+    extracted as one line per baseline: no line leaves a gutter uncovered)."""
     boxes = [frame.box(ln.polygon) for ln, _ in lines]
     if len(boxes) < 8:
         return list(lines)
     h = max(1.0, statistics.median(b[3] - b[1] for b in boxes))
-    x0, x1 = math.floor(min(b[0] for b in boxes)), math.ceil(max(b[2] for b in boxes))
+    covering = [frame.box(w.polygon) for _, words in lines for w in words] if by_words else boxes
+    x0, x1 = math.floor(min(b[0] for b in covering)), math.ceil(max(b[2] for b in covering))
     cover = [0] * (x1 - x0 + 2)
-    for b in boxes:
+    for b in covering:
         cover[int(b[0]) - x0] += 1
         cover[int(b[2]) - x0 + 1] -= 1
     running, counts = 0, []
@@ -240,6 +246,30 @@ def _split_across_gutters(
             if len(ws[0].polygon) == 4 and len(ws[-1].polygon) == 4:
                 polygon = (ws[0].polygon[0], ws[-1].polygon[1], ws[-1].polygon[2], ws[0].polygon[3])
             out.append((TextLine(" ".join(w.text for w in ws), line.confidence, polygon, ws, line.angle), ws))
+    return out
+
+
+def _baselines(line: TextLine, words: tuple[Word, ...], frame: _Frame) -> list[tuple[TextLine, tuple[Word, ...]]]:
+    """A text-layer line cut where its next word does not sit on the same baseline or goes back to the left: a PDF
+    that draws the columns' lines interleaved by height is extracted with the words of several lines in one (whose
+    first and last words may even make it look turned). The pieces read the page's way."""
+    if len(words) < 2 or len(line.polygon) != 4:
+        return [(line, words)]
+    boxes = [frame.box(w.polygon) for w in words]
+    cuts = []
+    for k in range(1, len(words)):
+        (_, ay0, a1, ay1), (b0, by0, _, by1) = boxes[k - 1], boxes[k]
+        overlap = min(ay1, by1) - max(ay0, by0)
+        if overlap < 0.5 * min(ay1 - ay0, by1 - by0) or b0 < a1 - 0.5 * (ay1 - ay0):
+            cuts.append(k)
+    if not cuts:
+        return [(line, words)]
+    out = []
+    bounds = [0, *cuts, len(words)]
+    for first, end in zip(bounds, bounds[1:], strict=False):
+        ws = tuple(replace(w, polygon=frame.rect([w.polygon])) for w in words[first:end])  # started at its top-left
+        polygon = frame.rect([w.polygon for w in ws])
+        out.append((TextLine(" ".join(w.text for w in ws), line.confidence, polygon, ws, frame.quarter), ws))
     return out
 
 
@@ -568,9 +598,15 @@ def build_page(
     if not kept:
         return Page(number, width, height, (), source, dpi)
     angle = _page_angle(kept)
+    typed = source is not TextSource.OCR  # a PDF text layer's lines: exact word boxes, but lines as drawn
+    if typed:
+        square = _Frame(math.radians(_Frame(angle).quarter))  # its boxes are upright in the page's quarter turn
+        kept = [piece for ln in kept for piece, _ in _baselines(ln, words_of(ln), square)]
+        angle = _page_angle(kept)
     frame = _Frame(angle)
     across = [ln for ln in kept if _turned(ln, angle)]  # a side label read at a right angle to the page
-    pieces = _split_across_gutters([(ln, words_of(ln)) for ln in kept if not _turned(ln, angle)], frame, p)
+    upright = [(ln, words_of(ln)) for ln in kept if not _turned(ln, angle)]
+    pieces = _split_across_gutters(upright, frame, p, by_words=typed)
     flow = len(pieces)
     pieces += [(ln, words_of(ln)) for ln in across]
     boxed = [_Line(i, ln, words, *frame.box(ln.polygon), _width(words, frame)) for i, (ln, words) in enumerate(pieces)]
