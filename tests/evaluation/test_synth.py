@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from edge_runtime.evaluation import synth
-from edge_runtime.evaluation.synth import docset
 from edge_runtime.evaluation.accuracy import engine_recognizer, evaluate_set, headline
 from edge_runtime.evaluation.datasets import Kind, kind_of, list_sets, load_set
+from edge_runtime.evaluation.synth import docset
 from tests.conftest import REPO, get_engine
 
 LIMIT = 3  # images per set: enough to exercise every renderer, quick enough for the default run

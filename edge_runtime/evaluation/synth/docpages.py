@@ -41,6 +41,7 @@ class DocumentPlan:
     pages: tuple[PagePlan, ...]
     header: str  # "two": title left, section right; "one": a title line; "number": title left, page number right
     footer: str  # "page": "Page N"; "dash": "- N -"; "of": "N / M" with a left-hand note
+    stream: str = "reading"  # the PDF draws the lines in reading order, or "rows": top to bottom across columns
 
 
 DOCUMENTS: tuple[DocumentPlan, ...] = (
@@ -68,6 +69,7 @@ DOCUMENTS: tuple[DocumentPlan, ...] = (
         (PagePlan(3, title=True, abstract=True), PagePlan(3, spanning_heading=True, ends=True)),
         header="number",
         footer="of",
+        stream="rows",
     ),
 )
 
@@ -80,6 +82,7 @@ class Page:
     height: float
     paper: str
     plan: PagePlan
+    stream: str = "reading"
     blocks: list[Block] = field(default_factory=list)
     shapes: list[Shape] = field(default_factory=list)
     figures: list[tuple[float, float, float, float]] = field(default_factory=list)
@@ -232,7 +235,7 @@ def compose(doc: DocumentPlan, rng: Rng) -> list[Page]:
     section = " ".join(_title_words(rng, 2))
     pages = []
     for number, plan in enumerate(doc.pages, 1):
-        page = Page(width, height, doc.paper, plan)
+        page = Page(width, height, doc.paper, plan, doc.stream)
         page.fonts = {"body": body_font, "headings": bold, "captions": italic, "running": styles["running"].font}
         page.layout = {
             "title": plan.title,
@@ -242,6 +245,7 @@ def compose(doc: DocumentPlan, rng: Rng) -> list[Page]:
             "list": plan.numbered_list,
             "header": doc.header,
             "footer": doc.footer,
+            "stream": doc.stream,
             "align": "justify" if justify else "left",
             "paragraphs": "indent" if writer.indent_style else "gap",
             "body_pt": round(size, 2),

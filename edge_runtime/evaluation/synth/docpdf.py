@@ -43,7 +43,8 @@ def _save(pdf: pikepdf.Pdf) -> bytes:
 
 
 def born_digital(pages: Sequence[Page]) -> bytes:
-    """A PDF whose pages draw the composed text with their fonts (extractable, as typeset) and the figures."""
+    """A PDF whose pages draw the composed text with their fonts (extractable, as typeset) and the figures; the
+    lines in reading order, or top to bottom across the columns where the page's ``stream`` says "rows"."""
     pdf = pikepdf.new()
     names: dict[str, str] = {}
     fonts = pikepdf.Dictionary()
@@ -55,7 +56,10 @@ def born_digital(pages: Sequence[Page]) -> bytes:
     for page in pages:
         ops = [_shape(s, page.height) for s in page.shapes]
         ops.append("BT 0.08 g")
-        for run in (r for b in page.blocks for r in b.runs):
+        runs = [r for b in page.blocks for r in b.runs]
+        if page.stream == "rows":  # as some producers draw: each baseline across the page, columns interleaved
+            runs.sort(key=lambda r: (round(r.baseline, 1), r.x))
+        for run in runs:
             ops.append(
                 f"/{names[run.font]} {run.size:.3f} Tf {run.spacing:.4f} Tw "
                 f"1 0 0 1 {run.x:.3f} {page.height - run.baseline:.3f} Tm ({_escape(run.text)}) Tj"

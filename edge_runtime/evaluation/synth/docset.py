@@ -133,6 +133,8 @@ def write(folder: Path, limit: int | None = None) -> int:
 
 
 def source_md(rows: list[dict]) -> str:
+    from edge_runtime.evaluation.synth import readme  # it lists this set too: imported here, not at the top
+
     kinds: dict[str, int] = {}
     for row in rows:
         for block in row["blocks"]:
@@ -158,8 +160,10 @@ def source_md(rows: list[dict]) -> str:
         "there, as in `doc_columns`.\n\n"
         "The born-digital PDF is written with pikepdf: each font (DejaVu Serif, STIX General, DejaVu Sans, with "
         "their bold and italic) subset to printable ASCII and embedded as a simple TrueType font with "
-        "WinAnsiEncoding; each line one `Tj` (justified with `Tw`), in reading order; figures are vector drawings "
-        "(bars or lines in greys, no text). Word boxes are the fonts' advance widths (no kerning, as `Tj` draws) "
+        "WinAnsiEncoding; each line one `Tj` (justified with `Tw`), in reading order (the three-column document: "
+        "top to bottom across the columns, as some producers draw, so there the stream order is no reading "
+        "order); figures are vector drawings (bars or lines in greys, no text). Word boxes are the fonts' "
+        "advance widths (no kerning, as `Tj` draws) "
         "by their typographic ascender and descender; a block's `pdf_box` is the union of its words' boxes.\n\n"
         f"The scan: PDFium renders the page at {DPI:.0f} dpi in grey, then it is turned by up to ±1°, scaled "
         "0.99-1.01 and shifted by up to 10 px about its centre, toned like paper with a light gradient, blurred "
@@ -172,5 +176,6 @@ def source_md(rows: list[dict]) -> str:
         "## What it covers\n\nCovers: reading order over 1-3 columns, spanning titles, abstracts, headings and "
         "figures, lists, running headers, footers and page numbers, text layer against OCR of the same pages. "
         "Does not cover: real prose, hyphenation, tables, footnotes, rotated pages, photographed pages, "
-        "non-Latin scripts.\n"
+        "non-Latin scripts.\n\n"
+        f"## Fonts\n\n{readme.FONTS}\n"
     )
