@@ -29,7 +29,6 @@ __all__ = [
     "top_down_text",
     "paragraph_units",
     "truth_polygons",
-    "iou",
     "match_blocks",
     "score_page",
 ]
@@ -83,13 +82,6 @@ def truth_polygons(blocks: Sequence[dict], key: str = "points", scale: tuple[flo
 def _shape(points: Polygon_) -> BaseGeometry:
     shape = Polygon([(float(x), float(y)) for x, y in points])
     return shape if shape.is_valid else make_valid(shape)
-
-
-def iou(a: Polygon_, b: Polygon_) -> float:
-    """Intersection over union of two polygons (0 when either is empty)."""
-    pa, pb = _shape(a), _shape(b)
-    union = pa.union(pb).area
-    return pa.intersection(pb).area / union if union > 0 else 0.0
 
 
 def match_blocks(truth: Sequence[Polygon_], predicted: Sequence[Polygon_], least: float = 0.5) -> dict[int, int]:
