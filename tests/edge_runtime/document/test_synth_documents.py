@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge_runtime.document.layout import build_page
+from edge_runtime.document.layout import build_page, confirm_running
 from edge_runtime.document.reader import read_document
 from edge_runtime.document.sources import DocumentOptions
 from edge_runtime.document.structure import BlockKind, Page, TextSource
@@ -142,6 +142,17 @@ def test_born_digital_pages_read_in_order_with_their_blocks(root: Path, rows: li
         if columns > 1:
             assert ours < 0.1 * sum(t for _, t in neds) / len(neds), (columns, neds)
     assert found / blocks >= 0.95, (found, blocks)
+
+
+def test_running_blocks_stay_marked_when_confirmed_across_each_document(root: Path, rows: list[dict]) -> None:
+    """``confirm_running`` (the writers' pass over all pages) keeps every running block marked and the order."""
+    read = list(_born_digital(root, rows))
+    for pdf in dict.fromkeys(r["pdf"] for r in rows):
+        mine = [(page, row) for page, row in read if row["pdf"] == pdf]
+        confirmed = confirm_running([page for page, _ in mine])
+        for page, (_, row) in zip(confirmed, mine, strict=True):
+            assert not _running_marked(page, row), (row["image"], _running_marked(page, row))
+            assert documents.score_page(page, row, key="pdf_box", scale=(page.dpi / 72,) * 2).ned <= 0.02
 
 
 @pytest.mark.parametrize("image", OCR_PAGES)
