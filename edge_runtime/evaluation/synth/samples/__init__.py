@@ -2,7 +2,8 @@
 
 Set-up writes them into ``samples/`` (git-ignored) so that every example runs as written on a fresh clone:
 a receipt, an upright page and a line crop taken from the rendered sets, a three-page two-column article as a
-born-digital PDF and as a scanned one, and a short camera clip of a plate (a slow pan over a rendered plate scene). Cheap (under a second) and deterministic, so set-up rewrites them.
+born-digital PDF and as a scanned one, and a short camera clip of a plate (a slow pan over a rendered plate
+scene). Cheap (under a second) and deterministic, so set-up rewrites them.
 A package of its own, not a module beside the renderers: the sets' stamp hashes those, and samples are no part
 of the sets.
 """
