@@ -93,19 +93,22 @@ def select_pages(text: str, page_count: int) -> tuple[int, ...]:
     return tuple(sorted(chosen))
 
 
-def choose_dpi(width_pt: float, height_pt: float, limits: DocumentLimits) -> float:
+def choose_dpi(width_pt: float, height_pt: float, limits: DocumentLimits, native: float | None = None) -> float:
     """The DPI to render a page of ``width_pt`` x ``height_pt`` points at, or PAGE_TOO_LARGE.
 
     Rule: the longer side lands on ``target_side`` pixels (the detector's working size: larger is only scaled down
     again, smaller loses small print), clamped to [min_dpi, max_dpi] (a receipt is not blown up past 300 DPI, a
-    poster not shrunk below legibility). If the page then has more than ``max_pixels_per_page`` pixels, the DPI is
+    poster not shrunk below legibility). A page that is one scan (``native``: the scan's own DPI) is rendered at
+    that DPI, within the same clamp: its own pixels, neither blurred up nor thinned out, so it reads as the scan's
+    image would. If the page then has more than ``max_pixels_per_page`` pixels, the DPI is
     lowered to fit, but never below ``min_dpi``: a page that does not fit even at ``min_dpi`` (a MediaBox of 200 x
     200 inches) is refused, since text read at a lower resolution would be lost anyway.
     """
     if not (width_pt > 0 and height_pt > 0 and math.isfinite(width_pt) and math.isfinite(height_pt)):
         raise InvalidDocumentError(f"page has no usable size ({width_pt} x {height_pt} pt)", "DOCUMENT_UNREADABLE")
     longer_in = max(width_pt, height_pt) / POINTS_PER_INCH
-    dpi = min(max(limits.target_side / longer_in, limits.min_dpi), limits.max_dpi)
+    wanted = native if native is not None and native > 0 and math.isfinite(native) else limits.target_side / longer_in
+    dpi = min(max(wanted, limits.min_dpi), limits.max_dpi)
     area_in2 = (width_pt / POINTS_PER_INCH) * (height_pt / POINTS_PER_INCH)
     fit = math.sqrt(limits.max_pixels_per_page / area_in2) * 0.999  # rounding up a side must not tip it over
     if fit < dpi:

@@ -48,6 +48,7 @@ _PDF_MAGIC = b"%PDF-"
 _PDF_HEADER_WINDOW = 1024  # the header may follow some junk; readers look this far, as PDFium does
 _MAX_FORM_DEPTH = 8  # Form XObjects nested deeper than this are not searched for images (nesting bombs)
 _IMAGE_OBJECT = (pdfium_c.FPDF_PAGEOBJ_IMAGE,)
+SCAN_COVER = 0.9  # an image over this share of the page's area makes the page a scan, rendered at the scan's dpi
 
 
 class DocumentKind(StrEnum):
@@ -289,10 +290,10 @@ def _pdf_pages(
             page.close()
 
 
-def _image_areas(page: pdfium.PdfPage, transform: np.ndarray, limits: DocumentLimits) -> tuple[tuple[Point, ...], ...]:
-    """Boxes of the page's image objects (also inside Form XObjects), each checked against ``max_image_pixels``
-    before PDFium would decode it to render the page."""
-    areas = []
+def _image_objects(page: pdfium.PdfPage, limits: DocumentLimits) -> list[tuple[int, int, tuple[float, ...]]]:
+    """(pixel width, pixel height, (left, bottom, right, top) in page points) of the page's image objects (also
+    inside Form XObjects), each checked against ``max_image_pixels`` before PDFium would decode it to render."""
+    found: list[tuple[int, int, tuple[float, ...]]] = []
     for obj in page.get_objects(filter=_IMAGE_OBJECT, max_depth=_MAX_FORM_DEPTH):
         px_w, px_h = obj.get_px_size()
         if px_w * px_h > limits.max_image_pixels:
@@ -304,8 +305,28 @@ def _image_areas(page: pdfium.PdfPage, transform: np.ndarray, limits: DocumentLi
         while container is not None:  # a form's contents are in the form's space: walk up to the page's
             left, bottom, right, top = container.get_matrix().on_rect(left, bottom, right, top)
             container = container.container
-        areas.append(pixel_box(transform, left, bottom, right, top))
-    return tuple(areas)
+        found.append((px_w, px_h, (left, bottom, right, top)))
+    return found
+
+
+def _image_areas(
+    objects: list[tuple[int, int, tuple[float, ...]]], transform: np.ndarray
+) -> tuple[tuple[Point, ...], ...]:
+    """The image objects' boxes in page pixels."""
+    return tuple(pixel_box(transform, *bounds) for _, _, bounds in objects)
+
+
+def _scan_dpi(objects: list[tuple[int, int, tuple[float, ...]]], width_pt: float, height_pt: float) -> float | None:
+    """The resolution of the scan a page is, when one image covers it (SCAN_COVER of its area): rendering at that
+    resolution gives the scan's own pixels back, so the page reads as its image would; None for any other page."""
+    if len(objects) != 1:
+        return None
+    px_w, px_h, (left, bottom, right, top) = objects[0]
+    shown_w, shown_h = abs(right - left), abs(top - bottom)
+    if shown_w * shown_h < SCAN_COVER * width_pt * height_pt or min(shown_w, shown_h) <= 0:
+        return None
+    # the longer pixel side is drawn along the longer shown side (a scan placed turned swaps them)
+    return max(px_w, px_h) / (max(shown_w, shown_h) / POINTS_PER_INCH)
 
 
 def _render(page: pdfium.PdfPage, scale: float) -> np.ndarray:
@@ -321,10 +342,11 @@ def _render(page: pdfium.PdfPage, scale: float) -> np.ndarray:
 
 def _read_pdf_page(page: pdfium.PdfPage, number: int, options: DocumentOptions, limits: DocumentLimits) -> SourcePage:
     width_pt, height_pt = page.get_size()
-    dpi = choose_dpi(width_pt, height_pt, limits)
+    objects = _image_objects(page, limits)
+    dpi = choose_dpi(width_pt, height_pt, limits, _scan_dpi(objects, width_pt, height_pt))
     scale = dpi / POINTS_PER_INCH
     transform = page_transform(page, scale)
-    areas = _image_areas(page, transform, limits)
+    areas = _image_areas(objects, transform)
     textpage = page.get_textpage()  # read under IGNORE too: the decision still says what the layer was
     try:
         layer = read_text_layer(textpage, transform)

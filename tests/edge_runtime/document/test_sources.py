@@ -333,3 +333,16 @@ def test_document_errors_are_the_callers_input() -> None:
     for reason in ("DOCUMENT_ENCRYPTED", "TOO_MANY_PAGES", "PAGE_RANGE_INVALID", "DOCUMENT_TOO_LARGE"):
         code, got, _ = status_of(InvalidDocumentError("x", reason))
         assert (code, got) == (grpc.StatusCode.INVALID_ARGUMENT, reason)
+
+
+def test_a_page_that_is_one_scan_is_rendered_at_the_scans_resolution() -> None:
+    """A letter page covered by a 150-dpi scan renders to the scan's own 1275 x 1650 pixels (not blown up to the
+    detector's 2,000), so a scanned PDF reads as its images do; a page with a small picture keeps the 2,000 rule."""
+    image = scan("NATIVE RESOLUTION 150 DPI", size=(1275, 1650), font_px=40)
+    (page,) = _pages(make_pdf([[Picture(image, 0, 0, 612, 792)]]))
+    assert abs(page.width - 1275) <= 1 and abs(page.height - 1650) <= 1  # PDFium rounds a side up
+    assert page.dpi == pytest.approx(150, abs=0.01) and page.image is not None
+    drawn = page.image[:1650, :1275].astype(int)
+    assert np.abs(drawn - np.asarray(image.convert("RGB"))[: drawn.shape[0], : drawn.shape[1], ::-1]).mean() < 1.0
+    (small,) = _pages(make_pdf([[Picture(image, 72, 72, 200, 260)]]))
+    assert max(small.width, small.height) == 2000
