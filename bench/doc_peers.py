@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,10 +41,12 @@ Quad = tuple[tuple[float, float], ...]
 
 @dataclass(frozen=True)
 class PeerPage:
-    """A peer's page: its words in its own reading order and its blocks (None: it has none)."""
+    """A peer's page: its words in its own reading order and its blocks (None: it has none); ``seconds`` when only
+    part of the work it took was the reading (else the caller times the whole call)."""
 
     words: list[str]
     blocks: list[Quad] | None
+    seconds: float | None = None
 
 
 def tool_version(command: list[str]) -> str:
@@ -135,7 +138,9 @@ def pdftotext_page(pdf: Path, page: int) -> PeerPage:
     """poppler's pdftotext on one born-digital page: its default reading order, its ``-bbox-layout`` blocks (points,
     from the page's top-left, as ``pdf_box``)."""
     pages = ["-f", str(page), "-l", str(page)]
+    start = time.perf_counter()
     text = subprocess.run(["pdftotext", *pages, str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    seconds = time.perf_counter() - start  # the reading; the -bbox-layout run below is for scoring its blocks
     layout = subprocess.run(
         ["pdftotext", *pages, "-bbox-layout", str(pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
@@ -144,7 +149,7 @@ def pdftotext_page(pdf: Path, page: int) -> PeerPage:
         if element.tag.rsplit("}", 1)[-1] == "block":
             x0, y0, x1, y1 = (float(element.attrib[k]) for k in ("xMin", "yMin", "xMax", "yMax"))
             blocks.append(box_polygon(x0, y0, x1, y1))
-    return PeerPage(text.split(), blocks)
+    return PeerPage(text.split(), blocks, seconds)
 
 
 def ocrmypdf_command(source: Path, out: Path, output_type: str, jobs: int, plugin: bool = False) -> list[str]:

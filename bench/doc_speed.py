@@ -8,21 +8,36 @@ command-line run, as a user sees it; the in-process row reads with an engine alr
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from bench.doc_peers import ocrmypdf_command
 from bench.doc_tables import cell, table
 from edge_runtime.document.reader import Recognizer, read_document
+from edge_runtime.evaluation.metrics import WordCounts, word_counts
 
-__all__ = ["OCRMYPDF", "SPEED_PEERS", "Run", "first_pages", "run_timed", "speed_systems", "speed_section",
-           "speed_summary", "speed_table"]  # fmt: skip
+__all__ = [
+    "OCRMYPDF",
+    "SPEED_PEERS",
+    "Timed",
+    "Run",
+    "first_pages",
+    "run_timed",
+    "pdf_text",
+    "json_words",
+    "speed_systems",
+    "speed_section",
+    "speed_summary",
+    "speed_table",
+]
 
 OCRMYPDF = "OCRmyPDF + Tesseract, --output-type pdf"  # the yardstick: what users reach for
 SPEED_PEERS = {  # the peer names of ``missing_document_peers`` -> their rows in the speed table
@@ -31,7 +46,20 @@ SPEED_PEERS = {  # the peer names of ``missing_document_peers`` -> their rows in
     "ocrmypdf-plugin": "OCRmyPDF + our plugin, --output-type pdf",
 }
 Record = dict[str, Any]
-Run = Callable[[Path], tuple[float, float | None, str]]  # one PDF -> (seconds, first page's seconds or None, error)
+
+
+@dataclass(frozen=True)
+class Timed:
+    """One system's run on one PDF: seconds to the end, to the first page out (None: not observable), the error's
+    last lines ('' when it worked) and the text it produced (scored against the truth: speed is not all)."""
+
+    seconds: float
+    first: float | None
+    error: str
+    text: str
+
+
+Run = Callable[[Path], Timed]
 
 
 def first_pages(source: Path, count: int, folder: Path) -> tuple[Path, int]:
@@ -49,8 +77,10 @@ def first_pages(source: Path, count: int, folder: Path) -> tuple[Path, int]:
         return path, count
 
 
-def run_timed(command: list[str], first_line: bool = False) -> tuple[float, float | None, str]:
-    """Seconds to the end (and to the first line on stdout when asked); '' or the error's last lines."""
+def run_timed(command: list[str], first_line: bool = False, output: Path | None = None) -> Timed:
+    """``command`` run and timed; its text is its stdout, or the text layer of the PDF it wrote to ``output``."""
+    if output is not None:
+        output.unlink(missing_ok=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_repo()), os.environ.get("PYTHONPATH")]))}
     start = time.perf_counter()
     first = None
@@ -59,15 +89,49 @@ def run_timed(command: list[str], first_line: bool = False) -> tuple[float, floa
         subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, env=env, text=True, cwd=_repo()) as proc,
     ):
         assert proc.stdout is not None
-        if first_line and proc.stdout.readline():
+        head = proc.stdout.readline() if first_line else ""
+        if head:
             first = time.perf_counter() - start
-        proc.stdout.read()
+        stdout = head + proc.stdout.read()
         proc.wait()
         errors.seek(0)
         err = errors.read()
     seconds = time.perf_counter() - start
-    failed = "" if proc.returncode == 0 else f"exit {proc.returncode}: " + " | ".join(err.strip().splitlines()[-3:])
-    return seconds, first, failed
+    if proc.returncode != 0:
+        return Timed(seconds, first, f"exit {proc.returncode}: " + " | ".join(err.strip().splitlines()[-3:]), "")
+    return Timed(seconds, first, "", stdout if output is None else pdf_text(output))
+
+
+def pdf_text(path: Path) -> str:
+    """The text a PDF viewer finds in ``path`` (pypdfium2, the library the runtime reads PDFs with)."""
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        return "\n".join(page.get_textpage().get_text_range() for page in pdf)
+    finally:
+        pdf.close()
+
+
+def json_words(lines: str) -> str:
+    """The words of ``document --to json``'s pages (one JSON page message a line), in their order."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "words" and isinstance(value, list):
+                    found.extend(str(w.get("text", "")) for w in value if isinstance(w, dict))
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    for line in lines.splitlines():
+        if line.strip():
+            walk(json.loads(line))
+    return " ".join(found)
 
 
 def _repo() -> Path:
@@ -80,22 +144,28 @@ def speed_systems(
     """(name, run on one PDF -> (whole seconds, first-page seconds or None, error)) for every system that runs."""
     ours = [sys.executable, "-m", "edge_runtime", "document"]
 
-    def cli_pdf(pdf: Path) -> tuple[float, float | None, str]:
-        return run_timed([*ours, str(pdf), "--to", "pdf", "-o", str(out / "ours.pdf"), *engine_args])
+    def cli_pdf(pdf: Path) -> Timed:
+        target = out / "ours.pdf"
+        return run_timed([*ours, str(pdf), "--to", "pdf", "-o", str(target), *engine_args], output=target)
 
-    def cli_json(pdf: Path) -> tuple[float, float | None, str]:
-        return run_timed([*ours, str(pdf), "--to", "json", *engine_args], first_line=True)
+    def cli_json(pdf: Path) -> Timed:
+        timed = run_timed([*ours, str(pdf), "--to", "json", *engine_args], first_line=True)
+        return replace(timed, text=json_words(timed.text)) if not timed.error else timed
 
-    def in_process(pdf: Path) -> tuple[float, float | None, str]:
+    def in_process(pdf: Path) -> Timed:
         start = time.perf_counter()
         first = None
-        for _ in read_document(pdf, engine):
+        words = []
+        for page in read_document(pdf, engine):
             first = first if first is not None else time.perf_counter() - start
-        return time.perf_counter() - start, first, ""
+            words += [w.text for w in page.words()]
+        return Timed(time.perf_counter() - start, first, "", " ".join(words))
 
     def ocrmypdf(output_type: str, plugin: bool = False) -> Run:
-        def run(pdf: Path) -> tuple[float, float | None, str]:
-            return run_timed(ocrmypdf_command(pdf, out / f"ocrmypdf.{output_type}.pdf", output_type, jobs, plugin))
+        target = out / f"ocrmypdf.{output_type}{'.plugin' if plugin else ''}.pdf"
+
+        def run(pdf: Path) -> Timed:
+            return run_timed(ocrmypdf_command(pdf, target, output_type, jobs, plugin), output=target)
 
         return run
 
@@ -110,7 +180,7 @@ def speed_systems(
 
 
 def speed_section(
-    files: Sequence[tuple[str, Path, int]],
+    files: Sequence[tuple[str, Path, int, list[str]]],
     systems: Sequence[tuple[str, Run]],
     repeat: int,
     log: Callable[[str], None],
@@ -119,23 +189,25 @@ def speed_section(
     records = []
     turn = 0
     for rep in range(repeat):
-        for name, path, pages in files:
+        for name, path, pages, truth in files:
             order = [systems[(turn + k) % len(systems)] for k in range(len(systems))]
             turn += 1
             for system, run in order:
-                seconds, first, error = run(path)
+                timed = run(path)
+                words = word_counts([timed.text], truth)
                 records.append(
                     {
                         "system": system,
                         "file": name,
                         "pages": pages,
                         "repeat": rep,
-                        "seconds": round(seconds, 3),
-                        "first_page_s": None if first is None else round(first, 3),
-                        "error": error,
+                        "seconds": round(timed.seconds, 3),
+                        "first_page_s": None if timed.first is None else round(timed.first, 3),
+                        "error": timed.error,
+                        "words": [words.matched, words.predicted, words.truth],
                     }
                 )
-                log(f"speed {name} ({pages} p) {system}: {seconds:.1f} s{' ' + error if error else ''}")
+                log(f"speed {name} ({pages} p) {system}: {timed.seconds:.1f} s, word F1 {words.f1:.4f} {timed.error}")
     return records
 
 
@@ -150,6 +222,7 @@ def speed_summary(records: Sequence[Record], baseline: str) -> list[Record]:
         pages, seconds = sum(r["pages"] for r in ok), sum(r["seconds"] for r in ok)
         rate = pages / seconds if seconds > 0 else None
         firsts = [r["first_page_s"] for r in ok if r["first_page_s"] is not None]
+        words = sum((WordCounts(*r["words"]) for r in ok), WordCounts())
         rows.append(
             {
                 "system": name,
@@ -161,6 +234,7 @@ def speed_summary(records: Sequence[Record], baseline: str) -> list[Record]:
                 "x_ocrmypdf": None if rate is None or base_rate is None else round(rate / base_rate, 2),
                 "first_page_s_mean": round(sum(firsts) / len(firsts), 2) if firsts else None,
                 "document_s_mean": round(seconds / len(ok), 2) if ok else None,
+                "word_f1": round(words.f1, 4) if ok else None,
                 "errors": sorted({r["error"] for r in rs if r["error"]}),
             }
         )
@@ -168,8 +242,9 @@ def speed_summary(records: Sequence[Record], baseline: str) -> list[Record]:
 
 
 def speed_table(rows: Sequence[Record]) -> str:
-    head = ["system", "runs", "pages", "pages/s", "× OCRmyPDF pdf", "first page out (s, mean)", "document (s, mean)"]
-    body = [[r["system"], f"skipped: {r['skipped']}", *["–"] * 5] for r in rows if "skipped" in r]
+    head = ["system", "runs", "pages", "pages/s", "× OCRmyPDF pdf", "first page out (s, mean)", "document (s, mean)",
+            "word F1 of its output"]  # fmt: skip
+    body = [[r["system"], f"skipped: {r['skipped']}", *["–"] * 6] for r in rows if "skipped" in r]
     body[:0] = [
         [
             r["system"] + (f" ({r['failed']} failed)" if r["failed"] else ""),
@@ -179,6 +254,7 @@ def speed_table(rows: Sequence[Record]) -> str:
             cell(r["x_ocrmypdf"], 2),
             "= document (one PDF at the end)" if r["first_page_s_mean"] is None else cell(r["first_page_s_mean"], 2),
             cell(r["document_s_mean"], 2),
+            cell(r["word_f1"], 4),
         ]
         for r in rows
         if "skipped" not in r

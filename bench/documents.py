@@ -197,7 +197,7 @@ def columns_section(
             for row in doc_rows:
                 start = time.perf_counter()
                 got = read_peer(row)
-                seconds = time.perf_counter() - start
+                seconds = time.perf_counter() - start if got.seconds is None else got.seconds
                 truth_blocks = boxes[row["page"]] if kind.startswith("born") else quads[row["page"]]
                 score = score_page(got.words, [b["text"] for b in row["blocks"]], got.blocks, truth_blocks)
                 records.append(_record(row, system, seconds, score, input=kind))
@@ -393,6 +393,23 @@ def _rows(path: Path, limit: int) -> list[Record]:
     return rows[:limit] if limit > 0 else rows
 
 
+def _speed_files(eval_dir: Path, count: int, pages: int, folder: Path) -> list[tuple[str, Path, int, list[str]]]:
+    """The first ``count`` PDFs of doc_scans and of doc_columns' scans, each cut to ``pages`` pages (0: all), with
+    the true texts of those pages."""
+    files = []
+    for row in _rows(eval_dir / "doc_scans" / "labels.jsonl", count):
+        path, n = first_pages(eval_dir / "doc_scans" / row["pdf"], pages, folder)
+        truth = [ln["text"] for page in row["pages"][:n] for ln in page["lines"] if not ln.get("ignore")]
+        files.append((f"doc_scans/{row['pdf']}", path, n, truth))
+    column_rows = _rows(eval_dir / "doc_columns" / "labels.jsonl", 0)
+    for scan in list(dict.fromkeys(r["scanned_pdf"] for r in column_rows))[:count]:
+        path, n = first_pages(eval_dir / "doc_columns" / scan, pages, folder)
+        pages_of = {r["page"]: r for r in column_rows if r["scanned_pdf"] == scan}
+        truth = [b["text"] for k in range(1, n + 1) for b in pages_of[k]["blocks"]]
+        files.append((f"doc_columns/{scan}", path, n, truth))
+    return files
+
+
 @contextmanager
 def _scratch() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="bench_documents_") as folder:
@@ -457,13 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tables.append("## Scanned PDF pages against the same pages as images\n\n" + pdf_image_table(
                 report["pdf_vs_image"]))  # fmt: skip
         if "speed" not in args.skip and args.speed_files > 0:
-            sources = [scans_root / r["pdf"] for r in _rows(scans_root / "labels.jsonl", args.speed_files)]
-            column_scans = dict.fromkeys(r["scanned_pdf"] for r in _rows(columns_root / "labels.jsonl", 0))
-            sources += [columns_root / p for p in list(column_scans)[: args.speed_files]]
-            files = []
-            for source in sources:
-                path, pages = first_pages(source, args.speed_pages, scratch)
-                files.append((source.relative_to(eval_dir).as_posix(), path, pages))
+            files = _speed_files(eval_dir, args.speed_files, args.speed_pages, scratch)
             systems = speed_systems(engine, engine_args, args.jobs, skip, scratch)
             speed = speed_section(files, systems, args.repeat, log)
             report["speed"] = speed_summary(speed, OCRMYPDF)
