@@ -22,6 +22,7 @@ COMMANDS = {
     "recognize": "OCR image files: text, --json (lines, words, polygons, timings, provenance) or --draw",
     "stream": "OCR a video file, camera or URL (in-process or --server host:port); text events as JSON lines",
     "document": "read a PDF, TIFF or image page by page: --to json|text|md|hocr|alto|pdf",
+    "batch": "read many documents (files, folders, globs) on every core into --out DIR, resumable, with a report",
 }
 USAGE = "usage: python -m edge_runtime {" + ",".join(COMMANDS) + "} [-h] ..."
 
@@ -112,9 +113,15 @@ def _document_main(argv: list[str]) -> int:
     return document_main(argv)
 
 
+def _batch_main(argv: list[str]) -> int:
+    from edge_runtime.document.batch import main as batch_main
+
+    return batch_main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"recognize": recognize_main, "stream": _stream_main, "document": _document_main}
+    commands = {"recognize": recognize_main, "stream": _stream_main, "document": _document_main, "batch": _batch_main}
     if argv and argv[0] in ("-h", "--help"):
         print(_help())
         return 0

@@ -402,10 +402,14 @@ class FleetCentral:
         return await self._run(lambda s: s.delete_device(device_id))
 
     async def watch(self, flt: EventFilter, cursor: str = "") -> AsyncIterator[StoredEvent]:
-        """Events matching ``flt`` committed after ``cursor`` (empty: from now on), then each new one as it is
-        committed, forever. Local commits wake the tail at once; other replicas' within ``poll_s``."""
+        """Events matching ``flt`` committed after ``cursor``, then each new one as it is committed, forever. Without
+        a cursor: the stored events captured since ``flt.start_time`` first when it is set (one walk in commit
+        order, so nothing is missed or repeated where the replay meets the tail), else only what comes from now on.
+        Local commits wake the tail at once; other replicas' within ``poll_s``."""
         validate_filter(flt)
         position = cursor_of(cursor)
+        if position is None and flt.start_time is not None:
+            position = 0  # replay the stored events the filter's start time selects, then follow
         if position is None:
             position = await self._run(lambda s: s.last_cursor())
         while True:

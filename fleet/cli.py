@@ -550,7 +550,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="events of one text at most this far apart are one sighting (default 5m)",
     )
     p.add_argument("--min-streams", type=int, default=1, metavar="N", help="only sightings seen by N streams or more")
-    p = command("watch", "tail events as the central commits them (resumable with --cursor)", cmd_watch)
+    p = command(
+        "watch", "tail events as the central commits them (--since: the stored ones first; resume: --cursor)", cmd_watch
+    )
     _filters(p, listing=False)
     p.add_argument("--cursor", help="resume after this event's cursor (replays what was committed since)")
     p.add_argument("--max-events", type=_count, default=0, metavar="N", help="stop after N events (default: never)")

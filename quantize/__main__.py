@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from edge_runtime.arguments import OneLineParser
 from edge_runtime.errors import OcrError
 from quantize import calibration
 from quantize.build import BACKENDS, Settings, build
@@ -15,7 +16,7 @@ from quantize.build import BACKENDS, Settings, build
 
 def _parser() -> argparse.ArgumentParser:
     d = Settings()
-    parser = argparse.ArgumentParser(prog="python -m quantize", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m quantize", description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", default=None, help="bundle id (default: the manifest's default bundle)")
     parser.add_argument("--backend", default="all", choices=(*BACKENDS, "all"))
     parser.add_argument(

@@ -23,6 +23,19 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# ---- OCRmyPDF plugin (docs/ocrmypdf.md): Ghostscript from Debian, for `ocrmypdf --output-type pdfa` ------------
+# The only program it needs: the plugin replaces Tesseract, pypdfium2 rasterises, jbig2/pngquant/unpaper are options.
+if ! command -v gs >/dev/null 2>&1; then
+  echo "== ghostscript (Debian package; OCRmyPDF's PDF/A conversion)"
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo -n"; fi
+  if ! { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+      && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ghostscript >/dev/null; }
+  then
+    echo "== ghostscript could not be installed (needs root and the Debian archive): its tests will be skipped"
+  fi
+fi
+
 echo "== model bundles"
 "$VPY" -m models fetch --all
 

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import sys
 
+from edge_runtime.arguments import OneLineParser
 from edge_runtime.config import BACKENDS, DEVICES, PRECISIONS, EngineConfig, from_env
 from edge_runtime.errors import ConfigurationError
 from fleet.duration import parse_duration
@@ -21,7 +22,7 @@ def _duration(text: str) -> float:
 
 
 def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
-    parser = argparse.ArgumentParser(prog="python -m server", description=__doc__)
+    parser = OneLineParser(prog="python -m server", description=__doc__)
     add = parser.add_argument
     add("--host", help="address to bind (OCR_HOST; default [::] with credentials, localhost without)")
     add("--port", type=int, help="port, 0 for any free one (OCR_PORT, default 50051)")
@@ -34,6 +35,8 @@ def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
     add("--max-message-bytes", type=int, help="largest request message (OCR_MAX_MESSAGE_BYTES, default 64 MiB)")
     add("--max-concurrent-rpcs", type=int, help="OCR calls at once (OCR_MAX_CONCURRENT_RPCS, default 64)")
     add("--max-batch-images", type=int, help="images per BatchRecognize (OCR_MAX_BATCH_IMAGES, default 64)")
+    add("--max-document-bytes", type=int, help="largest RecognizeDocument file (OCR_MAX_DOCUMENT_BYTES, 100 MiB)")
+    add("--max-document-pages", type=int, help="pages read per document (OCR_MAX_DOCUMENT_PAGES, default 2000)")
     add("--batch-max-delay-ms", type=float, help="dynamic batching wait (OCR_BATCH_MAX_DELAY_MS, default 3)")
     add("--batch-max-size", type=int, help="lines per recognizer batch, 0 = engine's (OCR_BATCH_MAX_SIZE)")
     add("--grace-s", type=float, help="drain time on SIGTERM (OCR_GRACE_S, default 30)")
@@ -141,6 +144,8 @@ def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
         max_message_bytes=args.max_message_bytes,
         max_concurrent_rpcs=args.max_concurrent_rpcs,
         max_batch_images=args.max_batch_images,
+        max_document_bytes=args.max_document_bytes,
+        max_document_pages=args.max_document_pages,
         batch_max_delay_ms=args.batch_max_delay_ms,
         batch_max_size=args.batch_max_size,
         grace_s=args.grace_s,

@@ -17,6 +17,7 @@ from grpc_reflection.v1alpha import reflection
 
 from clients.ocr_client.pb import FLEET_SERVICE_NAME, SERVICE_NAME
 from edge_runtime.config import EngineConfig, from_env
+from edge_runtime.errors import ConfigurationError
 from edge_runtime.pipeline import OcrEngine
 from fleet.central import FleetCentral
 from fleet.central import Limits as FleetLimits
@@ -117,7 +118,12 @@ class OcrServer:
         except Exception as exc:  # a bad bundle, backend or store: stay NOT_SERVING, let the owner decide
             self.load_error = exc
             what = "model loading" if self.fleet is None or self.fleet.ready else "opening the fleet store"
-            log.error("%s failed; the server stays NOT_SERVING", what, exc_info=exc)
+            reason = getattr(exc, "reason", None)
+            if isinstance(reason, str) and reason:  # a known mistake: one line that says what and why
+                message = getattr(exc, "message", None) or str(exc)
+                log.error("%s failed: %s [%s]; the server stays NOT_SERVING", what, message, reason)
+            else:
+                log.error("%s failed; the server stays NOT_SERVING", what, exc_info=exc)
         else:
             if not self.plane.draining:
                 await self.health.set("", SERVING)
@@ -179,7 +185,8 @@ def _cache_interceptor(
     if isinstance(cache, LruCache):
         lru = cache
         metrics.cache_size.set_function(lambda: lru.size)
-    return CacheInterceptor(cache, key_part, config.max_batch_images, looked_up)
+    limits = (config.max_document_bytes, config.max_document_pages)
+    return CacheInterceptor(cache, key_part, config.max_batch_images, looked_up, limits)
 
 
 def build_server(
@@ -233,7 +240,7 @@ def build_server(
         ],
     )
     if config.serves_ocr:
-        grpc_server.add_generic_rpc_handlers((generic_handler(OcrServicer(plane)),))
+        grpc_server.add_generic_rpc_handlers((generic_handler(OcrServicer(plane, security.redactor)),))
     fleet = None
     if config.serves_fleet:
         url, retention = config.fleet_store_url, config.fleet_retention_s
@@ -250,13 +257,18 @@ def build_server(
         served + (health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), grpc_server
     )
     address = f"{config.bind_host}:{config.port}"
-    port = (
-        grpc_server.add_secure_port(address, credentials)
-        if credentials is not None
-        else grpc_server.add_insecure_port(address)
-    )
+    try:
+        port = (
+            grpc_server.add_secure_port(address, credentials)
+            if credentials is not None
+            else grpc_server.add_insecure_port(address)
+        )
+    except RuntimeError:  # grpc's "Failed to bind to address": taken, or not an address of this machine
+        port = 0
     if port == 0:
-        raise RuntimeError(f"cannot bind {address}")
+        raise ConfigurationError(
+            f"cannot listen on {address}: the port is taken or the address is not this machine's", "PORT_UNAVAILABLE"
+        )
     return OcrServer(
         grpc_server, plane, health_servicer, port, security, metrics, cache, fleet, config.serves_ocr
     ), port

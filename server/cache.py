@@ -1,5 +1,5 @@
-"""Result cache: identical Recognize requests (and BatchRecognize items) answered from an in-process LRU bounded in
-bytes, or from Redis shared by replicas (``--cache-url redis://...``).
+"""Result cache: identical Recognize requests (and BatchRecognize items, and RecognizeDocument calls) answered from
+an in-process LRU bounded in bytes, or from Redis shared by replicas (``--cache-url redis://...``).
 
 Key: sha256 of the image bytes (raw images: with size and pixel format), the request's options, and what
 decides the answer on this server: bundle, precision per stage, backend, device, the engine's output-changing
@@ -16,6 +16,10 @@ as None and is neither cached nor marked.
 A cached answer equals a fresh one except its ``timings``: every stage is 0 and ``total_ms`` is the lookup
 time (a computed answer always has ``decode_ms > 0``). The trailing metadata key ``ocr-cache`` says ``hit``,
 ``miss`` or ``partial`` (a batch with some items from the cache). Failed items are never cached.
+
+A document is cached whole: its key is the sha256 of its options and every byte of the file (the servicer needs
+the whole file before its first page anyway, so holding the requests costs no latency), and its answer is every
+response it got, pages and output files, when none of its pages failed and they fit ``MAX_DOCUMENT_ENTRY``.
 """
 
 from __future__ import annotations
@@ -25,14 +29,14 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 import grpc
 
 from clients.ocr_client.pb import ocr_pb2
 from server import __version__
-from server.interceptors import Behavior, Interceptor
+from server.interceptors import Behavior, Interceptor, responses_of
 
 __all__ = [
     "ResultCache",
@@ -48,6 +52,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 CACHE_KEY = "ocr-cache"  # trailing metadata: hit, miss, partial
 _PREFIX = "ocr:result:v1:"
+_DOCUMENT_PREFIX = "ocr:document:v1:"
+MAX_DOCUMENT_ENTRY = 32 * 1024 * 1024  # a document's answers larger than this are not stored
+_RECOGNIZE_DOCUMENT = "/ocr.v1.OcrService/RecognizeDocument"
 # EngineConfig fields that change what an image reads as (threads, batch sizes and streams do not)
 _OUTPUT_FIELDS = (
     "bundle",
@@ -225,16 +232,20 @@ class CacheInterceptor(Interceptor):
         fingerprint: Callable[[], str | None],
         max_batch_images: int,
         on_lookup: Callable[[bool], None] = lambda hit: None,
+        document_limits: tuple[int, int] = (0, 0),
     ) -> None:
+        self.document_limits = document_limits  # bytes and pages per document: they decide which pages answer
         self.cache = cache
         self.fingerprint = fingerprint
         self.max_batch_images = max_batch_images
         self.on_lookup = on_lookup
 
     def applies(self, method: str) -> bool:
-        return method in ("/ocr.v1.OcrService/Recognize", "/ocr.v1.OcrService/BatchRecognize")
+        return method in ("/ocr.v1.OcrService/Recognize", "/ocr.v1.OcrService/BatchRecognize", _RECOGNIZE_DOCUMENT)
 
     def wrap(self, method: str, behavior: Behavior, request_streaming: bool, response_streaming: bool) -> Behavior:
+        if method == _RECOGNIZE_DOCUMENT and request_streaming and response_streaming:
+            return self._document(behavior)
         if request_streaming or response_streaming:
             return behavior
         batch = method.endswith("/BatchRecognize")
@@ -309,6 +320,82 @@ class CacheInterceptor(Interceptor):
                 await self.cache.put(key, _stored(item))
         _mark(context, "hit" if len(found) == len(items) else "partial" if found else "miss")
         return response
+
+    def _document(self, behavior: Behavior) -> Behavior:
+        async def document(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            fingerprint = self.fingerprint()
+            held: list[Any] = []
+            key: str | None = None
+            if fingerprint is not None:
+                digest = hashlib.sha256(f"{fingerprint}\0{self.document_limits}\0".encode())
+                async for request in requests:
+                    held.append(request)
+                    if not hasattr(request, "DESCRIPTOR"):  # malformed or over-size: the servicer refuses it
+                        break
+                    data = request.SerializeToString(deterministic=True)
+                    digest.update(len(data).to_bytes(8, "big") + data)
+                else:
+                    key = _DOCUMENT_PREFIX + digest.hexdigest()
+            if key is not None:
+                started = time.perf_counter()
+                stored = await self.cache.get(key)
+                self.on_lookup(stored is not None)
+                if stored is not None:
+                    _mark(context, "hit")
+                    for response in _document_answers(stored, time.perf_counter() - started):
+                        yield response
+                    return
+            kept: list[bytes] | None = [] if key is not None else None
+            size = 0
+            async for response in responses_of(behavior, _replay(held, requests), context):
+                if kept is not None:
+                    if response.WhichOneof("response") == "page" and response.page.HasField("error"):
+                        kept = None  # failed pages are never cached
+                    else:
+                        data = _stored_document_response(response)
+                        size += len(data) + 8
+                        kept = kept + [data] if size <= MAX_DOCUMENT_ENTRY else None
+                yield response
+            if key is not None and kept is not None and not _failed_call(context):
+                await self.cache.put(key, b"".join(len(d).to_bytes(8, "big") + d for d in kept))
+            if key is not None:
+                _mark(context, "miss")
+
+        return document
+
+
+async def _replay(held: list[Any], rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """The requests the cache read to make its key, then those it did not."""
+    for request in held:
+        yield request
+    async for request in rest:
+        yield request
+
+
+def _stored_document_response(response: Any) -> bytes:
+    copy = ocr_pb2.RecognizeDocumentResponse()
+    copy.CopyFrom(response)
+    if copy.WhichOneof("response") == "page":
+        copy.page.ClearField("timings")
+    return copy.SerializeToString(deterministic=True)
+
+
+def _document_answers(data: bytes, lookup_s: float) -> list[Any]:
+    """A stored document's responses; each page's timings say only the lookup's time, as a cached image's do."""
+    out, at = [], 0
+    while at < len(data):
+        size = int.from_bytes(data[at : at + 8], "big")
+        response = ocr_pb2.RecognizeDocumentResponse.FromString(data[at + 8 : at + 8 + size])
+        if response.WhichOneof("response") == "page":
+            response.page.timings.CopyFrom(ocr_pb2.StageTimings(total_ms=lookup_s * 1000))
+        out.append(response)
+        at += 8 + size
+    return out
+
+
+def _failed_call(context: grpc.aio.ServicerContext) -> bool:
+    code = context.code()
+    return code is not None and code != grpc.StatusCode.OK
 
 
 def _mark(context: grpc.aio.ServicerContext, value: str) -> None:

@@ -40,6 +40,8 @@ class ServerConfig:
     # refused RESOURCE_EXHAUSTED / MESSAGE_TOO_LARGE (server.validation)
     max_concurrent_rpcs: int = 64  # OcrService RPCs at once; more are refused with RESOURCE_EXHAUSTED/OVERLOADED
     max_batch_images: int = 64  # images in one BatchRecognize
+    max_document_bytes: int = 100 * 1024 * 1024  # largest file RecognizeDocument accepts (held in memory while read)
+    max_document_pages: int = 2000  # pages read from one document; the selected pages past it are refused one by one
     batch_max_delay_ms: float = 3.0  # longest wait of a text line for others to share its recognizer batch
     batch_max_size: int = 0  # text lines per recognizer batch; 0: the engine's rec_batch_size
     inference_threads: int = 1  # threads that run models (each model run uses the engine's intra-op threads)
@@ -105,6 +107,8 @@ class ServerConfig:
                 self.max_message_bytes,
                 self.max_concurrent_rpcs,
                 self.max_batch_images,
+                self.max_document_bytes,
+                self.max_document_pages,
                 self.inference_threads,
                 self.decode_threads,
             )

@@ -58,6 +58,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
+QUIET_LIBRARIES = ("alembic", "sqlalchemy", "urllib3", "asyncio")
+
+
 def configure(level: str = "INFO", fmt: str = "text", stream: TextIO | None = None) -> None:
     """Set up the root logger for the server process (replaces its handlers)."""
     handler = logging.StreamHandler(stream or sys.stderr)
@@ -68,3 +71,5 @@ def configure(level: str = "INFO", fmt: str = "text", stream: TextIO | None = No
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    for chatty in QUIET_LIBRARIES:  # their INFO lines say nothing an operator acts on (alembic: 7 per start)
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

@@ -60,6 +60,8 @@ FLEET_DEVICES_TRACKED = 10_000  # devices with an ocr_fleet_device_last_seen_tim
 _STREAM_RECOGNIZE = "/ocr.v1.OcrService/StreamRecognize"  # each open one is a unit of ocr_pending_work
 _EVENT_TYPES = ("APPEARED", "UPDATED", "STABLE", "DISAPPEARED")
 _EVENT_NAMES = {ocr_pb2.TextEventType.Value(f"TEXT_EVENT_TYPE_{t}"): t for t in _EVENT_TYPES}
+_RECOGNIZE_DOCUMENT = "/ocr.v1.OcrService/RecognizeDocument"
+_SOURCE_NAMES = {ocr_pb2.TextSource.Value(f"TEXT_SOURCE_{s.upper()}"): s for s in ("ocr", "text_layer", "mixed")}
 
 
 class ServerMetrics:
@@ -119,6 +121,19 @@ class ServerMetrics:
             registry=r,
         )
         self.events = Counter("ocr_stream_events", "Text events of streams, by type.", ("type",), registry=r)
+        self.document_pages = Counter(
+            "ocr_document_pages",
+            "Document pages answered, by where their text came from (ocr, text_layer, mixed) or failed.",
+            ("source",),
+            registry=r,
+        )
+        self.document_page_duration = Histogram(
+            "ocr_document_page_duration_seconds",
+            "Document pages answered, rendering to answer, by where their text came from.",
+            ("source",),
+            buckets=SECONDS,
+            registry=r,
+        )
         self.cache_lookups = Counter(
             "ocr_cache_lookups", "Result cache lookups, by result (hit, miss).", ("result",), registry=r
         )
@@ -176,6 +191,18 @@ class ServerMetrics:
         self.lines.observe(len(response.lines))
         self.characters.observe(sum(len(line.text) for line in response.lines))
         self.pixels.observe(response.image_width * response.image_height)
+
+    def observe_document(self, response: Any) -> None:
+        """One RecognizeDocumentResponse: a page, by its text source (an output chunk is not counted)."""
+        if response.WhichOneof("response") != "page":
+            return
+        page = response.page
+        if page.HasField("error"):
+            self.document_pages.labels("failed").inc()
+            return
+        source = _SOURCE_NAMES.get(page.text_source, "unknown")
+        self.document_pages.labels(source).inc()
+        self.document_page_duration.labels(source).observe(page.timings.total_ms / 1000.0)
 
     def observe_frame(self, response: Any, dropped_before: int) -> int:
         """One StreamRecognizeResponse; returns the stream's frames_dropped so far."""
@@ -320,6 +347,8 @@ class MetricsInterceptor(Interceptor[_Counted]):
         m = self.metrics
         if counted.streams:
             counted.dropped = m.observe_frame(response, counted.dropped)
+        elif counted.call.method == _RECOGNIZE_DOCUMENT:
+            m.observe_document(response)
         elif not counted.call.response_streaming:
             counted.response = response
             kind = response.DESCRIPTOR.full_name if hasattr(response, "DESCRIPTOR") else ""

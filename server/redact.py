@@ -1,15 +1,19 @@
 """Masking of personal data in recognized text (e-mail addresses, phone numbers, card numbers, own patterns).
 
 Plain strings in, plain strings out: no grpc, no protobuf. The server applies ``Redactor.line`` to every text
-line (and its words) and stream event at the boundary where responses leave the process.
+line (and its words) and stream event at the boundary where responses leave the process, and ``redact_page`` to a
+document's pages before they are converted or written into output files.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
-__all__ = ["Redactor", "luhn_ok"]
+from edge_runtime.document.structure import Block, DocLine, Page, Paragraph
+
+__all__ = ["Redactor", "luhn_ok", "redact_page"]
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # digits with the separators people print between groups; lengths are checked after the match
@@ -99,3 +103,22 @@ class Redactor:
             hit = next((label for s, e, label in spans if s < cursor and at < e), None)
             masked_words.append(hit if hit is not None else word)
         return self.text(text), masked_words
+
+
+def redact_page(page: Page, redactor: Redactor) -> Page:
+    """``page`` with every line and its words masked alike (``Redactor.line``); paragraph, block and page text are
+    joined from the words, so they agree with them."""
+    if not redactor:
+        return page
+
+    def line(ln: DocLine) -> DocLine:
+        text, words = redactor.line(ln.text, [w.text for w in ln.words])
+        return replace(ln, text=text, words=tuple(replace(w, text=t) for w, t in zip(ln.words, words, strict=True)))
+
+    def paragraph(p: Paragraph) -> Paragraph:
+        return replace(p, lines=tuple(line(ln) for ln in p.lines))
+
+    def block(b: Block) -> Block:
+        return replace(b, paragraphs=tuple(paragraph(p) for p in b.paragraphs))
+
+    return replace(page, blocks=tuple(block(b) for b in page.blocks))

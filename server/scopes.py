@@ -14,6 +14,7 @@ _OCR = "/ocr.v1.OcrService/"
 METHOD_SCOPES: dict[str, str] = {
     _OCR + "Recognize": "ocr.recognize",
     _OCR + "BatchRecognize": "ocr.recognize",
+    _OCR + "RecognizeDocument": "ocr.recognize",
     _OCR + "GetServerInfo": "ocr.recognize",  # OPEN with ServerConfig.open_server_info
     _OCR + "StreamRecognize": "ocr.stream",
     "/fleet.v1.FleetService/ReportEvents": "fleet.report",

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,6 +16,7 @@ from edge_runtime.errors import OcrError
 from server import __version__, convert
 from server.errors import InvalidRequestError
 from server.plane import OcrPlane
+from server.redact import Redactor
 
 __all__ = ["OcrServicer", "generic_handler", "deadline_of"]
 
@@ -30,8 +32,9 @@ def deadline_of(context: grpc.aio.ServicerContext) -> float | None:
 class OcrServicer:
     """Implements ocr.v1.OcrService over an OcrPlane. Holds no logic beyond converting and delegating."""
 
-    def __init__(self, plane: OcrPlane) -> None:
+    def __init__(self, plane: OcrPlane, redactor: Redactor | None = None) -> None:
         self.plane = plane
+        self.redactor = redactor if redactor else None  # masks a document's pages before its files are written
 
     async def Recognize(  # noqa: N802 (gRPC method name)
         self, request: ocr_pb2.RecognizeRequest, context: grpc.aio.ServicerContext
@@ -39,7 +42,8 @@ class OcrServicer:
         source = convert.image_source(request.image, request.HasField("image"))
         async with self.plane.admitted():
             result = await self.plane.recognize(source, request.options.skip_detection, deadline_of(context))
-        return convert.recognize_response(result)
+        # off the event loop: laying out a dense page's blocks takes milliseconds that other calls should not wait
+        return await asyncio.to_thread(convert.recognize_response, result)
 
     async def BatchRecognize(  # noqa: N802
         self, request: ocr_pb2.BatchRecognizeRequest, context: grpc.aio.ServicerContext
@@ -60,13 +64,18 @@ class OcrServicer:
             results = await self.plane.recognize_many([(s, k) for _, s, k in todo], deadline_of(context))
         for (i, _, _), result in zip(todo, results, strict=True):
             outcomes[i] = result
-        responses = [
-            ocr_pb2.RecognizeResponse(error=convert.error_message(o))
-            if isinstance(o, Exception)
-            else convert.recognize_response(o)
-            for o in outcomes
-        ]
-        return ocr_pb2.BatchRecognizeResponse(responses=responses)
+
+        def respond() -> ocr_pb2.BatchRecognizeResponse:
+            return ocr_pb2.BatchRecognizeResponse(
+                responses=[
+                    ocr_pb2.RecognizeResponse(error=convert.error_message(o))
+                    if isinstance(o, Exception)
+                    else convert.recognize_response(o)
+                    for o in outcomes
+                ]
+            )
+
+        return await asyncio.to_thread(respond)
 
     async def StreamRecognize(  # noqa: N802
         self, request_iterator: AsyncIterator[ocr_pb2.StreamRecognizeRequest], context: grpc.aio.ServicerContext
@@ -74,6 +83,14 @@ class OcrServicer:
         from server.stream import stream_recognize
 
         async for response in stream_recognize(self.plane, request_iterator, context):
+            yield response
+
+    async def RecognizeDocument(  # noqa: N802
+        self, request_iterator: AsyncIterator[ocr_pb2.RecognizeDocumentRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[ocr_pb2.RecognizeDocumentResponse]:
+        from server.document import recognize_document
+
+        async for response in recognize_document(self.plane, request_iterator, deadline_of(context), self.redactor):
             yield response
 
     async def GetServerInfo(  # noqa: N802
@@ -85,7 +102,10 @@ class OcrServicer:
             server_version=__version__,
             ready=plane.ready and not plane.draining,
             limits=ocr_pb2.ServerLimits(
-                max_message_bytes=config.max_message_bytes, max_concurrent_rpcs=config.max_concurrent_rpcs
+                max_message_bytes=config.max_message_bytes,
+                max_concurrent_rpcs=config.max_concurrent_rpcs,
+                max_document_bytes=config.max_document_bytes,
+                max_document_pages=config.max_document_pages,
             ),
             image_formats=IMAGE_FORMATS,
             pixel_formats=convert.pixel_formats(imageio.RAW_FORMATS),
@@ -116,6 +136,11 @@ def generic_handler(servicer: OcrServicer) -> grpc.GenericRpcHandler:
         ),
         "StreamRecognize": grpc.stream_stream_rpc_method_handler(
             servicer.StreamRecognize, pb.StreamRecognizeRequest.FromString, pb.StreamRecognizeResponse.SerializeToString
+        ),
+        "RecognizeDocument": grpc.stream_stream_rpc_method_handler(
+            servicer.RecognizeDocument,
+            pb.RecognizeDocumentRequest.FromString,
+            pb.RecognizeDocumentResponse.SerializeToString,
         ),
         "GetServerInfo": grpc.unary_unary_rpc_method_handler(
             servicer.GetServerInfo, pb.GetServerInfoRequest.FromString, pb.GetServerInfoResponse.SerializeToString

@@ -6,6 +6,9 @@
         print(result.text)
         for item in client.batch_recognize(["a.jpg", "b.png"]):
             print(item.error.reason if item.error else item.text)   # error is None on success
+        with client.recognize_document("scan.pdf", formats=["pdf"]) as results:  # pages as they are read
+            for page in results.pages(outputs={"pdf": "scan.ocr.pdf"}):         # the PDF written as it comes
+                print(page.page_number, page.text)
 
 Failed calls raise ``OcrCallError`` with the gRPC ``code`` and the server's stable ``reason``; a failed batch
 item or stream frame carries the same type in ``error``. The generated ocr.v1/fleet.v1 code lives in this package
@@ -26,6 +29,9 @@ __all__ = [
     "StreamResult",
     "StreamFrame",
     "ServerInfo",
+    "DocumentPage",
+    "DocumentResults",
+    "OutputChunk",
     "image_message",
     "to_dict",
     "FleetClient",
@@ -40,6 +46,9 @@ _WHERE = {
     "StreamResult": "results",
     "StreamFrame": "results",
     "ServerInfo": "results",
+    "DocumentPage": "documents",
+    "DocumentResults": "documents",
+    "OutputChunk": "documents",
     "to_dict": "results",
     "FleetClient": "fleet",
     "ReportSession": "fleet",
@@ -47,6 +56,7 @@ _WHERE = {
 
 if TYPE_CHECKING:
     from clients.ocr_client.client import OcrClient, image_message
+    from clients.ocr_client.documents import DocumentPage, DocumentResults, OutputChunk
     from clients.ocr_client.fleet import FleetClient, ReportSession
     from clients.ocr_client.results import OcrCallError, RecognizeResult, ServerInfo, StreamFrame, StreamResult, to_dict
 

@@ -1,9 +1,11 @@
-"""`ocr-client`: recognize image files on an OCR server, show its info and health, or load-test it.
+"""`ocr-client`: recognize image files or documents on an OCR server, show its info and health, or load-test it.
 
 Every failure is one line on stderr, `error: <message> [<REASON>]`, and a non-zero exit. `recognize --json`
 prints one JSON object per image: {"image": FILE} and the proto3 JSON mapping of ocr.v1.RecognizeResponse
 (field names as in the .proto), the same shape as `python -m edge_runtime recognize --json` and the Node
 client's `recognize --json`; a failed image prints {"image": FILE, "error": {"code", "reason", "message"}}.
+`document` takes the arguments of `python -m edge_runtime document` and prints what it prints
+(``clients.ocr_client.document_cli``).
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from clients.ocr_client.document_cli import add_parser as add_document_parser
+
 if TYPE_CHECKING:  # imported where used: loading it needs grpc and the generated code, after the arguments parse
     from clients.ocr_client.client import OcrClient
 
 __all__ = ["main", "build_parser"]
 
-COMMANDS = ("recognize", "info", "health", "bench")
+DEFAULT_TIMEOUT = 60.0  # seconds per call; `document` has no deadline unless --timeout says
+
+COMMANDS = ("recognize", "document", "info", "health", "bench")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -70,7 +76,7 @@ class CredentialsError(Exception):
 def connection_options(args: argparse.Namespace) -> dict[str, Any]:
     """The keywords OcrClient and FleetClient share (timeout, TLS files, token), from the common flags."""
     return {
-        "timeout": args.timeout,
+        "timeout": DEFAULT_TIMEOUT if args.timeout is None else args.timeout,
         "ca": args.ca,
         "cert": args.cert,
         "key": args.key,
@@ -157,7 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("OCR_TARGET", "localhost:50051"),
         help="server address (OCR_TARGET, default localhost:50051)",
     )
-    parser.add_argument("--timeout", type=float, default=60.0, help="per-call deadline in seconds")
+    parser.add_argument(
+        "--timeout", type=float, default=None, help="per-call deadline in seconds (default 60; document: none)"
+    )
     env = os.environ.get
     parser.add_argument(
         "--ca",
@@ -186,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--skip-detection", action="store_true", help="treat each image as one text line")
     p.set_defaults(run=cmd_recognize)
+    add_document_parser(sub)
     p = sub.add_parser("info", help="models, backend, precision per stage and why, limits of the server (JSON)")
     p.set_defaults(run=cmd_info)
     p = sub.add_parser("health", help="grpc.health.v1 status; exit 0 only when SERVING")

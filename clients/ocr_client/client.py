@@ -13,6 +13,13 @@ import grpc
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from clients.ocr_client.documents import (
+    DEFAULT_CHUNK_BYTES,
+    DocumentLike,
+    DocumentResults,
+    document_requests,
+    output_format,
+)
 from clients.ocr_client.pb import SERVICE_NAME, ocr_pb2, ocr_pb2_grpc
 from clients.ocr_client.results import (
     REASON_KEY,
@@ -246,6 +253,36 @@ class OcrClient:
             raise OcrCallError.from_rpc_error(error) from None
         finally:
             call.cancel()
+
+    def recognize_document(
+        self,
+        document: DocumentLike,
+        *,
+        pages: str = "",
+        text_layer: str | int = "auto",
+        password: str | None = None,
+        formats: Iterable[str | int] = (),
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        timeout: float | None = None,
+    ) -> DocumentResults:
+        """Read a PDF, a multi-page TIFF or an image (bytes, a path or a binary file) page by page.
+
+        ``pages`` ("1-3,7", "10-"; empty: all), ``text_layer`` (auto, ignore, only), ``password`` (of an
+        encrypted PDF) and ``formats`` (output files: text, md, hocr, alto, pdf) go first; the file follows in
+        chunks of ``chunk_bytes``, read from disk only as they are sent. Returns at once: the pages and output
+        chunks arrive as the iteration goes (see ``clients.ocr_client.documents``); closing the results cancels
+        the call. ``timeout`` is the whole call's deadline (default none: a long document takes its time)."""
+        formats = tuple(formats)
+        requests = document_requests(
+            document,
+            pages=pages,
+            text_layer=text_layer,
+            password=password,
+            formats=formats,
+            chunk_bytes=chunk_bytes,
+        )
+        call = self.stub.RecognizeDocument(requests, timeout=timeout, metadata=self.metadata)
+        return DocumentResults(call, [output_format(f) for f in formats])
 
     def server_info(self, timeout: float | None | EllipsisType = ...) -> ServerInfo:
         """Models, backend, precision per stage and why, limits and readiness of the server."""

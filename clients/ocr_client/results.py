@@ -23,6 +23,8 @@ __all__ = [
     "Point",
     "Word",
     "TextLine",
+    "Paragraph",
+    "Block",
     "StageTimings",
     "Provenance",
     "RecognizeResult",
@@ -105,9 +107,14 @@ class Point:
 
 @dataclass(frozen=True)
 class Word:
+    """One word. ``break_after`` (BREAK_TYPE_* name) is set only in a page structure (``blocks``): what follows
+    the word; ``source`` (TEXT_SOURCE_* name) only on a MIXED page: where the word came from."""
+
     text: str
     confidence: float
     polygon: tuple[Point, ...]
+    break_after: str | None = None
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,28 @@ class TextLine:
     words: tuple[Word, ...]
     angle: int
     track_id: int = 0  # StreamRecognize only: the line's track (as in TextEvent.track_id)
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """Lines that belong together, in reading order; ``text`` joins the words by their breaks."""
+
+    text: str
+    confidence: float
+    polygon: tuple[Point, ...]
+    lines: tuple[TextLine, ...]
+
+
+@dataclass(frozen=True)
+class Block:
+    """A region read as one unit; ``kind`` (BLOCK_KIND_* name) marks titles, headings, lists and the running
+    headers, footers and page numbers that are not part of the reading flow."""
+
+    kind: str
+    text: str
+    confidence: float
+    polygon: tuple[Point, ...]
+    paragraphs: tuple[Paragraph, ...]
 
 
 @dataclass(frozen=True)
@@ -159,6 +188,7 @@ class RecognizeResult(_Result):
     timings: StageTimings | None
     provenance: Provenance | None
     error: OcrCallError | None = None
+    blocks: tuple[Block, ...] = ()  # the same lines as blocks -> paragraphs -> lines in reading order
     message: Any = field(default=None, repr=False, compare=False)  # the ocr.v1.RecognizeResponse
 
 
@@ -215,6 +245,8 @@ class ServerLimits:
     min_image_side: int
     max_message_bytes: int
     max_concurrent_rpcs: int
+    max_document_bytes: int = 0  # RecognizeDocument: largest file
+    max_document_pages: int = 0  # RecognizeDocument: most pages read from one document
 
 
 @dataclass(frozen=True)
@@ -241,7 +273,8 @@ class ServerInfo(_Result):
 
 
 # ---- from messages ----------------------------------------------------------------------------------------
-def _enum_name(message: Any, enum: str, number: int) -> str:
+def enum_name(message: Any, enum: str, number: int) -> str:
+    """The name of value ``number`` of the .proto enum ``enum`` (the number itself when this code does not know it)."""
     value = type(message).DESCRIPTOR.file.enum_types_by_name[enum].values_by_number.get(number)
     return value.name if value is not None else str(number)
 
@@ -250,13 +283,27 @@ def _points(points: Any) -> tuple[Point, ...]:
     return tuple(Point(p.x, p.y) for p in points)
 
 
+def _optional_enum(message: Any, field_name: str, enum: str) -> str | None:
+    return enum_name(message, enum, getattr(message, field_name)) if message.HasField(field_name) else None
+
+
+def _word(w: Any) -> Word:
+    return Word(
+        w.text,
+        w.confidence,
+        _points(w.polygon),
+        _optional_enum(w, "break_after", "BreakType"),
+        _optional_enum(w, "source", "TextSource"),
+    )
+
+
 def _lines(lines: Any) -> tuple[TextLine, ...]:
     return tuple(
         TextLine(
             line.text,
             line.confidence,
             _points(line.polygon),
-            tuple(Word(w.text, w.confidence, _points(w.polygon)) for w in line.words),
+            tuple(_word(w) for w in line.words),
             line.angle,
             line.track_id,
         )
@@ -264,21 +311,38 @@ def _lines(lines: Any) -> tuple[TextLine, ...]:
     )
 
 
-def _timings(message: Any, name: str = "timings") -> StageTimings | None:
+def blocks(message: Any) -> tuple[Block, ...]:
+    """The ``blocks`` of a RecognizeResponse or a Page as results."""
+    return tuple(
+        Block(
+            enum_name(message, "BlockKind", b.kind),
+            b.text,
+            b.confidence,
+            _points(b.polygon),
+            tuple(Paragraph(p.text, p.confidence, _points(p.polygon), _lines(p.lines)) for p in b.paragraphs),
+        )
+        for b in message.blocks
+    )
+
+
+def stage_timings(message: Any, name: str = "timings") -> StageTimings | None:
+    """``message``'s StageTimings field ``name``; None when unset."""
     if not message.HasField(name):
         return None
     t = getattr(message, name)
     return StageTimings(t.decode_ms, t.queue_ms, t.detection_ms, t.classification_ms, t.recognition_ms, t.total_ms)
 
 
-def _provenance(message: Any) -> Provenance | None:
+def provenance_of(message: Any) -> Provenance | None:
+    """``message``'s provenance; None when unset."""
     if not message.HasField("provenance"):
         return None
     p = message.provenance
     return Provenance(p.bundle_id, p.backend, p.device, dict(p.stage_precision))
 
 
-def _error(message: Any) -> OcrCallError | None:
+def item_error(message: Any) -> OcrCallError | None:
+    """``message``'s ``error`` (a failed item, frame or page) as an OcrCallError; None on success."""
     return OcrCallError.from_message(message.error) if message.HasField("error") else None
 
 
@@ -288,9 +352,10 @@ def recognize_result(response: Any) -> RecognizeResult:
         lines=_lines(response.lines),
         image_width=response.image_width,
         image_height=response.image_height,
-        timings=_timings(response),
-        provenance=_provenance(response),
-        error=_error(response),
+        timings=stage_timings(response),
+        provenance=provenance_of(response),
+        error=item_error(response),
+        blocks=blocks(response),
         message=response,
     )
 
@@ -298,7 +363,7 @@ def recognize_result(response: Any) -> RecognizeResult:
 def stream_result(response: Any) -> StreamResult:
     events = tuple(
         TextEvent(
-            _enum_name(response, "TextEventType", e.type),
+            enum_name(response, "TextEventType", e.type),
             e.track_id,
             e.text,
             e.confidence,
@@ -314,8 +379,8 @@ def stream_result(response: Any) -> StreamResult:
         events=events,
         frames_dropped=response.frames_dropped,
         capture_time=capture,
-        timings=_timings(response),
-        error=_error(response),
+        timings=stage_timings(response),
+        error=item_error(response),
         final=response.final,
         detected_area=response.detected_area,
         frames_ahead=response.frames_ahead,
@@ -327,14 +392,21 @@ def server_info(response: Any) -> ServerInfo:
     limits = None
     if response.HasField("limits"):
         lim = response.limits
-        limits = ServerLimits(lim.max_image_pixels, lim.min_image_side, lim.max_message_bytes, lim.max_concurrent_rpcs)
+        limits = ServerLimits(
+            lim.max_image_pixels,
+            lim.min_image_side,
+            lim.max_message_bytes,
+            lim.max_concurrent_rpcs,
+            lim.max_document_bytes,
+            lim.max_document_pages,
+        )
     return ServerInfo(
         server_version=response.server_version,
-        provenance=_provenance(response),
+        provenance=provenance_of(response),
         ready=response.ready,
         limits=limits,
         image_formats=tuple(response.image_formats),
-        pixel_formats=tuple(_enum_name(response, "PixelFormat", f) for f in response.pixel_formats),
+        pixel_formats=tuple(enum_name(response, "PixelFormat", f) for f in response.pixel_formats),
         batch_max_delay_ms=response.batch_max_delay_ms,
         batch_max_size=response.batch_max_size,
         stage_precisions=tuple(StagePrecision(s.stage, s.precision, s.reason) for s in response.stage_precisions),

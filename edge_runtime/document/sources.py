@@ -12,6 +12,7 @@ thread-safe: one document per thread.
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,7 +38,11 @@ from edge_runtime.errors import InvalidDocumentError, InvalidImageError
 from edge_runtime.imageio import ALLOWED_FORMATS, _to_bgr, decode_image
 from edge_runtime.types import Point
 
-__all__ = ["DocumentKind", "DocumentOptions", "SourcePage", "Document", "open_document"]
+__all__ = ["DocumentKind", "DocumentOptions", "SourcePage", "Document", "open_document", "PDFIUM_LOCK"]
+
+# PDFium is not thread-safe, not even across documents: every call into it in this process (opening, rendering a
+# page, reading its text layer, closing) holds this lock, so documents read on several threads (the server) are safe.
+PDFIUM_LOCK = threading.RLock()
 
 _PDF_MAGIC = b"%PDF-"
 _PDF_HEADER_WINDOW = 1024  # the header may follow some junk; readers look this far, as PDFium does
@@ -101,18 +106,29 @@ class Document:
         self._closer = closer
 
     def __iter__(self) -> Iterator[SourcePage]:
-        return self._pages
+        return _locked(self._pages)
 
     def close(self) -> None:
         close = getattr(self._closer, "close", None)
         if close is not None:
-            close()
+            with PDFIUM_LOCK:
+                close()
 
     def __enter__(self) -> Document:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _locked(pages: Iterator[SourcePage]) -> Iterator[SourcePage]:
+    """``pages``, each produced under PDFIUM_LOCK (rendering, text extraction), none held between pages."""
+    while True:
+        with PDFIUM_LOCK:
+            page = next(pages, None)
+        if page is None:
+            return
+        yield page
 
 
 def open_document(
@@ -222,6 +238,11 @@ def _tiff_pages(image: Image.Image, selected: tuple[int, ...], limits: DocumentL
 
 def _open_pdf(data: bytes, options: DocumentOptions, limits: DocumentLimits) -> Document:
     check_streams(data, limits.max_stream_bytes, limits.max_inflated_bytes)
+    with PDFIUM_LOCK:
+        return _open_pdf_locked(data, options, limits)
+
+
+def _open_pdf_locked(data: bytes, options: DocumentOptions, limits: DocumentLimits) -> Document:
     try:
         pdf = pdfium.PdfDocument(data, password=options.password)
     except pdfium.PdfiumError as exc:

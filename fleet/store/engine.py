@@ -24,6 +24,16 @@ MIGRATE_LOCK = 7_114_011  # PostgreSQL advisory lock key: one migrator at a time
 _BUSY_TIMEOUT_MS = 30_000
 
 
+class StoreUrlError(ValueError):
+    """A fleet store URL that names no store this project speaks; ``reason`` as every start-up failure has one."""
+
+    reason = "FLEET_STORE_INVALID"
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
 def _url(url: str) -> sa.URL:
     if "://" not in url:  # a plain filesystem path: a SQLite file
         return sa.URL.create("sqlite", database=str(Path(url).expanduser()))
@@ -31,7 +41,7 @@ def _url(url: str) -> sa.URL:
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     elif parsed.drivername not in ("postgresql+psycopg", "sqlite", "sqlite+pysqlite"):
-        raise ValueError(f"fleet store URL must be sqlite:///PATH or postgresql://... (got {parsed.drivername})")
+        raise StoreUrlError(f"fleet store URL must be sqlite:///PATH or postgresql://... (got {parsed.drivername})")
     return parsed
 
 

@@ -104,6 +104,12 @@ class AuditInterceptor(Interceptor[tuple[Call, CallInfo]]):
         if not self.audit.enabled:
             return
         info = state[1]
+        chunk = _document_chunk(request)
+        if chunk is not None:
+            if info.document is None:
+                info.document = hashlib.sha256()
+            info.document.update(chunk)
+            info.document_bytes += len(chunk)
         for image in images_of(request):
             which = image.WhichOneof("source")
             data = image.content if which == "content" else image.raw.data if which == "raw" else b""
@@ -126,8 +132,24 @@ class AuditInterceptor(Interceptor[tuple[Call, CallInfo]]):
         self.audit.write(_record(info, *outcome(call.context, error), self.with_text))
 
 
+def _document_chunk(request: Any) -> bytes | None:
+    """The file bytes a RecognizeDocumentRequest carries (None for its options or any other request)."""
+    descriptor = getattr(request, "DESCRIPTOR", None)
+    if descriptor is None or descriptor.full_name != "ocr.v1.RecognizeDocumentRequest":
+        return None
+    return request.chunk if request.WhichOneof("request") == "chunk" else None
+
+
 def _summarize(info: CallInfo, response: Any, with_text: bool) -> None:
     name = response.DESCRIPTOR.full_name if hasattr(response, "DESCRIPTOR") else ""
+    if name == "ocr.v1.RecognizeDocumentResponse" and response.WhichOneof("response") == "page":
+        page = response.page
+        info.pages += 1
+        info.failed_pages += page.HasField("error")
+        lines = [line for block in page.blocks for paragraph in block.paragraphs for line in paragraph.lines]
+        info.lines += len(lines)
+        if with_text:
+            info.texts.extend(line.text for line in lines)
     if name == "ocr.v1.BatchRecognizeResponse":
         for item in response.responses:
             _summarize(info, item, with_text)
@@ -166,6 +188,14 @@ def _record(info: CallInfo, status: str, reason: str, with_text: bool) -> dict[s
     }
     if info.events:
         record["events"] = info.events
+    if info.document is not None or info.pages:  # the file's hash and size, never its password or options
+        digest = info.document.hexdigest() if info.document is not None else hashlib.sha256().hexdigest()
+        record["document"] = {
+            "sha256": digest,
+            "bytes": info.document_bytes,
+            "pages": info.pages,
+            "failed_pages": info.failed_pages,
+        }
     if with_text:
         record["text"] = info.texts
     return record

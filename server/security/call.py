@@ -55,6 +55,10 @@ class CallInfo:
     texts: list[str] = field(default_factory=list)
     bundle: str = ""
     precision: dict[str, str] = field(default_factory=dict)
+    document: Any = None  # RecognizeDocument: the sha256 of the file as its chunks arrive (hashlib object)
+    document_bytes: int = 0
+    pages: int = 0
+    failed_pages: int = 0
 
 
 _current: contextvars.ContextVar[CallInfo | None] = contextvars.ContextVar("ocr_call", default=None)

@@ -16,7 +16,14 @@ from server.interceptors import Call, Interceptor, images_of
 from server.security.call import ANONYMOUS, current_call
 from server.security.tokens import Limits, TokenFile
 
-__all__ = ["TokenBucket", "PrincipalLimiter", "LimitInterceptor", "image_pixels", "STREAM_METHODS"]
+__all__ = [
+    "TokenBucket",
+    "PrincipalLimiter",
+    "LimitInterceptor",
+    "image_pixels",
+    "document_page_pixels",
+    "STREAM_METHODS",
+]
 
 # The long-lived calls --max-streams bounds ("open streams per principal"): a camera feed and a watch each hold the
 # server for as long as the caller likes. An agent's ReportEvents is not one of them: each device holds one for as
@@ -132,6 +139,16 @@ def image_pixels(image: ocr_pb2.Image) -> int:
     return 0
 
 
+def document_page_pixels(response: Any) -> int:
+    """Pixels of the page a RecognizeDocumentResponse carries (0 for an output chunk or any other message)."""
+    descriptor = getattr(response, "DESCRIPTOR", None)
+    if descriptor is None or descriptor.full_name != "ocr.v1.RecognizeDocumentResponse":
+        return 0
+    if response.WhichOneof("response") != "page":
+        return 0
+    return max(0, response.page.width) * max(0, response.page.height)
+
+
 @dataclass
 class _Charged:
     """A call as the limits see it: whose, under which limits, and whether it holds a stream slot."""
@@ -181,6 +198,19 @@ class LimitInterceptor(Interceptor[_Charged]):
         wait = self.limiter.take_pixels(charged.name, charged.limits, pixels)
         if wait:
             raise RateLimitedError(f"{charged.name} is over its pixel rate", "PIXEL_RATE_LIMITED", wait)
+
+    def on_response(self, charged: _Charged, response: Any) -> Any:
+        """Charges a document's pages as they are answered (their pixels are known only once rendered): a page that
+        finds the principal's pixel bucket empty ends the call; the pages before it were answered."""
+        pixels = document_page_pixels(response)
+        if pixels:
+            info = current_call()
+            if info is not None:
+                info.pixels += pixels
+            wait = self.limiter.take_pixels(charged.name, charged.limits, pixels)
+            if wait:
+                raise RateLimitedError(f"{charged.name} is over its pixel rate", "PIXEL_RATE_LIMITED", wait)
+        return response
 
     def finish(self, charged: _Charged, error: BaseException | None) -> None:
         if charged.stream:

@@ -1,5 +1,9 @@
 """Redaction at the boundary: personal data (server.redact) masked in every text an OcrService response or stream
-event carries, before it leaves the process (and before the result cache stores it)."""
+event carries, before it leaves the process (and before the result cache stores it).
+
+RecognizeDocument's pages are masked by its servicer before they become messages (``server.redact.redact_page``):
+its output files (text, hOCR, a searchable PDF) are written from the same pages, which no message-level layer
+could mask; this layer passes its responses through."""
 
 from __future__ import annotations
 
@@ -33,15 +37,24 @@ class RedactInterceptor(Interceptor):
         if name not in ("ocr.v1.RecognizeResponse", "ocr.v1.StreamRecognizeResponse"):
             return response
         for line in response.lines:
-            text, words = redactor.line(line.text, [w.text for w in line.words])
-            line.text = text
-            for word, masked in zip(line.words, words, strict=True):
-                word.text = masked
+            self._line(line)
         if name == "ocr.v1.RecognizeResponse":
             response.text = redactor.text(response.text)
+            for block in response.blocks:  # the same lines as a structure: masked alike, texts joined from them
+                block.text = redactor.text(block.text)
+                for paragraph in block.paragraphs:
+                    paragraph.text = redactor.text(paragraph.text)
+                    for line in paragraph.lines:
+                        self._line(line)
         else:
             for event in response.events:
                 event.text = redactor.text(event.text)
                 for candidate in event.candidates:  # the readings a track chose from carry the same data
                     candidate.text = redactor.text(candidate.text)
         return response
+
+    def _line(self, line: Any) -> None:
+        text, words = self.redactor.line(line.text, [w.text for w in line.words])
+        line.text = text
+        for word, masked in zip(line.words, words, strict=True):
+            word.text = masked

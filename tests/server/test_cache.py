@@ -196,6 +196,56 @@ def test_an_oversized_batch_is_still_refused(cached, stub) -> None:
     assert dict(refused.value.trailing_metadata())["ocr-error-reason"] == "BATCH_TOO_LARGE"
 
 
+def _document(data: bytes, formats=()):
+    yield ocr_pb2.RecognizeDocumentRequest(options=ocr_pb2.DocumentOptions(formats=formats))
+    for start in range(0, len(data), 5000):
+        yield ocr_pb2.RecognizeDocumentRequest(chunk=data[start : start + 5000])
+
+
+def _document_call(stub, data: bytes, formats=()):
+    call = stub.RecognizeDocument(_document(data, formats), metadata=READER, timeout=300)
+    responses = list(call)
+    return responses, call
+
+
+def _without_page_timings(responses) -> list[bytes]:
+    out = []
+    for r in responses:
+        copy = ocr_pb2.RecognizeDocumentResponse()
+        copy.CopyFrom(r)
+        copy.page.ClearField("timings")
+        out.append(copy.SerializeToString(deterministic=True))
+    return out
+
+
+def test_documents_are_cached_whole_and_redacted(cached, stub) -> None:
+    from tests.edge_runtime.document.pdfs import Picture, Text, make_pdf, scan
+
+    data = make_pdf(
+        [
+            [Text("Write to bob@example.com today", 72, 700)],
+            [Picture(scan("MAIL ann@example.org", size=(900, 200)), 72, 500, 450, 100)],
+        ]
+    )
+    formats = [ocr_pb2.OUTPUT_FORMAT_TEXT, ocr_pb2.OUTPUT_FORMAT_HOCR]
+    fresh, first = _document_call(stub, data, formats)
+    again, second = _document_call(stub, data, formats)
+    assert (cache_of(first), cache_of(second)) == ("miss", "hit")
+    assert _without_page_timings(again) == _without_page_timings(fresh)
+    pages = [r.page for r in fresh if r.WhichOneof("response") == "page"]
+    assert len(pages) == 2 and pages[0].timings.total_ms > 0
+    assert all(r.page.timings.detection_ms == 0 for r in again if r.WhichOneof("response") == "page")
+    everything = b"".join(r.SerializeToString() for r in fresh)
+    assert b"[EMAIL]" in everything and b"example.com" not in everything  # pages and output files alike
+    assert all(b"example.com" not in value for value in cached.server.cache._items.values())
+    other, third = _document_call(stub, data, [ocr_pb2.OUTPUT_FORMAT_TEXT])
+    assert cache_of(third) == "miss"  # other options, other key
+    with pytest.raises(grpc.RpcError) as refused:  # a searchable PDF would carry the page itself
+        _document_call(stub, data, [ocr_pb2.OUTPUT_FORMAT_PDF])
+    assert refused.value.code() == S.FAILED_PRECONDITION
+    assert dict(refused.value.trailing_metadata())["ocr-error-reason"] == "OUTPUT_NOT_REDACTABLE"
+
+
 # ---- replicas sharing Redis ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def redis(tmp_path_factory):

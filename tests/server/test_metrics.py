@@ -155,6 +155,37 @@ def test_stream_frames_and_events(measured, stub) -> None:
     assert value(after, "ocr_open_streams") == 0
 
 
+def test_document_pages_by_text_source(measured, stub) -> None:
+    from tests.edge_runtime.document.pdfs import Picture, Text, make_pdf, scan
+
+    typed = [Text("Minutes of the meeting", 72, 700)]
+    scanned = [Picture(scan("AGENDA ITEM 4", size=(900, 200)), 72, 500, 450, 100)]
+    data = make_pdf([typed, scanned, typed])
+    before = scrape(measured)
+
+    def requests():
+        yield ocr_pb2.RecognizeDocumentRequest(options=ocr_pb2.DocumentOptions())
+        yield ocr_pb2.RecognizeDocumentRequest(chunk=data)
+
+    responses = list(stub.RecognizeDocument(requests(), timeout=300))
+    after = scrape(measured)
+
+    def delta(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert [ocr_pb2.TextSource.Name(r.page.text_source) for r in responses] == [
+        "TEXT_SOURCE_TEXT_LAYER",
+        "TEXT_SOURCE_OCR",
+        "TEXT_SOURCE_TEXT_LAYER",
+    ]
+    assert delta("ocr_document_pages_total", source="text_layer") == 2
+    assert delta("ocr_document_pages_total", source="ocr") == 1
+    assert delta("ocr_document_page_duration_seconds_count", source="ocr") == 1
+    ocr_seconds = delta("ocr_document_page_duration_seconds_sum", source="ocr")
+    assert ocr_seconds == pytest.approx(responses[1].page.timings.total_ms / 1000.0)
+    assert delta("ocr_calls_total", method="RecognizeDocument", code="OK", reason="") == 1
+
+
 def test_label_values_stay_bounded(measured, stub) -> None:
     """However many different images and request ids come in, the label sets do not grow with them."""
     for i in range(5):
@@ -176,6 +207,7 @@ def test_label_values_stay_bounded(measured, stub) -> None:
         "precision_det",
         "precision_cls",
         "precision_rec",
+        "source",
     }
     for name, series in samples.items():
         if not name.startswith("ocr_"):

@@ -351,6 +351,48 @@ def test_rotated_tokens_file_takes_effect_without_restart(secured):
         assert failure(lambda: recognize(c)).reason == "TOKEN_INVALID"
 
 
+# ---- documents ----------------------------------------------------------------------------------------------
+def _document_requests(data: bytes, password: str = ""):
+    yield ocr_pb2.RecognizeDocumentRequest(options=ocr_pb2.DocumentOptions(password=password))
+    yield ocr_pb2.RecognizeDocumentRequest(chunk=data)
+
+
+def test_documents_need_their_scope_are_charged_per_page_and_audited(secured):
+    from tests.edge_runtime.document.pdfs import Text, encrypt, make_pdf
+
+    data = encrypt(make_pdf([[Text("Board minutes", 72, 700)], [Text("Resolutions", 72, 700)]]), "s3cret-pw")
+    with grpc.insecure_channel(secured.target) as channel:
+        stub = ocr_pb2_grpc.OcrServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as refused:
+            list(stub.RecognizeDocument(_document_requests(data), metadata=(("authorization", "Bearer fleet-token"),)))
+        assert refused.value.code() == S.PERMISSION_DENIED
+        assert dict(refused.value.trailing_metadata())["ocr-error-reason"] == "SCOPE_MISSING"
+        metadata = (("authorization", "Bearer bob-token"), ("x-request-id", "doc-1"))
+        call = stub.RecognizeDocument(_document_requests(data, "s3cret-pw"), metadata=metadata, timeout=120)
+        pages = [r.page for r in call]
+        assert [p.text for p in pages] == ["Board minutes", "Resolutions"]
+        # pixels are charged per page as it is answered: pix's bucket (1000/s) is empty after the first page
+        pix = (("authorization", "Bearer pix-token"),)
+        call = stub.RecognizeDocument(_document_requests(data, "s3cret-pw"), metadata=pix, timeout=120)
+        got = []
+        with pytest.raises(grpc.RpcError) as limited:
+            for response in call:
+                got.append(response)
+        assert limited.value.code() == S.RESOURCE_EXHAUSTED
+        assert dict(limited.value.trailing_metadata())["ocr-error-reason"] == "PIXEL_RATE_LIMITED"
+        assert len(got) <= 1
+    record = next(r for r in audit_lines(secured) if r["request_id"] == "doc-1")
+    assert record["method"] == "/ocr.v1.OcrService/RecognizeDocument" and record["status"] == "OK"
+    assert record["document"] == {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "bytes": len(data),
+        "pages": 2,
+        "failed_pages": 0,
+    }
+    assert record["pixels"] == sum(p.width * p.height for p in pages) and record["lines"] == 2
+    assert "s3cret-pw" not in secured.audit_path.read_text()
+
+
 # ---- redaction ----------------------------------------------------------------------------------------------
 def test_card_numbers_are_masked_in_responses_and_streams(secured):
     image = line_png("4111 1111 1111 1111")
@@ -363,3 +405,9 @@ def test_card_numbers_are_masked_in_responses_and_streams(secured):
         frames = list(c.stream_recognize([image] * 2, config={"options": {"skip_detection": True}}))
     texts = [line.text for f in frames for line in f.lines] + [e.text for f in frames for e in f.events]
     assert texts and all("4111" not in t for t in texts)
+    with grpc.insecure_channel(secured.target) as channel:  # the structure of a Recognize answer is masked too
+        stub = ocr_pb2_grpc.OcrServiceStub(channel)
+        request = ocr_pb2.RecognizeRequest(image=ocr_pb2.Image(content=image))
+        answer = stub.Recognize(request, metadata=(("authorization", "Bearer alice-token"),), timeout=120)
+    assert answer.blocks and "[CARD]" in answer.blocks[0].text
+    assert b"4111" not in answer.SerializeToString()

@@ -2,11 +2,18 @@
 'use strict';
 // ocr-client-node [--target host:port] COMMAND: the Node.js twin of the Python `ocr-client` command.
 const fs = require('node:fs');
+const path = require('node:path');
 const { parseArgs } = require('node:util');
 const { OcrClient, toJson } = require('../src/index.js');
 
+const COMMANDS = ['recognize', 'document', 'info', 'health'];
+const TO = ['json', 'text', 'md', 'hocr', 'alto', 'pdf'];
+const TEXT_LAYERS = ['auto', 'ignore', 'only'];
+const STRERROR = { ENOENT: 'No such file or directory', EACCES: 'Permission denied', EISDIR: 'Is a directory' };
+const DEFAULT_TIMEOUT_MS = 60000;
+
 const USAGE = `usage: ocr-client-node [--target host:port] [--timeout-ms N] [--ca FILE] [--cert FILE --key FILE]
-                       [--token TOKEN] {recognize,info,health} ...
+                       [--token TOKEN] {recognize,document,info,health} ...
 
 security:
   --ca FILE          PEM CA that signed the server's certificate: turns TLS on (OCR_CA)
@@ -17,6 +24,14 @@ commands:
   recognize [--json] [--skip-detection] FILE...   print the text of image files; --json prints one object per
                                                   image: {"image": FILE} and the proto3 JSON mapping of
                                                   ocr.v1.RecognizeResponse (the shape of the Python CLIs)
+  document IN --to json|text|md|hocr|alto|pdf [-o OUT] [--pages 1-3,7] [--text-layer auto|ignore|only]
+           [--password P]                         read a PDF, TIFF or image page by page, as
+                                                  \`python -m edge_runtime document\`: json prints one line per
+                                                  page (the proto3 JSON mapping of ocr.v1.Page) as it arrives;
+                                                  the other formats are written by the server and streamed to
+                                                  OUT or stdout (pdf needs -o). A page that cannot be read is
+                                                  "error: page N cannot be read [REASON]" and exit code 1 once
+                                                  the rest is written; a document that cannot be, exit code 2
   info                                            models, backend, precision per stage and why, limits (JSON)
   health                                          grpc.health.v1 status; exit 0 only when SERVING
 
@@ -56,6 +71,92 @@ async function recognize(client, files, values) {
   return failures ? 1 : 0;
 }
 
+/** Standard output, or the file OUT opened at the first write (a document that cannot be read leaves none). */
+class Sink {
+  constructor(file) {
+    this.file = file;
+    this.fd = null;
+  }
+
+  write(content) {
+    if (this.file === undefined) {
+      process.stdout.write(content);
+      return;
+    }
+    try {
+      if (this.fd === null) {
+        fs.mkdirSync(path.dirname(path.resolve(this.file)), { recursive: true });
+        this.fd = fs.openSync(this.file, 'w');
+      }
+      fs.writeSync(this.fd, content);
+    } catch (error) {
+      const failure = new Error(`cannot write ${this.file}: ${STRERROR[error.code] || error.message}`);
+      failure.reason = 'OUTPUT_UNWRITABLE';
+      throw failure;
+    }
+  }
+
+  close() {
+    if (this.file === undefined) return;
+    if (this.fd === null) this.write(Buffer.alloc(0));
+    fs.closeSync(this.fd);
+    this.fd = null;
+  }
+}
+
+async function document(client, file, values) {
+  let call;
+  try {
+    call = client.recognizeDocument(file, {
+      pages: values.pages,
+      textLayer: values['text-layer'],
+      password: values.password,
+      formats: values.to === 'json' ? [] : [values.to],
+      timeoutMs: values['timeout-ms'] === undefined ? undefined : Number(values['timeout-ms']),
+    });
+  } catch (error) {
+    if (!error.code || typeof error.code !== 'string') throw error;
+    fail(`cannot read ${file}: ${STRERROR[error.code] || error.message}`, 'DOCUMENT_UNREADABLE');
+    return 2;
+  }
+  const sink = new Sink(values.output);
+  let failed = 0;
+  try {
+    for await (const response of call) {
+      if (response.output) {
+        sink.write(response.output.content);
+        continue;
+      }
+      const { page } = response;
+      if (page.error) {
+        failed += 1;
+        fail(`page ${page.page_number} cannot be read`, page.error.reason || String(page.error.code));
+      }
+      if (values.to === 'json') sink.write(`${JSON.stringify(toJson(page, 'ocr.v1.Page'))}\n`);
+    }
+    sink.close();
+  } catch (error) {
+    const reason = error.reason || (typeof error.code === 'string' ? 'DOCUMENT_UNREADABLE' : error.codeName);
+    const message = typeof error.code === 'string' && !error.reason
+      ? `cannot read ${file}: ${STRERROR[error.code] || error.message}` : error.details || error.message;
+    fail(message, reason || 'CLIENT_ERROR');
+    return 2;
+  }
+  return failed ? 1 : 0;
+}
+
+function usageError(command, files, values) {
+  if (command === undefined) return 'no command given';
+  if (!COMMANDS.includes(command)) return `unknown command '${command}'`;
+  if (command === 'recognize' && files.length === 0) return 'recognize needs at least one FILE';
+  if (command !== 'document') return null;
+  if (files.length !== 1) return 'document needs one IN';
+  if (!TO.includes(values.to)) return `document needs --to, one of ${TO.join(', ')}`;
+  if (!TEXT_LAYERS.includes(values['text-layer'])) return `--text-layer must be one of ${TEXT_LAYERS.join(', ')}`;
+  if (values.to === 'pdf' && values.output === undefined) return '--to pdf needs -o OUT';
+  return null;
+}
+
 async function main(argv) {
   let parsed;
   try {
@@ -64,7 +165,7 @@ async function main(argv) {
       allowPositionals: true,
       options: {
         target: { type: 'string', default: process.env.OCR_TARGET || 'localhost:50051' },
-        'timeout-ms': { type: 'string', default: '60000' },
+        'timeout-ms': { type: 'string' },
         ca: { type: 'string', default: process.env.OCR_CA || undefined },
         cert: { type: 'string', default: process.env.OCR_CERT || undefined },
         key: { type: 'string', default: process.env.OCR_KEY || undefined },
@@ -72,6 +173,11 @@ async function main(argv) {
         'server-name': { type: 'string' },
         json: { type: 'boolean', default: false },
         'skip-detection': { type: 'boolean', default: false },
+        to: { type: 'string' },
+        output: { type: 'string', short: 'o' },
+        pages: { type: 'string', default: '' },
+        'text-layer': { type: 'string', default: 'auto' },
+        password: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -85,16 +191,15 @@ async function main(argv) {
     console.log(USAGE);
     return 0;
   }
-  if (!['recognize', 'info', 'health'].includes(command) || (command === 'recognize' && files.length === 0)) {
-    const what = command === undefined ? 'no command given'
-      : command === 'recognize' ? 'recognize needs at least one FILE' : `unknown command '${command}'`;
-    fail(`${what}; choose one of recognize, info, health (--help)`, 'USAGE_INVALID');
+  const what = usageError(command, files, values);
+  if (what !== null) {
+    fail(`${what}; see --help (commands: ${COMMANDS.join(', ')})`, 'USAGE_INVALID');
     return 2;
   }
   let client;
   try {
     client = new OcrClient(values.target, {
-      timeoutMs: Number(values['timeout-ms']),
+      timeoutMs: values['timeout-ms'] === undefined ? DEFAULT_TIMEOUT_MS : Number(values['timeout-ms']),
       ca: values.ca,
       cert: values.cert,
       key: values.key,
@@ -107,6 +212,7 @@ async function main(argv) {
   }
   try {
     if (command === 'recognize') return await recognize(client, files, values);
+    if (command === 'document') return await document(client, files[0], values);
     if (command === 'info') {
       const info = toJson(await client.getServerInfo(), 'ocr.v1.GetServerInfoResponse');
       console.log(JSON.stringify(info, null, 2));

@@ -14,6 +14,10 @@
  * reason from the `ocr-error-reason` trailing metadata, or null when gRPC itself refused the call), `details`,
  * `requestId` (as in the server's audit log) and `retryAfterS` (set when a rate limit refused the call).
  *
+ * Documents: `client.recognizeDocument(fileOrBuffer, { formats: ['pdf'] })` streams the file in chunks and yields
+ * pages and output chunks as they arrive (src/documents.js); `toJson(page, 'ocr.v1.Page')` is a line of
+ * `document --to json`.
+ *
  * Security: `new OcrClient(target, { ca, cert, key, token })`: `ca` (PEM Buffer or a file path) turns TLS on,
  * `cert` + `key` add the client certificate (mutual TLS), `token` is sent as `authorization: Bearer <token>`.
  */
@@ -21,6 +25,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
+const documents = require('./documents.js');
 
 const PROTO_DIR = process.env.OCR_PROTO_DIR || path.resolve(__dirname, '..', '..', '..', 'proto');
 const HEALTH_DIR = path.resolve(__dirname, '..', 'proto');
@@ -289,6 +294,19 @@ class OcrClient {
     });
   }
 
+  /**
+   * Read a PDF, a multi-page TIFF or an image (a Buffer or a file path) page by page: `pages` ('1-3,7', '10-';
+   * '' all), `textLayer` ('auto', 'ignore', 'only'), `password`, `formats` (output files: 'text', 'md', 'hocr',
+   * 'alto', 'pdf') go first, the file follows in chunks of `chunkBytes`. Returns a DocumentCall at once (see
+   * src/documents.js): iterate it with `for await`, or its `pages({ outputs })`. `timeoutMs` is the whole call's
+   * deadline (default none: a long document takes its time).
+   */
+  recognizeDocument(document, { timeoutMs, ...options } = {}) {
+    const callOptions = timeoutMs === undefined || timeoutMs === null ? {} : { deadline: this._deadline(timeoutMs) };
+    return documents.startDocumentCall(this.stub, this._metadata(), callOptions, document, options,
+      (error) => OcrCallError.fromServiceError(error));
+  }
+
   /** Models, backend, limits and readiness of the server. */
   getServerInfo({ timeoutMs } = {}) {
     return this._unary(this.stub, 'GetServerInfo', {}, timeoutMs);
@@ -307,5 +325,15 @@ class OcrClient {
 }
 
 module.exports = {
-  OcrClient, OcrCallError, imageMessage, toJson, float32, channelCredentials, REASON_KEY, status: grpc.status,
+  OcrClient,
+  OcrCallError,
+  imageMessage,
+  toJson,
+  float32,
+  channelCredentials,
+  REASON_KEY,
+  status: grpc.status,
+  DocumentCall: documents.DocumentCall,
+  OUTPUT_FORMATS: documents.OUTPUT_FORMATS,
+  TEXT_LAYER_MODES: documents.TEXT_LAYER_MODES,
 };

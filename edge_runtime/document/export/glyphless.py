@@ -28,6 +28,7 @@ _NAME = "GlyphLessFont"
 def _font_program() -> bytes:
     """A TrueType font of two glyphs (an empty .notdef and the one every code maps to), one em ascent, no descent."""
     builder = FontBuilder(_UNITS, isTTF=True)
+    builder.updateHead(created=0, modified=0)  # not the time of the run: the same pages give the same PDF bytes
     builder.setupGlyphOrder([".notdef", "glyph1"])
     builder.setupCharacterMap({})
     advance = int(ADVANCE * _UNITS)

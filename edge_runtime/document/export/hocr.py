@@ -80,7 +80,8 @@ def _paragraph(paragraph: Paragraph, ident: str) -> list[str]:
 
 def _line(line: DocLine, ident: str) -> str:
     # No baseline property: a line's polygon bottom is its descenders' edge, not the baseline the spec means.
-    props = [f"textangle {line.angle}"] if line.angle else []
+    # textangle turns counterclockwise (as Tesseract writes it and OCRmyPDF reads it); line.angle turns clockwise.
+    props = [f"textangle {(360 - line.angle) % 360}"] if line.angle else []
     words = []
     for w, word in enumerate(line.words, 1):
         conf = f"x_wconf {round(max(0.0, min(1.0, word.confidence)) * 100)}"

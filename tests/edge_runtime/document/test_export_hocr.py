@@ -62,7 +62,7 @@ def test_markup_in_text_is_escaped_and_control_characters_dropped() -> None:
     root = ET.fromstring(to_hocr([page], image="scan 1.png", title="a & b"))
     (got,) = _of_class(root, "ocrx_word")
     assert got.text == '<a href="x">&' and _props(got)["x_wconf"] == "50"
-    assert _props(_of_class(root, "ocr_line")[0])["textangle"] == "90"
+    assert _props(_of_class(root, "ocr_line")[0])["textangle"] == "270"  # reads down: 90 clockwise
     assert (
         _props(_of_class(root, "ocr_carea")[0])["bbox"] == _props(_of_class(root, "ocr_par")[0])["bbox"] == "0 0 50 20"
     )
