@@ -153,8 +153,9 @@ def pdftotext_page(pdf: Path, page: int) -> PeerPage:
 
 
 def ocrmypdf_command(source: Path, out: Path, output_type: str, jobs: int, plugin: bool = False) -> list[str]:
-    """OCRmyPDF on a scanned PDF as a user runs it: its defaults, ``--jobs``, with Tesseract or our plugin."""
+    """OCRmyPDF on a scanned PDF as a user runs it: its defaults, ``--jobs``, with Tesseract or our plugin (its
+    engine given ``jobs`` threads, as our own command line is)."""
     command = [sys.executable, "-m", "ocrmypdf", "--quiet", "--output-type", output_type, "--jobs", str(jobs)]
     if plugin:
-        command += ["--plugin", PLUGIN_MODULE]
+        command += ["--plugin", PLUGIN_MODULE, "--edge-ocr-threads", str(jobs)]
     return [*command, str(source), str(out)]

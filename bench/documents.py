@@ -489,6 +489,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\n{load_line}; host: {report['host']['cpu']}")
     for name, why in skip.items():
         print(f"skipped peer {name}: {why}")
+    for row in report.get("speed", []):
+        for error in row.get("errors", []):
+            print(f"failed: {row['system']}: {error}")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
