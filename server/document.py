@@ -74,9 +74,12 @@ class DocumentRequest:
     data: bytes
 
 
-async def receive_document(requests: AsyncIterator, max_bytes: int) -> DocumentRequest:
+async def receive_document(
+    requests: AsyncIterator, max_bytes: int, take: Callable[[int], None] = lambda size: None
+) -> DocumentRequest:
     """The options (first request) and the file (every later one), checked as they arrive: a file over
-    ``max_bytes`` is refused as soon as its declared size or its chunks say so, not after it is all in memory."""
+    ``max_bytes`` is refused as soon as its declared size or its chunks say so, not after it is all in memory.
+    ``take(n)`` charges each chunk to the server's memory budget for documents (``OcrPlane.document_memory``)."""
     first = await anext(aiter(requests), None)
     if first is None or first.WhichOneof("request") != "options":
         raise InvalidRequestError("the first RecognizeDocumentRequest must carry `options`", "DOCUMENT_OPTIONS_MISSING")
@@ -105,6 +108,7 @@ async def receive_document(requests: AsyncIterator, max_bytes: int) -> DocumentR
         size += len(request.chunk)
         if size > max_bytes:
             raise _too_large(size, max_bytes)
+        take(len(request.chunk))
         chunks.append(request.chunk)
     data = b"".join(chunks)
     chunks.clear()
@@ -225,43 +229,44 @@ async def recognize_document(
 ) -> AsyncIterator[ocr_pb2.RecognizeDocumentResponse]:
     """The RecognizeDocument handler: pages in page order as each is read, then the output files."""
     config = plane.config
-    request = await receive_document(requests, config.max_document_bytes)
-    if redactor is not None and ocr_pb2.OUTPUT_FORMAT_PDF in request.formats:
-        raise ConfigurationError(
-            "this server redacts personal data, and a searchable PDF carries the pages themselves: ask for text, "
-            "md, hocr or alto",
-            "OUTPUT_NOT_REDACTABLE",
-        )
-    loop = asyncio.get_running_loop()
-    async with plane.admitted() as engine:
-        limits = DocumentLimits(
-            max_bytes=config.max_document_bytes,
-            max_pages=config.max_document_pages,
-            max_pixels_per_page=engine.config.max_image_pixels,
-        )
-        stop = threading.Event()
-        with tempfile.TemporaryDirectory(prefix="ocr-document-") as scratch:
-            recognizer = _PlaneRecognizer(plane, loop, deadline, stop)
-            reading = _Reading(request, limits, recognizer, redactor, Path(scratch))
-            worker: Future[None] = _start_thread(reading.run)
-            provenance: ocr_pb2.Provenance | None = provenance_message(engine.provenance)
-            try:
-                while (item := await reading.queue.get()) is not None:
-                    page, ms = item
-                    reading.room.release()
-                    response = ocr_pb2.RecognizeDocumentResponse(page=page_message(page, ms))
-                    if provenance is not None:
-                        response.provenance.CopyFrom(provenance)
-                        provenance = None
-                    yield response
-                await asyncio.wrap_future(worker)  # a document that could not be opened raises here
-            finally:
-                stop.set()
-                with contextlib.suppress(BaseException):
-                    await asyncio.shield(asyncio.wrap_future(worker))
-            for fmt, path in reading.files.items():
-                async for chunk in _output(fmt, path):
-                    yield ocr_pb2.RecognizeDocumentResponse(output=chunk)
+    with plane.document_memory() as take:  # the file is held until the call ends
+        request = await receive_document(requests, config.max_document_bytes, take)
+        if redactor is not None and ocr_pb2.OUTPUT_FORMAT_PDF in request.formats:
+            raise ConfigurationError(
+                "this server redacts personal data, and a searchable PDF carries the pages themselves: ask for text, "
+                "md, hocr or alto",
+                "OUTPUT_NOT_REDACTABLE",
+            )
+        loop = asyncio.get_running_loop()
+        async with plane.admitted() as engine:
+            limits = DocumentLimits(
+                max_bytes=config.max_document_bytes,
+                max_pages=config.max_document_pages,
+                max_pixels_per_page=engine.config.max_image_pixels,
+            )
+            stop = threading.Event()
+            with tempfile.TemporaryDirectory(prefix="ocr-document-") as scratch:
+                recognizer = _PlaneRecognizer(plane, loop, deadline, stop)
+                reading = _Reading(request, limits, recognizer, redactor, Path(scratch))
+                worker: Future[None] = _start_thread(reading.run)
+                provenance: ocr_pb2.Provenance | None = provenance_message(engine.provenance)
+                try:
+                    while (item := await reading.queue.get()) is not None:
+                        page, ms = item
+                        reading.room.release()
+                        response = ocr_pb2.RecognizeDocumentResponse(page=page_message(page, ms))
+                        if provenance is not None:
+                            response.provenance.CopyFrom(provenance)
+                            provenance = None
+                        yield response
+                    await asyncio.wrap_future(worker)  # a document that could not be opened raises here
+                finally:
+                    stop.set()
+                    with contextlib.suppress(BaseException):
+                        await asyncio.shield(asyncio.wrap_future(worker))
+                for fmt, path in reading.files.items():
+                    async for chunk in _output(fmt, path):
+                        yield ocr_pb2.RecognizeDocumentResponse(output=chunk)
 
 
 def _start_thread(target: Callable[[], None]) -> Future[None]:

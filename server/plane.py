@@ -35,7 +35,9 @@ from edge_runtime.types import OcrResult, RawImage
 from server.batcher import Batcher
 from server.config import ServerConfig
 
-__all__ = ["OcrPlane", "ImageSource", "PlaneStats"]
+__all__ = ["OcrPlane", "ImageSource", "PlaneStats", "DOCUMENT_MEMORY_FACTOR"]
+
+DOCUMENT_MEMORY_FACTOR = 4  # all documents held at once: this many times the largest one (--max-document-bytes)
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ class OcrPlane:
         self._streams = 0
         self._ready = threading.Event()
         self.draining = False
+        self._document_bytes = 0  # bytes of documents held by RecognizeDocument calls (received or being read)
 
     # ---- lifecycle ----------------------------------------------------------------------------------
     async def load(self) -> OcrEngine:
@@ -176,6 +179,36 @@ class OcrPlane:
             yield
         finally:
             self._give_slot()
+
+    @contextmanager
+    def document_memory(self) -> Iterator[Callable[[int], None]]:
+        """A document call's share of the bytes all documents may hold at once (``DOCUMENT_MEMORY_FACTOR`` times
+        ``max_document_bytes``): the call takes bytes as its chunks arrive (``take(n)``), gives them back when it
+        ends. Past the budget it is refused OVERLOADED, so many large uploads at once cannot exhaust memory."""
+        held = 0
+        budget = DOCUMENT_MEMORY_FACTOR * self.config.max_document_bytes
+
+        def take(size: int) -> None:
+            nonlocal held
+            with self._slots:
+                if self._document_bytes + size > budget:
+                    self.stats.overloaded += 1
+                    raise OverloadedError(
+                        f"documents in progress hold {self._document_bytes:,} bytes; with {size:,} more they would "
+                        f"pass the server's {budget:,}"
+                    )
+                self._document_bytes += size
+                held += size
+
+        try:
+            yield take
+        finally:
+            with self._slots:
+                self._document_bytes -= held
+
+    @property
+    def document_bytes(self) -> int:
+        return self._document_bytes
 
     @property
     def active_calls(self) -> int:

@@ -64,6 +64,7 @@ class LayoutParams:
     running_gap: float = 1.0  # white space between a header/footer row and the body, in h
     running_height: float = 1.15  # a header/footer row is no taller than this many h (a title is)
     running_small: float = 0.85  # a row this much smaller than the body needs only a little gap (0.3 h)
+    running_part: float = 3.0  # white space inside a header/footer line that sets two of its parts apart, in h
     paragraph_gap: float = 0.5  # extra gap over the block's usual line gap that starts a paragraph, in h
     indent: float = 0.9  # first-line indentation that starts a paragraph, in h
     height_change: float = 1.3  # line height ratio that starts a paragraph (a heading)
@@ -129,6 +130,7 @@ class _Frame:
 
     def __init__(self, angle: float) -> None:
         self.cos, self.sin = math.cos(angle), math.sin(angle)
+        self.quarter = round(math.degrees(angle) / 90) % 4 * 90  # the reading direction, to a right angle
 
     def to_text(self, p: Point) -> Point:
         x, y = p
@@ -185,18 +187,23 @@ def words_of(line: TextLine) -> tuple[Word, ...]:
 
 
 def _split_across_gutters(
-    lines: Sequence[tuple[TextLine, tuple[Word, ...]]], frame: _Frame, p: LayoutParams
+    lines: Sequence[tuple[TextLine, tuple[Word, ...]]], frame: _Frame, p: LayoutParams, by_words: bool = False
 ) -> list[tuple[TextLine, tuple[Word, ...]]]:
     """Lines cut where they cross a column gutter through a wide word gap: the detector sometimes joins the lines
     of two columns. A gutter is a stretch of x that few lines cover between stretches that many lines cover (the
-    word gaps of justified text can be as wide as a gutter, so a gap alone proves nothing)."""
+    word gaps of justified text can be as wide as a gutter, so a gap alone proves nothing).
+
+    ``by_words``: count what the words cover instead, for a PDF text layer, whose word boxes are exact and whose
+    lines may all run across the columns (a PDF that draws each baseline across the page, columns interleaved, is
+    extracted as one line per baseline: no line leaves a gutter uncovered)."""
     boxes = [frame.box(ln.polygon) for ln, _ in lines]
     if len(boxes) < 8:
         return list(lines)
     h = max(1.0, statistics.median(b[3] - b[1] for b in boxes))
-    x0, x1 = math.floor(min(b[0] for b in boxes)), math.ceil(max(b[2] for b in boxes))
+    covering = [frame.box(w.polygon) for _, words in lines for w in words] if by_words else boxes
+    x0, x1 = math.floor(min(b[0] for b in covering)), math.ceil(max(b[2] for b in covering))
     cover = [0] * (x1 - x0 + 2)
-    for b in boxes:
+    for b in covering:
         cover[int(b[0]) - x0] += 1
         cover[int(b[2]) - x0 + 1] -= 1
     running, counts = 0, []
@@ -239,6 +246,30 @@ def _split_across_gutters(
             if len(ws[0].polygon) == 4 and len(ws[-1].polygon) == 4:
                 polygon = (ws[0].polygon[0], ws[-1].polygon[1], ws[-1].polygon[2], ws[0].polygon[3])
             out.append((TextLine(" ".join(w.text for w in ws), line.confidence, polygon, ws, line.angle), ws))
+    return out
+
+
+def _baselines(line: TextLine, words: tuple[Word, ...], frame: _Frame) -> list[tuple[TextLine, tuple[Word, ...]]]:
+    """A text-layer line cut where its next word does not sit on the same baseline or goes back to the left: a PDF
+    that draws the columns' lines interleaved by height is extracted with the words of several lines in one (whose
+    first and last words may even make it look turned). The pieces read the page's way."""
+    if len(words) < 2 or len(line.polygon) != 4:
+        return [(line, words)]
+    boxes = [frame.box(w.polygon) for w in words]
+    cuts = []
+    for k in range(1, len(words)):
+        (_, ay0, a1, ay1), (b0, by0, _, by1) = boxes[k - 1], boxes[k]
+        overlap = min(ay1, by1) - max(ay0, by0)
+        if overlap < 0.5 * min(ay1 - ay0, by1 - by0) or b0 < a1 - 0.5 * (ay1 - ay0):
+            cuts.append(k)
+    if not cuts:
+        return [(line, words)]
+    out = []
+    bounds = [0, *cuts, len(words)]
+    for first, end in zip(bounds, bounds[1:], strict=False):
+        ws = tuple(replace(w, polygon=frame.rect([w.polygon])) for w in words[first:end])  # started at its top-left
+        polygon = frame.rect([w.polygon for w in ws])
+        out.append((TextLine(" ".join(w.text for w in ws), line.confidence, polygon, ws, frame.quarter), ws))
     return out
 
 
@@ -364,8 +395,9 @@ class _Cutter:
         """Whether ``strip`` (a short heading of a line or two in one column) spans the page in effect: the other
         columns stop just above it and resume just below it, as where balanced columns restart under a heading.
 
-        A heading inside a column has the neighbour column's text beside it; the end of a short last column does
-        not resume; a figure in the neighbour column leaves a far taller gap above.
+        A heading inside a column has the neighbour column's text beside it; the short last line of a paragraph
+        follows the line above it at the column's line spacing (a heading has white space above it); the end of a
+        short last column does not resume; a figure in the neighbour column leaves a far taller gap above.
         """
         if len(strip) > 2:
             return False
@@ -380,6 +412,8 @@ class _Cutter:
         if max(ln.x1 for ln in strip) - min(ln.x0 for ln in strip) > 0.75 * (own[0][1] - own[0][0]):
             return False  # a heading is short; a line of text beside a gap in the next column fills its column
         top, bottom = min(ln.y0 for ln in strip), max(ln.y1 for ln in strip)
+        if self._runs_on([ln for part in above for ln in part if inside(ln, own[0])], top):
+            return False
         tight_above = False
         for r in ranges:
             if r == own[0]:
@@ -392,6 +426,18 @@ class _Cutter:
                 return False
             tight_above = tight_above or top - max(ends) <= 2 * self.h
         return tight_above  # balanced columns may end unevenly above; one of them ends just above
+
+    def _runs_on(self, column: Sequence[_Line], top: float) -> bool:
+        """Whether a line at ``top`` follows the column's text above it at the column's own line spacing (a
+        paragraph's last line does; a heading has white space above it)."""
+        rows = _rows(column)
+        if not rows:
+            return False
+        tops = [min(ln.y0 for ln in row) for row in rows]
+        bottoms = [max(ln.y1 for ln in row) for row in rows]
+        gaps = [g for g in (tops[k] - bottoms[k - 1] for k in range(1, len(rows))) if g < self.h]
+        usual = max(0.0, statistics.median(gaps)) if gaps else 0.0
+        return top - max(bottoms) <= usual + 0.25 * self.h
 
     def _close(self, above: Sequence[_Line], below: Sequence[_Line]) -> bool:
         return min(ln.y0 for ln in below) - max(ln.y1 for ln in above) < self.p.figure_gap * self.h
@@ -508,6 +554,23 @@ def _running(lines: list[_Line], top: float, bottom: float, h: float, p: LayoutP
     return head, [ln for ln in lines if ln.index not in taken], foot
 
 
+def _parts(ln: _Line, h: float, frame: _Frame, p: LayoutParams) -> list[_Line]:
+    """A header or footer line cut where its words lie far apart: a PDF text layer gives a title at the left and a
+    page number at the right as one line when they share a baseline, and they are two running blocks."""
+    boxes = [frame.box(w.polygon) for w in ln.words]
+    cuts = [k for k in range(1, len(boxes)) if boxes[k][0] - boxes[k - 1][2] > p.running_part * h]
+    if not cuts:
+        return [ln]
+    out = []
+    bounds = [0, *cuts, len(ln.words)]
+    for first, end in zip(bounds, bounds[1:], strict=False):
+        ws = ln.words[first:end]
+        polygon = frame.rect([w.polygon for w in ws])
+        line = TextLine(" ".join(w.text for w in ws), ln.line.confidence, polygon, ws, ln.line.angle)
+        out.append(_Line(ln.index, line, ws, *frame.box(polygon), _width(ws, frame)))
+    return out
+
+
 def _running_block(ln: _Line, kind: BlockKind, frame: _Frame) -> Block:
     kind = BlockKind.PAGE_NUMBER if is_page_number(ln.line.text) else kind
     para = _paragraph([[ln]], frame)
@@ -535,9 +598,15 @@ def build_page(
     if not kept:
         return Page(number, width, height, (), source, dpi)
     angle = _page_angle(kept)
+    typed = source is not TextSource.OCR  # a PDF text layer's lines: exact word boxes, but lines as drawn
+    if typed:
+        square = _Frame(math.radians(_Frame(angle).quarter))  # its boxes are upright in the page's quarter turn
+        kept = [piece for ln in kept for piece, _ in _baselines(ln, words_of(ln), square)]
+        angle = _page_angle(kept)
     frame = _Frame(angle)
     across = [ln for ln in kept if _turned(ln, angle)]  # a side label read at a right angle to the page
-    pieces = _split_across_gutters([(ln, words_of(ln)) for ln in kept if not _turned(ln, angle)], frame, p)
+    upright = [(ln, words_of(ln)) for ln in kept if not _turned(ln, angle)]
+    pieces = _split_across_gutters(upright, frame, p, by_words=typed)
     flow = len(pieces)
     pieces += [(ln, words_of(ln)) for ln in across]
     boxed = [_Line(i, ln, words, *frame.box(ln.polygon), _width(words, frame)) for i, (ln, words) in enumerate(pieces)]
@@ -551,7 +620,7 @@ def build_page(
     corners = [frame.to_text(c) for c in ((0.0, 0.0), (width, 0.0), (width, height), (0.0, height))]
     top, bottom = min(y for _, y in corners), max(y for _, y in corners)
     head, body, foot = _running(boxed, top, bottom, h, p)
-    blocks = [_running_block(ln, BlockKind.HEADER, frame) for ln in head]
+    blocks = [_running_block(part, BlockKind.HEADER, frame) for ln in head for part in _parts(ln, h, frame, p)]
     groups = _Cutter(h, p).blocks(body)
     for k, group in enumerate(groups):
         grouped = _paragraphs(group, h, p)
@@ -566,7 +635,7 @@ def build_page(
     for ln in aside:  # after the flow, each on its own
         para = _paragraph([[ln]], frame)
         blocks.append(Block(BlockKind.TEXT, (para,), para.polygon))
-    blocks += [_running_block(ln, BlockKind.FOOTER, frame) for ln in foot]
+    blocks += [_running_block(part, BlockKind.FOOTER, frame) for ln in foot for part in _parts(ln, h, frame, p)]
     return Page(number, width, height, _end_page(blocks), source, dpi)
 
 

@@ -15,6 +15,7 @@ import pytest
 from edge_runtime.evaluation import synth
 from edge_runtime.evaluation.accuracy import engine_recognizer, evaluate_set, headline
 from edge_runtime.evaluation.datasets import Kind, kind_of, list_sets, load_set
+from edge_runtime.evaluation.synth import docset
 from tests.conftest import REPO, get_engine
 
 LIMIT = 3  # images per set: enough to exercise every renderer, quick enough for the default run
@@ -38,7 +39,8 @@ def test_two_renders_are_byte_identical(rendered: Path, tmp_path: Path) -> None:
     again = tmp_path / "again"
     synth.render(again, limit=LIMIT, workers=2)  # other process layout, same bytes
     first, second = _hashes(rendered), _hashes(again)
-    assert len(first) == len(NAMES) * (LIMIT + 2) + 2  # images + labels + SOURCE per set; README + stamp
+    docs = docset.page_count(LIMIT) + 2 * len(docset.DOCUMENTS[:LIMIT]) + 2  # pages, 2 PDFs each, labels, SOURCE
+    assert len(first) == len(NAMES) * (LIMIT + 2) + 2 + docs  # images + labels + SOURCE per set; README + stamp
     assert first == second
 
 
@@ -64,7 +66,7 @@ def test_set_names_counts_and_kinds() -> None:
 
 
 def test_every_set_loads_in_order_with_its_kind(rendered: Path) -> None:
-    assert list_sets(rendered) == sorted(NAMES)
+    assert list_sets(rendered) == sorted([*NAMES, docset.NAME])
     for spec in synth.SETS:
         samples = list(load_set(spec.name, rendered))
         assert len(samples) == LIMIT

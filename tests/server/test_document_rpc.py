@@ -217,3 +217,45 @@ def test_a_passed_deadline_stops_the_reading(client):
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert len(got) < 40
     assert client.recognize(receipt_jpg()).lines
+
+
+def test_documents_held_at_once_are_bounded_in_bytes():
+    """Uploads that hold more than DOCUMENT_MEMORY_FACTOR x --max-document-bytes at once: the next is refused
+    OVERLOADED while they are held, accepted once they end; nothing stays charged."""
+    import threading
+
+    from server.config import ServerConfig
+    from server.embedded import ServerThread
+    from server.plane import DOCUMENT_MEMORY_FACTOR
+
+    limit = 64 * 1024
+    server = ServerThread(get_engine, ServerConfig(host="127.0.0.1", port=0, max_document_bytes=limit))
+    release = threading.Event()
+    try:
+        with grpc.insecure_channel(server.target) as channel:
+            stub = ocr_pb2_grpc.OcrServiceStub(channel)
+
+            def held():  # a file of the largest size, then the upload waits
+                yield ocr_pb2.RecognizeDocumentRequest(options=ocr_pb2.DocumentOptions())
+                yield ocr_pb2.RecognizeDocumentRequest(chunk=b"%PDF-1.7\n" + bytes(limit - 9))
+                release.wait(60)
+
+            calls = [stub.RecognizeDocument(held(), timeout=120) for _ in range(DOCUMENT_MEMORY_FACTOR)]
+            plane = server.server.plane
+            for _ in range(600):  # until every held upload's chunk has arrived
+                if plane.document_bytes >= DOCUMENT_MEMORY_FACTOR * limit:
+                    break
+                threading.Event().wait(0.05)
+            with pytest.raises(grpc.RpcError) as refused:
+                list(stub.RecognizeDocument(_requests(make_pdf(BORN_DIGITAL[:1])), timeout=60))
+            assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and _reason(refused.value) == "OVERLOADED"
+            release.set()
+            for call in calls:
+                with pytest.raises(grpc.RpcError):  # each held file is no readable PDF
+                    list(call)
+            pages = _pages(list(stub.RecognizeDocument(_requests(make_pdf(BORN_DIGITAL[:1])), timeout=60)))
+            assert pages[0].text.startswith("Quarterly")
+            assert plane.document_bytes == 0
+    finally:
+        release.set()
+        server.stop()

@@ -3,7 +3,8 @@
 The sets are written in the format of ``edge_runtime.evaluation.datasets`` (one folder per set with
 ``images/``, ``labels.jsonl`` and ``SOURCE.md``), so every tool that reads ``shared/eval`` reads them too:
 
-- ``SETS``: the sets (name, count, renderer), see ``sets.SetSpec``.
+- ``SETS``: the image sets (name, count, renderer), see ``sets.SetSpec``; beside them ``doc_synth``, documents
+  as PDFs and page images (``docset``).
 - ``default_dir()``: ``$OCR_SYNTH_DIR``, else ``models.bundle.model_dir() / "synth"`` (git-ignored).
 - ``ensure(root=None, force=False, limit=None)``: render every set into ``root`` unless its stamp says this
   renderer already did; safe against concurrent callers; returns ``root``.
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_runtime.evaluation.synth import docset
 from edge_runtime.evaluation.synth.sets import SETS, SetSpec
 
 __all__ = ["RENDER_VERSION", "SETS", "SetSpec", "default_dir", "ensure", "render", "stamp"]
@@ -66,7 +68,7 @@ def stamp(limit: int | None = None) -> dict:
         "render_version": RENDER_VERSION,
         "source_sha256": digest.hexdigest(),
         "packages": {p: _version(p) for p in _PACKAGES},
-        "sets": {s.name: _count(s, limit) for s in SETS},
+        "sets": {**{s.name: _count(s, limit) for s in SETS}, docset.NAME: docset.page_count(limit)},
     }
 
 
@@ -111,7 +113,8 @@ def _render_one(task: tuple[str, int, str]) -> str:
 def render(root: Path, limit: int | None = None, workers: int | None = None) -> None:
     """Render every set into ``root`` (which must not hold them yet), then its README and stamp.
 
-    Images are independent (one seed each), so worker processes change the time, never the bytes.
+    Images are independent (one seed each), so worker processes change the time, never the bytes. The documents
+    (a few seconds) are written here, in this process.
     """
     from edge_runtime.evaluation.synth import readme
 
@@ -131,6 +134,7 @@ def render(root: Path, limit: int | None = None, workers: int | None = None) -> 
         mine = [r for (name, _, _), r in zip(tasks, rows, strict=True) if name == spec.name]
         (root / spec.name / "labels.jsonl").write_text("\n".join(mine) + "\n", encoding="utf-8")
         (root / spec.name / "SOURCE.md").write_text(readme.source_md(spec, len(mine)), encoding="utf-8")
+    docset.write(root / docset.NAME, limit)
     (root / "README.md").write_text(readme.root_md(limit), encoding="utf-8")
     (root / STAMP).write_text(json.dumps(stamp(limit), indent=1, sort_keys=True) + "\n", encoding="utf-8")
 

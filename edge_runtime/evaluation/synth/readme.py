@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from edge_runtime.evaluation.datasets import kind_of
-from edge_runtime.evaluation.synth import fonts
+from edge_runtime.evaluation.synth import docset, fonts
 from edge_runtime.evaluation.synth.sets import SETS, SetSpec
 
-_FONTS = (
+FONTS = (
     f"DejaVu Sans, Sans Mono and Serif (regular, bold, oblique/italic) and STIX General (regular, bold, "
     f"italic, bold italic), the TrueType files that the pinned `{fonts.FONT_PACKAGE}` wheel ships in "
     "`mpl-data/fonts/ttf/`. DejaVu: Bitstream Vera licence + public-domain changes (free to use and "
@@ -24,7 +24,7 @@ def source_md(spec: SetSpec, count: int) -> str:
         "render is byte-identical wherever the pinned packages are the same. Labels are exact by "
         "construction: the text is what was drawn, and each quadrilateral is the drawn text's box moved by "
         "the same homographies as the pixels (clockwise from the text's top-left).\n\n"
-        f"## How it is rendered\n\n{spec.how}\n\n## Fonts\n\n{_FONTS}\n\n"
+        f"## How it is rendered\n\n{spec.how}\n\n## Fonts\n\n{FONTS}\n\n"
         f"## What it covers\n\n{spec.covers}\n"
     )
 
@@ -34,6 +34,7 @@ def root_md(limit: int | None) -> str:
         f"| `{s.name}` | {kind_of(s.name).value} | {s.count if limit is None else min(s.count, limit)} | {s.what} |"
         for s in SETS
     )
+    rows += f"\n| `{docset.NAME}` | {kind_of(docset.NAME).value} | {docset.page_count(limit)} pages | {docset.WHAT} |"
     note = "" if limit is None else f"\n\nThis is a partial render: the first {limit} images of each set.\n"
     return (
         "# Synthetic evaluation sets\n\nRendered by `python -m edge_runtime.evaluation.synth`; same format as "

@@ -1,8 +1,9 @@
 """``python -m edge_runtime.evaluation.synth.samples [DIR]``: the sample files the README's examples name.
 
 Set-up writes them into ``samples/`` (git-ignored) so that every example runs as written on a fresh clone:
-a receipt, an upright page and a line crop taken from the rendered sets, and a short camera clip of a plate
-(a slow pan over a rendered plate scene). Cheap (under a second) and deterministic, so set-up rewrites them.
+a receipt, an upright page and a line crop taken from the rendered sets, a three-page two-column article as a
+born-digital PDF and as a scanned one, and a short camera clip of a plate (a slow pan over a rendered plate
+scene). Cheap (under a second) and deterministic, so set-up rewrites them.
 A package of its own, not a module beside the renderers: the sets' stamp hashes those, and samples are no part
 of the sets.
 """
@@ -27,8 +28,10 @@ _FROM_SETS = {
     "page.png": ("page_synth", "page_synth_0001.jpg"),  # an upright page (half of page_synth is turned)
     "line.png": ("rec_synth_lines", "rec_synth_lines_0000.png"),
 }
+# two-column documents of three pages: born-digital (its own text layer) and the same pages scanned (images only)
+_PDFS = {"article.pdf": ("doc_synth", "d02.pdf"), "scan.pdf": ("doc_synth", "d02_scan.pdf")}
 _CLIP_SCENE = ("plates_synth", "plates_synth_0000.jpg")
-SAMPLES = (*_FROM_SETS, "clip.mp4")
+SAMPLES = (*_FROM_SETS, *_PDFS, "clip.mp4")
 CLIP_FPS, CLIP_FRAMES, CLIP_SIZE, CLIP_PAN_PX = 5, 10, (640, 480), 3
 
 
@@ -44,6 +47,9 @@ def write(out: Path) -> list[Path]:
         elif not cv2.imwrite(str(target), _read(source)):
             raise OSError(f"cannot write {target}")
         written.append(target)
+    for name, (set_name, pdf) in _PDFS.items():
+        shutil.copyfile(root / set_name / "pdf" / pdf, out / name)
+        written.append(out / name)
     written.append(_clip(_read(root / _CLIP_SCENE[0] / "images" / _CLIP_SCENE[1]), out / "clip.mp4"))
     return written
 
