@@ -10,18 +10,21 @@ from typing import Any
 
 import pytest
 
-from bench.doc_scoring import block_matches, box_polygon
+from bench.doc_scoring import box_polygon, score_words
 from bench.doc_speed import SPEED_PEERS
 from tests.conftest import REPO, require_eval_dir
 
 
-def test_block_matches_are_one_to_one_at_iou_half() -> None:
-    truth = [box_polygon(0, 0, 100, 100), box_polygon(200, 0, 300, 100)]
-    assert block_matches([box_polygon(0, 0, 100, 100), box_polygon(1, 1, 100, 100)], truth) == 1  # one block once
-    assert block_matches([box_polygon(0, 0, 100, 200)], truth) == 1  # IoU 0.5 exactly counts
-    assert block_matches([box_polygon(0, 0, 100, 201)], truth) == 0  # just below does not
-    assert block_matches([box_polygon(0, 0, 300, 100)], truth) == 0  # one block over two columns finds neither
-    assert block_matches([], truth) == 0
+def test_peer_pages_score_order_words_and_blocks_one_to_one() -> None:
+    truth = ["Left column.", "Right column."]
+    boxes = [box_polygon(0, 0, 100, 100), box_polygon(200, 0, 300, 100)]
+    right = score_words(["left", "column", "right", "column"], truth, [boxes[0], boxes[0], boxes[1]], boxes)
+    assert right.ned == 0.0 and right.words.f1 == 1.0 and (right.found, right.blocks) == (2, 2)  # each block once
+    swapped = score_words(["right", "column", "left", "column"], truth, None, boxes)
+    assert swapped.ned == 0.5 and swapped.words.f1 == 1.0 and swapped.found is None  # no blocks: no recall
+    spanning = score_words(["left", "column", "right", "column"], truth, [box_polygon(0, 0, 300, 100)], boxes)
+    assert spanning.found == 0  # one box over both columns finds neither (IoU 1/3)
+    assert score_words([], truth, [box_polygon(0, 0, 100, 200)], boxes).found == 1  # IoU 0.5 exactly counts
 
 
 @pytest.fixture(scope="module")
