@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--skip-detection", action="store_true", help="treat each image as one text line")
     p.set_defaults(run=cmd_recognize)
-    add_document_parser(sub)
+    add_document_parser(sub, _client)
     p = sub.add_parser("info", help="models, backend, precision per stage and why, limits of the server (JSON)")
     p.set_defaults(run=cmd_info)
     p = sub.add_parser("health", help="grpc.health.v1 status; exit 0 only when SERVING")

@@ -13,6 +13,7 @@ import argparse
 import codecs
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -76,7 +77,7 @@ class _Sink:
         self._file.close()
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Any, client_of: Callable[[argparse.Namespace], OcrClient]) -> None:
     """The `document` subcommand on the `ocr-client` parser."""
     p = sub.add_parser(
         "document",
@@ -90,7 +91,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--pages", default="", metavar="RANGES", help="pages to read, e.g. 1-3,7 or 10- (default: all)")
     p.add_argument("--text-layer", default="auto", choices=("auto", "ignore", "only"), help="use of a PDF's text layer")
     p.add_argument("--password", help="password of an encrypted PDF")
-    p.set_defaults(run=cmd_document, parser=p)
+    p.set_defaults(run=cmd_document, parser=p, client_of=client_of)  # the CLI's connection, from its flags
 
 
 def _read(client: OcrClient, args: argparse.Namespace, sink: _Sink) -> list[int]:
@@ -126,13 +127,12 @@ def _read(client: OcrClient, args: argparse.Namespace, sink: _Sink) -> list[int]
 
 
 def cmd_document(args: argparse.Namespace) -> int:
-    from clients.ocr_client.cli import _client
     from clients.ocr_client.results import OcrCallError
 
     if args.to == "pdf" and args.output is None:
         args.parser.error("--to pdf needs -o OUT")
     try:
-        with _client(args) as client:
+        with args.client_of(args) as client:
             failed = _read(client, args, _Sink(args.output))
     except OcrCallError as exc:
         print(f"error: {exc.message} [{exc.reason or exc.code.name}]", file=sys.stderr)

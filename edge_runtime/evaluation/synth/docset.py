@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import pypdfium2 as pdfium
 
-from edge_runtime.evaluation.synth import docpdf
+from edge_runtime.evaluation.synth import docpdf, fonts
 from edge_runtime.evaluation.synth.docpages import DOCUMENTS, Page, compose
 
 __all__ = ["NAME", "DPI", "WHAT", "DOCUMENTS", "page_count", "write", "source_md"]
@@ -133,8 +133,6 @@ def write(folder: Path, limit: int | None = None) -> int:
 
 
 def source_md(rows: list[dict]) -> str:
-    from edge_runtime.evaluation.synth import readme  # it lists this set too: imported here, not at the top
-
     kinds: dict[str, int] = {}
     for row in rows:
         for block in row["blocks"]:
@@ -177,5 +175,5 @@ def source_md(rows: list[dict]) -> str:
         "figures, lists, running headers, footers and page numbers, text layer against OCR of the same pages. "
         "Does not cover: real prose, hyphenation, tables, footnotes, rotated pages, photographed pages, "
         "non-Latin scripts.\n\n"
-        f"## Fonts\n\n{readme.FONTS}\n"
+        f"## Fonts\n\n{fonts.FONTS_NOTE}\n"
     )

@@ -46,3 +46,12 @@ def font_dir() -> Path:
 @functools.lru_cache(maxsize=512)
 def font(name: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(font_dir() / name), max(6, int(size)))
+
+
+FONTS_NOTE = (
+    f"DejaVu Sans, Sans Mono and Serif (regular, bold, oblique/italic) and STIX General (regular, bold, "
+    f"italic, bold italic), the TrueType files that the pinned `{FONT_PACKAGE}` wheel ships in "
+    "`mpl-data/fonts/ttf/`. DejaVu: Bitstream Vera licence + public-domain changes (free to use and "
+    "redistribute, including in rendered images); STIX: SIL Open Font License 1.1. Their licence texts "
+    "are `LICENSE_DEJAVU` and `LICENSE_STIX` in that folder."
+)

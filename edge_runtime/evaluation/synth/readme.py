@@ -6,13 +6,7 @@ from edge_runtime.evaluation.datasets import kind_of
 from edge_runtime.evaluation.synth import docset, fonts
 from edge_runtime.evaluation.synth.sets import SETS, SetSpec
 
-FONTS = (
-    f"DejaVu Sans, Sans Mono and Serif (regular, bold, oblique/italic) and STIX General (regular, bold, "
-    f"italic, bold italic), the TrueType files that the pinned `{fonts.FONT_PACKAGE}` wheel ships in "
-    "`mpl-data/fonts/ttf/`. DejaVu: Bitstream Vera licence + public-domain changes (free to use and "
-    "redistribute, including in rendered images); STIX: SIL Open Font License 1.1. Their licence texts "
-    "are `LICENSE_DEJAVU` and `LICENSE_STIX` in that folder."
-)
+FONTS = fonts.FONTS_NOTE  # the fonts' licences, also written by docset
 
 
 def source_md(spec: SetSpec, count: int) -> str:
