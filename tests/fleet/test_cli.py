@@ -206,12 +206,18 @@ def test_query_prints_each_event_as_the_proto3_json_mapping_oldest_first(central
             ["KX71 ABC", "KX71 ABC"],
         ),
         (["--min-confidence", "0.9"], ["KX71 ABC", "KX71 ABC", "kx71 abc", "BM22 XYZ"]),
-        (["--until", "20m"], ["KX71 ABC", "KX71 ABC", "KX71-ABC", "kx71 abc", "KX7I ABC"]),
+        # an ISO time, not a duration: a duration counts back from when the test runs, which may be minutes after
+        # NOW (the suite's import time) on a busy box
+        (
+            ["--until", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(T0 + 600))],
+            ["KX71 ABC", "KX71 ABC", "KX71-ABC", "kx71 abc", "KX7I ABC"],
+        ),
         (["--newest-first", "--limit", "2"], ["BM22 XYZ", "KX7I ABC"]),
     ],
 )
 def test_query_filters(central, capsys, argv, expected) -> None:
-    code, out, err = run(central, capsys, "query", "--since", "1h", *argv)
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW - 3600))  # "1h" as of NOW (see --until above)
+    code, out, err = run(central, capsys, "query", "--since", since, *argv)
     assert code == 0, err
     assert texts(lines(out, fleet_pb2.StoredEvent)) == expected
 
