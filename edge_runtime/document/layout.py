@@ -578,6 +578,10 @@ def _running_block(ln: _Line, kind: BlockKind, frame: _Frame) -> Block:
 
 
 # ---- the page -------------------------------------------------------------------------------------------
+def _finite(polygon: Sequence[Point]) -> bool:
+    return all(math.isfinite(x) and math.isfinite(y) for x, y in polygon)
+
+
 def build_page(
     lines: Sequence[TextLine],
     width: int,
@@ -594,7 +598,8 @@ def build_page(
     the lines' words (a line without words is cut into words by its text).
     """
     p = params or LayoutParams()
-    kept = [ln for ln in lines if ln.text.strip() and len(ln.polygon) >= 2]
+    # a line without text or without a finite box has no place in an order (a hostile raw result, a model's NaN)
+    kept = [ln for ln in lines if ln.text.strip() and len(ln.polygon) >= 2 and _finite(ln.polygon)]
     if not kept:
         return Page(number, width, height, (), source, dpi)
     angle = _page_angle(kept)
