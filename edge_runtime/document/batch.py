@@ -36,7 +36,7 @@ from edge_runtime.document.batch_inputs import BatchInput, InputError, find_inpu
 from edge_runtime.document.batch_job import Job, part_file, run_job
 from edge_runtime.document.batch_report import Record, Report
 from edge_runtime.document.lazy import LazyEngine
-from edge_runtime.document.outputs import FORMATS
+from edge_runtime.document.outputs import FORMATS, add_reading_arguments
 from edge_runtime.document.progress import Progress
 from edge_runtime.document.reader import Recognizer
 from edge_runtime.document.sources import DocumentOptions
@@ -61,11 +61,7 @@ def _parser() -> OneLineParser:
         "--workers", type=int, default=os.cpu_count() or 1, metavar="N",
         help="worker processes, one document at a time each (default: the number of CPUs; 1: in this process)",
     )  # fmt: skip
-    parser.add_argument("--pages", default="", metavar="RANGES", help="pages of each document, e.g. 1-3,7")
-    parser.add_argument(
-        "--text-layer", default="auto", choices=[m.value for m in TextLayerMode], help="use of a PDF's text layer"
-    )
-    parser.add_argument("--password", help="password of encrypted PDFs")
+    add_reading_arguments(parser, each=True)
     add_engine_arguments(parser)
     return parser
 

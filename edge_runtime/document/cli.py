@@ -22,7 +22,7 @@ from typing import TextIO
 
 from edge_runtime.arguments import OneLineParser, add_engine_arguments, engine_config
 from edge_runtime.document.lazy import LazyEngine
-from edge_runtime.document.outputs import FORMATS, open_text, write_outputs
+from edge_runtime.document.outputs import FORMATS, add_reading_arguments, open_text, write_outputs
 from edge_runtime.document.reader import ReadPage, read_opened
 from edge_runtime.document.sources import DocumentKind, DocumentOptions, open_document
 from edge_runtime.document.textlayer import TextLayerMode
@@ -40,11 +40,7 @@ def _parser() -> OneLineParser:
     parser.add_argument("input", type=Path, metavar="IN", help="a PDF, a TIFF or an image")
     parser.add_argument("--to", required=True, choices=FORMATS, help="output format")
     parser.add_argument("-o", "--output", type=Path, metavar="OUT", help="output file (default: stdout; pdf needs it)")
-    parser.add_argument("--pages", default="", metavar="RANGES", help="pages to read, e.g. 1-3,7 or 10- (default: all)")
-    parser.add_argument(
-        "--text-layer", default="auto", choices=[m.value for m in TextLayerMode], help="use of a PDF's text layer"
-    )
-    parser.add_argument("--password", help="password of an encrypted PDF")
+    add_reading_arguments(parser)
     add_engine_arguments(parser)
     return parser
 

@@ -3,6 +3,7 @@ bytes for the same input: the document is read once and every format asked for i
 
 from __future__ import annotations
 
+import argparse
 import json
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
@@ -19,13 +20,24 @@ from edge_runtime.document.export.text import to_text
 from edge_runtime.document.layout import confirm_running
 from edge_runtime.document.reader import ReadPage
 from edge_runtime.document.structure import Page
+from edge_runtime.document.textlayer import TextLayerMode
 from edge_runtime.messages import page_json
 
-__all__ = ["FORMATS", "TEXT_FORMATS", "EXTENSIONS", "open_text", "write_outputs"]
+__all__ = ["FORMATS", "TEXT_FORMATS", "EXTENSIONS", "open_text", "write_outputs", "add_reading_arguments"]
 
 FORMATS = ("json", "text", "md", "hocr", "alto", "pdf")
 TEXT_FORMATS = FORMATS[:-1]  # written as UTF-8 text; pdf is binary
 _WHOLE = {"text": to_text, "md": to_markdown, "hocr": to_hocr, "alto": to_alto}  # need every page at once
+
+
+def add_reading_arguments(parser: argparse.ArgumentParser, each: bool = False) -> None:
+    """--pages, --text-layer and --password: how `document` reads its document and `batch` each of its (``each``)."""
+    pages = "pages of each document, e.g. 1-3,7" if each else "pages to read, e.g. 1-3,7 or 10- (default: all)"
+    parser.add_argument("--pages", default="", metavar="RANGES", help=pages)
+    parser.add_argument(
+        "--text-layer", default="auto", choices=[m.value for m in TextLayerMode], help="use of a PDF's text layer"
+    )
+    parser.add_argument("--password", help="password of encrypted PDFs" if each else "password of an encrypted PDF")
 
 
 def open_text(path: Path) -> TextIO:

@@ -191,26 +191,24 @@ class LimitInterceptor(Interceptor[_Charged]):
         if not images:
             return
         cap = self.max_image_pixels()
-        pixels = sum(p for p in map(image_pixels, images) if p <= cap)
-        info = current_call()
-        if info is not None:
-            info.pixels += pixels
-        wait = self.limiter.take_pixels(charged.name, charged.limits, pixels)
-        if wait:
-            raise RateLimitedError(f"{charged.name} is over its pixel rate", "PIXEL_RATE_LIMITED", wait)
+        self._charge(charged, sum(p for p in map(image_pixels, images) if p <= cap))
 
     def on_response(self, charged: _Charged, response: Any) -> Any:
         """Charges a document's pages as they are answered (their pixels are known only once rendered): a page that
         finds the principal's pixel bucket empty ends the call; the pages before it were answered."""
         pixels = document_page_pixels(response)
         if pixels:
-            info = current_call()
-            if info is not None:
-                info.pixels += pixels
-            wait = self.limiter.take_pixels(charged.name, charged.limits, pixels)
-            if wait:
-                raise RateLimitedError(f"{charged.name} is over its pixel rate", "PIXEL_RATE_LIMITED", wait)
+            self._charge(charged, pixels)
         return response
+
+    def _charge(self, charged: _Charged, pixels: int) -> None:
+        """``pixels`` on the call's audit line and against its principal's pixel rate (PIXEL_RATE_LIMITED past it)."""
+        info = current_call()
+        if info is not None:
+            info.pixels += pixels
+        wait = self.limiter.take_pixels(charged.name, charged.limits, pixels)
+        if wait:
+            raise RateLimitedError(f"{charged.name} is over its pixel rate", "PIXEL_RATE_LIMITED", wait)
 
     def finish(self, charged: _Charged, error: BaseException | None) -> None:
         if charged.stream:
