@@ -58,6 +58,26 @@ def _error_line(exc: BaseException, prefix: str = "") -> str:
     return f"{prefix}error: {message}{where} [{_reason(exc)}]"
 
 
+def connection_hint(exc: BaseException, args: argparse.Namespace) -> str:
+    """What to check when a call never reached the server (UNAVAILABLE with no reason: gRPC's own failure, such as a
+    refused TLS handshake, whose message names no cause); "" for any other error."""
+    from clients.ocr_client.results import OcrCallError
+
+    if not isinstance(exc, OcrCallError) or exc.code.name != "UNAVAILABLE" or exc.reason:
+        return ""
+    target = getattr(args, "target", "the target")
+    if getattr(args, "ca", None) or getattr(args, "tls", False):
+        return (
+            f"hint: no server answered at {target}, or the TLS handshake failed: check that --ca signed the "
+            "server's certificate (and --server-name matches it), and, where the server asks for client "
+            "certificates, that --cert/--key come from the CA it trusts"
+        )
+    return (
+        f"hint: no server answered at {target}; if it serves TLS, pass --ca (and --cert/--key where it asks for a "
+        "client certificate)"
+    )
+
+
 def _error_json(exc: BaseException) -> dict[str, Any]:
     from clients.ocr_client.results import OcrCallError
 
@@ -221,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Exception as exc:  # OcrCallError, OSError, anything else: one line, never a traceback
         print(_error_line(exc), file=sys.stderr)
+        hint = connection_hint(exc, args)
+        if hint:
+            print(hint, file=sys.stderr)
         return 1
 
 
