@@ -49,18 +49,19 @@ def _reason(exc: BaseException) -> str:
     return "CLIENT_ERROR"
 
 
-def _error_line(exc: BaseException, prefix: str = "") -> str:
+def _error_line(exc: BaseException, prefix: str = "", hint: str = "") -> str:
+    """The one line a failure prints: ``error: <message> (<code>); <hint> [REASON]``."""
     message = getattr(exc, "message", None) or (
         f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else str(exc)
     )
     code = getattr(exc, "code", None)
     where = f" ({code.name})" if code is not None and getattr(exc, "reason", None) else ""
-    return f"{prefix}error: {message}{where} [{_reason(exc)}]"
+    return f"{prefix}error: {message}{where}{f'; {hint}' if hint else ''} [{_reason(exc)}]"
 
 
 def connection_hint(exc: BaseException, args: argparse.Namespace) -> str:
     """What to check when a call never reached the server (UNAVAILABLE with no reason: gRPC's own failure, such as a
-    refused TLS handshake, whose message names no cause); "" for any other error."""
+    refused TLS handshake, whose message names no cause), for the error line; "" for any other error."""
     from clients.ocr_client.results import OcrCallError
 
     if not isinstance(exc, OcrCallError) or exc.code.name != "UNAVAILABLE" or exc.reason:
@@ -240,10 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc} [NOT_SERVING]", file=sys.stderr)
         return 1
     except Exception as exc:  # OcrCallError, OSError, anything else: one line, never a traceback
-        print(_error_line(exc), file=sys.stderr)
-        hint = connection_hint(exc, args)
-        if hint:
-            print(hint, file=sys.stderr)
+        print(_error_line(exc, hint=connection_hint(exc, args)), file=sys.stderr)
         return 1
 
 
