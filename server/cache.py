@@ -36,7 +36,7 @@ import grpc
 
 from clients.ocr_client.pb import ocr_pb2
 from server import __version__
-from server.interceptors import Behavior, Interceptor, responses_of
+from server.interceptors import Behavior, Interceptor, call_failed, responses_of
 
 __all__ = [
     "ResultCache",
@@ -356,7 +356,7 @@ class CacheInterceptor(Interceptor):
                         size += len(data) + 8
                         kept = kept + [data] if size <= MAX_DOCUMENT_ENTRY else None
                 yield response
-            if key is not None and kept is not None and not _failed_call(context):
+            if key is not None and kept is not None and not call_failed(context):
                 await self.cache.put(key, b"".join(len(d).to_bytes(8, "big") + d for d in kept))
             if key is not None:
                 _mark(context, "miss")
@@ -391,11 +391,6 @@ def _document_answers(data: bytes, lookup_s: float) -> list[Any]:
         out.append(response)
         at += 8 + size
     return out
-
-
-def _failed_call(context: grpc.aio.ServicerContext) -> bool:
-    code = context.code()
-    return code is not None and code != grpc.StatusCode.OK
 
 
 def _mark(context: grpc.aio.ServicerContext, value: str) -> None:

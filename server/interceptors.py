@@ -21,7 +21,18 @@ import grpc
 
 from server.errors import REASON_KEY, fail_with
 
-__all__ = ["Call", "Interceptor", "outcome", "rewrap", "responses_of", "images_of", "is_health"]
+__all__ = [
+    "Call",
+    "Interceptor",
+    "outcome",
+    "rewrap",
+    "responses_of",
+    "images_of",
+    "document_chunk_of",
+    "document_page_of",
+    "call_failed",
+    "is_health",
+]
 
 S = TypeVar("S")
 _Req = TypeVar("_Req")
@@ -134,7 +145,8 @@ class Interceptor(grpc.aio.ServerInterceptor, Generic[S]):
         return around(self, method, behavior, request_streaming, response_streaming)
 
 
-def _failed(context: grpc.aio.ServicerContext) -> bool:
+def call_failed(context: grpc.aio.ServicerContext) -> bool:
+    """Whether an inner layer has already set a failure status on the call."""
     code = context.code()
     return code is not None and code != grpc.StatusCode.OK
 
@@ -201,7 +213,7 @@ def around(
         try:
             request = await requests_of(state, request)
             response = await behavior(request, context)
-            return response if _failed(context) else layer.on_response(state, response)
+            return response if call_failed(context) else layer.on_response(state, response)
         except BaseException as exc:
             error = exc
             if _settle(context, exc):
@@ -242,3 +254,22 @@ def images_of(request: Any) -> list:
             else []
         )
     return []
+
+
+def _named(message: Any, name: str) -> bool:
+    descriptor = getattr(message, "DESCRIPTOR", None)
+    return descriptor is not None and descriptor.full_name == name
+
+
+def document_chunk_of(request: Any) -> bytes | None:
+    """The file bytes a RecognizeDocumentRequest carries (None for its options, or for any other request)."""
+    if not _named(request, "ocr.v1.RecognizeDocumentRequest") or request.WhichOneof("request") != "chunk":
+        return None
+    return bytes(request.chunk)
+
+
+def document_page_of(response: Any) -> Any:
+    """The ocr.v1.Page a RecognizeDocumentResponse carries (None for an output chunk, or any other response)."""
+    if not _named(response, "ocr.v1.RecognizeDocumentResponse") or response.WhichOneof("response") != "page":
+        return None
+    return response.page

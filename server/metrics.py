@@ -50,7 +50,7 @@ from prometheus_client.registry import Collector
 from clients.ocr_client.pb import ocr_pb2
 from edge_runtime.stages import TIMING_FIELDS
 from server import __version__, tracing
-from server.interceptors import Call, Interceptor, images_of, outcome
+from server.interceptors import Call, Interceptor, document_page_of, images_of, outcome
 
 __all__ = ["ServerMetrics", "MetricsInterceptor", "start_metrics_http", "BATCH_BUCKETS"]
 
@@ -60,7 +60,6 @@ FLEET_DEVICES_TRACKED = 10_000  # devices with an ocr_fleet_device_last_seen_tim
 _STREAM_RECOGNIZE = "/ocr.v1.OcrService/StreamRecognize"  # each open one is a unit of ocr_pending_work
 _EVENT_TYPES = ("APPEARED", "UPDATED", "STABLE", "DISAPPEARED")
 _EVENT_NAMES = {ocr_pb2.TextEventType.Value(f"TEXT_EVENT_TYPE_{t}"): t for t in _EVENT_TYPES}
-_RECOGNIZE_DOCUMENT = "/ocr.v1.OcrService/RecognizeDocument"
 _SOURCE_NAMES = {ocr_pb2.TextSource.Value(f"TEXT_SOURCE_{s.upper()}"): s for s in ("ocr", "text_layer", "mixed")}
 
 
@@ -194,9 +193,9 @@ class ServerMetrics:
 
     def observe_document(self, response: Any) -> None:
         """One RecognizeDocumentResponse: a page, by its text source (an output chunk is not counted)."""
-        if response.WhichOneof("response") != "page":
+        page = document_page_of(response)
+        if page is None:
             return
-        page = response.page
         if page.HasField("error"):
             self.document_pages.labels("failed").inc()
             return
@@ -347,9 +346,9 @@ class MetricsInterceptor(Interceptor[_Counted]):
         m = self.metrics
         if counted.streams:
             counted.dropped = m.observe_frame(response, counted.dropped)
-        elif counted.call.method == _RECOGNIZE_DOCUMENT:
-            m.observe_document(response)
-        elif not counted.call.response_streaming:
+        elif counted.call.response_streaming:
+            m.observe_document(response)  # counts only RecognizeDocument's pages
+        else:
             counted.response = response
             kind = response.DESCRIPTOR.full_name if hasattr(response, "DESCRIPTOR") else ""
             if kind == "ocr.v1.RecognizeResponse":

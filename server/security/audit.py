@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from server.interceptors import Call, Interceptor, images_of, outcome
+from server.interceptors import Call, Interceptor, document_chunk_of, document_page_of, images_of, outcome
 from server.security.call import REQUEST_ID_KEY, CallInfo, set_current_call
 
 __all__ = ["AuditLog", "AuditInterceptor"]
@@ -104,7 +104,7 @@ class AuditInterceptor(Interceptor[tuple[Call, CallInfo]]):
         if not self.audit.enabled:
             return
         info = state[1]
-        chunk = _document_chunk(request)
+        chunk = document_chunk_of(request)
         if chunk is not None:
             if info.document is None:
                 info.document = hashlib.sha256()
@@ -132,18 +132,10 @@ class AuditInterceptor(Interceptor[tuple[Call, CallInfo]]):
         self.audit.write(_record(info, *outcome(call.context, error), self.with_text))
 
 
-def _document_chunk(request: Any) -> bytes | None:
-    """The file bytes a RecognizeDocumentRequest carries (None for its options or any other request)."""
-    descriptor = getattr(request, "DESCRIPTOR", None)
-    if descriptor is None or descriptor.full_name != "ocr.v1.RecognizeDocumentRequest":
-        return None
-    return request.chunk if request.WhichOneof("request") == "chunk" else None
-
-
 def _summarize(info: CallInfo, response: Any, with_text: bool) -> None:
     name = response.DESCRIPTOR.full_name if hasattr(response, "DESCRIPTOR") else ""
-    if name == "ocr.v1.RecognizeDocumentResponse" and response.WhichOneof("response") == "page":
-        page = response.page
+    page = document_page_of(response)
+    if page is not None:
         info.pages += 1
         info.failed_pages += page.HasField("error")
         lines = [line for block in page.blocks for paragraph in block.paragraphs for line in paragraph.lines]

@@ -12,7 +12,7 @@ from typing import Any
 
 from clients.ocr_client.pb import ocr_pb2
 from server.errors import RateLimitedError
-from server.interceptors import Call, Interceptor, images_of
+from server.interceptors import Call, Interceptor, document_page_of, images_of
 from server.security.call import ANONYMOUS, current_call
 from server.security.tokens import Limits, TokenFile
 
@@ -141,12 +141,8 @@ def image_pixels(image: ocr_pb2.Image) -> int:
 
 def document_page_pixels(response: Any) -> int:
     """Pixels of the page a RecognizeDocumentResponse carries (0 for an output chunk or any other message)."""
-    descriptor = getattr(response, "DESCRIPTOR", None)
-    if descriptor is None or descriptor.full_name != "ocr.v1.RecognizeDocumentResponse":
-        return 0
-    if response.WhichOneof("response") != "page":
-        return 0
-    return max(0, response.page.width) * max(0, response.page.height)
+    page = document_page_of(response)
+    return 0 if page is None else max(0, page.width) * max(0, page.height)
 
 
 @dataclass
