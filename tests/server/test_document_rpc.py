@@ -164,7 +164,11 @@ def test_an_image_and_the_recognize_hierarchy_agree(client):
 
 
 def test_cancelling_stops_the_reading(served, client):
-    pages = [[Picture(scan(f"PAGE {n} OF MANY", size=(900, 200)), 72, 500, 450, 100)] for n in range(8)]
+    import time
+
+    plane = served.server.plane
+    pages = [[Picture(scan(f"PAGE {n} OF MANY", size=(900, 200)), 72, 500, 450, 100)] for n in range(12)]
+    before = plane.stats.images
     call = _stub(client).RecognizeDocument(_requests(make_pdf(pages)), timeout=300)
     first = next(call)
     assert first.page.page_number == 1
@@ -172,6 +176,12 @@ def test_cancelling_stops_the_reading(served, client):
     with pytest.raises(grpc.RpcError) as caught:
         list(call)
     assert caught.value.code() == grpc.StatusCode.CANCELLED
+    for _ in range(600):  # the call gives its slot back once its reading has stopped
+        if plane.active_calls == 0:
+            break
+        time.sleep(0.1)
+    # at most the page in progress and the PAGES_AHEAD pages waiting to be sent were read after page 1
+    assert plane.active_calls == 0 and plane.stats.images - before <= 1 + 4 + 1 < len(pages)
     assert client.recognize(receipt_jpg()).lines
 
 
