@@ -1,6 +1,7 @@
 """`python -m models fetch [BUNDLE ...|--all]` and `python -m models list`: model bundles pinned in the manifest.
 
-A failure is one line on stderr, `error: <message> [<REASON>]`, and a non-zero exit.
+A failure is one line on stderr, `error: <message> [<REASON>]`, and a non-zero exit (usage errors included,
+as `[USAGE_INVALID]`), never a traceback.
 """
 
 from __future__ import annotations
@@ -53,6 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: {exc} [MODEL_DIR_UNUSABLE]", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; a bundle half fetched is not installed [INTERRUPTED]", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - unforeseen, still one line (the agreement: never a traceback)
+        print(f"error: {type(exc).__name__}: {exc} [INTERNAL]", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -66,7 +73,11 @@ def _decisions(bundle_id: str) -> list[str]:
     bundle = load_bundle(bundle_id)
     lines = []
     for backend in ("openvino", "onnxruntime"):
-        record = quantization_record(bundle, backend)
+        try:
+            record = quantization_record(bundle, backend)
+        except ValueError as exc:  # not JSON: a write cut short, an edit by hand
+            message = f"the gate record of {bundle_id} for {backend} is corrupt ({exc})"
+            raise ModelError(message, "MODEL_CORRUPT") from None
         if record is None:
             lines.append(f"{backend}: FP32 (no gate record; run python -m quantize --bundle {bundle_id})")
             continue

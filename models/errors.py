@@ -5,6 +5,8 @@
                         (BUNDLE_UNKNOWN, MODEL_NOT_INSTALLED, MODEL_CORRUPT, MODEL_HASH_MISMATCH,
                         MODEL_DOWNLOAD_FAILED, MODEL_UNAVAILABLE)
 
+`python -m models` adds MODEL_DIR_UNUSABLE (the cache cannot be written), USAGE_INVALID and INTERNAL.
+
 The base lives here, on the ground floor, so that a ModelError is an OcrError without models/ importing the
 runtime; ``edge_runtime.errors`` re-exports both, and transports map them to their status codes from there.
 """

@@ -1,12 +1,14 @@
 """`python -m fleet agent --config FILE`: run the edge agent until SIGTERM or Ctrl-C; then the producers stop, what
 the central acknowledges within ``[upload] grace`` leaves the outbox, and it exits 0 (the outbox keeps the rest for
-the next start). A bad configuration is one line with its reason and exit 2."""
+the next start). A start-up failure (a bad configuration or flag, an outbox it cannot use, a taken metrics port) is
+one line on stderr with its reason and exit 2 (1 for an unforeseen one), never a traceback."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import signal
+import sqlite3
 import sys
 import threading
 
@@ -35,14 +37,26 @@ def main(argv: list[str] | None = None) -> int:
     from fleet.agent.config import load_config
 
     try:
-        agent = Agent(load_config(args.config))
+        config = load_config(args.config)
+        try:
+            agent = Agent(config)
+        except (OSError, sqlite3.Error) as exc:  # the outbox is opened first: a path it cannot create or use
+            raise OcrError(f"outbox {config.outbox.path}: {exc}", "OUTBOX_UNUSABLE") from None
+        try:
+            agent.start()
+        except OSError as exc:  # the metrics port, the one thing start() binds
+            agent.stop()
+            raise OcrError(f"metrics port {config.metrics_port}: {exc.strerror or exc}", "PORT_UNAVAILABLE") from None
     except OcrError as exc:
         print(f"error: {exc.message} [{exc.reason}]", file=sys.stderr)
         return 2
+    except Exception as exc:  # noqa: BLE001 - a start-up failure is one line; --log-level DEBUG shows the traceback
+        logging.getLogger(__name__).debug("start-up failed", exc_info=True)
+        print(f"error: the agent could not start: {type(exc).__name__}: {exc} [INTERNAL]", file=sys.stderr)
+        return 1
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    agent.start()
     print(
         f"fleet agent {agent.config.device_id or '(device from credentials)'} reporting to "
         f"{agent.config.central.target}" + (f"; metrics on port {agent.metrics_port}" if agent.metrics_port else ""),

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -207,16 +208,43 @@ def config_of(data: Mapping[str, Any]) -> AgentConfig:
     )
     if data:
         raise ConfigurationError(f"agent config: unknown section(s) {', '.join(sorted(data))}")
-    for name in ("ca", "cert", "key", "token_file"):  # found now, not at the first connect hours later
-        value = getattr(central, name)
-        if value and not Path(value).is_file():
-            raise ConfigurationError(f"agent config [central] {name}: no file {value}")
+    _check_central(central)  # found now, not at the first connect hours later
     try:
         return AgentConfig(
             central=central, outbox=outbox, upload=upload, engine=engine, cameras=cameras, replay=replay, **top
         )
     except (TypeError, ValueError) as exc:  # a number given as text, say
         raise ConfigurationError(f"agent config: {exc}") from None
+
+
+def _check_central(central: CentralConfig) -> None:
+    """The central's target and credential files, as the first connect would find them (hours later)."""
+    if central.token_file and not Path(central.token_file).is_file():
+        raise ConfigurationError(f"agent config [central] token_file: no file {central.token_file}")
+    if not _TARGET.fullmatch(central.target):
+        raise ConfigurationError(
+            f"agent config [central] target {central.target!r} is not host:port (nor a gRPC target such as "
+            "dns:///host:port, unix:/path)",
+            "CENTRAL_TARGET_INVALID",
+        )
+    if bool(central.cert) != bool(central.key):
+        raise ConfigurationError("agent config [central]: cert and key go together (mutual TLS)", "TLS_CONFIG_INVALID")
+    for name in ("ca", "cert", "key"):
+        value = getattr(central, name)
+        if not value:
+            continue
+        try:
+            pem = Path(value).read_bytes()
+        except OSError as exc:
+            raise ConfigurationError(
+                f"agent config [central] {name}: {value}: {exc.strerror or exc}", "TLS_CONFIG_INVALID"
+            ) from None
+        if b"-----BEGIN" not in pem:
+            raise ConfigurationError(f"agent config [central] {name}: {value} is not PEM", "TLS_CONFIG_INVALID")
+
+
+# host[:port] (a name, IPv4 or [IPv6]; gRPC's default port 443) or a gRPC URI scheme (dns:, ipv4:, ipv6:, unix:, unix-abstract:, vsock:)
+_TARGET = re.compile(r"(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?|(?:dns|ipv4|ipv6|unix|unix-abstract|vsock):\S+")
 
 
 def _camera(table: Mapping[str, Any], index: int) -> CameraConfig:
