@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(serve(server_config, default_engine_factory(engine_config)))
     except ConfigurationError as exc:  # a bad tokens file or certificate, found while building the server
-        print(f"error: {exc.message} [{exc.reason}]", file=sys.stderr)
+        logs.failure(exc.message, exc.reason)
         return 2
 
 

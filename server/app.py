@@ -22,6 +22,7 @@ from edge_runtime.pipeline import OcrEngine
 from fleet.central import FleetCentral
 from fleet.central import Limits as FleetLimits
 from fleet.store import open_store
+from server import logs
 from server.cache import CacheInterceptor, LruCache, ResultCache, engine_fingerprint, make_cache
 from server.config import ServerConfig
 from server.fleet_service import FleetServicer, fleet_handler
@@ -315,13 +316,13 @@ async def serve(config: ServerConfig, engine_factory: Callable[[], OcrEngine] | 
     await server.start()
     if server.metrics_port:
         log.info("metrics on http://%s:%d/metrics", config.metrics_host, server.metrics_port)
-        print(f"ocr metrics on port {server.metrics_port}", flush=True)
+        logs.announce(f"ocr metrics on port {server.metrics_port}")
     if server.health_port:
         log.info("plain-text health on %s port %d", config.health_host, server.health_port)
     for line in server.security.describe() if server.security is not None else ():
         log.info("security: %s", line)
     log.info("listening on %s port %d", config.bind_host, port)
-    print(f"ocr server listening on port {port}", flush=True)  # machine-readable line for scripts and tests
+    logs.announce(f"ocr server listening on port {port}")  # machine-readable line for scripts and tests
     loaded = loop.create_task(server.wait_loaded())
     stopping = loop.create_task(stop.wait())
     await asyncio.wait({loaded, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -329,7 +330,7 @@ async def serve(config: ServerConfig, engine_factory: Callable[[], OcrEngine] | 
         await server.stop(0)
         return 1
     if loaded.done():
-        print("ocr server ready", flush=True)
+        logs.announce("ocr server ready")
         await stopping
     log.info("draining: new calls refused, %d in flight get up to %.0f s", server.plane.active_calls, config.grace_s)
     await server.stop(config.grace_s)

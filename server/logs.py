@@ -8,11 +8,13 @@ import datetime as dt
 import json
 import logging
 import sys
+import threading
+from types import TracebackType
 from typing import Any, TextIO
 
-from server.security.call import current_call
+from server import corelog
 
-__all__ = ["request_id", "configure", "JsonFormatter", "RequestIdFilter"]
+__all__ = ["request_id", "configure", "announce", "failure", "JsonFormatter", "RequestIdFilter"]
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s%(request_suffix)s"
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id", "request_suffix"}
@@ -20,6 +22,8 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "reque
 
 def request_id() -> str | None:
     """The request id of the call the current task serves (None outside a call, e.g. in executor threads)."""
+    from server.security.call import current_call  # here, not above: it imports grpc, which configure() precedes
+
     call = current_call()
     return call.request_id if call is not None else None
 
@@ -58,11 +62,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
-QUIET_LIBRARIES = ("alembic", "sqlalchemy", "urllib3", "asyncio")
+QUIET_LIBRARIES = ("alembic", "sqlalchemy", "urllib3", "asyncio", "grpc")
+
+_format = "text"
 
 
-def configure(level: str = "INFO", fmt: str = "text", stream: TextIO | None = None) -> None:
-    """Set up the root logger for the server process (replaces its handlers)."""
+def configure(level: str = "INFO", fmt: str = "text", stream: TextIO | None = None, core: bool = True) -> None:
+    """Set up the root logger for the server process (replaces its handlers). ``core``: read gRPC C-core's lines
+    on fd 2 back as records (server.corelog), which also logs refused TLS handshakes with the peer; with ``fmt``
+    json, every other line on stderr and Python's warnings become JSON records too."""
+    global _format
+    _format = fmt
+    if core and stream is None:
+        stream = corelog.install(passthrough=fmt != "json")
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
@@ -73,3 +85,33 @@ def configure(level: str = "INFO", fmt: str = "text", stream: TextIO | None = No
     root.setLevel(level.upper())
     for chatty in QUIET_LIBRARIES:  # their INFO lines say nothing an operator acts on (alembic: 7 per start)
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
+    if fmt == "json":
+        logging.captureWarnings(True)
+        sys.excepthook = _log_uncaught
+        threading.excepthook = lambda args: _log_uncaught(args.exc_type, args.exc_value, args.exc_traceback)
+
+
+def _log_uncaught(kind: type[BaseException], value: BaseException | None, tb: TracebackType | None) -> None:
+    if value is not None:
+        logging.getLogger("server").critical("uncaught %s", kind.__name__, exc_info=(kind, value, tb))
+
+
+def _line(message: str, level: int, **fields: Any) -> str:
+    if _format != "json":
+        return message
+    record = logging.makeLogRecord(
+        {"name": "server", "levelno": level, "levelname": logging.getLevelName(level), "msg": message, **fields}
+    )
+    return JsonFormatter().format(record)
+
+
+def announce(message: str) -> None:
+    """A line on stdout that scripts and tests wait for ("ocr server listening on port N"): the plain text, or
+    with JSON logs a JSON record whose message is that text (so a search for the text still finds it)."""
+    print(_line(message, logging.INFO), flush=True)
+
+
+def failure(message: str, reason: str) -> None:
+    """A start-up failure's one line on stderr, ``error: <message> [<REASON>]`` (as a JSON record in JSON mode)."""
+    stream = corelog.installed() or sys.stderr  # past the fd-2 reader, which would wrap a JSON line again
+    print(_line(f"error: {message} [{reason}]", logging.ERROR, reason=reason), file=stream, flush=True)
