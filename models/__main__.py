@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; a bundle half fetched is not installed [INTERRUPTED]", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - unforeseen, still one line (the agreement: never a traceback)
+    except Exception as exc:  # unforeseen, still one line (the agreement: never a traceback)
         print(f"error: {type(exc).__name__}: {exc} [INTERNAL]", file=sys.stderr)
         return 1
     return 0

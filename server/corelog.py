@@ -4,8 +4,8 @@ to no callback) into one line that names the peer and a stable reason.
 
 ``install()`` points fd 2 at a pipe; a daemon thread reads it and logs each C-core line on ``grpc.core`` with the
 level of its leading letter (E, W, I), and any other line (Python's own ``sys.stderr``, which now writes into the
-pipe) on ``stderr`` (a JSON line as it is), or, with ``passthrough``, writes it unchanged. Handlers must write to ``install()``'s stream
-(the real stderr, saved first), never to ``sys.stderr``.
+pipe) on ``stderr`` (a JSON line as it is), or, with ``passthrough``, writes it unchanged. Handlers must write to
+``install()``'s stream (the real stderr, saved first), never to ``sys.stderr``.
 
 The peer of a refused handshake is in C-core's ``handshaker`` trace, which must be switched on before ``grpc`` is
 first imported: ``install(trace_handshakes=True)`` adds it to ``GRPC_TRACE`` when it still can, and drops the trace's
@@ -15,6 +15,7 @@ own lines; otherwise (grpc already imported, or ``GRPC_VERBOSITY`` above INFO) t
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -178,10 +179,8 @@ def _uninstall() -> None:
     global _installed
     if _installed is None:
         return
-    try:
+    with contextlib.suppress(OSError, ValueError):  # a closed stderr has nothing left to flush
         sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
     os.dup2(_installed.saved_fd, 2)  # closes the pipe's last write end: the reader sees its end
     _installed.thread.join(2.0)
     _installed = None
@@ -233,5 +232,5 @@ def _emit(text: str, handshakes: Handshakes, other: Callable[[str], None]) -> No
         if handshakes.handle(line):
             return
         log.log(line.level, "%s", line.message.strip(), extra={"source": line.source})
-    except Exception:  # noqa: BLE001 - the reader must outlive any one bad line
+    except Exception:  # the reader must outlive any one bad line
         pass

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     except OcrError as exc:
         print(f"error: {exc.message} [{exc.reason}]", file=sys.stderr)
         return 2
-    except Exception as exc:  # noqa: BLE001 - a start-up failure is one line; --log-level DEBUG shows the traceback
+    except Exception as exc:  # a start-up failure is one line; --log-level DEBUG shows the traceback
         logging.getLogger(__name__).debug("start-up failed", exc_info=True)
         print(f"error: the agent could not start: {type(exc).__name__}: {exc} [INTERNAL]", file=sys.stderr)
         return 1

@@ -243,8 +243,10 @@ def _check_central(central: CentralConfig) -> None:
             raise ConfigurationError(f"agent config [central] {name}: {value} is not PEM", "TLS_CONFIG_INVALID")
 
 
-# host[:port] (a name, IPv4 or [IPv6]; gRPC's default port 443) or a gRPC URI scheme (dns:, ipv4:, ipv6:, unix:, unix-abstract:, vsock:)
-_TARGET = re.compile(r"(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?|(?:dns|ipv4|ipv6|unix|unix-abstract|vsock):\S+")
+# host[:port] (a name, IPv4 or [IPv6]; gRPC's default port 443) or a target with one of gRPC's URI schemes
+_TARGET = re.compile(
+    r"(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?|(?:dns|ipv4|ipv6|unix|unix-abstract|vsock):\S+"
+)
 
 
 def _camera(table: Mapping[str, Any], index: int) -> CameraConfig:

@@ -112,3 +112,19 @@ def _document_fixture(engine, tmp_path: Path) -> dict:
         "pdf_out": str(tmp_path / "node.pdf"),
         "pdf_cli_out": str(tmp_path / "out" / "node-cli.pdf"),
     }
+
+
+def test_node_cli_hints_at_what_to_check_when_no_call_gets_through(node, tmp_path):
+    """A call that never reached a server (nothing serves the port) ends in one error line with the hint the
+    Python ocr-client gives, before its reason: the TLS flags to check with --ca, else that TLS may be needed."""
+    from tests.services import free_port
+
+    target = f"127.0.0.1:{free_port()}"
+    cli = [node, str(NODE_DIR / "bin" / "ocr-client.js"), "--target", target, "--timeout-ms", "5000"]
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")  # never used: nothing answers
+    for flags, words in [((), "pass --ca"), (("--ca", str(ca)), "TLS handshake failed")]:
+        done = subprocess.run([*cli, *flags, "info"], capture_output=True, text=True, timeout=60)
+        (line,) = done.stderr.strip().splitlines()
+        assert done.returncode == 1 and line.endswith("[UNAVAILABLE]"), done.stderr
+        assert "hint: no server answered" in line and words in line, line

@@ -46,6 +46,7 @@ def _case(name: str, tmp_path: Path, taken_port: int) -> tuple[str, ...]:
     (tmp_path / "not-pem.txt").write_text("hello")
     (tmp_path / "not-a-db").write_text("hello")
     (tmp_path / "a-file").write_text("hello")
+
     def config(**kw: str) -> tuple[str, ...]:
         return ("--config", str(_config(tmp_path, **kw)))
 

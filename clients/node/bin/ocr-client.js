@@ -35,10 +35,27 @@ commands:
   info                                            models, backend, precision per stage and why, limits (JSON)
   health                                          grpc.health.v1 status; exit 0 only when SERVING
 
-Every failure is one line on stderr, "error: <message> [<REASON>]", and a non-zero exit.`;
+Every failure is one line on stderr, "error: <message> [<REASON>]", and a non-zero exit; a call that never
+reached the server (UNAVAILABLE, no reason) adds a hint of what to check: the TLS flags, or that nothing serves.`;
 
 function fail(message, reason, prefix = '') {
   console.error(`${prefix}error: ${message} [${reason}]`);
+}
+
+/**
+ * What to check when a call never reached the server (UNAVAILABLE with no reason: gRPC's own failure, such as a
+ * refused TLS handshake, whose message names no cause), for the error line; '' for any other error. The same
+ * words as the Python ocr-client's.
+ */
+function connectionHint(error, values) {
+  if (!(error.codeName === 'UNAVAILABLE' || error.code === 14) || error.reason) return '';
+  if (values.ca) {
+    return `; hint: no server answered at ${values.target}, or the TLS handshake failed: check that --ca signed `
+      + "the server's certificate (and --server-name matches it), and, where the server asks for client "
+      + 'certificates, that --cert/--key come from the CA it trusts';
+  }
+  return `; hint: no server answered at ${values.target}; if it serves TLS, pass --ca (and --cert/--key where it `
+    + 'asks for a client certificate)';
 }
 
 function reasonOf(error) {
@@ -59,7 +76,7 @@ async function recognize(client, files, values) {
     } catch (error) {
       failures += 1;
       const message = error.details || error.message;
-      fail(message, reasonOf(error), `${file}: `);
+      fail(message + connectionHint(error, values), reasonOf(error), `${file}: `);
       if (values.json) {
         const body = { reason: reasonOf(error), message };
         console.log(JSON.stringify({
@@ -139,7 +156,7 @@ async function document(client, file, values) {
     const reason = error.reason || (typeof error.code === 'string' ? 'DOCUMENT_UNREADABLE' : error.codeName);
     const message = typeof error.code === 'string' && !error.reason
       ? `cannot read ${file}: ${STRERROR[error.code] || error.message}` : error.details || error.message;
-    fail(message, reason || 'CLIENT_ERROR');
+    fail(message + connectionHint(error, values), reason || 'CLIENT_ERROR');
     return 2;
   }
   return failed ? 1 : 0;
@@ -223,7 +240,7 @@ async function main(argv) {
     console.log(status);
     return status === 'SERVING' ? 0 : 1;
   } catch (error) {
-    fail(error.details || error.message, reasonOf(error));
+    fail((error.details || error.message) + connectionHint(error, values), reasonOf(error));
     return 1;
   } finally {
     client.close();
