@@ -5,7 +5,8 @@ device or sighting, the proto3 JSON mapping of the fleet.v1 message (field names
 command lines print theirs; or a readable table (``--format table``, the default on a terminal; times in UTC).
 Every failure is one line on stderr, `error: <message> [<REASON>]`, and a non-zero exit: 2 for a command line
 that cannot be sent (USAGE_INVALID, TIME_INVALID, CONFIRMATION_REQUIRED), 1 for a call the central refused
-(its reason, e.g. FILTER_INVALID) or could not answer (UNAVAILABLE).
+(its reason, e.g. FILTER_INVALID) or could not answer (UNAVAILABLE: with a hint of what to check, the TLS flags
+or that nothing serves there, as ocr-client gives).
 
 Times (--since, --until) are durations back from now (90s, 5m, 1h, 30d) or ISO 8601 times (UTC unless they
 carry an offset). Everything goes through ``clients.ocr_client.fleet.FleetClient``: this module needs no server.
@@ -582,16 +583,19 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         print(f"error: {exc} [{exc.reason}]", file=sys.stderr)
         return 2
     except Exception as exc:  # OcrCallError from the central, anything else: one line, never a traceback
-        print(_error_line(exc), file=sys.stderr)
+        from clients.ocr_client.cli import connection_hint  # the words ocr-client uses: the same flags to check
+
+        print(_error_line(exc, connection_hint(exc, args)), file=sys.stderr)
         return 1
 
 
-def _error_line(exc: BaseException) -> str:
+def _error_line(exc: BaseException, hint: str = "") -> str:
+    """``error: <message> [<REASON>]``; a call that never reached the central carries a hint before its reason."""
     code = getattr(exc, "code", None)
     reason = getattr(exc, "reason", None) or getattr(code, "name", None) or "CLIENT_ERROR"
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     where = f" ({code.name})" if code is not None and getattr(exc, "reason", None) else ""
-    return f"error: {message}{where} [{reason}]"
+    return f"error: {message}{where}{f'; {hint}' if hint else ''} [{reason}]"
 
 
 if __name__ == "__main__":

@@ -403,7 +403,19 @@ def test_errors_are_one_line_with_a_reason(central, capsys, argv, code, expected
 
 def test_no_central_is_unavailable(capsys) -> None:
     code = main(["--target", "127.0.0.1:9", "--timeout", "2", "query"])
-    assert code == 1 and reason(capsys.readouterr().err) == "UNAVAILABLE"
+    err = capsys.readouterr().err
+    assert code == 1 and reason(err) == "UNAVAILABLE"
+    assert "hint: no server answered at 127.0.0.1:9" in err and "pass --ca" in err, err
+
+
+def test_no_answer_over_tls_hints_at_the_tls_flags(tmp_path: Path, capsys) -> None:
+    """With --ca, a call that never got through may be a refused handshake: the hint names the flags to check."""
+    ca = tmp_path / "ca.crt"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")  # never used: nothing answers
+    code = main(["--target", "127.0.0.1:9", "--ca", str(ca), "--timeout", "2", "stats"])
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and line.endswith("[UNAVAILABLE]"), line
+    assert "TLS handshake failed" in line and "--cert/--key" in line, line
 
 
 def test_credentials_that_cannot_be_read(tmp_path: Path, capsys) -> None:
