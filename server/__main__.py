@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from server import logs
 
-    logs.configure(server_config.log_level, server_config.log_format)
+    logs.configure(server_config.log_level, server_config.log_format, handshakes=bool(server_config.tls_cert))
     from server.app import default_engine_factory, serve
 
     try:

@@ -67,14 +67,17 @@ QUIET_LIBRARIES = ("alembic", "sqlalchemy", "urllib3", "asyncio", "grpc")
 _format = "text"
 
 
-def configure(level: str = "INFO", fmt: str = "text", stream: TextIO | None = None, core: bool = True) -> None:
+def configure(
+    level: str = "INFO", fmt: str = "text", stream: TextIO | None = None, core: bool = True, handshakes: bool = True
+) -> None:
     """Set up the root logger for the server process (replaces its handlers). ``core``: read gRPC C-core's lines
-    on fd 2 back as records (server.corelog), which also logs refused TLS handshakes with the peer; with ``fmt``
-    json, every other line on stderr and Python's warnings become JSON records too."""
+    on fd 2 back as records (server.corelog); ``handshakes`` (a TLS server) also switches on the trace that names
+    the peer of a refused TLS handshake. With ``fmt`` json, every other line on stderr and Python's warnings
+    become JSON records too."""
     global _format
     _format = fmt
     if core and stream is None:
-        stream = corelog.install(passthrough=fmt != "json")
+        stream = corelog.install(passthrough=fmt != "json", trace_handshakes=handshakes)
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))

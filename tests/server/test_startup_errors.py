@@ -3,6 +3,7 @@ traceback: a taken port, an unknown bundle, no INT8 build, a bogus fleet store U
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -46,3 +47,14 @@ def test_one_line_with_a_reason(args, reason, code, taken_port):
     failing = [line for line in output.splitlines() if f"[{reason}]" in line]
     assert len(failing) == 1, output
     assert "alembic" not in output  # no third-party chatter at the default level
+
+
+def test_with_json_logs_the_one_line_is_json_too(tmp_path):
+    """A start-up failure found after logging is set up (a certificate that cannot be read) is one JSON record
+    carrying the reason; nothing else on stdout or stderr is plain text."""
+    missing = str(tmp_path / "missing.pem")
+    done = _serve("--log-format", "json", "--tls-cert", missing, "--tls-key", missing)
+    assert done.returncode == 2, done.stdout + done.stderr
+    records = [json.loads(line) for line in (done.stdout + done.stderr).splitlines()]
+    failing = [r for r in records if r.get("reason") == "TLS_CONFIG_INVALID"]
+    assert len(failing) == 1 and failing[0]["message"].endswith("[TLS_CONFIG_INVALID]"), records
