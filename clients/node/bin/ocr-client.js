@@ -58,6 +58,11 @@ function connectionHint(error, values) {
     + 'asks for a client certificate)';
 }
 
+/** The error's text, less grpc-js's empty "Resolution note: " at the end of a connection failure. */
+function detailsOf(error) {
+  return (error.details || error.message).replace(/\.?\s*Resolution note:\s*$/, '');
+}
+
 function reasonOf(error) {
   if (error.code === 'ENOENT' || error.code === 'EACCES' || error.code === 'EISDIR') return 'IMAGE_UNREADABLE';
   return error.reason || error.codeName || 'CLIENT_ERROR';
@@ -75,7 +80,7 @@ async function recognize(client, files, values) {
       }
     } catch (error) {
       failures += 1;
-      const message = error.details || error.message;
+      const message = detailsOf(error);
       fail(message + connectionHint(error, values), reasonOf(error), `${file}: `);
       if (values.json) {
         const body = { reason: reasonOf(error), message };
@@ -240,7 +245,7 @@ async function main(argv) {
     console.log(status);
     return status === 'SERVING' ? 0 : 1;
   } catch (error) {
-    fail((error.details || error.message) + connectionHint(error, values), reasonOf(error));
+    fail(detailsOf(error) + connectionHint(error, values), reasonOf(error));
     return 1;
   } finally {
     client.close();
