@@ -198,7 +198,7 @@ def _read(fd: int, handshakes: Handshakes, other: Callable[[str], None]) -> None
             pending.clear()
 
     while True:
-        ready, _, _ = select.select([fd], [], [], 0.05)
+        ready, _, _ = select.select([fd], [], [], 0.05 if pending else None)  # idle: block, no polling
         if not ready:
             flush()  # the burst is over: the message is complete
             continue
