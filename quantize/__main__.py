@@ -12,6 +12,7 @@ from edge_runtime.arguments import OneLineParser
 from edge_runtime.errors import OcrError
 from quantize import calibration
 from quantize.build import BACKENDS, Settings, build
+from quantize.progress import Progress
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,7 +52,20 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="write <OUT>/<backend>/ instead of the bundle's int8/ folder (nothing is served from it)",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="threads of every model run, the gate's timing included (default 0: all cores; a server's background "
+        "build uses 1)",
+    )
+    parser.add_argument(
+        "--progress",
+        choices=("auto", "bar", "lines", "none"),
+        default="auto",
+        help="a bar on a terminal, or one line per phase and every 15 s (auto: a bar when stderr is a terminal)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress (same as --progress none)")
     return parser
 
 
@@ -74,7 +88,6 @@ def _run(args: argparse.Namespace) -> int:
 
         nncf.set_log_level(logging.WARNING)
     logging.getLogger().setLevel(logging.ERROR)  # onnxruntime.quantization warns through the root logger
-    from tqdm import tqdm
 
     data_dir = args.data_dir or calibration.default_data_dir()
     images = calibration.folder_images(args.calib) if args.calib else None
@@ -86,7 +99,10 @@ def _run(args: argparse.Namespace) -> int:
         gate=not args.no_gate,
     )
     backends = BACKENDS if args.backend == "all" else (args.backend,)
-    with tqdm(total=0, unit="step", disable=args.quiet, file=sys.stderr, dynamic_ncols=True, delay=1.0) as bar:
+    mode = "none" if args.quiet else args.progress
+    if mode == "auto":
+        mode = "bar" if sys.stderr.isatty() else "lines"
+    with Progress(mode) as bar:
         results = build(
             args.bundle,
             backends,
@@ -97,6 +113,7 @@ def _run(args: argparse.Namespace) -> int:
             out_root=args.out,
             log=bar.write,
             progress=bar,
+            threads=args.threads,
         )
     for result in results:
         rec = result.record

@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import fcntl
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -22,7 +23,7 @@ from quantize import calibration, record
 from quantize.calibration import ImageSet
 from quantize.gate import GateSettings, run_gate
 
-__all__ = ["Settings", "BackendResult", "build", "BACKENDS", "STAGE_FILES"]
+__all__ = ["Settings", "BackendResult", "build", "pending", "BACKENDS", "STAGE_FILES"]
 
 BACKENDS = ("openvino", "onnxruntime")
 STAGE_FILES = {"openvino": {"det": "det.xml", "rec": "rec.xml"}, "onnxruntime": {"det": "det.onnx", "rec": "rec.onnx"}}
@@ -129,16 +130,34 @@ def build(
     out_root: Path | None = None,
     log: Callable[[str], None] = print,
     progress: Any = None,
+    threads: int = 0,
 ) -> list[BackendResult]:
     """Build (or reuse) INT8 artifacts of ``bundle_id`` for each backend and gate them.
 
     ``out_root``: write ``<out_root>/<backend>/`` instead of the bundle's ``int8/`` (tests, determinism
-    checks); ``progress``: a tqdm-like object with ``update()``, ``set_description()`` and a settable ``total``.
+    checks); ``progress``: a tqdm-like object with ``update()``, ``set_description()`` and a settable ``total``
+    (or a ``plan()``: ``quantize.progress.Progress``); ``threads``: intra-op threads of every model run, the
+    gate's timing included (0: all cores; 1 for a build beside a serving server: serving under load runs
+    one-thread streams too, so the gate times what serves). Not part of the inputs key.
     """
     bundle = load_bundle(bundle_id)
     root = out_root or int8_dir(bundle, "x").parent
     with _exclusive(root / ".quantize.lock", log):
-        return _build(bundle, backends, images, data_dir, settings, force, out_root, log, progress)
+        return _build(bundle, backends, images, data_dir, settings, force, out_root, log, progress, threads)
+
+
+def pending(bundle_id: str | None, backend: str, data_dir: Path | None = None) -> tuple[bool, str]:
+    """(True, why) when ``python -m quantize --backend BACKEND`` with the default settings would build, (False,
+    why) when its last build for this host's inputs is there and verifies (what a server checks before it
+    starts a build in the background)."""
+    bundle = load_bundle(bundle_id)
+    data_dir = data_dir or calibration.default_data_dir()
+    images = calibration.default_calibration(data_dir)
+    settings = Settings()
+    gate_sha = _gate_hash(data_dir, settings.gate_sets)
+    inputs = _inputs(bundle, backend, images, calibration.images_hash(images.paths), gate_sha, settings)
+    ok, why = record.reusable(int8_dir(bundle, backend), record.inputs_key(inputs))
+    return not ok, why
 
 
 def _build(
@@ -151,6 +170,7 @@ def _build(
     out_root: Path | None,
     log: Callable[[str], None],
     progress: Any,
+    threads: int = 0,
 ) -> list[BackendResult]:
     started, cpu_started = time.perf_counter(), time.process_time()
     data_dir = data_dir or calibration.default_data_dir()
@@ -192,7 +212,9 @@ def _build(
     if not todo:
         return results
 
-    if progress is not None:
+    if progress is not None and hasattr(progress, "plan"):  # phases weighted by the work they take
+        progress.plan(len(images.paths), [backend for backend, _, _ in todo], settings.gate)
+    elif progress is not None:
         # steps: one per calibration page, two quantized stages and the gate's configurations per backend
         # (FP32, one or two per stage, the combination: 4 as a guess, the bar grows when the gate needs more)
         progress.total = len(images.paths) + len(todo) * (2 + (4 if settings.gate else 0))
@@ -212,7 +234,9 @@ def _build(
     if progress is not None:
         progress.set_description("calibration")
     # ONNX Runtime FP32 finds the calibration crops on every host and for both backends: same inputs, same crops
-    fp32 = OcrEngine(EngineConfig(bundle=bundle.id, backend="onnxruntime", precision="fp32"), bundle=bundle)
+    fp32 = OcrEngine(
+        EngineConfig(bundle=bundle.id, backend="onnxruntime", precision="fp32", threads=threads), bundle=bundle
+    )
     samples = calibration.collect(
         fp32, images, settings.det_pages, settings.rec_crops, settings.rec_batch, progress=lambda: step()
     )
@@ -250,8 +274,9 @@ def _build(
             if progress is not None:
                 progress.set_description(f"{backend} gate")
             t0, c0 = time.perf_counter(), time.process_time()
+            gate_settings = dataclasses.replace(settings.gate_settings(), threads=threads)
             verdict = run_gate(
-                bundle, backend, building, stage_files, settings.gate_settings(), data_dir, log=log, tick=lambda: step()
+                bundle, backend, building, stage_files, gate_settings, data_dir, log=log, tick=lambda: step()
             )
             seconds["gate"] = round(time.perf_counter() - t0, 1)
             seconds["gate_cpu"] = round(time.process_time() - c0, 1)
@@ -266,6 +291,7 @@ def _build(
             "summary": verdict["summary"],
             **settings.gate_settings().as_dict(),
             "images_sha256": gate_sha,
+            "timing_threads": threads or os.cpu_count() or 1,
             "cpu": verdict.get("cpu"),
             **{k: verdict[k] for k in ("combination", "final_accuracy", "speed_inputs") if k in verdict},
             "configs": verdict["configs"],

@@ -117,6 +117,22 @@ def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
         help="past this resident memory: drain and exit with status 3, for the "
         "orchestrator to restart it; 0 = none (OCR_MAX_RSS_MB)",
     )
+    models = parser.add_argument_group("models: live changes and the background gate (see docs/int8.md)")
+    add = models.add_argument
+    add(
+        "--model-poll-s",
+        type=float,
+        help="look at the bundle's files this often and swap a change in without a restart; SIGHUP: now; "
+        "0 = never (OCR_MODEL_POLL_S, default 5)",
+    )
+    add(
+        "--optimize",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="with --precision auto and no gate record for this host: build and gate INT8/BF16 in the background "
+        "(nice 19, one thread) and swap them in (OCR_OPTIMIZE, default on)",
+    )
+    add("--optimize-args", help='more arguments for that python -m quantize, e.g. "--det-pages 4" (OCR_OPTIMIZE_ARGS)')
     fleet = parser.add_argument_group("fleet central (see README: Fleet)")
     add = fleet.add_argument
     add(
@@ -178,6 +194,9 @@ def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
         cache_max_bytes=args.cache_max_bytes,
         cache_ttl_s=args.cache_ttl_s,
         max_rss_mb=args.max_rss_mb,
+        model_poll_s=args.model_poll_s,
+        optimize=args.optimize,
+        optimize_args=args.optimize_args,
         role=args.role,
         fleet_store=args.fleet_store,
         fleet_retention_s=args.fleet_retention,

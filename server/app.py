@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shlex
 import signal
 from collections.abc import Callable
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 import grpc
@@ -27,6 +29,8 @@ from server.cache import CacheInterceptor, LruCache, ResultCache, engine_fingerp
 from server.config import ServerConfig
 from server.fleet_service import FleetServicer, fleet_handler
 from server.metrics import MetricsInterceptor, ServerMetrics, start_metrics_http
+from server.models_watch import ModelWatcher
+from server.optimizer import Optimizer
 from server.plane import OcrPlane
 from server.security import Security
 from server.service import OcrServicer, generic_handler
@@ -76,6 +80,9 @@ class OcrServer:
         self.load_error: BaseException | None = None
         self._loaded = asyncio.Event()
         self._load_task: asyncio.Task | None = None
+        self.watcher: ModelWatcher | None = None  # live model changes, once the first models serve
+        self.optimizer: Optimizer | None = None  # the background gate, where one is needed
+        self._background: list[asyncio.Task] = []
 
     @property
     def services(self) -> tuple[str, ...]:
@@ -116,6 +123,7 @@ class OcrServer:
                     log.info("stage %s serves %s: %s", stage, precision, reasons.get(stage, "no reason given"))
                 if not self.plane.draining:
                     await self.health.set(SERVICE_NAME, SERVING)
+                self._start_background(engine)
         except Exception as exc:  # a bad bundle, backend or store: stay NOT_SERVING, let the owner decide
             self.load_error = exc
             what = "model loading" if self.fleet is None or self.fleet.ready else "opening the fleet store"
@@ -131,6 +139,23 @@ class OcrServer:
         finally:
             self._loaded.set()
 
+    def _start_background(self, engine: OcrEngine) -> None:
+        """Once serving: watch the bundle's files, and build and gate this host's INT8/BF16 where none is there."""
+        config, loop = self.plane.config, asyncio.get_running_loop()
+        if config.model_poll_s > 0:
+            self.watcher = ModelWatcher(self.plane, config.model_poll_s)
+            self._background.append(loop.create_task(self.watcher.run(), name="ocr-model-watch"))
+        if config.optimize and engine.config.precision == "auto" and engine.config.device == "cpu":
+            self.optimizer = Optimizer(
+                engine.bundle.id, engine.backend, self.plane.model_status.optimize, shlex.split(config.optimize_args)
+            )
+            self._background.append(loop.create_task(self.optimizer.run(), name="ocr-optimize"))
+
+    def reload_models(self) -> None:
+        """SIGHUP: look at the bundle's files now."""
+        if self.watcher is not None:
+            self.watcher.wake()
+
     async def wait_loaded(self, timeout: float | None = None) -> bool:
         """True once ready; False when loading failed."""
         await asyncio.wait_for(self._loaded.wait(), timeout)
@@ -143,6 +168,10 @@ class OcrServer:
         await self.grpc_server.stop(grace)
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
+        if self.optimizer is not None:
+            await self.optimizer.stop()
+        for task in self._background:
+            task.cancel()
         await self.plane.close()
         if self.fleet is not None:
             await self.fleet.close()
@@ -170,15 +199,15 @@ def _cache_interceptor(
     cache: ResultCache, plane: OcrPlane, config: ServerConfig, metrics: ServerMetrics
 ) -> CacheInterceptor:
     """The result cache's layer: keyed by what decides the answer on this server (known once models are loaded)."""
-    fingerprint: dict[str, str] = {}
+    last: list[Any] = [None, ""]  # [engine, its key part]: the models decide the answer, and they may be swapped
 
     def key_part() -> str | None:  # None until the models are loaded: nothing is cached then
         engine = plane.engine
         if engine is None:
             return None
-        if "v" not in fingerprint:
-            fingerprint["v"] = engine_fingerprint(engine, (config.redact_kinds, config.redact_pattern_list))
-        return fingerprint["v"]
+        if last[0] is not engine:
+            last[:] = [engine, engine_fingerprint(engine, (config.redact_kinds, config.redact_pattern_list))]
+        return str(last[1])
 
     def looked_up(hit: bool) -> None:
         metrics.cache_lookups.labels("hit" if hit else "miss").inc()
@@ -307,6 +336,7 @@ async def serve(config: ServerConfig, engine_factory: Callable[[], OcrEngine] | 
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, server.reload_models)
     over_memory = asyncio.Event()
     watcher = (
         loop.create_task(_watch_memory(int(config.max_rss_mb * 2**20), over_memory)) if config.max_rss_mb else None

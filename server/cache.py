@@ -35,6 +35,7 @@ from typing import Any, Protocol
 import grpc
 
 from clients.ocr_client.pb import ocr_pb2
+from models.watch import content_id
 from server import __version__
 from server.interceptors import Behavior, Interceptor, call_failed, responses_of
 
@@ -182,7 +183,9 @@ def engine_fingerprint(engine: Any, redaction: tuple = ()) -> str:
     fields = [f"{name}={getattr(config, name, '')!r}" for name in _OUTPUT_FIELDS]
     precision = ",".join(f"{k}={v}" for k, v in sorted(engine.precision.items()))
     p = engine.provenance
-    return "|".join([__version__, p.bundle, p.backend, p.device, precision, *fields, repr(redaction)])
+    bundle = getattr(engine, "bundle", None)
+    contents = content_id(bundle.root, p.backend) if bundle is not None else ""
+    return "|".join([__version__, p.bundle, contents, p.backend, p.device, precision, *fields, repr(redaction)])
 
 
 def request_key(request: Any, fingerprint: str) -> str | None:

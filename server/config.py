@@ -91,6 +91,13 @@ class ServerConfig:
     # batch_max_delay_ms); "none"; "auto": det,cls,rec on a GPU, none on a CPU (where a batch of 8 costs 8 runs and
     # overlapping runs go side by side on one-thread streams instead)
 
+    # ---- models: live changes and the background gate (server.models_watch, server.optimizer) ------------------
+    model_poll_s: float = 5.0  # look at the served bundle's files this often; a change is loaded, checked and
+    # swapped in without a restart (SIGHUP: look now); 0: never
+    optimize: bool = True  # with precision auto on a CPU and no gate record for this host's inputs: build and gate
+    # INT8/BF16 in the background (nice 19, one thread) and swap them in when published
+    optimize_args: str = ""  # more arguments for that python -m quantize, e.g. "--det-pages 4 --rec-crops 64"
+
     # ---- fleet: the central's FleetService (fleet/, server/fleet_service.py) --------------------------------
     role: str = ""  # ocr (OcrService), central (FleetService only: no models loaded) or all; "": all when
     # fleet_store is set, else ocr
@@ -115,6 +122,7 @@ class ServerConfig:
             < 1
             or self.batch_max_size < 0
             or self.batch_max_delay_ms < 0
+            or self.model_poll_s < 0
         ):
             raise ConfigurationError("server limits must be positive")
         if bool(self.tls_cert) != bool(self.tls_key):

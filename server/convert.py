@@ -14,6 +14,7 @@ from edge_runtime.config import from_env
 from edge_runtime.errors import ConfigurationError, InvalidImageError, OcrError
 from edge_runtime.messages import line_message, points, provenance_message, recognize_response, timings_message
 from server.errors import InvalidRequestError, status_of
+from server.model_status import ModelStatus
 from server.plane import ImageSource
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "stream_response",
     "provenance_message",
     "stage_precisions",
+    "model_status_message",
 ]
 
 _PIXEL_PREFIX = "PIXEL_FORMAT_"
@@ -47,6 +49,24 @@ def image_source(image: ocr_pb2.Image, present: bool = True) -> ImageSource:
 def pixel_formats(names: Iterable[str]) -> list[str]:
     """PixelFormat labels (a message takes an enum by label; an unknown one raises ValueError there)."""
     return [_PIXEL_PREFIX + name for name in names]
+
+
+def model_status_message(status: ModelStatus) -> ocr_pb2.ModelStatus:
+    """What serves and how it got there, and the background gate (``server.model_status``)."""
+    o = status.optimize
+    message = ocr_pb2.ModelStatus(
+        generation=status.generation,
+        last_change=status.last_change,
+        last_error_reason=status.last_error_reason,
+        swaps=status.changes.get("swapped", 0),
+        refused=status.changes.get("refused", 0),
+        optimize=ocr_pb2.OptimizeStatus(
+            state=o.state, backend=o.backend, progress=o.progress, phase=o.phase, eta_seconds=o.eta_s, detail=o.detail
+        ),
+    )
+    if status.serving_since is not None:
+        message.serving_since.FromDatetime(status.serving_since)
+    return message
 
 
 def stage_precisions(precision: dict[str, str], reasons: dict[str, str]) -> list[ocr_pb2.StagePrecision]:

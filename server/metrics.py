@@ -25,6 +25,11 @@ a bounded set of values (method, code, reason, stage, result, type), never an im
     ocr_ready                                      1 when models are loaded and the server is not draining
     ocr_server_info{version,bundle,backend,device,precision_det,precision_cls,precision_rec}
     ocr_memory_limit_bytes                         --max-rss-mb (0: none); process_resident_memory_bytes beside it
+    ocr_model_generation                           1 for the models loaded at start, +1 per swap without a restart
+    ocr_model_changes_total{result}                model changes swapped in or refused (the old ones kept serving)
+    ocr_model_optimize_progress                    the background INT8/BF16 build's share done (0..1)
+    ocr_model_optimize_state{state}                1 for its state: off, checking, up_to_date, building, published,
+                                                   failed
 
     ocr_fleet_events_total{result}                 events of fleet reports: stored, duplicate, out_of_order
     ocr_fleet_report_commit_seconds                a fleet report from validation to commit
@@ -44,13 +49,14 @@ from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, PlatformCollector, ProcessCollector
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, InfoMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
 from clients.ocr_client.pb import ocr_pb2
 from edge_runtime.stages import TIMING_FIELDS
 from server import __version__, tracing
 from server.interceptors import Call, Interceptor, document_page_of, images_of, outcome
+from server.model_status import OPTIMIZE_STATES
 
 __all__ = ["ServerMetrics", "MetricsInterceptor", "start_metrics_http", "BATCH_BUCKETS"]
 
@@ -284,6 +290,28 @@ class _PlaneCollector(Collector):
             counts = plane.run_sizes(stage) if hasattr(plane, "run_sizes") else {}
             family.add_metric([stage], _buckets(counts), sum_value=float(sum(k * v for k, v in counts.items())))
         yield family
+        status = getattr(plane, "model_status", None)
+        if status is not None:
+            yield GaugeMetricFamily(
+                "ocr_model_generation", "1 for the models loaded at start, +1 per swap.", value=status.generation
+            )
+            changes = CounterMetricFamily(
+                "ocr_model_changes", "Model changes swapped in or refused, since start.", labels=("result",)
+            )
+            for result, count in status.changes.items():
+                changes.add_metric([result], count)
+            yield changes
+            yield GaugeMetricFamily(
+                "ocr_model_optimize_progress",
+                "Share done of the background INT8/BF16 build and gate (0..1).",
+                value=status.optimize.progress,
+            )
+            state = GaugeMetricFamily(
+                "ocr_model_optimize_state", "1 for the background build's state.", labels=("state",)
+            )
+            for name in OPTIMIZE_STATES:
+                state.add_metric([name], 1.0 if status.optimize.state == name else 0.0)
+            yield state
         engine = getattr(plane, "engine", None)
         if engine is not None:
             p = engine.provenance

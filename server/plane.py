@@ -34,8 +34,9 @@ from edge_runtime.stream.scheduler import FrameScheduler
 from edge_runtime.types import OcrResult, RawImage
 from server.batcher import Batcher
 from server.config import ServerConfig
+from server.model_status import ModelStatus
 
-__all__ = ["OcrPlane", "ImageSource", "PlaneStats", "DOCUMENT_MEMORY_FACTOR"]
+__all__ = ["OcrPlane", "ImageSource", "PlaneStats", "Generation", "DOCUMENT_MEMORY_FACTOR"]
 
 DOCUMENT_MEMORY_FACTOR = 4  # all documents held at once: this many times the largest one (--max-document-bytes)
 
@@ -56,17 +57,30 @@ class PlaneStats:
     stream_frames: int = 0  # stream frames admitted to the models
 
 
+@dataclass(frozen=True)
+class Generation:
+    """One loaded engine and the batchers its runs share: what a call runs on from its start to its end.
+
+    ``swap`` replaces the plane's generation in one assignment, so calls started before it finish on the old
+    models and calls started after it run on the new ones (the answers switch at one point in time); the old
+    engine is freed when its last call lets go of it."""
+
+    number: int  # 1 for the models loaded at start, +1 per swap
+    engine: OcrEngine
+    batchers: dict[str, Batcher]
+
+
 class OcrPlane:
     """Runs recognition for any transport. Not ready until ``load()`` has built and warmed the engine."""
 
     def __init__(self, engine_factory: Callable[[], OcrEngine], config: ServerConfig) -> None:
         self._engine_factory = engine_factory
         self.config = config
-        self.engine: OcrEngine | None = None
+        self._generation: Generation | None = None
+        self.model_status = ModelStatus()  # generation, last change, background gate (server.models_watch)
         self.stats = PlaneStats()
         self._infer = ThreadPoolExecutor(config.inference_threads, thread_name_prefix="ocr-infer")
         self._cpu = ThreadPoolExecutor(config.decode_threads, thread_name_prefix="ocr-cpu")
-        self._batchers: dict[str, Batcher] = {}  # stage -> the batcher its runs share across calls
         self._sizes: dict[str, dict[int, int]] = {}  # stage -> {rows per run: runs started}
         # frames of all open streams, one per stream in turn, a few at a time, on the inference executor
         self.streams = FrameScheduler(self._infer, config.inference_threads)
@@ -84,8 +98,16 @@ class OcrPlane:
         started = time.perf_counter()
         engine = await loop.run_in_executor(self._infer, self._engine_factory)
         await loop.run_in_executor(self._infer, engine.warm_up)
+        self.swap(engine)
+        self._ready.set()
+        log.info("models ready in %.1f s: %s", time.perf_counter() - started, engine.provenance)
+        return engine
+
+    def swap(self, engine: OcrEngine) -> Generation:
+        """Serve ``engine`` (loaded and warmed) from now on; calls in flight finish on the models they started
+        with. Returns the new generation."""
         max_size = self.config.batch_max_size or engine.config.rec_batch_size
-        self._batchers = {
+        batchers = {
             stage: Batcher(
                 functools.partial(self._start_rows, engine, stage),
                 self._infer,
@@ -94,9 +116,30 @@ class OcrPlane:
             )
             for stage in self.config.batched_stages(engine.config.device)
         }
-        self.engine = engine
-        self._ready.set()
-        log.info("models ready in %.1f s: %s", time.perf_counter() - started, engine.provenance)
+        previous = self._generation
+        self._generation = Generation((previous.number + 1) if previous else 1, engine, batchers)
+        self.model_status.generation = self._generation.number
+        return self._generation
+
+    @property
+    def engine_factory(self) -> Callable[[], OcrEngine]:
+        """What builds this plane's engine (a model change builds the new one with it)."""
+        return self._engine_factory
+
+    @property
+    def generation(self) -> Generation | None:
+        return self._generation
+
+    @property
+    def engine(self) -> OcrEngine | None:
+        """The engine new calls run on (None until loaded)."""
+        return self._generation.engine if self._generation is not None else None
+
+    def current_engine(self) -> OcrEngine:
+        """The engine new work runs on (a stream asks before each frame, so it follows a model swap)."""
+        engine = self.engine
+        if engine is None:
+            raise NotReadyError("models are loading or warming up; retry shortly")
         return engine
 
     @property
@@ -106,11 +149,11 @@ class OcrPlane:
     @property
     def batcher(self) -> Batcher | None:
         """The recognizer's cross-call batcher (None where its runs are not shared)."""
-        return self._batchers.get("rec")
+        return self.batchers.get("rec")
 
     @property
     def batchers(self) -> dict[str, Batcher]:
-        return dict(self._batchers)
+        return dict(self._generation.batchers) if self._generation is not None else {}
 
     async def close(self) -> None:
         self._infer.shutdown(wait=False, cancel_futures=True)
@@ -229,11 +272,11 @@ class OcrPlane:
 
         ``deadline`` is a time.monotonic() instant; work that would start after it is not done.
         """
-        engine = self.engine
-        if engine is None:
+        generation = self._generation  # this call's models, whatever a swap does meanwhile
+        if generation is None:
             raise NotReadyError("models are loading or warming up; retry shortly")
         loop = asyncio.get_running_loop()
-        steps = engine.page_steps(source, skip_detection)
+        steps = generation.engine.page_steps(source, skip_detection)
         waited = 0.0
         outputs: list[np.ndarray] | None = None
         while True:
@@ -244,18 +287,18 @@ class OcrPlane:
             if result is not None:
                 break
             self._check(deadline)
-            outputs = list(await asyncio.gather(*(self._run(engine, run, len(runs) > 1) for run in runs)))
+            outputs = list(await asyncio.gather(*(self._run(generation, run, len(runs) > 1) for run in runs)))
         result.timings_ms["queue"] = round(waited * 1000, 3)  # waits for a CPU thread, within the stages
         self.stats.images += 1
         return result
 
-    async def _run(self, engine: OcrEngine, run: Run, spread: bool) -> np.ndarray:
+    async def _run(self, generation: Generation, run: Run, spread: bool) -> np.ndarray:
         """One model run: through its stage's cross-call batcher, or straight to the model lanes."""
-        batcher = self._batchers.get(run.stage)
+        batcher = generation.batchers.get(run.stage)
         if batcher is not None:
             return await batcher.run(run.blob)
         loop = asyncio.get_running_loop()
-        started = await loop.run_in_executor(self._infer, self._start, engine, run, spread)
+        started = await loop.run_in_executor(self._infer, self._start, generation.engine, run, spread)
         return (await asyncio.wrap_future(started))[0]
 
     def _start(self, engine: OcrEngine, run: Run, spread: bool = False) -> Future[list[np.ndarray]]:

@@ -121,6 +121,7 @@ class OcrServicer:
             # a call's own recognizer batches, or the cross-call batcher's (which alone makes lines wait)
             response.batch_max_size = plane.batcher.max_size if plane.batcher else engine.config.rec_batch_size
             response.batch_max_delay_ms = config.batch_max_delay_ms if plane.batcher else 0.0
+        response.models.CopyFrom(convert.model_status_message(plane.model_status))
         return response
 
 

@@ -24,7 +24,7 @@ import grpc
 
 from clients.ocr_client.pb import ocr_pb2
 from edge_runtime.errors import DeadlineExceededError
-from edge_runtime.stream import Frame, StreamSettings, arun_stream
+from edge_runtime.stream import Frame, StreamSession, StreamSettings, arun_stream
 from server import convert
 from server.errors import InvalidRequestError
 from server.plane import OcrPlane
@@ -66,9 +66,17 @@ async def stream_recognize(
                         raise InvalidRequestError("request has neither config nor frame", "FRAME_MISSING")
                     yield convert.stream_frame(request.frame)
 
-            # Frames take turns with the other streams' in the plane's scheduler, on its inference executor.
+            # Frames take turns with the other streams' in the plane's scheduler, on its inference executor; each
+            # frame runs on the models serving when its turn comes (a swap needs no new stream).
+            session = StreamSession(engine, settings, follow=plane.current_engine)
             results = arun_stream(
-                engine, frames(), settings, scheduler=plane.streams, deadline=deadline, guard=plane.frame_slot
+                engine,
+                frames(),
+                settings,
+                session=session,
+                scheduler=plane.streams,
+                deadline=deadline,
+                guard=plane.frame_slot,
             )
             try:
                 async for result in results:

@@ -46,8 +46,16 @@ Guard = Callable[[], AbstractContextManager[object]]
 class StreamSession:
     """Temporal OCR state of one stream. One consumer at a time; ``close`` may come from any thread."""
 
-    def __init__(self, engine: OcrEngine, settings: StreamSettings | None = None) -> None:
+    def __init__(
+        self,
+        engine: OcrEngine,
+        settings: StreamSettings | None = None,
+        follow: Callable[[], OcrEngine] | None = None,
+    ) -> None:
+        """``follow``: asked before each frame for the engine to run it on (a server that swaps its models
+        without a restart), so a frame runs on one engine and the stream's tracks carry across the swap."""
         self.engine = engine
+        self._follow = follow
         self.settings = s = settings or StreamSettings()
         self.change = ChangeDetector(
             s.change_width,
@@ -147,6 +155,10 @@ class StreamSession:
 
     # ---- the step -----------------------------------------------------------------------------------
     def _process(self, frame: Frame) -> FrameResult:
+        if self._follow is not None:
+            engine = self._follow()
+            if engine is not self.engine:
+                self.engine, self.regions = engine, RegionDetector(engine)
         clock = time.perf_counter
         t0 = clock()
         image = self._decode(frame.image)

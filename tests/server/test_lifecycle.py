@@ -21,8 +21,8 @@ from tests.server.images import scene_png
 # Four whole receipts: about a second of work even on an idle machine, so the call is surely in flight.
 
 
-def start_server(*args: str) -> tuple[subprocess.Popen, int, list[str]]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OCR_LOG_LEVEL": "INFO"}
+def start_server(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, int, list[str]]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OCR_LOG_LEVEL": "INFO", **(env or {})}
     process = subprocess.Popen(
         [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", "0", *args],
         cwd=REPO,
