@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +13,7 @@ from edge_runtime.arguments import OneLineParser
 from edge_runtime.errors import OcrError
 from quantize import calibration
 from quantize.build import BACKENDS, Settings, build
-from quantize.progress import Progress
+from quantize.progress import Progress, estimate_s
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -66,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
         help="a bar on a terminal, or one line per phase and every 15 s (auto: a bar when stderr is a terminal)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress (same as --progress none)")
+    parser.add_argument(
+        "--estimate", action="store_true", help="print how long a build would take here (from the reference host's)"
+    )
     return parser
 
 
@@ -83,6 +87,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.estimate:
+        backends = BACKENDS if args.backend == "all" else (args.backend,)
+        threads = args.threads or os.cpu_count() or 1
+        seconds = estimate_s(sum(n for _, n in calibration.CALIBRATION_SETS), backends, not args.no_gate, threads)
+        print(
+            f"about {max(1, round(seconds / 60))} min for {' and '.join(backends)} on {threads} thread(s) "
+            "of a CPU like the reference host's (a slower one takes longer)"
+        )
+        return 0
     if args.backend in ("openvino", "all"):
         import nncf  # sets its own logger to INFO on import: quiet it after that
 

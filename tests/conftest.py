@@ -19,6 +19,9 @@ import pytest
 from edge_runtime.config import EngineConfig
 
 REPO = Path(__file__).resolve().parents[1]
+# Servers the tests start build no INT8 in the background (scripts/test.sh builds it before pytest, and a server
+# on another bundle would otherwise start a build of its own); tests of that path pass --optimize.
+os.environ.setdefault("OCR_OPTIMIZE", "0")
 EVAL_DIR = Path(os.environ.get("OCR_EVAL_DIR", REPO.parent / "shared" / "eval"))
 _engines: dict[EngineConfig, object] = {}
 
