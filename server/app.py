@@ -24,6 +24,7 @@ from fleet.central import Limits as FleetLimits
 from fleet.store import open_store
 from server.cache import CacheInterceptor, LruCache, ResultCache, engine_fingerprint, make_cache
 from server.config import ServerConfig
+from server.connections import connection_options
 from server.fleet_service import FleetServicer, fleet_handler
 from server.metrics import MetricsInterceptor, ServerMetrics, start_metrics_http
 from server.plane import OcrPlane
@@ -237,6 +238,7 @@ def build_server(
             ("grpc.max_receive_message_length", transport_limit(config.max_message_bytes)),
             ("grpc.max_send_message_length", config.max_message_bytes),
             ("grpc.so_reuseport", 0),  # a second server on a taken port must fail, not share it
+            *connection_options(config),  # maximum connection age and keepalive (replicas, NATs)
         ],
     )
     if config.serves_ocr:
