@@ -30,6 +30,7 @@ from server.metrics import MetricsInterceptor, ServerMetrics, start_metrics_http
 from server.plane import OcrPlane
 from server.security import Security
 from server.service import OcrServicer, generic_handler
+from server.trailers_only import TrailersOnlyInterceptor
 from server.validation import ValidationInterceptor, transport_limit
 
 __all__ = ["OcrServer", "build_server", "serve", "rss_bytes", "EXIT_MEMORY"]
@@ -215,6 +216,7 @@ def build_server(
         else None
     )
     # The interceptors, outermost first (each wraps all below it):
+    # - Trailers-Only: ends a failed unary call after all the others, as the clients' retry policy needs;
     # - Audit: gives the call its request id and writes its line however it ends, refusals by any layer included;
     # - Metrics: counts every call by the status it ended with, so refusals count too;
     # - Auth: names the caller and checks its scope before anything is spent on it;
@@ -224,6 +226,7 @@ def build_server(
     # - Validation: refuses malformed and over-size requests right before the servicer (a stranger is refused
     #   as one first, and learns nothing of the contract).
     chain: list[grpc.aio.ServerInterceptor | None] = [
+        TrailersOnlyInterceptor(),  # a failed unary call ends Trailers-Only, so clients' retry policy applies
         security.audit_interceptor(provenance),
         MetricsInterceptor(metrics),
         security.auth,

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 
-__all__ = ["RETRIED_METHODS", "SERVICE_CONFIG", "KEEPALIVE_TIME_S", "channel_options"]
+__all__ = ["RETRIED_METHODS", "SERVICE_CONFIG", "KEEPALIVE_TIME_S", "MAX_RECONNECT_BACKOFF_S", "channel_options"]
 
 RETRIED_METHODS: dict[str, tuple[str, ...]] = {
     "ocr.v1.OcrService": ("Recognize", "BatchRecognize", "GetServerInfo"),
@@ -56,6 +56,9 @@ SERVICE_CONFIG: dict = {
 # would be answered GOAWAY too_many_pings.
 KEEPALIVE_TIME_S = 30.0
 KEEPALIVE_TIMEOUT_S = 10.0
+# An address that refused a connection is tried again after at most this long (gRPC's default is 120 s): a replica
+# restarted, or added to a fixed ``ipv4:`` list, gets calls within seconds.
+MAX_RECONNECT_BACKOFF_S = 10.0
 
 
 def channel_options(max_message_bytes: int) -> list[tuple[str, int | str]]:
@@ -71,4 +74,5 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, int | str]]:
         ("grpc.keepalive_timeout_ms", int(KEEPALIVE_TIMEOUT_S * 1000)),
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.max_pings_without_data", 0),  # keepalive pings go on while no call sends data
+        ("grpc.max_reconnect_backoff_ms", int(MAX_RECONNECT_BACKOFF_S * 1000)),
     ]
