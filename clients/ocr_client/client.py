@@ -13,6 +13,7 @@ import grpc
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from clients.ocr_client import service_config
 from clients.ocr_client.documents import (
     DEFAULT_CHUNK_BYTES,
     DocumentLike,
@@ -20,7 +21,6 @@ from clients.ocr_client.documents import (
     document_requests,
     output_format,
 )
-from clients.ocr_client import service_config
 from clients.ocr_client.pb import SERVICE_NAME, ocr_pb2, ocr_pb2_grpc
 from clients.ocr_client.results import (
     REASON_KEY,

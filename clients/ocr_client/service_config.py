@@ -37,8 +37,11 @@ SERVICE_CONFIG: dict = {
     "loadBalancingConfig": [{"round_robin": {}}],
     "methodConfig": [
         {
-            "name": [{"service": service, "method": method} for service, methods in RETRIED_METHODS.items()
-                     for method in methods],
+            "name": [
+                {"service": service, "method": method}
+                for service, methods in RETRIED_METHODS.items()
+                for method in methods
+            ],
             "retryPolicy": {
                 "maxAttempts": 4,
                 "initialBackoff": "0.05s",

@@ -85,9 +85,9 @@ class Replica(Process):
             text = reply.read().decode()
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
-                if sample.name == "ocr_calls_total" and sample.labels.get("method") == "Recognize":
-                    if sample.labels.get("code") == "OK":
-                        return int(sample.value)
+                key = (sample.name, sample.labels.get("method"), sample.labels.get("code"))
+                if key == ("ocr_calls_total", "Recognize", "OK"):
+                    return int(sample.value)
         return 0
 
 
@@ -138,7 +138,7 @@ def _start_all(replicas: list[Replica]) -> None:
     def start(replica: Replica) -> None:
         try:
             replica.start()
-        except BaseException as exc:  # noqa: BLE001 - reported below, with the process's output
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=start, args=(r,)) for r in replicas]
@@ -187,7 +187,7 @@ def test_replicas_share_calls_take_a_new_replica_and_drain_without_a_failed_call
         # 1. the share: 144 calls over three replicas, 48 each expected
         before = [r.served() for r in replicas[:3]]
         load.start(CALLS_PER_CLIENT).join()
-        shares = [r.served() - b for r, b in zip(replicas[:3], before)]
+        shares = [r.served() - b for r, b in zip(replicas[:3], before, strict=True)]
         expected = CLIENTS * CALLS_PER_CLIENT / 3
         assert not load.failures, load.failures[:3]
         assert sum(shares) == CLIENTS * CALLS_PER_CLIENT, shares
