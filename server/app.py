@@ -107,7 +107,7 @@ class OcrServer:
             if self.fleet is not None:
                 await self.fleet.open()
                 if self.fleet.store is not None:  # open() sets it, or raises
-                    log.info("fleet store open: %s", self.fleet.store.kind)
+                    log.info("fleet store open: %s; FleetService SERVING", self.fleet.store.kind)
                 if not self.plane.draining:
                     await self.health.set(FLEET_SERVICE_NAME, SERVING)
             if self.serves_ocr:
@@ -325,7 +325,11 @@ async def serve(config: ServerConfig, engine_factory: Callable[[], OcrEngine] | 
         log.info("plain-text health on %s port %d", config.health_host, server.health_port)
     for line in server.security.describe() if server.security is not None else ():
         log.info("security: %s", line)
-    log.info("listening on %s port %d", config.bind_host, port)
+    waits_for = " and ".join(
+        (["the fleet store is open"] if server.fleet is not None else [])
+        + (["models are loaded"] if server.serves_ocr else [])
+    )
+    log.info("listening on %s port %d; health NOT_SERVING until %s", config.bind_host, port, waits_for)
     print(f"ocr server listening on port {port}", flush=True)  # machine-readable line for scripts and tests
     loaded = loop.create_task(server.wait_loaded())
     stopping = loop.create_task(stop.wait())
