@@ -6,15 +6,18 @@ listens there until the fourth replica is started mid-run (a static list, not a 
 the clients' reconnect backoff, at most 10 s, finds it). Every server runs with ``--max-connection-age 3s``.
 
 Eight clients, each on its own channel with its own connections (``grpc.use_local_subchannel_pool``, as eight
-processes would have), call Recognize on a line crop (``--skip-detection``: cheap). Each replica's share comes
-from its own ``ocr_calls_total`` on its metrics port. No call may fail anywhere in the run: not while the fourth
-replica loads its models (it refuses UNAVAILABLE / MODEL_NOT_READY, the clients retry elsewhere), not while one
-replica is SIGTERMed and drains (GOAWAY, then UNAVAILABLE / SHUTTING_DOWN, retried elsewhere).
+processes would have), call Recognize on a line crop (``--skip-detection``: cheap); so does one Node client, calls
+one after another. Each replica's share comes from its own ``ocr_calls_total`` on its metrics port. No call may
+fail anywhere in the run: not while the fourth replica loads its models (it refuses UNAVAILABLE / MODEL_NOT_READY,
+the clients retry elsewhere), not while one replica is SIGTERMed and drains (GOAWAY, then UNAVAILABLE /
+SHUTTING_DOWN, retried elsewhere).
 """
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -33,7 +36,21 @@ from tests.fleet.processes import Process
 AGE_S = 3.0
 CLIENTS = 8
 CALLS_PER_CLIENT = 18  # the share phase: 144 calls over three replicas
-LINE = (Path(REPO) / "samples" / "line.png").read_bytes()
+LINE_PATH = Path(REPO) / "samples" / "line.png"
+LINE = LINE_PATH.read_bytes()
+NODE_DIR = Path(REPO) / "clients" / "node"
+NODE_CALLS_MADE = 30
+NODE_CALLS = f"""
+const fs = require('node:fs');
+const {{ OcrClient }} = require('./src/index.js');
+(async () => {{
+  const [target, image] = process.argv.slice(1);
+  const client = new OcrClient(target);
+  const line = fs.readFileSync(image);
+  for (let i = 0; i < {NODE_CALLS_MADE}; i += 1) await client.recognize(line, {{ skipDetection: true }});
+  client.close();
+}})().catch((error) => {{ console.error(error); process.exit(1); }});
+"""
 
 
 def _free_port(host: str) -> int:
@@ -192,6 +209,14 @@ def test_replicas_share_calls_take_a_new_replica_and_drain_without_a_failed_call
         assert not load.failures, load.failures[:3]
         assert sum(shares) == CLIENTS * CALLS_PER_CLIENT, shares
         assert all(abs(s - expected) <= 0.25 * expected for s in shares), f"per-replica calls {shares}"
+
+        # 1b. the Node client's channel spreads its calls too (one client, calls one after another)
+        node = shutil.which("node")
+        if node is not None and (NODE_DIR / "node_modules").is_dir():
+            before = [r.served() for r in replicas[:3]]
+            subprocess.run([node, "-e", NODE_CALLS, target, str(LINE_PATH)], cwd=NODE_DIR, check=True, timeout=120)
+            shares = [r.served() - b for r, b in zip(replicas[:3], before, strict=True)]
+            assert sum(shares) == NODE_CALLS_MADE and min(shares) >= NODE_CALLS_MADE / 3 * 0.75, shares
 
         # 2. a fourth replica, started under load, gets calls within the age plus the reconnect backoff and margin
         load.start()
