@@ -29,6 +29,7 @@ from clients.ocr_client.fleet_types import (
 )
 from fleet.errors import FleetRequestError, StoreUnavailableError
 from fleet.model import FleetStore
+from fleet.opening import open_patiently
 
 _T = TypeVar("_T")
 
@@ -304,10 +305,11 @@ class FleetCentral:
         return self.store is not None
 
     async def open(self) -> None:
-        """Open (and migrate) the store, then start the retention loop."""
+        """Open (and migrate) the store, then start the retention loop; an unreachable database is tried again
+        until it answers (fleet.opening)."""
         loop = asyncio.get_running_loop()
         self._hub = _Hub()
-        self.store = await loop.run_in_executor(self._pool, self._open_store)
+        self.store = await open_patiently(lambda: loop.run_in_executor(self._pool, self._open_store), self._errors)
         if self.store.retention_s > 0:
             self._expiry = loop.create_task(self._expire_loop(self.store.retention_s))
 

@@ -133,6 +133,26 @@ def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
         "(nice 19, one thread) and swap them in (OCR_OPTIMIZE, default on)",
     )
     add("--optimize-args", help='more arguments for that python -m quantize, e.g. "--det-pages 4" (OCR_OPTIMIZE_ARGS)')
+    conn = parser.add_argument_group("connections: calls spread over replicas (see docs/scaling.md)")
+    add = conn.add_argument
+    add(
+        "--max-connection-age",
+        type=_duration,
+        help="end each connection after about this long so clients spread over new replicas, e.g. 5m; "
+        "0 = never (OCR_MAX_CONNECTION_AGE_S, seconds, default 60)",
+    )
+    add(
+        "--max-connection-age-grace",
+        type=_duration,
+        help="calls in flight on an aged connection get this long (OCR_MAX_CONNECTION_AGE_GRACE_S, default 600)",
+    )
+    add("--keepalive-time", type=_duration, help="ping a silent connection this often (OCR_KEEPALIVE_TIME_S, 60)")
+    add("--keepalive-timeout", type=_duration, help="close it when unanswered this long (OCR_KEEPALIVE_TIMEOUT_S, 20)")
+    add(
+        "--keepalive-min-ping",
+        type=_duration,
+        help="the shortest client ping interval allowed (OCR_KEEPALIVE_MIN_PING_S, default 10)",
+    )
     fleet = parser.add_argument_group("fleet central (see README: Fleet)")
     add = fleet.add_argument
     add(
@@ -201,6 +221,11 @@ def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
         fleet_store=args.fleet_store,
         fleet_retention_s=args.fleet_retention,
         fleet_max_report_events=args.fleet_max_report_events,
+        max_connection_age_s=args.max_connection_age,
+        max_connection_age_grace_s=args.max_connection_age_grace,
+        keepalive_time_s=args.keepalive_time,
+        keepalive_timeout_s=args.keepalive_timeout,
+        keepalive_min_ping_s=args.keepalive_min_ping,
     )
     engine_config = from_env(
         EngineConfig,

@@ -27,6 +27,7 @@ from fleet.store import open_store
 from server import logs
 from server.cache import CacheInterceptor, LruCache, ResultCache, engine_fingerprint, make_cache
 from server.config import ServerConfig
+from server.connections import connection_options
 from server.fleet_service import FleetServicer, fleet_handler
 from server.metrics import MetricsInterceptor, ServerMetrics, start_metrics_http
 from server.models_watch import ModelWatcher
@@ -34,6 +35,7 @@ from server.optimizer import Optimizer
 from server.plane import OcrPlane
 from server.security import Security
 from server.service import OcrServicer, generic_handler
+from server.trailers_only import TrailersOnlyInterceptor
 from server.validation import ValidationInterceptor, transport_limit
 
 __all__ = ["OcrServer", "build_server", "serve", "rss_bytes", "EXIT_MEMORY"]
@@ -113,7 +115,7 @@ class OcrServer:
             if self.fleet is not None:
                 await self.fleet.open()
                 if self.fleet.store is not None:  # open() sets it, or raises
-                    log.info("fleet store open: %s", self.fleet.store.kind)
+                    log.info("fleet store open: %s; FleetService SERVING", self.fleet.store.kind)
                 if not self.plane.draining:
                     await self.health.set(FLEET_SERVICE_NAME, SERVING)
             if self.serves_ocr:
@@ -244,6 +246,7 @@ def build_server(
         else None
     )
     # The interceptors, outermost first (each wraps all below it):
+    # - Trailers-Only: ends a failed unary call after all the others, as the clients' retry policy needs;
     # - Audit: gives the call its request id and writes its line however it ends, refusals by any layer included;
     # - Metrics: counts every call by the status it ended with, so refusals count too;
     # - Auth: names the caller and checks its scope before anything is spent on it;
@@ -253,6 +256,7 @@ def build_server(
     # - Validation: refuses malformed and over-size requests right before the servicer (a stranger is refused
     #   as one first, and learns nothing of the contract).
     chain: list[grpc.aio.ServerInterceptor | None] = [
+        TrailersOnlyInterceptor(),  # a failed unary call ends Trailers-Only, so clients' retry policy applies
         security.audit_interceptor(provenance),
         MetricsInterceptor(metrics),
         security.auth,
@@ -267,6 +271,7 @@ def build_server(
             ("grpc.max_receive_message_length", transport_limit(config.max_message_bytes)),
             ("grpc.max_send_message_length", config.max_message_bytes),
             ("grpc.so_reuseport", 0),  # a second server on a taken port must fail, not share it
+            *connection_options(config),  # maximum connection age and keepalive (replicas, NATs)
         ],
     )
     if config.serves_ocr:
@@ -351,7 +356,11 @@ async def serve(config: ServerConfig, engine_factory: Callable[[], OcrEngine] | 
         log.info("plain-text health on %s port %d", config.health_host, server.health_port)
     for line in server.security.describe() if server.security is not None else ():
         log.info("security: %s", line)
-    log.info("listening on %s port %d", config.bind_host, port)
+    waits_for = " and ".join(
+        (["the fleet store is open"] if server.fleet is not None else [])
+        + (["models are loaded"] if server.serves_ocr else [])
+    )
+    log.info("listening on %s port %d; health NOT_SERVING until %s", config.bind_host, port, waits_for)
     logs.announce(f"ocr server listening on port {port}")  # machine-readable line for scripts and tests
     loaded = loop.create_task(server.wait_loaded())
     stopping = loop.create_task(stop.wait())

@@ -98,6 +98,17 @@ class ServerConfig:
     # INT8/BF16 in the background (nice 19, one thread) and swap them in when published
     optimize_args: str = ""  # more arguments for that python -m quantize, e.g. "--det-pages 4 --rec-crops 64"
 
+    # ---- connections: calls spread over replicas, keepalive through NATs (server.connections, docs/scaling.md) ----
+    max_connection_age_s: float = 60.0  # end each connection (GOAWAY) after about this long, so clients resolve
+    # again and a replica added under load gets calls within a minute; 0: never
+    max_connection_age_grace_s: float = 600.0  # calls in flight on an aged connection get this long to finish:
+    # long enough for a large document (RecognizeDocument is a stream, never retried); a longer stream is ended
+    # UNAVAILABLE as on a drain (agents and watchers resume; camera streams reconnect)
+    keepalive_time_s: float = 60.0  # ping a connection silent this long (NATs and load balancers drop idle ones)
+    keepalive_timeout_s: float = 20.0  # close a connection whose ping is not answered within this long
+    keepalive_min_ping_s: float = 10.0  # the most often a client may ping without data (the project's clients ping
+    # every 20-30 s); more often, twice, and the server answers GOAWAY too_many_pings
+
     # ---- fleet: the central's FleetService (fleet/, server/fleet_service.py) --------------------------------
     role: str = ""  # ocr (OcrService), central (FleetService only: no models loaded) or all; "": all when
     # fleet_store is set, else ocr
@@ -157,6 +168,12 @@ class ServerConfig:
             raise ConfigurationError(f"role {self.role!r}: choose from {', '.join(ROLES)}")
         if self.fleet_retention_s < 0 or self.fleet_max_report_events < 1:
             raise ConfigurationError("fleet_retention_s must not be negative and fleet_max_report_events >= 1")
+        if min(self.max_connection_age_s, self.max_connection_age_grace_s) < 0 or (
+            min(self.keepalive_time_s, self.keepalive_timeout_s, self.keepalive_min_ping_s) <= 0
+        ):
+            raise ConfigurationError(
+                "max_connection_age_s and its grace must not be negative (0: no age); keepalive times positive"
+            )
         unknown = set(self.cert_scope_list) - set(SCOPES)
         if unknown:
             raise ConfigurationError(f"cert_scopes: unknown scope(s) {', '.join(sorted(unknown))}")

@@ -61,6 +61,7 @@ __all__ = [
     "MessageTooLargeError",
     "status_of",
     "fail_with",
+    "end_failed",
     "trailing_metadata_of",
 ]
 
@@ -153,3 +154,13 @@ def fail_with(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
     context.set_code(code)
     context.set_details(message)
     context.set_trailing_metadata(kept + trailing_metadata_of(exc, reason))
+
+
+async def end_failed(context: grpc.aio.ServicerContext) -> None:
+    """End a call whose status ``fail_with`` set now, as Trailers-Only (abort raises; nothing else is sent).
+
+    Returning from the handler instead sends headers and an empty message before the status; a client's retry
+    policy takes headers as the server's commitment and never retries such a call (server.trailers_only)."""
+    code = context.code()
+    if code is not None and code != grpc.StatusCode.OK:
+        await context.abort(code, context.details() or "", tuple(context.trailing_metadata() or ()))

@@ -13,6 +13,7 @@ import grpc
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from clients.ocr_client import service_config
 from clients.ocr_client.documents import (
     DEFAULT_CHUNK_BYTES,
     DocumentLike,
@@ -81,10 +82,31 @@ def stream_config(config: ocr_pb2.StreamConfig | Mapping[str, Any] | None) -> oc
     return json_format.ParseDict(dict(config), ocr_pb2.StreamConfig())
 
 
+def _target_hosts(target: str) -> list[str]:
+    """The hosts a gRPC target names: ``host:port``, ``dns:[//authority]/host:port``, ``ipv4:a:p,b:p``,
+    ``ipv6:[a]:p,...``; a ``unix:`` socket is ``localhost``."""
+    scheme, _, rest = target.partition(":")
+    if scheme in ("unix", "unix-abstract"):
+        return ["localhost"]
+    if scheme in ("ipv4", "ipv6"):
+        addresses = rest.split(",")
+    elif scheme == "dns":
+        addresses = [rest.rsplit("/", 1)[-1]]
+    else:
+        addresses = [target]
+    hosts = []
+    for address in addresses:
+        address = address.strip()
+        if address.startswith("["):
+            hosts.append(address[1:].split("]", 1)[0])
+        else:
+            hosts.append(address.rsplit(":", 1)[0] if address.count(":") == 1 else address)
+    return hosts
+
+
 def _loopback(target: str) -> bool:
-    host = target.rsplit(":", 1)[0] if target.count(":") == 1 or target.startswith("[") else target
-    host = host.removeprefix("[").removesuffix("]").removeprefix("ipv4:").removeprefix("ipv6:")
-    return host == "localhost" or host.startswith("127.") or host == "::1"
+    """True when every address of ``target`` is this machine's."""
+    return all(h == "localhost" or h.startswith("127.") or h == "::1" for h in _target_hosts(target))
 
 
 def _pem(value: bytes | str | Path | None) -> bytes | None:
@@ -116,15 +138,21 @@ def open_channel(
     server_name: str | None = None,
     options: Iterable[tuple[str, Any]] = (),
 ) -> grpc.Channel:
-    """A channel to ``target``: TLS when ``tls``, ``ca`` or ``cert`` is given (see OcrClient), else plain text
-    (with a warning when a token would travel in plain text to another machine)."""
-    opts = [
-        ("grpc.max_send_message_length", max_message_bytes),
-        ("grpc.max_receive_message_length", max_message_bytes),
-        *options,
-    ]
+    """A channel to ``target`` (any gRPC URI: ``host:port``, ``dns:///host:port``, ``ipv4:a:p,b:p``; calls spread
+    over its addresses and safe ones are retried, see ``service_config``): TLS when ``tls``, ``ca`` or ``cert`` is
+    given (see OcrClient), else plain text (with a warning when a token would travel in plain text to another
+    machine). ``options`` override the defaults of the same name."""
+    merged = dict(service_config.channel_options(max_message_bytes))
+    merged.update(
+        {
+            "grpc.max_send_message_length": max_message_bytes,
+            "grpc.max_receive_message_length": max_message_bytes,
+        }
+    )
     if server_name:
-        opts.append(("grpc.ssl_target_name_override", server_name))
+        merged["grpc.ssl_target_name_override"] = server_name
+    merged.update(dict(options))
+    opts = list(merged.items())
     if tls or ca is not None or cert is not None:
         return grpc.secure_channel(target, channel_credentials(ca, cert, key), options=opts)
     if token and not _loopback(target):

@@ -25,7 +25,10 @@ __all__ = ["Agent", "software_version"]
 log = logging.getLogger(__name__)
 
 # a fresh channel per call; its own subchannel (not the process-wide pool) and short reconnect backoff, so a
-# restarted central is found again within the uploader's own, jittered, backoff
+# restarted central is found again within the uploader's own, jittered, backoff. open_channel adds the clients'
+# service config (round_robin over every address the target resolves to: dns:///central:50051 or
+# ipv4:a:p,b:p reaches every central replica) and keepalive; a ping every 20 s (the server allows 10 s) keeps
+# NAT entries of a quiet report call alive. ReportEvents has no retry policy: its acknowledgements are the retry.
 CHANNEL_OPTIONS = (
     ("grpc.use_local_subchannel_pool", 1),
     ("grpc.initial_reconnect_backoff_ms", 200),

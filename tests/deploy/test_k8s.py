@@ -65,7 +65,7 @@ def test_every_resource_file_exists_and_has_a_kind() -> None:
         assert (K8S / name).is_file(), name
     kinds = sorted(d["kind"] for d in _resources())
     assert kinds == sorted(
-        ["Namespace", "ScaledObject"] + 2 * ["Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy"]
+        ["Namespace", "ScaledObject"] + 2 * ["Deployment", "Service", "Service", "PodDisruptionBudget", "NetworkPolicy"]
     )
 
 
@@ -157,6 +157,19 @@ def test_selectors_and_named_ports_line_up(name: str) -> None:
     others = [d for d in _resources() if d["kind"] == "Deployment" and d["metadata"]["name"] != name]
     for other in others:  # a selector picks its own pods only (the two workloads share the name label)
         assert not service["spec"]["selector"].items() <= other["spec"]["template"]["metadata"]["labels"].items()
+
+
+@pytest.mark.parametrize("name", WORKLOADS)
+def test_a_headless_service_lists_every_replica_for_grpc_clients(name: str) -> None:
+    """Beside the ClusterIP Service (which balances connections), a headless one whose DNS name resolves to every
+    ready pod, so a client's round_robin spreads calls (docs/scaling.md); gRPC only, declared as such."""
+    service, headless = _one("Service", name), _one("Service", f"{name}-grpc")
+    assert headless["spec"]["clusterIP"] == "None" and service["spec"].get("clusterIP") != "None"
+    assert headless["spec"]["selector"] == service["spec"]["selector"]
+    assert not headless["spec"].get("publishNotReadyAddresses", False)  # loading and draining pods stay out
+    (port,) = headless["spec"]["ports"]
+    assert (port["targetPort"], port["appProtocol"]) == ("grpc", "grpc")
+    assert all(p["appProtocol"] == "grpc" for p in service["spec"]["ports"] if p["targetPort"] == "grpc")
 
 
 def test_keda_scales_the_deployment_on_the_pending_work_gauge() -> None:

@@ -26,6 +26,7 @@ const path = require('node:path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 const documents = require('./documents.js');
+const { openChannel } = require('./channel.js');
 
 const PROTO_DIR = process.env.OCR_PROTO_DIR || path.resolve(__dirname, '..', '..', '..', 'proto');
 const HEALTH_DIR = path.resolve(__dirname, '..', 'proto');
@@ -215,7 +216,7 @@ function channelCredentials({ ca, cert, key, tls } = {}) {
 
 class OcrClient {
   /**
-   * @param {string} target host:port of the server
+   * @param {string} target the server: host:port, or any gRPC URI (dns:///host:port, ipv4:a:port,b:port)
    * @param {{ timeoutMs?: number, maxMessageBytes?: number, credentials?: grpc.ChannelCredentials,
    *           ca?: Buffer|string, cert?: Buffer|string, key?: Buffer|string, tls?: boolean, token?: string,
    *           serverName?: string }} options
@@ -223,16 +224,13 @@ class OcrClient {
   constructor(target = 'localhost:50051', options = {}) {
     this.target = target;
     this.timeoutMs = options.timeoutMs ?? 60000;
-    const maxBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
-    const channelOptions = {
-      'grpc.max_send_message_length': maxBytes,
-      'grpc.max_receive_message_length': maxBytes,
-    };
-    if (options.serverName) channelOptions['grpc.ssl_target_name_override'] = options.serverName;
+    const maxMessageBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
     const credentials = options.credentials || channelCredentials(options);
     this.token = options.token || null;
-    this.stub = new packages.ocr.v1.OcrService(target, credentials, channelOptions);
-    this.healthStub = new packages.grpc.health.v1.Health(target, credentials, channelOptions);
+    // any gRPC target URI; calls spread over its addresses and safe ones are retried (src/channel.js)
+    this.channel = openChannel(target, credentials, { maxMessageBytes, serverName: options.serverName });
+    this.stub = new packages.ocr.v1.OcrService(target, credentials, { channelOverride: this.channel });
+    this.healthStub = new packages.grpc.health.v1.Health(target, credentials, { channelOverride: this.channel });
   }
 
   _deadline(timeoutMs) {
@@ -319,8 +317,7 @@ class OcrClient {
   }
 
   close() {
-    this.stub.close();
-    this.healthStub.close();
+    this.channel.close();
   }
 }
 
