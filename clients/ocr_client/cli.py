@@ -147,6 +147,14 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(json.dumps(info.to_dict(), indent=2, ensure_ascii=False))
     for stage in info.stage_precisions:  # the why, readable at a glance (also in the JSON above)
         print(f"{stage.stage}: {stage.precision} ({stage.reason})", file=sys.stderr)
+    optimize = info.models.get("optimize", {})
+    if optimize.get("state") == "building":
+        eta = optimize.get("eta_seconds", 0)
+        print(
+            f"background INT8/BF16 build: {100 * optimize.get('progress', 0):.0f} % ({optimize.get('phase', '')})"
+            + (f", about {eta / 60:.0f} min left" if eta else ""),
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -269,6 +269,9 @@ class ServerInfo(_Result):
     batch_max_delay_ms: float
     batch_max_size: int
     stage_precisions: tuple[StagePrecision, ...]
+    # how the serving models got there (generation, swaps without a restart) and the background INT8/BF16 build,
+    # as the proto3 JSON mapping gives ocr.v1.ModelStatus (empty from a server that predates it)
+    models: dict[str, Any] = field(default_factory=dict)
     message: Any = field(default=None, repr=False, compare=False)  # the ocr.v1.GetServerInfoResponse
 
 
@@ -410,5 +413,10 @@ def server_info(response: Any) -> ServerInfo:
         batch_max_delay_ms=response.batch_max_delay_ms,
         batch_max_size=response.batch_max_size,
         stage_precisions=tuple(StagePrecision(s.stage, s.precision, s.reason) for s in response.stage_precisions),
+        models=(
+            json_format.MessageToDict(response.models, preserving_proto_field_name=True)
+            if response.HasField("models")
+            else {}
+        ),
         message=response,
     )
