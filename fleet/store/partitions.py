@@ -28,7 +28,7 @@ def _day_start(t: float) -> float:
 
 
 def name_of(day_start: float) -> str:
-    return "events_p" + dt.datetime.fromtimestamp(day_start, dt.timezone.utc).strftime("%Y%m%d")
+    return "events_p" + dt.datetime.fromtimestamp(day_start, dt.UTC).strftime("%Y%m%d")
 
 
 def day_partitions(conn: sa.Connection) -> dict[str, float]:
@@ -43,7 +43,7 @@ def day_partitions(conn: sa.Connection) -> dict[str, float]:
     for name in rows:
         match = _NAME.match(name)
         if match:
-            day = dt.datetime.strptime(match.group(1), "%Y%m%d").replace(tzinfo=dt.timezone.utc)
+            day = dt.datetime.strptime(match.group(1), "%Y%m%d").replace(tzinfo=dt.UTC)
             found[name] = day.timestamp()
     return found
 

@@ -363,9 +363,8 @@ class SqlStore:
             device_ids = sorted({r[0] for r in reports})
             if self._pg:  # before any write, so the transaction's xid is taken under its devices' locks
                 keys = sorted({_device_key(d) for d in device_ids})
-                conn.exec_driver_sql(
-                    "SELECT count(pg_advisory_xact_lock(%s::int4, k)) FROM unnest(%b::int4[]) AS k", (DEVICE_LOCKS, keys)
-                )
+                lock = "SELECT count(pg_advisory_xact_lock(%s::int4, k)) FROM unnest(%b::int4[]) AS k"
+                conn.exec_driver_sql(lock, (DEVICE_LOCKS, keys))
             self._touch_devices(conn, [reports[n] for n in order], now)
             pairs = sorted(
                 {(r[0], e.stream_id) for r in reports for e in r[1]}
