@@ -142,7 +142,7 @@ def cursor_of(text: str) -> int | None:
     """A WatchEvents cursor (None: from now on)."""
     if not text:
         return None
-    if not text.isdigit() or len(text) > 39:  # a packed (xid, id) is below 2**128 (fleet.store.cursors)
+    if not text.isdigit() or len(text) > 39 or int(text) >> 127:  # a packed (xid, id) is below 2**127
         raise _bad("cursor must be the `cursor` of a StoredEvent", "CURSOR_INVALID")
     return int(text)
 
