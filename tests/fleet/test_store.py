@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -524,3 +525,45 @@ def test_retention_drops_whole_day_partitions(postgres):
 def day_partitions_of(store) -> dict[str, float]:
     with store._engine.connect() as conn:
         return day_partitions(conn)
+
+
+def test_a_devices_later_transaction_has_the_later_cursor(postgres):
+    """PostgreSQL gives a transaction its xid at its first write. Group B (devices a, b, d) updates device "a", so
+    it has its xid, then waits for device "b"'s row; meanwhile report A of device "d" would commit. Then B's
+    later event of "d" (its sequence 2) would have the smaller xid and sort before A's sequence 1. The device
+    locks come before any write, so A waits for B and the watcher reads "d"'s events in sequence order."""
+    url = postgres.create_database(f"fleet_order_{next(_replica_dbs)}")
+    store = open_store(url)
+    waiting = sa.text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    try:
+        run(store, "a", [ev("s", 1)])
+        run(store, "b", [ev("s", 1)])
+        with store._engine.connect() as holder, store._engine.connect() as probe:
+            holder.begin()
+            holder.execute(sa.text("SELECT 1 FROM devices WHERE device_id = 'b' FOR UPDATE"))
+            group = [(d, [ev("s", 2)], [], None) for d in ("a", "b")] + [("d", [ev("s", 1), ev("s", 2)], [], None)]
+            group_b = threading.Thread(target=store.ingest_many, args=(group, T0))
+            group_b.start()
+
+            def waiters() -> int:
+                n = probe.execute(waiting).scalar_one()
+                probe.rollback()  # a new transaction: pg_stat_activity is a snapshot per transaction
+                return n
+
+            deadline = time.monotonic() + 30
+            while waiters() < 1 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert group_b.is_alive()  # B waits for "b"
+            report_a = threading.Thread(target=run, args=(store, "d", [ev("s", 1)]))
+            report_a.start()
+            while report_a.is_alive() and waiters() < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            holder.rollback()
+            group_b.join(30)
+            report_a.join(30)
+        tail = [e.event.sequence for e in store.events_after(0, EventFilter(device_id="d"), 10)]
+        assert tail == [1, 2]
+    finally:
+        store.close()
