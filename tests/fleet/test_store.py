@@ -24,7 +24,8 @@ from fleet.store.engine import (
     make_engine,
 )
 from fleet.store.partitions import AHEAD_DAYS, DAY_S, day_partitions, name_of
-from fleet.store.schema import events, metadata
+from fleet.store.schema import devices, events, metadata, streams
+from fleet.store.store import SqlStore
 
 T0 = 1_800_000_000.0
 _replica_dbs = itertools.count(1)
@@ -567,3 +568,53 @@ def test_a_devices_later_transaction_has_the_later_cursor(postgres):
         assert tail == [1, 2]
     finally:
         store.close()
+
+
+def test_an_older_database_keeps_its_events_ids_and_cursors(store_url):
+    """Events stored before the cursor's xid (and, on PostgreSQL, before partitioning) are kept with xid 0: an old
+    cursor (a plain id) resumes where it was, and new events continue the id sequence after them."""
+    engine = make_engine(store_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0001")
+        columns = [c.name for c in events.columns if c.name not in ("id", "xid")]
+        old_events = sa.table("events", *map(sa.column, columns))
+        with engine.begin() as conn:
+            conn.execute(sa.insert(devices).values(device_id="old", first_seen=T0, last_seen=T0))
+            conn.execute(sa.insert(streams).values(device_id="old", stream_id="s", acked_sequence=3, events=3))
+            for n in (1, 2, 3):
+                row = SqlStore._event_row("old", ev("s", n), T0, "{}")
+                conn.execute(sa.insert(old_events).values(dict(zip(columns, row, strict=True))))
+    finally:
+        engine.dispose()
+    store = open_store(store_url)
+    try:
+        before = store.events_after(0, EventFilter(), 10)
+        assert [e.event.sequence for e in before] == [1, 2, 3]
+        assert all(e.cursor < 1 << 64 for e in before)  # xid 0: the cursor is the id it was
+        assert store.events_after(before[0].cursor, EventFilter(), 10) == before[1:]
+        assert run(store, "old", [ev("s", 3), ev("s", 4)]).acks == {"s": 4}
+        (new,) = store.events_after(before[-1].cursor, EventFilter(), 10)
+        assert new.event.sequence == 4 and new.cursor & ((1 << 64) - 1) > before[-1].cursor
+    finally:
+        store.close()
+
+
+def test_query_pages_continue_on_another_replica(postgres):
+    """A QueryEvents token carries its whole position: pages asked of two replicas in turn read as one listing."""
+    url = postgres.create_database(f"fleet_pages_{next(_replica_dbs)}")
+    replicas = [open_store(url), open_store(url)]
+    try:
+        run(replicas[0], "d", [ev("s", i, T0 + i // 3) for i in range(1, 24)])
+        for newest_first in (False, True):
+            got, token, turn = [], "", 0
+            while True:
+                page = replicas[turn % 2].query(EventFilter(), 5, token, newest_first=newest_first)
+                got += [e.event.sequence for e in page.items]
+                token, turn = page.next_token, turn + 1
+                if not token:
+                    break
+            assert got == (list(range(23, 0, -1)) if newest_first else list(range(1, 24))) and turn == 5
+    finally:
+        for replica in replicas:
+            replica.close()
