@@ -6,7 +6,8 @@ cores, read from /proc/PID/stat through psutil; on a shared box other work skews
 
     python -m bench.fleet_bench [--stores sqlite,postgresql] [--devices 200] [--streams 4] [--rates 5000]
                                 [--duration 30] [--warmup 5] [--window 4] [--linger 0.2] [--max-batch 500]
-                                [--procs 1] [--pg-fsync on|off] [--postgres-url URL] [--out bench/out/fleet]
+                                [--procs 1] [--centrals 1,2] [--pg-fsync on|off] [--postgres-url URL]
+                                [--out bench/out/fleet]
 
 Each device is a thread driving the client library's ``FleetClient.report_session`` the way the agent's uploader
 does: a hello, then batches of what is pending (at most ``max_batch`` events, the device's status with each) while
@@ -17,6 +18,9 @@ batches, as it would from real agents. Acknowledgement latency is per request, f
 the central sends after the commit); "event p99" adds the time the oldest event of a request waited on the device.
 "Sustained" means the acknowledged rate kept up with the offered one (>= 97 %) and the device backlog stayed
 bounded. The load processes share the box with the central: their CPU is in the table.
+
+``--centrals 1,2``: each run starts that many central processes on the same store (replicas; PostgreSQL only, as
+SQLite has one writer), device i reporting to central i mod N. Their CPU is summed, their RSS is the largest.
 
 PostgreSQL: without ``--postgres-url``, Debian's server (``/usr/lib/postgresql/*/bin``) is started on a loopback
 port in a temporary directory with fsync and synchronous_commit ON (``--pg-fsync off`` for comparison only: an
@@ -90,7 +94,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 @dataclass(frozen=True)
 class Load:
-    target: str
+    targets: Sequence[str]  # the centrals; device i reports to targets[i % len(targets)]
     devices: Sequence[tuple[str, str]]  # (device id, its bearer token)
     streams: int
     rate_per_device: float
@@ -193,11 +197,15 @@ def _device(
 def _run_devices(load: Load, ready: Callable[[], None], go: Callable[[], Any]) -> dict:
     """This process's devices, a thread each, over a few shared channels (a FleetClient per device: its own
     token, so each reports only as itself)."""
-    channels = [open_channel(load.target) for _ in range(max(1, len(load.devices) // 25))]
+    n = len(load.targets)
+    per_target = max(1, len(load.devices) // (25 * n))
+    channels = [open_channel(t) for t in load.targets for _ in range(per_target)]  # target k: k*per_target + ...
     for c in channels:
         grpc.channel_ready_future(c).result(timeout=30)
     clients = [
-        FleetClient(load.target, channel=channels[i % len(channels)], token=token)
+        FleetClient(
+            load.targets[i % n], channel=channels[(i % n) * per_target + (i // n) % per_target], token=token
+        )
         for i, (_, token) in enumerate(load.devices)
     ]
     out: dict[str, Any] = {
@@ -359,13 +367,16 @@ def _tree(pid: int | None) -> list[psutil.Process]:
         return []
 
 
-def _commit_seconds(metrics_port: int) -> tuple[float, float]:
-    """(sum, count) of the central's ocr_fleet_report_commit_seconds histogram."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as reply:
-        text = reply.read().decode()
-    total = re.search(r"^ocr_fleet_report_commit_seconds_sum (\S+)$", text, re.M)
-    count = re.search(r"^ocr_fleet_report_commit_seconds_count (\S+)$", text, re.M)
-    return (float(total.group(1)) if total else 0.0, float(count.group(1)) if count else 0.0)
+def _commit_seconds(metrics_ports: Sequence[int]) -> tuple[float, float]:
+    """(sum, count) of the centrals' ocr_fleet_report_commit_seconds histograms, added up."""
+    total = count = 0.0
+    for port in metrics_ports:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
+            text = reply.read().decode()
+        s = re.search(r"^ocr_fleet_report_commit_seconds_sum (\S+)$", text, re.M)
+        n = re.search(r"^ocr_fleet_report_commit_seconds_count (\S+)$", text, re.M)
+        total, count = total + (float(s.group(1)) if s else 0.0), count + (float(n.group(1)) if n else 0.0)
+    return total, count
 
 
 # ---- one run ----------------------------------------------------------------------------------------------------
@@ -400,37 +411,44 @@ def run_load(
     pg_pid: int | None = None,
     work: Path,
     tag: str = "dev",
+    centrals: int = 1,
 ) -> dict[str, Any]:
-    """One fresh central on ``url``, ``devices`` devices at ``rate`` events/s in total: the row of the table. The
-    central has credentials (a token per device, as in production), so each device reports only as itself."""
-    metrics_port = _free_port()
+    """``centrals`` fresh central processes on ``url``, ``devices`` devices at ``rate`` events/s in total: the row
+    of the table. The centrals have credentials (a token per device, as in production), so each device reports
+    only as itself."""
+    metrics_ports = [_free_port() for _ in range(centrals)]
     pairs, ops = _tokens(work / "tokens.json", [f"{tag}-{i:04d}" for i in range(devices)])
-    central = ServerProcess(
-        [
-            "--role",
-            "central",
-            "--fleet-store",
-            url,
-            "--metrics-port",
-            str(metrics_port),
-            "--metrics-host",
-            "127.0.0.1",
-            "--log-format",
-            "json",
-            "--tokens-file",
-            str(work / "tokens.json"),
-        ]
-    )
+    started: list[ServerProcess] = []
     try:
-        with FleetClient(central.target, timeout=30, token=ops) as client:
-            end = time.monotonic() + 60
-            while client.health() != "SERVING":
-                if time.monotonic() > end:
-                    raise RuntimeError("the central did not become SERVING:\n" + "".join(central.log[-20:]))
-                time.sleep(0.2)
+        for metrics_port in metrics_ports:
+            started.append(
+                ServerProcess(
+                    [
+                        "--role",
+                        "central",
+                        "--fleet-store",
+                        url,
+                        "--metrics-port",
+                        str(metrics_port),
+                        "--metrics-host",
+                        "127.0.0.1",
+                        "--log-format",
+                        "json",
+                        "--tokens-file",
+                        str(work / "tokens.json"),
+                    ]
+                )
+            )
+        for central in started:
+            with FleetClient(central.target, timeout=30, token=ops) as client:
+                end = time.monotonic() + 60
+                while client.health() != "SERVING":
+                    if time.monotonic() > end:
+                        raise RuntimeError("a central did not become SERVING:\n" + "".join(central.log[-20:]))
+                    time.sleep(0.2)
         loads = [
             Load(
-                central.target,
+                [c.target for c in started],
                 pairs[k::procs],
                 streams,
                 rate / devices,
@@ -457,26 +475,26 @@ def run_load(
         t0 = time.monotonic() + 1.0
         for pipe in pipes:
             pipe.send(t0)
-        server = psutil.Process(central.process.pid)
+        servers = [psutil.Process(c.process.pid) for c in started]
         peak_rss = [0]
         stop = threading.Event()
 
         def sample_rss() -> None:
             while not stop.wait(0.25):
                 try:
-                    peak_rss[0] = max(peak_rss[0], server.memory_info().rss)
+                    peak_rss[0] = max(peak_rss[0], *(s.memory_info().rss for s in servers))
                 except psutil.Error:
                     return
 
         sampler = threading.Thread(target=sample_rss, daemon=True)
         sampler.start()
         time.sleep(max(0.0, t0 + warmup_s - time.monotonic()))
-        box0, central0, pg0 = psutil.cpu_times(), _cpu_s([server]), _cpu_s(_tree(pg_pid))
-        commit0 = _commit_seconds(metrics_port)
+        box0, central0, pg0 = psutil.cpu_times(), _cpu_s(servers), _cpu_s(_tree(pg_pid))
+        commit0 = _commit_seconds(metrics_ports)
         time.sleep(max(0.0, t0 + warmup_s + duration_s - time.monotonic()))
-        box1, central1, pg1 = psutil.cpu_times(), _cpu_s([server]), _cpu_s(_tree(pg_pid))
-        commit1 = _commit_seconds(metrics_port)
-        rss_end = server.memory_info().rss
+        box1, central1, pg1 = psutil.cpu_times(), _cpu_s(servers), _cpu_s(_tree(pg_pid))
+        commit1 = _commit_seconds(metrics_ports)
+        rss_end = max(s.memory_info().rss for s in servers)
         results = [pipe.recv() for pipe in pipes]
         stop.set()
         for worker in workers:
@@ -484,10 +502,11 @@ def run_load(
         errors = [r["error"] for r in results if "error" in r]
         if errors:
             raise RuntimeError("load process failed: " + "; ".join(errors))
-        with FleetClient(central.target, timeout=60, token=ops) as client:
+        with FleetClient(started[0].target, timeout=60, token=ops) as client:
             stats = client.get_fleet_stats()
     finally:
-        status = central.close()
+        statuses = [c.close() for c in started]
+    status = next((s for s in statuses if s), 0)
     acks = [s for r in results for s in r["ack_s"]]
     waits = [s for r in results for s in r["event_s"]]
     sizes = [n for r in results for n in r["batch_events"]]
@@ -502,6 +521,7 @@ def run_load(
     box = 100 / (duration_s * (psutil.cpu_count() or 1))  # CPU seconds -> % of all the box's cores
     return {
         "store": store,
+        "centrals": centrals,
         "devices": devices,
         "streams": devices * streams,
         "offered_events_s": rate,
@@ -531,6 +551,7 @@ def run_load(
 
 COLUMNS = [
     ("store", "store"),
+    ("centrals", "centrals"),
     ("devices", "devices"),
     ("streams", "streams"),
     ("offered_events_s", "offered ev/s"),
@@ -575,6 +596,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--max-batch", type=int, default=500, help="events per request at most")
     p.add_argument("--procs", type=int, default=1, help="load processes the devices are spread over")
+    p.add_argument("--centrals", default="1", help="comma list of central replica counts (2+: PostgreSQL only)")
     p.add_argument("--pg-fsync", choices=("on", "off"), default="on")
     p.add_argument("--postgres-url", help="a running PostgreSQL server (one fresh database per run is created)")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "fleet")
@@ -583,6 +605,9 @@ def main(argv: list[str] | None = None) -> int:
     if set(stores) - {"sqlite", "postgresql"} or not stores:
         p.error("--stores: sqlite and/or postgresql")
     rates = [float(r) for r in args.rates.split(",")]
+    replicas = [int(n) for n in args.centrals.split(",")]
+    if any(n < 1 for n in replicas):
+        p.error("--centrals must be positive")
     if args.devices < 1 or args.streams < 1 or args.procs < 1 or any(r <= 0 for r in rates):
         p.error("--devices, --streams, --procs and --rates must be positive")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -590,43 +615,44 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     work = Path(tempfile.mkdtemp(prefix="fleet-bench-"))
     try:
-        for store in stores:
-            for k, rate in enumerate(rates):
-                pg_pid = None
-                if store == "sqlite":
-                    url = f"sqlite:///{work / f'fleet-{k}.db'}"
-                elif args.postgres_url:
-                    import psycopg
+        runs = [(s, n, r) for s in stores for n in replicas if n == 1 or s == "postgresql" for r in rates]
+        for k, (store, centrals, rate) in enumerate(runs):
+            pg_pid = None
+            if store == "sqlite":
+                url = f"sqlite:///{work / f'fleet-{k}.db'}"
+            elif args.postgres_url:
+                import psycopg
 
-                    name = f"fleet_bench_{os.getpid()}_{k}"
-                    base = args.postgres_url.replace("postgresql+psycopg://", "postgresql://")
-                    with psycopg.connect(base, autocommit=True) as conn:
-                        conn.execute(f'CREATE DATABASE "{name}"')
-                    url = base.rsplit("/", 1)[0] + "/" + name
-                else:
-                    pg = pg or BenchPostgres(fsync=args.pg_fsync == "on")
-                    url, pg_pid = pg.create_database(f"fleet_bench_{k}"), pg.pid
-                row = run_load(
-                    store,
-                    url,
-                    devices=args.devices,
-                    streams=args.streams,
-                    rate=rate,
-                    duration_s=args.duration,
-                    warmup_s=args.warmup,
-                    window=args.window,
-                    linger_s=args.linger,
-                    max_batch=args.max_batch,
-                    procs=args.procs,
-                    pg_pid=pg_pid,
-                    work=work,
+                name = f"fleet_bench_{os.getpid()}_{k}"
+                base = args.postgres_url.replace("postgresql+psycopg://", "postgresql://")
+                with psycopg.connect(base, autocommit=True) as conn:
+                    conn.execute(f'CREATE DATABASE "{name}"')
+                url = base.rsplit("/", 1)[0] + "/" + name
+            else:
+                pg = pg or BenchPostgres(fsync=args.pg_fsync == "on")
+                url, pg_pid = pg.create_database(f"fleet_bench_{k}"), pg.pid
+            row = run_load(
+                store,
+                url,
+                devices=args.devices,
+                streams=args.streams,
+                rate=rate,
+                duration_s=args.duration,
+                warmup_s=args.warmup,
+                window=args.window,
+                linger_s=args.linger,
+                max_batch=args.max_batch,
+                procs=args.procs,
+                pg_pid=pg_pid,
+                work=work,
+                centrals=centrals,
+            )
+            if store == "postgresql":
+                row["postgres"] = (
+                    f"Debian PostgreSQL {pg.version}, fsync {args.pg_fsync}" if pg else "--postgres-url"
                 )
-                if store == "postgresql":
-                    row["postgres"] = (
-                        f"Debian PostgreSQL {pg.version}, fsync {args.pg_fsync}" if pg else "--postgres-url"
-                    )
-                rows.append(row)
-                print(markdown([row]).splitlines()[-1], flush=True)
+            rows.append(row)
+            print(markdown([row]).splitlines()[-1], flush=True)
     finally:
         if pg is not None:
             pg.close()

@@ -143,7 +143,7 @@ def cursor_of(text: str) -> int | None:
     """A WatchEvents cursor (None: from now on)."""
     if not text:
         return None
-    if not text.isdigit() or len(text) > 19:
+    if not text.isdigit() or len(text) > 39 or int(text) >> 127:  # a packed (xid, id) is below 2**127
         raise _bad("cursor must be the `cursor` of a StoredEvent", "CURSOR_INVALID")
     return int(text)
 
@@ -272,7 +272,8 @@ class FleetCentral:
     and migrating, which block, happen in ``open()`` off the event loop).
 
     ``poll_s``: how often a watcher looks for commits other replicas made (a local commit wakes it at once);
-    ``expire_every_s``: how often events past the store's retention are deleted (never when retention is 0).
+    ``expire_every_s``: how often events past the store's retention are deleted (never when retention is 0) and, on
+    PostgreSQL, the daily partitions ahead are made.
     ``observe(device, result, seconds, now)`` is called after each committed report (metrics).
     """
 
@@ -310,7 +311,7 @@ class FleetCentral:
         loop = asyncio.get_running_loop()
         self._hub = _Hub()
         self.store = await open_patiently(lambda: loop.run_in_executor(self._pool, self._open_store), self._errors)
-        if self.store.retention_s > 0:
+        if self.store.retention_s > 0 or self.store.kind == "postgresql":  # PostgreSQL: partitions made ahead too
             self._expiry = loop.create_task(self._expire_loop(self.store.retention_s))
 
     async def close(self) -> None:
@@ -428,7 +429,11 @@ class FleetCentral:
 
     # ---- retention ----------------------------------------------------------------------------------------
     async def expire_once(self) -> int:
+        """One retention round: the partitions ahead made (PostgreSQL), then what outlived the retention removed."""
         now = self.clock()
+        made = await self._run(lambda s: s.make_partitions(now))
+        if made:
+            log.info("fleet store: partitions %s made", ", ".join(made))
         return await self._run(lambda s: s.expire(now))
 
     async def _expire_loop(self, retention_s: float) -> None:

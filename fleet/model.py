@@ -77,4 +77,7 @@ class FleetStore(Protocol):
     def expire(self, now: float) -> int:
         """Delete events captured before now - retention_s (none when retention_s is 0); returns how many."""
 
+    def make_partitions(self, now: float) -> list[str]:
+        """Partitions of events for the days ahead of ``now`` that are missing (PostgreSQL; none on SQLite)."""
+
     def close(self) -> None: ...

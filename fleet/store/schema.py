@@ -1,7 +1,10 @@
 """The central store's tables (SQLAlchemy Core): one module owns the schema; migrations/ creates it.
 
-Idempotency is the schema's: UNIQUE (device_id, stream_id, sequence) on events. ``events.id`` is the commit-order
-cursor of WatchEvents (AUTOINCREMENT on SQLite, so a deleted tail's ids are never handed out again).
+Idempotency is the schema's: UNIQUE (device_id, stream_id, sequence) on events. ``events.id`` with ``events.xid``
+(the writing transaction on PostgreSQL, 0 on SQLite) is the cursor of WatchEvents (fleet.store.cursors); ids are
+AUTOINCREMENT on SQLite, so a deleted tail's ids are never handed out again. On PostgreSQL the events table is
+partitioned by capture time (migration 0003), which adds capture_time to its primary and unique keys; this
+metadata describes the SQLite shape, the migrations both.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ events = sa.Table(
     "events",
     metadata,
     sa.Column("id", _EventId, primary_key=True, autoincrement=True),
+    sa.Column("xid", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("device_id", _Id, nullable=False),
     sa.Column("stream_id", _Id, nullable=False),
     sa.Column("sequence", sa.BigInteger, nullable=False),
@@ -78,6 +82,7 @@ events = sa.Table(
     sa.UniqueConstraint("device_id", "stream_id", "sequence"),
     sa.Index(None, "capture_time", "id"),
     sa.Index(None, "normalized_text", "capture_time"),
+    sa.Index(None, "xid", "id"),
     sqlite_autoincrement=True,
 )
 

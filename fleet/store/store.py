@@ -4,12 +4,15 @@ filtered and paged queries, the commit-order tail, devices, stats, sightings, er
 Concurrency. Writes of one device serialize on its row (an upsert locks it), and on its streams' rows (PostgreSQL:
 INSERT .. ON CONFLICT DO NOTHING, then SELECT .. FOR UPDATE in stream order; SQLite: BEGIN IMMEDIATE, one writer
 at a time, behind a lock in this process so threads queue instead of polling SQLite's busy handler). The unique
-key (device, stream, sequence) with ON CONFLICT DO NOTHING is the last guard. ``events.id`` is the commit-order
-cursor: on PostgreSQL a sequence hands out ids in insert order, not commit order, so the events' insert and the
-commit run under one transaction-level advisory lock; a watcher that has seen id N never later finds an id below N.
-That lock makes commits one at a time, each waiting for its WAL flush: ``ingest_many`` commits the reports of many
-devices in one transaction, so one flush serves them all, and sends its statements in psycopg's pipeline mode, so
-the lock is held for the server's insert and flush, not across round trips to this process.
+key (device, stream, sequence) with ON CONFLICT DO NOTHING is the last guard.
+
+WatchEvents' cursor is (xid, id) on PostgreSQL (fleet.store.cursors): a watcher reads only rows of transactions
+older than every running one, so the commits of all replicas run in parallel and none lands behind a cursor. For
+per-stream order a device's later transaction must have the larger xid: PostgreSQL gives a transaction its xid at
+its first write, so each ingest first takes its devices' advisory locks (in key order), before any write.
+``ingest_many`` commits the reports of many devices in one transaction, so one WAL flush serves them all, and sends
+its statements in psycopg's pipeline mode (two round trips per group). Retention drops whole daily partitions
+(fleet.store.partitions).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import time
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -39,18 +44,20 @@ from clients.ocr_client.fleet_types import (
 )
 from fleet.errors import FleetRequestError
 from fleet.model import normalize_text
-from fleet.store import tokens
+from fleet.store import cursors, partitions, tokens
 from fleet.store.schema import devices, drops, events, gaps, metadata, streams
 from fleet.store.sightings import Row, cluster
 
-__all__ = ["SqlStore", "Report", "SIGHTINGS_SCAN_LIMIT", "COMMIT_ORDER_LOCK"]
+__all__ = ["SqlStore", "Report", "SIGHTINGS_SCAN_LIMIT", "DEVICE_LOCKS"]
 
 Report = tuple[str, Sequence[Event], Sequence[Gap], DeviceStatus | None]  # device_id, events, gaps, status
 
-COMMIT_ORDER_LOCK = 7_114_012  # PostgreSQL advisory lock key held from the events' insert to the commit
+DEVICE_LOCKS = 7_114_012  # PostgreSQL advisory lock space (first key) of the per-device ingest locks
 SIGHTINGS_SCAN_LIMIT = 100_000  # events one ListSightings call may cluster; beyond: FILTER_TOO_BROAD
 _HOUR_S = 3600.0
-_EVENT_COLUMNS = [c.name for c in events.columns if c.name != "id"]
+_EVENT_COLUMNS = [c.name for c in events.columns if c.name not in ("id", "xid")]  # both come from defaults
+# Below every running transaction's xid: all rows of lower xids are committed (or rolled back) and visible.
+_XMIN = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 _PG_ARRAY_TYPES = {
     "device_id": "varchar",
     "stream_id": "varchar",
@@ -83,6 +90,7 @@ _PG_DEVICE_TYPES = {
     "backlog_bytes": "int8",
     "oldest_backlog_time": "float8",
 }
+_COUNT_COLUMNS = ("device_id", "stream_id", "capture_time")  # what retention reads of the rows it removes
 _STATUS_COLUMNS = (
     "software_version",
     "bundle",
@@ -110,6 +118,11 @@ def _filter_key(flt: EventFilter) -> dict:
     return dataclasses.asdict(flt)
 
 
+def _device_key(device_id: str) -> int:
+    """The second key of a device's advisory lock: a signed 32-bit hash (a collision only makes two devices wait)."""
+    return zlib.crc32(device_id.encode()) - (1 << 31)
+
+
 def _driver(conn: sa.Connection) -> Any:
     """The DBAPI (psycopg) connection under ``conn``: pipelines and cursors that SQLAlchemy does not offer."""
     driver = conn.connection.driver_connection
@@ -134,13 +147,12 @@ class SqlStore:
         # statement over arrays (unnest), SQLite one executemany.
         columns = ", ".join(_EVENT_COLUMNS)
         if self._pg:
-            arrays = ", ".join(f"%b::{_PG_ARRAY_TYPES[c.name]}[]" for c in events.columns if c.name != "id")
+            arrays = ", ".join(f"%b::{_PG_ARRAY_TYPES[c]}[]" for c in _EVENT_COLUMNS)
             select = f"SELECT * FROM unnest({arrays})"
         else:
             select = f"VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
-        self._insert_events_sql = (
-            f"INSERT INTO events ({columns}) {select} ON CONFLICT (device_id, stream_id, sequence) DO NOTHING"
-        )
+        key = "device_id, stream_id, sequence" + (", capture_time" if self._pg else "")  # partitioned: + its key
+        self._insert_events_sql = f"INSERT INTO events ({columns}) {select} ON CONFLICT ({key}) DO NOTHING"
         self._touch = {with_status: self._device_upsert_sql(with_status) for with_status in (False, True)}
         if self._pg:
             self._update_streams_sql = (
@@ -168,6 +180,16 @@ class SqlStore:
             "INSERT INTO gaps (device_id, stream_id, reason, first_sequence, last_sequence, "
             f"receive_time) VALUES ({', '.join([mark] * 6)})"
         )
+        if self._pg:
+            self.make_partitions(time.time())
+
+    def make_partitions(self, now: float) -> list[str]:
+        """PostgreSQL: the daily partitions of events from ``now``'s day on that are missing (made at open and by
+        the central's retention loop); their names. SQLite: none."""
+        if not self._pg:
+            return []
+        with self._engine.begin() as conn:
+            return partitions.ensure(conn, now)
 
     # -- writes -------------------------------------------------------------------------------------------------
 
@@ -338,8 +360,12 @@ class SqlStore:
         changed: set[tuple[str, str]] = set()
         precisions: dict[tuple, str] = {}  # a batch's events mostly share one precision map: encode it once
         with self._ingest_write() as conn:
-            self._touch_devices(conn, [reports[n] for n in order], now)
             device_ids = sorted({r[0] for r in reports})
+            if self._pg:  # before any write, so the transaction's xid is taken under its devices' locks
+                keys = sorted({_device_key(d) for d in device_ids})
+                lock = "SELECT count(pg_advisory_xact_lock(%s::int4, k)) FROM unnest(%b::int4[]) AS k"
+                conn.exec_driver_sql(lock, (DEVICE_LOCKS, keys))
+            self._touch_devices(conn, [reports[n] for n in order], now)
             pairs = sorted(
                 {(r[0], e.stream_id) for r in reports for e in r[1]}
                 | {(r[0], g.stream_id) for r in reports for g in r[2]}
@@ -363,8 +389,6 @@ class SqlStore:
             if gap_rows:
                 conn.exec_driver_sql(self._insert_gaps_sql, gap_rows)
             if rows:
-                if self._pg:
-                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": COMMIT_ORDER_LOCK})
                 self._many(conn, self._insert_events_sql, rows)
         return results  # type: ignore[return-value]
 
@@ -424,32 +448,51 @@ class SqlStore:
         return DeleteResult(deleted_events=deleted_events, deleted_streams=deleted_streams, device_existed=existed)
 
     def expire(self, now: float) -> int:
-        """Deletes events captured before the cutoff and audit gaps received before it, in one transaction."""
+        """Removes events captured before now - retention_s, and audit gaps received before it, in one transaction;
+        how many events. PostgreSQL drops each day's partition that ends by the cutoff (its events are counted off
+        their streams first) and deletes rows only in the DEFAULT partition, so a day's events may outlive the
+        retention by up to a day; SQLite deletes rows."""
         if self.retention_s <= 0:
             return 0
         cutoff = now - self.retention_s
-        old = events.c.capture_time < cutoff
+        removed = 0
         with self._write() as conn:
-            per_stream = conn.execute(
-                sa.select(events.c.device_id, events.c.stream_id, sa.func.count().label("n"))
-                .where(old)
-                .group_by(events.c.device_id, events.c.stream_id)
-                .order_by(events.c.device_id, events.c.stream_id)
-            ).all()
-            if per_stream:
-                conn.execute(events.delete().where(old))
-                conn.execute(
-                    streams.update()
-                    .where(streams.c.device_id == sa.bindparam("d"), streams.c.stream_id == sa.bindparam("s"))
-                    .values(
-                        events=streams.c.events - sa.bindparam("n"),
-                        last_capture_time=sa.case(
-                            (streams.c.events == sa.bindparam("n"), None), else_=streams.c.last_capture_time
-                        ),
-                    ),
-                    [{"d": r.device_id, "s": r.stream_id, "n": r.n} for r in per_stream],
-                )
+            if self._pg:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": partitions.PARTITION_LOCK})
+                for name, start in sorted(partitions.day_partitions(conn).items(), key=lambda kv: kv[1]):
+                    if start + partitions.DAY_S <= cutoff:
+                        part = sa.table(name, *map(sa.column, _COUNT_COLUMNS))
+                        removed += self._count_off(conn, sa.select(part.c.device_id, part.c.stream_id))
+                        conn.execute(sa.text(f"DROP TABLE {name}"))
+            rest = sa.table(partitions.DEFAULT if self._pg else "events", *map(sa.column, _COUNT_COLUMNS))
+            old = rest.c.capture_time < cutoff
+            if self._count_off(conn, sa.select(rest.c.device_id, rest.c.stream_id).where(old)):
+                removed += conn.execute(rest.delete().where(old)).rowcount
             conn.execute(gaps.delete().where(gaps.c.receive_time < cutoff))
+        return removed
+
+    @staticmethod
+    def _count_off(conn: sa.Connection, rows: sa.Select) -> int:
+        """Takes the events ``rows`` selects (device_id, stream_id) off their streams' counts (before they are
+        removed); how many."""
+        sub = rows.subquery()
+        per_stream = conn.execute(
+            sa.select(sub.c.device_id, sub.c.stream_id, sa.func.count().label("n"))
+            .group_by(sub.c.device_id, sub.c.stream_id)
+            .order_by(sub.c.device_id, sub.c.stream_id)
+        ).all()
+        if per_stream:
+            conn.execute(
+                streams.update()
+                .where(streams.c.device_id == sa.bindparam("d"), streams.c.stream_id == sa.bindparam("s"))
+                .values(
+                    events=streams.c.events - sa.bindparam("n"),
+                    last_capture_time=sa.case(
+                        (streams.c.events == sa.bindparam("n"), None), else_=streams.c.last_capture_time
+                    ),
+                ),
+                [{"d": r.device_id, "s": r.stream_id, "n": r.n} for r in per_stream],
+            )
         return sum(r.n for r in per_stream)
 
     # -- reads --------------------------------------------------------------------------------------------------
@@ -512,7 +555,7 @@ class SqlStore:
             event=event,
             normalized_text=r.normalized_text,
             receive_time=r.receive_time,
-            cursor=r.id,
+            cursor=cursors.pack(r.xid, r.id),
         )
 
     def query(self, flt: EventFilter, page_size: int, page_token: str = "", newest_first: bool = False) -> Page:
@@ -538,16 +581,28 @@ class SqlStore:
             rows = conn.execute(q.limit(size + 1)).all()
         items = tuple(self._stored(r) for r in rows[:size])
         more = len(rows) > size
-        token = tokens.encode([items[-1].event.capture_time, items[-1].cursor], fp) if more else ""
+        last_id = cursors.unpack(items[-1].cursor)[1] if more else 0  # ids are unique: (capture_time, id) is a key
+        token = tokens.encode([items[-1].event.capture_time, last_id], fp) if more else ""
         return Page(items=items, next_token=token)
 
     def events_after(self, cursor: int, flt: EventFilter, limit: int) -> list[StoredEvent]:
-        q = sa.select(events).where(events.c.id > cursor, *self._where(flt)).order_by(events.c.id).limit(max(1, limit))
+        """Events after ``cursor`` in cursor order; on PostgreSQL only those of transactions older than every
+        running one (fleet.store.cursors), so later commits never land behind what this returns."""
+        xid, id_ = cursors.unpack(cursor)
+        if self._pg:
+            after = sa.tuple_(events.c.xid, events.c.id) > sa.tuple_(sa.literal(xid), sa.literal(id_))
+            q = sa.select(events).where(after, events.c.xid < sa.text(_XMIN)).order_by(events.c.xid, events.c.id)
+        else:
+            q = sa.select(events).where(events.c.id > id_).order_by(events.c.id)
+        q = q.where(*self._where(flt)).limit(max(1, limit))
         with self._engine.connect() as conn:
             return [self._stored(r) for r in conn.execute(q)]
 
     def last_cursor(self) -> int:
+        """A cursor after every event a watcher could read now (what is still in flight comes after it)."""
         with self._engine.connect() as conn:
+            if self._pg:
+                return cursors.pack(conn.execute(sa.text(f"SELECT {_XMIN}")).scalar_one() - 1, cursors.MAX_ID)
             return conn.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0
 
     def devices(self, page_size: int, page_token: str = "") -> Page:

@@ -4,8 +4,10 @@ stats, sightings, erasure and retention."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -21,9 +23,12 @@ from fleet.store.engine import (
     head_revision,
     make_engine,
 )
-from fleet.store.schema import metadata
+from fleet.store.partitions import AHEAD_DAYS, DAY_S, day_partitions, name_of
+from fleet.store.schema import devices, events, metadata, streams
+from fleet.store.store import SqlStore
 
 T0 = 1_800_000_000.0
+_replica_dbs = itertools.count(1)
 
 
 def ev(
@@ -59,13 +64,32 @@ def store(store_url):
     s.close()
 
 
+def schema_diff(conn: sa.Connection) -> list:
+    """What the migrated database has that the metadata does not say, or lacks. On PostgreSQL the events table is
+    partitioned (the partitions and the capture time in its keys are the migrations'; the metadata is SQLite's
+    shape), and the check there is that the keys have exactly that one addition."""
+    pg = conn.dialect.name == "postgresql"
+    opts = {"include_name": lambda name, kind, _parent: not (pg and kind == "table" and name.startswith("events_"))}
+    diff = compare_metadata(MigrationContext.configure(conn, opts=opts), metadata)
+    if not pg:
+        return diff
+    unique = [d for d in diff if d[0] in ("add_constraint", "remove_constraint") and d[1].table.name == "events"]
+    assert sorted((d[0], tuple(c.name for c in d[1].columns)) for d in unique) == [
+        ("add_constraint", ("device_id", "stream_id", "sequence")),
+        ("remove_constraint", ("device_id", "stream_id", "sequence", "capture_time")),
+    ]
+    pk = sa.inspect(conn).get_pk_constraint("events")["constrained_columns"]
+    assert pk == ["id", "capture_time"]
+    return [d for d in diff if d not in unique]
+
+
 def test_migrations_reach_head_and_match_the_schema(store_url):
     open_store(store_url).close()
     engine = make_engine(store_url)
     try:
         with engine.connect() as conn:
             assert current_revision(conn) == head_revision()
-            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+            assert schema_diff(conn) == []
         open_store(store_url).close()  # a re-open of a database at head changes nothing
         with engine.begin() as conn:
             assert current_revision(conn) == head_revision()
@@ -217,12 +241,12 @@ def test_pagination_both_ways_and_foreign_tokens(store):
 
 
 def test_events_after_is_commit_order(store):
-    assert store.last_cursor() == 0 and store.events_after(0, EventFilter(), 10) == []
+    assert store.events_after(0, EventFilter(), 10) == [] == store.events_after(store.last_cursor(), EventFilter(), 1)
     run(store, "d", [ev("s", 1, T0 + 50), ev("s", 2, T0 + 10)])
     run(store, "e", [ev("s", 1, T0 + 5, "OTHER")])
     after = store.events_after(0, EventFilter(), 10)
     assert [(e.device_id, e.event.sequence) for e in after] == [("d", 1), ("d", 2), ("e", 1)]
-    assert store.last_cursor() == after[-1].cursor
+    assert store.last_cursor() >= after[-1].cursor  # PostgreSQL: below every running transaction, not an event's
     assert [e.device_id for e in store.events_after(after[0].cursor, EventFilter(text="other"), 10)] == ["e"]
     assert len(store.events_after(0, EventFilter(), 2)) == 2
     assert store.events_after(store.last_cursor(), EventFilter(), 10) == []
@@ -356,3 +380,241 @@ def test_expire(store_url):
     forever = open_store(store_url)
     assert forever.expire(now=T0 + 10**9) == 0 and forever.stats(T0).events == 6
     forever.close()
+
+
+def _raw_row(store, device: str, event: Event) -> dict:
+    """An events row as a replica's ingest writes it (xid and id from their defaults)."""
+    columns = [c.name for c in events.columns if c.name not in ("id", "xid")]
+    values = dict(zip(columns, store._event_row(device, event, T0, "{}"), strict=True))
+    values["polygon"], values["precision"] = [], {}
+    return values
+
+
+def test_a_watcher_moving_between_replicas_misses_nothing_behind_a_long_transaction(postgres):
+    """Two replicas (stores) commit while a third transaction, holding a lower id, stays open: a watcher that asks
+    each replica in turn never sees the later ids before the lower one is committed, and sees every row once."""
+    url = postgres.create_database(f"fleet_replicas_{next(_replica_dbs)}")
+    one, two = open_store(url), open_store(url)
+    seen: list[tuple[int, str, int]] = []
+    cursor = 0
+
+    def watch(replica) -> None:
+        nonlocal cursor
+        batch = replica.events_after(cursor, EventFilter(), 100)
+        seen.extend((e.cursor, e.device_id, e.event.sequence) for e in batch)
+        cursor = batch[-1].cursor if batch else cursor
+
+    try:
+        run(one, "d1", [ev("s", i) for i in (1, 2, 3)])
+        watch(two)
+        with two._engine.connect() as slow:  # a replica's transaction that took its id, then stalls
+            slow.begin()
+            slow.execute(sa.insert(events).values(_raw_row(two, "late", ev("s", 1))))
+            slow_id = slow.execute(sa.select(sa.func.max(events.c.id))).scalar_one()
+            run(two, "d2", [ev("s", i) for i in (1, 2, 3)])
+            run(one, "d1", [ev("s", i) for i in (4, 5)])
+            for replica in (one, two):
+                watch(replica)  # the later commits wait behind the open transaction
+            assert [(d, n) for _, d, n in seen] == [("d1", 1), ("d1", 2), ("d1", 3)]
+            later_ids = [s.cursor & ((1 << 64) - 1) for s in one.query(EventFilter(device_id="d2"), 10).items]
+            assert slow_id < min(later_ids)  # a row with a lower id is committed later: an id cursor would skip it
+            slow.commit()
+        watch(one)
+        watch(two)
+        assert sorted((d, n) for _, d, n in seen) == sorted(
+            [("d1", n) for n in range(1, 6)] + [("d2", n) for n in (1, 2, 3)] + [("late", 1)]
+        )
+        assert [c for c, _, _ in seen] == sorted({c for c, _, _ in seen})  # none twice, in cursor order
+        assert seen[3][1] == "late"  # right after what was read before it committed
+    finally:
+        one.close()
+        two.close()
+
+
+def test_two_replicas_ingest_at_once_and_a_moving_watcher_keeps_each_streams_order(postgres):
+    """Agents resend to either replica at random while a watcher alternates between them: every sequence stored
+    once, the watcher sees every event once, and in each stream in sequence order (the cursor is per-stream order
+    even though commits of the replicas run in parallel)."""
+    url = postgres.create_database(f"fleet_replicas_{next(_replica_dbs)}")
+    replicas = [open_store(url), open_store(url)]
+    total, errors, seen = 200, [], []
+    done = threading.Event()
+
+    def agent(device: str, seed: int) -> None:
+        rnd = random.Random(seed)
+        try:
+            mark = 0
+            while mark < total:
+                start = max(1, mark + 1 - rnd.randint(0, 10))
+                batch = [ev("cam", i) for i in range(start, min(total, start + rnd.randint(1, 20)) + 1)]
+                mark = run(rnd.choice(replicas), device, batch).acks["cam"]
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def watcher() -> None:
+        cursor, turn = 0, 0
+        while True:
+            finished = done.is_set()
+            batch = replicas[turn % 2].events_after(cursor, EventFilter(), 50)
+            turn += 1
+            seen.extend((e.cursor, e.device_id, e.event.sequence) for e in batch)
+            cursor = batch[-1].cursor if batch else cursor
+            if finished and not batch:
+                return
+
+    threads = [threading.Thread(target=agent, args=(d, i)) for i, d in enumerate(["one", "one", "two", "three"])]
+    tail = threading.Thread(target=watcher)
+    try:
+        tail.start()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        done.set()
+        tail.join()
+        assert errors == []
+        assert [c for c, _, _ in seen] == sorted({c for c, _, _ in seen}) and len(seen) == 3 * total
+        for device in ("one", "two", "three"):
+            assert [n for _, d, n in seen if d == device] == list(range(1, total + 1))
+    finally:
+        for replica in replicas:
+            replica.close()
+
+
+def test_retention_drops_whole_day_partitions(postgres):
+    url = postgres.create_database(f"fleet_parts_{next(_replica_dbs)}")
+    store = open_store(url, retention_s=2 * DAY_S)
+    day = (T0 // DAY_S) * DAY_S
+    try:
+        made = store.make_partitions(day)
+        assert made == [name_of(day + n * DAY_S) for n in range(AHEAD_DAYS + 1)] and store.make_partitions(day) == []
+        run(store, "d", [ev("s", 1, day + 10), ev("s", 2, day + 20), ev("s", 3, day + DAY_S + 5)])
+        run(store, "stray", [ev("past", 1, day - 5 * DAY_S), ev("ahead", 1, day + 30 * DAY_S)])
+
+        def where() -> dict[tuple[str, int], str]:
+            with store._engine.connect() as conn:
+                rows = conn.execute(sa.text("SELECT stream_id, sequence, tableoid::regclass::text FROM events"))
+                return {(s, n): part for s, n, part in rows}
+
+        assert where() == {
+            ("s", 1): name_of(day),
+            ("s", 2): name_of(day),
+            ("s", 3): name_of(day + DAY_S),
+            ("past", 1): "events_default",
+            ("ahead", 1): "events_default",
+        }
+        before = {e.event.stream_id: e.cursor for e in store.query(EventFilter(device_id="stray"), 10).items}
+        assert name_of(day + 30 * DAY_S) in store.make_partitions(day + 30 * DAY_S)  # its stray moves in
+        assert where()[("ahead", 1)] == name_of(day + 30 * DAY_S)
+        after = {e.event.stream_id: e.cursor for e in store.query(EventFilter(device_id="stray"), 10).items}
+        assert after == before  # a moved row keeps its cursor
+
+        # cutoff = day + 1 d + 1 h: day's partition ends before it (dropped whole); the next one straddles it (kept,
+        # with its event captured before the cutoff); the DEFAULT partition's rows before it are deleted.
+        assert store.expire(now=day + 3 * DAY_S + 3600) == 2 + 1
+        assert name_of(day) not in day_partitions_of(store) and name_of(day + DAY_S) in day_partitions_of(store)
+        assert set(where()) == {("s", 3), ("ahead", 1)}
+        devices = {d.device_id: d for d in store.devices(10).items}
+        assert devices["d"].events == 1 and devices["d"].streams[0].acked_sequence == 3
+        assert {s.stream_id: s.events for s in devices["stray"].streams} == {"past": 0, "ahead": 1}
+        assert store.stats(T0).events == 2
+        assert run(store, "d", [ev("s", 1, day + 10)]).duplicates == 1  # dropped is not forgotten: no re-store
+    finally:
+        store.close()
+
+
+def day_partitions_of(store) -> dict[str, float]:
+    with store._engine.connect() as conn:
+        return day_partitions(conn)
+
+
+def test_a_devices_later_transaction_has_the_later_cursor(postgres):
+    """PostgreSQL gives a transaction its xid at its first write. Group B (devices a, b, d) updates device "a", so
+    it has its xid, then waits for device "b"'s row; meanwhile report A of device "d" would commit. Then B's
+    later event of "d" (its sequence 2) would have the smaller xid and sort before A's sequence 1. The device
+    locks come before any write, so A waits for B and the watcher reads "d"'s events in sequence order."""
+    url = postgres.create_database(f"fleet_order_{next(_replica_dbs)}")
+    store = open_store(url)
+    waiting = sa.text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    try:
+        run(store, "a", [ev("s", 1)])
+        run(store, "b", [ev("s", 1)])
+        with store._engine.connect() as holder, store._engine.connect() as probe:
+            holder.begin()
+            holder.execute(sa.text("SELECT 1 FROM devices WHERE device_id = 'b' FOR UPDATE"))
+            group = [(d, [ev("s", 2)], [], None) for d in ("a", "b")] + [("d", [ev("s", 1), ev("s", 2)], [], None)]
+            group_b = threading.Thread(target=store.ingest_many, args=(group, T0))
+            group_b.start()
+
+            def waiters() -> int:
+                n = probe.execute(waiting).scalar_one()
+                probe.rollback()  # a new transaction: pg_stat_activity is a snapshot per transaction
+                return n
+
+            deadline = time.monotonic() + 30
+            while waiters() < 1 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert group_b.is_alive()  # B waits for "b"
+            report_a = threading.Thread(target=run, args=(store, "d", [ev("s", 1)]))
+            report_a.start()
+            while report_a.is_alive() and waiters() < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            holder.rollback()
+            group_b.join(30)
+            report_a.join(30)
+        tail = [e.event.sequence for e in store.events_after(0, EventFilter(device_id="d"), 10)]
+        assert tail == [1, 2]
+    finally:
+        store.close()
+
+
+def test_an_older_database_keeps_its_events_ids_and_cursors(store_url):
+    """Events stored before the cursor's xid (and, on PostgreSQL, before partitioning) are kept with xid 0: an old
+    cursor (a plain id) resumes where it was, and new events continue the id sequence after them."""
+    engine = make_engine(store_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0001")
+        columns = [c.name for c in events.columns if c.name not in ("id", "xid")]
+        old_events = sa.table("events", *map(sa.column, columns))
+        with engine.begin() as conn:
+            conn.execute(sa.insert(devices).values(device_id="old", first_seen=T0, last_seen=T0))
+            conn.execute(sa.insert(streams).values(device_id="old", stream_id="s", acked_sequence=3, events=3))
+            for n in (1, 2, 3):
+                row = SqlStore._event_row("old", ev("s", n), T0, "{}")
+                conn.execute(sa.insert(old_events).values(dict(zip(columns, row, strict=True))))
+    finally:
+        engine.dispose()
+    store = open_store(store_url)
+    try:
+        before = store.events_after(0, EventFilter(), 10)
+        assert [e.event.sequence for e in before] == [1, 2, 3]
+        assert all(e.cursor < 1 << 64 for e in before)  # xid 0: the cursor is the id it was
+        assert store.events_after(before[0].cursor, EventFilter(), 10) == before[1:]
+        assert run(store, "old", [ev("s", 3), ev("s", 4)]).acks == {"s": 4}
+        (new,) = store.events_after(before[-1].cursor, EventFilter(), 10)
+        assert new.event.sequence == 4 and new.cursor & ((1 << 64) - 1) > before[-1].cursor
+    finally:
+        store.close()
+
+
+def test_query_pages_continue_on_another_replica(postgres):
+    """A QueryEvents token carries its whole position: pages asked of two replicas in turn read as one listing."""
+    url = postgres.create_database(f"fleet_pages_{next(_replica_dbs)}")
+    replicas = [open_store(url), open_store(url)]
+    try:
+        run(replicas[0], "d", [ev("s", i, T0 + i // 3) for i in range(1, 24)])
+        for newest_first in (False, True):
+            got, token, turn = [], "", 0
+            while True:
+                page = replicas[turn % 2].query(EventFilter(), 5, token, newest_first=newest_first)
+                got += [e.event.sequence for e in page.items]
+                token, turn = page.next_token, turn + 1
+                if not token:
+                    break
+            assert got == (list(range(23, 0, -1)) if newest_first else list(range(1, 24))) and turn == 5
+    finally:
+        for replica in replicas:
+            replica.close()
