@@ -203,9 +203,7 @@ def _run_devices(load: Load, ready: Callable[[], None], go: Callable[[], Any]) -
     for c in channels:
         grpc.channel_ready_future(c).result(timeout=30)
     clients = [
-        FleetClient(
-            load.targets[i % n], channel=channels[(i % n) * per_target + (i // n) % per_target], token=token
-        )
+        FleetClient(load.targets[i % n], channel=channels[(i % n) * per_target + (i // n) % per_target], token=token)
         for i, (_, token) in enumerate(load.devices)
     ]
     out: dict[str, Any] = {
@@ -648,9 +646,7 @@ def main(argv: list[str] | None = None) -> int:
                 centrals=centrals,
             )
             if store == "postgresql":
-                row["postgres"] = (
-                    f"Debian PostgreSQL {pg.version}, fsync {args.pg_fsync}" if pg else "--postgres-url"
-                )
+                row["postgres"] = f"Debian PostgreSQL {pg.version}, fsync {args.pg_fsync}" if pg else "--postgres-url"
             rows.append(row)
             print(markdown([row]).splitlines()[-1], flush=True)
     finally:

@@ -59,7 +59,7 @@ def _events(name: str, partitioned: bool) -> None:
         sa.Column("frame_sequence", sa.BigInteger, nullable=False),
         sa.PrimaryKeyConstraint(*(["id", "capture_time"] if partitioned else ["id"]), name="pk_events"),
         sa.UniqueConstraint(*key, name="uq_events_device_id_stream_id_sequence"),
-        **({"postgresql_partition_by": "RANGE (capture_time)"} if partitioned else {}),
+        **({"postgresql_partition_by": "RANGE (capture_time)"} if partitioned else {}),  # type: ignore[arg-type]
     )
     if partitioned:
         op.execute("CREATE TABLE events_default PARTITION OF events DEFAULT")
