@@ -2,7 +2,7 @@
 data plane at scrape time, served over HTTP on ``--metrics-port``.
 
 Names follow Prometheus' naming guide (``ocr_`` prefix, base units, ``_total``, ``_seconds``); every label has
-a bounded set of values (method, code, reason, stage, result, type), never an image id or a text.
+a bounded set of values (method, code, reason, stage, result, type, state), never an image id or a text.
 
     ocr_calls_total{method,code,reason}            calls that ended, by gRPC status and error reason
     ocr_call_duration_seconds{method}              unary calls, as the server saw them (streams: frames below)

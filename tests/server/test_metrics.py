@@ -208,6 +208,7 @@ def test_label_values_stay_bounded(measured, stub) -> None:
         "precision_cls",
         "precision_rec",
         "source",
+        "state",  # ocr_model_optimize_state: one of server.model_status.OPTIMIZE_STATES
     }
     for name, series in samples.items():
         if not name.startswith("ocr_"):
