@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+from typing import NoReturn
 
 from edge_runtime.arguments import OneLineParser
 from edge_runtime.config import BACKENDS, DEVICES, PRECISIONS, EngineConfig, from_env
@@ -22,7 +24,7 @@ def _duration(text: str) -> float:
 
 
 def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
-    parser = OneLineParser(prog="python -m server", description=__doc__)
+    parser = _Parser(prog="python -m server", description=__doc__)
     add = parser.add_argument
     add("--host", help="address to bind (OCR_HOST; default [::] with credentials, localhost without)")
     add("--port", type=int, help="port, 0 for any free one (OCR_PORT, default 50051)")
@@ -239,14 +241,37 @@ def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
     return server_config, engine_config
 
 
+class _Parser(OneLineParser):
+    """A usage mistake is one line, as a JSON record when the logs are asked for in JSON."""
+
+    def error(self, message: str) -> NoReturn:
+        from server import logs
+
+        logs.failure(f"{self.prog}: {message}", "USAGE_INVALID")
+        raise SystemExit(2)
+
+
+def _wanted_format(argv: list[str]) -> str:
+    """The log format asked for, read before the flags are parsed (their own mistakes are logged in it)."""
+    for i, arg in enumerate(argv):
+        if arg == "--log-format" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--log-format="):
+            return arg.split("=", 1)[1]
+    return os.environ.get("OCR_LOG_FORMAT", "") or "text"
+
+
 def main(argv: list[str] | None = None) -> int:
+    from server import logs
+
+    argv = sys.argv[1:] if argv is None else argv
+    logs.use_format("json" if _wanted_format(argv) == "json" else "text")
     try:
-        server_config, engine_config = parse_args(sys.argv[1:] if argv is None else argv)
+        server_config, engine_config = parse_args(argv)
         server_config.check_listen()
     except ConfigurationError as exc:
-        print(f"error: {exc.message} [{exc.reason}]", file=sys.stderr)
+        logs.failure(exc.message, exc.reason)
         return 2
-    from server import logs
 
     logs.configure(server_config.log_level, server_config.log_format, handshakes=bool(server_config.tls_cert))
     from server.app import default_engine_factory, serve

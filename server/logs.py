@@ -108,6 +108,12 @@ def _line(message: str, level: int, **fields: Any) -> str:
     return JsonFormatter().format(record)
 
 
+def use_format(fmt: str) -> None:
+    """Before ``configure``: the format for ``failure`` lines (start-up mistakes found while reading the flags)."""
+    global _format
+    _format = fmt
+
+
 def announce(message: str) -> None:
     """A line on stdout that scripts and tests wait for ("ocr server listening on port N"): the plain text, or
     with JSON logs a JSON record whose message is that text (so a search for the text still finds it)."""

@@ -58,3 +58,17 @@ def test_with_json_logs_the_one_line_is_json_too(tmp_path):
     records = [json.loads(line) for line in (done.stdout + done.stderr).splitlines()]
     failing = [r for r in records if r.get("reason") == "TLS_CONFIG_INVALID"]
     assert len(failing) == 1 and failing[0]["message"].endswith("[TLS_CONFIG_INVALID]"), records
+
+
+@pytest.mark.parametrize(
+    "args, reason",
+    [
+        (("--log-format", "json", "--no-such-flag"), "USAGE_INVALID"),  # found while reading the flags
+        (("--log-format=json", "--port", "99999"), "INVALID_CONFIGURATION"),  # found by the typed configuration
+    ],
+)
+def test_with_json_logs_mistakes_in_the_flags_are_json_too(args, reason):
+    done = _serve(*args)
+    assert done.returncode == 2, done.stdout + done.stderr
+    records = [json.loads(line) for line in (done.stdout + done.stderr).splitlines()]
+    assert [r["reason"] for r in records] == [reason], records
