@@ -49,7 +49,7 @@ class MemorySampler:
     """Peak RSS and USS of this process's descendants, by run (``label``) and role (``classify`` names one from
     the command line, or None to skip it)."""
 
-    def __init__(self, classify: Callable[[str], str | None], every: float = 0.5) -> None:
+    def __init__(self, classify: Callable[[str, str], str | None], every: float = 0.5) -> None:
         self.peaks: dict[str, dict[str, float]] = {}
         self.label = ""
         self._classify = classify
@@ -61,7 +61,7 @@ class MemorySampler:
         while not self._stop.wait(self._every):
             for child in psutil.Process().children(recursive=True):
                 try:
-                    role = self._classify(" ".join(child.cmdline()))
+                    role = self._classify(self.label, " ".join(child.cmdline()))
                     if role is None:
                         continue
                     memory = child.memory_full_info()
@@ -80,11 +80,13 @@ class MemorySampler:
         self._thread.join()
 
 
-def _role(cmdline: str) -> str | None:
-    if "MapWorker" in cmdline:
-        return "ray_actor"
-    if "multiprocessing" in cmdline and "spawn" in cmdline:
-        return "pool_worker"
+def _role(label: str, cmdline: str) -> str | None:
+    """What a process is to the run ``label``: its engine actors, or its pool's workers (an actor of the run
+    before, still being torn down, is not counted)."""
+    if label.startswith("ray") and "MapWorker" in cmdline:
+        return "engine actor"
+    if label == "pool" and "multiprocessing" in cmdline and "spawn" in cmdline:
+        return "pool worker"
     return None
 
 
@@ -114,6 +116,15 @@ def _documents(inputs: Sequence[str], pages: int, folder: Path) -> tuple[Path, i
         shutil.copy(path, folder / path.name)
         total += count
     return folder, total
+
+
+def _warm() -> None:
+    """The models read once before the runs, so the first run does not pay for a cold file cache alone."""
+    import numpy as np
+
+    from edge_runtime.pipeline import OcrEngine
+
+    OcrEngine(EngineConfig(threads=1)).recognize(np.full((64, 256, 3), 255, np.uint8))
 
 
 def _same(out: Path, reference: Path) -> list[str]:
@@ -163,6 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ray-batch-bench-") as scratch:
         docs, pages = _documents(args.inputs, args.pages, Path(scratch) / "docs")
         print(f"{pages} pages in {len(list(docs.iterdir()))} documents", file=sys.stderr)
+        _warm()
         cpus = max(args.threads + 1, args.actors + 1)  # every core for the actors, one token for rendering
         started = time.perf_counter()
         ray.init(num_cpus=cpus, include_dashboard=False, object_store_memory=500 * MB)

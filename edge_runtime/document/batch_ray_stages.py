@@ -2,10 +2,9 @@
 ``batch_ray`` wires them): documents split into pages by CPU tasks, pages read by engine actors.
 
 Rows are ``{"name": document name, "payload": pickled object}``: a document's first row carries its ``Opened``
-(its record so far and, for the searchable PDF, the PDF's bytes), each later row one page, a ``SourcePage`` from
-the split and a ``PageRead`` once an actor has read it. The pages are pickled whole (image, text layer and all), so
-the actors read exactly what the single-box command reads.
-"""
+(its record so far, its page count and, for the searchable PDF, the PDF's bytes), each later row one page: a
+``(SourcePage, seconds)`` from the split, a ``PageRead`` once an actor has read it. The pages are pickled whole
+(image, text layer and all), so the actors read exactly what the single-box command reads."""
 
 from __future__ import annotations
 
