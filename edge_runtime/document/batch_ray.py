@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import itertools
 import pickle
+import socket
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -37,6 +38,7 @@ GPU_DEVICES = frozenset({"cuda", "tensorrt"})  # the devices that take one of Ra
 SPLIT_SHARE = 8  # one CPU in this many (at least one) is left free of actors, for the tasks that render pages
 MAX_SPLIT_BLOCKS = 4096  # documents are handed to the split tasks in at most this many blocks
 BLOCK_BYTES = 1 << 20  # a page (its rendered image) is a block of its own, so any idle actor can take it
+CONNECT_TIMEOUT = 5.0  # seconds to wait for a cluster's head to answer before the run is refused
 SPLIT_RETRIES = 2  # a split task whose process dies (PDFium on a hostile file) is tried this often, not for ever
 
 PageCallback = Callable[[str, int, str], None]  # (document, page number, its error or "") as each page is written
@@ -129,6 +131,8 @@ def _session(ray: ModuleType, address: str) -> Iterator[None]:
     if ray.is_initialized():
         yield
         return
+    if address != LOCAL:
+        _check_reachable(address)
     try:
         if address == LOCAL:
             ray.init(address="local", include_dashboard=False)
@@ -140,6 +144,17 @@ def _session(ray: ModuleType, address: str) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """A ``HOST:PORT`` that nothing answers on fails now: Ray itself would wait minutes for its GCS there."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return  # ``auto`` and other forms: Ray says what is wrong with them
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise RayUnavailableError(f"nothing answers at {address} (a Ray head's GCS port): {exc}") from None
 
 
 def _pipeline(ray: ModuleType, jobs: list[Job], plan: ActorPlan, config: EngineConfig) -> Any:

@@ -150,3 +150,13 @@ def test_the_runtime_does_not_import_ray_without_the_flag(tmp_path: Path) -> Non
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "article.pdf.txt").stat().st_size > 0
+
+
+def test_an_address_nothing_answers_on_is_refused_at_once(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "edge_runtime", "batch", str(SAMPLES / "line.png"), "--out", str(tmp_path / "out"),
+         "--to", "text", "--ray", "127.0.0.1:1"],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.rstrip().endswith("[RAY_UNAVAILABLE]") and "Traceback" not in done.stderr
