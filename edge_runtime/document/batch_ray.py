@@ -213,10 +213,6 @@ def _document(job: Job, rows: Iterator[dict[str, Any]], on_page: Callable[[int, 
 _LOST = "the Ray task splitting it into pages failed (Ray's log above says why)"
 
 
-class _PageFailedError(OcrError):
-    reason = "INTERNAL"
-
-
 class _DocumentLostError(OcrError):
     reason = "WORKER_CRASHED"
 
@@ -228,8 +224,8 @@ def _pages(rows: Iterable[dict[str, Any]], expected: int, work: list[float]) -> 
     count = 0
     for row in rows:
         read: PageRead = pickle.loads(row["payload"])
-        if read.failure or read.page is None:
-            raise _PageFailedError(read.failure or "the page came back without a result")
+        if read.page is None:
+            raise OcrError(read.failure, read.reason)
         count += 1
         work.append(read.seconds)
         yield ReadPage(read.page, read.image)

@@ -24,6 +24,7 @@ from edge_runtime.document.reader import read_page
 from edge_runtime.document.sources import DocumentKind, SourcePage, open_document
 from edge_runtime.document.structure import Page
 from edge_runtime.document.textlayer import TextLayerMode
+from edge_runtime.errors import OcrError
 
 __all__ = ["Opened", "PageRead", "split_pages", "PageReader"]
 
@@ -43,13 +44,14 @@ class Opened:
 
 @dataclass(frozen=True)
 class PageRead:
-    """A page as an actor read it; ``failure`` (``Type: message``) when reading it raised, as the single-box
-    command records a document whose engine raised."""
+    """A page as an actor read it; ``failure`` and ``reason`` when reading it raised, so the document is recorded
+    as ``batch_job.recorded`` records it in the single-box command."""
 
     page: Page | None
     image: np.ndarray | None  # kept only when the searchable PDF may draw the page from it
     seconds: float  # rendering and reading
-    failure: str = ""
+    failure: str = ""  # the message of what was raised, "" when the page was read
+    reason: str = ""  # its stable reason: an OcrError's own, INTERNAL for anything else
 
 
 def split_pages(row: Row) -> Iterator[Row]:
@@ -76,8 +78,8 @@ def split_pages(row: Row) -> Iterator[Row]:
             started = time.perf_counter()
             try:
                 page = next(pages, None)
-            except Exception as exc:  # a bug met by this document: recorded as run_job records it, not retried
-                yield _row(name, PageRead(None, None, time.perf_counter() - started, f"{type(exc).__name__}: {exc}"))
+            except Exception as exc:  # recorded as run_job records it; not retried
+                yield _row(name, _failed(exc, time.perf_counter() - started))
                 return
             if page is None:
                 return
@@ -107,8 +109,8 @@ class PageReader:
         started = time.perf_counter()
         try:
             page = read_page(source, self._engine, self._mode)
-        except Exception as exc:  # the driver records the document as run_job would: INTERNAL, this message
-            read = PageRead(None, None, seconds, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # the document is recorded with it, as run_job records it
+            read = _failed(exc, seconds)
         else:
             image = source.image if self._keep_images else None
             read = PageRead(page, image, seconds + time.perf_counter() - started)
@@ -117,3 +119,9 @@ class PageReader:
 
 def _row(name: str, item: object) -> Row:
     return {"name": name, "payload": pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)}
+
+
+def _failed(exc: Exception, seconds: float) -> PageRead:
+    if isinstance(exc, OcrError):
+        return PageRead(None, None, seconds, exc.message, exc.reason)
+    return PageRead(None, None, seconds, f"{type(exc).__name__}: {exc}", "INTERNAL")

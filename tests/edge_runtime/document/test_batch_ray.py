@@ -103,6 +103,21 @@ def test_ray_writes_what_the_single_box_command_writes_and_resumes(tmp_path: Pat
     }
 
 
+def test_a_document_whose_engine_fails_is_recorded_as_the_single_box_command_records_it(
+    tmp_path: Path, local_ray: ModuleType
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(SAMPLES / "line.png", docs / "line.png")
+    config = EngineConfig(bundle="nosuch")  # the actor's engine fails to load at the page that needs it
+    single, on_ray = tmp_path / "single", tmp_path / "ray"
+    assert run_batch([str(docs)], single, ["text"], config=config, stream=io.StringIO()) == 1
+    assert run_batch([str(docs)], on_ray, ["text"], config=config, ray=RayOptions(LOCAL), stream=io.StringIO()) == 1
+    assert _records(on_ray) == _records(single)
+    assert _records(on_ray)["line.png"]["error"] == "BUNDLE_UNKNOWN"
+    assert not (on_ray / "line.png.txt").exists() and not list(on_ray.glob("*.part"))
+
+
 # ---- the actor pool's size ---------------------------------------------------------------------------------------
 def test_actors_take_their_threads_in_cpus_and_leave_some_for_rendering() -> None:
     assert plan_actors({"CPU": 2}, 0, EngineConfig()) == ActorPlan(actors=1, threads=1, gpus=0)
