@@ -1,6 +1,6 @@
 """`batch --ray`: a local Ray (two CPUs, its own engine actor loading the real models) writes the files the
-single-box command writes, byte for byte, with the same report records; a second run skips what is done and reads
-again what is not. One Ray session for the module: starting Ray costs seconds."""
+single-box command writes, byte for byte, with the same report records; a second run (of either) skips what is
+done and reads again what is not. One Ray session for the module: starting Ray costs seconds."""
 
 from __future__ import annotations
 
@@ -84,6 +84,10 @@ def test_ray_writes_what_the_single_box_command_writes_and_resumes(tmp_path: Pat
     assert records["broken.pdf"]["error"] == "DOCUMENT_UNREADABLE"
     assert "PHARMACY" in written["scans/receipt.jpg.txt"].decode()  # OCR'd by the actor, not two empty pages alike
     assert _last_run(on_ray) == (4, 0, 1)
+
+    # a job the single-box command started is resumed by Ray: only the failed document is read again
+    assert run_batch([str(docs)], single, FORMATS, ray=RayOptions(LOCAL), stream=io.StringIO()) == 1
+    assert _last_run(single) == (1, 3, 1)
 
     # the second run: what is done is skipped, a missing output's document and the failed one are read again
     (on_ray / "scans/receipt.jpg.txt").unlink()
