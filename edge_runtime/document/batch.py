@@ -13,7 +13,8 @@ error, with the same settings, the file unchanged since, each output there with 
 the others again. Outputs are written to `.part` files and renamed when complete, so a killed run leaves no
 partial output under an output's name. A document that cannot be read is an error line and its record; the
 others are still read. Exit code: 0 when every document and page was read, 1 when any failed, 2 for a usage
-error, 130 after Ctrl-C (the report written first).
+error, 130 after Ctrl-C (the report written first). `--ray ADDRESS|local` reads the pages on a Ray cluster
+instead (``batch_ray``), each document still written here, the same files and the same report.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from edge_runtime.arguments import OneLineParser, add_engine_arguments, engine_c
 from edge_runtime.config import EngineConfig
 from edge_runtime.document.batch_inputs import BatchInput, InputError, find_inputs
 from edge_runtime.document.batch_job import Job, part_file, run_job
+from edge_runtime.document.batch_ray import RayOptions, run_on_ray
 from edge_runtime.document.batch_report import Record, Report
 from edge_runtime.document.lazy import LazyEngine
 from edge_runtime.document.outputs import FORMATS, add_reading_arguments
@@ -61,6 +63,13 @@ def _parser() -> OneLineParser:
         "--workers", type=int, default=os.cpu_count() or 1, metavar="N",
         help="worker processes, one document at a time each (default: the number of CPUs; 1: in this process)",
     )  # fmt: skip
+    parser.add_argument(
+        "--ray", metavar="ADDRESS", help="read the pages on a Ray cluster (docs/batch.md): its address, or local"
+    )
+    parser.add_argument(
+        "--ray-actors", type=int, default=0, metavar="N",
+        help="with --ray: engine actors of --threads CPUs each (default: as many as the cluster fits)",
+    )  # fmt: skip
     add_reading_arguments(parser, each=True)
     add_engine_arguments(parser)
     return parser
@@ -75,8 +84,11 @@ def main(argv: list[str]) -> int:
         parser.error(f"--to takes a comma list of {', '.join(FORMATS)}; not {', '.join(unknown) or 'empty'}")
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.ray_actors < 0 or (args.ray_actors and not args.ray):
+        parser.error("--ray-actors takes a number of actors, with --ray")
     options = DocumentOptions(args.pages, TextLayerMode(args.text_layer), args.password)
-    return run_batch(args.inputs, args.out, formats, options, engine_config(args), args.workers)
+    ray = RayOptions(args.ray, args.ray_actors) if args.ray else None
+    return run_batch(args.inputs, args.out, formats, options, engine_config(args), args.workers, ray=ray)
 
 
 def worker_config(config: EngineConfig, workers: int) -> EngineConfig:
@@ -104,11 +116,13 @@ def run_batch(
     workers: int = 1,
     engine: Recognizer | None = None,
     stream: TextIO | None = None,
+    ray: RayOptions | None = None,
 ) -> int:
     """Read the documents ``inputs`` name into ``out`` (see the module); the exit code.
 
     ``workers`` > 1 spawns that many processes (fewer when fewer documents need reading), each with its own
     engine; with 1 the documents are read here, by ``engine`` (default: one loaded at the first OCR page).
+    ``ray`` reads the pages on a Ray cluster instead (``batch_ray``), written here all the same.
     """
     options = options or DocumentOptions()
     config = config or EngineConfig()
@@ -130,7 +144,9 @@ def run_batch(
     workers = min(workers, len(jobs))
     stop = _stop_on_sigterm()
     try:
-        if workers > 1:
+        if ray is not None:
+            run.on_ray(jobs, ray, config)
+        elif workers > 1:
             run.pooled(jobs, workers, worker_config(config, workers))
         else:
             run.here(jobs, engine or LazyEngine(config))
@@ -192,6 +208,9 @@ class _Run:
                     self._done(event[2])
         finally:
             pool.close()
+
+    def on_ray(self, jobs: list[Job], ray: RayOptions, config: EngineConfig) -> None:
+        run_on_ray(jobs, ray, config, self._page, self._done)
 
     def _page(self, name: str, number: int, error: str) -> None:
         self.pages += 1

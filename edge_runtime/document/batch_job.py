@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,17 @@ from edge_runtime.document.reader import ReadPage, Recognizer, read_opened
 from edge_runtime.document.sources import DocumentKind, DocumentOptions, open_document
 from edge_runtime.errors import OcrError
 
-__all__ = ["Job", "run_job", "output_file", "part_file", "failed_record"]
+__all__ = [
+    "Job",
+    "run_job",
+    "output_file",
+    "part_file",
+    "failed_record",
+    "new_record",
+    "read_input",
+    "recorded",
+    "write_pages",
+]
 
 PageCallback = Callable[[int, str], None]  # (page number, its error or "") as each page is read
 
@@ -50,33 +60,48 @@ def part_file(job: Job, fmt: str) -> Path:
 
 def failed_record(job: Job, reason: str, message: str) -> Record:
     """The record of a document that could not be read (its outputs are not written)."""
-    return {**_record(job), "error": reason, "message": message}
+    return {**new_record(job), "error": reason, "message": message}
 
 
 def run_job(job: Job, engine: Recognizer, on_page: PageCallback | None = None) -> Record:
     """Read ``job``'s document with ``engine`` and write its outputs; its record (``error`` set when it failed)."""
     started = time.perf_counter()
-    record = _record(job)
-    try:
-        stat = job.input.path.stat()  # before reading: a file changed while it is read is read again next time
-        record["size"], record["mtime_ns"] = stat.st_size, stat.st_mtime_ns
-        data = job.input.path.read_bytes()
-    except OSError as exc:
-        record.update(error="DOCUMENT_UNREADABLE", message=f"cannot read {job.input.path}: {exc.strerror}")
-    else:
-        try:
+    record = new_record(job)
+    data = read_input(job, record)
+    if data is not None:
+        with recorded(job, record):
             _read_and_write(job, data, engine, record, on_page)
-        except OcrError as exc:
-            record.update(error=exc.reason, message=exc.message, outputs={})
-        except OSError as exc:
-            record.update(error="OUTPUT_UNWRITABLE", message=f"cannot write into {job.out}: {exc}", outputs={})
-        except Exception as exc:  # a bug met by one document: the others are still read
-            record.update(error="INTERNAL", message=f"{type(exc).__name__}: {exc}", outputs={})
     record["seconds"] = round(time.perf_counter() - started, 3)
     return record
 
 
-def _record(job: Job) -> Record:
+def read_input(job: Job, record: Record) -> bytes | None:
+    """The document's bytes, its size and modification time recorded first (a file changed while it is read is
+    read again next time); None, with ``record``'s error set, when the file cannot be read."""
+    try:
+        stat = job.input.path.stat()
+        record["size"], record["mtime_ns"] = stat.st_size, stat.st_mtime_ns
+        return job.input.path.read_bytes()
+    except OSError as exc:
+        record.update(error="DOCUMENT_UNREADABLE", message=f"cannot read {job.input.path}: {exc.strerror}")
+        return None
+
+
+@contextmanager
+def recorded(job: Job, record: Record) -> Iterator[None]:
+    """Whatever goes wrong inside becomes ``record``'s error (a stable reason), its outputs none; the batch goes on."""
+    try:
+        yield
+    except OcrError as exc:
+        record.update(error=exc.reason, message=exc.message, outputs={})
+    except OSError as exc:
+        record.update(error="OUTPUT_UNWRITABLE", message=f"cannot write into {job.out}: {exc}", outputs={})
+    except Exception as exc:  # a bug met by one document: the others are still read
+        record.update(error="INTERNAL", message=f"{type(exc).__name__}: {exc}", outputs={})
+
+
+def new_record(job: Job) -> Record:
+    """The record of ``job``'s document before it is read: no pages, no error, no outputs."""
     return {
         "name": job.input.name,
         "path": str(job.input.path),
@@ -94,25 +119,33 @@ def _record(job: Job) -> Record:
 
 
 def _read_and_write(job: Job, data: bytes, engine: Recognizer, record: Record, on_page: PageCallback | None) -> None:
-    parts = {fmt: part_file(job, fmt) for fmt in job.formats}
     with open_document(data, job.options) as document:
-        try:
-            output_file(job, job.formats[0]).parent.mkdir(parents=True, exist_ok=True)
-            with ExitStack() as files:
-                texts = {fmt: files.enter_context(open_text(parts[fmt])) for fmt in job.formats if fmt != "pdf"}
-                pdf = files.enter_context(parts["pdf"].open("wb")) if "pdf" in parts else None
-                reads = _counted(read_opened(document, engine, job.options.text_layer), record, on_page)
-                source = data if document.kind is DocumentKind.PDF else None
-                write_outputs(reads, texts, pdf, source, job.options.password)
-            outputs = {}
-            for fmt, part in parts.items():
-                outputs[fmt] = {"file": job.input.name + EXTENSIONS[fmt], "sha256": sha256_of(part)}
-            for fmt, part in parts.items():
-                os.replace(part, output_file(job, fmt))
-            record["outputs"] = outputs
-        finally:
-            for part in parts.values():
-                part.unlink(missing_ok=True)
+        source = data if document.kind is DocumentKind.PDF else None
+        write_pages(job, read_opened(document, engine, job.options.text_layer), source, record, on_page)
+
+
+def write_pages(
+    job: Job, reads: Iterable[ReadPage], source: bytes | None, record: Record, on_page: PageCallback | None = None
+) -> None:
+    """Write the read pages of ``job``'s document (``source``: its bytes when it is a PDF) into every output, counted
+    into ``record``; the ``.part`` files are renamed into place only once all are complete. Also the way a batch
+    whose pages were read elsewhere (a Ray cluster) writes them, so both give the same files."""
+    parts = {fmt: part_file(job, fmt) for fmt in job.formats}
+    try:
+        output_file(job, job.formats[0]).parent.mkdir(parents=True, exist_ok=True)
+        with ExitStack() as files:
+            texts = {fmt: files.enter_context(open_text(parts[fmt])) for fmt in job.formats if fmt != "pdf"}
+            pdf = files.enter_context(parts["pdf"].open("wb")) if "pdf" in parts else None
+            write_outputs(_counted(reads, record, on_page), texts, pdf, source, job.options.password)
+        outputs = {}
+        for fmt, part in parts.items():
+            outputs[fmt] = {"file": job.input.name + EXTENSIONS[fmt], "sha256": sha256_of(part)}
+        for fmt, part in parts.items():
+            os.replace(part, output_file(job, fmt))
+        record["outputs"] = outputs
+    finally:
+        for part in parts.values():
+            part.unlink(missing_ok=True)
 
 
 def _counted(reads: Iterable[ReadPage], record: Record, on_page: PageCallback | None) -> Iterator[ReadPage]:
