@@ -1,0 +1,48 @@
+"""What extraction gives: named key fields and form key -> value pairs, free of any transport."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from edge_runtime.document.structure import bbox_of
+from edge_runtime.types import Point
+
+__all__ = ["Field", "Span", "KeyValue", "Extraction", "span_of"]
+
+
+@dataclass(frozen=True)
+class Field:
+    """A named value: ``value`` normalised (ISO date, decimal amount, currency code), ``text`` as printed."""
+
+    name: str
+    value: str
+    text: str
+    confidence: float
+    polygon: tuple[Point, ...] = ()
+    field_set: str = ""  # the set that found it: "receipt", or a user set's name
+
+
+@dataclass(frozen=True)
+class Span:
+    text: str
+    polygon: tuple[Point, ...] = ()
+
+
+@dataclass(frozen=True)
+class KeyValue:
+    """A printed label and the value that belongs to it."""
+
+    key: Span
+    value: Span
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Extraction:
+    fields: tuple[Field, ...] = ()
+    key_values: tuple[KeyValue, ...] = field(default=())
+
+
+def span_of(text: str, polygons: Sequence[tuple[Point, ...]]) -> Span:
+    return Span(text, bbox_of(list(polygons)))
