@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.doc_tables import cell, table
+from edge_runtime.fields.pairs import form_pairs
 from edge_runtime.fields.receipt import receipt_fields
 from edge_runtime.fields.scoring import RECEIPT_FIELDS, field_scores, pair_scores
 from edge_runtime.fields.text import lines_of
@@ -81,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {len(rows)} images, lines in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
         if args.ocr_only:
             continue
+        if name.startswith("kv_"):
+            pred = [[(kv.key.text, kv.value.text) for kv in form_pairs(lines_of(ls))] for ls in lines]
+            s = pair_scores(pred, [[(p["key"], p["value"]) for p in r["pairs"]] for r in rows])
+            print(name, s.predicted, s.true, cell(s.precision), cell(s.recall), cell(s.f1))
         if name.startswith("kie_"):
             preds = [{f.name: f.text for f in receipt_fields(lines_of(ls))} for ls in lines]
             s = field_scores(preds, [r["fields"] for r in rows])

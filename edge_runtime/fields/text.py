@@ -8,7 +8,7 @@ from typing import Protocol
 
 from edge_runtime.types import Point
 
-__all__ = ["LineLike", "Line", "lines_of", "rows_of", "MAX_LINES", "MAX_LINE_CHARS"]
+__all__ = ["LineLike", "Box", "Line", "lines_of", "rows_of", "MAX_LINES", "MAX_LINE_CHARS"]
 
 MAX_LINES = 2000  # lines a page's fields look at: a page of 5,000 tiny boxes costs no more than this many
 MAX_LINE_CHARS = 300  # characters of a line that rules and patterns see
@@ -18,6 +18,18 @@ class LineLike(Protocol):
     text: str
     confidence: float
     polygon: tuple[Point, ...]
+
+
+@dataclass(frozen=True)
+class Box:
+    """A word of a line: its text and axis-aligned box."""
+
+    text: str
+    confidence: float
+    x0: float
+    y0: float
+    x1: float
+    y1: float
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,7 @@ class Line:
     y0: float
     x1: float
     y1: float
+    words: tuple[Box, ...] = ()
 
     @property
     def cy(self) -> float:
@@ -55,11 +68,22 @@ def lines_of(lines: Iterable[LineLike]) -> list[Line]:
         if not text or not pts or not all(abs(v) < 1e9 for p in pts for v in p):
             continue
         xs, ys = [x for x, _ in pts], [y for _, y in pts]
-        out.append(Line(text, float(line.confidence), tuple(pts), min(xs), min(ys), max(xs), max(ys)))
+        out.append(Line(text, float(line.confidence), tuple(pts), min(xs), min(ys), max(xs), max(ys),
+                        _boxes(getattr(line, "words", ()))))
         if len(out) >= MAX_LINES:
             break
     out.sort(key=lambda ln: (ln.cy, ln.x0))
     return out
+
+
+def _boxes(words: Iterable[LineLike]) -> tuple[Box, ...]:
+    out = []
+    for word in words:
+        pts = [(float(x), float(y)) for x, y in word.polygon]
+        if word.text.strip() and pts and all(abs(v) < 1e9 for p in pts for v in p):
+            xs, ys = [x for x, _ in pts], [y for _, y in pts]
+            out.append(Box(word.text.strip(), float(word.confidence), min(xs), min(ys), max(xs), max(ys)))
+    return tuple(out[:MAX_LINE_CHARS])
 
 
 def rows_of(lines: Sequence[Line]) -> list[list[Line]]:
