@@ -51,13 +51,13 @@ class _Piece:
 def _pieces(line: Line) -> list[_Piece]:
     """The line cut into its parts: after a word that ends with a colon, and at a gap wider than the line's height
     (two fields the detector joined into one line)."""
-    words = line.words or (Box(line.text, line.confidence, line.x0, line.y0, line.x1, line.y1),)
+    words = line.words or _split_words(line)
     out: list[_Piece] = []
     group: list[Box] = []
 
     def close(key: bool) -> None:
         if group:
-            text = " ".join(w.text for w in group)
+            text = " ".join(w.text for w in group).strip()
             x0, x1 = min(w.x0 for w in group), max(w.x1 for w in group)
             conf = sum(w.confidence for w in group) / len(group)
             out.append(_Piece(text, conf, x0, line.y0, x1, line.y1, key))
@@ -79,6 +79,13 @@ def _pieces(line: Line) -> list[_Piece]:
             close(True)
     close(False)
     return out
+
+
+def _split_words(line: Line) -> tuple[Box, ...]:
+    """Word boxes for a line that has none, placed by character count along it."""
+    step = (line.x1 - line.x0) / max(len(line.text), 1)
+    return tuple(Box(m.group(0), line.confidence, line.x0 + m.start() * step, line.y0, line.x0 + m.end() * step,
+                     line.y1) for m in re.finditer(r"\S+", line.text))
 
 
 def _time_or_ratio(text: str) -> bool:
