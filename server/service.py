@@ -13,6 +13,7 @@ import grpc
 from clients.ocr_client.pb import SERVICE_NAME, ocr_pb2
 from edge_runtime import imageio
 from edge_runtime.errors import OcrError
+from edge_runtime.fields import check_sets, extract
 from server import __version__, convert
 from server.errors import InvalidRequestError
 from server.plane import OcrPlane
@@ -40,10 +41,16 @@ class OcrServicer:
         self, request: ocr_pb2.RecognizeRequest, context: grpc.aio.ServicerContext
     ) -> ocr_pb2.RecognizeResponse:
         source = convert.image_source(request.image, request.HasField("image"))
+        sets = self.plane.config.field_sets
+        asked = check_sets(request.options.fields, sets)  # FIELD_SET_UNKNOWN before any model runs
         async with self.plane.admitted():
             result = await self.plane.recognize(source, request.options.skip_detection, deadline_of(context))
+
+        def respond() -> ocr_pb2.RecognizeResponse:
+            return convert.recognize_response(result, extract(result.lines, asked, sets) if asked else None)
+
         # off the event loop: laying out a dense page's blocks takes milliseconds that other calls should not wait
-        return await asyncio.to_thread(convert.recognize_response, result)
+        return await asyncio.to_thread(respond)
 
     async def BatchRecognize(  # noqa: N802
         self, request: ocr_pb2.BatchRecognizeRequest, context: grpc.aio.ServicerContext

@@ -43,6 +43,9 @@ class Extraction:
     fields: tuple[Field, ...] = ()
     key_values: tuple[KeyValue, ...] = field(default=())
 
+    def __bool__(self) -> bool:
+        return bool(self.fields or self.key_values)
+
 
 def span_of(text: str, polygons: Sequence[tuple[Point, ...]]) -> Span:
     return Span(text, bbox_of(list(polygons)))
