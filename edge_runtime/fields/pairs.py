@@ -20,7 +20,7 @@ __all__ = ["form_pairs", "SET_NAME"]
 
 SET_NAME = "form"
 _SPLIT_GAP = 1.0  # line heights between two words that are two parts of a form
-_MAX_GAP = 12.0  # line heights between a label and a value right of it on the row
+_MAX_GAP = 20.0  # line heights between a label and a value right of it on the row
 _LABEL_GAP = 1.0  # line heights between a label without colon and a wordy value right of it
 _TABLE_GAP = 3.0  # line heights between two rows of one table
 _MAX_TABLE_ROWS = 60

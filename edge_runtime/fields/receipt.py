@@ -30,7 +30,7 @@ _STRONG = re.compile(r"\b(SDN\.?\s*BHD|SDN|BHD|S/B|BERHAD|PLT|LTD|LIMITED|ENTERP
 _TRAILING_REG = re.compile(r"\s*\(?\s*(?:CO\.?\s*(?:REG\.?\s*)?NO\.?\s*:?\s*)?\d{5,}[\s-]*[A-Z]?\b\)?.*$", re.I)
 _NOT_NAME = re.compile(
     r"TAX\s*INVOICE|INVOICE|RECEIPT|^\W*\(?\s*(?:CO\.?\s*)?(?:REG|ROC|GST|SST|COMPANY)\b|WELCOME|^\W*\(?[\dA-Z]*\d[\dA-Z-]*\)?\W*$"
-    r"|TEL\b|FAX|PHONE|H/P|EMAIL|@|WWW\.|\.COM|CASHIER|DATE|TIME",
+    r"|TEL\b|FAX|PHONE|H/P|EMAIL|@|WWW\.|\.COM|CASHIER|DATE|TIME|\w:\s",
     re.I,
 )
 _ADDRESS_STOP = re.compile(
