@@ -258,7 +258,9 @@ async def recognize_document(
                     while (item := await reading.queue.get()) is not None:
                         page, ms = item
                         reading.room.release()
-                        found = await asyncio.to_thread(extract, page_lines(page), asked, config.field_sets) if asked else None
+                        found = None
+                        if asked:
+                            found = await asyncio.to_thread(extract, page_lines(page), asked, config.field_sets)
                         response = ocr_pb2.RecognizeDocumentResponse(page=page_message(page, ms, found))
                         if provenance is not None:
                             response.provenance.CopyFrom(provenance)

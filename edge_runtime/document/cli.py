@@ -26,8 +26,8 @@ from edge_runtime.document.lazy import LazyEngine
 from edge_runtime.document.outputs import FORMATS, add_reading_arguments, open_text, write_outputs
 from edge_runtime.document.reader import ReadPage, read_opened
 from edge_runtime.document.sources import DocumentKind, DocumentOptions, open_document
-from edge_runtime.document.textlayer import TextLayerMode
 from edge_runtime.document.structure import Page
+from edge_runtime.document.textlayer import TextLayerMode
 from edge_runtime.errors import InvalidDocumentError, OcrError
 from edge_runtime.fields.model import Extraction
 

@@ -1,7 +1,8 @@
 """Printed values to normal form: dates to ISO 8601, amounts to decimal strings, currency signs to ISO 4217.
 
 Dates are read day first (``03/04/2018`` is 3 April) unless the first number cannot be a day or a month name
-leads; a two-digit year is 19yy from 70, else 20yy. A value that does not parse normalises to "" and the field keeps its ``text``.
+leads; a two-digit year is 19yy from 70, else 20yy. A value that does not parse normalises to "" and the field
+keeps its ``text``.
 """
 
 from __future__ import annotations

@@ -183,8 +183,11 @@ def _right(row: Sequence[_Piece], i: int) -> list[_Piece]:
     out: list[_Piece] = []
     last = row[i]
     for piece in row[i + 1:]:
-        if piece.key or piece.x0 - last.x1 > _MAX_GAP * last.height or (out and _label_like(piece) and not _value_like(piece) and piece.x0 - last.x1 > 2 * last.height):
+        gap = piece.x0 - last.x1
+        if piece.key or gap > _MAX_GAP * last.height:
             break
+        if out and _label_like(piece) and not _value_like(piece) and gap > 2 * last.height:
+            break  # the next label on the row
         out.append(piece)
         last = piece
     return out

@@ -53,7 +53,8 @@ _DATE_LABEL = re.compile(r"\bDATE\b|\bDATED\b|\bTARIKH\b|\bDT\b", re.I)
 _TOTAL_LABELS = (
     (re.compile(r"ROUND(?:ED|ING)?\s*(?:ADJ\w*\s*)?TOTAL|TOTAL\s*ROUND|NETT?\s*TOTAL|GRAND\s*TOTAL", re.I), 4),
     (re.compile(r"TOTAL\s*(?:AMOUNT|AMT|SALES?)?\s*\(?\s*INCL|TOTAL\s*(?:INCL|INC\b)|INCLUSIVE\s*OF\s*GST", re.I), 4),
-    (re.compile(r"TOTAL\s*(?:AMOUNT|AMT|PAYABLE|DUE|RM|\(RM\)|:|$)|AMOUNT\s*DUE|TOTAL\s*\(?\s*RM|^\W*TOTAL\W*$", re.I), 3),
+    (re.compile(r"TOTAL\s*(?:AMOUNT|AMT|PAYABLE|DUE|RM|\(RM\)|:|$)|AMOUNT\s*DUE|TOTAL\s*\(?\s*RM|^\W*TOTAL\W*$", re.I),
+     3),
     (re.compile(r"\bTOTAL\b", re.I), 2),
     (re.compile(r"\bCASH\b|\bVISA\b|MASTER|\bCARD\b|PAYMENT|TENDER", re.I), 1),
 )

@@ -75,7 +75,9 @@ class PairScores:
     f1: float
 
 
-def pair_scores(predicted: Sequence[Iterable[tuple[str, str]]], truth: Sequence[Iterable[tuple[str, str]]]) -> PairScores:
+def pair_scores(
+    predicted: Sequence[Iterable[tuple[str, str]]], truth: Sequence[Iterable[tuple[str, str]]]
+) -> PairScores:
     """Pair F1 over forms: a true pair is found by a predicted one with word F1 >= 0.8 on key and on value,
     matched one-to-one, best (key F1 + value F1) first; predicted pairs with an empty value are left out."""
     n_pred = n_true = found = 0

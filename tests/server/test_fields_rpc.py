@@ -40,7 +40,8 @@ def stub(tmp_path_factory):
 
 
 def _recognize(stub, image: bytes, fields: list[str]) -> ocr_pb2.RecognizeResponse:
-    request = ocr_pb2.RecognizeRequest(image=ocr_pb2.Image(content=image), options=ocr_pb2.RecognizeOptions(fields=fields))
+    options = ocr_pb2.RecognizeOptions(fields=fields)
+    request = ocr_pb2.RecognizeRequest(image=ocr_pb2.Image(content=image), options=options)
     return stub.Recognize(request, timeout=120)
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from edge_runtime.fields import extract
 from edge_runtime.fields.scoring import field_scores, pair_scores
 from tests.edge_runtime.fields.render import FORM, FORM_PAIRS, RECEIPT, RECEIPT_FIELDS, page
