@@ -123,7 +123,7 @@ def _rule(spec: Any, where: str, bad: Any) -> FieldRule | None:
         bad(f"{where}.name", "required, lower_snake_case", "FIELD_NAME_INVALID")
         name = ""
     labels = _strings(spec, "labels", where, bad, MAX_LABELS)
-    patterns = []
+    patterns: list[re.Pattern[str]] = []
     for j, pattern in enumerate(_strings(spec, "patterns", where, bad, MAX_PATTERNS)):
         at = f"{where}.patterns[{j}]"
         if unsafe_pattern(pattern):

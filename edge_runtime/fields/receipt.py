@@ -207,7 +207,8 @@ def _amount_right(row: Sequence[Line], label: Line) -> tuple[str, Line] | None:
             found = AMOUNT_RE.findall(line.text)
             if found:
                 return found[-1], line
-    after = label.text[re.search(r"\bTOTAL\b|\bCASH\b|\w+", label.text, re.I).end():] if label.text else ""
+    word = re.search(r"\bTOTAL\b|\bCASH\b|\w+", label.text, re.I)
+    after = label.text[word.end():] if word else ""
     found = AMOUNT_RE.findall(after)
     if found:
         return found[-1], label

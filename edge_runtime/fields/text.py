@@ -15,9 +15,16 @@ MAX_LINE_CHARS = 300  # characters of a line that rules and patterns see
 
 
 class LineLike(Protocol):
-    text: str
-    confidence: float
-    polygon: tuple[Point, ...]
+    """An OCR line (``types.TextLine``), a document line (``DocLine``) or a word of either."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def confidence(self) -> float: ...
+
+    @property
+    def polygon(self) -> tuple[Point, ...]: ...
 
 
 @dataclass(frozen=True)
