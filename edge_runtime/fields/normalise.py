@@ -83,7 +83,7 @@ def decimal_amount(text: str) -> str:
     """``text``'s last amount as a plain decimal with two places (``RM 1,234.5`` -> ``1234.50``), or ""."""
     found = AMOUNT_RE.findall(text)
     if not found:
-        bare = re.fullmatch(r"\s*(?:[A-Z]{1,3}\s?|\$\s?)?(-?\d+)\s*", text, re.I)
+        bare = re.fullmatch(r"\s*(?:[A-Z]{1,3}\s?|\$\s?)?(-?\d+(?:\.\d)?)\s*", text, re.I)
         if not bare:
             return ""
         found = [bare.group(1)]

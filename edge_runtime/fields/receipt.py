@@ -27,6 +27,7 @@ _COMPANY_WORDS = re.compile(
     re.I,
 )
 _STRONG = re.compile(r"\b(SDN\.?\s*BHD|SDN|BHD|S/B|BERHAD|PLT|LTD|LIMITED|ENTERPRISE|TRADING)\b|SDN\.?BHD", re.I)
+_NOT_STRONG = re.compile(r"TAX\s*INVOICE|RECEIPT|\bTEL\b|\bFAX\b|OWNED|\w:\s", re.I)
 _TRAILING_REG = re.compile(r"\s*\(?\s*(?:CO\.?\s*(?:REG\.?\s*)?NO\.?\s*:?\s*)?\d{5,}[\s-]*[A-Z]?\b\)?.*$", re.I)
 _NOT_NAME = re.compile(
     r"TAX\s*INVOICE|INVOICE|RECEIPT|^\W*\(?\s*(?:CO\.?\s*)?(?:REG|ROC|GST|SST|COMPANY)\b|WELCOME|^\W*\(?[\dA-Z]*\d[\dA-Z-]*\)?\W*$"
@@ -47,6 +48,7 @@ _ADDRESS_HINT = re.compile(
     r"|\d{5}|,",
     re.I,
 )
+_BRANCH = re.compile(r"\d{3,4}-[A-Z][A-Z ]{2,30}$")
 _POSTCODE = re.compile(r"\b\d{5}\b")
 _DATE_LABEL = re.compile(r"\bDATE\b|\bDATED\b|\bTARIKH\b|\bDT\b", re.I)
 # (label, rank): higher wins; the last line with the best rank is taken (a total printed again after rounding)
@@ -58,6 +60,8 @@ _TOTAL_LABELS = (
     (re.compile(r"\bTOTAL\b", re.I), 2),
     (re.compile(r"\bCASH\b|\bVISA\b|MASTER|\bCARD\b|PAYMENT|TENDER", re.I), 1),
 )
+_TOTAL_WORD = re.compile(r"\bT[O0A]T[A4][L1I]", re.I)  # OCR's Tota1, Tatal, TOT4L
+_SUBTOTAL = re.compile(r"^\W*SUB\s*-?\s*TOTAL\W*(?:RM)?\W*$|^\W*SUB\s*-?\s*TOTAL\W*[\d.,\s]*$", re.I)
 _NOT_TOTAL = re.compile(
     r"SUB\s*-?\s*TOTAL|(?:TAX|GST|SST)\s*TOTAL|TOTAL\s*(?:QTY|QUANTITY|ITEM|ITEMS|PCS|UNITS?|DISCOUNT|SAVING|GST|TAX|SST|EXCL|\(EXCL|W/?O)"
     r"|EXCLUDING|EXCL\.|\bQTY\b|CHANGE|BALANCE|ROUNDING\s*ADJ(?!.*TOTAL)|\bROUNDING\b(?!.*TOTAL)",
@@ -119,7 +123,9 @@ def _name_like(line: Line) -> bool:
 
 def _company(lines: Sequence[Line]) -> int | None:
     head = range(min(HEADER_LINES, len(lines)))
-    strong = [i for i in head if _STRONG.search(lines[i].text) and not _NOT_NAME.search(_without_reg(lines[i].text))]
+    # a legal name printed after the address and phone ("Owned by: ... SDN BHD") is not the shop's name
+    before = next((i for i in head if _POSTCODE.search(lines[i].text) or _ADDRESS_STOP.search(lines[i].text)), len(head))
+    strong = [i for i in head[:before] if _STRONG.search(lines[i].text) and not _NOT_STRONG.search(lines[i].text)]
     if strong:
         return strong[0]
     for i in head:
@@ -178,10 +184,15 @@ def _address(lines: Sequence[Line], company_at: int) -> list[Line]:
         if _REG_NO.match(line.text):
             break
         out.append(line)
+        if re.search(r"MALAYSIA\W*$", line.text, re.I):
+            break
         if _POSTCODE.search(line.text) and len(out) >= 1 and not line.text.rstrip().endswith(","):
-            # the postcode line closes the address unless the state follows on the next line
+            # the postcode line closes the address unless the state or a branch ("1249-TMN PANDAN") follows
             nxt = lines[lines.index(line) + 1] if lines.index(line) + 1 < len(lines) else None
-            if nxt is None or not re.fullmatch(r"[A-Za-z .,]{3,30}", nxt.text) or _ADDRESS_STOP.search(nxt.text):
+            if nxt is not None and _BRANCH.match(nxt.text):
+                out.append(nxt)
+                break
+            if nxt is None or not re.fullmatch(r"[A-Za-z .,]{3,45}", nxt.text) or _ADDRESS_STOP.search(nxt.text):
                 break
     return out
 
@@ -201,12 +212,13 @@ def _date(rows: Sequence[Sequence[Line]]) -> Field | None:
 
 
 def _amount_right(row: Sequence[Line], label: Line) -> tuple[str, Line] | None:
-    """The rightmost amount on the row right of the label, or the last one on the label's own line after it."""
-    for line in reversed(row):
-        if line.x0 > label.x0 and line is not label:
-            found = AMOUNT_RE.findall(line.text)
-            if found:
-                return found[-1], line
+    """The rightmost amount on the row right of the label (the first one when another label stands between:
+    two label/value columns read as one row), or the last one on the label's own line after it."""
+    right = [ln for ln in row if ln.x0 > label.x0 and ln is not label]
+    amounts = [(a, ln) for ln in right for a in AMOUNT_RE.findall(ln.text)]
+    if amounts:
+        between = any(sum(ch.isalpha() for ch in ln.text) >= 3 and not AMOUNT_RE.search(ln.text) for ln in right)
+        return amounts[0] if between else amounts[-1]
     word = re.search(r"\bTOTAL\b|\bCASH\b|\w+", label.text, re.I)
     after = label.text[word.end():] if word else ""
     found = AMOUNT_RE.findall(after)
@@ -216,12 +228,16 @@ def _amount_right(row: Sequence[Line], label: Line) -> tuple[str, Line] | None:
 
 
 def _total(rows: Sequence[Sequence[Line]]) -> Field | None:
-    best: tuple[int, int, str, Line, Line] | None = None
+    best: tuple[float, int, str, Line, Line] | None = None
     for r, row in enumerate(rows):
         for line in row:
-            if _NOT_TOTAL.search(line.text):
+            text = _TOTAL_WORD.sub("TOTAL", line.text)
+            if _SUBTOTAL.search(text):
+                rank = 1.5  # below any total, above the cash handed over
+            elif _NOT_TOTAL.search(text):
                 continue
-            rank = next((rank for pattern, rank in _TOTAL_LABELS if pattern.search(line.text)), 0)
+            else:
+                rank = next((rank for pattern, rank in _TOTAL_LABELS if pattern.search(text)), 0)
             if not rank:
                 continue
             amount = _amount_right(row, line)
@@ -237,8 +253,31 @@ def _total(rows: Sequence[Sequence[Line]]) -> Field | None:
             return None
         _, text, line = max(amounts, key=lambda t: t[0])
         return _field("total", decimal_amount(text), text, [line])
-    _, _, text, label, line = best
+    _, r, text, label, line = best
+    rounded = _rounded(rows, r)
+    if rounded is not None:
+        text, label, line = rounded
     return _field("total", decimal_amount(text), text, [label, line] if label is not line else [line])
+
+
+def _rounded(rows: Sequence[Sequence[Line]], r: int) -> tuple[str, Line, Line] | None:
+    """The total after a rounding line under the chosen one: the rounding row's own amount when it is no small
+    adjustment, else the amount of the next total label within two rows."""
+    for k in range(r + 1, min(r + 4, len(rows))):
+        row = rows[k]
+        if not any(re.search(r"ROUND", ln.text, re.I) for ln in row):
+            continue
+        amounts = [(a, ln) for ln in row for a in AMOUNT_RE.findall(ln.text)]
+        if amounts and abs(float(amounts[-1][0].replace(",", ""))) >= 1.0:
+            return amounts[-1][0], row[0], amounts[-1][1]
+        for after in rows[k + 1: k + 3]:
+            head = _TOTAL_WORD.sub("TOTAL", after[0].text)
+            if re.search(r"\bTOTAL\b", head, re.I) and not _NOT_TOTAL.search(head):
+                found = _amount_right(after, after[0])
+                if found:
+                    return found[0], after[0], found[1]
+        return None
+    return None
 
 
 def _tax(rows: Sequence[Sequence[Line]]) -> Field | None:
