@@ -124,7 +124,8 @@ def _name_like(line: Line) -> bool:
 def _company(lines: Sequence[Line]) -> int | None:
     head = range(min(HEADER_LINES, len(lines)))
     # a legal name printed after the address and phone ("Owned by: ... SDN BHD") is not the shop's name
-    before = next((i for i in head if _POSTCODE.search(lines[i].text) or _ADDRESS_STOP.search(lines[i].text)), len(head))
+    ends = (i for i in head if _POSTCODE.search(lines[i].text) or _ADDRESS_STOP.search(lines[i].text))
+    before = next(ends, len(head))
     strong = [i for i in head[:before] if _STRONG.search(lines[i].text) and not _NOT_STRONG.search(lines[i].text)]
     if strong:
         return strong[0]
