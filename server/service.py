@@ -61,9 +61,12 @@ class OcrServicer:
                 f"{len(request.requests)} images in one batch; the limit is {limit}", "BATCH_TOO_LARGE"
             )
         outcomes: list[Any] = [None] * len(request.requests)
+        sets = self.plane.config.field_sets
+        asked: list[tuple[str, ...]] = [()] * len(request.requests)
         todo = []
         for i, item in enumerate(request.requests):
             try:
+                asked[i] = check_sets(item.options.fields, sets)  # an unknown set fails its item only
                 todo.append((i, convert.image_source(item.image, item.HasField("image")), item.options.skip_detection))
             except OcrError as exc:  # one bad image fails its item, not the batch
                 outcomes[i] = exc
@@ -77,8 +80,8 @@ class OcrServicer:
                 responses=[
                     ocr_pb2.RecognizeResponse(error=convert.error_message(o))
                     if isinstance(o, Exception)
-                    else convert.recognize_response(o)
-                    for o in outcomes
+                    else convert.recognize_response(o, extract(o.lines, asked[i], sets) if asked[i] else None)
+                    for i, o in enumerate(outcomes)
                 ]
             )
 

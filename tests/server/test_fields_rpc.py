@@ -87,3 +87,15 @@ def test_a_bad_fields_file_stops_the_start_one_line_per_mistake(tmp_path):
     with pytest.raises(ConfigurationError) as caught:
         ServerConfig(fields_file=str(path))
     assert caught.value.reason == "FIELDS_FILE_INVALID"
+
+
+def test_batch_items_ask_their_own_sets(stub):
+    def item(fields: list[str]) -> ocr_pb2.RecognizeRequest:
+        options = ocr_pb2.RecognizeOptions(fields=fields)
+        return ocr_pb2.RecognizeRequest(image=ocr_pb2.Image(content=page(RECEIPT)), options=options)
+
+    batch = ocr_pb2.BatchRecognizeRequest(requests=[item(["receipt"]), item([]), item(["nosuch"])])
+    first, second, third = stub.BatchRecognize(batch, timeout=300).responses
+    assert {f.name for f in first.fields} >= {"company", "address", "date", "total"}
+    assert not second.fields and second.lines
+    assert third.error.reason == "FIELD_SET_UNKNOWN" and not third.lines
