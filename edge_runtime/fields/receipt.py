@@ -27,6 +27,8 @@ _COMPANY_WORDS = re.compile(
     re.I,
 )
 _STRONG = re.compile(r"\b(SDN\.?\s*BHD|SDN|BHD|S/B|BERHAD|PLT|LTD|LIMITED|ENTERPRISE|TRADING)\b|SDN\.?BHD", re.I)
+_CONTINUED = re.compile(r"\W*(?:CO\b|ENTERPRISE|TRADING|[A-Z]+\)|\(|&|[A-Z]+ (?:SDN|BHD))", re.I)  # a name's 2nd line
+_COMPANY_NO = re.compile(r"\s*\(?\bCO(?:MPANY|NPANY)?\.?\s*(?:REG\.?\s*)?NO\b.*$", re.I)
 _NOT_STRONG = re.compile(r"TAX\s*INVOICE|RECEIPT|\bTEL\b|\bFAX\b|OWNED|\w:\s", re.I)
 _TRAILING_REG = re.compile(r"\s*\(?\s*(?:CO\.?\s*(?:REG\.?\s*)?NO\.?\s*:?\s*)?\d{5,}[\s-]*[A-Z]?\b\)?.*$", re.I)
 _NOT_NAME = re.compile(
@@ -83,10 +85,10 @@ def receipt_fields(lines: Sequence[Line]) -> list[Field]:
     out: list[Field] = []
     company_at = _company(lines)
     if company_at is not None:
-        names = _company_lines(lines, company_at)
+        names = _with_row(lines, _company_lines(lines, company_at))
         text = _without_reg(" ".join(ln.text for ln in names))
         out.append(_field("company", text, text, names))
-        address = _address(lines, lines.index(names[-1]))
+        address = _address(lines, max(lines.index(ln) for ln in names))
         if address:
             text = " ".join(ln.text for ln in address)
             out.append(_field("address", text, text, address))
@@ -129,7 +131,7 @@ def _company(lines: Sequence[Line]) -> int | None:
     strong = [i for i in head[:before] if _STRONG.search(lines[i].text) and not _NOT_STRONG.search(lines[i].text)]
     if strong:
         return strong[0]
-    for i in head:
+    for i in head[:before]:
         if _COMPANY_WORDS.search(lines[i].text) and not _NOT_NAME.search(_without_reg(lines[i].text)):
             return i
     names = [i for i in head if _name_like(lines[i])]
@@ -143,12 +145,15 @@ def _company(lines: Sequence[Line]) -> int | None:
 
 
 def _without_reg(text: str) -> str:
-    """A company line without the registration number printed after the name (``(519537-X)``)."""
-    return _TRAILING_REG.sub("", text).strip()
+    """A company line without the registration number printed after the name (``(519537-X)``), and with OCR's
+    usual misreading of the ``S/B`` suffix (``5/B``, ``5/8``) put right."""
+    text = _COMPANY_NO.sub("", _TRAILING_REG.sub("", text)).strip()
+    return re.sub(r"\b5/[B8]\b", "S/B", text)
 
 
 def _company_lines(lines: Sequence[Line], at: int) -> list[Line]:
-    """The company's line with the lines it continues (a name printed on two or three lines)."""
+    """The company's line with the lines it continues (a name printed on two or three lines), each line with the
+    boxes the detector cut from it on its row (``SWC | ENTERPRISE | SDN | BHD``)."""
     out = [lines[at]]
     i = at
     while i + 1 < len(lines) and len(out) < 3 and _continues(out[-1], lines[i + 1]) and (
@@ -158,10 +163,19 @@ def _company_lines(lines: Sequence[Line], at: int) -> list[Line]:
         out.append(lines[i])
     i = at
     while i > 0 and len(out) < 3 and _continues(lines[i - 1], out[0]) and _name_like(lines[i - 1]) and (
-            not _COMPANY_WORDS.search(lines[i - 1].text)) and re.match(r"\W*(?:CO\b|[A-Z]+\)|\(|&|[A-Z]+ (?:SDN|BHD))",
-                                                                   out[0].text, re.I):
+            not _STRONG.search(lines[i - 1].text)) and _CONTINUED.match(out[0].text):
         i -= 1
         out.insert(0, lines[i])
+    return out
+
+
+def _with_row(lines: Sequence[Line], names: list[Line]) -> list[Line]:
+    """``names`` with the other boxes of their rows, each row left to right, rows top to bottom."""
+    out: list[Line] = []
+    for name in names:
+        row = [ln for ln in lines[:HEADER_LINES + 4] if ln is name or (
+            name.same_row(ln) and ln not in names and 0.7 < ln.height / name.height < 1.4)]
+        out.extend(ln for ln in sorted(row, key=lambda ln: ln.x0) if ln not in out)
     return out
 
 
