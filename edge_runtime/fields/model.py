@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from edge_runtime.document.structure import bbox_of
 from edge_runtime.types import Point
 
-__all__ = ["Field", "Span", "KeyValue", "Extraction", "span_of"]
+__all__ = ["Field", "Span", "KeyValue", "Extraction"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,3 @@ class Extraction:
 
     def __bool__(self) -> bool:
         return bool(self.fields or self.key_values)
-
-
-def span_of(text: str, polygons: Sequence[tuple[Point, ...]]) -> Span:
-    return Span(text, bbox_of(list(polygons)))

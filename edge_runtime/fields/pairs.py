@@ -1,8 +1,9 @@
 """Form key -> value pairs: a printed label and the value that belongs to it.
 
-A label ends with a colon, or leads a row whose rest is a short value (``Overall Length   84 mm``). Its value is
-the rest of its own line (``Date: 3/15/88``), else the text right of it on the same row up to the next label,
-else the line right under it (a box's content printed under its caption). Tuned on kv_funsd (docs/fields.md).
+Lines are cut into parts after a colon and at wide gaps. A label ends with a colon, or stands before a value
+apart from it on its row (``Overall Length      84 mm``). Its value is the rest of its row up to the next label,
+else (a colon label) the part right under it (a box's content under its caption). A row of short labels over rows
+of values is a table: each header is paired with the numbers under it. Tuned on kv_funsd (docs/fields.md).
 """
 
 from __future__ import annotations
