@@ -16,6 +16,7 @@ from google.protobuf.message import Message
 from clients.ocr_client.messages import ocr_pb2
 from edge_runtime.document.layout import build_page
 from edge_runtime.document.structure import Block, DocLine, DocWord, Page, Paragraph
+from edge_runtime.fields.model import Extraction
 from edge_runtime.stages import TIMING_FIELDS
 from edge_runtime.types import OcrResult, Point, Provenance, TextLine
 
@@ -33,6 +34,7 @@ __all__ = [
     "page_message",
     "page_json",
     "to_json",
+    "fields_messages",
 ]
 
 PAGE_ERROR_CODE = 3  # INVALID_ARGUMENT: a page fails only for what it holds (too large, undecodable, hostile)
@@ -63,9 +65,9 @@ def provenance_message(p: Provenance) -> ocr_pb2.Provenance:
     return ocr_pb2.Provenance(bundle_id=p.bundle, backend=p.backend, device=p.device, stage_precision=p.precision)
 
 
-def recognize_response(result: OcrResult) -> ocr_pb2.RecognizeResponse:
-    """The RecognizeResponse the server sends for ``result``."""
-    return ocr_pb2.RecognizeResponse(
+def recognize_response(result: OcrResult, fields: Extraction | None = None) -> ocr_pb2.RecognizeResponse:
+    """The RecognizeResponse the server sends for ``result`` (with the key fields read from it, when asked)."""
+    message = ocr_pb2.RecognizeResponse(
         lines=[line_message(line) for line in result.lines],
         text=result.text,
         image_width=result.width,
@@ -74,6 +76,9 @@ def recognize_response(result: OcrResult) -> ocr_pb2.RecognizeResponse:
         provenance=provenance_message(result.provenance),
         blocks=[block_message(b) for b in build_page(result.lines, result.width, result.height).blocks],
     )
+    if fields:
+        _add_fields(message, fields)
+    return message
 
 
 def _word_message(word: DocWord) -> ocr_pb2.Word:
@@ -115,7 +120,9 @@ def block_message(block: Block) -> ocr_pb2.Block:
     )
 
 
-def page_message(page: Page, timings_ms: dict[str, float] | None = None) -> ocr_pb2.Page:
+def page_message(
+    page: Page, timings_ms: dict[str, float] | None = None, fields: Extraction | None = None
+) -> ocr_pb2.Page:
     """The ``Page`` message of a read page (RecognizeDocument's answer, ``document --to json``'s line)."""
     message = ocr_pb2.Page(
         page_number=page.number,
@@ -130,6 +137,8 @@ def page_message(page: Page, timings_ms: dict[str, float] | None = None) -> ocr_
         message.error.CopyFrom(ocr_pb2.Error(code=PAGE_ERROR_CODE, reason=page.error, message=_page_error(page)))
     if timings_ms:
         message.timings.CopyFrom(timings_message(timings_ms))
+    if fields:
+        _add_fields(message, fields)
     return message
 
 
@@ -137,9 +146,38 @@ def _page_error(page: Page) -> str:
     return f"page {page.number} cannot be read ({page.error})"
 
 
-def page_json(page: Page, timings_ms: dict[str, float] | None = None) -> dict[str, Any]:
+def page_json(
+    page: Page, timings_ms: dict[str, float] | None = None, fields: Extraction | None = None
+) -> dict[str, Any]:
     """``page`` as the JSON of the Page message the server would send for it."""
-    return to_json(page_message(page, timings_ms))
+    return to_json(page_message(page, timings_ms, fields))
+
+
+# --- key fields and form pairs (edge_runtime.fields) ---
+
+
+def fields_messages(fields: Extraction) -> tuple[list[ocr_pb2.KeyField], list[ocr_pb2.KeyValue]]:
+    """An extraction as the ``fields`` and ``key_values`` of a Page or a RecognizeResponse."""
+    named = [
+        ocr_pb2.KeyField(name=f.name, value=f.value, text=f.text, confidence=f.confidence, polygon=points(f.polygon),
+                         field_set=f.field_set)
+        for f in fields.fields
+    ]
+    pairs = [
+        ocr_pb2.KeyValue(
+            key=ocr_pb2.TextSpan(text=kv.key.text, polygon=points(kv.key.polygon)),
+            value=ocr_pb2.TextSpan(text=kv.value.text, polygon=points(kv.value.polygon)),
+            confidence=kv.confidence,
+        )
+        for kv in fields.key_values
+    ]
+    return named, pairs
+
+
+def _add_fields(message: ocr_pb2.Page | ocr_pb2.RecognizeResponse, fields: Extraction) -> None:
+    named, pairs = fields_messages(fields)
+    message.fields.extend(named)
+    message.key_values.extend(pairs)
 
 
 def to_json(message: Message) -> dict[str, Any]:

@@ -174,6 +174,8 @@ def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
         help="delete events captured longer ago than this, e.g. 30d; 0 = never (OCR_FLEET_RETENTION_S, seconds)",
     )
     add("--fleet-max-report-events", type=int, help="events + gaps per ReportEvents request (1000)")
+    kie = parser.add_argument_group("key fields (see docs/fields.md)")
+    kie.add_argument("--fields-file", help="TOML field sets calls may ask for by name (OCR_FIELDS_FILE)")
     args = parser.parse_args(argv)
     server_config = from_env(
         ServerConfig,
@@ -228,6 +230,7 @@ def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
         keepalive_time_s=args.keepalive_time,
         keepalive_timeout_s=args.keepalive_timeout,
         keepalive_min_ping_s=args.keepalive_min_ping,
+        fields_file=args.fields_file,
     )
     engine_config = from_env(
         EngineConfig,

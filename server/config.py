@@ -5,9 +5,14 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from edge_runtime.errors import ConfigurationError
 from server.scopes import SCOPES  # the one table of scope names
+
+if TYPE_CHECKING:
+    from edge_runtime.fields import FieldSet
 
 __all__ = ["ServerConfig", "REDACT_KINDS", "LOG_FORMATS", "ROLES", "is_loopback"]
 
@@ -117,7 +122,20 @@ class ServerConfig:
     fleet_retention_s: float = 0.0  # events captured longer ago are deleted (flag: --fleet-retention 30d); 0: never
     fleet_max_report_events: int = 1000  # events + gaps in one ReportEvents request
 
+    # ---- key fields: users' own field sets (edge_runtime.fields.config, docs/fields.md) ----------------------
+    fields_file: str = ""  # TOML file of field sets a call may ask for by name; validated at start
+
+    @cached_property
+    def field_sets(self) -> dict[str, FieldSet]:
+        """The fields file's sets (loaded once, at start by ``__post_init__``); empty without a file."""
+        if not self.fields_file:
+            return {}
+        from edge_runtime.fields import load_fields_file
+
+        return load_fields_file(self.fields_file)
+
     def __post_init__(self) -> None:
+        self.field_sets  # noqa: B018 (a fields file with mistakes fails the start, one line per mistake)
         if not 0 <= self.port <= 65535:
             raise ConfigurationError(f"port {self.port} is out of range")
         if (

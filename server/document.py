@@ -39,6 +39,7 @@ from edge_runtime.document.sources import DocumentKind, DocumentOptions, open_do
 from edge_runtime.document.structure import Page
 from edge_runtime.document.textlayer import TextLayerMode
 from edge_runtime.errors import ConfigurationError, DeadlineExceededError, InvalidDocumentError
+from edge_runtime.fields import check_sets, extract, page_lines
 from edge_runtime.messages import page_message, provenance_message
 from edge_runtime.types import OcrResult, RawImage
 from server.errors import InvalidRequestError
@@ -72,6 +73,7 @@ class DocumentRequest:
     options: DocumentOptions
     formats: tuple[int, ...]  # OutputFormat values, each once, in the order asked
     data: bytes
+    fields: tuple[str, ...] = ()  # key field sets asked for every page (edge_runtime.fields)
 
 
 async def receive_document(
@@ -113,7 +115,8 @@ async def receive_document(
     data = b"".join(chunks)
     chunks.clear()
     mode = _MODES[options.text_layer]
-    return DocumentRequest(DocumentOptions(options.pages, mode, options.password or None), tuple(formats), data)
+    document_options = DocumentOptions(options.pages, mode, options.password or None)
+    return DocumentRequest(document_options, tuple(formats), data, tuple(options.fields))
 
 
 def _too_large(size: int, limit: int) -> InvalidDocumentError:
@@ -231,6 +234,7 @@ async def recognize_document(
     config = plane.config
     with plane.document_memory() as take:  # the file is held until the call ends
         request = await receive_document(requests, config.max_document_bytes, take)
+        asked = check_sets(request.fields, config.field_sets)
         if redactor is not None and ocr_pb2.OUTPUT_FORMAT_PDF in request.formats:
             raise ConfigurationError(
                 "this server redacts personal data, and a searchable PDF carries the pages themselves: ask for text, "
@@ -254,7 +258,10 @@ async def recognize_document(
                     while (item := await reading.queue.get()) is not None:
                         page, ms = item
                         reading.room.release()
-                        response = ocr_pb2.RecognizeDocumentResponse(page=page_message(page, ms))
+                        found = None
+                        if asked:
+                            found = await asyncio.to_thread(extract, page_lines(page), asked, config.field_sets)
+                        response = ocr_pb2.RecognizeDocumentResponse(page=page_message(page, ms, found))
                         if provenance is not None:
                             response.provenance.CopyFrom(provenance)
                             provenance = None

@@ -13,6 +13,7 @@ import grpc
 from clients.ocr_client.pb import SERVICE_NAME, ocr_pb2
 from edge_runtime import imageio
 from edge_runtime.errors import OcrError
+from edge_runtime.fields import check_sets, extract
 from server import __version__, convert
 from server.errors import InvalidRequestError
 from server.plane import OcrPlane
@@ -40,10 +41,16 @@ class OcrServicer:
         self, request: ocr_pb2.RecognizeRequest, context: grpc.aio.ServicerContext
     ) -> ocr_pb2.RecognizeResponse:
         source = convert.image_source(request.image, request.HasField("image"))
+        sets = self.plane.config.field_sets
+        asked = check_sets(request.options.fields, sets)  # FIELD_SET_UNKNOWN before any model runs
         async with self.plane.admitted():
             result = await self.plane.recognize(source, request.options.skip_detection, deadline_of(context))
+
+        def respond() -> ocr_pb2.RecognizeResponse:
+            return convert.recognize_response(result, extract(result.lines, asked, sets) if asked else None)
+
         # off the event loop: laying out a dense page's blocks takes milliseconds that other calls should not wait
-        return await asyncio.to_thread(convert.recognize_response, result)
+        return await asyncio.to_thread(respond)
 
     async def BatchRecognize(  # noqa: N802
         self, request: ocr_pb2.BatchRecognizeRequest, context: grpc.aio.ServicerContext
@@ -54,9 +61,12 @@ class OcrServicer:
                 f"{len(request.requests)} images in one batch; the limit is {limit}", "BATCH_TOO_LARGE"
             )
         outcomes: list[Any] = [None] * len(request.requests)
+        sets = self.plane.config.field_sets
+        asked: list[tuple[str, ...]] = [()] * len(request.requests)
         todo = []
         for i, item in enumerate(request.requests):
             try:
+                asked[i] = check_sets(item.options.fields, sets)  # an unknown set fails its item only
                 todo.append((i, convert.image_source(item.image, item.HasField("image")), item.options.skip_detection))
             except OcrError as exc:  # one bad image fails its item, not the batch
                 outcomes[i] = exc
@@ -70,8 +80,8 @@ class OcrServicer:
                 responses=[
                     ocr_pb2.RecognizeResponse(error=convert.error_message(o))
                     if isinstance(o, Exception)
-                    else convert.recognize_response(o)
-                    for o in outcomes
+                    else convert.recognize_response(o, extract(o.lines, asked[i], sets) if asked[i] else None)
+                    for i, o in enumerate(outcomes)
                 ]
             )
 

@@ -4,6 +4,7 @@ Formats: `json` (one line per page as soon as it is read: the proto3 JSON mappin
 as RecognizeDocument answers), `text`, `md`,
 `hocr`, `alto` (to stdout or -o) and `pdf` (a searchable PDF, needs -o: a PDF's born-digital pages copied, its
 scanned pages kept with the text layer laid over them; a TIFF's or an image's pages drawn from their images).
+`--fields receipt,form` adds key fields and form pairs to each json line (`--fields-file`: users' own sets).
 A PDF page is read from its own text layer where it can be trusted (--text-layer auto), never (ignore: always
 OCR) or always (only: never OCR). Running headers and footers are confirmed across all pages for text, md, hocr
 and alto; json streams each page's own guess. A document that cannot be read is one line on stderr,
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -25,8 +26,10 @@ from edge_runtime.document.lazy import LazyEngine
 from edge_runtime.document.outputs import FORMATS, add_reading_arguments, open_text, write_outputs
 from edge_runtime.document.reader import ReadPage, read_opened
 from edge_runtime.document.sources import DocumentKind, DocumentOptions, open_document
+from edge_runtime.document.structure import Page
 from edge_runtime.document.textlayer import TextLayerMode
 from edge_runtime.errors import InvalidDocumentError, OcrError
+from edge_runtime.fields.model import Extraction
 
 __all__ = ["main", "FORMATS"]
 
@@ -41,6 +44,11 @@ def _parser() -> OneLineParser:
     parser.add_argument("--to", required=True, choices=FORMATS, help="output format")
     parser.add_argument("-o", "--output", type=Path, metavar="OUT", help="output file (default: stdout; pdf needs it)")
     add_reading_arguments(parser)
+    parser.add_argument(
+        "--fields", default="", metavar="SETS",
+        help="key field sets in --to json: receipt, invoice, form, or a set of --fields-file (comma list)",
+    )
+    parser.add_argument("--fields-file", type=Path, metavar="TOML", help="users' own field sets (docs/fields.md)")
     add_engine_arguments(parser)
     return parser
 
@@ -54,6 +62,7 @@ def main(argv: list[str]) -> int:
         data = args.input.read_bytes()
     except OSError as exc:
         raise InvalidDocumentError(f"cannot read {args.input}: {exc.strerror}", "DOCUMENT_UNREADABLE") from None
+    fields_of = _fields_of(args.fields, args.fields_file)  # a bad fields file or set fails before any reading
     options = DocumentOptions(args.pages, TextLayerMode(args.text_layer), args.password)
     engine = LazyEngine(engine_config(args))
     failed: list[int] = []
@@ -67,12 +76,23 @@ def main(argv: list[str]) -> int:
                     write_outputs(reads, {}, pdf=pdf, source=source, password=args.password)
             else:
                 with _output(args.output) as out:
-                    write_outputs(reads, {args.to: out})
+                    write_outputs(reads, {args.to: out}, fields_of=fields_of)
         except BrokenPipeError:
             raise  # the reader of stdout went away: not an unwritable file
         except OSError as exc:
             raise OcrError(f"cannot write {args.output}: {exc.strerror}", "OUTPUT_UNWRITABLE") from None
     return 1 if failed else 0
+
+
+def _fields_of(names: str, fields_file: Path | None) -> Callable[[Page], Extraction] | None:
+    """What finds the asked field sets on a page, or None when none is asked."""
+    from edge_runtime.fields import check_sets, extract, load_fields_file, page_lines
+
+    user = load_fields_file(fields_file) if fields_file else {}
+    asked = check_sets(names.split(","), user)
+    if not asked:
+        return None
+    return lambda page: extract(page_lines(page), asked, user)
 
 
 def _reported(reads: Iterator[ReadPage], failed: list[int]) -> Iterator[ReadPage]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -21,6 +21,7 @@ from edge_runtime.document.layout import confirm_running
 from edge_runtime.document.reader import ReadPage
 from edge_runtime.document.structure import Page
 from edge_runtime.document.textlayer import TextLayerMode
+from edge_runtime.fields.model import Extraction
 from edge_runtime.messages import page_json
 
 __all__ = ["FORMATS", "TEXT_FORMATS", "EXTENSIONS", "open_text", "write_outputs", "add_reading_arguments"]
@@ -51,13 +52,15 @@ def write_outputs(
     pdf: BinaryIO | None = None,
     source: bytes | None = None,
     password: str | None = None,
+    fields_of: Callable[[Page], Extraction] | None = None,
 ) -> None:
     """Write the pages of one document to every output: ``texts`` maps a format of TEXT_FORMATS to its stream,
     ``pdf`` is the searchable PDF's (``source``: the PDF's bytes when the document is one, so its pages are kept).
 
     `json` is written (and flushed) a line per page as each page is read; the PDF page by page, holding only the
     current page's image; text, md, hocr and alto once every page is read, with running headers and footers
-    confirmed across the pages (only the structure is kept for them, not the images).
+    confirmed across the pages (only the structure is kept for them, not the images). ``fields_of`` gives the
+    key fields each json line carries (none without it).
     """
     json_out = texts.get("json")
     whole = [fmt for fmt in texts if fmt != "json"]
@@ -66,7 +69,8 @@ def write_outputs(
     def passing() -> Iterator[ReadPage]:
         for read in reads:
             if json_out is not None:
-                json_out.write(json.dumps(page_json(read.page), ensure_ascii=False) + "\n")
+                found = fields_of(read.page) if fields_of is not None else None
+                json_out.write(json.dumps(page_json(read.page, fields=found), ensure_ascii=False) + "\n")
                 json_out.flush()
             if whole:
                 pages.append(read.page)

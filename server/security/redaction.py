@@ -46,6 +46,10 @@ class RedactInterceptor(Interceptor):
                     paragraph.text = redactor.text(paragraph.text)
                     for line in paragraph.lines:
                         self._line(line)
+            for kf in response.fields:  # key fields and form pairs are read from the same text
+                kf.text, kf.value = redactor.text(kf.text), redactor.text(kf.value)
+            for kv in response.key_values:
+                kv.key.text, kv.value.text = redactor.text(kv.key.text), redactor.text(kv.value.text)
         else:
             for event in response.events:
                 event.text = redactor.text(event.text)

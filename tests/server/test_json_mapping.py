@@ -11,6 +11,7 @@ from google.protobuf import json_format
 from clients.ocr_client.pb import ocr_pb2
 from edge_runtime import messages, types
 from edge_runtime.cli import main as edge_main
+from edge_runtime.fields.model import Extraction, Field, KeyValue, Span
 from edge_runtime.stages import TIMING_FIELDS
 from tests.clients.render import line_png, page_png
 from tests.server.images import blank_png
@@ -73,10 +74,13 @@ def test_every_field_of_the_response_comes_from_the_result():
     )
     timings = {stage: 1.5 + k for k, stage in enumerate(TIMING_FIELDS)}
     result = types.OcrResult(7, 9, (line,), timings, types.Provenance("b", "openvino", "cpu", {"det": "int8"}))
-    message = messages.recognize_response(result)
+    span = Span("Date:", ((1.0, 2.0),) * 4)
+    found = Extraction((Field("date", "2018-03-21", "21-03-2018", 0.5, ((1.0, 2.0),) * 4, "receipt"),),
+                       (KeyValue(span, span, 0.25),))  # key fields: from the result's lines, when asked
+    message = messages.recognize_response(result, found)
     assert _unfilled(message) == []
     assert _unfilled(ocr_pb2.RecognizeResponse(lines=[ocr_pb2.TextLine()])) != []  # the walk does find gaps
-    row = messages.response_json(result)
+    row = messages.to_json(message)
     assert json_format.ParseDict(json.loads(json.dumps(row)), ocr_pb2.RecognizeResponse()) == message
     assert row["timings"] == {field: timings[stage] for stage, field in TIMING_FIELDS.items()}
 
@@ -98,4 +102,6 @@ def test_awkward_floats_and_empty_fields():
         "timings": {field: 0.0 for field in TIMING_FIELDS.values()},
         "provenance": {"bundle_id": "", "backend": "", "device": "", "stage_precision": {}},
         "blocks": [],
+        "fields": [],
+        "key_values": [],
     }
