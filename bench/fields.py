@@ -106,11 +106,21 @@ def _receipts(name: str, rows: list[dict], lines: list[list[Line]], show: str) -
     truth = [r["fields"] for r in rows]
     preds = [{f.name: f.text for f in receipt_fields(ls)} for ls in lines]
     out = []
-    for system, predicted in (("naive rules (floor)", [naive_receipt(ls) for ls in lines]), ("edge_runtime.fields",
-                                                                                            preds)):
+    for system, predicted in (
+        ("naive rules (floor)", [naive_receipt(ls) for ls in lines]),
+        ("edge_runtime.fields", preds),
+    ):
         s = field_scores(predicted, truth)
-        out.append([name, system, cell(s.precision), cell(s.recall), cell(s.f1),
-                    *(cell(s.per_field[n]) for n in RECEIPT_FIELDS)])
+        out.append(
+            [
+                name,
+                system,
+                cell(s.precision),
+                cell(s.recall),
+                cell(s.f1),
+                *(cell(s.per_field[n]) for n in RECEIPT_FIELDS),
+            ]
+        )
     for row, pred in zip(rows, preds, strict=True):
         for n in filter(None, show.split(",")):
             a, b = normalised(n, pred.get(n, "")), normalised(n, row["fields"].get(n, ""))
@@ -132,8 +142,9 @@ def _forms(name: str, rows: list[dict], lines: list[list[Line]]) -> list[list[st
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.fields", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.fields", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     default_eval = Path(os.environ.get("OCR_EVAL_DIR", REPO.parent / "shared" / "eval"))
     parser.add_argument("--eval-dir", type=Path, default=default_eval)
     parser.add_argument("--sets", default=",".join(SETS))

@@ -159,8 +159,14 @@ def page_json(
 def fields_messages(fields: Extraction) -> tuple[list[ocr_pb2.KeyField], list[ocr_pb2.KeyValue]]:
     """An extraction as the ``fields`` and ``key_values`` of a Page or a RecognizeResponse."""
     named = [
-        ocr_pb2.KeyField(name=f.name, value=f.value, text=f.text, confidence=f.confidence, polygon=points(f.polygon),
-                         field_set=f.field_set)
+        ocr_pb2.KeyField(
+            name=f.name,
+            value=f.value,
+            text=f.text,
+            confidence=f.confidence,
+            polygon=points(f.polygon),
+            field_set=f.field_set,
+        )
         for f in fields.fields
     ]
     pairs = [

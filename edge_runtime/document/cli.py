@@ -45,7 +45,9 @@ def _parser() -> OneLineParser:
     parser.add_argument("-o", "--output", type=Path, metavar="OUT", help="output file (default: stdout; pdf needs it)")
     add_reading_arguments(parser)
     parser.add_argument(
-        "--fields", default="", metavar="SETS",
+        "--fields",
+        default="",
+        metavar="SETS",
         help="key field sets in --to json: receipt, invoice, form, or a set of --fields-file (comma list)",
     )
     parser.add_argument("--fields-file", type=Path, metavar="TOML", help="users' own field sets (docs/fields.md)")

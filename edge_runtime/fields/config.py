@@ -50,8 +50,9 @@ def load_fields_file(path: Path | str) -> dict[str, FieldSet]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigurationError(f"{path}: cannot read: {exc.strerror} [FIELDS_FILE_UNREADABLE]",
-                                 "FIELDS_FILE_INVALID") from None
+        raise ConfigurationError(
+            f"{path}: cannot read: {exc.strerror} [FIELDS_FILE_UNREADABLE]", "FIELDS_FILE_INVALID"
+        ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"{path}: not TOML: {exc} [FIELDS_FILE_SYNTAX]", "FIELDS_FILE_INVALID") from None
     return parse_fields(data, str(path))

@@ -28,7 +28,8 @@ def check_sets(names: Iterable[str], user: Mapping[str, FieldSet] | None = None)
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ConfigurationError(
-            f"unknown field set(s) {', '.join(unknown)}; this server has {', '.join(known)}", "FIELD_SET_UNKNOWN")
+            f"unknown field set(s) {', '.join(unknown)}; this server has {', '.join(known)}", "FIELD_SET_UNKNOWN"
+        )
     return names
 
 

@@ -12,8 +12,9 @@ from datetime import date
 
 __all__ = ["DATE_RE", "AMOUNT_RE", "find_date", "iso_date", "decimal_amount", "currency_of", "MONTHS"]
 
-MONTHS = {m: i + 1 for i, m in enumerate(
-    ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])}
+MONTHS = {
+    m: i + 1 for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])
+}
 _MON = r"(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|SEPT|OCT|NOV|DEC)[A-Z]{0,6}\.?"
 # numeric (12/03/2018, 2018-03-12, 12.03.18), or with a month name (12 MAR 2018, 12-Mar-18, MAR 12, 2018)
 DATE_RE = re.compile(
@@ -27,9 +28,7 @@ DATE_RE = re.compile(
     re.IGNORECASE,
 )
 # 1,234.56 / 1234.56 / 12.5 / 1.234,56 is not read (receipts here use the point)
-AMOUNT_RE = re.compile(
-    r"(?<![\d.,])-?\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?(?![\d%])|(?<![\d.,])-?\d+\.\d{2}(?![\d%]|\s?%)"
-)
+AMOUNT_RE = re.compile(r"(?<![\d.,])-?\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?(?![\d%])|(?<![\d.,])-?\d+\.\d{2}(?![\d%]|\s?%)")
 _GLUED_TIME = re.compile(r"((?:19|20)\d{2})(\d{1,2}:\d{2})")
 _CURRENCIES = [
     (re.compile(r"\bRM\b|\bMYR\b", re.I), "MYR"),

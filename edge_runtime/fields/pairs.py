@@ -73,7 +73,7 @@ def _pieces(line: Line) -> list[_Piece]:
             cut = word.x0 + (word.x1 - word.x0) * (colon + 1) / len(word.text)
             group.append(Box(word.text[: colon + 1], word.confidence, word.x0, word.y0, cut, word.y1))
             close(True)
-            group.append(Box(word.text[colon + 1:], word.confidence, cut, word.y0, word.x1, word.y1))
+            group.append(Box(word.text[colon + 1 :], word.confidence, cut, word.y0, word.x1, word.y1))
             continue
         group.append(word)
         if word.text.endswith(":") and not _time_or_ratio(word.text):
@@ -85,8 +85,10 @@ def _pieces(line: Line) -> list[_Piece]:
 def _split_words(line: Line) -> tuple[Box, ...]:
     """Word boxes for a line that has none, placed by character count along it."""
     step = (line.x1 - line.x0) / max(len(line.text), 1)
-    return tuple(Box(m.group(0), line.confidence, line.x0 + m.start() * step, line.y0, line.x0 + m.end() * step,
-                     line.y1) for m in re.finditer(r"\S+", line.text))
+    return tuple(
+        Box(m.group(0), line.confidence, line.x0 + m.start() * step, line.y0, line.x0 + m.end() * step, line.y1)
+        for m in re.finditer(r"\S+", line.text)
+    )
 
 
 def _time_or_ratio(text: str) -> bool:
@@ -126,8 +128,11 @@ def form_pairs(lines: Sequence[Line]) -> list[KeyValue]:
 
 def _pair(key: _Piece, value: Sequence[_Piece]) -> KeyValue:
     confidence = min(key.confidence, *(v.confidence for v in value))
-    return KeyValue(Span(key.text, key.polygon),
-                    Span(" ".join(v.text for v in value), bbox_of([v.polygon for v in value])), confidence)
+    return KeyValue(
+        Span(key.text, key.polygon),
+        Span(" ".join(v.text for v in value), bbox_of([v.polygon for v in value])),
+        confidence,
+    )
 
 
 def _row_label(row: Sequence[_Piece], i: int) -> bool:
@@ -183,7 +188,7 @@ def _right(row: Sequence[_Piece], i: int) -> list[_Piece]:
     """The pieces right of label ``i`` on its row, up to the next label or a wide gap."""
     out: list[_Piece] = []
     last = row[i]
-    for piece in row[i + 1:]:
+    for piece in row[i + 1 :]:
         gap = piece.x0 - last.x1
         if piece.key or gap > _MAX_GAP * last.height:
             break

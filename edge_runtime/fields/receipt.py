@@ -57,8 +57,12 @@ _DATE_LABEL = re.compile(r"\bDATE\b|\bDATED\b|\bTARIKH\b|\bDT\b", re.I)
 _TOTAL_LABELS = (
     (re.compile(r"ROUND(?:ED|ING)?\s*(?:ADJ\w*\s*)?TOTAL|TOTAL\s*ROUND|NETT?\s*TOTAL|GRAND\s*TOTAL", re.I), 4),
     (re.compile(r"TOTAL\s*(?:AMOUNT|AMT|SALES?)?\s*\(?\s*INCL|TOTAL\s*(?:INCL|INC\b)|INCLUSIVE\s*OF\s*GST", re.I), 4),
-    (re.compile(r"TOTAL\s*(?:AMOUNT|AMT|PAYABLE|DUE|RM|\(RM\)|:|$)|AMOUNT\s*DUE|TOTAL\s*\(?\s*RM|^\W*TOTAL\W*$", re.I),
-     3),
+    (
+        re.compile(
+            r"TOTAL\s*(?:AMOUNT|AMT|PAYABLE|DUE|RM|\(RM\)|:|$)|AMOUNT\s*DUE|TOTAL\s*\(?\s*RM|^\W*TOTAL\W*$", re.I
+        ),
+        3,
+    ),
     (re.compile(r"\bTOTAL\b", re.I), 2),
     (re.compile(r"\bCASH\b|\bVISA\b|MASTER|\bCARD\b|PAYMENT|TENDER", re.I), 1),
 )
@@ -156,14 +160,26 @@ def _company_lines(lines: Sequence[Line], at: int) -> list[Line]:
     boxes the detector cut from it on its row (``SWC | ENTERPRISE | SDN | BHD``)."""
     out = [lines[at]]
     i = at
-    while i + 1 < len(lines) and len(out) < 3 and _continues(out[-1], lines[i + 1]) and (
-            out[-1].text.count("(") > out[-1].text.count(")") or (
-            _STRONG.search(lines[i + 1].text) and not _STRONG.search(out[-1].text))):
+    while (
+        i + 1 < len(lines)
+        and len(out) < 3
+        and _continues(out[-1], lines[i + 1])
+        and (
+            out[-1].text.count("(") > out[-1].text.count(")")
+            or (_STRONG.search(lines[i + 1].text) and not _STRONG.search(out[-1].text))
+        )
+    ):
         i += 1
         out.append(lines[i])
     i = at
-    while i > 0 and len(out) < 3 and _continues(lines[i - 1], out[0]) and _name_like(lines[i - 1]) and (
-            not _STRONG.search(lines[i - 1].text)) and _CONTINUED.match(out[0].text):
+    while (
+        i > 0
+        and len(out) < 3
+        and _continues(lines[i - 1], out[0])
+        and _name_like(lines[i - 1])
+        and (not _STRONG.search(lines[i - 1].text))
+        and _CONTINUED.match(out[0].text)
+    ):
         i -= 1
         out.insert(0, lines[i])
     return out
@@ -173,8 +189,11 @@ def _with_row(lines: Sequence[Line], names: list[Line]) -> list[Line]:
     """``names`` with the other boxes of their rows, each row left to right, rows top to bottom."""
     out: list[Line] = []
     for name in names:
-        row = [ln for ln in lines[:HEADER_LINES + 4] if ln is name or (
-            name.same_row(ln) and ln not in names and 0.7 < ln.height / name.height < 1.4)]
+        row = [
+            ln
+            for ln in lines[: HEADER_LINES + 4]
+            if ln is name or (name.same_row(ln) and ln not in names and 0.7 < ln.height / name.height < 1.4)
+        ]
         out.extend(ln for ln in sorted(row, key=lambda ln: ln.x0) if ln not in out)
     return out
 
@@ -189,7 +208,7 @@ def _continues(upper: Line, lower: Line) -> bool:
 
 def _address(lines: Sequence[Line], company_at: int) -> list[Line]:
     out: list[Line] = []
-    for line in lines[company_at + 1: company_at + 1 + 8]:
+    for line in lines[company_at + 1 : company_at + 1 + 8]:
         if _ADDRESS_STOP.search(line.text) or find_date(line.text):
             if out:
                 break
@@ -235,7 +254,7 @@ def _amount_right(row: Sequence[Line], label: Line) -> tuple[str, Line] | None:
         between = any(sum(ch.isalpha() for ch in ln.text) >= 3 and not AMOUNT_RE.search(ln.text) for ln in right)
         return amounts[0] if between else amounts[-1]
     word = re.search(r"\bTOTAL\b|\bCASH\b|\w+", label.text, re.I)
-    after = label.text[word.end():] if word else ""
+    after = label.text[word.end() :] if word else ""
     found = AMOUNT_RE.findall(after)
     if found:
         return found[-1], label
@@ -285,7 +304,7 @@ def _rounded(rows: Sequence[Sequence[Line]], r: int) -> tuple[str, Line, Line] |
         amounts = [(a, ln) for ln in row for a in AMOUNT_RE.findall(ln.text)]
         if amounts and abs(float(amounts[-1][0].replace(",", ""))) >= 1.0:
             return amounts[-1][0], row[0], amounts[-1][1]
-        for after in rows[k + 1: k + 3]:
+        for after in rows[k + 1 : k + 3]:
             head = _TOTAL_WORD.sub("TOTAL", after[0].text)
             if re.search(r"\bTOTAL\b", head, re.I) and not _NOT_TOTAL.search(head):
                 found = _amount_right(after, after[0])
@@ -298,8 +317,11 @@ def _rounded(rows: Sequence[Sequence[Line]], r: int) -> tuple[str, Line, Line] |
 def _tax(rows: Sequence[Sequence[Line]]) -> Field | None:
     for row in rows:
         for line in row:
-            if _TAX_LABEL.search(line.text) and not _NOT_TAX.search(line.text) and not _NOT_TOTAL.search(
-                    line.text.replace("TOTAL", "")):
+            if (
+                _TAX_LABEL.search(line.text)
+                and not _NOT_TAX.search(line.text)
+                and not _NOT_TOTAL.search(line.text.replace("TOTAL", ""))
+            ):
                 amount = _amount_right(row, line)
                 if amount:
                     return _field("tax", decimal_amount(amount[0]), amount[0], [line, amount[1]])

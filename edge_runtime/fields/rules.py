@@ -61,7 +61,8 @@ class FieldRule:
             return True
         spaceless = "".join(text.split())
         return any(p.fullmatch(text) or p.fullmatch(spaceless) for p in self.patterns) or any(
-            CHECKS[c](text) for c in self.checks)
+            CHECKS[c](text) for c in self.checks
+        )
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def _by_label(rule: FieldRule, rows: Sequence[Sequence[Line]]) -> tuple[str, lis
                 continue
             candidates: list[tuple[str, list[Line]]] = []
             if rule.position in (Position.ANY, Position.SAME_LINE):
-                candidates.append((line.text[m.end():].strip(), [line]))
+                candidates.append((line.text[m.end() :].strip(), [line]))
             if rule.position in (Position.ANY, Position.RIGHT) and i + 1 < len(row):
                 candidates.append((row[i + 1].text.strip(), [row[i + 1]]))
             if rule.position in (Position.ANY, Position.BELOW) and r + 1 < len(rows):
@@ -146,7 +147,7 @@ def _by_shape(rule: FieldRule, lines: Sequence[Line]) -> tuple[str, list[Line]] 
             words = line.text.split()
             for n in (4, 3, 2, 1):
                 for start in range(len(words) - n + 1):
-                    candidate = " ".join(words[start: start + n])
+                    candidate = " ".join(words[start : start + n])
                     if any(CHECKS[c](candidate) for c in rule.checks):
                         return candidate, [line]
     return None

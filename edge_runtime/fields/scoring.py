@@ -34,8 +34,9 @@ def _f1(p: float, r: float) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def field_scores(predicted: Sequence[Mapping[str, str]], truth: Sequence[Mapping[str, str]],
-                 names: Sequence[str] = RECEIPT_FIELDS) -> FieldScores:
+def field_scores(
+    predicted: Sequence[Mapping[str, str]], truth: Sequence[Mapping[str, str]], names: Sequence[str] = RECEIPT_FIELDS
+) -> FieldScores:
     """Precision, recall and F1 over all receipts and ``names`` together, and each field's accuracy."""
     correct = Counter[str]()
     n_pred = n_true = 0
@@ -50,8 +51,9 @@ def field_scores(predicted: Sequence[Mapping[str, str]], truth: Sequence[Mapping
     total = sum(correct.values())
     precision = total / n_pred if n_pred else 0.0
     recall = total / n_true if n_true else 0.0
-    return FieldScores(precision, recall, _f1(precision, recall),
-                       {n: correct[n] / true_by[n] if true_by[n] else 0.0 for n in names})
+    return FieldScores(
+        precision, recall, _f1(precision, recall), {n: correct[n] / true_by[n] if true_by[n] else 0.0 for n in names}
+    )
 
 
 def _words(text: str) -> Counter[str]:

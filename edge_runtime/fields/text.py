@@ -75,8 +75,18 @@ def lines_of(lines: Iterable[LineLike]) -> list[Line]:
         if not text or not pts or not all(abs(v) < 1e9 for p in pts for v in p):
             continue
         xs, ys = [x for x, _ in pts], [y for _, y in pts]
-        out.append(Line(text, float(line.confidence), tuple(pts), min(xs), min(ys), max(xs), max(ys),
-                        _boxes(getattr(line, "words", ()))))
+        out.append(
+            Line(
+                text,
+                float(line.confidence),
+                tuple(pts),
+                min(xs),
+                min(ys),
+                max(xs),
+                max(ys),
+                _boxes(getattr(line, "words", ())),
+            )
+        )
         if len(out) >= MAX_LINES:
             break
     out.sort(key=lambda ln: (ln.cy, ln.x0))

@@ -77,13 +77,21 @@ def test_a_bad_fields_file_stops_the_start_one_line_per_mistake(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text('[sets.x]\nfields = [{name = "a", patterns = ["(a+)+$"]}, {name = "B", labels = ["b"]}]\n')
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-m", "server", "--port", "0", "--fields-file", str(path)],
-                          capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", "server", "--port", "0", "--fields-file", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env=env,
+    )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert lines[0].startswith("error:") and all(str(path) in ln for ln in lines)
     assert [re.findall(r"\[([A-Z_]+)\]", ln) for ln in lines] == [
-        ["FIELD_PATTERN_UNSAFE"], ["FIELD_NAME_INVALID", "FIELDS_FILE_INVALID"]]
+        ["FIELD_PATTERN_UNSAFE"],
+        ["FIELD_NAME_INVALID", "FIELDS_FILE_INVALID"],
+    ]
     with pytest.raises(ConfigurationError) as caught:
         ServerConfig(fields_file=str(path))
     assert caught.value.reason == "FIELDS_FILE_INVALID"

@@ -75,8 +75,9 @@ def test_every_field_of_the_response_comes_from_the_result():
     timings = {stage: 1.5 + k for k, stage in enumerate(TIMING_FIELDS)}
     result = types.OcrResult(7, 9, (line,), timings, types.Provenance("b", "openvino", "cpu", {"det": "int8"}))
     span = Span("Date:", ((1.0, 2.0),) * 4)
-    found = Extraction((Field("date", "2018-03-21", "21-03-2018", 0.5, ((1.0, 2.0),) * 4, "receipt"),),
-                       (KeyValue(span, span, 0.25),))  # key fields: from the result's lines, when asked
+    found = Extraction(
+        (Field("date", "2018-03-21", "21-03-2018", 0.5, ((1.0, 2.0),) * 4, "receipt"),), (KeyValue(span, span, 0.25),)
+    )  # key fields: from the result's lines, when asked
     message = messages.recognize_response(result, found)
     assert _unfilled(message) == []
     assert _unfilled(ocr_pb2.RecognizeResponse(lines=[ocr_pb2.TextLine()])) != []  # the walk does find gaps

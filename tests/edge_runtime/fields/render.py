@@ -19,12 +19,18 @@ RECEIPT = (
     ("TEL: 03-1234 5678", 0),
     ("INVOICE NO: INV20931", 0),
     ("DATE: 21/03/2018", 0),
-    ("PENCIL", 0), ("2.50", 1),
-    ("NOTEBOOK", 0), ("12.00", 1),
-    ("SUBTOTAL", 0), ("14.50", 1),
-    ("TOTAL RM", 0), ("15.40", 1),
-    ("CASH", 0), ("20.00", 1),
-    ("CHANGE", 0), ("4.60", 1),
+    ("PENCIL", 0),
+    ("2.50", 1),
+    ("NOTEBOOK", 0),
+    ("12.00", 1),
+    ("SUBTOTAL", 0),
+    ("14.50", 1),
+    ("TOTAL RM", 0),
+    ("15.40", 1),
+    ("CASH", 0),
+    ("20.00", 1),
+    ("CHANGE", 0),
+    ("4.60", 1),
 )
 RECEIPT_FIELDS = {
     "company": "KEDAI BUKU MAJU SDN BHD",
@@ -35,7 +41,8 @@ RECEIPT_FIELDS = {
 FORM = (
     ("Date: 3/15/88", 0),
     ("Name: JOHN SMITH", 0),
-    ("Brand", 0), ("PHOENIX 100", 1),
+    ("Brand", 0),
+    ("PHOENIX 100", 1),
     ("Remarks:", 0),
     ("SHIP BY TRUCK", 0),
 )
@@ -54,6 +61,14 @@ def page(items: tuple[tuple[str, int], ...]) -> bytes:
     image = np.full((LINE * (len(rows) + 1), 820, 3), 255, np.uint8)
     for k, row in enumerate(rows):
         for text, column in row:
-            cv2.putText(image, text, (30 + 480 * column, LINE * (k + 1)), cv2.FONT_HERSHEY_SIMPLEX, 0.95,
-                        (0, 0, 0), 2, cv2.LINE_AA)
+            cv2.putText(
+                image,
+                text,
+                (30 + 480 * column, LINE * (k + 1)),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.95,
+                (0, 0, 0),
+                2,
+                cv2.LINE_AA,
+            )
     return cv2.imencode(".png", image)[1].tobytes()

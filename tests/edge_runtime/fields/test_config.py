@@ -36,21 +36,34 @@ def _reasons(data) -> list[str]:
 
 
 def test_every_mistake_is_one_line():
-    reasons = _reasons({
-        "other": 1,
-        "sets": {
-            "receipt": {"fields": [{"name": "x", "labels": ["x"]}]},
-            "ship": {"fields": [
-                {"name": "a", "patterns": ["(a+)+$", "["], "checks": ["LUHN"], "position": "up", "colour": 1},
-                {"labels": ["x"]},
-                {"name": "b"},
-            ]},
-        },
-    })
-    assert sorted(reasons) == sorted([
-        "FIELDS_KEY_UNKNOWN", "FIELDS_SET_NAME", "FIELD_PATTERN_UNSAFE", "TEXT_PATTERN_INVALID",
-        "TEXT_CHECK_UNKNOWN", "FIELD_VALUE_INVALID", "FIELDS_KEY_UNKNOWN", "FIELD_NAME_INVALID", "FIELD_RULE_EMPTY",
-    ])
+    reasons = _reasons(
+        {
+            "other": 1,
+            "sets": {
+                "receipt": {"fields": [{"name": "x", "labels": ["x"]}]},
+                "ship": {
+                    "fields": [
+                        {"name": "a", "patterns": ["(a+)+$", "["], "checks": ["LUHN"], "position": "up", "colour": 1},
+                        {"labels": ["x"]},
+                        {"name": "b"},
+                    ]
+                },
+            },
+        }
+    )
+    assert sorted(reasons) == sorted(
+        [
+            "FIELDS_KEY_UNKNOWN",
+            "FIELDS_SET_NAME",
+            "FIELD_PATTERN_UNSAFE",
+            "TEXT_PATTERN_INVALID",
+            "TEXT_CHECK_UNKNOWN",
+            "FIELD_VALUE_INVALID",
+            "FIELDS_KEY_UNKNOWN",
+            "FIELD_NAME_INVALID",
+            "FIELD_RULE_EMPTY",
+        ]
+    )
 
 
 def test_unreadable_and_not_toml(tmp_path):

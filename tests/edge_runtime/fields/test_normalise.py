@@ -32,8 +32,15 @@ def test_the_printed_date_is_kept_as_printed():
 
 @pytest.mark.parametrize(
     ("printed", "amount", "currency"),
-    [("RM 9.00", "9.00", "MYR"), ("$7.10", "7.10", "USD"), ("1,234.5", "1234.50", ""), ("9", "9.00", ""),
-     ("GST 6.00% 47.70", "47.70", ""), ("€ 3.20", "3.20", "EUR"), ("no amount", "", "")],
+    [
+        ("RM 9.00", "9.00", "MYR"),
+        ("$7.10", "7.10", "USD"),
+        ("1,234.5", "1234.50", ""),
+        ("9", "9.00", ""),
+        ("GST 6.00% 47.70", "47.70", ""),
+        ("€ 3.20", "3.20", "EUR"),
+        ("no amount", "", ""),
+    ],
 )
 def test_amounts_and_currencies(printed, amount, currency):
     assert decimal_amount(printed) == amount

@@ -1,5 +1,6 @@
 """Fields read by the real models: rendered receipts and forms (labels known by construction), and the team's
-eval sets (kie_sroie, kv_funsd) against floors just under what docs/fields.md measured."""
+eval sets (kie_sroie, kv_funsd) against floors just under what the same rules give on their first 15 images (the
+whole sets' figures are bench.fields' and docs/fields.md's: CI keeps to what guards the promise, in a minute)."""
 
 from __future__ import annotations
 
@@ -25,9 +26,12 @@ def test_a_rendered_form(engine):
     assert pair_scores([pairs], [FORM_PAIRS]).recall == 1.0
 
 
+SUBSET = 15  # images of each eval set read here
+
+
 def _rows(eval_dir, name):
     with (eval_dir / name / "labels.jsonl").open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        return [json.loads(line) for line in f if line.strip()][:SUBSET]
 
 
 def test_kie_sroie_field_f1(engine, eval_dir):
@@ -37,9 +41,9 @@ def test_kie_sroie_field_f1(engine, eval_dir):
         lines = engine.recognize(eval_dir / "kie_sroie" / row["image"]).lines
         predicted.append({f.name: f.text for f in extract(lines, ["receipt"]).fields})
     scores = field_scores(predicted, [r["fields"] for r in rows])
-    # measured 0.734 (docs/fields.md); the naive rules on the same lines give 0.421
-    assert scores.f1 >= 0.70, scores
-    assert scores.per_field["date"] >= 0.85 and scores.per_field["total"] >= 0.78, scores
+    # first 15: 0.807 (company 0.867, date 0.933, address 0.600, total 0.800); all 40: 0.734 (docs/fields.md)
+    assert scores.f1 >= 0.75, scores
+    assert scores.per_field["date"] >= 0.85 and scores.per_field["total"] >= 0.73, scores
     assert scores.per_field["company"] >= 0.80, scores
 
 
@@ -50,4 +54,4 @@ def test_kv_funsd_pair_f1(engine, eval_dir):
         lines = engine.recognize(eval_dir / "kv_funsd" / row["image"]).lines
         predicted.append([(kv.key.text, kv.value.text) for kv in extract(lines, ["form"]).key_values])
     scores = pair_scores(predicted, [[(p["key"], p["value"]) for p in r["pairs"]] for r in rows])
-    assert scores.f1 >= 0.32, scores  # measured 0.344; the naive rules on the same lines give 0.300
+    assert scores.f1 >= 0.30, scores  # first 15: 0.335; all 75: 0.344, the naive rules on the same lines 0.300

@@ -36,8 +36,12 @@ def test_receipt_fields_by_hand():
     assert (found["date"].text, found["date"].value) == ("21-11-16", "2016-11-21")
     assert (found["total"].value, found["currency"].value) == ("31.80", "MYR")
     assert found["invoice_number"].value == "18385/103/T0148"
-    truth = {"company": "99 SPEED MART S/B", "date": "21-11-16", "total": "RM 31.80",
-             "address": "LOT P.T. 2811, JALAN ANGSA, TAMAN BERKELEY 41150 KLANG, SELANGOR"}
+    truth = {
+        "company": "99 SPEED MART S/B",
+        "date": "21-11-16",
+        "total": "RM 31.80",
+        "address": "LOT P.T. 2811, JALAN ANGSA, TAMAN BERKELEY 41150 KLANG, SELANGOR",
+    }
     assert field_scores([{k: f.text for k, f in found.items()}], [truth]).f1 == 1.0
 
 
@@ -49,7 +53,8 @@ def test_no_set_asked_costs_nothing():
 def test_form_pairs_same_line_right_and_below():
     lines = [
         line("Date: 3/15/88", 20, 0, 200),
-        line("Brand", 20, 40, 80), line("PHOENIX", 400, 40, 100),
+        line("Brand", 20, 40, 80),
+        line("PHOENIX", 400, 40, 100),
         line("Remarks:", 20, 80, 100),
         line("SHIP BY TRUCK", 20, 110, 200),
     ]
@@ -59,17 +64,26 @@ def test_form_pairs_same_line_right_and_below():
 
 
 def test_user_fields_labels_patterns_checks():
-    sets = parse_fields({"sets": {"shipping": {"fields": [
-        {"name": "container", "checks": ["ISO6346"], "kind": "code"},
-        {"name": "iban", "labels": ["IBAN"], "checks": ["IBAN"], "kind": "code"},
-        {"name": "due", "labels": ["due date", "payable by"], "kind": "date", "position": "right"},
-        {"name": "po", "labels": ["PO"], "patterns": [r"\d{6}"], "position": "below"},
-    ]}}})
+    sets = parse_fields(
+        {
+            "sets": {
+                "shipping": {
+                    "fields": [
+                        {"name": "container", "checks": ["ISO6346"], "kind": "code"},
+                        {"name": "iban", "labels": ["IBAN"], "checks": ["IBAN"], "kind": "code"},
+                        {"name": "due", "labels": ["due date", "payable by"], "kind": "date", "position": "right"},
+                        {"name": "po", "labels": ["PO"], "patterns": [r"\d{6}"], "position": "below"},
+                    ]
+                }
+            }
+        }
+    )
     lines = [
         line("Container CSQU 305438 3 loaded", 0, 0),  # the check digit found inside the line
         line("Container CSQU 305438 4 refused", 0, 30),
         line("IBAN: GB82 WEST 1234 5698 7654 32", 0, 60),
-        line("Payable by", 0, 90, 100), line("15/03/2024", 300, 90, 100),
+        line("Payable by", 0, 90, 100),
+        line("15/03/2024", 300, 90, 100),
         line("PO", 0, 120, 40),
         line("123456", 0, 145, 80),
     ]
