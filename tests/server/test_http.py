@@ -120,10 +120,10 @@ def test_an_over_size_body_is_refused_with_its_reason(served):
 
 def test_grpc_status_mapping_follows_the_design_guide():
     assert len(HTTP_STATUS) == len(grpc.StatusCode)
-    S = grpc.StatusCode
-    assert HTTP_STATUS[S.INVALID_ARGUMENT] == 400 and HTTP_STATUS[S.UNAUTHENTICATED] == 401
-    assert HTTP_STATUS[S.PERMISSION_DENIED] == 403 and HTTP_STATUS[S.RESOURCE_EXHAUSTED] == 429
-    assert HTTP_STATUS[S.UNAVAILABLE] == 503 and HTTP_STATUS[S.DEADLINE_EXCEEDED] == 504
+    code = grpc.StatusCode
+    assert HTTP_STATUS[code.INVALID_ARGUMENT] == 400 and HTTP_STATUS[code.UNAUTHENTICATED] == 401
+    assert HTTP_STATUS[code.PERMISSION_DENIED] == 403 and HTTP_STATUS[code.RESOURCE_EXHAUSTED] == 429
+    assert HTTP_STATUS[code.UNAVAILABLE] == 503 and HTTP_STATUS[code.DEADLINE_EXCEEDED] == 504
 
 
 def _grpc_document(client, data: bytes) -> list[dict]:
@@ -163,7 +163,8 @@ def test_a_document_as_json_lines_with_options(served):
 
 
 def test_bad_documents_answer_their_status_and_reason(served):
-    body, kind = multipart([("options", "", "application/json", b'{"pages": "7-9"}'), ("file", "r.pdf", "application/pdf", make_pdf(PAGES))])
+    options = ("options", "", "application/json", b'{"pages": "7-9"}')
+    body, kind = multipart([options, ("file", "r.pdf", "application/pdf", make_pdf(PAGES))])
     answer = http(served.http_base, "POST", "/v1/documents:recognize", body, {"content-type": kind})
     assert answer.status == 400 and answer.reason == "PAGE_RANGE_INVALID"
     body, kind = multipart([("file", "x.pdf", "application/pdf", b"%PDF-1.7 broken")])
