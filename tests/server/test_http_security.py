@@ -29,7 +29,7 @@ TOKENS = {
     "tokens": [
         {"sha256": sha("alice-token"), "principal": "alice", "scopes": ["ocr.recognize"]},
         {"sha256": sha("cam-token"), "principal": "cam-09", "scopes": ["fleet.report"]},
-        {"sha256": sha("old-token"), "principal": "old", "scopes": ["ocr.recognize"], "expires": "2020-01-01T00:00:00Z"},
+        {"sha256": sha("old-token"), "principal": "old", "scopes": ["ocr.recognize"], "expires": "2020-01-01T00:00Z"},
         {
             "sha256": sha("flood-token"),
             "principal": "flood",
