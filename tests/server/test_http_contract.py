@@ -31,7 +31,7 @@ ISSUE_ROUTES = {
 
 def test_routes_are_the_annotations():
     routes = routes_of(contract_services())
-    assert ISSUE_ROUTES <= {(r.verb, r.template) for r in routes}
+    assert {(r.verb, r.template) for r in routes} >= ISSUE_ROUTES
     # every method but the two client streams of frames and reports has a route, and only one
     methods = [m for s in contract_services() for m in s.methods]
     routed = [r.method.full_name for r in routes]
