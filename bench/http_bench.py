@@ -109,12 +109,12 @@ def main(argv: list[str] | None = None) -> int:
         connection.close()
     finally:
         server.stop()
-    rows = {}
+    rows: dict[str, dict[str, Any]] = {}
     for name, by in times.items():
         g, h = _stats(by["grpc"]), _stats(by["http"])
         overhead = round(h["median_ms"] - g["median_ms"], 3)
         rows[name] = {"grpc": g, "http": h, "overhead_median_ms": overhead}
-    report = {
+    report: dict[str, Any] = {
         "command": "python -m bench.http_bench " + " ".join(sys.argv[1:] if argv is None else argv),
         "image": str(args.image),
         "image_bytes": len(image),
