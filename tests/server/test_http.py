@@ -50,9 +50,8 @@ def without_timings(answer: dict) -> dict:
 @pytest.mark.parametrize("image", [scene_png, receipt_jpg])
 def test_recognize_over_http_equals_grpc(served, client, image):
     data = image()
-    grpc_answer = to_dict(ocr_pb2_grpc.OcrServiceStub(client.channel).Recognize(
-        ocr_pb2.RecognizeRequest(image=ocr_pb2.Image(content=data)), timeout=120
-    ))
+    stub = ocr_pb2_grpc.OcrServiceStub(client.channel)
+    grpc_answer = to_dict(stub.Recognize(ocr_pb2.RecognizeRequest(image=ocr_pb2.Image(content=data)), timeout=120))
     answer = http(served.http_base, "POST", "/v1/images:recognize", {"image": {"content": b64(data)}})
     assert answer.status == 200, answer.body
     assert answer.headers["content-type"].startswith("application/json")

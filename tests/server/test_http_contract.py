@@ -35,9 +35,7 @@ def test_routes_are_the_annotations():
     # every method but the two client streams of frames and reports has a route, and only one
     methods = [m for s in contract_services() for m in s.methods]
     routed = [r.method.full_name for r in routes]
-    assert sorted(routed) == sorted(
-        m.full_name for m in methods if m.name not in ("StreamRecognize", "ReportEvents")
-    )
+    assert sorted(routed) == sorted(m.full_name for m in methods if m.name not in ("StreamRecognize", "ReportEvents"))
     route, variables, _ = match(routes, "DELETE", "/v1/devices/cam%2F1/data")
     assert route is not None and route.full_method == "/fleet.v1.FleetService/DeleteDeviceData"
     request = route.request_class()
@@ -86,9 +84,7 @@ def test_query_parameters_fill_nested_repeated_and_well_known_fields():
     assert sightings.window.seconds == 90
 
 
-@pytest.mark.parametrize(
-    "query", [[("nope", "1")], [("image", "x")], [("image.content", "a"), ("image.content", "b")]]
-)
+@pytest.mark.parametrize("query", [[("nope", "1")], [("image", "x")], [("image.content", "a"), ("image.content", "b")]])
 def test_bad_query_parameters(query):
     from server.http.errors import HttpError
 
@@ -108,7 +104,7 @@ def test_static_files_stay_inside_their_folder(tmp_path):
     files = StaticFiles(root)
     assert files.find("/") == (root / "index.html").resolve()
     assert files.find("/console/js/main.js") == files.find("/js/main.js") == (root / "js" / "main.js").resolve()
-    for hostile in ("/../outside.txt", "/js/../../outside.txt", "/.secret", "/link.txt", "/js", "/js//main.js",
-                    "/js\\main.js", "/missing.css", "/index.html\0"):
+    hostile_paths = ("/../outside.txt", "/js/../../outside.txt", "/.secret", "/link.txt", "/js", "/js//main.js")
+    for hostile in (*hostile_paths, "/js\\main.js", "/missing.css", "/index.html\0"):
         assert files.find(hostile) is None, hostile
     assert files.response(files.find("/js/main.js")).headers["content-type"].startswith("text/javascript")
