@@ -181,3 +181,24 @@ def test_openapi_is_served_for_the_served_services(served):
     assert answer.status == 200
     ocr_only = [s for s in contract_services() if s.name == "OcrService"]
     assert answer.json() == openapi_document(ocr_only)
+
+
+def test_the_console_is_served_at_the_root(served):
+    """Every file of server/console at its path under / (and /console/), with its content type."""
+    from server.http.static import CONSOLE_DIR
+
+    if not (CONSOLE_DIR / "index.html").is_file():
+        pytest.skip("server/console is not in this checkout")
+    page = http(served.http_base, "GET", "/")
+    assert page.status == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.headers["x-content-type-options"] == "nosniff"
+    types = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
+    for path in sorted(p for p in CONSOLE_DIR.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        url = "/" + path.relative_to(CONSOLE_DIR).as_posix()
+        for prefix in ("", "/console"):
+            answer = http(served.http_base, "GET", prefix + url)
+            assert answer.status == 200 and answer.body == path.read_bytes(), url
+            if path.suffix in types:
+                assert answer.headers["content-type"].startswith(types[path.suffix]), url
+    for hostile in ("/../server/app.py", "/%2e%2e/server/app.py", "/console/../../server/app.py"):
+        assert http(served.http_base, "GET", hostile).status == 404, hostile
