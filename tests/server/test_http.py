@@ -202,3 +202,22 @@ def test_the_console_is_served_at_the_root(served):
                 assert answer.headers["content-type"].startswith(types[path.suffix]), url
     for hostile in ("/../server/app.py", "/%2e%2e/server/app.py", "/console/../../server/app.py"):
         assert http(served.http_base, "GET", hostile).status == 404, hostile
+
+
+def test_http_and_grpc_share_the_result_cache_and_the_metrics():
+    """One plane: a gRPC read of an image is a cache hit for the same read over HTTP, and both are counted."""
+    from dataclasses import replace
+
+    server = http_server(get_engine, replace(CONFIG, cache=True))
+    try:
+        metrics = server.server.metrics
+        data = scene_png()
+        with OcrClient(server.target, timeout=120) as c:
+            grpc_answer = to_dict(c.recognize(data).message)
+        hits = metrics.cache_lookups.labels("hit")._value.get()
+        answer = http(server.http_base, "POST", "/v1/images:recognize", {"image": {"content": b64(data)}})
+        assert answer.status == 200
+        assert metrics.cache_lookups.labels("hit")._value.get() == hits + 1
+        assert without_timings(answer.json()) == without_timings(grpc_answer)
+    finally:
+        server.stop()
