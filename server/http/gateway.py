@@ -164,7 +164,16 @@ class HttpGateway:
         raise HttpError(grpc.StatusCode.UNIMPLEMENTED, "ROUTE_UNKNOWN", "a client stream has no HTTP form")
 
     def _metadata(self, request: web.Request) -> tuple[tuple[str, str], ...]:
-        pairs = [(k, request.headers[k]) for k in _FORWARDED if k in request.headers]
+        pairs = []
+        for key in _FORWARDED:
+            value = request.headers.get(key)
+            if value is None:
+                continue
+            if not (value.isascii() and value.isprintable()):  # not gRPC metadata: the gRPC layers judge a stand-in
+                if key != "authorization":
+                    continue  # a fresh request id is given
+                value = "unprintable"  # not 'Bearer <token>': TOKEN_INVALID where tokens are checked
+            pairs.append((key, value))
         ssl_object = request.transport.get_extra_info("ssl_object") if request.transport is not None else None
         identity = certificate_identity(ssl_object) if self.config.tls_client_ca else None
         return tuple(pairs) + (self.handoff.metadata(identity) if identity else ())

@@ -229,3 +229,11 @@ def test_a_taken_http_port_fails_the_start_in_one_line(tmp_path):
         )
     assert out.returncode == 2, out.stderr
     assert out.stderr.strip().splitlines()[-1].endswith("[PORT_UNAVAILABLE]"), out.stderr
+
+
+def test_headers_that_are_not_metadata_are_judged_not_crashed_on(secured):
+    answer = http(secured.http_base, "GET", "/v1/serverInfo", None, {"authorization": "Bearer caf\u00e9"})
+    assert (answer.status, answer.reason) == (401, "TOKEN_INVALID")
+    headers = {"authorization": "Bearer alice-token", "x-request-id": "caf\u00e9"}
+    answer = http(secured.http_base, "GET", "/v1/serverInfo", None, headers)
+    assert answer.status == 200 and answer.headers["x-request-id"].isascii()
