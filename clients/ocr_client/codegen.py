@@ -54,6 +54,7 @@ def _generate_locked() -> None:
     from grpc_tools import protoc
 
     well_known = Path(grpc_tools.__file__).resolve().parent / "_proto"
+    googleapis = _googleapis_protos()
     work = Path(tempfile.mkdtemp(prefix=".gen-", dir=GEN_DIR.parent))
     try:
         names = [str(p.relative_to(PROTO_DIR)) for p in sources()]
@@ -61,6 +62,7 @@ def _generate_locked() -> None:
             "grpc_tools.protoc",
             f"-I{PROTO_DIR}",
             f"-I{well_known}",
+            f"-I{googleapis}",
             f"--python_out={work}",
             f"--pyi_out={work}",
             f"--grpc_python_out={work}",
@@ -87,6 +89,17 @@ def _generate_locked() -> None:
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _googleapis_protos() -> Path:
+    """Where googleapis-common-protos keeps google/api/*.proto (the HTTP annotations the contract imports); the
+    generated code imports their Python modules from the same package at run time."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("google.api.annotations_pb2")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("cannot generate: needs googleapis-common-protos (pip install -r requirements.txt)")
+    return Path(spec.origin).resolve().parents[2]
 
 
 def main(argv: list[str] | None = None) -> int:
