@@ -117,7 +117,8 @@ export async function watch(path, onData, signal) {
       if (line === "") {
         if (data.length) {
           const parsed = camelize(JSON.parse(data.join("\n")));
-          if (event === "error") throw new ApiError(500, parsed.error?.status, parsed.error?.reason, parsed.error?.message);
+          const e = parsed.error || {};
+          if (event === "error") throw new ApiError(500, e.status, e.reason, e.message);
           onData(parsed);
         }
         data = [];

@@ -10,6 +10,7 @@ const FEED_ROWS = 200;
 let feed = null; // {controller, cursor, seen:Set}
 let adminRefusal = ""; // why this token may not delete, once the server said so
 let refreshTimer = null;
+let lastDelete = ""; // the outcome of the last delete, kept on the status line
 
 const num = (v) => Number(v || 0);
 const shortType = (t) => (t || "").replace(/^EVENT_TYPE_/, "");
@@ -58,6 +59,7 @@ const describe = (err) => (err instanceof ApiError ? err.describe() : err.messag
 
 // --- devices -------------------------------------------------------------------------------------------------
 
+/** Lists the devices; the outcome of the last delete leads the status line. */
 export async function loadDevices() {
   let answer;
   try {
@@ -89,7 +91,8 @@ export async function loadDevices() {
     ]);
     tr.dataset.device = d.deviceId;
   }
-  say("devices-status", `${devices.length} device(s), ${new Date().toLocaleTimeString([], { hour12: false })}`
+  say("devices-status", `${lastDelete ? `${lastDelete} ` : ""}${devices.length} device(s), `
+    + `${new Date().toLocaleTimeString([], { hour12: false })}`
     + (adminRefusal ? `. Delete is not allowed for this token: ${adminRefusal}` : ""), Boolean(adminRefusal));
 }
 
@@ -108,10 +111,11 @@ function confirmDelete(deviceId) {
 async function deleteDevice(deviceId) {
   try {
     const done = await call("DELETE", `/v1/devices/${encodeURIComponent(deviceId)}/data`);
-    say("devices-status", done.deviceExisted
+    lastDelete = done.deviceExisted
       ? `Erased ${deviceId}: ${num(done.deletedEvents)} events, ${num(done.deletedStreams)} streams.`
-      : `${deviceId} was not known; nothing erased.`);
+      : `${deviceId} was not known; nothing erased.`;
   } catch (err) {
+    lastDelete = "";
     if (err instanceof ApiError && err.httpStatus === 403) adminRefusal = err.describe();
     say("devices-status", `Delete ${deviceId} refused: ${describe(err)}`, true);
     if (adminRefusal) document.querySelectorAll("#devices button.delete").forEach((b) => { b.hidden = true; });
@@ -234,7 +238,7 @@ export function showFleet(visible) {
   loadDevices();
   loadSightings();
   startFeed();
-  refreshTimer = setInterval(loadDevices, 5000);
+  refreshTimer = setInterval(() => loadDevices(), 5000);
 }
 
 export function forgetAdminRefusal() {
@@ -242,7 +246,7 @@ export function forgetAdminRefusal() {
 }
 
 export function initFleet() {
-  $("devices-refresh").addEventListener("click", loadDevices);
+  $("devices-refresh").addEventListener("click", () => loadDevices());
   $("feed-filter").addEventListener("submit", (e) => { e.preventDefault(); startFeed(); });
   $("sightings-filter").addEventListener("submit", (e) => { e.preventDefault(); loadSightings(); });
   const dialog = $("confirm-delete");

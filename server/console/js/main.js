@@ -32,7 +32,7 @@ async function probe() {
       + `${(i.provenance && i.provenance.bundleId) || "?"}`;
     notice("read-unavailable", "");
   } else if (status === 404 || status === 501) {
-    $("server").textContent = "fleet central";
+    $("server").textContent = fleet.ok ? "fleet central" : "";
     notice("read-unavailable", "This server does not read images (it runs without OcrService).");
   } else {
     $("server").textContent = "";
@@ -40,8 +40,10 @@ async function probe() {
       + (status === 401 ? " — enter a token." : ""));
   }
   $("fleet-body").hidden = !fleet.ok;
+  const hint = fleet.error && fleet.error.httpStatus === 401 ? " — enter a token." : "";
+  const refused = fleet.error && `Fleet: ${fleet.error.describe()}${hint}`;
   notice("fleet-unavailable", fleet.ok
-    ? (fleet.error ? `Fleet: ${fleet.error.describe()}${fleet.error.httpStatus === 401 ? " — enter a token." : ""}` : "")
+    ? refused || ""
     : "This server has no FleetService (start it with --role central or all).");
   if (!read.ok && (status === 404 || status === 501) && fleet.ok && current === "read") select("fleet");
   else select(current);

@@ -103,7 +103,8 @@ async function readImage(file) {
   const response = await call("POST", "/v1/images:recognize", { image: { content: await base64(file) } });
   answer = response;
   const page = {
-    number: 1, label: `${file.name}: ${response.imageWidth} × ${response.imageHeight}, ${(response.lines || []).length} lines`,
+    number: 1,
+    label: `${file.name}: ${response.imageWidth} × ${response.imageHeight}, ${(response.lines || []).length} lines`,
     width: response.imageWidth, height: response.imageHeight, lines: response.lines || [],
     imageUrl: URL.createObjectURL(file),
   };
@@ -127,8 +128,9 @@ async function readDocument(file) {
     const lines = pageLines(page);
     $("pages").appendChild(pageCard({
       number: page.pageNumber, width: page.width, height: page.height, lines,
-      label: `Page ${page.pageNumber}: ${page.width} × ${page.height}${page.dpi ? ` at ${Math.round(page.dpi)} dpi` : ""}, `
-        + `${lines.length} lines, ${(page.textSource || "").replace("TEXT_SOURCE_", "").toLowerCase()}`,
+      label: `Page ${page.pageNumber}: ${page.width} × ${page.height}`
+        + `${page.dpi ? ` at ${Math.round(page.dpi)} dpi` : ""}, ${lines.length} lines, `
+        + (page.textSource || "").replace("TEXT_SOURCE_", "").toLowerCase(),
       error: page.error && `${page.error.reason || ""} ${page.error.message || ""}`.trim(),
     }));
     columns.push({ label: `p. ${page.pageNumber}`, timings: page.timings });
@@ -172,7 +174,8 @@ async function copyJson() {
 export async function probeRead() {
   try {
     const info = await call("GET", "/v1/serverInfo");
-    stageReasons = Object.fromEntries((info.stagePrecisions || []).map((s) => [s.stage, `${s.precision}: ${s.reason}`]));
+    const precisions = info.stagePrecisions || [];
+    stageReasons = Object.fromEntries(precisions.map((s) => [s.stage, `${s.precision}: ${s.reason}`]));
     return { ok: true, info };
   } catch (err) {
     return { ok: false, error: err };
