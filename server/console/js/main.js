@@ -54,11 +54,13 @@ function init() {
   initFleet();
   $("tab-read").addEventListener("click", () => select("read"));
   $("tab-fleet").addEventListener("click", () => select("fleet"));
-  $("token").addEventListener("change", (e) => {
-    setToken(e.target.value);
+  const useToken = () => {
+    setToken($("token").value);
     forgetAdminRefusal();
     probe();
-  });
+  };
+  $("token").addEventListener("change", useToken);
+  $("token-form").addEventListener("submit", (e) => e.preventDefault()); // Enter also fires "change"
   current = location.hash === "#fleet" ? "fleet" : "read";
   select(current);
   probe();

@@ -2,6 +2,7 @@
 // word written in its box) with the polygons of its lines and words on top, in the image's own pixel coordinates.
 
 const SVG = "http://www.w3.org/2000/svg";
+const DOUBTFUL = 0.8; // a line read with less confidence is outlined in red
 
 function node(name, attrs = {}, parent) {
   const el = document.createElementNS(SVG, name);
@@ -47,8 +48,9 @@ export function drawPage(page) {
   const lines = node("g", { class: "lines" }, svg);
   const stroke = Math.max(1, Math.round(Math.max(page.width, page.height) / 600));
   page.lines.forEach((line, i) => {
+    const doubtful = (line.confidence || 0) < DOUBTFUL;
     const poly = node("polygon", {
-      points: points(line.polygon), class: "line-box", "data-line": i, stroke: confidenceColour(line.confidence),
+      points: points(line.polygon), class: doubtful ? "line-box doubtful" : "line-box", "data-line": i,
       "stroke-width": stroke * 1.5,
     }, lines);
     node("title", {}, poly).textContent = `${line.text} (${(line.confidence || 0).toFixed(2)})`;

@@ -53,7 +53,10 @@ function showProvenance(provenance) {
   };
   add("bundle", provenance.bundleId);
   add("backend", `${provenance.backend || "—"} on ${provenance.device || "—"}`);
-  for (const [stage, precision] of Object.entries(provenance.stagePrecision || {})) {
+  const order = ["det", "cls", "rec"];
+  const rank = (stage) => (order.includes(stage) ? order.indexOf(stage) : order.length);
+  const stages = Object.entries(provenance.stagePrecision || {}).sort(([a], [b]) => rank(a) - rank(b));
+  for (const [stage, precision] of stages) {
     add(stage, precision, stageReasons[stage]).dataset.stage = stage;
   }
 }
