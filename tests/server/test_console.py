@@ -108,8 +108,8 @@ def test_a_dropped_receipt_is_drawn_with_the_lines_and_words_the_api_answers(
     assert confidences == [f"{line['confidence']:.2f}" for line in lines]
     svg = page.locator("svg.page")
     assert (svg.get_attribute("data-width"), svg.get_attribute("data-height")) == (
-        str(expected["imageWidth"]),
-        str(expected["imageHeight"]),
+        str(expected["image_width"]),
+        str(expected["image_height"]),
     )
     boxes = page.locator("svg .line-box")
     assert boxes.count() == len(lines)
@@ -121,7 +121,7 @@ def test_a_dropped_receipt_is_drawn_with_the_lines_and_words_the_api_answers(
 
     stages = page.locator("#timings tr[data-stage]").evaluate_all("rows => rows.map(r => r.dataset.stage)")
     assert {"detection", "recognition", "total"} <= set(stages)
-    served = expected["provenance"]["stagePrecision"]
+    served = expected["provenance"]["stage_precision"]
     for stage, precision in served.items():
         expect(page.locator(f'#precision tr[data-stage="{stage}"] td')).to_have_text(precision)
 
@@ -146,7 +146,7 @@ def test_a_pdf_s_pages_are_drawn_as_they_stream_in(browser: Browser, ocr_http: s
     expect(page.locator("#read-status")).to_contain_text("page(s) read", timeout=WAIT_MS)
     answers = json.loads(page.locator("#json").inner_text())
     pages = [a["page"] for a in answers if "page" in a]
-    assert pages and [p["pageNumber"] for p in pages] == list(range(1, len(pages) + 1))
+    assert pages and [p["page_number"] for p in pages] == list(range(1, len(pages) + 1))
     cards = page.locator(".page-card")
     assert cards.count() == len(pages)
     for n, answered in enumerate(pages):

@@ -62,14 +62,20 @@ export function url(path, params = {}) {
   return text ? `${path}?${text}` : path;
 }
 
-/** One JSON call; answers the parsed body or throws ApiError. */
-export async function call(method, path, body) {
+/** One JSON call; answers {raw: the body as the server sent it, data: the same camelized}, or throws ApiError. */
+export async function request(method, path, body) {
   const init = { method, headers: headers(body === undefined ? {} : { "Content-Type": "application/json" }) };
   if (body !== undefined) init.body = JSON.stringify(body);
   const response = await fetch(path, init);
   if (!response.ok) throw await failure(response);
   const text = await response.text();
-  return text ? camelize(JSON.parse(text)) : {};
+  const raw = text ? JSON.parse(text) : {};
+  return { raw, data: camelize(raw) };
+}
+
+/** One JSON call; answers the camelized body or throws ApiError. */
+export async function call(method, path, body) {
+  return (await request(method, path, body)).data;
 }
 
 async function* lines(response, signal) {
@@ -93,23 +99,27 @@ async function* lines(response, signal) {
   }
 }
 
-/** POSTs a body and yields each JSON line of the answer as it arrives (a streamed array's brackets and commas are
- * skipped, so either form the server chose is read). */
+/** POSTs a body and yields each JSON line of the answer as it arrives, as {raw, data} like request() (a streamed
+ * array's brackets and commas are skipped, so either form the server chose is read). */
 export async function* postLines(path, body, contentType) {
   const init = { method: "POST", headers: headers(contentType ? { "Content-Type": contentType } : {}), body };
   const response = await fetch(path, init);
   if (!response.ok) throw await failure(response);
   for await (const line of lines(response)) {
     const item = line.trim().replace(/^\[/, "").replace(/[,\]]$/, "").trim();
-    if (item) yield camelize(JSON.parse(item));
+    if (!item) continue;
+    const raw = JSON.parse(item);
+    yield { raw, data: camelize(raw) };
   }
 }
 
-/** Reads a server-sent event stream (fetch, so the token goes in a header, which EventSource cannot send) and
- * calls onData with each event's parsed JSON until `signal` aborts it; throws ApiError when refused. */
-export async function watch(path, onData, signal) {
+/** Reads a server-sent event stream (fetch, so the token goes in a header, which EventSource cannot send): calls
+ * onOpen once the server accepted it, then onData with each event's parsed JSON until `signal` aborts it; throws
+ * ApiError when refused. */
+export async function watch(path, onOpen, onData, signal) {
   const response = await fetch(path, { headers: headers({ Accept: "text/event-stream" }), signal });
   if (!response.ok) throw await failure(response);
+  onOpen();
   let data = [];
   let event = "message";
   try {

@@ -154,8 +154,9 @@ function addEvent(stored, first) {
 async function tail(state, params) {
   while (!state.controller.signal.aborted) {
     try {
-      say("feed-status", "live");
-      await watch(url("/v1/events:watch", { ...params, cursor: state.cursor }), (answer) => {
+      say("feed-status", "connecting…");
+      const open = () => say("feed-status", "live");
+      await watch(url("/v1/events:watch", { ...params, cursor: state.cursor }), open, (answer) => {
         if (state !== feed) return;
         if (answer.event && answer.event.cursor) state.cursor = answer.event.cursor;
         addEvent(answer.event, true);

@@ -2,7 +2,7 @@
 // (its pages drawn as they arrive); each page is drawn with its polygons, its lines listed in reading order with
 // their confidences, and the timings and precision that served it are shown beside the JSON to copy.
 
-import { ApiError, base64, call, postLines } from "./api.js";
+import { ApiError, base64, call, postLines, request } from "./api.js";
 import { confidenceColour, drawPage } from "./overlay.js";
 
 const $ = (id) => document.getElementById(id);
@@ -10,7 +10,7 @@ const STAGES = [
   ["decodeMs", "decode"], ["queueMs", "queue"], ["detectionMs", "detection"],
   ["classificationMs", "classification"], ["recognitionMs", "recognition"], ["totalMs", "total"],
 ];
-let answer = null; // what "Copy JSON" copies: the response, or the list of a document's responses
+let answer = null; // what "Copy JSON" copies, as the server sent it: the response, or a document's responses
 let stageReasons = {}; // stage -> why that precision, from GetServerInfo
 
 const isDocument = (file) => /\.(pdf|tiff?)$/i.test(file.name) || /^(application\/pdf|image\/tiff)$/.test(file.type);
@@ -103,8 +103,9 @@ function status(text, error = false) {
 }
 
 async function readImage(file) {
-  const response = await call("POST", "/v1/images:recognize", { image: { content: await base64(file) } });
-  answer = response;
+  const body = { image: { content: await base64(file) } };
+  const { raw, data: response } = await request("POST", "/v1/images:recognize", body);
+  answer = raw;
   const page = {
     number: 1,
     label: `${file.name}: ${response.imageWidth} × ${response.imageHeight}, ${(response.lines || []).length} lines`,
@@ -123,8 +124,8 @@ async function readDocument(file) {
   answer = [];
   const columns = [];
   let provenance = null;
-  for await (const response of postLines("/v1/documents:recognize", form)) {
-    answer.push(response);
+  for await (const { raw, data: response } of postLines("/v1/documents:recognize", form)) {
+    answer.push(raw);
     if (response.provenance && !provenance) showProvenance((provenance = response.provenance));
     const page = response.page;
     if (!page) continue;
