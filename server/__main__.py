@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 
 from edge_runtime.arguments import OneLineParser
 from edge_runtime.config import BACKENDS, DEVICES, PRECISIONS, EngineConfig, from_env
 from edge_runtime.errors import ConfigurationError
 from fleet.duration import parse_duration
-from server.config import LOG_FORMATS, ROLES, ServerConfig
+from server.config import DEFAULT_HTTP_PORT, LOG_FORMATS, ROLES, ServerConfig
 
 
 def _duration(text: str) -> float:
@@ -97,6 +98,13 @@ def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
         help="plain-text grpc.health.v1 only, for probes when the main port has TLS; 0 = off (OCR_HEALTH_PORT)",
     )
     add("--health-host", help="address of the health port (OCR_HEALTH_HOST, default 127.0.0.1)")
+    add(
+        "--http-port",
+        type=int,
+        help=f"HTTP/JSON API, OpenAPI and console (docs/http.md) on this port, 0 = off (OCR_HTTP_PORT, default "
+        f"{DEFAULT_HTTP_PORT}); the same auth, TLS and client CA as the gRPC port",
+    )
+    add("--http-host", help="address of the HTTP port (OCR_HTTP_HOST; default: as --host)")
     add("--log-format", choices=LOG_FORMATS, help="text or json lines with request_id (OCR_LOG_FORMAT, text)")
     add(
         "--cache",
@@ -208,6 +216,10 @@ def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
         metrics_host=args.metrics_host,
         health_port=args.health_port,
         health_host=args.health_host,
+        http_port=args.http_port
+        if args.http_port is not None
+        else (None if os.environ.get("OCR_HTTP_PORT") else DEFAULT_HTTP_PORT),
+        http_host=args.http_host,
         log_format=args.log_format,
         cache=args.cache,
         cache_url=args.cache_url,

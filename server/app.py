@@ -29,6 +29,8 @@ from server.cache import CacheInterceptor, LruCache, ResultCache, engine_fingerp
 from server.config import ServerConfig
 from server.connections import connection_options
 from server.fleet_service import FleetServicer, fleet_handler
+from server.http import HttpGateway
+from server.http.openapi import contract_services
 from server.metrics import MetricsInterceptor, ServerMetrics, start_metrics_http
 from server.models_watch import ModelWatcher
 from server.optimizer import Optimizer
@@ -85,6 +87,8 @@ class OcrServer:
         self.watcher: ModelWatcher | None = None  # live model changes, once the first models serve
         self.optimizer: Optimizer | None = None  # the background gate, where one is needed
         self._background: list[asyncio.Task] = []
+        self.http: HttpGateway | None = None  # the HTTP/JSON port (server.http), where config.http_port asks
+        self.http_port = 0  # its bound port once started (0: off)
 
     @property
     def services(self) -> tuple[str, ...]:
@@ -108,6 +112,8 @@ class OcrServer:
                 self.metrics, config.metrics_host, config.metrics_port
             )
         await self.grpc_server.start()
+        if self.http is not None:
+            self.http_port = await self.http.start()
         self._load_task = asyncio.get_running_loop().create_task(self._load())
 
     async def _load(self) -> None:
@@ -168,6 +174,8 @@ class OcrServer:
         self.plane.draining = True
         await self.health.enter_graceful_shutdown()
         await self.grpc_server.stop(grace)
+        if self.http is not None:  # after gRPC's drain: HTTP calls in flight are gRPC calls and drained with them
+            await self.http.stop()
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
         if self.optimizer is not None:
@@ -304,9 +312,11 @@ def build_server(
         raise ConfigurationError(
             f"cannot listen on {address}: the port is taken or the address is not this machine's", "PORT_UNAVAILABLE"
         )
-    return OcrServer(
-        grpc_server, plane, health_servicer, port, security, metrics, cache, fleet, config.serves_ocr
-    ), port
+    server = OcrServer(grpc_server, plane, health_servicer, port, security, metrics, cache, fleet, config.serves_ocr)
+    if config.http_port:  # REST beside gRPC: an in-process socket on this server, bound before it starts
+        descriptors = [d for d in contract_services() if d.full_name in served]
+        server.http = HttpGateway.attach(grpc_server, config, descriptors, security.auth)
+    return server, port
 
 
 def rss_bytes() -> int:
@@ -354,6 +364,9 @@ async def serve(config: ServerConfig, engine_factory: Callable[[], OcrEngine] | 
         logs.announce(f"ocr metrics on port {server.metrics_port}")
     if server.health_port:
         log.info("plain-text health on %s port %d", config.health_host, server.health_port)
+    if server.http_port:
+        log.info("HTTP/JSON, /openapi.json and the console on %s port %d", config.http_bind_host, server.http_port)
+        logs.announce(f"ocr http on port {server.http_port}")
     for line in server.security.describe() if server.security is not None else ():
         log.info("security: %s", line)
     waits_for = " and ".join(

@@ -15,6 +15,7 @@ REDACT_KINDS = ("email", "phone", "card")
 LOG_FORMATS = ("text", "json")
 ROLES = ("ocr", "central", "all")
 DEFAULT_FLEET_STORE = "sqlite:///fleet.db"
+DEFAULT_HTTP_PORT = 8080  # `python -m server`'s HTTP port when neither --http-port nor OCR_HTTP_PORT says
 LOOPBACK_HOST = "localhost"  # where a server without credentials listens when no host is given
 
 
@@ -79,6 +80,9 @@ class ServerConfig:
     metrics_host: str = "127.0.0.1"  # address of the metrics port ([::] in the container image)
     health_port: int = 0  # plain-text grpc.health.v1 only (for probes when the main port has TLS); 0: off
     health_host: str = "127.0.0.1"  # address of the health port ([::] in the container image)
+    # ---- HTTP/JSON beside gRPC (server/http): the same calls, the same security, on a port of their own ---------
+    http_port: int = 0  # 0: off here; `python -m server` defaults to 8080 (DEFAULT_HTTP_PORT)
+    http_host: str = ""  # "": as bind_host (credentials decide); TLS and client CA are the gRPC port's
     log_format: str = "text"  # "text" or "json" (one JSON object per line, with the call's request_id)
     cache: bool = False  # answer identical Recognize requests from the result cache (on in the container image)
     cache_url: str = ""  # "": in-process LRU; redis://host:port/db: shared by replicas
@@ -144,8 +148,8 @@ class ServerConfig:
             self.calls_per_s and self.calls_burst < 1
         ):
             raise ConfigurationError("rate limits must not be negative (0: no limit); calls_burst >= 1")
-        if not (0 <= self.metrics_port <= 65535 and 0 <= self.health_port <= 65535):
-            raise ConfigurationError("metrics_port and health_port must be 0 (off) or a port number")
+        if not (0 <= self.metrics_port <= 65535 and 0 <= self.health_port <= 65535 and 0 <= self.http_port <= 65535):
+            raise ConfigurationError("metrics_port, health_port and http_port must be 0 (off) or a port number")
         if self.log_format not in LOG_FORMATS:
             raise ConfigurationError(f"log_format {self.log_format!r}: choose from {', '.join(LOG_FORMATS)}")
         if self.cache_url and not self.cache_url.startswith(("redis://", "rediss://", "unix://")):
@@ -235,12 +239,19 @@ class ServerConfig:
             )
         return stages
 
+    @property
+    def http_bind_host(self) -> str:
+        """The HTTP port's address: ``http_host``, else the gRPC port's (so the same rule binds both)."""
+        return self.http_host or self.bind_host
+
     def check_listen(self) -> None:
         """Refuse, in one clear line, to serve a network address to anyone without credentials."""
-        if self.has_credentials or self.insecure or is_loopback(self.bind_host):
+        if self.has_credentials or self.insecure:
             return
-        raise ConfigurationError(
-            f"refusing to listen on {self.bind_host} without credentials: give --tokens-file or --tls-client-ca, "
-            f"bind --host 127.0.0.1, or pass --insecure (OCR_INSECURE=1) to let anyone call",
-            "INSECURE_LISTEN",
-        )
+        for host in (self.bind_host, self.http_bind_host if self.http_port else self.bind_host):
+            if not is_loopback(host):
+                raise ConfigurationError(
+                    f"refusing to listen on {host} without credentials: give --tokens-file or --tls-client-ca, "
+                    f"bind --host 127.0.0.1, or pass --insecure (OCR_INSECURE=1) to let anyone call",
+                    "INSECURE_LISTEN",
+                )

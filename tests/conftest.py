@@ -22,6 +22,9 @@ REPO = Path(__file__).resolve().parents[1]
 # Servers the tests start build no INT8 in the background (scripts/test.sh builds it before pytest, and a server
 # on another bundle would otherwise start a build of its own); tests of that path pass --optimize.
 os.environ.setdefault("OCR_OPTIMIZE", "0")
+# ... and bind no HTTP port (`python -m server` defaults to 8080, which parallel servers would fight over); the HTTP
+# tests ask for one (port 0: any free one).
+os.environ.setdefault("OCR_HTTP_PORT", "0")
 EVAL_DIR = Path(os.environ.get("OCR_EVAL_DIR", REPO.parent / "shared" / "eval"))
 _engines: dict[EngineConfig, object] = {}
 

@@ -3,7 +3,8 @@ method it calls is in its scopes (server.scopes); a refusal ends the call before
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import grpc
 
@@ -42,6 +43,9 @@ class AuthInterceptor(Interceptor[Call]):
         self.cert_scopes = frozenset(cert_scopes)
         self.open_reflection = open_reflection
         self.open_server_info = open_server_info
+        # set by server.http: the HTTP port's verified client-certificate identity, read from call metadata
+        # (trusted only with the in-process secret; see server.http.handoff)
+        self.handoff: Callable[[Iterable[tuple[str, Any]]], str | None] | None = None
 
     @property
     def enforcing(self) -> bool:
@@ -61,6 +65,8 @@ class AuthInterceptor(Interceptor[Call]):
 
     def authenticate(self, context: grpc.aio.ServicerContext) -> Principal:
         identity = _identity(context.auth_context() or {}) if self.mutual_tls else None
+        if identity is None and self.mutual_tls and self.handoff is not None:
+            identity = self.handoff(context.invocation_metadata() or ())
         if not self.enforcing:
             return Principal(ANONYMOUS, frozenset(SCOPES), "none")
         header = None
