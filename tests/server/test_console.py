@@ -83,12 +83,14 @@ def _post(url: str, body: dict) -> dict:
         return json.load(reply)
 
 
-def _points(attribute: str) -> list[tuple[float, float]]:
-    return [tuple(float(v) for v in pair.split(",")) for pair in attribute.split()]
+def _points(attribute: str) -> list[float]:
+    """x0, y0, x1, y1, ... of an SVG polygon's ``points``."""
+    return [float(v) for pair in attribute.split() for v in pair.split(",")]
 
 
-def _corners(polygon: list[dict]) -> list[tuple[float, float]]:
-    return [(float(p.get("x", 0)), float(p.get("y", 0))) for p in polygon]
+def _corners(polygon: list[dict]) -> list[float]:
+    """x0, y0, x1, y1, ... of a JSON polygon (a zero coordinate is left out by the JSON mapping)."""
+    return [float(p.get(axis, 0)) for p in polygon for axis in ("x", "y")]
 
 
 def test_a_dropped_receipt_is_drawn_with_the_lines_and_words_the_api_answers(
@@ -144,7 +146,7 @@ def test_a_pdf_s_pages_are_drawn_as_they_stream_in(browser: Browser, ocr_http: s
     expect(page.locator("#server")).to_contain_text("ready", timeout=WAIT_MS)
     page.set_input_files("#file", str(SCAN))
     expect(page.locator("#read-status")).to_contain_text("page(s) read", timeout=WAIT_MS)
-    answers = json.loads(page.locator("#json").inner_text())
+    answers = json.loads(page.locator("#json").text_content())
     pages = [a["page"] for a in answers if "page" in a]
     assert pages and [p["page_number"] for p in pages] == list(range(1, len(pages) + 1))
     cards = page.locator(".page-card")
