@@ -32,7 +32,9 @@ function ago(ts) {
 
 function models(provenance) {
   if (!provenance || !provenance.bundleId) return "—";
-  const precision = Object.entries(provenance.stagePrecision || {}).map(([k, v]) => `${k} ${v}`).join(", ");
+  const rank = (stage) => ["det", "cls", "rec"].indexOf(stage) >>> 0; // pipeline order, unknown stages last
+  const precision = Object.entries(provenance.stagePrecision || {})
+    .sort(([a], [b]) => rank(a) - rank(b)).map(([k, v]) => `${k} ${v}`).join(", ");
   return `${provenance.bundleId} (${provenance.backend || "?"}${precision ? `; ${precision}` : ""})`;
 }
 
@@ -165,8 +167,9 @@ async function tail(state, params) {
       say("feed-status", "the stream ended; reconnecting…");
     } catch (err) {
       if (state.controller.signal.aborted) return;
-      say("feed-status", `feed: ${describe(err)}; retrying…`, true);
-      if (err instanceof ApiError && [401, 403, 404, 501].includes(err.httpStatus)) return;
+      const final = err instanceof ApiError && [400, 401, 403, 404, 501].includes(err.httpStatus);
+      say("feed-status", `feed: ${describe(err)}${final ? "" : "; retrying…"}`, true);
+      if (final) return;
     }
     await new Promise((r) => setTimeout(r, 2000));
   }

@@ -54,8 +54,11 @@ function init() {
   initFleet();
   $("tab-read").addEventListener("click", () => select("read"));
   $("tab-fleet").addEventListener("click", () => select("fleet"));
-  const useToken = () => {
-    setToken($("token").value);
+  let applied = "";
+  const useToken = () => { // "change" fires on Enter and again on leaving the field: act once per new token
+    if ($("token").value.trim() === applied) return;
+    applied = $("token").value.trim();
+    setToken(applied);
     forgetAdminRefusal();
     probe();
   };

@@ -120,6 +120,8 @@ async function readImage(file) {
 
 async function readDocument(file) {
   const form = new FormData();
+  const pages = $("doc-pages").value.trim();
+  if (pages) form.append("options", new Blob([JSON.stringify({ pages })], { type: "application/json" }));
   form.append("file", file, file.name);
   answer = [];
   const columns = [];
