@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from google.protobuf.message import Message
 
 from server.http.transcode import malformed, parse_value
@@ -75,6 +76,9 @@ def _lines(body: bytes, request_class: Any) -> list[Message]:
 
 async def document_requests(request: web.Request, request_class: Any, chunk_bytes: int) -> list[Message]:
     """The call's requests, read whole from the body (bounded by the server's client_max_size)."""
-    if request.content_type == "multipart/form-data":
+    if request.content_type != "multipart/form-data":
+        return _lines(await request.read(), request_class)
+    try:
         return await _multipart(request, request_class, chunk_bytes)
-    return _lines(await request.read(), request_class)
+    except (ValueError, UnicodeDecodeError, HttpProcessingError) as exc:  # no boundary, broken part headers
+        raise malformed(f"the multipart body cannot be read: {exc}") from None

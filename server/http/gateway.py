@@ -91,7 +91,7 @@ class HttpGateway:
             options=[("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)],
         )
         app = web.Application(client_max_size=limit, handler_args={"max_field_size": 16384})
-        app.router.add_route("*", "/{tail:.*}", self._handle)
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self._handle)  # any path, a newline too
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         host = self.config.http_bind_host.strip("[]")
@@ -131,10 +131,16 @@ class HttpGateway:
             )
         except grpc.aio.AioRpcError as exc:
             return _error_response(from_rpc_error(exc))
+        except web.HTTPException as exc:  # aiohttp refused the request itself (a body it cannot read)
+            code = grpc.StatusCode.INVALID_ARGUMENT if exc.status < 500 else grpc.StatusCode.INTERNAL
+            return _error_response(HttpError(code, "REQUEST_MALFORMED", exc.reason, http_status=exc.status))
+        except Exception:  # a bug of this layer: INTERNAL with a generic message, the traceback in the log
+            log.exception("HTTP %s %s failed", request.method, request.path)
+            return _error_response(HttpError(grpc.StatusCode.INTERNAL, "INTERNAL", "internal error"))
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.rel_url.raw_path
-        route, variables, other_verb = match(self.routes, request.method, path)
+        route, variables, verbs = match(self.routes, request.method, path)
         if route is None:
             if request.method in ("GET", "HEAD"):
                 if request.path == "/openapi.json":
@@ -142,8 +148,10 @@ class HttpGateway:
                 found = self.static.find(request.path)
                 if found is not None:
                     return self.static.response(found)
-            if other_verb:
-                raise HttpError(grpc.StatusCode.UNIMPLEMENTED, "HTTP_METHOD_NOT_ALLOWED", "wrong method", None, 405)
+            if verbs:
+                allow = ", ".join(verbs)
+                code = grpc.StatusCode.UNIMPLEMENTED
+                raise HttpError(code, "HTTP_METHOD_NOT_ALLOWED", f"use {allow}", {"allow": allow}, 405)
             raise HttpError(grpc.StatusCode.NOT_FOUND, "ROUTE_UNKNOWN", f"no route {request.method} {request.path}")
         metadata = self._metadata(request)
         kind = (route.method.client_streaming, route.method.server_streaming)

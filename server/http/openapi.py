@@ -99,6 +99,7 @@ def _message_schema(descriptor: Descriptor) -> dict[str, Any]:
     schema: dict[str, Any] = {
         "type": "object",
         "properties": {f.name: _field_schema(f) for f in descriptor.fields},
+        "additionalProperties": False,
     }
     oneofs = [o for o in descriptor.oneofs if o.name != "_" + o.fields[0].name]  # not a proto3 `optional`
     if oneofs:

@@ -84,15 +84,15 @@ def routes_of(services: Iterable[ServiceDescriptor]) -> list[Route]:
     return found
 
 
-def match(routes: Iterable[Route], verb: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
-    """(route, path variables, whether the path exists under another verb) for a request."""
-    other_verb = False
+def match(routes: Iterable[Route], verb: str, path: str) -> tuple[Route | None, dict[str, str], tuple[str, ...]]:
+    """(route, path variables) for a request; without one, the verbs the path has (for 405's Allow)."""
+    verbs: list[str] = []
     for route in routes:
         m = route.pattern.fullmatch(path)
         if m is None:
             continue
         if route.verb != verb:
-            other_verb = True
+            verbs.append(route.verb)
             continue
-        return route, {name: m.group(f"v{i}") for i, name in enumerate(route.variables)}, False
-    return None, {}, other_verb
+        return route, {name: m.group(f"v{i}") for i, name in enumerate(route.variables)}, ()
+    return None, {}, tuple(verbs)
