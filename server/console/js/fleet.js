@@ -1,14 +1,18 @@
 // The Fleet page: devices (last seen, backlog, drops, models), a live feed of events over server-sent events
 // (filtered by device, stream and text, resumed from its cursor after a drop), sightings across streams, and a
-// device's data erased behind a typed confirmation. The server enforces fleet.admin; a refusal hides the delete
-// buttons for this token and says why.
+// device's data erased behind a typed confirmation, offered only to a token the server lets delete (it enforces
+// fleet.admin anyway, and a refusal is shown with its reason).
 
 import { ApiError, call, url, watch } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const FEED_ROWS = 200;
 let feed = null; // {controller, cursor, seen:Set}
-let adminRefusal = ""; // why this token may not delete, once the server said so
+// Whether this token may delete: asked with a delete the server must refuse whoever asks (an id over its 128
+// characters), so nothing is touched: INVALID_ARGUMENT comes from a caller with fleet.admin, PERMISSION_DENIED
+// (or UNAUTHENTICATED) from one without. The REST API has no call that lists a token's scopes.
+const SCOPE_PROBE = "console-scope-probe-".padEnd(129, "x");
+let admin = { known: false, refusal: "" };
 let refreshTimer = null;
 let lastDelete = ""; // the outcome of the last delete, kept on the status line
 
@@ -79,7 +83,7 @@ export async function loadDevices() {
     remove.type = "button";
     remove.className = "delete";
     remove.textContent = "Delete data…";
-    remove.hidden = Boolean(adminRefusal);
+    remove.hidden = !admin.known || Boolean(admin.refusal);
     remove.addEventListener("click", () => confirmDelete(d.deviceId));
     const tr = row($("devices"), [
       d.deviceId,
@@ -95,7 +99,7 @@ export async function loadDevices() {
   }
   say("devices-status", `${lastDelete ? `${lastDelete} ` : ""}${devices.length} device(s), `
     + `${new Date().toLocaleTimeString([], { hour12: false })}`
-    + (adminRefusal ? `. Delete is not allowed for this token: ${adminRefusal}` : ""), Boolean(adminRefusal));
+    + (admin.refusal ? `. Delete is not offered to this token: ${admin.refusal}` : ""));
 }
 
 // --- delete ------------------------------------------------------------------------------------------------
@@ -118,9 +122,10 @@ async function deleteDevice(deviceId) {
       : `${deviceId} was not known; nothing erased.`;
   } catch (err) {
     lastDelete = "";
-    if (err instanceof ApiError && err.httpStatus === 403) adminRefusal = err.describe();
+    const denied = err instanceof ApiError && [401, 403].includes(err.httpStatus);
+    if (denied) admin = { known: true, refusal: err.describe() };
     say("devices-status", `Delete ${deviceId} refused: ${describe(err)}`, true);
-    if (adminRefusal) document.querySelectorAll("#devices button.delete").forEach((b) => { b.hidden = true; });
+    offerDelete();
     return;
   }
   await loadDevices();
@@ -239,14 +244,30 @@ export function showFleet(visible) {
     stopFeed();
     return;
   }
-  loadDevices();
+  probeAdmin();
   loadSightings();
   startFeed();
   refreshTimer = setInterval(() => loadDevices(), 5000);
 }
 
-export function forgetAdminRefusal() {
-  adminRefusal = "";
+function offerDelete() {
+  const hidden = !admin.known || Boolean(admin.refusal);
+  document.querySelectorAll("#devices button.delete").forEach((b) => { b.hidden = hidden; });
+}
+
+/** Asks whether this token may delete (see SCOPE_PROBE), then shows or hides the delete buttons. */
+async function probeAdmin() {
+  admin = { known: false, refusal: "" };
+  offerDelete();
+  try {
+    await call("DELETE", `/v1/devices/${SCOPE_PROBE}/data`);
+    admin = { known: true, refusal: "" };
+  } catch (err) {
+    const denied = err instanceof ApiError && [401, 403].includes(err.httpStatus);
+    admin = { known: true, refusal: denied ? err.describe() : "" };
+  }
+  offerDelete();
+  await loadDevices();
 }
 
 export function initFleet() {

@@ -2,7 +2,7 @@
 // GET /v1/serverInfo; FleetService answers GET /v1/devices), asked again whenever the token changes.
 
 import { setToken } from "./api.js";
-import { forgetAdminRefusal, initFleet, probeFleet, showFleet } from "./fleet.js";
+import { initFleet, probeFleet, showFleet } from "./fleet.js";
 import { initRead, probeRead } from "./read.js";
 
 const $ = (id) => document.getElementById(id);
@@ -59,7 +59,6 @@ function init() {
     if ($("token").value.trim() === applied) return;
     applied = $("token").value.trim();
     setToken(applied);
-    forgetAdminRefusal();
     probe();
   };
   $("token").addEventListener("change", useToken);
