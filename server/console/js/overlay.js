@@ -46,18 +46,16 @@ export function drawPage(page) {
   }
   const words = node("g", { class: "words" }, svg);
   const lines = node("g", { class: "lines" }, svg);
-  const stroke = Math.max(1, Math.round(Math.max(page.width, page.height) / 600));
   page.lines.forEach((line, i) => {
     const doubtful = (line.confidence || 0) < DOUBTFUL;
     const poly = node("polygon", {
       points: points(line.polygon), class: doubtful ? "line-box doubtful" : "line-box", "data-line": i,
-      "stroke-width": stroke * 1.5,
     }, lines);
     node("title", {}, poly).textContent = `${line.text} (${(line.confidence || 0).toFixed(2)})`;
     for (const word of line.words || []) {
       if (!word.polygon || word.polygon.length < 3) continue;
       if (!page.imageUrl) writeWord(words, word);
-      const w = node("polygon", { points: points(word.polygon), class: "word-box", "stroke-width": stroke }, words);
+      const w = node("polygon", { points: points(word.polygon), class: "word-box" }, words);
       node("title", {}, w).textContent = `${word.text} (${(word.confidence || 0).toFixed(2)})`;
     }
   });
