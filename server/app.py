@@ -113,7 +113,11 @@ class OcrServer:
             )
         await self.grpc_server.start()
         if self.http is not None:
-            self.http_port = await self.http.start()
+            try:
+                self.http_port = await self.http.start()
+            except BaseException:  # e.g. the HTTP port is taken: nothing stays bound
+                await self.grpc_server.stop(0)
+                raise
         self._load_task = asyncio.get_running_loop().create_task(self._load())
 
     async def _load(self) -> None:

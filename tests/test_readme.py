@@ -2,7 +2,8 @@
 
 Every fenced ``bash``, ``python`` or ``js`` block runs as it stands, in a scratch folder that links the
 repository's ``.venv``, ``clients`` and ``models`` and holds ``samples/`` written by the module set-up runs
-(``edge_runtime.evaluation.synth.samples``); ``localhost:50051`` is pointed at a live test server. A block
+(``edge_runtime.evaluation.synth.samples``); ``localhost:50051`` is pointed at a live test server, and
+``localhost:8080`` at its HTTP port. A block
 preceded by ``<!-- not run: REASON -->`` is a reference (a benchmark of minutes, the set-up itself): each
 ``python -m MODULE --flag`` in it must still name a module whose ``--help`` exits 0 and lists every flag.
 
@@ -153,7 +154,12 @@ def served():
     root.addHandler(handler)
     root.setLevel(min(level, logging.INFO) if level else logging.INFO)
     try:
-        server = ServerThread(get_engine, ServerConfig(host="127.0.0.1", port=0))
+        import socket
+
+        with socket.socket() as s:  # a free port for the HTTP/JSON examples (docs/http.md)
+            s.bind(("127.0.0.1", 0))
+            http_port = s.getsockname()[1]
+        server = ServerThread(get_engine, ServerConfig(host="127.0.0.1", port=0, http_port=http_port))
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
@@ -219,8 +225,8 @@ def scratch(tmp_path_factory) -> Path:
     return root
 
 
-def _command(block: Block, target: str) -> list[str]:
-    body = block.body.replace("localhost:50051", target)
+def _command(block: Block, target: str, http_target: str) -> list[str]:
+    body = block.body.replace("localhost:50051", target).replace("localhost:8080", http_target)
     if block.lang == "python":
         return [sys.executable, "-c", body]
     if block.lang == "js":
@@ -234,7 +240,12 @@ def _command(block: Block, target: str) -> list[str]:
 def test_runnable_block_runs(block: Block, scratch: Path, served) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     out = subprocess.run(
-        _command(block, served.target), cwd=scratch, env=env, capture_output=True, text=True, timeout=300
+        _command(block, served.target, f"127.0.0.1:{served.server.http_port}"),
+        cwd=scratch,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, f"{block.id} exited {out.returncode}:\n{block.body}\n{out.stdout}\n{out.stderr}"
     assert "Traceback" not in out.stderr, out.stderr

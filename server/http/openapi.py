@@ -215,7 +215,11 @@ def openapi_document(services: Sequence[ServiceDescriptor]) -> dict[str, Any]:
     }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m server.http.openapi", description=__doc__.split("\n\n")[0])
+    parser.parse_args(sys.argv[1:] if argv is None else argv)
     json.dump(openapi_document(contract_services()), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

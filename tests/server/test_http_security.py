@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import ssl
 import urllib.error
 
@@ -17,7 +18,7 @@ from server.config import ServerConfig
 from server.http.handoff import IDENTITY_KEY, SECRET_KEY, Handoff
 from tests.conftest import get_engine
 from tests.server.certs import SPIFFE_ID, make_pki
-from tests.server.httpcalls import http, http_server
+from tests.server.httpcalls import free_port, http, http_server
 from tests.server.images import word_pngs
 
 
@@ -198,3 +199,33 @@ def test_the_in_process_socket_grants_nothing_by_itself(mtls):
                 stub.GetServerInfo(ocr_pb2.GetServerInfoRequest(), metadata=metadata, timeout=60)
             assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
             assert dict(info.value.trailing_metadata())["ocr-error-reason"] == "TOKEN_MISSING"
+
+
+def test_the_http_port_is_bound_by_the_listen_rule():
+    from edge_runtime.errors import ConfigurationError
+
+    assert ServerConfig(http_port=8080).http_bind_host == "localhost"  # no credentials: this machine only
+    assert ServerConfig(http_port=8080, tokens_file="t.json").http_bind_host == "[::]"
+    with pytest.raises(ConfigurationError) as info:
+        ServerConfig(host="127.0.0.1", http_port=8080, http_host="0.0.0.0").check_listen()
+    assert info.value.reason == "INSECURE_LISTEN"
+    ServerConfig(host="127.0.0.1", http_host="0.0.0.0").check_listen()  # HTTP off: its host does not matter
+    ServerConfig(host="127.0.0.1", http_port=8080, http_host="0.0.0.0", tokens_file="t.json").check_listen()
+
+
+def test_a_taken_http_port_fails_the_start_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        out = subprocess.run(
+            [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", "0", "--http-port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().splitlines()[-1].endswith("[PORT_UNAVAILABLE]"), out.stderr
