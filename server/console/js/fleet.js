@@ -25,7 +25,7 @@ export function when(ts) {
   if (!ts) return "—";
   const d = new Date(ts);
   const time = d.toLocaleTimeString([], { hour12: false });
-  return d.toDateString() === new Date().toDateString() ? time : `${d.toISOString().slice(0, 10)} ${time}`;
+  return d.toDateString() === new Date().toDateString() ? time : `${d.toLocaleDateString("sv")} ${time}`;
 }
 
 function ago(ts) {
@@ -153,9 +153,11 @@ function addEvent(stored, first) {
     models(e.provenance)], first);
   tr.dataset.device = stored.deviceId;
   tr.dataset.stream = e.streamId;
+  tr.dataset.cursor = stored.cursor;
   tr.className = `ev-${shortType(e.type).toLowerCase()}`;
   const body = $("feed").tBodies[0];
   while (body.rows.length > FEED_ROWS) body.deleteRow(body.rows.length - 1);
+  if (feed.seen.size > 10 * FEED_ROWS) feed.seen = new Set([...body.rows].map((r) => r.dataset.cursor)); // bounded
 }
 
 async function tail(state, params) {
