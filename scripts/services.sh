@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Test services from Debian's packages: installs `prometheus` (with promtool), `redis-server` and `postgresql` when
-# missing (PostgreSQL's binaries live in /usr/lib/postgresql/<major>/bin, off PATH).
+# missing, and on request `chromium` (the web console's browser tests drive it headless) (PostgreSQL's binaries live in /usr/lib/postgresql/<major>/bin, off PATH).
 # The tests start them themselves, on loopback ports of their own, with temporary config and data
 # (tests/services.py); nothing here starts a system service. Needs root (or sudo) and the Debian archive.
-# Usage: bash scripts/services.sh [prometheus] [redis] [postgresql]   (default: all)
+# Usage: bash scripts/services.sh [prometheus] [redis] [postgresql] [chromium]   (default: the first three)
 set -euo pipefail
 want=("$@")
 [ ${#want[@]} -eq 0 ] && want=(prometheus redis postgresql)
@@ -13,7 +13,8 @@ for name in "${want[@]}"; do
     prometheus) command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || pkgs+=(prometheus) ;;
     redis) command -v redis-server >/dev/null 2>&1 || pkgs+=(redis-server) ;;
     postgresql) compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || pkgs+=(postgresql) ;;
-    *) echo "unknown service $name (prometheus, redis, postgresql)" >&2; exit 2 ;;
+    chromium) command -v chromium >/dev/null 2>&1 || pkgs+=(chromium) ;;
+    *) echo "unknown service $name (prometheus, redis, postgresql, chromium)" >&2; exit 2 ;;
   esac
 done
 [ ${#pkgs[@]} -eq 0 ] && exit 0

@@ -42,6 +42,7 @@ _PACKAGE_OF = {
     "promtool": "prometheus",
     "redis-server": "redis",
     "postgresql": "postgresql",
+    "chromium": "chromium",
 }
 _tried: dict[str, str | None] = {}
 
