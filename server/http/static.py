@@ -34,7 +34,9 @@ class StaticFiles:
     def find(self, url_path: str) -> Path | None:
         """The file a GET of ``url_path`` (already percent-decoded) names, or None: hidden names, ``..``,
         backslashes and NULs never match, and the resolved file must lie inside the root (no symlink out)."""
-        relative = url_path.removeprefix("/console").lstrip("/") or "index.html"
+        if url_path == "/console":
+            url_path = "/"
+        relative = url_path.removeprefix("/console/").lstrip("/") or "index.html"
         parts = relative.split("/")
         if any(p in ("", ".", "..") or p.startswith(".") or "\\" in p or "\0" in p for p in parts):
             return None
