@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from edge_runtime.arguments import OneLineParser, add_engine_arguments, engine_config
+from edge_runtime.document.layout_model import load_layout_model
 from edge_runtime.document.lazy import LazyEngine
 from edge_runtime.document.outputs import FORMATS, add_reading_arguments, open_text, write_outputs
 from edge_runtime.document.reader import ReadPage, read_opened
@@ -41,6 +42,9 @@ def _parser() -> OneLineParser:
     parser.add_argument("--to", required=True, choices=FORMATS, help="output format")
     parser.add_argument("-o", "--output", type=Path, metavar="OUT", help="output file (default: stdout; pdf needs it)")
     add_reading_arguments(parser)
+    parser.add_argument(
+        "--layout", action="store_true", help="layout regions: block kinds (table, figure, caption, ...) and tables"
+    )
     add_engine_arguments(parser)
     return parser
 
@@ -54,11 +58,12 @@ def main(argv: list[str]) -> int:
         data = args.input.read_bytes()
     except OSError as exc:
         raise InvalidDocumentError(f"cannot read {args.input}: {exc.strerror}", "DOCUMENT_UNREADABLE") from None
-    options = DocumentOptions(args.pages, TextLayerMode(args.text_layer), args.password)
+    options = DocumentOptions(args.pages, TextLayerMode(args.text_layer), args.password, layout=args.layout)
+    layout = load_layout_model() if options.layout else None
     engine = LazyEngine(engine_config(args))
     failed: list[int] = []
     with open_document(data, options) as document:
-        reads = _reported(read_opened(document, engine, options.text_layer), failed)
+        reads = _reported(read_opened(document, engine, options.text_layer, layout=layout), failed)
         source = data if document.kind is DocumentKind.PDF else None
         try:
             if args.to == "pdf":

@@ -1,0 +1,129 @@
+"""Layout regions laid over a page built from its lines: each paragraph takes the kind of the region it lies in,
+the lines inside a table region become one TABLE block with its cells.
+
+The reading order stays the text layout's (``layout.build_page``: XY-cut, columns, running headers): the regions
+only name what each part is and cut a block where its kind changes, so the order measured without layout is kept.
+Of the model's title regions, the first, when nothing of the flow precedes it, is the page's TITLE; the rest are
+section HEADINGs (the CDLA classes have no heading). A model's header or footer counts only in the page's top or
+bottom band, where a running header can be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from edge_runtime.document.layout_model import Region
+from edge_runtime.document.structure import Block, BlockKind, DocLine, Page, Paragraph, bbox_of
+from edge_runtime.document.tables import build_table
+
+__all__ = ["apply_regions", "MIN_SHARE", "BAND"]
+
+MIN_SHARE = 0.5  # share of a paragraph's (a line's) box inside a region for it to belong there
+BAND = 0.12  # top and bottom page fraction where a model's header or footer is believed
+_RUNNING = (BlockKind.HEADER, BlockKind.FOOTER, BlockKind.PAGE_NUMBER)
+
+Box = tuple[float, float, float, float]
+
+
+def _bounds(polygon: Sequence[tuple[float, float]]) -> Box:
+    xs = [x for x, _ in polygon]
+    ys = [y for _, y in polygon]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _share(inner: Box, outer: Box) -> float:
+    """The share of ``inner``'s area inside ``outer``."""
+    w = min(inner[2], outer[2]) - max(inner[0], outer[0])
+    h = min(inner[3], outer[3]) - max(inner[1], outer[1])
+    area = max(1e-6, (inner[2] - inner[0]) * (inner[3] - inner[1]))
+    return max(0.0, w) * max(0.0, h) / area if w > 0 and h > 0 else 0.0
+
+
+def _best(box: Box, regions: Sequence[Region]) -> int | None:
+    scored = [(_share(box, r.box) * r.score, i) for i, r in enumerate(regions) if _share(box, r.box) >= MIN_SHARE]
+    return max(scored)[1] if scored else None
+
+
+def _kind(paragraph: Paragraph, regions: Sequence[Region], default: BlockKind, height: int) -> BlockKind:
+    i = _best(_bounds(paragraph.polygon), regions)
+    if i is None:
+        return default
+    kind = regions[i].kind
+    _, y0, _, y1 = _bounds(paragraph.polygon)
+    if kind is BlockKind.HEADER and y1 > BAND * height or kind is BlockKind.FOOTER and y0 < (1 - BAND) * height:
+        return BlockKind.TEXT
+    if kind is BlockKind.TEXT and default is BlockKind.TITLE:
+        return default  # the text layout saw larger print; the model's text regions often swallow a title
+    return kind
+
+
+def apply_regions(page: Page, regions: Sequence[Region]) -> Page:
+    """``page`` with its blocks named by ``regions`` (page pixels) and its table regions cut into cells."""
+    if page.error or not page.blocks or not regions:
+        return page
+    tables = [r for r in regions if r.kind is BlockKind.TABLE]
+    others = [r for r in regions if r.kind is not BlockKind.TABLE]
+    items: list[tuple[int, BlockKind, Paragraph] | int] = []  # (block, kind, paragraph), a table, -1 - a running block
+    table_lines: dict[int, list[DocLine]] = {}
+    for n, block in enumerate(page.blocks):
+        if block.kind in _RUNNING:
+            items.append(-1 - n)  # kept whole, as the text layout marked it
+            continue
+        for para in block.paragraphs:
+            rest = []
+            for line in para.lines:
+                t = _best(_bounds(line.polygon), tables)
+                if t is None:
+                    rest.append(line)
+                    continue
+                if t not in table_lines:
+                    table_lines[t] = []
+                    items.append(t)
+                table_lines[t].append(line)
+            if rest:
+                whole = len(rest) == len(para.lines)
+                kept = para if whole else Paragraph(tuple(rest), bbox_of([ln.polygon for ln in rest]))
+                items.append((n, _kind(kept, others, block.kind, page.height), kept))
+    return replace(page, blocks=tuple(_blocks(page, items, tables, table_lines)))
+
+
+def _blocks(
+    page: Page,
+    items: Sequence[tuple[int, BlockKind, Paragraph] | int],
+    tables: Sequence[Region],
+    table_lines: dict[int, list[DocLine]],
+) -> list[Block]:
+    """Consecutive paragraphs of one source block and one kind joined into a block; titles after the first, or
+    after the flow has begun, are headings."""
+    out: list[Block] = []
+    last: tuple[int, BlockKind] | None = None
+    flow_started = False
+    for item in items:
+        if isinstance(item, int):
+            if item < 0:  # a running header, footer or page number
+                out.append(page.blocks[-1 - item])
+                last = None
+                continue
+            lines = table_lines[item]
+            region = tables[item]
+            words = [w for ln in lines for w in ln.words]
+            paras = tuple(Paragraph((ln,), ln.polygon) for ln in lines)
+            box = region.box
+            rect = ((box[0], box[1]), (box[2], box[1]), (box[2], box[3]), (box[0], box[3]))
+            out.append(Block(BlockKind.TABLE, paras, rect, build_table(words, box)))
+            last, flow_started = None, True
+            continue
+        source, kind, para = item
+        if kind is BlockKind.TITLE and (flow_started or any(b.kind is BlockKind.TITLE for b in out)):
+            kind = BlockKind.HEADING
+        if kind not in _RUNNING and kind is not BlockKind.TITLE:
+            flow_started = True
+        if last == (source, kind) and out:
+            prev = out[-1]
+            paras = (*prev.paragraphs, para)
+            out[-1] = Block(kind, paras, bbox_of([p.polygon for p in paras]))
+        else:
+            out.append(Block(kind, (para,), para.polygon if kind in _RUNNING else bbox_of([para.polygon])))
+        last = (source, kind)
+    return out
