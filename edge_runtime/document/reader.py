@@ -101,7 +101,7 @@ def read_opened(
     for source in pages:
         page = read_page(source, engine, mode, params)
         if layout is not None and source.image is not None and not page.error:
-            page = apply_regions(page, layout.regions(source.image))
+            page = apply_regions(page, layout.regions(source.image), source.image)
         yield ReadPage(page, source.image)
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+import numpy as np
+
 from edge_runtime.document.layout_model import Region
 from edge_runtime.document.structure import Block, BlockKind, DocLine, Page, Paragraph, bbox_of
 from edge_runtime.document.tables import build_table
@@ -58,8 +60,9 @@ def _kind(paragraph: Paragraph, regions: Sequence[Region], default: BlockKind, h
     return kind
 
 
-def apply_regions(page: Page, regions: Sequence[Region]) -> Page:
-    """``page`` with its blocks named by ``regions`` (page pixels) and its table regions cut into cells."""
+def apply_regions(page: Page, regions: Sequence[Region], image: np.ndarray | None = None) -> Page:
+    """``page`` with its blocks named by ``regions`` (page pixels) and its table regions cut into cells (by their
+    ruling lines where the page ``image`` is given and the table is ruled)."""
     if page.error or not page.blocks or not regions:
         return page
     tables = [r for r in regions if r.kind is BlockKind.TABLE]
@@ -85,7 +88,7 @@ def apply_regions(page: Page, regions: Sequence[Region]) -> Page:
                 whole = len(rest) == len(para.lines)
                 kept = para if whole else Paragraph(tuple(rest), bbox_of([ln.polygon for ln in rest]))
                 items.append((n, _kind(kept, others, block.kind, page.height), kept))
-    return replace(page, blocks=tuple(_blocks(page, items, tables, table_lines)))
+    return replace(page, blocks=tuple(_blocks(page, items, tables, table_lines, image)))
 
 
 def _blocks(
@@ -93,6 +96,7 @@ def _blocks(
     items: Sequence[tuple[int, BlockKind, Paragraph] | int],
     tables: Sequence[Region],
     table_lines: dict[int, list[DocLine]],
+    image: np.ndarray | None,
 ) -> list[Block]:
     """Consecutive paragraphs of one source block and one kind joined into a block; titles after the first, or
     after the flow has begun, are headings."""
@@ -111,7 +115,7 @@ def _blocks(
             paras = tuple(Paragraph((ln,), ln.polygon) for ln in lines)
             box = region.box
             rect = ((box[0], box[1]), (box[2], box[1]), (box[2], box[3]), (box[0], box[3]))
-            out.append(Block(BlockKind.TABLE, paras, rect, build_table(words, box)))
+            out.append(Block(BlockKind.TABLE, paras, rect, build_table(words, box, image)))
             last, flow_started = None, True
             continue
         source, kind, para = item

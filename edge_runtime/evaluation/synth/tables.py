@@ -127,11 +127,15 @@ def table_page(
                 page.lines.append(_draw_words(draw, text, tx, ys[r] + (row_h - size * 1.2) / 2, BODY, size))
             page.cells.append(TrueCell(r, c, 1, cspan, text))
             c += cspan
-    if ruled:
+    if ruled:  # a rule between two columns is left out inside a cell that spans them
         for yy in ys:
             draw.line([(xs[0], yy), (xs[-1], yy)], fill=(60, 60, 60), width=2)
-        for xx in xs:
-            draw.line([(xx, ys[0]), (xx, ys[-1])], fill=(60, 60, 60), width=2)
+        for r, row in enumerate(grid):
+            c = 0
+            for _, cspan in row:
+                for edge in (c, c + cspan):
+                    draw.line([(xs[edge], ys[r]), (xs[edge], ys[r + 1])], fill=(60, 60, 60), width=2)
+                c += cspan
     page.rows, page.cols = len(grid), cols
     page.box = (xs[0], ys[0], xs[-1], ys[-1])
     para, _ = _paragraph(draw, rng, ys[-1] + size * 2, margin, width - margin, size)
