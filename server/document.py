@@ -115,7 +115,8 @@ async def receive_document(
     data = b"".join(chunks)
     chunks.clear()
     mode = _MODES[options.text_layer]
-    return DocumentRequest(DocumentOptions(options.pages, mode, options.password or None, layout=options.layout), tuple(formats), data)
+    chosen = DocumentOptions(options.pages, mode, options.password or None, layout=options.layout)
+    return DocumentRequest(chosen, tuple(formats), data)
 
 
 def _too_large(size: int, limit: int) -> InvalidDocumentError:

@@ -95,7 +95,8 @@ def preprocess(image: np.ndarray, params: LayoutModelParams) -> np.ndarray:
     RGB, ImageNet mean and std, NCHW float32."""
     h, w = params.input_hw
     rgb = cv2.cvtColor(cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB)
-    x = (rgb.astype(np.float32) / 255.0 - np.float32(params.mean)) / np.float32(params.std)
+    mean, std = np.array(params.mean, np.float32), np.array(params.std, np.float32)
+    x = (rgb.astype(np.float32) / 255.0 - mean) / std
     return np.ascontiguousarray(x.transpose(2, 0, 1)[None], dtype=np.float32)
 
 
@@ -150,7 +151,7 @@ def decode(outputs: list[np.ndarray], params: LayoutModelParams, width: int, hei
         return []
     boxes = np.concatenate(all_boxes)
     probs = np.concatenate(all_scores)
-    boxes *= np.float32([width / in_w, height / in_h, width / in_w, height / in_h])
+    boxes = boxes * np.array([width / in_w, height / in_h, width / in_w, height / in_h], np.float32)
     boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
     boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
     regions = []

@@ -28,7 +28,8 @@ __all__ = ["FORMATS", "TEXT_FORMATS", "EXTENSIONS", "open_text", "write_outputs"
 
 FORMATS = ("json", "text", "md", "html", "hocr", "alto", "pdf")
 TEXT_FORMATS = FORMATS[:-1]  # written as UTF-8 text; pdf is binary
-_WHOLE = {"text": to_text, "md": to_markdown, "html": to_html, "hocr": to_hocr, "alto": to_alto}  # need every page at once
+# need every page at once
+_WHOLE = {"text": to_text, "md": to_markdown, "html": to_html, "hocr": to_hocr, "alto": to_alto}
 
 
 def add_reading_arguments(parser: argparse.ArgumentParser, each: bool = False) -> None:

@@ -5,11 +5,13 @@ The reading order stays the text layout's (``layout.build_page``: XY-cut, column
 only name what each part is and cut a block where its kind changes, so the order measured without layout is kept.
 Of the model's title regions, the first, when nothing of the flow precedes it, is the page's TITLE; the rest are
 section HEADINGs (the CDLA classes have no heading). A model's header or footer counts only in the page's top or
-bottom band, where a running header can be.
+bottom band, where a running header can be. A figure or formula region whose words line up as a grid is read as
+a table: the model often names a ruled table so.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -23,7 +25,10 @@ __all__ = ["apply_regions", "MIN_SHARE", "BAND"]
 
 MIN_SHARE = 0.5  # share of a paragraph's (a line's) box inside a region for it to belong there
 BAND = 0.12  # top and bottom page fraction where a model's header or footer is believed
+GRID_FILLED = 0.6  # share of a grid's cells that hold text for a figure or formula region to be read as a table
+GRID_WORDS = 4  # median words per filled cell, at most, for the same
 _RUNNING = (BlockKind.HEADER, BlockKind.FOOTER, BlockKind.PAGE_NUMBER)
+_MAYBE_TABLE = (BlockKind.FIGURE, BlockKind.FORMULA)
 
 Box = tuple[float, float, float, float]
 
@@ -60,13 +65,40 @@ def _kind(paragraph: Paragraph, regions: Sequence[Region], default: BlockKind, h
     return kind
 
 
+def _covered(region: Region, by: Sequence[Region]) -> bool:
+    return any(_share(region.box, other.box) >= MIN_SHARE for other in by if other is not region)
+
+
+def _grids(page: Page, candidates: Sequence[Region], image: np.ndarray | None) -> list[Region]:
+    """The figure and formula regions whose words line up as a table (the CDLA model often calls a ruled table an
+    equation or a figure): at least two rows and two columns, most cells filled, a few words a cell."""
+    found = []
+    words = [w for b in page.blocks if b.kind not in _RUNNING for p in b.paragraphs for ln in p.lines for w in ln.words]
+    for region in candidates:
+        inside = [w for w in words if _share(_bounds(w.polygon), region.box) >= MIN_SHARE]
+        if len(inside) < 4:
+            continue
+        table = build_table(inside, region.box, image)
+        filled = [c for c in table.cells if c.text]
+        if (
+            not table.error
+            and table.rows >= 2
+            and table.cols >= 2
+            and len(filled) >= GRID_FILLED * table.rows * table.cols
+            and statistics.median(len(c.text.split()) for c in filled) <= GRID_WORDS
+        ):
+            found.append(replace(region, kind=BlockKind.TABLE))
+    return found
+
+
 def apply_regions(page: Page, regions: Sequence[Region], image: np.ndarray | None = None) -> Page:
     """``page`` with its blocks named by ``regions`` (page pixels) and its table regions cut into cells (by their
     ruling lines where the page ``image`` is given and the table is ruled)."""
     if page.error or not page.blocks or not regions:
         return page
     tables = [r for r in regions if r.kind is BlockKind.TABLE]
-    others = [r for r in regions if r.kind is not BlockKind.TABLE]
+    tables += _grids(page, [r for r in regions if r.kind in _MAYBE_TABLE and not _covered(r, tables)], image)
+    others = [r for r in regions if r.kind is not BlockKind.TABLE and not _covered(r, tables)]
     items: list[tuple[int, BlockKind, Paragraph] | int] = []  # (block, kind, paragraph), a table, -1 - a running block
     table_lines: dict[int, list[DocLine]] = {}
     for n, block in enumerate(page.blocks):

@@ -255,7 +255,7 @@ def build_table(
                 groups[-1] = (first, max(last, c1), [*members, b])
             else:
                 groups.append((c0, max(c0, c1), [b]))
-        taken = set()
+        taken: set[int] = set()
         for c0, c1, members in groups:
             text = " ".join(m.word.text for m in sorted(members, key=lambda m: (round(m.y0 / h), m.x0)))
             conf = sum(m.word.confidence for m in members) / len(members)

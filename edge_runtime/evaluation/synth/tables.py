@@ -62,16 +62,20 @@ def _draw_words(draw: ImageDraw.ImageDraw, text: str, x: float, y: float, face: 
     for token in text.split():
         width = font.getlength(token)
         draw.text((x, y), token, font=font, fill=(20, 20, 20))
-        words.append(Word(token, 1.0, ((x, y), (x + width, y), (x + width, y + ascent + descent), (x, y + ascent + descent))))
+        bottom = y + ascent + descent
+        words.append(Word(token, 1.0, ((x, y), (x + width, y), (x + width, bottom), (x, bottom))))
         x += width + space
     polygon = (words[0].polygon[0], words[-1].polygon[1], words[-1].polygon[2], words[0].polygon[3])
     return TextLine(text, 1.0, polygon, tuple(words))
 
 
-def _paragraph(draw: ImageDraw.ImageDraw, rng: np.random.Generator, y: float, x0: float, x1: float, size: int) -> tuple[list[TextLine], float]:
+def _paragraph(
+    draw: ImageDraw.ImageDraw, rng: np.random.Generator, y: float, x0: float, x1: float, size: int
+) -> tuple[list[TextLine], float]:
     font = fonts.font(BODY, size)
     words = content.sentence(rng, 30, 40).split()
-    lines, current = [], []
+    lines: list[list[str]] = []
+    current: list[str] = []
     for w in words:
         if current and font.getlength(" ".join([*current, w])) > x1 - x0:
             lines.append(current)
@@ -95,7 +99,8 @@ def table_page(
     draw = ImageDraw.Draw(image)
     page = TablePage(image)
     margin = 110.0
-    page.lines.append(_draw_words(draw, f"Report {content.digits(rng, 3)} of the {content.word(rng)} office", margin, 100, BOLD, 36))
+    title = f"Report {content.digits(rng, 3)} of the {content.word(rng)} office"
+    page.lines.append(_draw_words(draw, title, margin, 100, BOLD, 36))
     para, y = _paragraph(draw, rng, 190.0, margin, width - margin, size)
     page.lines += para
     grid: list[list[tuple[str, int]]] = []  # per row: (text, span) in column order

@@ -22,7 +22,9 @@ from edge_runtime.evaluation.synth.tables import table_page
 from models.bundle import bundle_spec, manifest
 from tests.edge_runtime.document.pages import column_page
 
-LABELS = ("text", "title", "figure", "figure_caption", "table", "table_caption", "header", "footer", "reference", "equation")
+LABELS = (
+    "text", "title", "figure", "figure_caption", "table", "table_caption", "header", "footer", "reference", "equation"
+)
 
 
 def _params(**kw: object) -> LayoutModelParams:
