@@ -119,3 +119,14 @@ def test_a_refused_table_keeps_its_text_in_markdown() -> None:
     page = Page(1, 100, 100, (Block(BlockKind.TABLE, (Paragraph((line,), line.polygon),), (), refused),))
     assert "kept" in to_markdown([page])
     assert page_json(page)["blocks"][0]["table"]["error"] == "TABLE_TOO_LARGE"
+
+
+def test_document_command_writes_the_table_as_html(tmp_path, capsys) -> None:
+    from edge_runtime.document.cli import main
+
+    tp = table_page(seed=6, rows=3, cols=3, ruled=True, span=True)
+    tp.image.save(tmp_path / "table.png")
+    assert main([str(tmp_path / "table.png"), "--to", "html", "--layout", "--threads", "1"]) == 0
+    html = capsys.readouterr().out
+    assert html.count("<table>") == 1 and '<td colspan="2">Quarter' in html
+    assert html.count("<tr>") == tp.rows
