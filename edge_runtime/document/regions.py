@@ -25,6 +25,8 @@ __all__ = ["apply_regions", "MIN_SHARE", "BAND"]
 
 MIN_SHARE = 0.5  # share of a paragraph's (a line's) box inside a region for it to belong there
 BAND = 0.12  # top and bottom page fraction where a model's header or footer is believed
+MAX_REGIONS = 200  # regions used per page, best scores first (a hostile page can make the model fire everywhere)
+MAX_GRID_CHECKS = 8  # figure and formula regions tried as tables per page, best scores first
 GRID_FILLED = 0.6  # share of a grid's cells that hold text for a figure or formula region to be read as a table
 GRID_WORDS = 4  # median words per filled cell, at most, for the same
 _RUNNING = (BlockKind.HEADER, BlockKind.FOOTER, BlockKind.PAGE_NUMBER)
@@ -48,8 +50,17 @@ def _share(inner: Box, outer: Box) -> float:
 
 
 def _best(box: Box, regions: Sequence[Region]) -> int | None:
-    scored = [(_share(box, r.box) * r.score, i) for i, r in enumerate(regions) if _share(box, r.box) >= MIN_SHARE]
-    return max(scored)[1] if scored else None
+    """The index of the region holding ``MIN_SHARE`` of ``box`` or more, by share x score (vectorised: a page may
+    have thousands of paragraphs)."""
+    if not regions:
+        return None
+    r = np.array([reg.box for reg in regions], np.float64)
+    w = np.minimum(box[2], r[:, 2]) - np.maximum(box[0], r[:, 0])
+    h = np.minimum(box[3], r[:, 3]) - np.maximum(box[1], r[:, 1])
+    share = np.clip(w, 0, None) * np.clip(h, 0, None) / max(1e-6, (box[2] - box[0]) * (box[3] - box[1]))
+    score = np.where(share >= MIN_SHARE, share * np.array([reg.score for reg in regions]), -1.0)
+    i = int(np.argmax(score))
+    return i if score[i] >= 0 else None
 
 
 def _kind(paragraph: Paragraph, regions: Sequence[Region], default: BlockKind, height: int) -> BlockKind:
@@ -96,8 +107,10 @@ def apply_regions(page: Page, regions: Sequence[Region], image: np.ndarray | Non
     ruling lines where the page ``image`` is given and the table is ruled)."""
     if page.error or not page.blocks or not regions:
         return page
+    regions = sorted(regions, key=lambda r: -r.score)[:MAX_REGIONS]
     tables = [r for r in regions if r.kind is BlockKind.TABLE]
-    tables += _grids(page, [r for r in regions if r.kind in _MAYBE_TABLE and not _covered(r, tables)], image)
+    maybe = [r for r in regions if r.kind in _MAYBE_TABLE and not _covered(r, tables)][:MAX_GRID_CHECKS]
+    tables += _grids(page, maybe, image)
     others = [r for r in regions if r.kind is not BlockKind.TABLE and not _covered(r, tables)]
     items: list[tuple[int, BlockKind, Paragraph] | int] = []  # (block, kind, paragraph), a table, -1 - a running block
     table_lines: dict[int, list[DocLine]] = {}
@@ -132,9 +145,9 @@ def _blocks(
 ) -> list[Block]:
     """Consecutive paragraphs of one source block and one kind joined into a block; titles after the first, or
     after the flow has begun, are headings."""
-    out: list[Block] = []
+    out: list[Block | tuple[BlockKind, list[Paragraph]]] = []  # a block made, or one being gathered
     last: tuple[int, BlockKind] | None = None
-    flow_started = False
+    flow_started = titled = False
     for item in items:
         if isinstance(item, int):
             if item < 0:  # a running header, footer or page number
@@ -151,15 +164,17 @@ def _blocks(
             last, flow_started = None, True
             continue
         source, kind, para = item
-        if kind is BlockKind.TITLE and (flow_started or any(b.kind is BlockKind.TITLE for b in out)):
+        if kind is BlockKind.TITLE and (flow_started or titled):
             kind = BlockKind.HEADING
+        titled = titled or kind is BlockKind.TITLE
         if kind not in _RUNNING and kind is not BlockKind.TITLE:
             flow_started = True
-        if last == (source, kind) and out:
-            prev = out[-1]
-            paras = (*prev.paragraphs, para)
-            out[-1] = Block(kind, paras, bbox_of([p.polygon for p in paras]))
+        gathering = out[-1] if out and last == (source, kind) else None
+        if isinstance(gathering, tuple):
+            gathering[1].append(para)
         else:
-            out.append(Block(kind, (para,), para.polygon if kind in _RUNNING else bbox_of([para.polygon])))
+            out.append((kind, [para]))
         last = (source, kind)
-    return out
+    return [
+        b if isinstance(b, Block) else Block(b[0], tuple(b[1]), bbox_of([p.polygon for p in b[1]])) for b in out
+    ]

@@ -125,3 +125,22 @@ def test_rendered_table_is_found_as_a_table_region(model) -> None:
     inter = max(0, min(x1, a1) - max(x0, a0)) * max(0, min(y1, b1) - max(y0, b0))
     union = (x1 - x0) * (y1 - y0) + (a1 - a0) * (b1 - b0) - inter
     assert inter / union > 0.7
+
+
+def test_five_thousand_tiny_boxes_under_a_thousand_regions_stay_bounded() -> None:
+    from edge_runtime.document.layout_model import Region
+    from edge_runtime.document.structure import Block, DocLine, DocWord, Page, Paragraph
+
+    paras = []
+    for i in range(5000):
+        x, y = (i % 70) * 14.0, (i // 70) * 14.0
+        poly = ((x, y), (x + 3, y), (x + 3, y + 3), (x, y + 3))
+        line = DocLine("x", 1.0, poly, (DocWord("x", 1.0, poly),))
+        paras.append(Paragraph((line,), poly))
+    page = Page(1, 1000, 1000, (Block(BlockKind.TEXT, tuple(paras), ((0, 0), (1000, 0), (1000, 1000), (0, 1000))),))
+    kinds = [BlockKind.TABLE, BlockKind.FIGURE, BlockKind.FORMULA, BlockKind.TEXT, BlockKind.TITLE]
+    corners = [((i % 30) * 30.0, (i // 30) * 30.0) for i in range(1000)]
+    regions = [Region("x", kinds[i % 5], 0.5 + i / 4000, (x, y, x + 200, y + 200)) for i, (x, y) in enumerate(corners)]
+    laid = apply_regions(page, regions)
+    assert sorted(w.polygon for w in laid.words()) == sorted(w.polygon for w in page.words())  # none lost or doubled
+    assert all(b.table is None or b.table.error or len(b.table.cells) <= 20_000 for b in laid.blocks)
