@@ -6,7 +6,8 @@ only name what each part is and cut a block where its kind changes, so the order
 Of the model's title regions, the first, when nothing of the flow precedes it, is the page's TITLE; the rest are
 section HEADINGs (the CDLA classes have no heading). A model's header or footer counts only in the page's top or
 bottom band, where a running header can be. A figure or formula region whose words line up as a grid is read as
-a table: the model often names a ruled table so.
+a table (the model often names a ruled table so), and so is a text region whose words make a stricter grid (3 x 3
+or more, cells of a word or two: an unruled table).
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ __all__ = ["apply_regions", "MIN_SHARE", "BAND"]
 MIN_SHARE = 0.5  # share of a paragraph's (a line's) box inside a region for it to belong there
 BAND = 0.12  # top and bottom page fraction where a model's header or footer is believed
 MAX_REGIONS = 200  # regions used per page, best scores first (a hostile page can make the model fire everywhere)
-MAX_GRID_CHECKS = 8  # figure and formula regions tried as tables per page, best scores first
-GRID_FILLED = 0.6  # share of a grid's cells that hold text for a figure or formula region to be read as a table
-GRID_WORDS = 4  # median words per filled cell, at most, for the same
+MAX_GRID_CHECKS = 8  # figure/formula regions, and text regions, tried as tables per page, best scores first
+# A region read as a table when its words make a grid of at least (rows, columns), this share of cells filled, at most
+# this median of words a filled cell: loose for figure and formula regions, strict for text regions.
+GRID = (2, 2, 0.6, 4)
+GRID_TEXT = (3, 3, 0.8, 2)
 _RUNNING = (BlockKind.HEADER, BlockKind.FOOTER, BlockKind.PAGE_NUMBER)
-_MAYBE_TABLE = (BlockKind.FIGURE, BlockKind.FORMULA)
+_MAYBE_TABLE = (BlockKind.FIGURE, BlockKind.FORMULA, BlockKind.TEXT)
 
 Box = tuple[float, float, float, float]
 
@@ -81,8 +84,9 @@ def _covered(region: Region, by: Sequence[Region]) -> bool:
 
 
 def _grids(page: Page, candidates: Sequence[Region], image: np.ndarray | None) -> list[Region]:
-    """The figure and formula regions whose words line up as a table (the CDLA model often calls a ruled table an
-    equation or a figure): at least two rows and two columns, most cells filled, a few words a cell."""
+    """The regions whose words line up as a table: a ruled figure or formula region (the CDLA model often calls a
+    ruled table an equation or a figure) by the loose test, any other (text: its guess for an unruled table) by
+    the strict one, so that prose, columns of prose, a receipt's items and amounts and a label: value list stay."""
     found = []
     words = [w for b in page.blocks if b.kind not in _RUNNING for p in b.paragraphs for ln in p.lines for w in ln.words]
     for region in candidates:
@@ -90,16 +94,33 @@ def _grids(page: Page, candidates: Sequence[Region], image: np.ndarray | None) -
         if len(inside) < 4:
             continue
         table = build_table(inside, region.box, image)
+        loose = table.ruled and region.kind is not BlockKind.TEXT
+        least_rows, least_cols, filled_share, most_words = GRID if loose else GRID_TEXT
         filled = [c for c in table.cells if c.text]
         if (
             not table.error
-            and table.rows >= 2
-            and table.cols >= 2
-            and len(filled) >= GRID_FILLED * table.rows * table.cols
-            and statistics.median(len(c.text.split()) for c in filled) <= GRID_WORDS
+            and table.rows >= least_rows
+            and table.cols >= least_cols
+            and len(filled) >= filled_share * table.rows * table.cols
+            and statistics.median(len(c.text.split()) for c in filled) <= most_words
         ):
             found.append(replace(region, kind=BlockKind.TABLE))
     return found
+
+
+def _merged(tables: list[Region]) -> list[Region]:
+    """Table regions that overlap joined into one (the model's table and a grid found in a text region over it)."""
+    out: list[Region] = []
+    for region in sorted(tables, key=lambda r: -r.score):
+        for i, kept in enumerate(out):
+            a, b = kept.box, region.box
+            if min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1]):
+                box = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                out[i] = replace(kept, box=box)
+                break
+        else:
+            out.append(region)
+    return out
 
 
 def apply_regions(page: Page, regions: Sequence[Region], image: np.ndarray | None = None) -> Page:
@@ -109,8 +130,10 @@ def apply_regions(page: Page, regions: Sequence[Region], image: np.ndarray | Non
         return page
     regions = sorted(regions, key=lambda r: -r.score)[:MAX_REGIONS]
     tables = [r for r in regions if r.kind is BlockKind.TABLE]
-    maybe = [r for r in regions if r.kind in _MAYBE_TABLE and not _covered(r, tables)][:MAX_GRID_CHECKS]
-    tables += _grids(page, maybe, image)
+    maybe = [r for r in regions if r.kind in _MAYBE_TABLE and not _covered(r, tables)]
+    loose = [r for r in maybe if r.kind is not BlockKind.TEXT][:MAX_GRID_CHECKS]
+    maybe = loose + [r for r in maybe if r.kind is BlockKind.TEXT][:MAX_GRID_CHECKS]
+    tables = _merged([*tables, *_grids(page, maybe, image)])
     others = [r for r in regions if r.kind is not BlockKind.TABLE and not _covered(r, tables)]
     items: list[tuple[int, BlockKind, Paragraph] | int] = []  # (block, kind, paragraph), a table, -1 - a running block
     table_lines: dict[int, list[DocLine]] = {}

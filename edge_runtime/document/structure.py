@@ -132,6 +132,7 @@ class Table:
     cells: tuple[TableCell, ...]
     polygon: tuple[Point, ...]
     error: str = ""
+    ruled: bool = False  # its columns came from ruling lines drawn on the page, not from the words' alignment
 
 
 @dataclass(frozen=True)

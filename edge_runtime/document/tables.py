@@ -226,7 +226,8 @@ def build_table(
     rows = _rows(boxes, p.row_overlap)
     rules = find_rules(image, region, h, p) if image is not None else Rules()
     bounds = _ruled_bounds(rules, rows, h) if rules.vertical else []
-    if bounds:
+    ruled = bool(bounds)
+    if ruled:
         rows = _join_ruled_rows(rows, rules, h)
     else:
         bounds = _boundaries(rows, h, p)
@@ -265,4 +266,4 @@ def build_table(
             if c not in taken:
                 cells.append(TableCell(r, c, 1, 1, "", 0.0, _rect(xs[c], ys[r], xs[c + 1], ys[r + 1])))
     cells.sort(key=lambda c: (c.row, c.col))
-    return Table(len(rows), n_cols, tuple(cells), polygon)
+    return Table(len(rows), n_cols, tuple(cells), polygon, ruled=ruled)
