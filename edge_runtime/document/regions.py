@@ -4,7 +4,8 @@ the lines inside a table region become one TABLE block with its cells.
 The reading order stays the text layout's (``layout.build_page``: XY-cut, columns, running headers): the regions
 only name what each part is and cut a block where its kind changes, so the order measured without layout is kept.
 Of the model's title regions, the first, when nothing of the flow precedes it, is the page's TITLE; the rest are
-section HEADINGs (the CDLA classes have no heading). A model's header or footer counts only in the page's top or
+section HEADINGs (the CDLA classes have no heading), and so is a one-line text paragraph of a few words in print
+taller than the page's body. A model's header or footer counts only in the page's top or
 bottom band, where a running header can be. A figure or formula region whose words line up as a grid is read as
 a table (the model often names a ruled table so), and so is a text region whose words make a stricter grid (3 x 3
 or more, cells of a word or two: an unruled table).
@@ -12,6 +13,7 @@ or more, cells of a word or two: an unruled table).
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import replace
@@ -32,6 +34,9 @@ MAX_GRID_CHECKS = 8  # figure/formula regions, and text regions, tried as tables
 # this median of words a filled cell: loose for figure and formula regions, strict for text regions.
 GRID = (2, 2, 0.6, 4)
 GRID_TEXT = (3, 3, 0.8, 2)
+HEADING_WORDS = 6  # a section heading the model missed: one line of at most this many words ...
+HEADING_HEIGHT = 1.18  # ... in print this much taller than the page's median line
+PROSE_WORDS = 4  # a model's unruled table region whose filled cells hold this many words (median) is prose
 _RUNNING = (BlockKind.HEADER, BlockKind.FOOTER, BlockKind.PAGE_NUMBER)
 _MAYBE_TABLE = (BlockKind.FIGURE, BlockKind.FORMULA, BlockKind.TEXT)
 
@@ -66,17 +71,34 @@ def _best(box: Box, regions: Sequence[Region]) -> int | None:
     return i if score[i] >= 0 else None
 
 
-def _kind(paragraph: Paragraph, regions: Sequence[Region], default: BlockKind, height: int) -> BlockKind:
+def _line_height(line: DocLine) -> float:
+    if len(line.polygon) != 4:
+        return 0.0
+    (ax, ay), _, _, (dx, dy) = line.polygon
+    return math.hypot(dx - ax, dy - ay)
+
+
+def _kind(paragraph: Paragraph, regions: Sequence[Region], default: BlockKind, height: int, body: float) -> BlockKind:
     i = _best(_bounds(paragraph.polygon), regions)
+    kind = default if i is None else regions[i].kind
+    if kind is BlockKind.TEXT and default is BlockKind.TITLE:
+        return default  # the text layout saw larger print; the model's text regions often swallow a title
+    if kind is BlockKind.TEXT and _is_heading(paragraph, body):
+        return BlockKind.HEADING  # ... and a section heading
     if i is None:
         return default
-    kind = regions[i].kind
     _, y0, _, y1 = _bounds(paragraph.polygon)
     if kind is BlockKind.HEADER and y1 > BAND * height or kind is BlockKind.FOOTER and y0 < (1 - BAND) * height:
         return BlockKind.TEXT
-    if kind is BlockKind.TEXT and default is BlockKind.TITLE:
-        return default  # the text layout saw larger print; the model's text regions often swallow a title
     return kind
+
+
+def _is_heading(paragraph: Paragraph, body: float) -> bool:
+    """A paragraph of one short line in print taller than the page's body text."""
+    if len(paragraph.lines) != 1 or body <= 0:
+        return False
+    line = paragraph.lines[0]
+    return len(line.words) <= HEADING_WORDS and _line_height(line) >= HEADING_HEIGHT * body
 
 
 def _covered(region: Region, by: Sequence[Region]) -> bool:
@@ -108,6 +130,20 @@ def _grids(page: Page, candidates: Sequence[Region], image: np.ndarray | None) -
     return found
 
 
+def _prose(page: Page, tables: Sequence[Region], image: np.ndarray | None) -> list[Region]:
+    """The model's table regions that hold running text (columns of prose it took for a table): their cells would
+    be whole lines, ``PROSE_WORDS`` words or more a cell (median)."""
+    words = [w for b in page.blocks if b.kind not in _RUNNING for p in b.paragraphs for ln in p.lines for w in ln.words]
+    out = []
+    for region in tables[:MAX_GRID_CHECKS]:
+        inside = [w for w in words if _share(_bounds(w.polygon), region.box) >= MIN_SHARE]
+        table = build_table(inside, region.box, image)
+        filled = [c for c in table.cells if c.text]
+        if not table.ruled and filled and statistics.median(len(c.text.split()) for c in filled) >= PROSE_WORDS:
+            out.append(region)
+    return out
+
+
 def _merged(tables: list[Region]) -> list[Region]:
     """Table regions that overlap joined into one (the model's table and a grid found in a text region over it)."""
     out: list[Region] = []
@@ -130,11 +166,14 @@ def apply_regions(page: Page, regions: Sequence[Region], image: np.ndarray | Non
         return page
     regions = sorted(regions, key=lambda r: -r.score)[:MAX_REGIONS]
     tables = [r for r in regions if r.kind is BlockKind.TABLE]
+    tables = [r for r in tables if r not in _prose(page, tables, image)]
     maybe = [r for r in regions if r.kind in _MAYBE_TABLE and not _covered(r, tables)]
     loose = [r for r in maybe if r.kind is not BlockKind.TEXT][:MAX_GRID_CHECKS]
     maybe = loose + [r for r in maybe if r.kind is BlockKind.TEXT][:MAX_GRID_CHECKS]
     tables = _merged([*tables, *_grids(page, maybe, image)])
     others = [r for r in regions if r.kind is not BlockKind.TABLE and not _covered(r, tables)]
+    heights = [_line_height(ln) for b in page.blocks if b.kind not in _RUNNING for p in b.paragraphs for ln in p.lines]
+    body = statistics.median(heights) if heights else 0.0
     items: list[tuple[int, BlockKind, Paragraph] | int] = []  # (block, kind, paragraph), a table, -1 - a running block
     table_lines: dict[int, list[DocLine]] = {}
     for n, block in enumerate(page.blocks):
@@ -155,7 +194,7 @@ def apply_regions(page: Page, regions: Sequence[Region], image: np.ndarray | Non
             if rest:
                 whole = len(rest) == len(para.lines)
                 kept = para if whole else Paragraph(tuple(rest), bbox_of([ln.polygon for ln in rest]))
-                items.append((n, _kind(kept, others, block.kind, page.height), kept))
+                items.append((n, _kind(kept, others, block.kind, page.height, body), kept))
     return replace(page, blocks=tuple(_blocks(page, items, tables, table_lines, image)))
 
 
