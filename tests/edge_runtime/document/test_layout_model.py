@@ -144,3 +144,33 @@ def test_five_thousand_tiny_boxes_under_a_thousand_regions_stay_bounded() -> Non
     laid = apply_regions(page, regions)
     assert sorted(w.polygon for w in laid.words()) == sorted(w.polygon for w in page.words())  # none lost or doubled
     assert all(b.table is None or b.table.error or len(b.table.cells) <= 20_000 for b in laid.blocks)
+
+
+def _para(text: str, x: float, y: float, height: float) -> object:
+    from edge_runtime.document.structure import DocLine, DocWord, Paragraph
+
+    words, cx = [], x
+    for token in text.split():
+        w = 12.0 * len(token)
+        poly = ((cx, y), (cx + w, y), (cx + w, y + height), (cx, y + height))
+        words.append(DocWord(token, 1.0, poly))
+        cx += w + 8
+    poly = (words[0].polygon[0], words[-1].polygon[1], words[-1].polygon[2], words[0].polygon[3])
+    return Paragraph((DocLine(text, 1.0, poly, tuple(words)),), poly)
+
+
+def test_a_short_tall_line_in_a_text_region_is_a_heading_and_prose_is_no_table() -> None:
+    from edge_runtime.document.layout_model import Region
+    from edge_runtime.document.structure import Block, Page
+
+    prose = "the quick brown fox jumps over it"
+    paras = [_para(prose, 100, 100 + 40 * k, 30) for k in range(3)]
+    paras.append(_para("Section 2", 100, 230, 40))
+    paras += [_para(prose, 100, 290 + 40 * k, 30) for k in range(3)]
+    block = Block(BlockKind.TEXT, tuple(paras), ((100, 100), (600, 100), (600, 420), (100, 420)))
+    page = Page(1, 1000, 1400, (block,))
+    text = Region("text", BlockKind.TEXT, 0.9, (90, 90, 700, 430))
+    laid = apply_regions(page, [text])
+    assert [b.kind for b in laid.blocks] == [BlockKind.TEXT, BlockKind.HEADING, BlockKind.TEXT]
+    table = Region("table", BlockKind.TABLE, 0.9, (90, 90, 700, 430))  # the model taking prose for a table
+    assert all(b.table is None and b.kind is not BlockKind.TABLE for b in apply_regions(page, [table]).blocks)
