@@ -15,7 +15,7 @@ from google.protobuf.message import Message
 
 from clients.ocr_client.messages import ocr_pb2
 from edge_runtime.document.layout import build_page
-from edge_runtime.document.structure import Block, DocLine, DocWord, Page, Paragraph
+from edge_runtime.document.structure import Block, DocLine, DocWord, Page, Paragraph, Table
 from edge_runtime.fields.model import Extraction
 from edge_runtime.stages import TIMING_FIELDS
 from edge_runtime.types import OcrResult, Point, Provenance, TextLine
@@ -31,6 +31,7 @@ __all__ = [
     "recognize_response",
     "response_json",
     "block_message",
+    "table_message",
     "page_message",
     "page_json",
     "to_json",
@@ -111,13 +112,34 @@ def _paragraph_message(paragraph: Paragraph) -> ocr_pb2.Paragraph:
 
 
 def block_message(block: Block) -> ocr_pb2.Block:
-    return ocr_pb2.Block(
+    message = ocr_pb2.Block(
         kind="BLOCK_KIND_" + block.kind.name,
         text=block.text,
         confidence=block.confidence,
         polygon=points(block.polygon),
         paragraphs=[_paragraph_message(p) for p in block.paragraphs],
     )
+    if block.table is not None:
+        message.table.CopyFrom(table_message(block.table))
+    return message
+
+
+# ---- layout: tables ---------------------------------------------------------------------------------------------
+def table_message(table: Table) -> ocr_pb2.Table:
+    """A table's cells (row, column, spans, text, box) as the ``Table`` message of its block."""
+    cells = [
+        ocr_pb2.TableCell(
+            row=c.row,
+            column=c.col,
+            row_span=c.row_span,
+            column_span=c.col_span,
+            text=c.text,
+            confidence=c.confidence,
+            polygon=points(c.polygon),
+        )
+        for c in table.cells
+    ]
+    return ocr_pb2.Table(rows=table.rows, columns=table.cols, cells=cells, error=table.error)
 
 
 def page_message(

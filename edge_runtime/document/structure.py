@@ -14,7 +14,19 @@ from enum import StrEnum
 
 from edge_runtime.types import Point
 
-__all__ = ["Break", "BlockKind", "TextSource", "DocWord", "DocLine", "Paragraph", "Block", "Page", "bbox_of"]
+__all__ = [
+    "Break",
+    "BlockKind",
+    "TableCell",
+    "Table",
+    "TextSource",
+    "DocWord",
+    "DocLine",
+    "Paragraph",
+    "Block",
+    "Page",
+    "bbox_of",
+]
 
 
 class Break(StrEnum):
@@ -37,6 +49,11 @@ class BlockKind(StrEnum):
     HEADER = "header"  # running header: repeated at the top of pages, not part of the reading flow
     FOOTER = "footer"  # running footer
     PAGE_NUMBER = "page_number"
+    # from the layout model (``layout_model``), when a call asks for layout regions
+    TABLE = "table"  # its cells in ``Block.table``
+    FIGURE = "figure"  # a picture or chart; text read inside it stays in the block
+    CAPTION = "caption"  # a figure's or a table's caption
+    FORMULA = "formula"
 
 
 class TextSource(StrEnum):
@@ -92,10 +109,38 @@ class Paragraph:
 
 
 @dataclass(frozen=True)
+class TableCell:
+    """One cell of a table: where it starts in the grid, how many rows and columns it spans, and what was read in it
+    (empty for an empty cell)."""
+
+    row: int  # 0-based
+    col: int
+    row_span: int
+    col_span: int
+    text: str
+    confidence: float
+    polygon: tuple[Point, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table region as rows x columns of cells, each grid position covered by exactly one cell; ``error`` is a
+    stable reason when the region was not cut into cells (then ``cells`` is empty and the block keeps its text)."""
+
+    rows: int
+    cols: int
+    cells: tuple[TableCell, ...]
+    polygon: tuple[Point, ...]
+    error: str = ""
+    ruled: bool = False  # its columns came from ruling lines drawn on the page, not from the words' alignment
+
+
+@dataclass(frozen=True)
 class Block:
     kind: BlockKind
     paragraphs: tuple[Paragraph, ...]
     polygon: tuple[Point, ...]
+    table: Table | None = None  # a TABLE block's cells (its paragraphs still hold its lines, in reading order)
 
     @property
     def text(self) -> str:

@@ -1,4 +1,4 @@
-"""Markdown: titles and headings, paragraphs and lists in reading order; headers, footers and page numbers left
+"""Markdown: titles and headings, paragraphs, lists and tables in reading order; headers, footers and page numbers left
 out; each page opened by a comment with its number, pages apart by a horizontal rule."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 
 from edge_runtime.document.export.common import OUTSIDE_FLOW
-from edge_runtime.document.structure import Block, BlockKind, DocLine, Page, Paragraph
+from edge_runtime.document.structure import Block, BlockKind, DocLine, Page, Paragraph, Table
 
 __all__ = ["to_markdown"]
 
@@ -36,6 +36,8 @@ def _page(page: Page) -> str:
 
 
 def _block(block: Block) -> list[str]:
+    if block.table is not None and block.table.cells:
+        return [_table(block.table)]
     if block.kind in (BlockKind.TITLE, BlockKind.HEADING):
         text = " ".join(p.text for p in block.paragraphs)
         return [("# " if block.kind is BlockKind.TITLE else "## ") + _escape(text)] if text else []
@@ -51,6 +53,16 @@ def _block(block: Block) -> list[str]:
             out.append(_escape(paragraph.text))
         in_list = bool(items) or (in_list and not paragraph.text)
     return out
+
+
+def _table(table: Table) -> str:
+    """A GFM table, its first row the header row. Markdown has no spans: a spanning cell's text is in its first
+    column and the columns it covers are left empty (``--to html`` keeps the spans)."""
+    grid = [["" for _ in range(table.cols)] for _ in range(table.rows)]
+    for cell in table.cells:
+        grid[cell.row][cell.col] = _escape_inline(" ".join(cell.text.split()))
+    rows = ["| " + " | ".join(row) + " |" for row in grid]
+    return "\n".join([rows[0], "|" + " --- |" * table.cols, *rows[1:]])
 
 
 def _list_items(paragraph: Paragraph, force: bool) -> list[str]:
