@@ -45,7 +45,7 @@ RIGHT = {
 
 
 def _inside(point: tuple[float, float], quad: list[list[float]]) -> bool:
-    return cv2.pointPolygonTest(np.float32(quad), (float(point[0]), float(point[1])), False) >= 0
+    return cv2.pointPolygonTest(np.asarray(quad, np.float32), (float(point[0]), float(point[1])), False) >= 0
 
 
 def block_kinds(page: Page, blocks: list[dict]) -> list[tuple[str, BlockKind | None]]:
@@ -67,10 +67,11 @@ def block_kinds(page: Page, blocks: list[dict]) -> list[tuple[str, BlockKind | N
 
 def columns_section(root: Path, engine: Any, layout: Any) -> dict[str, Any]:
     plain_s = layout_s = 0.0
-    ned = {"plain": [], "layout": []}
+    ned: dict[str, list[float]] = {"plain": [], "layout": []}
     kinds: dict[str, list[tuple[str, BlockKind | None]]] = {"plain": [], "layout": []}
     for row in label_rows(root):
         image = cv2.imread(str(root / row["image"]))
+        assert image is not None, row["image"]
         h, w = image.shape[:2]
         t0 = time.perf_counter()
         page = read_page(SourcePage(1, image, w, h), engine)
@@ -124,7 +125,7 @@ def _truth_words(tp: TablePage) -> list[DocWord]:
 def tables_section(count: int, engine: Any, layout: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for ruled in (True, False):
-        tally = {"words": [0, 0, 0], "ocr": [0, 0, 0], "found": 0, "pages": 0}
+        tally: dict[str, Any] = {"words": [0, 0, 0], "ocr": [0, 0, 0], "found": 0, "pages": 0}
         for seed in range(count):
             tp = table_page(seed, rows=4 + seed % 5, cols=3 + seed % 3, ruled=ruled, span=seed % 2 == 0)
             image = cv2.cvtColor(np.asarray(tp.image), cv2.COLOR_RGB2BGR)
