@@ -198,10 +198,12 @@ class OcrEngine:
         image = self.load_image(source)
         t0 = clock()
         ms = {"decode": (t0 - started) * 1000}
+        height, width = image.shape[:2]
         if skip_detection:
             crops = [self.whole_image_crop(image)]
         else:
             crops = self.crop(image, (yield from self.detect_steps(image)))
+        del image  # free early: the crops are copies (or, skipping detection, the image itself)
         t1 = clock()
         ms["det"] = (t1 - t0) * 1000
         crops = yield from self.orient_steps(crops)
@@ -210,13 +212,14 @@ class OcrEngine:
         readings = yield from self.reading_steps(crops)
         ms["rec"] = (clock() - t2) * 1000
         ms["total"] = (clock() - started) * 1000
-        return self.assemble(image.shape[0], image.shape[1], crops, readings, ms)
+        return self.assemble(height, width, crops, readings, ms)
 
     def detect_steps(self, image: np.ndarray, params: detect.DetParams | None = None) -> Steps[list[np.ndarray]]:
         """Quadrilaterals (4x2, clockwise from top-left) of text lines, in reading order (see ``detect``)."""
         params = params or self.det_params
         (prob,) = yield [Run("det", detect.preprocess(image, params))]
         found = detect.postprocess(prob[0, 0], image.shape[0], image.shape[1], params)
+        del prob  # the probability map, before the crops are cut
         quads = [q for q, _ in found]
         return [quads[i] for i in reading_order(quads)]
 

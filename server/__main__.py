@@ -117,6 +117,13 @@ def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
         help="past this resident memory: drain and exit with status 3, for the "
         "orchestrator to restart it; 0 = none (OCR_MAX_RSS_MB)",
     )
+    memory = parser.add_argument_group("memory (see docs/memory.md)")
+    memory.add_argument(
+        "--memory-budget-mb",
+        type=float,
+        help="MiB that images in progress may hold; more wait in order; 0 = no budget, -1 = a quarter of the "
+        "memory left after loading, at most 1024 (OCR_MEMORY_BUDGET_MB, default -1)",
+    )
     models = parser.add_argument_group("models: live changes and the background gate (see docs/int8.md)")
     add = models.add_argument
     add(
@@ -214,6 +221,7 @@ def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
         cache_max_bytes=args.cache_max_bytes,
         cache_ttl_s=args.cache_ttl_s,
         max_rss_mb=args.max_rss_mb,
+        memory_budget_mb=args.memory_budget_mb,
         model_poll_s=args.model_poll_s,
         optimize=args.optimize,
         optimize_args=args.optimize_args,
