@@ -32,6 +32,7 @@ __all__ = [
     "MemoryBudget",
     "MemoryBudgetError",
     "image_cost",
+    "recognizer_wave_bytes",
     "encoded_size",
     "default_budget",
     "available_memory",
@@ -41,10 +42,11 @@ __all__ = [
 MIB = 1024 * 1024
 # Bytes per decoded pixel held at the decode's peak: the PIL image, its RGB array and the BGR array (3 bytes each)
 DECODE_BYTES_PER_PIXEL = 9
-# Bytes per detector-input pixel: input tensor (3 x float32), probability map (float32), the post-processing
-# masks, and the runtime's activations for that run (measured by bench/memory_breakdown.py: see docs/memory.md)
-DETECT_BYTES_PER_PIXEL = 120
+# Bytes per detector-input pixel: input tensor and its resize (~22), probability map and post-processing masks
+# (~6), the runtime's activations for that run (~80); measured by bench/memory_breakdown.py (docs/memory.md)
+DETECT_BYTES_PER_PIXEL = 108
 CROPS_BYTES_PER_PIXEL = 2  # line crops and their recognizer tensors, relative to the decoded page's pixels
+REC_COLUMNS_PER_STEP = 8  # the recognizers (CRNN, SVTR) emit one time step per 8 input columns
 MIN_COST = 1 * MIB  # an image too small or too broken to size still holds its message and a thread's buffers
 DEFAULT_SHARE = 0.25  # of the memory available once the models are loaded
 DEFAULT_CAP = 1024 * MIB  # no larger by default: the issue's promise is ~1.5 GB resident on any host
@@ -69,11 +71,17 @@ def encoded_size(data: bytes) -> tuple[int, int] | None:
         return None
 
 
-def image_cost(width: int, height: int, detector_input: tuple[int, int] | None) -> int:
+def recognizer_wave_bytes(columns: int, classes: int) -> int:
+    """Bytes of one wave of recognizer outputs (float32 time steps x classes) and the runtime's copy of them."""
+    return 2 * (columns // REC_COLUMNS_PER_STEP) * classes * 4
+
+
+def image_cost(width: int, height: int, detector_input: tuple[int, int] | None, reading: int = 0) -> int:
     """Bytes an image costs at its peak: decoded (and its transient copies), the detector's run at its input size
-    (``detector_input``: (height, width), None when detection is skipped) and its line crops."""
+    (``detector_input``: (height, width), None when detection is skipped), its line crops and ``reading``: one
+    wave of recognizer outputs (``recognizer_wave_bytes``)."""
     pixels = width * height
-    cost = pixels * (DECODE_BYTES_PER_PIXEL + CROPS_BYTES_PER_PIXEL)
+    cost = pixels * (DECODE_BYTES_PER_PIXEL + CROPS_BYTES_PER_PIXEL) + reading
     if detector_input is not None:
         cost += detector_input[0] * detector_input[1] * DETECT_BYTES_PER_PIXEL
     return max(MIN_COST, cost)

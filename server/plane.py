@@ -39,7 +39,15 @@ from edge_runtime.stream.scheduler import FrameScheduler
 from edge_runtime.types import OcrResult, RawImage
 from server.batcher import Batcher
 from server.config import ServerConfig
-from server.memory_budget import MIB, MIN_COST, MemoryBudget, default_budget, encoded_size, image_cost
+from server.memory_budget import (
+    MIB,
+    MIN_COST,
+    MemoryBudget,
+    default_budget,
+    encoded_size,
+    image_cost,
+    recognizer_wave_bytes,
+)
 from server.model_status import ModelStatus
 
 __all__ = ["OcrPlane", "ImageSource", "PlaneStats", "Generation", "DOCUMENT_MEMORY_FACTOR"]
@@ -252,7 +260,8 @@ class OcrPlane:
             return MIN_COST
         width, height = size
         target = None if skip_detection else detect.target_size(height, width, engine.det_params)
-        return image_cost(width, height, target)
+        reading = recognizer_wave_bytes(engine.read_wave_columns, len(engine.characters) + 1)
+        return image_cost(width, height, target, reading)
 
     @contextmanager
     def document_memory(self) -> Iterator[Callable[[int], None]]:
