@@ -186,7 +186,8 @@ class MemoryBudget:
         try:
             yield
         finally:
-            self._hold_s += (time.monotonic() - started - self._hold_s) * 0.1
+            held_s = time.monotonic() - started
+            self._hold_s = held_s if not self._hold_s else self._hold_s + (held_s - self._hold_s) * 0.1
             self.release(cost)
 
     async def _wait(self, waiter: _Waiter, deadline: float | None) -> None:

@@ -50,7 +50,7 @@ from server.memory_budget import (
 )
 from server.model_status import ModelStatus
 
-__all__ = ["OcrPlane", "ImageSource", "PlaneStats", "Generation", "DOCUMENT_MEMORY_FACTOR"]
+__all__ = ["OcrPlane", "ImageSource", "PlaneStats", "Generation", "DOCUMENT_MEMORY_FACTOR", "source_cost"]
 
 DOCUMENT_MEMORY_FACTOR = 4  # all documents held at once: this many times the largest one (--max-document-bytes)
 
@@ -244,50 +244,9 @@ class OcrPlane:
         finally:
             self._give_slot()
 
-    def cost_of(self, source: ImageSource | None, skip_detection: bool = False) -> int:
-        """Bytes ``source`` will hold at its peak, from its header (encoded) or its declared size (raw), before
-        any pixel is decoded; images the decoder will refuse for their size cost the minimum (their reason wins)."""
-        engine = self.engine
-        if isinstance(source, RawImage):
-            size: tuple[int, int] | None = (source.width, source.height)
-        elif isinstance(source, (bytes, bytearray, memoryview)):
-            size = encoded_size(bytes(source))
-        elif isinstance(source, np.ndarray) and source.ndim >= 2:
-            size = (source.shape[1], source.shape[0])
-        else:
-            size = None
-        if size is None or engine is None or size[0] * size[1] > engine.config.max_image_pixels:
-            return MIN_COST
-        width, height = size
-        target = None if skip_detection else detect.target_size(height, width, engine.det_params)
-        reading = recognizer_wave_bytes(engine.read_wave_columns, len(engine.characters) + 1)
-        return image_cost(width, height, target, reading)
-
-    @contextmanager
-    def document_memory(self) -> Iterator[Callable[[int], None]]:
-        """A document call's share of the bytes all documents may hold at once (``DOCUMENT_MEMORY_FACTOR`` times
-        ``max_document_bytes``): the call takes bytes as its chunks arrive (``take(n)``), gives them back when it
-        ends. Past the budget it is refused OVERLOADED, so many large uploads at once cannot exhaust memory."""
-        held = 0
-        budget = DOCUMENT_MEMORY_FACTOR * self.config.max_document_bytes
-
-        def take(size: int) -> None:
-            nonlocal held
-            with self._slots:
-                if self._document_bytes + size > budget:
-                    self.stats.overloaded += 1
-                    raise OverloadedError(
-                        f"documents in progress hold {self._document_bytes:,} bytes; with {size:,} more they would "
-                        f"pass the server's {budget:,}"
-                    )
-                self._document_bytes += size
-                held += size
-
-        try:
-            yield take
-        finally:
-            with self._slots:
-                self._document_bytes -= held
+    def cost_of(self, source: ImageSource | np.ndarray | None, skip_detection: bool = False) -> int:
+        """Bytes ``source`` will hold on the models serving now (``source_cost``); the minimum before loading."""
+        return source_cost(self.engine, source, skip_detection) if self.engine is not None else MIN_COST
 
     @property
     def document_bytes(self) -> int:
@@ -316,7 +275,7 @@ class OcrPlane:
         if generation is None:
             raise NotReadyError("models are loading or warming up; retry shortly")
         self._check(deadline)
-        async with self.memory.reserve(self.cost_of(source, skip_detection), deadline):
+        async with self.memory.reserve(source_cost(generation.engine, source, skip_detection), deadline):
             result, waited = await self._steps(generation, source, skip_detection, deadline)
         result.timings_ms["queue"] = round(waited * 1000, 3)  # waits for a CPU thread, within the stages
         self.stats.images += 1
@@ -404,6 +363,25 @@ class OcrPlane:
         if deadline is not None and time.monotonic() >= deadline:
             self.stats.expired += 1
             raise DeadlineExceededError("the call's deadline passed before its work could start")
+
+
+def source_cost(engine: OcrEngine, source: ImageSource | np.ndarray | None, skip_detection: bool = False) -> int:
+    """Bytes ``source`` will hold at its peak on ``engine``, from its header (encoded) or its declared size (raw),
+    before any pixel is decoded; an image the decoder will refuse for its size costs the minimum (its reason wins)."""
+    if isinstance(source, RawImage):
+        size: tuple[int, int] | None = (source.width, source.height)
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        size = encoded_size(bytes(source))
+    elif isinstance(source, np.ndarray) and source.ndim >= 2:
+        size = (source.shape[1], source.shape[0])
+    else:
+        size = None
+    if size is None or size[0] * size[1] > engine.config.max_image_pixels:
+        return MIN_COST
+    width, height = size
+    target = None if skip_detection else detect.target_size(height, width, engine.det_params)
+    reading = recognizer_wave_bytes(engine.read_wave_columns, len(engine.characters) + 1)
+    return image_cost(width, height, target, reading)
 
 
 def _advance(steps: Steps[OcrResult], box: list[list[np.ndarray]]) -> tuple[list[Run], OcrResult | None, float]:
