@@ -279,7 +279,8 @@ class OcrEngine:
     @property
     def read_wave_columns(self) -> int:
         """The most recognizer input columns one wave asks for (what a page's recognizer outputs hold at once)."""
-        return max(self.READ_WAVE_COLUMNS, self.config.num_streams * self.config.rec_batch_size * self.rec_params.max_width)
+        widest = self.config.num_streams * self.config.rec_batch_size * self.rec_params.max_width
+        return max(self.READ_WAVE_COLUMNS, widest)
 
     def _waves(self, groups: list[list[int]], widths: list[int]) -> list[list[list[int]]]:
         """Batches asked for together: at least one per model stream (they run side by side), then up to

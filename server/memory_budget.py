@@ -67,7 +67,7 @@ def encoded_size(data: bytes) -> tuple[int, int] | None:
             warnings.simplefilter("ignore")
             with Image.open(io.BytesIO(data)) as img:
                 return img.width, img.height
-    except Exception:  # noqa: BLE001 - an unreadable header is the decoder's to report, with its reason
+    except Exception:  # an unreadable header is the decoder's to report, with its reason
         return None
 
 

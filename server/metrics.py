@@ -289,11 +289,13 @@ class _PlaneCollector(Collector):
                 "ocr_memory_held_bytes", "Bytes of the memory budget held by work in progress.", value=memory.held
             )
             yield CounterMetricFamily(
-                "ocr_memory_admitted_bytes", "Bytes admitted by the memory budget since start.",
+                "ocr_memory_admitted_bytes",
+                "Bytes admitted by the memory budget since start.",
                 value=memory.admitted_total,
             )
             yield GaugeMetricFamily(
-                "ocr_memory_waiters", "Images waiting, in order, for their bytes of the memory budget.",
+                "ocr_memory_waiters",
+                "Images waiting, in order, for their bytes of the memory budget.",
                 value=memory.waiters,
             )
         ready = self.ready() if self.ready is not None else bool(getattr(plane, "ready", False))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 
@@ -108,10 +109,8 @@ class _Releasing:
             with self._lock:
                 self._running -= 1
                 if large and self._running == 0:
-                    try:
+                    with contextlib.suppress(RuntimeError):  # a plugin that finds itself busy keeps its buffers
                         self.compiled.release_memory()
-                    except RuntimeError:  # a plugin without it, or one that finds itself busy: keep the buffers
-                        pass
 
 
 def _run(lane: tuple[ov.InferRequest, _Releasing], feeds: Feeds) -> Outputs:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import cv2
 import grpc
-import numpy as np
 import pytest
 
 from clients.ocr_client import OcrCallError, OcrClient

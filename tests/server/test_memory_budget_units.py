@@ -132,15 +132,13 @@ def test_take_now_never_waits_and_never_passes_a_waiter():
         release = asyncio.Event()
         holder = asyncio.create_task(_hold(budget, 90, "holder", [], release))
         await asyncio.sleep(0)
-        with pytest.raises(MemoryBudgetError) as busy:
-            with budget.take_now(20):
-                pass
+        with pytest.raises(MemoryBudgetError) as busy, budget.take_now(20):
+            pass
         assert busy.value.reason == "MEMORY_BUSY"
         waiter = asyncio.create_task(_hold(budget, 20, "waiter", [], release))
         await asyncio.sleep(0.05)
-        with pytest.raises(MemoryBudgetError):
-            with budget.take_now(5):  # it would fit, but someone waits ahead of it
-                pass
+        with pytest.raises(MemoryBudgetError), budget.take_now(5):  # it would fit, but someone waits ahead of it
+            pass
         release.set()
         await asyncio.gather(holder, waiter)
         assert budget.held == 0
