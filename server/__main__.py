@@ -122,7 +122,7 @@ def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
         "--memory-budget-mb",
         type=float,
         help="MiB that images in progress may hold; more wait in order; 0 = no budget, -1 = a quarter of the "
-        "memory left after loading, at most 1024 (OCR_MEMORY_BUDGET_MB, default -1)",
+        "memory left after loading, 640 at most, one A4 page at 300 dpi at least (OCR_MEMORY_BUDGET_MB, default -1)",
     )
     models = parser.add_argument_group("models: live changes and the background gate (see docs/int8.md)")
     add = models.add_argument

@@ -9,8 +9,9 @@ be admitted and computed is refused then (``DEADLINE_BEFORE_ADMISSION``), both R
 Stream frames, computed on worker threads that must never block, take what fits now or are refused
 (``MEMORY_BUSY``; the stream goes on).
 
-The budget defaults to a share of the memory the host (or its cgroup) has free once the models are loaded, capped
-(``default_budget``), or is set with ``--memory-budget-mb`` (0: off).
+The budget defaults to a share of the memory the host (or its cgroup) has free once the models are loaded, capped,
+and never below what one A4 page scanned at 300 dpi costs (``default_budget``); or it is set with
+``--memory-budget-mb`` (0: off).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ CROPS_BYTES_PER_PIXEL = 2  # line crops and their recognizer tensors, relative t
 REC_COLUMNS_PER_STEP = 8  # the recognizers (CRNN, SVTR) emit one time step per 8 input columns
 MIN_COST = 1 * MIB  # an image too small or too broken to size still holds its message and a thread's buffers
 DEFAULT_SHARE = 0.25  # of the memory available once the models are loaded
-DEFAULT_CAP = 1024 * MIB  # no larger by default: the issue's promise is ~1.5 GB resident on any host
+DEFAULT_CAP = 640 * MIB  # no larger by default: with the models' ~0.9 GB, a server stays within ~1.5 GB on any host
 
 
 class MemoryBudgetError(OverloadedError):
@@ -72,8 +73,8 @@ def encoded_size(data: bytes) -> tuple[int, int] | None:
 
 
 def recognizer_wave_bytes(columns: int, classes: int) -> int:
-    """Bytes of one wave of recognizer outputs (float32 time steps x classes) and the runtime's copy of them."""
-    return 2 * (columns // REC_COLUMNS_PER_STEP) * classes * 4
+    """Bytes of one wave of recognizer outputs (float32 time steps x classes) as the call holds them."""
+    return (columns // REC_COLUMNS_PER_STEP) * classes * 4
 
 
 def image_cost(width: int, height: int, detector_input: tuple[int, int] | None, reading: int = 0) -> int:
@@ -111,9 +112,10 @@ def available_memory() -> int:
     return available
 
 
-def default_budget(share: float = DEFAULT_SHARE, cap: int = DEFAULT_CAP) -> int:
-    """The budget when none is set: ``share`` of what is available now (after the models loaded), at most ``cap``."""
-    return int(min(cap, share * available_memory())) or cap
+def default_budget(floor: int = 0, share: float = DEFAULT_SHARE, cap: int = DEFAULT_CAP) -> int:
+    """The budget when none is set: ``share`` of what is available now (after the models loaded), at most ``cap``
+    and at least ``floor`` (the cost of the largest page the server should always take, so none is refused)."""
+    return max(floor, int(min(cap, share * available_memory())) or cap)
 
 
 @dataclass

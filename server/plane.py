@@ -53,6 +53,7 @@ from server.model_status import ModelStatus
 __all__ = ["OcrPlane", "ImageSource", "PlaneStats", "Generation", "DOCUMENT_MEMORY_FACTOR", "source_cost"]
 
 DOCUMENT_MEMORY_FACTOR = 4  # all documents held at once: this many times the largest one (--max-document-bytes)
+A4_300DPI = (2480, 3508)  # the default memory budget always admits one such page (width, height)
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ class OcrPlane:
         await loop.run_in_executor(self._infer, engine.warm_up)
         self.swap(engine)
         if self.config.memory_budget_mb < 0:  # auto: a share of what the host has left with the models loaded
-            self.memory.capacity = default_budget()
+            self.memory.capacity = default_budget(floor=source_cost(engine, RawImage(b"", *A4_300DPI, "BGR8")))
         log.info("memory budget: %s", f"{self.memory.capacity / MIB:,.0f} MiB" if self.memory.capacity else "off")
         self._ready.set()
         log.info("models ready in %.1f s: %s", time.perf_counter() - started, engine.provenance)

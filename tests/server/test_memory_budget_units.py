@@ -167,7 +167,8 @@ def test_cost_grows_with_pixels_and_the_detector_input_and_headers_are_read_with
     assert encoded_size(b"not an image") is None
 
 
-def test_the_default_budget_is_a_share_of_available_memory_within_its_cap():
+def test_the_default_budget_is_a_share_of_available_memory_within_its_cap_and_above_its_floor():
     assert available_memory() > 0
-    assert 0 < default_budget(0.25, 512 * MIB) <= 512 * MIB
-    assert default_budget(0.25, 10**15) <= available_memory()
+    assert 0 < default_budget(share=0.25, cap=512 * MIB) <= 512 * MIB
+    assert default_budget(share=0.25, cap=10**15) <= available_memory()
+    assert default_budget(floor=10**13, share=0.25, cap=512 * MIB) == 10**13  # the largest page always fits
