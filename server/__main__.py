@@ -255,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.message} [{exc.reason}]", file=sys.stderr)
         return 2
     from server import logs
+    from server.memory_budget import steady_allocator
+
+    steady_allocator()  # before any thread or large array: freed memory goes back to the system (docs/memory.md)
 
     logs.configure(server_config.log_level, server_config.log_format, handshakes=bool(server_config.tls_cert))
     from server.app import default_engine_factory, serve

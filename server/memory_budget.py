@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import ctypes
 import io
 import threading
 import time
@@ -37,6 +38,7 @@ __all__ = [
     "encoded_size",
     "default_budget",
     "available_memory",
+    "steady_allocator",
     "MIB",
 ]
 
@@ -86,6 +88,20 @@ def image_cost(width: int, height: int, detector_input: tuple[int, int] | None, 
     if detector_input is not None:
         cost += detector_input[0] * detector_input[1] * DETECT_BYTES_PER_PIXEL
     return max(MIN_COST, cost)
+
+
+def steady_allocator() -> bool:
+    """On glibc: a fixed mmap threshold (128 KiB) and two malloc arenas, so that freed arrays go back to the system
+    at once. By default glibc raises the threshold after each large free (up to 32 MiB), and pages, tensors and
+    logits then come from per-thread arenas that keep their peak: measured, 2 clients on document pages held
+    ~1.97 GB mean / 2.58 GB peak, 1.46 / 1.95 with this (docs/memory.md). False where it does not apply."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_mmap_threshold, m_arena_max = -3, -8  # <malloc.h>
+    return bool(mallopt(m_mmap_threshold, 128 * 1024)) and bool(mallopt(m_arena_max, 2))
 
 
 def available_memory() -> int:
