@@ -249,6 +249,32 @@ class OcrPlane:
         """Bytes ``source`` will hold on the models serving now (``source_cost``); the minimum before loading."""
         return source_cost(self.engine, source, skip_detection) if self.engine is not None else MIN_COST
 
+    @contextmanager
+    def document_memory(self) -> Iterator[Callable[[int], None]]:
+        """A document call's share of the bytes all documents may hold at once (``DOCUMENT_MEMORY_FACTOR`` times
+        ``max_document_bytes``): the call takes bytes as its chunks arrive (``take(n)``), gives them back when it
+        ends. Past the budget it is refused OVERLOADED, so many large uploads at once cannot exhaust memory."""
+        held = 0
+        budget = DOCUMENT_MEMORY_FACTOR * self.config.max_document_bytes
+
+        def take(size: int) -> None:
+            nonlocal held
+            with self._slots:
+                if self._document_bytes + size > budget:
+                    self.stats.overloaded += 1
+                    raise OverloadedError(
+                        f"documents in progress hold {self._document_bytes:,} bytes; with {size:,} more they would "
+                        f"pass the server's {budget:,}"
+                    )
+                self._document_bytes += size
+                held += size
+
+        try:
+            yield take
+        finally:
+            with self._slots:
+                self._document_bytes -= held
+
     @property
     def document_bytes(self) -> int:
         return self._document_bytes
