@@ -394,7 +394,8 @@ class OcrPlane:
 
 def source_cost(engine: OcrEngine, source: ImageSource | np.ndarray | None, skip_detection: bool = False) -> int:
     """Bytes ``source`` will hold at its peak on ``engine``, from its header (encoded) or its declared size (raw),
-    before any pixel is decoded; an image the decoder will refuse for its size costs the minimum (its reason wins)."""
+    before any pixel is decoded; an image the decoder will refuse for its size (empty, too large) costs the minimum,
+    so that its own reason answers."""
     if isinstance(source, RawImage):
         size: tuple[int, int] | None = (source.width, source.height)
     elif isinstance(source, (bytes, bytearray, memoryview)):
@@ -403,7 +404,7 @@ def source_cost(engine: OcrEngine, source: ImageSource | np.ndarray | None, skip
         size = (source.shape[1], source.shape[0])
     else:
         size = None
-    if size is None or size[0] * size[1] > engine.config.max_image_pixels:
+    if size is None or min(size) < 1 or size[0] * size[1] > engine.config.max_image_pixels:
         return MIN_COST
     width, height = size
     target = None if skip_detection else detect.target_size(height, width, engine.det_params)
