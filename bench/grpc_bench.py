@@ -73,16 +73,16 @@ class ServerProcess:
     """``python -m server`` on a free loopback port in a subprocess, its log collected; ``target`` once it is
     listening. ``extra``: more server flags; the result cache is off so that repeated images are computed."""
 
-    def __init__(self, extra: Sequence[str] = (), env: dict[str, str] | None = None) -> None:
+    def __init__(self, extra: Sequence[str] = (), env: dict[str, str] | None = None, root: Path = REPO) -> None:
         env = {
             **os.environ,
             **(env or {}),
             "OCR_CACHE": "0",
-            "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""),
         }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", "0", *extra],
-            cwd=REPO,
+            cwd=root,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

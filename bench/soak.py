@@ -4,6 +4,11 @@ printed as a table and plotted (PNG), with the raw figures as JSON.
     python -m bench.soak [--clients 16] [--minutes 10] [--set synth_receipts synth_signs] [--limit 8]
                          [--max-side 960] [--bucket-s 60] [--target host:port --pid PID]
                          [--server-arg=--max-rss-mb=1500 ...] [--out bench/out/soak]
+                         [--documents 4] [--rss-every-s 2] [--server-root DIR]
+
+``--documents N``: the memory issue's load instead of ``--set`` (``bench.memory_pages``: N receipts, forms,
+column pages and 300-dpi scans each, as rendered); ``--server-root``: run the started server from another tree (a
+checkout of an older commit, for a before/after run: ``bench.memory_soak``).
 
 Without ``--target`` it starts ``python -m server`` (port 0, models from OCR_* variables, result cache off, so
 every call is computed) and samples that process's RSS from /proc. With ``--target`` it loads a running server;
@@ -28,7 +33,7 @@ import numpy as np
 
 from bench.grpc_bench import ServerProcess, provenance_of
 
-__all__ = ["main", "summarize", "plot", "rss_mb"]
+__all__ = ["main", "summarize", "overall", "plot", "rss_mb"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -84,6 +89,21 @@ def summarize(
             }
         )
     return rows
+
+
+def overall(calls: list[tuple[float, float, str]], rss: list[tuple[float, float]], ran_s: float) -> dict[str, Any]:
+    """The whole run in one row: successful calls per second, p50/p99 latency, errors, peak and mean RSS."""
+    ok = np.array([lat for _, lat, code in calls if code == "OK"]) * 1000
+    memory = [mb for _, mb in rss]
+    return {
+        "calls_per_s": round(ok.size / ran_s, 3) if ran_s else None,
+        "p50_ms": round(float(np.percentile(ok, 50)), 1) if ok.size else None,
+        "p99_ms": round(float(np.percentile(ok, 99)), 1) if ok.size else None,
+        "errors": sum(1 for _, _, code in calls if code != "OK"),
+        "rss_peak_mb": round(max(memory), 1) if memory else None,
+        "rss_mean_mb": round(float(np.mean(memory)), 1) if memory else None,
+        "rss_start_mb": round(memory[0], 1) if memory else None,
+    }
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
@@ -152,13 +172,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="flag for the started server (repeatable; e.g. --server-arg=--max-rss-mb=1500)",
     )
     parser.add_argument("--timeout-s", type=float, default=120.0, help="deadline of each call")
+    parser.add_argument("--documents", type=int, default=0, help="N pages of each document kind instead of --set")
+    parser.add_argument("--rss-every-s", type=float, default=2.0, help="how often the server's RSS is sampled")
+    parser.add_argument("--server-root", type=Path, default=REPO, help="tree the started server runs from")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "soak")
     args = parser.parse_args(argv)
 
     from clients.ocr_client import OcrCallError, OcrClient
 
-    images = _images(args.set, args.limit, args.max_side)
-    server = None if args.target else ServerProcess(args.server_arg)
+    if args.documents:
+        from bench.memory_pages import document_pages
+
+        images = document_pages(args.documents)
+    else:
+        images = _images(args.set, args.limit, args.max_side)
+    server = None if args.target else ServerProcess(args.server_arg, root=args.server_root)
     target = server.target if server is not None else args.target
     pid = server.process.pid if server is not None else args.pid
     try:
@@ -216,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if server is not None and server.process.poll() is not None:
                 stop.set()  # the server exited (memory ceiling, crash): the soak ends here
                 return
-            time.sleep(2.0)
+            time.sleep(args.rss_every_s)
 
     threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(args.clients)]
     threads.append(threading.Thread(target=sampler, daemon=True))
@@ -234,8 +262,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "minutes_planned": args.minutes,
         "minutes_run": ran_s / 60,
         "images": len(images),
-        "sets": args.set,
-        "max_side": args.max_side,
+        "sets": ["documents"] if args.documents else args.set,
+        "max_side": 0 if args.documents else args.max_side,
+        "server_root": str(args.server_root),
+        "server_args": args.server_arg,
         "target": target,
         "provenance": provenance_of(info),
         "host": {"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version()},
@@ -245,6 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "minutes": rows,
         "rss_samples": rss,
         "total_calls": len(calls),
+        "overall": overall(calls, rss, ran_s),
         "total_errors": sum(r["errors"] for r in rows),
     }
     args.out.mkdir(parents=True, exist_ok=True)

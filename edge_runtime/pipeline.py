@@ -93,6 +93,8 @@ class OcrEngine:
     """
 
     CLS_BATCH = 16  # crops per angle-classifier run
+    READ_WAVE_COLUMNS = 8192  # recognizer input columns asked for at once: with an 18,710-character bundle, ~75 MB
+    # of outputs (one time step per 8 columns); more lines wait for the next wave
 
     def __init__(self, config: EngineConfig | None = None, bundle: Bundle | None = None) -> None:
         self.config = config or EngineConfig()
@@ -198,10 +200,12 @@ class OcrEngine:
         image = self.load_image(source)
         t0 = clock()
         ms = {"decode": (t0 - started) * 1000}
+        height, width = image.shape[:2]
         if skip_detection:
             crops = [self.whole_image_crop(image)]
         else:
             crops = self.crop(image, (yield from self.detect_steps(image)))
+        del image  # free early: the crops are copies (or, skipping detection, the image itself)
         t1 = clock()
         ms["det"] = (t1 - t0) * 1000
         crops = yield from self.orient_steps(crops)
@@ -210,13 +214,14 @@ class OcrEngine:
         readings = yield from self.reading_steps(crops)
         ms["rec"] = (clock() - t2) * 1000
         ms["total"] = (clock() - started) * 1000
-        return self.assemble(image.shape[0], image.shape[1], crops, readings, ms)
+        return self.assemble(height, width, crops, readings, ms)
 
     def detect_steps(self, image: np.ndarray, params: detect.DetParams | None = None) -> Steps[list[np.ndarray]]:
         """Quadrilaterals (4x2, clockwise from top-left) of text lines, in reading order (see ``detect``)."""
         params = params or self.det_params
         (prob,) = yield [Run("det", detect.preprocess(image, params))]
         found = detect.postprocess(prob[0, 0], image.shape[0], image.shape[1], params)
+        del prob  # the probability map, before the crops are cut
         quads = [q for q, _ in found]
         return [quads[i] for i in reading_order(quads)]
 
@@ -260,12 +265,37 @@ class OcrEngine:
                 groups[-1].append(i)
             else:
                 groups.append([i])
-        outputs = yield [Run("rec", np.stack([prepared[i][0] for i in group])) for group in groups]
         readings: list[Reading | None] = [None] * len(images)
-        for group, out in zip(groups, outputs, strict=True):
-            for k, i in enumerate(group):
-                readings[i] = recognize.ctc_decode(out[k], self.characters, prepared[i][1] / prepared[i][0].shape[2])
+        for wave in self._waves(groups, [prepared[group[0]][0].shape[2] for group in groups]):
+            outputs = yield [Run("rec", np.stack([prepared[i][0] for i in group])) for group in wave]
+            for group, out in zip(wave, outputs, strict=True):
+                for k, i in enumerate(group):
+                    readings[i] = recognize.ctc_decode(
+                        out[k], self.characters, prepared[i][1] / prepared[i][0].shape[2]
+                    )
+            del outputs  # free early: a page's logits at once (T x charset x 4 bytes a line) can pass 400 MB
         return readings  # type: ignore[return-value]
+
+    @property
+    def read_wave_columns(self) -> int:
+        """The most recognizer input columns one wave asks for (what a page's recognizer outputs hold at once)."""
+        widest = self.config.num_streams * self.config.rec_batch_size * self.rec_params.max_width
+        return max(self.READ_WAVE_COLUMNS, widest)
+
+    def _waves(self, groups: list[list[int]], widths: list[int]) -> list[list[list[int]]]:
+        """Batches asked for together: at least one per model stream (they run side by side), then up to
+        ``READ_WAVE_COLUMNS`` input columns, so a page's recognizer outputs are decoded and freed wave by wave."""
+        waves: list[list[list[int]]] = []
+        columns = 0
+        for group, width in zip(groups, widths, strict=True):
+            size = len(group) * width
+            if waves and (len(waves[-1]) < self.config.num_streams or columns + size <= self.READ_WAVE_COLUMNS):
+                waves[-1].append(group)
+                columns += size
+            else:
+                waves.append([group])
+                columns = size
+        return waves
 
     # ---- answering the sequence's model runs -------------------------------------------------------
     def answer(self, runs: Sequence[Run]) -> list[np.ndarray]:

@@ -126,6 +126,13 @@ def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
         help="past this resident memory: drain and exit with status 3, for the "
         "orchestrator to restart it; 0 = none (OCR_MAX_RSS_MB)",
     )
+    memory = parser.add_argument_group("memory (see docs/memory.md)")
+    memory.add_argument(
+        "--memory-budget-mb",
+        type=float,
+        help="MiB that images in progress may hold; more wait in order; 0 = no budget, -1 = a quarter of the "
+        "memory left after loading, 640 at most, one A4 page at 300 dpi at least (OCR_MEMORY_BUDGET_MB, default -1)",
+    )
     models = parser.add_argument_group("models: live changes and the background gate (see docs/int8.md)")
     add = models.add_argument
     add(
@@ -229,6 +236,7 @@ def parse_args(argv: list[str]) -> tuple[ServerConfig, EngineConfig]:
         cache_max_bytes=args.cache_max_bytes,
         cache_ttl_s=args.cache_ttl_s,
         max_rss_mb=args.max_rss_mb,
+        memory_budget_mb=args.memory_budget_mb,
         model_poll_s=args.model_poll_s,
         optimize=args.optimize,
         optimize_args=args.optimize_args,
@@ -286,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationError as exc:
         logs.failure(exc.message, exc.reason)
         return 2
+    from server.memory_budget import steady_allocator
+
+    steady_allocator()  # before any thread or large array: freed memory goes back to the system (docs/memory.md)
 
     logs.configure(server_config.log_level, server_config.log_format, handshakes=bool(server_config.tls_cert))
     from server.app import default_engine_factory, serve

@@ -100,6 +100,11 @@ class ServerConfig:
     # batch_max_delay_ms); "none"; "auto": det,cls,rec on a GPU, none on a CPU (where a batch of 8 costs 8 runs and
     # overlapping runs go side by side on one-thread streams instead)
 
+    # ---- memory: admission by a byte budget (server.memory_budget, docs/memory.md) ------------------------------
+    memory_budget_mb: float = -1.0  # MiB images in progress may hold (decoded, detector run, crops); more wait in
+    # order; -1: a quarter of the memory left once the models are loaded, at most 640 MiB, at least one A4 page at
+    # 300 dpi (493 MiB with the default models); 0: no budget
+
     # ---- models: live changes and the background gate (server.models_watch, server.optimizer) ------------------
     model_poll_s: float = 5.0  # look at the served bundle's files this often; a change is loaded, checked and
     # swapped in without a restart (SIGHUP: look now); 0: never
@@ -172,6 +177,8 @@ class ServerConfig:
             raise ConfigurationError(f"log_format {self.log_format!r}: choose from {', '.join(LOG_FORMATS)}")
         if self.cache_url and not self.cache_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigurationError(f"cache_url {self.cache_url!r}: expected redis://, rediss:// or unix://")
+        if self.memory_budget_mb < 0 and self.memory_budget_mb != -1:
+            raise ConfigurationError("memory_budget_mb: MiB, 0 (no budget) or -1 (derived from the host's memory)")
         if self.cache_max_bytes < 0 or self.cache_ttl_s <= 0 or self.max_rss_mb < 0:
             raise ConfigurationError("cache_max_bytes and max_rss_mb must not be negative, cache_ttl_s positive")
         if self.audit_max_bytes < 1024 or self.audit_keep < 0:

@@ -3,7 +3,9 @@ soon as it is read, then the output files asked for, chunk by chunk.
 
 The reading is the runtime's own (``edge_runtime.document``: the reader behind ``python -m edge_runtime
 document``), on a worker thread, one page image in memory at a time; a page's OCR goes through the data plane
-(``OcrPlane.recognize``), so it takes its turn and shares batches with every other call. PDFium is not thread-safe:
+(``OcrPlane.recognize``), so it takes its turn and shares batches with every other call, and is charged to the
+memory budget at its rendered size like any image (``server.memory_budget``; the file's own bytes stay under
+``document_memory``). PDFium is not thread-safe:
 ``edge_runtime.document.sources`` serializes every call into it, so documents read at once interleave page by page.
 
 Failures: a broken contract (no options first, options twice, an unknown output format) or a document that cannot

@@ -7,6 +7,9 @@
     ├── InvalidRequestError    -> INVALID_ARGUMENT   IMAGE_MISSING, REQUEST_MALFORMED, BATCH_TOO_LARGE,
     │                                                STREAM_CONFIG_MISSING, STREAM_CONFIG_REPEATED, FRAME_MISSING
     ├── OverloadedError        -> RESOURCE_EXHAUSTED OVERLOADED
+    │   ├── MemoryBudgetError  -> RESOURCE_EXHAUSTED MEMORY_BUDGET_EXCEEDED (one item over the whole budget),
+    │   │   (server.memory_budget)                   DEADLINE_BEFORE_ADMISSION (waiting for memory would pass the
+    │   │                                            deadline), MEMORY_BUSY (a stream frame: no memory free now)
     │   └── RateLimitedError   -> RESOURCE_EXHAUSTED RATE_LIMITED, PIXEL_RATE_LIMITED, TOO_MANY_STREAMS
     │                                                (+ trailing ``retry-after``: seconds, an integer)
     ├── MessageTooLargeError   -> RESOURCE_EXHAUSTED MESSAGE_TOO_LARGE
@@ -50,6 +53,7 @@ from edge_runtime.errors import (
     OverloadedError,
 )
 from fleet.errors import FleetRequestError, StoreUnavailableError
+from server.memory_budget import MemoryBudgetError
 
 __all__ = [
     "REASON_KEY",
@@ -112,6 +116,7 @@ _BY_REASON: dict[str, grpc.StatusCode] = {
 _BY_CLASS: tuple[tuple[type[OcrError], grpc.StatusCode], ...] = (
     (InvalidImageError, grpc.StatusCode.INVALID_ARGUMENT),
     (InvalidRequestError, grpc.StatusCode.INVALID_ARGUMENT),
+    (MemoryBudgetError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (OverloadedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (MessageTooLargeError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (UnauthenticatedError, grpc.StatusCode.UNAUTHENTICATED),

@@ -25,6 +25,9 @@ a bounded set of values (method, code, reason, stage, result, type, state), neve
     ocr_ready                                      1 when models are loaded and the server is not draining
     ocr_server_info{version,bundle,backend,device,precision_det,precision_cls,precision_rec}
     ocr_memory_limit_bytes                         --max-rss-mb (0: none); process_resident_memory_bytes beside it
+    ocr_memory_budget_bytes                        the memory budget (--memory-budget-mb; 0: none), and of it:
+    ocr_memory_held_bytes, ocr_memory_waiters      bytes held by images in progress; images waiting for theirs
+    ocr_memory_admitted_bytes_total                bytes admitted since start
     ocr_model_generation                           1 for the models loaded at start, +1 per swap without a restart
     ocr_model_changes_total{result}                model changes swapped in or refused (the old ones kept serving)
     ocr_model_optimize_progress                    the background INT8/BF16 build's share done (0..1)
@@ -277,6 +280,24 @@ class _PlaneCollector(Collector):
         yield GaugeMetricFamily(
             "ocr_recognition_queue_lines", "Text lines waiting for a recognizer batch.", value=queued
         )
+        memory = getattr(plane, "memory", None)
+        if memory is not None:
+            yield GaugeMetricFamily(
+                "ocr_memory_budget_bytes", "Bytes images in progress may hold (0: no budget).", value=memory.capacity
+            )
+            yield GaugeMetricFamily(
+                "ocr_memory_held_bytes", "Bytes of the memory budget held by work in progress.", value=memory.held
+            )
+            yield CounterMetricFamily(
+                "ocr_memory_admitted_bytes",
+                "Bytes admitted by the memory budget since start.",
+                value=memory.admitted_total,
+            )
+            yield GaugeMetricFamily(
+                "ocr_memory_waiters",
+                "Images waiting, in order, for their bytes of the memory budget.",
+                value=memory.waiters,
+            )
         ready = self.ready() if self.ready is not None else bool(getattr(plane, "ready", False))
         yield GaugeMetricFamily(
             "ocr_ready", "1 when the models are loaded and the server is not draining.", value=1.0 if ready else 0.0

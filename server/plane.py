@@ -12,6 +12,10 @@ stream frame only while it is computed (``frame_slot``). An open stream holds no
 apart (at most ``max_concurrent_rpcs`` of them), and their frames take turns, one frame per stream, in the
 ``streams`` scheduler in front of the inference executor, ``inference_threads`` frames at a time, so streams
 never hold more than that many slots, however many cameras are open.
+
+Memory (``server.memory_budget``): every image (a call's, a batch item's, a document page's) reserves what it will
+cost, sized from its header before it is decoded, for as long as its sequence runs; what does not fit waits in
+order. A stream frame takes its share only if it fits at once (worker threads never wait for memory).
 """
 
 from __future__ import annotations
@@ -28,17 +32,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge_runtime import detect
 from edge_runtime.errors import DeadlineExceededError, NotReadyError, OverloadedError
 from edge_runtime.pipeline import OcrEngine, Run, Steps
 from edge_runtime.stream.scheduler import FrameScheduler
 from edge_runtime.types import OcrResult, RawImage
 from server.batcher import Batcher
 from server.config import ServerConfig
+from server.memory_budget import (
+    MIB,
+    MIN_COST,
+    MemoryBudget,
+    default_budget,
+    encoded_size,
+    image_cost,
+    recognizer_wave_bytes,
+)
 from server.model_status import ModelStatus
 
-__all__ = ["OcrPlane", "ImageSource", "PlaneStats", "Generation", "DOCUMENT_MEMORY_FACTOR"]
+__all__ = ["OcrPlane", "ImageSource", "PlaneStats", "Generation", "DOCUMENT_MEMORY_FACTOR", "source_cost"]
 
 DOCUMENT_MEMORY_FACTOR = 4  # all documents held at once: this many times the largest one (--max-document-bytes)
+A4_300DPI = (2480, 3508)  # the default memory budget always admits one such page (width, height)
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +105,8 @@ class OcrPlane:
         self._ready = threading.Event()
         self.draining = False
         self._document_bytes = 0  # bytes of documents held by RecognizeDocument calls (received or being read)
+        # what images in progress may hold; a budget derived from the host is sized once the models are loaded
+        self.memory = MemoryBudget(int(max(0.0, config.memory_budget_mb) * MIB))
 
     # ---- lifecycle ----------------------------------------------------------------------------------
     async def load(self) -> OcrEngine:
@@ -99,6 +116,9 @@ class OcrPlane:
         engine = await loop.run_in_executor(self._infer, self._engine_factory)
         await loop.run_in_executor(self._infer, engine.warm_up)
         self.swap(engine)
+        if self.config.memory_budget_mb < 0:  # auto: a share of what the host has left with the models loaded
+            self.memory.capacity = default_budget(floor=source_cost(engine, RawImage(b"", *A4_300DPI, "BGR8")))
+        log.info("memory budget: %s", f"{self.memory.capacity / MIB:,.0f} MiB" if self.memory.capacity else "off")
         self._ready.set()
         log.info("models ready in %.1f s: %s", time.perf_counter() - started, engine.provenance)
         return engine
@@ -213,15 +233,21 @@ class OcrPlane:
                 self._streams -= 1
 
     @contextmanager
-    def frame_slot(self) -> Iterator[None]:
-        """A stream frame's slot while its models run (on the worker thread): OVERLOADED when every slot is
-        taken, which fails that frame only."""
+    def frame_slot(self, cost: int = 0) -> Iterator[None]:
+        """A stream frame's slot and its ``cost`` in bytes of the memory budget while its models run (on the worker
+        thread): OVERLOADED when every slot is taken, MEMORY_BUSY when its bytes do not fit now; either fails that
+        frame only."""
         self._take_slot("stream frame")
-        self.stats.stream_frames += 1
         try:
-            yield
+            with self.memory.take_now(cost):
+                self.stats.stream_frames += 1
+                yield
         finally:
             self._give_slot()
+
+    def cost_of(self, source: ImageSource | np.ndarray | None, skip_detection: bool = False) -> int:
+        """Bytes ``source`` will hold on the models serving now (``source_cost``); the minimum before loading."""
+        return source_cost(self.engine, source, skip_detection) if self.engine is not None else MIN_COST
 
     @contextmanager
     def document_memory(self) -> Iterator[Callable[[int], None]]:
@@ -275,22 +301,32 @@ class OcrPlane:
         generation = self._generation  # this call's models, whatever a swap does meanwhile
         if generation is None:
             raise NotReadyError("models are loading or warming up; retry shortly")
-        loop = asyncio.get_running_loop()
-        steps = generation.engine.page_steps(source, skip_detection)
-        waited = 0.0
-        outputs: list[np.ndarray] | None = None
-        while True:
-            self._check(deadline)
-            submitted = time.perf_counter()
-            runs, result, started = await loop.run_in_executor(self._cpu, _advance, steps, outputs)
-            waited += started - submitted
-            if result is not None:
-                break
-            self._check(deadline)
-            outputs = list(await asyncio.gather(*(self._run(generation, run, len(runs) > 1) for run in runs)))
+        self._check(deadline)
+        async with self.memory.reserve(source_cost(generation.engine, source, skip_detection), deadline):
+            result, waited = await self._steps(generation, source, skip_detection, deadline)
         result.timings_ms["queue"] = round(waited * 1000, 3)  # waits for a CPU thread, within the stages
         self.stats.images += 1
         return result
+
+    async def _steps(
+        self, generation: Generation, source: ImageSource, skip_detection: bool, deadline: float | None
+    ) -> tuple[OcrResult, float]:
+        """The sequence, decoded only now (admitted); returns its result and its waits for a CPU thread. The
+        plane lets go of each model input and output as soon as the sequence has them (free early)."""
+        loop = asyncio.get_running_loop()
+        steps = generation.engine.page_steps(source, skip_detection)
+        waited = 0.0
+        box: list[list[np.ndarray]] = []  # the outputs being handed over: the sequence is their only holder
+        while True:
+            self._check(deadline)
+            submitted = time.perf_counter()
+            runs, result, started = await loop.run_in_executor(self._cpu, _advance, steps, box)
+            waited += started - submitted
+            if result is not None:
+                return result, waited
+            self._check(deadline)
+            box.append(list(await asyncio.gather(*(self._run(generation, run, len(runs) > 1) for run in runs))))
+            del runs  # the model inputs: no longer needed once their outputs are in
 
     async def _run(self, generation: Generation, run: Run, spread: bool) -> np.ndarray:
         """One model run: through its stage's cross-call batcher, or straight to the model lanes."""
@@ -356,10 +392,31 @@ class OcrPlane:
             raise DeadlineExceededError("the call's deadline passed before its work could start")
 
 
-def _advance(steps: Steps[OcrResult], outputs: list[np.ndarray] | None) -> tuple[list[Run], OcrResult | None, float]:
-    """On the CPU pool: resume the sequence up to its next model runs, or to its result."""
+def source_cost(engine: OcrEngine, source: ImageSource | np.ndarray | None, skip_detection: bool = False) -> int:
+    """Bytes ``source`` will hold at its peak on ``engine``, from its header (encoded) or its declared size (raw),
+    before any pixel is decoded; an image the decoder will refuse for its size (empty, too large) costs the minimum,
+    so that its own reason answers."""
+    if isinstance(source, RawImage):
+        size: tuple[int, int] | None = (source.width, source.height)
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        size = encoded_size(bytes(source))
+    elif isinstance(source, np.ndarray) and source.ndim >= 2:
+        size = (source.shape[1], source.shape[0])
+    else:
+        size = None
+    if size is None or min(size) < 1 or size[0] * size[1] > engine.config.max_image_pixels:
+        return MIN_COST
+    width, height = size
+    target = None if skip_detection else detect.target_size(height, width, engine.det_params)
+    reading = recognizer_wave_bytes(engine.read_wave_columns, len(engine.characters) + 1)
+    return image_cost(width, height, target, reading)
+
+
+def _advance(steps: Steps[OcrResult], box: list[list[np.ndarray]]) -> tuple[list[Run], OcrResult | None, float]:
+    """On the CPU pool: resume the sequence up to its next model runs, or to its result. ``box`` holds the outputs
+    of its last runs (empty at the start); they are handed over, not kept, so the sequence can free them."""
     started = time.perf_counter()
     try:
-        return (next(steps) if outputs is None else steps.send(outputs)), None, started
+        return (steps.send(box.pop()) if box else next(steps)), None, started
     except StopIteration as done:
         return [], done.value, started

@@ -10,7 +10,8 @@ nothing to report.
 
 Scheduling and admission (``server.plane``): an open stream holds no admission slot; each frame takes one
 while its models run, in its stream's turn (one frame per stream, round-robin). A frame refused a slot (every
-slot taken by other calls) is answered with RESOURCE_EXHAUSTED ``OVERLOADED`` and the stream goes on. When a
+slot taken by other calls) is answered with RESOURCE_EXHAUSTED ``OVERLOADED``, one whose memory (its stream's
+largest frame, ``OcrPlane.cost_of``) does not fit the budget now with ``MEMORY_BUSY``, and the stream goes on. When a
 frame's turn comes at or after the call's deadline it is not computed and the call ends with
 DEADLINE_EXCEEDED (frames still waiting are discarded, no final response).
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
 
 import grpc
 
@@ -64,11 +66,19 @@ async def stream_recognize(
                         )
                     if kind != "frame":
                         raise InvalidRequestError("request has neither config nor frame", "FRAME_MISSING")
-                    yield convert.stream_frame(request.frame)
+                    frame = convert.stream_frame(request.frame)
+                    if frame.image is not None:
+                        largest[0] = max(largest[0], plane.cost_of(frame.image))
+                    yield frame
 
             # Frames take turns with the other streams' in the plane's scheduler, on its inference executor; each
             # frame runs on the models serving when its turn comes (a swap needs no new stream).
             session = StreamSession(engine, settings, follow=plane.current_engine)
+            largest = [0]  # the memory a frame of this stream is charged: its largest frame's so far
+
+            def guard() -> AbstractContextManager[None]:
+                return plane.frame_slot(largest[0])
+
             results = arun_stream(
                 engine,
                 frames(),
@@ -76,7 +86,7 @@ async def stream_recognize(
                 session=session,
                 scheduler=plane.streams,
                 deadline=deadline,
-                guard=plane.frame_slot,
+                guard=guard,
             )
             try:
                 async for result in results:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 
@@ -76,8 +77,44 @@ class OvSession(LanedSession):
         self.inputs = [p.any_name for p in self._compiled.inputs]
         self.outputs = [p.any_name for p in self._compiled.outputs]
         # a request runs one inference at a time: one per lane (a device other than the CPU queues its own)
-        wide = [self._compiled.create_infer_request() for _ in range(1 if target == "CPU" else 2)]
-        self._lanes = Lanes(wide, [narrow.create_infer_request() for _ in range(streams)] if narrow else [], _infer)
+        kept = _Releasing(self._compiled)
+        wide = [(self._compiled.create_infer_request(), kept) for _ in range(1 if target == "CPU" else 2)]
+        thin = _Releasing(narrow) if narrow else None
+        lanes = [(narrow.create_infer_request(), thin) for _ in range(streams)] if narrow and thin else []
+        self._lanes = Lanes(wide, lanes, _run)
+
+
+RELEASE_AFTER_BYTES = 32 * 1024 * 1024  # inputs this large (a detector page over ~1500 x 1900) leave ~100 B a pixel
+
+
+class _Releasing:
+    """Gives a compiled model's intermediate buffers back after a large run once none of its runs is in flight.
+
+    OpenVINO's CPU plugin keeps each request's buffers at the largest shape it has run: after a few full-page
+    scans, ~330 MB per request, three requests a model, whatever the load is now (docs/memory.md). Releasing
+    costs ~20-60 ms on the next large run, nothing on small ones; a run waits while a release is under way."""
+
+    def __init__(self, compiled: ov.CompiledModel) -> None:
+        self.compiled = compiled
+        self._lock = threading.Lock()
+        self._running = 0
+
+    def infer(self, request: ov.InferRequest, feeds: Feeds) -> Outputs:
+        with self._lock:
+            self._running += 1
+        try:
+            return _infer(request, feeds)
+        finally:
+            large = sum(value.nbytes for value in feeds.values()) >= RELEASE_AFTER_BYTES
+            with self._lock:
+                self._running -= 1
+                if large and self._running == 0:
+                    with contextlib.suppress(RuntimeError):  # a plugin that finds itself busy keeps its buffers
+                        self.compiled.release_memory()
+
+
+def _run(lane: tuple[ov.InferRequest, _Releasing], feeds: Feeds) -> Outputs:
+    return lane[1].infer(lane[0], feeds)
 
 
 def _infer(request: ov.InferRequest, feeds: Feeds) -> Outputs:

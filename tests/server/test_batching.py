@@ -27,8 +27,13 @@ def _flipped(data: bytes) -> bytes:
 def test_every_stage_batched_across_calls_answers_as_alone(backend):
     engine = get_engine(backend=backend, precision="fp32")
     config = ServerConfig(
-        host="127.0.0.1", port=0, max_concurrent_rpcs=32, batch_stages="det,cls,rec", batch_max_delay_ms=500.0
-    )  # a long window, so that the calls surely meet
+        host="127.0.0.1",
+        port=0,
+        max_concurrent_rpcs=32,
+        batch_stages="det,cls,rec",
+        batch_max_delay_ms=500.0,
+        memory_budget_mb=0,
+    )  # a long window and every call admitted at once (no memory budget), so that the calls surely meet
     server = ServerThread(lambda: engine, config)
     try:
         plane = server.plane
