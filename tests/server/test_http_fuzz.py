@@ -61,7 +61,7 @@ def test_fuzzed_from_the_openapi_document(served):
             "--seed",
             "25",
             "--max-time",
-            "45",
+            "25",
             "--request-timeout",
             "60",
             "--exclude-operation-id",

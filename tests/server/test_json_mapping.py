@@ -18,7 +18,8 @@ from tests.server.images import blank_png
 
 IMAGES = {"page": (page_png(), False), "line": (line_png("HELLO"), True), "blank": (blank_png(), False)}
 # a failed item's error; streams' tracks; a MIXED document page's word sources
-NOT_FROM_A_RESULT = {"RecognizeResponse.error", "TextLine.track_id", "Word.source"}
+# Block.table: tables come from a document's layout regions (DocumentOptions.layout), never from Recognize
+NOT_FROM_A_RESULT = {"RecognizeResponse.error", "TextLine.track_id", "Word.source", "Block.table"}
 STRUCTURE_ONLY = {"Word.break_after"}  # set on the words of `blocks`, unset on those of `lines`
 
 
