@@ -41,7 +41,6 @@ class ModelWatcher:
         self.poll_s = poll_s
         self.status: ModelStatus = plane.model_status
         self._wake = asyncio.Event()
-        self._seen = ""  # fingerprint of the serving models' files
         self._tried = ""  # last fingerprint acted on (swapped in or refused)
 
     def wake(self) -> None:
@@ -58,7 +57,7 @@ class ModelWatcher:
         where = self._where()
         if where is None:
             return
-        self._seen = self._tried = await asyncio.to_thread(fingerprint, *where)
+        self._tried = await asyncio.to_thread(fingerprint, *where)
         pending = ""
         while True:
             with contextlib.suppress(TimeoutError):
@@ -96,8 +95,6 @@ class ModelWatcher:
         if self.plane.draining:
             return False
         generation = self.plane.swap(engine)
-        self._seen = now
-        self.status.generation = generation.number
         self.status.serving_since = datetime.now(UTC)
         self.status.changes["swapped"] += 1
         self.status.last_error_reason = ""

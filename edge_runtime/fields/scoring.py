@@ -1,4 +1,4 @@
-"""The field F1 and pair F1 of ../shared/eval/README.md ("Document figures"), shared by bench/ and tests/."""
+"""The field F1 and pair F1 as the evaluation sets define them ("Document figures"), for bench/ and tests/."""
 
 from __future__ import annotations
 

@@ -53,9 +53,7 @@ def test_the_server_serves_fp32_at_once_then_swaps_in_what_its_background_build_
             while time.monotonic() < deadline:
                 models = client.server_info().message.models
                 states.append((models.optimize.state, models.optimize.progress))
-                if models.optimize.state in ("published", "failed") and models.swaps >= 1:
-                    break
-                if models.optimize.state == "failed":
+                if models.optimize.state == "failed" or (models.optimize.state == "published" and models.swaps >= 1):
                     break
                 time.sleep(0.5)
             else:
@@ -67,7 +65,7 @@ def test_the_server_serves_fp32_at_once_then_swaps_in_what_its_background_build_
     assert models.optimize.state == "published", (models.optimize, "".join(log[-30:]))
     assert models.generation == 2 and models.optimize.progress == 1.0, models
     assert models.optimize.backend == BACKEND
-    assert ("building", 0.0) in states or any(s == "building" for s, _ in states), states
+    assert any(s == "building" for s, _ in states), states
     assert (bundle / "int8" / BACKEND / "quantization.json").is_file()
     assert not caller.failures, caller.failures[:3]
     assert caller.answers and len({a.text for a in caller.answers}) == 1  # the record serves FP32: same answers
