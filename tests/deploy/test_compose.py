@@ -54,7 +54,7 @@ def test_the_edge_server_accepts_its_environment_and_publishes_its_ports_on_loop
     config = from_env(ServerConfig, environ=env)
     config.check_listen()  # [::] with OCR_INSECURE=1 (published on loopback only) or a tokens file
     ports = _published(edge)
-    assert set(ports) == {config.port, config.metrics_port}
+    assert set(ports) == {config.port, config.http_port, config.metrics_port}
     assert all(host == "127.0.0.1" for host, _ in ports.values())
     for service in COMPOSE["services"].values():
         assert all(host == "127.0.0.1" for host, _ in _published(service).values())

@@ -108,8 +108,10 @@ def test_the_pod_is_locked_down_and_probed_on_grpc_health(name: str) -> None:
     assert {"cpu", "memory"} <= set(container["resources"]["requests"]) and "memory" in container["resources"]["limits"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     image = _image_env()
+    http = {"http": int(image["OCR_HTTP_PORT"])} if name == "edge-ocr" else {}  # central serves gRPC only
     assert ports == {
         "grpc": int(image["OCR_PORT"]),
+        **http,
         "metrics": int(image["OCR_METRICS_PORT"]),
         "health": int(image["OCR_HEALTH_PORT"]),
     }
@@ -152,7 +154,8 @@ def test_selectors_and_named_ports_line_up(name: str) -> None:
     assert _one("PodDisruptionBudget", name)["spec"]["selector"]["matchLabels"].items() <= labels.items()
     policy = _one("NetworkPolicy", name)
     assert policy["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
-    assert {p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]} == {"grpc", "metrics"}
+    served = {"grpc", "http", "metrics"} if name == "edge-ocr" else {"grpc", "metrics"}  # central: no HTTP
+    assert {p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]} == served
     assert _one("PodDisruptionBudget", name)["spec"]["minAvailable"] < deployment["spec"]["replicas"]
     others = [d for d in _resources() if d["kind"] == "Deployment" and d["metadata"]["name"] != name]
     for other in others:  # a selector picks its own pods only (the two workloads share the name label)
