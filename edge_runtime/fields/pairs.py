@@ -64,9 +64,11 @@ def _pair(key: Piece, value: Sequence[Piece]) -> KeyValue:
 
 def _row_label(row: Sequence[Piece], i: int) -> bool:
     """Piece ``i`` labels what follows it on the row: words with no colon (not running text), then a value apart
-    from it."""
+    from it and unlike it."""
     if i + 1 >= len(row) or not label_like(row[i]) or row[i + 1].key or prose(row[i]):
         return False
+    if row[i].text.isupper() and row[i + 1].text.isupper():
+        return False  # two capitalised parts: a heading (``LORILLARD   TOBACCO COMPANY``) or two column headers
     return not label_like(row[i + 1]) or row[i + 1].x0 - row[i].x1 > _LABEL_GAP * row[i].height
 
 
@@ -86,14 +88,15 @@ def _right(row: Sequence[Piece], i: int) -> list[Piece]:
 
 
 def _below(rows: Sequence[Sequence[Piece]], r: int, key: Piece) -> list[Piece]:
-    """The piece right under the label (its left edge within the label's span), when nothing else is between."""
+    """The piece right under the label (overlapping its span), when nothing else is between."""
     if not key.key or r + 1 >= len(rows):
         return []
     for piece in rows[r + 1]:
         if piece.y0 - key.y1 > _BELOW_GAP * key.height:
             return []
         if piece.x0 < key.x1 and piece.x1 > key.x0 and not piece.key:
-            return [piece]
+            # a part that labels its own row (``Supplier(s)   Ecusta``) is a key under a heading, not its value
+            return [] if _row_label(rows[r + 1], rows[r + 1].index(piece)) else [piece]
     return []
 
 
