@@ -152,7 +152,7 @@ def validate_filter(flt: EventFilter) -> None:
         raise _bad(f"filter: more than {MAX_FILTER_FIELDS} field conditions", "FILTER_INVALID")
     for condition in flt.fields:
         name, _ = field_condition(condition)
-        if not 1 <= len(name) <= MAX_FIELD_NAME or len(condition) > MAX_FIELD_NAME + 1 + MAX_TEXT:
+        if not 1 <= len(name) <= MAX_FIELD_NAME or len(condition.partition("=")[2]) > MAX_TEXT:
             raise _bad(f"filter: field condition {condition[:80]!r} is not NAME or NAME=VALUE", "FILTER_INVALID")
 
 
