@@ -125,7 +125,9 @@ def field_sets(args: argparse.Namespace, settings: StreamSettings) -> Mapping[st
     user = load_fields_file(args.fields_file) if args.fields_file else {}
     check_stream_sets(settings.fields, user)
     if settings.fields and args.server:
-        raise ConfigurationError("--fields is in-process only: StreamRecognize has no field sets yet", "FIELDS_LOCAL_ONLY")
+        raise ConfigurationError(
+            "--fields is in-process only: StreamRecognize has no field sets yet", "FIELDS_LOCAL_ONLY"
+        )
     return user
 
 
@@ -146,10 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     status = StatusLine(sys.stderr) if args.show_fps else None
     try:
-        if args.server:
-            results = _remote(args.server, source, settings)
-        else:
-            results = _local(args, source, settings, user_sets)
+        local = args.server is None
+        results = _local(args, source, settings, user_sets) if local else _remote(args.server, source, settings)
         for result in results:
             _print_result(result, args.frames, sys.stdout)
             if status is not None:

@@ -5,8 +5,8 @@ A stream asks by the same names as ``RecognizeOptions.fields``: ``receipt``/``in
 deployment's fields file. ``form`` is refused: its key -> value pairs need a page's lines, and an event carries
 one line. The rules see that one line (its text, confidence and box), so a label must stand on it ("TOTAL 12.50")
 or the field must be found by its shape (patterns, check digits). The receipt set's ``company`` and ``address``
-are a page's header lines, so on one line they would name any text: events leave them out. A track's fused text repeats over its events
-(APPEARED, STABLE, DISAPPEARED), so fields are computed once per distinct text (a small cache).
+are a page's header lines, so on one line they would name any text: events leave them out. A track's fused text
+repeats over its events (APPEARED, STABLE, DISAPPEARED), so fields are computed once per distinct text (a cache).
 """
 
 from __future__ import annotations

@@ -243,7 +243,8 @@ def _field_sets(fields_file: str, cameras: tuple[CameraConfig, ...]) -> Mapping[
         try:
             check_stream_sets(camera.settings.fields, sets)
         except ConfigurationError as exc:
-            raise ConfigurationError(f"agent config [cameras[{index}].settings] fields: {exc.message}", exc.reason)
+            where = f"agent config [cameras[{index}].settings] fields"
+            raise ConfigurationError(f"{where}: {exc.message}", exc.reason) from None
     return sets
 
 

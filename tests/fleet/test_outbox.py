@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
-
-import json
 from dataclasses import replace
+from pathlib import Path
 
 from clients.ocr_client.fleet_types import Event, EventField, Gap
 from fleet.agent.outbox import Outbox, decode_event, encode_event

@@ -8,14 +8,13 @@ import itertools
 import random
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-
-from dataclasses import replace
 
 from clients.ocr_client.fleet_types import DeviceStatus, Event, EventField, EventFilter, Gap
 from fleet.store import open_store
