@@ -14,14 +14,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from edge_runtime.errors import ConfigurationError
+from edge_runtime.fields import Field, FieldSet, check_sets, extract
 from edge_runtime.stream.types import TrackEvent
 from edge_runtime.types import Point
-
-if TYPE_CHECKING:  # edge_runtime.fields imports the stream's validators: imported at use, not here (a cycle)
-    from edge_runtime.fields import Field, FieldSet
 
 __all__ = ["EventFields", "check_stream_sets"]
 
@@ -33,8 +30,6 @@ _PAGE_FIELDS = {("receipt", "company"), ("receipt", "address")}  # (field_set, n
 def check_stream_sets(names: Iterable[str], user: Mapping[str, FieldSet] | None = None) -> tuple[str, ...]:
     """The stream's set names, or ConfigurationError: ``FIELD_SET_UNKNOWN`` (not built in, not in the fields
     file) or ``FIELD_SET_UNSUPPORTED`` (``form``: pairs need a page)."""
-    from edge_runtime.fields import check_sets
-
     names = check_sets(names, user)
     page_only = [n for n in names if n in _PAGE_ONLY]
     if page_only:
@@ -70,8 +65,6 @@ class EventFields:
         return tuple(replace(e, fields=self._fields(e)) for e in events)
 
     def _fields(self, event: TrackEvent) -> tuple[Field, ...]:
-        from edge_runtime.fields import extract
-
         found = self._cache.get(event.text)
         if found is None:
             line = _Line(event.text, event.polygon or ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)))
