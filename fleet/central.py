@@ -28,7 +28,7 @@ from clients.ocr_client.fleet_types import (
     StoredEvent,
 )
 from fleet.errors import FleetRequestError, StoreUnavailableError
-from fleet.model import FleetStore
+from fleet.model import FleetStore, field_condition
 from fleet.opening import open_patiently
 
 _T = TypeVar("_T")
@@ -50,6 +50,9 @@ MAX_PAGE_SIZE = 1000
 MAX_ID = 128  # characters of a device or stream id
 MAX_TEXT = 1024  # characters of an event's text
 MAX_POLYGON = 16  # points of an event's polygon
+MAX_FIELDS = 32  # key fields of one event
+MAX_FIELD_NAME = 64  # characters of a field's name
+MAX_FILTER_FIELDS = 16  # field conditions of one filter
 WATCH_BATCH = 500  # events read from the store at once by one watcher
 
 IngestObserver = Callable[[str, IngestResult, float, float], None]  # device, result, seconds, now
@@ -103,6 +106,7 @@ def validate_report(
             raise _bad(f"{where}: polygon must have at most {MAX_POLYGON} finite points")
         if not math.isfinite(e.capture_time) or e.frame_width < 0 or e.frame_height < 0:
             raise _bad(f"{where}: capture time must be set and frame size must not be negative")
+        _check_fields(e, where)
     for i, g in enumerate(gaps):
         _check_id(g.stream_id, f"gap {i}: stream_id", "GAP_INVALID")
         if not 1 <= g.first <= g.last:
@@ -115,6 +119,20 @@ def validate_report(
         for reason, count in status.drops.items():
             if reason not in DROP_REASONS or count < 0:
                 raise _bad(f"status: drops need a known reason and a count >= 0 ({reason})", "STATUS_INVALID")
+
+
+def _check_fields(e: Event, where: str) -> None:
+    if len(e.fields) > MAX_FIELDS:
+        raise _bad(f"{where}: more than {MAX_FIELDS} fields")
+    for f in e.fields:
+        if not 1 <= len(f.name) <= MAX_FIELD_NAME or "=" in f.name:
+            raise _bad(f"{where}: a field name must be 1 to {MAX_FIELD_NAME} characters without '='")
+        if max(len(f.value), len(f.text)) > MAX_TEXT or len(f.field_set) > MAX_ID:
+            raise _bad(f"{where}: field {f.name!r}: value or text longer than {MAX_TEXT} characters")
+        if not (0.0 <= f.confidence <= 1.0):
+            raise _bad(f"{where}: field {f.name!r}: confidence must be within 0..1")
+        if "\x00" in f.name + f.value + f.text + f.field_set:
+            raise _bad(f"{where}: field {f.name!r}: texts must not contain NUL characters")
 
 
 def validate_filter(flt: EventFilter) -> None:
@@ -130,6 +148,12 @@ def validate_filter(flt: EventFilter) -> None:
         raise _bad("filter: end_time is before start_time", "FILTER_INVALID")
     if len(flt.device_id) > MAX_ID or len(flt.stream_id) > MAX_ID or len(flt.text) > MAX_TEXT:
         raise _bad("filter: device_id, stream_id or text too long", "FILTER_INVALID")
+    if len(flt.fields) > MAX_FILTER_FIELDS:
+        raise _bad(f"filter: more than {MAX_FILTER_FIELDS} field conditions", "FILTER_INVALID")
+    for condition in flt.fields:
+        name, _ = field_condition(condition)
+        if not 1 <= len(name) <= MAX_FIELD_NAME or len(condition.partition("=")[2]) > MAX_TEXT:
+            raise _bad(f"filter: field condition {condition[:80]!r} is not NAME or NAME=VALUE", "FILTER_INVALID")
 
 
 def page_size_of(page_size: int) -> int:

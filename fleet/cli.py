@@ -106,6 +106,7 @@ def _filter(args: argparse.Namespace) -> EventFilter:
         text=args.text or "",
         text_match=args.match,
         min_confidence=args.min_confidence,
+        fields=tuple(args.field or ()),
     )
 
 
@@ -210,8 +211,17 @@ def cmd_query(args: argparse.Namespace, out: TextIO) -> int:
             for stored in events:
                 print(_json(stored_event_message(stored)), file=out)
         else:
-            _table(EVENT_HEADER, (_event_row(s) for s in events), out, EVENT_RIGHT)
+            found = list(events)
+            if any(s.event.fields for s in found):  # a column of the key fields only when some event has any
+                rows = (_event_row(s) + [_fields_cell(s)] for s in found)
+                _table((*EVENT_HEADER, "FIELDS"), rows, out, EVENT_RIGHT)
+            else:
+                _table(EVENT_HEADER, (_event_row(s) for s in found), out, EVENT_RIGHT)
     return 0
+
+
+def _fields_cell(stored: StoredEvent) -> str:
+    return " ".join(f"{f.name}={f.value}" for f in stored.event.fields)
 
 
 def cmd_devices(args: argparse.Namespace, out: TextIO) -> int:
@@ -512,6 +522,12 @@ def _filters(p: argparse.ArgumentParser, listing: bool = True) -> None:
         help="how --text compares: contains (default: --text KX71 finds KX71ABC), prefix or exact",
     )
     g.add_argument("--min-confidence", type=float, default=0.0, metavar="C", help="only confidence >= C (0..1)")
+    g.add_argument(
+        "--field",
+        action="append",
+        metavar="NAME[=VALUE]",
+        help="only events carrying this key field (of this value, compared normalized); repeat: all of them",
+    )
     if listing:
         p.add_argument("--limit", type=_count, default=100, metavar="N", help="show at most N (default 100; 0: all)")
         p.add_argument(

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
         StoredEvent,
     )
 
-__all__ = ["FleetStore", "normalize_text"]
+__all__ = ["FleetStore", "normalize_text", "field_condition"]
 
 
 def normalize_text(text: str) -> str:
@@ -31,6 +31,13 @@ def normalize_text(text: str) -> str:
     "kx71-abc" and "KX71 ABC" are the same plate."""
     folded = unicodedata.normalize("NFKC", text).upper()
     return "".join(ch for ch in folded if ch.isalnum())
+
+
+def field_condition(condition: str) -> tuple[str, str | None]:
+    """A filter's field condition, "NAME" or "NAME=VALUE", as (name, normalized value or None). The value is
+    compared in ``normalize_text``'s form, so "--field container=CSQU 305438-3" finds "CSQU3054383"."""
+    name, sep, value = condition.partition("=")
+    return name.strip(), normalize_text(value) if sep else None
 
 
 class FleetStore(Protocol):

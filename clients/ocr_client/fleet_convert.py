@@ -24,6 +24,7 @@ from clients.ocr_client.fleet_types import (
     DeviceInfo,
     DeviceStatus,
     Event,
+    EventField,
     EventFilter,
     FleetStats,
     Gap,
@@ -170,6 +171,10 @@ def event_message(event: Event) -> pb.TextEvent:
         frame_height=event.frame_height,
         previous_text=event.previous_text,
         frame_sequence=event.frame_sequence,
+        fields=[
+            pb.EventField(name=f.name, value=f.value, text=f.text, confidence=f.confidence, field_set=f.field_set)
+            for f in event.fields
+        ],
     )
     _set_time(m, "capture_time", event.capture_time)
     if event.bundle or event.backend or event.precision:
@@ -195,6 +200,7 @@ def event_of(m: pb.TextEvent) -> Event:
         precision=dict(p.stage_precision),
         previous_text=m.previous_text,
         frame_sequence=m.frame_sequence,
+        fields=tuple(EventField(f.name, f.value, f.text, f.confidence, f.field_set) for f in m.fields),
     )
 
 
@@ -289,6 +295,7 @@ def filter_message(flt: EventFilter) -> pb.EventFilter:
         text=flt.text,
         text_match=_enum_label(pb.TextMatch, flt.text_match, "TEXT_MATCH_"),
         min_confidence=flt.min_confidence,
+        fields=list(flt.fields),
     )
     _set_time(m, "start_time", flt.start_time)
     _set_time(m, "end_time", flt.end_time)
@@ -305,6 +312,7 @@ def filter_of(m: pb.EventFilter) -> EventFilter:
         text=m.text,
         text_match=_enum_name(pb.TextMatch, m.text_match, "TEXT_MATCH_") or "EXACT",
         min_confidence=m.min_confidence,
+        fields=tuple(m.fields),
     )
 
 

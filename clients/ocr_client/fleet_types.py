@@ -16,6 +16,7 @@ __all__ = [
     "EVENT_TYPES",
     "DROP_REASONS",
     "TEXT_MATCHES",
+    "EventField",
     "Event",
     "Gap",
     "DeviceStatus",
@@ -38,6 +39,17 @@ TEXT_MATCHES = ("EXACT", "PREFIX", "CONTAINS")
 
 
 @dataclass(frozen=True)
+class EventField:
+    """A key field read in an event's text (edge_runtime.fields): ``value`` normalised, ``text`` as printed."""
+
+    name: str
+    value: str
+    text: str
+    confidence: float
+    field_set: str = ""  # the set that found it: "receipt", or a deployment's set
+
+
+@dataclass(frozen=True)
 class Event:
     """One text event of one stream, as the agent produced it (sequence: 1, 2, ... per stream)."""
 
@@ -56,6 +68,7 @@ class Event:
     precision: Mapping[str, str] = field(default_factory=dict)
     previous_text: str = ""
     frame_sequence: int = 0
+    fields: tuple[EventField, ...] = ()  # the stream's field sets applied to the tracked line's text
 
 
 @dataclass(frozen=True)
@@ -104,6 +117,9 @@ class EventFilter:
     text: str = ""
     text_match: str = "EXACT"  # one of TEXT_MATCHES
     min_confidence: float = 0.0
+    # Each "NAME" (the event carries a field of that name) or "NAME=VALUE" (... whose value is VALUE, compared
+    # normalized); an event must match all of them.
+    fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

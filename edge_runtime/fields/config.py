@@ -25,7 +25,7 @@ from typing import Any
 
 from edge_runtime.errors import ConfigurationError
 from edge_runtime.fields.rules import FieldRule, FieldSet, Kind, Position
-from edge_runtime.stream.validators import CHECKS, MAX_PATTERNS, compile_patterns
+from edge_runtime.text_checks import CHECKS, MAX_PATTERNS, compile_patterns
 
 __all__ = ["load_fields_file", "parse_fields", "unsafe_pattern", "BUILT_IN", "MAX_SETS", "MAX_FIELDS"]
 

@@ -19,7 +19,7 @@ from edge_runtime.document.structure import bbox_of
 from edge_runtime.fields.model import Field
 from edge_runtime.fields.normalise import currency_of, decimal_amount, iso_date
 from edge_runtime.fields.text import Line, rows_of
-from edge_runtime.stream.validators import CHECKS
+from edge_runtime.text_checks import CHECKS
 
 __all__ = ["Position", "Kind", "FieldRule", "FieldSet", "apply_set"]
 

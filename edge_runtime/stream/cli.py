@@ -13,16 +13,21 @@ import os
 import sys
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
-from typing import Any, TextIO
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 from edge_runtime.arguments import OneLineParser, add_engine_arguments, engine_config
 from edge_runtime.config import from_env
 from edge_runtime.errors import ConfigurationError, OcrError
+from edge_runtime.stream.fields import check_stream_sets
 from edge_runtime.stream.flow import FlowMode
 from edge_runtime.stream.settings import StreamSettings
 from edge_runtime.stream.sources import SourceError, VideoSource, is_live, parse_source
 from edge_runtime.stream.types import EventType, Frame, FrameError, FrameResult, TextCandidate, TrackedLine, TrackEvent
+
+if TYPE_CHECKING:
+    from edge_runtime.fields import FieldSet
 
 __all__ = ["main", "build_parser", "stream_settings"]
 
@@ -39,7 +44,8 @@ Output: one JSON object per line: {"event": "APPEARED" | "UPDATED" | "STABLE" | 
 {"error": {...}} for frames that could not be read; with --frames also {"frame": ...} for every frame. Fields
 shared with ocr.v1 (track_id, candidates [{text, score, frames, accepted}], detected_area, frames_ahead,
 final) have the .proto's names. Report only plates: --set 'text_patterns=[A-Z]{2} ?[0-9]{4}'; only valid
-container codes or IBANs: --set text_checks=ISO6346,IBAN.
+container codes or IBANs: --set text_checks=ISO6346,IBAN. Key fields on each event ("fields": [{name, value,
+text, confidence, field_set}]): --fields receipt, or a set of --fields-file (docs/fields.md).
 Settings not exposed as flags: OCR_STREAM_<FIELD> environment variables or --set FIELD=VALUE.
 """
 
@@ -73,6 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--frames", action="store_true", help="also print one JSON line per frame")
     parser.add_argument("--show-fps", action="store_true", help="live status line on stderr")
     parser.add_argument(
+        "--fields",
+        metavar="SETS",
+        help="key field sets each event carries: receipt, invoice, or a set of --fields-file (comma list)",
+    )
+    parser.add_argument(
+        "--fields-file",
+        type=Path,
+        default=os.environ.get("OCR_FIELDS_FILE") or None,
+        metavar="TOML",
+        help="the deployment's own field sets (docs/fields.md; default OCR_FIELDS_FILE)",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -95,13 +113,29 @@ def stream_settings(args: argparse.Namespace, environ: dict[str, str] | None = N
     mode = args.mode
     if mode is None and not environ.get(PREFIX + "MODE"):
         mode = FlowMode.LATEST_ONLY if is_live(parse_source(args.source)) or args.realtime else FlowMode.ALL
-    return from_env(StreamSettings, prefix=PREFIX, environ=environ, mode=mode, queue_size=args.queue_size)
+    return from_env(
+        StreamSettings, prefix=PREFIX, environ=environ, mode=mode, queue_size=args.queue_size, fields=args.fields
+    )
+
+
+def field_sets(args: argparse.Namespace, settings: StreamSettings) -> Mapping[str, FieldSet]:
+    """The fields file's sets, with the stream's set names checked against them (before the source opens)."""
+    from edge_runtime.fields import load_fields_file
+
+    user = load_fields_file(args.fields_file) if args.fields_file else {}
+    check_stream_sets(settings.fields, user)
+    if settings.fields and args.server:
+        raise ConfigurationError(
+            "--fields is in-process only: StreamRecognize has no field sets yet", "FIELDS_LOCAL_ONLY"
+        )
+    return user
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
         settings = stream_settings(args)
+        user_sets = field_sets(args, settings)
     except OcrError as exc:
         print(f"error: {exc.message} [{exc.reason}]", file=sys.stderr)
         return 2
@@ -114,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     status = StatusLine(sys.stderr) if args.show_fps else None
     try:
-        results = _remote(args.server, source, settings) if args.server else _local(args, source, settings)
+        local = args.server is None
+        results = _local(args, source, settings, user_sets) if local else _remote(args.server, source, settings)
         for result in results:
             _print_result(result, args.frames, sys.stdout)
             if status is not None:
@@ -135,13 +170,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # ---- in-process -----------------------------------------------------------------------------------------
-def _local(args: argparse.Namespace, source: VideoSource, settings: StreamSettings) -> Iterator[FrameResult]:
+def _local(
+    args: argparse.Namespace, source: VideoSource, settings: StreamSettings, user_sets: Mapping[str, FieldSet]
+) -> Iterator[FrameResult]:
     from edge_runtime.pipeline import OcrEngine
-    from edge_runtime.stream.session import run_stream
+    from edge_runtime.stream.session import StreamSession, run_stream
 
     engine = OcrEngine(engine_config(args))
     engine.warm_up()  # before the camera starts: the first frame must not wait for graph compilation
-    results = run_stream(engine, source, settings)
+    results = run_stream(engine, source, settings, session=StreamSession(engine, settings, field_sets=user_sets))
     try:
         yield from results
     finally:
@@ -231,6 +268,17 @@ def _result_of(response: Any) -> FrameResult:
 
 
 # ---- output ---------------------------------------------------------------------------------------------
+def _field_json(field: Any) -> dict[str, Any]:
+    """A key field as in ocr.v1 Field's JSON (and fleet.v1 EventField's), without its polygon (the event's)."""
+    return {
+        "name": field.name,
+        "value": field.value,
+        "text": field.text,
+        "confidence": round(field.confidence, 4),
+        "field_set": field.field_set,
+    }
+
+
 def _print_result(result: FrameResult, frames: bool, out: TextIO) -> None:
     now = time.time()
     if result.error is not None:
@@ -257,6 +305,7 @@ def _print_result(result: FrameResult, frames: bool, out: TextIO) -> None:
                         {"text": c.text, "score": round(c.score, 4), "frames": c.frames, "accepted": c.accepted}
                         for c in event.candidates
                     ],
+                    **({"fields": [_field_json(f) for f in event.fields]} if event.fields else {}),
                     "final": result.final,
                 },
                 ensure_ascii=False,

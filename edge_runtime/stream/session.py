@@ -12,11 +12,12 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import replace
 from types import GeneratorType
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -26,6 +27,7 @@ from edge_runtime.errors import DeadlineExceededError, InvalidImageError, OcrErr
 from edge_runtime.pipeline import LineCrop, OcrEngine, Steps
 from edge_runtime.recognize import Reading
 from edge_runtime.stream.change import ChangeDetector, region_thumbnail
+from edge_runtime.stream.fields import EventFields
 from edge_runtime.stream.flow import Delivery, FlowCancelled, FlowClosed, FlowQueue
 from edge_runtime.stream.regions import RegionDetector, area, plan
 from edge_runtime.stream.scheduler import FrameScheduler, Job
@@ -33,6 +35,9 @@ from edge_runtime.stream.settings import StreamSettings
 from edge_runtime.stream.tracking import LineReading, Tracker
 from edge_runtime.stream.types import Frame, FrameError, FrameResult
 from edge_runtime.types import RawImage
+
+if TYPE_CHECKING:
+    from edge_runtime.fields import FieldSet
 
 __all__ = ["StreamSession", "StreamResults", "run_stream", "arun_stream", "Guard"]
 
@@ -51,12 +56,16 @@ class StreamSession:
         engine: OcrEngine,
         settings: StreamSettings | None = None,
         follow: Callable[[], OcrEngine] | None = None,
+        field_sets: Mapping[str, FieldSet] | None = None,
     ) -> None:
         """``follow``: asked before each frame for the engine to run it on (a server that swaps its models
-        without a restart), so a frame runs on one engine and the stream's tracks carry across the swap."""
+        without a restart), so a frame runs on one engine and the stream's tracks carry across the swap.
+        ``field_sets``: the deployment's own field sets (its fields file) ``settings.fields`` may name; an unknown
+        or unsupported name fails here (ConfigurationError), before any frame."""
         self.engine = engine
         self._follow = follow
         self.settings = s = settings or StreamSettings()
+        self.fields = EventFields(s.fields, field_sets)
         self.change = ChangeDetector(
             s.change_width,
             s.change_cell,
@@ -122,6 +131,8 @@ class StreamSession:
         self._last_sequence, self._last_capture = frame.sequence, frame.capture_time
         if delivery is not None:
             self._dropped = delivery.dropped_total
+        if result.events and self.fields.names:
+            result = replace(result, events=self.fields(result.events))
         result = replace(result, processing_ms=round((time.perf_counter() - started) * 1000, 3))
         if delivery is None:
             return result
@@ -138,7 +149,11 @@ class StreamSession:
         self.change.reset()
         self._shift = (0.0, 0.0)
         return FrameResult(
-            self._last_sequence, self._last_capture, events=tuple(events), frames_dropped=self._dropped, final=True
+            self._last_sequence,
+            self._last_capture,
+            events=self.fields(tuple(events)),
+            frames_dropped=self._dropped,
+            final=True,
         )
 
     def close(self) -> None:

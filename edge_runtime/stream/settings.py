@@ -77,6 +77,10 @@ class StreamSettings:
     text_patterns: tuple[str, ...] = ()
     text_checks: tuple[str, ...] = ()  # ISO6346 (container codes), IBAN
 
+    # key fields each event carries (stream.fields): set names as RecognizeOptions.fields (receipt, invoice, or a
+    # set of the deployment's fields file, checked when the session starts). From the environment: comma-separated.
+    fields: tuple[str, ...] = ()
+
     def __post_init__(self) -> None:
         patterns = self.text_patterns
         if isinstance(patterns, str):
@@ -87,6 +91,8 @@ class StreamSettings:
         compile_patterns(patterns)  # TEXT_PATTERN_INVALID
         object.__setattr__(self, "text_patterns", tuple(patterns))
         object.__setattr__(self, "text_checks", check_names(checks))  # TEXT_CHECK_UNKNOWN
+        names = self.fields.split(",") if isinstance(self.fields, str) else self.fields
+        object.__setattr__(self, "fields", tuple(dict.fromkeys(n.strip() for n in names if n.strip())))
         if self.cut_gain < 1.0:
             raise ConfigurationError("stream settings out of range: cut_gain < 1")
         object.__setattr__(self, "mode", _mode(self.mode))

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edge_runtime.types import Point, RawImage, Word
+
+if TYPE_CHECKING:
+    from edge_runtime.fields import Field
 
 __all__ = ["Frame", "EventType", "TextCandidate", "TrackEvent", "TrackedLine", "FrameError", "FrameResult"]
 
@@ -54,6 +57,7 @@ class TrackEvent:
     sequence: int  # frame that caused the event
     previous_text: str = ""  # UPDATED: what the line read before
     candidates: tuple[TextCandidate, ...] = ()  # the track's readings, highest score first (at most 5)
+    fields: tuple[Field, ...] = ()  # key fields of ``text`` by the stream's field sets (stream.fields)
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,15 @@ class Agent:
             self.provenance = Provenance.of_engine(self.engine)
             scheduler = self._scheduler() if len(config.cameras) > 1 else None
             self.producers += [
-                CameraProducer(c, self.engine, self.outbox, self.provenance, scheduler, admission=self.admission)
+                CameraProducer(
+                    c,
+                    self.engine,
+                    self.outbox,
+                    self.provenance,
+                    scheduler,
+                    admission=self.admission,
+                    field_sets=config.field_sets,
+                )
                 for c in config.cameras
             ]
         self.producers += [ReplayProducer(r, self.outbox, self.admission) for r in config.replay]

@@ -3,6 +3,7 @@
     device_id = "gate-north"                     # used without credentials; with a token the central takes the
                                                  # caller's identity (and refuses a different device_id)
     metrics_port = 9464                          # optional: Prometheus text on 127.0.0.1 (0: off)
+    fields_file = "/etc/edge-ocr/fields.toml"    # optional: the deployment's own field sets (docs/fields.md)
 
     [central]
     target = "central.example:50051"
@@ -37,6 +38,7 @@
     realtime = false                             # a file played at its frame rate, like a camera
     [cameras.settings]                           # StreamSettings fields
     text_patterns = ["[A-Z]{2}[0-9]{2} ?[A-Z]{3}"]
+    fields = ["shipping"]                        # key fields on each event: receipt, invoice or fields_file sets
 
     [[replay]]                                   # events from a JSON-lines file instead of a camera
     path = "events.jsonl"
@@ -56,7 +58,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge_runtime.config import EngineConfig
 from edge_runtime.errors import ConfigurationError
@@ -64,6 +66,9 @@ from edge_runtime.stream.flow import FlowMode
 from edge_runtime.stream.settings import StreamSettings
 from fleet.agent.outbox import POLICIES
 from fleet.duration import parse_duration
+
+if TYPE_CHECKING:
+    from edge_runtime.fields import FieldSet
 
 __all__ = [
     "AgentConfig",
@@ -147,6 +152,8 @@ class AgentConfig:
     replay: tuple[ReplayConfig, ...] = ()
     metrics_port: int = 0
     metrics_host: str = "127.0.0.1"
+    fields_file: str = ""
+    field_sets: Mapping[str, FieldSet] = field(default_factory=dict, compare=False, repr=False)  # of fields_file
 
     def __post_init__(self) -> None:
         streams = [c.stream_id for c in self.cameras]
@@ -197,7 +204,7 @@ _DURATIONS = {
 def config_of(data: Mapping[str, Any]) -> AgentConfig:
     """An AgentConfig from the TOML file's table (also what tests build configs from)."""
     data = dict(data)
-    top = _take(data, ("device_id", "metrics_port", "metrics_host"), "top level")
+    top = _take(data, ("device_id", "metrics_port", "metrics_host", "fields_file"), "top level")
     central = _section(CentralConfig, data.pop("central", {}), "central")
     outbox = _section(OutboxConfig, data.pop("outbox", {}), "outbox")
     upload = _section(UploadConfig, data.pop("upload", {}), "upload")
@@ -209,12 +216,36 @@ def config_of(data: Mapping[str, Any]) -> AgentConfig:
     if data:
         raise ConfigurationError(f"agent config: unknown section(s) {', '.join(sorted(data))}")
     _check_central(central)  # found now, not at the first connect hours later
+    field_sets = _field_sets(str(top.get("fields_file", "")), cameras)
     try:
         return AgentConfig(
-            central=central, outbox=outbox, upload=upload, engine=engine, cameras=cameras, replay=replay, **top
+            central=central,
+            outbox=outbox,
+            upload=upload,
+            engine=engine,
+            cameras=cameras,
+            replay=replay,
+            field_sets=field_sets,
+            **top,
         )
     except (TypeError, ValueError) as exc:  # a number given as text, say
         raise ConfigurationError(f"agent config: {exc}") from None
+
+
+def _field_sets(fields_file: str, cameras: tuple[CameraConfig, ...]) -> Mapping[str, FieldSet]:
+    """The fields file's sets (its own one-line-per-mistake refusal), and every camera's set names checked against
+    them, so a typo fails at start, not in a camera's thread."""
+    from edge_runtime.fields import load_fields_file
+    from edge_runtime.stream.fields import check_stream_sets
+
+    sets = load_fields_file(fields_file) if fields_file else {}
+    for index, camera in enumerate(cameras):
+        try:
+            check_stream_sets(camera.settings.fields, sets)
+        except ConfigurationError as exc:
+            where = f"agent config [cameras[{index}].settings] fields"
+            raise ConfigurationError(f"{where}: {exc.message}", exc.reason) from None
+    return sets
 
 
 def _check_central(central: CentralConfig) -> None:
@@ -287,7 +318,7 @@ def _section(cls: type, table: Any, where: str, **extra: Any) -> Any:
     if unknown:
         raise ConfigurationError(f"agent config [{where}]: unknown key(s) {', '.join(unknown)}")
     if cls is StreamSettings:
-        for name in ("text_patterns", "text_checks"):
+        for name in ("text_patterns", "text_checks", "fields"):
             if isinstance(values.get(name), list):
                 values[name] = tuple(values[name])
     try:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from itertools import groupby
 from pathlib import Path
 
-from clients.ocr_client.fleet_types import DROP_REASONS, Event, Gap
+from clients.ocr_client.fleet_types import DROP_REASONS, Event, EventField, Gap
 
 __all__ = ["Outbox", "Backlog", "POLICIES", "encode_event", "decode_event"]
 
@@ -56,17 +56,24 @@ _FIELDS = (
     "precision",
     "previous_text",
     "frame_sequence",
+    "fields",  # last: a payload written before it was added decodes without it
 )
 
 
 def encode_event(event: Event) -> str:
-    """An event's fields without (stream_id, sequence), which the outbox owns, as compact JSON."""
-    return json.dumps([getattr(event, name) for name in _FIELDS], separators=(",", ":"), ensure_ascii=False)
+    """An event's fields without (stream_id, sequence), which the outbox owns, as compact JSON (its key fields as
+    [name, value, text, confidence, field_set] lists)."""
+    values = [getattr(event, name) for name in _FIELDS[:-1]]
+    values.append([[f.name, f.value, f.text, f.confidence, f.field_set] for f in event.fields])
+    return json.dumps(values, separators=(",", ":"), ensure_ascii=False)
 
 
 def decode_event(stream_id: str, sequence: int, payload: str) -> Event:
-    values = dict(zip(_FIELDS, json.loads(payload), strict=True))
+    data = json.loads(payload)
+    known = _FIELDS if len(data) == len(_FIELDS) else _FIELDS[:-1]  # an outbox of an agent before key fields
+    values = dict(zip(known, data, strict=True))
     values["polygon"] = tuple(tuple(p) for p in values["polygon"])
+    values["fields"] = tuple(EventField(*f) for f in values.get("fields", ()))
     return Event(stream_id=stream_id, sequence=sequence, **values)
 
 

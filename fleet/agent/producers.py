@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from clients.ocr_client.fleet_types import EVENT_TYPES, Event
+from clients.ocr_client.fleet_types import EVENT_TYPES, Event, EventField
 from edge_runtime.stream.types import FrameResult, TrackEvent
 from fleet.agent.config import CameraConfig, ReplayConfig
 from fleet.agent.outbox import Outbox
@@ -104,6 +104,7 @@ def event_of_track(
         precision=provenance.precision,
         previous_text=event.previous_text,
         frame_sequence=result.sequence,
+        fields=tuple(EventField(f.name, f.value, f.text, float(f.confidence), f.field_set) for f in event.fields),
     )
 
 
@@ -120,8 +121,11 @@ class CameraProducer:
         scheduler: Any = None,
         source_factory: Callable[[CameraConfig], Any] | None = None,
         admission: Admission | None = None,
+        field_sets: Mapping[str, Any] | None = None,
     ) -> None:
+        """``field_sets``: the agent's fields file, which the camera's ``settings.fields`` may name."""
         self.camera, self.engine, self.outbox, self.provenance = camera, engine, outbox, provenance
+        self.field_sets = dict(field_sets or {})
         self.scheduler = scheduler
         self.admission = admission or Admission()
         self.source_factory = source_factory or _video_source
@@ -129,11 +133,13 @@ class CameraProducer:
         self.events = 0
 
     def run(self, stop: threading.Event) -> None:
-        from edge_runtime.stream.session import run_stream
+        from edge_runtime.stream.session import StreamSession, run_stream
 
+        settings = self.camera.settings
+        session = StreamSession(self.engine, settings, field_sets=self.field_sets)
         source = self.source_factory(self.camera)
         size_box: list[tuple[int, int]] = [(0, 0)]
-        results = run_stream(self.engine, _sized(source, size_box), self.camera.settings, scheduler=self.scheduler)
+        results = run_stream(self.engine, _sized(source, size_box), settings, session, scheduler=self.scheduler)
         try:
             for result in results:
                 self.frames += not result.final
@@ -213,6 +219,16 @@ def replay_line(line: str, default_stream: str) -> Event | None:
         precision=dict(data.get("precision", {})),
         previous_text=str(data.get("previous_text", "")),
         frame_sequence=int(data.get("frame_sequence", data.get("sequence", 0)) or 0),
+        fields=tuple(
+            EventField(
+                str(f.get("name", "")),
+                str(f.get("value", "")),
+                str(f.get("text", "")),
+                float(f.get("confidence", 0.0)),
+                str(f.get("field_set", "")),
+            )
+            for f in data.get("fields", ())
+        ),
     )
 
 

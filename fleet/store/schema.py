@@ -10,6 +10,7 @@ metadata describes the SQLite shape, the migrations both.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 __all__ = ["metadata", "devices", "streams", "events", "drops", "gaps", "ID_LENGTH"]
 
@@ -27,6 +28,9 @@ metadata = sa.MetaData(
 _Id = sa.String(ID_LENGTH)
 # Texts compared byte-wise on PostgreSQL, so LIKE 'X%' can use the btree index whatever the database's locale.
 _NormalizedText = sa.Text().with_variant(sa.Text(collation="C"), "postgresql")
+# An event's key fields, [{"name", "value", "text", "confidence", "field_set", "normalized_value"}] or NULL: JSONB
+# on PostgreSQL, where a GIN index serves containment (migration 0004); SQLite's JSON1 scans them (json_each).
+_Fields = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 _EventId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite: INTEGER PRIMARY KEY is the rowid
 
 devices = sa.Table(
@@ -79,6 +83,7 @@ events = sa.Table(
     sa.Column("precision", sa.JSON, nullable=True),
     sa.Column("previous_text", sa.Text, nullable=False),
     sa.Column("frame_sequence", sa.BigInteger, nullable=False),
+    sa.Column("fields", _Fields, nullable=True),
     sa.UniqueConstraint("device_id", "stream_id", "sequence"),
     sa.Index(None, "capture_time", "id"),
     sa.Index(None, "normalized_text", "capture_time"),

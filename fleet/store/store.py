@@ -34,6 +34,7 @@ from clients.ocr_client.fleet_types import (
     DeviceInfo,
     DeviceStatus,
     Event,
+    EventField,
     EventFilter,
     FleetStats,
     Gap,
@@ -43,7 +44,7 @@ from clients.ocr_client.fleet_types import (
     StreamInfo,
 )
 from fleet.errors import FleetRequestError
-from fleet.model import normalize_text
+from fleet.model import field_condition, normalize_text
 from fleet.store import cursors, partitions, tokens
 from fleet.store.schema import devices, drops, events, gaps, metadata, streams
 from fleet.store.sightings import Row, cluster
@@ -77,6 +78,7 @@ _PG_ARRAY_TYPES = {
     "precision": "json",
     "previous_text": "text",
     "frame_sequence": "int8",
+    "fields": "jsonb",
 }
 _PG_DEVICE_TYPES = {
     "device_id": "varchar",
@@ -112,6 +114,26 @@ def _json_map(mapping: Mapping[str, Any], cache: dict[tuple, str]) -> str:
     if text is None:
         text = cache[key] = json.dumps(dict(key))
     return text
+
+
+def _fields_json(fields: Sequence[EventField]) -> str | None:
+    """An event's fields as stored (NULL when none), each with its value in the form filters compare."""
+    if not fields:
+        return None
+    return json.dumps(
+        [
+            {
+                "name": f.name,
+                "value": f.value,
+                "text": f.text,
+                "confidence": float(f.confidence),
+                "field_set": f.field_set,
+                "normalized_value": normalize_text(f.value),
+            }
+            for f in fields
+        ],
+        ensure_ascii=False,
+    )
 
 
 def _filter_key(flt: EventFilter) -> dict:
@@ -340,6 +362,7 @@ class SqlStore:
             precision,
             e.previous_text,
             e.frame_sequence,
+            _fields_json(e.fields),
         )
 
     def ingest(
@@ -505,8 +528,7 @@ class SqlStore:
         with self._engine.connect() as conn:
             return self._acks(conn, device_id)
 
-    @staticmethod
-    def _where(flt: EventFilter) -> list[sa.ColumnElement[bool]]:
+    def _where(self, flt: EventFilter) -> list[sa.ColumnElement[bool]]:
         c = events.c
         where: list[sa.ColumnElement[bool]] = []
         if flt.device_id:
@@ -529,7 +551,20 @@ class SqlStore:
                 where.append(c.normalized_text == text)
         if flt.min_confidence > 0:
             where.append(c.confidence >= flt.min_confidence)
+        where.extend(self._has_field(*field_condition(f)) for f in flt.fields)
         return where
+
+    def _has_field(self, name: str, value: str | None) -> sa.ColumnElement[bool]:
+        """The event carries a field ``name`` (of normalized ``value`` when given): JSONB containment on
+        PostgreSQL (the GIN index of migration 0004), json_each on SQLite."""
+        if self._pg:
+            wanted = {"name": name} if value is None else {"name": name, "normalized_value": value}
+            return sa.type_coerce(events.c.fields, postgresql.JSONB).contains([wanted])
+        each = sa.func.json_each(events.c.fields).table_valued("value")
+        conditions = [sa.func.json_extract(each.c.value, "$.name") == name]
+        if value is not None:
+            conditions.append(sa.func.json_extract(each.c.value, "$.normalized_value") == value)
+        return sa.exists().select_from(each).where(*conditions)
 
     @staticmethod
     def _stored(r: sa.Row) -> StoredEvent:
@@ -549,6 +584,10 @@ class SqlStore:
             precision=dict(r.precision or {}),
             previous_text=r.previous_text,
             frame_sequence=r.frame_sequence,
+            fields=tuple(
+                EventField(f["name"], f["value"], f["text"], f["confidence"], f.get("field_set", ""))
+                for f in r.fields or ()
+            ),
         )
         return StoredEvent(
             device_id=r.device_id,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-from clients.ocr_client.fleet_types import Event, Gap
-from fleet.agent.outbox import Outbox, encode_event
+from clients.ocr_client.fleet_types import Event, EventField, Gap
+from fleet.agent.outbox import Outbox, decode_event, encode_event
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,6 +36,16 @@ def ev(i: int, text: str = "KX71ABC") -> Event:
 
 def size(i: int) -> int:
     return len(encode_event(ev(i)).encode())
+
+
+def test_key_fields_round_trip_and_an_older_payload_decodes_without_them(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db")
+    fields = (EventField("total", "12.50", "12,50", 0.875, "receipt"), EventField("container", "CSQU3054383", "x", 1.0))
+    (stored,) = box.append("till", [replace(ev(1), fields=fields)])
+    assert box.events("till") == [stored] and stored.fields == fields
+    box.close()
+    older = json.dumps(json.loads(encode_event(ev(2)))[:-1])  # what an agent before key fields committed
+    assert decode_event("s", 7, older) == replace(ev(2), stream_id="s", sequence=7)
 
 
 def test_sequences_gap_free_per_stream_and_round_trip(tmp_path: Path) -> None:

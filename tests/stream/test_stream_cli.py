@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 from edge_runtime.cli import main as edge_main
-from edge_runtime.stream.cli import build_parser, stream_settings
+from edge_runtime.stream.cli import _print_result, build_parser, stream_settings
+from edge_runtime.stream.fields import EventFields
 from edge_runtime.stream.flow import FlowMode
+from edge_runtime.stream.types import EventType, FrameResult, TrackEvent
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -78,6 +81,33 @@ def test_bad_settings_and_sources_exit_nonzero(tmp_path, capsys):
     assert "TEXT_PATTERN_INVALID" in capsys.readouterr().err
     assert edge_main(["stream", "--source", str(tmp_path / "missing.avi")]) == 1
     assert "SOURCE_UNAVAILABLE" in capsys.readouterr().err
+
+
+def test_an_events_line_carries_its_fields_as_ocr_v1_names_them():
+    box = ((0.0, 0.0), (90.0, 0.0), (90.0, 20.0), (0.0, 20.0))
+    events = EventFields(("receipt",))((TrackEvent(EventType.STABLE, 4, "TOTAL 12.50", 0.5, box, 9),))
+    out = io.StringIO()
+    _print_result(FrameResult(9, 0.0, events=events), False, out)
+    (line,) = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert line["fields"] == [
+        {"name": "total", "value": "12.50", "text": "12.50", "confidence": 0.5, "field_set": "receipt"}
+    ]
+    out = io.StringIO()
+    plain = TrackEvent(EventType.STABLE, 4, "TOTAL 12.50", 0.5, box, 9)
+    _print_result(FrameResult(9, 0.0, events=(plain,)), False, out)
+    assert "fields" not in json.loads(out.getvalue())  # a stream without sets prints no key
+
+
+def test_field_sets_the_stream_cannot_use_exit_before_the_source_opens(tmp_path, capsys):
+    missing = str(tmp_path / "missing.avi")  # never opened: the refusal comes first
+    for flags, reason in [
+        (["--fields", "form"], "FIELD_SET_UNSUPPORTED"),
+        (["--fields", "shipping"], "FIELD_SET_UNKNOWN"),
+        (["--fields", "receipt", "--fields-file", str(tmp_path / "none.toml")], "FIELDS_FILE_INVALID"),
+        (["--fields", "receipt", "--server", "127.0.0.1:9"], "FIELDS_LOCAL_ONLY"),
+    ]:
+        assert edge_main(["stream", "--source", missing, *flags]) == 2
+        assert f"[{reason}]" in capsys.readouterr().err
 
 
 def test_server_mode_without_a_server(clips, capsys):
