@@ -16,7 +16,7 @@ from google.protobuf.message import Message
 from clients.ocr_client.messages import ocr_pb2
 from edge_runtime.document.layout import build_page
 from edge_runtime.document.structure import Block, DocLine, DocWord, Page, Paragraph, Table
-from edge_runtime.fields.model import Extraction
+from edge_runtime.fields.model import Extraction, Field
 from edge_runtime.stages import TIMING_FIELDS
 from edge_runtime.types import OcrResult, Point, Provenance, TextLine
 
@@ -36,6 +36,7 @@ __all__ = [
     "page_json",
     "to_json",
     "fields_messages",
+    "field_messages",
 ]
 
 PAGE_ERROR_CODE = 3  # INVALID_ARGUMENT: a page fails only for what it holds (too large, undecodable, hostile)
@@ -178,9 +179,9 @@ def page_json(
 # --- key fields and form pairs (edge_runtime.fields) ---
 
 
-def fields_messages(fields: Extraction) -> tuple[list[ocr_pb2.KeyField], list[ocr_pb2.KeyValue]]:
-    """An extraction as the ``fields`` and ``key_values`` of a Page or a RecognizeResponse."""
-    named = [
+def field_messages(fields: Iterable[Field]) -> list[ocr_pb2.KeyField]:
+    """Key fields as ``KeyField`` messages (a page's, a response's, a stream event's)."""
+    return [
         ocr_pb2.KeyField(
             name=f.name,
             value=f.value,
@@ -189,8 +190,13 @@ def fields_messages(fields: Extraction) -> tuple[list[ocr_pb2.KeyField], list[oc
             polygon=points(f.polygon),
             field_set=f.field_set,
         )
-        for f in fields.fields
+        for f in fields
     ]
+
+
+def fields_messages(fields: Extraction) -> tuple[list[ocr_pb2.KeyField], list[ocr_pb2.KeyValue]]:
+    """An extraction as the ``fields`` and ``key_values`` of a Page or a RecognizeResponse."""
+    named = field_messages(fields.fields)
     pairs = [
         ocr_pb2.KeyValue(
             key=ocr_pb2.TextSpan(text=kv.key.text, polygon=points(kv.key.polygon)),

@@ -12,7 +12,14 @@ from clients.ocr_client.pb import ocr_pb2
 from edge_runtime import stream, types
 from edge_runtime.config import from_env
 from edge_runtime.errors import ConfigurationError, InvalidImageError, OcrError
-from edge_runtime.messages import line_message, points, provenance_message, recognize_response, timings_message
+from edge_runtime.messages import (
+    field_messages,
+    line_message,
+    points,
+    provenance_message,
+    recognize_response,
+    timings_message,
+)
 from server.errors import InvalidRequestError, status_of
 from server.model_status import ModelStatus
 from server.plane import ImageSource
@@ -117,6 +124,8 @@ def stream_settings(
             f"StreamConfig fields must not be negative: {', '.join(bad)}", "STREAM_CONFIG_INVALID"
         )
     changes.update({name: value for name, value in numbers.items() if value})
+    if config.options.fields:  # else the server's default sets (OCR_STREAM_FIELDS); checked when the session starts
+        changes["fields"] = tuple(config.options.fields)
     if config.text_patterns or config.text_checks:  # else the server's defaults (OCR_STREAM_TEXT_*)
         known = set(ocr_pb2.TextCheck.values())
         unknown = [str(c) for c in config.text_checks if c not in known]
@@ -169,6 +178,7 @@ def stream_response(result: stream.FrameResult) -> ocr_pb2.StreamRecognizeRespon
                     ocr_pb2.TextCandidate(text=c.text, score=c.score, frames=c.frames, accepted=c.accepted)
                     for c in event.candidates
                 ],
+                fields=field_messages(event.fields),
             )
         )
     if result.error is not None:

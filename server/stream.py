@@ -73,7 +73,7 @@ async def stream_recognize(
 
             # Frames take turns with the other streams' in the plane's scheduler, on its inference executor; each
             # frame runs on the models serving when its turn comes (a swap needs no new stream).
-            session = StreamSession(engine, settings, follow=plane.current_engine)
+            session = StreamSession(engine, settings, follow=plane.current_engine, field_sets=plane.config.field_sets)
             largest = [0]  # the memory a frame of this stream is charged: its largest frame's so far
 
             def guard() -> AbstractContextManager[None]:

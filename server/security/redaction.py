@@ -55,6 +55,8 @@ class RedactInterceptor(Interceptor):
                 event.text = redactor.text(event.text)
                 for candidate in event.candidates:  # the readings a track chose from carry the same data
                     candidate.text = redactor.text(candidate.text)
+                for kf in event.fields:  # read from the event's text: masked alike
+                    kf.text, kf.value = redactor.text(kf.text), redactor.text(kf.value)
         return response
 
     def _line(self, line: Any) -> None:

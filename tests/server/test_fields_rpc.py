@@ -1,5 +1,6 @@
-"""Key fields through the server: asked per call by set name (Recognize, RecognizeDocument), the server's fields
-file validated at start, an unknown set refused before any model runs, and the fields masked like the lines."""
+"""Key fields through the server: asked per call by set name (Recognize, RecognizeDocument, StreamRecognize), the
+server's fields file validated at start, an unknown set refused before any model runs, and the fields masked like
+the lines."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ import pytest
 
 from clients.ocr_client.pb import ocr_pb2, ocr_pb2_grpc
 from edge_runtime.errors import ConfigurationError
+from edge_runtime.stream.sources import encode_jpeg
 from server.config import ServerConfig
 from server.embedded import ServerThread
 from tests.conftest import REPO, get_engine
 from tests.edge_runtime.fields.render import FORM, RECEIPT, page
 from tests.server.conftest import TEST_CONFIG
+from tests.stream import stream_videos
 
 FIELDS_FILE = """
 [sets.billing]
@@ -107,3 +110,48 @@ def test_batch_items_ask_their_own_sets(stub):
     assert {f.name for f in first.fields} >= {"company", "address", "date", "total"}
     assert not second.fields and second.lines
     assert third.error.reason == "FIELD_SET_UNKNOWN" and not third.lines
+
+
+def _stream(stub, fields: list[str], frames) -> list[ocr_pb2.StreamRecognizeResponse]:
+    def requests():
+        options = ocr_pb2.RecognizeOptions(fields=fields)
+        yield ocr_pb2.StreamRecognizeRequest(
+            config=ocr_pb2.StreamConfig(options=options, flow_control=ocr_pb2.FLOW_CONTROL_ALL)
+        )
+        for sequence, image in enumerate(frames):
+            yield ocr_pb2.StreamRecognizeRequest(
+                frame=ocr_pb2.Frame(sequence=sequence, image=ocr_pb2.Image(content=encode_jpeg(image)))
+            )
+
+    return list(stub.StreamRecognize(requests(), timeout=300))
+
+
+def _till(n: int = 8) -> list:
+    img = stream_videos._background(640, 360)
+    stream_videos._put(img, "INVOICE NO INV20931", 60, 140, 1.3, stream_videos.WHITE, 3)
+    stream_videos._put(img, "TOTAL 12.50", 130, 240, 1.5, stream_videos.YELLOW, 3)
+    return [img.copy() for _ in range(n)]
+
+
+def test_a_stream_s_events_carry_the_fields_of_their_line(stub):
+    """StreamConfig.options.fields asks a stream for field sets, the server's fields file included; each event
+    carries the fields of its tracked line, and a stream that asks for none gets none."""
+    responses = _stream(stub, ["receipt", "billing"], _till())
+    events = [e for r in responses for e in r.events]
+    assert events and not any(r.HasField("error") for r in responses)
+    found = {(f.field_set, f.name, f.value) for e in events for f in e.fields}
+    assert ("receipt", "total", "12.50") in found, [(e.text, list(e.fields)) for e in events]
+    assert any(s == "billing" and n == "invoice" and "INV20931" in v for s, n, v in found), found
+    total = next(f for e in events for f in e.fields if f.name == "total")
+    assert 0 < total.confidence <= 1 and len(total.polygon) == 4
+    assert not any(f.name in ("company", "address") for e in events for f in e.fields)  # a page's header, not a line
+    plain = _stream(stub, [], _till(4))
+    assert [e for r in plain for e in r.events] and not any(e.fields for r in plain for e in r.events)
+
+
+@pytest.mark.parametrize(("fields", "reason"), [(["nosuch"], "FIELD_SET_UNKNOWN"), (["form"], "FIELD_SET_UNSUPPORTED")])
+def test_a_stream_asking_for_a_set_it_cannot_have_is_refused(stub, fields, reason):
+    with pytest.raises(grpc.RpcError) as caught:
+        _stream(stub, fields, _till(2))
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert dict(caught.value.trailing_metadata() or ()).get("ocr-error-reason") == reason
