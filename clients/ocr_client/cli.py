@@ -118,6 +118,10 @@ def _client(args: argparse.Namespace) -> OcrClient:
         raise CredentialsError(str(exc)) from None
 
 
+def _sets(names: str) -> list[str]:
+    return [n.strip() for n in names.split(",") if n.strip()]
+
+
 def cmd_recognize(args: argparse.Namespace) -> int:
     from clients.ocr_client.results import OcrCallError
 
@@ -125,7 +129,7 @@ def cmd_recognize(args: argparse.Namespace) -> int:
     with _client(args) as client:
         for path in args.images:
             try:
-                result = client.recognize(path, skip_detection=args.skip_detection)
+                result = client.recognize(path, skip_detection=args.skip_detection, fields=_sets(args.fields))
             except (OcrCallError, OSError) as exc:
                 failures += 1
                 print(_error_line(exc, f"{path}: "), file=sys.stderr)
@@ -138,6 +142,10 @@ def cmd_recognize(args: argparse.Namespace) -> int:
                 if len(args.images) > 1:
                     print(f"== {path}")
                 print(result.text)
+                for f in result.fields:  # after the text: `set.name = value` (the printed text when it differs)
+                    print(f"{f.field_set}.{f.name} = {f.value}" + (f"  ({f.text})" if f.text != f.value else ""))
+                for kv in result.key_values:
+                    print(f"form: {kv.key} -> {kv.value}")
     return 1 if failures else 0
 
 
@@ -222,6 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="one JSON object per image: the proto3 JSON mapping of RecognizeResponse, plus 'image'",
     )
     p.add_argument("--skip-detection", action="store_true", help="treat each image as one text line")
+    p.add_argument(
+        "--fields",
+        default="",
+        metavar="SETS",
+        help="key field sets to read, comma list: receipt, invoice, form or a set of the server's fields file "
+        "(printed after the text as `set.name = value`; in `fields` / `key_values` of --json)",
+    )
     p.set_defaults(run=cmd_recognize)
     add_document_parser(sub, _client)
     p = sub.add_parser("info", help="models, backend, precision per stage and why, limits of the server (JSON)")

@@ -229,20 +229,31 @@ class OcrClient:
             raise OcrCallError.from_rpc_error(error) from None
 
     def recognize(
-        self, image: ImageLike, *, skip_detection: bool = False, timeout: float | None | EllipsisType = ...
+        self,
+        image: ImageLike,
+        *,
+        skip_detection: bool = False,
+        fields: Iterable[str] = (),
+        timeout: float | None | EllipsisType = ...,
     ) -> RecognizeResult:
-        """Text lines of one image (zero lines when it has none)."""
-        request = ocr_pb2.RecognizeRequest(
-            image=image_message(image), options=ocr_pb2.RecognizeOptions(skip_detection=skip_detection)
-        )
+        """Text lines of one image (zero lines when it has none). ``fields``: key field sets to read from it
+        (receipt, invoice, form, or a set of the server's fields file), in the result's ``fields`` and
+        ``key_values``; an unknown set fails the call (FIELD_SET_UNKNOWN) before any model runs."""
+        options = ocr_pb2.RecognizeOptions(skip_detection=skip_detection, fields=list(fields))
+        request = ocr_pb2.RecognizeRequest(image=image_message(image), options=options)
         return recognize_result(self._call(self.stub.Recognize, request, timeout))
 
     def batch_recognize(
-        self, images: Iterable[ImageLike], *, skip_detection: bool = False, timeout: float | None | EllipsisType = ...
+        self,
+        images: Iterable[ImageLike],
+        *,
+        skip_detection: bool = False,
+        fields: Iterable[str] = (),
+        timeout: float | None | EllipsisType = ...,
     ) -> list[RecognizeResult]:
         """One result per image, in order; a bad image has ``error`` (code, reason, message) set in its result
-        and fails nothing else; ``error`` is None for the others."""
-        options = ocr_pb2.RecognizeOptions(skip_detection=skip_detection)
+        and fails nothing else; ``error`` is None for the others. ``fields`` as in ``recognize``, for every image."""
+        options = ocr_pb2.RecognizeOptions(skip_detection=skip_detection, fields=list(fields))
         request = ocr_pb2.BatchRecognizeRequest(
             requests=[ocr_pb2.RecognizeRequest(image=image_message(i), options=options) for i in images]
         )
@@ -291,12 +302,14 @@ class OcrClient:
         password: str | None = None,
         formats: Iterable[str | int] = (),
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        fields: Iterable[str] = (),
         timeout: float | None = None,
     ) -> DocumentResults:
         """Read a PDF, a multi-page TIFF or an image (bytes, a path or a binary file) page by page.
 
         ``pages`` ("1-3,7", "10-"; empty: all), ``text_layer`` (auto, ignore, only), ``password`` (of an
-        encrypted PDF) and ``formats`` (output files: text, md, hocr, alto, pdf) go first; the file follows in
+        encrypted PDF), ``formats`` (output files: text, md, hocr, alto, pdf) and ``fields`` (key field sets
+        read from every page, as in ``recognize``) go first; the file follows in
         chunks of ``chunk_bytes``, read from disk only as they are sent. Returns at once: the pages and output
         chunks arrive as the iteration goes (see ``clients.ocr_client.documents``); closing the results cancels
         the call. ``timeout`` is the whole call's deadline (default none: a long document takes its time)."""
@@ -308,6 +321,7 @@ class OcrClient:
             password=password,
             formats=formats,
             chunk_bytes=chunk_bytes,
+            fields=fields,
         )
         call = self.stub.RecognizeDocument(requests, timeout=timeout, metadata=self.metadata)
         return DocumentResults(call, [output_format(f) for f in formats])

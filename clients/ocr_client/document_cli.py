@@ -91,6 +91,13 @@ def add_parser(sub: Any, client_of: Callable[[argparse.Namespace], OcrClient]) -
     p.add_argument("--pages", default="", metavar="RANGES", help="pages to read, e.g. 1-3,7 or 10- (default: all)")
     p.add_argument("--text-layer", default="auto", choices=("auto", "ignore", "only"), help="use of a PDF's text layer")
     p.add_argument("--password", help="password of an encrypted PDF")
+    p.add_argument(
+        "--fields",
+        default="",
+        metavar="SETS",
+        help="key field sets read from every page, comma list: receipt, invoice, form or a set of the server's "
+        "fields file (in each page's `fields` / `key_values` of --to json)",
+    )
     p.set_defaults(run=cmd_document, parser=p, client_of=client_of)  # the CLI's connection, from its flags
 
 
@@ -106,6 +113,7 @@ def _read(client: OcrClient, args: argparse.Namespace, sink: _Sink) -> list[int]
             text_layer=args.text_layer,
             password=args.password,
             formats=() if args.to == "json" else (args.to,),
+            fields=[n.strip() for n in args.fields.split(",") if n.strip()],
             timeout=args.timeout,
         )
     except OSError as exc:

@@ -25,6 +25,8 @@ import grpc
 from clients.ocr_client.messages import ocr_pb2
 from clients.ocr_client.results import (
     Block,
+    KeyField,
+    KeyValue,
     OcrCallError,
     Provenance,
     StageTimings,
@@ -32,6 +34,8 @@ from clients.ocr_client.results import (
     blocks,
     enum_name,
     item_error,
+    key_fields,
+    key_values,
     provenance_of,
     stage_timings,
     to_dict,
@@ -86,6 +90,8 @@ class DocumentPage:
     error: OcrCallError | None
     timings: StageTimings | None
     provenance: Provenance | None = None
+    fields: tuple[KeyField, ...] = ()  # of the sets asked in ``fields``
+    key_values: tuple[KeyValue, ...] = ()  # form pairs, when the ``form`` set was asked
     message: Any = field(default=None, repr=False, compare=False)  # the ocr.v1.Page
 
     @property
@@ -173,6 +179,7 @@ def document_requests(
     password: str | None = None,
     formats: Iterable[str | int] = (),
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    fields: Iterable[str] = (),
 ) -> Iterator[ocr_pb2.RecognizeDocumentRequest]:
     """The requests of one call: ``options`` first, then the file in chunks of at most ``chunk_bytes``, read
     from a path or file only as gRPC sends them. Bad arguments and an unreadable path fail here, before a call."""
@@ -183,6 +190,7 @@ def document_requests(
         text_layer=_text_layer(text_layer),
         password=password or "",
         formats=[output_format(f) for f in formats],
+        fields=list(fields),
     )
     source, size = _open(document)
     options.total_bytes = size
@@ -209,6 +217,8 @@ def document_page(page: Any, provenance: Provenance | None = None) -> DocumentPa
         error=item_error(page),
         timings=stage_timings(page),
         provenance=provenance,
+        fields=key_fields(page),
+        key_values=key_values(page),
         message=page,
     )
 

@@ -28,6 +28,8 @@ __all__ = [
     "StageTimings",
     "Provenance",
     "RecognizeResult",
+    "KeyField",
+    "KeyValue",
     "TextCandidate",
     "TextEvent",
     "StreamResult",
@@ -178,6 +180,47 @@ class _Result:
 
 
 @dataclass(frozen=True)
+class KeyField:
+    """A named value read from an image, a page or a stream event's line (the sets asked in ``fields``):
+    ``value`` in normal form (ISO 8601 date, two-place decimal amount, ISO 4217 currency; else as printed),
+    ``text`` as printed, ``field_set`` the set that found it (receipt, invoice or a set of the server's fields file).
+    """
+
+    name: str
+    value: str
+    text: str
+    confidence: float
+    polygon: tuple[Point, ...]
+    field_set: str
+
+
+@dataclass(frozen=True)
+class KeyValue:
+    """A form's printed label and the value that belongs to it (the ``form`` set), each with its box."""
+
+    key: str
+    value: str
+    confidence: float
+    key_polygon: tuple[Point, ...]
+    value_polygon: tuple[Point, ...]
+
+
+def key_fields(message: Any) -> tuple[KeyField, ...]:
+    """The ``fields`` of a RecognizeResponse, a Page or a TextEvent."""
+    return tuple(
+        KeyField(f.name, f.value, f.text, f.confidence, _points(f.polygon), f.field_set) for f in message.fields
+    )
+
+
+def key_values(message: Any) -> tuple[KeyValue, ...]:
+    """The ``key_values`` (form pairs) of a RecognizeResponse or a Page."""
+    return tuple(
+        KeyValue(kv.key.text, kv.value.text, kv.confidence, _points(kv.key.polygon), _points(kv.value.polygon))
+        for kv in message.key_values
+    )
+
+
+@dataclass(frozen=True)
 class RecognizeResult(_Result):
     """The text of one image. A failed batch item has ``error`` set and empty other fields."""
 
@@ -189,6 +232,8 @@ class RecognizeResult(_Result):
     provenance: Provenance | None
     error: OcrCallError | None = None
     blocks: tuple[Block, ...] = ()  # the same lines as blocks -> paragraphs -> lines in reading order
+    fields: tuple[KeyField, ...] = ()  # of the sets asked in ``fields`` (receipt, invoice, a fields file's)
+    key_values: tuple[KeyValue, ...] = ()  # form pairs, when the ``form`` set was asked
     message: Any = field(default=None, repr=False, compare=False)  # the ocr.v1.RecognizeResponse
 
 
@@ -210,6 +255,7 @@ class TextEvent:
     confidence: float
     polygon: tuple[Point, ...]
     candidates: tuple[TextCandidate, ...] = ()  # highest score first: why `text` was chosen
+    fields: tuple[KeyField, ...] = ()  # key fields of `text` by the stream's sets (config options.fields)
 
 
 @dataclass(frozen=True)
@@ -359,6 +405,8 @@ def recognize_result(response: Any) -> RecognizeResult:
         provenance=provenance_of(response),
         error=item_error(response),
         blocks=blocks(response),
+        fields=key_fields(response),
+        key_values=key_values(response),
         message=response,
     )
 
@@ -372,6 +420,7 @@ def stream_result(response: Any) -> StreamResult:
             e.confidence,
             _points(e.polygon),
             tuple(TextCandidate(c.text, c.score, c.frames, c.accepted) for c in e.candidates),
+            key_fields(e),
         )
         for e in response.events
     )

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from edge_runtime.arguments import OneLineParser, add_engine_arguments, engine_config
 from edge_runtime.config import from_env
 from edge_runtime.errors import ConfigurationError, OcrError
+from edge_runtime.fields.model import Field
 from edge_runtime.stream.fields import check_stream_sets
 from edge_runtime.stream.flow import FlowMode
 from edge_runtime.stream.settings import StreamSettings
@@ -122,12 +123,16 @@ def field_sets(args: argparse.Namespace, settings: StreamSettings) -> Mapping[st
     """The fields file's sets, with the stream's set names checked against them (before the source opens)."""
     from edge_runtime.fields import load_fields_file
 
+    if args.server:  # the server checks the names against its own sets and fields file
+        if args.fields_file:
+            raise ConfigurationError(
+                "--fields-file is in-process only: with --server the server's own fields file (--fields-file of "
+                "python -m server) defines the sets --fields may name",
+                "FIELDS_FILE_LOCAL_ONLY",
+            )
+        return {}
     user = load_fields_file(args.fields_file) if args.fields_file else {}
     check_stream_sets(settings.fields, user)
-    if settings.fields and args.server:
-        raise ConfigurationError(
-            "--fields is in-process only: StreamRecognize has no field sets yet", "FIELDS_LOCAL_ONLY"
-        )
     return user
 
 
@@ -214,7 +219,7 @@ def stream_config(settings: StreamSettings) -> dict[str, Any]:
     """StreamSettings as the JSON form of ocr.v1.StreamConfig (what the client library sends)."""
     default = StreamSettings()
     return {
-        "options": {"skip_detection": settings.skip_detection},
+        "options": {"skip_detection": settings.skip_detection, "fields": list(settings.fields)},
         "flow_control": f"FLOW_CONTROL_{settings.mode.value}",
         "queue_size": settings.queue_size,
         "change_threshold": settings.change_threshold,
@@ -238,6 +243,10 @@ def _result_of(response: Any) -> FrameResult:
             tuple((p.x, p.y) for p in e.polygon),
             response.sequence,
             candidates=tuple(TextCandidate(c.text, c.score, c.frames, c.accepted) for c in e.candidates),
+            fields=tuple(
+                Field(f.name, f.value, f.text, f.confidence, tuple((p.x, p.y) for p in f.polygon), f.field_set)
+                for f in e.fields
+            ),
         )
         for e in response.events
         if e.type != "TEXT_EVENT_TYPE_UNSPECIFIED"

@@ -13,6 +13,8 @@ import sys
 import grpc
 import pytest
 
+from clients.ocr_client import OcrCallError, OcrClient
+from clients.ocr_client.cli import main as client_main
 from clients.ocr_client.pb import ocr_pb2, ocr_pb2_grpc
 from edge_runtime.errors import ConfigurationError
 from edge_runtime.stream.sources import encode_jpeg
@@ -33,13 +35,18 @@ patterns = ['INV\\d{5}']
 
 
 @pytest.fixture(scope="module")
-def stub(tmp_path_factory):
+def served(tmp_path_factory):
     path = tmp_path_factory.mktemp("fields") / "fields.toml"
     path.write_text(FIELDS_FILE)
     server = ServerThread(get_engine, dataclasses.replace(TEST_CONFIG, fields_file=str(path), redact="phone"))
-    with grpc.insecure_channel(server.target) as channel:
-        yield ocr_pb2_grpc.OcrServiceStub(channel)
+    yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def stub(served):
+    with grpc.insecure_channel(served.target) as channel:
+        yield ocr_pb2_grpc.OcrServiceStub(channel)
 
 
 def _recognize(stub, image: bytes, fields: list[str]) -> ocr_pb2.RecognizeResponse:
@@ -155,3 +162,26 @@ def test_a_stream_asking_for_a_set_it_cannot_have_is_refused(stub, fields, reaso
         _stream(stub, fields, _till(2))
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert dict(caught.value.trailing_metadata() or ()).get("ocr-error-reason") == reason
+
+
+def test_the_python_client_asks_for_fields_and_returns_them_typed(served, tmp_path, capsys):
+    """OcrClient.recognize / batch_recognize / recognize_document take ``fields``; results carry KeyField and
+    KeyValue; ``ocr-client recognize --fields`` prints them after the text."""
+    with OcrClient(served.target) as client:
+        result = client.recognize(page(RECEIPT), fields=["receipt", "billing"])
+        by_name = {(f.field_set, f.name): f for f in result.fields}
+        assert by_name["receipt", "total"].value == "15.40" and len(by_name["receipt", "total"].polygon) == 4
+        assert by_name["billing", "invoice"].text == "INV20931"
+        assert not client.recognize(page(RECEIPT)).fields  # none asked, none read
+        (form,) = client.batch_recognize([page(FORM)], fields=["form"])
+        assert form.key_values and all(kv.key and kv.value for kv in form.key_values)
+        with client.recognize_document(page(RECEIPT), fields=["receipt"]) as results:
+            (doc_page,) = results.pages()
+        assert {f.name for f in doc_page.fields} >= {"total", "date"}
+        with pytest.raises(OcrCallError) as refused:
+            client.recognize(page(RECEIPT), fields=["nosuch"])
+        assert refused.value.reason == "FIELD_SET_UNKNOWN"
+    image = tmp_path / "receipt.png"
+    image.write_bytes(page(RECEIPT))
+    assert client_main(["--target", served.target, "recognize", str(image), "--fields", "receipt"]) == 0
+    assert "receipt.total = 15.40" in capsys.readouterr().out

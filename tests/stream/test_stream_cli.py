@@ -104,7 +104,10 @@ def test_field_sets_the_stream_cannot_use_exit_before_the_source_opens(tmp_path,
         (["--fields", "form"], "FIELD_SET_UNSUPPORTED"),
         (["--fields", "shipping"], "FIELD_SET_UNKNOWN"),
         (["--fields", "receipt", "--fields-file", str(tmp_path / "none.toml")], "FIELDS_FILE_INVALID"),
-        (["--fields", "receipt", "--server", "127.0.0.1:9"], "FIELDS_LOCAL_ONLY"),
+        (
+            ["--fields", "receipt", "--fields-file", str(tmp_path / "f.toml"), "--server", "127.0.0.1:9"],
+            "FIELDS_FILE_LOCAL_ONLY",
+        ),
     ]:
         assert edge_main(["stream", "--source", missing, *flags]) == 2
         assert f"[{reason}]" in capsys.readouterr().err
