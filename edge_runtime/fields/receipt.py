@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from edge_runtime.fields.model import Field
 from edge_runtime.fields.normalise import AMOUNT_RE, currency_of, decimal_amount, find_date, iso_date
@@ -43,6 +44,10 @@ _ADDRESS_STOP = re.compile(
     re.I,
 )
 _REG_NO = re.compile(r"^\W*\(?\s*(?:CO\.?\s*(?:REG\.?\s*)?NO\.?\s*:?\s*)?[\dA-Z]*\d{4,}[\dA-Z-]*\s*\)?\W*$", re.I)
+# a company number on its own line, with or without its label: "(Company No. 113825-W)", "CO-REG:360671-D"
+_REG_LINE = re.compile(r"^[^\d]{0,20}\d{5,12}\s?-\s?[A-Z]\W*$", re.I)
+_PHONE_LINE = re.compile(r"^\W*\+?\(?\d{2,4}\)?[- ]?\d{3,4}[- ]?\d{3,4}\b")  # a bare phone number: 03-6057 1377
+_ADDRESS_LABEL = re.compile(r"^\W*(?:[A-Z]{1,4}\s*)?(?:ADD|ADDR|ADDRESS|ALAMAT)\s*[:.]\s*(?=\S)", re.I)
 _ADDRESS_HINT = re.compile(
     r"\b(JALAN|JLN|TAMAN|TMN|LOT|NO\.?|LORONG|PERSIARAN|KAWASAN|BANDAR|SEKSYEN|BLOCK|BLK|LEVEL|FLOOR|ROAD|STREET|"
     r"AVENUE|SELANGOR|JOHOR|KUALA|LUMPUR|PULAU|PINANG|PENANG|PERAK|KEDAH|MELAKA|PAHANG|SABAH|SARAWAK|NEGERI|"
@@ -129,8 +134,15 @@ def _name_like(line: Line) -> bool:
 
 def _company(lines: Sequence[Line]) -> int | None:
     head = range(min(HEADER_LINES, len(lines)))
-    # a legal name printed after the address and phone ("Owned by: ... SDN BHD") is not the shop's name
-    ends = (i for i in head if _POSTCODE.search(lines[i].text) or _ADDRESS_STOP.search(lines[i].text))
+    # a legal name printed after the address and phone ("Owned by: ... SDN BHD") is not the shop's name; a
+    # "TAX INVOICE" over the name, or the name's own ".com", does not end the header
+    first = next((i for i in head if _name_like(lines[i]) or _STRONG.search(lines[i].text)), len(head))
+    ends = (
+        i
+        for i in head[first:]
+        if _POSTCODE.search(lines[i].text)
+        or (_ADDRESS_STOP.search(lines[i].text) and not (_STRONG.search(lines[i].text) and i == first))
+    )
     before = next(ends, len(head))
     strong = [i for i in head[:before] if _STRONG.search(lines[i].text) and not _NOT_STRONG.search(lines[i].text)]
     if strong:
@@ -207,15 +219,22 @@ def _continues(upper: Line, lower: Line) -> bool:
 
 
 def _address(lines: Sequence[Line], company_at: int) -> list[Line]:
+    """The address lines under the company: from the first line that reads as an address (or says "ADDRESS:",
+    the label cut off) to the postcode, state or country line, before any phone, tax-number or document line."""
     out: list[Line] = []
     for line in lines[company_at + 1 : company_at + 1 + 8]:
-        if _ADDRESS_STOP.search(line.text) or find_date(line.text):
+        label = _ADDRESS_LABEL.match(line.text)
+        if label and not out:
+            out.append(replace(line, text=line.text[label.end() :]))
+            continue
+        if _ADDRESS_STOP.search(line.text) or find_date(line.text) or _PHONE_LINE.match(line.text):
             if out:
                 break
             continue  # a date or a tax number printed between the name and the address
-        if not out and (_REG_NO.match(line.text) or not _ADDRESS_HINT.search(line.text)):
+        reg = _REG_NO.match(line.text) or _REG_LINE.match(line.text)
+        if not out and (reg or not _ADDRESS_HINT.search(line.text)):
             continue  # a registration number or a second name line between the company and its address
-        if _REG_NO.match(line.text):
+        if reg:
             break
         out.append(line)
         if re.search(r"MALAYSIA\W*$", line.text, re.I):
