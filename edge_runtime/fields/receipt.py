@@ -60,11 +60,17 @@ _POSTCODE = re.compile(r"\b\d{5}\b")
 _DATE_LABEL = re.compile(r"\bDATE\b|\bDATED\b|\bTARIKH\b|\bDT\b", re.I)
 # (label, rank): higher wins; the last line with the best rank is taken (a total printed again after rounding)
 _TOTAL_LABELS = (
-    (re.compile(r"ROUND(?:ED|ING)?\s*(?:ADJ\w*\s*)?TOTAL|TOTAL\s*ROUND|NETT?\s*TOTAL|GRAND\s*TOTAL", re.I), 4),
+    (
+        re.compile(
+            r"ROUND(?:ED|ING)?\s*(?:ADJ\w*\s*)?TOTAL|TOTAL\s*(?:ROUND|AFTER)|NETT?\s*TOTAL|GRAND\s*TOTAL", re.I
+        ),
+        4,
+    ),
     (re.compile(r"TOTAL\s*(?:AMOUNT|AMT|SALES?)?\s*\(?\s*INCL|TOTAL\s*(?:INCL|INC\b)|INCLUSIVE\s*OF\s*GST", re.I), 4),
     (
         re.compile(
-            r"TOTAL\s*(?:AMOUNT|AMT|PAYABLE|DUE|RM|\(RM\)|:|$)|AMOUNT\s*DUE|TOTAL\s*\(?\s*RM|^\W*TOTAL\W*$", re.I
+            r"TOTAL\s*(?:AMOUNT|AMT|PAYABLE|DUE|RM|\(RM\)|:|$)|AMOUNT\s*DUE|TOTAL\s*\(?\s*RM|^\W*TOTAL\W*$|^\W*DUE\W*$",
+            re.I,
         ),
         3,
     ),
@@ -78,6 +84,8 @@ _NOT_TOTAL = re.compile(
     r"|EXCLUDING|EXCL\.|\bQTY\b|CHANGE|BALANCE|ROUNDING\s*ADJ(?!.*TOTAL)|\bROUNDING\b(?!.*TOTAL)",
     re.I,
 )
+# the tax table printed under the totals ("GST Summary | Amount | Tax", then "Total | 43.90 | 2.64")
+_SUMMARY = re.compile(r"SUMMARY|\bTAX\s*CODE\b|GST\s*ANALYSIS|\bCODE\b.*\bAMOUNT\b", re.I)
 _TAX_LABEL = re.compile(r"\bGST\b|\bSST\b|\bVAT\b|\bTAX\b|SERVICE\s*TAX", re.I)
 _NOT_TAX = re.compile(r"REG|\bNO\b|\bID\b|INVOICE|SUMMARY|INCL|EXCL|@\s*\d|%", re.I)
 _INVOICE = re.compile(
@@ -272,6 +280,9 @@ def _amount_right(row: Sequence[Line], label: Line) -> tuple[str, Line] | None:
     if amounts:
         between = any(sum(ch.isalpha() for ch in ln.text) >= 3 and not AMOUNT_RE.search(ln.text) for ln in right)
         return amounts[0] if between else amounts[-1]
+    split = _split_amount(right)
+    if split is not None:
+        return split
     word = re.search(r"\bTOTAL\b|\bCASH\b|\w+", label.text, re.I)
     after = label.text[word.end() :] if word else ""
     found = AMOUNT_RE.findall(after)
@@ -280,11 +291,24 @@ def _amount_right(row: Sequence[Line], label: Line) -> tuple[str, Line] | None:
     return None
 
 
+def _split_amount(boxes: Sequence[Line]) -> tuple[str, Line] | None:
+    """An amount the detector cut at its decimal point into two boxes side by side (``7`` | ``00``), joined."""
+    for left, right in zip(boxes, boxes[1:]):
+        whole, cents = re.fullmatch(r"\d{1,6}", left.text), re.fullmatch(r"[-.,]?(\d{2})", right.text)
+        if whole and cents and 0 <= right.x0 - left.x1 < 2 * left.height and left.same_row(right):
+            return f"{whole.group(0)}.{cents.group(1)}", right
+    return None
+
+
 def _total(rows: Sequence[Sequence[Line]]) -> Field | None:
     best: tuple[float, int, str, Line, Line] | None = None
     for r, row in enumerate(rows):
+        if best is not None and any(_SUMMARY.search(ln.text) for ln in row):
+            break  # the tax table's "Total" row is the tax's, not the receipt's
         for line in row:
             text = _TOTAL_WORD.sub("TOTAL", line.text)
+            if text.lstrip().startswith("("):
+                continue  # a note: "(Total included GST @ 6%: 1.42)"
             if _SUBTOTAL.search(text):
                 rank = 1.5  # below any total, above the cash handed over
             elif _NOT_TOTAL.search(text):
@@ -314,21 +338,21 @@ def _total(rows: Sequence[Sequence[Line]]) -> Field | None:
 
 
 def _rounded(rows: Sequence[Sequence[Line]], r: int) -> tuple[str, Line, Line] | None:
-    """The total after a rounding line under the chosen one: the rounding row's own amount when it is no small
-    adjustment, else the amount of the next total label within two rows."""
+    """The total after a rounding line under the chosen one: the amount of the next total label within two rows,
+    else the rounding row's own amount when it is no small adjustment."""
     for k in range(r + 1, min(r + 4, len(rows))):
         row = rows[k]
         if not any(re.search(r"ROUND", ln.text, re.I) for ln in row):
             continue
-        amounts = [(a, ln) for ln in row for a in AMOUNT_RE.findall(ln.text)]
-        if amounts and abs(float(amounts[-1][0].replace(",", ""))) >= 1.0:
-            return amounts[-1][0], row[0], amounts[-1][1]
         for after in rows[k + 1 : k + 3]:
             head = _TOTAL_WORD.sub("TOTAL", after[0].text)
             if re.search(r"\bTOTAL\b", head, re.I) and not _NOT_TOTAL.search(head):
                 found = _amount_right(after, after[0])
                 if found:
                     return found[0], after[0], found[1]
+        amounts = [(a, ln) for ln in row for a in AMOUNT_RE.findall(ln.text)]
+        if amounts and abs(float(amounts[-1][0].replace(",", ""))) >= 1.0:
+            return amounts[-1][0], row[0], amounts[-1][1]
         return None
     return None
 
