@@ -107,7 +107,7 @@ def receipt_fields(lines: Sequence[Line]) -> list[Field]:
         out.append(_field("company", text, text, names))
         address = _address(lines, max(lines.index(ln) for ln in names))
         if address:
-            text = " ".join(ln.text for ln in address)
+            text = _address_text(" ".join(ln.text for ln in address))
             out.append(_field("address", text, text, address))
     rows = rows_of(lines)
     date = _date(rows)
@@ -256,6 +256,12 @@ def _address(lines: Sequence[Line], company_at: int) -> list[Line]:
             if nxt is None or not re.fullmatch(r"[A-Za-z .,]{3,45}", nxt.text) or _ADDRESS_STOP.search(nxt.text):
                 break
     return out
+
+
+def _address_text(text: str) -> str:
+    """The address with the recognizer's point-for-comma between its parts put right: a point after a word of
+    four letters or more, or after a number, followed by more address (``SETIA ALAM. SEKSYEN U13``)."""
+    return re.sub(r"(?<=[A-Z]{4})\.(?=\s*[A-Z0-9])|(?<=\d)\.(?=\s+[A-Z])", ",", text, flags=re.I)
 
 
 def _date(rows: Sequence[Sequence[Line]]) -> Field | None:
