@@ -57,6 +57,7 @@ _ADDRESS_HINT = re.compile(
 )
 _BRANCH = re.compile(r"\d{3,4}-[A-Z][A-Z ]{2,30}$")
 _POSTCODE = re.compile(r"\b\d{5}\b")
+_DATE_TILDE = re.compile(r"(?<=\b\d\d)~(?=\d\d-\d\d)")  # 02~05-18: the recognizer's tilde for a dash
 _DATE_LABEL = re.compile(r"\bDATE\b|\bDATED\b|\bTARIKH\b|\bDT\b", re.I)
 # (label, rank): higher wins; the last line with the best rank is taken (a total printed again after rounding)
 _TOTAL_LABELS = (
@@ -269,7 +270,7 @@ def _date(rows: Sequence[Sequence[Line]]) -> Field | None:
     for row in rows:
         labelled = any(_DATE_LABEL.search(ln.text) for ln in row)
         for line in row:
-            m = find_date(line.text)
+            m = find_date(_DATE_TILDE.sub("-", line.text))
             if m and iso_date(m.group(0)):
                 found = _field("date", iso_date(m.group(0)), m.group(0).strip(" ,"), [line])
                 if labelled:
