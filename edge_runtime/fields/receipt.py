@@ -231,7 +231,9 @@ def _address(lines: Sequence[Line], company_at: int) -> list[Line]:
     """The address lines under the company: from the first line that reads as an address (or says "ADDRESS:",
     the label cut off) to the postcode, state or country line, before any phone, tax-number or document line."""
     out: list[Line] = []
-    for line in lines[company_at + 1 : company_at + 1 + 8]:
+    window = lines[company_at + 1 : company_at + 1 + 8]
+    labelled = next((k for k, ln in enumerate(window) if _ADDRESS_LABEL.match(ln.text)), 0)
+    for line in window[labelled:]:
         label = _ADDRESS_LABEL.match(line.text)
         if label and not out:
             out.append(replace(line, text=line.text[label.end() :]))
