@@ -62,9 +62,7 @@ _DATE_LABEL = re.compile(r"\bDATE\b|\bDATED\b|\bTARIKH\b|\bDT\b", re.I)
 # (label, rank): higher wins; the last line with the best rank is taken (a total printed again after rounding)
 _TOTAL_LABELS = (
     (
-        re.compile(
-            r"ROUND(?:ED|ING)?\s*(?:ADJ\w*\s*)?TOTAL|TOTAL\s*(?:ROUND|AFTER)|NETT?\s*TOTAL|GRAND\s*TOTAL", re.I
-        ),
+        re.compile(r"ROUND(?:ED|ING)?\s*(?:ADJ\w*\s*)?TOTAL|TOTAL\s*(?:ROUND|AFTER)|NETT?\s*TOTAL|GRAND\s*TOTAL", re.I),
         4,
     ),
     (re.compile(r"TOTAL\s*(?:AMOUNT|AMT|SALES?)?\s*\(?\s*INCL|TOTAL\s*(?:INCL|INC\b)|INCLUSIVE\s*OF\s*GST", re.I), 4),
@@ -302,7 +300,7 @@ def _amount_right(row: Sequence[Line], label: Line) -> tuple[str, Line] | None:
 
 def _split_amount(boxes: Sequence[Line]) -> tuple[str, Line] | None:
     """An amount the detector cut at its decimal point into two boxes side by side (``7`` | ``00``), joined."""
-    for left, right in zip(boxes, boxes[1:]):
+    for left, right in zip(boxes, boxes[1:], strict=False):
         whole, cents = re.fullmatch(r"\d{1,6}", left.text), re.fullmatch(r"[-.,]?(\d{2})", right.text)
         if whole and cents and 0 <= right.x0 - left.x1 < 2 * left.height and left.same_row(right):
             return f"{whole.group(0)}.{cents.group(1)}", right
