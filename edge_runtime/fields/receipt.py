@@ -171,7 +171,7 @@ def _without_reg(text: str) -> str:
     """A company line without the registration number printed after the name (``(519537-X)``), and with OCR's
     usual misreading of the ``S/B`` suffix (``5/B``, ``5/8``) put right."""
     text = _COMPANY_NO.sub("", _TRAILING_REG.sub("", text)).strip()
-    return re.sub(r"\b5/[B8]\b", "S/B", text)
+    return re.sub(r"\b(?:5/[B80]|S/[80])\b", "S/B", text)
 
 
 def _company_lines(lines: Sequence[Line], at: int) -> list[Line]:

@@ -50,13 +50,15 @@ def stretched(crop: np.ndarray) -> np.ndarray:
 
 
 def vote(readings: Sequence[tuple[str, float]]) -> int:
-    """The index of the reading most of ``readings`` (text, confidence) agree on; among equally backed texts,
-    the one with the higher summed confidence, then the first."""
+    """The index of the reading most of ``readings`` (text, confidence) agree on, the higher summed confidence
+    between equally backed texts; 0 (the first, the line as read) when no two agree."""
     backing: dict[str, tuple[int, float]] = {}
     for text, confidence in readings:
         n, total = backing.get(text, (0, 0.0))
         backing[text] = (n + 1, total + confidence)
     best = max(backing, key=lambda t: backing[t])
+    if backing[best][0] < 2:
+        return 0
     return next(i for i, (text, _) in enumerate(readings) if text == best)
 
 
@@ -97,7 +99,7 @@ def reread_steps(engine: OcrEngine, image: np.ndarray, lines: Sequence[TextLine]
     for k, i in enumerate(header):
         options = [readings[k], readings[len(header) + k]]
         frames = [padded[k], faded[k]]
-        texts = [(" ".join(t.split()), c) for t, c in [(lines[i].text, lines[i].confidence)] + _texts(options)]
+        texts = [(" ".join(t.split()), c) for t, c in [(lines[i].text, lines[i].confidence), *_texts(options)]]
         won = vote(texts)
         if won and texts[won][0]:
             reading = options[won - 1]

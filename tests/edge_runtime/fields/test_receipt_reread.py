@@ -11,10 +11,10 @@ from edge_runtime.fields.scoring import field_scores
 from tests.edge_runtime.fields.render import RECEIPT, RECEIPT_FIELDS, page
 
 
-def test_the_vote_takes_what_two_readings_agree_on_over_a_confident_third():
+def test_the_vote_takes_what_two_readings_agree_on_else_the_first():
     assert vote([("SETTA ALAM", 0.99), ("SETIA ALAM", 0.90), ("SETIA ALAM", 0.80)]) == 1
-    assert vote([("A", 0.5), ("B", 0.9), ("C", 0.7)]) == 1  # no two agree: the most confident
-    assert vote([("A", 0.9), ("A", 0.9), ("B", 1.0)]) == 0
+    assert vote([("A", 0.5), ("B", 0.9), ("C", 0.7)]) == 0  # no two agree: the line as read
+    assert vote([("A", 0.9), ("B", 0.8), ("B", 0.7)]) == 1
 
 
 def test_the_margin_grows_a_turned_line_along_and_across_its_own_axes():

@@ -58,6 +58,11 @@ def test_a_labelled_company_number_and_a_bare_phone_number_bound_the_address():
     assert found["address"] == "No 8, Jalan Besar, Desa Tun Razak 56000 Kuala"
 
 
+def test_the_sdn_bhd_abbreviation_misread_is_put_right():
+    assert fields([line("99 SPEED MART S/0 (519537-X)", 40, 0)])["company"] == "99 SPEED MART S/B"
+    assert fields([line("99 SPEED MART 5/8", 40, 0)])["company"] == "99 SPEED MART S/B"
+
+
 def test_an_address_label_is_cut_off_and_starts_the_address():
     found = fields(
         [
