@@ -171,6 +171,7 @@ def _without_reg(text: str) -> str:
     """A company line without the registration number printed after the name (``(519537-X)``), and with OCR's
     usual misreading of the ``S/B`` suffix (``5/B``, ``5/8``) put right."""
     text = _COMPANY_NO.sub("", _TRAILING_REG.sub("", text)).strip()
+    text = re.sub(r"(?<=[A-Za-z]{2})\((?=[A-Za-z]{2})", " (", text)  # ENTERPRISE(SETIA ALAM): the space lost
     return re.sub(r"\b(?:5/[B80]|S/[80])\b", "S/B", text)
 
 
@@ -254,7 +255,12 @@ def _address(lines: Sequence[Line], company_at: int) -> list[Line]:
             if nxt is not None and _BRANCH.match(nxt.text):
                 out.append(nxt)
                 break
-            if nxt is None or not re.fullmatch(r"[A-Za-z .,]{3,45}", nxt.text) or _ADDRESS_STOP.search(nxt.text):
+            if (
+                nxt is None
+                or not re.fullmatch(r"[A-Za-z .,]{3,45}", nxt.text)
+                or _ADDRESS_STOP.search(nxt.text)
+                or _COMPANY_WORDS.search(nxt.text)  # the legal name printed under the address
+            ):
                 break
     return out
 

@@ -137,3 +137,17 @@ def test_an_amount_cut_at_its_point_is_joined_and_a_tilde_in_a_date_is_a_dash():
         ]
     )
     assert (found["total"], found["date"]) == ("7.00", "02-05-18")
+
+
+def test_a_legal_name_under_the_postcode_is_not_the_state_and_a_bracket_gets_its_space():
+    found = fields(
+        [
+            line("AIK HUAT HARDWARE ENTERPRISE(SETIA ALAM) SDN BHD", 40, 0, 400),
+            line("LOT PTD 101051", 40, 25),
+            line("81750 Masai, Johor", 40, 50),
+            line("Esjay Fuel Enterprise", 40, 75),
+            line("CO. REG. NO: 001011128-T", 40, 100),
+        ]
+    )
+    assert found["company"] == "AIK HUAT HARDWARE ENTERPRISE (SETIA ALAM) SDN BHD"
+    assert found["address"] == "LOT PTD 101051 81750 Masai, Johor"
