@@ -66,6 +66,7 @@ _TOTAL_LABELS = (
         4,
     ),
     (re.compile(r"TOTAL\s*(?:AMOUNT|AMT|SALES?)?\s*\(?\s*INCL|TOTAL\s*(?:INCL|INC\b)|INCLUSIVE\s*OF\s*GST", re.I), 4),
+    (re.compile(r"\b(?:AMT|AMOUNT)\s*PA[I1]D\s*INC", re.I), 4),  # "AMT PAID INCL. GST: RM78.30"
     (
         re.compile(
             r"TOTAL\s*(?:AMOUNT|AMT|PAYABLE|DUE|RM|\(RM\)|:|$)|AMOUNT\s*DUE|TOTAL\s*\(?\s*RM|^\W*TOTAL\W*$|^\W*DUE\W*$",

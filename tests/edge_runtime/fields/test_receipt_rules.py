@@ -151,3 +151,15 @@ def test_a_legal_name_under_the_postcode_is_not_the_state_and_a_bracket_gets_its
     )
     assert found["company"] == "AIK HUAT HARDWARE ENTERPRISE (SETIA ALAM) SDN BHD"
     assert found["address"] == "LOT PTD 101051 81750 Masai, Johor"
+
+
+def test_the_amount_paid_including_tax_outranks_a_points_total():
+    found = fields(
+        [
+            line("ECOSWAY SDN BHD", 40, 0),
+            line("AMT PAID IncI. GST: RM78.30", 40, 100),
+            line("Amt Paid excl. GST :RM 73.87", 40, 125),
+            line("Total eV:2.10", 40, 150),
+        ]
+    )
+    assert found["total"] == "78.30"
