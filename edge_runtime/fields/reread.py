@@ -99,17 +99,14 @@ def reread_steps(engine: OcrEngine, image: np.ndarray, lines: Sequence[TextLine]
     for k, i in enumerate(header):
         options = [readings[k], readings[len(header) + k]]
         frames = [padded[k], faded[k]]
-        texts = [(" ".join(t.split()), c) for t, c in [(lines[i].text, lines[i].confidence), *_texts(options)]]
+        read = [(lines[i].text, lines[i].confidence), *((r.text, r.confidence) for r in options)]
+        texts = [(" ".join(t.split()), c) for t, c in read]
         won = vote(texts)
         if won and texts[won][0]:
             reading = options[won - 1]
             words = _words(reading, frames[won - 1])
             out[i] = replace(lines[i], text=texts[won][0], confidence=reading.confidence, words=words)
     return out
-
-
-def _texts(readings: Sequence[Reading]) -> list[tuple[str, float]]:
-    return [(r.text, r.confidence) for r in readings]
 
 
 def reread_header(engine: OcrEngine, image: np.ndarray, lines: Sequence[TextLine]) -> list[TextLine]:
