@@ -5,7 +5,8 @@ rules re-runs only the extraction; ``--fresh`` reads again. Figures use the defi
 (field F1, pair F1) and print as the Markdown tables of docs/fields.md, beside the naive rules of
 BASELINES_DOCS.md run on the same lines in the same run.
 
-    python -m bench.fields [--eval-dir DIR] [--sets kie_sroie,kie_sroie_train,kv_funsd] [--fresh] [--show total]
+    python -m bench.fields [--eval-dir DIR] [--sets kie_sroie,kie_sroie_train,kv_funsd] [--fresh] [--reread]
+                           [--show total]
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bench.doc_tables import cell, table
 from edge_runtime.fields.normalise import AMOUNT_RE, DATE_RE
 from edge_runtime.fields.pairs import form_pairs
 from edge_runtime.fields.receipt import receipt_fields
+from edge_runtime.fields.reread import reread_header
 from edge_runtime.fields.scoring import RECEIPT_FIELDS, field_scores, normalised, pair_scores
 from edge_runtime.fields.text import Line, lines_of, rows_of
 from edge_runtime.types import TextLine, Word
@@ -71,6 +73,25 @@ def ocr_lines(eval_dir: Path, name: str, rows: Sequence[dict], fresh: bool = Fal
     return out
 
 
+def reread_lines(
+    eval_dir: Path, name: str, rows: Sequence[dict], lines: list[list[TextLine]], fresh: bool = False
+) -> list[list[TextLine]]:
+    """Each row's lines with the header read a second time (``fields.reread``), from the cache or read now."""
+    engine = None
+    out = []
+    for row, page in zip(rows, lines, strict=True):
+        path = CACHE / name / (Path(row["image"]).stem + ".reread.json")
+        if fresh or not path.exists():
+            if engine is None:
+                from edge_runtime.pipeline import OcrEngine
+
+                engine = OcrEngine()
+            again = reread_header(engine, engine.load_image(eval_dir / name / row["image"]), page)
+            path.write_text(json.dumps([_line_json(ln) for ln in again]), encoding="utf-8")
+        out.append([_line_of(d) for d in json.loads(path.read_text(encoding="utf-8"))])
+    return out
+
+
 # --- the naive rules of BASELINES_DOCS.md, on the same lines (the floor, re-measured in this run) ---
 
 
@@ -102,14 +123,21 @@ def naive_pairs(lines: Sequence[Line]) -> list[tuple[str, str]]:
     return out
 
 
-def _receipts(name: str, rows: list[dict], lines: list[list[Line]], show: str) -> list[list[str]]:
+def _receipts(
+    name: str, rows: list[dict], lines: list[list[Line]], show: str, again: list[list[Line]] | None = None
+) -> list[list[str]]:
+    """The naive rules, the receipt rules and, given ``again`` (the lines with the header read again), the
+    receipt rules on those; ``show`` lists the misses of the last."""
     truth = [r["fields"] for r in rows]
-    preds = [{f.name: f.text for f in receipt_fields(ls)} for ls in lines]
-    out = []
-    for system, predicted in (
+    systems = [
         ("naive rules (floor)", [naive_receipt(ls) for ls in lines]),
-        ("edge_runtime.fields", preds),
-    ):
+        ("edge_runtime.fields", [{f.name: f.text for f in receipt_fields(ls)} for ls in lines]),
+    ]
+    if again is not None:
+        systems.append(("+ header read again", [{f.name: f.text for f in receipt_fields(ls)} for ls in again]))
+    preds = systems[-1][1]
+    out = []
+    for system, predicted in systems:
         s = field_scores(predicted, truth)
         out.append(
             [
@@ -160,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--fresh", action="store_true", help="read the images again instead of the cached lines")
     parser.add_argument("--ocr-only", action="store_true", help="fill the cache and stop")
+    parser.add_argument("--reread", action="store_true", help="also score receipts with the header read again")
     parser.add_argument("--show", default="", help="receipt fields whose misses to list on stderr, e.g. total,date")
     args = parser.parse_args(argv)
     receipts: list[list[str]] = []
@@ -167,13 +196,17 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.sets.split(","):
         rows = _rows(args.eval_dir, name)
         started = time.perf_counter()
-        lines = [lines_of(ls) for ls in ocr_lines(args.eval_dir, name, rows, args.fresh)]
+        read = ocr_lines(args.eval_dir, name, rows, args.fresh)
+        lines = [lines_of(ls) for ls in read]
+        again = None
+        if args.reread and name.startswith("kie_"):
+            again = [lines_of(ls) for ls in reread_lines(args.eval_dir, name, rows, read, args.fresh)]
         print(f"{name}: {len(rows)} images, lines in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         if args.ocr_only:
             continue
         started = time.perf_counter()
         if name.startswith("kie_"):
-            receipts += _receipts(name, rows, lines, args.show)
+            receipts += _receipts(name, rows, lines, args.show, again)
         elif name.startswith("kv_"):
             forms += _forms(name, rows, lines)
         print(f"{name}: rules in {time.perf_counter() - started:.2f} s", file=sys.stderr)

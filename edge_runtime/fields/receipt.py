@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from edge_runtime.fields.model import Field
 from edge_runtime.fields.normalise import AMOUNT_RE, currency_of, decimal_amount, find_date, iso_date
@@ -43,6 +44,10 @@ _ADDRESS_STOP = re.compile(
     re.I,
 )
 _REG_NO = re.compile(r"^\W*\(?\s*(?:CO\.?\s*(?:REG\.?\s*)?NO\.?\s*:?\s*)?[\dA-Z]*\d{4,}[\dA-Z-]*\s*\)?\W*$", re.I)
+# a company number on its own line, with or without its label: "(Company No. 113825-W)", "CO-REG:360671-D"
+_REG_LINE = re.compile(r"^[^\d]{0,20}\d{5,12}\s?-\s?[A-Z]\W*$", re.I)
+_PHONE_LINE = re.compile(r"^\W*\+?\(?\d{2,4}\)?[- ]?\d{3,4}[- ]?\d{3,4}\b")  # a bare phone number: 03-6057 1377
+_ADDRESS_LABEL = re.compile(r"^\W*(?:[A-Z]{1,4}\s*)?(?:ADD|ADDR|ADDRESS|ALAMAT)\s*[:.]\s*(?=\S)", re.I)
 _ADDRESS_HINT = re.compile(
     r"\b(JALAN|JLN|TAMAN|TMN|LOT|NO\.?|LORONG|PERSIARAN|KAWASAN|BANDAR|SEKSYEN|BLOCK|BLK|LEVEL|FLOOR|ROAD|STREET|"
     r"AVENUE|SELANGOR|JOHOR|KUALA|LUMPUR|PULAU|PINANG|PENANG|PERAK|KEDAH|MELAKA|PAHANG|SABAH|SARAWAK|NEGERI|"
@@ -52,14 +57,20 @@ _ADDRESS_HINT = re.compile(
 )
 _BRANCH = re.compile(r"\d{3,4}-[A-Z][A-Z ]{2,30}$")
 _POSTCODE = re.compile(r"\b\d{5}\b")
+_DATE_TILDE = re.compile(r"(?<=\b\d\d)~(?=\d\d-\d\d)")  # 02~05-18: the recognizer's tilde for a dash
 _DATE_LABEL = re.compile(r"\bDATE\b|\bDATED\b|\bTARIKH\b|\bDT\b", re.I)
 # (label, rank): higher wins; the last line with the best rank is taken (a total printed again after rounding)
 _TOTAL_LABELS = (
-    (re.compile(r"ROUND(?:ED|ING)?\s*(?:ADJ\w*\s*)?TOTAL|TOTAL\s*ROUND|NETT?\s*TOTAL|GRAND\s*TOTAL", re.I), 4),
+    (
+        re.compile(r"ROUND(?:ED|ING)?\s*(?:ADJ\w*\s*)?TOTAL|TOTAL\s*(?:ROUND|AFTER)|NETT?\s*TOTAL|GRAND\s*TOTAL", re.I),
+        4,
+    ),
     (re.compile(r"TOTAL\s*(?:AMOUNT|AMT|SALES?)?\s*\(?\s*INCL|TOTAL\s*(?:INCL|INC\b)|INCLUSIVE\s*OF\s*GST", re.I), 4),
+    (re.compile(r"\b(?:AMT|AMOUNT)\s*PA[I1]D\s*INC", re.I), 4),  # "AMT PAID INCL. GST: RM78.30"
     (
         re.compile(
-            r"TOTAL\s*(?:AMOUNT|AMT|PAYABLE|DUE|RM|\(RM\)|:|$)|AMOUNT\s*DUE|TOTAL\s*\(?\s*RM|^\W*TOTAL\W*$", re.I
+            r"TOTAL\s*(?:AMOUNT|AMT|PAYABLE|DUE|RM|\(RM\)|:|$)|AMOUNT\s*DUE|TOTAL\s*\(?\s*RM|^\W*TOTAL\W*$|^\W*DUE\W*$",
+            re.I,
         ),
         3,
     ),
@@ -73,6 +84,8 @@ _NOT_TOTAL = re.compile(
     r"|EXCLUDING|EXCL\.|\bQTY\b|CHANGE|BALANCE|ROUNDING\s*ADJ(?!.*TOTAL)|\bROUNDING\b(?!.*TOTAL)",
     re.I,
 )
+# the tax table printed under the totals ("GST Summary | Amount | Tax", then "Total | 43.90 | 2.64")
+_SUMMARY = re.compile(r"SUMMARY|\bTAX\s*CODE\b|GST\s*ANALYSIS|\bCODE\b.*\bAMOUNT\b", re.I)
 _TAX_LABEL = re.compile(r"\bGST\b|\bSST\b|\bVAT\b|\bTAX\b|SERVICE\s*TAX", re.I)
 _NOT_TAX = re.compile(r"REG|\bNO\b|\bID\b|INVOICE|SUMMARY|INCL|EXCL|@\s*\d|%", re.I)
 _INVOICE = re.compile(
@@ -94,7 +107,7 @@ def receipt_fields(lines: Sequence[Line]) -> list[Field]:
         out.append(_field("company", text, text, names))
         address = _address(lines, max(lines.index(ln) for ln in names))
         if address:
-            text = " ".join(ln.text for ln in address)
+            text = _address_text(" ".join(ln.text for ln in address))
             out.append(_field("address", text, text, address))
     rows = rows_of(lines)
     date = _date(rows)
@@ -129,8 +142,15 @@ def _name_like(line: Line) -> bool:
 
 def _company(lines: Sequence[Line]) -> int | None:
     head = range(min(HEADER_LINES, len(lines)))
-    # a legal name printed after the address and phone ("Owned by: ... SDN BHD") is not the shop's name
-    ends = (i for i in head if _POSTCODE.search(lines[i].text) or _ADDRESS_STOP.search(lines[i].text))
+    # a legal name printed after the address and phone ("Owned by: ... SDN BHD") is not the shop's name; a
+    # "TAX INVOICE" over the name, or the name's own ".com", does not end the header
+    first = next((i for i in head if _name_like(lines[i]) or _STRONG.search(lines[i].text)), len(head))
+    ends = (
+        i
+        for i in head[first:]
+        if _POSTCODE.search(lines[i].text)
+        or (_ADDRESS_STOP.search(lines[i].text) and not (_STRONG.search(lines[i].text) and i == first))
+    )
     before = next(ends, len(head))
     strong = [i for i in head[:before] if _STRONG.search(lines[i].text) and not _NOT_STRONG.search(lines[i].text)]
     if strong:
@@ -152,7 +172,8 @@ def _without_reg(text: str) -> str:
     """A company line without the registration number printed after the name (``(519537-X)``), and with OCR's
     usual misreading of the ``S/B`` suffix (``5/B``, ``5/8``) put right."""
     text = _COMPANY_NO.sub("", _TRAILING_REG.sub("", text)).strip()
-    return re.sub(r"\b5/[B8]\b", "S/B", text)
+    text = re.sub(r"(?<=[A-Za-z]{2})\((?=[A-Za-z]{2})", " (", text)  # ENTERPRISE(SETIA ALAM): the space lost
+    return re.sub(r"\b(?:5/[B80]|S/[80])\b", "S/B", text)
 
 
 def _company_lines(lines: Sequence[Line], at: int) -> list[Line]:
@@ -207,15 +228,24 @@ def _continues(upper: Line, lower: Line) -> bool:
 
 
 def _address(lines: Sequence[Line], company_at: int) -> list[Line]:
+    """The address lines under the company: from the first line that reads as an address (or says "ADDRESS:",
+    the label cut off) to the postcode, state or country line, before any phone, tax-number or document line."""
     out: list[Line] = []
-    for line in lines[company_at + 1 : company_at + 1 + 8]:
-        if _ADDRESS_STOP.search(line.text) or find_date(line.text):
+    window = lines[company_at + 1 : company_at + 1 + 8]
+    labelled = next((k for k, ln in enumerate(window) if _ADDRESS_LABEL.match(ln.text)), 0)
+    for line in window[labelled:]:
+        label = _ADDRESS_LABEL.match(line.text)
+        if label and not out:
+            out.append(replace(line, text=line.text[label.end() :]))
+            continue
+        if _ADDRESS_STOP.search(line.text) or find_date(line.text) or _PHONE_LINE.match(line.text):
             if out:
                 break
             continue  # a date or a tax number printed between the name and the address
-        if not out and (_REG_NO.match(line.text) or not _ADDRESS_HINT.search(line.text)):
+        reg = _REG_NO.match(line.text) or _REG_LINE.match(line.text)
+        if not out and (reg or not _ADDRESS_HINT.search(line.text)):
             continue  # a registration number or a second name line between the company and its address
-        if _REG_NO.match(line.text):
+        if reg:
             break
         out.append(line)
         if re.search(r"MALAYSIA\W*$", line.text, re.I):
@@ -226,9 +256,20 @@ def _address(lines: Sequence[Line], company_at: int) -> list[Line]:
             if nxt is not None and _BRANCH.match(nxt.text):
                 out.append(nxt)
                 break
-            if nxt is None or not re.fullmatch(r"[A-Za-z .,]{3,45}", nxt.text) or _ADDRESS_STOP.search(nxt.text):
+            if (
+                nxt is None
+                or not re.fullmatch(r"[A-Za-z .,]{3,45}", nxt.text)
+                or _ADDRESS_STOP.search(nxt.text)
+                or _COMPANY_WORDS.search(nxt.text)  # the legal name printed under the address
+            ):
                 break
     return out
+
+
+def _address_text(text: str) -> str:
+    """The address with the recognizer's point-for-comma between its parts put right: a point after a word of
+    four letters or more, or after a number, followed by more address (``SETIA ALAM. SEKSYEN U13``)."""
+    return re.sub(r"(?<=[A-Z]{4})\.(?=\s*[A-Z0-9])|(?<=\d)\.(?=\s+[A-Z])", ",", text, flags=re.I)
 
 
 def _date(rows: Sequence[Sequence[Line]]) -> Field | None:
@@ -236,7 +277,7 @@ def _date(rows: Sequence[Sequence[Line]]) -> Field | None:
     for row in rows:
         labelled = any(_DATE_LABEL.search(ln.text) for ln in row)
         for line in row:
-            m = find_date(line.text)
+            m = find_date(_DATE_TILDE.sub("-", line.text))
             if m and iso_date(m.group(0)):
                 found = _field("date", iso_date(m.group(0)), m.group(0).strip(" ,"), [line])
                 if labelled:
@@ -253,6 +294,9 @@ def _amount_right(row: Sequence[Line], label: Line) -> tuple[str, Line] | None:
     if amounts:
         between = any(sum(ch.isalpha() for ch in ln.text) >= 3 and not AMOUNT_RE.search(ln.text) for ln in right)
         return amounts[0] if between else amounts[-1]
+    split = _split_amount(right)
+    if split is not None:
+        return split
     word = re.search(r"\bTOTAL\b|\bCASH\b|\w+", label.text, re.I)
     after = label.text[word.end() :] if word else ""
     found = AMOUNT_RE.findall(after)
@@ -261,11 +305,24 @@ def _amount_right(row: Sequence[Line], label: Line) -> tuple[str, Line] | None:
     return None
 
 
+def _split_amount(boxes: Sequence[Line]) -> tuple[str, Line] | None:
+    """An amount the detector cut at its decimal point into two boxes side by side (``7`` | ``00``), joined."""
+    for left, right in zip(boxes, boxes[1:], strict=False):
+        whole, cents = re.fullmatch(r"\d{1,6}", left.text), re.fullmatch(r"[-.,]?(\d{2})", right.text)
+        if whole and cents and 0 <= right.x0 - left.x1 < 2 * left.height and left.same_row(right):
+            return f"{whole.group(0)}.{cents.group(1)}", right
+    return None
+
+
 def _total(rows: Sequence[Sequence[Line]]) -> Field | None:
     best: tuple[float, int, str, Line, Line] | None = None
     for r, row in enumerate(rows):
+        if best is not None and any(_SUMMARY.search(ln.text) for ln in row):
+            break  # the tax table's "Total" row is the tax's, not the receipt's
         for line in row:
             text = _TOTAL_WORD.sub("TOTAL", line.text)
+            if text.lstrip().startswith("("):
+                continue  # a note: "(Total included GST @ 6%: 1.42)"
             if _SUBTOTAL.search(text):
                 rank = 1.5  # below any total, above the cash handed over
             elif _NOT_TOTAL.search(text):
@@ -295,21 +352,21 @@ def _total(rows: Sequence[Sequence[Line]]) -> Field | None:
 
 
 def _rounded(rows: Sequence[Sequence[Line]], r: int) -> tuple[str, Line, Line] | None:
-    """The total after a rounding line under the chosen one: the rounding row's own amount when it is no small
-    adjustment, else the amount of the next total label within two rows."""
+    """The total after a rounding line under the chosen one: the amount of the next total label within two rows,
+    else the rounding row's own amount when it is no small adjustment."""
     for k in range(r + 1, min(r + 4, len(rows))):
         row = rows[k]
         if not any(re.search(r"ROUND", ln.text, re.I) for ln in row):
             continue
-        amounts = [(a, ln) for ln in row for a in AMOUNT_RE.findall(ln.text)]
-        if amounts and abs(float(amounts[-1][0].replace(",", ""))) >= 1.0:
-            return amounts[-1][0], row[0], amounts[-1][1]
         for after in rows[k + 1 : k + 3]:
             head = _TOTAL_WORD.sub("TOTAL", after[0].text)
             if re.search(r"\bTOTAL\b", head, re.I) and not _NOT_TOTAL.search(head):
                 found = _amount_right(after, after[0])
                 if found:
                     return found[0], after[0], found[1]
+        amounts = [(a, ln) for ln in row for a in AMOUNT_RE.findall(ln.text)]
+        if amounts and abs(float(amounts[-1][0].replace(",", ""))) >= 1.0:
+            return amounts[-1][0], row[0], amounts[-1][1]
         return None
     return None
 

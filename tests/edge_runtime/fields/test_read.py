@@ -41,9 +41,9 @@ def test_kie_sroie_field_f1(engine, eval_dir):
         lines = engine.recognize(eval_dir / "kie_sroie" / row["image"]).lines
         predicted.append({f.name: f.text for f in extract(lines, ["receipt"]).fields})
     scores = field_scores(predicted, [r["fields"] for r in rows])
-    # first 15: 0.807 (company 0.867, date 0.933, address 0.600, total 0.800); all 40: 0.734 (docs/fields.md)
-    assert scores.f1 >= 0.75, scores
-    assert scores.per_field["date"] >= 0.85 and scores.per_field["total"] >= 0.73, scores
+    # first 15: 0.824 (company 0.867, date 0.933, address 0.600, total 0.867); all 40: 0.759 (docs/fields.md)
+    assert scores.f1 >= 0.78, scores
+    assert scores.per_field["date"] >= 0.85 and scores.per_field["total"] >= 0.80, scores
     assert scores.per_field["company"] >= 0.80, scores
 
 
