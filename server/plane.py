@@ -34,9 +34,10 @@ import numpy as np
 
 from edge_runtime import detect
 from edge_runtime.errors import DeadlineExceededError, NotReadyError, OverloadedError
-from edge_runtime.pipeline import OcrEngine, Run, Steps
+from edge_runtime.fields.reread import reread_source_steps
+from edge_runtime.pipeline import Answer, OcrEngine, Run, Steps
 from edge_runtime.stream.scheduler import FrameScheduler
-from edge_runtime.types import OcrResult, RawImage
+from edge_runtime.types import OcrResult, RawImage, TextLine
 from server.batcher import Batcher
 from server.config import ServerConfig
 from server.memory_budget import (
@@ -308,13 +309,33 @@ class OcrPlane:
         self.stats.images += 1
         return result
 
+    async def reread_header(
+        self, source: ImageSource, lines: Sequence[TextLine], deadline: float | None = None
+    ) -> list[TextLine]:
+        """A receipt's header lines read a second time (``edge_runtime.fields.reread``: two more cuts of each,
+        the reading two of three agree on), for its key fields: the image is decoded again, admitted by its
+        memory cost like any image, and its model runs go through the same lanes and batchers."""
+        generation = self._generation
+        if generation is None:
+            raise NotReadyError("models are loading or warming up; retry shortly")
+        self._check(deadline)
+        engine = generation.engine
+        async with self.memory.reserve(source_cost(engine, source, skip_detection=True), deadline):
+            again, _ = await self._drive(generation, reread_source_steps(engine, source, lines), deadline)
+        return again
+
     async def _steps(
         self, generation: Generation, source: ImageSource, skip_detection: bool, deadline: float | None
     ) -> tuple[OcrResult, float]:
-        """The sequence, decoded only now (admitted); returns its result and its waits for a CPU thread. The
-        plane lets go of each model input and output as soon as the sequence has them (free early)."""
+        """The sequence, decoded only now (admitted); returns its result and its waits for a CPU thread."""
+        return await self._drive(generation, generation.engine.page_steps(source, skip_detection), deadline)
+
+    async def _drive(
+        self, generation: Generation, steps: Steps[Answer], deadline: float | None
+    ) -> tuple[Answer, float]:
+        """A sequence's CPU work on the pool and its model runs on the lanes; its answer and its waits for a CPU
+        thread. The plane lets go of each model input and output as soon as the sequence has them (free early)."""
         loop = asyncio.get_running_loop()
-        steps = generation.engine.page_steps(source, skip_detection)
         waited = 0.0
         box: list[list[np.ndarray]] = []  # the outputs being handed over: the sequence is their only holder
         while True:
@@ -412,7 +433,7 @@ def source_cost(engine: OcrEngine, source: ImageSource | np.ndarray | None, skip
     return image_cost(width, height, target, reading)
 
 
-def _advance(steps: Steps[OcrResult], box: list[list[np.ndarray]]) -> tuple[list[Run], OcrResult | None, float]:
+def _advance(steps: Steps[Answer], box: list[list[np.ndarray]]) -> tuple[list[Run], Answer | None, float]:
     """On the CPU pool: resume the sequence up to its next model runs, or to its result. ``box`` holds the outputs
     of its last runs (empty at the start); they are handed over, not kept, so the sequence can free them."""
     started = time.perf_counter()

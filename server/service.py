@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import grpc
@@ -13,7 +13,8 @@ import grpc
 from clients.ocr_client.pb import SERVICE_NAME, ocr_pb2
 from edge_runtime import imageio
 from edge_runtime.errors import OcrError
-from edge_runtime.fields import check_sets, extract
+from edge_runtime.fields.extract import RECEIPT_SETS, check_sets, extract
+from edge_runtime.types import OcrResult, TextLine
 from server import __version__, convert
 from server.errors import InvalidRequestError
 from server.plane import OcrPlane
@@ -45,12 +46,27 @@ class OcrServicer:
         asked = check_sets(request.options.fields, sets)  # FIELD_SET_UNKNOWN before any model runs
         async with self.plane.admitted():
             result = await self.plane.recognize(source, request.options.skip_detection, deadline_of(context))
+            read = await self._field_lines(source, result, asked, request.options.skip_detection, context)
 
         def respond() -> ocr_pb2.RecognizeResponse:
-            return convert.recognize_response(result, extract(result.lines, asked, sets) if asked else None)
+            return convert.recognize_response(result, extract(read, asked, sets) if asked else None)
 
         # off the event loop: laying out a dense page's blocks takes milliseconds that other calls should not wait
         return await asyncio.to_thread(respond)
+
+    async def _field_lines(
+        self,
+        source: convert.ImageSource,
+        result: OcrResult,
+        asked: Sequence[str],
+        skip_detection: bool,
+        context: grpc.aio.ServicerContext,
+    ) -> Sequence[TextLine]:
+        """The lines the fields are read from: a receipt's header read again where a receipt set is asked (and
+        ``fields_reread`` is on), else the lines as answered."""
+        if skip_detection or not self.plane.config.fields_reread or not set(asked) & RECEIPT_SETS:
+            return result.lines
+        return await self.plane.reread_header(source, result.lines, deadline_of(context))
 
     async def BatchRecognize(  # noqa: N802
         self, request: ocr_pb2.BatchRecognizeRequest, context: grpc.aio.ServicerContext

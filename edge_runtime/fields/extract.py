@@ -15,9 +15,10 @@ from edge_runtime.fields.receipt import receipt_fields
 from edge_runtime.fields.rules import FieldSet, apply_set
 from edge_runtime.fields.text import LineLike, lines_of
 
-__all__ = ["extract", "check_sets", "page_lines"]
+__all__ = ["extract", "check_sets", "page_lines", "RECEIPT_SETS"]
 
 _RECEIPT = ("receipt", "invoice")  # one rule set: receipts and invoices carry the same fields
+RECEIPT_SETS = frozenset(_RECEIPT)  # the sets whose company and address are a page's header lines
 _FORM = "form"
 
 

@@ -19,12 +19,12 @@ import numpy as np
 
 from edge_runtime.geometry import crop_quad
 from edge_runtime.recognize import Reading, words_of
-from edge_runtime.types import TextLine, Word
+from edge_runtime.types import RawImage, TextLine, Word
 
 if TYPE_CHECKING:
-    from edge_runtime.pipeline import OcrEngine, Steps
+    from edge_runtime.pipeline import ImageInput, OcrEngine, Steps
 
-__all__ = ["HEADER_LINES", "margin_quad", "stretched", "vote", "reread_steps", "reread_header"]
+__all__ = ["HEADER_LINES", "margin_quad", "stretched", "vote", "reread_steps", "reread_source_steps", "reread_header"]
 
 HEADER_LINES = 16  # the lines, top down, that hold a receipt's company and address (receipt.HEADER_LINES + rows)
 _MARGIN = (0.3, 0.15)  # along and across the line, in line heights: the padded cut
@@ -45,7 +45,7 @@ def margin_quad(quad: np.ndarray, along: float, across: float) -> np.ndarray:
 def stretched(crop: np.ndarray) -> np.ndarray:
     """The crop in gray, its darkest pixel black and its lightest white (faded print made dark again)."""
     gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
-    gray = cv2.normalize(gray, None, 0, 255, cv2.NORM_MINMAX)
+    gray = cv2.normalize(gray, np.zeros_like(gray), 0, 255, cv2.NORM_MINMAX)
     return cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
 
 
@@ -107,6 +107,17 @@ def reread_steps(engine: OcrEngine, image: np.ndarray, lines: Sequence[TextLine]
             words = _words(reading, frames[won - 1])
             out[i] = replace(lines[i], text=texts[won][0], confidence=reading.confidence, words=words)
     return out
+
+
+def reread_source_steps(
+    engine: OcrEngine, source: ImageInput | RawImage, lines: Sequence[TextLine]
+) -> Steps[list[TextLine]]:
+    """``reread_steps`` on ``source`` decoded again (a server lets the image go once its lines are cut, so
+    a call asking for a receipt's fields decodes it a second time rather than hold every page longer)."""
+    if not _header(lines):
+        return list(lines)
+    image = engine.load_image(source)
+    return (yield from reread_steps(engine, image, lines))
 
 
 def reread_header(engine: OcrEngine, image: np.ndarray, lines: Sequence[TextLine]) -> list[TextLine]:

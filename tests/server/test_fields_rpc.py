@@ -17,8 +17,10 @@ from clients.ocr_client import OcrCallError, OcrClient
 from clients.ocr_client.cli import main as client_main
 from clients.ocr_client.pb import ocr_pb2, ocr_pb2_grpc
 from edge_runtime.errors import ConfigurationError
+from edge_runtime.fields.reread import reread_header
 from edge_runtime.stream.sources import encode_jpeg
 from server.config import ServerConfig
+from server.convert import image_source
 from server.embedded import ServerThread
 from tests.conftest import REPO, get_engine
 from tests.edge_runtime.fields.render import FORM, RECEIPT, page
@@ -185,3 +187,16 @@ def test_the_python_client_asks_for_fields_and_returns_them_typed(served, tmp_pa
     image.write_bytes(page(RECEIPT))
     assert client_main(["--target", served.target, "recognize", str(image), "--fields", "receipt"]) == 0
     assert "receipt.total = 15.40" in capsys.readouterr().out
+
+
+def test_the_server_reads_a_receipt_s_header_again_as_the_engine_does(served):
+    """The plane runs the header's second reading (fields.reread) on its lanes, from the image decoded again: the
+    same lines as the engine's own synchronous run, and a page without a header line costs no model run."""
+    image = page(RECEIPT)
+    engine = served.plane.current_engine()
+    lines = engine.recognize(image).lines
+    source = image_source(ocr_pb2.Image(content=image))
+    served_again = served.call(served.plane.reread_header(source, lines))
+    assert served_again == reread_header(engine, engine.load_image(image), lines)
+    assert len(served_again) == len(lines) and [ln.polygon for ln in served_again] == [ln.polygon for ln in lines]
+    assert served.call(served.plane.reread_header(source, [])) == []
