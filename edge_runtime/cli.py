@@ -12,9 +12,17 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge_runtime.arguments import OneLineParser, add_engine_arguments, engine_config
 from edge_runtime.errors import OcrError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from edge_runtime.fields.model import Extraction
+    from edge_runtime.pipeline import OcrEngine
+    from edge_runtime.types import OcrResult
 
 __all__ = ["main", "COMMANDS"]
 
@@ -45,10 +53,22 @@ def recognize_main(argv: list[str]) -> int:
     )
     parser.add_argument("--draw", type=Path, metavar="DIR", help="write <name>.ocr.png with polygons into DIR")
     parser.add_argument("--skip-detection", action="store_true", help="treat each image as one text line")
+    parser.add_argument(
+        "--fields",
+        default="",
+        metavar="SETS",
+        help="key field sets: receipt, invoice, form, or a set of --fields-file (comma list); printed after the "
+        "text as `set.name = value`, in `fields` / `key_values` of --json",
+    )
+    parser.add_argument("--fields-file", type=Path, metavar="TOML", help="users' own field sets (docs/fields.md)")
     add_engine_arguments(parser)
     args = parser.parse_args(argv)
 
     try:
+        from edge_runtime.fields import check_sets, load_fields_file
+
+        user = load_fields_file(args.fields_file) if args.fields_file else {}
+        asked = check_sets(args.fields.split(","), user)  # a bad fields file or set fails before any model loads
         from edge_runtime.pipeline import OcrEngine
 
         engine = OcrEngine(engine_config(args))
@@ -71,14 +91,19 @@ def recognize_main(argv: list[str]) -> int:
                     )
                 )
             continue
+        found = _fields(engine, image, result, asked, user) if asked and not args.skip_detection else None
         if args.json:
             from edge_runtime.messages import response_json
 
-            print(json.dumps({"image": str(path), **response_json(result)}, ensure_ascii=False))
+            print(json.dumps({"image": str(path), **response_json(result, found)}, ensure_ascii=False))
         else:
             if len(args.images) > 1:
                 print(f"== {path}")
             print(result.text)
+            for f in found.fields if found else ():  # `set.name = value` (the printed text when it differs)
+                print(f"{f.field_set}.{f.name} = {f.value}" + (f"  ({f.text})" if f.text != f.value else ""))
+            for kv in found.key_values if found else ():
+                print(f"form: {kv.key.text} -> {kv.value.text}")
         if args.draw:
             import cv2
 
@@ -90,6 +115,16 @@ def recognize_main(argv: list[str]) -> int:
                 print(f"{path}: error: cannot write {out} [OUTPUT_UNWRITABLE]", file=sys.stderr)
                 failures += 1
     return 1 if failures else 0
+
+
+def _fields(engine: OcrEngine, image: np.ndarray, result: OcrResult, asked: tuple[str, ...], user: dict) -> Extraction:
+    """The asked sets' fields, a receipt's header read a second time first (as the server's Recognize does)."""
+    from edge_runtime.fields import extract
+    from edge_runtime.fields.extract import RECEIPT_SETS
+    from edge_runtime.fields.reread import reread_header
+
+    lines = reread_header(engine, image, result.lines) if set(asked) & RECEIPT_SETS else result.lines
+    return extract(lines, asked, user)
 
 
 def _help() -> str:

@@ -222,6 +222,6 @@ def to_json(message: Message) -> dict[str, Any]:
     )
 
 
-def response_json(result: OcrResult) -> dict[str, Any]:
-    """``result`` as the JSON of the RecognizeResponse the server would send for it."""
-    return to_json(recognize_response(result))
+def response_json(result: OcrResult, fields: Extraction | None = None) -> dict[str, Any]:
+    """``result`` (and its key ``fields``) as the JSON of the RecognizeResponse the server would send for it."""
+    return to_json(recognize_response(result, fields))

@@ -39,6 +39,30 @@ def get_engine(**config):
     return _engines[key]
 
 
+_readings: dict[tuple, list] = {}
+
+
+def shared_recognizer(engine):
+    """``engine_recognizer(engine)`` whose readings are kept for the session, keyed by the engine's settings and
+    the precision each stage resolved to: the accuracy tests (FP32 against RapidOCR) and the gate tests (what is
+    served against FP32) read the same images with the same models, and an ``auto`` that serves FP32 everywhere
+    is the FP32 engine. Same models, same input, same lines: reading them once is not a weaker test."""
+    import dataclasses
+
+    from edge_runtime.evaluation.accuracy import engine_recognizer
+
+    read = engine_recognizer(engine)
+    models = (dataclasses.replace(engine.config, precision="fp32"), tuple(sorted(engine.precision.items())))
+
+    def recognize(image: Path, skip_detection: bool) -> list:
+        key = (models, str(image), skip_detection)
+        if key not in _readings:
+            _readings[key] = read(image, skip_detection)
+        return _readings[key]
+
+    return recognize
+
+
 def require_eval_dir() -> Path:
     """``EVAL_DIR``, or a skip (a failure under ``OCR_REQUIRE_EVAL=1``) when it is absent."""
     if not EVAL_DIR.is_dir():

@@ -13,14 +13,13 @@ import pytest
 
 from edge_runtime.evaluation import metrics
 from edge_runtime.evaluation.accuracy import (
-    engine_recognizer,
     evaluate_set,
     headline,
     headline_figure,
     rapidocr_baseline,
     read_baselines,
 )
-from tests.conftest import EVAL_DIR, get_engine
+from tests.conftest import EVAL_DIR, get_engine, shared_recognizer
 
 TOLERANCE = 0.005  # half a point: run-to-run and backend rounding noise, not a licence to regress
 
@@ -56,7 +55,7 @@ def test_fp32_headline_is_no_lower_than_rapidocr(eval_dir: Path, backend: str, s
     bar = rapidocr_baseline(read_baselines(eval_dir), set_name) - TOLERANCE
     engine = get_engine(backend=backend, precision="fp32")
     assert set(engine.precision.values()) == {"fp32"}
-    result = evaluate_set(engine_recognizer(engine), set_name, eval_dir, keep_samples=True)
+    result = evaluate_set(shared_recognizer(engine), set_name, eval_dir, keep_samples=True)
     figure = headline_figure(set_name)
     value = headline(result)
     assert value >= bar, (

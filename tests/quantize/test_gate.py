@@ -14,13 +14,13 @@ from edge_runtime import detect, recognize
 from edge_runtime.artifacts import RECORD, int8_dir, quantization_record
 from edge_runtime.config import EngineConfig
 from edge_runtime.evaluation import metrics
-from edge_runtime.evaluation.accuracy import engine_recognizer, evaluate_set, headline_figure
+from edge_runtime.evaluation.accuracy import evaluate_set, headline_figure
 from edge_runtime.pipeline import OcrEngine
 from models import load_bundle
 from quantize import decide
 from quantize.build import STAGE_FILES
 from quantize.gate import GateSettings, run_gate, staged_bundle
-from tests.conftest import get_engine
+from tests.conftest import get_engine, shared_recognizer
 
 BACKENDS = ["openvino", "onnxruntime"]
 SMALL_GATE = (("synth_receipts", 2), ("page_synth", 1), ("rec_synth_lines", 6))  # enough to see a broken model
@@ -156,8 +156,8 @@ def test_served_engine_follows_the_record(data_dir: Path, backend: str) -> None:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_served_headline_within_a_point_of_fp32(eval_dir: Path, backend: str, set_name: str) -> None:
     limit = DEV_SETS[set_name]
-    fp32 = evaluate_set(engine_recognizer(get_engine(backend=backend, precision="fp32")), set_name, eval_dir, limit)
-    auto = evaluate_set(engine_recognizer(get_engine(backend=backend, precision="auto")), set_name, eval_dir, limit)
+    fp32 = evaluate_set(shared_recognizer(get_engine(backend=backend, precision="fp32")), set_name, eval_dir, limit)
+    auto = evaluate_set(shared_recognizer(get_engine(backend=backend, precision="auto")), set_name, eval_dir, limit)
     figure = headline_figure(set_name)
     assert auto[figure] >= fp32[figure] - 0.01, (
         f"{backend} {set_name} {figure}: FP32 {fp32[figure]:.4f} auto {auto[figure]:.4f}"
