@@ -55,9 +55,9 @@ MIN_COST = 1 * MIB  # an image too small or too broken to size still holds its m
 DEFAULT_SHARE = 0.25  # of the memory available once the models are loaded
 DEFAULT_CAP = 640 * MIB  # no larger by default, whatever the host has free
 DEFAULT_TARGET_RSS = 1536 * MIB  # the default keeps the server's resident memory under this (issue 27) ...
-# ... less what the runtime holds beyond the charges: measured at 16 clients, the peak stood ~400-450 MiB above
-# the warmed models plus the budget (the recognizer's buffers below the release size, the allocator's arenas)
-RUNTIME_HEADROOM = 512 * MIB
+# ... less what the server holds beyond the charges: measured at 16 clients on document pages, the peak stood
+# 430-470 MiB (in-process) and 620 MiB (the gRPC server) above the warmed models plus the budget (docs/memory.md)
+RUNTIME_HEADROOM = 640 * MIB
 
 
 class MemoryBudgetError(OverloadedError):
