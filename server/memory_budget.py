@@ -10,7 +10,7 @@ Stream frames, computed on worker threads that must never block, take what fits 
 (``MEMORY_BUSY``; the stream goes on).
 
 The budget defaults to a share of the memory the host (or its cgroup) has free once the models are loaded, capped
-so that the warmed models, the budget and the runtime's headroom stay under 1.5 GiB, and never below what one A4
+so that the warmed models, the budget and the runtime's headroom stay under 1.5 GB, and never below what one A4
 page scanned at 300 dpi costs (``default_budget``); or it is set with ``--memory-budget-mb`` (0: off).
 """
 
@@ -54,7 +54,7 @@ REC_COLUMNS_PER_STEP = 8  # the recognizers (CRNN, SVTR) emit one time step per 
 MIN_COST = 1 * MIB  # an image too small or too broken to size still holds its message and a thread's buffers
 DEFAULT_SHARE = 0.25  # of the memory available once the models are loaded
 DEFAULT_CAP = 640 * MIB  # no larger by default, whatever the host has free
-DEFAULT_TARGET_RSS = 1536 * MIB  # the default keeps the server's resident memory under this (issue 27) ...
+DEFAULT_TARGET_RSS = 1_500_000_000  # 1.5 GB: the default keeps the server's resident memory under this (issue 27) ...
 # ... less what the server holds beyond the charges: measured at 16 clients on document pages, the peak stood
 # 430-470 MiB (in-process) and 620 MiB (the gRPC server) above the warmed models plus the budget (docs/memory.md)
 RUNTIME_HEADROOM = 640 * MIB

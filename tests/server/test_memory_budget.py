@@ -138,11 +138,11 @@ def test_resident_memory_stays_within_the_budget_and_the_models_in_a_bounded_soa
 
 @pytest.mark.parametrize("resident_mb", [400, 900, 2000])
 def test_the_default_budget_keeps_the_warmed_models_under_the_target_but_never_refuses_an_a4_page(resident_mb):
-    """Issue 27: with the default budget the server stays under 1.5 GiB: the warmed models (``resident``), the
+    """Issue 27: with the default budget the server stays under 1.5 GB: the warmed models (``resident``), the
     budget and the runtime's measured headroom; where the models alone leave no room, one A4 page still fits."""
     floor, resident = 493 * MIB, resident_mb * MIB
     budget = default_budget(floor=floor, resident=resident)
     assert budget >= floor
     assert budget == floor or resident + budget + RUNTIME_HEADROOM <= DEFAULT_TARGET_RSS
-    if resident_mb > 400:  # 1536 - 640 - resident is below the A4 page's 493 MiB: the floor, whatever is free
+    if resident_mb > 400:  # 1430 - 640 - resident MiB is below the A4 page's 493: the floor, whatever is free
         assert budget == floor
