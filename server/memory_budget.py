@@ -56,7 +56,7 @@ DEFAULT_SHARE = 0.25  # of the memory available once the models are loaded
 DEFAULT_CAP = 640 * MIB  # no larger by default, whatever the host has free
 DEFAULT_TARGET_RSS = 1_500_000_000  # 1.5 GB: the default keeps the server's resident memory under this (issue 27) ...
 # ... less what the server holds beyond the charges: measured at 16 clients on document pages, the peak stood
-# 430-470 MiB (in-process) and 620 MiB (the gRPC server) above the warmed models plus the budget (docs/memory.md)
+# 420-470 MiB (in-process) and 606-680 MiB (the gRPC server) above the warmed models plus the budget (docs/memory.md)
 RUNTIME_HEADROOM = 640 * MIB
 
 
