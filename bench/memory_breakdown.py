@@ -185,6 +185,7 @@ async def _concurrent(
         "p99_s": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 3) if ordered else None,
         "errors": errors,
         "rss_start_mb": round(base, 1),
+        "rss_mean_mb": round(statistics.fmean(s[1] for s in samples), 1) if samples else None,
         "rss_peak_mb": round(max((s[1] for s in samples), default=0.0), 1),
         "traced_peak_mb": round(peak["traced"], 1),
         "rss_at_traced_peak_mb": round(peak.get("rss", 0.0), 1),

@@ -84,7 +84,10 @@ class OvSession(LanedSession):
         self._lanes = Lanes(wide, lanes, _run)
 
 
-RELEASE_AFTER_BYTES = 32 * 1024 * 1024  # inputs this large (a detector page over ~1500 x 1900) leave ~100 B a pixel
+# Inputs this large leave buffers worth giving back: every detector page (at least 736 x 736 x 12 B = 6.2 MiB)
+# and the recognizer's wider batches (4 lines over ~900 columns). Measured in-process, 16 clients on document
+# pages, 640 MiB budget: peak RSS 1.51 GB at 2 MiB, 1.64 GB at 4 MiB, 2.41 GB at 32 MiB (docs/memory.md)
+RELEASE_AFTER_BYTES = 2 * 1024 * 1024
 
 
 class _Releasing:
@@ -92,7 +95,8 @@ class _Releasing:
 
     OpenVINO's CPU plugin keeps each request's buffers at the largest shape it has run: after a few full-page
     scans, ~330 MB per request, three requests a model, whatever the load is now (docs/memory.md). Releasing
-    costs ~20-60 ms on the next large run, nothing on small ones; a run waits while a release is under way."""
+    costs the next run its allocation (~20-60 ms after a page; small runs keep theirs); a run waits while a
+    release is under way."""
 
     def __init__(self, compiled: ov.CompiledModel) -> None:
         self.compiled = compiled

@@ -15,7 +15,7 @@ import pytest
 from clients.ocr_client import OcrCallError, OcrClient
 from server.config import ServerConfig
 from server.embedded import ServerThread
-from server.memory_budget import MIB
+from server.memory_budget import DEFAULT_TARGET_RSS, MIB, RUNTIME_HEADROOM, default_budget
 from server.plane import source_cost
 from tests.conftest import get_engine
 from tests.rendered import page
@@ -134,3 +134,15 @@ def test_resident_memory_stays_within_the_budget_and_the_models_in_a_bounded_soa
         assert rise <= budget_mb + 300, f"RSS rose {rise:.0f} MiB over the models' with a {budget_mb:.0f} MiB budget"
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("resident_mb", [400, 900, 2000])
+def test_the_default_budget_keeps_the_warmed_models_under_the_target_but_never_refuses_an_a4_page(resident_mb):
+    """Issue 27: with the default budget the server stays under 1.5 GB: the warmed models (``resident``), the
+    budget and the runtime's measured headroom; where the models alone leave no room, one A4 page still fits."""
+    floor, resident = 493 * MIB, resident_mb * MIB
+    budget = default_budget(floor=floor, resident=resident)
+    assert budget >= floor
+    assert budget == floor or resident + budget + RUNTIME_HEADROOM <= DEFAULT_TARGET_RSS
+    if resident_mb > 400:  # 1430 - 640 - resident MiB is below the A4 page's 493: the floor, whatever is free
+        assert budget == floor
