@@ -86,17 +86,33 @@ class OcrServicer:
                 todo.append((i, convert.image_source(item.image, item.HasField("image")), item.options.skip_detection))
             except OcrError as exc:  # one bad image fails its item, not the batch
                 outcomes[i] = exc
+        read: dict[int, Sequence[TextLine]] = {}  # the lines each item's fields are read from
         async with self.plane.admitted():
             results = await self.plane.recognize_many([(s, k) for _, s, k in todo], deadline_of(context))
-        for (i, _, _), result in zip(todo, results, strict=True):
-            outcomes[i] = result
+            for (i, _, _), result in zip(todo, results, strict=True):
+                outcomes[i] = result
+            again = [
+                (i, s, k, r)
+                for (i, s, k), r in zip(todo, results, strict=True)
+                if asked[i] and isinstance(r, OcrResult)
+            ]
+            lines = await asyncio.gather(
+                *(self._field_lines(s, r, asked[i], k, context) for i, s, k, r in again), return_exceptions=True
+            )
+            for (i, _, _, _), got in zip(again, lines, strict=True):
+                if isinstance(got, OcrError):
+                    outcomes[i] = got  # the item's second reading failed (its deadline, its memory): the item alone
+                elif isinstance(got, BaseException):
+                    raise got
+                else:
+                    read[i] = got
 
         def respond() -> ocr_pb2.BatchRecognizeResponse:
             return ocr_pb2.BatchRecognizeResponse(
                 responses=[
                     ocr_pb2.RecognizeResponse(error=convert.error_message(o))
                     if isinstance(o, Exception)
-                    else convert.recognize_response(o, extract(o.lines, asked[i], sets) if asked[i] else None)
+                    else convert.recognize_response(o, extract(read[i], asked[i], sets) if asked[i] else None)
                     for i, o in enumerate(outcomes)
                 ]
             )

@@ -175,8 +175,9 @@ def test_the_python_client_asks_for_fields_and_returns_them_typed(served, tmp_pa
         assert by_name["receipt", "total"].value == "15.40" and len(by_name["receipt", "total"].polygon) == 4
         assert by_name["billing", "invoice"].text == "INV20931"
         assert not client.recognize(page(RECEIPT)).fields  # none asked, none read
-        (form,) = client.batch_recognize([page(FORM)], fields=["form"])
+        form, receipt = client.batch_recognize([page(FORM), page(RECEIPT)], fields=["form", "receipt"])
         assert form.key_values and all(kv.key and kv.value for kv in form.key_values)
+        assert {f.name: f.value for f in receipt.fields}["total"] == "15.40"  # its header read again, in a batch
         with client.recognize_document(page(RECEIPT), fields=["receipt"]) as results:
             (doc_page,) = results.pages()
         assert {f.name for f in doc_page.fields} >= {"total", "date"}
