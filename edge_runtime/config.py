@@ -38,6 +38,8 @@ class EngineConfig:
     det_limit_side_len: int = 736
     det_limit_type: str = "min"  # min: shortest side >= limit (small text in 720p scenes); max: longest side <= limit
     det_max_side_len: int = 2000  # cap after the "min" rule, keeps time and memory bounded
+    det_small_text_height: float = 0.0  # detector-input px: a median line lower than this gets a second, larger
+    # detector pass (up to 1.3x the side; detect.second_pass); 0: one pass
     rec_batch_size: int = 0  # lines per recognizer run; 0: 4 on a CPU, 8 on a GPU (resolved at construction).
     # On a CPU a batch of 8 costs what 8 lines cost, and smaller batches spread a page over the lanes: on 2 cores
     # batches of 4 read document pages 1.07-1.12x faster than batches of 8 (OpenVINO and ONNX Runtime alike)
