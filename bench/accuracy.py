@@ -1,14 +1,16 @@
 """``python -m bench.accuracy``: score our engine on labelled sets beside a peer in the same process.
 
 ``python -m bench.accuracy [--sets ...] [--backend ...] [--precision ...] [--bundle ...]
-[--peer rapidocr|none] [--peer-only] [--limit N] [--json out.json]`` prints a markdown table; backends,
-precisions and bundles take several values (every combination is scored). The scoring itself is
+[--peer rapidocr|none] [--peer-only] [--limit N] [--det KEY=VALUE ...] [--json out.json]`` prints a markdown
+table; backends, precisions and bundles take several values (every combination is scored). ``--det`` replaces
+detector parameters (``edge_runtime.detect.DetParams`` fields) for one-at-a-time sweeps. The scoring itself is
 ``edge_runtime.evaluation.accuracy``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import os
@@ -40,6 +42,26 @@ def default_eval_dir() -> Path:
     from edge_runtime.evaluation import synth
 
     return synth.ensure()
+
+
+def det_changes(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["thresh=0.25", "use_dilation=false"]`` -> DetParams changes, each value parsed as its field's type."""
+    from edge_runtime.detect import DetParams
+
+    kinds = {f.name: type(getattr(DetParams(), f.name)) for f in dataclasses.fields(DetParams)}
+    changes: dict[str, Any] = {}
+    for pair in pairs:
+        name, _, text = pair.partition("=")
+        if name not in kinds or not text:
+            raise SystemExit(f"--det {pair!r}: expected FIELD=VALUE, FIELD one of {', '.join(kinds)}")
+        kind = kinds[name]
+        if kind is bool:
+            changes[name] = text.strip().lower() in ("1", "true", "yes", "on")
+        elif kind is tuple:
+            changes[name] = tuple(float(v) for v in text.split(","))
+        else:
+            changes[name] = kind(text)
+    return changes
 
 
 # ---- CLI ------------------------------------------------------------------------------------------------
@@ -93,8 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--peer", default="rapidocr", help="rapidocr | none")
     parser.add_argument("--peer-only", action="store_true", help="score only the peer, not our engine")
     parser.add_argument("--limit", type=int, default=None, help="first N images of each set")
+    parser.add_argument("--det", nargs="+", default=[], metavar="KEY=VALUE", help="detector parameter changes")
     parser.add_argument("--json", type=Path, default=None, help="write every result, per-image samples included")
     args = parser.parse_args(argv)
+    det_changes(args.det)  # a typo fails before any model loads
 
     eval_dir = args.eval_dir or default_eval_dir()
     sets = args.sets or [s for s in list_sets(eval_dir) if kind_of(s) in OCR_KINDS]  # the OCR figures
@@ -105,9 +129,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     configs = [] if args.peer_only else itertools.product(args.backend, args.precision, args.bundle)
     for backend, precision, bundle in configs:
         engine = OcrEngine(EngineConfig(backend=backend, precision=precision, bundle=bundle))
+        if args.det:
+            engine.det_params = dataclasses.replace(engine.det_params, **det_changes(args.det))
         engine.warm_up()
         used = "/".join(sorted(set(engine.precision.values())))
-        systems.append((f"ours {engine.bundle.id} {engine.backend} {used}", engine_recognizer(engine)))
+        label = f"ours {engine.bundle.id} {engine.backend} {used}" + "".join(f" {pair}" for pair in args.det)
+        systems.append((label, engine_recognizer(engine)))
     if args.peer != "none":
         from bench.peers import peer_recognizer
 

@@ -119,6 +119,7 @@ class OcrEngine:
             limit_side_len=self.config.det_limit_side_len,
             limit_type=self.config.det_limit_type,
             max_side_len=self.config.det_max_side_len,
+            small_text_height=self.config.det_small_text_height,
             mean=p.det_mean,
             std=p.det_std,
             thresh=p.det_thresh,
@@ -218,9 +219,14 @@ class OcrEngine:
 
     def detect_steps(self, image: np.ndarray, params: detect.DetParams | None = None) -> Steps[list[np.ndarray]]:
         """Quadrilaterals (4x2, clockwise from top-left) of text lines, in reading order (see ``detect``)."""
+        whole = params is None  # a caller's own params (a stream's regions at the frame's scale) keep one pass
         params = params or self.det_params
         (prob,) = yield [Run("det", detect.preprocess(image, params))]
         found = detect.postprocess(prob[0, 0], image.shape[0], image.shape[1], params)
+        larger = detect.second_pass(found, image.shape[0], image.shape[1], params) if whole else None
+        if larger is not None:  # small text: detected again at a larger input
+            (prob,) = yield [Run("det", detect.preprocess(image, larger))]
+            found = detect.postprocess(prob[0, 0], image.shape[0], image.shape[1], larger)
         del prob  # the probability map, before the crops are cut
         quads = [q for q, _ in found]
         return [quads[i] for i in reading_order(quads)]

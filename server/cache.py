@@ -65,6 +65,7 @@ _OUTPUT_FIELDS = (
     "det_limit_side_len",
     "det_limit_type",
     "det_max_side_len",
+    "det_small_text_height",
     "rec_max_width",
     "text_score",
     "max_image_pixels",
