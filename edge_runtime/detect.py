@@ -68,10 +68,24 @@ def second_pass(found: list[tuple[np.ndarray, float]], src_h: int, src_w: int, p
     heights = [min(np.linalg.norm(q[0] - q[3]), np.linalg.norm(q[0] - q[1])) * scale for q, _ in found]
     if float(np.median(heights)) >= p.small_text_height:
         return None
+    return _larger(src_h, src_w, p)
+
+
+def _larger(src_h: int, src_w: int, p: DetParams) -> DetParams | None:
+    """The second pass's parameters, or None where the cap leaves (about) the same input."""
+    first = target_size(src_h, src_w, p)
+    scale = first[0] / src_h
     side = min(src_h, src_w) if p.limit_type == "min" else max(src_h, src_w)
     larger = replace(p, limit_side_len=int(round(side * scale * p.max_upscale)), small_text_height=0.0)
     grown = target_size(src_h, src_w, larger)
     return larger if grown[0] * grown[1] >= 1.2 * first[0] * first[1] else None  # capped: the same input again
+
+
+def largest_target(src_h: int, src_w: int, p: DetParams) -> tuple[int, int]:
+    """The largest detector input an image of this size may get (the second pass's where it can run): what
+    admission by memory charges, before the first pass has said whether the text is small."""
+    larger = _larger(src_h, src_w, p) if p.small_text_height > 0 else None
+    return target_size(src_h, src_w, larger if larger is not None else p)
 
 
 def _box_score(prob: np.ndarray, contour: np.ndarray) -> float:

@@ -428,7 +428,7 @@ def source_cost(engine: OcrEngine, source: ImageSource | np.ndarray | None, skip
     if size is None or min(size) < 1 or size[0] * size[1] > engine.config.max_image_pixels:
         return MIN_COST
     width, height = size
-    target = None if skip_detection else detect.target_size(height, width, engine.det_params)
+    target = None if skip_detection else detect.largest_target(height, width, engine.det_params)
     reading = recognizer_wave_bytes(engine.read_wave_columns, len(engine.characters) + 1)
     return image_cost(width, height, target, reading)
 

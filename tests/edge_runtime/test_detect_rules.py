@@ -33,3 +33,14 @@ def test_tall_text_and_documents_keep_one_pass() -> None:
     # a receipt near the 2000-px cap can hardly grow: no second pass that would detect (almost) the same input
     receipt = detect.DetParams(limit_side_len=736, limit_type="min", max_side_len=2000, small_text_height=28.0)
     assert detect.second_pass([_line(10)], 1600, 600, receipt) is None
+
+
+def test_memory_is_charged_for_the_larger_pass_where_one_can_run() -> None:
+    """Admission by memory charges before the first pass knows the text's height: the second pass's input where
+    the image could get one, the first's where the rule is off or the cap leaves the same input."""
+    p = detect.DetParams(limit_side_len=736, limit_type="min", small_text_height=28.0, max_upscale=1.3)
+    assert detect.largest_target(720, 1280, p) == (960, 1696)
+    off = detect.DetParams(limit_side_len=736, limit_type="min")
+    assert detect.largest_target(720, 1280, off) == detect.target_size(720, 1280, off) == (736, 1312)
+    receipt = detect.DetParams(limit_side_len=736, limit_type="min", max_side_len=2000, small_text_height=28.0)
+    assert detect.largest_target(1600, 600, receipt) == detect.target_size(1600, 600, receipt)
