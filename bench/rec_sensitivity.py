@@ -92,14 +92,24 @@ def keep_float(model: Any, names: Sequence[str], weights: Mapping[str, np.ndarra
         if op.get_friendly_name() not in wanted:
             continue
         for i in range(op.get_input_size()):
-            src = op.input_value(i).get_node()
-            if src.get_type_name() == "FakeQuantize":
-                op.input(i).replace_source_output(src.input_value(0))
+            source = op.input_value(i)
+            # FakeQuantize, and SmoothQuant's scaling of the activations (folded into the INT8 weights, which
+            # are replaced by the float ones below)
+            while source.get_node().get_type_name() == "FakeQuantize" or (
+                i == 0 and "nncf_smooth_quant" in source.get_node().get_friendly_name()
+            ):
+                source = source.get_node().input_value(0)
+            if source != op.input_value(i):
+                op.input(i).replace_source_output(source)
                 changed += 1
-            elif i == 1 and src.get_type_name() == "Multiply" and op.get_friendly_name() in weights:
+            src = op.input_value(i).get_node()
+            if i == 1 and src.get_type_name() == "Multiply" and op.get_friendly_name() in weights:
                 shape = tuple(op.input_value(1).get_partial_shape().to_shape())
                 w = weights[op.get_friendly_name()]
-                w = w.reshape(shape) if w.size == int(np.prod(shape)) and w.shape != shape else w
+                if w.ndim == 2 and w.shape != shape and w.T.shape == shape:
+                    w = np.ascontiguousarray(w.T)  # MatMul with transpose_b
+                elif w.shape != shape and w.size == int(np.prod(shape)):
+                    w = w.reshape(shape)  # grouped convolution: [G, 1, 1, kh, kw]
                 if w.shape != shape:
                     raise ValueError(f"{op.get_friendly_name()}: float weights {w.shape} do not fit {shape}")
                 op.input(i).replace_source_output(ov.op.Constant(w).output(0))
@@ -220,7 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--variants",
         default="",
         help="comma-separated recipe variants to compare, each a full NNCF build: symmetric (activations), "
-        "no-smooth (no SmoothQuant), smooth-0.5/0.95 (SmoothQuant alpha for MatMuls), more-crops (384 crops)",
+        "no-smooth (no SmoothQuant), smooth-0.5/0.95 (SmoothQuant alpha for MatMuls), more-crops (384 crops), "
+        "no-bias-correction",
     )
     parser.add_argument("--confirm", default="", help="comma-separated blocks: build with ignored_scope and read")
     parser.add_argument(
@@ -351,6 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "no-smooth": {"model_type": None},
         "smooth-0.5": {"smooth_quant_alpha": 0.5},
         "smooth-0.95": {"smooth_quant_alpha": 0.95},
+        "no-bias-correction": {"bias_correction": False},
     }
     for variant in filter(None, args.variants.split(",")):
         if variant == "more-crops":

@@ -35,12 +35,13 @@ def quantize_stage(
     preset: Any = None,
     model_type: Any = "default",
     smooth_quant_alpha: float | None = None,
+    bias_correction: bool = True,
 ) -> list[Path]:
     """Quantize one stage; returns the files written (``.xml`` and ``.bin``).
 
     ``ignored``: more node names kept in float (the mixed candidate's set, ``quantize.mixed``); ``preset``,
-    ``model_type`` and ``smooth_quant_alpha`` (MatMuls) replace the defaults below (the sensitivity sweep
-    compares them: ``bench/rec_sensitivity.py``).
+    ``model_type``, ``smooth_quant_alpha`` (MatMuls) and ``bias_correction`` replace the defaults below (the
+    sensitivity sweep compares them: ``bench/rec_sensitivity.py``).
 
     The recognizer is an SVTR (attention) network: ``model_type=TRANSFORMER`` keeps NNCF from quantizing
     the attention's softmax/LayerNorm inputs and adds SmoothQuant. Its classifier head (hidden -> ~18k
@@ -53,11 +54,12 @@ def quantize_stage(
     model = ov.Core().read_model(str(onnx_path))
     names = [*(head_matmuls(model) if stage == "rec" else []), *ignored]
     advanced = None
-    if smooth_quant_alpha is not None:
+    if smooth_quant_alpha is not None or not bias_correction:
         from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, AdvancedSmoothQuantParameters
 
+        alphas = AdvancedSmoothQuantParameters(matmul=0.95 if smooth_quant_alpha is None else smooth_quant_alpha)
         advanced = AdvancedQuantizationParameters(
-            smooth_quant_alphas=AdvancedSmoothQuantParameters(matmul=smooth_quant_alpha)
+            smooth_quant_alphas=alphas, disable_bias_correction=not bias_correction
         )
     if model_type == "default":
         model_type = nncf.ModelType.TRANSFORMER if stage == "rec" else None

@@ -47,6 +47,13 @@ def quantized_ops(path: Path) -> dict[str, bool]:
     return {n.name: any(i in dequantized for i in n.input) for n in graph.node if n.op_type in WEIGHTED}
 
 
+def _built_record(backend: str, stages: dict[str, tuple[str, ...]]) -> dict:
+    record = quantization_record(load_bundle(), backend)
+    if record is None or any("float_kept" not in record["stages"].get(s, {}) for s in stages):
+        pytest.fail(f"no gate record with the int8-mixed candidate for {backend}: run python -m quantize")
+    return record
+
+
 def _mixed_stages(backend: str) -> dict[str, tuple[str, ...]]:
     bundle = load_bundle()
     kept = {s: mixed.float_kept(bundle.id, s, backend) for s in ("det", "rec")}
@@ -58,9 +65,7 @@ def test_mixed_candidate_is_built_and_recorded(backend: str) -> None:
     stages = _mixed_stages(backend)
     if not stages:
         pytest.skip(f"the default bundle keeps nothing float on {backend} (quantize/float_kept.json)")
-    record = quantization_record(load_bundle(), backend)
-    if record is None:
-        pytest.fail(f"no gate record for {backend}: run scripts/setup.sh (or python -m quantize)")
+    record = _built_record(backend, stages)
     for stage, names in stages.items():
         entry = record["stages"][stage]
         name = mixed.mixed_file(STAGE_FILES[backend][stage])
@@ -76,9 +81,7 @@ def test_float_kept_nodes_are_float_in_the_artifact(backend: str) -> None:
     stages = _mixed_stages(backend)
     if not stages:
         pytest.skip(f"the default bundle keeps nothing float on {backend} (quantize/float_kept.json)")
-    record = quantization_record(bundle, backend)
-    if record is None:
-        pytest.fail(f"no gate record for {backend}: run scripts/setup.sh (or python -m quantize)")
+    _built_record(backend, stages)
     for stage, names in stages.items():
         full = STAGE_FILES[backend][stage]
         ops = quantized_ops(int8_dir(bundle, backend) / mixed.mixed_file(full))
