@@ -84,7 +84,7 @@ def test_gate_record_follows_its_own_figures(backend: str) -> None:
         skipped = {n: (None if n in entry["speed_ms"] else v) for n, v in entry["candidates"].items()}
         served, _ = decide.choose(entry["speed_ms"], accuracy, skipped, gate["max_loss_pt"], gate["speed_margin"])
         refused_together = "refused together" in entry["candidates"].get(served, "")
-        candidate = entry["candidate"]  # int8-mixed serves as "int8" (an INT8 file), the record says which
+        candidate = entry.get("candidate", entry["serve"])  # int8-mixed serves as "int8": the record says which
         assert entry["serve"] == runtime_precision(candidate)
         assert candidate == served or (refused_together and candidate == "fp32"), entry["candidates"]
         assert entry["candidates"][candidate].startswith("served")
