@@ -5,6 +5,7 @@ record), while the rest of the model is INT8."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ BACKENDS = ["openvino", "onnxruntime"]
 WEIGHTED = {"Convolution", "GroupConvolution", "MatMul", "Conv"}
 
 
-def _quantized_input(output, depth: int = 4) -> bool:  # noqa: ANN001 (an openvino Output)
+def _quantized_input(output: Any, depth: int = 4) -> bool:
     """True when an OpenVINO input comes through a FakeQuantize or from INT8 weights (a few hops up)."""
     node = output.get_node()
     kind = node.get_type_name()
