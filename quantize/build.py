@@ -19,7 +19,7 @@ from edge_runtime.artifacts import int8_dir
 from edge_runtime.config import EngineConfig
 from edge_runtime.cpu import cpu_features
 from models import Bundle, load_bundle
-from quantize import calibration, record
+from quantize import calibration, mixed, record
 from quantize.calibration import ImageSet
 from quantize.gate import GateSettings, run_gate
 
@@ -84,14 +84,20 @@ def _inputs(
     }
 
 
-def _quantize(backend: str, bundle: Bundle, stage: str, samples: Sequence, out: Path) -> list[Path]:
+def _quantize(
+    backend: str, bundle: Bundle, stage: str, samples: Sequence, out: Path, float_kept: Sequence[str] | None = None
+) -> list[Path]:
+    """The ``int8`` artifact of a stage, or with ``float_kept`` the ``int8-mixed`` one (``quantize.mixed``)."""
     if backend == "openvino":
         from quantize import openvino_ptq
 
-        return openvino_ptq.quantize_stage(bundle.path(stage), samples, out, stage)
+        return openvino_ptq.quantize_stage(bundle.path(stage), samples, out, stage, ignored=float_kept or ())
     from quantize import onnx_qdq
 
-    return onnx_qdq.quantize_stage(bundle.path(stage), samples, out, stage, bundle.params.rec_height)
+    op_types = mixed.op_types(bundle.id, stage) if float_kept else None
+    return onnx_qdq.quantize_stage(
+        bundle.path(stage), samples, out, stage, bundle.params.rec_height, exclude=float_kept or (), op_types=op_types
+    )
 
 
 def _swap_in(building: Path, final: Path) -> None:
@@ -253,6 +259,7 @@ def _build(
         building.mkdir(parents=True)
         files: list[str] = []
         seconds: dict[str, float] = {"calibration": round(calib_s, 1), "calibration_cpu": round(calib_cpu, 1)}
+        mixed_files: dict[str, str] = {}
         for stage in ("det", "rec"):
             if progress is not None:
                 progress.set_description(f"{backend} {stage}")
@@ -267,6 +274,15 @@ def _build(
             files += [p.name for p in written]
             seconds[f"quantize_{stage}"] = round(time.perf_counter() - t0, 1)
             seconds[f"quantize_{stage}_cpu"] = round(time.process_time() - c0, 1)
+            kept = mixed.float_kept(bundle.id, stage, backend)
+            if kept:  # same calibration samples, the model's float-kept nodes left out
+                t0, c0 = time.perf_counter(), time.process_time()
+                name = mixed.mixed_file(STAGE_FILES[backend][stage])
+                samples_ = samples.det if stage == "det" else samples.rec
+                files += [p.name for p in _quantize(backend, bundle, stage, samples_, building / name, kept)]
+                mixed_files[stage] = name
+                seconds[f"quantize_{stage}_mixed"] = round(time.perf_counter() - t0, 1)
+                seconds[f"quantize_{stage}_mixed_cpu"] = round(time.process_time() - c0, 1)
             step()
         stage_files = STAGE_FILES[backend]
         verdict: dict[str, Any]
@@ -276,7 +292,15 @@ def _build(
             t0, c0 = time.perf_counter(), time.process_time()
             gate_settings = dataclasses.replace(settings.gate_settings(), threads=threads)
             verdict = run_gate(
-                bundle, backend, building, stage_files, gate_settings, data_dir, log=log, tick=lambda: step()
+                bundle,
+                backend,
+                building,
+                stage_files,
+                gate_settings,
+                data_dir,
+                log=log,
+                tick=lambda: step(),
+                mixed_files=mixed_files,
             )
             seconds["gate"] = round(time.perf_counter() - t0, 1)
             seconds["gate_cpu"] = round(time.process_time() - c0, 1)
@@ -287,6 +311,8 @@ def _build(
             own = sorted(f for f in files if f.split(".")[0] == stage)
             info = verdict["stages"].get(stage, {"serve": "fp32", "int8_ok": False, "reason": "not gated"})
             stages[stage] = {"file": name, "files": own, **info}
+            if stage in mixed_files:
+                stages[stage]["float_kept"] = list(mixed.float_kept(bundle.id, stage, backend) or ())
         gate: dict[str, Any] = {
             "summary": verdict["summary"],
             **settings.gate_settings().as_dict(),
@@ -320,7 +346,8 @@ def _build(
                 else "ONNX Runtime quantize_static QDQ, per-channel QInt8 symmetric weights, QUInt8 asymmetric "
                 "activations, MinMax; det: Conv/ConvTranspose, rec: MatMul/Gemm only; outputs float; "
                 "prepared: Constant->initializers, opset>=13, rec height fixed"
-            ),
+            )
+            + ("; int8-mixed: the same, quantize/float_kept.json's nodes float" if mixed_files else ""),
             "stages": stages,
             "gate": gate,
             "seconds": seconds,

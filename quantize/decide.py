@@ -46,7 +46,8 @@ SIGNIFICANCE = 0.95  # refuse only when P(loss > 0) reaches this, and the loss e
 # INT8 det: 1.00x to 1.13x), while every gain worth having was 1.4x or more: a smaller margin flips verdicts.
 SPEED_MARGIN = 0.20
 RESAMPLES = 2000
-PRECISIONS = ("fp32", "bf16", "fp16", "int8")  # highest precision first: the order ties are broken in
+# highest precision first: the order ties are broken in (int8-mixed keeps part of the model in float)
+PRECISIONS = ("fp32", "bf16", "fp16", "int8-mixed", "int8")
 
 
 @dataclass(frozen=True)
@@ -118,9 +119,10 @@ def refused(result: Bootstrap, threshold_pt: float) -> bool:
 
 
 def candidates(
-    backend: str, features: Mapping[str, bool], int8_built: bool, device: str = "cpu"
+    backend: str, features: Mapping[str, bool], int8_built: bool, device: str = "cpu", mixed_built: bool = False
 ) -> dict[str, str | None]:
-    """precision -> None (runnable here) or the reason it is skipped on this host."""
+    """precision -> None (runnable here) or the reason it is skipped on this host. ``int8-mixed``: INT8 with the
+    model's float-kept nodes in float (``quantize.mixed``), built where the model has such a set."""
     bf16_hw = bool(features.get("avx512_bf16") or features.get("amx_bf16"))
     out: dict[str, str | None] = {"fp32": None}
     if backend != "openvino":
@@ -133,6 +135,7 @@ def candidates(
         out["bf16"] = None
     out["fp16"] = "skipped: GPU only" if device == "cpu" else None
     out["int8"] = None if int8_built else "skipped: no INT8 artifact built"
+    out["int8-mixed"] = None if mixed_built else "skipped: no float-kept set for this model (quantize/float_kept.json)"
     return out
 
 

@@ -31,7 +31,7 @@ from edge_runtime.evaluation.accuracy import evaluate_set, headline_figure
 from edge_runtime.evaluation.datasets import Kind, kind_of
 from edge_runtime.pipeline import OcrEngine
 from models.bundle import Bundle
-from quantize import decide
+from quantize import decide, mixed
 from quantize.calibration import batch_by_width, gate_paths, page_crops
 
 __all__ = [
@@ -43,9 +43,16 @@ __all__ = [
     "time_stages",
     "run_gate",
     "STAGES",
+    "runtime_precision",
 ]
 
 STAGES = ("det", "rec")
+INT8_VARIANTS = ("int8", mixed.NAME)  # candidates served from an INT8 file; the runtime serves them as "int8"
+
+
+def runtime_precision(candidate: str) -> str:
+    """What the runtime calls a candidate: ``int8-mixed`` is an INT8 file (``edge_runtime.artifacts``)."""
+    return "int8" if candidate in INT8_VARIANTS else candidate
 
 
 @dataclass(frozen=True)
@@ -182,18 +189,19 @@ def time_stages(
     bundle: Bundle,
     backend: str,
     build_dir: Path,
-    stage_files: Mapping[str, str],
+    files: Mapping[str, Mapping[str, str]],
     runnable: Mapping[str, Sequence[str]],
     shapes: Mapping[str, Sequence[Sequence[int]]],
     threads: int,
     repeat: int,
 ) -> dict[str, dict[str, float]]:
-    """ms per stage and candidate on ``shapes`` (``decide.time_sessions``: fastest interleaved run per shape)."""
+    """ms per stage and candidate on ``shapes`` (``decide.time_sessions``: fastest interleaved run per shape);
+    ``files``: per stage, each INT8 candidate's file in ``build_dir``."""
     out: dict[str, dict[str, float]] = {}
     for stage, names in runnable.items():
         sessions = {}
         for name in names:
-            path = build_dir / stage_files[stage] if name == "int8" else bundle.path(stage)
+            path = build_dir / files[stage][name] if name in INT8_VARIANTS else bundle.path(stage)
             sessions[name] = load(backend, path, SessionOptions("cpu", threads, "bf16" if name == "bf16" else "f32"))
         out[stage] = {k: round(v, 2) for k, v in decide.time_sessions(sessions, shapes[stage], repeat).items()}
     return out
@@ -206,7 +214,7 @@ class _Judge:
     bundle: Bundle
     backend: str
     build_dir: Path
-    stage_files: Mapping[str, str]
+    files: Mapping[str, Mapping[str, str]]  # per stage: INT8 candidate -> its file in build_dir
     settings: GateSettings
     data_dir: Path
     tmp: Path
@@ -225,11 +233,13 @@ class _Judge:
         name = self.name(serve)
         if name in self.figures:
             return self.figures[name]
-        staged = staged_bundle(self.bundle, self.backend, self.build_dir, self.stage_files, serve, self.tmp / name)
+        chosen = {s: serve.get(s, "fp32") for s in STAGES}
+        want = {s: runtime_precision(c) for s, c in chosen.items()}
+        stage_files = {s: self.files[s][c] for s, c in chosen.items() if c in INT8_VARIANTS}
+        staged = staged_bundle(self.bundle, self.backend, self.build_dir, stage_files, want, self.tmp / name)
         engine = OcrEngine(
             EngineConfig(backend=self.backend, precision="auto", threads=self.settings.threads), bundle=staged
         )
-        want = {s: serve.get(s, "fp32") for s in STAGES}
         got = {s: engine.precision[s] for s in STAGES}
         if got != want:
             raise RuntimeError(f"gate configuration {name}: the engine serves {got}, expected {want}")
@@ -269,14 +279,23 @@ def run_gate(
     data_dir: Path,
     log: Callable[[str], None] = print,
     tick: Callable[[], None] | None = None,
+    mixed_files: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Decide each stage's precision on this host. Returns ``{"served": {stage: precision}, "summary": str,
-    "stages": {stage: {"serve", "reason", "int8_ok", "candidates", "speed_ms", "accuracy"}}, "combination":
-    {...}, "configs": {name: figures}, "speed_inputs": {stage: shapes}, "cpu_features": {...}}``."""
+    """Decide each stage's precision on this host (``mixed_files``: per stage, the ``int8-mixed`` candidate's
+    file in ``build_dir``, where built). A stage's record says ``serve`` as the runtime names it (``int8`` for
+    either INT8 file), ``candidate`` (which one) and ``file`` (the INT8 file ``auto``/``int8`` serve).
+
+    Returns ``{"served": {stage: candidate}, "summary": str, "stages": {stage: {"serve", "candidate", "file",
+    "reason", "int8_ok", "candidates", "speed_ms", "accuracy"}}, "combination": {...}, "configs": {name:
+    figures}, "speed_inputs": {stage: shapes}, "cpu_features": {...}}``."""
     features = cpu_features()
-    skipped = {s: decide.candidates(backend, features, s in stage_files) for s in STAGES}
+    mixed_files = mixed_files or {}
+    files = {
+        s: {k: v for k, v in (("int8", stage_files.get(s)), (mixed.NAME, mixed_files.get(s))) if v} for s in STAGES
+    }
+    skipped = {s: decide.candidates(backend, features, s in stage_files, mixed_built=s in mixed_files) for s in STAGES}
     with tempfile.TemporaryDirectory(prefix="edge-ocr-gate-") as tmp:
-        judge = _Judge(bundle, backend, build_dir, stage_files, settings, data_dir, Path(tmp), log, tick)
+        judge = _Judge(bundle, backend, build_dir, files, settings, data_dir, Path(tmp), log, tick)
         base = judge.evaluate({}, keep=True)
         shapes = stage_shapes(judge.engines.pop(judge.name({})), data_dir, settings.sets)
         runnable = {s: [n for n, why in skipped[s].items() if why is None] for s in STAGES}
@@ -285,7 +304,7 @@ def run_gate(
             bundle,
             backend,
             build_dir,
-            stage_files,
+            files,
             runnable,
             shapes,
             settings.threads or os.cpu_count() or 1,
@@ -301,9 +320,10 @@ def run_gate(
         stages: dict[str, dict[str, Any]] = {}
         accuracy: dict[str, dict[str, dict[str, decide.Bootstrap]]] = {s: {} for s in STAGES}
         for stage in STAGES:
+            faster = {n for group in decide.speed_groups(speed[stage], settings.speed_margin) for n in group}
             if settings.judge_all:  # every runnable candidate, slower ones too: all figures in the record
-                for name in runnable[stage]:
-                    if name != "fp32":
+                for name in runnable[stage]:  # but int8-mixed only where it could serve (CI set-up time)
+                    if name != "fp32" and (name != mixed.NAME or name in faster):
                         accuracy[stage][name] = judge.losses({stage: name})
             for group in decide.speed_groups(speed[stage], settings.speed_margin):
                 for name in group:
@@ -316,11 +336,17 @@ def run_gate(
             served, verdicts = decide.choose(
                 speed[stage], accuracy[stage], skipped[stage], settings.max_loss_pt, settings.speed_margin
             )
-            int8 = accuracy[stage].get("int8")
+            int8_ok = [  # INT8 files within budget, the faster one first: what precision="int8" serves
+                n
+                for n in sorted(files[stage], key=lambda n: speed[stage].get(n, float("inf")))
+                if n in accuracy[stage]
+                and not any(decide.refused(b, settings.max_loss_pt) for b in accuracy[stage][n].values())
+            ]
             stages[stage] = {
                 "serve": served,
                 "file": stage_files.get(stage),
-                "int8_ok": int8 is not None and not any(decide.refused(b, settings.max_loss_pt) for b in int8.values()),
+                "int8_ok": bool(int8_ok),
+                "int8_within_budget": int8_ok,
                 "candidates": verdicts,
                 "speed_ms": speed[stage],
                 "accuracy": {n: {s: b.as_dict() for s, b in per.items()} for n, per in accuracy[stage].items()},
@@ -356,7 +382,12 @@ def run_gate(
         final = judge.losses(serving) if any(p != "fp32" for p in serving.values()) else {}
         combination["served"] = serving
         for stage in STAGES:
-            stages[stage]["reason"] = _reason(stages[stage], final, features)
+            entry = stages[stage]
+            entry["reason"] = _reason(entry, final, features)
+            entry["candidate"], entry["serve"] = entry["serve"], runtime_precision(entry["serve"])
+            within = entry.pop("int8_within_budget")
+            int8_file = entry["candidate"] if entry["candidate"] in INT8_VARIANTS else next(iter(within), "int8")
+            entry["file"] = files[stage].get(int8_file, stage_files.get(stage))
     summary = ", ".join(f"{s} {serving[s].upper()}" for s in STAGES)
     return {
         "served": serving,
@@ -377,6 +408,8 @@ def _reason(entry: Mapping[str, Any], final: Mapping[str, decide.Bootstrap], fea
     """Why the served precision serves, in one line (the server logs it, GetServerInfo reports it)."""
     served, ms = entry["serve"], entry["speed_ms"]
     where = f"on this host ({feature_summary(dict(features))})"
+    if served == mixed.NAME:
+        where = f"({mixed.NAME}: the model's float-kept nodes in float) {where}"
     if served == "fp32":
         others = "; ".join(f"{n} {v}" for n, v in entry["candidates"].items() if n != "fp32")
         return f"no candidate faster and within the accuracy budget {where}: {others}"

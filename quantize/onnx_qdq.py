@@ -97,9 +97,18 @@ class _Reader:
 
 
 def quantize_stage(
-    onnx_path: Path, samples: Sequence[np.ndarray], out_onnx: Path, stage: str, rec_height: int = 48
+    onnx_path: Path,
+    samples: Sequence[np.ndarray],
+    out_onnx: Path,
+    stage: str,
+    rec_height: int = 48,
+    exclude: Sequence[str] = (),
+    op_types: Sequence[str] | None = None,
 ) -> list[Path]:
-    """Write the QDQ INT8 model of one stage to ``out_onnx``; returns the files written."""
+    """Write the QDQ INT8 model of one stage to ``out_onnx``; returns the files written.
+
+    ``exclude``: more node names kept in float; ``op_types``: replaces ``OP_TYPES[stage]`` (the mixed candidate,
+    ``quantize.mixed``, quantizes more op types and keeps its sensitive nodes float)."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     model = prepare(onnx_path, stage, rec_height)
@@ -111,8 +120,8 @@ def quantize_stage(
             str(prepared),
             str(out_onnx),
             _Reader(model.graph.input[0].name, samples),
-            nodes_to_exclude=output_nodes(model),
-            op_types_to_quantize=list(OP_TYPES[stage]),
+            nodes_to_exclude=[*output_nodes(model), *exclude],
+            op_types_to_quantize=list(op_types or OP_TYPES[stage]),
             quant_format=QuantFormat.QDQ,
             per_channel=True,
             activation_type=QuantType.QUInt8,

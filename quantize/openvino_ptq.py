@@ -26,9 +26,22 @@ def head_matmuls(model: Any) -> list[str]:
 
 
 def quantize_stage(
-    onnx_path: Path, samples: Sequence[np.ndarray], out_xml: Path, stage: str, fast_bias_correction: bool = True
+    onnx_path: Path,
+    samples: Sequence[np.ndarray],
+    out_xml: Path,
+    stage: str,
+    fast_bias_correction: bool = True,
+    ignored: Sequence[str] = (),
+    preset: Any = None,
+    model_type: Any = "default",
+    smooth_quant_alpha: float | None = None,
+    bias_correction: bool = True,
 ) -> list[Path]:
     """Quantize one stage; returns the files written (``.xml`` and ``.bin``).
+
+    ``ignored``: more node names kept in float (the mixed candidate's set, ``quantize.mixed``); ``preset``,
+    ``model_type``, ``smooth_quant_alpha`` (MatMuls) and ``bias_correction`` replace the defaults below (the
+    sensitivity sweep compares them: ``bench/rec_sensitivity.py``).
 
     The recognizer is an SVTR (attention) network: ``model_type=TRANSFORMER`` keeps NNCF from quantizing
     the attention's softmax/LayerNorm inputs and adds SmoothQuant. Its classifier head (hidden -> ~18k
@@ -39,18 +52,29 @@ def quantize_stage(
     import openvino as ov
 
     model = ov.Core().read_model(str(onnx_path))
-    ignored = nncf.IgnoredScope(names=head_matmuls(model)) if stage == "rec" else None
+    names = [*(head_matmuls(model) if stage == "rec" else []), *ignored]
+    advanced = None
+    if smooth_quant_alpha is not None or not bias_correction:
+        from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, AdvancedSmoothQuantParameters
+
+        alphas = AdvancedSmoothQuantParameters(matmul=0.95 if smooth_quant_alpha is None else smooth_quant_alpha)
+        advanced = AdvancedQuantizationParameters(
+            smooth_quant_alphas=alphas, disable_bias_correction=not bias_correction
+        )
+    if model_type == "default":
+        model_type = nncf.ModelType.TRANSFORMER if stage == "rec" else None
     dataset = nncf.Dataset(list(samples))
     with contextlib.redirect_stdout(io.StringIO()):  # NNCF draws its own progress bars; the CLI has one
         quantized = nncf.quantize(
             model,
             dataset,
-            preset=nncf.QuantizationPreset.MIXED,  # asymmetric activations: better on both stages here
+            preset=preset or nncf.QuantizationPreset.MIXED,  # asymmetric activations: better on both stages here
             target_device=nncf.TargetDevice.CPU,
             subset_size=len(samples),
             fast_bias_correction=fast_bias_correction,
-            model_type=nncf.ModelType.TRANSFORMER if stage == "rec" else None,
-            ignored_scope=ignored,
+            model_type=model_type,
+            ignored_scope=nncf.IgnoredScope(names=names) if names else None,
+            advanced_parameters=advanced,
         )
     out_xml.parent.mkdir(parents=True, exist_ok=True)
     ov.save_model(quantized, str(out_xml), compress_to_fp16=False)

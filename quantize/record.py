@@ -37,6 +37,8 @@ CODE = (
     "quantize/decide.py",
     "edge_runtime/artifacts.py",
     "quantize/build.py",
+    "quantize/mixed.py",
+    "quantize/float_kept.json",
     "edge_runtime/detect.py",
     "edge_runtime/recognize.py",
     "edge_runtime/geometry.py",

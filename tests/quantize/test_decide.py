@@ -182,3 +182,22 @@ def test_a_refusal_is_reported_even_for_a_slow_candidate() -> None:
         1.0,
     )
     assert served == "bf16" and verdicts["int8"].startswith("refused: signs")
+
+
+def test_int8_mixed_is_a_candidate_only_where_built() -> None:
+    assert candidates("openvino", {}, int8_built=True)["int8-mixed"].startswith("skipped")
+    assert candidates("onnxruntime", {}, int8_built=True, mixed_built=True)["int8-mixed"] is None
+
+
+def test_int8_mixed_serves_where_full_int8_loses_too_much() -> None:
+    """The mixed candidate (part of the model float) is slower than full INT8: it serves only when INT8 is refused,
+    and among equally fast candidates it wins on accuracy like any other."""
+    skipped = {"fp32": None, "int8": None, "int8-mixed": None}
+    loss = Bootstrap(images=28, mean_loss_pt=2.3, low_pt=1.2, high_pt=3.4, sd_pt=0.56, p_loss=1.0)
+    speed = {"fp32": 340.0, "int8": 160.0, "int8-mixed": 230.0}
+    served, verdicts = choose(speed, {"int8": {"receipts": loss}, "int8-mixed": {"receipts": _ok()}}, skipped, 1.0)
+    assert served == "int8-mixed" and verdicts["int8"].startswith("refused: receipts")
+    served, _ = choose(speed, {"int8": {"receipts": _ok()}, "int8-mixed": {"receipts": _ok()}}, skipped, 1.0)
+    assert served == "int8"  # faster by more than the margin
+    served, _ = choose({**speed, "int8-mixed": 170.0}, {"int8": {"r": _ok()}, "int8-mixed": {"r": _ok()}}, skipped, 1.0)
+    assert served == "int8-mixed"  # equally fast, equal loss: the higher precision

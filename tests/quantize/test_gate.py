@@ -19,7 +19,7 @@ from edge_runtime.pipeline import OcrEngine
 from models import load_bundle
 from quantize import decide
 from quantize.build import STAGE_FILES
-from quantize.gate import GateSettings, run_gate, staged_bundle
+from quantize.gate import GateSettings, run_gate, runtime_precision, staged_bundle
 from tests.conftest import get_engine, shared_recognizer
 
 BACKENDS = ["openvino", "onnxruntime"]
@@ -84,15 +84,19 @@ def test_gate_record_follows_its_own_figures(backend: str) -> None:
         skipped = {n: (None if n in entry["speed_ms"] else v) for n, v in entry["candidates"].items()}
         served, _ = decide.choose(entry["speed_ms"], accuracy, skipped, gate["max_loss_pt"], gate["speed_margin"])
         refused_together = "refused together" in entry["candidates"].get(served, "")
-        assert entry["serve"] == served or (refused_together and entry["serve"] == "fp32"), entry["candidates"]
-        assert entry["candidates"][entry["serve"]].startswith("served")
+        candidate = entry.get("candidate", entry["serve"])  # int8-mixed serves as "int8": the record says which
+        assert entry["serve"] == runtime_precision(candidate)
+        assert candidate == served or (refused_together and candidate == "fp32"), entry["candidates"]
+        assert entry["candidates"][candidate].startswith("served")
         assert entry["reason"]
-        if entry["serve"] != "fp32":
-            assert entry["speed_ms"][entry["serve"]] <= entry["speed_ms"]["fp32"] * (1 - gate["speed_margin"])
-        int8 = accuracy.get("int8")
-        assert entry["int8_ok"] == (
-            int8 is not None and not any(decide.refused(b, gate["max_loss_pt"]) for b in int8.values())
-        )
+        if candidate != "fp32":
+            assert entry["speed_ms"][candidate] <= entry["speed_ms"]["fp32"] * (1 - gate["speed_margin"])
+        within = [
+            n
+            for n in ("int8", "int8-mixed")
+            if n in accuracy and not any(decide.refused(b, gate["max_loss_pt"]) for b in accuracy[n].values())
+        ]
+        assert entry["int8_ok"] == bool(within)
     for b in gate.get("final_accuracy", {}).values():
         assert not decide.refused(_bootstrap(b), gate["max_loss_pt"])
     assert record["calibration"]["images_sha256"] and record["inputs"]["tools"]["nncf"]
