@@ -48,8 +48,22 @@ BLOCKS: dict[str, tuple[str, ...]] = {
     **{
         f"backbone{i}": tuple(f"Conv.{n}" for n in range(a, b + 1))
         for i, (a, b) in enumerate(
-            [(3, 7), (8, 10), (11, 13), (14, 16), (17, 21), (22, 24), (25, 29), (30, 32), (33, 37), (38, 40),
-             (41, 43), (44, 48), (49, 51), (52, 53)],
+            [
+                (3, 7),
+                (8, 10),
+                (11, 13),
+                (14, 16),
+                (17, 21),
+                (22, 24),
+                (25, 29),
+                (30, 32),
+                (33, 37),
+                (38, 40),
+                (41, 43),
+                (44, 48),
+                (49, 51),
+                (52, 53),
+            ],
             start=1,
         )
     },
@@ -68,9 +82,7 @@ def _onnx_weights(onnx_path: Path) -> dict[str, np.ndarray]:
 
     model = onnx.load(str(onnx_path))
     inits = {t.name: t for t in model.graph.initializer}
-    consts = {
-        n.output[0]: n.attribute[0].t for n in model.graph.node if n.op_type == "Constant" and n.attribute
-    }
+    consts = {n.output[0]: n.attribute[0].t for n in model.graph.node if n.op_type == "Constant" and n.attribute}
     out = {}
     for node in model.graph.node:
         if node.op_type in ("Conv", "MatMul") and len(node.input) > 1:
