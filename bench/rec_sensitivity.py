@@ -200,7 +200,7 @@ def _ort_variants(
     cache = CachedReader(fp32)
     ort_base = _figures(cache.reader(fp32), sets, data_dir)
     kept = [n for b in blocks for n in BLOCKS[b]]
-    variants = {
+    variants: dict[str, dict[str, Any]] = {
         "ort:int8": {},
         "ort:conv+matmul": {"op_types": ("Conv", "MatMul")},
         "ort:conv+matmul-float:" + "+".join(blocks): {"op_types": ("Conv", "MatMul"), "exclude": kept},
