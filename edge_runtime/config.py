@@ -44,6 +44,10 @@ class EngineConfig:
     rec_streams: int = 0  # CPU: model runs that overlap (a page's recognizer batches, concurrent calls) go side by
     # side on this many one-thread streams, a run alone gets every thread; 0: one stream per thread; 1: no streams
     rec_max_width: int = 1600  # crops longer than this (after scaling to height 48) are squeezed
+    rec_width_step: int = 64  # recognizer input widths are multiples of this: a crop's padding depends on it alone
+    cls_decided_lines: int = 0  # classify the longest N lines first; when they agree, the rest inherit their
+    # orientation and are classified only where their reading is unsure (rec_sure). 0: classify every line
+    rec_sure: float = 0.9  # a reading at least this confident is not looked at again (inherited orientation)
     text_score: float = 0.5  # lines whose mean confidence is lower are dropped
     max_image_pixels: int = 40_000_000
     min_image_side: int = 4

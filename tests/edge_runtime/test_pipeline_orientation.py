@@ -1,0 +1,40 @@
+"""Lines that inherit the page's orientation read as they do with every line classified (real models)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tests import rendered
+from tests.conftest import get_engine
+
+
+def _mixed_page() -> np.ndarray:
+    """The rendered page with its last line turned upside down in place."""
+    page = rendered.page()
+    y0, y1 = 30 + 52 * 4 - 4, 30 + 52 * 4 + 40
+    page[y0:y1, 16:624] = page[y0:y1, 16:624][::-1, ::-1]
+    return page
+
+
+def test_an_upside_down_line_on_an_upright_page_is_still_turned() -> None:
+    every_line = get_engine(precision="fp32")
+    inheriting = get_engine(precision="fp32", cls_decided_lines=2)
+    page = _mixed_page()
+    assert inheriting.recognize(page).text == every_line.recognize(page).text
+    assert inheriting.recognize(page).text == every_line.recognize(rendered.page()).text
+
+
+def test_lines_of_a_decided_page_are_not_classified() -> None:
+    engine = get_engine(precision="fp32", cls_decided_lines=2)
+    crops = engine.crop(rendered.page(), engine.detect(rendered.page()))
+    asked: list[int] = []
+
+    def answer(runs):
+        asked.extend(len(run.blob) for run in runs if run.stage == "cls")
+        return engine.answer(runs)
+
+    from edge_runtime.pipeline import drive
+
+    oriented = drive(engine.orient_steps(crops), answer)
+    assert sum(asked) == 2 and len(oriented) == 5
+    assert sum(c.inherited for c in oriented) == 3
