@@ -4,8 +4,14 @@
 [--limit 8] [--repeat 3] [--json out.json]`` reads the same pages with every variant in turn (page by page,
 variant by variant, so load from elsewhere hits them alike) and prints, per variant: ms per page (median of the
 repeats, mean over pages), the work asked of the models (runs, rows and input columns per stage, padded
-recognizer columns), word F1 on those pages, and the load average before and after. The work figures are exact;
-the times are as noisy as the host.
+recognizer columns), word F1 on those pages, and the load average before and after. The variants share one set
+of model sessions (``OcrEngine.variant``), so they may differ in pipeline knobs but not in backend or precision
+(a field that decides which models load is set for all of them). The work figures are exact; the times are as
+noisy as the host.
+
+``python -m bench.rec_work --static-shapes [--widths 160 320 640] [--repeat 50]`` times the OpenVINO recognizer
+compiled with a dynamic input (as served) against one compiled per width reshaped to a static [N,3,48,W], runs
+alternating, on random inputs (time does not depend on the pixels).
 """
 
 from __future__ import annotations
@@ -77,7 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--variant", action="append", default=None, help='"NAME:field=value,..." (EngineConfig)')
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--static-shapes", action="store_true", help="time static against dynamic input shapes")
+    parser.add_argument("--widths", nargs="+", type=int, default=[160, 320, 640, 1024])
+    parser.add_argument("--batch", type=int, default=4)
     args = parser.parse_args(argv)
+    if args.static_shapes:
+        print(static_shapes(args.widths, args.batch, args.repeat))
+        return 0
 
     from edge_runtime.config import EngineConfig
     from edge_runtime.evaluation import metrics
@@ -89,11 +101,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     samples = [s for name in args.sets for s in load_set(name, eval_dir, args.limit)]
     pages = [load_image(s.image, 40_000_000, 4) for s in samples]
     variants = [parse_variant(v) for v in (args.variant or ["A:", "B:cls_decided_lines=4"])]
-    engines, works = [], []
-    for name, overrides in variants:
-        engine = OcrEngine(EngineConfig(**overrides))
-        engine.warm_up()
-        engines.append(engine)
+    loads = {k: v for _, overrides in variants for k, v in overrides.items() if k in OcrEngine.SESSION_FIELDS}
+    base = OcrEngine(EngineConfig(**loads))  # one set of model sessions: the variants differ in pipeline knobs only
+    base.warm_up()
+    engines = [base.variant(**{k: v for k, v in o.items() if k not in loads}) for _, o in variants]
+    works: list[Work] = []
     load_before = os.getloadavg()
     results: list[list[Any]] = []
     for engine in engines:  # untimed: kernels prepared per input shape; the answers and the work, once
@@ -126,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "work": work.__dict__,
             }
         )
-    base = rows[0]["per_page_ms"]
+    first = rows[0]["per_page_ms"]
     out = [
         f"pages: {len(pages)} ({', '.join(args.sets)}, first {args.limit} each), repeat {args.repeat}; "
         f"load average before {load_before[0]:.2f} / after {load_after[0]:.2f} (1 min)",
@@ -137,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     for row in rows:
         w = row["work"]
-        speed = statistics.geometric_mean(b / m for b, m in zip(base, row["per_page_ms"], strict=True))
+        speed = statistics.geometric_mean(a / m for a, m in zip(first, row["per_page_ms"], strict=True))
         row["speed_vs_a"] = round(speed, 3)
         out.append(
             f"| {row['name']} | {row['ms_per_page']:.1f} | {speed:.3f} | {100 * row['word_f1']:.2f} | "
@@ -152,6 +164,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         payload = {"load_before": load_before, "load_after": load_after, "rows": rows, "identical_to_a": same}
         args.json.write_text(json.dumps(payload, indent=1))
     return 0
+
+
+def static_shapes(widths: Sequence[int], batch: int, repeat: int) -> str:
+    """Median ms per recognizer run, dynamic-shape model against one reshaped per width, alternating runs."""
+    import openvino as ov
+
+    from edge_runtime.artifacts import resolve_stage
+    from edge_runtime.config import EngineConfig
+    from models import load_bundle
+
+    config = EngineConfig()
+    path, used, _ = resolve_stage(load_bundle(config.bundle), "openvino", "rec", "fp32")
+    core = ov.Core()
+    options = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": config.num_threads}
+    dynamic = core.compile_model(core.read_model(str(path)), "CPU", options).create_infer_request()
+    lines = [f"OpenVINO {ov.__version__}, {used} recognizer, batch {batch}, median of {repeat} alternating runs; "
+             f"load average {os.getloadavg()[0]:.2f}", "", "| width | dynamic ms | static ms | dynamic / static |",
+             "|---|---|---|---|"]
+    rng = np.random.default_rng(0)
+    for width in widths:
+        model = core.read_model(str(path))
+        model.reshape([batch, 3, 48, width])
+        static = core.compile_model(model, "CPU", options).create_infer_request()
+        blob = rng.uniform(-1, 1, (batch, 3, 48, width)).astype(np.float32)
+        times: dict[str, list[float]] = {"dynamic": [], "static": []}
+        for k in range(repeat + 2):
+            for name, request in (("dynamic", dynamic), ("static", static)):
+                started = time.perf_counter()
+                request.infer({0: blob})
+                if k >= 2:  # the first runs prepare kernels
+                    times[name].append((time.perf_counter() - started) * 1000)
+        d, s_ = statistics.median(times["dynamic"]), statistics.median(times["static"])
+        lines.append(f"| {width} | {d:.2f} | {s_:.2f} | {d / s_:.3f} |")
+    return "\n".join(lines)
 
 
 def _texts(results: Sequence[Any]) -> list[list[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import threading
@@ -18,6 +19,7 @@ from edge_runtime import classify, detect, imageio, recognize
 from edge_runtime.artifacts import resolve_stage
 from edge_runtime.backends import SessionOptions, load, resolve_backend
 from edge_runtime.config import EngineConfig
+from edge_runtime.errors import ConfigurationError
 from edge_runtime.geometry import crop_quad, order_clockwise, reading_order
 from edge_runtime.recognize import Reading
 from edge_runtime.types import OcrResult, Provenance, RawImage, TextLine, Word
@@ -115,6 +117,16 @@ class OcrEngine:
             self._sessions[stage] = load(self.backend, path, staged)
             self.precision[stage] = used
             self.precision_reasons[stage] = why
+        self._set_params()
+        characters = self.bundle.characters + ((" ",) if self.bundle.params.rec_use_space_char else ())
+        self.characters = characters
+        self.provenance = Provenance(self.bundle.id, self.backend, self.config.device, dict(self.precision))
+        self._warm = threading.Event()
+
+    SESSION_FIELDS = ("bundle", "backend", "device", "precision", "threads", "ov_precision_hint", "rec_streams")
+    # EngineConfig fields that decide which model sessions load (``variant`` may change every other one)
+
+    def _set_params(self) -> None:
         p = self.bundle.params
         self.det_params = detect.DetParams(
             limit_side_len=self.config.det_limit_side_len,
@@ -134,10 +146,17 @@ class OcrEngine:
             width_step=self.config.rec_width_step,
             max_width=self.config.rec_max_width,
         )
-        characters = self.bundle.characters + ((" ",) if p.rec_use_space_char else ())
-        self.characters = characters
-        self.provenance = Provenance(self.bundle.id, self.backend, self.config.device, dict(self.precision))
-        self._warm = threading.Event()
+
+    def variant(self, **changes: object) -> OcrEngine:
+        """This engine with other pipeline knobs (``EngineConfig`` fields), sharing its loaded model sessions:
+        A/B comparisons on the same sessions, without a second copy of the models in memory."""
+        loaded = [name for name in changes if name in self.SESSION_FIELDS]
+        if loaded:
+            raise ConfigurationError(f"{', '.join(loaded)} decide which models load: build another OcrEngine")
+        other = copy.copy(self)
+        other.config = self.config.replace(**changes)
+        other._set_params()
+        return other
 
     # ---- inputs -------------------------------------------------------------------------------------
     def load_image(self, image: ImageInput | RawImage) -> np.ndarray:
@@ -171,6 +190,12 @@ class OcrEngine:
     def doubtful(crops: Sequence[LineCrop]) -> list[int]:
         """Indices of crops turned on the angle classifier's word alone."""
         return [i for i, c in enumerate(crops) if c.doubtful]
+
+    @staticmethod
+    def unsure_inherited(crops: Sequence[LineCrop], readings: Sequence[Reading], sure: float) -> list[int]:
+        """Indices of crops that inherited the page's orientation and read less confidently than ``sure``: the
+        only ones whose orientation may still be wrong (an upside-down line reads as unsure garbage)."""
+        return [i for i, c in enumerate(crops) if c.inherited and readings[i].confidence < sure]
 
     @staticmethod
     def settle(
@@ -268,7 +293,7 @@ class OcrEngine:
         where the classifier is sure it is upside down, it becomes doubtful and gets the second look too, so a
         page of mixed orientation reads as it does with every line classified."""
         readings = yield from self.read_steps([c.image for c in crops])
-        unsure = [i for i, c in enumerate(crops) if c.inherited and readings[i].confidence < self.config.rec_sure]
+        unsure = self.unsure_inherited(crops, readings, self.config.rec_sure)
         if unsure:
             probs = yield from self.classify_steps([crops[i] for i in unsure])
             for i, (_, p180) in zip(unsure, probs, strict=True):
