@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--eval-dir", type=Path, default=None, help="default: as bench.accuracy")
     parser.add_argument("--sets", nargs="+", default=["sroie", "page_tesseract"])
     parser.add_argument("--limit", type=int, default=8, help="first N pages of each set")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3, help="timed rounds; 0: work and word F1 only")
     parser.add_argument("--variant", action="append", default=None, help='"NAME:field=value,..." (EngineConfig)')
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--static-shapes", action="store_true", help="time static against dynamic input shapes")
@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         words = metrics.WordCounts()
         for sample, result in zip(samples, read, strict=True):
             words += page_words(sample, [(line.text, line.polygon) for line in result.lines])
-        medians = [statistics.median(r) for r in per_page]
+        medians = [statistics.median(r) if r else float("nan") for r in per_page]  # --repeat 0: no times
         rows.append(
             {
                 "name": name,
@@ -149,7 +149,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     for row in rows:
         w = row["work"]
-        speed = statistics.geometric_mean(a / m for a, m in zip(first, row["per_page_ms"], strict=True))
+        speed = (
+            statistics.geometric_mean(a / m for a, m in zip(first, row["per_page_ms"], strict=True))
+            if args.repeat
+            else float("nan")
+        )
         row["speed_vs_a"] = round(speed, 3)
         out.append(
             f"| {row['name']} | {row['ms_per_page']:.1f} | {speed:.3f} | {100 * row['word_f1']:.2f} | "

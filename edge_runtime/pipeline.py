@@ -142,7 +142,7 @@ class OcrEngine:
         )
         self.rec_params = recognize.RecParams(
             height=p.rec_height,
-            min_width=p.rec_min_width,
+            min_width=self.config.rec_min_width or p.rec_min_width,
             width_step=self.config.rec_width_step,
             max_width=self.config.rec_max_width,
         )

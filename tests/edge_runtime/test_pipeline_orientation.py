@@ -20,7 +20,7 @@ def _mixed_page() -> np.ndarray:
 
 
 def test_an_upside_down_line_on_an_upright_page_is_still_turned() -> None:
-    every_line = get_engine(precision="fp32")
+    every_line = get_engine(precision="fp32").variant(cls_decided_lines=0)
     inheriting = every_line.variant(cls_decided_lines=2)
     page = _mixed_page()
     assert inheriting.recognize(page).text == every_line.recognize(page).text
