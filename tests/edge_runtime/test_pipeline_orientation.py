@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -27,6 +28,12 @@ def test_an_upside_down_line_on_an_upright_page_is_still_turned() -> None:
     assert inheriting.recognize(page).text == every_line.recognize(rendered.page()).text
     unguarded = every_line.variant(cls_decided_lines=2, rec_sure=0.0)  # inherited lines never classified
     assert unguarded.recognize(page).text != inheriting.recognize(page).text
+
+
+@pytest.mark.parametrize("turn", [cv2.ROTATE_180, cv2.ROTATE_90_CLOCKWISE])
+def test_turned_pages_read_in_order_when_lines_inherit(turn) -> None:
+    engine = get_engine(precision="fp32").variant(cls_decided_lines=2)
+    assert engine.recognize(cv2.rotate(rendered.page(), turn)).text == "\n".join(rendered.PAGE_LINES)
 
 
 def test_lines_of_a_decided_page_are_not_classified() -> None:
