@@ -22,7 +22,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,16 +52,15 @@ class Work:
             self.padded[stage] = self.padded.get(stage, 0) + int((~blob.any(axis=(1, 2))).sum())
 
 
-def counted(engine: Any, work: Work) -> None:
-    """Make ``engine.answer`` tally every run it is asked for into ``work``."""
-    answer = engine.answer
+def counted(engine: Any, work: Work) -> Callable[[list[Any]], list[np.ndarray]]:
+    """``engine.answer`` that also tallies every run it is asked for into ``work`` (for ``pipeline.drive``)."""
 
-    def tallied(runs: Sequence[Any]) -> list[np.ndarray]:
+    def tallied(runs: list[Any]) -> list[np.ndarray]:
         for run in runs:
             work.add(run.stage, run.blob)
-        return answer(runs)
+        return engine.answer(runs)
 
-    engine.answer = tallied
+    return tallied
 
 
 def page_words(sample: Any, texts_and_polygons: list[tuple[str, Any]]) -> Any:
@@ -95,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from edge_runtime.evaluation import metrics
     from edge_runtime.evaluation.datasets import load_set
     from edge_runtime.imageio import load_image
-    from edge_runtime.pipeline import OcrEngine
+    from edge_runtime.pipeline import OcrEngine, drive
 
     eval_dir = args.eval_dir or default_eval_dir()
     samples = [s for name in args.sets for s in load_set(name, eval_dir, args.limit)]
@@ -110,9 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[list[Any]] = []
     for engine in engines:  # untimed: kernels prepared per input shape; the answers and the work, once
         works.append(Work())
-        counted(engine, works[-1])
-        results.append([engine.recognize(page) for page in pages])
-        engine.answer = type(engine).answer.__get__(engine)  # timed runs without the tally
+        answer = counted(engine, works[-1])
+        results.append([drive(engine.page_steps(page), answer) for page in pages])
     ms: list[list[list[float]]] = [[[] for _ in pages] for _ in engines]
     for _ in range(args.repeat):
         for p, page in enumerate(pages):
@@ -122,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ms[v][p].append((time.perf_counter() - started) * 1000)
     load_after = os.getloadavg()
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for (name, overrides), work, per_page, read in zip(variants, works, ms, results, strict=True):
         words = metrics.WordCounts()
         for sample, result in zip(samples, read, strict=True):
@@ -183,9 +181,13 @@ def static_shapes(widths: Sequence[int], batch: int, repeat: int) -> str:
     core = ov.Core()
     options = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": config.num_threads}
     dynamic = core.compile_model(core.read_model(str(path)), "CPU", options).create_infer_request()
-    lines = [f"OpenVINO {ov.__version__}, {used} recognizer, batch {batch}, median of {repeat} alternating runs; "
-             f"load average {os.getloadavg()[0]:.2f}", "", "| width | dynamic ms | static ms | dynamic / static |",
-             "|---|---|---|---|"]
+    lines = [
+        f"OpenVINO {ov.__version__}, {used} recognizer, batch {batch}, median of {repeat} alternating runs; "
+        f"load average {os.getloadavg()[0]:.2f}",
+        "",
+        "| width | dynamic ms | static ms | dynamic / static |",
+        "|---|---|---|---|",
+    ]
     rng = np.random.default_rng(0)
     for width in widths:
         model = core.read_model(str(path))

@@ -267,12 +267,12 @@ class OcrEngine:
             probs[first] = yield from self.classify_steps([crops[i] for i in first])
             rest = np.setdiff1d(np.arange(len(crops)), first)
             decided = classify.decided_orientation(probs[first], self.bundle.params.cls_thresh)
-            if len(rest) and decided is None:
-                probs[rest] = yield from self.classify_steps([crops[i] for i in rest])
-            elif len(rest):
+            if len(rest) and decided is not None:
                 probs[rest] = classify.certain(decided)
                 for i in rest:
                     crops[i].inherited = True
+            elif len(rest):
+                probs[rest] = yield from self.classify_steps([crops[i] for i in rest])
         return orient_page(crops, probs, self.bundle.params.cls_thresh)
 
     def classify_steps(self, crops: Sequence[LineCrop]) -> Steps[np.ndarray]:

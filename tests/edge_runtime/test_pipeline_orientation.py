@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from edge_runtime.errors import ConfigurationError
-
 from tests import rendered
 from tests.conftest import get_engine
 
