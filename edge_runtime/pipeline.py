@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import threading
@@ -18,6 +19,7 @@ from edge_runtime import classify, detect, imageio, recognize
 from edge_runtime.artifacts import resolve_stage
 from edge_runtime.backends import SessionOptions, load, resolve_backend
 from edge_runtime.config import EngineConfig
+from edge_runtime.errors import ConfigurationError
 from edge_runtime.geometry import crop_quad, order_clockwise, reading_order
 from edge_runtime.recognize import Reading
 from edge_runtime.types import OcrResult, Provenance, RawImage, TextLine, Word
@@ -58,6 +60,7 @@ class LineCrop:
     frame: np.ndarray
     flipped: bool = False
     doubtful: bool = False  # turned on its own classifier's word alone: worth reading the other way too
+    inherited: bool = False  # not classified: follows the page's decided orientation (``decided_orientation``)
 
     def turn_180(self) -> None:
         self.image = np.ascontiguousarray(self.image[::-1, ::-1])
@@ -114,6 +117,16 @@ class OcrEngine:
             self._sessions[stage] = load(self.backend, path, staged)
             self.precision[stage] = used
             self.precision_reasons[stage] = why
+        self._set_params()
+        characters = self.bundle.characters + ((" ",) if self.bundle.params.rec_use_space_char else ())
+        self.characters = characters
+        self.provenance = Provenance(self.bundle.id, self.backend, self.config.device, dict(self.precision))
+        self._warm = threading.Event()
+
+    SESSION_FIELDS = ("bundle", "backend", "device", "precision", "threads", "ov_precision_hint", "rec_streams")
+    # EngineConfig fields that decide which model sessions load (``variant`` may change every other one)
+
+    def _set_params(self) -> None:
         p = self.bundle.params
         self.det_params = detect.DetParams(
             limit_side_len=self.config.det_limit_side_len,
@@ -129,12 +142,22 @@ class OcrEngine:
             use_dilation=p.det_use_dilation,
         )
         self.rec_params = recognize.RecParams(
-            height=p.rec_height, min_width=p.rec_min_width, max_width=self.config.rec_max_width
+            height=p.rec_height,
+            min_width=self.config.rec_min_width or p.rec_min_width,
+            width_step=self.config.rec_width_step,
+            max_width=self.config.rec_max_width,
         )
-        characters = self.bundle.characters + ((" ",) if p.rec_use_space_char else ())
-        self.characters = characters
-        self.provenance = Provenance(self.bundle.id, self.backend, self.config.device, dict(self.precision))
-        self._warm = threading.Event()
+
+    def variant(self, **changes: object) -> OcrEngine:
+        """This engine with other pipeline knobs (``EngineConfig`` fields), sharing its loaded model sessions:
+        A/B comparisons on the same sessions, without a second copy of the models in memory."""
+        loaded = [name for name in changes if name in self.SESSION_FIELDS]
+        if loaded:
+            raise ConfigurationError(f"{', '.join(loaded)} decide which models load: build another OcrEngine")
+        other = copy.copy(self)
+        other.config = self.config.replace(**changes)
+        other._set_params()
+        return other
 
     # ---- inputs -------------------------------------------------------------------------------------
     def load_image(self, image: ImageInput | RawImage) -> np.ndarray:
@@ -168,6 +191,12 @@ class OcrEngine:
     def doubtful(crops: Sequence[LineCrop]) -> list[int]:
         """Indices of crops turned on the angle classifier's word alone."""
         return [i for i, c in enumerate(crops) if c.doubtful]
+
+    @staticmethod
+    def unsure_inherited(crops: Sequence[LineCrop], readings: Sequence[Reading], sure: float) -> list[int]:
+        """Indices of crops that inherited the page's orientation and read less confidently than ``sure``: the
+        only ones whose orientation may still be wrong (an upside-down line reads as unsure garbage)."""
+        return [i for i, c in enumerate(crops) if c.inherited and readings[i].confidence < sure]
 
     @staticmethod
     def settle(
@@ -233,20 +262,50 @@ class OcrEngine:
 
     def orient_steps(self, crops: list[LineCrop]) -> Steps[list[LineCrop]]:
         """Angle classification (unless disabled) + ``orient_page``: the crops turned upright (in place), in
-        reading order."""
+        reading order.
+
+        With ``cls_decided_lines`` = N, the N longest lines are classified first; when they agree
+        (``decided_orientation``), the other lines take that answer unclassified (``inherited``) and
+        ``reading_steps`` classifies only those whose reading is unsure."""
         probs = np.zeros((len(crops), 2), np.float32)
         if self.config.use_angle_cls and crops:
-            p, size = self.bundle.params, self.CLS_BATCH  # fixed input size: batching never changes an answer
-            blobs = [
-                np.stack([classify.preprocess(c.image, p.cls_height, p.cls_width) for c in crops[start : start + size]])
-                for start in range(0, len(crops), size)
-            ]
-            probs = np.concatenate((yield [Run("cls", blob) for blob in blobs]))
+            first = classify.first_judged(crops_lengths(crops), self.config.cls_decided_lines)
+            probs[first] = yield from self.classify_steps([crops[i] for i in first])
+            rest = np.setdiff1d(np.arange(len(crops)), first)
+            decided = classify.decided_orientation(probs[first], self.bundle.params.cls_thresh)
+            if len(rest) and decided is not None:
+                probs[rest] = classify.certain(decided)
+                for i in rest:
+                    crops[i].inherited = True
+            elif len(rest):
+                probs[rest] = yield from self.classify_steps([crops[i] for i in rest])
         return orient_page(crops, probs, self.bundle.params.cls_thresh)
 
+    def classify_steps(self, crops: Sequence[LineCrop]) -> Steps[np.ndarray]:
+        """The angle classifier's (p 0°, p 180°) for each crop (N x 2)."""
+        if not crops:
+            return np.zeros((0, 2), np.float32)
+        p, size = self.bundle.params, self.CLS_BATCH  # fixed input size: batching never changes an answer
+        blobs = [
+            np.stack([classify.preprocess(c.image, p.cls_height, p.cls_width) for c in crops[start : start + size]])
+            for start in range(0, len(crops), size)
+        ]
+        return np.concatenate((yield [Run("cls", blob) for blob in blobs]))
+
     def reading_steps(self, crops: Sequence[LineCrop]) -> Steps[list[Reading]]:
-        """Readings of oriented crops, with a second look at the doubtful ones (``settle``)."""
+        """Readings of oriented crops, with a second look at the doubtful ones (``settle``).
+
+        A line that inherited the page's orientation and reads unsure (below ``rec_sure``) is classified now;
+        where the classifier is sure it is upside down, it becomes doubtful and gets the second look too, so a
+        page of mixed orientation reads as it does with every line classified."""
         readings = yield from self.read_steps([c.image for c in crops])
+        unsure = self.unsure_inherited(crops, readings, self.config.rec_sure)
+        if unsure:
+            probs = yield from self.classify_steps([crops[i] for i in unsure])
+            for i, (_, p180) in zip(unsure, probs, strict=True):
+                crops[i].doubtful = bool(p180 >= self.bundle.params.cls_thresh)
+        for c in crops:
+            c.inherited = False
         again = self.doubtful(crops)
         if again:
             second = yield from self.read_steps([np.ascontiguousarray(crops[i].image[::-1, ::-1]) for i in again])
@@ -450,6 +509,11 @@ def _split(flat: list[tuple[int, Run]], outputs: list[np.ndarray]) -> dict[int, 
     return split
 
 
+def crops_lengths(crops: Sequence[LineCrop]) -> np.ndarray:
+    """Each line's length along its reading direction, in image pixels (its weight in the page's vote)."""
+    return np.array([np.linalg.norm(c.frame[1] - c.frame[0]) for c in crops], dtype=np.float64)
+
+
 def orient_page(
     crops: list[LineCrop], probs: np.ndarray, thresh: float, decisive: float = 0.3, min_voters: int = 3
 ) -> list[LineCrop]:
@@ -465,7 +529,7 @@ def orient_page(
     """
     if not crops:
         return crops
-    lengths = np.array([np.linalg.norm(c.frame[1] - c.frame[0]) for c in crops], dtype=np.float64)
+    lengths = crops_lengths(crops)
     margin = probs[:, 1] - probs[:, 0] if len(probs) else np.zeros(len(crops))
     vote = float((lengths * margin).sum() / max(lengths.sum(), 1e-6)) if len(crops) >= min_voters else 0.0
     for crop, (p0, p180) in zip(crops, probs, strict=False):  # no probabilities (no classifier): no votes
