@@ -34,6 +34,10 @@ class EngineConfig:
     precision: str = "auto"  # auto | int8 | fp32
     threads: int = 0  # 0: all cores
     ov_precision_hint: str = "f32"  # OpenVINO INFERENCE_PRECISION_HINT for float parts: f32 | bf16 | f16
+    ov_runtime_cache: int = -1  # OpenVINO CPU: shape-specific executors kept per kind and stream
+    # (CPU_RUNTIME_CACHE_CAPACITY); -1: OpenVINO's default. Each input shape seen keeps ~2-5 MB per stream while
+    # cached; 0 keeps none: 16 clients on document pages peaked 1.23 instead of 1.62 GB in-process, but each
+    # image took ~17 % more CPU time (docs/memory.md, "Third round"): for a small box that must hold its memory
     use_angle_cls: bool = True
     det_limit_side_len: int = 736
     det_limit_type: str = "min"  # min: shortest side >= limit (small text in 720p scenes); max: longest side <= limit
@@ -44,6 +48,12 @@ class EngineConfig:
     rec_batch_size: int = 0  # lines per recognizer run; 0: 4 on a CPU, 8 on a GPU (resolved at construction).
     # On a CPU a batch of 8 costs what 8 lines cost, and smaller batches spread a page over the lanes: on 2 cores
     # batches of 4 read document pages 1.07-1.12x faster than batches of 8 (OpenVINO and ONNX Runtime alike)
+    det_streams: int = 1  # CPU: like rec_streams, for the detector; 1: its one wide request only. Each stream
+    # keeps memory sized to the largest page it ran (~40 B a detector-input pixel, ~120 MB at 1984 x 1536) that
+    # release_memory does not give back, and two detector runs in turn on both threads take what they take side
+    # by side on one-thread streams (docs/memory.md, "Third round")
+    det_runtime_cache: int = 0  # ov_runtime_cache for the detector: nearly every page size is a new shape, so its
+    # cache seldom hits and grows ~2 MB a shape; measured, no slower with 0 on a repeated shape (a camera's frames)
     rec_streams: int = 0  # CPU: model runs that overlap (a page's recognizer batches, concurrent calls) go side by
     # side on this many one-thread streams, a run alone gets every thread; 0: one stream per thread; 1: no streams
     rec_max_width: int = 1600  # crops longer than this (after scaling to height 48) are squeezed
@@ -70,6 +80,10 @@ class EngineConfig:
             raise ConfigurationError("threads, rec_streams and rec_batch_size must be >= 0, det_limit_side_len >= 32")
         if self.det_small_text_height < 0:
             raise ConfigurationError("det_small_text_height must be >= 0 (0: one detector pass)")
+        if min(self.ov_runtime_cache, self.det_runtime_cache) < -1 or self.det_streams < 0:
+            raise ConfigurationError(
+                "ov_runtime_cache and det_runtime_cache must be >= 0, or -1 for OpenVINO's default; det_streams >= 0"
+            )
         if self.rec_width_step < 1 or self.rec_min_width < 0 or self.cls_decided_lines < 0:
             raise ConfigurationError("rec_width_step must be >= 1, rec_min_width and cls_decided_lines >= 0")
 
@@ -80,6 +94,10 @@ class EngineConfig:
     @property
     def num_streams(self) -> int:
         return self.rec_streams or self.num_threads
+
+    @property
+    def det_num_streams(self) -> int:
+        return self.det_streams or self.num_threads
 
     def replace(self, **changes: Any) -> EngineConfig:
         return dataclasses.replace(self, **changes)

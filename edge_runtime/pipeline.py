@@ -104,7 +104,11 @@ class OcrEngine:
         self.bundle = bundle or load_bundle(self.config.bundle)
         self.backend = resolve_backend(self.config.backend, self.config.device)
         options = SessionOptions(
-            self.config.device, self.config.num_threads, self.config.ov_precision_hint, self.config.num_streams
+            self.config.device,
+            self.config.num_threads,
+            self.config.ov_precision_hint,
+            self.config.num_streams,
+            self.config.ov_runtime_cache,
         )
         self.precision: dict[str, str] = {}
         self.precision_reasons: dict[str, str] = {}  # stage -> why that precision serves, in words
@@ -114,6 +118,10 @@ class OcrEngine:
             staged = options
             if used == "bf16":  # the FP32 file, run in BF16 by OpenVINO's hint for this stage only
                 staged = dataclasses.replace(staged, ov_precision_hint="bf16")
+            if stage == "det":  # one graph, no per-shape cache: memory that pages of every size would pile up
+                staged = dataclasses.replace(
+                    staged, streams=self.config.det_num_streams, ov_runtime_cache=self.config.det_runtime_cache
+                )
             self._sessions[stage] = load(self.backend, path, staged)
             self.precision[stage] = used
             self.precision_reasons[stage] = why
@@ -123,7 +131,18 @@ class OcrEngine:
         self.provenance = Provenance(self.bundle.id, self.backend, self.config.device, dict(self.precision))
         self._warm = threading.Event()
 
-    SESSION_FIELDS = ("bundle", "backend", "device", "precision", "threads", "ov_precision_hint", "rec_streams")
+    SESSION_FIELDS = (
+        "bundle",
+        "backend",
+        "device",
+        "precision",
+        "threads",
+        "ov_precision_hint",
+        "rec_streams",
+        "det_streams",
+        "ov_runtime_cache",
+        "det_runtime_cache",
+    )
     # EngineConfig fields that decide which model sessions load (``variant`` may change every other one)
 
     def _set_params(self) -> None:
@@ -330,6 +349,7 @@ class OcrEngine:
                 groups[-1].append(i)
             else:
                 groups.append([i])
+        groups = [part for group in groups for part in _full_or_single(group, batch_size)]
         readings: list[Reading | None] = [None] * len(images)
         for wave in self._waves(groups, [prepared[group[0]][0].shape[2] for group in groups]):
             outputs = yield [Run("rec", np.stack([prepared[i][0] for i in group])) for group in wave]
@@ -549,3 +569,14 @@ def orient_page(
     rotation = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]], dtype=np.float32)
     upright = [order_clockwise(c.quad @ rotation.T) for c in crops]
     return [crops[i] for i in reading_order(upright)]
+
+
+def _full_or_single(group: list[int], batch_size: int) -> list[list[int]]:
+    """A full batch stays whole; a smaller one runs line by line. The runtime keeps executors and buffers for
+    every input shape it has seen, per stream (~2-5 MB each with OpenVINO on a CPU), and a recognizer shape is
+    (lines, width bucket): with full batches and single lines only, a model sees 2 batch sizes per bucket instead
+    of ``batch_size`` (docs/memory.md, "Third round"). Answers do not change (a batch holds one bucket, so its lines
+    read as they do alone), and on a CPU a line costs about the same alone as in a batch."""
+    if len(group) in (1, batch_size):
+        return [group]
+    return [[i] for i in group]

@@ -22,6 +22,7 @@ class SessionOptions:
     threads: int = 1
     ov_precision_hint: str = "f32"
     streams: int = 1  # > 1 (CPU): runs that overlap go side by side on this many one-thread streams
+    ov_runtime_cache: int = -1  # OpenVINO CPU_RUNTIME_CACHE_CAPACITY; -1: the runtime's default
 
 
 class Session(Protocol):

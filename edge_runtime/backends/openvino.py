@@ -53,6 +53,8 @@ class OvSession(LanedSession):
             # the fleet agent's) then share core 0 while core 1 idles. Measured on 2 cores: two one-thread
             # processes ran 4.9 recognizer batches/s each pinned, 10.0 unpinned. The OS scheduler places them.
             config["ENABLE_CPU_PINNING"] = False
+            if options.ov_runtime_cache >= 0:  # shape-specific executors kept per stream (docs/memory.md)
+                config["CPU_RUNTIME_CACHE_CAPACITY"] = options.ov_runtime_cache
         streams = options.streams if target == "CPU" and options.streams > 1 else 0
         try:
             model = core().read_model(str(path))
@@ -74,6 +76,7 @@ class OvSession(LanedSession):
         except Exception as exc:
             raise ModelError(f"OpenVINO cannot load {path}: {exc}", "MODEL_CORRUPT") from exc
         self.device = options.device
+        self.compile_config = config  # what the wide request was compiled with (OpenVINO cannot read all of it back)
         self.inputs = [p.any_name for p in self._compiled.inputs]
         self.outputs = [p.any_name for p in self._compiled.outputs]
         # a request runs one inference at a time: one per lane (a device other than the CPU queues its own)
@@ -102,6 +105,7 @@ class _Releasing:
         self.compiled = compiled
         self._lock = threading.Lock()
         self._running = 0
+        self._large_since_release = False
 
     def infer(self, request: ov.InferRequest, feeds: Feeds) -> Outputs:
         with self._lock:
@@ -112,7 +116,10 @@ class _Releasing:
             large = sum(value.nbytes for value in feeds.values()) >= RELEASE_AFTER_BYTES
             with self._lock:
                 self._running -= 1
-                if large and self._running == 0:
+                # a large run's buffers go back once the model is idle, also when a small run ends last
+                self._large_since_release |= large
+                if self._large_since_release and self._running == 0:
+                    self._large_since_release = False
                     with contextlib.suppress(RuntimeError):  # a plugin that finds itself busy keeps its buffers
                         self.compiled.release_memory()
 

@@ -1,0 +1,50 @@
+"""What keeps the runtime's per-shape memory bounded (docs/memory.md, "Third round"), on the real models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge_runtime.pipeline import OcrEngine, drive
+from tests.conftest import get_engine
+
+
+def _run_shapes(engine: OcrEngine, crops: list[np.ndarray], batch_size: int) -> list[tuple[int, ...]]:
+    shapes: list[tuple[int, ...]] = []
+
+    def answer(runs):  # the engine's own answer, with the shapes it was asked for written down
+        shapes.extend(run.blob.shape for run in runs)
+        return engine.answer(runs)
+
+    drive(engine.read_steps(crops, batch_size), answer)
+    return shapes
+
+
+def test_recognizer_batches_are_full_or_single_lines(fp32_engine) -> None:
+    """Six lines of one width bucket run as a batch of four and two single lines: the model sees two batch sizes
+    per bucket, and the lines read as they do alone."""
+    rng = np.random.default_rng(1)
+    crops = [rng.integers(0, 255, (32, 200, 3), dtype=np.uint8) for _ in range(6)]
+    shapes = _run_shapes(fp32_engine, crops, batch_size=4)
+    assert sorted(s[0] for s in shapes) == [1, 1, 4] and len({s[1:] for s in shapes}) == 1
+    alone = fp32_engine.read(crops, batch_size=1)
+    batched = fp32_engine.read(crops, batch_size=4)
+    assert [r.text for r in batched] == [r.text for r in alone]
+    assert np.allclose([r.confidence for r in batched], [r.confidence for r in alone], atol=1e-3)
+
+
+@pytest.mark.parametrize("backend", ["openvino", "onnxruntime"])
+def test_detector_runs_on_one_request_and_the_recognizer_on_streams(backend) -> None:
+    engine = get_engine(backend=backend, precision="fp32", threads=2, rec_streams=2)
+    assert engine._sessions["det"]._lanes._streams == 0
+    assert engine._sessions["rec"]._lanes._streams == 2
+    streamed = get_engine(backend=backend, precision="fp32", threads=2, rec_streams=2, det_streams=2)
+    assert streamed._sessions["det"]._lanes._streams == 2
+
+
+def test_detector_keeps_no_shape_cache_on_openvino() -> None:
+    engine = get_engine(backend="openvino", precision="fp32")
+    assert engine._sessions["det"].compile_config["CPU_RUNTIME_CACHE_CAPACITY"] == 0
+    assert "CPU_RUNTIME_CACHE_CAPACITY" not in engine._sessions["rec"].compile_config  # OpenVINO's default
+    small = get_engine(backend="openvino", precision="fp32", ov_runtime_cache=0)
+    assert small._sessions["rec"].compile_config["CPU_RUNTIME_CACHE_CAPACITY"] == 0
