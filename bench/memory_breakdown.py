@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.allocator import heap_mb
 from bench.memory_pages import document_pages
 from bench.soak import rss_mb
 
@@ -151,9 +152,13 @@ async def _concurrent(
                 errors[reason] = errors.get(reason, 0) + 1
             i += clients
 
+    heap: list[dict[str, float]] = []  # glibc's split, every 0.5 s (it walks the arenas)
+
     def sampler(done: threading.Event) -> None:
         started = time.monotonic()
         while not done.wait(0.05):
+            if len(samples) % 10 == 0:
+                heap.append(heap_mb())
             traced = tracemalloc.get_traced_memory()[0] / MIB
             samples.append((time.monotonic() - started, rss_mb(pid) or 0.0, traced))
             if traced > peak["traced"] * 1.05:
@@ -188,6 +193,9 @@ async def _concurrent(
         "rss_mean_mb": round(statistics.fmean(s[1] for s in samples), 1) if samples else None,
         "rss_peak_mb": round(max((s[1] for s in samples), default=0.0), 1),
         "traced_peak_mb": round(peak["traced"], 1),
+        # arena: many small allocations (the runtime's per-shape executors); mmap: large buffers (docs/memory.md)
+        "heap_start_mb": heap[0] if heap else {},
+        "heap_peak_mb": {k: max(h.get(k, 0.0) for h in heap) for k in ("arena", "mmap")} if heap else {},
         "rss_at_traced_peak_mb": round(peak.get("rss", 0.0), 1),
         "held_at_traced_peak_mb": {k: round(v, 1) for k, v in sorted(held.items(), key=lambda kv: -kv[1])[:10]},
     }

@@ -96,8 +96,8 @@ class OcrEngine:
     """
 
     CLS_BATCH = 16  # crops per angle-classifier run
-    READ_WAVE_COLUMNS = 8192  # recognizer input columns asked for at once: with an 18,710-character bundle, ~75 MB
-    # of outputs (one time step per 8 columns); more lines wait for the next wave
+    READ_WAVE_COLUMNS = 8192  # recognizer input columns asked for at once; more lines wait for the next wave
+    REC_STEP_VALUES = 2  # what the recognizer answers per time step (its best class and that class's score)
 
     def __init__(self, config: EngineConfig | None = None, bundle: Bundle | None = None) -> None:
         self.config = config or EngineConfig()
@@ -118,6 +118,8 @@ class OcrEngine:
             staged = options
             if used == "bf16":  # the FP32 file, run in BF16 by OpenVINO's hint for this stage only
                 staged = dataclasses.replace(staged, ov_precision_hint="bf16")
+            if stage == "rec":  # greedy CTC reads each step's best class: 2 numbers a step come back, not 18,710
+                staged = dataclasses.replace(staged, best_class=True)
             if stage == "det":  # one graph, no per-shape cache: memory that pages of every size would pile up
                 staged = dataclasses.replace(
                     staged, streams=self.config.det_num_streams, ov_runtime_cache=self.config.det_runtime_cache
@@ -355,7 +357,7 @@ class OcrEngine:
             outputs = yield [Run("rec", np.stack([prepared[i][0] for i in group])) for group in wave]
             for group, out in zip(wave, outputs, strict=True):
                 for k, i in enumerate(group):
-                    readings[i] = recognize.ctc_decode(
+                    readings[i] = recognize.ctc_decode_best(
                         out[k], self.characters, prepared[i][1] / prepared[i][0].shape[2]
                     )
             del outputs  # free early: a page's logits at once (T x charset x 4 bytes a line) can pass 400 MB

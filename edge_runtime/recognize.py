@@ -55,8 +55,15 @@ def ctc_decode(probs: np.ndarray, characters: tuple[str, ...], content_fraction:
 
     ``content_fraction`` = content width / padded width, so positions come back relative to the crop.
     """
-    best = probs.argmax(axis=1)
-    scores = probs.max(axis=1)
+    return _greedy(probs.argmax(axis=1), probs.max(axis=1), characters, content_fraction)
+
+
+def ctc_decode_best(steps: np.ndarray, characters: tuple[str, ...], content_fraction: float) -> Reading:
+    """``ctc_decode`` on what a best-class recognizer answers: T x 2, each step's best score and class."""
+    return _greedy(steps[:, 1].astype(np.int64), steps[:, 0], characters, content_fraction)
+
+
+def _greedy(best: np.ndarray, scores: np.ndarray, characters: tuple[str, ...], content_fraction: float) -> Reading:
     steps = len(best)
     text: list[str] = []
     spans: list[tuple[float, float]] = []

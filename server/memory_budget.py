@@ -79,9 +79,9 @@ def encoded_size(data: bytes) -> tuple[int, int] | None:
         return None
 
 
-def recognizer_wave_bytes(columns: int, classes: int) -> int:
-    """Bytes of one wave of recognizer outputs (float32 time steps x classes) as the call holds them."""
-    return (columns // REC_COLUMNS_PER_STEP) * classes * 4
+def recognizer_wave_bytes(columns: int, values: int) -> int:
+    """Bytes of one wave of recognizer outputs (float32 time steps x values a step) as the call holds them."""
+    return (columns // REC_COLUMNS_PER_STEP) * values * 4
 
 
 def image_cost(width: int, height: int, detector_input: tuple[int, int] | None, reading: int = 0) -> int:

@@ -429,7 +429,7 @@ def source_cost(engine: OcrEngine, source: ImageSource | np.ndarray | None, skip
         return MIN_COST
     width, height = size
     target = None if skip_detection else detect.largest_target(height, width, engine.det_params)
-    reading = recognizer_wave_bytes(engine.read_wave_columns, len(engine.characters) + 1)
+    reading = recognizer_wave_bytes(engine.read_wave_columns, engine.REC_STEP_VALUES)
     return image_cost(width, height, target, reading)
 
 

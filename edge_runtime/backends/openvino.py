@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 
-from edge_runtime.backends.base import Feeds, LanedSession, Lanes, Outputs, SessionOptions
+from edge_runtime.backends.base import Feeds, LanedSession, Lanes, Outputs, SessionOptions, best_class_outputs
 from edge_runtime.errors import BackendUnavailableError, ModelError
 
 _DEVICES = {"cpu": "CPU", "gpu": "GPU", "npu": "NPU"}
@@ -58,6 +58,8 @@ class OvSession(LanedSession):
         streams = options.streams if target == "CPU" and options.streams > 1 else 0
         try:
             model = core().read_model(str(path))
+            if options.best_class:
+                model = _best_class(model)
             self._compiled = core().compile_model(model, target, config)
             narrow = (
                 core().compile_model(
@@ -84,7 +86,7 @@ class OvSession(LanedSession):
         wide = [(self._compiled.create_infer_request(), kept) for _ in range(1 if target == "CPU" else 2)]
         thin = _Releasing(narrow) if narrow else None
         lanes = [(narrow.create_infer_request(), thin) for _ in range(streams)] if narrow and thin else []
-        self._lanes = Lanes(wide, lanes, _run)
+        self._lanes = Lanes(wide, lanes, _run_best if options.best_class else _run)
 
 
 # Inputs this large leave buffers worth giving back: every detector page (at least 736 x 736 x 12 B = 6.2 MiB)
@@ -126,6 +128,21 @@ class _Releasing:
 
 def _run(lane: tuple[ov.InferRequest, _Releasing], feeds: Feeds) -> Outputs:
     return lane[1].infer(lane[0], feeds)
+
+
+def _run_best(lane: tuple[ov.InferRequest, _Releasing], feeds: Feeds) -> Outputs:
+    score, index = lane[1].infer(lane[0], feeds)
+    return best_class_outputs(score, index)
+
+
+def _best_class(model: ov.Model) -> ov.Model:
+    """The model with its (... x C) output replaced by the best class per step and its score: a stable TopK, so
+    ties go to the lower class as with numpy's argmax."""
+    import openvino.opset11 as ops
+
+    probs = model.get_results()[0].input_value(0)
+    top = ops.topk(probs, np.int64(1), -1, "max", "value", "i32", stable=True)
+    return ov.Model([top.output(0), top.output(1)], model.get_parameters(), model.friendly_name)
 
 
 def _infer(request: ov.InferRequest, feeds: Feeds) -> Outputs:

@@ -44,7 +44,7 @@ def run(coro):
 
 
 def _decode(engine, out: np.ndarray, item) -> recognize.Reading:
-    return recognize.ctc_decode(out, engine.characters, item[1] / item[0].shape[2])
+    return recognize.ctc_decode_best(out, engine.characters, item[1] / item[0].shape[2])
 
 
 def test_merged_batches_equal_single_runs(engine, prepared):
