@@ -13,8 +13,13 @@ the gate's headline figures and paired bootstrap. Modes: ``float``: everything I
 block's quantization costs, measured as what keeping it float wins back); ``greedy``: blocks kept float
 cumulatively in order of what they win back, until the loss is within ``--target``.
 
+``--real`` also reads the team's real-world check sets (``quantize.calibration.REAL_CHECK_SETS``, what
+tests/quantize/test_gate.py holds the served engine to: each headline within a point of FP32), which the rendered
+gate sets once failed to foresee; ``--det`` reads them on the crops of the detector a host serves.
+
     python -m bench.rec_sensitivity [--sets synth_receipts:28 rec_synth_lines:60] [--target 0.5]
-                                    [--variants base,symmetric,no-smooth,...] [--confirm]
+                                    [--variants no-bias-correction,@stem,no-bias-correction@stem,...] [--confirm]
+                                    [--real [--det fp32|bf16|int8] [--engine FIELD=VALUE ...]]
 
 Writes bench/out/rec_sensitivity.json (every variant's figures) and prints one line per variant.
 """
