@@ -5,6 +5,7 @@ they are (read back from the IR)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +139,19 @@ def test_no_bias_correction_keeps_the_models_biases() -> None:
         assert len(ref) > 10 and set(got) == set(ref), sorted(set(ref) ^ set(got))
         assert [n for n in ref if not np.array_equal(got[n], ref[n])] == []
         assert any(not np.array_equal(corrected[n], ref[n]) for n in ref)
+
+
+def test_a_recipe_alone_makes_a_candidate_and_unknown_keys_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entry = {"m": {"rec": {"recipe": {"openvino": {"bias_correction": False}}}, "det": {"recipe": {"openvino": {}}}}}
+    path = tmp_path / "float_kept.json"
+    path.write_text(json.dumps(entry))
+    monkeypatch.setattr(mixed, "FLOAT_KEPT", path)
+    assert mixed.built("m", "rec", "openvino") and mixed.float_kept("m", "rec", "openvino") is None
+    assert mixed.recipe("m", "rec", "openvino") == {"bias_correction": False}
+    assert not mixed.built("m", "rec", "onnxruntime") and not mixed.built("m", "det", "openvino")
+    entry["m"]["rec"]["recipe"]["openvino"]["bias_corection"] = False  # a typo must not build INT8 silently
+    path.write_text(json.dumps(entry))
+    with pytest.raises(ValueError, match="bias_corection"):
+        mixed.recipe("m", "rec", "openvino")
