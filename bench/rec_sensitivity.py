@@ -13,8 +13,13 @@ the gate's headline figures and paired bootstrap. Modes: ``float``: everything I
 block's quantization costs, measured as what keeping it float wins back); ``greedy``: blocks kept float
 cumulatively in order of what they win back, until the loss is within ``--target``.
 
+``--real`` also reads the team's real-world check sets (``quantize.calibration.REAL_CHECK_SETS``, what
+tests/quantize/test_gate.py holds the served engine to: each headline within a point of FP32), which the rendered
+gate sets once failed to foresee; ``--det`` reads them on the crops of the detector a host serves.
+
     python -m bench.rec_sensitivity [--sets synth_receipts:28 rec_synth_lines:60] [--target 0.5]
-                                    [--variants base,symmetric,no-smooth,...] [--confirm]
+                                    [--variants no-bias-correction,@stem,no-bias-correction@stem,...] [--confirm]
+                                    [--real [--det fp32|bf16|int8] [--engine FIELD=VALUE ...]]
 
 Writes bench/out/rec_sensitivity.json (every variant's figures) and prints one line per variant.
 """
@@ -73,6 +78,58 @@ BLOCKS: dict[str, tuple[str, ...]] = {
     "svtr2_attn": ("MatMul.6", "MatMul.7", "MatMul.8", "MatMul.9"),
     "svtr2_mlp": ("MatMul.10", "MatMul.11"),
 }
+
+
+# NNCF recipe changes the sweep compares (``quantize.openvino_ptq.quantize_stage``'s arguments; the preset and the
+# model type are named, not imported, so that --help needs no NNCF).
+RECIPES: dict[str, dict[str, Any]] = {
+    "symmetric": {"preset": "PERFORMANCE"},
+    "no-smooth": {"model_type": None},
+    "smooth-0.5": {"smooth_quant_alpha": 0.5},
+    "smooth-0.8": {"smooth_quant_alpha": 0.8},
+    "smooth-0.95": {"smooth_quant_alpha": 0.95},
+    "no-bias-correction": {"bias_correction": False},
+    "full-bias-correction": {"fast_bias_correction": False},
+}
+
+
+def recipe(variant: str) -> tuple[int, dict[str, Any], list[str]]:
+    """``RECIPE[+RECIPE...][@BLOCK+...]`` -> (calibration crops, 0 for the build's own; quantize_stage's
+    arguments; blocks kept float)."""
+    import nncf
+
+    recipes, _, blocks = variant.partition("@")
+    crops, nncf_args = 0, {}
+    for name in filter(None, recipes.split("+")):
+        if name == "more-crops" or name.startswith("crops-"):
+            crops = 384 if name == "more-crops" else int(name.removeprefix("crops-"))
+        elif name in RECIPES:
+            nncf_args.update(RECIPES[name])
+        else:
+            raise SystemExit(f"unknown recipe {name!r} in {variant!r}: one of {', '.join(RECIPES)}, crops-N")
+    if "preset" in nncf_args:
+        nncf_args["preset"] = getattr(nncf.QuantizationPreset, nncf_args["preset"])
+    unknown = [b for b in filter(None, blocks.split("+")) if b not in BLOCKS]
+    if unknown:
+        raise SystemExit(f"unknown blocks {unknown} in {variant!r}")
+    return crops, nncf_args, [b for b in blocks.split("+") if b]
+
+
+def engine_changes(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["det_small_text_height=28"]`` -> EngineConfig changes, each value parsed as its field's type."""
+    import dataclasses
+
+    from edge_runtime.config import EngineConfig
+
+    kinds = {f.name: type(getattr(EngineConfig(), f.name)) for f in dataclasses.fields(EngineConfig)}
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, _, text = pair.partition("=")
+        if name not in kinds or not text or kinds[name] not in (int, float, str, bool):
+            raise SystemExit(f"--engine {pair!r}: expected FIELD=VALUE with a number, text or bool field")
+        kind = kinds[name]
+        out[name] = text.strip().lower() in ("1", "true", "yes", "on") if kind is bool else kind(text)
+    return out
 
 
 def _onnx_weights(onnx_path: Path) -> dict[str, np.ndarray]:
@@ -154,13 +211,14 @@ class CachedReader:
         return recognize_fn
 
 
-def _figures(read: Callable, sets: Sequence[tuple[str, int]], data_dir: Path) -> dict[str, Any]:
+def _figures(read: Callable, sets: Sequence[tuple[str, int, Path]]) -> dict[str, Any]:
+    """Each set's headline and per-image figures (``sets``: name, first N, the folder it is in)."""
     from edge_runtime.evaluation.accuracy import evaluate_set
     from edge_runtime.evaluation.datasets import kind_of
     from quantize.gate import _per_image
 
     out = {}
-    for name, limit in sets:
+    for name, limit, data_dir in sets:
         r = evaluate_set(read, name, data_dir, limit, keep_samples=True)
         out[name] = {"value": r["value"], "per_image": [_per_image(kind_of(name), s) for s in r["samples"]]}
     return out
@@ -170,10 +228,21 @@ def _losses(base: Mapping[str, Any], other: Mapping[str, Any]) -> dict[str, dict
     from quantize.decide import paired_bootstrap
 
     out = {}
-    for name in base:
+    for name in other:
         b = paired_bootstrap(base[name]["per_image"], other[name]["per_image"])
-        out[name] = {"loss_pt": round(b.mean_loss_pt, 3), "sd_pt": round(b.sd_pt, 3), "p_loss": round(b.p_loss, 3)}
+        out[name] = {
+            "loss_pt": round(b.mean_loss_pt, 3),
+            "sd_pt": round(b.sd_pt, 3),
+            "p_loss": round(b.p_loss, 3),
+            "drop_pt": round(100 * (base[name]["value"] - other[name]["value"]), 2),  # the real-world check's
+        }
     return out
+
+
+def real_check(loss: Mapping[str, Mapping[str, float]], real: Sequence[str]) -> bool | None:
+    """tests/quantize/test_gate.py's rule on the real-world sets read: every headline within a point of FP32."""
+    drops = [loss[name]["drop_pt"] for name in real if name in loss]
+    return all(d <= 1.0 for d in drops) if drops else None
 
 
 def _ort_variants(
@@ -182,8 +251,7 @@ def _ort_variants(
     blocks: Sequence[str],
     tmp: Path,
     base: Mapping[str, Any],
-    sets: Sequence[tuple[str, int]],
-    data_dir: Path,
+    sets: Sequence[tuple[str, int, Path]],
     report: dict[str, Any],
     log: Callable[[str], None],
 ) -> None:
@@ -198,7 +266,7 @@ def _ort_variants(
 
     fp32 = OcrEngine(EngineConfig(bundle=bundle.id, backend="onnxruntime", precision="fp32"), bundle=bundle)
     cache = CachedReader(fp32)
-    ort_base = _figures(cache.reader(fp32), sets, data_dir)
+    ort_base = _figures(cache.reader(fp32), sets)
     kept = [n for b in blocks for n in BLOCKS[b]]
     variants: dict[str, dict[str, Any]] = {
         "ort:int8": {},
@@ -214,7 +282,7 @@ def _ort_variants(
         built = time.perf_counter() - t0
         staged = staged_bundle(bundle, "onnxruntime", folder, {"rec": "rec.onnx"}, {"rec": "int8"}, tmp / f"ortb{i}")
         engine = OcrEngine(EngineConfig(backend="onnxruntime", precision="auto"), bundle=staged)
-        figures = _figures(cache.reader(engine), sets, data_dir)
+        figures = _figures(cache.reader(engine), sets)
         report["variants"][label] = {
             "figures": {s: round(100 * v["value"], 2) for s, v in figures.items()},
             "loss": _losses(ort_base, figures),
@@ -241,9 +309,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--variants",
         default="",
-        help="comma-separated recipe variants to compare, each a full NNCF build: symmetric (activations), "
-        "no-smooth (no SmoothQuant), smooth-0.5/0.95 (SmoothQuant alpha for MatMuls), more-crops (384 crops), "
-        "no-bias-correction",
+        help="comma-separated recipe variants to compare, each a full NNCF build: RECIPE[+RECIPE...][@BLOCK+...] "
+        "with RECIPE one of " + ", ".join(RECIPES) + ", crops-N (N calibration crops; more-crops: 384) and the "
+        "BLOCKs kept float by ignored_scope (e.g. no-bias-correction@stem, @stem+backbone1+backbone2)",
+    )
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help="also read the team's real-world check sets (quantize.calibration.REAL_CHECK_SETS, from --eval-dir) "
+        "and print each one's headline drop against FP32 and whether all are within a point (test_gate's rule)",
+    )
+    parser.add_argument("--eval-dir", type=Path, default=None, help="default: $OCR_EVAL_DIR or ../shared/eval")
+    parser.add_argument(
+        "--engine",
+        nargs="*",
+        default=[],
+        help="EngineConfig FIELD=VALUE for every engine that reads (not calibration), e.g. det_small_text_height=28; "
+        "use another --cache than the default engine's",
+    )
+    parser.add_argument(
+        "--det",
+        default="fp32",
+        choices=["fp32", "bf16", "int8"],
+        help="the detector whose crops the variants read (the FP32 reference reads FP32 crops): the one a host "
+        "serves reproduces test_gate's check of the served pair (bf16: the FP32 file with OpenVINO's BF16 hint; "
+        "int8: this bundle's built det.xml); default fp32, only the recognizer differs",
     )
     parser.add_argument("--confirm", default="", help="comma-separated blocks: build with ignored_scope and read")
     parser.add_argument(
@@ -276,10 +366,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     from quantize import calibration, openvino_ptq
     from quantize.gate import staged_bundle
 
-    sets = [(s.split(":")[0], int(s.split(":")[1])) for s in args.sets]
     bundle = load_bundle(args.bundle)
     data_dir = calibration.default_data_dir()
-    report: dict[str, Any] = {"bundle": bundle.id, "sets": sets, "blocks": BLOCKS, "variants": {}}
+    sets = [(s.split(":")[0], int(s.split(":")[1]), data_dir) for s in args.sets]
+    real: list[str] = []
+    if args.real:
+        from bench.accuracy import default_eval_dir
+
+        eval_dir = args.eval_dir or default_eval_dir()
+        if not (eval_dir / "sroie").is_dir():
+            raise SystemExit(f"--real: no real-world sets in {eval_dir} (--eval-dir or OCR_EVAL_DIR)")
+        sets += [(name, limit, eval_dir) for name, limit in calibration.REAL_CHECK_SETS]
+        real = [name for name, _ in calibration.REAL_CHECK_SETS]
+    report: dict[str, Any] = {
+        "bundle": bundle.id,
+        "det": args.det,
+        "engine": args.engine,
+        "sets": [[name, limit] for name, limit, _ in sets],
+        "real_check_sets": real,
+        "blocks": BLOCKS,
+        "variants": {},
+    }
     started = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="edge-ocr-sens-"))
 
@@ -296,15 +403,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.int8_xml or args.variants or args.confirm or args.ort:
         calib = samples(192)
         log(f"calibration: {len(calib)} batches")
-    ov_fp32 = OcrEngine(EngineConfig(bundle=bundle.id, backend="openvino", precision="fp32"), bundle=bundle)
-    cache = CachedReader(ov_fp32)
+    engine_args = engine_changes(args.engine)
+    ov_fp32 = OcrEngine(
+        EngineConfig(bundle=bundle.id, backend="openvino", precision="fp32", **engine_args), bundle=bundle
+    )
+    fp32_cache = CachedReader(ov_fp32)
+    base: dict[str, Any] = {}
+    det_pages: dict[str, dict] = {}  # crops per detector precision other than FP32
     if args.cache and args.cache.is_file():
-        cache._pages, base = pickle.loads(args.cache.read_bytes())
-    else:
-        base = _figures(cache.reader(ov_fp32), sets, data_dir)
-        if args.cache:
-            args.cache.write_bytes(pickle.dumps((cache._pages, base)))
-    report["fp32"] = {s: round(100 * v["value"], 2) for s, v in base.items()}
+        fp32_cache._pages, base, *more = pickle.loads(args.cache.read_bytes())
+        det_pages = more[0] if more else {}
+    missing = [s for s in sets if s[0] not in base]
+    if missing:  # FP32 read once per set; the cache grows with the sets asked for
+        base.update(_figures(fp32_cache.reader(ov_fp32), missing))
+    cache = fp32_cache
+    if args.det != "fp32":  # the variants read what the served detector finds
+        from edge_runtime.artifacts import int8_dir
+
+        det_bundle = staged_bundle(
+            bundle, "openvino", int8_dir(bundle, "openvino"), {"det": "det.xml"}, {"det": args.det}, tmp / "det"
+        )
+        det_engine = OcrEngine(EngineConfig(backend="openvino", precision="auto", **engine_args), bundle=det_bundle)
+        if det_engine.precision["det"] != args.det:
+            raise SystemExit(f"--det {args.det}: served {det_engine.precision['det']} ({det_engine.precision_reasons})")
+        cache = CachedReader(det_engine)
+        cache._pages = det_pages.setdefault(args.det, {})
+    if args.cache:
+        args.cache.write_bytes(pickle.dumps((fp32_cache._pages, base, det_pages)))
+    report["fp32"] = {s: round(100 * base[s]["value"], 2) for s, _, _ in sets}
     log(f"fp32: {report['fp32']}")
 
     count = [0]
@@ -314,27 +440,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         folder = tmp / f"v{count[0]}"
         ov.save_model(model, str(folder / "rec.xml"), compress_to_fp16=False)
         staged = staged_bundle(bundle, "openvino", folder, {"rec": "rec.xml"}, {"rec": "int8"}, tmp / f"b{count[0]}")
-        engine = OcrEngine(EngineConfig(backend="openvino", precision="auto"), bundle=staged)
-        figures = _figures(cache.reader(engine), sets, data_dir)
+        engine = OcrEngine(EngineConfig(backend="openvino", precision="auto", **engine_args), bundle=staged)
+        figures = _figures(cache.reader(engine), sets)
         entry = {
             "figures": {s: round(100 * v["value"], 2) for s, v in figures.items()},
             "loss": _losses(base, figures),
             **extra,
         }
+        entry["real_check"] = real_check(entry["loss"], real)
         report["variants"][label] = entry
         losses = entry["loss"].items()
-        log(f"{label}: " + "  ".join(f"{s} {v['loss_pt']:+.2f} (SD {v['sd_pt']:.2f})" for s, v in losses))
+        text = "  ".join(
+            f"{s} {v['drop_pt']:+.2f}" if s in real else f"{s} {v['loss_pt']:+.2f} (SD {v['sd_pt']:.2f})"
+            for s, v in losses
+        )
+        verdict = {None: "", True: "  real-world: PASS", False: "  real-world: FAIL"}[entry["real_check"]]
+        log(f"{label}: {text}{verdict}")
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=1) + "\n")
+        if args.cache and args.det != "fp32":  # the served detector's crops, found during this read
+            args.cache.write_bytes(pickle.dumps((fp32_cache._pages, base, det_pages)))
         return entry
 
     def build(label: str, calib_samples: list[np.ndarray], ignored: Sequence[str] = (), **nncf_args: Any) -> Any:
-        t0 = time.perf_counter()
-        path = tmp / f"{label}.xml"
+        t0, c0 = time.perf_counter(), time.process_time()
+        path = tmp / f"{label.replace('@', '_at_')}.xml"
         with contextlib.redirect_stdout(io.StringIO()):
             openvino_ptq.quantize_stage(bundle.path("rec"), calib_samples, path, "rec", ignored=ignored, **nncf_args)
-        log(f"built {label} in {time.perf_counter() - t0:.0f} s")
+        built[0] = (time.perf_counter() - t0, time.process_time() - c0)
+        log(f"built {label} in {built[0][0]:.0f} s ({built[0][1]:.0f} s CPU)")
         return ov.Core().read_model(str(path))
+
+    built = [(0.0, 0.0)]
 
     if args.int8_xml:  # read already (its figures are in the run that built it)
         int8_xml = args.int8_xml
@@ -369,24 +506,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             if max(v["loss_pt"] for v in entry["loss"].values()) <= args.target:
                 report["greedy_result"] = list(kept)
                 break
-    recipes: dict[str, dict[str, Any]] = {
-        "symmetric": {"preset": nncf.QuantizationPreset.PERFORMANCE},
-        "no-smooth": {"model_type": None},
-        "smooth-0.5": {"smooth_quant_alpha": 0.5},
-        "smooth-0.95": {"smooth_quant_alpha": 0.95},
-        "no-bias-correction": {"bias_correction": False},
-    }
     for variant in filter(None, args.variants.split(",")):
-        if variant == "more-crops":
-            read_model(build(variant, samples(384)), f"recipe:{variant}")
-        else:
-            read_model(build(variant, calib, **recipes[variant]), f"recipe:{variant}")
+        crops, nncf_args, blocks = recipe(variant)
+        names = [n for b in blocks for n in BLOCKS[b]]
+        model = build(variant, samples(crops) if crops else calib, ignored=names, **nncf_args)
+        build_s = {"build_s": round(built[0][0], 1), "build_cpu_s": round(built[0][1], 1)}
+        read_model(model, f"recipe:{variant}", float_kept=blocks, **build_s)
     if args.confirm:
         blocks = args.confirm.split(",")
         names = [n for b in blocks for n in BLOCKS[b]]
         read_model(build("confirm", calib, ignored=names), "confirm:" + "+".join(blocks), float_kept=blocks)
     if args.ort:
-        _ort_variants(bundle, calib, args.ort.split(","), tmp, base, sets, data_dir, report, log)
+        _ort_variants(bundle, calib, args.ort.split(","), tmp, base, sets, report, log)
         args.out.write_text(json.dumps(report, indent=1) + "\n")
     report["seconds"] = round(time.perf_counter() - started, 1)
     args.out.write_text(json.dumps(report, indent=1) + "\n")

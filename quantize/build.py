@@ -85,16 +85,19 @@ def _inputs(
 
 
 def _quantize(
-    backend: str, bundle: Bundle, stage: str, samples: Sequence, out: Path, float_kept: Sequence[str] | None = None
+    backend: str, bundle: Bundle, stage: str, samples: Sequence, out: Path, candidate: bool = False
 ) -> list[Path]:
-    """The ``int8`` artifact of a stage, or with ``float_kept`` the ``int8-mixed`` one (``quantize.mixed``)."""
+    """The ``int8`` artifact of a stage, or with ``candidate`` the ``int8-mixed`` one (``quantize.mixed``: its
+    float-kept nodes and recipe)."""
+    float_kept = mixed.float_kept(bundle.id, stage, backend) if candidate else None
     if backend == "openvino":
         from quantize import openvino_ptq
 
-        return openvino_ptq.quantize_stage(bundle.path(stage), samples, out, stage, ignored=float_kept or ())
+        how = (mixed.recipe(bundle.id, stage, backend) if candidate else None) or {}
+        return openvino_ptq.quantize_stage(bundle.path(stage), samples, out, stage, ignored=float_kept or (), **how)
     from quantize import onnx_qdq
 
-    op_types = mixed.op_types(bundle.id, stage) if float_kept else None
+    op_types = mixed.op_types(bundle.id, stage) if candidate else None
     return onnx_qdq.quantize_stage(
         bundle.path(stage), samples, out, stage, bundle.params.rec_height, exclude=float_kept or (), op_types=op_types
     )
@@ -274,12 +277,11 @@ def _build(
             files += [p.name for p in written]
             seconds[f"quantize_{stage}"] = round(time.perf_counter() - t0, 1)
             seconds[f"quantize_{stage}_cpu"] = round(time.process_time() - c0, 1)
-            kept = mixed.float_kept(bundle.id, stage, backend)
-            if kept:  # same calibration samples, the model's float-kept nodes left out
+            if mixed.built(bundle.id, stage, backend):  # same calibration samples, the model's own way
                 t0, c0 = time.perf_counter(), time.process_time()
                 name = mixed.mixed_file(STAGE_FILES[backend][stage])
                 samples_ = samples.det if stage == "det" else samples.rec
-                files += [p.name for p in _quantize(backend, bundle, stage, samples_, building / name, kept)]
+                files += [p.name for p in _quantize(backend, bundle, stage, samples_, building / name, True)]
                 mixed_files[stage] = name
                 seconds[f"quantize_{stage}_mixed"] = round(time.perf_counter() - t0, 1)
                 seconds[f"quantize_{stage}_mixed_cpu"] = round(time.process_time() - c0, 1)
@@ -313,6 +315,7 @@ def _build(
             stages[stage] = {"file": name, "files": own, **info}
             if stage in mixed_files:
                 stages[stage]["float_kept"] = list(mixed.float_kept(bundle.id, stage, backend) or ())
+                stages[stage]["mixed_recipe"] = mixed.recipe(bundle.id, stage, backend) or {}
         gate: dict[str, Any] = {
             "summary": verdict["summary"],
             **settings.gate_settings().as_dict(),
@@ -347,7 +350,7 @@ def _build(
                 "activations, MinMax; det: Conv/ConvTranspose, rec: MatMul/Gemm only; outputs float; "
                 "prepared: Constant->initializers, opset>=13, rec height fixed"
             )
-            + ("; int8-mixed: the same, quantize/float_kept.json's nodes float" if mixed_files else ""),
+            + ("; int8-mixed: the same, quantize/float_kept.json's nodes float and recipe" if mixed_files else ""),
             "stages": stages,
             "gate": gate,
             "seconds": seconds,

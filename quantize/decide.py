@@ -121,8 +121,8 @@ def refused(result: Bootstrap, threshold_pt: float) -> bool:
 def candidates(
     backend: str, features: Mapping[str, bool], int8_built: bool, device: str = "cpu", mixed_built: bool = False
 ) -> dict[str, str | None]:
-    """precision -> None (runnable here) or the reason it is skipped on this host. ``int8-mixed``: INT8 with the
-    model's float-kept nodes in float (``quantize.mixed``), built where the model has such a set."""
+    """precision -> None (runnable here) or the reason it is skipped on this host. ``int8-mixed``: INT8 built
+    the model's own way (float-kept nodes, recipe: ``quantize.mixed``), built where the model has one."""
     bf16_hw = bool(features.get("avx512_bf16") or features.get("amx_bf16"))
     out: dict[str, str | None] = {"fp32": None}
     if backend != "openvino":
@@ -135,7 +135,7 @@ def candidates(
         out["bf16"] = None
     out["fp16"] = "skipped: GPU only" if device == "cpu" else None
     out["int8"] = None if int8_built else "skipped: no INT8 artifact built"
-    out["int8-mixed"] = None if mixed_built else "skipped: no float-kept set for this model (quantize/float_kept.json)"
+    out["int8-mixed"] = None if mixed_built else "skipped: no mixed recipe for this model (quantize/float_kept.json)"
     return out
 
 

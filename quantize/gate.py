@@ -409,7 +409,7 @@ def _reason(entry: Mapping[str, Any], final: Mapping[str, decide.Bootstrap], fea
     served, ms = entry["serve"], entry["speed_ms"]
     where = f"on this host ({feature_summary(dict(features))})"
     if served == mixed.NAME:
-        where = f"({mixed.NAME}: the model's float-kept nodes in float) {where}"
+        where = f"({mixed.NAME}: INT8 built the model's own way, quantize/float_kept.json) {where}"
     if served == "fp32":
         others = "; ".join(f"{n} {v}" for n, v in entry["candidates"].items() if n != "fp32")
         return f"no candidate faster and within the accuracy budget {where}: {others}"

@@ -19,14 +19,15 @@ from edge_runtime.pipeline import OcrEngine
 from models import load_bundle
 from quantize import decide
 from quantize.build import STAGE_FILES
+from quantize.calibration import REAL_CHECK_SETS
 from quantize.gate import GateSettings, run_gate, runtime_precision, staged_bundle
 from tests.conftest import get_engine, shared_recognizer
 
 BACKENDS = ["openvino", "onnxruntime"]
 SMALL_GATE = (("synth_receipts", 2), ("page_synth", 1), ("rec_synth_lines", 6))  # enough to see a broken model
 # Real-world images per dev set (the first N; calibration and the gate use only the project's rendered sets, so
-# these are held out entirely). icdar15_toy is left out: 6 images, about a dozen words, so one word is 8 points.
-DEV_SETS = {"sroie": 12, "icdar15_test": 20, "page_tesseract": 5, "plates": 16, "rec_words": 100}
+# these are held out entirely); bench/rec_sensitivity.py --real reads the same ones.
+DEV_SETS = dict(REAL_CHECK_SETS)
 NO_BF16 = "avx2,avx512f,avx512_vnni"  # a host without BF16: the gate judges FP32 and INT8 only
 
 
