@@ -42,9 +42,10 @@ class EngineConfig:
     det_limit_side_len: int = 736
     det_limit_type: str = "min"  # min: shortest side >= limit (small text in 720p scenes); max: longest side <= limit
     det_max_side_len: int = 2000  # cap after the "min" rule, keeps time and memory bounded
-    det_small_text_height: float = 0.0  # detector-input px: when the median line found is lower, a second detector
-    # pass at 1.3x the sides (736 -> 960 on a 720p photo; detect.second_pass); 0: one pass. Off by default: 28 gave
-    # +0.9 word F1 on icdar15_more and +1.1 on icdar15_test but 0.50 -> 0.40 on icdar15_toy (docs/accuracy.md)
+    det_small_text_height: float = 28.0  # detector-input px: when the median line found is lower, a second detector
+    # pass at 1.3x the sides (736 -> 960 on a 720p photo; detect.second_pass), merged with the first region by region
+    # (detect.merge_passes); 0: one pass. Scene photos and a few small-print receipts; pages keep one pass (their
+    # input is at the cap or their lines taller): +0.6 word F1 on icdar15_more, docs/accuracy.md "Scene text"
     rec_batch_size: int = 0  # lines per recognizer run; 0: 4 on a CPU, 8 on a GPU (resolved at construction).
     # On a CPU a batch of 8 costs what 8 lines cost, and smaller batches spread a page over the lanes: on 2 cores
     # batches of 4 read document pages 1.07-1.12x faster than batches of 8 (OpenVINO and ONNX Runtime alike)

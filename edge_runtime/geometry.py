@@ -50,3 +50,14 @@ def reading_order(quads: list[np.ndarray]) -> list[int]:
                 continue
         rows.append([i])
     return [i for row in rows for i in sorted(row, key=lambda k: float(quads[k][:, 0].min()))]
+
+
+def share_inside(inner: np.ndarray, outer: np.ndarray) -> float:
+    """Fraction of quadrilateral ``inner``'s area that lies inside ``outer`` (0 for an empty ``inner``)."""
+    a = cv2.convexHull(np.asarray(inner, dtype=np.float32).reshape(-1, 1, 2))
+    b = cv2.convexHull(np.asarray(outer, dtype=np.float32).reshape(-1, 1, 2))
+    area = cv2.contourArea(a)
+    if area <= 0:
+        return 0.0
+    common, _ = cv2.intersectConvexConvex(a, b)
+    return float(common) / area

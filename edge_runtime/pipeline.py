@@ -274,9 +274,10 @@ class OcrEngine:
         (prob,) = yield [Run("det", detect.preprocess(image, params))]
         found = detect.postprocess(prob[0, 0], image.shape[0], image.shape[1], params)
         larger = detect.second_pass(found, image.shape[0], image.shape[1], params) if whole else None
-        if larger is not None:  # small text: detected again at a larger input
+        if larger is not None:  # small text: detected again at a larger input, the passes merged
+            del prob  # only the larger map is held (what admission charges: detect.largest_target)
             (prob,) = yield [Run("det", detect.preprocess(image, larger))]
-            found = detect.postprocess(prob[0, 0], image.shape[0], image.shape[1], larger)
+            found = detect.merge_passes(found, detect.postprocess(prob[0, 0], image.shape[0], image.shape[1], larger))
         del prob  # the probability map, before the crops are cut
         quads = [q for q, _ in found]
         return [quads[i] for i in reading_order(quads)]
