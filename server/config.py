@@ -103,7 +103,7 @@ class ServerConfig:
     # ---- memory: admission by a byte budget (server.memory_budget, docs/memory.md) ------------------------------
     memory_budget_mb: float = -1.0  # MiB images in progress may hold (decoded, detector run, crops); more wait in
     # order; -1: a quarter of the memory left once the models are loaded, at most 640 MiB, at least one A4 page at
-    # 300 dpi (493 MiB with the default models); 0: no budget
+    # 300 dpi (379 MiB with the default models); 0: no budget
 
     # ---- models: live changes and the background gate (server.models_watch, server.optimizer) ------------------
     model_poll_s: float = 5.0  # look at the served bundle's files this often; a change is loaded, checked and
