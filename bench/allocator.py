@@ -59,8 +59,6 @@ def heap_mb() -> dict[str, float]:
 
 def process_mb() -> dict[str, float]:
     """This process's resident memory (``rss``) with glibc's split of its heap (``heap_mb``)."""
-    figures: dict[str, float] = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            figures["rss"] = round(int(line.split()[1]) / 1024, 1)
-    return {**figures, **heap_mb()}
+    from bench.soak import rss_mb
+
+    return {"rss": round(rss_mb(os.getpid()) or 0.0, 1), **heap_mb()}

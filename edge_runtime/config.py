@@ -36,8 +36,8 @@ class EngineConfig:
     ov_precision_hint: str = "f32"  # OpenVINO INFERENCE_PRECISION_HINT for float parts: f32 | bf16 | f16
     ov_runtime_cache: int = -1  # OpenVINO CPU: shape-specific executors kept per kind and stream
     # (CPU_RUNTIME_CACHE_CAPACITY); -1: OpenVINO's default. Each input shape seen keeps ~2-5 MB per stream while
-    # cached; 0 keeps none: 16 clients on document pages peaked 1.23 instead of 1.62 GB in-process, but each
-    # image took ~17 % more CPU time (docs/memory.md, "Third round"): for a small box that must hold its memory
+    # cached; 0 keeps none: 16 clients on document pages peaked 1.23 instead of 1.62 GB in-process, but recognizer
+    # runs on shapes already seen took ~11 % longer (bench.runtime_shapes; docs/memory.md, "Third round")
     use_angle_cls: bool = True
     det_limit_side_len: int = 736
     det_limit_type: str = "min"  # min: shortest side >= limit (small text in 720p scenes); max: longest side <= limit

@@ -50,20 +50,14 @@ def preprocess(crop: np.ndarray, p: RecParams) -> tuple[np.ndarray, int]:
     return blob, width
 
 
-def ctc_decode(probs: np.ndarray, characters: tuple[str, ...], content_fraction: float) -> Reading:
-    """Greedy CTC on one T x C probability matrix. Class 0 is the blank; class i is ``characters[i-1]``.
+def ctc_decode_best(per_step: np.ndarray, characters: tuple[str, ...], content_fraction: float) -> Reading:
+    """Greedy CTC on what the recognizer answers per time step (``SessionOptions.best_class``): T x 2, each step's
+    best class's score and the class. Class 0 is the blank; class i is ``characters[i-1]``.
 
     ``content_fraction`` = content width / padded width, so positions come back relative to the crop.
     """
-    return _greedy(probs.argmax(axis=1), probs.max(axis=1), characters, content_fraction)
-
-
-def ctc_decode_best(steps: np.ndarray, characters: tuple[str, ...], content_fraction: float) -> Reading:
-    """``ctc_decode`` on what a best-class recognizer answers: T x 2, each step's best score and class."""
-    return _greedy(steps[:, 1].astype(np.int64), steps[:, 0], characters, content_fraction)
-
-
-def _greedy(best: np.ndarray, scores: np.ndarray, characters: tuple[str, ...], content_fraction: float) -> Reading:
+    best = per_step[:, 1].astype(np.int64)
+    scores = per_step[:, 0]
     steps = len(best)
     text: list[str] = []
     spans: list[tuple[float, float]] = []

@@ -24,7 +24,7 @@ class SessionOptions:
     streams: int = 1  # > 1 (CPU): runs that overlap go side by side on this many one-thread streams
     ov_runtime_cache: int = -1  # OpenVINO CPU_RUNTIME_CACHE_CAPACITY; -1: the runtime's default
     best_class: bool = False  # a T x C probability output answers each step's best class and its score instead
-    # (``best_class_outputs``): what greedy CTC reads, in 2 numbers a step instead of 18,710
+    # (``best_class_outputs``): what greedy CTC reads (``recognize.ctc_decode_best``), 2 numbers a step, not 18,710
 
 
 class Session(Protocol):

@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edge_runtime import recognize
+from edge_runtime.backends import load
+from edge_runtime.backends.base import SessionOptions
 from edge_runtime.pipeline import OcrEngine, drive
+from tests import rendered
 from tests.conftest import get_engine
 
 
@@ -48,3 +52,20 @@ def test_detector_keeps_no_shape_cache_on_openvino() -> None:
     assert "CPU_RUNTIME_CACHE_CAPACITY" not in engine._sessions["rec"].compile_config  # OpenVINO's default
     small = get_engine(backend="openvino", precision="fp32", ov_runtime_cache=0)
     assert small._sessions["rec"].compile_config["CPU_RUNTIME_CACHE_CAPACITY"] == 0
+
+
+@pytest.mark.parametrize("backend", ["openvino", "onnxruntime"])
+def test_best_class_output_is_the_full_outputs_best_class(backend: str) -> None:
+    """The recognizer answers each step's best class and score (a TopK appended at load): exactly the argmax and
+    max of the model's own 18,710-class output, so no reading changes."""
+    engine = get_engine(backend=backend, precision="fp32")
+    full = load(backend, engine.bundle.path("rec"), SessionOptions("cpu", 1, "f32"))
+    crops = engine.lines(rendered.page())
+    assert len(crops) >= 3
+    for crop in crops:
+        blob, _ = recognize.preprocess(crop.image, engine.rec_params)
+        probs = full.run({full.inputs[0]: blob[None]})[0][0]
+        best = engine._sessions["rec"].run({full.inputs[0]: blob[None]})[0][0]
+        assert best.shape == (probs.shape[0], 2)
+        assert np.array_equal(best[:, 1].astype(np.int64), probs.argmax(axis=1))
+        assert np.allclose(best[:, 0], probs.max(axis=1), atol=1e-6)

@@ -15,12 +15,13 @@ def test_ctc_decode_collapses_repeats_and_blanks() -> None:
     probs = np.full((len(steps), 4), 0.01, np.float32)
     for t, c in enumerate(steps):
         probs[t, c] = 0.97
-    reading = recognize.ctc_decode(probs, chars, content_fraction=1.0)
+    best = np.stack([probs.max(axis=1), probs.argmax(axis=1)], axis=1)  # what the recognizer answers per step
+    reading = recognize.ctc_decode_best(best, chars, content_fraction=1.0)
     assert reading.text == "aab b"
     assert abs(reading.confidence - 0.97) < 1e-6
     assert reading.char_spans[0] == (0.0, 2 / 9)
     assert recognize.words_of(reading)[1][0] == "b"
-    half = recognize.ctc_decode(probs, chars, content_fraction=0.5)
+    half = recognize.ctc_decode_best(best, chars, content_fraction=0.5)
     assert half.char_spans[1] == (min(1.0, 3 / 9 / 0.5), min(1.0, 4 / 9 / 0.5))
 
 
