@@ -60,6 +60,7 @@ from edge_runtime.evaluation.metrics import WordCounts, word_counts
 __all__ = ["main", "summarise", "LoadSampler"]
 
 POINTS_PER_INCH = 72.0
+SPEED_SETS = ("doc_scans", "doc_columns")  # where the timed scanned PDFs come from
 Record = dict[str, Any]
 
 
@@ -370,6 +371,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--speed-files", type=int, default=2, help="scanned PDFs timed from each of doc_scans and doc_columns"
     )
+    parser.add_argument(
+        "--speed-sets", nargs="+", default=list(SPEED_SETS), choices=SPEED_SETS, help="sets the timed PDFs come from"
+    )
     parser.add_argument("--speed-pages", type=int, default=0, help="each timed PDF cut to its first N pages (0: all)")
     parser.add_argument("--repeat", type=int, default=1, help="timed runs of each system on each scanned PDF")
     parser.add_argument("--jobs", type=int, default=1, help="OCRmyPDF --jobs and our --threads (equal for both)")
@@ -385,16 +389,20 @@ def _rows(path: Path, limit: int) -> list[Record]:
     return rows[:limit] if limit > 0 else rows
 
 
-def _speed_files(eval_dir: Path, count: int, pages: int, folder: Path) -> list[tuple[str, Path, int, list[str]]]:
-    """The first ``count`` PDFs of doc_scans and of doc_columns' scans, each cut to ``pages`` pages (0: all), with
-    the true texts of those pages."""
+def _speed_files(
+    eval_dir: Path, count: int, pages: int, folder: Path, sets: Sequence[str] = SPEED_SETS
+) -> list[tuple[str, Path, int, list[str]]]:
+    """The first ``count`` PDFs of doc_scans and of doc_columns' scans (of ``sets``), each cut to ``pages`` pages
+    (0: all), with the true texts of those pages."""
     files = []
-    for row in _rows(eval_dir / "doc_scans" / "labels.jsonl", count):
+    scans = _rows(eval_dir / "doc_scans" / "labels.jsonl", count) if "doc_scans" in sets else []
+    for row in scans:
         path, n = first_pages(eval_dir / "doc_scans" / row["pdf"], pages, folder)
         truth = [ln["text"] for page in row["pages"][:n] for ln in page["lines"] if not ln.get("ignore")]
         files.append((f"doc_scans/{row['pdf']}", path, n, truth))
     column_rows = _rows(eval_dir / "doc_columns" / "labels.jsonl", 0)
-    for scan in list(dict.fromkeys(r["scanned_pdf"] for r in column_rows))[:count]:
+    column_scans = list(dict.fromkeys(r["scanned_pdf"] for r in column_rows))[:count] if "doc_columns" in sets else []
+    for scan in column_scans:
         path, n = first_pages(eval_dir / "doc_columns" / scan, pages, folder)
         pages_of = {r["page"]: r for r in column_rows if r["scanned_pdf"] == scan}
         truth = [b["text"] for k in range(1, n + 1) for b in pages_of[k]["blocks"]]
@@ -466,7 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tables.append("## Scanned PDF pages against the same pages as images\n\n" + pdf_image_table(
                 report["pdf_vs_image"]))  # fmt: skip
         if "speed" not in args.skip and args.speed_files > 0:
-            files = _speed_files(eval_dir, args.speed_files, args.speed_pages, scratch)
+            files = _speed_files(eval_dir, args.speed_files, args.speed_pages, scratch, args.speed_sets)
             systems = speed_systems(engine, engine_args, args.jobs, skip, scratch)
             speed = speed_section(files, systems, args.repeat, log)
             report["speed"] = speed_summary(speed, OCRMYPDF)
