@@ -65,7 +65,10 @@ class EngineConfig:
     # rest inherit it and are classified only where their reading is unsure (rec_sure). 0: classify every line.
     # Measured (docs/recognizer.md): 76 % fewer classifier rows on document pages, the same text there and on
     # 190 scene images
-    rec_sure: float = 0.9  # a reading at least this confident is not looked at again (inherited orientation)
+    rec_sure: float = 0.9  # a reading at least this confident is not looked at again (inherited orientation,
+    # padding look)
+    rec_padding_look: int = 224  # a crop padded narrower than this and read below rec_sure is read again padded to
+    # this width; the more confident reading is kept. 0: off. Short scene words (docs/recognizer.md, "Padding look")
     text_score: float = 0.5  # lines whose mean confidence is lower are dropped
     max_image_pixels: int = 40_000_000
     min_image_side: int = 4
@@ -86,8 +89,10 @@ class EngineConfig:
             raise ConfigurationError(
                 "ov_runtime_cache and det_runtime_cache must be >= 0, or -1 for OpenVINO's default; det_streams >= 0"
             )
-        if self.rec_width_step < 1 or self.rec_min_width < 0 or self.cls_decided_lines < 0:
-            raise ConfigurationError("rec_width_step must be >= 1, rec_min_width and cls_decided_lines >= 0")
+        if self.rec_width_step < 1 or min(self.rec_min_width, self.cls_decided_lines, self.rec_padding_look) < 0:
+            raise ConfigurationError(
+                "rec_width_step must be >= 1, rec_min_width, cls_decided_lines and rec_padding_look >= 0"
+            )
 
     @property
     def num_threads(self) -> int:

@@ -236,6 +236,29 @@ class OcrEngine:
             crops[i].doubtful = False
         return readings
 
+    def padding_look(self, crops: Sequence[LineCrop], readings: Sequence[Reading]) -> list[int]:
+        """Indices of crops padded narrower than ``rec_padding_look`` whose reading is below ``rec_sure``: short
+        words, where the padding is much of the input and moves single letters (``GITY``/``CITY``); they are read
+        again padded to that width (``keep_surer``). Long, sure document lines never qualify."""
+        wide = self.config.rec_padding_look
+        if not wide:
+            return []
+        p = self.rec_params
+        return [
+            i
+            for i, (crop, reading) in enumerate(zip(crops, readings, strict=True))
+            if reading.confidence < self.config.rec_sure
+            and recognize.bucket_width(recognize.resized_width(*crop.image.shape[:2], p), p) < wide
+        ]
+
+    @staticmethod
+    def keep_surer(readings: list[Reading], indices: Sequence[int], second: Sequence[Reading]) -> list[Reading]:
+        """Keep, for each of ``indices``, the more confident of its reading and ``second``'s (the padding look)."""
+        for i, other in zip(indices, second, strict=True):
+            if other.confidence > readings[i].confidence:
+                readings[i] = other
+        return readings
+
     # ---- the sequence, written once ------------------------------------------------------------------
     # Generators that yield the model runs they need (``list[Run]``, independent of each other) and are sent
     # those runs' first outputs, in order; all the work between runs (decoding, resizing, DB post-processing,
@@ -332,15 +355,23 @@ class OcrEngine:
         if again:
             second = yield from self.read_steps([np.ascontiguousarray(crops[i].image[::-1, ::-1]) for i in again])
             self.settle(crops, readings, again, second)
+        narrow = self.padding_look(crops, readings)
+        if narrow:
+            wider = dataclasses.replace(self.rec_params, min_width=self.config.rec_padding_look)
+            second = yield from self.read_steps([crops[i].image for i in narrow], params=wider)
+            self.keep_surer(readings, narrow, second)
         return readings
 
-    def read_steps(self, images: Sequence[np.ndarray], batch_size: int | None = None) -> Steps[list[Reading]]:
+    def read_steps(
+        self, images: Sequence[np.ndarray], batch_size: int | None = None, params: recognize.RecParams | None = None
+    ) -> Steps[list[Reading]]:
         """Line images -> readings. A batch holds only crops of one width bucket (see recognize.py), so how the
-        crops are batched never changes an answer; the batches may run side by side."""
+        crops are batched never changes an answer; the batches may run side by side. ``params``: other input widths
+        than the engine's (the padding look)."""
         if not images:
             return []
         batch_size = batch_size or self.config.rec_batch_size
-        prepared = [recognize.preprocess(img, self.rec_params) for img in images]
+        prepared = [recognize.preprocess(img, params or self.rec_params) for img in images]
         order = sorted(range(len(images)), key=lambda i: (prepared[i][0].shape[2], i))
         groups: list[list[int]] = []
         for i in order:

@@ -71,6 +71,7 @@ _OUTPUT_FIELDS = (
     "rec_width_step",
     "cls_decided_lines",
     "rec_sure",
+    "rec_padding_look",
     "text_score",
     "max_image_pixels",
     "min_image_side",
