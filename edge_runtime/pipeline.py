@@ -248,7 +248,7 @@ class OcrEngine:
             i
             for i, (crop, reading) in enumerate(zip(crops, readings, strict=True))
             if reading.confidence < self.config.rec_sure
-            and recognize.bucket_width(recognize.resized_width(*crop.image.shape[:2], p), p) < wide
+            and recognize.bucket_width(recognize.resized_width(crop.image.shape[0], crop.image.shape[1], p), p) < wide
         ]
 
     @staticmethod
