@@ -1,6 +1,6 @@
 """What each new input shape leaves behind in an OpenVINO CPU model, and what caching it saves per run.
 
-    python -m bench.runtime_shapes [--stage rec|det] [--cache default 0] [--hint bf16]
+    python -m bench.runtime_shapes [--stage rec|det] [--cache default 0] [--hint bf16] [--model FILE]
 
 The detector sees a new input shape with nearly every page size, the recognizer one per (batch, width bucket).
 OpenVINO's CPU plugin keeps shape-specific executors (``CPU_RUNTIME_CACHE_CAPACITY`` records per kind, per
@@ -33,8 +33,9 @@ def _shapes(stage: str, count: int) -> list[tuple[int, int, int, int]]:
     return [(1, 3, 736 + 32 * k, 1024) for k in range(count)]  # page heights in the detector's 32-px steps
 
 
-def measure(stage: str, cache: str, hint: str, count: int) -> dict[str, object]:
-    """In this process: compile the bundle's FP32 file as the server does on one thread, run the shapes twice."""
+def measure(stage: str, cache: str, hint: str, count: int, model: str = "") -> dict[str, object]:
+    """In this process: compile the model (the bundle's FP32 file unless named) as the server does on one thread,
+    run the shapes twice."""
     import openvino as ov
 
     from bench.allocator import process_mb
@@ -50,7 +51,8 @@ def measure(stage: str, cache: str, hint: str, count: int) -> dict[str, object]:
     }
     if cache != "default":
         config["CPU_RUNTIME_CACHE_CAPACITY"] = int(cache)
-    path = REPO / "models" / "cache" / "ppocrv6-small" / f"{stage}.onnx"
+    path = Path(model) if model else REPO / "models" / "cache" / "ppocrv6-small" / f"{stage}.onnx"
+    before = process_mb()
     compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
     request = compiled.create_infer_request()
     rng = np.random.default_rng(0)
@@ -71,6 +73,8 @@ def measure(stage: str, cache: str, hint: str, count: int) -> dict[str, object]:
     compiled.release_memory()
     return {
         "stage": stage,
+        "model": str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path),
+        "compiled_mb": {k: round(start[k] - before[k], 1) for k in start},
         "cache": cache,
         "hint": hint,
         "shapes": len(shapes),
@@ -86,17 +90,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cache", nargs="*", default=["default", "0"], help="CPU_RUNTIME_CACHE_CAPACITY values")
     parser.add_argument("--hint", default="bf16", help="INFERENCE_PRECISION_HINT (f32 on a host without BF16)")
     parser.add_argument("--count", type=int, default=40)
+    parser.add_argument("--model", default="", help="an ONNX or IR file instead of the bundle's FP32 one")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # the child's own run
     args = parser.parse_args(argv)
     if args.one:
-        print(json.dumps(measure(args.stage[0], args.cache[0], args.hint, args.count)))
+        print(json.dumps(measure(args.stage[0], args.cache[0], args.hint, args.count, args.model)))
         return 0
     rows = []
     for stage in args.stage:
         for cache in args.cache:
             child = [sys.executable, "-m", "bench.runtime_shapes", "--one", "--stage", stage, "--cache", cache]
             out = subprocess.run(
-                [*child, "--hint", args.hint, "--count", str(args.count)],
+                [*child, "--hint", args.hint, "--count", str(args.count), "--model", args.model],
                 capture_output=True,
                 text=True,
                 check=True,

@@ -34,11 +34,11 @@ class EngineConfig:
     precision: str = "auto"  # auto | int8 | fp32
     threads: int = 0  # 0: all cores
     ov_precision_hint: str = "f32"  # OpenVINO INFERENCE_PRECISION_HINT for float parts: f32 | bf16 | f16
-    ov_runtime_cache: int = 256  # OpenVINO CPU: shape-specific executors kept per kind and stream, least recently
+    ov_runtime_cache: int = 64  # OpenVINO CPU: shape-specific executors kept per kind and stream, least recently
     # used first out (CPU_RUNTIME_CACHE_CAPACITY); -1: OpenVINO's default (5000, all of the recognizer's ~48 shapes).
-    # Each shape cached keeps ~2 MB per stream, so under 16 clients on document pages the default crept to a 1,456
-    # MiB peak in 15 min; 256 held 1,301 (~11 shapes per stream). A miss rebuilds the executor from oneDNN's own
-    # primitive cache; 0 keeps none: ~11 % longer recognizer runs (bench.runtime_shapes; docs/memory.md, "Fourth round")
+    # A cached shape keeps ~2 MB per stream in BF16, ~5 MB in INT8: under 16 clients on document pages the int8-mixed
+    # recognizer peaked at 1,574 MiB in 4 min with 256, 1,228 with 64 (-2 % calls), 1,115 with 0 (-9 % calls). A miss
+    # rebuilds the executor from oneDNN's own primitive cache (bench.runtime_shapes; docs/memory.md, "Fifth round")
     use_angle_cls: bool = True
     det_limit_side_len: int = 736
     det_limit_type: str = "min"  # min: shortest side >= limit (small text in 720p scenes); max: longest side <= limit
