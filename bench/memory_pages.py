@@ -2,7 +2,9 @@
 
 Receipts come from ``sroie`` / ``kie_sroie``, forms from ``kv_funsd``, multi-column pages from ``doc_columns``
 (all in the shared eval directory), full-page scans are the ``doc_scans`` PDFs rendered at 300 dpi as JPEG, as a
-flatbed scanner sends them. Missing sets are skipped; the project's synthetic receipts stand in when none is there.
+flatbed scanner sends them (receipts on a page: up to 1725 x 3300). ``letter`` adds full letter pages of text: the
+``doc_columns`` PDFs rendered at 300 dpi (2550 x 3300). Missing sets are skipped; the project's synthetic receipts
+stand in when none is there.
 """
 
 from __future__ import annotations
@@ -48,14 +50,16 @@ def _scans(folder: Path, limit: int, dpi: int = 300, box: tuple[int, int] = (255
     return pages
 
 
-def document_pages(limit: int = 4, eval_dir: Path = EVAL_DIR) -> list[bytes]:
-    """Encoded pages, ``limit`` of each kind, interleaved (receipt, form, column page, scan, receipt, ...)."""
+def document_pages(limit: int = 4, eval_dir: Path = EVAL_DIR, letter: bool = False) -> list[bytes]:
+    """Encoded pages, ``limit`` of each kind, interleaved (receipt, form, column page, scan, [letter,] receipt, ...)."""
     kinds = [
         _files(eval_dir / "sroie", limit) or _files(eval_dir / "kie_sroie", limit),
         _files(eval_dir / "kv_funsd", limit),
         _files(eval_dir / "doc_columns", limit),
         _scans(eval_dir / "doc_scans" / "pdf", limit),
     ]
+    if letter:
+        kinds.append(_scans(eval_dir / "doc_columns" / "pdf", limit))
     pages = [page for group in itertools.zip_longest(*kinds) for page in group if page is not None]
     if not pages:
         from edge_runtime.evaluation import synth

@@ -4,11 +4,12 @@ printed as a table and plotted (PNG), with the raw figures as JSON.
     python -m bench.soak [--clients 16] [--minutes 10] [--set synth_receipts synth_signs] [--limit 8]
                          [--max-side 960] [--bucket-s 60] [--target host:port --pid PID]
                          [--server-arg=--max-rss-mb=1500 ...] [--out bench/out/soak]
-                         [--documents 4] [--rss-every-s 2] [--server-root DIR]
+                         [--documents 4 [--letter]] [--rss-every-s 2] [--server-root DIR]
 
 ``--documents N``: the memory issue's load instead of ``--set`` (``bench.memory_pages``: N receipts, forms,
-column pages and 300-dpi scans each, as rendered); ``--server-root``: run the started server from another tree (a
-checkout of an older commit, for a before/after run: ``bench.memory_soak``).
+column pages and 300-dpi scans each, as rendered; ``--letter`` adds N full letter pages at 300 dpi);
+``--server-root``: run the started server from another tree (a checkout of an older commit, for a before/after
+run: ``bench.memory_soak``).
 
 Without ``--target`` it starts ``python -m server`` (port 0, models from OCR_* variables, result cache off, so
 every call is computed) and samples that process's RSS from /proc. With ``--target`` it loads a running server;
@@ -173,6 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--timeout-s", type=float, default=120.0, help="deadline of each call")
     parser.add_argument("--documents", type=int, default=0, help="N pages of each document kind instead of --set")
+    parser.add_argument(
+        "--letter", action="store_true", help="with --documents: also N letter pages of text at 300 dpi (2550 x 3300)"
+    )
     parser.add_argument("--rss-every-s", type=float, default=2.0, help="how often the server's RSS is sampled")
     parser.add_argument("--server-root", type=Path, default=REPO, help="tree the started server runs from")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "soak")
@@ -183,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.documents:
         from bench.memory_pages import document_pages
 
-        images = document_pages(args.documents)
+        images = document_pages(args.documents, letter=args.letter)
     else:
         images = _images(args.set, args.limit, args.max_side)
     server = None if args.target else ServerProcess(args.server_arg, root=args.server_root)
@@ -262,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "minutes_planned": args.minutes,
         "minutes_run": ran_s / 60,
         "images": len(images),
-        "sets": ["documents"] if args.documents else args.set,
+        "sets": (["documents", "letter"] if args.letter else ["documents"]) if args.documents else args.set,
         "max_side": 0 if args.documents else args.max_side,
         "server_root": str(args.server_root),
         "server_args": args.server_arg,
