@@ -49,7 +49,7 @@ def test_detector_runs_on_one_request_and_the_recognizer_on_streams(backend) -> 
 def test_detector_keeps_no_shape_cache_on_openvino() -> None:
     engine = get_engine(backend="openvino", precision="fp32")
     assert engine._sessions["det"].compile_config["CPU_RUNTIME_CACHE_CAPACITY"] == 0
-    assert engine._sessions["rec"].compile_config["CPU_RUNTIME_CACHE_CAPACITY"] == 256  # bounded by default
+    assert engine._sessions["rec"].compile_config["CPU_RUNTIME_CACHE_CAPACITY"] == 64  # bounded by default
     small = get_engine(backend="openvino", precision="fp32", ov_runtime_cache=0)
     assert small._sessions["rec"].compile_config["CPU_RUNTIME_CACHE_CAPACITY"] == 0
     unbounded = get_engine(backend="openvino", precision="fp32", ov_runtime_cache=-1)
