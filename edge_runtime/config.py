@@ -37,7 +37,7 @@ class EngineConfig:
     ov_runtime_cache: int = 64  # OpenVINO CPU: shape-specific executors kept per kind and stream, least recently
     # used first out (CPU_RUNTIME_CACHE_CAPACITY); -1: OpenVINO's default (5000, all of the recognizer's ~48 shapes).
     # A cached shape keeps ~2 MB per stream in BF16, ~5 MB in INT8: under 16 clients on document pages the int8-mixed
-    # recognizer peaked at 1,574 MiB in 4 min with 256, 1,228 with 64 (-2 % calls), 1,115 with 0 (-9 % calls). A miss
+    # recognizer peaked at 1,574 MiB in 4 min with 256, 1,228 with 64 (3-10 % fewer calls), 1,115 with 0 (-10 %). A miss
     # rebuilds the executor from oneDNN's own primitive cache (bench.runtime_shapes; docs/memory.md, "Fifth round")
     use_angle_cls: bool = True
     det_limit_side_len: int = 736
