@@ -96,12 +96,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.one:
         print(json.dumps(measure(args.stage[0], args.cache[0], args.hint, args.count, args.model)))
         return 0
+    model = str(Path(args.model).resolve()) if args.model else ""  # the child runs in the repository's root
     rows = []
     for stage in args.stage:
         for cache in args.cache:
             child = [sys.executable, "-m", "bench.runtime_shapes", "--one", "--stage", stage, "--cache", cache]
             out = subprocess.run(
-                [*child, "--hint", args.hint, "--count", str(args.count), "--model", args.model],
+                [*child, "--hint", args.hint, "--count", str(args.count), "--model", model],
                 capture_output=True,
                 text=True,
                 check=True,

@@ -181,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--server-root", type=Path, default=REPO, help="tree the started server runs from")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "soak")
     args = parser.parse_args(argv)
+    if args.letter and not args.documents:
+        parser.error("--letter adds pages to --documents N")
 
     from clients.ocr_client import OcrCallError, OcrClient
 
@@ -266,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "minutes_planned": args.minutes,
         "minutes_run": ran_s / 60,
         "images": len(images),
-        "sets": (["documents", "letter"] if args.letter else ["documents"]) if args.documents else args.set,
+        "sets": ["documents", "letter"][: 1 + args.letter] if args.documents else args.set,
         "max_side": 0 if args.documents else args.max_side,
         "server_root": str(args.server_root),
         "server_args": args.server_arg,
